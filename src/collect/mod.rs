@@ -1,0 +1,179 @@
+//! Collection: the only part of portscope that reads the kernel's socket tables and /proc.
+//! Everything downstream works on the immutable [`Snapshot`] it returns.
+
+pub mod netlink;
+pub mod netns;
+pub mod owners;
+pub mod procnet;
+pub mod sysctl;
+
+use crate::model::{JSON_VERSION, NetnsInfo, Snapshot, Source, Stats};
+pub use netns::{NetnsError, NetnsTarget};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Which socket table to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SourcePref {
+    /// Netlink, falling back to /proc/net when it is unavailable.
+    #[default]
+    Auto,
+    Netlink,
+    Procfs,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    pub netns: NetnsTarget,
+    pub source: SourcePref,
+    /// Skip the /proc/*/fd scan (sockets only, no owners).
+    pub skip_owners: bool,
+}
+
+#[derive(Debug)]
+pub enum CollectError {
+    Netns(NetnsError),
+    Read(String),
+}
+
+impl std::fmt::Display for CollectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectError::Netns(e) => write!(f, "{e}"),
+            CollectError::Read(e) => f.write_str(e),
+        }
+    }
+}
+
+impl std::error::Error for CollectError {}
+
+impl From<NetnsError> for CollectError {
+    fn from(e: NetnsError) -> Self {
+        CollectError::Netns(e)
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
+pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+    let started = Instant::now();
+    let taken_at = jiff::Timestamp::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    // The fd scan and the socket dump are independent: run them side by side.
+    let (table, owners) = std::thread::scope(|scope| {
+        let owner_job = (!opts.skip_owners).then(|| scope.spawn(move || owners::scan(threads)));
+        let table = opts.netns.run_in(|| {
+            let ns_inode = netns::current_inode();
+            let (sysctls, mut warnings) = sysctl::read_sysctls();
+            let sockets = match opts.source {
+                SourcePref::Procfs => procnet::all_sockets()
+                    .map(|s| (s, Source::Procfs))
+                    .map_err(|e| format!("reading /proc/net: {e}")),
+                SourcePref::Netlink => netlink::Dumper::open()
+                    .and_then(|mut d| d.all_sockets())
+                    .map(|s| (s, Source::Netlink))
+                    .map_err(|e| format!("netlink sock_diag: {e}")),
+                SourcePref::Auto => match netlink::Dumper::open().and_then(|mut d| d.all_sockets())
+                {
+                    Ok(s) => Ok((s, Source::Netlink)),
+                    Err(e) => {
+                        warnings.push(format!(
+                            "netlink sock_diag unavailable ({e}); read /proc/net instead: autobound and v6only are unknown"
+                        ));
+                        procnet::all_sockets()
+                            .map(|s| (s, Source::Procfs))
+                            .map_err(|e2| format!("netlink sock_diag: {e}; /proc/net: {e2}"))
+                    }
+                },
+            };
+            (ns_inode, sysctls, warnings, sockets)
+        });
+        let owners = owner_job.map(|h| h.join());
+        (table, owners)
+    });
+    let (ns_inode, sysctls, mut warnings, sockets) = table?;
+    let (mut sockets, source) = sockets.map_err(CollectError::Read)?;
+
+    let mut stats = Stats {
+        is_root: is_root(),
+        ..Stats::default()
+    };
+    match owners {
+        Some(Ok(Ok(map))) => {
+            stats.processes_scanned = map.scanned;
+            stats.processes_hidden = map.hidden;
+            stats.processes_vanished = map.vanished;
+            stats.fds_scanned = map.fds;
+            for s in &mut sockets {
+                if let Some(idxs) = map.by_inode.get(&s.inode)
+                    && s.inode != 0
+                {
+                    s.owners = idxs
+                        .iter()
+                        .map(|&i| Arc::clone(&map.procs[i as usize]))
+                        .collect();
+                }
+            }
+        }
+        Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
+        Some(Err(_)) => warnings.push("owner scan failed; owners unknown".into()),
+        None => {}
+    }
+    for s in &mut sockets {
+        s.owner_hidden = !s.kernel_held && s.owners.is_empty();
+    }
+    stats.sockets = sockets.len();
+    stats.kernel_held = sockets.iter().filter(|s| s.kernel_held).count();
+    stats.owner_hidden = sockets.iter().filter(|s| s.owner_hidden).count();
+    stats.owned = stats.sockets - stats.kernel_held - stats.owner_hidden;
+    if opts.skip_owners {
+        warnings.push("owners not collected".into());
+    } else if stats.processes_hidden > 0 && stats.owner_hidden > 0 {
+        warnings.push(format!(
+            "{} processes hidden: {} sockets have an owner portscope cannot see; run as root (sudo portscope) to see them",
+            stats.processes_hidden, stats.owner_hidden
+        ));
+    } else if stats.owner_hidden > 0 {
+        warnings.push(format!(
+            "{} sockets have an owner that was not found (it exited during the scan, or lives outside this PID namespace)",
+            stats.owner_hidden
+        ));
+    }
+    sockets.sort_by(|a, b| {
+        (
+            a.proto,
+            a.local_port,
+            a.state,
+            a.local_addr,
+            a.remote_addr,
+            a.remote_port,
+        )
+            .cmp(&(
+                b.proto,
+                b.local_port,
+                b.state,
+                b.local_addr,
+                b.remote_addr,
+                b.remote_port,
+            ))
+    });
+    stats.duration_us = started.elapsed().as_micros() as u64;
+    Ok(Snapshot {
+        version: JSON_VERSION,
+        taken_at,
+        source,
+        netns: NetnsInfo {
+            target: opts.netns.describe(),
+            inode: ns_inode,
+            is_own: ns_inode == netns::own_inode(),
+        },
+        sysctl: sysctls,
+        stats,
+        warnings,
+        sockets,
+    })
+}

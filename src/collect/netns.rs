@@ -1,0 +1,182 @@
+//! Network namespaces: naming one (`--netns PID|PATH|NAME`) and running work inside it.
+//!
+//! `setns(2)` changes only the calling thread, so work for another namespace runs on a scoped
+//! thread that enters it; the caller's own namespace is never changed. Sockets opened and
+//! /proc/sys/net and /proc/thread-self/net paths read on that thread belong to the target.
+
+use nix::sched::{CloneFlags, setns};
+use nix::sys::stat::stat;
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetnsTarget {
+    /// The namespace portscope runs in.
+    #[default]
+    Current,
+    /// The namespace of a process (`/proc/PID/ns/net`).
+    Pid(u32),
+    /// A namespace file, e.g. `/run/netns/NAME` or `/var/run/docker/netns/ID`.
+    Path(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetnsError {
+    NotFound(String),
+    NotANetns(String),
+    NotPermitted(String),
+    Other(String),
+}
+
+impl fmt::Display for NetnsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetnsError::NotFound(s)
+            | NetnsError::NotANetns(s)
+            | NetnsError::NotPermitted(s)
+            | NetnsError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for NetnsError {}
+
+/// nsfs's magic number (statfs f_type) from include/uapi/linux/magic.h.
+const NSFS_MAGIC: i64 = 0x6e73_6673;
+
+impl NetnsTarget {
+    /// Parses and checks a `--netns` value: a PID, a path, or a name under /run/netns.
+    pub fn parse(value: &str) -> Result<Self, NetnsError> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Err(NetnsError::NotFound("empty network namespace".into()));
+        }
+        let target = if v.bytes().all(|b| b.is_ascii_digit()) {
+            let pid: u32 = v
+                .parse()
+                .map_err(|_| NetnsError::NotFound(format!("no such process {v}")))?;
+            NetnsTarget::Pid(pid)
+        } else if v.contains('/') {
+            NetnsTarget::Path(PathBuf::from(v))
+        } else {
+            NetnsTarget::Path(Path::new("/run/netns").join(v))
+        };
+        target.check()?;
+        Ok(target)
+    }
+
+    pub fn path(&self) -> Option<PathBuf> {
+        match self {
+            NetnsTarget::Current => None,
+            NetnsTarget::Pid(pid) => Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
+            NetnsTarget::Path(p) => Some(p.clone()),
+        }
+    }
+
+    /// How the target is named in output: "current", "pid 123", or the path.
+    pub fn describe(&self) -> String {
+        match self {
+            NetnsTarget::Current => "current".into(),
+            NetnsTarget::Pid(pid) => format!("pid {pid}"),
+            NetnsTarget::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// The flag that selects this namespace on a portscope command line ("" for current).
+    pub fn cli_flag(&self) -> String {
+        match self {
+            NetnsTarget::Current => String::new(),
+            NetnsTarget::Pid(pid) => format!(" --netns {pid}"),
+            NetnsTarget::Path(p) => format!(" --netns {}", p.display()),
+        }
+    }
+
+    fn check(&self) -> Result<(), NetnsError> {
+        let Some(path) = self.path() else {
+            return Ok(());
+        };
+        let shown = path.display();
+        let fs = nix::sys::statfs::statfs(&path).map_err(|e| match e {
+            nix::Error::ENOENT => match self {
+                NetnsTarget::Pid(pid) => {
+                    NetnsError::NotFound(format!("no such process {pid} ({shown} does not exist)"))
+                }
+                _ => NetnsError::NotFound(format!("network namespace {shown} does not exist")),
+            },
+            nix::Error::EACCES | nix::Error::EPERM => NetnsError::NotPermitted(format!(
+                "cannot read {shown}: permission denied (run as root)"
+            )),
+            e => NetnsError::Other(format!("cannot read {shown}: {e}")),
+        })?;
+        if fs.filesystem_type().0 as i64 != NSFS_MAGIC {
+            return Err(NetnsError::NotANetns(format!(
+                "{shown} is not a network namespace file"
+            )));
+        }
+        // A /proc/PID/ns/net link names its type; a bind-mounted file is checked by setns later.
+        if let Ok(link) = std::fs::read_link(&path)
+            && !link.to_string_lossy().starts_with("net:")
+        {
+            return Err(NetnsError::NotANetns(format!(
+                "{shown} is not a network namespace file"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The namespace's inode (its identity, as in `net:[4026531840]`).
+    pub fn inode(&self) -> Option<u64> {
+        let path = self
+            .path()
+            .unwrap_or_else(|| PathBuf::from("/proc/thread-self/ns/net"));
+        stat(&path).ok().map(|s| s.st_ino)
+    }
+
+    /// Runs `f` inside the namespace, on a scoped thread when it is not the current one.
+    pub fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, NetnsError> {
+        let Some(path) = self.path() else {
+            return Ok(f());
+        };
+        let file = File::open(&path).map_err(|e| {
+            NetnsError::NotFound(format!(
+                "cannot open network namespace {}: {e}",
+                path.display()
+            ))
+        })?;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
+                        nix::Error::EPERM => NetnsError::NotPermitted(format!(
+                            "entering network namespace {} needs root (CAP_SYS_ADMIN): run portscope with sudo",
+                            path.display()
+                        )),
+                        nix::Error::EINVAL => NetnsError::NotANetns(format!(
+                            "{} is not a network namespace file",
+                            path.display()
+                        )),
+                        e => NetnsError::Other(format!(
+                            "cannot enter network namespace {}: {e}",
+                            path.display()
+                        )),
+                    })?;
+                    Ok(f())
+                })
+                .join()
+                .unwrap_or_else(|_| Err(NetnsError::Other("namespace worker panicked".into())))
+        })
+    }
+}
+
+/// Inode of the namespace the calling thread is in.
+pub fn current_inode() -> u64 {
+    stat("/proc/thread-self/ns/net")
+        .map(|s| s.st_ino)
+        .unwrap_or(0)
+}
+
+/// Inode of the namespace portscope's process (its main thread) is in.
+pub fn own_inode() -> u64 {
+    stat("/proc/self/ns/net").map(|s| s.st_ino).unwrap_or(0)
+}

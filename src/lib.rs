@@ -1,0 +1,10 @@
+//! portscope: Linux port-conflict triage.
+//!
+//! Data flows one way: [`collect`] reads the kernel into an immutable [`model::Snapshot`];
+//! pure analysis derives verdicts from it; the CLI and the TUI present them.
+
+pub mod cli;
+pub mod collect;
+pub mod filter;
+pub mod model;
+pub mod portset;
