@@ -221,7 +221,9 @@ pub struct Socket {
     pub rx_queue: u32,
     pub tx_queue: u32,
     /// The kernel picked the local port (no explicit bind): the mark of an outgoing connection
-    /// that can steal a service's port. Only known for full sockets read through netlink.
+    /// that can steal a service's port. As `ss ... autobound`: the kernel's bind-lock test
+    /// (INET_DIAG_BC_AUTO) and a port inside the ephemeral range; accepted connections (which
+    /// share a listener's port) are excluded. Only known for full sockets read through netlink.
     pub autobound: bool,
     /// For IPv6 sockets: whether `[::]` is restricted to IPv6 (does not cover IPv4).
     /// `None` where the kernel does not report it (IPv4, or IPv6 in states other than LISTEN/CLOSE).

@@ -57,6 +57,23 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// The kernel's INET_DIAG_BC_AUTO test only says "no port was bound explicitly", which is also
+/// true of connections accepted from a listener. Like `ss ... autobound` (whose userspace filter
+/// adds `is_ephemeral()`), keep the mark only for ports inside the ephemeral range, and drop it
+/// where a listener holds the same port: the kernel never auto-assigns a port that has a bound
+/// socket, so such a socket must be an accepted child.
+fn refine_autobound(sockets: &mut [crate::model::Socket], sysctls: &crate::model::Sysctls) {
+    let listening: rustc_hash::FxHashSet<(crate::model::Proto, u16)> = sockets
+        .iter()
+        .filter(|s| s.state == crate::model::State::Listen)
+        .map(|s| (s.proto, s.local_port))
+        .collect();
+    for s in sockets.iter_mut().filter(|s| s.autobound) {
+        s.autobound =
+            sysctls.in_ephemeral(s.local_port) && !listening.contains(&(s.proto, s.local_port));
+    }
+}
+
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
@@ -97,6 +114,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     });
     let (ns_inode, sysctls, mut warnings, sockets) = table?;
     let (mut sockets, source) = sockets.map_err(CollectError::Read)?;
+    refine_autobound(&mut sockets, &sysctls);
 
     let mut stats = Stats {
         is_root: is_root(),

@@ -1,0 +1,193 @@
+//! Test kit: private network namespaces, real sockets, helper processes that hold them.
+//!
+//! `unshare(CLONE_NEWNET)` moves only the calling thread, and each libtest test runs on its own
+//! thread, so every test gets its own namespace; sockets it opens and children it spawns live
+//! there. Nothing touches the host's namespace.
+#![allow(dead_code)]
+
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::socket::{
+    AddressFamily, Backlog, SockFlag, SockType, SockaddrIn6, bind, listen, setsockopt, socket,
+    sockopt,
+};
+use std::net::{SocketAddr, SocketAddrV6, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Every spawn in a test binary goes through this lock: while one test clears CLOEXEC on a socket
+/// to hand it to a child, no other test's child may be spawned and inherit it by accident.
+pub static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Moves the calling test thread into a fresh network namespace with loopback up.
+/// Returns false (after saying so) where that is not possible, so the test can skip.
+#[must_use]
+pub fn private_netns(test: &str) -> bool {
+    if !is_root() {
+        eprintln!("SKIPPED {test}: needs root to create a private network namespace (unshare -n)");
+        return false;
+    }
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
+        eprintln!("SKIPPED {test}: unshare(CLONE_NEWNET) failed: {e}");
+        return false;
+    }
+    let status = run_quiet(Command::new("ip").args(["link", "set", "lo", "up"]));
+    assert!(status, "could not bring lo up in the private namespace");
+    true
+}
+
+fn run_quiet(cmd: &mut Command) -> bool {
+    let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command in the test's namespace and returns (status code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = {
+        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        cmd.stdin(Stdio::null()).output().expect("spawn")
+    };
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn portscope() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_portscope"))
+}
+
+/// A child process (`sleep`) that holds some of our sockets; killed and reaped on drop.
+pub struct Holder {
+    pub child: Child,
+}
+
+impl Holder {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Spawns a process that inherits `fds` (same fd numbers) and sleeps.
+pub fn hold(fds: &[&dyn AsFd]) -> Holder {
+    let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for fd in fds {
+        fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty())).expect("clear cloexec");
+    }
+    let child = Command::new("sleep")
+        .arg("600")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn sleep");
+    for fd in fds {
+        fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("set cloexec");
+    }
+    Holder { child }
+}
+
+/// A process with no sockets, for namespace handles (`--netns PID`).
+pub fn idle() -> Holder {
+    hold(&[])
+}
+
+/// Polls `cond` until it holds or the deadline passes; returns whether it held.
+pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::yield_now();
+        std::thread::sleep(Duration::from_millis(5)); // poll interval, not synchronisation
+    }
+}
+
+pub fn tcp_listen(addr: &str) -> TcpListener {
+    TcpListener::bind(addr).unwrap_or_else(|e| panic!("listen {addr}: {e}"))
+}
+
+pub fn port_of(l: &TcpListener) -> u16 {
+    l.local_addr().expect("local addr").port()
+}
+
+/// An IPv6 wildcard listener with IPV6_V6ONLY set (does not cover IPv4).
+pub fn tcp_listen_v6only(port: u16) -> TcpListener {
+    let fd: OwnedFd = socket(
+        AddressFamily::Inet6,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    setsockopt(&fd, sockopt::Ipv6V6Only, &true).expect("v6only");
+    setsockopt(&fd, sockopt::ReuseAddr, &true).expect("reuseaddr");
+    let sa = SockaddrIn6::from(SocketAddrV6::new(
+        std::net::Ipv6Addr::UNSPECIFIED,
+        port,
+        0,
+        0,
+    ));
+    bind(fd.as_raw_fd(), &sa).expect("bind v6only");
+    listen(&fd, Backlog::new(16).expect("backlog")).expect("listen");
+    TcpListener::from(fd)
+}
+
+/// A client connection made *with* an explicit bind to `local_port` first (not autobound).
+pub fn tcp_connect_from(local_port: u16, to: SocketAddr) -> TcpStream {
+    let fd: OwnedFd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    let local = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, local_port);
+    bind(fd.as_raw_fd(), &local).expect("bind client");
+    let SocketAddr::V4(v4) = to else {
+        panic!("v4 only")
+    };
+    nix::sys::socket::connect(fd.as_raw_fd(), &nix::sys::socket::SockaddrIn::from(v4))
+        .expect("connect");
+    TcpStream::from(fd)
+}
+
+pub fn udp_bind(addr: &str) -> UdpSocket {
+    UdpSocket::bind(addr).unwrap_or_else(|e| panic!("udp bind {addr}: {e}"))
+}
+
+/// Leaves a TIME_WAIT on the listener's port, as a restarted server finds it: connect, accept,
+/// close the server side first (the active closer keeps TIME_WAIT), then the client.
+pub fn make_time_wait(listener: &TcpListener) {
+    let port = port_of(listener);
+    let client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (server_side, _) = listener.accept().expect("accept");
+    drop(server_side);
+    drop(client);
+}
+
+/// A free port in the namespace's ephemeral range is what the kernel would choose; tests pick
+/// fixed ports below it so that nothing else in the private namespace collides.
+pub fn fresh_port(seed: u16) -> u16 {
+    20000 + seed
+}
