@@ -22,7 +22,7 @@ fn snap_with(source: SourcePref) -> Snapshot {
     .expect("snapshot")
 }
 
-fn find<'a>(snap: &'a Snapshot, f: impl Fn(&Socket) -> bool) -> Vec<&'a Socket> {
+fn find(snap: &Snapshot, f: impl Fn(&Socket) -> bool) -> Vec<&Socket> {
     snap.sockets.iter().filter(|s| f(s)).collect()
 }
 
