@@ -1,7 +1,8 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
-mod snapshot_cmd;
+pub mod snapshot_cmd;
 pub mod table;
+mod why_cmd;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State};
@@ -30,6 +31,58 @@ pub struct Cli {
 pub enum Command {
     /// Print every TCP and UDP socket with its owners (like `ss -tanup`), or one JSON document.
     Snapshot(SnapshotArgs),
+    /// Explain, with the kernel's own verdict, why binding a port fails and what to do.
+    ///
+    /// Exit status: 0 when the bind would succeed, 1 when it would fail, 2 for bad input.
+    Why(WhyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The port the service wants to bind (0-65535).
+    #[arg(value_name = "PORT", value_parser = parse_port_arg)]
+    pub port: u16,
+    /// tcp or udp.
+    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
+    pub proto: Proto,
+    /// The address the service binds (an IPv6 address checks IPv6).
+    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
+    pub addr: std::net::IpAddr,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))
+}
+
+/// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are
+/// indented to match it.
+pub fn wrap(text: &str, width: usize, first: &str) -> String {
+    let indent = " ".repeat(first.chars().count());
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for word in text.split_whitespace() {
+        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.clone();
+            empty = true;
+        }
+        if !empty {
+            line.push(' ');
+        }
+        line.push_str(word);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +178,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
+        Some(Command::Why(args)) => why_cmd::run(&args, &netns),
         None => {
             // Until the TUI lands, the bare command shows the listeners.
             let args = SnapshotArgs {

@@ -4,6 +4,7 @@
 pub mod netlink;
 pub mod netns;
 pub mod owners;
+pub mod probe;
 pub mod procnet;
 pub mod sysctl;
 

@@ -153,6 +153,21 @@ pub fn tcp_listen_v6only(port: u16) -> TcpListener {
     TcpListener::from(fd)
 }
 
+/// A TCP listener *without* SO_REUSEADDR (std's TcpListener always sets it on Unix).
+pub fn tcp_listen_plain(port: u16) -> TcpListener {
+    let fd: OwnedFd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    let sa = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, port);
+    bind(fd.as_raw_fd(), &sa).expect("bind");
+    listen(&fd, Backlog::new(16).expect("backlog")).expect("listen");
+    TcpListener::from(fd)
+}
+
 /// A client connection made *with* an explicit bind to `local_port` first (not autobound).
 pub fn tcp_connect_from(local_port: u16, to: SocketAddr) -> TcpStream {
     let fd: OwnedFd = socket(

@@ -1,0 +1,3 @@
+//! Pure analysis over a snapshot: no I/O, so every verdict can be tested from recorded data.
+
+pub mod why;

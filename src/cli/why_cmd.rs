@@ -1,0 +1,116 @@
+//! `portscope why PORT`: the kernel's verdict on a bind, who is in the way, and the safe fixes.
+
+use super::{WhyArgs, collect_for_cli, failed, wrap};
+use crate::analyze::why::{BindRequest, Context, Diagnosis, Verdict, diagnose};
+use crate::cli::snapshot_cmd::{marks, owners_cell, user_cell};
+use crate::collect::probe::{has_net_bind_service, probe};
+use crate::collect::{CollectOptions, NetnsTarget};
+use std::io::Write;
+use std::process::ExitCode;
+
+pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
+    let req = BindRequest {
+        port: args.port,
+        proto: args.proto,
+        addr: args.addr,
+    };
+    let snap = match collect_for_cli(&CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    }) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let result = probe(netns, req.proto, req.addr, req.port);
+    let ctx = Context {
+        netns: netns.clone(),
+        can_bind_privileged: has_net_bind_service(),
+    };
+    let d = diagnose(&req, &snap, &result, &ctx);
+    let out = if args.json {
+        match serde_json::to_string_pretty(&d) {
+            Ok(j) => j + "\n",
+            Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
+        }
+    } else {
+        render(&d, &snap)
+    };
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    if d.would_bind() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+pub fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Free => "FREE",
+        Verdict::InUse => "IN USE",
+        Verdict::PermissionDenied => "PERMISSION DENIED",
+        Verdict::AddressNotAvailable => "ADDRESS NOT AVAILABLE",
+    }
+}
+
+/// "bind: EADDRINUSE; with SO_REUSEADDR: ok", or why the probe did not run.
+pub fn probe_line(d: &Diagnosis) -> String {
+    match (&d.probe.plain, &d.probe.reuseaddr) {
+        (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
+        _ => d
+            .probe
+            .not_run
+            .clone()
+            .unwrap_or_else(|| "the bind probe did not run".into()),
+    }
+}
+
+pub fn render(d: &Diagnosis, snap: &crate::model::Snapshot) -> String {
+    let mut o = String::new();
+    let on = crate::model::fmt_endpoint(d.addr, d.port);
+    o.push_str(&format!(
+        "{}  {} {on}{}\n",
+        verdict_label(d.verdict),
+        d.proto,
+        if d.at_risk {
+            "  (at risk: ephemeral, unreserved)"
+        } else {
+            ""
+        }
+    ));
+    o.push_str(&format!("{}\n\n", probe_line(d)));
+    o.push_str(&wrap(&d.explanation, 80, ""));
+    if !d.holders.is_empty() {
+        o.push_str("\nIn the way\n");
+        let (mark, hidden) = crate::cli::snapshot_cmd::hidden_labels(snap);
+        for h in &d.holders {
+            let s = &h.socket;
+            o.push_str(&format!(
+                "  {:<9} {} {} -> {}  {}\n",
+                h.role.name(),
+                s.state.ss_name(),
+                s.local(),
+                s.remote(),
+                marks(s, mark)
+            ));
+            o.push_str(&format!(
+                "            {} (user {})\n",
+                owners_cell(s, hidden),
+                user_cell(s)
+            ));
+        }
+    }
+    if !d.remedies.is_empty() {
+        o.push_str("\nWhat to do, safest first\n");
+        for (i, r) in d.remedies.iter().enumerate() {
+            o.push_str(&wrap(&r.text, 80, &format!("  {}. ", i + 1)));
+            o.push_str(&format!("       $ {}\n", r.command));
+        }
+    }
+    if !d.notes.is_empty() {
+        o.push_str("\nNotes\n");
+        for n in &d.notes {
+            o.push_str(&wrap(n, 80, "  - "));
+        }
+    }
+    o
+}

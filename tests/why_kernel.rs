@@ -1,0 +1,300 @@
+//! `portscope why` against real sockets in private network namespaces: each scenario is made
+//! for real and the binary is run as a user would, checking verdict, roles, owners and exit code.
+
+mod common;
+
+use common::*;
+use portscope::analyze::why::{Diagnosis, Role, Verdict};
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+fn why(args: &[&str]) -> (i32, Diagnosis) {
+    let mut full = vec!["why"];
+    full.extend_from_slice(args);
+    full.push("--json");
+    let (code, out, err) = run(portscope().args(&full));
+    let d: Diagnosis = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("why {args:?}: {e}\nstdout: {out}\nstderr: {err}"));
+    (code, d)
+}
+
+fn roles(d: &Diagnosis) -> Vec<Role> {
+    d.holders.iter().map(|h| h.role).collect()
+}
+
+fn pids(d: &Diagnosis) -> BTreeSet<u32> {
+    d.holders
+        .iter()
+        .flat_map(|h| h.socket.owners.iter().map(|o| o.pid))
+        .collect()
+}
+
+#[test]
+fn wildcard_listener_blocks_the_port() {
+    if !private_netns("why_wildcard_listener") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:21001");
+    let holder = hold(&[&l.as_fd()]);
+    drop(l);
+    let (code, d) = why(&["21001"]);
+    assert_eq!(code, 1);
+    assert_eq!(d.verdict, Verdict::InUse);
+    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    assert_eq!(pids(&d), BTreeSet::from([holder.pid()]));
+    assert!(d.explanation.contains("listener"), "{}", d.explanation);
+    assert!(
+        d.remedies
+            .iter()
+            .any(|r| r.command == format!("kill {}", holder.pid()))
+    );
+    // A specific address overlaps the wildcard too.
+    let (code, d) = why(&["21001", "--addr", "127.0.0.1"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    // The plain-text form leads with the verdict.
+    let (code, out, _) = run(portscope().args(["why", "21001"]));
+    assert_eq!(code, 1);
+    assert!(out.starts_with("IN USE  tcp 0.0.0.0:21001"), "{out}");
+    assert!(out.lines().all(|l| l.chars().count() <= 80), "{out}");
+}
+
+#[test]
+fn specific_address_listener_blocks_only_overlapping_binds() {
+    if !private_netns("why_specific_listener") {
+        return;
+    }
+    let l = tcp_listen("127.0.0.1:21002");
+    let (code, d) = why(&["21002", "--addr", "127.0.0.1"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    assert_eq!(pids(&d), BTreeSet::from([std::process::id()]));
+    let (code, d) = why(&["21002"]);
+    assert_eq!(
+        (code, d.verdict),
+        (1, Verdict::InUse),
+        "the wildcard overlaps it"
+    );
+    // 127.0.0.2 is local (all of 127/8 is) and does not overlap 127.0.0.1.
+    let (code, d) = why(&["21002", "--addr", "127.0.0.2"]);
+    assert_eq!((code, d.verdict), (0, Verdict::Free));
+    assert!(d.holders.is_empty());
+    drop(l);
+}
+
+#[test]
+fn dual_stack_listener_blocks_ipv4_and_v6only_does_not() {
+    if !private_netns("why_dual_stack") {
+        return;
+    }
+    let dual = tcp_listen("[::]:21003");
+    let v6only = tcp_listen_v6only(21004);
+    let (code, d) = why(&["21003"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse), "[::] covers IPv4");
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    assert!(d.holders[0].socket.is_dual_stack());
+    let (code, d) = why(&["21004"]);
+    assert_eq!(
+        (code, d.verdict),
+        (0, Verdict::Free),
+        "v6only [::] leaves IPv4 free"
+    );
+    assert!(d.holders.is_empty(), "{:?}", d.holders);
+    let (code, d) = why(&["21004", "--addr", "::"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    drop((dual, v6only));
+}
+
+#[test]
+fn outgoing_connection_is_named_as_the_thief() {
+    if !private_netns("why_outgoing") {
+        return;
+    }
+    let server = tcp_listen("127.0.0.1:21005");
+    let client = TcpStream::connect("127.0.0.1:21005").unwrap();
+    let thief = hold(&[&client.as_fd()]);
+    drop(client);
+    let (accepted, peer) = server.accept().unwrap();
+    let stolen = peer.port();
+    let (code, d) = why(&[&stolen.to_string()]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    // Even SO_REUSEADDR cannot bind over an established outgoing connection.
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(roles(&d), vec![Role::Outgoing]);
+    assert_eq!(pids(&d), BTreeSet::from([thief.pid()]));
+    assert_eq!(d.holders[0].socket.remote_port, 21005);
+    assert!(
+        d.explanation.contains("outgoing connection of sleep")
+            && d.explanation.contains("127.0.0.1:21005")
+            && d.explanation.contains("ephemeral range"),
+        "{}",
+        d.explanation
+    );
+    assert!(d.at_risk);
+    let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
+    let close = actions.iter().position(|a| *a == "close_connection");
+    let kill = actions.iter().position(|a| *a == "kill");
+    assert!(
+        close.is_some() && close < kill,
+        "close before kill: {actions:?}"
+    );
+    assert!(actions.contains(&"reserve"), "{actions:?}");
+    drop((accepted, server));
+}
+
+fn wait_for_time_wait(port: u16) {
+    let ok = wait_until(Duration::from_secs(5), || {
+        let (_, d) = why(&[&port.to_string(), "--addr", "127.0.0.1"]);
+        d.holders.iter().any(|h| h.role == Role::TimeWait)
+    });
+    assert!(ok, "no TIME_WAIT on {port}");
+}
+
+#[test]
+fn time_wait_after_a_server_with_reuseaddr() {
+    if !private_netns("why_tw_reuse") {
+        return;
+    }
+    let l = tcp_listen("127.0.0.1:21006"); // std sets SO_REUSEADDR
+    make_time_wait(&l);
+    drop(l);
+    wait_for_time_wait(21006);
+    let (code, d) = why(&["21006"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "ok");
+    assert_eq!(roles(&d), vec![Role::TimeWait]);
+    assert!(pids(&d).is_empty(), "TIME_WAIT has no process");
+    let s = &d.holders[0].socket;
+    assert!(s.kernel_held && s.expires_ms.unwrap() <= 60_000);
+    assert!(
+        d.explanation.contains("SO_REUSEADDR can bind now"),
+        "{}",
+        d.explanation
+    );
+    let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(&actions[..2], &["wait", "reuseaddr"], "{actions:?}");
+    assert!(!actions.contains(&"kill"), "nothing to kill: {actions:?}");
+}
+
+#[test]
+fn time_wait_after_a_server_without_reuseaddr() {
+    if !private_netns("why_tw_plain") {
+        return;
+    }
+    let l = tcp_listen_plain(21007);
+    make_time_wait(&l);
+    drop(l);
+    wait_for_time_wait(21007);
+    let (code, d) = why(&["21007"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(roles(&d), vec![Role::TimeWait]);
+    assert!(
+        d.explanation.contains("Even SO_REUSEADDR does not"),
+        "{}",
+        d.explanation
+    );
+    let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions.first(), Some(&"wait"));
+    assert!(!actions.contains(&"reuseaddr") && !actions.contains(&"kill"));
+}
+
+#[test]
+fn udp_is_checked_with_proto_udp_and_not_confused_with_tcp() {
+    if !private_netns("why_udp") {
+        return;
+    }
+    let u = udp_bind("0.0.0.0:21008");
+    let (code, d) = why(&["21008", "--proto", "udp"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    assert_eq!(d.holders[0].socket.proto, portscope::model::Proto::Udp);
+    let (code, d) = why(&["21008"]);
+    assert_eq!((code, d.verdict), (0, Verdict::Free), "TCP 21008 is free");
+    assert!(d.holders.is_empty());
+    let t = tcp_listen("0.0.0.0:21009");
+    let (code, d) = why(&["21009", "--proto", "udp"]);
+    assert_eq!((code, d.verdict), (0, Verdict::Free), "UDP 21009 is free");
+    drop((u, t));
+}
+
+#[test]
+fn free_ports_inside_and_outside_the_ephemeral_range() {
+    if !private_netns("why_free") {
+        return;
+    }
+    let (code, d) = why(&["21010"]);
+    assert_eq!((code, d.verdict, d.at_risk), (0, Verdict::Free, false));
+    assert!(d.remedies.is_empty());
+    let (code, d) = why(&["40000"]);
+    assert_eq!((code, d.verdict, d.at_risk), (0, Verdict::Free, true));
+    assert!(
+        d.explanation.contains("ephemeral range 32768-60999"),
+        "{}",
+        d.explanation
+    );
+    assert_eq!(d.remedies[0].action, "reserve");
+    assert_eq!(d.remedies[0].command, "portscope reserve apply 40000");
+    std::fs::write("/proc/sys/net/ipv4/ip_local_reserved_ports", "40000").unwrap();
+    let (_, d) = why(&["40000"]);
+    assert!(!d.at_risk, "a reserved port is not at risk");
+}
+
+#[test]
+fn privileged_port_checked_by_an_unprivileged_user() {
+    if !private_netns("why_privileged") {
+        return;
+    }
+    let (code, out, err) = run(std::process::Command::new("setpriv").args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--inh-caps=-all",
+        env!("CARGO_BIN_EXE_portscope"),
+        "why",
+        "80",
+        "--json",
+    ]));
+    let d: Diagnosis = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!((code, d.verdict), (1, Verdict::PermissionDenied));
+    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EACCES");
+    assert!(d.remedies.iter().any(|r| r.action == "grant_capability"));
+    // Root may bind it.
+    let (code, d) = why(&["80"]);
+    assert_eq!((code, d.verdict), (0, Verdict::Free));
+    assert!(d.notes.iter().any(|n| n.contains("CAP_NET_BIND_SERVICE")));
+}
+
+#[test]
+fn an_address_that_is_not_local() {
+    if !private_netns("why_not_local") {
+        return;
+    }
+    let (code, d) = why(&["8080", "--addr", "192.0.2.7"]);
+    assert_eq!((code, d.verdict), (1, Verdict::AddressNotAvailable));
+    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRNOTAVAIL");
+    assert!(d.explanation.contains("192.0.2.7"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    for args in [
+        &["why", "70000"][..],
+        &["why", "http"][..],
+        &["why", "-1"][..],
+        &["why", "80", "--addr", "300.1.1.1"][..],
+        &["why", "80", "--proto", "icmp"][..],
+        &["why", "80", "--netns", "/nonexistent"][..],
+        &["why"][..],
+    ] {
+        let (code, out, err) = run(portscope().args(args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}
