@@ -47,7 +47,7 @@ pub fn text_matches(s: &Socket, query: &str) -> bool {
     if s.kernel_held {
         hay.push_str(" kernel");
     }
-    for o in &s.owners {
+    for o in s.owners.iter() {
         hay.push_str(&format!(
             " {} {} {} {} {}",
             o.comm.to_lowercase(),

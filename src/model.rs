@@ -229,13 +229,23 @@ pub struct Socket {
     /// `None` where the kernel does not report it (IPv4, or IPv6 in states other than LISTEN/CLOSE).
     pub v6only: Option<bool>,
     /// Milliseconds until the kernel frees a TIME_WAIT (or orphaned FIN_WAIT2) socket.
-    pub expires_ms: Option<u64>,
+    pub expires_ms: Option<u32>,
     /// No process holds it: TIME_WAIT, request and orphaned sockets (inode 0).
     pub kernel_held: bool,
     /// Some process holds it, but portscope could not see which (permissions, hidepid).
     #[serde(default)]
     pub owner_hidden: bool,
-    pub owners: Vec<Arc<Owner>>,
+    /// Shared between all sockets with the same holders (a process's sockets share one list),
+    /// so 100k sockets cost no allocation each.
+    pub owners: Owners,
+}
+
+/// The processes holding a socket.
+pub type Owners = Arc<[Arc<Owner>]>;
+
+/// An empty owner list (kernel-held or hidden).
+pub fn no_owners() -> Owners {
+    Arc::from([])
 }
 
 /// Identity of a socket across snapshots, for keeping the selection on the same row.
@@ -287,9 +297,18 @@ impl Socket {
 }
 
 pub fn fmt_endpoint(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    Endpoint(addr, port).to_string()
+}
+
+/// Displays as `127.0.0.1:8080` or `[::1]:8080` without allocating.
+pub struct Endpoint(pub IpAddr, pub u16);
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
+        }
     }
 }
 
@@ -402,7 +421,7 @@ impl Snapshot {
     pub fn processes(&self) -> Vec<Arc<Owner>> {
         let mut seen = std::collections::BTreeMap::new();
         for s in &self.sockets {
-            for o in &s.owners {
+            for o in s.owners.iter() {
                 seen.entry(o.pid).or_insert_with(|| Arc::clone(o));
             }
         }

@@ -193,7 +193,7 @@ fn describe_holder(s: &Socket) -> String {
     names.join(" and ")
 }
 
-fn secs(ms: u64) -> u64 {
+fn secs(ms: u32) -> u32 {
     ms.div_ceil(1000)
 }
 
@@ -378,7 +378,7 @@ fn remedies(
     ctx: &Context,
     verdict: Verdict,
     holders: &[Holder],
-    tw_wait: Option<u64>,
+    tw_wait: Option<u32>,
     reuse_ok: bool,
     at_risk: bool,
     privileged: bool,
@@ -460,7 +460,7 @@ fn remedies(
                     ),
                 );
             }
-            for o in &s.owners {
+            for o in s.owners.iter() {
                 if let Some(c) = &o.container {
                     let (runtime, id) = c.split_once(':').unwrap_or(("docker", c));
                     let cli = match runtime {
@@ -487,7 +487,7 @@ fn remedies(
                     );
                 }
             }
-            for o in &s.owners {
+            for o in s.owners.iter() {
                 add(
                     "kill",
                     format!("kill {}", o.pid),

@@ -25,42 +25,53 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         proto: args.proto,
     };
     snap.sockets.retain(|s| filter.matches(s));
-    let out = if args.json {
-        match serde_json::to_string_pretty(&snap) {
-            Ok(mut j) => {
-                j.push('\n');
-                j
-            }
-            Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
-        }
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &snap)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
     } else {
-        render_table(&snap)
+        write_table(&mut out, &snap)
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = stdout.write_all(out.as_bytes());
-    ExitCode::SUCCESS
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => failed(format!("cannot write output: {e}"), 2),
+    }
 }
 
 /// Marks column: what `ss` cannot tell you at a glance.
-pub fn marks(s: &Socket, hidden_label: &str) -> String {
-    let mut m = Vec::new();
+pub fn push_marks(out: &mut String, s: &Socket, hidden_label: &str) {
+    use std::fmt::Write as _;
+    let mut sep = "";
+    let mut mark = |out: &mut String, m: &str| {
+        out.push_str(sep);
+        out.push_str(m);
+        sep = ",";
+    };
     if s.autobound {
-        m.push("auto".to_string());
+        mark(out, "auto");
     }
     if s.kernel_held {
-        m.push("kernel".to_string());
+        mark(out, "kernel");
     }
     if s.owner_hidden {
-        m.push(hidden_label.to_string());
+        mark(out, hidden_label);
     }
     if s.v6only == Some(true) {
-        m.push("v6only".to_string());
+        mark(out, "v6only");
     }
     if let Some(ms) = s.expires_ms {
-        m.push(format!("frees in {}s", ms.div_ceil(1000)));
+        mark(out, "");
+        let _ = write!(out, "frees in {}s", ms.div_ceil(1000));
     }
-    m.join(",")
+}
+
+pub fn marks(s: &Socket, hidden_label: &str) -> String {
+    let mut out = String::new();
+    push_marks(&mut out, s, hidden_label);
+    out
 }
 
 /// What to call a socket whose owner was not seen: without root, other users' processes are
@@ -73,60 +84,85 @@ pub fn hidden_labels(snap: &Snapshot) -> (&'static str, &'static str) {
     }
 }
 
-pub fn owners_cell(s: &Socket, hidden_text: &str) -> String {
+pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
+    use std::fmt::Write as _;
     if s.kernel_held {
-        return "(kernel: no process)".into();
+        out.push_str("(kernel: no process)");
+        return;
     }
     if s.owner_hidden {
-        return hidden_text.into();
+        out.push_str(hidden_text);
+        return;
     }
-    s.owners
-        .iter()
-        .map(|o| match (&o.unit, &o.container) {
-            (_, Some(c)) => format!("{}(pid={}) [{c}]", o.comm, o.pid),
-            (Some(u), None) => format!("{}(pid={}) [{u}]", o.comm, o.pid),
-            _ => format!("{}(pid={})", o.comm, o.pid),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    for (i, o) in s.owners.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{}(pid={})", o.comm, o.pid);
+        if let Some(tag) = o.container.as_ref().or(o.unit.as_ref()) {
+            let _ = write!(out, " [{tag}]");
+        }
+    }
+}
+
+pub fn owners_cell(s: &Socket, hidden_text: &str) -> String {
+    let mut out = String::new();
+    push_owners(&mut out, s, hidden_text);
+    out
+}
+
+pub fn push_user(out: &mut String, s: &Socket) {
+    match s.owners.first() {
+        Some(o) => out.push_str(&o.user),
+        None if s.kernel_held => out.push('-'),
+        None => out.push_str(&crate::collect::owners::user_name(s.uid)),
+    }
 }
 
 pub fn user_cell(s: &Socket) -> String {
-    match s.owners.first() {
-        Some(o) => o.user.clone(),
-        None if s.kernel_held => "-".into(),
-        None => crate::collect::owners::user_name(s.uid),
-    }
+    let mut out = String::new();
+    push_user(&mut out, s);
+    out
 }
 
-pub fn render_table(snap: &Snapshot) -> String {
+/// Streams the socket table and its summary to `w`.
+pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
+    use std::fmt::Write as _;
     let (mark, text) = hidden_labels(snap);
-    let rows: Vec<Vec<String>> = snap
-        .sockets
-        .iter()
-        .map(|s| {
-            vec![
-                s.proto.to_string(),
-                s.state.ss_name().to_string(),
-                s.rx_queue.to_string(),
-                s.tx_queue.to_string(),
-                s.local(),
-                s.remote(),
-                marks(s, mark),
-                user_cell(s),
-                owners_cell(s, text),
-            ]
-        })
-        .collect();
-    let mut out = table::render(
-        &[
+    table::write_table(
+        w,
+        [
             "Netid", "State", "Recv-Q", "Send-Q", "Local", "Peer", "Marks", "User", "Process",
         ],
-        &rows,
-    );
+        &snap.sockets,
+        |s, c| {
+            c[0].push_str(s.proto.as_str());
+            c[1].push_str(s.state.ss_name());
+            let _ = write!(c[2], "{}", s.rx_queue);
+            let _ = write!(c[3], "{}", s.tx_queue);
+            let _ = write!(
+                c[4],
+                "{}",
+                crate::model::Endpoint(s.local_addr, s.local_port)
+            );
+            if s.remote_port == 0 && s.remote_addr.is_unspecified() {
+                c[5].push('*');
+            } else {
+                let _ = write!(
+                    c[5],
+                    "{}",
+                    crate::model::Endpoint(s.remote_addr, s.remote_port)
+                );
+            }
+            push_marks(&mut c[6], s, mark);
+            push_user(&mut c[7], s);
+            push_owners(&mut c[8], s, text);
+        },
+    )?;
     let (lo, hi) = snap.sysctl.ephemeral();
-    out.push_str(&format!(
-        "\n{} sockets ({} kernel-held) from {} in netns {} [{}]; ephemeral {lo}-{hi}, reserved {}\n",
+    writeln!(
+        w,
+        "\n{} sockets ({} kernel-held) from {} in netns {} [{}]; ephemeral {lo}-{hi}, reserved {}",
         snap.sockets.len(),
         snap.sockets.iter().filter(|s| s.kernel_held).count(),
         snap.source,
@@ -137,9 +173,9 @@ pub fn render_table(snap: &Snapshot) -> String {
         } else {
             snap.sysctl.ip_local_reserved_ports.to_string()
         },
-    ));
-    for w in &snap.warnings {
-        out.push_str(&format!("warning: {w}\n"));
+    )?;
+    for warning in &snap.warnings {
+        writeln!(w, "warning: {warning}")?;
     }
-    out
+    Ok(())
 }

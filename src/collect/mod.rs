@@ -127,15 +127,28 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
             stats.processes_hidden = map.hidden;
             stats.processes_vanished = map.vanished;
             stats.fds_scanned = map.fds;
-            for s in &mut sockets {
-                if let Some(idxs) = map.by_inode.get(&s.inode)
-                    && s.inode != 0
-                {
-                    s.owners = idxs
+            // Intern owner lists: consecutive lookups mostly hit the same process's set.
+            let empty = crate::model::no_owners();
+            let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
+                rustc_hash::FxHashMap::default();
+            let mut key = Vec::new();
+            for s in sockets.iter_mut() {
+                key.clear();
+                if s.inode != 0 {
+                    key.extend(map.owner_indices(s.inode));
+                }
+                s.owners = if key.is_empty() {
+                    Arc::clone(&empty)
+                } else if let Some(list) = interned.get(&key) {
+                    Arc::clone(list)
+                } else {
+                    let list: crate::model::Owners = key
                         .iter()
                         .map(|&i| Arc::clone(&map.procs[i as usize]))
                         .collect();
-                }
+                    interned.insert(key.clone(), Arc::clone(&list));
+                    list
+                };
             }
         }
         Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
@@ -145,6 +158,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     for s in &mut sockets {
         s.owner_hidden = !s.kernel_held && s.owners.is_empty();
     }
+    sockets.shrink_to_fit();
     stats.sockets = sockets.len();
     stats.kernel_held = sockets.iter().filter(|s| s.kernel_held).count();
     stats.owner_hidden = sockets.iter().filter(|s| s.owner_hidden).count();
@@ -162,7 +176,9 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
             stats.owner_hidden
         ));
     }
-    sockets.sort_by(|a, b| {
+    // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
+    // (the inode, or for kernel-held sockets the 4-tuple, is unique), so the order is stable anyway.
+    sockets.sort_unstable_by(|a, b| {
         (
             a.proto,
             a.local_port,
@@ -170,6 +186,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
             a.local_addr,
             a.remote_addr,
             a.remote_port,
+            a.inode,
         )
             .cmp(&(
                 b.proto,
@@ -178,6 +195,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
                 b.local_addr,
                 b.remote_addr,
                 b.remote_port,
+                b.inode,
             ))
     });
     stats.duration_us = started.elapsed().as_micros() as u64;

@@ -8,15 +8,15 @@ use crate::model::Owner;
 use nix::dir::Dir;
 use nix::fcntl::{OFlag, readlinkat};
 use nix::sys::stat::Mode;
-use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct OwnerMap {
-    /// Socket inode → indices into `procs`.
-    pub by_inode: FxHashMap<u64, Vec<u32>>,
+    /// (socket inode, index into `procs`), sorted: a flat array is a fraction of the memory of
+    /// a map of vectors at 100k+ sockets, and one sort beats 100k hash inserts.
+    by_inode: Vec<(u64, u32)>,
     pub procs: Vec<Arc<Owner>>,
     pub scanned: usize,
     pub hidden: usize,
@@ -80,25 +80,29 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
     FdScan::Sockets(inodes)
 }
 
-/// Per-thread cache of uid → user name.
-#[derive(Default)]
-struct Users(HashMap<u32, String>);
-
-impl Users {
-    fn name(&mut self, uid: u32) -> String {
-        self.0.entry(uid).or_insert_with(|| user_name(uid)).clone()
-    }
+thread_local! {
+    /// NSS lookups cost tens of microseconds; a table of 100k ownerless rows asks for the same
+    /// few uids over and over.
+    static USER_NAMES: std::cell::RefCell<HashMap<u32, String>> = Default::default();
 }
 
 /// The login name for a uid, or the number when there is none (containers often have none).
 pub fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        Ok(Some(u)) => u.name,
-        _ => uid.to_string(),
-    }
+    USER_NAMES.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(uid)
+            .or_insert_with(
+                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+                    Ok(Some(u)) => u.name,
+                    _ => uid.to_string(),
+                },
+            )
+            .clone()
+    })
 }
 
-fn process_info(pid: u32, users: &mut Users) -> Option<Owner> {
+fn process_info(pid: u32) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
@@ -113,7 +117,7 @@ fn process_info(pid: u32, users: &mut Users) -> Option<Owner> {
         user: if uid == u32::MAX {
             "?".into()
         } else {
-            users.name(uid)
+            user_name(uid)
         },
         start_time: stat.starttime,
         unit,
@@ -188,7 +192,6 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
             .chunks(chunk)
             .map(|pids| {
                 scope.spawn(move || {
-                    let mut users = Users::default();
                     let mut part = OwnerMap::default();
                     let mut found: Vec<(Owner, Vec<u64>)> = Vec::new();
                     for &pid in pids {
@@ -197,7 +200,7 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
                             FdScan::Hidden => part.hidden += 1,
                             FdScan::Vanished => part.vanished += 1,
                             FdScan::Sockets(inodes) if inodes.is_empty() => {}
-                            FdScan::Sockets(inodes) => match process_info(pid, &mut users) {
+                            FdScan::Sockets(inodes) => match process_info(pid) {
                                 Some(owner) => found.push((owner, inodes)),
                                 None => part.vanished += 1,
                             },
@@ -218,16 +221,24 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
         for (owner, inodes) in found {
             let idx = map.procs.len() as u32;
             map.procs.push(Arc::new(owner));
-            for inode in inodes {
-                let holders = map.by_inode.entry(inode).or_default();
-                // A process with the same socket on two fds (dup) is one owner.
-                if holders.last() != Some(&idx) {
-                    holders.push(idx);
-                }
-            }
+            map.by_inode.extend(inodes.into_iter().map(|i| (i, idx)));
         }
     }
+    map.by_inode.sort_unstable();
+    // A process with the same socket on two fds (dup) is one owner.
+    map.by_inode.dedup();
     Ok(map)
+}
+
+impl OwnerMap {
+    /// Indices into `procs` of the processes holding socket `inode`.
+    pub fn owner_indices(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.by_inode.partition_point(|&(i, _)| i < inode);
+        self.by_inode[start..]
+            .iter()
+            .take_while(move |&&(i, _)| i == inode)
+            .map(|&(_, p)| p)
+    }
 }
 
 #[cfg(test)]

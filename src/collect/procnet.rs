@@ -45,7 +45,7 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
     let (timer, when) = f[5].split_once(':')?;
     let inode: u64 = f[9].parse().ok()?;
     let expires_ms = (timer == "03")
-        .then(|| u64::from(hex_u32(when).unwrap_or(0)) * 1000 / ticks_per_sec.max(1));
+        .then(|| (u64::from(hex_u32(when).unwrap_or(0)) * 1000 / ticks_per_sec.max(1)) as u32);
     Some(Socket {
         proto,
         family,
@@ -64,7 +64,7 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
         expires_ms,
         kernel_held: inode == 0,
         owner_hidden: false,
-        owners: Vec::new(),
+        owners: crate::model::no_owners(),
     })
 }
 

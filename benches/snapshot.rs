@@ -1,0 +1,204 @@
+//! Snapshot benchmark: `portscope snapshot` (every socket with owners) beside `ss -tanup` on the
+//! same private network namespace, filled with N sockets spread over P processes.
+//!
+//!     cargo bench --bench snapshot                      # N = 1k, 10k, 100k, 300k; P = 100
+//!     cargo bench --bench snapshot -- 100000 --procs 100 --runs 5
+//!
+//! Needs root (it creates a network namespace); otherwise it says so and exits. Each command runs
+//! under a small wrapper process whose getrusage(RUSAGE_CHILDREN) gives exactly that command's
+//! CPU time and peak RSS. Both tools write their full table to /dev/null.
+
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::resource::{Resource, UsageWho, getrusage, setrlimit};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Instant;
+
+struct Sample {
+    wall_ms: f64,
+    cpu_ms: f64,
+    rss_mb: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `--measure CMD ARGS...`: run one command, print "wall_us cpu_us maxrss_kb".
+fn measure_mode(cmd: &[String]) -> ExitCode {
+    let devnull = std::fs::File::create("/dev/null").expect("/dev/null");
+    let t = Instant::now();
+    let status = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdout(devnull)
+        .status()
+        .expect("spawn measured command");
+    let wall = t.elapsed().as_micros();
+    let ru = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as i128 * 1_000_000 + t.tv_usec() as i128;
+    let cpu = tv(ru.user_time()) + tv(ru.system_time());
+    println!("{wall} {cpu} {} {}", ru.max_rss(), status.success());
+    ExitCode::SUCCESS
+}
+
+/// `--child N INDEX`: open about N sockets (mixed states), say "ready", hold them until stdin
+/// closes.
+fn child_mode(n: usize, index: usize) -> ExitCode {
+    let _ = setrlimit(Resource::RLIMIT_NOFILE, 1 << 20, 1 << 20);
+    let ip = Ipv4Addr::new(127, 1, (index / 250) as u8, (index % 250 + 1) as u8);
+    let listener = TcpListener::bind((ip, 5000)).expect("listen");
+    let mut keep_tcp: Vec<TcpStream> = Vec::new();
+    let mut keep_udp: Vec<UdpSocket> = Vec::new();
+    let pairs = n * 4 / 10; // 80% of the sockets: established pairs (client + accepted)
+    let tw = n / 10; // 10%: TIME_WAIT, held by the kernel
+    let udp = n.saturating_sub(2 * pairs + tw + 1); // the rest: UDP
+    for _ in 0..pairs {
+        let c = TcpStream::connect((ip, 5000)).expect("connect");
+        let (a, _) = listener.accept().expect("accept");
+        keep_tcp.push(c);
+        keep_tcp.push(a);
+    }
+    for _ in 0..tw {
+        let c = TcpStream::connect((ip, 5000)).expect("connect");
+        let (a, _) = listener.accept().expect("accept");
+        drop(a);
+        drop(c);
+    }
+    for _ in 0..udp {
+        keep_udp.push(UdpSocket::bind((ip, 0)).expect("udp"));
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop((listener, keep_tcp, keep_udp));
+    ExitCode::SUCCESS
+}
+
+fn run_measured(me: &str, cmd: &[&str]) -> Sample {
+    let out = Command::new(me)
+        .arg("--measure")
+        .args(cmd)
+        .output()
+        .expect("measure");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(f.get(3), Some(&"true"), "{cmd:?} failed: {text}");
+    Sample {
+        wall_ms: f[0].parse::<f64>().expect("wall") / 1000.0,
+        cpu_ms: f[1].parse::<f64>().expect("cpu") / 1000.0,
+        rss_mb: f[2].parse::<f64>().expect("rss") / 1024.0,
+    }
+}
+
+fn med(me: &str, cmd: &[&str], runs: usize) -> Sample {
+    let s: Vec<Sample> = (0..runs).map(|_| run_measured(me, cmd)).collect();
+    Sample {
+        wall_ms: median(s.iter().map(|x| x.wall_ms).collect()),
+        cpu_ms: median(s.iter().map(|x| x.cpu_ms).collect()),
+        rss_mb: median(s.iter().map(|x| x.rss_mb).collect()),
+    }
+}
+
+fn count_sockets() -> usize {
+    let snap = portscope::collect::collect(&portscope::collect::CollectOptions {
+        skip_owners: true,
+        ..Default::default()
+    })
+    .expect("snapshot");
+    snap.sockets.len()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--measure") {
+        return measure_mode(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--child") {
+        let n = args[1].parse().expect("n");
+        let i = args[2].parse().expect("index");
+        return child_mode(n, i);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("benchmark skipped: needs root to create a private network namespace");
+        return ExitCode::SUCCESS;
+    }
+    let mut sizes: Vec<usize> = Vec::new();
+    let mut procs = 100usize;
+    let mut runs = 3usize;
+    let mut it = args.iter().filter(|a| *a != "--bench");
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--procs" => procs = it.next().and_then(|v| v.parse().ok()).expect("--procs N"),
+            "--runs" => runs = it.next().and_then(|v| v.parse().ok()).expect("--runs N"),
+            v => sizes.push(v.parse().expect("socket count")),
+        }
+    }
+    if sizes.is_empty() {
+        sizes = vec![1_000, 10_000, 100_000, 300_000];
+    }
+    let me = std::env::current_exe().expect("self");
+    let me = me.to_str().expect("utf-8 path");
+    let portscope = env!("CARGO_BIN_EXE_portscope");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "portscope snapshot vs ss -tanup, {cores} cores, kernel {}, median of {runs}",
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    );
+    println!(
+        "| sockets | procs | ss wall ms | ss cpu ms | ss peak MB | portscope wall ms | portscope cpu ms | portscope peak MB | wall ratio | memory ratio |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for n in sizes {
+        // A fresh namespace per size: the previous one (and its TIME_WAITs) dies with its holders.
+        unshare(CloneFlags::CLONE_NEWNET).expect("unshare");
+        assert!(
+            Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status()
+                .is_ok_and(|s| s.success())
+        );
+        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65000").expect("range");
+        let per = n / procs;
+        let mut children: Vec<Child> = (0..procs)
+            .map(|i| {
+                Command::new(me)
+                    .args(["--child", &per.to_string(), &i.to_string()])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .expect("spawn child")
+            })
+            .collect();
+        for c in &mut children {
+            let mut line = String::new();
+            BufReader::new(c.stdout.as_mut().expect("stdout"))
+                .read_line(&mut line)
+                .expect("ready");
+            assert_eq!(line.trim(), "ready");
+        }
+        let total = count_sockets();
+        let ss = med(me, &["ss", "-tanup"], runs);
+        let ps = med(me, &[portscope, "snapshot"], runs);
+        println!(
+            "| {total} | {procs} | {:.0} | {:.0} | {:.1} | {:.0} | {:.0} | {:.1} | {:.2}x | {:.2}x |",
+            ss.wall_ms,
+            ss.cpu_ms,
+            ss.rss_mb,
+            ps.wall_ms,
+            ps.cpu_ms,
+            ps.rss_mb,
+            ps.wall_ms / ss.wall_ms,
+            ps.rss_mb / ss.rss_mb
+        );
+        for mut c in children {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
+    }
+    ExitCode::SUCCESS
+}
