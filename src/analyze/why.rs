@@ -107,6 +107,29 @@ impl Diagnosis {
     pub fn would_bind(&self) -> bool {
         self.verdict == Verdict::Free
     }
+
+    /// "kernel probe: bind EADDRINUSE; with SO_REUSEADDR ok", or why the probe did not run.
+    pub fn probe_summary(&self) -> String {
+        match (&self.probe.plain, &self.probe.reuseaddr) {
+            (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
+            _ => self
+                .probe
+                .not_run
+                .clone()
+                .unwrap_or_else(|| "the bind probe did not run".into()),
+        }
+    }
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Free => "FREE",
+            Verdict::InUse => "IN USE",
+            Verdict::PermissionDenied => "PERMISSION DENIED",
+            Verdict::AddressNotAvailable => "ADDRESS NOT AVAILABLE",
+        }
+    }
 }
 
 /// What the diagnosis needs besides data: how to phrase commands, and our privileges.

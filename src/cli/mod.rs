@@ -25,6 +25,37 @@ pub struct Cli {
     /// Look into another network namespace: a PID, a path (/run/netns/NAME) or a name in /run/netns.
     #[arg(long, global = true, value_name = "PID|PATH", value_parser = parse_netns)]
     pub netns: Option<NetnsTarget>,
+    /// TUI: refresh interval (e.g. 1s, 500ms, 2.5); default 1s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+    /// TUI: open a recorded `snapshot --json` document instead of the live system.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<std::path::PathBuf>,
+    /// TUI: config file (default: $XDG_CONFIG_HOME/portscope/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// TUI: no colours (also when NO_COLOR is set).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// "1s", "500ms", "2.5" (seconds).
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v * scale >= 0.05 && v * scale <= 3600.0 => {
+            Ok(std::time::Duration::from_secs_f64(v * scale))
+        }
+        Ok(_) => Err(format!("{s:?} is out of range (50ms to 1h)")),
+        Err(_) => Err(format!("{s:?} is not a duration (e.g. 1s, 500ms, 2.5)")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,18 +211,18 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
         None => {
-            // Until the TUI lands, the bare command shows the listeners.
-            let args = SnapshotArgs {
-                json: false,
-                listening: true,
-                port: None,
-                remote_port: None,
-                state: None,
-                proto: None,
-                source: SourcePref::Auto,
-                no_owners: false,
+            let opts = crate::tui::TuiOptions {
+                netns,
+                interval: cli.interval,
+                replay: cli.replay,
+                config: cli.config,
+                no_color: cli.no_color,
             };
-            snapshot_cmd::run(&args, &netns)
+            match crate::tui::run(opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(crate::tui::StartError::BadInput(m)) => bad_input(m),
+                Err(crate::tui::StartError::Failed(m)) => failed(m, 1),
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, who is in the way, and the safe fixes.
 
 use super::{WhyArgs, collect_for_cli, failed, wrap};
-use crate::analyze::why::{BindRequest, Context, Diagnosis, Verdict, diagnose};
+use crate::analyze::why::{BindRequest, Context, Diagnosis, diagnose};
 use crate::cli::snapshot_cmd::{marks, owners_cell, user_cell};
 use crate::collect::probe::{has_net_bind_service, probe};
 use crate::collect::{CollectOptions, NetnsTarget};
@@ -43,33 +43,12 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     }
 }
 
-pub fn verdict_label(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Free => "FREE",
-        Verdict::InUse => "IN USE",
-        Verdict::PermissionDenied => "PERMISSION DENIED",
-        Verdict::AddressNotAvailable => "ADDRESS NOT AVAILABLE",
-    }
-}
-
-/// "bind: EADDRINUSE; with SO_REUSEADDR: ok", or why the probe did not run.
-pub fn probe_line(d: &Diagnosis) -> String {
-    match (&d.probe.plain, &d.probe.reuseaddr) {
-        (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
-        _ => d
-            .probe
-            .not_run
-            .clone()
-            .unwrap_or_else(|| "the bind probe did not run".into()),
-    }
-}
-
 pub fn render(d: &Diagnosis, snap: &crate::model::Snapshot) -> String {
     let mut o = String::new();
     let on = crate::model::fmt_endpoint(d.addr, d.port);
     o.push_str(&format!(
         "{}  {} {on}{}\n",
-        verdict_label(d.verdict),
+        d.verdict.label(),
         d.proto,
         if d.at_risk {
             "  (at risk: ephemeral, unreserved)"
@@ -77,7 +56,7 @@ pub fn render(d: &Diagnosis, snap: &crate::model::Snapshot) -> String {
             ""
         }
     ));
-    o.push_str(&format!("{}\n\n", probe_line(d)));
+    o.push_str(&format!("{}\n\n", d.probe_summary()));
     o.push_str(&wrap(&d.explanation, 80, ""));
     if !d.holders.is_empty() {
         o.push_str("\nIn the way\n");

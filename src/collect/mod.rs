@@ -172,7 +172,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         ));
     } else if stats.owner_hidden > 0 {
         warnings.push(format!(
-            "{} sockets have an owner that was not found (it exited during the scan, or lives outside this PID namespace)",
+            "{} sockets' owner not found (outside this PID namespace, or exited mid-scan)",
             stats.owner_hidden
         ));
     }

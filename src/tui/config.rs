@@ -1,0 +1,79 @@
+//! The config file: `$XDG_CONFIG_HOME/portscope/config.toml` (or `--config FILE`).
+//!
+//! ```toml
+//! interval_ms = 1000
+//! sysctl_dir = "/etc/sysctl.d"
+//! [colors]
+//! listener = "green"        # names, "#rrggbb" or 0-255
+//! [keys]
+//! quit = ["q", "ctrl-c"]    # rebinding a command replaces its default keys
+//! ```
+//! Unknown fields, unknown colour names, unknown commands or keys and duplicate bindings are
+//! errors that name the culprit; portscope then exits with status 2.
+
+use super::keymap::KeyMap;
+use super::theme::{ColorOverrides, Theme};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    interval_ms: Option<u64>,
+    sysctl_dir: Option<PathBuf>,
+    #[serde(default)]
+    colors: ColorOverrides,
+    #[serde(default)]
+    keys: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub interval_ms: Option<u64>,
+    pub sysctl_dir: Option<PathBuf>,
+    pub keymap: KeyMap,
+    pub theme: Theme,
+}
+
+/// Where the config file lives unless `--config` says otherwise.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "portscope").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Loads `path` (a missing default file is fine; a missing explicit one is not).
+pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
+    let (path, explicit) = match path {
+        Some(p) => (Some(p.to_path_buf()), true),
+        None => (default_path(), false),
+    };
+    let file = match &path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(text) => toml::from_str::<File>(&text).map_err(|e| {
+                let msg = e.message().to_string();
+                format!("config file {}: {}", p.display(), msg.trim())
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => File::default(),
+            Err(e) => return Err(format!("config file {}: {e}", p.display())),
+        },
+        None => File::default(),
+    };
+    let shown = path
+        .as_deref()
+        .map_or_else(String::new, |p| p.display().to_string());
+    let keymap =
+        KeyMap::with_overrides(&file.keys).map_err(|e| format!("config file {shown}: {e}"))?;
+    let theme =
+        Theme::new(no_color, &file.colors).map_err(|e| format!("config file {shown}: {e}"))?;
+    if file.interval_ms == Some(0) {
+        return Err(format!(
+            "config file {shown}: interval_ms must be at least 1"
+        ));
+    }
+    Ok(Config {
+        interval_ms: file.interval_ms,
+        sysctl_dir: file.sysctl_dir,
+        keymap,
+        theme,
+    })
+}

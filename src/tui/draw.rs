@@ -1,0 +1,230 @@
+//! The frame: header (views, namespace, frozen/error state), the current view, a status line
+//! that says how fresh the data is and what could not be read, and key hints or input.
+
+use super::app::{App, Modal, View};
+use super::keymap::Command;
+use super::theme::Theme;
+use super::views;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Wall clock used for "N s ago"; fixed in tests so renders are reproducible.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(pub jiff::Timestamp);
+
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: Clock) {
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    draw_header(f, header, app, theme);
+    match app.view {
+        View::Listeners => views::listeners::render(f, body, app, theme),
+        View::Connections => views::connections::render(f, body, app, theme),
+        View::PortMap => views::portmap::render(f, body, app, theme),
+        View::Why => views::why::render(f, body, app, theme),
+    }
+    if app.error.is_some() && app.data.is_some() {
+        // Last good data stays on screen, dimmed: visibly stale.
+        f.buffer_mut()
+            .set_style(body, Style::new().add_modifier(Modifier::DIM));
+    }
+    draw_status(f, status, app, theme, now);
+    draw_footer(f, footer, app, theme);
+    match &app.modal {
+        Some(Modal::Help { scroll }) => views::help::render(f, app, theme, *scroll),
+        Some(Modal::Detail { key, scroll }) => views::detail::render(f, app, theme, key, *scroll),
+        Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
+        None => {}
+    }
+}
+
+fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::styled(" portscope ", theme.title())];
+    for (i, v) in View::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, v.title());
+        if *v == app.view {
+            spans.push(Span::styled(
+                label,
+                theme.selected().add_modifier(Modifier::BOLD),
+            ));
+        } else {
+            spans.push(Span::raw(label));
+        }
+    }
+    let mut right = Vec::new();
+    if app.frozen {
+        let waiting = if app.pending.is_some() {
+            " FROZEN: newer data waiting (space) "
+        } else {
+            " FROZEN (space) "
+        };
+        right.push(Span::styled(
+            waiting,
+            theme.warn().add_modifier(Modifier::REVERSED),
+        ));
+    }
+    if app.replay {
+        right.push(Span::styled(" REPLAY ", theme.warn()));
+    }
+    if let Some(s) = app.snapshot()
+        && !s.netns.is_own
+    {
+        right.push(Span::styled(
+            format!(" netns {} ", s.netns.target),
+            theme.key(),
+        ));
+    }
+    let right_len: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    let left_len: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let gap = (area.width as usize).saturating_sub(left_len + right_len);
+    spans.push(Span::raw(" ".repeat(gap)));
+    spans.extend(right);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn human_ms(us: u64) -> String {
+    if us >= 1_000_000 {
+        format!("{:.1} s", us as f64 / 1e6)
+    } else {
+        format!("{} ms", us.div_ceil(1000))
+    }
+}
+
+/// "06:20:01 (3 s ago)" in local time where the zone is known.
+fn taken(snap_at: jiff::Timestamp, now: Clock) -> String {
+    let zoned = snap_at.to_zoned(jiff::tz::TimeZone::system());
+    let age = (now.0.as_second() - snap_at.as_second()).max(0);
+    let clock = zoned.strftime("%H:%M:%S").to_string();
+    if age < 2 {
+        clock
+    } else {
+        format!("{clock} ({age} s ago)")
+    }
+}
+
+fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Clock) {
+    let mut spans = Vec::new();
+    if let Some(e) = &app.error {
+        spans.push(Span::styled(format!("collect failed: {e}"), theme.bad()));
+        if app.data.is_some() {
+            spans.push(Span::raw(" · showing the last good data"));
+        }
+    }
+    if let Some(s) = app.snapshot() {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(Span::raw(format!(
+            "{} · took {} · {} · {} sockets",
+            taken(s.taken_at, now),
+            human_ms(s.stats.duration_us),
+            s.source,
+            s.sockets.len()
+        )));
+        if let Some(w) = status_warning(s) {
+            spans.push(Span::raw(" · "));
+            spans.push(Span::styled(w, theme.warn()));
+        }
+    } else if app.error.is_none() {
+        spans.push(Span::styled("taking the first snapshot…", theme.dim()));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The one thing the status line must say about what is missing.
+pub fn status_warning(s: &crate::model::Snapshot) -> Option<String> {
+    if s.stats.processes_hidden > 0 && !s.stats.is_root {
+        return Some(format!(
+            "{} processes hidden: run as root to see owners",
+            s.stats.processes_hidden
+        ));
+    }
+    s.warnings.first().cloned()
+}
+
+fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = if app.filter_editing {
+        Line::from(vec![
+            Span::styled("filter: ", theme.key()),
+            Span::raw(app.filter.value().to_string()),
+            Span::styled("▏", theme.key()),
+            Span::styled("   enter keep · esc clear", theme.dim()),
+        ])
+    } else if let Some(note) = &app.note {
+        Line::from(Span::styled(note.clone(), theme.warn()))
+    } else {
+        let mut hints = vec![
+            (Command::Help, "help"),
+            (Command::NextView, "view"),
+            (Command::Filter, "filter"),
+            (
+                Command::Freeze,
+                if app.frozen { "unfreeze" } else { "freeze" },
+            ),
+            (Command::Open, "details"),
+        ];
+        match app.view {
+            View::Listeners => hints.push((Command::Sort, "sort")),
+            View::PortMap => {
+                hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Open));
+                hints.extend([
+                    (Command::ZoomIn, "zoom"),
+                    (Command::ZoomOut, "out"),
+                    (Command::Goto, "go to port"),
+                ]);
+            }
+            View::Why => {
+                hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Open));
+                hints.push((Command::EditPort, "port"));
+            }
+            View::Connections => {}
+        }
+        hints.push((Command::Quit, "quit"));
+        let mut spans = Vec::new();
+        if !app.filter.value().is_empty() {
+            spans.push(Span::styled(
+                format!("filter: {} ", app.filter.value()),
+                theme.warn(),
+            ));
+        }
+        for (cmd, label) in hints {
+            let keys = app.keymap.keys_for(cmd);
+            let Some(k) = keys.first() else { continue };
+            spans.push(Span::styled(k.to_string(), theme.key()));
+            spans.push(Span::raw(format!(" {label}  ")));
+        }
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+/// A centred rectangle for popups, clamped to the screen.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+/// Keeps `selected` inside the window of `visible` rows starting at `offset`.
+pub fn scroll_window(selected: usize, offset: usize, visible: usize, len: usize) -> usize {
+    let visible = visible.max(1);
+    let mut off = offset.min(len.saturating_sub(visible));
+    if selected < off {
+        off = selected;
+    } else if selected >= off + visible {
+        off = selected + 1 - visible;
+    }
+    off
+}

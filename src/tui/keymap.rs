@@ -1,0 +1,487 @@
+//! Keys → commands. One table drives dispatch, the help screen and the footer hints, so no
+//! binding ships undocumented; the config file may rebind, and a key bound twice is an error.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Quit,
+    Help,
+    NextView,
+    PrevView,
+    ViewListeners,
+    ViewConnections,
+    ViewPortMap,
+    ViewWhy,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Left,
+    Right,
+    Filter,
+    Freeze,
+    Refresh,
+    Open,
+    Back,
+    Sort,
+    ZoomIn,
+    ZoomOut,
+    Goto,
+    EditPort,
+    Kill,
+    CloseConn,
+    Reserve,
+    ReserveAtRisk,
+    Undo,
+}
+
+impl Command {
+    /// (config name, help text), in the order the help screen lists them.
+    pub const ALL: [(Command, &'static str, &'static str); 31] = [
+        (Command::Help, "help", "show this help"),
+        (Command::Quit, "quit", "quit"),
+        (Command::NextView, "next_view", "next view"),
+        (Command::PrevView, "prev_view", "previous view"),
+        (Command::ViewListeners, "view_listeners", "listeners view"),
+        (
+            Command::ViewConnections,
+            "view_connections",
+            "connections view",
+        ),
+        (Command::ViewPortMap, "view_port_map", "port map view"),
+        (
+            Command::ViewWhy,
+            "view_why",
+            "why view: why can't a port be bound",
+        ),
+        (Command::Up, "up", "move up"),
+        (Command::Down, "down", "move down"),
+        (Command::PageUp, "page_up", "page up"),
+        (Command::PageDown, "page_down", "page down"),
+        (Command::Top, "top", "first row / lowest port"),
+        (Command::Bottom, "bottom", "last row / highest port"),
+        (Command::Left, "left", "move left (port map)"),
+        (Command::Right, "right", "move right (port map)"),
+        (
+            Command::Filter,
+            "filter",
+            "filter by text (port, address, process, user, state)",
+        ),
+        (
+            Command::Freeze,
+            "freeze",
+            "freeze / unfreeze the view (keys still work)",
+        ),
+        (Command::Refresh, "refresh", "refresh now"),
+        (
+            Command::Open,
+            "open",
+            "details of the selected row / zoom in",
+        ),
+        (Command::Back, "back", "close / clear filter"),
+        (
+            Command::Sort,
+            "sort",
+            "change sort order (listeners: port, process, user)",
+        ),
+        (Command::ZoomIn, "zoom_in", "zoom in (port map)"),
+        (Command::ZoomOut, "zoom_out", "zoom out (port map)"),
+        (Command::Goto, "goto", "go to a port (port map)"),
+        (
+            Command::EditPort,
+            "edit_port",
+            "type the port to diagnose (why view)",
+        ),
+        (
+            Command::Kill,
+            "kill",
+            "kill the selected socket's process (confirmed)",
+        ),
+        (
+            Command::CloseConn,
+            "close_connection",
+            "close the selected connection (confirmed)",
+        ),
+        (
+            Command::Reserve,
+            "reserve",
+            "stage a port reservation for the selection",
+        ),
+        (
+            Command::ReserveAtRisk,
+            "reserve_at_risk",
+            "stage a reservation of every at-risk listener",
+        ),
+        (
+            Command::Undo,
+            "undo",
+            "undo the last reservation apply (confirmed)",
+        ),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Command::ALL
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("?", |(_, n, _)| n)
+    }
+
+    pub fn help(self) -> &'static str {
+        Command::ALL
+            .iter()
+            .find(|(c, _, _)| *c == self)
+            .map_or("", |(_, _, h)| h)
+    }
+
+    pub fn from_name(name: &str) -> Option<Command> {
+        Command::ALL
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(c, _, _)| *c)
+    }
+}
+
+/// A key as written in the config file and shown in help: `q`, `?`, `ctrl-c`, `tab`, `space`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+}
+
+/// KeyCode subset with an order (for stable help output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeOrd {
+    Char(char),
+    Enter,
+    Esc,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Backspace,
+    Delete,
+    F(u8),
+}
+
+impl Key {
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let lower = s.to_ascii_lowercase();
+        let (ctrl, rest) = match lower
+            .strip_prefix("ctrl-")
+            .or_else(|| lower.strip_prefix("c-"))
+        {
+            Some(r) => (true, r.to_string()),
+            None => (false, lower.clone()),
+        };
+        let code = match rest.as_str() {
+            "enter" | "return" => KeyCodeOrd::Enter,
+            "esc" | "escape" => KeyCodeOrd::Esc,
+            "tab" => KeyCodeOrd::Tab,
+            "backtab" | "shift-tab" => KeyCodeOrd::BackTab,
+            "up" => KeyCodeOrd::Up,
+            "down" => KeyCodeOrd::Down,
+            "left" => KeyCodeOrd::Left,
+            "right" => KeyCodeOrd::Right,
+            "pgup" | "pageup" => KeyCodeOrd::PageUp,
+            "pgdown" | "pagedown" => KeyCodeOrd::PageDown,
+            "home" => KeyCodeOrd::Home,
+            "end" => KeyCodeOrd::End,
+            "backspace" => KeyCodeOrd::Backspace,
+            "delete" | "del" => KeyCodeOrd::Delete,
+            "space" => KeyCodeOrd::Char(' '),
+            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
+                KeyCodeOrd::F(f[1..].parse().unwrap_or(1))
+            }
+            _ => {
+                // Single characters keep their case: `G` and `g` are different keys.
+                let original = if ctrl { &s[s.len() - rest.len()..] } else { s };
+                let mut chars = original.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => KeyCodeOrd::Char(c),
+                    _ => return Err(format!("unknown key {s:?}")),
+                }
+            }
+        };
+        Ok(Key { code, ctrl })
+    }
+
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let code = match ev.code {
+            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            KeyCode::Enter => KeyCodeOrd::Enter,
+            KeyCode::Esc => KeyCodeOrd::Esc,
+            KeyCode::Tab => KeyCodeOrd::Tab,
+            KeyCode::BackTab => KeyCodeOrd::BackTab,
+            KeyCode::Up => KeyCodeOrd::Up,
+            KeyCode::Down => KeyCodeOrd::Down,
+            KeyCode::Left => KeyCodeOrd::Left,
+            KeyCode::Right => KeyCodeOrd::Right,
+            KeyCode::PageUp => KeyCodeOrd::PageUp,
+            KeyCode::PageDown => KeyCodeOrd::PageDown,
+            KeyCode::Home => KeyCodeOrd::Home,
+            KeyCode::End => KeyCodeOrd::End,
+            KeyCode::Backspace => KeyCodeOrd::Backspace,
+            KeyCode::Delete => KeyCodeOrd::Delete,
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            _ => return None,
+        };
+        Some(Key { code, ctrl })
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(' ') => f.write_str("space"),
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::Enter => f.write_str("enter"),
+            KeyCodeOrd::Esc => f.write_str("esc"),
+            KeyCodeOrd::Tab => f.write_str("tab"),
+            KeyCodeOrd::BackTab => f.write_str("shift-tab"),
+            KeyCodeOrd::Up => f.write_str("↑"),
+            KeyCodeOrd::Down => f.write_str("↓"),
+            KeyCodeOrd::Left => f.write_str("←"),
+            KeyCodeOrd::Right => f.write_str("→"),
+            KeyCodeOrd::PageUp => f.write_str("pgup"),
+            KeyCodeOrd::PageDown => f.write_str("pgdown"),
+            KeyCodeOrd::Home => f.write_str("home"),
+            KeyCodeOrd::End => f.write_str("end"),
+            KeyCodeOrd::Backspace => f.write_str("backspace"),
+            KeyCodeOrd::Delete => f.write_str("delete"),
+            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyMap {
+    bindings: BTreeMap<Key, Command>,
+    /// Keys per command in the order they were declared: the first is the one hints show.
+    declared: Vec<(Command, Vec<Key>)>,
+}
+
+impl KeyMap {
+    fn defaults() -> Vec<(Command, &'static [&'static str])> {
+        vec![
+            (Command::Help, &["?", "F1"]),
+            (Command::Quit, &["q", "ctrl-c"]),
+            (Command::NextView, &["tab"]),
+            (Command::PrevView, &["shift-tab"]),
+            (Command::ViewListeners, &["1"]),
+            (Command::ViewConnections, &["2"]),
+            (Command::ViewPortMap, &["3"]),
+            (Command::ViewWhy, &["4"]),
+            (Command::Up, &["up", "k"]),
+            (Command::Down, &["down", "j"]),
+            (Command::PageUp, &["pgup", "ctrl-b"]),
+            (Command::PageDown, &["pgdown", "ctrl-f"]),
+            (Command::Top, &["home"]),
+            (Command::Bottom, &["end", "G"]),
+            (Command::Left, &["left", "h"]),
+            (Command::Right, &["right", "l"]),
+            (Command::Filter, &["/"]),
+            (Command::Freeze, &["space"]),
+            (Command::Refresh, &["r"]),
+            (Command::Open, &["enter"]),
+            (Command::Back, &["esc"]),
+            (Command::Sort, &["s"]),
+            (Command::ZoomIn, &["+", "="]),
+            (Command::ZoomOut, &["-"]),
+            (Command::Goto, &["g"]),
+            (Command::EditPort, &["e"]),
+            (Command::Kill, &["K"]),
+            (Command::CloseConn, &["D"]),
+            (Command::Reserve, &["R"]),
+            (Command::ReserveAtRisk, &["A"]),
+            (Command::Undo, &["U"]),
+        ]
+    }
+
+    pub fn default_map() -> KeyMap {
+        let overrides = BTreeMap::new();
+        // The defaults are a fixed table without duplicates; a test holds it to that.
+        KeyMap::with_overrides(&overrides).unwrap_or(KeyMap {
+            bindings: BTreeMap::new(),
+            declared: Vec::new(),
+        })
+    }
+
+    /// Defaults with some commands rebound (`command name → keys`). Rebinding a command replaces
+    /// all of its default keys. Unknown commands, unknown keys and a key bound to two commands
+    /// are errors naming them.
+    pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<KeyMap, String> {
+        let mut table: Vec<(Command, Vec<String>)> = KeyMap::defaults()
+            .into_iter()
+            .map(|(c, keys)| (c, keys.iter().map(|k| k.to_string()).collect()))
+            .collect();
+        for (name, keys) in overrides {
+            let cmd = Command::from_name(name).ok_or_else(|| {
+                format!(
+                    "unknown command {name:?} in [keys] (known: {})",
+                    Command::ALL
+                        .iter()
+                        .map(|(_, n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            if let Some(entry) = table.iter_mut().find(|(c, _)| *c == cmd) {
+                entry.1 = keys.clone();
+            }
+        }
+        let mut bindings = BTreeMap::new();
+        let mut declared = Vec::new();
+        for (cmd, keys) in &table {
+            let mut parsed = Vec::new();
+            for k in keys {
+                let key = Key::parse(k).map_err(|e| format!("{e} for {} in [keys]", cmd.name()))?;
+                parsed.push(key);
+                if let Some(prev) = bindings.insert(key, *cmd)
+                    && prev != *cmd
+                {
+                    return Err(format!(
+                        "key {key} is bound to both {} and {}",
+                        prev.name(),
+                        cmd.name()
+                    ));
+                }
+            }
+            declared.push((*cmd, parsed));
+        }
+        Ok(KeyMap { bindings, declared })
+    }
+
+    pub fn command(&self, ev: &KeyEvent) -> Option<Command> {
+        let key = Key::from_event(ev)?;
+        self.bindings.get(&key).copied().or_else(|| {
+            // Terminals report shifted letters either as 'G' or as shift+'g'.
+            if let KeyCodeOrd::Char(c) = key.code
+                && ev.modifiers.contains(KeyModifiers::SHIFT)
+            {
+                let upper = Key {
+                    code: KeyCodeOrd::Char(c.to_ascii_uppercase()),
+                    ctrl: key.ctrl,
+                };
+                return self.bindings.get(&upper).copied();
+            }
+            None
+        })
+    }
+
+    /// Keys bound to a command, for help and hints.
+    pub fn keys_for(&self, cmd: Command) -> Vec<Key> {
+        self.declared
+            .iter()
+            .find(|(c, _)| *c == cmd)
+            .map(|(_, keys)| keys.clone())
+            .unwrap_or_default()
+    }
+
+    /// "q" or "?/F1": how hints name a command's keys.
+    pub fn label(&self, cmd: Command) -> String {
+        self.keys_for(cmd)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// (keys, command, help) for every command, in help order.
+    pub fn help_rows(&self) -> Vec<(String, Command, &'static str)> {
+        Command::ALL
+            .iter()
+            .map(|(c, _, h)| (self.label(*c), *c, *h))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn defaults_have_no_duplicates_and_every_command_a_key() {
+        let m = KeyMap::with_overrides(&BTreeMap::new()).expect("defaults are valid");
+        for (c, _, _) in Command::ALL {
+            assert!(!m.keys_for(c).is_empty(), "{c:?} has no key");
+        }
+    }
+
+    #[test]
+    fn dispatch_vim_keys_arrows_and_shift() {
+        let m = KeyMap::default_map();
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('j'), KeyModifiers::NONE)),
+            Some(Command::Down)
+        );
+        assert_eq!(
+            m.command(&ev(KeyCode::Down, KeyModifiers::NONE)),
+            Some(Command::Down)
+        );
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Command::Bottom)
+        );
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Command::Quit)
+        );
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('K'), KeyModifiers::SHIFT)),
+            Some(Command::Kill)
+        );
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('k'), KeyModifiers::NONE)),
+            Some(Command::Up)
+        );
+        assert_eq!(m.command(&ev(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+    }
+
+    #[test]
+    fn overrides_and_their_errors() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), vec!["x".to_string()]);
+        let m = KeyMap::with_overrides(&o).unwrap();
+        assert_eq!(
+            m.command(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Command::Quit)
+        );
+        assert_eq!(m.command(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        o.insert("help".to_string(), vec!["x".to_string()]);
+        let err = KeyMap::with_overrides(&o).unwrap_err();
+        assert!(err.contains("key x is bound to both"), "{err}");
+        let mut o = BTreeMap::new();
+        o.insert("explode".to_string(), vec!["x".to_string()]);
+        assert!(
+            KeyMap::with_overrides(&o)
+                .unwrap_err()
+                .contains("unknown command \"explode\"")
+        );
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), vec!["hyper-q".to_string()]);
+        assert!(
+            KeyMap::with_overrides(&o)
+                .unwrap_err()
+                .contains("unknown key")
+        );
+    }
+}

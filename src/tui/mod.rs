@@ -1,0 +1,81 @@
+//! The terminal UI: `portscope` with no subcommand.
+
+pub mod app;
+pub mod config;
+pub mod draw;
+pub mod keymap;
+pub mod runtime;
+pub mod theme;
+pub mod views;
+
+use crate::collect::CollectOptions;
+use crate::collect::NetnsTarget;
+use crate::model::Snapshot;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct TuiOptions {
+    pub netns: NetnsTarget,
+    pub interval: Option<Duration>,
+    pub replay: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub no_color: bool,
+}
+
+/// What can go wrong before the UI starts: all of it is the user's input (exit status 2)
+/// except a missing terminal.
+#[derive(Debug)]
+pub enum StartError {
+    BadInput(String),
+    Failed(String),
+}
+
+/// Reads a recorded `snapshot --json` document.
+pub fn load_replay(path: &Path) -> Result<Snapshot, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read replay file {}: {e}", path.display()))?;
+    let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "{} is not a portscope snapshot (portscope snapshot --json): {e}",
+            path.display()
+        )
+    })?;
+    if snap.version != crate::model::JSON_VERSION {
+        return Err(format!(
+            "{} is snapshot version {}; this portscope reads version {}",
+            path.display(),
+            snap.version,
+            crate::model::JSON_VERSION
+        ));
+    }
+    Ok(snap)
+}
+
+pub fn run(opts: TuiOptions) -> Result<(), StartError> {
+    let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let config = config::load(opts.config.as_deref(), no_color).map_err(StartError::BadInput)?;
+    let interval = opts
+        .interval
+        .or(config.interval_ms.map(Duration::from_millis))
+        .unwrap_or(Duration::from_secs(1));
+    let source = match &opts.replay {
+        Some(path) => {
+            runtime::Source::Replay(Arc::new(load_replay(path).map_err(StartError::BadInput)?))
+        }
+        None => runtime::Source::Live(CollectOptions {
+            netns: opts.netns.clone(),
+            ..CollectOptions::default()
+        }),
+    };
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(StartError::Failed(
+            "the TUI needs a terminal; for text output use `portscope snapshot` or `portscope why PORT`"
+                .into(),
+        ));
+    }
+    let app = app::App::new(config.keymap, opts.replay.is_some());
+    runtime::run(app, config.theme, source, interval)
+        .map_err(|e| StartError::Failed(format!("terminal error: {e}")))
+}

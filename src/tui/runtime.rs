@@ -1,0 +1,156 @@
+//! Threads, channel and terminal. The UI thread never touches /proc and never sleeps: it blocks
+//! on one channel fed by the collector thread (snapshots) and the input thread (keys), applies
+//! messages, carries out effects, and redraws only after something arrived.
+
+use super::app::{App, Effect, Msg};
+use super::draw::{Clock, draw};
+use super::theme::Theme;
+use crate::analyze::why::{BindRequest, Context, diagnose};
+use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
+use crate::collect::{CollectOptions, collect};
+use crate::model::Snapshot;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+/// Where the data comes from.
+pub enum Source {
+    Live(CollectOptions),
+    /// A recorded `snapshot --json` document: no kernel to ask.
+    Replay(Arc<Snapshot>),
+}
+
+pub enum Control {
+    Refresh,
+    Watch(Option<BindRequest>),
+    Quit,
+}
+
+fn cpu_time() -> Duration {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map(|r| {
+            let us = |t: nix::sys::time::TimeVal| {
+                Duration::from_secs(t.tv_sec().max(0) as u64)
+                    + Duration::from_micros(t.tv_usec().max(0) as u64)
+            };
+            us(r.user_time()) + us(r.system_time())
+        })
+        .unwrap_or_default()
+}
+
+/// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
+pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Receiver<Control>) {
+    let mut watch: Option<BindRequest> = None;
+    let ctx = Context {
+        netns: match &source {
+            Source::Live(o) => o.netns.clone(),
+            Source::Replay(_) => Default::default(),
+        },
+        can_bind_privileged: has_net_bind_service(),
+    };
+    loop {
+        let cpu0 = cpu_time();
+        let msg = match &source {
+            Source::Live(opts) => match collect(opts) {
+                Ok(snap) => {
+                    let diag = watch.map(|req| {
+                        let p = probe(&opts.netns, req.proto, req.addr, req.port);
+                        Arc::new(diagnose(&req, &snap, &p, &ctx))
+                    });
+                    Msg::Data(Arc::new(snap), diag)
+                }
+                Err(e) => Msg::CollectFailed(e.to_string()),
+            },
+            Source::Replay(snap) => {
+                let diag = watch.map(|req| {
+                    let p =
+                        ProbeResult::not_run("replaying a recording: there is no kernel to ask");
+                    Arc::new(diagnose(&req, snap, &p, &ctx))
+                });
+                Msg::Data(Arc::clone(snap), diag)
+            }
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+        // On a host with 100k+ sockets one snapshot costs hundreds of ms of CPU: wait at least
+        // four times that, so the collector stays near 20% of a core whatever --interval says.
+        let cost = cpu_time().saturating_sub(cpu0);
+        let wait = match source {
+            Source::Live(_) => interval.max(cost * 4),
+            Source::Replay(_) => Duration::from_secs(3600),
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match ctrl.recv_timeout(left) {
+                Ok(Control::Refresh) | Err(RecvTimeoutError::Timeout) => break,
+                Ok(Control::Watch(w)) => watch = w,
+                Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}
+
+fn input(tx: Sender<Msg>) {
+    loop {
+        let msg = match crossterm::event::read() {
+            Ok(crossterm::event::Event::Key(k)) => Msg::Key(k),
+            Ok(crossterm::event::Event::Resize(..)) => Msg::Resize,
+            Ok(_) => continue,
+            Err(_) => return,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the UI until the user quits. The terminal is restored on every way out: normal quit,
+/// error (here), and panic (ratatui's hook, installed after color-eyre's).
+pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> std::io::Result<()> {
+    let (tx, rx) = channel::<Msg>();
+    let (ctrl_tx, ctrl_rx) = channel::<Control>();
+    let collector_tx = tx.clone();
+    let collector_thread = std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || collector(source, interval, collector_tx, ctrl_rx))?;
+    std::thread::Builder::new()
+        .name("input".into())
+        .spawn(move || input(tx))?;
+
+    let mut terminal = ratatui::init();
+    let result = (|| -> std::io::Result<()> {
+        terminal.draw(|f| draw(f, &app, &theme, Clock(jiff::Timestamp::now())))?;
+        loop {
+            let Ok(first) = rx.recv() else {
+                return Ok(());
+            };
+            let mut effects = app.update(first);
+            // Coalesce a burst (key repeat, data + keys) into one redraw.
+            while let Ok(more) = rx.try_recv() {
+                effects.extend(app.update(more));
+            }
+            for e in effects {
+                let sent = match e {
+                    Effect::Quit => return Ok(()),
+                    Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
+                    Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
+                };
+                if sent.is_err() {
+                    return Err(std::io::Error::other("the collector thread stopped"));
+                }
+            }
+            if app.quit {
+                return Ok(());
+            }
+            terminal.draw(|f| draw(f, &app, &theme, Clock(jiff::Timestamp::now())))?;
+        }
+    })();
+    ratatui::restore();
+    let _ = ctrl_tx.send(Control::Quit);
+    // The collector may be inside a long snapshot; it exits at its next check, and the process
+    // exit ends it anyway. Joining here would delay quitting by that snapshot.
+    drop(collector_thread);
+    result
+}

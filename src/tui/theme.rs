@@ -1,0 +1,173 @@
+//! Colours and styles. With NO_COLOR every style falls back to modifiers (bold, reverse, dim)
+//! and the port map to distinct glyphs, so nothing depends on colour alone.
+
+use crate::analyze::portmap::PortClass;
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorOverrides {
+    pub accent: Option<String>,
+    pub listener: Option<String>,
+    pub conflict: Option<String>,
+    pub outgoing: Option<String>,
+    pub reserved: Option<String>,
+    pub ephemeral: Option<String>,
+    pub free: Option<String>,
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Theme {
+    pub color: bool,
+    pub accent: Color,
+    pub listener: Color,
+    pub conflict: Color,
+    pub outgoing: Color,
+    pub reserved: Color,
+    pub ephemeral: Color,
+    pub free: Color,
+    pub warning: Color,
+}
+
+fn parse(name: &str, v: &Option<String>, default: Color) -> Result<Color, String> {
+    match v {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<Color>()
+            .map_err(|_| format!("unknown colour {s:?} for {name} (a name, #rrggbb or 0-255)")),
+    }
+}
+
+impl Theme {
+    pub fn new(no_color: bool, o: &ColorOverrides) -> Result<Theme, String> {
+        let d = Theme::defaults(no_color);
+        Ok(Theme {
+            color: !no_color,
+            accent: parse("accent", &o.accent, d.accent)?,
+            listener: parse("listener", &o.listener, d.listener)?,
+            conflict: parse("conflict", &o.conflict, d.conflict)?,
+            outgoing: parse("outgoing", &o.outgoing, d.outgoing)?,
+            reserved: parse("reserved", &o.reserved, d.reserved)?,
+            ephemeral: parse("ephemeral", &o.ephemeral, d.ephemeral)?,
+            free: parse("free", &o.free, d.free)?,
+            warning: parse("warning", &o.warning, d.warning)?,
+        })
+    }
+
+    /// The built-in palette (or none, for NO_COLOR).
+    pub fn defaults(no_color: bool) -> Theme {
+        Theme {
+            color: !no_color,
+            accent: Color::Cyan,
+            listener: Color::Green,
+            conflict: Color::LightRed,
+            outgoing: Color::Yellow,
+            reserved: Color::Blue,
+            ephemeral: Color::Indexed(238),
+            free: Color::Indexed(235),
+            warning: Color::LightYellow,
+        }
+    }
+
+    fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn title(&self) -> Style {
+        self.fg(self.accent).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn header(&self) -> Style {
+        Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn dim(&self) -> Style {
+        Style::new().add_modifier(Modifier::DIM)
+    }
+
+    pub fn warn(&self) -> Style {
+        self.fg(self.warning).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn bad(&self) -> Style {
+        self.fg(self.conflict).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn good(&self) -> Style {
+        self.fg(self.listener).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn key(&self) -> Style {
+        self.fg(self.accent).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn class_color(&self, c: PortClass) -> Color {
+        match c {
+            PortClass::Free => self.free,
+            PortClass::Ephemeral => self.ephemeral,
+            PortClass::Reserved => self.reserved,
+            PortClass::Outgoing => self.outgoing,
+            PortClass::Listener => self.listener,
+            PortClass::Conflict => self.conflict,
+        }
+    }
+
+    /// Style of a text badge or mark for a port class.
+    pub fn class_style(&self, c: PortClass) -> Style {
+        match c {
+            PortClass::Conflict => self.bad(),
+            PortClass::Free | PortClass::Ephemeral => self.dim(),
+            c => self.fg(self.class_color(c)),
+        }
+    }
+
+    /// How one port-map cell is drawn: (glyph, style). Without colour the glyph alone carries
+    /// the class; with colour the base is the background and occupants are glyphs on it.
+    pub fn map_cell(&self, base: PortClass, top: Option<PortClass>, dense: bool) -> (char, Style) {
+        let glyph = match top {
+            Some(PortClass::Conflict) => '!',
+            Some(PortClass::Listener) => '●',
+            Some(_) if dense => '•',
+            Some(_) => '·',
+            None => match base {
+                PortClass::Reserved if !self.color => '▒',
+                PortClass::Ephemeral if !self.color => '░',
+                _ if !self.color => '.',
+                _ => ' ',
+            },
+        };
+        if !self.color {
+            let style = match top {
+                Some(PortClass::Conflict) => {
+                    Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+                }
+                Some(PortClass::Listener) => Style::new().add_modifier(Modifier::BOLD),
+                _ => Style::new(),
+            };
+            return (glyph, style);
+        }
+        let fg = match top {
+            Some(PortClass::Conflict) => Color::White,
+            Some(c) => self.class_color(c),
+            None => Color::Reset,
+        };
+        let bg = match top {
+            Some(PortClass::Conflict) => self.conflict,
+            _ => self.class_color(base),
+        };
+        (
+            glyph,
+            Style::new().fg(fg).bg(bg).add_modifier(Modifier::BOLD),
+        )
+    }
+}

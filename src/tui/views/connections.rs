@@ -1,0 +1,126 @@
+//! Connections: counts per state and per busy local port, then the sockets themselves.
+
+use super::{owner_name, window};
+use crate::tui::app::App;
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(snap) = app.snapshot() else {
+        f.render_widget(Paragraph::new("waiting for the first snapshot…"), area);
+        return;
+    };
+    let busy = app.summary.by_port.len().min(3) as u16;
+    let [summary, table_area] =
+        Layout::vertical([Constraint::Length(3 + busy), Constraint::Min(4)]).areas(area);
+
+    let mut states: Vec<Span> = Vec::new();
+    for (st, n) in &app.summary.by_state {
+        let style = match st {
+            crate::model::State::TimeWait | crate::model::State::CloseWait if *n >= 1000 => {
+                theme.bad()
+            }
+            _ => ratatui::style::Style::new(),
+        };
+        states.push(Span::styled(format!("{} {n}", st.ss_name()), style));
+        states.push(Span::raw("  "));
+    }
+    let mut lines = vec![Line::from(states)];
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!("{} outgoing", app.summary.autobound),
+            theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
+        ),
+        Span::raw(" (kernel-chosen local port) · busiest local ports:"),
+    ]));
+    for p in app.summary.by_port.iter().take(busy as usize) {
+        lines.push(Line::from(format!(
+            "  {}/{:<5} {:>6} sockets  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
+            p.proto.map_or("", |p| p.as_str()),
+            p.port,
+            p.total,
+            p.established,
+            p.time_wait,
+            p.close_wait,
+            if p.listening { "  (listener)" } else { "" }
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(" Connection states ", theme.title())),
+        ),
+        summary,
+    );
+
+    let title = format!(
+        " Connections ({}{}) ",
+        app.conns.len(),
+        if app.filter.value().is_empty() {
+            ""
+        } else {
+            ", filtered"
+        }
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title()));
+    if app.conns.is_empty() {
+        f.render_widget(Paragraph::new("no connections").block(block), table_area);
+        return;
+    }
+    let (from, to) = window(&app.nav_conns, app.conns.len(), table_area.height);
+    let rows: Vec<Row> = app.conns[from..to]
+        .iter()
+        .map(|&i| {
+            let s = &snap.sockets[i];
+            let mark = if s.autobound {
+                Span::styled(
+                    "auto",
+                    theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
+                )
+            } else if let Some(ms) = s.expires_ms {
+                Span::styled(format!("{}s", ms.div_ceil(1000)), theme.dim())
+            } else {
+                Span::raw("")
+            };
+            Row::new(vec![
+                Cell::from(s.proto.as_str()),
+                Cell::from(s.state.ss_name()),
+                Cell::from(s.local()),
+                Cell::from(s.remote()),
+                Cell::from(mark),
+                Cell::from(owner_name(s)),
+                Cell::from(
+                    s.owners
+                        .first()
+                        .map_or(String::new(), |o| o.pid.to_string()),
+                ),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(5),
+            Constraint::Length(10),
+            Constraint::Length(21),
+            Constraint::Length(21),
+            Constraint::Length(4),
+            Constraint::Min(8),
+            Constraint::Length(7),
+        ],
+    )
+    .header(
+        Row::new(["proto", "state", "local", "peer", "mark", "process", "pid"])
+            .style(theme.header()),
+    )
+    .row_highlight_style(theme.selected())
+    .block(block);
+    let mut state = TableState::default().with_selected(Some(app.nav_conns.selected - from));
+    f.render_stateful_widget(table, table_area, &mut state);
+}

@@ -1,0 +1,114 @@
+//! Detail pane: one socket, the processes holding it, and everything else they hold.
+
+use crate::model::SocketKey;
+use crate::tui::app::App;
+use crate::tui::draw::centered;
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+/// Clock ticks since boot → "started 3 h 12 min ago" needs the boot time; show ticks as seconds
+/// after boot, which is what the kill check compares anyway.
+fn started(ticks: u64) -> String {
+    let hz = procfs::ticks_per_second().max(1);
+    format!("{} s after boot (start time {ticks})", ticks / hz)
+}
+
+pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: u16) {
+    let area = centered(f.area(), 100, 30);
+    f.render_widget(Clear, area);
+    let mut lines: Vec<Line> = Vec::new();
+    match app.find(key) {
+        None => lines.push(Line::from(Span::styled(
+            "This socket is gone: it closed since the row was selected.",
+            theme.warn(),
+        ))),
+        Some(s) => {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} {} ", s.proto, s.state.ss_name()), theme.key()),
+                Span::raw(format!("{} → {}", s.local(), s.remote())),
+            ]));
+            let mut facts = vec![format!("inode {}", s.inode), format!("uid {}", s.uid)];
+            if s.autobound {
+                facts.push("local port chosen by the kernel (outgoing)".into());
+            }
+            if let Some(v) = s.v6only {
+                facts.push(if v {
+                    "IPv6 only".into()
+                } else {
+                    "dual-stack (covers IPv4)".into()
+                });
+            }
+            if let Some(ms) = s.expires_ms {
+                facts.push(format!("freed by the kernel in {} s", ms.div_ceil(1000)));
+            }
+            lines.push(Line::from(Span::styled(facts.join(" · "), theme.dim())));
+            if s.kernel_held {
+                lines.push(Line::from(
+                    "Held by the kernel: no process to kill; it goes away by itself.",
+                ));
+            } else if s.owner_hidden {
+                lines.push(Line::from(Span::styled(
+                    "Held by a process portscope cannot see: run portscope as root.",
+                    theme.warn(),
+                )));
+            }
+            let snap = app.snapshot();
+            for o in s.owners.iter() {
+                lines.push(Line::from(""));
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{} (pid {})", o.comm, o.pid), theme.title()),
+                    Span::raw(format!("  user {} (uid {})", o.user, o.uid)),
+                ]));
+                lines.push(Line::from(format!("  command: {}", o.cmdline)));
+                lines.push(Line::from(format!("  started: {}", started(o.start_time))));
+                if let Some(u) = &o.unit {
+                    lines.push(Line::from(format!("  unit: {u}")));
+                }
+                if let Some(c) = &o.container {
+                    lines.push(Line::from(format!("  container: {c}")));
+                }
+                if let Some(snap) = snap {
+                    let held: Vec<_> = snap.sockets_of(o.pid).collect();
+                    let listening: Vec<String> = held
+                        .iter()
+                        .filter(|x| x.is_listening())
+                        .map(|x| format!("{} {}", x.proto, x.local()))
+                        .collect();
+                    lines.push(Line::from(format!(
+                        "  holds {} sockets: {} listening{}{}",
+                        held.len(),
+                        listening.len(),
+                        if listening.is_empty() { "" } else { " on " },
+                        listening.join(", ")
+                    )));
+                    for x in held.iter().filter(|x| !x.is_listening()).take(12) {
+                        lines.push(Line::from(Span::styled(
+                            format!(
+                                "    {} {} {} → {}{}",
+                                x.proto,
+                                x.state.ss_name(),
+                                x.local(),
+                                x.remote(),
+                                if x.autobound { "  auto" } else { "" }
+                            ),
+                            theme.dim(),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
+        " Details (↑↓ scroll · esc close) ",
+        theme.title(),
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}

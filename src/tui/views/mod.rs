@@ -1,0 +1,39 @@
+//! One file per view and dialog. Each renders from `App` (plain data) and never mutates it,
+//! except the scroll windows kept in `Cell`s.
+
+pub mod connections;
+pub mod detail;
+pub mod help;
+pub mod listeners;
+pub mod portmap;
+pub mod why;
+
+use super::app::TableNav;
+use super::draw::scroll_window;
+use crate::model::{Owner, Socket};
+
+/// The window of rows to draw for a table of `len` rows in `height` lines (minus the header),
+/// remembering the offset so the view does not jump.
+pub fn window(nav: &TableNav, len: usize, height: u16) -> (usize, usize) {
+    let visible = usize::from(height.saturating_sub(3)).max(1); // borders and header
+    nav.page.set(visible);
+    let off = scroll_window(nav.selected, nav.offset.get(), visible, len);
+    nav.offset.set(off);
+    (off, (off + visible).min(len))
+}
+
+/// "nginx", "nginx +2" for shared sockets, or why there is no process.
+pub fn owner_name(s: &Socket) -> String {
+    if s.kernel_held {
+        return "(kernel)".into();
+    }
+    match s.owners.first() {
+        None => "(hidden)".into(),
+        Some(o) if s.owners.len() > 1 => format!("{} +{}", o.comm, s.owners.len() - 1),
+        Some(o) => o.comm.clone(),
+    }
+}
+
+pub fn first_owner(s: &Socket) -> Option<&Owner> {
+    s.owners.first().map(|o| o.as_ref())
+}
