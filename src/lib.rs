@@ -8,3 +8,4 @@ pub mod collect;
 pub mod filter;
 pub mod model;
 pub mod portset;
+pub mod reserve;
