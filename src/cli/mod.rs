@@ -1,5 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+pub mod reserve_cmd;
+pub mod reserve_text;
 mod snapshot_cmd;
 pub mod table;
 
@@ -30,6 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Print every TCP and UDP socket with its owners (like `ss -tanup`), or one JSON document.
     Snapshot(SnapshotArgs),
+    /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
+    Reserve(reserve_cmd::ReserveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +129,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
+        Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
         None => {
             // Until the TUI lands, the bare command shows the listeners.
             let args = SnapshotArgs {

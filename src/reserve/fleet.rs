@@ -1,6 +1,7 @@
 //! The same change as text for other tools: the sysctl.d drop-in portscope writes, the commands a
 //! person without root can run, and an Ansible task for a fleet.
 
+use super::journal::Entry;
 use super::sysctld::KEY;
 use crate::collect::NetnsTarget;
 use crate::portset::PortSet;
@@ -15,7 +16,7 @@ pub const DROPIN_NAME: &str = "90-portscope-reserved-ports.conf";
 /// form sysctl.d needs (no quotes, no spaces inside the list).
 pub fn dropin_content(value: &PortSet, written_at: jiff::Timestamp) -> String {
     format!(
-        "# Written by portscope {} at {written_at} (portscope reserve apply).\n\
+        "# Written by portscope {} at {written_at:.0} (portscope reserve apply).\n\
          # Ports listed here are never handed out automatically as ephemeral ports;\n\
          # `portscope reserve undo` restores what was here before. See sysctl.d(5).\n\
          {KEY} = {value}\n",
@@ -68,8 +69,31 @@ pub fn manual_commands(value: &PortSet, netns: &NetnsTarget, dropin: Option<&Pat
     out
 }
 
+/// Shell commands that undo a journal entry by hand: the previous runtime value, and the
+/// drop-in's previous content (or its removal).
+pub fn manual_restore(entry: &Entry, netns: &NetnsTarget) -> String {
+    let mut out = manual_commands(&entry.previous_runtime, netns, None);
+    if let Some(d) = &entry.dropin {
+        let path = shell_quote(&d.path.display().to_string());
+        match &d.previous {
+            Some(text) => {
+                let body = if text.ends_with('\n') {
+                    text.clone()
+                } else {
+                    format!("{text}\n")
+                };
+                out.push_str(&format!(
+                    "sudo tee {path} >/dev/null <<'PORTSCOPE_EOF'\n{body}PORTSCOPE_EOF\n"
+                ));
+            }
+            None => out.push_str(&format!("sudo rm {path}\n")),
+        }
+    }
+    out
+}
+
 /// Quotes a word for a POSIX shell only when it needs it.
-fn shell_quote(s: &str) -> String {
+pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.,/=:@%+".contains(&b));

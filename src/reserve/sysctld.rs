@@ -361,6 +361,37 @@ fn masked_settings(layout: &SysctlLayout) -> Vec<Masked> {
     out
 }
 
+/// Warnings naming each file that sysctl applies after portscope's drop-in (`dropin` is its file
+/// name) and what that does at boot to `value`, the list the drop-in sets.
+pub fn override_warnings(after: &[&Setting], dropin: &str, value: &PortSet) -> Vec<String> {
+    after
+        .iter()
+        .map(|s| {
+            let effect = match &s.value {
+                Some(v) if v == value => "it sets the same value, so no harm today".to_string(),
+                Some(v) if v.is_empty() => "at boot the list is emptied instead".to_string(),
+                Some(v) => format!("at boot the kernel gets {v} instead"),
+                None => {
+                    return format!(
+                        "{}:{} sets {KEY} = {} after {dropin}; the kernel rejects that value at \
+                         boot, so the drop-in's value stays, but fix or remove the line",
+                        s.file.display(),
+                        s.line,
+                        s.raw
+                    );
+                }
+            };
+            format!(
+                "{}:{} sets {KEY} = {} and is applied after {dropin}, so it overrides the \
+                 drop-in: {effect}",
+                s.file.display(),
+                s.line,
+                s.raw
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
