@@ -1,5 +1,6 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+mod confirm;
 pub mod reserve_cmd;
 pub mod reserve_text;
 mod snapshot_cmd;

@@ -1,6 +1,7 @@
 //! `portscope reserve`: plan, apply, undo and audit `net.ipv4.ip_local_reserved_ports`.
 //! A thin surface: the library computes and changes; this file parses, asks, and prints.
 
+use super::confirm::{Consent, confirm, declined};
 use super::reserve_text as text;
 use super::{bad_input, collect_for_cli, failed};
 use crate::collect::sysctl::{RESERVED_PORTS, read_reserved};
@@ -15,7 +16,7 @@ use crate::reserve::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -277,48 +278,6 @@ fn change_flags(plan: &Plan) -> String {
     s
 }
 
-/// The user's answer to a confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consent {
-    Yes,
-    No,
-    /// Nobody to ask: stdin is not a terminal and `--yes` was not given.
-    NoTerminal,
-}
-
-/// `y` or `yes`, any case; everything else (including an empty line) is the default, no.
-pub fn is_yes(answer: &str) -> bool {
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
-fn confirm(yes: bool, question: &str) -> Consent {
-    if yes {
-        return Consent::Yes;
-    }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Consent::NoTerminal;
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    match stdin.read_line(&mut line) {
-        Ok(n) if n > 0 && is_yes(&line) => Consent::Yes,
-        _ => Consent::No,
-    }
-}
-
-/// Exit 1 with the reason, for a refused or declined confirmation.
-fn declined(consent: Consent, what: &str) -> ExitCode {
-    match consent {
-        Consent::NoTerminal => failed(
-            format!("not asking without a terminal: pass --yes to {what}; nothing was changed"),
-            1,
-        ),
-        _ => failed("not confirmed; nothing was changed", 1),
-    }
-}
-
 fn original_command() -> String {
     std::env::args()
         .map(|a| shell_quote(&a))
@@ -529,24 +488,4 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
         at_risk: &owned,
     }));
     ExitCode::SUCCESS
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_y_or_yes_confirms() {
-        for (answer, want) in [
-            ("y\n", true),
-            ("YES\n", true),
-            (" yes ", true),
-            ("\n", false),
-            ("n\n", false),
-            ("yess\n", false),
-            ("", false),
-        ] {
-            assert_eq!(is_yes(answer), want, "{answer:?}");
-        }
-    }
 }

@@ -324,6 +324,13 @@ pub fn plan_undo(journal_path: &Path, netns: &NetnsTarget) -> Result<UndoPlan, A
     })?;
     let Some(idx) = journal.last_for(inode) else {
         let others = journal.entries.len();
+        let mut targets: Vec<&str> = journal
+            .entries
+            .iter()
+            .map(|e| e.netns.target.as_str())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
         return Err(ApplyError::new(
             ErrorKind::NothingToUndo,
             if others == 0 {
@@ -334,9 +341,10 @@ pub fn plan_undo(journal_path: &Path, netns: &NetnsTarget) -> Result<UndoPlan, A
             } else {
                 format!(
                     "nothing to undo in network namespace {} (inode {inode}); the journal {} \
-                     holds {others} change(s) for other namespaces",
+                     holds {others} change(s) for other namespaces ({}): select one with --netns",
                     netns.describe(),
-                    journal_path.display()
+                    journal_path.display(),
+                    targets.join(", ")
                 )
             },
         ));
