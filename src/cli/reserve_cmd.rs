@@ -24,7 +24,7 @@ use std::process::ExitCode;
 #[derive(Debug, Args)]
 pub struct ReserveArgs {
     #[command(subcommand)]
-    pub command: ReserveCommand,
+    pub command: Option<ReserveCommand>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,10 +120,14 @@ fn parse_spec(s: &str) -> Result<PortSet, String> {
 
 pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
     match &args.command {
-        ReserveCommand::Plan(a) => plan_cmd(a, netns),
-        ReserveCommand::Apply(a) => apply_cmd(a, netns),
-        ReserveCommand::Undo(a) => undo_cmd(a, netns),
-        ReserveCommand::Status(a) => status_cmd(a, netns),
+        Some(ReserveCommand::Plan(a)) => plan_cmd(a, netns),
+        Some(ReserveCommand::Apply(a)) => apply_cmd(a, netns),
+        Some(ReserveCommand::Undo(a)) => undo_cmd(a, netns),
+        Some(ReserveCommand::Status(a)) => status_cmd(a, netns),
+        // clap's own "subcommand required" message is a multi-line help page; keep one line.
+        None => bad_input(
+            "reserve needs a subcommand: plan, apply, undo or status (portscope reserve --help)",
+        ),
     }
 }
 
@@ -407,6 +411,13 @@ fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> ExitCode {
     };
     let plan = match crate::reserve::plan_undo(&journal, netns) {
         Ok(p) => p,
+        Err(e) if e.kind == ErrorKind::NothingToUndo && !is_root() => {
+            // `sudo portscope reserve apply` journals under root's data directory.
+            return failed(
+                format!("{e} (changes applied with sudo are undone with sudo)"),
+                1,
+            );
+        }
         Err(e) => return exit_for(&e),
     };
     print(&text::undo_plan(&plan));

@@ -135,11 +135,10 @@ impl Plan {
         if !already.is_empty() {
             w.push(format!("{already} already reserved"));
         }
-        let not_reserved = remove.difference(&self.current);
-        if !not_reserved.is_empty() {
-            w.push(format!(
-                "{not_reserved} not reserved now: nothing to remove"
-            ));
+        // A broad --remove (0-65535 to clear the list) is fine; only a removal that hits nothing
+        // is likely a mistake.
+        if !remove.is_empty() && remove.intersection(&self.current).is_empty() {
+            w.push(format!("{remove} not reserved now: nothing to remove"));
         }
         w.extend(held_warnings(&self.held, snap));
         if self.ephemeral.is_low_after() {
@@ -410,6 +409,14 @@ mod tests {
     fn outside_range_and_noop_warnings() {
         let s = snap([32768, 60999], "9000", vec![]);
         let p = Plan::new(&ps("9000"), &ps("8080,9000,40000"), &ps("7000"), &s);
+        let clear = Plan::new(&ps("9000"), &PortSet::new(), &ps("0-65535"), &s);
+        assert!(
+            clear
+                .warnings
+                .iter()
+                .all(|w| !w.contains("nothing to remove"))
+        );
+        assert_eq!(clear.proposed.to_string(), "");
         assert_eq!(p.added.to_string(), "8080,40000");
         let joined = p.warnings.join("\n");
         assert!(
