@@ -252,15 +252,15 @@ fn apply_here(req: &ApplyRequest, journal: &mut Journal) -> Result<ApplyOutcome,
         None => None,
     };
     let at = jiff::Timestamp::now();
-    let mut rollback = Rollback::default();
-
+    // Armed before the write: a refused write leaves the old list, but a read-back mismatch
+    // means the kernel took something, so the previous value goes back in every case.
+    let mut rollback = Rollback {
+        runtime: Some(previous.clone()),
+        dropin: None,
+    };
     if let Err(e) = set_runtime(&req.value) {
-        // A refused or failed write leaves the old list, but a read-back mismatch means the
-        // kernel took something: put the previous value back in every case.
-        rollback.runtime = Some(previous.clone());
         return Err(rollback.fail(e));
     }
-    rollback.runtime = Some(previous.clone());
 
     let dropin = match (&req.dropin, dropin_previous) {
         (Some(path), Some(prev)) => {
@@ -427,12 +427,13 @@ fn undo_here(plan: &UndoPlan, journal: &mut Journal) -> Result<Entry, ApplyError
         return Err(stale("the runtime value"));
     }
     let entry = journal.entries.remove(idx);
-    let mut rollback = Rollback::default();
+    let mut rollback = Rollback {
+        runtime: Some(now),
+        dropin: None,
+    };
     if let Err(e) = set_runtime(&entry.previous_runtime) {
-        rollback.runtime = Some(now);
         return Err(rollback.fail(e));
     }
-    rollback.runtime = Some(now);
     if let Some(d) = &entry.dropin {
         let current = match atomic::read_optional(&d.path) {
             Ok(c) => c,
