@@ -9,4 +9,5 @@ pub mod collect;
 pub mod filter;
 pub mod model;
 pub mod portset;
+pub mod reserve;
 pub mod tui;

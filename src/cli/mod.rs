@@ -1,5 +1,8 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+mod confirm;
+pub mod reserve_cmd;
+pub mod reserve_text;
 pub mod snapshot_cmd;
 pub mod table;
 mod why_cmd;
@@ -66,6 +69,8 @@ pub enum Command {
     ///
     /// Exit status: 0 when the bind would succeed, 1 when it would fail, 2 for bad input.
     Why(WhyArgs),
+    /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
+    Reserve(reserve_cmd::ReserveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +215,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
+        Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,

@@ -1,0 +1,502 @@
+//! `portscope reserve`: plan, apply, undo and audit `net.ipv4.ip_local_reserved_ports`.
+//! A thin surface: the library computes and changes; this file parses, asks, and prints.
+
+use super::confirm::{Consent, confirm, declined};
+use super::reserve_text as text;
+use super::{bad_input, collect_for_cli, failed};
+use crate::collect::sysctl::{RESERVED_PORTS, read_reserved};
+use crate::collect::{CollectOptions, NetnsTarget};
+use crate::model::{NetnsInfo, Snapshot, Socket};
+use crate::portset::PortSet;
+use crate::reserve::fleet::{manual_restore, shell_quote};
+use crate::reserve::sysctld::{Setting, override_warnings};
+use crate::reserve::{
+    Audit, DROPIN_NAME, ErrorKind, Plan, SysctlLayout, ansible_task, at_risk_listeners,
+    at_risk_ports, audit, dropin_content, journal, manual_commands,
+};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ReserveArgs {
+    #[command(subcommand)]
+    pub command: Option<ReserveCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReserveCommand {
+    /// Show what reserving (or releasing) ports would change; changes nothing.
+    Plan(PlanArgs),
+    /// Apply the change: runtime value (verified) and a sysctl.d drop-in, all or nothing.
+    Apply(ApplyArgs),
+    /// Restore the state before the last apply, one step at a time.
+    Undo(UndoArgs),
+    /// Runtime value vs. what the configuration files set at boot; unprotected listeners.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ChangeArgs {
+    /// Ports to reserve, in the kernel's list syntax (8080,9000-9010); merged with the current list.
+    #[arg(value_name = "SPEC", value_parser = parse_spec)]
+    pub spec: Option<PortSet>,
+    /// Ports to take out of the list.
+    #[arg(long, value_name = "SPEC", value_parser = parse_spec)]
+    pub remove: Option<PortSet>,
+    /// Also reserve every listener now inside the ephemeral range and not reserved.
+    #[arg(long)]
+    pub at_risk: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// sysctl.d directory for portscope's drop-in, in place of /etc/sysctl.d.
+    #[arg(long, value_name = "DIR")]
+    pub sysctl_dir: Option<PathBuf>,
+    /// Read and write sysctl configuration below ROOT instead of / (an image, a test tree).
+    #[arg(long, value_name = "ROOT")]
+    pub sysctl_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormat {
+    /// An Ansible task (ansible.posix.sysctl).
+    Ansible,
+    /// The sysctl.d drop-in file.
+    Sysctl,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Print the plan as one JSON document.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Print the change for a fleet: an Ansible task, or the sysctl.d file content.
+    #[arg(long, value_name = "ansible|sysctl")]
+    pub format: Option<FleetFormat>,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub change: ChangeArgs,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Change the runtime value only; write no drop-in (lost at reboot).
+    #[arg(long)]
+    pub no_persist: bool,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub files: FileArgs,
+}
+
+fn parse_spec(s: &str) -> Result<PortSet, String> {
+    PortSet::parse(s).map_err(|e| e.to_string())
+}
+
+pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
+    match &args.command {
+        Some(ReserveCommand::Plan(a)) => plan_cmd(a, netns),
+        Some(ReserveCommand::Apply(a)) => apply_cmd(a, netns),
+        Some(ReserveCommand::Undo(a)) => undo_cmd(a, netns),
+        Some(ReserveCommand::Status(a)) => status_cmd(a, netns),
+        // clap's own "subcommand required" message is a multi-line help page; keep one line.
+        None => bad_input(
+            "reserve needs a subcommand: plan, apply, undo or status (portscope reserve --help)",
+        ),
+    }
+}
+
+fn print(s: &str) {
+    // A closed pipe (`| head`) is not an error worth a message.
+    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+}
+
+fn json_out<T: Serialize>(v: &T) -> ExitCode {
+    match serde_json::to_string_pretty(v) {
+        Ok(j) => {
+            print(&format!("{j}\n"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(format!("cannot encode JSON: {e}"), 1),
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The sysctl layout and the drop-in path the flags select.
+fn layout(files: &FileArgs) -> (SysctlLayout, PathBuf) {
+    let root = files.sysctl_root.as_deref().unwrap_or(Path::new("/"));
+    let mut layout = SysctlLayout::under_root(root);
+    if let Some(dir) = &files.sysctl_dir {
+        layout = layout.with_admin_dir(dir);
+    }
+    let dir = layout
+        .admin_dir()
+        .map_or_else(|| root.join("etc/sysctl.d"), Path::to_path_buf);
+    (layout, dir.join(DROPIN_NAME))
+}
+
+/// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure. Where
+/// pid 1 cannot be inspected (a sandbox), portscope's own namespace stands in for it: `--netns`
+/// to elsewhere is then the case worth a note.
+fn is_host_netns(snap: &Snapshot) -> bool {
+    std::fs::metadata("/proc/1/ns/net").map_or(snap.netns.is_own, |m| m.ino() == snap.netns.inode)
+}
+
+/// The snapshot and the plan for a change, or the exit status when the input is bad.
+fn prepare(change: &ChangeArgs, netns: &NetnsTarget) -> Result<(Snapshot, Plan), ExitCode> {
+    let add_spec = change.spec.clone().unwrap_or_default();
+    let remove = change.remove.clone().unwrap_or_default();
+    let both = add_spec.intersection(&remove);
+    if !both.is_empty() {
+        return Err(bad_input(format!(
+            "{both} is both in SPEC and in --remove: reserve it or remove it, not both"
+        )));
+    }
+    let snap = collect_for_cli(&CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    })?;
+    // The snapshot falls back to "none" when the list cannot be read; a plan merged with a guess
+    // would drop real reservations, so read it again and fail instead.
+    let current = match netns.run_in(read_reserved) {
+        Ok(Ok(v)) => PortSet::parse(&v)
+            .map_err(|e| failed(format!("{RESERVED_PORTS} holds {v:?}: {e}"), 1))?,
+        Ok(Err(e)) => return Err(failed(format!("cannot read {RESERVED_PORTS}: {e}"), 1)),
+        Err(e) => return Err(failed(e, 1)),
+    };
+    let mut add = add_spec;
+    if change.at_risk {
+        add = add.union(&at_risk_ports(&snap));
+    }
+    let plan = Plan::new(&current, &add, &remove, &snap);
+    Ok((snap, plan))
+}
+
+/// Adds what the configuration files mean for the drop-in to the plan's warnings.
+fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot, dropin: &Path) {
+    let after: Vec<&Setting> = audit.after_dropin(DROPIN_NAME);
+    plan.warnings
+        .extend(override_warnings(&after, DROPIN_NAME, &plan.proposed));
+    for s in audit.problems() {
+        // Lines after the drop-in were just named, with their problem.
+        if after.iter().any(|a| a.file == s.file && a.line == s.line) {
+            continue;
+        }
+        if let Some(p) = &s.problem {
+            plan.warnings
+                .push(format!("{}:{}: {}", s.file.display(), s.line, p.message()));
+        }
+    }
+    if !is_host_netns(snap) {
+        plan.warnings.push(format!(
+            "network namespace {} is not the host's: {} configures the host namespace at boot, \
+             not this one",
+            snap.netns.target,
+            dropin.display()
+        ));
+    }
+}
+
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    version: u32,
+    netns: &'a NetnsInfo,
+    #[serde(flatten)]
+    plan: &'a Plan,
+    dropin: &'a Path,
+}
+
+fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
+    let (snap, mut plan) = match prepare(&args.change, netns) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let (layout, dropin) = layout(&args.files);
+    match args.format {
+        Some(FleetFormat::Ansible) => {
+            print(&ansible_task(&plan.proposed, &dropin));
+            return ExitCode::SUCCESS;
+        }
+        Some(FleetFormat::Sysctl) => {
+            print(&dropin_content(&plan.proposed, jiff::Timestamp::now()));
+            return ExitCode::SUCCESS;
+        }
+        None => {}
+    }
+    add_boot_warnings(&mut plan, &audit(&layout), &snap, &dropin);
+    if args.json {
+        return json_out(&PlanJson {
+            version: 1,
+            netns: &snap.netns,
+            plan: &plan,
+            dropin: &dropin,
+        });
+    }
+    let mut out = text::plan(&plan, &snap.netns);
+    out.push_str(&format!(
+        "Apply with: portscope reserve apply{}{}\n",
+        netns.cli_flag(),
+        change_flags(&plan)
+    ));
+    print(&out);
+    ExitCode::SUCCESS
+}
+
+/// The flags that reproduce a plan's change without re-deriving `--at-risk`.
+fn change_flags(plan: &Plan) -> String {
+    let mut s = String::new();
+    if !plan.added.is_empty() {
+        s.push_str(&format!(" {}", plan.added));
+    }
+    if !plan.removed.is_empty() {
+        s.push_str(&format!(" --remove {}", plan.removed));
+    }
+    s
+}
+
+fn original_command() -> String {
+    std::env::args()
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a user without root can do instead: the same command with sudo, or by hand.
+fn root_instructions(plan: &Plan, netns: &NetnsTarget, dropin: Option<&Path>) -> String {
+    // Blocks are printed flush left so they paste as they are (an indented heredoc end marker
+    // would not end the heredoc).
+    let file = dropin.map_or_else(
+        || Path::new("/etc/sysctl.d").join(DROPIN_NAME),
+        Path::to_path_buf,
+    );
+    format!(
+        "\nRun it as root:\n\nsudo {}\n\nOr make the change by hand:\n\n{}\n\
+         Or, for a fleet, this Ansible task:\n\n{}",
+        original_command(),
+        manual_commands(&plan.proposed, netns, dropin),
+        ansible_task(&plan.proposed, &file)
+    )
+}
+
+fn not_root(message: &str) -> ExitCode {
+    failed(format!("{message}; nothing was changed"), 1)
+}
+
+const NEEDS_ROOT: &str = "changing net.ipv4.ip_local_reserved_ports needs root (CAP_NET_ADMIN \
+                          over the network namespace, and write access to the sysctl.d directory)";
+
+fn journal_path() -> Result<PathBuf, ExitCode> {
+    journal::default_path().ok_or_else(|| {
+        failed(
+            "cannot find a data directory for the undo journal: set HOME or XDG_DATA_HOME",
+            1,
+        )
+    })
+}
+
+fn exit_for(e: &crate::reserve::ApplyError) -> ExitCode {
+    match e.kind {
+        ErrorKind::BadTarget => bad_input(e),
+        _ => failed(e, 1),
+    }
+}
+
+fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
+    let (snap, mut plan) = match prepare(&args.change, netns) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let (layout, dropin_path) = layout(&args.files);
+    let dropin = (!args.no_persist).then_some(dropin_path.as_path());
+    let before = audit(&layout);
+    if dropin.is_some() {
+        add_boot_warnings(&mut plan, &before, &snap, &dropin_path);
+    }
+    print(&text::plan(&plan, &snap.netns));
+
+    let persisted = before
+        .settings
+        .iter()
+        .rev()
+        .find(|s| s.file == dropin_path)
+        .and_then(|s| s.value.as_ref())
+        == Some(&plan.proposed);
+    if !plan.changes_runtime() && (dropin.is_none() || persisted) {
+        print("Nothing to do: the kernel already holds this list");
+        print(if dropin.is_some() {
+            " and the drop-in persists it.\n"
+        } else {
+            ".\n"
+        });
+        return ExitCode::SUCCESS;
+    }
+    if !is_root() {
+        print(&root_instructions(&plan, netns, dropin));
+        return not_root(NEEDS_ROOT);
+    }
+    let journal = match journal_path() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let consent = confirm(args.yes, "Apply?");
+    if consent != Consent::Yes {
+        return declined(consent, "apply");
+    }
+    let req = crate::reserve::ApplyRequest::from_plan(
+        &plan,
+        netns.clone(),
+        dropin.map(Path::to_path_buf),
+        journal,
+    );
+    match crate::reserve::apply(&req) {
+        Ok(outcome) => {
+            let overrides = match &outcome.entry.dropin {
+                Some(_) => {
+                    let after_audit = audit(&layout);
+                    override_warnings(
+                        &after_audit.overriding(&dropin_path),
+                        DROPIN_NAME,
+                        &plan.proposed,
+                    )
+                }
+                None => Vec::new(),
+            };
+            print(&text::applied(
+                &outcome.entry,
+                &netns.cli_flag(),
+                &overrides,
+            ));
+            ExitCode::SUCCESS
+        }
+        Err(e) if e.kind == ErrorKind::NotPermitted => {
+            print(&root_instructions(&plan, netns, dropin));
+            failed(e, 1)
+        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> ExitCode {
+    let journal = match journal_path() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let plan = match crate::reserve::plan_undo(&journal, netns) {
+        Ok(p) => p,
+        Err(e) if e.kind == ErrorKind::NothingToUndo && !is_root() => {
+            // `sudo portscope reserve apply` journals under root's data directory.
+            return failed(
+                format!("{e} (changes applied with sudo are undone with sudo)"),
+                1,
+            );
+        }
+        Err(e) => return exit_for(&e),
+    };
+    print(&text::undo_plan(&plan));
+    if !is_root() {
+        print(&format!(
+            "\nRun it as root (sudo {}), or restore by hand:\n\n{}",
+            original_command(),
+            manual_restore(&plan.entry, netns)
+        ));
+        return not_root(NEEDS_ROOT);
+    }
+    let consent = confirm(args.yes, "Undo?");
+    if consent != Consent::Yes {
+        return declined(consent, "undo");
+    }
+    match crate::reserve::undo(&plan) {
+        Ok(entry) => {
+            print(&text::undone(&entry, plan.remaining));
+            ExitCode::SUCCESS
+        }
+        Err(e) => exit_for(&e),
+    }
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    version: u32,
+    netns: &'a NetnsInfo,
+    /// Whether boot-time configuration applies to this namespace at all.
+    host_netns: bool,
+    runtime: &'a PortSet,
+    /// What the configuration files set at boot (`null`: nothing sets it).
+    boot: Option<&'a PortSet>,
+    boot_file: Option<String>,
+    ephemeral: [u16; 2],
+    dropin: &'a Path,
+    /// Assignments applied after portscope's drop-in (they override it).
+    dropin_overridden_by: Vec<&'a Setting>,
+    audit: &'a Audit,
+    at_risk: Vec<&'a Socket>,
+}
+
+fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
+    let snap = match collect_for_cli(&CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    }) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (layout, dropin) = layout(&args.files);
+    let audit = audit(&layout);
+    let at_risk: Vec<&Socket> = at_risk_listeners(&snap, &snap.sysctl).collect();
+    let host = is_host_netns(&snap);
+    if args.json {
+        let boot = audit.boot_value();
+        return json_out(&StatusJson {
+            version: 1,
+            netns: &snap.netns,
+            host_netns: host,
+            runtime: &snap.sysctl.ip_local_reserved_ports,
+            boot: boot.and_then(|s| s.value.as_ref()),
+            boot_file: boot.map(|s| format!("{}:{}", s.file.display(), s.line)),
+            ephemeral: snap.sysctl.ip_local_port_range,
+            dropin: &dropin,
+            dropin_overridden_by: audit.overriding(&dropin),
+            audit: &audit,
+            at_risk,
+        });
+    }
+    let owned: Vec<Socket> = at_risk.into_iter().cloned().collect();
+    print(&text::status(&text::StatusView {
+        ns: &snap.netns,
+        is_host: host,
+        runtime: &snap.sysctl.ip_local_reserved_ports,
+        audit: &audit,
+        dropin: &dropin,
+        ephemeral: snap.sysctl.ephemeral(),
+        at_risk: &owned,
+    }));
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,18 @@
+//! The reserved-ports list (`net.ipv4.ip_local_reserved_ports`): plan a change, apply it to a
+//! namespace and its persistent configuration all or nothing, undo it, and audit which
+//! configuration file wins at boot. The CLI and the TUI both drive these functions; nothing here
+//! prints or asks.
+
+pub mod apply;
+mod atomic;
+pub mod fleet;
+pub mod journal;
+pub mod plan;
+pub mod sysctld;
+
+pub use apply::{
+    ApplyError, ApplyOutcome, ApplyRequest, ErrorKind, UndoPlan, apply, plan_undo, undo,
+};
+pub use fleet::{DROPIN_NAME, ansible_task, dropin_content, manual_commands};
+pub use plan::{Ephemeral, Plan, at_risk_listeners, at_risk_ports};
+pub use sysctld::{Audit, KEY, Setting, SysctlLayout, audit};

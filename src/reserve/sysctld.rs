@@ -1,0 +1,564 @@
+//! Which configuration file sets `ip_local_reserved_ports` at boot, following sysctl.d(5).
+//!
+//! Files named `*.conf` in the layout's directories are merged into one list sorted by file name;
+//! a file in an earlier directory masks a same-named file in a later one (so /etc overrides
+//! /usr/lib, and a symlink to /dev/null disables a vendor file). Files are applied in that order
+//! and, for one key, the last assignment wins; `/etc/sysctl.conf` is read after all of them
+//! (`sysctl --system`). The audit only reads; the layout's roots are configurable so tests and
+//! image builders never touch the host's /etc.
+
+use crate::portset::PortSet;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The key as sysctl.d spells it.
+pub const KEY: &str = "net.ipv4.ip_local_reserved_ports";
+
+/// Where sysctl configuration lives, in precedence order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SysctlLayout {
+    /// sysctl.d directories; for a same-named file the first directory wins.
+    pub dirs: Vec<PathBuf>,
+    /// The legacy single file, applied after every directory.
+    pub conf: Option<PathBuf>,
+}
+
+impl SysctlLayout {
+    pub const SYSTEM_DIRS: [&'static str; 4] = [
+        "/etc/sysctl.d",
+        "/run/sysctl.d",
+        "/usr/local/lib/sysctl.d",
+        "/usr/lib/sysctl.d",
+    ];
+    pub const SYSTEM_CONF: &'static str = "/etc/sysctl.conf";
+
+    /// The host's layout.
+    pub fn system() -> Self {
+        Self::under_root(Path::new("/"))
+    }
+
+    /// The standard layout below `root` (an image, a container's root, a test's temp dir), as
+    /// `systemd-sysctl --root` reads it.
+    pub fn under_root(root: &Path) -> Self {
+        let join = |p: &str| root.join(p.trim_start_matches('/'));
+        SysctlLayout {
+            dirs: Self::SYSTEM_DIRS.iter().map(|d| join(d)).collect(),
+            conf: Some(join(Self::SYSTEM_CONF)),
+        }
+    }
+
+    /// The same layout with `dir` in place of the first (administrator's) directory: where
+    /// portscope writes its drop-in and what everything else is weighed against.
+    pub fn with_admin_dir(mut self, dir: &Path) -> Self {
+        match self.dirs.first_mut() {
+            Some(first) => *first = dir.to_path_buf(),
+            None => self.dirs.push(dir.to_path_buf()),
+        }
+        self
+    }
+
+    /// The directory portscope writes to.
+    pub fn admin_dir(&self) -> Option<&Path> {
+        self.dirs.first().map(PathBuf::as_path)
+    }
+}
+
+/// Something wrong with an assignment that sysctl will trip over at boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// sysctl.d writes the value byte for byte, quotes included, and the kernel rejects it;
+    /// `sysctl -w` on a shell line works only because the shell strips them.
+    Quoted {
+        message: String,
+    },
+    Invalid {
+        message: String,
+    },
+}
+
+impl Problem {
+    pub fn message(&self) -> &str {
+        match self {
+            Problem::Quoted { message } | Problem::Invalid { message } => message,
+        }
+    }
+}
+
+/// One line that assigns the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// The value as written (after trimming).
+    pub raw: String,
+    /// The parsed list, when it parses.
+    pub value: Option<PortSet>,
+    /// The line starts with `-`: sysctl ignores a failure to set it.
+    pub ignore_errors: bool,
+    pub problem: Option<Problem>,
+}
+
+/// A line assigning some key, as sysctl.d(5) reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub line: usize,
+    /// Normalised to dots.
+    pub key: String,
+    pub value: String,
+    pub ignore_errors: bool,
+}
+
+/// Normalises a key written with `/` separators (`net/ipv4/ip_local_reserved_ports`) to dots.
+/// As in sysctl.d(5), the first separator decides: after a leading `/` form, dots are literal
+/// parts of a name (an interface like `eth0.100`) and become slashes in the dotted form.
+pub fn normalise_key(key: &str) -> String {
+    let first_sep = key.find(['.', '/']);
+    match first_sep.map(|i| key.as_bytes()[i]) {
+        Some(b'/') => key
+            .chars()
+            .map(|c| match c {
+                '/' => '.',
+                '.' => '/',
+                c => c,
+            })
+            .collect(),
+        _ => key.to_string(),
+    }
+}
+
+/// Parses a sysctl.d file's text into assignments; comments (`#`, `;`), blank lines and lines
+/// without `=` are skipped (sysctl warns about the latter and goes on).
+pub fn parse_conf(text: &str) -> Vec<Assignment> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
+        let k = k.trim();
+        let (ignore_errors, k) = match k.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, k),
+        };
+        out.push(Assignment {
+            line: i + 1,
+            key: normalise_key(k),
+            value: v.trim().to_string(),
+            ignore_errors,
+        });
+    }
+    out
+}
+
+/// Validates a value the way the kernel will see it from a sysctl.d file.
+pub fn check_value(raw: &str) -> (Option<PortSet>, Option<Problem>) {
+    let quoted = raw.len() >= 2
+        && ((raw.starts_with('"') && raw.ends_with('"'))
+            || (raw.starts_with('\'') && raw.ends_with('\'')));
+    if quoted {
+        let inner = &raw[1..raw.len() - 1];
+        let hint = match PortSet::parse(inner) {
+            Ok(set) => format!("; write it without quotes: {KEY} = {set}"),
+            Err(e) => format!("; inside them, {e}"),
+        };
+        return (
+            None,
+            Some(Problem::Quoted {
+                message: format!(
+                    "quoted value {raw}: sysctl.d passes quotes to the kernel, which rejects \
+                     the value at boot{hint}"
+                ),
+            }),
+        );
+    }
+    match PortSet::parse(raw) {
+        // The kernel's list parser stops at a space and rejects the write; only portscope's
+        // parser (made for what people type) tolerates them.
+        Ok(set) if raw.contains(char::is_whitespace) => (
+            None,
+            Some(Problem::Invalid {
+                message: format!(
+                    "spaces inside the list {raw:?}: the kernel rejects the value at boot; \
+                     write it as {KEY} = {set}"
+                ),
+            }),
+        ),
+        Ok(set) => (Some(set), None),
+        Err(e) => (
+            None,
+            Some(Problem::Invalid {
+                message: format!("{e}; the kernel rejects the whole value at boot"),
+            }),
+        ),
+    }
+}
+
+/// The files sysctl would read, in the order it applies them, after masking.
+pub fn effective_files(layout: &SysctlLayout) -> Vec<PathBuf> {
+    let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dir in &layout.dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue; // a missing directory is normal (/run/sysctl.d, /usr/local/lib/sysctl.d)
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".conf") {
+                continue;
+            }
+            by_name.entry(name).or_insert_with(|| entry.path());
+        }
+    }
+    let mut files: Vec<PathBuf> = by_name.into_values().collect();
+    if let Some(conf) = &layout.conf {
+        files.push(conf.clone());
+    }
+    files
+}
+
+/// What the configuration files will do with the key at boot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Audit {
+    pub layout: SysctlLayout,
+    /// Every assignment of the key, in the order sysctl applies them.
+    pub settings: Vec<Setting>,
+    /// Files that could not be read (permissions, not a file): their lines are unknown.
+    pub unreadable: Vec<String>,
+    /// Files masked by a same-named file in an earlier directory (only those setting the key).
+    pub masked: Vec<Masked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Masked {
+    pub file: PathBuf,
+    pub by: PathBuf,
+}
+
+impl Audit {
+    /// The assignment that takes effect at boot: the last one. A value the kernel rejects still
+    /// "wins" in the sense that it is the last one tried; the boot value is then whatever an
+    /// earlier line set (sysctl applies each line in turn and a rejected write changes nothing).
+    pub fn winner(&self) -> Option<&Setting> {
+        self.settings.last()
+    }
+
+    /// The value the kernel will hold after boot, and the line that set it; `None` when no valid
+    /// line sets the key (the kernel default, an empty list).
+    pub fn boot_value(&self) -> Option<&Setting> {
+        self.settings.iter().rev().find(|s| s.value.is_some())
+    }
+
+    pub fn problems(&self) -> impl Iterator<Item = &Setting> {
+        self.settings.iter().filter(|s| s.problem.is_some())
+    }
+
+    /// Assignments sysctl applies after a file called `name` in the administrator's (first)
+    /// directory, i.e. those that would override portscope's drop-in there. A same-named file in
+    /// a later directory is masked by it, so it does not count.
+    pub fn after_dropin(&self, name: &str) -> Vec<&Setting> {
+        self.settings
+            .iter()
+            .filter(|s| {
+                self.layout.conf.as_deref() == Some(s.file.as_path())
+                    || s.file
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().as_ref() > name)
+            })
+            .collect()
+    }
+
+    /// Assignments that come after a file named `file`, i.e. win over it; empty when `file`
+    /// is the winner or does not set the key.
+    pub fn overriding(&self, file: &Path) -> Vec<&Setting> {
+        match self.settings.iter().rposition(|s| s.file == file) {
+            Some(i) => self.settings[i + 1..].iter().collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Reads every file of the layout and collects the assignments of [`KEY`].
+pub fn audit(layout: &SysctlLayout) -> Audit {
+    let mut settings = Vec::new();
+    let mut unreadable = Vec::new();
+    for file in effective_files(layout) {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                unreadable.push(format!("{}: {e}", file.display()));
+                continue;
+            }
+        };
+        settings.extend(settings_in(&file, &text));
+    }
+    let masked = masked_settings(layout);
+    Audit {
+        layout: layout.clone(),
+        settings,
+        unreadable,
+        masked,
+    }
+}
+
+fn settings_in(file: &Path, text: &str) -> Vec<Setting> {
+    parse_conf(text)
+        .into_iter()
+        .filter(|a| a.key == KEY)
+        .map(|a| {
+            let (value, problem) = check_value(&a.value);
+            Setting {
+                file: file.to_path_buf(),
+                line: a.line,
+                raw: a.value,
+                value,
+                ignore_errors: a.ignore_errors,
+                problem,
+            }
+        })
+        .collect()
+}
+
+/// Files that set the key but never run because an earlier directory has the same name: worth
+/// saying, since editing them has no effect.
+fn masked_settings(layout: &SysctlLayout) -> Vec<Masked> {
+    let mut first: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut out = Vec::new();
+    for dir in &layout.dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<_> = entries.flatten().collect();
+        names.sort_by_key(|e| e.file_name());
+        for entry in names {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".conf") {
+                continue;
+            }
+            match first.get(&name) {
+                None => {
+                    first.insert(name, entry.path());
+                }
+                Some(by) => {
+                    let sets_key = std::fs::read_to_string(entry.path())
+                        .map(|t| !settings_in(&entry.path(), &t).is_empty())
+                        .unwrap_or(false);
+                    if sets_key {
+                        out.push(Masked {
+                            file: entry.path(),
+                            by: by.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Warnings naming each file that sysctl applies after portscope's drop-in (`dropin` is its file
+/// name) and what that does at boot to `value`, the list the drop-in sets.
+pub fn override_warnings(after: &[&Setting], dropin: &str, value: &PortSet) -> Vec<String> {
+    after
+        .iter()
+        .map(|s| {
+            let effect = match &s.value {
+                Some(v) if v == value => "it sets the same value, so no harm today".to_string(),
+                Some(v) if v.is_empty() => "at boot the list is emptied instead".to_string(),
+                Some(v) => format!("at boot the kernel gets {v} instead"),
+                None => {
+                    return format!(
+                        "{}:{} sets {KEY} = {} after {dropin}; the kernel rejects that value at \
+                         boot, so the drop-in's value stays, but fix or remove the line",
+                        s.file.display(),
+                        s.line,
+                        s.raw
+                    );
+                }
+            };
+            format!(
+                "{}:{} sets {KEY} = {} and is applied after {dropin}, so it overrides the \
+                 drop-in: {effect}",
+                s.file.display(),
+                s.line,
+                s.raw
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sysctl_d_syntax() {
+        let text = "\
+# comment
+; also a comment
+
+net.ipv4.ip_local_reserved_ports = 8080
+net.ipv4.ip_local_reserved_ports=9000-9010
+-net.ipv4.ip_local_reserved_ports = 1
+ - net.ipv4.tcp_tw_reuse = 2
+net/ipv4/ip_local_reserved_ports = 2
+net/ipv4/conf/eth0.100/forwarding = 1
+garbage line without equals
+   net.ipv4.ip_local_reserved_ports   =   3 , 4   
+";
+        let got: Vec<(usize, String, String, bool)> = parse_conf(text)
+            .into_iter()
+            .map(|a| (a.line, a.key, a.value, a.ignore_errors))
+            .collect();
+        let want = [
+            (4, KEY, "8080", false),
+            (5, KEY, "9000-9010", false),
+            (6, KEY, "1", true),
+            (7, "net.ipv4.tcp_tw_reuse", "2", true),
+            (8, KEY, "2", false),
+            (9, "net.ipv4.conf.eth0/100.forwarding", "1", false),
+            (11, KEY, "3 , 4", false),
+        ];
+        let want: Vec<(usize, String, String, bool)> = want
+            .iter()
+            .map(|&(l, k, v, i)| (l, k.to_string(), v.to_string(), i))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn checks_values() {
+        let cases = [
+            ("8080,9000-9010", Some("8080,9000-9010"), None),
+            ("", Some(""), None),
+            ("\"8080\"", None, Some("quoted value \"8080\"")),
+            ("'8080'", None, Some("write it without quotes")),
+            ("\"80,abc\"", None, Some("\"abc\"")),
+            ("9010-9000", None, Some("reversed range")),
+            ("70000", None, Some("\"70000\"")),
+            (
+                "8080, 9000",
+                None,
+                Some("write it as net.ipv4.ip_local_reserved_ports = 8080,9000"),
+            ),
+        ];
+        for (raw, value, problem) in cases {
+            let (v, p) = check_value(raw);
+            assert_eq!(v.map(|s| s.to_string()).as_deref(), value, "{raw}");
+            match (p, problem) {
+                (None, None) => {}
+                (Some(p), Some(want)) => assert!(p.message().contains(want), "{raw}: {p:?}"),
+                (p, want) => panic!("{raw}: got {p:?}, want {want:?}"),
+            }
+        }
+    }
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let p = root.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        root
+    }
+
+    fn order(a: &Audit, root: &Path) -> Vec<String> {
+        a.settings
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}:{}={}",
+                    s.file.strip_prefix(root).unwrap().display(),
+                    s.line,
+                    s.raw
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn precedence_by_name_across_directories_with_masking() {
+        let k = |v: &str| format!("{KEY} = {v}\n");
+        let root = tree(&[
+            ("usr/lib/sysctl.d/50-vendor.conf", &k("1")),
+            ("usr/lib/sysctl.d/10-early.conf", &k("2")),
+            ("usr/lib/sysctl.d/60-masked.conf", &k("3")),
+            (
+                "etc/sysctl.d/60-masked.conf",
+                "# admin disabled the vendor file\n",
+            ),
+            ("run/sysctl.d/70-run.conf", &k("4")),
+            ("usr/local/lib/sysctl.d/55-local.conf", &k("5")),
+            (
+                "etc/sysctl.d/40-admin.conf",
+                &format!("{}{}", k("6"), k("7")),
+            ),
+            ("etc/sysctl.d/99-notconf.txt", &k("8")),
+            ("etc/sysctl.conf", &k("9")),
+        ]);
+        let r = root.path();
+        let a = audit(&SysctlLayout::under_root(r));
+        assert_eq!(
+            order(&a, r),
+            [
+                "usr/lib/sysctl.d/10-early.conf:1=2",
+                "etc/sysctl.d/40-admin.conf:1=6",
+                "etc/sysctl.d/40-admin.conf:2=7",
+                "usr/lib/sysctl.d/50-vendor.conf:1=1",
+                "usr/local/lib/sysctl.d/55-local.conf:1=5",
+                "run/sysctl.d/70-run.conf:1=4",
+                "etc/sysctl.conf:1=9",
+            ]
+        );
+        assert_eq!(a.winner().map(|s| s.raw.as_str()), Some("9"));
+        assert_eq!(a.masked.len(), 1);
+        assert_eq!(a.masked[0].file, r.join("usr/lib/sysctl.d/60-masked.conf"));
+        assert_eq!(a.masked[0].by, r.join("etc/sysctl.d/60-masked.conf"));
+        let over = a.overriding(&r.join("usr/lib/sysctl.d/50-vendor.conf"));
+        assert_eq!(over.len(), 3);
+        let after: Vec<&Path> = a
+            .after_dropin("60-masked.conf")
+            .iter()
+            .map(|s| s.file.as_path())
+            .collect();
+        assert_eq!(
+            after,
+            [
+                r.join("run/sysctl.d/70-run.conf"),
+                r.join("etc/sysctl.conf")
+            ]
+        );
+        assert!(a.overriding(&r.join("etc/sysctl.conf")).is_empty());
+    }
+
+    #[test]
+    fn boot_value_skips_rejected_lines_and_admin_dir_replaces_etc() {
+        let root = tree(&[
+            ("elsewhere/20-good.conf", &format!("{KEY}=8080\n")),
+            ("elsewhere/30-bad.conf", &format!("{KEY} = \"9000\"\n")),
+            ("etc/sysctl.d/10-ignored.conf", &format!("{KEY}=1\n")),
+        ]);
+        let r = root.path();
+        let layout = SysctlLayout::under_root(r).with_admin_dir(&r.join("elsewhere"));
+        assert_eq!(layout.admin_dir(), Some(r.join("elsewhere").as_path()));
+        let a = audit(&layout);
+        assert_eq!(a.settings.len(), 2, "{a:#?}");
+        assert!(a.winner().unwrap().problem.is_some());
+        assert_eq!(a.boot_value().unwrap().raw, "8080");
+        assert_eq!(a.problems().count(), 1);
+    }
+
+    #[test]
+    fn empty_and_missing_layout() {
+        let root = tree(&[]);
+        let a = audit(&SysctlLayout::under_root(root.path()));
+        assert!(a.settings.is_empty() && a.unreadable.is_empty() && a.masked.is_empty());
+        assert!(a.winner().is_none() && a.boot_value().is_none());
+    }
+}
