@@ -39,6 +39,7 @@ UNITS = {
 USERS = {"nginx": 33, "postgres": 65534, "redis-server": 65534}
 
 bindir = tempfile.mkdtemp(prefix="portscope-incident-")
+os.chmod(bindir, 0o755)  # demoted services must be able to exec their binary
 children = []
 
 
@@ -47,8 +48,9 @@ def write(path, value):
         f.write(value)
 
 
-def hold(name, socks, argv=None):
-    """Runs a process called `name` that inherits `socks` and sleeps."""
+def hold(name, socks, keep=False):
+    """Runs a process called `name` that inherits `socks` and sleeps; the script closes its own
+    copies unless `keep` (another process will share them)."""
     exe = os.path.join(bindir, name)
     if not os.path.exists(exe):
         shutil.copy("/bin/sleep", exe)
@@ -64,6 +66,9 @@ def hold(name, socks, argv=None):
 
     p = subprocess.Popen([exe, "3600"], pass_fds=fds, preexec_fn=demote, executable=exe)
     children.append(p)
+    if not keep:
+        for s in socks:
+            s.close()
     return p
 
 
@@ -95,8 +100,9 @@ ssh6 = listen("::", 22, socket.AF_INET6, v6only=True)
 session = socket.create_connection(("10.20.0.5", 22))
 sess_srv, _ = ssh.accept()
 hold("sshd", [ssh, ssh6, sess_srv])
+hold("ssh", [session])
 nginx = [listen("0.0.0.0", 80), listen("0.0.0.0", 443), listen("::", 80, socket.AF_INET6, v6only=True)]
-hold("nginx", nginx)
+hold("nginx", nginx, keep=True)
 hold("nginx", nginx)  # a worker shares the master's listeners
 pg = listen("127.0.0.1", 5432)
 pg6 = listen("::1", 5432, socket.AF_INET6)
