@@ -64,7 +64,7 @@ impl Theme {
             listener: Color::Green,
             conflict: Color::LightRed,
             outgoing: Color::Yellow,
-            reserved: Color::Blue,
+            reserved: Color::LightBlue,
             ephemeral: Color::Indexed(238),
             free: Color::Indexed(235),
             warning: Color::LightYellow,
