@@ -115,7 +115,9 @@ impl PortMap {
                 top = Some(top.map_or(c, |t| t.max(c)));
             }
         }
-        let base = if counts[2] > 0 && counts[2] >= counts[0].max(counts[1]) {
+        // A reservation is the notable fact: one reserved port marks its whole block, or a
+        // single reserved service port would vanish at the top zoom level.
+        let base = if counts[2] > 0 {
             PortClass::Reserved
         } else if counts[1] > counts[0] {
             PortClass::Ephemeral

@@ -11,11 +11,32 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Wall clock used for "N s ago"; fixed in tests so renders are reproducible.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock(pub jiff::Timestamp);
+/// Wall clock and zone used for "06:20:01 (3 s ago)"; fixed in tests so renders are
+/// reproducible.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    pub now: jiff::Timestamp,
+    pub tz: jiff::tz::TimeZone,
+}
 
-pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: Clock) {
+impl Clock {
+    pub fn system() -> Clock {
+        Clock {
+            now: jiff::Timestamp::now(),
+            tz: jiff::tz::TimeZone::system(),
+        }
+    }
+
+    /// A fixed instant in UTC, for tests and screenshots.
+    pub fn fixed(now: jiff::Timestamp) -> Clock {
+        Clock {
+            now,
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
     let [header, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -98,9 +119,9 @@ fn human_ms(us: u64) -> String {
 }
 
 /// "06:20:01 (3 s ago)" in local time where the zone is known.
-fn taken(snap_at: jiff::Timestamp, now: Clock) -> String {
-    let zoned = snap_at.to_zoned(jiff::tz::TimeZone::system());
-    let age = (now.0.as_second() - snap_at.as_second()).max(0);
+fn taken(snap_at: jiff::Timestamp, now: &Clock) -> String {
+    let zoned = snap_at.to_zoned(now.tz.clone());
+    let age = (now.now.as_second() - snap_at.as_second()).max(0);
     let clock = zoned.strftime("%H:%M:%S").to_string();
     if age < 2 {
         clock
@@ -109,7 +130,7 @@ fn taken(snap_at: jiff::Timestamp, now: Clock) -> String {
     }
 }
 
-fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: Clock) {
+fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock) {
     let mut spans = Vec::new();
     if let Some(e) = &app.error {
         spans.push(Span::styled(format!("collect failed: {e}"), theme.bad()));

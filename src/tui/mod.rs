@@ -79,3 +79,36 @@ pub fn run(opts: TuiOptions) -> Result<(), StartError> {
     runtime::run(app, config.theme, source, interval)
         .map_err(|e| StartError::Failed(format!("terminal error: {e}")))
 }
+
+/// Renders the UI into an off-screen buffer: for rendering tests and screenshots.
+pub fn render_offscreen(
+    app: &app::App,
+    theme: &theme::Theme,
+    clock: &draw::Clock,
+    width: u16,
+    height: u16,
+) -> ratatui::buffer::Buffer {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    match ratatui::Terminal::new(backend) {
+        Ok(mut term) => {
+            let _ = term.draw(|f| draw::draw(f, app, theme, clock));
+            term.backend().buffer().clone()
+        }
+        Err(_) => ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, width, height)),
+    }
+}
+
+/// The text of a buffer, one line per row, trailing spaces trimmed.
+pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut line = String::new();
+        for x in 0..area.width {
+            line.push_str(buf[(area.x + x, area.y + y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -26,6 +26,16 @@ pub enum Control {
     Quit,
 }
 
+/// The why verdict for a recording: from its tables alone, saying so.
+pub fn replay_diagnosis(
+    req: &BindRequest,
+    snap: &Snapshot,
+    ctx: &Context,
+) -> crate::analyze::why::Diagnosis {
+    let p = ProbeResult::not_run("replaying a recording: there is no kernel to ask");
+    diagnose(req, snap, &p, ctx)
+}
+
 fn cpu_time() -> Duration {
     nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
         .map(|r| {
@@ -121,7 +131,7 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
 
     let mut terminal = ratatui::init();
     let result = (|| -> std::io::Result<()> {
-        terminal.draw(|f| draw(f, &app, &theme, Clock(jiff::Timestamp::now())))?;
+        terminal.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
         loop {
             let Ok(first) = rx.recv() else {
                 return Ok(());
@@ -144,7 +154,7 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
             if app.quit {
                 return Ok(());
             }
-            terminal.draw(|f| draw(f, &app, &theme, Clock(jiff::Timestamp::now())))?;
+            terminal.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
         }
     })();
     ratatui::restore();

@@ -118,9 +118,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let holders: Vec<String> = snap
         .sockets
         .iter()
-        .filter(|s| (lo..=hi).contains(&u32::from(s.local_port)) && s.is_listening())
+        .filter(|s| (lo..=hi).contains(&u32::from(s.local_port)) && (s.is_listening() || step == 1))
         .take(3)
-        .map(|s| format!("{} {}", super::owner_name(s), s.local()))
+        .map(|s| {
+            if s.is_listening() {
+                format!("{} listens on {}", super::owner_name(s), s.local())
+            } else {
+                format!("{} {} → {}", super::owner_name(s), s.local(), s.remote())
+            }
+        })
         .collect();
     let here = if step == 1 {
         format!("port {lo}: {}", map.class(lo as u16).label())

@@ -1,0 +1,80 @@
+//! Writes screenshots/*.png: each view of the TUI, rendered from the incident recording in
+//! assets/incident.json exactly as `portscope --replay assets/incident.json` shows it.
+//!
+//!     cargo run --example screenshots
+
+#[path = "shots/raster.rs"]
+mod raster;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use portscope::analyze::why::Context;
+use portscope::tui::app::{App, Msg};
+use portscope::tui::draw::Clock;
+use portscope::tui::keymap::KeyMap;
+use portscope::tui::runtime::replay_diagnosis;
+use portscope::tui::theme::Theme;
+use std::path::Path;
+use std::sync::Arc;
+
+fn keys(app: &mut App, text: &str) -> Vec<portscope::tui::app::Effect> {
+    let mut effects = Vec::new();
+    for c in text.chars() {
+        let ev = match c {
+            '\n' => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            '\x1b' => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+            '↓' => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
+            c if c.is_ascii_uppercase() => KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT),
+            c => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+        };
+        effects.extend(app.update(Msg::Key(ev)));
+    }
+    effects
+}
+
+fn main() -> std::io::Result<()> {
+    let snap = Arc::new(
+        portscope::tui::load_replay(Path::new("assets/incident.json"))
+            .map_err(std::io::Error::other)?,
+    );
+    let clock = Clock::fixed(snap.taken_at);
+    let theme = Theme::defaults(false);
+    std::fs::create_dir_all("screenshots")?;
+    let shot = |app: &App, name: &str, w: u16, h: u16| -> std::io::Result<()> {
+        let buf = portscope::tui::render_offscreen(app, &theme, &clock, w, h);
+        let path = format!("screenshots/{name}.png");
+        raster::buffer_to_png(&buf, Path::new(&path))?;
+        println!("wrote {path}");
+        Ok(())
+    };
+    let fresh = || {
+        let mut app = App::new(KeyMap::default_map(), true);
+        app.update(Msg::Data(Arc::clone(&snap), None));
+        app
+    };
+
+    let mut app = fresh();
+    shot(&app, "1-listeners", 120, 35)?;
+    shot(&app, "1-listeners-80x24", 80, 24)?;
+    keys(&mut app, "2");
+    shot(&app, "2-connections", 120, 35)?;
+    keys(&mut app, "3");
+    shot(&app, "3-port-map", 120, 35)?;
+    keys(&mut app, "g10080\n");
+    shot(&app, "3-port-map-zoomed", 120, 35)?;
+
+    let mut app = fresh();
+    keys(&mut app, "410080\n");
+    if let Some(req) = app.why_request {
+        let diag = replay_diagnosis(&req, &snap, &Context::default());
+        app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(diag))));
+    }
+    shot(&app, "4-why-10080", 120, 35)?;
+
+    let mut app = fresh();
+    keys(&mut app, "2/java\n\n");
+    shot(&app, "5-detail-java", 120, 35)?;
+    let mut app = fresh();
+    keys(&mut app, "?");
+    shot(&app, "6-help", 120, 35)?;
+    Ok(())
+}
