@@ -6,7 +6,6 @@
 #[path = "shots/raster.rs"]
 mod raster;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use portscope::analyze::why::Context;
 use portscope::tui::app::{App, Msg};
 use portscope::tui::draw::Clock;
@@ -17,18 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn keys(app: &mut App, text: &str) -> Vec<portscope::tui::app::Effect> {
-    let mut effects = Vec::new();
-    for c in text.chars() {
-        let ev = match c {
-            '\n' => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
-            '\x1b' => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
-            '↓' => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
-            c if c.is_ascii_uppercase() => KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT),
-            c => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
-        };
-        effects.extend(app.update(Msg::Key(ev)));
-    }
-    effects
+    app.type_keys(text)
 }
 
 fn main() -> std::io::Result<()> {

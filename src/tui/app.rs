@@ -129,6 +129,8 @@ pub struct App {
     pub why_editing: bool,
     pub why_request: Option<BindRequest>,
     pub why_error: Option<String>,
+    /// Lines scrolled in the why view (its remedies run past 24 lines).
+    pub why_scroll: u16,
     pub modal: Option<Modal>,
     pub replay: bool,
     pub quit: bool,
@@ -167,6 +169,7 @@ impl App {
             why_editing: false,
             why_request: None,
             why_error: None,
+            why_scroll: 0,
             modal: None,
             replay,
             quit: false,
@@ -319,6 +322,7 @@ impl App {
                     self.why_error = None;
                     self.why_request = Some(req);
                     self.diagnosis = None;
+                    self.why_scroll = 0;
                     vec![Effect::Watch(Some(req)), Effect::RefreshNow]
                 }
                 Err(e) => {
@@ -498,7 +502,9 @@ impl App {
                 let cur = self.table().map_or(0, |(_, n)| n.selected);
                 self.set_row(cur.saturating_add_signed(delta));
             }
-            View::Why => {}
+            View::Why => {
+                self.why_scroll = self.why_scroll.saturating_add_signed(delta as i16);
+            }
         }
     }
 
@@ -649,5 +655,36 @@ mod tests {
         assert!(parse_bind("70000").unwrap_err().contains("outside"));
         assert!(parse_bind("80/icmp").is_err());
         assert!(parse_bind("nope:80").is_err());
+    }
+}
+
+/// Key events for a typed string, for scripted sessions (tests, screenshots): `\n` is Enter,
+/// `\x1b` Esc, `\t` Tab, `↑↓←→` arrows, upper-case letters come with Shift.
+#[doc(hidden)]
+pub fn typed(text: &str) -> Vec<KeyEvent> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    text.chars()
+        .map(|c| match c {
+            '\n' => KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            '\x1b' => KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+            '\t' => KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE),
+            '↑' => KeyEvent::new(KeyCode::Up, KeyModifiers::NONE),
+            '↓' => KeyEvent::new(KeyCode::Down, KeyModifiers::NONE),
+            '←' => KeyEvent::new(KeyCode::Left, KeyModifiers::NONE),
+            '→' => KeyEvent::new(KeyCode::Right, KeyModifiers::NONE),
+            c if c.is_ascii_uppercase() => KeyEvent::new(KeyCode::Char(c), KeyModifiers::SHIFT),
+            c => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
+        })
+        .collect()
+}
+
+impl App {
+    /// Feeds typed keys through `update`, returning all effects.
+    #[doc(hidden)]
+    pub fn type_keys(&mut self, text: &str) -> Vec<Effect> {
+        typed(text)
+            .into_iter()
+            .flat_map(|k| self.update(Msg::Key(k)))
+            .collect()
     }
 }

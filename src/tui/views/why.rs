@@ -131,5 +131,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for n in &d.notes {
         lines.push(Line::from(Span::styled(format!("note: {n}"), theme.dim())));
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.why_scroll, 0)),
+        body,
+    );
 }

@@ -1,0 +1,243 @@
+//! TUI behaviour through the key map, without a terminal: keys in, state and effects out.
+
+use portscope::analyze::why::BindRequest;
+use portscope::model::test_support::{listener, outgoing, snapshot, with_state};
+use portscope::model::{Snapshot, State};
+use portscope::tui::app::{App, Effect, Modal, Msg, View};
+use portscope::tui::keymap::KeyMap;
+use std::sync::Arc;
+
+fn app_with(snap: Snapshot) -> App {
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.update(Msg::Data(Arc::new(snap), None));
+    app
+}
+
+fn sample() -> Snapshot {
+    snapshot(vec![
+        listener(22),
+        listener(80),
+        listener(8080),
+        listener(40000),
+        outgoing(45000, 5432),
+        with_state(outgoing(8080, 41000), State::TimeWait),
+    ])
+}
+
+fn selected_port(app: &App) -> Option<u16> {
+    app.selected_socket().map(|s| s.local_port)
+}
+
+#[test]
+fn views_cycle_with_tab_and_jump_with_digits() {
+    let mut app = app_with(sample());
+    assert_eq!(app.view, View::Listeners);
+    app.type_keys("\t");
+    assert_eq!(app.view, View::Connections);
+    app.type_keys("3");
+    assert_eq!(app.view, View::PortMap);
+    app.type_keys("1");
+    assert_eq!(app.view, View::Listeners);
+    app.type_keys("4");
+    assert_eq!(app.view, View::Why);
+    assert!(app.why_editing, "the why view asks for a port at once");
+}
+
+#[test]
+fn vim_keys_and_arrows_move_the_cursor() {
+    let mut app = app_with(sample());
+    assert_eq!(selected_port(&app), Some(22));
+    app.type_keys("j");
+    assert_eq!(selected_port(&app), Some(80));
+    app.type_keys("↓↓");
+    assert_eq!(selected_port(&app), Some(40000));
+    app.type_keys("↓");
+    assert_eq!(selected_port(&app), Some(40000), "stops at the last row");
+    app.type_keys("k↑");
+    assert_eq!(selected_port(&app), Some(80));
+    app.type_keys("G");
+    assert_eq!(selected_port(&app), Some(40000));
+}
+
+#[test]
+fn selection_stays_on_the_same_socket_when_rows_move() {
+    let mut app = app_with(sample());
+    app.type_keys("jj");
+    assert_eq!(selected_port(&app), Some(8080));
+    // A new listener appears above it: the cursor follows 8080, not row number 2.
+    let mut next = sample();
+    next.sockets.insert(0, listener(21));
+    app.update(Msg::Data(Arc::new(next), None));
+    assert_eq!(selected_port(&app), Some(8080));
+    assert_eq!(app.nav_listeners.selected, 3);
+    // Its socket disappears: the cursor stays on the same row, now another socket.
+    let mut gone = sample();
+    gone.sockets.retain(|s| s.local_port != 8080);
+    app.update(Msg::Data(Arc::new(gone), None));
+    assert_eq!(selected_port(&app), Some(40000));
+}
+
+#[test]
+fn filter_by_text_and_escape_clears() {
+    let mut app = app_with(sample());
+    app.type_keys("/8080");
+    assert!(app.filter_editing);
+    assert_eq!(app.listeners.len(), 1);
+    assert_eq!(selected_port(&app), Some(8080));
+    app.type_keys("\n");
+    assert!(!app.filter_editing);
+    assert_eq!(app.listeners.len(), 1, "enter keeps the filter");
+    app.type_keys("2");
+    assert_eq!(
+        app.conns.len(),
+        1,
+        "the TIME_WAIT on 8080 matches, the 45000 socket does not"
+    );
+    app.type_keys("\x1b");
+    assert_eq!(app.conns.len(), 2, "esc clears the filter");
+    app.type_keys("1/svc tcp\n");
+    assert_eq!(app.listeners.len(), 4, "words match process and protocol");
+    app.type_keys("/\x1b");
+    app.type_keys("/nomatch\n");
+    assert!(app.listeners.is_empty());
+    assert_eq!(app.selected_socket(), None);
+}
+
+#[test]
+fn freeze_keeps_the_view_and_holds_newer_data() {
+    let mut app = app_with(sample());
+    app.type_keys(" ");
+    assert!(app.frozen);
+    let mut next = sample();
+    next.sockets.push(listener(9999));
+    app.update(Msg::Data(Arc::new(next), None));
+    assert_eq!(
+        app.listeners.len(),
+        4,
+        "frozen: the new listener is not shown"
+    );
+    assert!(app.pending.is_some(), "newer data is waiting");
+    app.type_keys("j");
+    assert_eq!(
+        selected_port(&app),
+        Some(80),
+        "keys still work while frozen"
+    );
+    app.type_keys(" ");
+    assert!(!app.frozen && app.pending.is_none());
+    assert_eq!(app.listeners.len(), 5);
+    assert_eq!(selected_port(&app), Some(80));
+}
+
+#[test]
+fn refresh_quit_and_help() {
+    let mut app = app_with(sample());
+    assert_eq!(app.type_keys("r"), vec![Effect::RefreshNow]);
+    app.type_keys("?");
+    assert!(matches!(app.modal, Some(Modal::Help { .. })));
+    app.type_keys("j");
+    assert!(
+        matches!(app.modal, Some(Modal::Help { scroll: 1 })),
+        "keys go to the dialog first"
+    );
+    app.type_keys("\x1b");
+    assert!(app.modal.is_none());
+    assert_eq!(app.type_keys("q"), vec![Effect::Quit]);
+    assert!(app.quit);
+}
+
+#[test]
+fn enter_opens_details_of_the_selected_socket() {
+    let mut app = app_with(sample());
+    app.type_keys("jj\n");
+    match &app.modal {
+        Some(Modal::Detail { key, .. }) => assert_eq!(key.local.1, 8080),
+        other => panic!("expected the detail pane, got {other:?}"),
+    }
+    app.type_keys("\x1b");
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn why_port_entry_watches_the_port() {
+    let mut app = app_with(sample());
+    let effects = app.type_keys("48080\n");
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Watch(Some(BindRequest::tcp(8080))),
+            Effect::RefreshNow
+        ]
+    );
+    assert!(!app.why_editing);
+    app.type_keys("e\x1b");
+    assert_eq!(
+        app.why_request,
+        Some(BindRequest::tcp(8080)),
+        "esc keeps the watched port"
+    );
+    let effects = app.type_keys("e70000\n");
+    assert!(effects.is_empty(), "a bad port is not watched");
+    assert!(
+        app.why_error.as_deref().unwrap_or("").contains("outside"),
+        "{:?}",
+        app.why_error
+    );
+}
+
+#[test]
+fn port_map_zoom_and_goto() {
+    let mut app = app_with(sample());
+    app.type_keys("3");
+    assert_eq!(app.map.zoom, 0);
+    app.type_keys("+\n");
+    assert_eq!(app.map.zoom, 2, "+ and enter zoom in");
+    app.type_keys("-");
+    assert_eq!(app.map.zoom, 1);
+    app.type_keys("g40000\n");
+    assert_eq!(
+        (app.map.cursor, app.map.zoom),
+        (40000, 5),
+        "goto lands on the single port"
+    );
+    app.type_keys("→→");
+    assert_eq!(app.map.cursor, 40002);
+    app.type_keys("g99999\n");
+    assert!(
+        matches!(app.modal, Some(Modal::Goto(_))),
+        "a bad port keeps the dialog open"
+    );
+    assert!(app.note.is_some());
+}
+
+#[test]
+fn listener_sort_cycles_port_process_user() {
+    let mut snap = sample();
+    let mut named = listener(9000);
+    named.owners = Arc::from([portscope::model::test_support::owner(5, "aaa")]);
+    snap.sockets.push(named);
+    let mut app = app_with(snap);
+    assert_eq!(selected_port(&app), Some(22));
+    app.type_keys("s");
+    assert_eq!(
+        selected_port(&app),
+        Some(22),
+        "the cursor stays on its socket"
+    );
+    let first = app.listeners[0];
+    assert_eq!(
+        app.snapshot().unwrap().sockets[first].local_port,
+        9000,
+        "aaa sorts first"
+    );
+}
+
+#[test]
+fn a_collect_failure_keeps_the_last_good_data() {
+    let mut app = app_with(sample());
+    app.update(Msg::CollectFailed("netlink: EPERM".into()));
+    assert_eq!(app.error.as_deref(), Some("netlink: EPERM"));
+    assert_eq!(app.listeners.len(), 4);
+    app.update(Msg::Data(Arc::new(sample()), None));
+    assert!(app.error.is_none());
+}
