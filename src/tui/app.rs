@@ -638,26 +638,6 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
     Ok(BindRequest { port, proto, addr })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bind_text() {
-        assert_eq!(parse_bind("8080"), Ok(BindRequest::tcp(8080)));
-        let r = parse_bind("[::1]:53/udp").unwrap();
-        assert_eq!(
-            (r.port, r.proto, r.addr.to_string()),
-            (53, Proto::Udp, "::1".into())
-        );
-        let r = parse_bind(" 127.0.0.1:80 ").unwrap();
-        assert_eq!(r.addr.to_string(), "127.0.0.1");
-        assert!(parse_bind("70000").unwrap_err().contains("outside"));
-        assert!(parse_bind("80/icmp").is_err());
-        assert!(parse_bind("nope:80").is_err());
-    }
-}
-
 /// Key events for a typed string, for scripted sessions (tests, screenshots): `\n` is Enter,
 /// `\x1b` Esc, `\t` Tab, `↑↓←→` arrows, upper-case letters come with Shift.
 #[doc(hidden)]
@@ -686,5 +666,25 @@ impl App {
             .into_iter()
             .flat_map(|k| self.update(Msg::Key(k)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_text() {
+        assert_eq!(parse_bind("8080"), Ok(BindRequest::tcp(8080)));
+        let r = parse_bind("[::1]:53/udp").unwrap();
+        assert_eq!(
+            (r.port, r.proto, r.addr.to_string()),
+            (53, Proto::Udp, "::1".into())
+        );
+        let r = parse_bind(" 127.0.0.1:80 ").unwrap();
+        assert_eq!(r.addr.to_string(), "127.0.0.1");
+        assert!(parse_bind("70000").unwrap_err().contains("outside"));
+        assert!(parse_bind("80/icmp").is_err());
+        assert!(parse_bind("nope:80").is_err());
     }
 }
