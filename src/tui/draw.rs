@@ -181,8 +181,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else if let Some(note) = &app.note {
         Line::from(Span::styled(note.clone(), theme.warn()))
     } else {
+        // Help and quit first: they must survive a narrow terminal.
         let mut hints = vec![
             (Command::Help, "help"),
+            (Command::Quit, "quit"),
             (Command::NextView, "view"),
             (Command::Filter, "filter"),
             (
@@ -207,7 +209,6 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             View::Connections => {}
         }
-        hints.push((Command::Quit, "quit"));
         let mut spans = Vec::new();
         if !app.filter.value().is_empty() {
             spans.push(Span::styled(

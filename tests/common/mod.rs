@@ -5,6 +5,8 @@
 //! there. Nothing touches the host's namespace.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::socket::{

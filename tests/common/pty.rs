@@ -1,0 +1,131 @@
+//! The real portscope binary in a pseudo-terminal: type keys, read the screen as a person would.
+
+use super::SPAWN_LOCK;
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Tui {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn Child + Send + Sync>,
+    screen: Arc<Mutex<vt100::Parser>>,
+}
+
+fn size(rows: u16, cols: u16) -> PtySize {
+    PtySize {
+        rows,
+        cols,
+        pixel_width: 0,
+        pixel_height: 0,
+    }
+}
+
+impl Tui {
+    /// Starts `portscope ARGS` in a `cols`x`rows` terminal, in the calling thread's namespace.
+    pub fn start(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Tui {
+        let pair = native_pty_system()
+            .openpty(size(rows, cols))
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portscope"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = {
+            let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            pair.slave
+                .spawn_command(cmd)
+                .expect("spawn portscope in a pty")
+        };
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("reader");
+        let writer = pair.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
+        let feed = Arc::clone(&screen);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .process(&buf[..n]);
+            }
+        });
+        Tui {
+            master: pair.master,
+            writer,
+            child,
+            screen,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.screen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .screen()
+            .contents()
+    }
+
+    pub fn keys(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).expect("type");
+        self.writer.flush().expect("flush");
+    }
+
+    /// Waits until the screen satisfies `cond`; panics with the screen if it never does.
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = self.text();
+            if cond(&t) {
+                return t;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; screen:\n{t}"
+            );
+            std::thread::sleep(Duration::from_millis(10)); // poll interval
+        }
+    }
+
+    pub fn wait_text(&self, needle: &str) -> String {
+        self.wait_for(needle, |t| t.contains(needle))
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.screen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .screen_mut()
+            .set_size(rows, cols);
+        self.master.resize(size(rows, cols)).expect("resize");
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn exit_code(&mut self) -> u32 {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.exit_code();
+            }
+            assert!(
+                Instant::now() < end,
+                "portscope did not exit; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
