@@ -3,7 +3,7 @@
 //!
 //!     cargo run --example screenshots
 
-#[path = "shots/raster.rs"]
+#[path = "raster.rs"]
 mod raster;
 
 use portscope::analyze::why::Context;

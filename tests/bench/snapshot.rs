@@ -8,11 +8,11 @@
 //! under a small wrapper process whose getrusage(RUSAGE_CHILDREN) gives exactly that command's
 //! CPU time and peak RSS. Both tools write their full table to /dev/null.
 
-use nix::sched::{CloneFlags, unshare};
-use nix::sys::resource::{Resource, UsageWho, getrusage, setrlimit};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, ExitCode, Stdio};
+#[path = "fill.rs"]
+mod fill;
+
+use nix::sys::resource::{UsageWho, getrusage};
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 struct Sample {
@@ -40,40 +40,6 @@ fn measure_mode(cmd: &[String]) -> ExitCode {
     let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as i128 * 1_000_000 + t.tv_usec() as i128;
     let cpu = tv(ru.user_time()) + tv(ru.system_time());
     println!("{wall} {cpu} {} {}", ru.max_rss(), status.success());
-    ExitCode::SUCCESS
-}
-
-/// `--child N INDEX`: open about N sockets (mixed states), say "ready", hold them until stdin
-/// closes.
-fn child_mode(n: usize, index: usize) -> ExitCode {
-    let _ = setrlimit(Resource::RLIMIT_NOFILE, 1 << 20, 1 << 20);
-    let ip = Ipv4Addr::new(127, 1, (index / 250) as u8, (index % 250 + 1) as u8);
-    let listener = TcpListener::bind((ip, 5000)).expect("listen");
-    let mut keep_tcp: Vec<TcpStream> = Vec::new();
-    let mut keep_udp: Vec<UdpSocket> = Vec::new();
-    let pairs = n * 4 / 10; // 80% of the sockets: established pairs (client + accepted)
-    let tw = n / 10; // 10%: TIME_WAIT, held by the kernel
-    let udp = n.saturating_sub(2 * pairs + tw + 1); // the rest: UDP
-    for _ in 0..pairs {
-        let c = TcpStream::connect((ip, 5000)).expect("connect");
-        let (a, _) = listener.accept().expect("accept");
-        keep_tcp.push(c);
-        keep_tcp.push(a);
-    }
-    for _ in 0..tw {
-        let c = TcpStream::connect((ip, 5000)).expect("connect");
-        let (a, _) = listener.accept().expect("accept");
-        drop(a);
-        drop(c);
-    }
-    for _ in 0..udp {
-        keep_udp.push(UdpSocket::bind((ip, 0)).expect("udp"));
-    }
-    println!("ready");
-    let _ = std::io::stdout().flush();
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
-    drop((listener, keep_tcp, keep_udp));
     ExitCode::SUCCESS
 }
 
@@ -119,7 +85,7 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("--child") {
         let n = args[1].parse().expect("n");
         let i = args[2].parse().expect("index");
-        return child_mode(n, i);
+        return fill::child_mode(n, i);
     }
     if !nix::unistd::geteuid().is_root() {
         println!("benchmark skipped: needs root to create a private network namespace");
@@ -155,32 +121,7 @@ fn main() -> ExitCode {
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         // A fresh namespace per size: the previous one (and its TIME_WAITs) dies with its holders.
-        unshare(CloneFlags::CLONE_NEWNET).expect("unshare");
-        assert!(
-            Command::new("ip")
-                .args(["link", "set", "lo", "up"])
-                .status()
-                .is_ok_and(|s| s.success())
-        );
-        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65000").expect("range");
-        let per = n / procs;
-        let mut children: Vec<Child> = (0..procs)
-            .map(|i| {
-                Command::new(me)
-                    .args(["--child", &per.to_string(), &i.to_string()])
-                    .stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .expect("spawn child")
-            })
-            .collect();
-        for c in &mut children {
-            let mut line = String::new();
-            BufReader::new(c.stdout.as_mut().expect("stdout"))
-                .read_line(&mut line)
-                .expect("ready");
-            assert_eq!(line.trim(), "ready");
-        }
+        let filled = fill::fill(me, n, procs);
         let total = count_sockets();
         let ss = med(me, &["ss", "-tanup"], runs);
         let ps = med(me, &[portscope, "snapshot"], runs);
@@ -195,10 +136,7 @@ fn main() -> ExitCode {
             ps.wall_ms / ss.wall_ms,
             ps.rss_mb / ss.rss_mb
         );
-        for mut c in children {
-            drop(c.stdin.take());
-            let _ = c.wait();
-        }
+        drop(filled);
     }
     ExitCode::SUCCESS
 }

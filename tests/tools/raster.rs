@@ -12,7 +12,7 @@
 //! CROSSED_OUT and HIDDEN are honoured, ITALIC and blinking are not.
 //!
 //! Include it from an example with
-//! `#[path = "shots/raster.rs"] mod raster;`.
+//! `#[path = "raster.rs"] mod raster;` from a tool beside it.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};

@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo run --example shots_demo`.
 
-#[path = "shots/raster.rs"]
+#[path = "raster.rs"]
 mod raster;
 
 use std::path::Path;

@@ -1,0 +1,146 @@
+//! TUI benchmark: the real `portscope` in a pseudo-terminal on a namespace with N sockets
+//! (default 100k over 100 processes), `--interval 1s`. Reports the TUI's average CPU as a share of
+//! one core, and how fast a key press is answered, also while a snapshot is being taken.
+//!
+//!     cargo bench --bench tui                       # 100k sockets, 20 s
+//!     cargo bench --bench tui -- 10000 --seconds 10
+//!
+//! Needs root (a private network namespace); otherwise it says so and exits.
+
+#[path = "fill.rs"]
+mod fill;
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let n = args[1].parse().expect("n");
+        let i = args[2].parse().expect("index");
+        return fill::child_mode(n, i);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("benchmark skipped: needs root to create a private network namespace");
+        return ExitCode::SUCCESS;
+    }
+    let mut n = 100_000usize;
+    let mut seconds = 20u64;
+    let mut it = args.iter().filter(|a| *a != "--bench");
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            v => n = v.parse().expect("socket count"),
+        }
+    }
+    let me = std::env::current_exe().expect("self");
+    let filled = fill::fill(me.to_str().expect("utf-8"), n, 100);
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 35,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portscope"));
+    cmd.args(["--interval", "1s"]);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env(
+        "XDG_CONFIG_HOME",
+        std::env::temp_dir().join("portscope-bench-none"),
+    );
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn");
+    drop(pair.slave);
+    let pid = child.process_id().expect("pid");
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let mut writer = pair.master.take_writer().expect("writer");
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(35, 120, 0)));
+    let feed = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok(k) = reader.read(&mut buf) {
+            if k == 0 {
+                break;
+            }
+            feed.lock().expect("parser").process(&buf[..k]);
+        }
+    });
+    let text = || screen.lock().expect("parser").screen().contents();
+    let wait = |what: &str, deadline: Duration| -> Option<Duration> {
+        let t0 = Instant::now();
+        while t0.elapsed() < deadline {
+            if text().contains(what) {
+                return Some(t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        None
+    };
+    wait("Listeners (", Duration::from_secs(60)).expect("first render");
+    let status = || text().lines().rev().nth(1).unwrap_or("").to_string();
+    let first_status = status();
+
+    // Key presses alternate between two views; the answer is the other view's title on screen.
+    let ticks = procfs::ticks_per_second() as f64;
+    let cpu0 = cpu_ticks(pid);
+    let t0 = Instant::now();
+    let mut latencies = Vec::new();
+    let mut i = 0;
+    while t0.elapsed() < Duration::from_secs(seconds) {
+        let (key, want) = if i % 2 == 0 {
+            ("2", "Connections (")
+        } else {
+            ("1", "Listeners (")
+        };
+        writer.write_all(key.as_bytes()).expect("key");
+        writer.flush().expect("flush");
+        let lat = wait(want, Duration::from_secs(5)).expect("the key was answered");
+        latencies.push(lat.as_secs_f64() * 1000.0);
+        i += 1;
+        // Spread presses over the whole refresh cycle, snapshots included.
+        std::thread::sleep(Duration::from_millis(137));
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks(pid) - cpu0) as f64 / ticks;
+    let last_status = status();
+    writer.write_all(b"q").expect("quit");
+    let _ = child.wait();
+    drop(filled);
+
+    let mut l = latencies.clone();
+    println!("portscope TUI, {n} sockets over 100 processes, --interval 1s, {wall:.0} s");
+    println!("status line: {}", last_status.trim());
+    if first_status != last_status {
+        println!("(first status: {})", first_status.trim());
+    }
+    println!("| sockets | CPU (share of one core) | key presses | p50 ms | p99 ms | max ms |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| {n} | {:.1}% | {} | {:.1} | {:.1} | {:.1} |",
+        100.0 * cpu / wall,
+        latencies.len(),
+        percentile(&mut l, 0.5),
+        percentile(&mut l, 0.99),
+        percentile(&mut l, 1.0),
+    );
+    ExitCode::SUCCESS
+}
