@@ -94,9 +94,9 @@ fn replay_opens_the_recording_and_bad_input_exits_2() {
         100,
         30,
     );
-    let screen = tui.wait_text("REPLAY");
+    let screen = tui.wait_text("kubelet");
     assert!(
-        screen.contains("kubelet") && screen.contains("AT RISK"),
+        screen.contains("REPLAY") && screen.contains("AT RISK"),
         "{screen}"
     );
     tui.keys("q");
