@@ -40,6 +40,9 @@ pub struct Cli {
     /// TUI: no colours (also when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+    /// TUI: sysctl.d directory for staged reservations (default /etc/sysctl.d).
+    #[arg(long, value_name = "DIR")]
+    pub sysctl_dir: Option<std::path::PathBuf>,
 }
 
 /// "1s", "500ms", "2.5" (seconds).
@@ -223,6 +226,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 replay: cli.replay,
                 config: cli.config,
                 no_color: cli.no_color,
+                sysctl_dir: cli.sysctl_dir,
             };
             match crate::tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -15,6 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, OwnedFd};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const SOCK_DESTROY: u16 = 21;
+const NLM_F_ACK: u16 = 0x4;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const NLMSG_ERROR: u16 = 2;
@@ -150,6 +152,61 @@ impl Dumper {
                 off += align4(len);
             }
         }
+    }
+
+    /// Closes one socket with SOCK_DESTROY (what `ss -K` does): the kernel aborts it as if reset.
+    /// The request carries the socket's cookie, so a socket that reuses the same addresses since
+    /// the snapshot is not touched (the kernel answers ENOENT/ESTALE).
+    pub fn destroy(&mut self, s: &Socket) -> nix::Result<()> {
+        self.seq = self.seq.wrapping_add(1);
+        let total = NLMSG_HDRLEN + REQ_LEN;
+        let mut m = Vec::with_capacity(total);
+        m.extend_from_slice(&(total as u32).to_ne_bytes());
+        m.extend_from_slice(&SOCK_DESTROY.to_ne_bytes());
+        m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+        m.extend_from_slice(&self.seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.push(match s.family {
+            Family::Ipv4 => libc_af::INET,
+            Family::Ipv6 => libc_af::INET6,
+        });
+        m.push(match s.proto {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        });
+        m.push(0);
+        m.push(0);
+        m.extend_from_slice(&ALL_STATES.to_ne_bytes());
+        m.extend_from_slice(&s.local_port.to_be_bytes());
+        m.extend_from_slice(&s.remote_port.to_be_bytes());
+        for a in [s.local_addr, s.remote_addr] {
+            let mut b = [0u8; 16];
+            match a {
+                IpAddr::V4(v4) => b[..4].copy_from_slice(&v4.octets()),
+                IpAddr::V6(v6) => b.copy_from_slice(&v6.octets()),
+            }
+            m.extend_from_slice(&b);
+        }
+        m.extend_from_slice(&0u32.to_ne_bytes()); // any interface
+        m.extend_from_slice(&(s.cookie as u32).to_ne_bytes());
+        m.extend_from_slice(&((s.cookie >> 32) as u32).to_ne_bytes());
+        sendto(
+            self.fd.as_raw_fd(),
+            &m,
+            &NetlinkAddr::new(0, 0),
+            MsgFlags::empty(),
+        )?;
+        let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty())?;
+        let buf = &self.buf[..n];
+        if n >= NLMSG_HDRLEN + 4 && u16_ne(buf, 4) == NLMSG_ERROR {
+            let errno = -(u32_ne(buf, NLMSG_HDRLEN) as i32);
+            return if errno == 0 {
+                Ok(())
+            } else {
+                Err(nix::Error::from_raw(errno))
+            };
+        }
+        Err(nix::Error::EBADMSG)
     }
 
     /// Every TCP and UDP socket of both families in this namespace.

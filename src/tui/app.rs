@@ -2,13 +2,18 @@
 //! the runtime to carry out, so every behaviour is testable without a terminal.
 
 use super::keymap::{Command, KeyMap};
+use crate::action::exec::Outcome;
+use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::analyze::conns::{ConnSummary, summarize};
 use crate::analyze::portmap::{MAX_ZOOM, PortMap};
 use crate::analyze::why::{BindRequest, Diagnosis};
+use crate::collect::NetnsTarget;
 use crate::model::{Proto, Snapshot, Socket, SocketKey};
+use crate::portset::PortSet;
 use crossterm::event::{Event, KeyEvent, KeyEventKind};
 use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -45,15 +50,40 @@ pub enum Msg {
     Data(Arc<Snapshot>, Option<Arc<Diagnosis>>),
     CollectFailed(String),
     Resize,
+    /// A confirmed action finished.
+    ActionDone(Box<Outcome>),
 }
 
 /// What the runtime must do after an update.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     RefreshNow,
     /// Watch this port in the why view (the collector probes it on every refresh).
     Watch(Option<BindRequest>),
+    /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
+    Execute(Box<PendingAction>),
     Quit,
+}
+
+/// Where reservations go and how actions reach the system.
+#[derive(Debug, Clone)]
+pub struct ActionContext {
+    pub netns: NetnsTarget,
+    /// The sysctl.d directory for the drop-in (`--sysctl-dir`, config `sysctl_dir`).
+    pub sysctl_dir: PathBuf,
+    pub journal: Option<PathBuf>,
+    pub is_root: bool,
+}
+
+impl Default for ActionContext {
+    fn default() -> Self {
+        ActionContext {
+            netns: NetnsTarget::Current,
+            sysctl_dir: PathBuf::from("/etc/sysctl.d"),
+            journal: crate::reserve::journal::default_path(),
+            is_root: nix::unistd::geteuid().is_root(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +135,17 @@ pub enum Modal {
         scroll: u16,
     },
     Goto(Input),
+    /// An action waiting for `y`; `context` says what led to it (an earlier outcome).
+    Confirm {
+        action: PendingAction,
+        context: Vec<String>,
+    },
+    /// An action is running.
+    Busy(String),
+    /// What happened, or why nothing could be done.
+    Outcome(Outcome),
+    /// The reservation planner: a port list, with the plan computed live.
+    Reserve(Input),
 }
 
 pub struct App {
@@ -136,6 +177,7 @@ pub struct App {
     pub quit: bool,
     /// One line of feedback for the last key (e.g. an unavailable action).
     pub note: Option<String>,
+    pub actions: ActionContext,
     /// Lower-cased search text per socket, built on the first filter keystroke per snapshot.
     haystack: Option<Vec<String>>,
 }
@@ -174,6 +216,7 @@ impl App {
             replay,
             quit: false,
             note: None,
+            actions: ActionContext::default(),
             haystack: None,
         }
     }
@@ -193,6 +236,17 @@ impl App {
             Msg::CollectFailed(e) => {
                 self.error = Some(e);
                 Vec::new()
+            }
+            Msg::ActionDone(outcome) => {
+                let outcome = *outcome;
+                self.modal = Some(match outcome.follow_up.clone() {
+                    Some(next) => Modal::Confirm {
+                        action: next,
+                        context: outcome.lines,
+                    },
+                    None => Modal::Outcome(outcome),
+                });
+                vec![Effect::RefreshNow]
             }
         }
     }
@@ -354,6 +408,34 @@ impl App {
                     input.handle_event(&Event::Key(ev));
                 }
             },
+            Some(Modal::Confirm { .. }) => {
+                // Only an explicit y acts; everything else (n, esc, enter) is the default No.
+                if matches!(ev.code, crossterm::event::KeyCode::Char('y' | 'Y'))
+                    && let Some(Modal::Confirm { action, .. }) = self.modal.take()
+                {
+                    let (title, _) = action.describe();
+                    self.modal = Some(Modal::Busy(title));
+                    return vec![Effect::Execute(Box::new(action))];
+                }
+                self.modal = None;
+                self.note = Some("cancelled: nothing was done".into());
+            }
+            Some(Modal::Busy(_)) => {}
+            Some(Modal::Outcome(_)) => {
+                if matches!(cmd, Some(Command::Back | Command::Open | Command::Quit)) {
+                    self.modal = None;
+                }
+            }
+            Some(Modal::Reserve(input)) => match cmd {
+                Some(Command::Back) => self.modal = None,
+                Some(Command::Open) => {
+                    let spec = input.value().to_string();
+                    self.confirm_reservation(&spec);
+                }
+                _ => {
+                    input.handle_event(&Event::Key(ev));
+                }
+            },
             Some(Modal::Help { scroll }) | Some(Modal::Detail { scroll, .. }) => match cmd {
                 Some(Command::Up) => *scroll = scroll.saturating_sub(1),
                 Some(Command::Down) => *scroll = scroll.saturating_add(1),
@@ -453,14 +535,176 @@ impl App {
             | Command::Reserve
             | Command::ReserveAtRisk
             | Command::Undo => {
-                self.note = Some(format!(
-                    "{} is not available in this version: the why view ({}) lists the exact commands",
-                    cmd.help(),
-                    self.keymap.label(Command::ViewWhy)
-                ));
+                if self.replay {
+                    self.note = Some(
+                        "actions are disabled in a replay: this is a recording, not the live system"
+                            .into(),
+                    );
+                } else {
+                    self.on_action(cmd);
+                }
             }
         }
         Vec::new()
+    }
+
+    /// The socket an action applies to: the selected row, or in the why view the first holder
+    /// (for kill, one with a process; for close, an outgoing connection).
+    fn action_target(&self, cmd: Command) -> Option<Socket> {
+        match self.view {
+            View::Listeners | View::Connections => self.selected_socket().cloned(),
+            View::Why => {
+                let d = self.diagnosis.as_deref()?;
+                let pick = |h: &&crate::analyze::why::Holder| match cmd {
+                    Command::CloseConn => h.role == crate::analyze::why::Role::Outgoing,
+                    _ => !h.socket.kernel_held,
+                };
+                d.holders
+                    .iter()
+                    .find(pick)
+                    .or(d.holders.first())
+                    .map(|h| h.socket.clone())
+            }
+            View::PortMap => None,
+        }
+    }
+
+    fn info(&mut self, title: &str, text: String) {
+        self.modal = Some(Modal::Outcome(Outcome {
+            ok: false,
+            title: title.into(),
+            lines: vec![text],
+            follow_up: None,
+        }));
+    }
+
+    fn on_action(&mut self, cmd: Command) {
+        let Some(snap) = self.data.clone() else {
+            return;
+        };
+        let netns = self.actions.netns.clone();
+        match cmd {
+            Command::Kill | Command::CloseConn => {
+                let Some(sock) = self.action_target(cmd) else {
+                    self.note =
+                        Some("select a socket first (listeners, connections or why view)".into());
+                    return;
+                };
+                let planned = if cmd == Command::Kill {
+                    plan_signal(&snap, &sock, Sig::Term, &netns)
+                } else {
+                    plan_close(&sock, &netns)
+                };
+                match planned {
+                    Ok(action) => {
+                        self.modal = Some(Modal::Confirm {
+                            action,
+                            context: Vec::new(),
+                        })
+                    }
+                    Err(why) => self.info("Nothing to do", why),
+                }
+            }
+            Command::Reserve => {
+                let port = match self.view {
+                    View::PortMap => Some(self.map.cursor),
+                    View::Why => self.why_request.map(|r| r.port),
+                    _ => self.selected_socket().map(|s| s.local_port),
+                };
+                let text = port.map_or_else(String::new, |p| p.to_string());
+                self.modal = Some(Modal::Reserve(Input::new(text)));
+            }
+            Command::ReserveAtRisk => {
+                let ports = crate::reserve::at_risk_ports(&snap);
+                if ports.is_empty() {
+                    self.info(
+                        "Nothing at risk",
+                        "no listener sits inside the ephemeral range unreserved".into(),
+                    );
+                } else {
+                    self.modal = Some(Modal::Reserve(Input::new(ports.to_string())));
+                }
+            }
+            Command::Undo => {
+                let Some(journal) = self.actions.journal.clone() else {
+                    self.info("Undo", "no data directory for the undo journal".into());
+                    return;
+                };
+                match crate::reserve::plan_undo(&journal, &netns) {
+                    Ok(plan) => {
+                        self.modal = Some(Modal::Confirm {
+                            action: PendingAction::UndoReservation(plan),
+                            context: Vec::new(),
+                        })
+                    }
+                    Err(e) => self.info("Nothing to undo", e.message),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The planner's live plan for the text typed so far.
+    pub fn reservation_preview(&self, spec: &str) -> Result<crate::action::ReserveAction, String> {
+        let snap = self.data.as_deref().ok_or("no snapshot yet")?;
+        let add = PortSet::parse(spec).map_err(|e| e.to_string())?;
+        let dropin = self.actions.sysctl_dir.join(crate::reserve::DROPIN_NAME);
+        let journal = self
+            .actions
+            .journal
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("portscope-reserve-journal.json"));
+        Ok(plan_reservation(
+            snap,
+            &add,
+            &PortSet::new(),
+            &self.actions.netns,
+            Some(dropin),
+            journal,
+        ))
+    }
+
+    fn confirm_reservation(&mut self, spec: &str) {
+        match self.reservation_preview(spec) {
+            Err(e) => self.note = Some(e),
+            Ok(a) if a.plan.proposed == a.plan.current => {
+                self.note = Some("nothing to change: those ports are already reserved".into())
+            }
+            Ok(a) if !self.actions.is_root => {
+                let mut lines = vec![
+                    "Changing net.ipv4.ip_local_reserved_ports needs root. Run these instead:"
+                        .into(),
+                ];
+                lines.extend(
+                    crate::reserve::manual_commands(
+                        &a.request.value,
+                        &a.request.netns,
+                        a.request.dropin.as_deref(),
+                    )
+                    .lines()
+                    .map(String::from),
+                );
+                lines.push("Or for the fleet (Ansible):".into());
+                let file = a.request.dropin.clone().unwrap_or_default();
+                lines.extend(
+                    crate::reserve::ansible_task(&a.request.value, &file)
+                        .lines()
+                        .map(String::from),
+                );
+                self.modal = Some(Modal::Outcome(Outcome {
+                    ok: false,
+                    title: "Reservation: run as root".into(),
+                    lines,
+                    follow_up: None,
+                }));
+            }
+            Ok(a) => {
+                self.modal = Some(Modal::Confirm {
+                    action: PendingAction::ApplyReservation(a),
+                    context: Vec::new(),
+                })
+            }
+        }
     }
 
     fn switch(&mut self, view: View) {

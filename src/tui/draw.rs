@@ -62,6 +62,12 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
         Some(Modal::Help { scroll }) => views::help::render(f, app, theme, *scroll),
         Some(Modal::Detail { key, scroll }) => views::detail::render(f, app, theme, key, *scroll),
         Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
+        Some(Modal::Confirm { action, context }) => {
+            views::dialog::confirm(f, app, theme, action, context)
+        }
+        Some(Modal::Busy(title)) => views::dialog::busy(f, theme, title),
+        Some(Modal::Outcome(o)) => views::dialog::outcome(f, theme, o),
+        Some(Modal::Reserve(input)) => views::dialog::reserve(f, app, theme, input),
         None => {}
     }
 }
@@ -194,7 +200,12 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (Command::Open, "details"),
         ];
         match app.view {
-            View::Listeners => hints.push((Command::Sort, "sort")),
+            View::Listeners => hints.extend([
+                (Command::Sort, "sort"),
+                (Command::Kill, "kill"),
+                (Command::Reserve, "reserve"),
+                (Command::ReserveAtRisk, "reserve at-risk"),
+            ]),
             View::PortMap => {
                 hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Open));
                 hints.extend([
@@ -205,9 +216,16 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             View::Why => {
                 hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Open));
-                hints.push((Command::EditPort, "port"));
+                hints.extend([
+                    (Command::EditPort, "port"),
+                    (Command::Kill, "kill"),
+                    (Command::CloseConn, "close conn"),
+                    (Command::Reserve, "reserve"),
+                ]);
             }
-            View::Connections => {}
+            View::Connections => {
+                hints.extend([(Command::Kill, "kill"), (Command::CloseConn, "close conn")])
+            }
         }
         let mut spans = Vec::new();
         if !app.filter.value().is_empty() {

@@ -21,6 +21,8 @@ pub struct TuiOptions {
     pub replay: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub no_color: bool,
+    /// Where staged reservations are persisted (default /etc/sysctl.d).
+    pub sysctl_dir: Option<PathBuf>,
 }
 
 /// What can go wrong before the UI starts: all of it is the user's input (exit status 2)
@@ -75,7 +77,11 @@ pub fn run(opts: TuiOptions) -> Result<(), StartError> {
                 .into(),
         ));
     }
-    let app = app::App::new(config.keymap, opts.replay.is_some());
+    let mut app = app::App::new(config.keymap, opts.replay.is_some());
+    app.actions.netns = opts.netns.clone();
+    if let Some(dir) = opts.sysctl_dir.or(config.sysctl_dir) {
+        app.actions.sysctl_dir = dir;
+    }
     runtime::run(app, config.theme, source, interval)
         .map_err(|e| StartError::Failed(format!("terminal error: {e}")))
 }

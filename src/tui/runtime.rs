@@ -122,6 +122,7 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
     let (tx, rx) = channel::<Msg>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
     let collector_tx = tx.clone();
+    let action_tx = tx.clone();
     let collector_thread = std::thread::Builder::new()
         .name("collector".into())
         .spawn(move || collector(source, interval, collector_tx, ctrl_rx))?;
@@ -146,6 +147,17 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
                     Effect::Quit => return Ok(()),
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
+                    Effect::Execute(action) => {
+                        // Signals wait for the process to exit, sysctl writes read back: never
+                        // on the UI thread.
+                        let tx = action_tx.clone();
+                        std::thread::spawn(move || {
+                            let _ = tx.send(Msg::ActionDone(Box::new(
+                                crate::action::exec::execute(&action),
+                            )));
+                        });
+                        Ok(())
+                    }
                 };
                 if sent.is_err() {
                     return Err(std::io::Error::other("the collector thread stopped"));

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod detail;
+pub mod dialog;
 pub mod help;
 pub mod listeners;
 pub mod portmap;

@@ -1,0 +1,172 @@
+//! Dialogs for actions: the confirmation (its text comes from the action; `y` acts, anything
+//! else is No), the outcome, the busy notice, and the reservation planner.
+
+use crate::action::PendingAction;
+use crate::action::exec::Outcome;
+use crate::tui::app::App;
+use crate::tui::draw::centered;
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use tui_input::Input;
+
+fn popup(f: &mut Frame, height: u16) -> Rect {
+    let area = centered(f.area(), 96, height.saturating_add(2));
+    f.render_widget(Clear, area);
+    area
+}
+
+fn block<'a>(title: String, style: Style) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(style)
+        .title(Span::styled(
+            format!(" {title} "),
+            style.add_modifier(Modifier::BOLD),
+        ))
+}
+
+pub fn confirm(
+    f: &mut Frame,
+    _app: &App,
+    theme: &Theme,
+    action: &PendingAction,
+    context: &[String],
+) {
+    let (title, text) = action.describe();
+    let mut lines: Vec<Line> = context
+        .iter()
+        .map(|l| Line::from(Span::styled(l.clone(), theme.dim())))
+        .collect();
+    if !context.is_empty() {
+        lines.push(Line::from(""));
+    }
+    for (i, l) in text.iter().enumerate() {
+        let style = if i == 0 {
+            Style::new().add_modifier(Modifier::BOLD)
+        } else if l.trim_start().starts_with("warning") {
+            theme.warn()
+        } else {
+            Style::new()
+        };
+        lines.push(Line::from(Span::styled(l.clone(), style)));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
+        Span::raw(" yes, do it     "),
+        Span::styled(" N ", theme.selected()),
+        Span::raw(" no (default: n, esc or enter)"),
+    ]));
+    let area = popup(f, lines.len() as u16 + 2);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(format!("{title}?"), theme.warn())),
+        area,
+    );
+}
+
+pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
+    let area = popup(f, 1);
+    f.render_widget(
+        Paragraph::new(format!("{title}: working…")).block(block("Working".into(), theme.title())),
+        area,
+    );
+}
+
+pub fn outcome(f: &mut Frame, theme: &Theme, o: &Outcome) {
+    let style = if o.ok { theme.good() } else { theme.bad() };
+    let mut lines: Vec<Line> = o.lines.iter().map(|l| Line::from(l.clone())).collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "esc or enter closes · logged in the action log",
+        theme.dim(),
+    )));
+    let area = popup(f, (lines.len() as u16 + 2).min(28));
+    let title = format!("{} {}", if o.ok { "Done:" } else { "Not done:" }, o.title);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(title, style)),
+        area,
+    );
+}
+
+pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("ports to reserve: ", theme.key()),
+            Span::styled(format!("{}▏", input.value()), theme.selected()),
+        ]),
+        Line::from(Span::styled(
+            "  e.g. 8080,9000-9010 · merged with the current list · enter to confirm · esc cancels",
+            theme.dim(),
+        )),
+        Line::from(""),
+    ];
+    match app.reservation_preview(input.value()) {
+        Err(e) => lines.push(Line::from(Span::styled(e, theme.bad()))),
+        Ok(a) => {
+            let p = &a.plan;
+            let show = |s: &crate::portset::PortSet| {
+                if s.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            lines.push(Line::from(format!("current   {}", show(&p.current))));
+            lines.push(Line::from(vec![
+                Span::raw("proposed  "),
+                Span::styled(show(&p.proposed), theme.key()),
+            ]));
+            lines.push(Line::from(format!(
+                "added     {}    removed {}",
+                show(&p.added),
+                show(&p.removed)
+            )));
+            let e = &p.ephemeral;
+            lines.push(Line::from(format!(
+                "ephemeral {}-{}: usable {} → {} of {} ports",
+                e.range[0], e.range[1], e.usable_before, e.usable_after, e.size
+            )));
+            for s in p.held.iter().take(4) {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "held now (keeps it until it closes): {} {} {}",
+                        s.proto,
+                        s.local(),
+                        super::owner_name(s)
+                    ),
+                    theme.warn(),
+                )));
+            }
+            for w in &p.warnings {
+                lines.push(Line::from(Span::styled(
+                    format!("warning: {w}"),
+                    theme.warn(),
+                )));
+            }
+            if !app.actions.is_root {
+                lines.push(Line::from(Span::styled(
+                    "not root: enter shows the commands and the Ansible task to run instead",
+                    theme.warn(),
+                )));
+            }
+        }
+    }
+    let area = popup(f, lines.len() as u16 + 1);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block(
+                "Stage a reservation (net.ipv4.ip_local_reserved_ports)".into(),
+                theme.title(),
+            )),
+        area,
+    );
+}
