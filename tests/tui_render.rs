@@ -115,3 +115,68 @@ fn no_color_keeps_every_class_distinguishable() {
         "NO_COLOR means no colour"
     );
 }
+
+/// A live-mode app on the recording (actions enabled), with fixed paths so renders are stable.
+fn dialog(keys: &str, root: bool, w: u16, h: u16) -> String {
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.actions.is_root = root;
+    app.actions.journal = Some("/var/lib/portscope/reserve-journal.json".into());
+    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.type_keys(keys);
+    let buf = render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        w,
+        h,
+    );
+    redact_times(&buffer_text(&buf))
+}
+
+/// Replaces RFC 3339 instants (`2026-11-21T06:44:22Z`, written "now" into drop-in comments) with
+/// a fixed marker so renders compare across runs.
+fn redact_times(text: &str) -> String {
+    let b = text.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:ddZ";
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = b.len() - i >= shape.len()
+            && shape.iter().zip(&b[i..]).all(|(s, c)| match s {
+                b'd' => c.is_ascii_digit(),
+                s => s == c,
+            });
+        if fits {
+            out.push_str("<time>");
+            i += shape.len();
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+macro_rules! dialogs {
+    ($($name:ident: $keys:expr, $root:expr, $must:expr),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            for (w, h) in [(80u16, 24u16), (120, 35)] {
+                let text = dialog($keys, $root, w, h);
+                assert!(text.contains($must), "{}x{} lacks {:?}:\n{text}", w, h, $must);
+                insta::assert_snapshot!(format!("{}_{w}x{h}", stringify!($name)), text);
+            }
+        }
+    )*};
+}
+
+dialogs! {
+    confirm_kill_nginx: "jjjK", true, "Send SIGTERM to nginx",
+    confirm_close_java_connection: "2/java\nD", true, "SOCK_DESTROY",
+    reserve_planner_kubelet: "GR", true, "proposed",
+    confirm_reservation: "GR\n", true, "Set net.ipv4.ip_local_reserved_ports",
+    kill_time_wait_refused: "2/time-wait\nK", true, "held by the kernel (TIME_WAIT)",
+    reservation_without_root: "GR\n", false, "needs root",
+}

@@ -241,3 +241,220 @@ fn a_collect_failure_keeps_the_last_good_data() {
     app.update(Msg::Data(Arc::new(sample()), None));
     assert!(app.error.is_none());
 }
+
+mod actions {
+    use super::*;
+    use portscope::action::exec::Outcome;
+    use portscope::action::{PendingAction, Sig};
+
+    fn live(snap: Snapshot) -> App {
+        let mut app = app_with(snap);
+        app.actions.is_root = true;
+        app
+    }
+
+    fn pending(app: &App) -> Option<&PendingAction> {
+        match &app.modal {
+            Some(Modal::Confirm { action, .. }) => Some(action),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn kill_proposes_sigterm_to_the_shown_pid_and_start_time() {
+        let mut app = live(sample());
+        app.type_keys("j");
+        let shown = app.selected_socket().expect("row").owners[0].clone();
+        app.type_keys("K");
+        match pending(&app) {
+            Some(PendingAction::Signal(a)) => {
+                assert_eq!(
+                    (a.sig, a.owner.pid, a.owner.start_time),
+                    (Sig::Term, shown.pid, shown.start_time)
+                );
+                assert_eq!(a.port, 80);
+            }
+            other => panic!("expected a signal to confirm, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn n_esc_and_enter_change_nothing_and_only_y_executes() {
+        for no in ["n", "\x1b", "\n", "x"] {
+            let mut app = live(sample());
+            app.type_keys("K");
+            assert!(pending(&app).is_some());
+            let effects = app.type_keys(no);
+            assert!(effects.is_empty(), "{no:?} must not act: {effects:?}");
+            assert!(app.modal.is_none());
+            assert_eq!(app.note.as_deref(), Some("cancelled: nothing was done"));
+        }
+        let mut app = live(sample());
+        app.type_keys("K");
+        let expected = pending(&app).cloned().expect("pending");
+        let effects = app.type_keys("y");
+        assert_eq!(effects, vec![Effect::Execute(Box::new(expected))]);
+        assert!(matches!(app.modal, Some(Modal::Busy(_))));
+    }
+
+    #[test]
+    fn kernel_held_sockets_have_nothing_to_kill() {
+        let mut app = live(sample());
+        app.type_keys("2");
+        // Connections: the 45000 outgoing socket, then the TIME_WAIT on 8080 (sorted by port).
+        let tw_row = app
+            .conns
+            .iter()
+            .position(|&i| app.snapshot().unwrap().sockets[i].state == State::TimeWait)
+            .expect("tw");
+        for _ in 0..tw_row {
+            app.type_keys("j");
+        }
+        app.type_keys("K");
+        match &app.modal {
+            Some(Modal::Outcome(o)) => assert!(
+                o.lines[0].contains("no process to kill") && o.lines[0].contains("42 s"),
+                "{o:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        app.type_keys("\x1bD");
+        assert!(matches!(&app.modal, Some(Modal::Outcome(o)) if o.lines[0].contains("TIME_WAIT")));
+    }
+
+    #[test]
+    fn close_proposes_the_selected_connection() {
+        let mut snap = sample();
+        for s in &mut snap.sockets {
+            s.cookie = 77;
+        }
+        let mut app = live(snap);
+        app.type_keys("2");
+        let want = app.selected_socket().expect("row").key();
+        app.type_keys("D");
+        match pending(&app) {
+            Some(PendingAction::CloseConnection(a)) => assert_eq!(a.socket.key(), want),
+            other => panic!("{other:?}"),
+        }
+        // A listener is not a connection.
+        let mut app = live(sample());
+        app.type_keys("D");
+        assert!(matches!(&app.modal, Some(Modal::Outcome(o)) if o.lines[0].contains("listener")));
+    }
+
+    #[test]
+    fn reserve_prefills_the_port_and_merges_with_the_current_list() {
+        let mut snap = sample();
+        snap.sysctl.ip_local_reserved_ports =
+            portscope::portset::PortSet::parse("9000-9010").unwrap();
+        let mut app = live(snap);
+        app.type_keys("jjj"); // the listener on 40000
+        app.type_keys("R");
+        match &app.modal {
+            Some(Modal::Reserve(input)) => assert_eq!(input.value(), "40000"),
+            other => panic!("{other:?}"),
+        }
+        app.type_keys(",8081\n");
+        match pending(&app) {
+            Some(PendingAction::ApplyReservation(a)) => {
+                assert_eq!(a.plan.proposed.to_string(), "8081,9000-9010,40000");
+                assert_eq!(a.plan.added.to_string(), "8081,40000");
+                assert_eq!(a.request.value.to_string(), "8081,9000-9010,40000");
+                assert!(
+                    a.request
+                        .dropin
+                        .as_ref()
+                        .is_some_and(|d| d.ends_with("90-portscope-reserved-ports.conf"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(app.type_keys("n").is_empty());
+        // A bad list stays in the planner with the reason.
+        app.type_keys("R");
+        app.type_keys("x\n");
+        assert!(matches!(app.modal, Some(Modal::Reserve(_))));
+        assert!(
+            app.note.as_deref().unwrap_or("").contains("not a number"),
+            "{:?}",
+            app.note
+        );
+    }
+
+    #[test]
+    fn reserve_at_risk_prefills_every_at_risk_listener() {
+        let mut app = live(sample());
+        app.type_keys("A");
+        match &app.modal {
+            Some(Modal::Reserve(input)) => assert_eq!(input.value(), "40000"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_root_reserve_shows_the_commands_instead() {
+        let mut app = app_with(sample());
+        app.actions.is_root = false;
+        app.type_keys("jjjR\n");
+        match &app.modal {
+            Some(Modal::Outcome(o)) => {
+                let text = o.lines.join("\n");
+                assert!(
+                    text.contains("needs root") && text.contains("ansible.posix.sysctl"),
+                    "{text}"
+                );
+                assert!(text.contains("40000"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_ignored_sigterm_leads_to_a_confirmed_sigkill() {
+        let mut app = live(sample());
+        app.type_keys("K");
+        let Some(PendingAction::Signal(term)) = pending(&app).cloned() else {
+            panic!()
+        };
+        app.type_keys("y");
+        let kill = PendingAction::Signal(portscope::action::SignalAction {
+            sig: Sig::Kill,
+            ..term
+        });
+        let effects = app.update(Msg::ActionDone(Box::new(Outcome {
+            ok: true,
+            title: "SIGTERM".into(),
+            lines: vec!["still running 3 s after SIGTERM".into()],
+            follow_up: Some(kill.clone()),
+        })));
+        assert_eq!(effects, vec![Effect::RefreshNow]);
+        match &app.modal {
+            Some(Modal::Confirm { action, context }) => {
+                assert_eq!(action, &kill);
+                assert!(context[0].contains("still running"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            app.type_keys("\n").is_empty(),
+            "SIGKILL also defaults to No"
+        );
+    }
+
+    #[test]
+    fn replay_disables_actions_and_says_why() {
+        let mut app = App::new(KeyMap::default_map(), true);
+        app.update(Msg::Data(Arc::new(sample()), None));
+        for k in ["K", "D", "R", "A", "U"] {
+            app.type_keys(k);
+            assert!(app.modal.is_none(), "{k}");
+            assert!(
+                app.note
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("disabled in a replay"),
+                "{k}"
+            );
+        }
+    }
+}

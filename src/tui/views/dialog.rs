@@ -13,10 +13,42 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use tui_input::Input;
 
-fn popup(f: &mut Frame, height: u16) -> Rect {
-    let area = centered(f.area(), 96, height.saturating_add(2));
+const WIDTH: u16 = 96;
+
+/// Rows `lines` take once wrapped inside a popup on this screen (borders excluded).
+fn wrapped_rows(f: &Frame, lines: &[Line]) -> u16 {
+    let inner = usize::from(WIDTH.min(f.area().width).saturating_sub(2)).max(1);
+    lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner) as u16)
+        .sum()
+}
+
+/// A cleared, centred popup tall enough for `rows` of text (clamped to the screen).
+fn popup(f: &mut Frame, rows: u16) -> Rect {
+    let area = centered(f.area(), WIDTH, rows.saturating_add(2));
     f.render_widget(Clear, area);
     area
+}
+
+/// Splits a popup into its text and a last row that always shows (the y/N prompt).
+fn with_footer(area: Rect) -> (Rect, Rect) {
+    let inner = Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    };
+    let footer = Rect {
+        y: inner.y + inner.height.saturating_sub(1),
+        height: inner.height.min(1),
+        ..inner
+    };
+    let body = Rect {
+        height: inner.height.saturating_sub(1),
+        ..inner
+    };
+    (body, footer)
 }
 
 fn block<'a>(title: String, style: Style) -> Block<'a> {
@@ -54,20 +86,18 @@ pub fn confirm(
         };
         lines.push(Line::from(Span::styled(l.clone(), style)));
     }
-    lines.push(Line::from(""));
-    lines.push(Line::from(vec![
+    let prompt = Line::from(vec![
         Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
-        Span::raw(" yes, do it     "),
+        Span::raw(" yes, do it   "),
         Span::styled(" N ", theme.selected()),
-        Span::raw(" no (default: n, esc or enter)"),
-    ]));
-    let area = popup(f, lines.len() as u16 + 2);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(format!("{title}?"), theme.warn())),
-        area,
-    );
+        Span::raw(" no (default: n, esc, enter)"),
+    ]);
+    let rows = wrapped_rows(f, &lines) + 2;
+    let area = popup(f, rows);
+    f.render_widget(block(format!("{title}?"), theme.warn()), area);
+    let (body, footer) = with_footer(area);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    f.render_widget(Paragraph::new(prompt), footer);
 }
 
 pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
@@ -159,7 +189,7 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
             }
         }
     }
-    let area = popup(f, lines.len() as u16 + 1);
+    let area = popup(f, wrapped_rows(f, &lines));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
