@@ -143,3 +143,149 @@ fn replay_opens_the_recording_and_bad_input_exits_2() {
     }
     let _ = std::fs::remove_dir_all(home);
 }
+
+fn reserved_now() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
+        .expect("read sysctl")
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
+    if !private_netns("tui_e2e_actions") {
+        return;
+    }
+    let home = temp_home("actions");
+    let data = home.join("data");
+    let sysctl_dir = home.join("sysctl.d");
+    std::fs::create_dir_all(&sysctl_dir).expect("sysctl dir");
+    // A helper process listening on 20300; an outgoing connection held by another; a listener
+    // of our own on 40300 (inside the ephemeral range) to reserve.
+    let l = tcp_listen("0.0.0.0:20300");
+    let mut victim = hold(&[&l.as_fd()]);
+    drop(l);
+    let server = tcp_listen("127.0.0.1:20301");
+    let client = std::net::TcpStream::connect("127.0.0.1:20301").expect("connect");
+    let client_port = client.local_addr().expect("addr").port();
+    let mut thief = hold(&[&client.as_fd()]);
+    drop(client);
+    let (_accepted, _) = server.accept().expect("accept");
+    let at_risk = tcp_listen("0.0.0.0:40300");
+    let dir_arg = sysctl_dir.to_str().expect("utf-8").to_string();
+    let mut tui = Tui::start(
+        &["--interval", "300ms", "--sysctl-dir", &dir_arg],
+        &[
+            ("XDG_CONFIG_HOME", home.to_str().expect("utf-8")),
+            ("XDG_DATA_HOME", data.to_str().expect("utf-8")),
+        ],
+        120,
+        35,
+    );
+    tui.wait_text("0.0.0.0:20300");
+
+    // K, n: nothing happens.
+    tui.keys("/20300\r");
+    tui.wait_for("the kept filter", |t| {
+        t.contains("filter: 20300 ") && t.contains("? help")
+    });
+    tui.keys("K");
+    let screen = tui.wait_text("Send SIGTERM to sleep");
+    assert!(
+        screen.contains(&format!("pid {}", victim.pid())),
+        "{screen}"
+    );
+    tui.keys("n");
+    tui.wait_text("cancelled: nothing was done");
+    assert!(
+        victim.child.try_wait().expect("try_wait").is_none(),
+        "n must not signal"
+    );
+
+    // K, y: the process exits, and portscope says the port is free.
+    tui.keys("K");
+    tui.wait_text("Send SIGTERM to sleep");
+    tui.keys("y");
+    let screen = tui.wait_text("Done: SIGTERM sleep");
+    assert!(
+        screen.contains("exited") && screen.contains("port 20300 is free now"),
+        "{screen}"
+    );
+    assert!(wait_until(std::time::Duration::from_secs(5), || {
+        victim.child.try_wait().is_ok_and(|s| s.is_some())
+    }));
+    tui.keys(ESC);
+    tui.wait_for("the outcome closed", |t| !t.contains("Done: SIGTERM"));
+
+    // D, y on the outgoing connection: it closes, its process lives on.
+    tui.keys("2");
+    tui.keys(&format!("/outgoing {client_port}\r"));
+    tui.wait_for("the connection row", |t| {
+        t.contains(&format!("127.0.0.1:{client_port}")) && t.contains("auto")
+    });
+    tui.keys("D");
+    tui.wait_text("SOCK_DESTROY?");
+    tui.keys("y");
+    let screen = tui.wait_text("Done: close");
+    assert!(
+        screen.contains(&format!("port {client_port} is released")),
+        "{screen}"
+    );
+    assert!(
+        thief.child.try_wait().expect("try_wait").is_none(),
+        "the client lives on"
+    );
+    let gone = portscope::collect::collect(&Default::default())
+        .expect("snapshot")
+        .sockets
+        .iter()
+        .all(|s| s.local_port != client_port || s.state != portscope::model::State::Established);
+    assert!(gone, "the connection was closed");
+    tui.keys(ESC);
+
+    // R, enter, y on the listener at 40300: the namespace's list now holds it.
+    tui.wait_for("the outcome closed", |t| !t.contains("Done: close"));
+    tui.keys("1");
+    tui.keys("/40300\r");
+    tui.wait_for("the listener row", |t| {
+        t.contains("0.0.0.0:40300") && t.contains("AT RISK")
+    });
+    tui.keys("R");
+    tui.wait_text("ports to reserve: 40300");
+    tui.keys("\r");
+    tui.wait_text("Set net.ipv4.ip_local_reserved_ports");
+    assert_eq!(reserved_now(), "", "nothing before y");
+    tui.keys("y");
+    tui.wait_text("Done: reserve 40300");
+    assert_eq!(reserved_now(), "40300");
+    let dropin = std::fs::read_to_string(sysctl_dir.join("90-portscope-reserved-ports.conf"))
+        .expect("the drop-in is written");
+    assert!(
+        dropin.contains("net.ipv4.ip_local_reserved_ports = 40300"),
+        "{dropin}"
+    );
+    tui.keys(ESC);
+
+    // U, y: undone.
+    tui.keys("U");
+    tui.wait_text("Undo the reservation");
+    tui.keys("y");
+    tui.wait_text("Done: undo reservation");
+    assert_eq!(reserved_now(), "");
+    assert!(!sysctl_dir.join("90-portscope-reserved-ports.conf").exists());
+    tui.keys(ESC);
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+
+    let log = std::fs::read_to_string(data.join("portscope/actions.log")).expect("action log");
+    for needle in [
+        "SIGTERM sleep",
+        "close 127.0.0.1",
+        "reserve 40300",
+        "undo reservation",
+    ] {
+        assert!(log.contains(needle), "log lacks {needle}:\n{log}");
+    }
+    drop(at_risk);
+    let _ = std::fs::remove_dir_all(home);
+}

@@ -458,3 +458,18 @@ mod actions {
         }
     }
 }
+
+#[test]
+fn esc_glued_to_the_next_key_is_read_as_both() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = app_with(sample());
+    app.type_keys("/8080\n");
+    assert_eq!(app.listeners.len(), 1);
+    // "\x1b2" in one read arrives as Alt-2: clear the filter, then switch view.
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('2'),
+        KeyModifiers::ALT,
+    )));
+    assert_eq!(app.view, View::Connections);
+    assert!(app.filter.value().is_empty());
+}

@@ -130,10 +130,14 @@ fn close(a: &super::CloseAction) -> Outcome {
     match result {
         Ok(Ok(())) => Outcome::done(
             title,
-            vec![format!(
-                "closed: the kernel aborted the connection; port {} is released and its process keeps running",
-                s.local_port
-            )],
+            vec![if s.autobound {
+                format!(
+                    "closed: the kernel aborted the connection; port {} is released and its process keeps running",
+                    s.local_port
+                )
+            } else {
+                "closed: the kernel aborted the connection; its process keeps running".to_string()
+            }],
         ),
         Ok(Err(nix::Error::EOPNOTSUPP)) => Outcome::failed(
             title,

@@ -223,6 +223,23 @@ impl App {
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
+            // Esc followed quickly by a key (over SSH, often in one packet) reaches us as Alt+key.
+            // No binding uses Alt, so it is read as what was typed: Esc, then the key.
+            Msg::Key(ev)
+                if ev.kind != KeyEventKind::Release
+                    && ev.modifiers.contains(crossterm::event::KeyModifiers::ALT)
+                    && matches!(ev.code, crossterm::event::KeyCode::Char(_)) =>
+            {
+                let esc = KeyEvent::new(
+                    crossterm::event::KeyCode::Esc,
+                    crossterm::event::KeyModifiers::NONE,
+                );
+                let mut key = ev;
+                key.modifiers.remove(crossterm::event::KeyModifiers::ALT);
+                let mut effects = self.on_key(esc);
+                effects.extend(self.on_key(key));
+                effects
+            }
             Msg::Key(ev) if ev.kind != KeyEventKind::Release => self.on_key(ev),
             Msg::Key(_) | Msg::Resize => Vec::new(),
             Msg::Data(snap, diag) => {
@@ -475,8 +492,11 @@ impl App {
             Command::Left => self.map_move(-1),
             Command::Right => self.map_move(1),
             Command::Filter => {
+                // A new search, as `/` does in less and vim: typing a port replaces the last one.
                 if matches!(self.view, View::Listeners | View::Connections) {
+                    self.filter = Input::default();
                     self.filter_editing = true;
+                    self.recompute();
                 }
             }
             Command::Freeze => {
