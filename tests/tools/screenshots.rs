@@ -64,5 +64,28 @@ fn main() -> std::io::Result<()> {
     let mut app = fresh();
     keys(&mut app, "?");
     shot(&app, "6-help", 120, 35)?;
+
+    // The action dialogs, as on a live system (a replay disables actions).
+    let live = || {
+        let mut app = App::new(KeyMap::default_map(), false);
+        app.actions.is_root = true;
+        app.actions.journal = Some("/root/.local/share/portscope/reserve-journal.json".into());
+        app.update(Msg::Data(Arc::clone(&snap), None));
+        app
+    };
+    let mut app = live();
+    keys(&mut app, "410080\n");
+    if let Some(req) = app.why_request {
+        let diag = replay_diagnosis(&req, &snap, &Context::default());
+        app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(diag))));
+    }
+    keys(&mut app, "D");
+    shot(&app, "7-close-the-thief", 120, 35)?;
+    let mut app = live();
+    keys(&mut app, "jjjK");
+    shot(&app, "8-confirm-kill", 120, 35)?;
+    let mut app = live();
+    keys(&mut app, "A");
+    shot(&app, "9-reserve-at-risk", 120, 35)?;
     Ok(())
 }

@@ -164,7 +164,13 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
                 "ephemeral {}-{}: usable {} → {} of {} ports",
                 e.range[0], e.range[1], e.usable_before, e.usable_after, e.size
             )));
-            for s in p.held.iter().take(4) {
+            // Ports already reserved before this change are not news: show the added ones.
+            for s in p
+                .held
+                .iter()
+                .filter(|s| p.added.contains(s.local_port))
+                .take(4)
+            {
                 lines.push(Line::from(Span::styled(
                     format!(
                         "held now (keeps it until it closes): {} {} {}",

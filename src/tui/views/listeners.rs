@@ -94,7 +94,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "process",
             "pid",
             "user",
-            "port",
+            "flags",
             "unit/container",
         ])
         .style(theme.header()),
