@@ -102,7 +102,11 @@ fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are
 /// indented to match it.
 pub fn wrap(text: &str, width: usize, first: &str) -> String {
-    let indent = " ".repeat(first.chars().count());
+    wrap_hanging(text, width, first, &" ".repeat(first.chars().count()))
+}
+
+/// Greedy word wrap with a first-line prefix and a prefix for the lines after it.
+pub fn wrap_hanging(text: &str, width: usize, first: &str, rest: &str) -> String {
     let mut out = String::new();
     let mut line = first.to_string();
     let mut empty = true;
@@ -110,7 +114,7 @@ pub fn wrap(text: &str, width: usize, first: &str) -> String {
         if !empty && line.chars().count() + 1 + word.chars().count() > width {
             out.push_str(line.trim_end());
             out.push('\n');
-            line = indent.clone();
+            line = rest.to_string();
             empty = true;
         }
         if !empty {

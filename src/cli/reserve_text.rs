@@ -22,27 +22,9 @@ pub fn shown(p: &PortSet) -> String {
     }
 }
 
-/// Greedy word wrap with a first-line prefix and a hanging indent.
+/// Greedy word wrap at the report width, with a first-line prefix and a hanging indent.
 pub fn wrap(text: &str, first: &str, rest: &str) -> String {
-    let mut out = String::new();
-    let mut line = first.to_string();
-    let mut empty = true;
-    for word in text.split_whitespace() {
-        if !empty && line.chars().count() + 1 + word.chars().count() > WIDTH {
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line = rest.to_string();
-            empty = true;
-        }
-        if !empty {
-            line.push(' ');
-        }
-        line.push_str(word);
-        empty = false;
-    }
-    out.push_str(line.trim_end());
-    out.push('\n');
-    out
+    super::wrap_hanging(text, WIDTH, first, rest)
 }
 
 fn owners(s: &Socket) -> String {

@@ -70,17 +70,23 @@ impl Dumper {
         })
     }
 
-    fn request(&mut self, family: Family, proto: Proto, autobound_only: bool) -> nix::Result<()> {
+    /// A netlink header and the first part of an inet_diag_req_v2 (family, protocol, no
+    /// extensions, every state); the caller appends the 48-byte socket id and any attributes.
+    fn begin(
+        &mut self,
+        ty: u16,
+        flags: u16,
+        family: Family,
+        proto: Proto,
+        total: usize,
+    ) -> Vec<u8> {
         self.seq = self.seq.wrapping_add(1);
-        let filter_len = if autobound_only { 4 + 4 } else { 0 };
-        let total = NLMSG_HDRLEN + REQ_LEN + filter_len;
         let mut m = Vec::with_capacity(total);
         m.extend_from_slice(&(total as u32).to_ne_bytes());
-        m.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
         m.extend_from_slice(&self.seq.to_ne_bytes());
         m.extend_from_slice(&0u32.to_ne_bytes());
-        // inet_diag_req_v2: family, protocol, ext, pad, states, then a zeroed sockid.
         m.push(match family {
             Family::Ipv4 => libc_af::INET,
             Family::Ipv6 => libc_af::INET6,
@@ -92,7 +98,14 @@ impl Dumper {
         m.push(0); // no extensions: SKV6ONLY is sent unasked for LISTEN/CLOSE sockets
         m.push(0);
         m.extend_from_slice(&ALL_STATES.to_ne_bytes());
-        m.extend_from_slice(&[0u8; 48]);
+        m
+    }
+
+    fn request(&mut self, family: Family, proto: Proto, autobound_only: bool) -> nix::Result<()> {
+        let filter_len = if autobound_only { 4 + 4 } else { 0 };
+        let total = NLMSG_HDRLEN + REQ_LEN + filter_len;
+        let mut m = self.begin(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, family, proto, total);
+        m.extend_from_slice(&[0u8; 48]); // any socket
         if autobound_only {
             // One rtattr holding one inet_diag_bc_op {code, yes, no}: accept when the kernel
             // chose the port (yes jumps to the end), reject otherwise (no jumps past it).
@@ -158,25 +171,8 @@ impl Dumper {
     /// The request carries the socket's cookie, so a socket that reuses the same addresses since
     /// the snapshot is not touched (the kernel answers ENOENT/ESTALE).
     pub fn destroy(&mut self, s: &Socket) -> nix::Result<()> {
-        self.seq = self.seq.wrapping_add(1);
         let total = NLMSG_HDRLEN + REQ_LEN;
-        let mut m = Vec::with_capacity(total);
-        m.extend_from_slice(&(total as u32).to_ne_bytes());
-        m.extend_from_slice(&SOCK_DESTROY.to_ne_bytes());
-        m.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-        m.extend_from_slice(&self.seq.to_ne_bytes());
-        m.extend_from_slice(&0u32.to_ne_bytes());
-        m.push(match s.family {
-            Family::Ipv4 => libc_af::INET,
-            Family::Ipv6 => libc_af::INET6,
-        });
-        m.push(match s.proto {
-            Proto::Tcp => 6,
-            Proto::Udp => 17,
-        });
-        m.push(0);
-        m.push(0);
-        m.extend_from_slice(&ALL_STATES.to_ne_bytes());
+        let mut m = self.begin(SOCK_DESTROY, NLM_F_ACK, s.family, s.proto, total);
         m.extend_from_slice(&s.local_port.to_be_bytes());
         m.extend_from_slice(&s.remote_port.to_be_bytes());
         for a in [s.local_addr, s.remote_addr] {
