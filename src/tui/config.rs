@@ -53,7 +53,17 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
                 let msg = e.message().to_string();
                 format!("config file {}: {}", p.display(), msg.trim())
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => File::default(),
+            // The default location may be another user's (HOME kept across su or setpriv):
+            // without an explicit --config, unreadable means "no config", not "cannot start".
+            Err(e)
+                if !explicit
+                    && matches!(
+                        e.kind(),
+                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                    ) =>
+            {
+                File::default()
+            }
             Err(e) => return Err(format!("config file {}: {e}", p.display())),
         },
         None => File::default(),
