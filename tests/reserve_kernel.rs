@@ -388,7 +388,7 @@ fn unwritable_sysctl_dir_leaves_the_runtime_value_as_it_was() {
         assert!(err.contains("put back runtime value 9000-9010"), "{err}");
         assert!(std::fs::read_dir(&ro).expect("ro dir").next().is_none());
     } else {
-        eprintln!("SKIPPED read-only mount case: unshare -m is not permitted here");
+        skip_note!("SKIPPED read-only mount case: unshare -m is not permitted here");
     }
 
     // A directory that does not exist: also found out only when writing, and rolled back.

@@ -5,6 +5,15 @@
 //! there. Nothing touches the host's namespace.
 #![allow(dead_code)]
 
+/// Says on the real stderr, past libtest's output capture, that a test skipped and why.
+#[macro_export]
+macro_rules! skip_note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod pty;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
@@ -32,11 +41,11 @@ pub fn is_root() -> bool {
 #[must_use]
 pub fn private_netns(test: &str) -> bool {
     if !is_root() {
-        eprintln!("SKIPPED {test}: needs root to create a private network namespace (unshare -n)");
+        skip_note!("SKIPPED {test}: needs root to create a private network namespace (unshare -n)");
         return false;
     }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-        eprintln!("SKIPPED {test}: unshare(CLONE_NEWNET) failed: {e}");
+        skip_note!("SKIPPED {test}: unshare(CLONE_NEWNET) failed: {e}");
         return false;
     }
     let status = run_quiet(Command::new("ip").args(["link", "set", "lo", "up"]));
