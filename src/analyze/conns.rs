@@ -25,7 +25,7 @@ pub struct ConnSummary {
 
 pub fn summarize(snap: &Snapshot) -> ConnSummary {
     let mut states: BTreeMap<State, usize> = BTreeMap::new();
-    let mut ports: BTreeMap<(Proto, u16), PortLoad> = BTreeMap::new();
+    let mut ports: rustc_hash::FxHashMap<(Proto, u16), PortLoad> = Default::default();
     let mut autobound = 0;
     for s in &snap.sockets {
         *states.entry(s.state).or_default() += 1;

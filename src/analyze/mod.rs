@@ -3,3 +3,30 @@
 pub mod conns;
 pub mod portmap;
 pub mod why;
+
+use crate::model::Snapshot;
+
+/// Everything the views derive from a whole snapshot (independent of filter and sort). Computed
+/// on the collector thread, so a 100k-socket refresh does not stall key handling.
+pub struct Derived {
+    pub summary: conns::ConnSummary,
+    pub portmap: portmap::PortMap,
+}
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The port map is 65536 entries: not worth printing.
+        f.debug_struct("Derived")
+            .field("summary", &self.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Derived {
+    pub fn of(snap: &Snapshot) -> Derived {
+        Derived {
+            summary: conns::summarize(snap),
+            portmap: portmap::PortMap::build(snap),
+        }
+    }
+}

@@ -4,7 +4,8 @@
 use super::keymap::{Command, KeyMap};
 use crate::action::exec::Outcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
-use crate::analyze::conns::{ConnSummary, summarize};
+use crate::analyze::Derived;
+use crate::analyze::conns::ConnSummary;
 use crate::analyze::portmap::{MAX_ZOOM, PortMap};
 use crate::analyze::why::{BindRequest, Diagnosis};
 use crate::collect::NetnsTarget;
@@ -48,6 +49,8 @@ pub enum Msg {
     Key(KeyEvent),
     /// A new snapshot, with the why-diagnosis for the port being watched.
     Data(Arc<Snapshot>, Option<Arc<Diagnosis>>),
+    /// The same, with the snapshot-wide derivations already made (by the collector thread).
+    Prepared(Arc<Snapshot>, Option<Arc<Diagnosis>>, Arc<Derived>),
     CollectFailed(String),
     Resize,
     /// A confirmed action finished.
@@ -148,20 +151,22 @@ pub enum Modal {
     Reserve(Input),
 }
 
+/// Data that arrived while the view was frozen: snapshot, diagnosis, derivations.
+pub type Pending = (Arc<Snapshot>, Option<Arc<Diagnosis>>, Option<Arc<Derived>>);
+
 pub struct App {
     pub keymap: KeyMap,
     pub view: View,
     pub data: Option<Arc<Snapshot>>,
     pub diagnosis: Option<Arc<Diagnosis>>,
-    pub pending: Option<(Arc<Snapshot>, Option<Arc<Diagnosis>>)>,
+    pub pending: Option<Pending>,
     pub frozen: bool,
     pub error: Option<String>,
     pub filter: Input,
     pub filter_editing: bool,
     pub listeners: Vec<usize>,
     pub conns: Vec<usize>,
-    pub summary: ConnSummary,
-    pub portmap: Option<PortMap>,
+    pub derived: Option<Arc<Derived>>,
     pub nav_listeners: TableNav,
     pub nav_conns: TableNav,
     pub sort: ListenerSort,
@@ -196,8 +201,7 @@ impl App {
             filter_editing: false,
             listeners: Vec::new(),
             conns: Vec::new(),
-            summary: ConnSummary::default(),
-            portmap: None,
+            derived: None,
             nav_listeners: TableNav::default(),
             nav_conns: TableNav::default(),
             sort: ListenerSort::Port,
@@ -243,11 +247,11 @@ impl App {
             Msg::Key(ev) if ev.kind != KeyEventKind::Release => self.on_key(ev),
             Msg::Key(_) | Msg::Resize => Vec::new(),
             Msg::Data(snap, diag) => {
-                if self.frozen {
-                    self.pending = Some((snap, diag));
-                } else {
-                    self.apply(snap, diag);
-                }
+                self.receive(snap, diag, None);
+                Vec::new()
+            }
+            Msg::Prepared(snap, diag, derived) => {
+                self.receive(snap, diag, Some(derived));
                 Vec::new()
             }
             Msg::CollectFailed(e) => {
@@ -268,7 +272,26 @@ impl App {
         }
     }
 
-    fn apply(&mut self, snap: Arc<Snapshot>, diag: Option<Arc<Diagnosis>>) {
+    fn receive(
+        &mut self,
+        snap: Arc<Snapshot>,
+        diag: Option<Arc<Diagnosis>>,
+        derived: Option<Arc<Derived>>,
+    ) {
+        if self.frozen {
+            self.pending = Some((snap, diag, derived));
+        } else {
+            self.apply(snap, diag, derived);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        snap: Arc<Snapshot>,
+        diag: Option<Arc<Diagnosis>>,
+        derived: Option<Arc<Derived>>,
+    ) {
+        self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.data = Some(snap);
         // A diagnosis for a port no longer watched (typed over since) is dropped.
         self.diagnosis = diag.filter(|d| {
@@ -282,6 +305,19 @@ impl App {
 
     pub fn snapshot(&self) -> Option<&Snapshot> {
         self.data.as_deref()
+    }
+
+    /// Connection counts of the snapshot on screen.
+    pub fn summary(&self) -> &ConnSummary {
+        static EMPTY: std::sync::OnceLock<ConnSummary> = std::sync::OnceLock::new();
+        match &self.derived {
+            Some(d) => &d.summary,
+            None => EMPTY.get_or_init(ConnSummary::default),
+        }
+    }
+
+    pub fn portmap(&self) -> Option<&PortMap> {
+        self.derived.as_deref().map(|d| &d.portmap)
     }
 
     /// Rebuilds the derived rows and puts each cursor back on the socket it was on.
@@ -323,8 +359,6 @@ impl App {
         let conns: Vec<usize> = (0..snap.sockets.len())
             .filter(|&i| !snap.sockets[i].is_listening() && matches(i))
             .collect();
-        self.summary = summarize(&snap);
-        self.portmap = Some(PortMap::build(&snap));
         restore(&mut self.nav_listeners, &listeners, &snap);
         restore(&mut self.nav_conns, &conns, &snap);
         self.listeners = listeners;
@@ -502,9 +536,9 @@ impl App {
             Command::Freeze => {
                 self.frozen = !self.frozen;
                 if !self.frozen
-                    && let Some((snap, diag)) = self.pending.take()
+                    && let Some((snap, diag, derived)) = self.pending.take()
                 {
-                    self.apply(snap, diag);
+                    self.apply(snap, diag, derived);
                 }
             }
             Command::Refresh => return vec![Effect::RefreshNow],

@@ -67,7 +67,8 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Rece
                         let p = probe(&opts.netns, req.proto, req.addr, req.port);
                         Arc::new(diagnose(&req, &snap, &p, &ctx))
                     });
-                    Msg::Data(Arc::new(snap), diag)
+                    let derived = Arc::new(crate::analyze::Derived::of(&snap));
+                    Msg::Prepared(Arc::new(snap), diag, derived)
                 }
                 Err(e) => Msg::CollectFailed(e.to_string()),
             },

@@ -13,12 +13,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new("waiting for the first snapshot…"), area);
         return;
     };
-    let busy = app.summary.by_port.len().min(3) as u16;
+    let busy = app.summary().by_port.len().min(3) as u16;
     let [summary, table_area] =
         Layout::vertical([Constraint::Length(3 + busy), Constraint::Min(4)]).areas(area);
 
     let mut states: Vec<Span> = Vec::new();
-    for (st, n) in &app.summary.by_state {
+    for (st, n) in &app.summary().by_state {
         let style = match st {
             crate::model::State::TimeWait | crate::model::State::CloseWait if *n >= 1000 => {
                 theme.bad()
@@ -31,12 +31,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut lines = vec![Line::from(states)];
     lines.push(Line::from(vec![
         Span::styled(
-            format!("{} outgoing", app.summary.autobound),
+            format!("{} outgoing", app.summary().autobound),
             theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
         ),
         Span::raw(" (kernel-chosen local port) · busiest local ports:"),
     ]));
-    for p in app.summary.by_port.iter().take(busy as usize) {
+    for p in app.summary().by_port.iter().take(busy as usize) {
         lines.push(Line::from(format!(
             "  {}/{:<5} {:>6} sockets  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
             p.proto.map_or("", |p| p.as_str()),

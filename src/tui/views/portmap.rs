@@ -15,7 +15,7 @@ use tui_input::Input;
 const LABEL: u16 = 6;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (Some(snap), Some(map)) = (app.snapshot(), app.portmap.as_ref()) else {
+    let (Some(snap), Some(map)) = (app.snapshot(), app.portmap()) else {
         f.render_widget(Paragraph::new("waiting for the first snapshot…"), area);
         return;
     };
