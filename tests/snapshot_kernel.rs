@@ -189,6 +189,32 @@ fn sockets_held_by_a_child_and_by_two_processes() {
 }
 
 #[test]
+fn without_an_owner_scan_no_socket_is_called_hidden() {
+    if !private_netns("no_owners") {
+        return;
+    }
+    let l = tcp_listen("127.0.0.1:20045");
+    let s = collect(&CollectOptions {
+        skip_owners: true,
+        ..CollectOptions::default()
+    })
+    .expect("snapshot");
+    assert_eq!(s.sockets.len(), 1);
+    assert!(s.sockets[0].owners.is_empty());
+    assert!(
+        !s.sockets[0].owner_hidden,
+        "nobody looked: unknown, not hidden"
+    );
+    assert_eq!(s.stats.owner_hidden, 0);
+    assert!(
+        s.warnings.iter().any(|w| w == "owners not collected"),
+        "{:?}",
+        s.warnings
+    );
+    drop(l);
+}
+
+#[test]
 fn procfs_fallback_sees_the_same_sockets() {
     if !private_netns("procfs_fallback") {
         return;

@@ -121,8 +121,11 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         is_root: is_root(),
         ..Stats::default()
     };
+    // Only a scan that ran can say an owner is hidden; without one, owners are simply unknown.
+    let mut scanned = false;
     match owners {
         Some(Ok(Ok(map))) => {
+            scanned = true;
             stats.processes_scanned = map.scanned;
             stats.processes_hidden = map.hidden;
             stats.processes_vanished = map.vanished;
@@ -156,7 +159,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         None => {}
     }
     for s in &mut sockets {
-        s.owner_hidden = !s.kernel_held && s.owners.is_empty();
+        s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
     }
     sockets.shrink_to_fit();
     stats.sockets = sockets.len();
@@ -172,8 +175,13 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         ));
     } else if stats.owner_hidden > 0 {
         warnings.push(format!(
-            "{} sockets' owner not found (outside this PID namespace, or exited mid-scan)",
-            stats.owner_hidden
+            "{} {} not found (outside this PID namespace, or exited mid-scan)",
+            stats.owner_hidden,
+            if stats.owner_hidden == 1 {
+                "socket's owner"
+            } else {
+                "sockets' owners"
+            }
         ));
     }
     // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
