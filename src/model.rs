@@ -349,6 +349,10 @@ pub struct Sysctls {
     pub ip_unprivileged_port_start: u32,
     pub tcp_tw_reuse: Option<u8>,
     pub bindv6only: Option<bool>,
+    /// Settings that could not be read (their value above is the kernel default, not a fact).
+    /// A change merged with a guessed `ip_local_reserved_ports` would drop real reservations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread: Vec<String>,
 }
 
 impl Default for Sysctls {
@@ -359,6 +363,7 @@ impl Default for Sysctls {
             ip_unprivileged_port_start: 1024,
             tcp_tw_reuse: Some(2),
             bindv6only: Some(false),
+            unread: Vec::new(),
         }
     }
 }
@@ -377,6 +382,11 @@ impl Sysctls {
     /// connection at any moment.
     pub fn at_risk(&self, port: u16) -> bool {
         self.in_ephemeral(port) && !self.ip_local_reserved_ports.contains(port)
+    }
+
+    /// Whether a setting (by its /proc/sys/net/ipv4 name) was read from the kernel.
+    pub fn known(&self, name: &str) -> bool {
+        !self.unread.iter().any(|u| u == name)
     }
 
     pub fn privileged(&self, port: u16) -> bool {

@@ -382,6 +382,27 @@ mod actions {
     }
 
     #[test]
+    fn an_unread_reserved_list_is_never_merged_with_a_guess() {
+        let mut snap = sample();
+        snap.sysctl.unread.push("ip_local_reserved_ports".into());
+        let mut app = live(snap);
+        app.type_keys("jjjR\n");
+        assert!(
+            pending(&app).is_none(),
+            "nothing to confirm: {:?}",
+            app.modal
+        );
+        assert!(
+            app.note
+                .as_deref()
+                .unwrap_or("")
+                .contains("could not be read"),
+            "{:?}",
+            app.note
+        );
+    }
+
+    #[test]
     fn reserve_at_risk_prefills_every_at_risk_listener() {
         let mut app = live(sample());
         app.type_keys("A");

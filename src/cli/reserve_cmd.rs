@@ -4,7 +4,7 @@
 use super::confirm::{Consent, confirm, declined};
 use super::reserve_text as text;
 use super::{bad_input, collect_for_cli, failed};
-use crate::collect::sysctl::{RESERVED_PORTS, read_reserved};
+use crate::collect::sysctl::RESERVED_PORTS;
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::{NetnsInfo, Snapshot, Socket};
 use crate::portset::PortSet;
@@ -184,14 +184,17 @@ fn prepare(change: &ChangeArgs, netns: &NetnsTarget) -> Result<(Snapshot, Plan),
         netns: netns.clone(),
         ..CollectOptions::default()
     })?;
-    // The snapshot falls back to "none" when the list cannot be read; a plan merged with a guess
-    // would drop real reservations, so read it again and fail instead.
-    let current = match netns.run_in(read_reserved) {
-        Ok(Ok(v)) => PortSet::parse(&v)
-            .map_err(|e| failed(format!("{RESERVED_PORTS} holds {v:?}: {e}"), 1))?,
-        Ok(Err(e)) => return Err(failed(format!("cannot read {RESERVED_PORTS}: {e}"), 1)),
-        Err(e) => return Err(failed(e, 1)),
-    };
+    // A plan merged with a guessed current list would drop real reservations.
+    if !snap.sysctl.known("ip_local_reserved_ports") {
+        return Err(failed(
+            format!(
+                "cannot read {RESERVED_PORTS} in network namespace {}: no plan can be merged with it",
+                netns.describe()
+            ),
+            1,
+        ));
+    }
+    let current = snap.sysctl.ip_local_reserved_ports.clone();
     let mut add = add_spec;
     if change.at_risk {
         add = add.union(&at_risk_ports(&snap));

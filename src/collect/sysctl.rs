@@ -46,8 +46,3 @@ pub fn read_sysctls() -> (Sysctls, Vec<String>) {
         .map(|v| v != 0);
     (s, warnings)
 }
-
-/// The reserved-ports value as the kernel holds it now.
-pub fn read_reserved() -> std::io::Result<String> {
-    std::fs::read_to_string(RESERVED_PORTS).map(|s| s.trim().to_string())
-}

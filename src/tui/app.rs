@@ -701,6 +701,9 @@ impl App {
     /// The planner's live plan for the text typed so far.
     pub fn reservation_preview(&self, spec: &str) -> Result<crate::action::ReserveAction, String> {
         let snap = self.data.as_deref().ok_or("no snapshot yet")?;
+        if !snap.sysctl.known("ip_local_reserved_ports") {
+            return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
+        }
         let add = PortSet::parse(spec).map_err(|e| e.to_string())?;
         let dropin = self.actions.sysctl_dir.join(crate::reserve::DROPIN_NAME);
         let journal = self
