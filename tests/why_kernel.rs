@@ -282,6 +282,54 @@ fn an_address_that_is_not_local() {
 }
 
 #[test]
+fn without_root_another_namespace_is_judged_from_its_tables_and_says_so() {
+    if !private_netns("why_unprivileged_netns") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:21020");
+    let holder = hold(&[&l.as_fd()]);
+    drop(l);
+    let (code, out, err) = run(std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            env!("CARGO_BIN_EXE_portscope"),
+            "why",
+            "21020",
+            "--netns",
+            &holder.pid().to_string(),
+            "--json",
+        ])
+        .env("HOME", "/tmp"));
+    let d: Diagnosis = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+    assert_eq!((code, d.verdict), (1, Verdict::InUse));
+    assert!(
+        d.probe.plain.is_none(),
+        "the probe cannot enter the namespace"
+    );
+    assert!(
+        d.probe
+            .not_run
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs root"),
+        "{:?}",
+        d.probe
+    );
+    assert_eq!(roles(&d), vec![Role::Listener]);
+    assert!(
+        d.holders[0].socket.owner_hidden,
+        "a root process's owner is hidden from nobody"
+    );
+    let notes = d.notes.join("\n");
+    assert!(notes.contains("comes from the socket tables"), "{notes}");
+    assert!(notes.contains("/proc/net"), "{notes}");
+    assert!(notes.contains("could not be read"), "{notes}");
+}
+
+#[test]
 fn bad_input_exits_2_with_one_line() {
     for args in [
         &["why", "70000"][..],

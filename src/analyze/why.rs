@@ -371,10 +371,23 @@ pub fn diagnose(
             sys.ip_unprivileged_port_start
         ));
     }
+    if snap.source == crate::model::Source::Procfs {
+        notes.push(
+            "sockets were read from /proc/net, which does not say which ports the kernel chose: an outgoing connection shows as 'bound'"
+                .into(),
+        );
+    }
+    if !sys.known("ip_local_port_range") || !sys.known("ip_local_reserved_ports") {
+        notes.push(
+            "this namespace's ephemeral range and reservations could not be read: 'at risk' is judged on kernel defaults"
+                .into(),
+        );
+    }
     if snap.stats.processes_hidden > 0 && holders.iter().any(|h| h.socket.owner_hidden) {
         notes.push(format!(
-            "{} processes could not be read: run as root (sudo portscope why {port}) to see who holds the port",
-            snap.stats.processes_hidden
+            "{} processes could not be read: run as root (sudo portscope{} why {port}) to see who holds the port",
+            snap.stats.processes_hidden,
+            ctx.netns.cli_flag()
         ));
     }
 

@@ -159,20 +159,28 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
             push_owners(&mut c[8], s, text);
         },
     )?;
-    let (lo, hi) = snap.sysctl.ephemeral();
+    let sys = &snap.sysctl;
+    let (lo, hi) = sys.ephemeral();
+    let range = if sys.known("ip_local_port_range") {
+        format!("{lo}-{hi}")
+    } else {
+        "unknown".into()
+    };
+    let reserved = if !sys.known("ip_local_reserved_ports") {
+        "unknown".to_string()
+    } else if sys.ip_local_reserved_ports.is_empty() {
+        "none".to_string()
+    } else {
+        sys.ip_local_reserved_ports.to_string()
+    };
     writeln!(
         w,
-        "\n{} sockets ({} kernel-held) from {} in netns {} [{}]; ephemeral {lo}-{hi}, reserved {}",
+        "\n{} sockets ({} kernel-held) from {} in netns {} [{}]; ephemeral {range}, reserved {reserved}",
         snap.sockets.len(),
         snap.sockets.iter().filter(|s| s.kernel_held).count(),
         snap.source,
         snap.netns.inode,
         snap.netns.target,
-        if snap.sysctl.ip_local_reserved_ports.is_empty() {
-            "none".to_string()
-        } else {
-            snap.sysctl.ip_local_reserved_ports.to_string()
-        },
     )?;
     for warning in &snap.warnings {
         writeln!(w, "warning: {warning}")?;

@@ -75,6 +75,34 @@ fn refine_autobound(sockets: &mut [crate::model::Socket], sysctls: &crate::model
     }
 }
 
+type Tables = (
+    u64,
+    crate::model::Sysctls,
+    Vec<String>,
+    Result<(Vec<crate::model::Socket>, Source), String>,
+);
+
+/// Without the right to enter PID's namespace, its socket tables are still readable under
+/// /proc/PID/net; its sysctls are not. Say both.
+fn unprivileged_tables(pid: u32, why: &str) -> Tables {
+    let dir = format!("/proc/{pid}/net");
+    let sysctls = crate::model::Sysctls {
+        unread: vec![
+            "ip_local_port_range".into(),
+            "ip_local_reserved_ports".into(),
+            "ip_unprivileged_port_start".into(),
+        ],
+        ..Default::default()
+    };
+    let warnings = vec![format!(
+        "{why}; read its sockets from {dir} instead (autobound and v6only unknown); its sysctls are unknown (kernel defaults shown)"
+    )];
+    let sockets = procnet::all_sockets_in(&dir)
+        .map(|s| (s, Source::Procfs))
+        .map_err(|e| format!("reading {dir}: {e}"));
+    (0, sysctls, warnings, sockets)
+}
+
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
@@ -113,7 +141,12 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         let owners = owner_job.map(|h| h.join());
         (table, owners)
     });
-    let (ns_inode, sysctls, mut warnings, sockets) = table?;
+    let (ns_inode, sysctls, mut warnings, sockets) = match (table, &opts.netns) {
+        (Err(NetnsError::NotPermitted(why)), NetnsTarget::Pid(pid)) => {
+            unprivileged_tables(*pid, &why)
+        }
+        (table, _) => table?,
+    };
     let (mut sockets, source) = sockets.map_err(CollectError::Read)?;
     refine_autobound(&mut sockets, &sysctls);
 
@@ -170,8 +203,11 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         warnings.push("owners not collected".into());
     } else if stats.processes_hidden > 0 && stats.owner_hidden > 0 {
         warnings.push(format!(
-            "{} processes hidden: {} sockets have an owner portscope cannot see; run as root (sudo portscope) to see them",
-            stats.processes_hidden, stats.owner_hidden
+            "{} processes hidden: {} {} an owner portscope cannot see; run as root (sudo portscope) to see {}",
+            stats.processes_hidden,
+            stats.owner_hidden,
+            if stats.owner_hidden == 1 { "socket has" } else { "sockets have" },
+            if stats.owner_hidden == 1 { "it" } else { "them" },
         ));
     } else if stats.owner_hidden > 0 {
         warnings.push(format!(

@@ -97,7 +97,18 @@ impl NetnsTarget {
             return Ok(());
         };
         let shown = path.display();
-        let fs = nix::sys::statfs::statfs(&path).map_err(|e| match e {
+        let fs = match (self, nix::sys::statfs::statfs(&path)) {
+            // Another user's process: its namespace link is unreadable without root, but a live
+            // /proc/PID/ns/net is always a network namespace, and its socket tables
+            // (/proc/PID/net) can still be read. Accept it; collection says what is missing.
+            (NetnsTarget::Pid(pid), Err(nix::Error::EACCES | nix::Error::EPERM))
+                if Path::new(&format!("/proc/{pid}")).exists() =>
+            {
+                return Ok(());
+            }
+            (_, r) => r,
+        };
+        let fs = fs.map_err(|e| match e {
             nix::Error::ENOENT => match self {
                 NetnsTarget::Pid(pid) => {
                     NetnsError::NotFound(format!("no such process {pid} ({shown} does not exist)"))
@@ -138,18 +149,22 @@ impl NetnsTarget {
         let Some(path) = self.path() else {
             return Ok(f());
         };
-        let file = File::open(&path).map_err(|e| {
-            NetnsError::NotFound(format!(
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => NetnsError::NotPermitted(format!(
+                "entering network namespace {} needs root (CAP_SYS_ADMIN)",
+                path.display()
+            )),
+            _ => NetnsError::NotFound(format!(
                 "cannot open network namespace {}: {e}",
                 path.display()
-            ))
+            )),
         })?;
         std::thread::scope(|scope| {
             scope
                 .spawn(move || {
                     setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| match e {
                         nix::Error::EPERM => NetnsError::NotPermitted(format!(
-                            "entering network namespace {} needs root (CAP_SYS_ADMIN): run portscope with sudo",
+                            "entering network namespace {} needs root (CAP_SYS_ADMIN)",
                             path.display()
                         )),
                         nix::Error::EINVAL => NetnsError::NotANetns(format!(

@@ -70,6 +70,11 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
 
 /// Reads all four tables of the calling thread's namespace.
 pub fn all_sockets() -> std::io::Result<Vec<Socket>> {
+    all_sockets_in("/proc/thread-self/net")
+}
+
+/// Reads the four tables under `dir`: `/proc/PID/net` is PID's namespace, readable by anyone.
+pub fn all_sockets_in(dir: &str) -> std::io::Result<Vec<Socket>> {
     let ticks = procfs::ticks_per_second();
     let mut out = Vec::new();
     for (file, proto, family) in [
@@ -78,7 +83,7 @@ pub fn all_sockets() -> std::io::Result<Vec<Socket>> {
         ("udp", Proto::Udp, Family::Ipv4),
         ("udp6", Proto::Udp, Family::Ipv6),
     ] {
-        let text = match std::fs::read_to_string(format!("/proc/thread-self/net/{file}")) {
+        let text = match std::fs::read_to_string(format!("{dir}/{file}")) {
             Ok(t) => t,
             // IPv6 disabled: no table, no sockets.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
