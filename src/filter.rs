@@ -23,48 +23,75 @@ impl SocketFilter {
     }
 }
 
-/// Free-text match for the TUI: every whitespace-separated word must occur in the socket's
-/// port, addresses, state, or an owner's command, pid, user, unit or container.
-pub fn text_matches(s: &Socket, query: &str) -> bool {
-    let query = query.trim().to_lowercase();
-    if query.is_empty() {
-        return true;
-    }
-    let mut hay = format!(
-        "{} {} {} {} {} {}",
+/// The lower-cased text a socket is searched by: protocol, endpoints, state (both spellings),
+/// marks, and each owner's command, user and unit or container. Built once per snapshot.
+pub fn haystack(s: &Socket) -> String {
+    let mut h = format!(
+        "{} {} {} {} {}",
         s.proto,
         s.local(),
         s.remote(),
         s.state.name(),
-        s.state.ss_name(),
-        if s.autobound {
-            "autobound outgoing"
-        } else {
-            ""
-        }
-    )
-    .to_lowercase();
+        s.state.ss_name()
+    );
+    if s.autobound {
+        h.push_str(" autobound outgoing");
+    }
     if s.kernel_held {
-        hay.push_str(" kernel");
+        h.push_str(" kernel");
     }
     for o in s.owners.iter() {
-        hay.push_str(&format!(
-            " {} {} {} {} {}",
-            o.comm.to_lowercase(),
-            o.pid,
-            o.user.to_lowercase(),
-            o.unit.as_deref().unwrap_or("").to_lowercase(),
-            o.container.as_deref().unwrap_or("").to_lowercase()
-        ));
+        h.push(' ');
+        h.push_str(&o.comm);
+        h.push(' ');
+        h.push_str(&o.user);
+        if let Some(u) = o.unit.as_ref().or(o.container.as_ref()) {
+            h.push(' ');
+            h.push_str(u);
+        }
     }
+    h.to_lowercase()
+}
+
+/// Every word of the (lower-cased) query must match: a number as a port or pid exactly (8080
+/// is not 18080), anything else as a substring of the haystack.
+pub fn text_match(hay: &str, s: &Socket, query: &str) -> bool {
     query.split_whitespace().all(|w| {
-        // A bare number is a port: match it exactly, not as a substring of 18080.
-        if w.bytes().all(|b| b.is_ascii_digit()) {
-            s.local_port.to_string() == w
-                || s.remote_port.to_string() == w
-                || s.owners.iter().any(|o| o.pid.to_string() == w)
+        if let Ok(n) = w.parse::<u32>() {
+            u32::from(s.local_port) == n
+                || u32::from(s.remote_port) == n
+                || s.owners.iter().any(|o| o.pid == n)
         } else {
             hay.contains(w)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::{listener, outgoing, with_state};
+
+    fn hit(s: &Socket, q: &str) -> bool {
+        text_match(&haystack(s), s, &q.to_lowercase())
+    }
+
+    #[test]
+    fn numbers_are_exact_ports_or_pids_and_words_are_substrings() {
+        let l = listener(8080);
+        assert!(hit(&l, "8080"));
+        assert!(!hit(&listener(18080), "8080"), "8080 is not 18080");
+        assert!(hit(&l, &l.owners[0].pid.to_string()));
+        assert!(hit(&l, "SVC listen"), "case-insensitive, every word");
+        assert!(!hit(&l, "svc estab"));
+        let out = outgoing(45000, 5432);
+        assert!(
+            hit(&out, "outgoing 5432"),
+            "remote port and the autobound mark"
+        );
+        assert!(hit(
+            &with_state(outgoing(8080, 41000), State::TimeWait),
+            "kernel time-wait"
+        ));
+    }
 }

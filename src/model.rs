@@ -427,17 +427,6 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The distinct processes holding sockets, by pid.
-    pub fn processes(&self) -> Vec<Arc<Owner>> {
-        let mut seen = std::collections::BTreeMap::new();
-        for s in &self.sockets {
-            for o in s.owners.iter() {
-                seen.entry(o.pid).or_insert_with(|| Arc::clone(o));
-            }
-        }
-        seen.into_values().collect()
-    }
-
     /// Every socket held by process `pid`.
     pub fn sockets_of(&self, pid: u32) -> impl Iterator<Item = &Socket> {
         self.sockets

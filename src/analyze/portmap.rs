@@ -19,15 +19,6 @@ pub enum PortClass {
 }
 
 impl PortClass {
-    pub const ALL: [PortClass; 6] = [
-        PortClass::Free,
-        PortClass::Ephemeral,
-        PortClass::Reserved,
-        PortClass::Outgoing,
-        PortClass::Listener,
-        PortClass::Conflict,
-    ];
-
     /// Short name for the legend.
     pub fn short(self) -> &'static str {
         match self {

@@ -327,14 +327,14 @@ impl App {
         };
         let query = self.filter.value().trim().to_lowercase();
         if !query.is_empty() && self.haystack.is_none() {
-            self.haystack = Some(snap.sockets.iter().map(haystack).collect());
+            self.haystack = Some(snap.sockets.iter().map(crate::filter::haystack).collect());
         }
         let matches = |i: usize| -> bool {
             query.is_empty()
                 || self
                     .haystack
                     .as_ref()
-                    .is_some_and(|h| text_match(&h[i], &snap.sockets[i], &query))
+                    .is_some_and(|h| crate::filter::text_match(&h[i], &snap.sockets[i], &query))
         };
         let mut listeners: Vec<usize> = (0..snap.sockets.len())
             .filter(|&i| snap.sockets[i].is_listening() && matches(i))
@@ -867,47 +867,6 @@ fn restore(nav: &mut TableNav, rows: &[usize], snap: &Snapshot) {
     }
     nav.selected = nav.selected.min(rows.len() - 1);
     nav.key = Some(snap.sockets[rows[nav.selected]].key());
-}
-
-fn haystack(s: &Socket) -> String {
-    let mut h = format!(
-        "{} {} {} {} {}",
-        s.proto,
-        s.local(),
-        s.remote(),
-        s.state.name(),
-        s.state.ss_name()
-    );
-    if s.autobound {
-        h.push_str(" autobound outgoing");
-    }
-    if s.kernel_held {
-        h.push_str(" kernel");
-    }
-    for o in s.owners.iter() {
-        h.push(' ');
-        h.push_str(&o.comm);
-        h.push(' ');
-        h.push_str(&o.user);
-        if let Some(u) = o.unit.as_ref().or(o.container.as_ref()) {
-            h.push(' ');
-            h.push_str(u);
-        }
-    }
-    h.to_lowercase()
-}
-
-/// Every word must match: a number as a port or pid exactly, anything else as a substring.
-fn text_match(hay: &str, s: &Socket, query: &str) -> bool {
-    query.split_whitespace().all(|w| {
-        if let Ok(n) = w.parse::<u32>() {
-            u32::from(s.local_port) == n
-                || u32::from(s.remote_port) == n
-                || s.owners.iter().any(|o| o.pid == n)
-        } else {
-            hay.contains(w)
-        }
-    })
 }
 
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,

@@ -131,13 +131,6 @@ impl Command {
             .map_or("?", |(_, n, _)| n)
     }
 
-    pub fn help(self) -> &'static str {
-        Command::ALL
-            .iter()
-            .find(|(c, _, _)| *c == self)
-            .map_or("", |(_, _, h)| h)
-    }
-
     pub fn from_name(name: &str) -> Option<Command> {
         Command::ALL
             .iter()
