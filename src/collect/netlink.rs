@@ -115,9 +115,14 @@ impl Dumper {
             m.push(4);
             m.extend_from_slice(&8u16.to_ne_bytes());
         }
+        self.send(&m)
+    }
+
+    /// Sends one request to the kernel (netlink port 0).
+    fn send(&self, m: &[u8]) -> nix::Result<()> {
         sendto(
             self.fd.as_raw_fd(),
-            &m,
+            m,
             &NetlinkAddr::new(0, 0),
             MsgFlags::empty(),
         )?;
@@ -186,12 +191,7 @@ impl Dumper {
         m.extend_from_slice(&0u32.to_ne_bytes()); // any interface
         m.extend_from_slice(&(s.cookie as u32).to_ne_bytes());
         m.extend_from_slice(&((s.cookie >> 32) as u32).to_ne_bytes());
-        sendto(
-            self.fd.as_raw_fd(),
-            &m,
-            &NetlinkAddr::new(0, 0),
-            MsgFlags::empty(),
-        )?;
+        self.send(&m)?;
         let n = recv(self.fd.as_raw_fd(), &mut self.buf, MsgFlags::empty())?;
         let buf = &self.buf[..n];
         if n >= NLMSG_HDRLEN + 4 && u16_ne(buf, 4) == NLMSG_ERROR {
