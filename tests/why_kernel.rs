@@ -331,6 +331,18 @@ fn without_root_another_namespace_is_judged_from_its_tables_and_says_so() {
 
 #[test]
 fn bad_input_exits_2_with_one_line() {
+    // The line names what was wrong, even where clap spreads it over several lines.
+    for (args, needle) in [
+        (&["why"][..], "<PORT>"),
+        (&["why", "0"][..], "any free port"),
+    ] {
+        let (code, _, err) = run(portscope().args(args));
+        assert_eq!(code, 2, "{args:?}");
+        assert!(
+            err.contains(needle) && err.trim_end().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
     for args in [
         &["why", "70000"][..],
         &["why", "http"][..],

@@ -14,6 +14,20 @@ pub struct BindRequest {
     pub addr: IpAddr,
 }
 
+/// The port a service would bind: 1-65535. Port 0 asks the kernel for any free port, so a
+/// verdict on it would say nothing about the service.
+pub fn parse_service_port(text: &str) -> Result<u16, String> {
+    let port = crate::portset::parse_port(text)
+        .map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))?;
+    if port == 0 {
+        return Err(
+            "port 0 asks the kernel for any free port: name the port your service binds (1-65535)"
+                .into(),
+        );
+    }
+    Ok(port)
+}
+
 impl BindRequest {
     pub fn tcp(port: u16) -> Self {
         BindRequest {

@@ -78,8 +78,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// The port the service wants to bind (0-65535).
-    #[arg(value_name = "PORT", value_parser = parse_port_arg)]
+    /// The port the service wants to bind (1-65535).
+    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
     pub port: u16,
     /// tcp or udp.
     #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
@@ -205,14 +205,23 @@ pub fn parse() -> Result<Cli, ExitCode> {
                 let _ = e.print();
                 return Err(ExitCode::SUCCESS);
             }
+            // clap spreads some errors over lines ("...not provided:" then "  <PORT>"): join the
+            // message's lines up to the usage, so the one line still names what was wrong.
             let text = e.render().to_string();
             let line = text
                 .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
+                .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
                 .trim_start_matches("error: ")
                 .to_string();
-            Err(bad_input(line))
+            Err(bad_input(if line.is_empty() {
+                "invalid arguments".into()
+            } else {
+                line
+            }))
         }
     }
 }

@@ -893,8 +893,7 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
     } else {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
-    let port =
-        crate::portset::parse_port(port).map_err(|e| format!("{:?}: {}", e.token, e.reason))?;
+    let port = crate::analyze::why::parse_service_port(port)?;
     Ok(BindRequest { port, proto, addr })
 }
 
@@ -944,6 +943,7 @@ mod tests {
         let r = parse_bind(" 127.0.0.1:80 ").unwrap();
         assert_eq!(r.addr.to_string(), "127.0.0.1");
         assert!(parse_bind("70000").unwrap_err().contains("outside"));
+        assert!(parse_bind("0").unwrap_err().contains("any free port"));
         assert!(parse_bind("80/icmp").is_err());
         assert!(parse_bind("nope:80").is_err());
     }
