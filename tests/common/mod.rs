@@ -208,6 +208,10 @@ pub fn make_time_wait(listener: &TcpListener) {
     let port = port_of(listener);
     let client = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     let (server_side, _) = listener.accept().expect("accept");
+    // A child forked by another test holds a copy of every fd until it execs; a close in that
+    // window sends no FIN, the client closes first, and TIME_WAIT lands on the client's port.
+    // Every spawn takes this lock, so closing under it makes the order certain.
+    let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     drop(server_side);
     drop(client);
 }
