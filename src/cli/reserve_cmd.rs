@@ -264,11 +264,19 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
         });
     }
     let mut out = text::plan(&plan, &snap.netns);
-    out.push_str(&format!(
-        "Apply with: portscope reserve apply{}{}\n",
-        netns.cli_flag(),
-        change_flags(&plan)
-    ));
+    if plan.added.is_empty() && plan.removed.is_empty() {
+        out.push_str(&super::wrap(
+            "Nothing to add or remove: name ports (portscope reserve plan 8080,9000-9010), or --at-risk for every listener at risk.",
+            80,
+            "",
+        ));
+    } else {
+        out.push_str(&format!(
+            "Apply with: portscope reserve apply{}{}\n",
+            netns.cli_flag(),
+            change_flags(&plan)
+        ));
+    }
     print(&out);
     ExitCode::SUCCESS
 }
