@@ -1,4 +1,5 @@
 //! TUI behaviour through the key map, without a terminal: keys in, state and effects out.
+#![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use portscope::analyze::why::BindRequest;
 use portscope::model::test_support::{listener, outgoing, snapshot, with_state};

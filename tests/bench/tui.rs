@@ -6,6 +6,7 @@
 //!     cargo bench --bench tui -- 10000 --seconds 10
 //!
 //! Needs root (a private network namespace); otherwise it says so and exits.
+#![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "fill.rs"]
 mod fill;
