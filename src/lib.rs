@@ -12,6 +12,7 @@ pub mod cli;
 pub mod collect;
 pub mod filter;
 pub mod model;
+pub mod paths;
 pub mod portset;
 pub mod reserve;
 pub mod safefs;

@@ -386,20 +386,24 @@ fn unwritable_sysctl_dir_leaves_the_runtime_value_as_it_was() {
         let err = apply_failing(&env, &mut cmd);
         assert!(err.contains("cannot write the drop-in"), "{err}");
         assert!(err.contains("Read-only file system"), "{err}");
-        assert!(err.contains("put back runtime value 9000-9010"), "{err}");
+        assert!(
+            err.contains("put back the runtime value 9000-9010"),
+            "{err}"
+        );
         assert!(std::fs::read_dir(&ro).expect("ro dir").next().is_none());
     } else {
         skip_note!("SKIPPED read-only mount case: unshare -m is not permitted here");
     }
 
-    // A directory that does not exist: also found out only when writing, and rolled back.
+    // A directory that does not exist is found out before anything changes (the directory is
+    // opened first, and everything after that is relative to it).
     let missing = env.dir.path().join("missing/sysctl.d");
     let err = apply_failing(
         &env,
         &mut env.cmd(&["apply", "8080", "--yes", "--sysctl-dir", &arg(&missing)]),
     );
-    assert!(err.contains("cannot write the drop-in"), "{err}");
-    assert!(err.contains("put back runtime value 9000-9010"), "{err}");
+    assert!(err.contains("missing/sysctl.d"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
 
     // A path under a regular file fails already when reading the old drop-in: nothing is touched.
     let file = env.dir.path().join("not-a-dir");

@@ -44,7 +44,7 @@ impl Outcome {
 
 /// `$XDG_DATA_HOME/portscope/actions.log`.
 pub fn log_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "portscope").map(|d| d.data_dir().join("actions.log"))
+    crate::paths::data_dir().map(|d| d.join("actions.log"))
 }
 
 fn log(outcome: &Outcome) {

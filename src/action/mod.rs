@@ -147,16 +147,19 @@ pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotO
     }))
 }
 
-/// A reservation adding `add` (and removing `remove`) to the namespace's list.
+/// A reservation adding `add` (and removing `remove`) to the namespace's list; `boot` is what
+/// the configuration sets at boot when the change is persisted (the plan keeps it).
 pub fn plan_reservation(
     snap: &Snapshot,
     add: &PortSet,
     remove: &PortSet,
     netns: &NetnsTarget,
     dropin: Option<std::path::PathBuf>,
+    boot: Option<&crate::reserve::BootValue>,
     journal: std::path::PathBuf,
 ) -> ReserveAction {
-    let plan = Plan::new(&snap.sysctl.ip_local_reserved_ports, add, remove, snap);
+    let current = &snap.sysctl.ip_local_reserved_ports;
+    let plan = Plan::merged(current, boot, add, remove, snap, false);
     let request = ApplyRequest::from_plan(&plan, netns.clone(), dropin, journal);
     ReserveAction { plan, request }
 }
@@ -280,18 +283,14 @@ impl PendingAction {
                         u.netns.describe()
                     ),
                     format!(
-                        "  runtime value back to {:?} (now {:?})",
-                        u.entry.previous_runtime.to_string(),
-                        u.runtime_now.to_string()
+                        "  runtime value {:?} -> {:?} (takes out what that apply added)",
+                        u.runtime_now.to_string(),
+                        u.runtime_after.to_string()
                     ),
                 ];
-                if let Some(d) = &u.entry.dropin {
-                    lines.push(match &d.previous {
-                        Some(_) => {
-                            format!("  {} restored to its previous content", d.path.display())
-                        }
-                        None => format!("  {} removed (it did not exist before)", d.path.display()),
-                    });
+                lines.extend(u.dropin_effect().map(|e| format!("  {e}")));
+                if let Some(b) = &u.blocked {
+                    lines.push(format!("  cannot undo: {b}"));
                 }
                 lines.extend(u.warnings.iter().map(|w| format!("  warning: {w}")));
                 ("Undo reservation".into(), lines)

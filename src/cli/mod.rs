@@ -1,6 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 mod confirm;
+pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
 pub mod snapshot_cmd;

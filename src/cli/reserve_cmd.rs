@@ -1,17 +1,17 @@
 //! `portscope reserve`: plan, apply, undo and audit `net.ipv4.ip_local_reserved_ports`.
 //! A thin surface: the library computes and changes; this file parses, asks, and prints.
 
-use super::confirm::{Consent, confirm, declined};
 use super::reserve_text as text;
 use super::{bad_input, collect_for_cli, failed};
 use crate::collect::sysctl::RESERVED_PORTS;
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::{NetnsInfo, Snapshot, Socket};
 use crate::portset::PortSet;
-use crate::reserve::fleet::{manual_restore, shell_quote};
+use crate::reserve::fleet::shell_quote;
+use crate::reserve::journal::Entry;
 use crate::reserve::sysctld::{Setting, override_warnings};
 use crate::reserve::{
-    Audit, DROPIN_NAME, ErrorKind, Plan, SysctlLayout, ansible_task, at_risk_listeners,
+    Audit, BootValue, DROPIN_NAME, ErrorKind, Plan, SysctlLayout, ansible_task, at_risk_listeners,
     at_risk_ports, audit, dropin_content, journal, manual_commands,
 };
 use clap::{Args, Subcommand, ValueEnum};
@@ -94,6 +94,12 @@ pub struct ApplyArgs {
     /// Change the runtime value only; write no drop-in (lost at reboot).
     #[arg(long)]
     pub no_persist: bool,
+    /// Apply even if (almost) no ephemeral port is left: every outgoing connection will fail.
+    #[arg(long)]
+    pub force: bool,
+    /// Complete an apply that was interrupted (the journal holds it as unfinished).
+    #[arg(long, conflicts_with_all = ["spec", "remove", "at_risk", "force", "no_persist"])]
+    pub finish: bool,
     #[command(flatten)]
     pub files: FileArgs,
 }
@@ -121,8 +127,8 @@ fn parse_spec(s: &str) -> Result<PortSet, String> {
 pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
     match &args.command {
         Some(ReserveCommand::Plan(a)) => plan_cmd(a, netns),
-        Some(ReserveCommand::Apply(a)) => apply_cmd(a, netns),
-        Some(ReserveCommand::Undo(a)) => undo_cmd(a, netns),
+        Some(ReserveCommand::Apply(a)) => super::reserve_change::apply_cmd(a, netns),
+        Some(ReserveCommand::Undo(a)) => super::reserve_change::undo_cmd(a, netns),
         Some(ReserveCommand::Status(a)) => status_cmd(a, netns),
         // clap's own "subcommand required" message is a multi-line help page; keep one line.
         None => bad_input(
@@ -131,7 +137,7 @@ pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
     }
 }
 
-fn print(s: &str) {
+pub(super) fn print(s: &str) {
     // A closed pipe (`| head`) is not an error worth a message.
     let _ = std::io::stdout().lock().write_all(s.as_bytes());
 }
@@ -146,12 +152,20 @@ fn json_out<T: Serialize>(v: &T) -> ExitCode {
     }
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
+/// Where the flags say sysctl configuration lives.
+pub(super) struct Files {
+    pub(super) layout: SysctlLayout,
+    /// portscope's drop-in.
+    pub(super) dropin: PathBuf,
+    /// The `--sysctl-root` the drop-in lies under (nothing below it is followed).
+    pub(super) root: Option<PathBuf>,
+    /// The user named the files (`--sysctl-dir`/`--sysctl-root`): write them even for a
+    /// namespace that is not the host's.
+    pub(super) explicit: bool,
 }
 
 /// The sysctl layout and the drop-in path the flags select.
-fn layout(files: &FileArgs) -> (SysctlLayout, PathBuf) {
+pub(super) fn layout(files: &FileArgs) -> Files {
     let root = files.sysctl_root.as_deref().unwrap_or(Path::new("/"));
     let mut layout = SysctlLayout::under_root(root);
     if let Some(dir) = &files.sysctl_dir {
@@ -160,7 +174,15 @@ fn layout(files: &FileArgs) -> (SysctlLayout, PathBuf) {
     let dir = layout
         .admin_dir()
         .map_or_else(|| root.join("etc/sysctl.d"), Path::to_path_buf);
-    (layout, dir.join(DROPIN_NAME))
+    Files {
+        layout,
+        dropin: dir.join(DROPIN_NAME),
+        root: files
+            .sysctl_root
+            .clone()
+            .filter(|_| files.sysctl_dir.is_none()),
+        explicit: files.sysctl_dir.is_some() || files.sysctl_root.is_some(),
+    }
 }
 
 /// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure. Where
@@ -170,8 +192,15 @@ fn is_host_netns(snap: &Snapshot) -> bool {
     std::fs::metadata("/proc/1/ns/net").map_or(snap.netns.is_own, |m| m.ino() == snap.netns.inode)
 }
 
-/// The snapshot and the plan for a change, or the exit status when the input is bad.
-fn prepare(change: &ChangeArgs, netns: &NetnsTarget) -> Result<(Snapshot, Plan), ExitCode> {
+/// The snapshot and the plan for a change, or the exit status when the input is bad. `boot`
+/// is the configuration's audit when the change is to be persisted: the plan then keeps what it
+/// reserves at boot.
+pub(super) fn prepare(
+    change: &ChangeArgs,
+    netns: &NetnsTarget,
+    boot: Option<&Audit>,
+    force: bool,
+) -> Result<(Snapshot, Plan), ExitCode> {
     let add_spec = change.spec.clone().unwrap_or_default();
     let remove = change.remove.clone().unwrap_or_default();
     let both = add_spec.intersection(&remove);
@@ -188,8 +217,10 @@ fn prepare(change: &ChangeArgs, netns: &NetnsTarget) -> Result<(Snapshot, Plan),
     if !snap.sysctl.known("ip_local_reserved_ports") {
         return Err(failed(
             format!(
-                "cannot read {RESERVED_PORTS} in network namespace {}: no plan can be merged with it",
-                netns.describe()
+                "cannot read {RESERVED_PORTS} in network namespace {}: no plan can be merged with \
+                 it ({})",
+                netns.describe(),
+                sudo_hint(netns)
             ),
             1,
         ));
@@ -199,12 +230,48 @@ fn prepare(change: &ChangeArgs, netns: &NetnsTarget) -> Result<(Snapshot, Plan),
     if change.at_risk {
         add = add.union(&at_risk_ports(&snap));
     }
-    let plan = Plan::new(&current, &add, &remove, &snap);
+    let boot = boot
+        .and_then(|a| a.value_under_dropin(DROPIN_NAME).ok().flatten())
+        .and_then(|s| {
+            s.value.clone().map(|value| BootValue {
+                value,
+                source: format!("{}:{}", s.file.display(), s.line),
+            })
+        });
+    let plan = Plan::merged(&current, boot.as_ref(), &add, &remove, &snap, force);
     Ok((snap, plan))
 }
 
+/// The command that shows what this user cannot see.
+pub(super) fn sudo_hint(netns: &NetnsTarget) -> String {
+    format!("run as root: sudo {}", original_command_or(netns))
+}
+
+fn original_command_or(netns: &NetnsTarget) -> String {
+    let cmd = original_command();
+    if cmd.is_empty() {
+        format!("portscope reserve status{}", netns.cli_flag())
+    } else {
+        cmd
+    }
+}
+
+/// How to make a namespace's value survive when its configuration is not the host's files: each
+/// runtime sets the sysctl when it creates the container's namespace.
+pub(super) fn container_persistence(value: &PortSet) -> String {
+    format!(
+        "To keep it when the container is recreated, set it where the container is defined:\n\
+         \x20 docker run --sysctl {KEY_NAME}={value} ...   (compose: sysctls: [{KEY_NAME}={value}])\n\
+         \x20 podman run --sysctl {KEY_NAME}={value} ...\n\
+         \x20 Kubernetes: spec.securityContext.sysctls: [{{name: {KEY_NAME}, value: \"{value}\"}}] \
+         (a safe sysctl since Kubernetes 1.27)\n"
+    )
+}
+
+const KEY_NAME: &str = "net.ipv4.ip_local_reserved_ports";
+
 /// Adds what the configuration files mean for the drop-in to the plan's warnings.
-fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot, dropin: &Path) {
+pub(super) fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot, dropin: &Path) {
     let after: Vec<&Setting> = audit.after_dropin(DROPIN_NAME);
     plan.warnings
         .extend(override_warnings(&after, DROPIN_NAME, &plan.proposed));
@@ -238,14 +305,16 @@ struct PlanJson<'a> {
 }
 
 fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
-    let (snap, mut plan) = match prepare(&args.change, netns) {
+    let files = layout(&args.files);
+    let audit = audit(&files.layout);
+    let persist = netns.is_host() || files.explicit;
+    let (snap, mut plan) = match prepare(&args.change, netns, persist.then_some(&audit), false) {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let (layout, dropin) = layout(&args.files);
     match args.format {
         Some(FleetFormat::Ansible) => {
-            print(&ansible_task(&plan.proposed, &dropin));
+            print(&ansible_task(&plan.proposed, &files.dropin));
             return ExitCode::SUCCESS;
         }
         Some(FleetFormat::Sysctl) => {
@@ -254,13 +323,13 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
         }
         None => {}
     }
-    add_boot_warnings(&mut plan, &audit(&layout), &snap, &dropin);
+    add_boot_warnings(&mut plan, &audit, &snap, &files.dropin);
     if args.json {
         return json_out(&PlanJson {
             version: 1,
             netns: &snap.netns,
             plan: &plan,
-            dropin: &dropin,
+            dropin: &files.dropin,
         });
     }
     let mut out = text::plan(&plan, &snap.netns);
@@ -270,7 +339,7 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
             80,
             "",
         ));
-    } else {
+    } else if plan.refusals.is_empty() {
         out.push_str(&format!(
             "Apply with: portscope reserve apply{}{}\n",
             netns.cli_flag(),
@@ -282,7 +351,7 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
 }
 
 /// The flags that reproduce a plan's change without re-deriving `--at-risk`.
-fn change_flags(plan: &Plan) -> String {
+pub(super) fn change_flags(plan: &Plan) -> String {
     let mut s = String::new();
     if !plan.added.is_empty() {
         s.push_str(&format!(" {}", plan.added));
@@ -293,7 +362,7 @@ fn change_flags(plan: &Plan) -> String {
     s
 }
 
-fn original_command() -> String {
+pub(super) fn original_command() -> String {
     std::env::args()
         .map(|a| shell_quote(&a))
         .collect::<Vec<_>>()
@@ -301,7 +370,7 @@ fn original_command() -> String {
 }
 
 /// What a user without root can do instead: the same command with sudo, or by hand.
-fn root_instructions(plan: &Plan, netns: &NetnsTarget, dropin: Option<&Path>) -> String {
+pub(super) fn root_instructions(plan: &Plan, netns: &NetnsTarget, dropin: Option<&Path>) -> String {
     // Blocks are printed flush left so they paste as they are (an indented heredoc end marker
     // would not end the heredoc).
     let file = dropin.map_or_else(
@@ -317,14 +386,14 @@ fn root_instructions(plan: &Plan, netns: &NetnsTarget, dropin: Option<&Path>) ->
     )
 }
 
-fn not_root(message: &str) -> ExitCode {
+pub(super) fn not_root(message: &str) -> ExitCode {
     failed(format!("{message}; nothing was changed"), 1)
 }
 
-const NEEDS_ROOT: &str = "changing net.ipv4.ip_local_reserved_ports needs root (CAP_NET_ADMIN \
+pub(super) const NEEDS_ROOT: &str = "changing net.ipv4.ip_local_reserved_ports needs root (CAP_NET_ADMIN \
                           over the network namespace, and write access to the sysctl.d directory)";
 
-fn journal_path() -> Result<PathBuf, ExitCode> {
+pub(super) fn journal_path() -> Result<PathBuf, ExitCode> {
     journal::default_path().ok_or_else(|| {
         failed(
             "cannot find a data directory for the undo journal: set HOME or XDG_DATA_HOME",
@@ -333,123 +402,10 @@ fn journal_path() -> Result<PathBuf, ExitCode> {
     })
 }
 
-fn exit_for(e: &crate::reserve::ApplyError) -> ExitCode {
+pub(super) fn exit_for(e: &crate::reserve::ApplyError) -> ExitCode {
     match e.kind {
         ErrorKind::BadTarget => bad_input(e),
         _ => failed(e, 1),
-    }
-}
-
-fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
-    let (snap, mut plan) = match prepare(&args.change, netns) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let (layout, dropin_path) = layout(&args.files);
-    let dropin = (!args.no_persist).then_some(dropin_path.as_path());
-    let before = audit(&layout);
-    if dropin.is_some() {
-        add_boot_warnings(&mut plan, &before, &snap, &dropin_path);
-    }
-    print(&text::plan(&plan, &snap.netns));
-
-    let persisted = before
-        .settings
-        .iter()
-        .rev()
-        .find(|s| s.file == dropin_path)
-        .and_then(|s| s.value.as_ref())
-        == Some(&plan.proposed);
-    if !plan.changes_runtime() && (dropin.is_none() || persisted) {
-        print("Nothing to do: the kernel already holds this list");
-        print(if dropin.is_some() {
-            " and the drop-in persists it.\n"
-        } else {
-            ".\n"
-        });
-        return ExitCode::SUCCESS;
-    }
-    if !is_root() {
-        print(&root_instructions(&plan, netns, dropin));
-        return not_root(NEEDS_ROOT);
-    }
-    let journal = match journal_path() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let consent = confirm(args.yes, "Apply?");
-    if consent != Consent::Yes {
-        return declined(consent, "apply");
-    }
-    let req = crate::reserve::ApplyRequest::from_plan(
-        &plan,
-        netns.clone(),
-        dropin.map(Path::to_path_buf),
-        journal,
-    );
-    match crate::reserve::apply(&req) {
-        Ok(outcome) => {
-            let overrides = match &outcome.entry.dropin {
-                Some(_) => {
-                    let after_audit = audit(&layout);
-                    override_warnings(
-                        &after_audit.overriding(&dropin_path),
-                        DROPIN_NAME,
-                        &plan.proposed,
-                    )
-                }
-                None => Vec::new(),
-            };
-            print(&text::applied(
-                &outcome.entry,
-                &netns.cli_flag(),
-                &overrides,
-            ));
-            ExitCode::SUCCESS
-        }
-        Err(e) if e.kind == ErrorKind::NotPermitted => {
-            print(&root_instructions(&plan, netns, dropin));
-            failed(e, 1)
-        }
-        Err(e) => exit_for(&e),
-    }
-}
-
-fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> ExitCode {
-    let journal = match journal_path() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let plan = match crate::reserve::plan_undo(&journal, netns) {
-        Ok(p) => p,
-        Err(e) if e.kind == ErrorKind::NothingToUndo && !is_root() => {
-            // `sudo portscope reserve apply` journals under root's data directory.
-            return failed(
-                format!("{e} (changes applied with sudo are undone with sudo)"),
-                1,
-            );
-        }
-        Err(e) => return exit_for(&e),
-    };
-    print(&text::undo_plan(&plan));
-    if !is_root() {
-        print(&format!(
-            "\nRun it as root (sudo {}), or restore by hand:\n\n{}",
-            original_command(),
-            manual_restore(&plan.entry, netns)
-        ));
-        return not_root(NEEDS_ROOT);
-    }
-    let consent = confirm(args.yes, "Undo?");
-    if consent != Consent::Yes {
-        return declined(consent, "undo");
-    }
-    match crate::reserve::undo(&plan) {
-        Ok(entry) => {
-            print(&text::undone(&entry, plan.remaining));
-            ExitCode::SUCCESS
-        }
-        Err(e) => exit_for(&e),
     }
 }
 
@@ -459,16 +415,35 @@ struct StatusJson<'a> {
     netns: &'a NetnsInfo,
     /// Whether boot-time configuration applies to this namespace at all.
     host_netns: bool,
-    runtime: &'a PortSet,
-    /// What the configuration files set at boot (`null`: nothing sets it).
+    /// `null` when it could not be read (see `runtime_known`).
+    runtime: Option<&'a PortSet>,
+    runtime_known: bool,
+    /// What the configuration files set at boot (`null`: nothing sets it, or unknown).
     boot: Option<&'a PortSet>,
     boot_file: Option<String>,
+    /// False when an unreadable file may set it.
+    boot_known: bool,
     ephemeral: [u16; 2],
     dropin: &'a Path,
     /// Assignments applied after portscope's drop-in (they override it).
     dropin_overridden_by: Vec<&'a Setting>,
     audit: &'a Audit,
-    at_risk: Vec<&'a Socket>,
+    /// `null` when unknown (see `at_risk_known`).
+    at_risk: Option<Vec<&'a Socket>>,
+    at_risk_known: bool,
+    /// An apply of this namespace that did not finish (`undo` rolls it back, `apply --finish`
+    /// completes it).
+    unfinished: Option<Entry>,
+}
+
+/// The pending journal entry for the namespace, if any (reading only; no lock).
+fn unfinished_entry(netns: &NetnsTarget) -> Option<(Entry, PathBuf)> {
+    let path = journal::default_path()?;
+    let id = netns.run_in(journal::NetnsId::current).ok()?;
+    let j = journal::Journal::load(&path).ok()?;
+    let i = j.last_for(&id).ok()??;
+    let e = &j.entries[i];
+    (e.state == journal::EntryState::Pending).then(|| (e.clone(), path))
 }
 
 fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
@@ -479,35 +454,47 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (layout, dropin) = layout(&args.files);
-    let audit = audit(&layout);
-    let at_risk: Vec<&Socket> = at_risk_listeners(&snap, &snap.sysctl).collect();
+    let files = layout(&args.files);
+    let audit = audit(&files.layout);
+    let runtime_known = snap.sysctl.known("ip_local_reserved_ports");
+    // Listeners at risk need both sysctls, and sockets whose table could be read.
+    let at_risk: Option<Vec<&Socket>> = (runtime_known && snap.sysctl.known("ip_local_port_range"))
+        .then(|| at_risk_listeners(&snap, &snap.sysctl).collect());
     let host = is_host_netns(&snap);
+    let unfinished = unfinished_entry(netns);
+    let runtime = runtime_known.then_some(&snap.sysctl.ip_local_reserved_ports);
     if args.json {
         let boot = audit.boot_value();
         return json_out(&StatusJson {
             version: 1,
             netns: &snap.netns,
             host_netns: host,
-            runtime: &snap.sysctl.ip_local_reserved_ports,
+            runtime,
+            runtime_known,
             boot: boot.and_then(|s| s.value.as_ref()),
             boot_file: boot.map(|s| format!("{}:{}", s.file.display(), s.line)),
+            boot_known: audit.boot_known,
             ephemeral: snap.sysctl.ip_local_port_range,
-            dropin: &dropin,
-            dropin_overridden_by: audit.overriding(&dropin),
+            dropin: &files.dropin,
+            dropin_overridden_by: audit.overriding(&files.dropin),
             audit: &audit,
+            at_risk_known: at_risk.is_some(),
             at_risk,
+            unfinished: unfinished.map(|(e, _)| e),
         });
     }
-    let owned: Vec<Socket> = at_risk.into_iter().cloned().collect();
+    let owned: Option<Vec<Socket>> = at_risk.map(|v| v.into_iter().cloned().collect());
     print(&text::status(&text::StatusView {
         ns: &snap.netns,
         is_host: host,
-        runtime: &snap.sysctl.ip_local_reserved_ports,
+        runtime,
         audit: &audit,
-        dropin: &dropin,
+        dropin: &files.dropin,
         ephemeral: snap.sysctl.ephemeral(),
-        at_risk: &owned,
+        at_risk: owned.as_deref(),
+        unfinished: unfinished
+            .map(|(e, path)| crate::reserve::apply::unfinished_message(&e, &path)),
+        hint: sudo_hint(netns),
     }));
     ExitCode::SUCCESS
 }

@@ -4,7 +4,7 @@
 use super::table;
 use crate::model::{NetnsInfo, Socket};
 use crate::portset::PortSet;
-use crate::reserve::apply::UndoPlan;
+use crate::reserve::UndoPlan;
 use crate::reserve::journal::Entry;
 use crate::reserve::sysctld::{Audit, KEY, Setting};
 use crate::reserve::{Ephemeral, Plan};
@@ -113,6 +113,9 @@ pub fn plan(p: &Plan, ns: &NetnsInfo) -> String {
             out.push_str(&wrap(w, "  - ", "    "));
         }
     }
+    for r in &p.refusals {
+        out.push_str(&wrap(r, "Refused: ", "  "));
+    }
     if !p.changes_runtime() {
         out.push_str("No change to the runtime value.\n");
     }
@@ -154,24 +157,12 @@ pub fn undo_plan(u: &UndoPlan) -> String {
         "  ",
     );
     out.push_str(&wrap(
-        &format!(
-            "{} -> {}",
-            shown(&u.runtime_now),
-            shown(&e.previous_runtime)
-        ),
+        &format!("{} -> {}", shown(&u.runtime_now), shown(&u.runtime_after)),
         "  runtime  ",
         "           ",
     ));
-    if let Some(d) = &e.dropin {
-        let what = match &d.previous {
-            Some(_) => "restore its previous content",
-            None => "remove it (it did not exist before)",
-        };
-        out.push_str(&wrap(
-            &format!("{}: {what}", d.path.display()),
-            "  drop-in  ",
-            "           ",
-        ));
+    if let Some(effect) = u.dropin_effect() {
+        out.push_str(&wrap(&effect, "  drop-in  ", "           "));
     }
     for w in &u.warnings {
         out.push_str(&wrap(w, "warning: ", "  "));
@@ -184,23 +175,20 @@ pub fn undo_plan(u: &UndoPlan) -> String {
     out
 }
 
-pub fn undone(e: &Entry, remaining: usize) -> String {
+pub fn undone(u: &UndoPlan) -> String {
     let mut out = wrap(
         &format!(
-            "{KEY} is back to {} in network namespace {}.",
-            shown(&e.previous_runtime),
-            e.netns.target
+            "{KEY} is now {} in network namespace {}.",
+            shown(&u.runtime_after),
+            u.entry.netns.target
         ),
         "Undone: ",
         "  ",
     );
-    if let Some(d) = &e.dropin {
-        let _ = match &d.previous {
-            Some(_) => writeln!(out, "Restored {}.", d.path.display()),
-            None => writeln!(out, "Removed {}.", d.path.display()),
-        };
+    if let Some(effect) = u.dropin_effect() {
+        let _ = writeln!(out, "{effect}.");
     }
-    let _ = writeln!(out, "{remaining} earlier change(s) left to undo.");
+    let _ = writeln!(out, "{} earlier change(s) left to undo.", u.remaining);
     out
 }
 
@@ -209,16 +197,32 @@ pub struct StatusView<'a> {
     pub ns: &'a NetnsInfo,
     /// Whether this is the namespace pid 1 lives in, the only one boot-time files configure.
     pub is_host: bool,
-    pub runtime: &'a PortSet,
+    /// `None`: it could not be read.
+    pub runtime: Option<&'a PortSet>,
     pub audit: &'a Audit,
     pub dropin: &'a std::path::Path,
     pub ephemeral: (u16, u16),
-    pub at_risk: &'a [Socket],
+    /// `None`: the sockets or the sysctls needed to judge could not be read.
+    pub at_risk: Option<&'a [Socket]>,
+    /// An apply of this namespace that did not finish, as a sentence.
+    pub unfinished: Option<String>,
+    /// The command that shows what this user cannot see.
+    pub hint: String,
 }
 
 pub fn status(v: &StatusView) -> String {
     let mut out = format!("{KEY} in {}:\n", netns_line(v.ns));
-    out.push_str(&wrap(&shown(v.runtime), "  runtime  ", "           "));
+    if let Some(u) = &v.unfinished {
+        out.push_str(&wrap(u, "UNFINISHED: ", "  "));
+    }
+    match v.runtime {
+        Some(r) => out.push_str(&wrap(&shown(r), "  runtime  ", "           ")),
+        None => out.push_str(&wrap(
+            &format!("unknown: it could not be read ({})", v.hint),
+            "  runtime  ",
+            "           ",
+        )),
+    }
     let boot = v.audit.boot_value();
     match boot {
         Some(s) => {
@@ -229,6 +233,11 @@ pub fn status(v: &StatusView) -> String {
             ));
             let _ = writeln!(out, "           from {}", setting_line(s));
         }
+        None if !v.audit.boot_known => out.push_str(&wrap(
+            "unknown: a file that could not be read comes after every assignment that could",
+            "  at boot  ",
+            "           ",
+        )),
         None => out.push_str("  at boot  (none: no configuration file sets it)\n"),
     }
     let boot_value = boot.and_then(|s| s.value.clone()).unwrap_or_default();
@@ -239,7 +248,7 @@ pub fn status(v: &StatusView) -> String {
             "  note: ",
             "    ",
         ));
-    } else if boot_value != *v.runtime {
+    } else if v.audit.boot_known && v.runtime.is_some_and(|r| *r != boot_value) {
         out.push_str("  differs: the runtime value is lost at the next boot\n");
     }
     if v.audit.settings.is_empty() {
@@ -297,7 +306,19 @@ pub fn status(v: &StatusView) -> String {
         }
     }
     let (lo, hi) = v.ephemeral;
-    if v.at_risk.is_empty() {
+    let Some(at_risk) = v.at_risk else {
+        out.push_str(&wrap(
+            &format!(
+                "Listeners at risk: unknown (the reserved ports or the ephemeral range could not \
+                 be read; {})",
+                v.hint
+            ),
+            "",
+            "  ",
+        ));
+        return out;
+    };
+    if at_risk.is_empty() {
         let _ = writeln!(
             out,
             "No listener sits unreserved inside the ephemeral range {lo}-{hi}."
@@ -311,7 +332,7 @@ pub fn status(v: &StatusView) -> String {
             "",
             "  ",
         ));
-        out.push_str(&sockets_table(v.at_risk));
+        out.push_str(&sockets_table(at_risk));
         out.push_str("  Reserve them with: portscope reserve plan --at-risk\n");
     }
     out

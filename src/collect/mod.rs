@@ -54,9 +54,7 @@ impl From<NetnsError> for CollectError {
     }
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
+use crate::paths::is_root;
 
 /// The kernel's INET_DIAG_BC_AUTO test only says "no port was bound explicitly", which is also
 /// true of connections accepted from a listener. Like `ss ... autobound` (whose userspace filter

@@ -144,6 +144,19 @@ impl NetnsTarget {
         stat(&path).ok().map(|s| s.st_ino)
     }
 
+    /// Whether this is the host's namespace (pid 1's), the only one boot-time sysctl files
+    /// configure. Where pid 1 cannot be inspected (a sandbox), portscope's own namespace stands
+    /// in for it.
+    pub fn is_host(&self) -> bool {
+        let Some(ino) = self.inode() else {
+            return *self == NetnsTarget::Current;
+        };
+        match stat("/proc/1/ns/net") {
+            Ok(st) => st.st_ino == ino,
+            Err(_) => ino == own_inode(),
+        }
+    }
+
     /// Runs `f` inside the namespace, on a scoped thread when it is not the current one.
     pub fn run_in<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, NetnsError> {
         let Some(path) = self.path() else {

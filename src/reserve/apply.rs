@@ -1,17 +1,19 @@
-//! Making a plan real, all or nothing: the runtime value of the target namespace (verified by
-//! reading it back), the persistent drop-in, and the journal entry that lets `undo` put both back.
-//! When a step fails, every earlier step is reverted before the error is returned.
+//! Making a plan real, all or nothing, even under SIGKILL: the journal entry is written first
+//! (pending, with everything needed to put the old state back), then the runtime value of the
+//! target namespace (verified by reading it back), then the drop-in, then the entry is marked
+//! done. A failing step puts back the steps before it; a kill leaves a pending entry that
+//! `undo` rolls back and [`finish`] completes.
 
-use super::atomic;
 use super::fleet::dropin_content;
-use super::journal::{self, DropinChange, Entry, Journal, NetnsRef};
-use super::plan::Plan;
-use crate::collect::netns::current_inode;
+use super::journal::{self, DropinChange, Entry, EntryState, Journal, NetnsId, NetnsRef};
+use super::runtime::{self, shown};
+use super::txn::{Change, DropinStep, failpoint};
 use crate::collect::sysctl::RESERVED_PORTS;
 use crate::collect::{NetnsError, NetnsTarget};
+use crate::paths::is_root;
 use crate::portset::PortSet;
+use crate::safefs::{Bytes, Existing};
 use std::fmt;
-use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,9 +22,15 @@ pub enum ErrorKind {
     NotPermitted,
     /// The namespace named by the user does not exist or is not a namespace.
     BadTarget,
-    /// The kernel's value changed after the plan was made; nothing was done.
+    /// The kernel's value or the journal changed after the plan was made; nothing was done.
     Stale,
     NothingToUndo,
+    /// The plan is one the kernel cannot take, or that would leave no ephemeral port.
+    Refused,
+    /// An earlier apply was interrupted: finish it or roll it back first.
+    Unfinished,
+    /// Someone else changed what this entry wrote: acting would overwrite their change.
+    Conflict,
     /// A step failed; what was changed was put back (the message says whether that worked).
     Failed,
 }
@@ -36,11 +44,15 @@ pub struct ApplyError {
 }
 
 impl ApplyError {
-    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub(super) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ApplyError {
             kind,
             message: message.into(),
         }
+    }
+
+    pub(super) fn failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failed, message)
     }
 }
 
@@ -63,7 +75,7 @@ impl From<NetnsError> for ApplyError {
     }
 }
 
-/// A validated change, ready to run. Built from a [`Plan`] so what runs is what was shown.
+/// A validated change, ready to run. Built from a [`super::Plan`] so what runs is what was shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyRequest {
     pub netns: NetnsTarget,
@@ -72,12 +84,16 @@ pub struct ApplyRequest {
     pub value: PortSet,
     /// Where to persist; `None` changes the runtime value only.
     pub dropin: Option<PathBuf>,
+    /// The `--sysctl-root` the drop-in lies under: no link below it is followed.
+    pub sysctl_root: Option<PathBuf>,
     pub journal: PathBuf,
+    /// Apply even when little or nothing of the ephemeral range stays usable.
+    pub force: bool,
 }
 
 impl ApplyRequest {
     pub fn from_plan(
-        plan: &Plan,
+        plan: &super::Plan,
         netns: NetnsTarget,
         dropin: Option<PathBuf>,
         journal: PathBuf,
@@ -87,7 +103,9 @@ impl ApplyRequest {
             expected_current: plan.current.clone(),
             value: plan.proposed.clone(),
             dropin,
+            sysctl_root: None,
             journal,
+            force: false,
         }
     }
 }
@@ -98,11 +116,7 @@ pub struct ApplyOutcome {
     pub journal: PathBuf,
 }
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
-fn not_permitted() -> ApplyError {
+pub(super) fn not_permitted() -> ApplyError {
     ApplyError::new(
         ErrorKind::NotPermitted,
         "changing net.ipv4.ip_local_reserved_ports needs root (CAP_NET_ADMIN over the network \
@@ -110,127 +124,106 @@ fn not_permitted() -> ApplyError {
     )
 }
 
-/// The reserved-ports list of the calling thread's namespace.
-fn read_runtime() -> io::Result<PortSet> {
-    let text = std::fs::read_to_string(RESERVED_PORTS)?;
-    PortSet::parse(text.trim()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+pub(super) fn read_runtime() -> Result<PortSet, ApplyError> {
+    runtime::read().map_err(|e| ApplyError::failed(format!("cannot read {RESERVED_PORTS}: {e}")))
 }
 
-/// Replaces the list in one write: the kernel parses one buffer, and an empty write is ignored
-/// (only a lone newline clears the list).
-fn write_runtime(value: &PortSet) -> io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(RESERVED_PORTS)?;
-    let buf = format!("{value}\n");
-    let n = f.write(buf.as_bytes())?;
-    if n != buf.len() {
-        return Err(io::Error::new(
-            io::ErrorKind::WriteZero,
-            format!("the kernel took {n} of {} bytes", buf.len()),
+pub fn unfinished_message(e: &Entry, journal: &Path) -> String {
+    let who = match e.pid {
+        Some(pid) if std::path::Path::new(&format!("/proc/{pid}")).exists() => {
+            format!(" by portscope pid {pid}, which may still be running")
+        }
+        Some(pid) => format!(" by portscope pid {pid}, which is gone"),
+        None => String::new(),
+    };
+    format!(
+        "an apply of {} started at {}{who} did not finish (journal {}): roll it back with \
+         `portscope reserve undo{}` or complete it with `portscope reserve apply --finish{}`",
+        shown(&e.applied_runtime),
+        e.at,
+        journal.display(),
+        flag_for(&e.netns.target),
+        flag_for(&e.netns.target),
+    )
+}
+
+fn flag_for(target: &str) -> String {
+    match target {
+        "current" => String::new(),
+        t => format!(" --netns {}", t.trim_start_matches("pid ")),
+    }
+}
+
+/// Whether the kernel can take `value` (replacing `previous`) and outgoing connections keep
+/// ports to use; the reason when not. Only a change that shrinks the usable ephemeral range is
+/// refused for leaving too little of it.
+pub fn refusal(
+    previous: &PortSet,
+    value: &PortSet,
+    range: [u16; 2],
+    force: bool,
+) -> Option<String> {
+    if let Some(why) = runtime::too_long(value) {
+        return Some(why);
+    }
+    let [lo, hi] = [range[0].min(range[1]), range[0].max(range[1])];
+    let size = u32::from(hi) - u32::from(lo) + 1;
+    let usable = size - value.count_in(lo, hi);
+    let before = size - previous.count_in(lo, hi);
+    if force || usable >= before {
+        return None;
+    }
+    if usable == 0 {
+        return Some(format!(
+            "this leaves no port of the ephemeral range {lo}-{hi}: every outgoing connection \
+             will fail; refused (--force to do it anyway)"
         ));
     }
-    Ok(())
-}
-
-/// Sets the runtime value and checks the kernel holds exactly that.
-fn set_runtime(value: &PortSet) -> Result<(), String> {
-    write_runtime(value).map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => {
-            format!("writing {RESERVED_PORTS} was refused ({e}): root is needed")
-        }
-        _ => format!("writing \"{value}\" to {RESERVED_PORTS} failed: {e}"),
-    })?;
-    let back = read_runtime().map_err(|e| format!("reading {RESERVED_PORTS} back failed: {e}"))?;
-    if &back != value {
-        return Err(format!(
-            "the kernel holds \"{back}\" after writing \"{value}\" (read-back differs)"
+    if usable < runtime::NEAR_EMPTY_PORTS.min(size) {
+        return Some(format!(
+            "this leaves {usable} ports of the ephemeral range {lo}-{hi}: every outgoing \
+             connection will fail once they are in use; refused (--force to do it anyway)"
         ));
     }
-    Ok(())
+    None
 }
 
-fn shown(p: &PortSet) -> String {
-    if p.is_empty() {
-        "(none)".into()
-    } else {
-        p.to_string()
+fn read_range() -> Option<[u16; 2]> {
+    let text = std::fs::read_to_string(crate::collect::sysctl::PORT_RANGE).ok()?;
+    let mut it = text.split_whitespace().map(|p| p.parse::<u16>());
+    match (it.next(), it.next()) {
+        (Some(Ok(lo)), Some(Ok(hi))) => Some([lo, hi]),
+        _ => None,
     }
 }
 
-/// The steps already done, to be reverted newest first.
-#[derive(Default)]
-struct Rollback {
-    runtime: Option<PortSet>,
-    dropin: Option<(PathBuf, Option<String>)>,
-}
-
-impl Rollback {
-    /// Reverts and turns `what` (the failure) into the error, saying what was put back or, when
-    /// putting back failed too, exactly what is left and how to fix it.
-    fn fail(self, what: String) -> ApplyError {
-        let mut restored = Vec::new();
-        let mut left = Vec::new();
-        if let Some((path, previous)) = &self.dropin {
-            match atomic::restore(path, previous.as_deref()) {
-                Ok(()) => restored.push(format!("{} as it was", path.display())),
-                Err(e) => left.push(format!(
-                    "{} could not be put back ({e}); {}",
-                    path.display(),
-                    match previous {
-                        Some(_) => "its previous content is in the undo journal's last entry",
-                        None => "it did not exist before: delete it",
-                    }
-                )),
-            }
-        }
-        if let Some(previous) = &self.runtime {
-            match set_runtime(previous) {
-                Ok(()) => restored.push(format!("runtime value {}", shown(previous))),
-                Err(e) => left.push(format!(
-                    "the runtime value could not be put back ({e}); set it with: \
-                     sysctl -w net.ipv4.ip_local_reserved_ports={previous}"
-                )),
-            }
-        }
-        let message = if !left.is_empty() {
-            format!("{what}; {}", left.join("; "))
-        } else if restored.is_empty() {
-            format!("{what}; nothing was changed")
-        } else {
-            format!(
-                "{what}; put back {}: nothing was changed",
-                restored.join(" and ")
-            )
-        };
-        ApplyError::new(ErrorKind::Failed, message)
-    }
-}
-
-/// Applies the request: runtime value, drop-in, journal entry. Either all three happen or none.
+/// Applies the request: journal (pending), runtime value, drop-in, journal (done).
 pub fn apply(req: &ApplyRequest) -> Result<ApplyOutcome, ApplyError> {
     if !is_root() {
         return Err(not_permitted());
     }
-    let _lock = journal::lock(&req.journal).map_err(|e| ApplyError::new(ErrorKind::Failed, e))?;
-    let mut journal =
-        Journal::load(&req.journal).map_err(|e| ApplyError::new(ErrorKind::Failed, e))?;
-    req.netns.run_in(|| apply_here(req, &mut journal))?
+    let _lock = journal::lock(&req.journal).map_err(ApplyError::failed)?;
+    req.netns.run_in(|| apply_here(req))?
 }
 
 /// The transaction, on a thread inside the target namespace (files are unaffected by setns of the
 /// network namespace, so the drop-in and journal are the host's).
-fn apply_here(req: &ApplyRequest, journal: &mut Journal) -> Result<ApplyOutcome, ApplyError> {
-    let netns = NetnsRef {
-        target: req.netns.describe(),
-        inode: current_inode(),
-    };
-    let previous = read_runtime().map_err(|e| {
-        ApplyError::new(
-            ErrorKind::Failed,
-            format!("cannot read {RESERVED_PORTS}: {e}"),
-        )
-    })?;
+fn apply_here(req: &ApplyRequest) -> Result<ApplyOutcome, ApplyError> {
+    let _ns = journal::lock_netns().map_err(ApplyError::failed)?;
+    let mut journal = Journal::load(&req.journal).map_err(ApplyError::failed)?;
+    let id = NetnsId::current();
+    if let Some(i) = journal.last_for(&id).map_err(ApplyError::failed)?
+        && journal.entries[i].state == EntryState::Pending
+    {
+        return Err(ApplyError::new(
+            ErrorKind::Unfinished,
+            format!(
+                "{}; nothing was changed",
+                unfinished_message(&journal.entries[i], &req.journal)
+            ),
+        ));
+    }
+    let previous = read_runtime()?;
     if previous != req.expected_current {
         return Err(ApplyError::new(
             ErrorKind::Stale,
@@ -242,212 +235,193 @@ fn apply_here(req: &ApplyRequest, journal: &mut Journal) -> Result<ApplyOutcome,
             ),
         ));
     }
-    let dropin_previous = match &req.dropin {
-        Some(path) => Some(atomic::read_optional(path).map_err(|e| {
-            ApplyError::new(
-                ErrorKind::Failed,
-                format!("cannot read {}: {e}; nothing was changed", path.display()),
-            )
-        })?),
-        None => None,
-    };
-    let at = jiff::Timestamp::now();
-    // Armed before the write: a refused write leaves the old list, but a read-back mismatch
-    // means the kernel took something, so the previous value goes back in every case.
-    let mut rollback = Rollback {
-        runtime: Some(previous.clone()),
-        dropin: None,
-    };
-    if let Err(e) = set_runtime(&req.value) {
-        return Err(rollback.fail(e));
+    if let Some(why) = refusal(
+        &previous,
+        &req.value,
+        read_range().unwrap_or([32768, 60999]),
+        req.force,
+    ) {
+        return Err(ApplyError::new(
+            ErrorKind::Refused,
+            format!("{why}; nothing was changed"),
+        ));
     }
-
-    let dropin = match (&req.dropin, dropin_previous) {
-        (Some(path), Some(prev)) => {
-            let written = dropin_content(&req.value, at);
-            if let Err(e) = atomic::write(path, &written, 0o644) {
-                return Err(
-                    rollback.fail(format!("cannot write the drop-in {}: {e}", path.display()))
-                );
-            }
-            rollback.dropin = Some((path.clone(), prev.clone()));
-            Some(DropinChange {
+    let at = jiff::Timestamp::now();
+    let written = dropin_content(&req.value, at);
+    let (step, dropin) = match &req.dropin {
+        None => (None, None),
+        Some(path) => {
+            let (dir, name) = journal::open_parent(path, req.sysctl_root.as_deref())
+                .map_err(|e| ApplyError::failed(format!("{e}; nothing was changed")))?;
+            // A killed earlier write may have left a temporary file; it is ours to remove.
+            let _ = dir.remove_leftovers(&name);
+            let from = dir
+                .inspect(&name)
+                .map_err(|e| ApplyError::failed(format!("{e}; nothing was changed")))?;
+            let change = DropinChange {
                 path: path.clone(),
-                previous: prev,
-                written,
-            })
+                root: req.sysctl_root.clone(),
+                previous: from.clone(),
+                written: written.clone(),
+            };
+            let to = Existing::File {
+                content: Bytes(written.clone().into_bytes()),
+                mode: 0o644,
+            };
+            (
+                Some(DropinStep {
+                    dir,
+                    name,
+                    from,
+                    to,
+                }),
+                Some(change),
+            )
         }
-        _ => None,
     };
-
     let entry = Entry {
         at,
-        netns,
-        previous_runtime: previous,
+        netns: NetnsRef::new(req.netns.describe(), id),
+        previous_runtime: previous.clone(),
         applied_runtime: req.value.clone(),
         dropin,
+        state: EntryState::Pending,
+        pid: Some(std::process::id()),
     };
     journal.entries.push(entry.clone());
-    if let Err(e) = journal.save(&req.journal) {
-        return Err(rollback.fail(e));
+    journal
+        .save(&req.journal)
+        .map_err(|e| ApplyError::failed(format!("{e}; nothing was changed")))?;
+    failpoint("apply:after-journal");
+
+    let change = Change {
+        runtime_from: previous,
+        runtime_to: req.value.clone(),
+        dropin: step,
+        tag: "apply",
+    };
+    if let Err(f) = change.run() {
+        return Err(ApplyError::failed(forget_pending(
+            &mut journal,
+            &req.journal,
+            f.message,
+            f.clean,
+        )));
     }
+    let done = Entry {
+        state: EntryState::Done,
+        pid: None,
+        ..entry
+    };
+    if let Some(last) = journal.entries.last_mut() {
+        *last = done.clone();
+    }
+    journal.save(&req.journal).map_err(|e| {
+        ApplyError::failed(format!(
+            "the change is made, but {e}: the journal still marks it unfinished, so `portscope \
+             reserve undo` rolls it back and `portscope reserve apply --finish` keeps it"
+        ))
+    })?;
     Ok(ApplyOutcome {
-        entry,
+        entry: done,
         journal: req.journal.clone(),
     })
 }
 
-/// What `undo` would do: the newest journal entry for the namespace, and how things stand now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UndoPlan {
-    pub netns: NetnsTarget,
-    pub journal: PathBuf,
-    pub entry: Entry,
-    pub runtime_now: PortSet,
-    /// The drop-in's content now, when the entry changed one (`None`: the file is gone).
-    pub dropin_now: Option<String>,
-    /// Entries left for this namespace after this one.
-    pub remaining: usize,
-    /// Changes made by someone else since the apply, which undo will overwrite.
-    pub warnings: Vec<String>,
-}
-
-/// Looks up what `undo` would restore, without changing anything.
-pub fn plan_undo(journal_path: &Path, netns: &NetnsTarget) -> Result<UndoPlan, ApplyError> {
-    let journal = Journal::load(journal_path).map_err(|e| ApplyError::new(ErrorKind::Failed, e))?;
-    let (inode, runtime_now) = netns.run_in(|| (current_inode(), read_runtime()))?;
-    let runtime_now = runtime_now.map_err(|e| {
-        ApplyError::new(
-            ErrorKind::Failed,
-            format!("cannot read {RESERVED_PORTS}: {e}"),
-        )
-    })?;
-    let Some(idx) = journal.last_for(inode) else {
-        let others = journal.entries.len();
-        let mut targets: Vec<&str> = journal
-            .entries
-            .iter()
-            .map(|e| e.netns.target.as_str())
-            .collect();
-        targets.sort_unstable();
-        targets.dedup();
-        return Err(ApplyError::new(
-            ErrorKind::NothingToUndo,
-            if others == 0 {
-                format!(
-                    "nothing to undo: the journal {} has no applied change",
-                    journal_path.display()
-                )
-            } else {
-                format!(
-                    "nothing to undo in network namespace {} (inode {inode}); the journal {} \
-                     holds {others} change(s) for other namespaces ({}): select one with --netns",
-                    netns.describe(),
-                    journal_path.display(),
-                    targets.join(", ")
-                )
-            },
-        ));
-    };
-    let entry = journal.entries[idx].clone();
-    let remaining = journal.entries[..idx]
-        .iter()
-        .filter(|e| e.netns.inode == inode)
-        .count();
-    let mut warnings = Vec::new();
-    if runtime_now != entry.applied_runtime {
-        warnings.push(format!(
-            "the runtime value changed since portscope set it (now {}, portscope set {}); \
-             undo replaces it with {}",
-            shown(&runtime_now),
-            shown(&entry.applied_runtime),
-            shown(&entry.previous_runtime)
-        ));
+/// After a failed change: drop its pending entry when everything is back as it was, and say
+/// what the journal now holds.
+fn forget_pending(journal: &mut Journal, path: &Path, message: String, clean: bool) -> String {
+    if !clean {
+        return format!(
+            "{message}; the journal keeps the unfinished entry: `portscope reserve undo` puts \
+             back what it can"
+        );
     }
-    let dropin_now = match &entry.dropin {
-        Some(d) => {
-            let now = atomic::read_optional(&d.path).map_err(|e| {
-                ApplyError::new(
-                    ErrorKind::Failed,
-                    format!("cannot read {}: {e}", d.path.display()),
-                )
-            })?;
-            if now.as_deref() != Some(d.written.as_str()) {
-                warnings.push(format!(
-                    "{} was changed since portscope wrote it; undo replaces it with what was \
-                     there before",
-                    d.path.display()
-                ));
-            }
-            now
-        }
-        None => None,
-    };
-    Ok(UndoPlan {
-        netns: netns.clone(),
-        journal: journal_path.to_path_buf(),
-        entry,
-        runtime_now,
-        dropin_now,
-        remaining,
-        warnings,
-    })
+    journal.entries.pop();
+    match journal.save(path) {
+        Ok(()) => message,
+        Err(e) => format!(
+            "{message} (but {e}: the journal keeps an unfinished entry, which `portscope reserve \
+             undo` clears)"
+        ),
+    }
 }
 
-/// Restores the state before the apply recorded in `plan.entry` and drops that entry. Refuses
-/// when the journal or the kernel moved on since `plan_undo` (someone else applied or undid).
-pub fn undo(plan: &UndoPlan) -> Result<Entry, ApplyError> {
+/// Completes an apply that was interrupted: sets what the pending entry recorded, unless
+/// someone changed the drop-in since (then refuses, changing nothing).
+pub fn finish(journal_path: &Path, netns: &NetnsTarget) -> Result<Entry, ApplyError> {
     if !is_root() {
         return Err(not_permitted());
     }
-    let _lock = journal::lock(&plan.journal).map_err(|e| ApplyError::new(ErrorKind::Failed, e))?;
-    let mut journal =
-        Journal::load(&plan.journal).map_err(|e| ApplyError::new(ErrorKind::Failed, e))?;
-    plan.netns.run_in(|| undo_here(plan, &mut journal))?
-}
-
-fn undo_here(plan: &UndoPlan, journal: &mut Journal) -> Result<Entry, ApplyError> {
-    let stale = |what: &str| {
-        ApplyError::new(
-            ErrorKind::Stale,
-            format!("{what} changed since the undo was shown; nothing was changed: run undo again"),
-        )
-    };
-    let idx = match journal.last_for(current_inode()) {
-        Some(i) if journal.entries[i] == plan.entry => i,
-        _ => return Err(stale("the undo journal")),
-    };
-    let now = read_runtime().map_err(|e| {
-        ApplyError::new(
-            ErrorKind::Failed,
-            format!("cannot read {RESERVED_PORTS}: {e}"),
-        )
-    })?;
-    if now != plan.runtime_now {
-        return Err(stale("the runtime value"));
-    }
-    let entry = journal.entries.remove(idx);
-    let mut rollback = Rollback {
-        runtime: Some(now),
-        dropin: None,
-    };
-    if let Err(e) = set_runtime(&entry.previous_runtime) {
-        return Err(rollback.fail(e));
-    }
-    if let Some(d) = &entry.dropin {
-        let current = match atomic::read_optional(&d.path) {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(rollback.fail(format!("cannot read {}: {e}", d.path.display())));
+    let _lock = journal::lock(journal_path).map_err(ApplyError::failed)?;
+    netns.run_in(|| {
+        let _ns = journal::lock_netns().map_err(ApplyError::failed)?;
+        let mut journal = Journal::load(journal_path).map_err(ApplyError::failed)?;
+        let id = NetnsId::current();
+        let idx = match journal.last_for(&id).map_err(ApplyError::failed)? {
+            Some(i) if journal.entries[i].state == EntryState::Pending => i,
+            _ => {
+                return Err(ApplyError::new(
+                    ErrorKind::NothingToUndo,
+                    "no unfinished apply for this network namespace: nothing to finish",
+                ));
             }
         };
-        if let Err(e) = atomic::restore(&d.path, d.previous.as_deref()) {
-            return Err(rollback.fail(format!("cannot restore {}: {e}", d.path.display())));
-        }
-        rollback.dropin = Some((d.path.clone(), current));
-    }
-    if let Err(e) = journal.save(&plan.journal) {
-        return Err(rollback.fail(e));
-    }
-    Ok(entry)
+        let entry = journal.entries[idx].clone();
+        let now = read_runtime()?;
+        let target = now.union(&entry.added()).difference(&entry.removed());
+        let step = match &entry.dropin {
+            None => None,
+            Some(d) => {
+                let (dir, name) = d.open().map_err(|e| ApplyError::failed(e.to_string()))?;
+                let _ = dir.remove_leftovers(&name);
+                let from = dir
+                    .inspect(&name)
+                    .map_err(|e| ApplyError::failed(e.to_string()))?;
+                if from.content() != Some(d.written.as_bytes()) && from != d.previous {
+                    return Err(ApplyError::new(
+                        ErrorKind::Conflict,
+                        format!(
+                            "{} was changed by someone else since the apply started (it is {}): \
+                             finishing would overwrite that; nothing was changed",
+                            d.path.display(),
+                            from.describe()
+                        ),
+                    ));
+                }
+                let to = Existing::File {
+                    content: Bytes(d.written.clone().into_bytes()),
+                    mode: 0o644,
+                };
+                let to = if from.content() == Some(d.written.as_bytes()) {
+                    from.clone()
+                } else {
+                    to
+                };
+                Some(DropinStep {
+                    dir,
+                    name,
+                    from,
+                    to,
+                })
+            }
+        };
+        let change = Change {
+            runtime_from: now,
+            runtime_to: target,
+            dropin: step,
+            tag: "finish",
+        };
+        change.run().map_err(|f| ApplyError::failed(f.message))?;
+        let done = Entry {
+            state: EntryState::Done,
+            pid: None,
+            ..entry
+        };
+        journal.entries[idx] = done.clone();
+        journal
+            .save(journal_path)
+            .map_err(|e| ApplyError::failed(format!("the change is made, but {e}")))?;
+        Ok(done)
+    })?
 }

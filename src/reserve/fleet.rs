@@ -1,10 +1,10 @@
 //! The same change as text for other tools: the sysctl.d drop-in portscope writes, the commands a
 //! person without root can run, and an Ansible task for a fleet.
 
-use super::journal::Entry;
 use super::sysctld::KEY;
 use crate::collect::NetnsTarget;
 use crate::portset::PortSet;
+use crate::safefs::Existing;
 use std::path::Path;
 
 /// File name of portscope's drop-in. `90-` sorts after the vendor defaults (`50-default.conf`,
@@ -69,24 +69,30 @@ pub fn manual_commands(value: &PortSet, netns: &NetnsTarget, dropin: Option<&Pat
     out
 }
 
-/// Shell commands that undo a journal entry by hand: the previous runtime value, and the
-/// drop-in's previous content (or its removal).
-pub fn manual_restore(entry: &Entry, netns: &NetnsTarget) -> String {
-    let mut out = manual_commands(&entry.previous_runtime, netns, None);
-    if let Some(d) = &entry.dropin {
+/// Shell commands that undo by hand what `plan` would undo: the merged runtime value, and the
+/// drop-in's previous state (content, link, or its removal) when undo would put it back.
+pub fn manual_restore(plan: &super::UndoPlan) -> String {
+    let mut out = manual_commands(&plan.runtime_after, &plan.netns, None);
+    if let Some(d) = plan.entry.dropin.as_ref().filter(|_| plan.dropin_restore) {
         let path = shell_quote(&d.path.display().to_string());
         match &d.previous {
-            Some(text) => {
+            Existing::File { content, mode } => {
+                let text = content.lossy();
                 let body = if text.ends_with('\n') {
-                    text.clone()
+                    text.into_owned()
                 } else {
                     format!("{text}\n")
                 };
                 out.push_str(&format!(
-                    "sudo tee {path} >/dev/null <<'PORTSCOPE_EOF'\n{body}PORTSCOPE_EOF\n"
+                    "sudo tee {path} >/dev/null <<'PORTSCOPE_EOF'\n{body}PORTSCOPE_EOF\n\
+                     sudo chmod {mode:o} {path}\n"
                 ));
             }
-            None => out.push_str(&format!("sudo rm {path}\n")),
+            Existing::Symlink { target } => out.push_str(&format!(
+                "sudo ln -sfn {} {path}\n",
+                shell_quote(&target.display().to_string())
+            )),
+            Existing::Absent => out.push_str(&format!("sudo rm {path}\n")),
         }
     }
     out

@@ -1,39 +1,161 @@
 //! What each `reserve apply` replaced, so `reserve undo` can put it back one step at a time.
 //!
 //! One JSON file under the user's data directory (`$XDG_DATA_HOME/portscope`), rewritten
-//! atomically; a lock file beside it keeps two portscope runs from interleaving their changes.
+//! atomically through [`crate::safefs`]. It is written *ahead*: an apply first records a pending
+//! entry holding everything needed to put the old state back, then changes the kernel and the
+//! drop-in, then marks the entry done. A SIGKILL anywhere leaves either nothing changed or a
+//! pending entry that `undo` rolls back and `apply --finish` completes.
 
-use super::atomic;
 use crate::portset::PortSet;
+use crate::safefs::{Dir, Existing, FileError};
 use nix::fcntl::{Flock, FlockArg};
-use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-pub const JOURNAL_VERSION: u32 = 1;
+/// 2: pending entries, namespace cookies, the drop-in's previous state as file/link/absent.
+pub const JOURNAL_VERSION: u32 = 2;
 const FILE_NAME: &str = "reserve-journal.json";
 const LOCK_NAME: &str = "reserve.lock";
+/// How long to wait for another portscope that is changing the same namespace or journal.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// The default journal: `reserve-journal.json` in portscope's data directory.
 pub fn default_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "portscope").map(|d| d.data_dir().join(FILE_NAME))
+    crate::paths::data_dir().map(|d| d.join(FILE_NAME))
 }
 
-/// Which namespace an entry changed. The inode identifies it while it lives; the target is how
-/// the user named it.
+/// A namespace's identity now: its inode (recycled once it is freed) and, where the kernel has
+/// it (5.14+), its cookie (never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetnsId {
+    pub inode: u64,
+    pub cookie: Option<u64>,
+}
+
+impl NetnsId {
+    /// The identity of the calling thread's network namespace.
+    pub fn current() -> NetnsId {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+        let cookie = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .ok()
+        .and_then(|s| crate::sys::netns_cookie(&s).ok());
+        NetnsId {
+            inode: crate::collect::netns::current_inode(),
+            cookie,
+        }
+    }
+}
+
+/// Which namespace an entry changed: how the user named it, and its identity then.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetnsRef {
     pub target: String,
     pub inode: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<u64>,
 }
 
-/// The drop-in as it was before an apply, and as the apply left it.
+/// Whether a journal entry belongs to a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    Same,
+    /// Another namespace, or a dead one whose inode was recycled.
+    Different,
+    /// Same inode, but the entry has no cookie to tell a recycled inode apart: refuse.
+    Unsure,
+}
+
+impl NetnsRef {
+    pub fn new(target: String, id: NetnsId) -> Self {
+        NetnsRef {
+            target,
+            inode: id.inode,
+            cookie: id.cookie,
+        }
+    }
+
+    pub fn matches(&self, id: &NetnsId) -> Match {
+        if self.inode != id.inode {
+            return Match::Different;
+        }
+        match (self.cookie, id.cookie) {
+            (Some(a), Some(b)) if a == b => Match::Same,
+            (Some(_), Some(_)) => Match::Different,
+            _ => Match::Unsure,
+        }
+    }
+}
+
+/// The drop-in as it was before an apply, and as the apply leaves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropinChange {
     pub path: PathBuf,
-    /// `None`: the file did not exist.
-    pub previous: Option<String>,
+    /// The `--sysctl-root` the path lies under: nothing below it is followed when restoring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<PathBuf>,
+    #[serde(deserialize_with = "previous_any_version")]
+    pub previous: Existing,
     pub written: String,
+}
+
+/// Version 1 recorded the previous content as a string or null.
+fn previous_any_version<'de, D: Deserializer<'de>>(d: D) -> Result<Existing, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        V2(Existing),
+        V1(Option<String>),
+    }
+    Ok(match Any::deserialize(d)? {
+        Any::V2(e) => e,
+        Any::V1(None) => Existing::Absent,
+        Any::V1(Some(text)) => Existing::File {
+            content: crate::safefs::Bytes(text.into_bytes()),
+            mode: 0o644,
+        },
+    })
+}
+
+impl DropinChange {
+    /// The directory holding the drop-in, opened without following links (below the root
+    /// when there is one), and the file's name.
+    pub fn open(&self) -> Result<(Dir, String), FileError> {
+        open_parent(&self.path, self.root.as_deref())
+    }
+}
+
+/// Opens the directory of `path` (beneath `root` when given) and returns it with the file name.
+pub fn open_parent(path: &Path, root: Option<&Path>) -> Result<(Dir, String), FileError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| FileError {
+            path: path.to_path_buf(),
+            what: "names no file".into(),
+            not_found: false,
+        })?;
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let dir = match root.and_then(|r| parent.strip_prefix(r).ok().map(|rel| (r, rel))) {
+        Some((r, rel)) => Dir::open_beneath(r, rel)?,
+        None => Dir::open(parent)?,
+    };
+    Ok((dir, name))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// Recorded before anything was changed; the apply did not finish (yet).
+    Pending,
+    #[default]
+    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,8 +164,25 @@ pub struct Entry {
     pub netns: NetnsRef,
     pub previous_runtime: PortSet,
     pub applied_runtime: PortSet,
-    /// `None` when the apply did not persist (`--no-persist`).
+    /// `None` when the apply did not persist (`--no-persist`, another namespace).
     pub dropin: Option<DropinChange>,
+    #[serde(default)]
+    pub state: EntryState,
+    /// The portscope process that wrote a pending entry, to tell a live apply from a dead one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+impl Entry {
+    /// Ports this entry added to the list.
+    pub fn added(&self) -> PortSet {
+        self.applied_runtime.difference(&self.previous_runtime)
+    }
+
+    /// Ports this entry took out of the list.
+    pub fn removed(&self) -> PortSet {
+        self.previous_runtime.difference(&self.applied_runtime)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,109 +200,254 @@ impl Default for Journal {
     }
 }
 
+fn split(path: &Path) -> Result<(&Path, &str), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("the undo journal path {} names no file", path.display()))?;
+    Ok((dir, name))
+}
+
+fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
 impl Journal {
-    /// Reads the journal; a missing file is an empty journal. A file that does not parse is an
-    /// error rather than a fresh start, so undo history is never overwritten by accident.
+    /// Reads the journal; a missing file is an empty journal. A file that does not parse, that
+    /// a newer portscope wrote, or that is not a plain file owned by us, is an error rather than
+    /// a fresh start, so undo history is never overwritten or trusted by accident.
     pub fn load(path: &Path) -> Result<Journal, String> {
-        match atomic::read_optional(path) {
-            Ok(None) => Ok(Journal::default()),
-            Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "the undo journal {} is damaged ({e}); move it away to start a new one",
-                    path.display()
-                )
-            }),
-            Err(e) => Err(format!(
-                "cannot read the undo journal {}: {e}",
-                path.display()
-            )),
+        let (dir, name) = split(path)?;
+        let dir = match Dir::open(dir) {
+            Ok(d) => d,
+            Err(e) if e.not_found => return Ok(Journal::default()),
+            Err(e) => return Err(format!("cannot read the undo journal: {e}")),
+        };
+        dir.check_private(euid())
+            .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+        let bytes = match dir.read_regular(name) {
+            Ok(None) => return Ok(Journal::default()),
+            Ok(Some(b)) => b,
+            Err(e) => return Err(format!("cannot read the undo journal: {e}")),
+        };
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
         }
+        let damaged = |e: serde_json::Error| {
+            format!(
+                "the undo journal {} is damaged ({e}); move it away to start a new one",
+                path.display()
+            )
+        };
+        let v: VersionOnly = serde_json::from_slice(&bytes).map_err(damaged)?;
+        if v.version > JOURNAL_VERSION {
+            return Err(format!(
+                "the undo journal {} was written by a newer portscope (journal version {}, this \
+                 one reads up to {JOURNAL_VERSION}); nothing was changed: use that portscope",
+                path.display(),
+                v.version
+            ));
+        }
+        let mut j: Journal = serde_json::from_slice(&bytes).map_err(damaged)?;
+        j.version = JOURNAL_VERSION;
+        Ok(j)
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
+        let (dir, name) = split(path)?;
         let mut text = serde_json::to_string_pretty(self)
             .map_err(|e| format!("cannot encode the undo journal: {e}"))?;
         text.push('\n');
-        atomic::write(path, &text, 0o600)
-            .map_err(|e| format!("cannot write the undo journal {}: {e}", path.display()))
+        let dir = Dir::create(dir).map_err(|e| format!("cannot write the undo journal: {e}"))?;
+        dir.check_private(euid())
+            .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+        dir.write_atomic(name, text.as_bytes(), 0o600)
+            .map_err(|e| format!("cannot write the undo journal: {e}"))
     }
 
-    /// Index of the newest entry for the namespace with this inode.
-    pub fn last_for(&self, inode: u64) -> Option<usize> {
-        self.entries.iter().rposition(|e| e.netns.inode == inode)
+    /// Index of the newest entry for the namespace `id`; an entry that might be a recycled
+    /// inode's is an error, never a guess.
+    pub fn last_for(&self, id: &NetnsId) -> Result<Option<usize>, String> {
+        for (i, e) in self.entries.iter().enumerate().rev() {
+            match e.netns.matches(id) {
+                Match::Same => return Ok(Some(i)),
+                Match::Different => {}
+                Match::Unsure => {
+                    return Err(format!(
+                        "the journal's entry of {} for {} (inode {}) cannot be told apart from a \
+                         namespace that has since been freed and its inode reused (it was \
+                         written without a namespace cookie): refusing to act on it",
+                        e.at, e.netns.target, e.netns.inode
+                    ));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Entries for this namespace older than `idx`.
+    pub fn older_for(&self, idx: usize, id: &NetnsId) -> usize {
+        self.entries[..idx]
+            .iter()
+            .filter(|e| e.netns.matches(id) == Match::Same)
+            .count()
     }
 }
 
 /// Held while a run changes anything; dropping it releases the lock.
-pub struct JournalLock {
+pub struct Lock {
     _lock: Flock<File>,
 }
 
-/// Creates the journal's directory and takes its lock, failing at once when another portscope
-/// holds it. Done before any change, so a journal that cannot be written stops the run early.
-pub fn lock(journal: &Path) -> Result<JournalLock, String> {
-    let dir = journal.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| {
-        format!(
-            "cannot create the undo journal's directory {}: {e}",
-            dir.display()
-        )
-    })?;
-    let lock_path = dir.join(LOCK_NAME);
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| format!("cannot open {}: {e}", lock_path.display()))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(JournalLock { _lock: lock }),
-        Err((_, nix::Error::EWOULDBLOCK)) => Err(format!(
-            "another portscope is changing reserved ports now (lock {}); try again when it is done",
-            lock_path.display()
-        )),
-        Err((_, e)) => Err(format!("cannot lock {}: {e}", lock_path.display())),
+/// Takes `file`'s lock, waiting up to [`LOCK_WAIT`] for another portscope to finish.
+fn flock(file: File, what: &str) -> Result<Lock, String> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut file = file;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(Lock { _lock: lock }),
+            Err((f, nix::Error::EWOULDBLOCK)) if Instant::now() < deadline => {
+                file = f;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err((_, nix::Error::EWOULDBLOCK)) => {
+                return Err(format!(
+                    "another portscope is changing {what} now; nothing was changed: try again \
+                     when it is done"
+                ));
+            }
+            Err((_, e)) => return Err(format!("cannot lock {what}: {e}")),
+        }
     }
+}
+
+/// Creates the journal's directory and takes its lock. Done before any change, so a journal
+/// that cannot be written stops the run early.
+pub fn lock(journal: &Path) -> Result<Lock, String> {
+    let (dir, _) = split(journal)?;
+    let dir = Dir::create(dir).map_err(|e| format!("cannot use the undo journal: {e}"))?;
+    dir.check_private(euid())
+        .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+    let file = dir
+        .open_lock(LOCK_NAME)
+        .map_err(|e| format!("cannot lock the undo journal: {e}"))?;
+    flock(
+        file,
+        &format!("the undo journal {}", dir.path().join(LOCK_NAME).display()),
+    )
+}
+
+/// Locks the calling thread's network namespace itself (its nsfs inode), so every portscope
+/// changing it is serialised, whichever journal or user it runs with.
+pub fn lock_netns() -> Result<Lock, String> {
+    let file = File::open("/proc/thread-self/ns/net")
+        .map_err(|e| format!("cannot open the network namespace to lock it: {e}"))?;
+    flock(file, "the reserved ports of this network namespace")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn entry(inode: u64, prev: &str) -> Entry {
+    fn entry(inode: u64, cookie: Option<u64>, prev: &str) -> Entry {
         Entry {
             at: jiff::Timestamp::UNIX_EPOCH,
             netns: NetnsRef {
                 target: "current".into(),
                 inode,
+                cookie,
             },
             previous_runtime: PortSet::parse(prev).unwrap(),
             applied_runtime: PortSet::parse("8080").unwrap(),
             dropin: None,
+            state: EntryState::Done,
+            pid: None,
+        }
+    }
+
+    fn id(inode: u64, cookie: u64) -> NetnsId {
+        NetnsId {
+            inode,
+            cookie: Some(cookie),
         }
     }
 
     #[test]
-    fn round_trip_and_lookup_by_namespace() {
+    fn round_trip_and_lookup_by_namespace_identity() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub").join(FILE_NAME);
-        let _l = lock(&path).unwrap();
-        assert!(
-            lock(&path).is_err(),
-            "second lock must fail while the first is held"
-        );
         assert_eq!(Journal::load(&path).unwrap(), Journal::default());
+        let _l = lock(&path).unwrap();
         let j = Journal {
             version: JOURNAL_VERSION,
-            entries: vec![entry(1, ""), entry(2, "9000"), entry(1, "7")],
+            entries: vec![
+                entry(1, Some(10), ""),
+                entry(2, Some(20), "9000"),
+                entry(1, Some(10), "7"),
+                entry(1, Some(11), "5"), // inode 1 recycled by a new namespace
+            ],
         };
         j.save(&path).unwrap();
         let back = Journal::load(&path).unwrap();
         assert_eq!(back, j);
-        assert_eq!(back.last_for(1), Some(2));
-        assert_eq!(back.last_for(2), Some(1));
-        assert_eq!(back.last_for(3), None);
+        assert_eq!(back.last_for(&id(1, 10)).unwrap(), Some(2));
+        assert_eq!(back.older_for(2, &id(1, 10)), 1);
+        assert_eq!(back.last_for(&id(1, 11)).unwrap(), Some(3));
+        assert_eq!(back.last_for(&id(2, 20)).unwrap(), Some(1));
+        assert_eq!(back.last_for(&id(1, 12)).unwrap(), None);
+        assert_eq!(back.last_for(&id(3, 30)).unwrap(), None);
+        let unsure = Journal {
+            version: JOURNAL_VERSION,
+            entries: vec![entry(1, None, "")],
+        };
+        assert!(
+            unsure
+                .last_for(&id(1, 10))
+                .unwrap_err()
+                .contains("cannot be told apart")
+        );
+    }
+
+    #[test]
+    fn damaged_newer_and_linked_journals_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, "{not json").unwrap();
         assert!(Journal::load(&path).unwrap_err().contains("damaged"));
+        std::fs::write(&path, r#"{"version": 99, "entries": [], "future": 1}"#).unwrap();
+        assert!(
+            Journal::load(&path)
+                .unwrap_err()
+                .contains("newer portscope")
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
+        assert!(Journal::load(&path).unwrap_err().contains("symbolic link"));
+    }
+
+    #[test]
+    fn reads_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            r#"{"version":1,"entries":[{"at":"2026-11-21T00:00:00Z",
+            "netns":{"target":"current","inode":5},"previous_runtime":"","applied_runtime":"80",
+            "dropin":{"path":"/x/90.conf","previous":"old\n","written":"new\n"}},
+            {"at":"2026-11-21T00:00:00Z","netns":{"target":"current","inode":5},
+            "previous_runtime":"","applied_runtime":"80",
+            "dropin":{"path":"/x/90.conf","previous":null,"written":"new\n"}}]}"#,
+        )
+        .unwrap();
+        let j = Journal::load(&path).unwrap();
+        let d0 = j.entries[0].dropin.as_ref().unwrap();
+        assert_eq!(d0.previous.content(), Some(&b"old\n"[..]));
+        assert_eq!(
+            j.entries[1].dropin.as_ref().unwrap().previous,
+            Existing::Absent
+        );
+        assert_eq!(j.entries[0].state, EntryState::Done);
     }
 }

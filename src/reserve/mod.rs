@@ -4,15 +4,16 @@
 //! prints or asks.
 
 pub mod apply;
-mod atomic;
 pub mod fleet;
 pub mod journal;
 pub mod plan;
+pub mod runtime;
 pub mod sysctld;
+mod txn;
+pub mod undo;
 
-pub use apply::{
-    ApplyError, ApplyOutcome, ApplyRequest, ErrorKind, UndoPlan, apply, plan_undo, undo,
-};
+pub use apply::{ApplyError, ApplyOutcome, ApplyRequest, ErrorKind, apply, finish, refusal};
 pub use fleet::{DROPIN_NAME, ansible_task, dropin_content, manual_commands};
-pub use plan::{Ephemeral, Plan, at_risk_listeners, at_risk_ports};
+pub use plan::{BootValue, Ephemeral, Plan, at_risk_listeners, at_risk_ports};
 pub use sysctld::{Audit, KEY, Setting, SysctlLayout, audit};
+pub use undo::{UndoPlan, plan_undo, undo};

@@ -79,12 +79,46 @@ pub struct Plan {
     /// Listeners that would still sit inside the ephemeral range unreserved after the change.
     pub at_risk_after: Vec<Socket>,
     pub warnings: Vec<String>,
+    /// What the configuration files set at boot, when it was weighed (the host's namespace).
+    pub boot: Option<PortSet>,
+    /// Ports the boot configuration reserves that the running kernel does not: kept in the
+    /// proposal, or the drop-in would drop them at the next boot.
+    pub from_boot: PortSet,
+    /// Why the plan cannot be applied as it is (the kernel cannot take it, or it leaves no
+    /// ephemeral port); empty when it can.
+    pub refusals: Vec<String>,
+}
+
+/// The value the configuration sets at boot, and where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootValue {
+    pub value: PortSet,
+    /// `file:line`.
+    pub source: String,
 }
 
 impl Plan {
     /// Plans `current ∪ add − remove` against what the snapshot shows.
     pub fn new(current: &PortSet, add: &PortSet, remove: &PortSet, snap: &Snapshot) -> Plan {
-        let proposed = current.union(add).difference(remove);
+        Plan::merged(current, None, add, remove, snap, false)
+    }
+
+    /// Plans `current ∪ boot ∪ add − remove`: a drop-in replaces the boot value, so ports the
+    /// configuration reserves at boot that the running kernel lacks are kept, not silently
+    /// dropped at the next reboot. `force` lifts the refusal of a plan that leaves (almost) no
+    /// ephemeral port.
+    pub fn merged(
+        current: &PortSet,
+        boot: Option<&BootValue>,
+        add: &PortSet,
+        remove: &PortSet,
+        snap: &Snapshot,
+        force: bool,
+    ) -> Plan {
+        let from_boot = boot
+            .map(|b| b.value.difference(current).difference(remove))
+            .unwrap_or_default();
+        let proposed = current.union(&from_boot).union(add).difference(remove);
         let added = proposed.difference(current);
         let removed = current.difference(&proposed);
         let ephemeral = Ephemeral::new(snap.sysctl.ephemeral(), current, &proposed);
@@ -108,8 +142,28 @@ impl Plan {
             held,
             at_risk_after,
             warnings: Vec::new(),
+            boot: boot.map(|b| b.value.clone()),
+            from_boot: from_boot.clone(),
+            refusals: Vec::new(),
         };
         plan.warnings = plan.derive_warnings(add, remove, snap);
+        if let Some(b) = boot.filter(|_| !from_boot.is_empty()) {
+            plan.warnings.insert(
+                0,
+                format!(
+                    "{} sets {} at boot, but the running kernel does not reserve {from_boot}:                      the plan keeps {from_boot}, so the drop-in does not drop {} at the next                      boot (take them out with --remove {from_boot})",
+                    b.source,
+                    b.value,
+                    if from_boot.len() == 1 { "it" } else { "them" }
+                ),
+            );
+        }
+        plan.refusals.extend(super::apply::refusal(
+            &plan.current,
+            &plan.proposed,
+            plan.ephemeral.range,
+            force,
+        ));
         plan
     }
 

@@ -231,6 +231,12 @@ pub struct Audit {
     pub unreadable: Vec<String>,
     /// Files masked by a same-named file in an earlier directory (only those setting the key).
     pub masked: Vec<Masked>,
+    /// False when a file that could not be read comes after every valid assignment: it may set
+    /// the key, so the boot value is not known.
+    pub boot_known: bool,
+    /// The files behind `unreadable`, each with the number of assignments read before it.
+    #[serde(skip)]
+    pub unreadable_files: Vec<(PathBuf, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -248,8 +254,12 @@ impl Audit {
     }
 
     /// The value the kernel will hold after boot, and the line that set it; `None` when no valid
-    /// line sets the key (the kernel default, an empty list).
+    /// line sets the key (the kernel default, an empty list) or when it is not known (see
+    /// [`Audit::boot_known`]).
     pub fn boot_value(&self) -> Option<&Setting> {
+        if !self.boot_known {
+            return None;
+        }
         self.settings.iter().rev().find(|s| s.value.is_some())
     }
 
@@ -263,13 +273,40 @@ impl Audit {
     pub fn after_dropin(&self, name: &str) -> Vec<&Setting> {
         self.settings
             .iter()
-            .filter(|s| {
-                self.layout.conf.as_deref() == Some(s.file.as_path())
-                    || s.file
-                        .file_name()
-                        .is_some_and(|n| n.to_string_lossy().as_ref() > name)
-            })
+            .filter(|s| self.is_after(&s.file, name))
             .collect()
+    }
+
+    /// Whether sysctl applies `file` after a drop-in named `dropin` in the administrator's
+    /// directory (so it wins over the drop-in).
+    fn is_after(&self, file: &Path, dropin: &str) -> bool {
+        self.layout.conf.as_deref() == Some(file)
+            || file
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().as_ref() > dropin)
+    }
+
+    /// What the configuration sets at boot *under* a drop-in named `dropin`: the value a drop-in
+    /// written now replaces. Files applied after the drop-in win over it anyway (see
+    /// [`Audit::after_dropin`]), and the drop-in itself is left out. `Err` names the unreadable
+    /// file that makes it unknown.
+    pub fn value_under_dropin(&self, dropin: &str) -> Result<Option<&Setting>, String> {
+        let before = |f: &Path| {
+            !self.is_after(f, dropin) && f.file_name().is_none_or(|n| n.to_string_lossy() != dropin)
+        };
+        let winner = self
+            .settings
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, s)| before(&s.file) && s.value.is_some());
+        for (i, (f, at)) in self.unreadable_files.iter().enumerate() {
+            // An unreadable file matters unless a valid assignment is applied after it.
+            if before(f) && winner.is_none_or(|(w, _)| w < *at) {
+                return Err(self.unreadable.get(i).cloned().unwrap_or_default());
+            }
+        }
+        Ok(winner.map(|(_, s)| s))
     }
 
     /// Assignments that come after a file named `file`, i.e. win over it; empty when `file`
@@ -282,27 +319,41 @@ impl Audit {
     }
 }
 
-/// Reads every file of the layout and collects the assignments of [`KEY`].
+/// Reads every file of the layout and collects the assignments of [`KEY`]. Files are read as
+/// bytes (sysctl does not care about UTF-8), size-capped, and a FIFO or device is refused
+/// unread (see [`crate::safefs::read_config`]).
 pub fn audit(layout: &SysctlLayout) -> Audit {
     let mut settings = Vec::new();
     let mut unreadable = Vec::new();
+    let mut boot_unknown_after = None;
+    let mut unreadable_files = Vec::new();
     for file in effective_files(layout) {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+        let bytes = match crate::safefs::read_config(&file) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
             Err(e) => {
-                unreadable.push(format!("{}: {e}", file.display()));
+                unreadable.push(e.to_string());
+                unreadable_files.push((file.clone(), settings.len()));
+                boot_unknown_after = Some(settings.len());
                 continue;
             }
         };
-        settings.extend(settings_in(&file, &text));
+        settings.extend(settings_in(&file, &String::from_utf8_lossy(&bytes)));
     }
     let masked = masked_settings(layout);
+    // A file that could not be read may set the key; if it comes after the last valid
+    // assignment, the boot value is unknown rather than that assignment's.
+    let boot_known = match boot_unknown_after {
+        None => true,
+        Some(n) => settings[n..].iter().any(|s: &Setting| s.value.is_some()),
+    };
     Audit {
         layout: layout.clone(),
         settings,
         unreadable,
         masked,
+        boot_known,
+        unreadable_files,
     }
 }
 
@@ -345,9 +396,12 @@ fn masked_settings(layout: &SysctlLayout) -> Vec<Masked> {
                     first.insert(name, entry.path());
                 }
                 Some(by) => {
-                    let sets_key = std::fs::read_to_string(entry.path())
-                        .map(|t| !settings_in(&entry.path(), &t).is_empty())
-                        .unwrap_or(false);
+                    let sets_key = crate::safefs::read_config(&entry.path())
+                        .ok()
+                        .flatten()
+                        .is_some_and(|b| {
+                            !settings_in(&entry.path(), &String::from_utf8_lossy(&b)).is_empty()
+                        });
                     if sets_key {
                         out.push(Masked {
                             file: entry.path(),
@@ -560,5 +614,39 @@ garbage line without equals
         let a = audit(&SysctlLayout::under_root(root.path()));
         assert!(a.settings.is_empty() && a.unreadable.is_empty() && a.masked.is_empty());
         assert!(a.winner().is_none() && a.boot_value().is_none());
+    }
+
+    #[test]
+    fn fifo_and_unreadable_files_make_the_boot_value_unknown_and_bytes_are_read() {
+        let root = tree(&[
+            ("etc/sysctl.d/10-a.conf", &format!("{KEY}=8080\n")),
+            ("etc/sysctl.d/30-c.conf", "# nothing here\n"),
+        ]);
+        let r = root.path();
+        // A Latin-1 comment must not hide the assignment after it.
+        std::fs::write(
+            r.join("etc/sysctl.d/20-latin1.conf"),
+            [
+                b"# caf\xe9\n".as_slice(),
+                format!("{KEY}=9000\n").as_bytes(),
+            ]
+            .concat(),
+        )
+        .unwrap();
+        let a = audit(&SysctlLayout::under_root(r));
+        assert_eq!(a.boot_value().unwrap().raw, "9000");
+        nix::unistd::mkfifo(
+            &r.join("etc/sysctl.d/25-fifo.conf"),
+            nix::sys::stat::Mode::S_IRWXU,
+        )
+        .unwrap();
+        let a = audit(&SysctlLayout::under_root(r));
+        assert!(!a.boot_known, "{a:#?}");
+        assert!(a.boot_value().is_none());
+        assert!(a.unreadable[0].contains("25-fifo.conf") && a.unreadable[0].contains("FIFO"));
+        // A later valid assignment settles it again.
+        std::fs::write(r.join("etc/sysctl.d/40-d.conf"), format!("{KEY}=7000\n")).unwrap();
+        let a = audit(&SysctlLayout::under_root(r));
+        assert_eq!(a.boot_value().unwrap().raw, "7000");
     }
 }

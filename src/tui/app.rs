@@ -76,6 +76,46 @@ pub struct ActionContext {
     pub sysctl_dir: PathBuf,
     pub journal: Option<PathBuf>,
     pub is_root: bool,
+    /// What the configuration sets at boot, read when the planner opens: a drop-in replaces it,
+    /// so the plan keeps it.
+    pub boot: Option<crate::reserve::BootValue>,
+    /// Why no drop-in is written: another namespace, or a boot value that cannot be known.
+    pub no_persist: Option<String>,
+}
+
+impl ActionContext {
+    /// Re-reads the configuration the planner merges with; file reads happen here, on a key
+    /// press, never while drawing.
+    pub fn refresh_boot(&mut self) {
+        self.boot = None;
+        self.no_persist = None;
+        if !self.netns.is_host() {
+            self.no_persist = Some(format!(
+                "network namespace {} is not the host's: sysctl.d files configure the host, so \
+                 only the runtime value is changed",
+                self.netns.describe()
+            ));
+            return;
+        }
+        let layout = crate::reserve::SysctlLayout::system().with_admin_dir(&self.sysctl_dir);
+        let audit = crate::reserve::audit(&layout);
+        let under = match audit.value_under_dropin(crate::reserve::DROPIN_NAME) {
+            Ok(s) => s,
+            Err(unreadable) => {
+                self.no_persist = Some(format!(
+                    "the value set at boot cannot be known (could not read {unreadable}): only \
+                     the runtime value is changed"
+                ));
+                return;
+            }
+        };
+        self.boot = under.and_then(|s| {
+            s.value.clone().map(|value| crate::reserve::BootValue {
+                value,
+                source: format!("{}:{}", s.file.display(), s.line),
+            })
+        });
+    }
 }
 
 impl Default for ActionContext {
@@ -84,7 +124,9 @@ impl Default for ActionContext {
             netns: NetnsTarget::Current,
             sysctl_dir: PathBuf::from("/etc/sysctl.d"),
             journal: crate::reserve::journal::default_path(),
-            is_root: nix::unistd::geteuid().is_root(),
+            is_root: crate::paths::is_root(),
+            boot: None,
+            no_persist: None,
         }
     }
 }
@@ -666,6 +708,7 @@ impl App {
                     _ => self.selected_socket().map(|s| s.local_port),
                 };
                 let text = port.map_or_else(String::new, |p| p.to_string());
+                self.actions.refresh_boot();
                 self.modal = Some(Modal::Reserve(Input::new(text)));
             }
             Command::ReserveAtRisk => {
@@ -676,6 +719,7 @@ impl App {
                         "no listener sits inside the ephemeral range unreserved".into(),
                     );
                 } else {
+                    self.actions.refresh_boot();
                     self.modal = Some(Modal::Reserve(Input::new(ports.to_string())));
                 }
             }
@@ -705,7 +749,11 @@ impl App {
             return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
         }
         let add = PortSet::parse(spec).map_err(|e| e.to_string())?;
-        let dropin = self.actions.sysctl_dir.join(crate::reserve::DROPIN_NAME);
+        let dropin = self
+            .actions
+            .no_persist
+            .is_none()
+            .then(|| self.actions.sysctl_dir.join(crate::reserve::DROPIN_NAME));
         let journal = self
             .actions
             .journal
@@ -716,7 +764,8 @@ impl App {
             &add,
             &PortSet::new(),
             &self.actions.netns,
-            Some(dropin),
+            dropin,
+            self.actions.boot.as_ref(),
             journal,
         ))
     }

@@ -38,7 +38,7 @@ pub struct Config {
 
 /// Where the config file lives unless `--config` says otherwise.
 pub fn default_path() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "portscope").map(|d| d.config_dir().join("config.toml"))
+    crate::paths::config_dir().map(|d| d.join("config.toml"))
 }
 
 /// Loads `path` (a missing default file is fine; a missing explicit one is not).
