@@ -244,6 +244,7 @@ fn a_reservation_applies_and_undoes_through_the_executor() {
         &PortSet::new(),
         &NetnsTarget::Current,
         Some(dir.join("90-portscope-reserved-ports.conf")),
+        None,
         journal.clone(),
     );
     assert_eq!(a.plan.proposed.to_string(), "40123");
