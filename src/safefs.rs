@@ -364,8 +364,20 @@ impl Dir {
             f.write_all(content)
                 .and_then(|()| f.sync_all())
                 .map_err(|e| FileError::io(&self.child(&tmp), "write it", e))?;
-            drop(f);
-            self.rename_into(&tmp, name)
+            self.rename_into(&tmp, name)?;
+            // Someone who can write the directory could have swapped the temporary file for
+            // something else between our write and the rename: what now stands at `name` must
+            // be the very file written.
+            let ours = rustix::fs::fstat(&f)
+                .map_err(|e| FileError::io(&self.child(name), "inspect it", e))?;
+            match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if st.st_ino == ours.st_ino && st.st_dev == ours.st_dev => Ok(()),
+                _ => Err(FileError::new(
+                    &self.child(name),
+                    "was replaced by someone else while portscope wrote it: the directory is \
+                     being tampered with",
+                )),
+            }
         })();
         if result.is_err() {
             let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());

@@ -6,108 +6,13 @@
 
 mod common;
 
+use common::reserve::*;
 use common::*;
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-const PROC: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
-const KEY: &str = "net.ipv4.ip_local_reserved_ports";
-const DROPIN: &str = "90-portscope-reserved-ports.conf";
-
-/// The reserved-ports list of the test thread's namespace.
-fn runtime() -> String {
-    std::fs::read_to_string(PROC)
-        .expect("read sysctl")
-        .trim()
-        .to_string()
-}
-
-fn set_runtime(v: &str) {
-    std::fs::write(PROC, format!("{v}\n")).expect("write sysctl");
-    assert_eq!(runtime(), v);
-}
-
-/// A temporary sysctl tree and data directory, removed on drop.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join("root/etc/sysctl.d")).expect("mkdir");
-        std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
-        Env { dir }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn etc_d(&self) -> PathBuf {
-        self.root().join("etc/sysctl.d")
-    }
-
-    fn dropin(&self) -> PathBuf {
-        self.etc_d().join(DROPIN)
-    }
-
-    fn journal(&self) -> PathBuf {
-        self.data().join("portscope/reserve-journal.json")
-    }
-
-    fn journal_entries(&self) -> usize {
-        match std::fs::read_to_string(self.journal()) {
-            Ok(t) => {
-                let v: serde_json::Value = serde_json::from_str(&t).expect("journal json");
-                v["entries"].as_array().expect("entries").len()
-            }
-            Err(_) => 0,
-        }
-    }
-
-    /// `portscope reserve ARGS` with the temp data dir, and the temp sysctl tree for the
-    /// subcommands that read it.
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = portscope();
-        c.env("XDG_DATA_HOME", self.data())
-            .arg("reserve")
-            .args(args);
-        if args.first() != Some(&"undo") {
-            c.arg("--sysctl-root").arg(self.root());
-        }
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run(&mut self.cmd(args))
-    }
-
-    /// Files in the drop-in directory (to see that no temp file is left behind).
-    fn etc_d_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.etc_d())
-            .expect("read_dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-fn assignment_lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect()
-}
 
 #[test]
 fn plan_shows_merge_capacity_held_sockets_and_json_fields() {
@@ -392,7 +297,10 @@ fn unwritable_sysctl_dir_leaves_the_runtime_value_as_it_was() {
         );
         assert!(std::fs::read_dir(&ro).expect("ro dir").next().is_none());
     } else {
-        skip_note!("SKIPPED read-only mount case: unshare -m is not permitted here");
+        skip(
+            "reserve_unwritable (read-only mount case)",
+            "unshare -m is not permitted here",
+        );
     }
 
     // A directory that does not exist is found out before anything changes (the directory is

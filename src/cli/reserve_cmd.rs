@@ -285,6 +285,11 @@ pub(super) fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot,
                 .push(format!("{}:{}: {}", s.file.display(), s.line, p.message()));
         }
     }
+    for u in &audit.unreadable {
+        plan.warnings.push(format!(
+            "could not read {u}: what it sets at boot is unknown"
+        ));
+    }
     if !is_host_netns(snap) {
         plan.warnings.push(format!(
             "network namespace {} is not the host's: {} configures the host namespace at boot, \

@@ -15,6 +15,7 @@ macro_rules! skip_note {
 }
 
 pub mod pty;
+pub mod reserve;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
@@ -36,16 +37,30 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// In CI (`CI=true`) a test that cannot run is a failure, never a silent pass.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips a test that cannot run here: says SKIPPED and why outside CI, fails in CI.
+pub fn skip(test: &str, why: &str) {
+    assert!(!in_ci(), "{test} cannot run in CI: {why}");
+    skip_note!("SKIPPED {test}: {why}");
+}
+
 /// Moves the calling test thread into a fresh network namespace with loopback up.
 /// Returns false (after saying so) where that is not possible, so the test can skip.
 #[must_use]
 pub fn private_netns(test: &str) -> bool {
     if !is_root() {
-        skip_note!("SKIPPED {test}: needs root to create a private network namespace (unshare -n)");
+        skip(
+            test,
+            "needs root to create a private network namespace (unshare -n)",
+        );
         return false;
     }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-        skip_note!("SKIPPED {test}: unshare(CLONE_NEWNET) failed: {e}");
+        skip(test, &format!("unshare(CLONE_NEWNET) failed: {e}"));
         return false;
     }
     let status = run_quiet(Command::new("ip").args(["link", "set", "lo", "up"]));
