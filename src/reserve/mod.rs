@@ -7,8 +7,12 @@ pub mod apply;
 pub mod fleet;
 pub mod journal;
 pub mod plan;
+#[cfg(test)]
+mod plan_tests;
 pub mod runtime;
 pub mod sysctld;
+#[cfg(test)]
+mod sysctld_tests;
 mod txn;
 pub mod undo;
 
