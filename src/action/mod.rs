@@ -40,6 +40,8 @@ pub struct CloseAction {
 pub struct ReserveAction {
     pub plan: Plan,
     pub request: ApplyRequest,
+    /// Why the change is not persisted, when it is not.
+    pub no_persist: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +163,11 @@ pub fn plan_reservation(
     let current = &snap.sysctl.ip_local_reserved_ports;
     let plan = Plan::merged(current, boot, add, remove, snap, false);
     let request = ApplyRequest::from_plan(&plan, netns.clone(), dropin, journal);
-    ReserveAction { plan, request }
+    ReserveAction {
+        plan,
+        request,
+        no_persist: None,
+    }
 }
 
 impl PendingAction {
@@ -266,7 +272,10 @@ impl PendingAction {
                 ];
                 match &a.request.dropin {
                     Some(d) => lines.push(format!("  persisted in {} (atomic write)", d.display())),
-                    None => lines.push("  runtime only (not persisted)".into()),
+                    None => lines.push(match &a.no_persist {
+                        Some(why) => format!("  runtime only, not persisted: {why}"),
+                        None => "  runtime only (not persisted)".into(),
+                    }),
                 }
                 lines.push(format!(
                     "  journalled in {}: U undoes it",

@@ -759,7 +759,7 @@ impl App {
             .journal
             .clone()
             .unwrap_or_else(|| PathBuf::from("portscope-reserve-journal.json"));
-        Ok(plan_reservation(
+        let mut action = plan_reservation(
             snap,
             &add,
             &PortSet::new(),
@@ -767,12 +767,17 @@ impl App {
             dropin,
             self.actions.boot.as_ref(),
             journal,
-        ))
+        );
+        action.no_persist = self.actions.no_persist.clone();
+        Ok(action)
     }
 
     fn confirm_reservation(&mut self, spec: &str) {
         match self.reservation_preview(spec) {
             Err(e) => self.note = Some(e),
+            Ok(a) if !a.plan.refusals.is_empty() => {
+                self.note = Some(format!("refused: {}", a.plan.refusals.join("; ")))
+            }
             Ok(a) if a.plan.proposed == a.plan.current => {
                 self.note = Some("nothing to change: those ports are already reserved".into())
             }

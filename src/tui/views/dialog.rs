@@ -181,9 +181,21 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
                     theme.warn(),
                 )));
             }
+            for r in &p.refusals {
+                lines.push(Line::from(Span::styled(
+                    format!("refused: {r}"),
+                    theme.warn(),
+                )));
+            }
             for w in &p.warnings {
                 lines.push(Line::from(Span::styled(
                     format!("warning: {w}"),
+                    theme.warn(),
+                )));
+            }
+            if let Some(why) = &app.actions.no_persist {
+                lines.push(Line::from(Span::styled(
+                    format!("not persisted: {why}"),
                     theme.warn(),
                 )));
             }
