@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod cli;
 pub mod collect;
 pub mod filter;
+pub mod guard;
 pub mod model;
 pub mod portset;
 pub mod reserve;
