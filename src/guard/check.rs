@@ -258,7 +258,7 @@ fn judge_port(
             PortState::FreeAtRisk,
             None,
             format!(
-                "nothing listens; free but inside the ephemeral range {lo}-{hi} and not reserved: an outgoing connection can take it (portscope reserve apply {port})"
+                "nothing listens; free but inside the ephemeral range {lo}-{hi} and not reserved: an outgoing connection can take it"
             ),
         ),
         Verdict::Free => result(
@@ -608,9 +608,20 @@ pub fn plugin_text(r: &Report) -> String {
     let mut lines: Vec<(Status, String)> = Vec::new();
     for s in &r.services {
         for (set, p) in grouped(s) {
+            let fix = if p.state == PortState::FreeAtRisk {
+                format!(" (portscope reserve apply {set})")
+            } else {
+                String::new()
+            };
             lines.push((
                 p.status,
-                format!("{}: {} {set}/{}: {}", p.status.label(), s.name, s.proto, p.text),
+                format!(
+                    "{}: {} {set}/{}: {}{fix}",
+                    p.status.label(),
+                    s.name,
+                    s.proto,
+                    p.text
+                ),
             ));
         }
     }
