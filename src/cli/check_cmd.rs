@@ -76,12 +76,25 @@ pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
     Ok((set, proto))
 }
 
-/// The plugin's answer to anything it could not judge: one line, exit 3.
+/// The plugin's answer to anything it could not judge: one line, exit 3. With `--json` on the
+/// command line (even one that did not parse) it is a JSON document, so a fleet run that
+/// gathers JSON gets one from every host.
 pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
-    println!(
-        "PORTSCOPE UNKNOWN - {}",
-        crate::guard::why_line::one_line(&msg.to_string())
-    );
+    let msg = crate::guard::why_line::one_line(&msg.to_string());
+    if std::env::args().skip(1).any(|a| a == "--json") {
+        let doc = serde_json::json!({
+            "version": 1,
+            "host": crate::guard::hostname(),
+            "status": "unknown",
+            "exit_code": EXIT_UNKNOWN,
+            "summary": msg,
+            "services": [],
+            "host_checks": [],
+        });
+        println!("{doc}");
+    } else {
+        println!("PORTSCOPE UNKNOWN - {msg}");
+    }
     ExitCode::from(EXIT_UNKNOWN)
 }
 
