@@ -33,21 +33,41 @@ fn fleet_report_on_recorded_host_files() {
     let (code, out, err) = run(portscope().args(["fleet", "report"]).args(&files));
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("HOST") && lines[0].contains("HOLDER"), "{out}");
+    assert!(
+        lines[0].starts_with("HOST") && lines[0].contains("HOLDER"),
+        "{out}"
+    );
     let row = |host: &str, svc: &str| {
         lines
             .iter()
-            .find(|l| l.starts_with(host) && l.contains(svc))
+            .find(|l| {
+                l.strip_prefix(host)
+                    .is_some_and(|rest| rest.trim_start().starts_with(svc))
+            })
             .unwrap_or_else(|| panic!("no row {host} {svc} in\n{out}"))
             .to_string()
     };
     assert!(row("db1", "api 21600/tcp").contains("OK"), "{out}");
     let crit = row("db2", "api 21600/tcp");
-    assert!(crit.contains("CRITICAL") && crit.contains("listening_other") && crit.contains("sleep (pid"), "{crit}");
-    assert!(row("db2", "(host)").contains("yes: runtime none boot 9000"), "{out}");
+    assert!(
+        crit.contains("CRITICAL")
+            && crit.contains("listening_other")
+            && crit.contains("sleep (pid"),
+        "{crit}"
+    );
+    assert!(
+        row("db2", "(host)").contains("yes: runtime none boot 9000"),
+        "{out}"
+    );
     assert!(row("db1", "(host)").contains("not compared"), "{out}");
-    assert!(row("db2", "pool 40600-40601/tcp").contains("40600-40601"), "{out}");
-    assert!(out.trim_end().ends_with("2 hosts, worst status CRITICAL"), "{out}");
+    assert!(
+        row("db2", "pool 40600-40601/tcp").contains("40600-40601"),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("2 hosts, worst status CRITICAL"),
+        "{out}"
+    );
 
     let (code, out, _) = run(portscope().args(["fleet", "report", "--json"]).args(&files));
     assert_eq!(code, 0);
@@ -66,7 +86,10 @@ fn fleet_report_on_recorded_host_files() {
     std::fs::write(&bad, "{\"hello\": 1}").expect("write");
     let (code, _, err) = run(portscope().args(["fleet", "report"]).arg(&bad));
     assert_eq!(code, 2);
-    assert!(err.contains("bad.json") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("bad.json") && err.lines().count() == 1,
+        "{err}"
+    );
     std::fs::write(&bad, "not json").expect("write");
     let (code, _, err) = run(portscope().args(["fleet", "report"]).arg(&bad));
     assert_eq!((code, err.contains("not JSON")), (2, true), "{err}");
@@ -203,12 +226,18 @@ fn audit_playbook_runs_against_two_hosts_in_their_own_namespaces() {
         .arg(t.join("inventory.ini"))
         .arg(repo().join("assets/ansible/portscope-audit.yml"))
         .arg("-e")
-        .arg(format!("portscope_binary={}", env!("CARGO_BIN_EXE_portscope")))
+        .arg(format!(
+            "portscope_binary={}",
+            env!("CARGO_BIN_EXE_portscope")
+        ))
         .arg("-e")
         .arg(format!("portscope_results={}", results.display())));
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(host_defaults(), before, "the host's own paths were written");
-    assert!(out.contains("db1") && out.contains("db2") && out.contains("failed=0"), "{out}");
+    assert!(
+        out.contains("db1") && out.contains("db2") && out.contains("failed=0"),
+        "{out}"
+    );
     // Each host got its own copy of the binary.
     for h in ["db1", "db2"] {
         assert!(t.join(h).join("bin-portscope").is_file(), "{h}");
@@ -225,7 +254,10 @@ fn audit_playbook_runs_against_two_hosts_in_their_own_namespaces() {
         format!("sleep (pid {})", ns1.pid())
     );
     assert_eq!(r2["check"]["status"], "critical", "{r2}");
-    assert_eq!(r2["check"]["services"][0]["results"][0]["state"], "listening_other");
+    assert_eq!(
+        r2["check"]["services"][0]["results"][0]["state"],
+        "listening_other"
+    );
     assert_eq!(r2["check"]["figures"]["drift"], true);
     assert_eq!(r2["reserve_status"]["boot"], "9000");
     // Each host's check looked into its own namespace: its netns is the PID it was given.
@@ -237,8 +269,11 @@ fn audit_playbook_runs_against_two_hosts_in_their_own_namespaces() {
     // Keep a recording for the fleet report test when asked to.
     if let Ok(dir) = std::env::var("PORTSCOPE_RECORD_FLEET") {
         for h in ["db1", "db2"] {
-            std::fs::copy(results.join(format!("{h}.json")), Path::new(&dir).join(format!("{h}.json")))
-                .expect("record");
+            std::fs::copy(
+                results.join(format!("{h}.json")),
+                Path::new(&dir).join(format!("{h}.json")),
+            )
+            .expect("record");
         }
     }
 }
@@ -277,7 +312,12 @@ fn reserve_playbook_checks_first_then_applies_canonically_and_is_idempotent() {
         assert_eq!(code, 0, "{out}{err}");
         out
     };
-    let runtime = || std::fs::read_to_string(PROC).expect("read").trim().to_string();
+    let runtime = || {
+        std::fs::read_to_string(PROC)
+            .expect("read")
+            .trim()
+            .to_string()
+    };
     let before = host_defaults();
     // Default: check mode. Reports the change, makes none.
     let out = play(&[]);
@@ -290,7 +330,8 @@ fn reserve_playbook_checks_first_then_applies_canonically_and_is_idempotent() {
     assert_eq!(runtime(), "8080-8081,9000-9010");
     let text = std::fs::read_to_string(&dropin).expect("drop-in");
     assert!(
-        text.lines().any(|l| l.replace(' ', "") == "net.ipv4.ip_local_reserved_ports=8080-8081,9000-9010"),
+        text.lines()
+            .any(|l| l.replace(' ', "") == "net.ipv4.ip_local_reserved_ports=8080-8081,9000-9010"),
         "{text}"
     );
     // Again: nothing to change.

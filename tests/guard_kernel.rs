@@ -96,7 +96,10 @@ fn expected_owner_listening_is_ok() {
     assert_eq!(code, 0, "{out}");
     assert_plugin_line(&out, "OK");
     assert!(
-        out.contains(&format!("OK: api 21080/tcp: sleep (pid {}) listens", api.pid())),
+        out.contains(&format!(
+            "OK: api 21080/tcp: sleep (pid {}) listens",
+            api.pid()
+        )),
         "{out}"
     );
     let (code, v) = env.check_json(&[]);
@@ -109,7 +112,10 @@ fn expected_owner_listening_is_ok() {
     drop(api);
     let (code, out) = env.check(&["--service", "api", "--pre-start"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("nothing listens; free and outside the ephemeral range"), "{out}");
+    assert!(
+        out.contains("nothing listens; free and outside the ephemeral range"),
+        "{out}"
+    );
     // Monitoring a running service: down is CRITICAL when asked for.
     let (code, out) = env.check(&["--require-listening"]);
     assert_eq!(code, 2, "{out}");
@@ -125,10 +131,16 @@ fn free_port_inside_the_ephemeral_range_is_a_warning_until_reserved() {
     let (code, out) = env.check(&[]);
     assert_eq!(code, 1, "{out}");
     assert_plugin_line(&out, "WARNING");
-    assert!(first_line(&out).contains("pool 40100-40102/tcp free but at risk"), "{out}");
+    assert!(
+        first_line(&out).contains("pool 40100-40102/tcp free but at risk"),
+        "{out}"
+    );
     assert!(first_line(&out).contains("ports_warning=3"), "{out}");
     assert!(
-        out.lines().nth(1).unwrap_or("").starts_with("WARNING: pool 40100-40102/tcp: nothing listens"),
+        out.lines()
+            .nth(1)
+            .unwrap_or("")
+            .starts_with("WARNING: pool 40100-40102/tcp: nothing listens"),
         "{out}"
     );
     assert!(out.contains("portscope reserve apply 40100-40102"), "{out}");
@@ -153,9 +165,7 @@ fn port_stolen_by_an_outgoing_connection_is_critical_with_the_thief_named() {
     if !private_netns("check_stolen") {
         return;
     }
-    let env = Env::new(
-        "[[service]]\nname = \"api\"\nport = 40200\nprocess = \"api\"\n",
-    );
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 40200\nprocess = \"api\"\n");
     let server = tcp_listen("127.0.0.1:21200");
     // The kernel has one ephemeral port to give: the declared one.
     let before = std::fs::read_to_string(RANGE).expect("range");
@@ -175,8 +185,10 @@ fn port_stolen_by_an_outgoing_connection_is_critical_with_the_thief_named() {
         .unwrap_or_else(|| panic!("{out}"));
     // Holder and the why explanation, on one line.
     assert!(
-        crit.contains(&format!("held by outgoing connection of sleep (pid {})", thief.pid()))
-            && crit.contains("127.0.0.1:21200")
+        crit.contains(&format!(
+            "held by outgoing connection of sleep (pid {})",
+            thief.pid()
+        )) && crit.contains("127.0.0.1:21200")
             && crit.contains("ephemeral range"),
         "{crit}"
     );
@@ -200,7 +212,10 @@ fn port_held_by_another_process_is_critical() {
     assert_eq!(code, 2, "{out}");
     assert_plugin_line(&out, "CRITICAL");
     assert!(
-        first_line(&out).contains(&format!("web 21300/tcp held by sleep (pid {})", squatter.pid())),
+        first_line(&out).contains(&format!(
+            "web 21300/tcp held by sleep (pid {})",
+            squatter.pid()
+        )),
         "{out}"
     );
     let crit = out.lines().nth(1).unwrap_or("");
@@ -215,7 +230,10 @@ fn port_held_by_another_process_is_critical() {
     assert_eq!(code, 2, "declared port keeps its expectation: {out}");
     let (code, out) = env.check(&["--port", "21301-21302/udp"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("port 21301-21302/udp: nothing listens"), "{out}");
+    assert!(
+        out.contains("port 21301-21302/udp: nothing listens"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -263,7 +281,10 @@ fn drift_between_runtime_and_boot_configuration_is_a_warning() {
     write_proc(RANGE, "40000 45000");
     let (code, out) = env.check(&[]);
     assert_eq!(code, 1, "{out}");
-    assert!(first_line(&out).contains("few ephemeral ports usable"), "{out}");
+    assert!(
+        first_line(&out).contains("few ephemeral ports usable"),
+        "{out}"
+    );
     let (code, _) = env.check(&["--ephemeral-crit", "6000", "--ephemeral-warn", "7000"]);
     assert_eq!(code, 2);
 }
@@ -288,7 +309,10 @@ fn bad_arguments_are_unknown_in_plugin_format() {
         assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
     }
     let (_, out) = env.check(&["--service", "nope"]);
-    assert!(out.contains("\"nope\"") && out.contains("declared: api"), "{out}");
+    assert!(
+        out.contains("\"nope\"") && out.contains("declared: api"),
+        "{out}"
+    );
     // A broken declaration is UNKNOWN too, naming it.
     let bad = Env::new("[[service]]\nname = \"api\"\nport = 0\n");
     let (code, out) = bad.check(&[]);
@@ -315,7 +339,10 @@ print(json.dumps(out))
 "#;
     let (code, out, err) = run(Command::new("python3").args(["-c", SCRIPT]).arg(file));
     if code != 0 && (err.contains("No module named") || code == -1 || code == 127) {
-        let why = format!("SKIPPED metrics parse: python3 prometheus_client not available ({})", err.trim());
+        let why = format!(
+            "SKIPPED metrics parse: python3 prometheus_client not available ({})",
+            err.trim()
+        );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
         skip_note!("{why}");
         return None;
@@ -366,7 +393,10 @@ fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
     let metrics = || {
         let (code, out, err) = run(&mut env.cmd(&["metrics", "--textfile", &out_s]));
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.is_empty(), "with --textfile nothing goes to stdout: {out}");
+        assert!(
+            out.is_empty(),
+            "with --textfile nothing goes to stdout: {out}"
+        );
     };
     metrics();
     assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
@@ -376,13 +406,34 @@ fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
         return;
     };
     let svc = |s| [("service", s), ("proto", "tcp")];
-    assert_eq!(value(&samples, "portscope_service_ports_listening", &svc("api")), 1.0);
-    assert_eq!(value(&samples, "portscope_service_owner_match", &svc("api")), 1.0);
-    assert_eq!(value(&samples, "portscope_service_owner_match", &svc("web")), 0.0);
-    assert_eq!(value(&samples, "portscope_service_ports_blocked", &svc("web")), 1.0);
-    assert_eq!(value(&samples, "portscope_service_ports", &svc("pool")), 2.0);
-    assert_eq!(value(&samples, "portscope_service_ports_at_risk", &svc("pool")), 2.0);
-    assert_eq!(value(&samples, "portscope_service_status", &svc("web")), 2.0);
+    assert_eq!(
+        value(&samples, "portscope_service_ports_listening", &svc("api")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("api")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("web")),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports_blocked", &svc("web")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports", &svc("pool")),
+        2.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports_at_risk", &svc("pool")),
+        2.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_status", &svc("web")),
+        2.0
+    );
     assert_eq!(value(&samples, "portscope_check_status", &[]), 2.0);
     assert_eq!(value(&samples, "portscope_reserved_ports", &[]), 101.0);
     let (lo, hi) = {
@@ -390,14 +441,27 @@ fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
         let mut it = r.split_whitespace().map(|p| p.parse::<f64>().expect("num"));
         (it.next().expect("lo"), it.next().expect("hi"))
     };
-    assert_eq!(value(&samples, "portscope_ephemeral_ports", &[]), hi - lo + 1.0);
-    assert_eq!(value(&samples, "portscope_ephemeral_ports_usable", &[]), hi - lo + 1.0 - 100.0);
+    assert_eq!(
+        value(&samples, "portscope_ephemeral_ports", &[]),
+        hi - lo + 1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_ephemeral_ports_usable", &[]),
+        hi - lo + 1.0 - 100.0
+    );
     assert_eq!(value(&samples, "portscope_reserved_ports_drift", &[]), 1.0);
-    assert_eq!(value(&samples, "portscope_reserved_ports_drift_ports", &[]), 100.0);
+    assert_eq!(
+        value(&samples, "portscope_reserved_ports_drift_ports", &[]),
+        100.0
+    );
     // ss is the ground truth for the socket counts.
     let (_, ss, _) = run(Command::new("ss").args(["-Htln"]));
     assert_eq!(
-        value(&samples, "portscope_sockets", &[("proto", "tcp"), ("state", "LISTEN")]),
+        value(
+            &samples,
+            "portscope_sockets",
+            &[("proto", "tcp"), ("state", "LISTEN")]
+        ),
         ss.lines().count() as f64
     );
     let now = jiff::Timestamp::now().as_second() as f64;
@@ -414,7 +478,13 @@ fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
         .collect();
     assert_eq!(names, ["portscope.prom"]);
     let samples = parse_prometheus(&prom).expect("parsed once already");
-    assert_eq!(value(&samples, "portscope_service_ports_listening", &svc("web")), 0.0);
-    assert_eq!(value(&samples, "portscope_service_owner_match", &svc("web")), 1.0);
+    assert_eq!(
+        value(&samples, "portscope_service_ports_listening", &svc("web")),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("web")),
+        1.0
+    );
     drop(api);
 }

@@ -73,7 +73,11 @@ fn proposes_from_listeners_and_socket_units_and_writes_the_config() {
         .map(|f| {
             (
                 f["name"].as_str().unwrap_or("").to_string(),
-                format!("{}/{}", f["ports"].as_str().unwrap_or(""), f["proto"].as_str().unwrap_or("")),
+                format!(
+                    "{}/{}",
+                    f["ports"].as_str().unwrap_or(""),
+                    f["proto"].as_str().unwrap_or("")
+                ),
                 f["process"].as_str().unwrap_or("").to_string(),
                 f["source"].as_str().unwrap_or("").to_string(),
             )
@@ -96,14 +100,22 @@ fn proposes_from_listeners_and_socket_units_and_writes_the_config() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Added 4 services"), "{out}");
     let text = std::fs::read_to_string(&config).expect("config");
-    assert!(text.starts_with("# my settings\ninterval_ms = 500\n"), "kept: {text}");
+    assert!(
+        text.starts_with("# my settings\ninterval_ms = 500\n"),
+        "kept: {text}"
+    );
     // What was written declares exactly that, and check accepts it.
-    let (code, out, _) = run(portscope()
-        .arg("--config")
-        .arg(&config)
-        .args(["check", "--service", "sleep", "--no-host-checks"]));
+    let (code, out, _) = run(portscope().arg("--config").arg(&config).args([
+        "check",
+        "--service",
+        "sleep",
+        "--no-host-checks",
+    ]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains(&format!("sleep (pid {}) listens", app.pid())), "{out}");
+    assert!(
+        out.contains(&format!("sleep (pid {}) listens", app.pid())),
+        "{out}"
+    );
     // Run again: nothing new, nothing written.
     let before = std::fs::read_to_string(&config).expect("config");
     let (code, out, _) = run(&mut base(&["--write"]));
@@ -132,7 +144,14 @@ fn write_refuses_a_config_that_is_a_symbolic_link() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(err.contains("symbolic link"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert_eq!(std::fs::read_to_string(&target).expect("target"), "interval_ms = 700\n");
-    assert!(std::fs::symlink_metadata(&config).expect("link").is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("target"),
+        "interval_ms = 700\n"
+    );
+    assert!(
+        std::fs::symlink_metadata(&config)
+            .expect("link")
+            .is_symlink()
+    );
     drop(l);
 }

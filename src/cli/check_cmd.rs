@@ -2,7 +2,8 @@
 //! collector): two faces of one evaluation of the declared service ports.
 
 use crate::collect::{CollectOptions, NetnsTarget};
-use crate::guard::check::{Options, plugin_text};
+use crate::guard::check::Options;
+use crate::guard::plugin::plugin_text;
 use crate::guard::{Service, Status};
 use crate::model::{Proto, Snapshot};
 use crate::portset::PortSet;

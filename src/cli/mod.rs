@@ -247,7 +247,13 @@ pub fn parse() -> Result<Cli, ExitCode> {
 /// The subcommand word of a command line (skipping global options and their values), as far as
 /// it can be told from an invalid one.
 pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> {
-    const WITH_VALUE: [&str; 5] = ["--netns", "--interval", "--replay", "--config", "--sysctl-dir"];
+    const WITH_VALUE: [&str; 5] = [
+        "--netns",
+        "--interval",
+        "--replay",
+        "--config",
+        "--sysctl-dir",
+    ];
     let mut args = args;
     while let Some(a) = args.next() {
         if WITH_VALUE.contains(&a.as_str()) {
@@ -269,9 +275,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Metrics(args)) => {
             check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
         }
-        Some(Command::Services(args)) => {
-            services_cmd::run(&args, &netns, cli.config.as_deref())
-        }
+        Some(Command::Services(args)) => services_cmd::run(&args, &netns, cli.config.as_deref()),
         Some(Command::Fleet(args)) => fleet_cmd::run(&args),
         None => {
             let opts = crate::tui::TuiOptions {

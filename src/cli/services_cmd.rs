@@ -82,7 +82,9 @@ fn validate(text: &str) -> Result<(), String> {
     }
     let v: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
     let only = toml::Table::from_iter(v.get("service").map(|s| ("service".to_string(), s.clone())));
-    let s: Services = only.try_into().map_err(|e: toml::de::Error| e.message().to_string())?;
+    let s: Services = only
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
     crate::guard::service::validate_all(&s.service).map(|_| ())
 }
 

@@ -123,9 +123,15 @@ mod tests {
         write_in_dir(dir.path(), "a.prom", b"short\n", 0o644).unwrap();
         let p = dir.path().join("a.prom");
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "short\n");
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        assert_eq!(read_in_dir(dir.path(), "a.prom").unwrap().as_deref(), Some("short\n"));
+        assert_eq!(
+            read_in_dir(dir.path(), "a.prom").unwrap().as_deref(),
+            Some("short\n")
+        );
         assert_eq!(read_in_dir(dir.path(), "none").unwrap(), None);
     }
 
@@ -139,7 +145,11 @@ mod tests {
         assert!(read_in_dir(dir.path(), "t.prom").is_err());
         write_in_dir(dir.path(), "t.prom", b"new", 0o644).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
-        assert!(!std::fs::symlink_metadata(dir.path().join("t.prom")).unwrap().is_symlink());
+        assert!(
+            !std::fs::symlink_metadata(dir.path().join("t.prom"))
+                .unwrap()
+                .is_symlink()
+        );
         // A linked directory is refused.
         let link = dir.path().join("dirlink");
         std::os::unix::fs::symlink(dir.path(), &link).unwrap();

@@ -31,7 +31,7 @@ impl Status {
     }
 
     /// Severity for combining: CRITICAL > WARNING > UNKNOWN > OK (the usual plugin order).
-    fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Status::Ok => 0,
             Status::Unknown => 1,
@@ -168,7 +168,7 @@ pub enum BootConfig<'a> {
     NotApplicable(String),
 }
 
-fn listeners_on<'a>(snap: &'a Snapshot, port: u16, proto: Proto) -> Vec<&'a Socket> {
+fn listeners_on(snap: &Snapshot, port: u16, proto: Proto) -> Vec<&Socket> {
     snap.sockets
         .iter()
         .filter(|s| s.proto == proto && s.local_port == port && s.is_listening() && !s.autobound)
@@ -299,141 +299,6 @@ fn judge_port(
     }
 }
 
-fn host_checks(
-    snap: &Snapshot,
-    boot: &BootConfig,
-    opts: &Options,
-    figures: &mut Figures,
-) -> Vec<HostCheck> {
-    let sys = &snap.sysctl;
-    let mut out = Vec::new();
-    let mut add = |check: &str, status, text: String| {
-        out.push(HostCheck {
-            check: check.into(),
-            status,
-            text,
-        })
-    };
-    let unread: Vec<&str> = ["ip_local_port_range", "ip_local_reserved_ports"]
-        .into_iter()
-        .filter(|n| !sys.known(n))
-        .collect();
-    if !unread.is_empty() {
-        add(
-            "sysctls",
-            Status::Unknown,
-            format!(
-                "could not read {} in this namespace: run as root",
-                unread.join(", ")
-            ),
-        );
-        return out;
-    }
-    let (lo, hi) = sys.ephemeral();
-    let eph = crate::reserve::Ephemeral::new(
-        (lo, hi),
-        &sys.ip_local_reserved_ports,
-        &sys.ip_local_reserved_ports,
-    );
-    figures.ephemeral_size = eph.size;
-    figures.ephemeral_usable = eph.usable_before;
-    figures.reserved_ports = sys.ip_local_reserved_ports.len();
-    let usable_status = if eph.usable_before < opts.ephemeral_crit {
-        Status::Critical
-    } else if eph.usable_before < opts.ephemeral_warn {
-        Status::Warning
-    } else {
-        Status::Ok
-    };
-    add(
-        "ephemeral",
-        usable_status,
-        format!(
-            "{} of {} ephemeral ports usable ({lo}-{hi}, {} reserved; warn below {}, critical below {})",
-            eph.usable_before,
-            eph.size,
-            eph.size - eph.usable_before,
-            opts.ephemeral_warn,
-            opts.ephemeral_crit
-        ),
-    );
-    match boot {
-        BootConfig::NotApplicable(why) => {
-            add("drift", Status::Ok, format!("not compared: {why}"));
-        }
-        BootConfig::Audit(audit) => {
-            let boot_set = audit
-                .boot_value()
-                .and_then(|s| s.value.clone())
-                .unwrap_or_default();
-            let from = audit.boot_value().map_or_else(
-                || "no configuration file sets it".to_string(),
-                |s| format!("{}:{}", s.file.display(), s.line),
-            );
-            let runtime = &sys.ip_local_reserved_ports;
-            let only_runtime = runtime.difference(&boot_set);
-            let only_boot = boot_set.difference(runtime);
-            figures.drift = Some(!only_runtime.is_empty() || !only_boot.is_empty());
-            figures.drift_ports = only_runtime.len() + only_boot.len();
-            if figures.drift == Some(true) {
-                let mut parts = Vec::new();
-                if !only_runtime.is_empty() {
-                    parts.push(format!(
-                        "{only_runtime} reserved now but not at boot (lost at reboot)"
-                    ));
-                }
-                if !only_boot.is_empty() {
-                    parts.push(format!(
-                        "{only_boot} set at boot but not reserved now"
-                    ));
-                }
-                add(
-                    "drift",
-                    Status::Warning,
-                    format!(
-                        "reserved ports drift: runtime {:?}, boot {:?} ({from}): {}",
-                        runtime.to_string(),
-                        boot_set.to_string(),
-                        parts.join("; ")
-                    ),
-                );
-            } else {
-                add(
-                    "drift",
-                    Status::Ok,
-                    format!(
-                        "reserved ports {:?} match the boot configuration ({from})",
-                        runtime.to_string()
-                    ),
-                );
-            }
-            let problems: Vec<String> = audit
-                .problems()
-                .filter_map(|s| {
-                    s.problem
-                        .as_ref()
-                        .map(|p| format!("{}:{}: {}", s.file.display(), s.line, p.message()))
-                })
-                .chain(audit.unreadable.iter().map(|u| format!("unreadable {u}")))
-                .collect();
-            if !problems.is_empty() {
-                add("sysctl_files", Status::Warning, one_line(&problems.join("; ")));
-            }
-        }
-    }
-    let at_risk = crate::reserve::at_risk_listeners(snap, sys).count();
-    figures.listeners_at_risk = u32::try_from(at_risk).unwrap_or(u32::MAX);
-    add(
-        "at_risk_listeners",
-        Status::Ok,
-        format!(
-            "{at_risk} listener{} inside the ephemeral range and not reserved",
-            if at_risk == 1 { "" } else { "s" }
-        ),
-    );
-    out
-}
-
 /// Judges `services` and the host. `why` answers for a port nobody expected listens on.
 pub fn evaluate(
     snap: &Snapshot,
@@ -464,14 +329,14 @@ pub fn evaluate(
         });
     }
     let hosts = if opts.host_checks {
-        host_checks(snap, boot, opts, &mut figures)
+        super::host::host_checks(snap, boot, opts, &mut figures)
     } else {
         Vec::new()
     };
     for h in &hosts {
         status = status.worst(h.status);
     }
-    let summary = summarize(&results, &hosts);
+    let summary = super::plugin::summarize(&results, &hosts);
     Report {
         version: 1,
         host: host.to_string(),
@@ -487,162 +352,10 @@ pub fn evaluate(
     }
 }
 
-/// Consecutive ports with the same outcome, as (ports, representative result).
-pub fn grouped(svc: &ServiceResult) -> Vec<(PortSet, &PortResult)> {
-    let mut out: Vec<(PortSet, &PortResult)> = Vec::new();
-    for r in &svc.results {
-        if let Some((set, first)) = out.last_mut()
-            && first.status == r.status
-            && first.state == r.state
-            && first.holder == r.holder
-            && first.text == r.text
-        {
-            set.insert(r.port);
-            continue;
-        }
-        out.push((PortSet::from_ranges([(r.port, r.port)]), r));
-    }
-    out
-}
-
-fn short_state(r: &PortResult) -> String {
-    match r.state {
-        PortState::Listening => "listening".into(),
-        PortState::ListeningOther | PortState::Held => format!(
-            "held by {}",
-            r.holder.as_deref().unwrap_or("an unseen socket")
-        ),
-        PortState::ListeningOwnerHidden => "listener not visible".into(),
-        PortState::Free => "not listening".into(),
-        PortState::FreeAtRisk => "free but at risk".into(),
-        PortState::TimeWait => "TIME_WAIT only".into(),
-        PortState::BindFails => "bind would fail".into(),
-    }
-}
-
-fn summarize(services: &[ServiceResult], hosts: &[HostCheck]) -> String {
-    let mut problems: Vec<(Status, String)> = Vec::new();
-    for s in services {
-        for (set, r) in grouped(s) {
-            if r.status != Status::Ok {
-                problems.push((
-                    r.status,
-                    format!("{} {set}/{} {}", s.name, s.proto, short_state(r)),
-                ));
-            }
-        }
-    }
-    for h in hosts.iter().filter(|h| h.status != Status::Ok) {
-        let what = match h.check.as_str() {
-            "drift" => "reserved ports drift from boot configuration".to_string(),
-            "ephemeral" => "few ephemeral ports usable".to_string(),
-            "sysctl_files" => "sysctl.d files the kernel will reject".to_string(),
-            other => format!("{other}: {}", h.text),
-        };
-        problems.push((h.status, what));
-    }
-    problems.sort_by_key(|(s, _)| std::cmp::Reverse(s.rank()));
-    if problems.is_empty() {
-        let ports: usize = services.iter().map(|s| s.results.len()).sum();
-        let listening: usize = services
-            .iter()
-            .map(|s| s.count(|r| r.state == PortState::Listening))
-            .sum();
-        return if services.is_empty() {
-            "no service ports declared; host checks OK".into()
-        } else {
-            format!(
-                "{} service{}, {ports} port{} guarded, {listening} listening",
-                services.len(),
-                if services.len() == 1 { "" } else { "s" },
-                if ports == 1 { "" } else { "s" },
-            )
-        };
-    }
-    const SHOWN: usize = 3;
-    let mut text: Vec<String> = problems.iter().take(SHOWN).map(|(_, t)| t.clone()).collect();
-    if problems.len() > SHOWN {
-        text.push(format!("and {} more", problems.len() - SHOWN));
-    }
-    one_line(&text.join("; "))
-}
-
-/// Nagios perfdata: counts per status, then the host figures with their thresholds.
-pub fn perfdata(r: &Report) -> String {
-    let mut by = [0usize; 4];
-    for s in &r.services {
-        for p in &s.results {
-            by[p.status.code() as usize] += 1;
-        }
-    }
-    let f = &r.figures;
-    let mut out = format!(
-        "ports_ok={} ports_warning={} ports_critical={} ports_unknown={}",
-        by[0], by[1], by[2], by[3]
-    );
-    if !r.host_checks.is_empty() {
-        out.push_str(&format!(
-            " ephemeral_usable={};{};{};0;{} reserved_ports={} listeners_at_risk={}",
-            f.ephemeral_usable,
-            r.ephemeral_warn,
-            r.ephemeral_crit,
-            f.ephemeral_size,
-            f.reserved_ports,
-            f.listeners_at_risk
-        ));
-        if let Some(d) = f.drift {
-            out.push_str(&format!(" drift={};1", u8::from(d)));
-        }
-    }
-    out
-}
-
-/// The plugin output: `PORTSCOPE STATUS - summary | perfdata`, then one line per finding.
-pub fn plugin_text(r: &Report) -> String {
-    let mut out = format!(
-        "PORTSCOPE {} - {} | {}\n",
-        r.status.label(),
-        r.summary,
-        perfdata(r)
-    );
-    let mut lines: Vec<(Status, String)> = Vec::new();
-    for s in &r.services {
-        for (set, p) in grouped(s) {
-            let fix = if p.state == PortState::FreeAtRisk {
-                format!(" (portscope reserve apply {set})")
-            } else {
-                String::new()
-            };
-            lines.push((
-                p.status,
-                format!(
-                    "{}: {} {set}/{}: {}{fix}",
-                    p.status.label(),
-                    s.name,
-                    s.proto,
-                    p.text
-                ),
-            ));
-        }
-    }
-    for h in &r.host_checks {
-        lines.push((
-            h.status,
-            format!("{}: host {}: {}", h.status.label(), h.check, h.text),
-        ));
-    }
-    // Worst first: a journal or a monitoring UI may show only the first few lines.
-    lines.sort_by_key(|(s, _)| std::cmp::Reverse(s.rank()));
-    for (_, l) in lines {
-        out.push_str(&one_line(&l));
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::plugin::{grouped, plugin_text};
     use crate::model::test_support::{listener, outgoing, snapshot};
 
     fn svc(name: &str, ports: &str, process: Option<&str>) -> Service {
@@ -663,7 +376,11 @@ mod tests {
         }
     }
 
-    fn run(snap: &Snapshot, services: &[Service], why: &mut dyn FnMut(u16, Proto) -> WhyLine) -> Report {
+    fn run(
+        snap: &Snapshot,
+        services: &[Service],
+        why: &mut dyn FnMut(u16, Proto) -> WhyLine,
+    ) -> Report {
         evaluate(
             snap,
             services,
@@ -687,7 +404,11 @@ mod tests {
             ],
             &mut free,
         );
-        let st: Vec<_> = r.services.iter().map(|s| (s.status, s.results[0].state)).collect();
+        let st: Vec<_> = r
+            .services
+            .iter()
+            .map(|s| (s.status, s.results[0].state))
+            .collect();
         assert_eq!(
             st,
             [
@@ -697,25 +418,46 @@ mod tests {
             ]
         );
         assert_eq!(r.status, Status::Warning);
-        assert!(r.summary.contains("pool 40000/tcp free but at risk"), "{}", r.summary);
+        assert!(
+            r.summary.contains("pool 40000/tcp free but at risk"),
+            "{}",
+            r.summary
+        );
         let text = plugin_text(&r);
         assert!(text.starts_with("PORTSCOPE WARNING - "), "{text}");
-        assert!(text.lines().next().unwrap().contains(" | ports_ok=2 ports_warning=1"));
-        assert!(text.lines().nth(1).unwrap().starts_with("WARNING: pool 40000/tcp"));
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .contains(" | ports_ok=2 ports_warning=1")
+        );
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("WARNING: pool 40000/tcp")
+        );
     }
 
     #[test]
     fn wrong_owner_and_held_are_critical_and_ranges_group() {
         let snap = snapshot(vec![listener(8080)]);
         let mut held = |p: u16, _: Proto| WhyLine {
-            verdict: if p == 9001 { Verdict::InUse } else { Verdict::Free },
+            verdict: if p == 9001 {
+                Verdict::InUse
+            } else {
+                Verdict::Free
+            },
             holder: (p == 9001).then(|| "outgoing connection of curl (pid 9)".into()),
             line: "explained".into(),
             reusable_time_wait: false,
         };
         let r = run(
             &snap,
-            &[svc("api", "8080", Some("nginx")), svc("pool", "9000-9003", None)],
+            &[
+                svc("api", "8080", Some("nginx")),
+                svc("pool", "9000-9003", None),
+            ],
             &mut held,
         );
         assert_eq!(r.services[0].results[0].state, PortState::ListeningOther);
@@ -726,7 +468,10 @@ mod tests {
             .collect();
         assert_eq!(groups, ["9000:Free", "9001:Held", "9002-9003:Free"]);
         assert_eq!(r.exit_code, 2);
-        assert!(r.summary.contains("held by outgoing connection of curl (pid 9)"));
+        assert!(
+            r.summary
+                .contains("held by outgoing connection of curl (pid 9)")
+        );
     }
 
     #[test]

@@ -185,7 +185,9 @@ pub fn socket_units(root: &Path) -> Vec<Found> {
                 detail: format!(
                     "{}{}",
                     path.display(),
-                    service.as_deref().map_or(String::new(), |s| format!(" (activates {s})"))
+                    service
+                        .as_deref()
+                        .map_or(String::new(), |s| format!(" (activates {s})"))
                 ),
             });
         }
@@ -334,10 +336,17 @@ mod tests {
                 (Proto::Udp, "53".to_string())
             ]
         );
-        apply_unit_text("[Socket]\nListenStream=\nListenStream=82\n", &mut acc, &mut svc);
+        apply_unit_text(
+            "[Socket]\nListenStream=\nListenStream=82\n",
+            &mut acc,
+            &mut svc,
+        );
         assert_eq!(
             acc,
-            [(Proto::Udp, "53".to_string()), (Proto::Tcp, "82".to_string())]
+            [
+                (Proto::Udp, "53".to_string()),
+                (Proto::Tcp, "82".to_string())
+            ]
         );
         assert_eq!(svc.as_deref(), Some("web.service"));
     }

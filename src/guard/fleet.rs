@@ -99,8 +99,7 @@ fn service_row(s: &Value) -> ServiceRow {
 
 /// Reads one host's file. `Err` names what is wrong with it.
 pub fn host_row(file: &str, content: &str) -> Result<HostRow, String> {
-    let v: Value =
-        serde_json::from_str(content).map_err(|e| format!("{file}: not JSON ({e})"))?;
+    let v: Value = serde_json::from_str(content).map_err(|e| format!("{file}: not JSON ({e})"))?;
     let (check, status_doc) = if v.get("check").is_some() {
         (&v["check"], &v["reserve_status"])
     } else {
@@ -176,8 +175,14 @@ pub fn table(r: &FleetReport) -> String {
             match h.drift {
                 Some(true) => format!(
                     "yes: runtime {} boot {}",
-                    h.runtime.as_deref().filter(|s| !s.is_empty()).unwrap_or("none"),
-                    h.boot.as_deref().filter(|s| !s.is_empty()).unwrap_or("none")
+                    h.runtime
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("none"),
+                    h.boot
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("none")
                 ),
                 Some(false) => "no".into(),
                 None => "not compared".into(),
@@ -206,7 +211,13 @@ pub fn table(r: &FleetReport) -> String {
     }
     // Long free text (the summary) goes last in its column's width budget.
     let widths: Vec<usize> = (0..7)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0).min(48))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48)
+        })
         .collect();
     let mut out = String::new();
     for r in rows {

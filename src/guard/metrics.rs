@@ -60,10 +60,17 @@ fn states_for(proto: Proto) -> Vec<State> {
     }
 }
 
+/// A per-service gauge: name, help, and how to read it from the service's results.
+type PerService = (
+    &'static str,
+    &'static str,
+    fn(&super::check::ServiceResult) -> f64,
+);
+
 /// Renders the metrics of one run. `duration` is the run's wall time.
 pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: f64) -> String {
     let mut w = Writer { out: String::new() };
-    let per_service: [(&str, &str, fn(&super::check::ServiceResult) -> f64); 6] = [
+    let per_service: [PerService; 6] = [
         (
             "portscope_service_ports",
             "Ports declared for the service.",
@@ -134,7 +141,11 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
         "portscope_check_status",
         "Overall check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
     );
-    w.sample("portscope_check_status", &[], f64::from(report.status.code()));
+    w.sample(
+        "portscope_check_status",
+        &[],
+        f64::from(report.status.code()),
+    );
 
     let f = &report.figures;
     if !report.host_checks.is_empty() && f.ephemeral_size > 0 {
@@ -147,7 +158,11 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
             "portscope_ephemeral_ports",
             "Ports in net.ipv4.ip_local_port_range.",
         );
-        w.sample("portscope_ephemeral_ports", &[], f64::from(f.ephemeral_size));
+        w.sample(
+            "portscope_ephemeral_ports",
+            &[],
+            f64::from(f.ephemeral_size),
+        );
         w.family(
             "portscope_ephemeral_ports_usable",
             "Ephemeral ports the kernel may still hand to outgoing connections (range minus reserved).",
@@ -171,7 +186,11 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
                 "portscope_reserved_ports_drift",
                 "1 when the runtime reserved-ports list differs from what the boot configuration sets.",
             );
-            w.sample("portscope_reserved_ports_drift", &[], f64::from(u8::from(d)));
+            w.sample(
+                "portscope_reserved_ports_drift",
+                &[],
+                f64::from(u8::from(d)),
+            );
             w.family(
                 "portscope_reserved_ports_drift_ports",
                 "Ports reserved at runtime or at boot but not both.",
@@ -184,7 +203,10 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
         }
     }
 
-    w.family("portscope_sockets", "Sockets in this network namespace by protocol and state.");
+    w.family(
+        "portscope_sockets",
+        "Sockets in this network namespace by protocol and state.",
+    );
     for proto in [Proto::Tcp, Proto::Udp] {
         for st in states_for(proto) {
             let n = snap

@@ -6,7 +6,9 @@ pub mod atomic;
 pub mod check;
 pub mod discover;
 pub mod fleet;
+pub mod host;
 pub mod metrics;
+pub mod plugin;
 pub mod service;
 pub mod why_line;
 
@@ -35,7 +37,10 @@ pub fn is_host_netns(snap: &Snapshot) -> bool {
 /// The audit the drift check compares with: below `sysctl_root` when one is given (the caller
 /// says this tree configures this namespace), the host's files for the host's namespace, and
 /// nothing for any other namespace.
-pub fn boot_audit(snap: &Snapshot, sysctl_root: Option<&Path>) -> Result<crate::reserve::Audit, String> {
+pub fn boot_audit(
+    snap: &Snapshot,
+    sysctl_root: Option<&Path>,
+) -> Result<crate::reserve::Audit, String> {
     match sysctl_root {
         Some(root) => Ok(crate::reserve::audit(&SysctlLayout::under_root(root))),
         None if is_host_netns(snap) => Ok(crate::reserve::audit(&SysctlLayout::system())),

@@ -74,8 +74,9 @@ impl ServiceEntry {
                     self.name
                 ));
             }
-            PortField::List(s) => PortSet::parse(s)
-                .map_err(|e| format!("service {:?}: port: {e}", self.name))?,
+            PortField::List(s) => {
+                PortSet::parse(s).map_err(|e| format!("service {:?}: port: {e}", self.name))?
+            }
         };
         if ports.is_empty() || ports.contains(0) {
             return Err(format!(

@@ -34,10 +34,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         let who = crate::reserve::plan::holder(&h.socket);
         match h.role {
             Role::Listener => format!("listener of {who}"),
-            Role::Outgoing => format!(
-                "outgoing connection of {who} to {}",
-                h.socket.remote()
-            ),
+            Role::Outgoing => format!("outgoing connection of {who} to {}", h.socket.remote()),
             Role::Bound => format!("connection of {who} bound to it"),
             Role::TimeWait => "TIME_WAIT (no process)".to_string(),
         }
