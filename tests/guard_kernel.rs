@@ -488,3 +488,92 @@ fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
     );
     drop(api);
 }
+
+#[test]
+fn time_wait_only_is_a_warning_when_reuseaddr_binds_and_critical_when_not() {
+    if !private_netns("check_time_wait") {
+        return;
+    }
+    let env = Env::new(
+        "[[service]]\nname = \"reuse\"\nport = 21800\n\
+         [[service]]\nname = \"plain\"\nport = 21801\n",
+    );
+    let reuse = tcp_listen("127.0.0.1:21800"); // std sets SO_REUSEADDR
+    let plain = tcp_listen_plain(21801);
+    make_time_wait(&reuse);
+    make_time_wait(&plain);
+    drop((reuse, plain));
+    let states = || {
+        let (_, v) = env.check_json(&[]);
+        let s = |i: usize| {
+            v["services"][i]["results"][0]["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        (s(0), s(1))
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || states()
+            == ("time_wait".to_string(), "held".to_string())),
+        "{:?}",
+        states()
+    );
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("WARNING: reuse 21800/tcp: nothing listens;"),
+        "{out}"
+    );
+    assert!(out.contains("SO_REUSEADDR can bind now"), "{out}");
+    assert!(
+        out.contains("CRITICAL: plain 21801/tcp: held by TIME_WAIT (no process)")
+            && out.contains("Even SO_REUSEADDR does not"),
+        "{out}"
+    );
+}
+
+#[test]
+fn udp_port_held_by_another_process_is_critical() {
+    if !private_netns("check_udp") {
+        return;
+    }
+    let env = Env::new(
+        "[[service]]\nname = \"dns\"\nport = 21900\nproto = \"udp\"\nprocess = \"unbound\"\n",
+    );
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 0, "free and outside the ephemeral range: {out}");
+    let u = udp_bind("0.0.0.0:21900");
+    let other = hold(&[&u.as_fd()]);
+    drop(u);
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        first_line(&out).contains(&format!(
+            "dns 21900/udp held by sleep (pid {})",
+            other.pid()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_root_an_unseen_listener_is_unknown() {
+    use std::os::unix::process::CommandExt;
+    if !private_netns("check_not_root") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 22000\nprocess = \"api\"\n");
+    let l = tcp_listen("0.0.0.0:22000");
+    let _holder = hold(&[&l.as_fd()]);
+    drop(l);
+    let mut cmd = env.cmd(&["check"]);
+    cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 3, "{out}{err}");
+    assert_plugin_line(&out, "UNKNOWN");
+    assert!(
+        out.contains("api 22000/tcp listener not visible") && out.contains("run as root"),
+        "{out}"
+    );
+}

@@ -4,6 +4,7 @@
 use super::{bad_input, failed};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::discover::{Found, config_text, discover};
+use crate::guard::why_line::one_line;
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,12 +30,16 @@ fn table(found: &[Found]) -> String {
     let rows: Vec<[String; 5]> = found
         .iter()
         .map(|f| {
+            // Command names come from other processes: one printable line each.
             [
                 f.service.name.clone(),
                 f.service.ports_label(),
-                f.service.process.clone().unwrap_or_else(|| "-".into()),
+                f.service
+                    .process
+                    .as_deref()
+                    .map_or_else(|| "-".into(), one_line),
                 f.source.replace('_', " "),
-                f.detail.clone(),
+                one_line(&f.detail),
             ]
         })
         .collect();

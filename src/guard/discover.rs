@@ -289,7 +289,7 @@ pub fn config_text(found: &[Found]) -> String {
         out.push_str(&format!(
             "\n# discovered by portscope services from {}: {}\n",
             f.source.replace('_', " "),
-            f.detail.replace('\n', " ")
+            super::why_line::one_line(&f.detail)
         ));
         out.push_str(&f.service.to_toml());
     }
