@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod cli;
 pub mod collect;
 pub mod filter;
+pub mod guard;
 pub mod model;
 pub mod paths;
 pub mod portset;

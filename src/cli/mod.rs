@@ -1,9 +1,12 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+pub mod check_cmd;
 mod confirm;
+pub mod fleet_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
+pub mod services_cmd;
 pub mod snapshot_cmd;
 pub mod table;
 mod why_cmd;
@@ -75,6 +78,16 @@ pub enum Command {
     Why(WhyArgs),
     /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
     Reserve(reserve_cmd::ReserveArgs),
+    /// Check the declared service ports and the host, as a Nagios plugin.
+    ///
+    /// Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).
+    Check(check_cmd::CheckArgs),
+    /// Write the check's findings as Prometheus metrics (node_exporter textfile collector).
+    Metrics(check_cmd::MetricsArgs),
+    /// Propose [[service]] declarations from listeners and systemd socket units.
+    Services(services_cmd::ServicesArgs),
+    /// Reports over results gathered from many hosts (assets/ansible).
+    Fleet(fleet_cmd::FleetArgs),
 }
 
 #[derive(Debug, Args)]
@@ -218,13 +231,39 @@ pub fn parse() -> Result<Cli, ExitCode> {
                 .join(" ")
                 .trim_start_matches("error: ")
                 .to_string();
-            Err(bad_input(if line.is_empty() {
+            let line = if line.is_empty() {
                 "invalid arguments".into()
             } else {
                 line
-            }))
+            };
+            // `check` is a monitoring plugin: bad arguments are UNKNOWN (3), in its output format.
+            if invoked_subcommand(std::env::args().skip(1)).as_deref() == Some("check") {
+                return Err(check_cmd::unknown(line));
+            }
+            Err(bad_input(line))
         }
     }
+}
+
+/// The subcommand word of a command line (skipping global options and their values), as far as
+/// it can be told from an invalid one.
+pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> {
+    const WITH_VALUE: [&str; 5] = [
+        "--netns",
+        "--interval",
+        "--replay",
+        "--config",
+        "--sysctl-dir",
+    ];
+    let mut args = args;
+    while let Some(a) = args.next() {
+        if WITH_VALUE.contains(&a.as_str()) {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -233,6 +272,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
         Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
+        Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
+        Some(Command::Metrics(args)) => {
+            check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
+        }
+        Some(Command::Services(args)) => services_cmd::run(&args, &netns, cli.config.as_deref()),
+        Some(Command::Fleet(args)) => fleet_cmd::run(&args),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,

@@ -26,6 +26,9 @@ struct File {
     colors: ColorOverrides,
     #[serde(default)]
     keys: BTreeMap<String, Vec<String>>,
+    /// `[[service]]` tables: declared service ports (see crate::guard::service).
+    #[serde(default)]
+    service: Vec<crate::guard::service::ServiceEntry>,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +37,8 @@ pub struct Config {
     pub sysctl_dir: Option<PathBuf>,
     pub keymap: KeyMap,
     pub theme: Theme,
+    /// Declared service ports, validated.
+    pub services: Vec<crate::guard::Service>,
 }
 
 /// Where the config file lives unless `--config` says otherwise.
@@ -80,7 +85,10 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
             "config file {shown}: interval_ms must be at least 1"
         ));
     }
+    let services = crate::guard::service::validate_all(&file.service)
+        .map_err(|e| format!("config file {shown}: {e}"))?;
     Ok(Config {
+        services,
         interval_ms: file.interval_ms,
         sysctl_dir: file.sysctl_dir,
         keymap,

@@ -1,0 +1,276 @@
+//! `portscope check` (a Nagios plugin) and `portscope metrics` (node_exporter's textfile
+//! collector): two faces of one evaluation of the declared service ports.
+
+use crate::collect::{CollectOptions, NetnsTarget};
+use crate::guard::check::Options;
+use crate::guard::plugin::plugin_text;
+use crate::guard::{Service, Status};
+use crate::model::{Proto, Snapshot};
+use crate::portset::PortSet;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit status for bad arguments of `check`: a monitor must not read a typo as CRITICAL.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct ThresholdArgs {
+    /// WARNING when fewer ephemeral ports than this are usable.
+    #[arg(long, value_name = "N", default_value_t = crate::reserve::plan::LOW_USABLE_PORTS)]
+    pub ephemeral_warn: u32,
+    /// CRITICAL when fewer ephemeral ports than this are usable.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub ephemeral_crit: u32,
+    /// Compare the reserved ports with the sysctl configuration below ROOT (a test tree, an
+    /// image) instead of the host's files.
+    #[arg(long, value_name = "ROOT")]
+    pub sysctl_root: Option<PathBuf>,
+    /// Skip the host checks (ephemeral capacity, drift, sysctl.d problems).
+    #[arg(long)]
+    pub no_host_checks: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only this declared service (repeatable).
+    #[arg(long, value_name = "NAME", conflicts_with = "port")]
+    pub service: Vec<String>,
+    /// Check these ports: 8080, 8080/udp, 9000-9010/tcp, 53,5353/udp. Declared ones keep their
+    /// expected process; others accept any listener.
+    #[arg(long, value_name = "SPEC", value_parser = parse_port_spec)]
+    pub port: Option<(PortSet, Proto)>,
+    /// Print one JSON document instead of the plugin text.
+    #[arg(long)]
+    pub json: bool,
+    /// A declared port nobody listens on is CRITICAL (monitoring a running service).
+    #[arg(long)]
+    pub require_listening: bool,
+    /// For systemd's ExecStartPre=: WARNING exits 0, so only CRITICAL (a start that would fail
+    /// anyway) or UNKNOWN stops the service.
+    #[arg(long)]
+    pub pre_start: bool,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Write DIR/portscope.prom atomically (node_exporter --collector.textfile.directory);
+    /// without it, print to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+/// `8080`, `8080/udp`, `9000-9010,9100/tcp`.
+pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
+    let (ports, proto) = match s.rsplit_once('/') {
+        Some((p, proto)) => (p, proto.parse::<Proto>()?),
+        None => (s, Proto::Tcp),
+    };
+    let set = PortSet::parse(ports).map_err(|e| e.to_string())?;
+    if set.is_empty() || set.contains(0) {
+        return Err(format!("{s:?}: name ports 1-65535"));
+    }
+    Ok((set, proto))
+}
+
+/// The plugin's answer to anything it could not judge: one line, exit 3. With `--json` on the
+/// command line (even one that did not parse) it is a JSON document, so a fleet run that
+/// gathers JSON gets one from every host.
+pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
+    let msg = crate::guard::why_line::one_line(&msg.to_string());
+    if std::env::args().skip(1).any(|a| a == "--json") {
+        let doc = serde_json::json!({
+            "version": 1,
+            "host": crate::guard::hostname(),
+            "status": "unknown",
+            "exit_code": EXIT_UNKNOWN,
+            "summary": msg,
+            "services": [],
+            "host_checks": [],
+        });
+        println!("{doc}");
+    } else {
+        println!("PORTSCOPE UNKNOWN - {msg}");
+    }
+    ExitCode::from(EXIT_UNKNOWN)
+}
+
+fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, String> {
+    if t.ephemeral_crit > t.ephemeral_warn {
+        return Err(format!(
+            "--ephemeral-crit {} is above --ephemeral-warn {}",
+            t.ephemeral_crit, t.ephemeral_warn
+        ));
+    }
+    Ok(Options {
+        ephemeral_warn: t.ephemeral_warn,
+        ephemeral_crit: t.ephemeral_crit,
+        require_listening,
+        host_checks: !t.no_host_checks,
+    })
+}
+
+/// The declared services to check, narrowed by --service or --port.
+fn select(
+    declared: &[Service],
+    names: &[String],
+    port: Option<&(PortSet, Proto)>,
+    config_shown: &str,
+) -> Result<Vec<Service>, String> {
+    if !names.is_empty() {
+        let mut out = Vec::new();
+        for n in names {
+            match declared.iter().find(|s| &s.name == n) {
+                Some(s) => out.push(s.clone()),
+                None => {
+                    let known: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
+                    return Err(format!(
+                        "no service named {n:?} in {config_shown} (declared: {})",
+                        if known.is_empty() {
+                            "none; see portscope services".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    let Some((ports, proto)) = port else {
+        return Ok(declared.to_vec());
+    };
+    let mut out = Vec::new();
+    let mut rest = ports.clone();
+    for s in declared.iter().filter(|s| s.proto == *proto) {
+        let mine = s.ports.intersection(ports);
+        if !mine.is_empty() {
+            rest = rest.difference(&mine);
+            out.push(Service {
+                ports: mine,
+                ..s.clone()
+            });
+        }
+    }
+    if !rest.is_empty() {
+        out.push(Service {
+            name: "port".into(),
+            ports: rest,
+            proto: *proto,
+            process: None,
+        });
+    }
+    Ok(out)
+}
+
+fn load_services(config: Option<&Path>) -> Result<(Vec<Service>, String), String> {
+    let shown = config
+        .map(Path::to_path_buf)
+        .or_else(crate::tui::config::default_path)
+        .map_or_else(|| "the config file".into(), |p| p.display().to_string());
+    let cfg = crate::tui::config::load(config, true)?;
+    Ok((cfg.services, shown))
+}
+
+fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, String> {
+    crate::collect::collect(&CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
+pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+    let opts = match options(&args.thresholds, args.require_listening) {
+        Ok(o) => o,
+        Err(e) => return unknown(e),
+    };
+    let (declared, shown) = match load_services(config) {
+        Ok(d) => d,
+        Err(e) => return unknown(e),
+    };
+    let services = match select(&declared, &args.service, args.port.as_ref(), &shown) {
+        Ok(s) => s,
+        Err(e) => return unknown(e),
+    };
+    let snap = match snapshot(netns) {
+        Ok(s) => s,
+        Err(e) => return unknown(e),
+    };
+    let report = crate::guard::run_check(
+        &snap,
+        &services,
+        netns,
+        args.thresholds.sysctl_root.as_deref(),
+        &opts,
+    );
+    if args.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(j) => println!("{j}"),
+            Err(e) => return unknown(e),
+        }
+    } else {
+        print!("{}", plugin_text(&report));
+    }
+    let code = if args.pre_start && report.status == Status::Warning {
+        0
+    } else {
+        report.status.code()
+    };
+    ExitCode::from(code)
+}
+
+pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+    use super::{bad_input, failed};
+    let started = std::time::Instant::now();
+    let opts = match options(&args.thresholds, false) {
+        Ok(o) => o,
+        Err(e) => return bad_input(e),
+    };
+    let (services, _) = match load_services(config) {
+        Ok(d) => d,
+        Err(e) => return bad_input(e),
+    };
+    let snap = match super::collect_for_cli(&CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    }) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let report = crate::guard::run_check(
+        &snap,
+        &services,
+        netns,
+        args.thresholds.sysctl_root.as_deref(),
+        &opts,
+    );
+    let text = crate::guard::metrics::render(
+        &report,
+        &snap,
+        jiff::Timestamp::now(),
+        started.elapsed().as_secs_f64(),
+    );
+    match &args.textfile {
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(dir) => match crate::safefs::Dir::open(dir)
+            .and_then(|d| d.write_atomic(crate::guard::metrics::FILE_NAME, text.as_bytes(), 0o644))
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => failed(
+                format!(
+                    "could not write {}: {e}",
+                    dir.join(crate::guard::metrics::FILE_NAME).display()
+                ),
+                1,
+            ),
+        },
+    }
+}

@@ -1,0 +1,57 @@
+//! `portscope fleet report FILES...`: the per-host results gathered by the Ansible playbook
+//! (assets/ansible/portscope-audit.yml) as one table or one JSON document.
+
+use super::{bad_input, failed};
+use crate::guard::fleet;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub command: FleetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// One table (host, service, state, holder, drift, at-risk ports) from per-host result files.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Per-host files: {"host", "check", "reserve_status"} records, or `check --json` output.
+    #[arg(value_name = "FILES", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &FleetArgs) -> ExitCode {
+    let FleetCommand::Report(a) = &args.command;
+    let mut hosts = Vec::new();
+    for f in &a.files {
+        let shown = f.display().to_string();
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => return bad_input(format!("{shown}: {e}")),
+        };
+        match fleet::host_row(&shown, &text) {
+            Ok(h) => hosts.push(h),
+            Err(e) => return bad_input(e),
+        }
+    }
+    hosts.sort_by(|a, b| a.host.cmp(&b.host));
+    let r = fleet::report(hosts);
+    if a.json {
+        match serde_json::to_string_pretty(&r) {
+            Ok(j) => println!("{j}"),
+            Err(e) => return failed(e, 1),
+        }
+    } else {
+        print!("{}", fleet::table(&r));
+    }
+    ExitCode::SUCCESS
+}

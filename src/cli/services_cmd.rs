@@ -1,0 +1,167 @@
+//! `portscope services`: propose `[[service]]` declarations and, on request, add them to the
+//! config file (atomically, never through a symbolic link).
+
+use super::{bad_input, failed};
+use crate::collect::{CollectOptions, NetnsTarget};
+use crate::guard::discover::{Found, config_text, discover};
+use crate::guard::why_line::one_line;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Add what was found to the config file (--config, or the default one).
+    #[arg(long)]
+    pub write: bool,
+    /// Print one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Read systemd unit files below ROOT instead of / (an image, a test tree).
+    #[arg(long, value_name = "ROOT")]
+    pub unit_root: Option<PathBuf>,
+    /// Only socket units; do not look at the listeners.
+    #[arg(long)]
+    pub no_listeners: bool,
+}
+
+fn table(found: &[Found]) -> String {
+    let mut out = String::new();
+    let rows: Vec<[String; 5]> = found
+        .iter()
+        .map(|f| {
+            // Command names come from other processes: one printable line each.
+            [
+                f.service.name.clone(),
+                f.service.ports_label(),
+                f.service
+                    .process
+                    .as_deref()
+                    .map_or_else(|| "-".into(), one_line),
+                f.source.replace('_', " "),
+                one_line(&f.detail),
+            ]
+        })
+        .collect();
+    let head = ["SERVICE", "PORTS", "PROCESS", "SOURCE", "DETAIL"].map(String::from);
+    let all: Vec<&[String; 5]> = std::iter::once(&head).chain(rows.iter()).collect();
+    let w: Vec<usize> = (0..5)
+        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in all {
+        let line: Vec<String> = (0..5).map(|c| format!("{:<1$}", r[c], w[c])).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn write_config(path: &Path, found: &[Found]) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| format!("{} is not a file path", path.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let dir = crate::safefs::Dir::open(&dir).map_err(|e| e.to_string())?;
+    let existing = dir.read_regular(&name).map_err(|e| e.to_string())?;
+    let mut text = match existing {
+        Some(b) => String::from_utf8(b)
+            .map_err(|_| format!("{} is not UTF-8 text: not a config file", path.display()))?,
+        None => String::new(),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&config_text(found));
+    // What goes in must load: write nothing that would stop portscope from starting. The rest
+    // of the file loaded before; the declarations are what changed.
+    validate(&text).map_err(|e| format!("the new config would not load ({e}); nothing written"))?;
+    dir.write_atomic(&name, text.as_bytes(), 0o644)
+        .map_err(|e| e.to_string())
+}
+
+fn validate(text: &str) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Services {
+        #[serde(default)]
+        service: Vec<crate::guard::service::ServiceEntry>,
+    }
+    let v: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let only = toml::Table::from_iter(v.get("service").map(|s| ("service".to_string(), s.clone())));
+    let s: Services = only
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    crate::guard::service::validate_all(&s.service).map(|_| ())
+}
+
+pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+    let cfg = match crate::tui::config::load(config, true) {
+        Ok(c) => c,
+        Err(e) => return bad_input(e),
+    };
+    let snap = if args.no_listeners {
+        None
+    } else {
+        match super::collect_for_cli(&CollectOptions {
+            netns: netns.clone(),
+            ..CollectOptions::default()
+        }) {
+            Ok(s) => Some(s),
+            Err(code) => return code,
+        }
+    };
+    let root = args.unit_root.as_deref().unwrap_or(Path::new("/"));
+    let found = discover(snap.as_ref(), root, &cfg.services);
+    if args.json {
+        match serde_json::to_string_pretty(&serde_json::json!({
+            "version": 1,
+            "declared": cfg.services,
+            "found": found,
+        })) {
+            Ok(j) => println!("{j}"),
+            Err(e) => return failed(e, 1),
+        }
+    } else if found.is_empty() {
+        println!(
+            "Nothing new to declare ({} service{} declared already).",
+            cfg.services.len(),
+            if cfg.services.len() == 1 { "" } else { "s" }
+        );
+    } else {
+        print!("{}", table(&found));
+    }
+    if !args.write {
+        if !args.json && !found.is_empty() {
+            println!("\nTo declare them: portscope services --write (or paste):");
+            print!("{}", config_text(&found));
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(path) = config
+        .map(Path::to_path_buf)
+        .or_else(crate::tui::config::default_path)
+    else {
+        return failed("no config path: give --config FILE", 1);
+    };
+    if found.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    match write_config(&path, &found) {
+        Ok(()) => {
+            if !args.json {
+                println!(
+                    "\nAdded {} service{} to {}.",
+                    found.len(),
+                    if found.len() == 1 { "" } else { "s" },
+                    path.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => failed(e, 1),
+    }
+}

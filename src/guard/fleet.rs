@@ -1,0 +1,248 @@
+//! `portscope fleet report FILES...`: the per-host results the Ansible playbook gathers
+//! (`{"host", "check", "reserve_status"}`, or a bare `check --json` document) as one table.
+//! Everything in these files came from other machines: it is read as data and every string is
+//! flattened to one printable line before it is shown.
+
+use super::why_line::one_line;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceRow {
+    pub name: String,
+    pub proto: String,
+    pub ports: String,
+    pub status: String,
+    pub state: String,
+    pub holder: Option<String>,
+    /// Declared ports nobody listens on that an outgoing connection can take.
+    pub at_risk_ports: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostRow {
+    pub host: String,
+    pub file: String,
+    pub status: String,
+    pub exit_code: Option<u64>,
+    pub summary: String,
+    /// `null` when it was not compared.
+    pub drift: Option<bool>,
+    pub runtime: Option<String>,
+    pub boot: Option<String>,
+    /// Ports of listeners inside the ephemeral range and not reserved.
+    pub at_risk_listeners: String,
+    pub services: Vec<ServiceRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetReport {
+    pub version: u32,
+    pub hosts: Vec<HostRow>,
+    /// The worst status over all hosts.
+    pub worst: String,
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(one_line(s)),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "ok" => 0,
+        "unknown" => 1,
+        "warning" => 2,
+        "critical" => 3,
+        _ => 1,
+    }
+}
+
+fn ports_of_sockets(v: &Value) -> String {
+    let mut set = crate::portset::PortSet::new();
+    for s in v.as_array().into_iter().flatten() {
+        if let Some(p) = s["local_port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
+            set.insert(p);
+        }
+    }
+    set.to_string()
+}
+
+fn service_row(s: &Value) -> ServiceRow {
+    let results: &[Value] = s["results"].as_array().map_or(&[], Vec::as_slice);
+    // The worst port decides what the row says.
+    let worst = results
+        .iter()
+        .max_by_key(|r| rank(r["status"].as_str().unwrap_or("unknown")));
+    let mut at_risk = crate::portset::PortSet::new();
+    for r in results.iter().filter(|r| r["state"] == "free_at_risk") {
+        if let Some(p) = r["port"].as_u64().and_then(|p| u16::try_from(p).ok()) {
+            at_risk.insert(p);
+        }
+    }
+    ServiceRow {
+        name: text(&s["name"]).unwrap_or_default(),
+        proto: text(&s["proto"]).unwrap_or_default(),
+        ports: text(&s["ports"]).unwrap_or_default(),
+        status: text(&s["status"]).unwrap_or_else(|| "unknown".into()),
+        state: worst
+            .and_then(|r| text(&r["state"]))
+            .unwrap_or_else(|| "-".into()),
+        holder: worst.and_then(|r| text(&r["holder"])),
+        at_risk_ports: at_risk.to_string(),
+    }
+}
+
+/// Reads one host's file. `Err` names what is wrong with it.
+pub fn host_row(file: &str, content: &str) -> Result<HostRow, String> {
+    let v: Value = serde_json::from_str(content).map_err(|e| format!("{file}: not JSON ({e})"))?;
+    let (check, status_doc) = if v.get("check").is_some() {
+        (&v["check"], &v["reserve_status"])
+    } else {
+        (&v, &Value::Null)
+    };
+    if !check.is_object() || check.get("status").is_none() {
+        return Err(format!(
+            "{file}: neither a `portscope check --json` document nor a {{\"host\", \"check\"}} record"
+        ));
+    }
+    let host = text(&v["host"])
+        .or_else(|| text(&check["host"]))
+        .unwrap_or_else(|| file.to_string());
+    let services = check["services"]
+        .as_array()
+        .map(|a| a.iter().map(service_row).collect())
+        .unwrap_or_default();
+    let drift = check["figures"]["drift"].as_bool().or_else(|| {
+        // reserve status knows both sides even when check did not compare them.
+        match (status_doc["runtime"].as_str(), &status_doc["boot"]) {
+            (Some(r), Value::String(b)) if status_doc["host_netns"] == true => Some(r != b),
+            (Some(r), Value::Null) if status_doc["host_netns"] == true => Some(!r.is_empty()),
+            _ => None,
+        }
+    });
+    Ok(HostRow {
+        host,
+        file: file.to_string(),
+        status: text(&check["status"]).unwrap_or_else(|| "unknown".into()),
+        exit_code: check["exit_code"].as_u64(),
+        summary: text(&check["summary"]).unwrap_or_default(),
+        drift,
+        runtime: text(&status_doc["runtime"]),
+        boot: text(&status_doc["boot"]),
+        at_risk_listeners: ports_of_sockets(&status_doc["at_risk"]),
+        services,
+    })
+}
+
+pub fn report(hosts: Vec<HostRow>) -> FleetReport {
+    let worst = hosts
+        .iter()
+        .map(|h| h.status.as_str())
+        .max_by_key(|s| rank(s))
+        .unwrap_or("ok")
+        .to_string();
+    FleetReport {
+        version: 1,
+        hosts,
+        worst,
+    }
+}
+
+/// The table: one row per host (its own checks) and one per declared service.
+pub fn table(r: &FleetReport) -> String {
+    let mut rows: Vec<[String; 7]> = vec![[
+        "HOST".into(),
+        "SERVICE".into(),
+        "STATUS".into(),
+        "STATE".into(),
+        "HOLDER".into(),
+        "DRIFT".into(),
+        "AT RISK".into(),
+    ]];
+    let dash = || "-".to_string();
+    for h in &r.hosts {
+        rows.push([
+            h.host.clone(),
+            "(host)".into(),
+            h.status.to_uppercase(),
+            h.summary.clone(),
+            dash(),
+            match h.drift {
+                Some(true) => format!(
+                    "yes: runtime {} boot {}",
+                    h.runtime
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("none"),
+                    h.boot
+                        .as_deref()
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or("none")
+                ),
+                Some(false) => "no".into(),
+                None => "not compared".into(),
+            },
+            if h.at_risk_listeners.is_empty() {
+                dash()
+            } else {
+                h.at_risk_listeners.clone()
+            },
+        ]);
+        for s in &h.services {
+            rows.push([
+                h.host.clone(),
+                format!("{} {}/{}", s.name, s.ports, s.proto),
+                s.status.to_uppercase(),
+                s.state.clone(),
+                s.holder.clone().unwrap_or_else(dash),
+                dash(),
+                if s.at_risk_ports.is_empty() {
+                    dash()
+                } else {
+                    s.at_risk_ports.clone()
+                },
+            ]);
+        }
+    }
+    // Long free text (the summary) goes last in its column's width budget.
+    let widths: Vec<usize> = (0..7)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+                .min(48)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| {
+                let c: String = if cell.chars().count() > *w {
+                    let mut t: String = cell.chars().take(w.saturating_sub(1)).collect();
+                    t.push('…');
+                    t
+                } else {
+                    cell.clone()
+                };
+                format!("{c:<w$}")
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} host{}, worst status {}\n",
+        r.hosts.len(),
+        if r.hosts.len() == 1 { "" } else { "s" },
+        r.worst.to_uppercase()
+    ));
+    out
+}

@@ -1,0 +1,249 @@
+//! The check's findings as Prometheus text exposition (version 0.0.4) for node_exporter's
+//! textfile collector. Labels are bounded: per declared service and protocol, per socket state;
+//! never per socket, port or process.
+
+use super::check::{PortState, Report};
+use crate::model::{Proto, Snapshot, State};
+use std::fmt::Write as _;
+
+/// The file node_exporter reads (it reads `*.prom` only, so temp names must not end so).
+pub const FILE_NAME: &str = "portscope.prom";
+
+fn escape_label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    fn family(&mut self, name: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} gauge");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+/// The TCP and UDP states whose series always exist (zero or not), so alerts and graphs see a
+/// stable set.
+fn states_for(proto: Proto) -> Vec<State> {
+    match proto {
+        Proto::Tcp => State::ALL
+            .into_iter()
+            .filter(|s| *s != State::Unconn)
+            .collect(),
+        Proto::Udp => vec![State::Unconn, State::Established],
+    }
+}
+
+/// A per-service gauge: name, help, and how to read it from the service's results.
+type PerService = (
+    &'static str,
+    &'static str,
+    fn(&super::check::ServiceResult) -> f64,
+);
+
+/// Renders the metrics of one run. `duration` is the run's wall time.
+pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: f64) -> String {
+    let mut w = Writer { out: String::new() };
+    let per_service: [PerService; 6] = [
+        (
+            "portscope_service_ports",
+            "Ports declared for the service.",
+            |s| s.results.len() as f64,
+        ),
+        (
+            "portscope_service_ports_listening",
+            "Declared ports with a listener now.",
+            |s| {
+                s.count(|r| {
+                    matches!(
+                        r.state,
+                        PortState::Listening
+                            | PortState::ListeningOther
+                            | PortState::ListeningOwnerHidden
+                    )
+                }) as f64
+            },
+        ),
+        (
+            "portscope_service_owner_match",
+            "1 when every listening declared port is held by the expected process, else 0.",
+            |s| {
+                f64::from(u8::from(
+                    s.count(|r| {
+                        matches!(
+                            r.state,
+                            PortState::ListeningOther | PortState::ListeningOwnerHidden
+                        )
+                    }) == 0,
+                ))
+            },
+        ),
+        (
+            "portscope_service_ports_at_risk",
+            "Declared ports nobody listens on, inside the ephemeral range and not reserved.",
+            |s| s.count(|r| r.state == PortState::FreeAtRisk) as f64,
+        ),
+        (
+            "portscope_service_ports_blocked",
+            "Declared ports another process or connection holds, or that bind() would refuse.",
+            |s| {
+                s.count(|r| {
+                    matches!(
+                        r.state,
+                        PortState::ListeningOther | PortState::Held | PortState::BindFails
+                    )
+                }) as f64
+            },
+        ),
+        (
+            "portscope_service_status",
+            "Check status of the service: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+            |s| f64::from(s.status.code()),
+        ),
+    ];
+    for (name, help, f) in per_service {
+        w.family(name, help);
+        for s in &report.services {
+            w.sample(
+                name,
+                &[("service", &s.name), ("proto", s.proto.as_str())],
+                f(s),
+            );
+        }
+    }
+    w.family(
+        "portscope_check_status",
+        "Overall check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
+    );
+    w.sample(
+        "portscope_check_status",
+        &[],
+        f64::from(report.status.code()),
+    );
+
+    let f = &report.figures;
+    if !report.host_checks.is_empty() && f.ephemeral_size > 0 {
+        w.family(
+            "portscope_reserved_ports",
+            "Ports in net.ipv4.ip_local_reserved_ports now.",
+        );
+        w.sample("portscope_reserved_ports", &[], f64::from(f.reserved_ports));
+        w.family(
+            "portscope_ephemeral_ports",
+            "Ports in net.ipv4.ip_local_port_range.",
+        );
+        w.sample(
+            "portscope_ephemeral_ports",
+            &[],
+            f64::from(f.ephemeral_size),
+        );
+        w.family(
+            "portscope_ephemeral_ports_usable",
+            "Ephemeral ports the kernel may still hand to outgoing connections (range minus reserved).",
+        );
+        w.sample(
+            "portscope_ephemeral_ports_usable",
+            &[],
+            f64::from(f.ephemeral_usable),
+        );
+        w.family(
+            "portscope_listeners_at_risk",
+            "Listeners inside the ephemeral range whose port is not reserved.",
+        );
+        w.sample(
+            "portscope_listeners_at_risk",
+            &[],
+            f64::from(f.listeners_at_risk),
+        );
+        if let Some(d) = f.drift {
+            w.family(
+                "portscope_reserved_ports_drift",
+                "1 when the runtime reserved-ports list differs from what the boot configuration sets.",
+            );
+            w.sample(
+                "portscope_reserved_ports_drift",
+                &[],
+                f64::from(u8::from(d)),
+            );
+            w.family(
+                "portscope_reserved_ports_drift_ports",
+                "Ports reserved at runtime or at boot but not both.",
+            );
+            w.sample(
+                "portscope_reserved_ports_drift_ports",
+                &[],
+                f64::from(f.drift_ports),
+            );
+        }
+    }
+
+    w.family(
+        "portscope_sockets",
+        "Sockets in this network namespace by protocol and state.",
+    );
+    for proto in [Proto::Tcp, Proto::Udp] {
+        for st in states_for(proto) {
+            let n = snap
+                .sockets
+                .iter()
+                .filter(|s| s.proto == proto && s.state == st)
+                .count();
+            w.sample(
+                "portscope_sockets",
+                &[("proto", proto.as_str()), ("state", st.name())],
+                n as f64,
+            );
+        }
+    }
+    w.family(
+        "portscope_last_run_timestamp_seconds",
+        "When portscope last ran, in seconds since the Unix epoch.",
+    );
+    w.sample(
+        "portscope_last_run_timestamp_seconds",
+        &[],
+        now.as_millisecond() as f64 / 1000.0,
+    );
+    w.family(
+        "portscope_run_duration_seconds",
+        "How long the last run took.",
+    );
+    w.sample("portscope_run_duration_seconds", &[], duration);
+    w.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

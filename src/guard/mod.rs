@@ -1,0 +1,68 @@
+//! Guarding declared service ports before they break: the `[[service]]` declarations, their
+//! discovery, the Nagios-style check, Prometheus metrics and the fleet report. The CLI drives
+//! these; nothing here prints.
+
+pub mod check;
+pub mod discover;
+pub mod fleet;
+pub mod host;
+pub mod metrics;
+pub mod plugin;
+pub mod service;
+pub mod why_line;
+
+use crate::collect::NetnsTarget;
+use crate::model::Snapshot;
+use crate::reserve::SysctlLayout;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+pub use check::{BootConfig, Options, Report, Status};
+pub use service::Service;
+
+/// This machine's name, for reports gathered from many.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| why_line::one_line(&s))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure (where
+/// pid 1 cannot be inspected, portscope's own namespace stands in for it).
+pub fn is_host_netns(snap: &Snapshot) -> bool {
+    std::fs::metadata("/proc/1/ns/net").map_or(snap.netns.is_own, |m| m.ino() == snap.netns.inode)
+}
+
+/// The audit the drift check compares with: below `sysctl_root` when one is given (the caller
+/// says this tree configures this namespace), the host's files for the host's namespace, and
+/// nothing for any other namespace.
+pub fn boot_audit(
+    snap: &Snapshot,
+    sysctl_root: Option<&Path>,
+) -> Result<crate::reserve::Audit, String> {
+    match sysctl_root {
+        Some(root) => Ok(crate::reserve::audit(&SysctlLayout::under_root(root))),
+        None if is_host_netns(snap) => Ok(crate::reserve::audit(&SysctlLayout::system())),
+        None => Err(format!(
+            "configuration files set the host's namespace at boot, not {} (give --sysctl-root to compare with a tree)",
+            snap.netns.target
+        )),
+    }
+}
+
+/// Runs the check with the kernel's bind probe in `netns`.
+pub fn run_check(
+    snap: &Snapshot,
+    services: &[Service],
+    netns: &NetnsTarget,
+    sysctl_root: Option<&Path>,
+    opts: &Options,
+) -> Report {
+    let audit = boot_audit(snap, sysctl_root);
+    let boot = match &audit {
+        Ok(a) => BootConfig::Audit(a),
+        Err(why) => BootConfig::NotApplicable(why.clone()),
+    };
+    let mut why = |port, proto| why_line::why_line(snap, netns, port, proto);
+    check::evaluate(snap, services, &boot, opts, &hostname(), &mut why)
+}

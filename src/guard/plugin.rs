@@ -1,0 +1,163 @@
+//! The Nagios plugin output of a [`Report`]: `PORTSCOPE STATUS - summary | perfdata`, then one
+//! line per finding, worst first.
+
+use super::check::{HostCheck, PortResult, PortState, Report, ServiceResult, Status};
+use super::why_line::one_line;
+use crate::portset::PortSet;
+
+/// Consecutive ports with the same outcome, as (ports, representative result).
+pub fn grouped(svc: &ServiceResult) -> Vec<(PortSet, &PortResult)> {
+    let mut out: Vec<(PortSet, &PortResult)> = Vec::new();
+    for r in &svc.results {
+        if let Some((set, first)) = out.last_mut()
+            && first.status == r.status
+            && first.state == r.state
+            && first.holder == r.holder
+            && first.text == r.text
+        {
+            set.insert(r.port);
+            continue;
+        }
+        out.push((PortSet::from_ranges([(r.port, r.port)]), r));
+    }
+    out
+}
+
+fn short_state(r: &PortResult) -> String {
+    match r.state {
+        PortState::Listening => "listening".into(),
+        PortState::ListeningOther | PortState::Held => format!(
+            "held by {}",
+            r.holder.as_deref().unwrap_or("an unseen socket")
+        ),
+        PortState::ListeningOwnerHidden => "listener not visible".into(),
+        PortState::Free => "not listening".into(),
+        PortState::FreeAtRisk => "free but at risk".into(),
+        PortState::TimeWait => "TIME_WAIT only".into(),
+        PortState::BindFails => "bind would fail".into(),
+    }
+}
+
+pub fn summarize(services: &[ServiceResult], hosts: &[HostCheck]) -> String {
+    let mut problems: Vec<(Status, String)> = Vec::new();
+    for s in services {
+        for (set, r) in grouped(s) {
+            if r.status != Status::Ok {
+                problems.push((
+                    r.status,
+                    format!("{} {set}/{} {}", s.name, s.proto, short_state(r)),
+                ));
+            }
+        }
+    }
+    for h in hosts.iter().filter(|h| h.status != Status::Ok) {
+        let what = match h.check.as_str() {
+            "drift" => "reserved ports drift from boot configuration".to_string(),
+            "ephemeral" => "few ephemeral ports usable".to_string(),
+            "sysctl_files" => "sysctl.d files the kernel will reject".to_string(),
+            other => format!("{other}: {}", h.text),
+        };
+        problems.push((h.status, what));
+    }
+    problems.sort_by_key(|(s, _)| std::cmp::Reverse(s.rank()));
+    if problems.is_empty() {
+        let ports: usize = services.iter().map(|s| s.results.len()).sum();
+        let listening: usize = services
+            .iter()
+            .map(|s| s.count(|r| r.state == PortState::Listening))
+            .sum();
+        return if services.is_empty() {
+            "no service ports declared; host checks OK".into()
+        } else {
+            format!(
+                "{} service{}, {ports} port{} guarded, {listening} listening",
+                services.len(),
+                if services.len() == 1 { "" } else { "s" },
+                if ports == 1 { "" } else { "s" },
+            )
+        };
+    }
+    const SHOWN: usize = 3;
+    let mut text: Vec<String> = problems
+        .iter()
+        .take(SHOWN)
+        .map(|(_, t)| t.clone())
+        .collect();
+    if problems.len() > SHOWN {
+        text.push(format!("and {} more", problems.len() - SHOWN));
+    }
+    one_line(&text.join("; "))
+}
+
+/// Nagios perfdata: counts per status, then the host figures with their thresholds.
+pub fn perfdata(r: &Report) -> String {
+    let mut by = [0usize; 4];
+    for s in &r.services {
+        for p in &s.results {
+            by[p.status.code() as usize] += 1;
+        }
+    }
+    let f = &r.figures;
+    let mut out = format!(
+        "ports_ok={} ports_warning={} ports_critical={} ports_unknown={}",
+        by[0], by[1], by[2], by[3]
+    );
+    if !r.host_checks.is_empty() {
+        out.push_str(&format!(
+            " ephemeral_usable={};{};{};0;{} reserved_ports={} listeners_at_risk={}",
+            f.ephemeral_usable,
+            r.ephemeral_warn,
+            r.ephemeral_crit,
+            f.ephemeral_size,
+            f.reserved_ports,
+            f.listeners_at_risk
+        ));
+        if let Some(d) = f.drift {
+            out.push_str(&format!(" drift={};1", u8::from(d)));
+        }
+    }
+    out
+}
+
+/// The plugin output: `PORTSCOPE STATUS - summary | perfdata`, then one line per finding.
+pub fn plugin_text(r: &Report) -> String {
+    let mut out = format!(
+        "PORTSCOPE {} - {} | {}\n",
+        r.status.label(),
+        r.summary,
+        perfdata(r)
+    );
+    let mut lines: Vec<(Status, String)> = Vec::new();
+    for s in &r.services {
+        for (set, p) in grouped(s) {
+            let fix = if p.state == PortState::FreeAtRisk {
+                format!(" (portscope reserve apply {set})")
+            } else {
+                String::new()
+            };
+            lines.push((
+                p.status,
+                format!(
+                    "{}: {} {set}/{}: {}{fix}",
+                    p.status.label(),
+                    s.name,
+                    s.proto,
+                    p.text
+                ),
+            ));
+        }
+    }
+    for h in &r.host_checks {
+        lines.push((
+            h.status,
+            format!("{}: host {}: {}", h.status.label(), h.check, h.text),
+        ));
+    }
+    // Worst first: a journal or a monitoring UI may show only the first few lines.
+    lines.sort_by_key(|(s, _)| std::cmp::Reverse(s.rank()));
+    for (_, l) in lines {
+        out.push_str(&one_line(&l));
+        out.push('\n');
+    }
+    out
+}

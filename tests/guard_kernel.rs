@@ -1,0 +1,579 @@
+//! `portscope check` and `portscope metrics` against real sockets in private network namespaces:
+//! each outcome is made for real (a listener of the expected process, a free port at risk, a port
+//! stolen by an outgoing connection, a port held by another process, drift against a temporary
+//! sysctl tree, bad arguments) and the binary is run as a monitoring system would run it.
+
+mod common;
+
+use common::*;
+use std::net::TcpStream;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
+const RESERVED: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
+
+/// A config file with `[[service]]` tables and an empty sysctl tree, in a temp dir.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(services: &str) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("config.toml"), services).expect("config");
+        std::fs::create_dir_all(dir.path().join("root/etc/sysctl.d")).expect("mkdir");
+        Env { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = portscope();
+        c.arg("--config")
+            .arg(self.dir.path().join("config.toml"))
+            .args(args)
+            .arg("--sysctl-root")
+            .arg(self.root());
+        c
+    }
+
+    fn check(&self, args: &[&str]) -> (i32, String) {
+        let mut a = vec!["check"];
+        a.extend_from_slice(args);
+        let (code, out, err) = run(&mut self.cmd(&a));
+        assert!(err.is_empty(), "check wrote to stderr: {err}");
+        (code, out)
+    }
+
+    fn check_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let (code, out) = self.check(&a);
+        let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        (code, v)
+    }
+}
+
+fn first_line(out: &str) -> &str {
+    out.lines().next().unwrap_or("")
+}
+
+/// The plugin format: `PORTSCOPE STATUS - summary | perfdata`.
+fn assert_plugin_line(out: &str, status: &str) {
+    let l = first_line(out);
+    assert!(
+        l.starts_with(&format!("PORTSCOPE {status} - ")),
+        "first line {l:?} in\n{out}"
+    );
+    let (_, perf) = l.split_once(" | ").expect("perfdata after |");
+    for item in perf.split(' ') {
+        let (label, value) = item.split_once('=').expect("label=value");
+        assert!(!label.is_empty() && !label.contains('\''), "{item}");
+        let v = value.split(';').next().unwrap_or("");
+        assert!(v.parse::<f64>().is_ok(), "perfdata value {item:?}");
+    }
+}
+
+fn write_proc(path: &str, v: &str) {
+    std::fs::write(path, format!("{v}\n")).expect("write sysctl");
+}
+
+#[test]
+fn expected_owner_listening_is_ok() {
+    if !private_netns("check_ok") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 21080\nprocess = \"sleep\"\n");
+    let l = tcp_listen("0.0.0.0:21080");
+    let api = hold(&[&l.as_fd()]);
+    drop(l);
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert_plugin_line(&out, "OK");
+    assert!(
+        out.contains(&format!(
+            "OK: api 21080/tcp: sleep (pid {}) listens",
+            api.pid()
+        )),
+        "{out}"
+    );
+    let (code, v) = env.check_json(&[]);
+    assert_eq!(code, 0);
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["services"][0]["results"][0]["state"], "listening");
+    // ExecStartPre of the service itself: nothing listens yet, the port is free and outside the
+    // ephemeral range: the start goes ahead.
+    drop(api);
+    let (code, out) = env.check(&["--service", "api", "--pre-start"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("nothing listens; free and outside the ephemeral range"),
+        "{out}"
+    );
+    // Monitoring a running service: down is CRITICAL when asked for.
+    let (code, out) = env.check(&["--require-listening"]);
+    assert_eq!(code, 2, "{out}");
+    assert_plugin_line(&out, "CRITICAL");
+}
+
+#[test]
+fn free_port_inside_the_ephemeral_range_is_a_warning_until_reserved() {
+    if !private_netns("check_at_risk") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"pool\"\nport = \"40100-40102\"\n");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert_plugin_line(&out, "WARNING");
+    assert!(
+        first_line(&out).contains("pool 40100-40102/tcp free but at risk"),
+        "{out}"
+    );
+    assert!(first_line(&out).contains("ports_warning=3"), "{out}");
+    assert!(
+        out.lines()
+            .nth(1)
+            .unwrap_or("")
+            .starts_with("WARNING: pool 40100-40102/tcp: nothing listens"),
+        "{out}"
+    );
+    assert!(out.contains("portscope reserve apply 40100-40102"), "{out}");
+    // --pre-start lets a WARNING through (exit 0) but still prints it.
+    let (code, out) = env.check(&["--pre-start"]);
+    assert_eq!(code, 0);
+    assert_plugin_line(&out, "WARNING");
+    // Reserved (at runtime and at boot, so there is no drift either): OK.
+    write_proc(RESERVED, "40100-40102");
+    std::fs::write(
+        env.root().join("etc/sysctl.d/60-ports.conf"),
+        "net.ipv4.ip_local_reserved_ports = 40100-40102\n",
+    )
+    .expect("conf");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing listens; free and reserved"), "{out}");
+}
+
+#[test]
+fn port_stolen_by_an_outgoing_connection_is_critical_with_the_thief_named() {
+    if !private_netns("check_stolen") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 40200\nprocess = \"api\"\n");
+    let server = tcp_listen("127.0.0.1:21200");
+    // The kernel has one ephemeral port to give: the declared one.
+    let before = std::fs::read_to_string(RANGE).expect("range");
+    write_proc(RANGE, "40200 40200");
+    let client = TcpStream::connect("127.0.0.1:21200").expect("connect");
+    write_proc(RANGE, before.trim());
+    assert_eq!(client.local_addr().expect("addr").port(), 40200);
+    let thief = hold(&[&client.as_fd()]);
+    drop(client);
+    let (accepted, _) = server.accept().expect("accept");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert_plugin_line(&out, "CRITICAL");
+    let crit = out
+        .lines()
+        .find(|l| l.starts_with("CRITICAL: api 40200/tcp"))
+        .unwrap_or_else(|| panic!("{out}"));
+    // Holder and the why explanation, on one line.
+    assert!(
+        crit.contains(&format!(
+            "held by outgoing connection of sleep (pid {})",
+            thief.pid()
+        )) && crit.contains("127.0.0.1:21200")
+            && crit.contains("ephemeral range"),
+        "{crit}"
+    );
+    let (_, v) = env.check_json(&[]);
+    let r = &v["services"][0]["results"][0];
+    assert_eq!(r["state"], "held");
+    assert_eq!(r["status"], "critical");
+    drop((accepted, server));
+}
+
+#[test]
+fn port_held_by_another_process_is_critical() {
+    if !private_netns("check_other_owner") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"web\"\nport = 21300\nprocess = \"nginx\"\n");
+    let l = tcp_listen("0.0.0.0:21300");
+    let squatter = hold(&[&l.as_fd()]);
+    drop(l);
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert_plugin_line(&out, "CRITICAL");
+    assert!(
+        first_line(&out).contains(&format!(
+            "web 21300/tcp held by sleep (pid {})",
+            squatter.pid()
+        )),
+        "{out}"
+    );
+    let crit = out.lines().nth(1).unwrap_or("");
+    assert!(
+        crit.starts_with("CRITICAL: web 21300/tcp: held by sleep")
+            && crit.contains("not nginx")
+            && crit.contains("in use by a listener"),
+        "{crit}"
+    );
+    // Ad hoc, without a declaration: any listener will do.
+    let (code, out) = env.check(&["--port", "21300"]);
+    assert_eq!(code, 2, "declared port keeps its expectation: {out}");
+    let (code, out) = env.check(&["--port", "21301-21302/udp"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("port 21301-21302/udp: nothing listens"),
+        "{out}"
+    );
+}
+
+#[test]
+fn drift_between_runtime_and_boot_configuration_is_a_warning() {
+    if !private_netns("check_drift") {
+        return;
+    }
+    let env = Env::new("");
+    std::fs::write(
+        env.root().join("etc/sysctl.d/60-ports.conf"),
+        "net.ipv4.ip_local_reserved_ports = 9000-9010\n",
+    )
+    .expect("conf");
+    write_proc(RESERVED, "8080,9000-9010");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert_plugin_line(&out, "WARNING");
+    assert!(first_line(&out).contains("drift=1;1"), "{out}");
+    let drift = out
+        .lines()
+        .find(|l| l.starts_with("WARNING: host drift"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        drift.contains("8080 reserved now but not at boot") && drift.contains("60-ports.conf:1"),
+        "{drift}"
+    );
+    let (_, v) = env.check_json(&[]);
+    assert_eq!(v["figures"]["drift"], true);
+    assert_eq!(v["figures"]["drift_ports"], 1);
+    write_proc(RESERVED, "9000-9010");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(first_line(&out).contains("drift=0;1"), "{out}");
+    // A quoted value is rejected by the kernel at boot: said, as a WARNING.
+    std::fs::write(
+        env.root().join("etc/sysctl.d/70-quoted.conf"),
+        "net.ipv4.ip_local_reserved_ports = \"9000-9010\"\n",
+    )
+    .expect("conf");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("WARNING: host sysctl_files"), "{out}");
+    // Few ephemeral ports left: WARNING, then CRITICAL.
+    std::fs::remove_file(env.root().join("etc/sysctl.d/70-quoted.conf")).expect("rm");
+    write_proc(RANGE, "40000 45000");
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        first_line(&out).contains("few ephemeral ports usable"),
+        "{out}"
+    );
+    let (code, _) = env.check(&["--ephemeral-crit", "6000", "--ephemeral-warn", "7000"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn bad_arguments_are_unknown_in_plugin_format() {
+    if !private_netns("check_bad_args") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 8080\n");
+    for args in [
+        &["--port", "70000"][..],
+        &["--port", "80/sctp"],
+        &["--bogus"],
+        &["--service", "nope"],
+        &["--service", "api", "--port", "8080"],
+        &["--ephemeral-crit", "9", "--ephemeral-warn", "1"],
+    ] {
+        let (code, out) = env.check(args);
+        assert_eq!(code, 3, "{args:?}: {out}");
+        assert!(out.starts_with("PORTSCOPE UNKNOWN - "), "{args:?}: {out}");
+        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+    }
+    let (_, out) = env.check(&["--service", "nope"]);
+    assert!(
+        out.contains("\"nope\"") && out.contains("declared: api"),
+        "{out}"
+    );
+    // A broken declaration is UNKNOWN too, naming it.
+    let bad = Env::new("[[service]]\nname = \"api\"\nport = 0\n");
+    let (code, out) = bad.check(&[]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("service \"api\""), "{out}");
+    // Elsewhere bad input stays exit 2: check is the documented exception.
+    let (code, _, _) = run(portscope().args(["why", "70000"]));
+    assert_eq!(code, 2);
+}
+
+/// Samples of a Prometheus text file, parsed by the reference parser (prometheus_client).
+/// `None` (after saying SKIPPED) where python3 or the module is missing; in CI that fails.
+fn parse_prometheus(file: &Path) -> Option<Vec<(String, serde_json::Value, f64)>> {
+    const SCRIPT: &str = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+    assert fam.type == "gauge", fam
+    assert fam.documentation, fam
+    for s in fam.samples:
+        out.append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    let (code, out, err) = run(Command::new("python3").args(["-c", SCRIPT]).arg(file));
+    if code != 0 && (err.contains("No module named") || code == -1 || code == 127) {
+        let why = format!(
+            "SKIPPED metrics parse: python3 prometheus_client not available ({})",
+            err.trim()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        skip_note!("{why}");
+        return None;
+    }
+    assert_eq!(code, 0, "the parser rejected the file: {err}");
+    let v: Vec<(String, serde_json::Value, f64)> = serde_json::from_str(&out).expect("json");
+    Some(v)
+}
+
+fn value(samples: &[(String, serde_json::Value, f64)], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l[*k] == *v))
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"))
+        .2
+}
+
+#[test]
+fn metrics_textfile_parses_is_replaced_atomically_and_matches_the_scenario() {
+    if !private_netns("metrics_textfile") {
+        return;
+    }
+    let env = Env::new(
+        "[[service]]\nname = \"api\"\nport = 21400\nprocess = \"sleep\"\n\
+         [[service]]\nname = \"pool\"\nport = \"40400-40401\"\n\
+         [[service]]\nname = \"web\"\nport = 21401\nprocess = \"nginx\"\n",
+    );
+    std::fs::write(
+        env.root().join("etc/sysctl.d/60-ports.conf"),
+        "net.ipv4.ip_local_reserved_ports = 21400\n",
+    )
+    .expect("conf");
+    write_proc(RESERVED, "21400,45000-45099");
+    let api_l = tcp_listen("0.0.0.0:21400");
+    let web_l = tcp_listen("0.0.0.0:21401");
+    let api = hold(&[&api_l.as_fd()]);
+    let squatter = hold(&[&web_l.as_fd()]);
+    drop((api_l, web_l));
+    let out_dir = env.dir.path().join("textfile");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let prom = out_dir.join("portscope.prom");
+    // A planted link where the file goes is replaced, never written through.
+    let victim = env.dir.path().join("victim");
+    std::fs::write(&victim, "keep").expect("victim");
+    std::os::unix::fs::symlink(&victim, &prom).expect("symlink");
+
+    let out_s = out_dir.to_str().expect("utf-8 temp path").to_string();
+    let metrics = || {
+        let (code, out, err) = run(&mut env.cmd(&["metrics", "--textfile", &out_s]));
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(
+            out.is_empty(),
+            "with --textfile nothing goes to stdout: {out}"
+        );
+    };
+    metrics();
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "keep");
+    assert!(!std::fs::symlink_metadata(&prom).expect("prom").is_symlink());
+    let ino1 = std::fs::metadata(&prom).expect("prom").ino();
+    let Some(samples) = parse_prometheus(&prom) else {
+        return;
+    };
+    let svc = |s| [("service", s), ("proto", "tcp")];
+    assert_eq!(
+        value(&samples, "portscope_service_ports_listening", &svc("api")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("api")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("web")),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports_blocked", &svc("web")),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports", &svc("pool")),
+        2.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_ports_at_risk", &svc("pool")),
+        2.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_status", &svc("web")),
+        2.0
+    );
+    assert_eq!(value(&samples, "portscope_check_status", &[]), 2.0);
+    assert_eq!(value(&samples, "portscope_reserved_ports", &[]), 101.0);
+    let (lo, hi) = {
+        let r = std::fs::read_to_string(RANGE).expect("range");
+        let mut it = r.split_whitespace().map(|p| p.parse::<f64>().expect("num"));
+        (it.next().expect("lo"), it.next().expect("hi"))
+    };
+    assert_eq!(
+        value(&samples, "portscope_ephemeral_ports", &[]),
+        hi - lo + 1.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_ephemeral_ports_usable", &[]),
+        hi - lo + 1.0 - 100.0
+    );
+    assert_eq!(value(&samples, "portscope_reserved_ports_drift", &[]), 1.0);
+    assert_eq!(
+        value(&samples, "portscope_reserved_ports_drift_ports", &[]),
+        100.0
+    );
+    // ss is the ground truth for the socket counts.
+    let (_, ss, _) = run(Command::new("ss").args(["-Htln"]));
+    assert_eq!(
+        value(
+            &samples,
+            "portscope_sockets",
+            &[("proto", "tcp"), ("state", "LISTEN")]
+        ),
+        ss.lines().count() as f64
+    );
+    let now = jiff::Timestamp::now().as_second() as f64;
+    let last = value(&samples, "portscope_last_run_timestamp_seconds", &[]);
+    assert!((now - last).abs() < 120.0, "{last} vs {now}");
+    // The scenario changes; the next run replaces the file (a new inode, no temp left behind).
+    drop(squatter);
+    metrics();
+    let ino2 = std::fs::metadata(&prom).expect("prom").ino();
+    assert_ne!(ino1, ino2, "replaced by rename, not rewritten in place");
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["portscope.prom"]);
+    let samples = parse_prometheus(&prom).expect("parsed once already");
+    assert_eq!(
+        value(&samples, "portscope_service_ports_listening", &svc("web")),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "portscope_service_owner_match", &svc("web")),
+        1.0
+    );
+    drop(api);
+}
+
+#[test]
+fn time_wait_only_is_a_warning_when_reuseaddr_binds_and_critical_when_not() {
+    if !private_netns("check_time_wait") {
+        return;
+    }
+    let env = Env::new(
+        "[[service]]\nname = \"reuse\"\nport = 21800\n\
+         [[service]]\nname = \"plain\"\nport = 21801\n",
+    );
+    let reuse = tcp_listen("127.0.0.1:21800"); // std sets SO_REUSEADDR
+    let plain = tcp_listen_plain(21801);
+    make_time_wait(&reuse);
+    make_time_wait(&plain);
+    drop((reuse, plain));
+    let states = || {
+        let (_, v) = env.check_json(&[]);
+        let s = |i: usize| {
+            v["services"][i]["results"][0]["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        (s(0), s(1))
+    };
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || states()
+            == ("time_wait".to_string(), "held".to_string())),
+        "{:?}",
+        states()
+    );
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("WARNING: reuse 21800/tcp: nothing listens;"),
+        "{out}"
+    );
+    assert!(out.contains("SO_REUSEADDR can bind now"), "{out}");
+    assert!(
+        out.contains("CRITICAL: plain 21801/tcp: held by TIME_WAIT (no process)")
+            && out.contains("Even SO_REUSEADDR does not"),
+        "{out}"
+    );
+}
+
+#[test]
+fn udp_port_held_by_another_process_is_critical() {
+    if !private_netns("check_udp") {
+        return;
+    }
+    let env = Env::new(
+        "[[service]]\nname = \"dns\"\nport = 21900\nproto = \"udp\"\nprocess = \"unbound\"\n",
+    );
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 0, "free and outside the ephemeral range: {out}");
+    let u = udp_bind("0.0.0.0:21900");
+    let other = hold(&[&u.as_fd()]);
+    drop(u);
+    let (code, out) = env.check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        first_line(&out).contains(&format!(
+            "dns 21900/udp held by sleep (pid {})",
+            other.pid()
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn without_root_an_unseen_listener_is_unknown() {
+    use std::os::unix::process::CommandExt;
+    if !private_netns("check_not_root") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 22000\nprocess = \"api\"\n");
+    let l = tcp_listen("0.0.0.0:22000");
+    let _holder = hold(&[&l.as_fd()]);
+    drop(l);
+    let mut cmd = env.cmd(&["check"]);
+    cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 3, "{out}{err}");
+    assert_plugin_line(&out, "UNKNOWN");
+    assert!(
+        out.contains("api 22000/tcp listener not visible") && out.contains("run as root"),
+        "{out}"
+    );
+}
