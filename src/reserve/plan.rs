@@ -279,6 +279,7 @@ mod tests {
                     start_time: 1,
                     unit: None,
                     container: None,
+                    nspid: vec![42],
                 })])
             },
         }

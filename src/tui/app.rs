@@ -76,6 +76,8 @@ pub struct ActionContext {
     pub sysctl_dir: PathBuf,
     pub journal: Option<PathBuf>,
     pub is_root: bool,
+    /// Where the executor logs what it did (None: no data directory).
+    pub action_log: Option<crate::action::log::ActionLog>,
 }
 
 impl Default for ActionContext {
@@ -85,6 +87,7 @@ impl Default for ActionContext {
             sysctl_dir: PathBuf::from("/etc/sysctl.d"),
             journal: crate::reserve::journal::default_path(),
             is_root: nix::unistd::geteuid().is_root(),
+            action_log: crate::action::log::ActionLog::default_location(),
         }
     }
 }
@@ -624,12 +627,7 @@ impl App {
     }
 
     fn info(&mut self, title: &str, text: String) {
-        self.modal = Some(Modal::Outcome(Outcome {
-            ok: false,
-            title: title.into(),
-            lines: vec![text],
-            follow_up: None,
-        }));
+        self.modal = Some(Modal::Outcome(Outcome::nothing_done(title, vec![text])));
     }
 
     fn on_action(&mut self, cmd: Command) {
@@ -748,12 +746,10 @@ impl App {
                         .lines()
                         .map(String::from),
                 );
-                self.modal = Some(Modal::Outcome(Outcome {
-                    ok: false,
-                    title: "Reservation: run as root".into(),
+                self.modal = Some(Modal::Outcome(Outcome::nothing_done(
+                    "Reservation: run as root",
                     lines,
-                    follow_up: None,
-                }));
+                )));
             }
             Ok(a) => {
                 self.modal = Some(Modal::Confirm {
