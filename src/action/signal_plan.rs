@@ -150,10 +150,7 @@ pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
         if role.never_signalled() {
             continue;
         }
-        let mut text = format!(
-            "send SIGTERM to {} (key K in portscope checks it is still the same process, holding this socket)",
-            describe_owner(o)
-        );
+        let mut text = format!("send SIGTERM to {}", describe_owner(o));
         if role == ProcessRole::NamespaceInit {
             text.push_str(
                 "; it is PID 1 of its own PID namespace (a container's init): it ignores SIGTERM unless it handles it, and SIGKILL ends every process of that container",
@@ -164,6 +161,9 @@ pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
         if !managers.is_empty() {
             text.push_str("; the port stays held by the service manager");
         }
+        text.push_str(
+            " (key K in portscope checks it is still the same process, holding this socket)",
+        );
         out.push(SignalRemedy {
             action: "kill",
             command: format!("kill {}", o.pid),
