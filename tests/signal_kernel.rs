@@ -404,6 +404,30 @@ fn pid_1_of_our_own_namespace_is_never_signalled() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(!out.contains("kill 1"), "{out}");
     assert!(out.contains("socket unit"), "{out}");
+    // Where systemd lists the socket, its unit is named instead of guessed. systemd does not run
+    // in this namespace: a stand-in systemctl prints what `list-sockets` prints.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin dir");
+    let fake = bin.join("systemctl");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = list-sockets ] || exit 1\necho '/run/x.sock Stream x.socket x.service'\necho '0.0.0.0:20440 Stream web.socket web.service'\n",
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (_, out, _) = run(portscope().args(["why", "20440"]).env("PATH", path));
+    assert!(
+        out.contains("$ systemctl stop web.socket web.service"),
+        "{out}"
+    );
+    assert!(out.contains("systemd lists it"), "{out}");
+    assert!(!out.contains("kill 1"), "{out}");
     drop(l);
     let _ = std::fs::remove_dir_all(dir);
 }

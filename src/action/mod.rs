@@ -15,7 +15,7 @@ use crate::model::{Owner, Proto, Snapshot, Socket, State};
 use crate::portset::PortSet;
 use crate::reserve::{ApplyRequest, Plan, UndoPlan};
 pub use kill::Sig;
-pub use signal_plan::{SignalRemedy, plan_signal, signal_remedies};
+pub use signal_plan::{SignalRemedy, plan_signal, signal_remedies, socket_unit_from_systemd};
 use std::net::IpAddr;
 pub use target::ProcessRole;
 pub use units::SocketUnitHint;

@@ -119,6 +119,33 @@ pub fn plan_signal(
     }))
 }
 
+fn stop_socket_unit(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> SignalRemedy {
+    SignalRemedy {
+        action: "stop_socket_unit",
+        command: hint.command(s.proto, s.local_port),
+        text: format!(
+            "{} holds the socket and is never signalled (a manager keeps listeners open for the services it starts on demand): {}",
+            managers.join(" and "),
+            hint.advice(s.proto, s.local_port)
+        ),
+    }
+}
+
+/// For a socket a manager holds: (the remedy built from a guess, the same remedy with the unit
+/// systemd lists for the socket). None when no manager holds it or systemd does not list it.
+/// Runs `systemctl`: for the CLI, not for the UI thread.
+pub fn socket_unit_from_systemd(s: &Socket) -> Option<(SignalRemedy, SignalRemedy)> {
+    let managers = managers(s);
+    if managers.is_empty() {
+        return None;
+    }
+    let listed = super::units::listed(s.proto, s.local_addr, s.local_port)?;
+    Some((
+        stop_socket_unit(s, &managers, &guess(s)),
+        stop_socket_unit(s, &managers, &listed),
+    ))
+}
+
 /// A remedy line for `why`: (action, command, text), as `why` prints them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalRemedy {
@@ -134,16 +161,7 @@ pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
     let mut out = Vec::new();
     let managers = managers(s);
     if !managers.is_empty() {
-        let hint = guess(s);
-        out.push(SignalRemedy {
-            action: "stop_socket_unit",
-            command: hint.command(s.proto, s.local_port),
-            text: format!(
-                "{} holds the socket for socket activation and is never signalled: {}",
-                managers.join(" and "),
-                hint.advice(s.proto, s.local_port)
-            ),
-        });
+        out.push(stop_socket_unit(s, &managers, &guess(s)));
     }
     for o in s.owners.iter() {
         let role = ProcessRole::of_owner(o);

@@ -132,7 +132,7 @@ pub fn parse_list_sockets(text: &str) -> Vec<Listed> {
 
 /// The listed unit for a socket: same type, same port, same address (an IPv4 address also
 /// matches its IPv4-mapped IPv6 form, as systemd may print it).
-pub fn find<'a>(rows: &'a [Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&'a Listed> {
+pub fn find(rows: &[Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&Listed> {
     let kind = match proto {
         Proto::Tcp => "Stream",
         Proto::Udp => "Datagram",
