@@ -195,6 +195,11 @@ pub struct Owner {
     /// The container (runtime and short id) the process runs in, from /proc/PID/cgroup.
     #[serde(default)]
     pub container: Option<String>,
+    /// `NSpid:` of /proc/PID/status: the process's PID in each PID namespace from portscope's
+    /// down to its own. `[1]` is our namespace's init; `[n, .., 1]` a container's init (PID 1
+    /// of a nested namespace). Empty when unknown (older recordings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nspid: Vec<u32>,
 }
 
 impl Owner {
@@ -496,6 +501,7 @@ pub mod test_support {
             start_time: 1000 + u64::from(pid),
             unit: None,
             container: None,
+            nspid: vec![pid],
         })
     }
 

@@ -511,10 +511,15 @@ impl Dir {
                 | OFlags::CREATE
                 | OFlags::NOFOLLOW
                 | OFlags::NONBLOCK
+                | OFlags::NOCTTY
                 | OFlags::CLOEXEC,
             Mode::from_raw_mode(mode),
         )
-        .map_err(|e| FileError::io(&path, "open it", e))?;
+        .map_err(|e| match e {
+            // A FIFO without a reader refuses a non-blocking writer.
+            rustix::io::Errno::NXIO => FileError::new(&path, "is a FIFO or a socket"),
+            e => FileError::io(&path, "open it", e),
+        })?;
         ensure_regular(&fd, &path)?;
         Ok(std::fs::File::from(fd))
     }

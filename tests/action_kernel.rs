@@ -5,9 +5,12 @@
 mod common;
 
 use common::*;
-use portscope::action::exec::execute;
-use portscope::action::kill::{KillError, Target, start_time};
-use portscope::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
+use portscope::action::exec::{Logged, Outcome, Status};
+use portscope::action::kill::{KillError, Shown, start_time, verify};
+use portscope::action::log::ActionLog;
+use portscope::action::{
+    PendingAction, ProcessRole, Sig, plan_close, plan_reservation, plan_signal,
+};
 use portscope::collect::{CollectOptions, NetnsTarget, collect};
 use portscope::model::{Snapshot, Socket};
 use portscope::portset::PortSet;
@@ -32,6 +35,16 @@ fn alive(pid: u32) -> bool {
     start_time(pid).is_some()
 }
 
+/// Runs the executor with a log in a temp dir (never the user's) and checks it was logged.
+fn execute(action: &PendingAction) -> Outcome {
+    let dir = temp("log");
+    let log = ActionLog::at(dir.join("actions.log"));
+    let outcome = portscope::action::exec::execute(action, Some(&log));
+    assert_eq!(outcome.logged, Logged::Yes(log.path().to_path_buf()));
+    let _ = std::fs::remove_dir_all(dir);
+    outcome
+}
+
 fn temp(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("portscope-act-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -45,11 +58,22 @@ fn a_recycled_pid_is_refused_and_not_signalled() {
     let pid = child.pid();
     let real = start_time(pid).expect("start time");
     // The snapshot's record says another process owned this PID (a different start time).
-    match Target::pin(pid, real + 1) {
+    let shown = |start_time| Shown {
+        pid,
+        start_time,
+        inode: 1,
+        role: ProcessRole::Ordinary,
+    };
+    match verify(&shown(real + 1)) {
         Err(KillError::Reused { now_start_time }) => assert_eq!(now_start_time, real),
         other => panic!("expected a refusal, got {:?}", other.err()),
     }
     assert!(alive(pid), "the refused process was not touched");
+    // The right process, but it does not hold the socket that was shown.
+    assert!(matches!(
+        verify(&shown(real)),
+        Err(KillError::NotHolding { inode: 1 })
+    ));
 
     // A process that exited: its PID is not signalled either.
     let mut gone = {
@@ -60,7 +84,12 @@ fn a_recycled_pid_is_refused_and_not_signalled() {
     let gone_start = start_time(gone_pid).unwrap_or(0);
     gone.wait().expect("reap");
     assert!(matches!(
-        Target::pin(gone_pid, gone_start),
+        verify(&Shown {
+            pid: gone_pid,
+            start_time: gone_start,
+            inode: 1,
+            role: ProcessRole::Ordinary
+        }),
         Err(KillError::Gone) | Err(KillError::Reused { .. })
     ));
 }
@@ -87,7 +116,7 @@ fn sigterm_reaches_the_shown_process_and_the_port_is_free_after() {
         "{text:?}"
     );
     let outcome = execute(&action);
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.ok(), "{outcome:?}");
     assert!(
         outcome.lines.iter().any(|l| l.contains("exited")),
         "{outcome:?}"
@@ -109,14 +138,32 @@ fn sigterm_reaches_the_shown_process_and_the_port_is_free_after() {
 
 #[test]
 fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
+    if !private_netns("act_ignore_term") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:20230");
     let child = {
+        use nix::fcntl::{FcntlArg, FdFlag, fcntl};
         let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        Command::new("sh")
+        fcntl(l.as_fd(), FcntlArg::F_SETFD(FdFlag::empty())).expect("clear cloexec");
+        let c = Command::new("sh")
             .args(["-c", "trap '' TERM; while :; do sleep 1; done"])
             .stdin(Stdio::null())
             .spawn()
-            .expect("spawn sh")
+            .expect("spawn sh");
+        fcntl(l.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("set cloexec");
+        c
     };
+    let inode = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&l)
+        ))
+        .expect("socket inode")
+        .ino()
+    };
+    drop(l);
     let mut holder = Holder { child };
     let pid = holder.pid();
     // Wait until the shell has installed the trap: SIGTERM (15) is bit 14 of SigIgn.
@@ -138,6 +185,7 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
         start_time: start_time(pid).expect("start"),
         unit: None,
         container: None,
+        nspid: vec![pid],
     };
     let action = PendingAction::Signal(portscope::action::SignalAction {
         sig: Sig::Term,
@@ -150,14 +198,20 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
         connections: 0,
         co_owners: vec![],
         netns: NetnsTarget::Current,
+        inode,
+        role: ProcessRole::Ordinary,
+        managers: vec![],
+        unit_hint: None,
     });
     let outcome = execute(&action);
+    assert_eq!(outcome.status, Status::NoEffect, "{outcome:?}");
     assert!(outcome.lines[0].contains("still running"), "{outcome:?}");
     let Some(PendingAction::Signal(next)) = &outcome.follow_up else {
         panic!("SIGKILL should be offered: {outcome:?}")
     };
     assert_eq!((next.sig, next.owner.pid), (Sig::Kill, pid));
     let outcome = execute(outcome.follow_up.as_ref().expect("follow-up"));
+    assert_eq!(outcome.status, Status::Done, "{outcome:?}");
     assert!(outcome.lines[0].contains("exited"), "{outcome:?}");
     let _ = holder.child.wait();
 }
@@ -178,7 +232,7 @@ fn closing_one_outgoing_connection_keeps_its_process() {
     assert!(sock.autobound);
     let action = plan_close(&sock, &NetnsTarget::Current).expect("offered");
     let outcome = execute(&action);
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.ok(), "{outcome:?}");
     let after = snap();
     assert!(
         !after
@@ -192,7 +246,7 @@ fn closing_one_outgoing_connection_keeps_its_process() {
     // Closing it again finds nothing: the cookie pins the exact socket.
     let again = execute(&action);
     assert!(
-        !again.ok && again.lines[0].contains("already gone"),
+        !again.ok() && again.lines[0].contains("already gone"),
         "{again:?}"
     );
     // A listener is not a connection.
@@ -250,7 +304,7 @@ fn a_reservation_applies_and_undoes_through_the_executor() {
     assert_eq!(a.plan.proposed.to_string(), "40123");
     assert_eq!(a.plan.held.len(), 1, "the listener holds it now");
     let outcome = execute(&PendingAction::ApplyReservation(a));
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.ok(), "{outcome:?}");
     let proc = || {
         std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
             .expect("read")
@@ -260,7 +314,7 @@ fn a_reservation_applies_and_undoes_through_the_executor() {
     assert_eq!(proc(), "40123");
     let undo = portscope::reserve::plan_undo(&journal, &NetnsTarget::Current).expect("undo plan");
     let outcome = execute(&PendingAction::UndoReservation(undo));
-    assert!(outcome.ok, "{outcome:?}");
+    assert!(outcome.ok(), "{outcome:?}");
     assert_eq!(proc(), "");
     drop(l);
     let _ = std::fs::remove_dir_all(dir);

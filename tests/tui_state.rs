@@ -444,10 +444,11 @@ mod actions {
             ..term
         });
         let effects = app.update(Msg::ActionDone(Box::new(Outcome {
-            ok: true,
+            status: portscope::action::exec::Status::NoEffect,
             title: "SIGTERM".into(),
             lines: vec!["still running 3 s after SIGTERM".into()],
             follow_up: Some(kill.clone()),
+            logged: portscope::action::exec::Logged::NotAnAction,
         })));
         assert_eq!(effects, vec![Effect::RefreshNow]);
         match &app.modal {

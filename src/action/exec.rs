@@ -1,70 +1,81 @@
 //! The one place that acts. Every outcome (success, or the failure in plain words) is returned
-//! for the UI and appended to the action log under the user's data directory.
+//! for the UI and appended to the action log the caller names; the outcome says whether that
+//! write happened.
 
-use super::kill::{KillError, Sig, signal_and_wait};
+use super::kill::{Shown, Sig, verify};
+use super::log::ActionLog;
+use super::target::ProcessRole;
 use super::{PendingAction, SignalAction};
 use crate::collect::netlink::Dumper;
 use crate::collect::probe::probe;
 use crate::reserve::{ErrorKind, ansible_task, manual_commands};
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// How long a signalled process gets to exit before SIGKILL is offered.
 pub const GRACE: Duration = Duration::from_secs(3);
 
+/// What happened, as a fact rather than a styling hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Done, and it had its effect (the process exited, the value reads back).
+    Done,
+    /// Carried out, without the effect (a SIGTERM or SIGKILL after which the process still runs).
+    NoEffect,
+    /// A check failed before acting: nothing was done.
+    Refused,
+    /// The system refused or failed (permission, kernel support): nothing was done.
+    Failed,
+}
+
+/// Whether the outcome reached the action log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Logged {
+    /// Appended to this file.
+    Yes(PathBuf),
+    /// Not logged, and why.
+    No(String),
+    /// Not an action (an explanation why nothing was offered): nothing to log.
+    NotAnAction,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
-    pub ok: bool,
+    pub status: Status,
     pub title: String,
     pub lines: Vec<String>,
     /// A next step to offer, again behind a confirmation (SIGKILL after an ignored SIGTERM).
     pub follow_up: Option<PendingAction>,
+    pub logged: Logged,
 }
 
 impl Outcome {
-    fn done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
+    fn new(status: Status, title: impl Into<String>, lines: Vec<String>) -> Outcome {
         Outcome {
-            ok: true,
+            status,
             title: title.into(),
             lines,
             follow_up: None,
+            logged: Logged::NotAnAction,
         }
+    }
+
+    fn done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
+        Outcome::new(Status::Done, title, lines)
     }
 
     fn failed(title: impl Into<String>, lines: Vec<String>) -> Outcome {
-        Outcome {
-            ok: false,
-            title: title.into(),
-            lines,
-            follow_up: None,
-        }
+        Outcome::new(Status::Failed, title, lines)
     }
-}
 
-/// `$XDG_DATA_HOME/portscope/actions.log`.
-pub fn log_path() -> Option<PathBuf> {
-    crate::paths::data_dir().map(|d| d.join("actions.log"))
-}
-
-fn log(outcome: &Outcome) {
-    let Some(path) = log_path() else { return };
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+    /// A message that nothing was done (no action ran; nothing is logged).
+    pub fn nothing_done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
+        Outcome::new(Status::Refused, title, lines)
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    {
-        let _ = writeln!(
-            f,
-            "{} {} {}: {}",
-            jiff::Timestamp::now(),
-            if outcome.ok { "ok" } else { "FAILED" },
-            outcome.title,
-            outcome.lines.join(" | ")
-        );
+
+    /// The action did what it was for.
+    pub fn ok(&self) -> bool {
+        self.status == Status::Done
     }
 }
 
@@ -88,37 +99,75 @@ fn port_state(a: &SignalAction) -> String {
 fn signal(a: &SignalAction) -> Outcome {
     let o = &a.owner;
     let title = format!("{} {} (pid {})", a.sig.name(), o.comm, o.pid);
-    match signal_and_wait(o.pid, o.start_time, a.sig, GRACE) {
-        Ok(true) => Outcome::done(
-            title,
-            vec![format!("{} (pid {}) exited", o.comm, o.pid), port_state(a)],
-        ),
-        Ok(false) => {
-            let mut out = Outcome::done(
+    let shown = Shown {
+        pid: o.pid,
+        start_time: o.start_time,
+        inode: a.inode,
+        role: a.role,
+    };
+    let (target, live) = match verify(&shown) {
+        Ok(v) => v,
+        Err(e) if e.is_refusal() => {
+            return Outcome::new(
+                Status::Refused,
                 title,
-                vec![format!(
-                    "{} (pid {}) is still running {} s after {}",
-                    o.comm,
-                    o.pid,
-                    GRACE.as_secs(),
-                    a.sig.name()
-                )],
+                vec![format!("refused: {e}"), port_state(a)],
             );
-            if a.sig == Sig::Term {
-                out.lines
-                    .push("SIGKILL is offered next (it cannot be ignored)".into());
-                out.follow_up = Some(PendingAction::Signal(SignalAction {
-                    sig: Sig::Kill,
-                    ..a.clone()
-                }));
-            }
-            out
         }
-        Err(e @ KillError::Reused { .. }) | Err(e @ KillError::Gone) => {
-            Outcome::failed(title, vec![format!("refused: {e}"), port_state(a)])
-        }
-        Err(e) => Outcome::failed(title, vec![e.to_string()]),
+        Err(e) => return Outcome::failed(title, vec![e.to_string()]),
+    };
+    if let Err(e) = target.signal(a.sig) {
+        let status = if e.is_refusal() {
+            Status::Refused
+        } else {
+            Status::Failed
+        };
+        return Outcome::new(status, title, vec![e.to_string()]);
     }
+    if target.wait_exit(GRACE) {
+        let mut lines = vec![format!("{} (pid {}) exited", o.comm, o.pid)];
+        if live.role == ProcessRole::NamespaceInit {
+            lines.push(
+                "it was the init of its PID namespace: the kernel ended every process in that namespace"
+                    .into(),
+            );
+        }
+        lines.push(port_state(a));
+        return Outcome::done(title, lines);
+    }
+    let mut out = Outcome::new(
+        Status::NoEffect,
+        title,
+        vec![format!(
+            "{} (pid {}) is still running {} s after {}",
+            o.comm,
+            o.pid,
+            GRACE.as_secs(),
+            a.sig.name()
+        )],
+    );
+    match a.sig {
+        Sig::Term => {
+            if live.role == ProcessRole::NamespaceInit && !live.handles_term {
+                out.lines.push(
+                    "it is the init of its PID namespace and has no SIGTERM handler: the kernel discarded the signal"
+                        .into(),
+                );
+            }
+            out.lines
+                .push("SIGKILL is offered next (it cannot be ignored)".into());
+            out.follow_up = Some(PendingAction::Signal(SignalAction {
+                sig: Sig::Kill,
+                ..a.clone()
+            }));
+        }
+        Sig::Kill => out.lines.push(match target.state() {
+            Some('D') => "it is in uninterruptible sleep (state D, usually stuck in the kernel on I/O or a hung mount): it dies when that returns".into(),
+            Some(s) => format!("its state is {s}: the kernel has not delivered the kill yet"),
+            None => "its state cannot be read".into(),
+        }),
+    }
+    out
 }
 
 fn close(a: &super::CloseAction) -> Outcome {
@@ -207,14 +256,20 @@ fn undo(u: &crate::reserve::UndoPlan) -> Outcome {
     }
 }
 
-/// Carries out a confirmed action and logs the outcome.
-pub fn execute(action: &PendingAction) -> Outcome {
-    let outcome = match action {
+/// Carries out a confirmed action and appends the outcome to `log` (None: nowhere to log).
+pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> Outcome {
+    let mut outcome = match action {
         PendingAction::Signal(a) => signal(a),
         PendingAction::CloseConnection(a) => close(a),
         PendingAction::ApplyReservation(a) => apply(a),
         PendingAction::UndoReservation(u) => undo(u),
     };
-    log(&outcome);
+    outcome.logged = match log {
+        None => Logged::No("no data directory for the action log".into()),
+        Some(l) => match l.append(&outcome) {
+            Ok(()) => Logged::Yes(l.path().to_path_buf()),
+            Err(e) => Logged::No(e),
+        },
+    };
     outcome
 }

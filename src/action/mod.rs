@@ -2,16 +2,23 @@
 //! text comes from [`PendingAction::describe`], confirmed by the user, and carried out by
 //! [`exec::execute`], the one place that acts, which re-checks everything before it acts.
 
+mod describe;
 pub mod exec;
 pub mod kill;
+pub mod log;
+mod signal_plan;
+pub mod target;
+pub mod units;
 
-use crate::analyze::why::describe_owner;
 use crate::collect::NetnsTarget;
 use crate::model::{Owner, Proto, Snapshot, Socket, State};
 use crate::portset::PortSet;
 use crate::reserve::{ApplyRequest, Plan, UndoPlan};
 pub use kill::Sig;
+pub use signal_plan::{SignalRemedy, plan_signal, signal_remedies, socket_unit_from_systemd};
 use std::net::IpAddr;
+pub use target::ProcessRole;
+pub use units::SocketUnitHint;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignalAction {
@@ -28,6 +35,16 @@ pub struct SignalAction {
     /// Other processes that share the socket (a forked server's workers keep it open).
     pub co_owners: Vec<String>,
     pub netns: NetnsTarget,
+    /// The socket's inode: the executor signals only while the process still holds it.
+    pub inode: u64,
+    /// What the process is (a container's init is not "this process only"); the executor
+    /// refuses if the live process is something else.
+    pub role: ProcessRole,
+    /// Holders that are never signalled (the host's init, service managers): with them the
+    /// port stays held after the signalled process exits.
+    pub managers: Vec<String>,
+    /// The socket unit to stop instead, when a manager holds the socket.
+    pub unit_hint: Option<SocketUnitHint>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,72 +71,6 @@ pub enum PendingAction {
 
 /// Why an action cannot even be offered for the selection.
 pub type NotOffered = String;
-
-fn other_sockets(snap: &Snapshot, pid: u32, except: &Socket) -> (Vec<String>, usize) {
-    let mut listeners = Vec::new();
-    let mut conns = 0;
-    for s in snap.sockets_of(pid) {
-        if s.key() == except.key() {
-            continue;
-        }
-        if s.is_listening() {
-            listeners.push(format!("{} {}", s.proto, s.local()));
-        } else {
-            conns += 1;
-        }
-    }
-    (listeners, conns)
-}
-
-/// SIGTERM (or SIGKILL) for the process holding `s`. With several holders (a master and its
-/// workers) the oldest is chosen: killing a worker alone frees nothing.
-pub fn plan_signal(
-    snap: &Snapshot,
-    s: &Socket,
-    sig: Sig,
-    netns: &NetnsTarget,
-) -> Result<PendingAction, NotOffered> {
-    if s.kernel_held {
-        return Err(match s.expires_ms {
-            Some(ms) => format!(
-                "{} {} is held by the kernel (TIME_WAIT): there is no process to kill; it is freed in {} s",
-                s.proto,
-                s.local(),
-                ms.div_ceil(1000)
-            ),
-            None => format!(
-                "{} {} is held by the kernel: there is no process to kill",
-                s.proto,
-                s.local()
-            ),
-        });
-    }
-    let Some(owner) = s.owners.iter().min_by_key(|o| (o.start_time, o.pid)) else {
-        return Err(format!(
-            "the process holding {} {} is hidden: run portscope as root to see and signal it",
-            s.proto,
-            s.local()
-        ));
-    };
-    let (other_listeners, connections) = other_sockets(snap, owner.pid, s);
-    Ok(PendingAction::Signal(SignalAction {
-        sig,
-        owner: Owner::clone(owner),
-        socket: format!("{} {}", s.proto, s.local()),
-        proto: s.proto,
-        addr: s.local_addr,
-        port: s.local_port,
-        other_listeners,
-        connections,
-        co_owners: s
-            .owners
-            .iter()
-            .filter(|o| o.pid != owner.pid)
-            .map(|o| describe_owner(o))
-            .collect(),
-        netns: netns.clone(),
-    }))
-}
 
 /// Close one TCP connection with SOCK_DESTROY.
 pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotOffered> {
@@ -167,143 +118,5 @@ pub fn plan_reservation(
         plan,
         request,
         no_persist: None,
-    }
-}
-
-impl PendingAction {
-    /// The dialog's title and text: exactly what will happen.
-    pub fn describe(&self) -> (String, Vec<String>) {
-        match self {
-            PendingAction::Signal(a) => {
-                let o = &a.owner;
-                let mut lines = vec![format!(
-                    "Send {} to {} (pid {}, user {}{}), which holds {}?",
-                    a.sig.name(),
-                    o.comm,
-                    o.pid,
-                    o.user,
-                    o.unit
-                        .as_ref()
-                        .or(o.container.as_ref())
-                        .map_or(String::new(), |u| format!(", {u}")),
-                    a.socket
-                )];
-                lines.push(format!("  command: {}", o.cmdline));
-                if !a.other_listeners.is_empty() {
-                    lines.push(format!(
-                        "  it also listens on {}",
-                        a.other_listeners.join(", ")
-                    ));
-                }
-                lines.push(format!("  it holds {} other connections", a.connections));
-                if !a.co_owners.is_empty() {
-                    lines.push(format!(
-                        "  the socket is shared with {}: they keep it open if only this one exits",
-                        a.co_owners.join(", ")
-                    ));
-                }
-                if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
-                    lines.push(format!(
-                        "  warning: systemd may restart it; to stop it for good: systemctl stop {u}"
-                    ));
-                }
-                if let Some(c) = &o.container {
-                    let id = c.split_once(':').map_or(c.as_str(), |(_, id)| id);
-                    lines.push(format!(
-                        "  warning: its container's restart policy may start it again; to stop it: docker stop {id}"
-                    ));
-                }
-                lines.push(format!(
-                    "  the signal goes to this process only (pid {} started at tick {}); a reused PID is refused",
-                    o.pid, o.start_time
-                ));
-                (format!("{} {}", a.sig.name(), o.comm), lines)
-            }
-            PendingAction::CloseConnection(a) => {
-                let s = &a.socket;
-                let who = s
-                    .owners
-                    .iter()
-                    .map(|o| describe_owner(o))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (
-                    "Close one connection".into(),
-                    vec![
-                        format!(
-                            "Close the TCP connection {} → {} ({}) with SOCK_DESTROY?",
-                            s.local(),
-                            s.remote(),
-                            s.state.ss_name()
-                        ),
-                        format!(
-                            "  {} keeps running; it sees the connection reset (ECONNABORTED) and port {} is released",
-                            if who.is_empty() {
-                                "its process".to_string()
-                            } else {
-                                who
-                            },
-                            s.local_port
-                        ),
-                        "  needs root (CAP_NET_ADMIN) and a kernel with CONFIG_INET_DIAG_DESTROY"
-                            .into(),
-                    ],
-                )
-            }
-            PendingAction::ApplyReservation(a) => {
-                let p = &a.plan;
-                let e = &p.ephemeral;
-                let mut lines = vec![
-                    format!(
-                        "Set net.ipv4.ip_local_reserved_ports to {:?} in network namespace {}?",
-                        p.proposed.to_string(),
-                        a.request.netns.describe()
-                    ),
-                    format!(
-                        "  now {:?}; adds {:?}, removes {:?}",
-                        p.current.to_string(),
-                        p.added.to_string(),
-                        p.removed.to_string()
-                    ),
-                    format!(
-                        "  ephemeral ports usable: {} → {} of {}",
-                        e.usable_before, e.usable_after, e.size
-                    ),
-                ];
-                match &a.request.dropin {
-                    Some(d) => lines.push(format!("  persisted in {} (atomic write)", d.display())),
-                    None => lines.push(match &a.no_persist {
-                        Some(why) => format!("  runtime only, not persisted: {why}"),
-                        None => "  runtime only (not persisted)".into(),
-                    }),
-                }
-                lines.push(format!(
-                    "  journalled in {}: U undoes it",
-                    a.request.journal.display()
-                ));
-                lines.extend(p.warnings.iter().map(|w| format!("  warning: {w}")));
-                ("Apply reservation".into(), lines)
-            }
-            PendingAction::UndoReservation(u) => {
-                let mut lines = vec![
-                    format!(
-                        "Undo the reservation applied at {} in network namespace {}?",
-                        u.entry.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                        u.netns.describe()
-                    ),
-                    format!(
-                        "  runtime value {:?} -> {:?} (takes out what that apply added)",
-                        u.runtime_now.to_string(),
-                        u.runtime_after.to_string()
-                    ),
-                ];
-                lines.extend(u.dropin_effect().map(|e| format!("  {e}")));
-                if let Some(b) = &u.blocked {
-                    lines.push(format!("  cannot undo: {b}"));
-                }
-                lines.extend(u.warnings.iter().map(|w| format!("  warning: {w}")));
-                ("Undo reservation".into(), lines)
-            }
-        }
     }
 }

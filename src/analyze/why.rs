@@ -92,8 +92,8 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remedy {
-    /// wait, reuseaddr, close_connection, stop_service, kill, reserve, grant_capability,
-    /// use_local_address.
+    /// wait, reuseaddr, close_connection, stop_service, stop_socket_unit, kill, reserve,
+    /// grant_capability, use_local_address.
     pub action: String,
     /// The exact command (or TUI key) that does it.
     pub command: String,
@@ -510,7 +510,12 @@ fn remedies(
                     ),
                 );
             }
-            for o in s.owners.iter() {
+            // A manager's own unit (init.scope, user@UID.service) is not the service in the way.
+            let managed = s
+                .owners
+                .iter()
+                .filter(|o| !crate::action::ProcessRole::of_owner(o).never_signalled());
+            for o in managed {
                 if let Some(c) = &o.container {
                     let (runtime, id) = c.split_once(':').unwrap_or(("docker", c));
                     let cli = match runtime {
@@ -537,20 +542,9 @@ fn remedies(
                     );
                 }
             }
-            for o in s.owners.iter() {
-                add(
-                    "kill",
-                    format!("kill {}", o.pid),
-                    format!(
-                        "send SIGTERM to {}{} (key K in portscope checks it is still the same process)",
-                        describe_owner(o),
-                        if o.unit.is_some() || o.container.is_some() {
-                            "; its supervisor may start it again"
-                        } else {
-                            ""
-                        }
-                    ),
-                );
+            // Never `kill 1`: the host's init and service managers get their socket unit instead.
+            for r in crate::action::signal_remedies(s) {
+                add(r.action, r.command, r.text);
             }
         }
     }

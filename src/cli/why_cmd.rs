@@ -26,7 +26,20 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         netns: netns.clone(),
         can_bind_privileged: has_net_bind_service(),
     };
-    let d = diagnose(&req, &snap, &result, &ctx);
+    let mut d = diagnose(&req, &snap, &result, &ctx);
+    // The socket unit a manager holds the port for is guessed from names; systemd knows.
+    for h in &d.holders {
+        if let Some((guessed, listed)) = crate::action::socket_unit_from_systemd(&h.socket) {
+            for r in d
+                .remedies
+                .iter_mut()
+                .filter(|r| r.command == guessed.command)
+            {
+                r.command.clone_from(&listed.command);
+                r.text.clone_from(&listed.text);
+            }
+        }
+    }
     let out = if args.json {
         match serde_json::to_string_pretty(&d) {
             Ok(j) => j + "\n",

@@ -109,6 +109,7 @@ fn process_info(pid: u32) -> Option<Owner> {
     let cmdline = proc.cmdline().map(|v| v.join(" ")).unwrap_or_default();
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let (unit, container) = parse_cgroup(&cgroup);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     Some(Owner {
         pid,
         comm: stat.comm,
@@ -122,7 +123,21 @@ fn process_info(pid: u32) -> Option<Owner> {
         start_time: stat.starttime,
         unit,
         container,
+        nspid: parse_nspid(&status),
     })
+}
+
+/// The `NSpid:` line of /proc/PID/status (tab-separated PIDs, outermost first).
+pub fn parse_nspid(status: &str) -> Vec<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .map(|v| {
+            v.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Systemd unit and container of a process from its /proc/PID/cgroup text.

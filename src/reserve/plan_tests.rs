@@ -45,6 +45,7 @@ fn sock(proto: Proto, state: State, port: u16, autobound: bool) -> Socket {
                 start_time: 1,
                 unit: None,
                 container: None,
+                nspid: vec![42],
             })])
         },
     }

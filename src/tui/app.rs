@@ -81,6 +81,8 @@ pub struct ActionContext {
     pub boot: Option<crate::reserve::BootValue>,
     /// Why no drop-in is written: another namespace, or a boot value that cannot be known.
     pub no_persist: Option<String>,
+    /// Where the executor logs what it did (None: no data directory).
+    pub action_log: Option<crate::action::log::ActionLog>,
 }
 
 impl ActionContext {
@@ -127,6 +129,7 @@ impl Default for ActionContext {
             is_root: crate::paths::is_root(),
             boot: None,
             no_persist: None,
+            action_log: crate::action::log::ActionLog::default_location(),
         }
     }
 }
@@ -666,12 +669,7 @@ impl App {
     }
 
     fn info(&mut self, title: &str, text: String) {
-        self.modal = Some(Modal::Outcome(Outcome {
-            ok: false,
-            title: title.into(),
-            lines: vec![text],
-            follow_up: None,
-        }));
+        self.modal = Some(Modal::Outcome(Outcome::nothing_done(title, vec![text])));
     }
 
     fn on_action(&mut self, cmd: Command) {
@@ -802,12 +800,10 @@ impl App {
                         .lines()
                         .map(String::from),
                 );
-                self.modal = Some(Modal::Outcome(Outcome {
-                    ok: false,
-                    title: "Reservation: run as root".into(),
+                self.modal = Some(Modal::Outcome(Outcome::nothing_done(
+                    "Reservation: run as root",
                     lines,
-                    follow_up: None,
-                }));
+                )));
             }
             Ok(a) => {
                 self.modal = Some(Modal::Confirm {

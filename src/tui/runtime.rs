@@ -152,9 +152,10 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.
                         let tx = action_tx.clone();
+                        let log = app.actions.action_log.clone();
                         std::thread::spawn(move || {
                             let _ = tx.send(Msg::ActionDone(Box::new(
-                                crate::action::exec::execute(&action),
+                                crate::action::exec::execute(&action, log.as_ref()),
                             )));
                         });
                         Ok(())

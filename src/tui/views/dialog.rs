@@ -2,7 +2,7 @@
 //! else is No), the outcome, the busy notice, and the reservation planner.
 
 use crate::action::PendingAction;
-use crate::action::exec::Outcome;
+use crate::action::exec::{Logged, Outcome, Status};
 use crate::tui::app::App;
 use crate::tui::draw::centered;
 use crate::tui::theme::Theme;
@@ -109,15 +109,27 @@ pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
 }
 
 pub fn outcome(f: &mut Frame, theme: &Theme, o: &Outcome) {
-    let style = if o.ok { theme.good() } else { theme.bad() };
+    let style = if o.ok() { theme.good() } else { theme.bad() };
     let mut lines: Vec<Line> = o.lines.iter().map(|l| Line::from(l.clone())).collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "esc or enter closes · logged in the action log",
-        theme.dim(),
-    )));
+    lines.push(match &o.logged {
+        Logged::Yes(path) => Line::from(Span::styled(
+            format!("esc or enter closes · logged in {}", path.display()),
+            theme.dim(),
+        )),
+        Logged::No(why) => Line::from(Span::styled(
+            format!("esc or enter closes · NOT logged: {why}"),
+            theme.warn(),
+        )),
+        Logged::NotAnAction => Line::from(Span::styled("esc or enter closes", theme.dim())),
+    });
     let area = popup(f, (lines.len() as u16 + 2).min(28));
-    let title = format!("{} {}", if o.ok { "Done:" } else { "Not done:" }, o.title);
+    let verdict = match o.status {
+        Status::Done => "Done:",
+        Status::NoEffect => "No effect:",
+        Status::Refused | Status::Failed => "Not done:",
+    };
+    let title = format!("{verdict} {}", o.title);
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

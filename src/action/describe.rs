@@ -1,0 +1,175 @@
+//! The confirmation text of each action: exactly what will happen.
+
+use super::target::ProcessRole;
+use super::{PendingAction, Sig, SignalAction};
+use crate::analyze::why::describe_owner;
+
+fn describe_signal(a: &SignalAction) -> (String, Vec<String>) {
+    let o = &a.owner;
+    let mut lines = vec![format!(
+        "Send {} to {} (pid {}, user {}{}), which holds {}?",
+        a.sig.name(),
+        o.comm,
+        o.pid,
+        o.user,
+        o.unit
+            .as_ref()
+            .or(o.container.as_ref())
+            .map_or(String::new(), |u| format!(", {u}")),
+        a.socket
+    )];
+    lines.push(format!("  command: {}", o.cmdline));
+    if a.role == ProcessRole::NamespaceInit {
+        lines.push(match a.sig {
+            Sig::Term => format!(
+                "  warning: pid {} is PID 1 (the init) of its own PID namespace, a container: the kernel discards SIGTERM unless that init handles it, so it may be ignored; the SIGKILL offered next would end every process of that PID namespace",
+                o.pid
+            ),
+            Sig::Kill => format!(
+                "  warning: pid {} is PID 1 (the init) of its own PID namespace, a container: SIGKILL ends it and every process of that PID namespace (the whole container)",
+                o.pid
+            ),
+        });
+    }
+    if !a.other_listeners.is_empty() {
+        lines.push(format!(
+            "  it also listens on {}",
+            a.other_listeners.join(", ")
+        ));
+    }
+    lines.push(format!("  it holds {} other connections", a.connections));
+    if !a.co_owners.is_empty() {
+        lines.push(format!(
+            "  the socket is shared with {}: they keep it open if only this one exits",
+            a.co_owners.join(", ")
+        ));
+    }
+    if !a.managers.is_empty() {
+        let advice = a
+            .unit_hint
+            .as_ref()
+            .map(|h| format!("; to free the port, {}", h.advice(a.proto, a.port)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  warning: {} also holds the socket and is never signalled: the port stays held after this process exits, and the service may be started again on the next connection{advice}",
+            a.managers.join(" and ")
+        ));
+    }
+    if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
+        lines.push(format!(
+            "  warning: systemd may restart it; to stop it for good: systemctl stop {u}"
+        ));
+    }
+    if let Some(c) = &o.container {
+        let id = c.split_once(':').map_or(c.as_str(), |(_, id)| id);
+        lines.push(format!(
+            "  warning: its container's restart policy may start it again; to stop it: docker stop {id}"
+        ));
+    }
+    lines.push(if a.role == ProcessRole::NamespaceInit {
+        format!(
+            "  the signal goes to pid {} (started at tick {}), its namespace's init, only while it still holds this socket: a reused PID or a closed socket is refused",
+            o.pid, o.start_time
+        )
+    } else {
+        format!(
+            "  the signal goes to this process only (pid {}, started at tick {}), and only while it still holds this socket: a reused PID or a closed socket is refused",
+            o.pid, o.start_time
+        )
+    });
+    (format!("{} {}", a.sig.name(), o.comm), lines)
+}
+
+impl PendingAction {
+    /// The dialog's title and text: exactly what will happen.
+    pub fn describe(&self) -> (String, Vec<String>) {
+        match self {
+            PendingAction::Signal(a) => describe_signal(a),
+            PendingAction::CloseConnection(a) => {
+                let s = &a.socket;
+                let who = s
+                    .owners
+                    .iter()
+                    .map(|o| describe_owner(o))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (
+                    "Close one connection".into(),
+                    vec![
+                        format!(
+                            "Close the TCP connection {} → {} ({}) with SOCK_DESTROY?",
+                            s.local(),
+                            s.remote(),
+                            s.state.ss_name()
+                        ),
+                        format!(
+                            "  {} keeps running; it sees the connection reset (ECONNABORTED) and port {} is released",
+                            if who.is_empty() {
+                                "its process".to_string()
+                            } else {
+                                who
+                            },
+                            s.local_port
+                        ),
+                        "  needs root (CAP_NET_ADMIN) and a kernel with CONFIG_INET_DIAG_DESTROY"
+                            .into(),
+                    ],
+                )
+            }
+            PendingAction::ApplyReservation(a) => {
+                let p = &a.plan;
+                let e = &p.ephemeral;
+                let mut lines = vec![
+                    format!(
+                        "Set net.ipv4.ip_local_reserved_ports to {:?} in network namespace {}?",
+                        p.proposed.to_string(),
+                        a.request.netns.describe()
+                    ),
+                    format!(
+                        "  now {:?}; adds {:?}, removes {:?}",
+                        p.current.to_string(),
+                        p.added.to_string(),
+                        p.removed.to_string()
+                    ),
+                    format!(
+                        "  ephemeral ports usable: {} → {} of {}",
+                        e.usable_before, e.usable_after, e.size
+                    ),
+                ];
+                match &a.request.dropin {
+                    Some(d) => lines.push(format!("  persisted in {} (atomic write)", d.display())),
+                    None => lines.push(match &a.no_persist {
+                        Some(why) => format!("  runtime only, not persisted: {why}"),
+                        None => "  runtime only (not persisted)".into(),
+                    }),
+                }
+                lines.push(format!(
+                    "  journalled in {}: U undoes it",
+                    a.request.journal.display()
+                ));
+                lines.extend(p.warnings.iter().map(|w| format!("  warning: {w}")));
+                ("Apply reservation".into(), lines)
+            }
+            PendingAction::UndoReservation(u) => {
+                let mut lines = vec![
+                    format!(
+                        "Undo the reservation applied at {} in network namespace {}?",
+                        u.entry.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                        u.netns.describe()
+                    ),
+                    format!(
+                        "  runtime value {:?} -> {:?} (takes out what that apply added)",
+                        u.runtime_now.to_string(),
+                        u.runtime_after.to_string()
+                    ),
+                ];
+                lines.extend(u.dropin_effect().map(|e| format!("  {e}")));
+                if let Some(b) = &u.blocked {
+                    lines.push(format!("  cannot undo: {b}"));
+                }
+                lines.extend(u.warnings.iter().map(|w| format!("  warning: {w}")));
+                ("Undo reservation".into(), lines)
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The socket unit behind a socket a service manager holds (systemd socket activation).
+//!
+//! When PID 1 (or another manager) holds a listener, signalling the service it started frees
+//! nothing: the manager keeps the socket and starts the service again on the next connection.
+//! What frees the port is stopping the socket unit (and the service it activates).
+//!
+//! Two sources, best first:
+//! 1. `systemctl list-sockets --all --show-types` maps each listen address to its unit and the
+//!    units it activates. It asks systemd over D-Bus: the truth, when systemd runs. Only the
+//!    callers that may do I/O use it ([`listed`]).
+//! 2. A guess from the snapshot: a service that shares the socket runs in `foo.service` (or a
+//!    per-connection instance `foo@….service`), and systemd's convention pairs it with
+//!    `foo.socket` (the default `Service=` of a socket unit is the unit of the same name). Said to
+//!    be a guess, with the command that confirms it.
+
+use crate::model::{Proto, Socket};
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketUnitHint {
+    /// `foo.socket`, when known or guessed.
+    pub unit: Option<String>,
+    /// The service it activates, when known.
+    pub activates: Option<String>,
+    /// True when the unit name was derived from a service name, not read from systemd.
+    pub guessed: bool,
+}
+
+impl SocketUnitHint {
+    /// The command that stops the socket (and its service), or the one that finds the unit.
+    pub fn command(&self, proto: Proto, port: u16) -> String {
+        match (&self.unit, &self.activates) {
+            (Some(u), Some(s)) => format!("systemctl stop {u} {s}"),
+            (Some(u), None) => format!("systemctl stop {u}"),
+            (None, _) => find_command(proto, port),
+        }
+    }
+
+    /// One sentence: what to stop and how sure we are.
+    pub fn advice(&self, proto: Proto, port: u16) -> String {
+        match &self.unit {
+            Some(_) if self.guessed => format!(
+                "stop its socket unit: {} (guessed from the service's name; `{}` shows the unit that listens)",
+                self.command(proto, port),
+                find_command(proto, port)
+            ),
+            Some(_) => format!(
+                "stop its socket unit: {} (systemd lists it as listening on {proto} port {port})",
+                self.command(proto, port)
+            ),
+            None => format!(
+                "stop the socket unit that listens on it; find it with: {}",
+                find_command(proto, port)
+            ),
+        }
+    }
+}
+
+fn find_command(proto: Proto, port: u16) -> String {
+    let kind = match proto {
+        Proto::Tcp => "Stream",
+        Proto::Udp => "Datagram",
+    };
+    format!("systemctl list-sockets --all --show-types | grep -E ':{port} +{kind}'")
+}
+
+/// The guess from the services that share the socket (see the module comment).
+pub fn guess(s: &Socket) -> SocketUnitHint {
+    let service = s
+        .owners
+        .iter()
+        .filter_map(|o| o.unit.as_deref())
+        .find(|u| u.ends_with(".service"));
+    match service {
+        Some(svc) => {
+            let stem = svc.trim_end_matches(".service");
+            // foo@instance.service is a connection of an Accept=yes foo.socket.
+            let (base, templated) = match stem.split_once('@') {
+                Some((b, _)) => (b, true),
+                None => (stem, false),
+            };
+            SocketUnitHint {
+                unit: Some(format!("{base}.socket")),
+                activates: (!templated).then(|| svc.to_string()),
+                guessed: true,
+            }
+        }
+        None => SocketUnitHint {
+            unit: None,
+            activates: None,
+            guessed: true,
+        },
+    }
+}
+
+/// One row of `systemctl list-sockets --all --show-types --full --no-legend --plain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub listen: String,
+    pub kind: String,
+    pub unit: String,
+    pub activates: Vec<String>,
+}
+
+/// Parses list-sockets rows: LISTEN TYPE UNIT ACTIVATES (activated units comma-separated).
+pub fn parse_list_sockets(text: &str) -> Vec<Listed> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let listen = f.next()?.to_string();
+            let kind = f.next()?.to_string();
+            let unit = f.next()?.to_string();
+            if !unit.ends_with(".socket") {
+                return None;
+            }
+            let activates = f
+                .flat_map(|a| a.split(','))
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(String::from)
+                .collect();
+            Some(Listed {
+                listen,
+                kind,
+                unit,
+                activates,
+            })
+        })
+        .collect()
+}
+
+/// The listed unit for a socket: same type, same port, same address (an IPv4 address also
+/// matches its IPv4-mapped IPv6 form, as systemd may print it).
+pub fn find(rows: &[Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&Listed> {
+    let kind = match proto {
+        Proto::Tcp => "Stream",
+        Proto::Udp => "Datagram",
+    };
+    let canon = |a: IpAddr| match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    };
+    rows.iter().find(|r| {
+        r.kind == kind
+            && r.listen
+                .parse::<SocketAddr>()
+                .is_ok_and(|sa| sa.port() == port && canon(sa.ip()) == canon(addr))
+    })
+}
+
+/// Asks systemd which socket unit listens on (proto, addr, port). None when systemctl is
+/// missing, systemd does not run, or no unit lists it.
+pub fn listed(proto: Proto, addr: IpAddr, port: u16) -> Option<SocketUnitHint> {
+    let out = Command::new("systemctl")
+        .args([
+            "list-sockets",
+            "--all",
+            "--show-types",
+            "--full",
+            "--no-legend",
+            "--no-pager",
+            "--plain",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let rows = parse_list_sockets(&String::from_utf8_lossy(&out.stdout));
+    let row = find(&rows, proto, addr, port)?;
+    Some(SocketUnitHint {
+        unit: Some(row.unit.clone()),
+        activates: row.activates.first().cloned(),
+        guessed: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LISTED: &str = "\
+/run/dbus/system_bus_socket Stream dbus.socket dbus.service
+[::]:22 Stream sshd.socket sshd.service
+127.0.0.1:631 Stream cups.socket cups.service
+0.0.0.0:5353 Datagram avahi.socket avahi-daemon.service,avahi-extra.service
+[::]:9000 Stream echo.socket
+";
+
+    #[test]
+    fn list_sockets_rows_map_addresses_to_units() {
+        let rows = parse_list_sockets(LISTED);
+        assert_eq!(rows.len(), 5);
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(
+            find(&rows, Proto::Tcp, ip("::"), 22).map(|r| r.unit.as_str()),
+            Some("sshd.socket")
+        );
+        assert_eq!(
+            find(&rows, Proto::Tcp, ip("127.0.0.1"), 631).map(|r| r.unit.as_str()),
+            Some("cups.socket")
+        );
+        assert!(find(&rows, Proto::Tcp, ip("0.0.0.0"), 631).is_none());
+        assert!(find(&rows, Proto::Tcp, ip("0.0.0.0"), 5353).is_none());
+        let avahi = find(&rows, Proto::Udp, ip("0.0.0.0"), 5353).expect("avahi");
+        assert_eq!(
+            avahi.activates,
+            ["avahi-daemon.service", "avahi-extra.service"]
+        );
+        assert!(find(&rows, Proto::Tcp, ip("::"), 9000).is_some_and(|r| r.activates.is_empty()));
+    }
+
+    #[test]
+    fn guesses_say_so() {
+        use crate::model::no_owners;
+        use crate::model::test_support::{listener, owner};
+        let mut s = listener(22);
+        s.owners = no_owners();
+        let g = guess(&s);
+        assert_eq!(g.unit, None);
+        assert!(g.advice(Proto::Tcp, 80).contains("list-sockets"));
+        let mut o = (*owner(500, "sshd")).clone();
+        o.unit = Some("sshd@3-10.0.0.1:22-10.0.0.9:5000.service".into());
+        s.owners = std::sync::Arc::from([std::sync::Arc::new(o)]);
+        let g = guess(&s);
+        assert_eq!(
+            (g.unit.as_deref(), g.activates.as_deref()),
+            (Some("sshd.socket"), None)
+        );
+        assert!(g.advice(Proto::Tcp, 22).contains("guessed"), "{g:?}");
+    }
+}
