@@ -214,6 +214,7 @@ pub fn execute(action: &PendingAction) -> Outcome {
         PendingAction::CloseConnection(a) => close(a),
         PendingAction::ApplyReservation(a) => apply(a),
         PendingAction::UndoReservation(u) => undo(u),
+        PendingAction::DestroySockets(a) => super::destroy_set::run(a),
     };
     log(&outcome);
     outcome

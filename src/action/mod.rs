@@ -2,6 +2,7 @@
 //! text comes from [`PendingAction::describe`], confirmed by the user, and carried out by
 //! [`exec::execute`], the one place that acts, which re-checks everything before it acts.
 
+pub mod destroy_set;
 pub mod exec;
 pub mod kill;
 
@@ -48,6 +49,8 @@ pub enum PendingAction {
     CloseConnection(CloseAction),
     ApplyReservation(ReserveAction),
     UndoReservation(UndoPlan),
+    /// SOCK_DESTROY on every socket of a cause (why's D, a `fix` step).
+    DestroySockets(destroy_set::DestroySetAction),
 }
 
 /// Why an action cannot even be offered for the selection.
@@ -165,6 +168,7 @@ impl PendingAction {
     /// The dialog's title and text: exactly what will happen.
     pub fn describe(&self) -> (String, Vec<String>) {
         match self {
+            PendingAction::DestroySockets(a) => destroy_set::describe(a),
             PendingAction::Signal(a) => {
                 let o = &a.owner;
                 let mut lines = vec![format!(

@@ -267,6 +267,7 @@ mod tests {
             expires_ms: None,
             kernel_held: state == State::TimeWait,
             owner_hidden: false,
+            accept_queue: false,
             owners: if state == State::TimeWait {
                 crate::model::no_owners()
             } else {

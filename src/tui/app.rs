@@ -894,7 +894,12 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
     let port = crate::analyze::why::parse_service_port(port)?;
-    Ok(BindRequest { port, proto, addr })
+    Ok(BindRequest {
+        port,
+        proto,
+        addr,
+        opts: crate::analyze::why::BindOptions::default(),
+    })
 }
 
 /// Key events for a typed string, for scripted sessions (tests, screenshots): `\n` is Enter,
