@@ -200,7 +200,7 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
                 )
             }
             CauseKind::BoundInactive => format!(
-                "a socket bound to {} but not listening ({who})",
+                "{who} has a socket bound to {} but not listening",
                 first.local()
             ),
             CauseKind::Outgoing if n == 1 => format!(

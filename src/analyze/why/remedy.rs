@@ -64,18 +64,29 @@ fn ss_addr(a: IpAddr) -> String {
     }
 }
 
+/// The state names `ss` takes in a filter (not the ones it prints).
+fn ss_state(s: State) -> &'static str {
+    match s {
+        State::Established => "established",
+        State::SynSent => "syn-sent",
+        State::SynRecv => "syn-recv",
+        State::FinWait1 => "fin-wait-1",
+        State::FinWait2 => "fin-wait-2",
+        State::TimeWait => "time-wait",
+        State::CloseWait => "close-wait",
+        State::LastAck => "last-ack",
+        State::Closing => "closing",
+        State::Listen => "listening",
+        State::Close | State::Unconn | State::BoundInactive => "closed",
+    }
+}
+
 /// `ss -tK state close-wait '( sport = :8090 )'`: -t, or ss also walks tables that refuse
-/// SOCK_DESTROY and prints "RTNETLINK answers: Invalid argument".
+/// SOCK_DESTROY and prints "RTNETLINK answers: Invalid argument". A few connections are named
+/// by their four addresses; many by state and port.
 fn ss_kill(ns: &str, socks: &[&Socket], port: u16) -> String {
-    let mut states: Vec<State> = socks.iter().map(|s| s.state).collect();
-    states.sort();
-    states.dedup();
-    let states: String = states
-        .iter()
-        .map(|s| format!(" state {}", s.ss_name().to_ascii_lowercase()))
-        .collect();
-    let filter = if socks.len() <= 3 && socks.iter().all(|s| s.state != State::TimeWait) {
-        socks
+    if socks.len() <= 3 && socks.iter().all(|s| s.state != State::TimeWait) {
+        let filter = socks
             .iter()
             .map(|s| {
                 format!(
@@ -86,13 +97,15 @@ fn ss_kill(ns: &str, socks: &[&Socket], port: u16) -> String {
                     s.remote_port
                 )
             })
-            .map(|f| format!("( {f} )"))
             .collect::<Vec<_>>()
-            .join(" or ")
-    } else {
-        format!("{}sport = :{port}", ss_src(socks))
-    };
-    format!("{ns}ss -tK{states} '( {filter} )'")
+            .join(" ) or ( ");
+        return format!("{ns}ss -tK '( {filter} )'");
+    }
+    let mut states: Vec<&str> = socks.iter().map(|s| ss_state(s.state)).collect();
+    states.sort_unstable();
+    states.dedup();
+    let states: String = states.iter().map(|s| format!(" state {s}")).collect();
+    format!("{ns}ss -tK{states} '( {}sport = :{port} )'", ss_src(socks))
 }
 
 fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
