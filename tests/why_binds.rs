@@ -110,7 +110,11 @@ fn overlap_matrix_matches_the_kernel() {
                         assert_eq!(e, "EADDRINUSE", "{case}");
                     }
                     let blocked = kernel.is_err();
-                    let said = if reuseaddr { rules.reuseaddr } else { rules.plain };
+                    let said = if reuseaddr {
+                        rules.reuseaddr
+                    } else {
+                        rules.plain
+                    };
                     match said {
                         Some(b) => assert_eq!(b, blocked, "{case} reuseaddr={reuseaddr}"),
                         // Only SO_REUSEPORT's pairing turns on the holder's invisible flag.
@@ -168,9 +172,17 @@ fn reuseport_is_judged_for_the_services_user() {
         },
     );
     let (code, d) = why(&["23600", "--reuseport"]);
-    assert_eq!((code, d.verdict), (0, Verdict::Free), "same uid joins the group");
+    assert_eq!(
+        (code, d.verdict),
+        (0, Verdict::Free),
+        "same uid joins the group"
+    );
     let (code, d) = why(&["23600"]);
-    assert_eq!((code, d.verdict), (1, Verdict::InUse), "without SO_REUSEPORT");
+    assert_eq!(
+        (code, d.verdict),
+        (1, Verdict::InUse),
+        "without SO_REUSEPORT"
+    );
     let (code, d) = why(&["23600", "--reuseport", "--user", "nobody"]);
     assert_eq!(
         (code, d.verdict),
@@ -197,7 +209,10 @@ fn privileged_port_as_a_named_user() {
     );
     assert_eq!(d.causes[0].kind, CauseKind::Privilege);
     let grant = &d.causes[0].remedies[0];
-    assert!(grant.command.is_empty() && grant.change.is_some(), "{grant:?}");
+    assert!(
+        grant.command.is_empty() && grant.change.is_some(),
+        "{grant:?}"
+    );
     // Root's listener holds it: after setcap the bind would still fail, and why says so.
     let l = tcp_listen("0.0.0.0:80");
     let holder = hold(&[&l.as_fd()]);
@@ -230,7 +245,10 @@ fn privileged_port_as_a_named_user() {
     assert_eq!((code, d.verdict), (0, Verdict::Free));
     let (code, _, err) = run(portscope().args(["why", "80", "--user", "no-such-user-here"]));
     assert_eq!(code, 2);
-    assert!(err.contains("no such user") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("no such user") && err.lines().count() == 1,
+        "{err}"
+    );
 }
 
 #[test]
@@ -250,12 +268,20 @@ fn a_tentative_ipv6_address_is_recognised() {
     assert_eq!((code, d.verdict), (1, Verdict::AddressNotAvailable));
     assert_eq!(d.probe.address, Some(AddressState::Tentative));
     assert!(d.explanation.contains("tentative"), "{}", d.explanation);
-    assert!(!d.explanation.contains("not an address"), "{}", d.explanation);
+    assert!(
+        !d.explanation.contains("not an address"),
+        "{}",
+        d.explanation
+    );
     assert_eq!(d.causes[0].kind, CauseKind::Address);
     let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
     assert_eq!(actions[..2], ["wait", "freebind"], "{actions:?}");
     let (code, d) = why(&["8080", "--addr", "fd00:10::1", "--freebind"]);
-    assert_eq!((code, d.verdict), (0, Verdict::Free), "IP_FREEBIND binds it now");
+    assert_eq!(
+        (code, d.verdict),
+        (0, Verdict::Free),
+        "IP_FREEBIND binds it now"
+    );
     // Carrier up: DAD finishes and the same question is answered "free".
     paste("ip link set psv1 up");
     let ok = wait_until(Duration::from_secs(10), || {

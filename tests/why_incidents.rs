@@ -35,7 +35,10 @@ fn paste(cmd: &str) {
 }
 
 fn kinds(d: &Diagnosis) -> Vec<(CauseKind, usize, bool)> {
-    d.causes.iter().map(|c| (c.kind, c.count, c.blocks)).collect()
+    d.causes
+        .iter()
+        .map(|c| (c.kind, c.count, c.blocks))
+        .collect()
 }
 
 #[test]
@@ -53,7 +56,10 @@ fn listener_with_time_wait_never_says_wait_first() {
     assert_eq!((code, d.verdict), (1, Verdict::InUse));
     assert_eq!(
         kinds(&d),
-        vec![(CauseKind::Listener, 1, true), (CauseKind::TimeWait, 3, true)]
+        vec![
+            (CauseKind::Listener, 1, true),
+            (CauseKind::TimeWait, 3, true)
+        ]
     );
     assert_eq!(d.causes[0].pids, vec![holder.pid()]);
     assert!(
@@ -82,7 +88,10 @@ fn ten_thousand_accepted_connections_fold_into_their_listener() {
     let batch = 2_500;
     if hard < (want + batch + 100) as u64 {
         skip_note!("SKIPPED incident_10k: RLIMIT_NOFILE {hard} is too low");
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "skipped in CI");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "skipped in CI"
+        );
         return;
     }
     let l = tcp_listen("0.0.0.0:22002");
@@ -108,8 +117,15 @@ fn ten_thousand_accepted_connections_fold_into_their_listener() {
         "closing accepted connections never frees a listener's port"
     );
     let text = why_text(&["22002"]);
-    assert!(text.lines().count() < 40, "{} lines:\n{text}", text.lines().count());
-    assert!(text.contains("with 10000 connections it accepted"), "{text}");
+    assert!(
+        text.lines().count() < 40,
+        "{} lines:\n{text}",
+        text.lines().count()
+    );
+    assert!(
+        text.contains("with 10000 connections it accepted"),
+        "{text}"
+    );
     let all = why_text(&["22002", "--all"]);
     assert!(all.lines().count() > want, "--all lists every socket");
     drop((helpers, accepted, l));
@@ -150,7 +166,8 @@ fn close_wait_left_by_a_worker_is_one_cause_with_one_remedy() {
     let c = &d.causes[0];
     assert_eq!(c.pids, vec![worker.pid()]);
     assert!(
-        c.summary.contains("holds 300 CLOSE-WAIT connections on :22003")
+        c.summary
+            .contains("holds 300 CLOSE-WAIT connections on :22003")
             && c.summary.contains("listener is gone"),
         "{}",
         c.summary
@@ -166,7 +183,10 @@ fn close_wait_left_by_a_worker_is_one_cause_with_one_remedy() {
     let text = why_text(&["22003"]);
     assert!(text.lines().count() < 40, "{text}");
     paste(&step.command);
-    assert!(binds("0.0.0.0", 22003), "the port is free after the printed command");
+    assert!(
+        binds("0.0.0.0", 22003),
+        "the port is free after the printed command"
+    );
     drop(worker);
 }
 
@@ -195,7 +215,10 @@ fn three_hundred_time_wait_fit_on_a_screen_and_can_be_destroyed() {
         "ss -tK state time-wait '( src 127.0.0.1 and sport = :22004 )'"
     );
     paste(&step.command);
-    assert!(binds("0.0.0.0", 22004), "TIME_WAIT destroyed: the port binds");
+    assert!(
+        binds("0.0.0.0", 22004),
+        "TIME_WAIT destroyed: the port binds"
+    );
 }
 
 #[test]
@@ -235,11 +258,7 @@ fn a_queued_connection_belongs_to_its_listeners_process() {
     drop(l);
     let _client = TcpStream::connect("127.0.0.1:22006").unwrap();
     let (_, d) = why(&["22006"]);
-    let queued: Vec<_> = d
-        .holders
-        .iter()
-        .filter(|h| h.socket.accept_queue)
-        .collect();
+    let queued: Vec<_> = d.holders.iter().filter(|h| h.socket.accept_queue).collect();
     assert_eq!(queued.len(), 1, "{:?}", d.holders);
     let s = &queued[0].socket;
     assert!(!s.kernel_held && s.inode == 0);
@@ -265,8 +284,15 @@ fn the_thief_plan_reserves_then_closes_and_the_command_pastes() {
     assert_eq!(plan, ["reserve", "close_connection", "start_service"]);
     assert_eq!(d.causes[0].kind, CauseKind::Outgoing);
     assert_eq!(d.causes[0].pids, vec![thief.pid()]);
-    assert!(d.plan[1].command.starts_with("ss -tK '( src 127.0.0.1 and sport = :"));
-    assert!(d.plan[2].command.is_empty(), "starting the service is no shell command");
+    assert!(
+        d.plan[1]
+            .command
+            .starts_with("ss -tK '( src 127.0.0.1 and sport = :")
+    );
+    assert!(
+        d.plan[2].command.is_empty(),
+        "starting the service is no shell command"
+    );
     paste(&d.plan[1].command);
     assert!(binds("0.0.0.0", peer.port()));
 }
@@ -281,7 +307,12 @@ fn a_hidden_holders_first_remedy_is_to_look_as_root() {
     drop(l);
     let bin = env!("CARGO_BIN_EXE_portscope");
     let (code, out, err) = run(std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(&bin)
         .args(["why", "22008", "--json"])
         .env("HOME", "/tmp"));

@@ -189,7 +189,10 @@ fn time_wait_after_a_server_with_reuseaddr() {
     assert!(!actions.contains(&"kill"), "nothing to kill: {actions:?}");
     // A change to the service's code is shown as one, never as a shell command.
     let reuse = d.remedies.iter().find(|r| r.action == "reuseaddr").unwrap();
-    assert!(reuse.command.is_empty() && reuse.change.is_some(), "{reuse:?}");
+    assert!(
+        reuse.command.is_empty() && reuse.change.is_some(),
+        "{reuse:?}"
+    );
     assert_eq!(d.causes[0].blocks_with_reuseaddr, Some(false));
 }
 

@@ -243,7 +243,7 @@ pub fn for_causes(
                     r.push(run(
                         "wait",
                         format!("sleep {s}"),
-                        format!("or wait {s} s: the kernel frees them by itself"),
+                        format!("wait {s} s: the kernel frees them by itself"),
                     ));
                 }
             }
@@ -284,7 +284,7 @@ pub fn for_causes(
                     r.push(run(
                         "wait",
                         format!("sleep {}", ms.div_ceil(1000)),
-                        "or wait: the kernel finishes them".into(),
+                        "wait: the kernel finishes them".into(),
                     ));
                 }
                 if !owners.is_empty() {
