@@ -313,7 +313,7 @@ fn a_hidden_holders_first_remedy_is_to_look_as_root() {
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .arg(&bin)
+        .arg(bin)
         .args(["why", "22008", "--json"])
         .env("HOME", "/tmp"));
     let d: Diagnosis = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));

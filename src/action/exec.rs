@@ -215,6 +215,7 @@ pub fn execute(action: &PendingAction) -> Outcome {
         PendingAction::ApplyReservation(a) => apply(a),
         PendingAction::UndoReservation(u) => undo(u),
         PendingAction::DestroySockets(a) => super::destroy_set::run(a),
+        PendingAction::Sequence(a) => super::sequence::run(a),
     };
     log(&outcome);
     outcome

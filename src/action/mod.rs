@@ -4,7 +4,9 @@
 
 pub mod destroy_set;
 pub mod exec;
+pub mod from_plan;
 pub mod kill;
+pub mod sequence;
 
 use crate::analyze::why::describe_owner;
 use crate::collect::NetnsTarget;
@@ -51,6 +53,8 @@ pub enum PendingAction {
     UndoReservation(UndoPlan),
     /// SOCK_DESTROY on every socket of a cause (why's D, a `fix` step).
     DestroySockets(destroy_set::DestroySetAction),
+    /// Why's plan, step after step, stopping once the port binds (the TUI's why view).
+    Sequence(sequence::SequenceAction),
 }
 
 /// Why an action cannot even be offered for the selection.
@@ -169,6 +173,7 @@ impl PendingAction {
     pub fn describe(&self) -> (String, Vec<String>) {
         match self {
             PendingAction::DestroySockets(a) => destroy_set::describe(a),
+            PendingAction::Sequence(a) => sequence::describe(a),
             PendingAction::Signal(a) => {
                 let o = &a.owner;
                 let mut lines = vec![format!(

@@ -7,11 +7,10 @@
 use super::confirm::{Consent, confirm};
 use super::why_cmd::{ask, bind_options, context};
 use super::{FixArgs, bad_input, wrap};
-use crate::action::{PendingAction, Sig, destroy_set, exec, plan_reservation, plan_signal};
+use crate::action::from_plan::{plan_step, runnable};
+use crate::action::{PendingAction, exec};
 use crate::analyze::why::{BindRequest, Diagnosis, Remedy};
 use crate::collect::NetnsTarget;
-use crate::model::Snapshot;
-use crate::portset::PortSet;
 use std::process::ExitCode;
 
 /// Enough for any plan; a loop that keeps finding new work is stopped rather than trusted.
@@ -48,44 +47,6 @@ fn steps(d: &Diagnosis) -> Vec<Remedy> {
         }
     }
     out
-}
-
-fn runnable(r: &Remedy) -> bool {
-    matches!(
-        r.action.as_str(),
-        "reserve" | "destroy_time_wait" | "destroy_connections" | "close_connection" | "kill"
-    )
-}
-
-fn action_for(
-    r: &Remedy,
-    d: &Diagnosis,
-    snap: &Snapshot,
-    netns: &NetnsTarget,
-) -> Result<PendingAction, String> {
-    match r.action.as_str() {
-        "reserve" => {
-            let journal = crate::reserve::journal::default_path()
-                .ok_or("no data directory for the undo journal (set HOME or XDG_DATA_HOME)")?;
-            let mut add = PortSet::new();
-            add.insert(d.port);
-            // Runtime only: the moment is what matters here, and persisting is `reserve
-            // apply`'s job (it knows the drop-in and the boot value).
-            let a = plan_reservation(snap, &add, &PortSet::new(), netns, None, journal);
-            Ok(PendingAction::ApplyReservation(a))
-        }
-        "kill" => {
-            let c = r.cause.and_then(|i| d.causes.get(i)).ok_or("no cause")?;
-            let s = c
-                .holders
-                .iter()
-                .map(|&h| &d.holders[h].socket)
-                .find(|s| !s.owners.is_empty())
-                .ok_or("no process is known for this cause")?;
-            plan_signal(snap, s, Sig::Term, netns)
-        }
-        _ => destroy_set::plan_destroy_cause(d, r.cause.ok_or("no cause")?, netns),
-    }
 }
 
 fn show_step(n: usize, r: &Remedy) {
@@ -185,7 +146,8 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
             say("  portscope cannot do this step itself: do it by hand, then run fix again\n");
             continue;
         }
-        let action = match action_for(&step, &d, &snap, netns) {
+        let journal = crate::reserve::journal::default_path();
+        let action = match plan_step(&step, &d, &snap, netns, journal) {
             Ok(a) => a,
             Err(why) => {
                 say(&wrap(&format!("cannot do it: {why}"), 80, "  "));
