@@ -171,3 +171,34 @@ fn fix_exit_statuses() {
     assert!(err.contains("pass --yes"), "{err}");
     assert!(alive(&mut holder));
 }
+
+#[test]
+fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
+    if !private_netns("fix_tui_sequence") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let l = tcp_listen_plain(24010);
+    for _ in 0..3 {
+        make_time_wait(&l);
+    }
+    drop(l);
+    let env = [("XDG_DATA_HOME", d), ("HOME", d), ("XDG_CONFIG_HOME", d)];
+    let mut t = Tui::start(&["--interval", "200ms"], &env, 120, 40);
+    t.wait_text("Listeners");
+    t.keys("4");
+    t.keys("24010\r");
+    let screen = t.wait_text("3 TIME_WAIT sockets");
+    assert!(screen.contains("press D"), "{screen}");
+    t.keys("F");
+    let screen = t.wait_text("Fix: run the plan");
+    assert!(screen.contains("stopping as soon as it binds"), "{screen}");
+    t.keys("y");
+    t.wait_text("is free: the kernel's bind probe succeeded");
+    assert!(binds("0.0.0.0", 24010), "a real bind takes the port");
+    assert!(log_of(&dir).contains("fix port 24010"), "{}", log_of(&dir));
+    t.keys("\x1b");
+    t.keys("q");
+    assert_eq!(t.exit_code(), 0);
+}
