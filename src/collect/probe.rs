@@ -217,6 +217,16 @@ pub fn probe_as(
     opts: &BindOptions,
 ) -> ProbeResult {
     let may_privileged = has_net_bind_service();
+    let me = nix::unistd::geteuid();
+    if let Some(u) = opts.user
+        && u.uid != me.as_raw()
+        && !me.is_root()
+    {
+        return ProbeResult::not_run(format!(
+            "probing as uid {} needs root (run with sudo)",
+            u.uid
+        ));
+    }
     match netns.run_in(|| {
         let (plain, reuse) = both(proto, addr, port, opts);
         let privileged = (opts.user.is_some() && plain.is("EACCES") && may_privileged).then(|| {

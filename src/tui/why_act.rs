@@ -143,8 +143,9 @@ impl App {
                 self.why_confirm(planned, context);
             }
             _ => {
+                // The dialog names the cause itself.
                 let planned = plan_destroy_cause(&d, self.why_cause, &netns);
-                self.why_confirm(planned, context);
+                self.why_confirm(planned, Vec::new());
             }
         }
     }

@@ -167,7 +167,7 @@ pub fn notes(
     }
     if req.proto == crate::model::Proto::Tcp && !snap.stats.bound_inactive_visible {
         notes.push(
-            "this kernel or source does not report TCP sockets that are bound but not listening (Linux 6.8+ over netlink does): one may hold the port unseen"
+            "these tables do not show TCP sockets that are bound but not listening (netlink on Linux 6.8+ does): one may hold the port unseen"
                 .into(),
         );
     }
