@@ -69,20 +69,27 @@ fn covers(listener: IpAddr, local: IpAddr) -> bool {
 
 /// Linux 6.8 added TCP_BOUND_INACTIVE to sock_diag; older kernels ignore the request bit.
 pub fn kernel_reports_bound_inactive() -> bool {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .and_then(|r| {
-            let mut it = r.trim().split(['.', '-']);
-            let major: u32 = it.next()?.parse().ok()?;
-            let minor: u32 = it.next()?.parse().ok()?;
-            Some((major, minor) >= (6, 8))
-        })
-        .unwrap_or(false)
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").is_ok_and(|r| release_at_least_6_8(&r))
+}
+
+fn release_at_least_6_8(release: &str) -> bool {
+    let mut it = release.trim().split(['.', '-']);
+    let num = |p: Option<&str>| p.and_then(|x| x.parse::<u32>().ok());
+    matches!((num(it.next()), num(it.next())), (Some(a), Some(b)) if (a, b) >= (6, 8))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_releases() {
+        assert!(release_at_least_6_8("6.18.0-1-amd64\n"));
+        assert!(release_at_least_6_8("6.8.0"));
+        assert!(!release_at_least_6_8("6.7.12"));
+        assert!(!release_at_least_6_8("5.15.0-91-generic"));
+        assert!(!release_at_least_6_8("garbage"));
+    }
     use crate::model::test_support::*;
 
     #[test]

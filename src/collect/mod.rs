@@ -199,6 +199,12 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     accept_queue::attribute(&mut sockets);
     stats.bound_inactive_visible =
         source == Source::Netlink && accept_queue::kernel_reports_bound_inactive();
+    if source == Source::Netlink && !stats.bound_inactive_visible {
+        warnings.push(
+            "this kernel does not report TCP sockets bound but not listening (Linux 6.8+ does): one may hold a port unseen"
+                .into(),
+        );
+    }
     sockets.shrink_to_fit();
     stats.sockets = sockets.len();
     stats.kernel_held = sockets.iter().filter(|s| s.kernel_held).count();
