@@ -310,7 +310,7 @@ pub fn for_causes(
                 r.push(run(
                     "lower_unprivileged_start",
                     format!("{ns}sysctl -w net.ipv4.ip_unprivileged_port_start={port}"),
-                    format!("or let every user bind ports from {port} up (the whole namespace)"),
+                    format!("let every user bind ports from {port} up (the whole namespace)"),
                 ));
             }
             CauseKind::Address => address_remedies(&mut r, req, &ns, address),
@@ -411,11 +411,15 @@ pub fn plan(causes: &[Cause], req: &BindRequest, ctx: &Context, sys: &Sysctls) -
     }
     for i in order {
         let c = &causes[i];
-        let pick = c
-            .remedies
-            .iter()
-            .find(|r| r.change.is_none() && r.action != "wait")
-            .or(c.remedies.first());
+        // A capability for the one service beats opening privileged ports to every user.
+        let pick = if c.kind == CauseKind::Privilege {
+            c.remedies.first()
+        } else {
+            c.remedies
+                .iter()
+                .find(|r| r.change.is_none() && r.action != "wait")
+                .or(c.remedies.first())
+        };
         if let Some(r) = pick {
             let mut r = r.clone();
             r.cause = Some(i);
