@@ -314,3 +314,66 @@ fn a_virtual_ip_not_on_the_host_gets_the_vip_fixes() {
     assert_eq!((code, d.verdict), (0, Verdict::Free));
     assert!(binds("192.0.2.7", 80));
 }
+
+#[test]
+fn udp_sharing_by_so_reuseaddr_matches_the_kernel() {
+    if !private_netns("why_udp_reuse") {
+        return;
+    }
+    let mut port = 23700u16;
+    for theirs_reuse in [false, true] {
+        for (held, want) in [
+            ("0.0.0.0", "0.0.0.0"),
+            ("127.0.0.1", "0.0.0.0"),
+            ("::", "127.0.0.1"),
+        ] {
+            port += 1;
+            let case = format!("udp {held} reuseaddr={theirs_reuse} / {want}");
+            let theirs = udp_bind_with(held.parse().unwrap(), port, theirs_reuse).unwrap();
+            let snap = collect(&CollectOptions {
+                skip_owners: true,
+                ..CollectOptions::default()
+            })
+            .unwrap();
+            let sock = snap
+                .sockets
+                .iter()
+                .find(|s| s.local_port == port && s.proto == Proto::Udp)
+                .expect(&case);
+            let req = BindRequest {
+                port,
+                proto: Proto::Udp,
+                addr: want.parse().unwrap(),
+                opts: BindOptions::default(),
+            };
+            let rules = judge(&req, sock, false, 0);
+            for reuseaddr in [false, true] {
+                let blocked = udp_bind_with(req.addr, port, reuseaddr).is_err();
+                match if reuseaddr {
+                    rules.reuseaddr
+                } else {
+                    rules.plain
+                } {
+                    Some(b) => assert_eq!(b, blocked, "{case} reuseaddr={reuseaddr}"),
+                    None => assert!(reuseaddr, "{case}: only SO_REUSEADDR is unknown"),
+                }
+            }
+            // The probe settles what the rules cannot.
+            let probe = probe_as(
+                &NetnsTarget::default(),
+                Proto::Udp,
+                req.addr,
+                port,
+                &req.opts,
+            );
+            let d = diagnose(&req, &snap, &probe, &Context::default());
+            let with_reuse = udp_bind_with(req.addr, port, true).is_err();
+            assert_eq!(
+                d.causes[0].blocks_with_reuseaddr,
+                Some(with_reuse),
+                "{case}"
+            );
+            drop(theirs);
+        }
+    }
+}

@@ -194,6 +194,12 @@ fn time_wait_after_a_server_with_reuseaddr() {
         "{reuse:?}"
     );
     assert_eq!(d.causes[0].blocks_with_reuseaddr, Some(false));
+    let (_, text, _) = run(portscope().args(["why", "21006"]));
+    assert!(
+        text.contains("change: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR"),
+        "{text}"
+    );
+    assert!(!text.contains("$ setsockopt"), "{text}");
 }
 
 #[test]

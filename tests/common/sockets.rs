@@ -58,3 +58,29 @@ pub fn tcp_listen_with(addr: IpAddr, port: u16, o: Opts) -> OwnedFd {
 pub fn binds(addr: &str, port: u16) -> bool {
     tcp_bind(addr.parse().expect("address"), port, Opts::default()).is_ok()
 }
+
+/// A UDP socket bound to addr:port with SO_REUSEADDR or not.
+pub fn udp_bind_with(addr: IpAddr, port: u16, reuseaddr: bool) -> Result<OwnedFd, String> {
+    let fam = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(fam, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| format!("{e:?}"))?;
+    if reuseaddr {
+        setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| format!("{e:?}"))?;
+    }
+    let r = match addr {
+        IpAddr::V4(a) => bind(
+            fd.as_raw_fd(),
+            &SockaddrIn::from(SocketAddrV4::new(a, port)),
+        ),
+        IpAddr::V6(a) => bind(
+            fd.as_raw_fd(),
+            &SockaddrIn6::from(SocketAddrV6::new(a, port, 0, 0)),
+        ),
+    };
+    r.map_err(|e| format!("{e:?}"))?;
+    Ok(fd)
+}
