@@ -133,8 +133,9 @@ fn fix_asks_for_each_step_and_no_means_no() {
     assert_eq!(t.exit_code(), 1);
     assert!(alive(&mut holder));
     let mut t = Tui::start(&["fix", "24005"], &env, 100, 40);
-    let screen = t.wait_text("Do it? [y/N]");
-    assert!(screen.contains("Send SIGTERM to sleep"), "{screen}");
+    t.wait_for("the signal's own question", |s| {
+        s.contains("Do it? [y/N]") && s.contains("Send SIGTERM to sleep")
+    });
     t.keys("y\r");
     t.wait_text("is free");
     assert_eq!(t.exit_code(), 0);
@@ -189,11 +190,14 @@ fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
     t.wait_text("Listeners");
     t.keys("4");
     t.keys("24010\r");
-    let screen = t.wait_text("3 TIME_WAIT sockets");
-    assert!(screen.contains("press D"), "{screen}");
+    // A frame can be read half drawn: wait for everything it should show.
+    t.wait_for("the TIME_WAIT cause and its remedy", |s| {
+        s.contains("3 TIME_WAIT sockets") && s.contains("press D")
+    });
     t.keys("F");
-    let screen = t.wait_text("Fix: run the plan");
-    assert!(screen.contains("stopping as soon as it binds"), "{screen}");
+    t.wait_for("the plan's confirmation", |s| {
+        s.contains("Fix: run the plan") && s.contains("stopping as soon as it binds")
+    });
     t.keys("y");
     t.wait_text("is free: the kernel's bind probe succeeded");
     assert!(binds("0.0.0.0", 24010), "a real bind takes the port");
