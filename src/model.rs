@@ -70,10 +70,13 @@ pub enum State {
     LastAck,
     Closing,
     Unconn,
+    /// A TCP socket bound but neither listening nor connected (TCP_CLOSE in the bind table):
+    /// it holds its port. Reported since Linux 6.8 when asked for (`ss -B`).
+    BoundInactive,
 }
 
 impl State {
-    pub const ALL: [State; 12] = [
+    pub const ALL: [State; 13] = [
         State::Listen,
         State::Established,
         State::SynSent,
@@ -86,6 +89,7 @@ impl State {
         State::LastAck,
         State::Closing,
         State::Unconn,
+        State::BoundInactive,
     ];
 
     /// Maps the kernel's numeric state (include/net/tcp_states.h) for a protocol.
@@ -98,7 +102,9 @@ impl State {
             5 => State::FinWait2,
             6 => State::TimeWait,
             7 if proto == Proto::Udp => State::Unconn,
-            7 => State::Close,
+            // A closed TCP socket is in no hash table: the only ones a dump returns are those
+            // still bound (bit 13 of the request, TCP_BOUND_INACTIVE).
+            7 => State::BoundInactive,
             8 => State::CloseWait,
             9 => State::LastAck,
             10 => State::Listen,
@@ -122,6 +128,7 @@ impl State {
             State::LastAck => "LAST_ACK",
             State::Closing => "CLOSING",
             State::Unconn => "UNCONN",
+            State::BoundInactive => "BOUND_INACTIVE",
         }
     }
 
@@ -140,6 +147,7 @@ impl State {
             State::LastAck => "LAST-ACK",
             State::Closing => "CLOSING",
             State::Unconn => "UNCONN",
+            State::BoundInactive => "BOUND",
         }
     }
 }
@@ -159,6 +167,7 @@ impl std::str::FromStr for State {
             "TW" => Some(State::TimeWait),
             "LISTENING" => Some(State::Listen),
             "CLOSED" => Some(State::Close),
+            "BOUND" | "BOUNDINACTIVE" => Some(State::BoundInactive),
             _ => None,
         };
         alias
@@ -240,6 +249,9 @@ pub struct Socket {
     /// Some process holds it, but portscope could not see which (permissions, hidepid).
     #[serde(default)]
     pub owner_hidden: bool,
+    /// A connection in its listener's accept queue (no fd yet): `owners` are the listener's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_queue: bool,
     /// Shared between all sockets with the same holders (a process's sockets share one list),
     /// so 100k sockets cost no allocation each.
     pub owners: Owners,
@@ -415,6 +427,9 @@ pub struct Stats {
     /// Wall time of the whole snapshot, in microseconds.
     pub duration_us: u64,
     pub is_root: bool,
+    /// The source reports TCP sockets bound but not listening (netlink on Linux 6.8+).
+    #[serde(default)]
+    pub bound_inactive_visible: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -462,7 +477,10 @@ mod tests {
     #[test]
     fn kernel_state_codes() {
         assert_eq!(State::from_kernel(Proto::Udp, 7), Some(State::Unconn));
-        assert_eq!(State::from_kernel(Proto::Tcp, 7), Some(State::Close));
+        assert_eq!(
+            State::from_kernel(Proto::Tcp, 7),
+            Some(State::BoundInactive)
+        );
         assert_eq!(State::from_kernel(Proto::Tcp, 12), Some(State::SynRecv));
         assert_eq!(State::from_kernel(Proto::Tcp, 0), None);
     }
@@ -524,6 +542,7 @@ pub mod test_support {
             expires_ms: None,
             kernel_held: false,
             owner_hidden: false,
+            accept_queue: false,
             owners: Arc::from([owner(100 + u32::from(local_port % 50), "svc")]),
         }
     }

@@ -52,8 +52,10 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
     });
 
     tui.keys("3");
-    let screen = tui.wait_text("Port map ·");
-    assert!(screen.contains("ephemeral 32768-60999"), "{screen}");
+    // The title can arrive before the rest of the frame: wait for the whole answer.
+    tui.wait_for("the port map with its legend", |t| {
+        t.contains("Port map ·") && t.contains("ephemeral 32768-60999")
+    });
     tui.keys("g20100\r");
     tui.wait_text("port 20100: listener");
 
@@ -78,7 +80,7 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
     tui.keys("4");
     tui.keys("20100\r");
     let screen = tui.wait_text("IN USE");
-    assert!(screen.contains("listener"), "{screen}");
+    assert!(screen.contains("listens on 0.0.0.0:20100"), "{screen}");
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
     drop(other);

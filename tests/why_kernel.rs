@@ -47,7 +47,11 @@ fn wildcard_listener_blocks_the_port() {
     assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
     assert_eq!(roles(&d), vec![Role::Listener]);
     assert_eq!(pids(&d), BTreeSet::from([holder.pid()]));
-    assert!(d.explanation.contains("listener"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("listens on 0.0.0.0:21001"),
+        "{}",
+        d.explanation
+    );
     assert!(
         d.remedies
             .iter()
@@ -178,8 +182,25 @@ fn time_wait_after_a_server_with_reuseaddr() {
         d.explanation
     );
     let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
-    assert_eq!(&actions[..2], &["wait", "reuseaddr"], "{actions:?}");
+    assert_eq!(d.plan[0].action, "destroy_time_wait", "{:?}", d.plan);
+    assert!(
+        actions.contains(&"wait") && actions.contains(&"reuseaddr"),
+        "{actions:?}"
+    );
     assert!(!actions.contains(&"kill"), "nothing to kill: {actions:?}");
+    // A change to the service's code is shown as one, never as a shell command.
+    let reuse = d.remedies.iter().find(|r| r.action == "reuseaddr").unwrap();
+    assert!(
+        reuse.command.is_empty() && reuse.change.is_some(),
+        "{reuse:?}"
+    );
+    assert_eq!(d.causes[0].blocks_with_reuseaddr, Some(false));
+    let (_, text, _) = run(portscope().args(["why", "21006"]));
+    assert!(
+        text.contains("change: setsockopt(fd, SOL_SOCKET, SO_REUSEADDR"),
+        "{text}"
+    );
+    assert!(!text.contains("$ setsockopt"), "{text}");
 }
 
 #[test]
@@ -201,8 +222,10 @@ fn time_wait_after_a_server_without_reuseaddr() {
         d.explanation
     );
     let actions: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
-    assert_eq!(actions.first(), Some(&"wait"));
+    assert_eq!(actions.first(), Some(&"destroy_time_wait"), "{actions:?}");
+    assert!(actions.contains(&"wait"), "{actions:?}");
     assert!(!actions.contains(&"reuseaddr") && !actions.contains(&"kill"));
+    assert_eq!(d.causes[0].blocks_with_reuseaddr, Some(true));
 }
 
 #[test]

@@ -85,6 +85,8 @@ impl PendingAction {
     pub fn describe(&self) -> (String, Vec<String>) {
         match self {
             PendingAction::Signal(a) => describe_signal(a),
+            PendingAction::DestroySockets(a) => super::destroy_set::describe(a),
+            PendingAction::Sequence(a) => super::sequence::describe(a),
             PendingAction::CloseConnection(a) => {
                 let s = &a.socket;
                 let who = s
@@ -103,13 +105,19 @@ impl PendingAction {
                             s.state.ss_name()
                         ),
                         format!(
-                            "  {} keeps running; it sees the connection reset (ECONNABORTED) and port {} is released",
+                            "  {} keeps running; it sees the connection reset (ECONNABORTED){}",
                             if who.is_empty() {
                                 "its process".to_string()
                             } else {
                                 who
                             },
-                            s.local_port
+                            // Only an outgoing connection holds its port alone; an accepted one
+                            // shares it with its listener and others.
+                            if s.autobound {
+                                format!(" and port {} is released", s.local_port)
+                            } else {
+                                String::new()
+                            }
                         ),
                         "  needs root (CAP_NET_ADMIN) and a kernel with CONFIG_INET_DIAG_DESTROY"
                             .into(),

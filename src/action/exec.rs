@@ -60,11 +60,11 @@ impl Outcome {
         }
     }
 
-    fn done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
+    pub(super) fn done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
         Outcome::new(Status::Done, title, lines)
     }
 
-    fn failed(title: impl Into<String>, lines: Vec<String>) -> Outcome {
+    pub(super) fn failed(title: impl Into<String>, lines: Vec<String>) -> Outcome {
         Outcome::new(Status::Failed, title, lines)
     }
 
@@ -263,6 +263,8 @@ pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> Outcome {
         PendingAction::CloseConnection(a) => close(a),
         PendingAction::ApplyReservation(a) => apply(a),
         PendingAction::UndoReservation(u) => undo(u),
+        PendingAction::DestroySockets(a) => super::destroy_set::run(a),
+        PendingAction::Sequence(a) => super::sequence::run(a, log),
     };
     outcome.logged = match log {
         None => Logged::No("no data directory for the action log".into()),

@@ -3,9 +3,12 @@
 //! [`exec::execute`], the one place that acts, which re-checks everything before it acts.
 
 mod describe;
+pub mod destroy_set;
 pub mod exec;
+pub mod from_plan;
 pub mod kill;
 pub mod log;
+pub mod sequence;
 mod signal_plan;
 pub mod target;
 pub mod units;
@@ -67,6 +70,10 @@ pub enum PendingAction {
     CloseConnection(CloseAction),
     ApplyReservation(ReserveAction),
     UndoReservation(UndoPlan),
+    /// SOCK_DESTROY on every socket of a cause (why's D, a `fix` step).
+    DestroySockets(destroy_set::DestroySetAction),
+    /// Why's plan, step after step, stopping once the port binds (the TUI's why view).
+    Sequence(sequence::SequenceAction),
 }
 
 /// Why an action cannot even be offered for the selection.

@@ -2,6 +2,7 @@
 
 pub mod check_cmd;
 mod confirm;
+mod fix_cmd;
 pub mod fleet_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;
@@ -10,6 +11,7 @@ pub mod services_cmd;
 pub mod snapshot_cmd;
 pub mod table;
 mod why_cmd;
+mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State};
@@ -76,6 +78,10 @@ pub enum Command {
     ///
     /// Exit status: 0 when the bind would succeed, 1 when it would fail, 2 for bad input.
     Why(WhyArgs),
+    /// Carry out why's plan: each step confirmed, re-probed after each, until the port binds.
+    ///
+    /// Exit status: 0 when the port is free at the end, 1 when not, 2 for bad input.
+    Fix(FixArgs),
     /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
     Reserve(reserve_cmd::ReserveArgs),
     /// Check the declared service ports and the host, as a Nagios plugin.
@@ -101,9 +107,52 @@ pub struct WhyArgs {
     /// The address the service binds (an IPv6 address checks IPv6).
     #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
     pub addr: std::net::IpAddr,
+    #[command(flatten)]
+    pub bind: BindFlags,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+    /// List every socket in the way, not a few examples per cause.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// How the service binds, so the probe binds the same way.
+#[derive(Debug, Args, Clone, Default)]
+pub struct BindFlags {
+    /// Probe as this user (name or uid): its uid, gid and groups, no capabilities.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// The service sets IPV6_V6ONLY on its [::] socket.
+    #[arg(long)]
+    pub v6only: bool,
+    /// The service sets SO_REUSEPORT.
+    #[arg(long)]
+    pub reuseport: bool,
+    /// The service sets IP_FREEBIND (binds addresses not on the host yet).
+    #[arg(long)]
+    pub freebind: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// The port the service wants to bind (1-65535).
+    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
+    pub port: u16,
+    /// tcp or udp.
+    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
+    pub proto: Proto,
+    /// The address the service binds.
+    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
+    pub addr: std::net::IpAddr,
+    #[command(flatten)]
+    pub bind: BindFlags,
+    /// Answer yes to every step except signals to processes (those need --kill too).
+    #[arg(long)]
+    pub yes: bool,
+    /// With --yes: also send SIGTERM to processes without asking.
+    #[arg(long)]
+    pub kill: bool,
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
@@ -271,6 +320,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
+        Some(Command::Fix(args)) => fix_cmd::run(&args, &netns),
         Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
         Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
         Some(Command::Metrics(args)) => {

@@ -1,52 +1,97 @@
-//! `portscope why PORT`: the kernel's verdict on a bind, who is in the way, and the safe fixes.
+//! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
-use super::{WhyArgs, collect_for_cli, failed, wrap};
-use crate::analyze::why::{BindRequest, Context, Diagnosis, diagnose};
-use crate::cli::snapshot_cmd::{marks, owners_cell, user_cell};
-use crate::collect::probe::{has_net_bind_service, probe};
+use super::{BindFlags, WhyArgs, bad_input, collect_for_cli, failed};
+use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
+use crate::collect::probe::{has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, NetnsTarget};
+use crate::model::Snapshot;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
+pub fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> {
+    let user = match f.user.as_deref() {
+        None => None,
+        Some(u) => {
+            let found = match u.parse::<u32>() {
+                Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+                Err(_) => nix::unistd::User::from_name(u),
+            };
+            match found {
+                Ok(Some(p)) => Some((
+                    ServiceUser {
+                        uid: p.uid.as_raw(),
+                        gid: p.gid.as_raw(),
+                    },
+                    p.name,
+                )),
+                Ok(None) => match u.parse::<u32>() {
+                    // A uid without a passwd entry (a container's user): its own group.
+                    Ok(uid) => Some((ServiceUser { uid, gid: uid }, u.to_string())),
+                    Err(_) => return Err(format!("--user {u:?}: no such user")),
+                },
+                Err(e) => return Err(format!("--user {u:?}: cannot look it up: {e}")),
+            }
+        }
+    };
+    Ok((
+        BindOptions {
+            v6only: f.v6only,
+            reuseport: f.reuseport,
+            freebind: f.freebind,
+            user: user.as_ref().map(|u| u.0),
+        },
+        user.map(|u| u.1),
+    ))
+}
+
+pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String>) -> Context {
+    Context {
+        netns: netns.clone(),
+        can_bind_privileged: has_net_bind_service(),
+        uid: opts
+            .user
+            .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid),
+        user_name,
+    }
+}
+
+/// Collects, probes and diagnoses: the one question `why` and each round of `fix` ask.
+pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), ExitCode> {
+    let snap = collect_for_cli(&CollectOptions {
+        netns: ctx.netns.clone(),
+        ..CollectOptions::default()
+    })?;
+    let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
+    let d = diagnose(req, &snap, &result, ctx);
+    Ok((snap, d))
+}
+
 pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
+    let (opts, user_name) = match bind_options(&args.bind) {
+        Ok(o) => o,
+        Err(e) => return bad_input(e),
+    };
     let req = BindRequest {
         port: args.port,
         proto: args.proto,
         addr: args.addr,
+        opts,
     };
-    let snap = match collect_for_cli(&CollectOptions {
-        netns: netns.clone(),
-        ..CollectOptions::default()
-    }) {
-        Ok(s) => s,
+    let ctx = context(netns, &opts, user_name);
+    let (snap, d) = match ask(&req, &ctx) {
+        Ok(x) => x,
         Err(code) => return code,
     };
-    let result = probe(netns, req.proto, req.addr, req.port);
-    let ctx = Context {
-        netns: netns.clone(),
-        can_bind_privileged: has_net_bind_service(),
-    };
-    let mut d = diagnose(&req, &snap, &result, &ctx);
-    // The socket unit a manager holds the port for is guessed from names; systemd knows.
-    for h in &d.holders {
-        if let Some((guessed, listed)) = crate::action::socket_unit_from_systemd(&h.socket) {
-            for r in d
-                .remedies
-                .iter_mut()
-                .filter(|r| r.command == guessed.command)
-            {
-                r.command.clone_from(&listed.command);
-                r.text.clone_from(&listed.text);
-            }
-        }
-    }
+    let mut d = d;
+    name_socket_units(&mut d);
     let out = if args.json {
         match serde_json::to_string_pretty(&d) {
             Ok(j) => j + "\n",
             Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
         }
     } else {
-        render(&d, &snap)
+        super::why_text::render(&d, &snap, args.all)
     };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     if d.would_bind() {
@@ -56,53 +101,23 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     }
 }
 
-pub fn render(d: &Diagnosis, snap: &crate::model::Snapshot) -> String {
-    let mut o = String::new();
-    let on = crate::model::fmt_endpoint(d.addr, d.port);
-    o.push_str(&format!(
-        "{}  {} {on}{}\n",
-        d.verdict.label(),
-        d.proto,
-        if d.at_risk {
-            "  (at risk: ephemeral, unreserved)"
-        } else {
-            ""
-        }
-    ));
-    o.push_str(&format!("{}\n\n", d.probe_summary()));
-    o.push_str(&wrap(&d.explanation, 80, ""));
-    if !d.holders.is_empty() {
-        o.push_str("\nIn the way\n");
-        let (mark, hidden) = crate::cli::snapshot_cmd::hidden_labels(snap);
-        for h in &d.holders {
-            let s = &h.socket;
-            o.push_str(&format!(
-                "  {:<9} {} {} -> {}  {}\n",
-                h.role.name(),
-                s.state.ss_name(),
-                s.local(),
-                s.remote(),
-                marks(s, mark)
-            ));
-            o.push_str(&format!(
-                "            {} (user {})\n",
-                owners_cell(s, hidden),
-                user_cell(s)
-            ));
+/// The socket unit a manager holds the port for is guessed from names in the library (no I/O
+/// there); systemd knows, so the CLI asks it and puts its answer in every place the guess is.
+fn name_socket_units(d: &mut crate::analyze::why::Diagnosis) {
+    let found: Vec<_> = d
+        .holders
+        .iter()
+        .filter_map(|h| crate::action::socket_unit_from_systemd(&h.socket))
+        .collect();
+    for (guessed, listed) in found {
+        let all = d
+            .remedies
+            .iter_mut()
+            .chain(d.plan.iter_mut())
+            .chain(d.causes.iter_mut().flat_map(|c| c.remedies.iter_mut()));
+        for r in all.filter(|r| r.command == guessed.command) {
+            r.command.clone_from(&listed.command);
+            r.text.clone_from(&listed.text);
         }
     }
-    if !d.remedies.is_empty() {
-        o.push_str("\nWhat to do, safest first\n");
-        for (i, r) in d.remedies.iter().enumerate() {
-            o.push_str(&wrap(&r.text, 80, &format!("  {}. ", i + 1)));
-            o.push_str(&format!("       $ {}\n", r.command));
-        }
-    }
-    if !d.notes.is_empty() {
-        o.push_str("\nNotes\n");
-        for n in &d.notes {
-            o.push_str(&wrap(n, 80, "  - "));
-        }
-    }
-    o
 }

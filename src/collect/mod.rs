@@ -1,6 +1,8 @@
 //! Collection: the only part of portscope that reads the kernel's socket tables and /proc.
 //! Everything downstream works on the immutable [`Snapshot`] it returns.
 
+pub mod accept_queue;
+pub mod addresses;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
@@ -191,6 +193,15 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     }
     for s in &mut sockets {
         s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
+    }
+    accept_queue::attribute(&mut sockets);
+    stats.bound_inactive_visible =
+        source == Source::Netlink && accept_queue::kernel_reports_bound_inactive();
+    if source == Source::Netlink && !stats.bound_inactive_visible {
+        warnings.push(
+            "this kernel does not report TCP sockets bound but not listening (Linux 6.8+ does): one may hold a port unseen"
+                .into(),
+        );
     }
     sockets.shrink_to_fit();
     stats.sockets = sockets.len();

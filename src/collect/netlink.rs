@@ -27,7 +27,10 @@ const MSG_LEN: usize = 72; // struct inet_diag_msg
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const INET_DIAG_BC_AUTO: u8 = 6;
 const INET_DIAG_SKV6ONLY: u16 = 11;
-const ALL_STATES: u32 = 0x1fff; // every TCP state including NEW_SYN_RECV, as `ss -a`
+// Every TCP state including NEW_SYN_RECV (`ss -a`), plus bit 13, TCP_BOUND_INACTIVE (`ss -B`,
+// Linux 6.8): sockets bound but not listening, which hold their port like any other. Older
+// kernels ignore the bit.
+const ALL_STATES: u32 = 0x3fff;
 const TIMER_TIMEWAIT: u8 = 3;
 const RECV_BUF: usize = 64 * 1024; // the kernel fills at most ~32 KiB per dump recv
 
@@ -345,6 +348,7 @@ fn parse_msg(msg: &[u8], proto: Proto) -> Option<Socket> {
         expires_ms: (timer == TIMER_TIMEWAIT).then_some(expires),
         kernel_held: inode == 0,
         owner_hidden: false,
+        accept_queue: false,
         owners: crate::model::no_owners(),
     })
 }

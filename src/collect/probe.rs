@@ -38,6 +38,13 @@ pub struct ProbeResult {
     /// Why the probe could not run, when it could not (then the verdict comes from the tables).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_run: Option<String>,
+    /// With `--user`, when the user got EACCES: the same bind with portscope's privileges, which
+    /// says whether the port is also in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<Outcome>,
+    /// What the namespace says of a specific IPv6 address (tentative while DAD runs, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<super::addresses::AddressState>,
 }
 
 impl ProbeResult {
@@ -46,6 +53,8 @@ impl ProbeResult {
             plain: None,
             reuseaddr: None,
             not_run: Some(reason.into()),
+            privileged: None,
+            address: None,
         }
     }
 }
@@ -55,7 +64,31 @@ fn errno_name(e: nix::Error) -> String {
     format!("{e:?}")
 }
 
-fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool) -> Outcome {
+/// How the service creates its socket, so the probe binds the same way: the options that change
+/// the kernel's verdict, and the user it runs as (EACCES and SO_REUSEPORT's same-uid rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BindOptions {
+    /// IPV6_V6ONLY on an IPv6 socket (`[::]` then leaves IPv4 alone).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub v6only: bool,
+    /// SO_REUSEPORT: joins a group of sockets of the same user on the port.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reuseport: bool,
+    /// IP_FREEBIND: bind an address that is not (yet) on the host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub freebind: bool,
+    /// Probe with this user's uid, gid and groups, and without capabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<ServiceUser>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceUser {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptions) -> Outcome {
     let (family, ty) = (
         match addr {
             IpAddr::V4(_) => AddressFamily::Inet,
@@ -70,7 +103,23 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool) -> Outcome {
         Ok(fd) => fd,
         Err(e) => return Outcome(errno_name(e)),
     };
-    if reuse && let Err(e) = setsockopt(&fd, sockopt::ReuseAddr, &true) {
+    let set = || -> nix::Result<()> {
+        if reuse {
+            setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+        }
+        if opts.reuseport {
+            setsockopt(&fd, sockopt::ReusePort, &true)?;
+        }
+        // Unasked, the namespace's net.ipv6.bindv6only decides, as for the service.
+        if addr.is_ipv6() && opts.v6only {
+            setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+        }
+        if opts.freebind {
+            setsockopt(&fd, sockopt::IpFreebind, &true)?;
+        }
+        Ok(())
+    };
+    if let Err(e) = set() {
         return Outcome(errno_name(e));
     }
     let r = match addr {
@@ -90,18 +139,117 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool) -> Outcome {
     }
 }
 
+/// Both binds, on a thread of their own that takes the service user's credentials: on Linux a
+/// thread's credentials are its own (the raw syscalls, not libc's process-wide wrappers), so the
+/// rest of portscope keeps root. A new thread inherits its creator's network namespace.
+fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, Outcome) {
+    let Some(user) = opts.user else {
+        return (
+            try_bind(proto, addr, port, false, opts),
+            try_bind(proto, addr, port, true, opts),
+        );
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                if let Err(e) = become_user(user) {
+                    let o = Outcome(format!("cannot become uid {}: {e}", user.uid));
+                    return (o.clone(), o);
+                }
+                (
+                    try_bind(proto, addr, port, false, opts),
+                    try_bind(proto, addr, port, true, opts),
+                )
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                let o = Outcome("probe thread panicked".into());
+                (o.clone(), o)
+            })
+    })
+}
+
+/// Drops this thread to the user: groups, gid, then uid (after which the kernel clears the
+/// thread's capabilities, as for a service started as that user).
+fn become_user(u: ServiceUser) -> std::io::Result<()> {
+    use rustix::process::{Gid, Uid};
+    use rustix::thread::{set_thread_groups, set_thread_res_gid, set_thread_res_uid};
+    let groups: Vec<Gid> = supplementary_groups(u)
+        .into_iter()
+        .map(Gid::from_raw)
+        .collect();
+    set_thread_groups(&groups)?;
+    let g = Gid::from_raw(u.gid);
+    set_thread_res_gid(g, g, g)?;
+    let id = Uid::from_raw(u.uid);
+    set_thread_res_uid(id, id, id)?;
+    Ok(())
+}
+
+fn supplementary_groups(u: ServiceUser) -> Vec<u32> {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(u.uid))
+        .ok()
+        .flatten();
+    let Some(user) = user else {
+        return vec![u.gid];
+    };
+    let Ok(name) = std::ffi::CString::new(user.name) else {
+        return vec![u.gid];
+    };
+    nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(u.gid))
+        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_else(|_| vec![u.gid])
+}
+
 /// Probes inside the target namespace. A failure to enter it is reported, not raised.
 pub fn probe(netns: &NetnsTarget, proto: Proto, addr: IpAddr, port: u16) -> ProbeResult {
+    probe_as(netns, proto, addr, port, &BindOptions::default())
+}
+
+/// Probes as the service binds. When its user gets EACCES and portscope itself may bind the
+/// port, a third bind with portscope's own privileges says whether the port is also in use
+/// (the kernel checks privilege before conflicts, so EACCES hides a conflict).
+pub fn probe_as(
+    netns: &NetnsTarget,
+    proto: Proto,
+    addr: IpAddr,
+    port: u16,
+    opts: &BindOptions,
+) -> ProbeResult {
+    let may_privileged = has_net_bind_service();
+    let me = nix::unistd::geteuid();
+    if let Some(u) = opts.user
+        && u.uid != me.as_raw()
+        && !me.is_root()
+    {
+        return ProbeResult::not_run(format!(
+            "probing as uid {} needs root (run with sudo)",
+            u.uid
+        ));
+    }
     match netns.run_in(|| {
-        (
-            try_bind(proto, addr, port, false),
-            try_bind(proto, addr, port, true),
-        )
+        let (plain, reuse) = both(proto, addr, port, opts);
+        let privileged = (opts.user.is_some() && plain.is("EACCES") && may_privileged).then(|| {
+            let own = BindOptions {
+                user: None,
+                ..*opts
+            };
+            try_bind(proto, addr, port, false, &own)
+        });
+        let address = match addr {
+            IpAddr::V6(a) if !a.is_unspecified() && a.to_ipv4_mapped().is_none() => {
+                super::addresses::ipv6_state(a)
+            }
+            _ => None,
+        };
+        (plain, reuse, privileged, address)
     }) {
-        Ok((plain, reuse)) => ProbeResult {
+        Ok((plain, reuse, privileged, address)) => ProbeResult {
             plain: Some(plain),
             reuseaddr: Some(reuse),
             not_run: None,
+            privileged,
+            address,
         },
         Err(e) => ProbeResult::not_run(format!("the bind probe could not run: {e}")),
     }

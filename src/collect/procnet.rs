@@ -64,6 +64,7 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
         expires_ms,
         kernel_held: inode == 0,
         owner_hidden: false,
+        accept_queue: false,
         owners: crate::model::no_owners(),
     })
 }

@@ -23,11 +23,18 @@ pub struct WhyLine {
 /// against `snap`.
 pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -> WhyLine {
     let addr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let req = BindRequest { port, proto, addr };
+    let req = BindRequest {
+        port,
+        proto,
+        addr,
+        opts: Default::default(),
+    };
     let probe = crate::collect::probe::probe(netns, proto, addr, port);
     let ctx = Context {
         netns: netns.clone(),
         can_bind_privileged: crate::collect::probe::has_net_bind_service(),
+        uid: nix::unistd::geteuid().as_raw(),
+        user_name: None,
     };
     let d = why::diagnose(&req, snap, &probe, &ctx);
     let holder = d.holders.first().map(|h| {
@@ -37,6 +44,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
             Role::Outgoing => format!("outgoing connection of {who} to {}", h.socket.remote()),
             Role::Bound => format!("connection of {who} bound to it"),
             Role::TimeWait => "TIME_WAIT (no process)".to_string(),
+            Role::BoundInactive => format!("socket of {who} bound but not listening"),
         }
     });
     let reusable_time_wait = !d.holders.is_empty()

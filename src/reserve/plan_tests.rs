@@ -29,6 +29,7 @@ fn sock(proto: Proto, state: State, port: u16, autobound: bool) -> Socket {
         rx_queue: 0,
         tx_queue: 0,
         autobound,
+        accept_queue: false,
         v6only: None,
         expires_ms: None,
         kernel_held: state == State::TimeWait,

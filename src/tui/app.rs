@@ -222,6 +222,8 @@ pub struct App {
     pub why_error: Option<String>,
     /// Lines scrolled in the why view (its remedies run past 24 lines).
     pub why_scroll: u16,
+    /// The cause K and D act on in the why view (index into the diagnosis's causes).
+    pub why_cause: usize,
     pub modal: Option<Modal>,
     pub replay: bool,
     pub quit: bool,
@@ -261,6 +263,7 @@ impl App {
             why_request: None,
             why_error: None,
             why_scroll: 0,
+            why_cause: 0,
             modal: None,
             replay,
             quit: false,
@@ -473,6 +476,7 @@ impl App {
                     self.why_request = Some(req);
                     self.diagnosis = None;
                     self.why_scroll = 0;
+                    self.why_cause = 0;
                     vec![Effect::Watch(Some(req)), Effect::RefreshNow]
                 }
                 Err(e) => {
@@ -633,6 +637,7 @@ impl App {
             | Command::CloseConn
             | Command::Reserve
             | Command::ReserveAtRisk
+            | Command::FixPlan
             | Command::Undo => {
                 if self.replay {
                     self.note = Some(
@@ -677,6 +682,12 @@ impl App {
             return;
         };
         let netns = self.actions.netns.clone();
+        if self.view == View::Why
+            && matches!(cmd, Command::Kill | Command::CloseConn | Command::FixPlan)
+        {
+            self.why_act(cmd);
+            return;
+        }
         match cmd {
             Command::Kill | Command::CloseConn => {
                 let Some(sock) = self.action_target(cmd) else {
@@ -853,9 +864,7 @@ impl App {
                 let cur = self.table().map_or(0, |(_, n)| n.selected);
                 self.set_row(cur.saturating_add_signed(delta));
             }
-            View::Why => {
-                self.why_scroll = self.why_scroll.saturating_add_signed(delta as i16);
-            }
+            View::Why => self.why_move(delta),
         }
     }
 
@@ -865,6 +874,7 @@ impl App {
                 let rows = (self.map.cells.get() / self.map.cols.get().max(1)).max(1) as isize;
                 self.map_move(dir * rows * self.map.cols.get() as isize);
             }
+            View::Why => self.why_scroll_by(dir * 10),
             _ => {
                 let page = self.table().map_or(10, |(_, n)| n.page.get().max(1)) as isize;
                 self.move_by(dir * page);
@@ -920,9 +930,11 @@ fn restore(nav: &mut TableNav, rows: &[usize], snap: &Snapshot) {
 }
 
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,
-/// `[::1]:8080/tcp`.
+/// `[::1]:8080/tcp`, then why's options: `--v6only`, `--reuseport`, `--freebind`, `--user U`.
 pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
-    let t = text.trim();
+    let mut words = text.split_whitespace();
+    let t = words.next().unwrap_or("");
+    let opts = super::why_act::parse_options(words)?;
     let (rest, proto) = match t.rsplit_once('/') {
         Some((r, p)) => (r, p.parse::<Proto>()?),
         None => (t, Proto::Tcp),
@@ -944,7 +956,12 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
     let port = crate::analyze::why::parse_service_port(port)?;
-    Ok(BindRequest { port, proto, addr })
+    Ok(BindRequest {
+        port,
+        proto,
+        addr,
+        opts,
+    })
 }
 
 /// Key events for a typed string, for scripted sessions (tests, screenshots): `\n` is Enter,

@@ -218,6 +218,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Open));
                 hints.extend([
                     (Command::EditPort, "port"),
+                    (Command::FixPlan, "fix"),
                     (Command::Kill, "kill"),
                     (Command::CloseConn, "close conn"),
                     (Command::Reserve, "reserve"),

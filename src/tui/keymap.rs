@@ -38,11 +38,12 @@ pub enum Command {
     Reserve,
     ReserveAtRisk,
     Undo,
+    FixPlan,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 31] = [
+    pub const ALL: [(Command, &'static str, &'static str); 32] = [
         (Command::Help, "help", "show this help"),
         (Command::Quit, "quit", "quit"),
         (Command::NextView, "next_view", "next view"),
@@ -121,6 +122,11 @@ impl Command {
             Command::Undo,
             "undo",
             "undo the last reservation apply (confirmed)",
+        ),
+        (
+            Command::FixPlan,
+            "fix_plan",
+            "why view: carry out the plan that frees the port (confirmed once)",
         ),
     ];
 
@@ -302,6 +308,7 @@ impl KeyMap {
             (Command::Reserve, &["R"]),
             (Command::ReserveAtRisk, &["A"]),
             (Command::Undo, &["U"]),
+            (Command::FixPlan, &["F"]),
         ]
     }
 

@@ -7,6 +7,7 @@ pub mod keymap;
 pub mod runtime;
 pub mod theme;
 pub mod views;
+mod why_act;
 
 use crate::collect::CollectOptions;
 use crate::collect::NetnsTarget;

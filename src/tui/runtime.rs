@@ -57,6 +57,8 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Rece
             Source::Replay(_) => Default::default(),
         },
         can_bind_privileged: has_net_bind_service(),
+        uid: nix::unistd::geteuid().as_raw(),
+        user_name: None,
     };
     loop {
         let cpu0 = cpu_time();

@@ -16,6 +16,7 @@ macro_rules! skip_note {
 
 pub mod pty;
 pub mod reserve;
+pub mod sockets;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};

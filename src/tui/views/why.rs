@@ -1,7 +1,7 @@
 //! Why: type a port and see the kernel's verdict, who is in the way and the remedies, refreshed
 //! live (a TIME_WAIT counts down to "free").
 
-use crate::analyze::why::{Role, Verdict};
+use crate::analyze::why::{CauseKind, Verdict};
 use crate::tui::app::App;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
@@ -26,13 +26,26 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.selected(),
         ));
         field.push(Span::styled(
-            "  e.g. 8080 · 8080/udp · 127.0.0.1:8080 · [::1]:8080 — enter checks, esc cancels",
+            "  e.g. 8080 · 8080/udp · [::1]:8080 --v6only · 443 --user www-data --reuseport — enter checks, esc cancels",
             theme.dim(),
         ));
     } else {
         let shown = app.why_request.map_or_else(
             || "(none)".to_string(),
-            |r| format!("{}/{}", crate::model::fmt_endpoint(r.addr, r.port), r.proto),
+            |r| {
+                format!(
+                    "{}/{}{}",
+                    crate::model::fmt_endpoint(r.addr, r.port),
+                    r.proto,
+                    // The proto and address are shown already; the rest are the options.
+                    crate::analyze::why::BindRequest {
+                        proto: crate::model::Proto::Tcp,
+                        addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                        ..r
+                    }
+                    .cli_flags(None)
+                )
+            },
         );
         field.push(Span::raw(shown));
         field.push(Span::styled(
@@ -73,68 +86,196 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Line::from(""),
         Line::from(d.explanation.clone()),
     ];
-    if !d.holders.is_empty() {
+    let key = |c: Command| app.keymap.label(c);
+    let mut selected_line = None;
+    let socket_causes = d.causes.iter().filter(|c| c.count > 0).count();
+    if !d.causes.is_empty() {
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("In the way", theme.header())));
-        for h in d.holders.iter().take(8) {
-            let s = &h.socket;
-            let who = if s.kernel_held {
-                match s.expires_ms {
-                    Some(ms) => format!("kernel, frees in {} s", ms.div_ceil(1000)),
-                    None => "kernel".into(),
-                }
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "In the way: {} socket{} in {socket_causes} cause{}",
+                    d.holders.len(),
+                    if d.holders.len() == 1 { "" } else { "s" },
+                    if socket_causes == 1 { "" } else { "s" }
+                ),
+                theme.header(),
+            ),
+            Span::styled(
+                format!(
+                    "  ↑↓ picks one; {} and {} act on all of it",
+                    key(Command::Kill),
+                    key(Command::CloseConn)
+                ),
+                theme.dim(),
+            ),
+        ]));
+        for (i, c) in d.causes.iter().enumerate() {
+            let sel = i == app.why_cause;
+            if sel {
+                selected_line = Some(lines.len());
+            }
+            let (tag, tag_style) = if c.blocks {
+                ("blocks", theme.bad())
             } else {
-                s.owners
-                    .iter()
-                    .map(|o| crate::analyze::why::describe_owner(o))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                ("not on its own", theme.dim())
             };
-            let role_style = match h.role {
-                Role::Outgoing => theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
-                Role::Listener => theme.class_style(crate::analyze::portmap::PortClass::Listener),
-                _ => theme.dim(),
+            let style = match c.kind {
+                CauseKind::Outgoing => {
+                    theme.class_style(crate::analyze::portmap::PortClass::Outgoing)
+                }
+                CauseKind::Listener => {
+                    theme.class_style(crate::analyze::portmap::PortClass::Listener)
+                }
+                _ => ratatui::style::Style::default(),
             };
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<9}", h.role.name()), role_style),
-                Span::raw(format!(
-                    " {} {} → {}  ",
-                    s.state.ss_name(),
-                    s.local(),
-                    s.remote()
-                )),
-                Span::raw(if who.is_empty() {
-                    "(owner hidden: run as root)".into()
-                } else {
-                    who
-                }),
+                Span::styled(
+                    format!("{} {}. ", if sel { "▶" } else { " " }, i + 1),
+                    if sel { theme.selected() } else { theme.dim() },
+                ),
+                Span::styled(format!("[{tag}] "), tag_style),
+                Span::styled(
+                    c.summary.clone(),
+                    if sel {
+                        style.add_modifier(Modifier::BOLD)
+                    } else {
+                        style
+                    },
+                ),
             ]));
-        }
-        if d.holders.len() > 8 {
-            lines.push(Line::from(format!("  … and {} more", d.holders.len() - 8)));
+            for &h in c.holders.iter().take(2) {
+                let s = &d.holders[h].socket;
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "       {} {} → {}",
+                        s.state.ss_name(),
+                        s.local(),
+                        s.remote()
+                    ),
+                    theme.dim(),
+                )));
+            }
+            if c.holders.len() > 2 {
+                lines.push(Line::from(Span::styled(
+                    format!("       … and {} more", c.holders.len() - 2),
+                    theme.dim(),
+                )));
+            }
         }
     }
-    if !d.remedies.is_empty() {
+    let remedy_lines =
+        |lines: &mut Vec<Line<'static>>, lead: String, r: &crate::analyze::why::Remedy| {
+            lines.push(Line::from(format!("{lead}{}", r.text)));
+            let pad = " ".repeat(lead.chars().count());
+            let mut how = Vec::new();
+            if let Some(k) = r.key.as_deref() {
+                let cmd = match k {
+                    "K" => Some(Command::Kill),
+                    "D" => Some(Command::CloseConn),
+                    "R" => Some(Command::Reserve),
+                    _ => None,
+                };
+                if let Some(cmd) = cmd {
+                    how.push(Span::styled(
+                        format!("{pad}press {}", key(cmd)),
+                        theme.key(),
+                    ));
+                }
+            }
+            if let Some(c) = &r.change {
+                how.push(Span::styled(
+                    format!(
+                        "{}change: {c}",
+                        if how.is_empty() {
+                            pad.clone()
+                        } else {
+                            "  · ".into()
+                        }
+                    ),
+                    theme.warn(),
+                ));
+            } else if !r.command.is_empty() {
+                how.push(Span::styled(
+                    format!(
+                        "{}$ {}",
+                        if how.is_empty() {
+                            pad.clone()
+                        } else {
+                            "  · ".into()
+                        },
+                        r.command
+                    ),
+                    theme.dim(),
+                ));
+            }
+            if !how.is_empty() {
+                lines.push(Line::from(how));
+            }
+        };
+    if !d.plan.is_empty() {
         lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled(
-            "What to do, safest first",
-            theme.header(),
-        )));
+        lines.push(Line::from(vec![
+            Span::styled("Plan: what frees the port, in order", theme.header()),
+            Span::styled(
+                format!(
+                    "  press {} to run it (one confirmation)",
+                    key(Command::FixPlan)
+                ),
+                theme.dim(),
+            ),
+        ]));
+        for (i, r) in d.plan.iter().enumerate() {
+            remedy_lines(&mut lines, format!("  {}. ", i + 1), r);
+        }
+    } else if !d.remedies.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("What to do", theme.header())));
         for (i, r) in d.remedies.iter().enumerate() {
-            lines.push(Line::from(format!("  {}. {}", i + 1, r.text)));
+            remedy_lines(&mut lines, format!("  {}. ", i + 1), r);
+        }
+    }
+    if let Some(c) = d.causes.get(app.why_cause)
+        && !d.plan.is_empty()
+    {
+        let others: Vec<&crate::analyze::why::Remedy> = c
+            .remedies
+            .iter()
+            .filter(|r| {
+                !d.plan
+                    .iter()
+                    .any(|p| p.action == r.action && p.command == r.command)
+            })
+            .collect();
+        if !others.is_empty() {
+            lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                format!("     $ {}", r.command),
-                theme.key(),
+                format!("Or instead, for cause {}", app.why_cause + 1),
+                theme.header(),
             )));
+            for r in others {
+                remedy_lines(&mut lines, "  - ".into(), r);
+            }
         }
     }
     for n in &d.notes {
         lines.push(Line::from(Span::styled(format!("note: {n}"), theme.dim())));
     }
+    // A newly picked cause starts from the top (why_move resets the scroll) and is scrolled
+    // into view if it lies below; paging away from it is left alone. Lines are counted before
+    // wrapping: close enough to follow it.
+    let height = body.height.max(1) as usize;
+    let mut scroll = app.why_scroll as usize;
+    if let Some(sel) = selected_line
+        && sel + 3 > scroll + height
+        && scroll <= sel
+    {
+        scroll = (sel + 3).saturating_sub(height);
+    }
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.why_scroll, 0)),
+            .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         body,
     );
 }

@@ -1,0 +1,66 @@
+//! A plan step of `why` as an action: the same values for `fix` on the command line and for the
+//! TUI's why view, so both go through the executor's re-checks.
+
+use super::{NotOffered, PendingAction, Sig, destroy_set, plan_reservation, plan_signal};
+use crate::analyze::why::{Diagnosis, Remedy};
+use crate::collect::NetnsTarget;
+use crate::model::Snapshot;
+use crate::portset::PortSet;
+use std::path::PathBuf;
+
+/// Whether portscope can carry the step out itself (the rest are shown for a person to do:
+/// stopping a unit, a change in code or configuration, looking as root, waiting).
+pub fn runnable(r: &Remedy) -> bool {
+    matches!(
+        r.action.as_str(),
+        "reserve" | "destroy_time_wait" | "destroy_connections" | "close_connection" | "kill"
+    )
+}
+
+/// The action for one step. A reservation is runtime only: the moment is what matters here,
+/// and persisting it is `reserve apply`'s job (it knows the drop-in and the boot value).
+pub fn plan_step(
+    r: &Remedy,
+    d: &Diagnosis,
+    snap: &Snapshot,
+    netns: &NetnsTarget,
+    journal: Option<PathBuf>,
+) -> Result<PendingAction, NotOffered> {
+    match r.action.as_str() {
+        "reserve" => {
+            if !snap.sysctl.known("ip_local_reserved_ports") {
+                return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
+            }
+            let journal = journal
+                .ok_or("no data directory for the undo journal (set HOME or XDG_DATA_HOME)")?;
+            let mut add = PortSet::new();
+            add.insert(d.port);
+            let a = plan_reservation(snap, &add, &PortSet::new(), netns, None, None, journal);
+            Ok(PendingAction::ApplyReservation(a))
+        }
+        "kill" => {
+            let c = r
+                .cause
+                .and_then(|i| d.causes.get(i))
+                .ok_or("this step names no cause")?;
+            let s = c
+                .holders
+                .iter()
+                .map(|&h| &d.holders[h].socket)
+                .find(|s| !s.owners.is_empty())
+                .ok_or("no process is known for this cause (run as root to see it)")?;
+            plan_signal(snap, s, Sig::Term, netns)
+        }
+        "destroy_time_wait" | "destroy_connections" | "close_connection" => {
+            destroy_set::plan_destroy_cause(d, r.cause.ok_or("this step names no cause")?, netns)
+        }
+        _ => Err(format!(
+            "portscope cannot do this step itself: {}",
+            if r.command.is_empty() {
+                r.change.clone().unwrap_or_else(|| r.text.clone())
+            } else {
+                r.command.clone()
+            }
+        )),
+    }
+}

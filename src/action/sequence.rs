@@ -1,0 +1,95 @@
+//! Why's plan as one confirmed sequence (the TUI's why view): each step through the executor,
+//! the kernel's probe after each, stopping as soon as the service's bind would succeed.
+
+use super::PendingAction;
+use super::exec::{Outcome, execute};
+use crate::analyze::why::BindRequest;
+use crate::collect::NetnsTarget;
+use crate::collect::probe::probe_as;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceAction {
+    pub steps: Vec<PendingAction>,
+    /// Steps a person has to do (shown, not run).
+    pub manual: Vec<String>,
+    pub req: BindRequest,
+    pub netns: NetnsTarget,
+}
+
+pub fn describe(a: &SequenceAction) -> (String, Vec<String>) {
+    let mut lines = vec![format!(
+        "Carry out these {} steps to free {} port {}, stopping as soon as it binds?",
+        a.steps.len(),
+        a.req.proto,
+        a.req.port
+    )];
+    for (i, s) in a.steps.iter().enumerate() {
+        let (title, detail) = s.describe();
+        lines.push(format!(
+            "  {}. {title}: {}",
+            i + 1,
+            detail.first().cloned().unwrap_or_default()
+        ));
+    }
+    for m in &a.manual {
+        lines.push(format!("  not done by portscope: {m}"));
+    }
+    lines.push("  every step is re-checked before it runs and logged".into());
+    ("Fix: run the plan".into(), lines)
+}
+
+fn bindable(a: &SequenceAction) -> Result<bool, String> {
+    let r = &a.req;
+    let p = probe_as(&a.netns, r.proto, r.addr, r.port, &r.opts);
+    match p.plain {
+        Some(o) => Ok(o.is_ok()),
+        None => Err(p.not_run.unwrap_or_default()),
+    }
+}
+
+/// Runs the steps in order, each through the executor (so each is re-checked and logged on its
+/// own), stopping once the port binds or a step fails.
+pub fn run(a: &SequenceAction, log: Option<&super::log::ActionLog>) -> Outcome {
+    let mut lines = Vec::new();
+    let mut ok = true;
+    for (i, step) in a.steps.iter().enumerate() {
+        if bindable(a) == Ok(true) {
+            lines.push(format!(
+                "the port binds now: steps {} on were not needed",
+                i + 1
+            ));
+            break;
+        }
+        let o = execute(step, log);
+        lines.push(format!(
+            "{}. {}: {}",
+            i + 1,
+            if o.ok() { "done" } else { "FAILED" },
+            o.title
+        ));
+        lines.extend(o.lines.iter().map(|l| format!("   {l}")));
+        if !o.ok() {
+            ok = false;
+            lines.push("stopped: the remaining steps were not run".into());
+            break;
+        }
+    }
+    let free = bindable(a);
+    lines.push(match &free {
+        Ok(true) => format!(
+            "{} port {} is free: the kernel's bind probe succeeded; start the service now",
+            a.req.proto, a.req.port
+        ),
+        Ok(false) => format!(
+            "{} port {} is still not free: look at why again",
+            a.req.proto, a.req.port
+        ),
+        Err(e) => format!("could not check the port: {e}"),
+    });
+    let title = format!("fix port {}", a.req.port);
+    if ok && free == Ok(true) {
+        Outcome::done(title, lines)
+    } else {
+        Outcome::failed(title, lines)
+    }
+}

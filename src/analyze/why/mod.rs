@@ -1,0 +1,371 @@
+//! "Why can't my service bind this port?": a pure function of the request, the snapshot and the
+//! kernel's probe answers. The CLI prints it; the TUI shows it in a panel; `fix` carries out its
+//! plan.
+
+pub mod cause;
+pub mod conflict;
+mod explain;
+pub mod remedy;
+
+use crate::collect::NetnsTarget;
+use crate::collect::probe::ProbeResult;
+pub use crate::collect::probe::{BindOptions, ServiceUser};
+use crate::model::{Owner, Proto, Snapshot, Socket, State};
+pub use cause::{Cause, CauseKind};
+pub use conflict::overlaps;
+use serde::{Deserialize, Serialize};
+use std::net::{IpAddr, Ipv4Addr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BindRequest {
+    pub port: u16,
+    pub proto: Proto,
+    pub addr: IpAddr,
+    /// How the service's socket is set up (v6only, SO_REUSEPORT, IP_FREEBIND, its user).
+    pub opts: BindOptions,
+}
+
+/// The port a service would bind: 1-65535. Port 0 asks the kernel for any free port, so a
+/// verdict on it would say nothing about the service.
+pub fn parse_service_port(text: &str) -> Result<u16, String> {
+    let port = crate::portset::parse_port(text)
+        .map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))?;
+    if port == 0 {
+        return Err(
+            "port 0 asks the kernel for any free port: name the port your service binds (1-65535)"
+                .into(),
+        );
+    }
+    Ok(port)
+}
+
+impl BindRequest {
+    pub fn tcp(port: u16) -> Self {
+        BindRequest {
+            port,
+            proto: Proto::Tcp,
+            addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            opts: BindOptions::default(),
+        }
+    }
+
+    /// The options as `why` takes them (" --proto udp --v6only"), to repeat the question.
+    pub fn cli_flags(&self, user: Option<&str>) -> String {
+        let mut f = String::new();
+        if self.proto != Proto::Tcp {
+            f.push_str(&format!(" --proto {}", self.proto));
+        }
+        if self.addr != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
+            f.push_str(&format!(" --addr {}", self.addr));
+        }
+        for (on, flag) in [
+            (self.opts.v6only, " --v6only"),
+            (self.opts.reuseport, " --reuseport"),
+            (self.opts.freebind, " --freebind"),
+        ] {
+            if on {
+                f.push_str(flag);
+            }
+        }
+        match (self.opts.user, user) {
+            (Some(_), Some(name)) => f.push_str(&format!(" --user {}", remedy::shell_quote(name))),
+            (Some(u), None) => f.push_str(&format!(" --user {}", u.uid)),
+            _ => {}
+        }
+        f
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A LISTEN socket (or a bound UDP socket for udp).
+    Listener,
+    /// A connection whose local port the kernel picked: the classic thief.
+    Outgoing,
+    /// Any other socket holding the port (an accepted connection, a client that bound it).
+    Bound,
+    /// Held by the kernel, no process to kill; freed when the timer runs out.
+    TimeWait,
+    /// A TCP socket bound but not listening (TCP_BOUND_INACTIVE).
+    BoundInactive,
+}
+
+impl Role {
+    pub fn of(s: &Socket) -> Role {
+        if s.is_listening() {
+            Role::Listener
+        } else if s.state == State::BoundInactive {
+            Role::BoundInactive
+        } else if (s.kernel_held && s.expires_ms.is_some()) || s.state == State::TimeWait {
+            Role::TimeWait
+        } else if s.autobound {
+            Role::Outgoing
+        } else {
+            Role::Bound
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Listener => "listener",
+            Role::Outgoing => "outgoing",
+            Role::Bound => "bound",
+            Role::TimeWait => "time_wait",
+            Role::BoundInactive => "bound_inactive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    #[serde(flatten)]
+    pub socket: Socket,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Free,
+    InUse,
+    PermissionDenied,
+    AddressNotAvailable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remedy {
+    /// wait, reuseaddr, close_connection, destroy_connections, destroy_time_wait, stop_service,
+    /// kill, reserve, grant_capability, lower_unprivileged_start, use_local_address,
+    /// nonlocal_bind, freebind, see_owner, start_service.
+    pub action: String,
+    /// A shell command that does it, exactly as it can be pasted; empty when the remedy is a
+    /// change to the service's code or configuration (then `change` says what).
+    pub command: String,
+    pub text: String,
+    /// The change to make in the service's code or configuration (never a shell command).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<String>,
+    /// The TUI key that carries it out on the whole cause (K, D, R).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// In the plan: which cause (index into `causes`) the step acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub port: u16,
+    pub proto: Proto,
+    pub addr: IpAddr,
+    pub verdict: Verdict,
+    pub probe: ProbeResult,
+    pub holders: Vec<Holder>,
+    pub explanation: String,
+    pub remedies: Vec<Remedy>,
+    /// Inside the ephemeral range and not reserved: an outgoing connection may take it any time.
+    pub at_risk: bool,
+    /// Secondary facts worth knowing (privileged port, verdict from tables only, ...).
+    pub notes: Vec<String>,
+    /// What is in the way, grouped the way one acts on it (version 2).
+    #[serde(default)]
+    pub causes: Vec<Cause>,
+    /// The remedies that free the port, in order (version 2).
+    #[serde(default)]
+    pub plan: Vec<Remedy>,
+    /// The options the bind was judged with.
+    #[serde(default)]
+    pub options: BindOptions,
+}
+
+impl Diagnosis {
+    /// Whether the requested bind would succeed now.
+    pub fn would_bind(&self) -> bool {
+        self.verdict == Verdict::Free
+    }
+
+    /// "kernel probe: bind EADDRINUSE; with SO_REUSEADDR ok", or why the probe did not run.
+    pub fn probe_summary(&self) -> String {
+        match (&self.probe.plain, &self.probe.reuseaddr) {
+            (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
+            _ => self
+                .probe
+                .not_run
+                .clone()
+                .unwrap_or_else(|| "the bind probe did not run".into()),
+        }
+    }
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Free => "FREE",
+            Verdict::InUse => "IN USE",
+            Verdict::PermissionDenied => "PERMISSION DENIED",
+            Verdict::AddressNotAvailable => "ADDRESS NOT AVAILABLE",
+        }
+    }
+}
+
+/// What the diagnosis needs besides data: how to phrase commands, and our privileges.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub netns: NetnsTarget,
+    /// This process holds CAP_NET_BIND_SERVICE (so EACCES cannot be observed by the probe).
+    pub can_bind_privileged: bool,
+    /// The uid the service's socket gets (SO_REUSEPORT groups need the same one).
+    pub uid: u32,
+    /// The service user's name, when `--user` named one.
+    pub user_name: Option<String>,
+}
+
+impl Context {
+    /// Prefix for commands that must run inside the target namespace (ss, ip, sysctl).
+    pub fn ns_prefix(&self) -> String {
+        match self.netns.path() {
+            Some(p) => format!(
+                "nsenter --net={} ",
+                remedy::shell_quote(&p.display().to_string())
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+/// Every socket in the way of `req`, listeners first.
+pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
+    let v6only = snap.sysctl.bindv6only.unwrap_or(false);
+    let mut out: Vec<Holder> = snap
+        .sockets
+        .iter()
+        .filter(|s| overlaps(req, s, v6only))
+        .map(|s| Holder {
+            socket: s.clone(),
+            role: Role::of(s),
+        })
+        .collect();
+    out.sort_by_key(|h| h.role);
+    out
+}
+
+/// "nginx (pid 812, unit nginx.service)".
+pub fn describe_owner(o: &Owner) -> String {
+    match (&o.container, &o.unit) {
+        (Some(c), _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
+        (None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
+        _ => format!("{} (pid {})", o.comm, o.pid),
+    }
+}
+
+pub(crate) fn describe_holder(s: &Socket) -> String {
+    if s.kernel_held {
+        return "the kernel (no process)".into();
+    }
+    if s.owner_hidden || s.owners.is_empty() {
+        return format!(
+            "a process portscope cannot see (the socket's uid is {})",
+            s.uid
+        );
+    }
+    let mut names: Vec<String> = s.owners.iter().take(2).map(|o| describe_owner(o)).collect();
+    if s.owners.len() > 2 {
+        names.push(format!("{} more processes", s.owners.len() - 2));
+    }
+    names.join(" and ")
+}
+
+fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {
+    let plain = probe.plain.as_ref()?;
+    Some(match plain.0.as_str() {
+        "ok" => Verdict::Free,
+        "EADDRINUSE" => Verdict::InUse,
+        "EACCES" | "EPERM" => Verdict::PermissionDenied,
+        _ => Verdict::AddressNotAvailable,
+    })
+}
+
+pub fn diagnose(
+    req: &BindRequest,
+    snap: &Snapshot,
+    probe: &ProbeResult,
+    ctx: &Context,
+) -> Diagnosis {
+    let holders = holders(req, snap);
+    let sys = &snap.sysctl;
+    let port = req.port;
+    let at_risk = sys.at_risk(port);
+    // Without a probe, a service user (or this process) lacking the capability gets EACCES.
+    let lacks_privilege = if req.opts.user.is_some() {
+        ctx.uid != 0
+    } else {
+        !ctx.can_bind_privileged
+    };
+    let privileged = sys.privileged(port);
+    let mut notes = Vec::new();
+    let verdict = verdict_from(probe).unwrap_or_else(|| {
+        notes.push(format!(
+            "{}; this verdict comes from the socket tables",
+            probe
+                .not_run
+                .as_deref()
+                .unwrap_or("the bind probe did not run")
+        ));
+        if privileged && lacks_privilege {
+            Verdict::PermissionDenied
+        } else if holders.is_empty() {
+            Verdict::Free
+        } else {
+            Verdict::InUse
+        }
+    });
+
+    let bindv6only = sys.bindv6only.unwrap_or(false);
+    let mut causes = cause::group(&holders);
+    let judged: Vec<conflict::Conflict> = causes
+        .iter()
+        .map(|c| cause::rules(c, &holders, req, bindv6only, ctx.uid))
+        .collect();
+    cause::settle(&mut causes, &judged, probe);
+    match verdict {
+        Verdict::PermissionDenied => causes.insert(0, explain::privilege_cause(req, sys)),
+        Verdict::AddressNotAvailable => {
+            causes.insert(0, explain::address_cause(req, probe.address))
+        }
+        _ => {}
+    }
+    remedy::for_causes(&mut causes, &holders, req, ctx, probe.address);
+    let plan = if verdict == Verdict::Free {
+        Vec::new()
+    } else {
+        remedy::plan(&causes, req, ctx, sys)
+    };
+    let explanation = explain::explanation(req, verdict, &causes, sys, probe);
+    explain::notes(
+        &mut notes,
+        req,
+        snap,
+        ctx,
+        &causes,
+        privileged,
+        lacks_privilege,
+        verdict,
+    );
+    let remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
+    Diagnosis {
+        port,
+        proto: req.proto,
+        addr: req.addr,
+        verdict,
+        probe: probe.clone(),
+        holders,
+        explanation,
+        remedies,
+        at_risk,
+        notes,
+        causes,
+        plan,
+        options: req.opts,
+    }
+}

@@ -1,0 +1,203 @@
+//! `portscope fix PORT`: why's plan carried out. Each step is shown and confirmed on its own
+//! (default no; a signal needs its own yes, or --yes with --kill), run by the same executor as
+//! the TUI (same re-checks, same action log), and followed by a fresh look and a fresh kernel
+//! probe: the plan is re-made from what is there now, and it stops as soon as the bind would
+//! succeed.
+
+use super::confirm::{Consent, confirm};
+use super::why_cmd::{ask, bind_options, context};
+use super::{FixArgs, bad_input, wrap};
+use crate::action::from_plan::{plan_step, runnable};
+use crate::action::{PendingAction, exec};
+use crate::analyze::why::{BindRequest, Diagnosis, Remedy};
+use crate::collect::NetnsTarget;
+use std::process::ExitCode;
+
+/// Enough for any plan; a loop that keeps finding new work is stopped rather than trusted.
+const MAX_STEPS: usize = 25;
+
+fn say(text: &str) {
+    print!("{text}");
+}
+
+/// The step's identity across rounds, so a declined or finished step is not offered again.
+fn step_key(d: &Diagnosis, r: &Remedy) -> String {
+    let cause = r
+        .cause
+        .and_then(|i| d.causes.get(i))
+        .map_or(String::new(), |c| format!("{:?} {:?}", c.kind, c.pids));
+    format!("{} {} {cause}", r.action, r.command)
+}
+
+/// The steps of this round: the plan, and after a step portscope cannot run (stop a unit, a
+/// change in code) the first one of the same cause that it can.
+fn steps(d: &Diagnosis) -> Vec<Remedy> {
+    let mut out = Vec::new();
+    for r in &d.plan {
+        out.push(r.clone());
+        if runnable(r) {
+            continue;
+        }
+        if let Some(c) = r.cause.and_then(|i| d.causes.get(i))
+            && let Some(alt) = c.remedies.iter().find(|x| runnable(x))
+        {
+            let mut alt = alt.clone();
+            alt.cause = r.cause;
+            out.push(alt);
+        }
+    }
+    out
+}
+
+fn show_step(n: usize, r: &Remedy) {
+    say(&wrap(&r.text, 80, &format!("\nStep {n}: ")));
+    if let Some(c) = &r.change {
+        say(&wrap(c, 80, "  change: "));
+    } else if !r.command.is_empty() {
+        say(&format!("  $ {}\n", r.command));
+    }
+}
+
+fn left(d: &Diagnosis) -> String {
+    let blocking: Vec<&str> = d
+        .causes
+        .iter()
+        .filter(|c| c.blocks)
+        .map(|c| c.summary.as_str())
+        .collect();
+    if blocking.is_empty() {
+        d.explanation.clone()
+    } else {
+        blocking.join("; ")
+    }
+}
+
+pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
+    let (opts, user_name) = match bind_options(&args.bind) {
+        Ok(o) => o,
+        Err(e) => return bad_input(e),
+    };
+    let req = BindRequest {
+        port: args.port,
+        proto: args.proto,
+        addr: args.addr,
+        opts,
+    };
+    let ctx = context(netns, &opts, user_name);
+    let mut done: Vec<String> = Vec::new();
+    let mut no_terminal = false;
+    let mut n = 0;
+    loop {
+        let (snap, d) = match ask(&req, &ctx) {
+            Ok(x) => x,
+            Err(code) => return code,
+        };
+        if d.would_bind() {
+            say(&format!(
+                "\n{} port {} on {} is free: the kernel's bind probe succeeded{}\n",
+                d.proto,
+                d.port,
+                d.addr,
+                if n > 0 {
+                    "; start the service now"
+                } else {
+                    "; nothing to do"
+                }
+            ));
+            return ExitCode::SUCCESS;
+        }
+        if n == 0 {
+            say(&format!("{}  {} {}\n", d.verdict.label(), d.proto, d.port));
+            say(&wrap(&d.explanation, 80, ""));
+            if !d.plan.is_empty() {
+                say("\nPlan\n");
+                for (i, r) in d.plan.iter().enumerate() {
+                    say(&wrap(&r.text, 80, &format!("  {}. ", i + 1)));
+                }
+            }
+        }
+        let next = steps(&d)
+            .into_iter()
+            .find(|r| !done.contains(&step_key(&d, r)) && r.action != "start_service");
+        let Some(step) = next else {
+            say(&wrap(&format!("still not free: {}", left(&d)), 80, "\n"));
+            if no_terminal {
+                eprintln!(
+                    "portscope: not asking without a terminal: pass --yes (and --kill to signal processes)"
+                );
+            }
+            return ExitCode::from(1);
+        };
+        done.push(step_key(&d, &step));
+        n += 1;
+        if n > MAX_STEPS {
+            say(&wrap(
+                &format!(
+                    "stopping after {MAX_STEPS} steps; still not free: {}",
+                    left(&d)
+                ),
+                80,
+                "\n",
+            ));
+            return ExitCode::from(1);
+        }
+        show_step(n, &step);
+        if !runnable(&step) {
+            say("  portscope cannot do this step itself: do it by hand, then run fix again\n");
+            continue;
+        }
+        let journal = crate::reserve::journal::default_path();
+        let action = match plan_step(&step, &d, &snap, netns, journal) {
+            Ok(a) => a,
+            Err(why) => {
+                say(&wrap(&format!("cannot do it: {why}"), 80, "  "));
+                continue;
+            }
+        };
+        if !run_confirmed(action, args, &mut no_terminal) {
+            continue;
+        }
+    }
+}
+
+/// Shows the action's own description, asks, runs it (and an offered SIGKILL, asked again).
+fn run_confirmed(mut action: PendingAction, args: &FixArgs, no_terminal: &mut bool) -> bool {
+    let log = crate::action::log::ActionLog::default_location();
+    loop {
+        let (title, lines) = action.describe();
+        say(&format!("  {title}\n"));
+        for l in &lines {
+            say(&format!("  {l}\n"));
+        }
+        let signal = matches!(action, PendingAction::Signal(_));
+        let auto = args.yes && (!signal || args.kill);
+        if args.yes && signal && !args.kill {
+            say("  (--yes does not send signals: add --kill, or answer here)\n");
+        }
+        match confirm(auto, "  Do it?") {
+            Consent::Yes => {}
+            Consent::No => {
+                say("  skipped\n");
+                return false;
+            }
+            Consent::NoTerminal => {
+                *no_terminal = true;
+                say("  skipped (no terminal to ask)\n");
+                return false;
+            }
+        }
+        let outcome = exec::execute(&action, log.as_ref());
+        say(&format!(
+            "  {}: {}\n",
+            if outcome.ok() { "done" } else { "FAILED" },
+            outcome.title
+        ));
+        for l in &outcome.lines {
+            say(&format!("    {l}\n"));
+        }
+        match outcome.follow_up {
+            Some(next) => action = next,
+            None => return outcome.ok(),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The state of an IPv6 address in the calling thread's namespace, from /proc/net/if_inet6:
+//! an address under duplicate address detection is on the host but not yet bindable.
+
+use serde::{Deserialize, Serialize};
+use std::net::Ipv6Addr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressState {
+    /// Configured and usable.
+    Usable,
+    /// Configured, duplicate address detection still running (IFA_F_TENTATIVE).
+    Tentative,
+    /// Configured, but DAD found another host using it (IFA_F_DADFAILED).
+    DadFailed,
+    /// Not configured on any interface of this namespace.
+    Absent,
+}
+
+const IFA_F_DADFAILED: u32 = 0x08;
+const IFA_F_TENTATIVE: u32 = 0x40;
+
+/// Looks the address up; None when the table cannot be read (IPv6 disabled).
+pub fn ipv6_state(want: Ipv6Addr) -> Option<AddressState> {
+    let text = std::fs::read_to_string("/proc/thread-self/net/if_inet6").ok()?;
+    Some(state_in(&text, want))
+}
+
+/// Lines are "ADDR(32 hex) IFINDEX PREFIXLEN SCOPE FLAGS IFNAME", numbers in hex.
+pub fn state_in(table: &str, want: Ipv6Addr) -> AddressState {
+    let hex = want
+        .octets()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    for line in table.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 5 || f[0] != hex {
+            continue;
+        }
+        let flags = u32::from_str_radix(f[4], 16).unwrap_or(0);
+        return if flags & IFA_F_DADFAILED != 0 {
+            AddressState::DadFailed
+        } else if flags & IFA_F_TENTATIVE != 0 {
+            AddressState::Tentative
+        } else {
+            AddressState::Usable
+        };
+    }
+    AddressState::Absent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_are_read() {
+        let t = "fd000000000000000000000000000001 02 40 00 c0     veth0\n\
+                 00000000000000000000000000000001 01 80 10 80       lo\n";
+        assert_eq!(
+            state_in(t, "fd00::1".parse().unwrap()),
+            AddressState::Tentative
+        );
+        assert_eq!(state_in(t, "::1".parse().unwrap()), AddressState::Usable);
+        assert_eq!(
+            state_in(t, "fd00::2".parse().unwrap()),
+            AddressState::Absent
+        );
+    }
+}

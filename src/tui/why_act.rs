@@ -1,0 +1,183 @@
+//! The why view's actions: K and D act on the selected cause as a whole (every connection of a
+//! worker, every TIME_WAIT of the port), F offers the whole plan as one confirmed sequence.
+
+use super::app::{App, Modal};
+use super::keymap::Command;
+use crate::action::destroy_set::plan_destroy_cause;
+use crate::action::exec::Outcome;
+use crate::action::from_plan::{plan_step, runnable};
+use crate::action::sequence::SequenceAction;
+use crate::action::{NotOffered, PendingAction};
+use crate::analyze::why::{BindOptions, CauseKind, ServiceUser};
+
+impl App {
+    /// Up and down pick the cause; past the last one (or with none) they scroll on.
+    pub(crate) fn why_move(&mut self, delta: isize) {
+        let n = self.diagnosis.as_ref().map_or(0, |d| d.causes.len());
+        let next = self
+            .why_cause
+            .saturating_add_signed(delta)
+            .min(n.saturating_sub(1));
+        if n == 0 || next == self.why_cause {
+            self.why_scroll_by(delta);
+        } else {
+            self.why_cause = next;
+            self.why_scroll = 0;
+        }
+    }
+
+    pub(crate) fn why_scroll_by(&mut self, delta: isize) {
+        self.why_scroll = self
+            .why_scroll
+            .saturating_add_signed(delta.clamp(i16::MIN as isize, i16::MAX as isize) as i16);
+    }
+
+    fn why_info(&mut self, title: &str, lines: Vec<String>) {
+        self.modal = Some(Modal::Outcome(Outcome::nothing_done(title, lines)));
+    }
+
+    fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
+        match planned {
+            Ok(action) => self.modal = Some(Modal::Confirm { action, context }),
+            Err(why) => self.why_info("Nothing to do", vec![why]),
+        }
+    }
+
+    pub(crate) fn why_act(&mut self, cmd: Command) {
+        let (Some(d), Some(snap)) = (self.diagnosis.clone(), self.data.clone()) else {
+            self.note = Some("type a port first (e)".into());
+            return;
+        };
+        let netns = self.actions.netns.clone();
+        let journal = self.actions.journal.clone();
+        if cmd == Command::FixPlan {
+            if d.would_bind() {
+                self.why_info(
+                    "Nothing to fix",
+                    vec!["the port binds now (the kernel's probe succeeded)".into()],
+                );
+                return;
+            }
+            let Some(req) = self.why_request else { return };
+            let (mut steps, mut manual) = (Vec::new(), Vec::new());
+            for r in &d.plan {
+                if !runnable(r) {
+                    if r.action != "start_service" {
+                        manual.push(if r.command.is_empty() {
+                            r.change.clone().unwrap_or_else(|| r.text.clone())
+                        } else {
+                            r.command.clone()
+                        });
+                    }
+                    continue;
+                }
+                match plan_step(r, &d, &snap, &netns, journal.clone()) {
+                    Ok(a) => steps.push(a),
+                    Err(e) => manual.push(e),
+                }
+            }
+            if steps.is_empty() {
+                let mut lines =
+                    vec!["portscope cannot carry out any step of this plan itself:".into()];
+                lines.extend(manual);
+                self.why_info("Fix by hand", lines);
+                return;
+            }
+            self.modal = Some(Modal::Confirm {
+                action: PendingAction::Sequence(SequenceAction {
+                    steps,
+                    manual,
+                    req,
+                    netns,
+                }),
+                context: Vec::new(),
+            });
+            return;
+        }
+        let Some(c) = d.causes.get(self.why_cause) else {
+            self.note = Some("nothing in the way".into());
+            return;
+        };
+        let context = vec![format!("cause: {}", c.summary)];
+        if c.hidden && c.pids.is_empty() {
+            let look = c
+                .remedies
+                .iter()
+                .find(|r| r.action == "see_owner")
+                .map_or_else(String::new, |r| r.command.clone());
+            self.why_info(
+                "Hidden",
+                vec![
+                    "portscope cannot see the process behind this cause: run as root to see it"
+                        .into(),
+                    look,
+                ],
+            );
+            return;
+        }
+        match cmd {
+            Command::Kill => {
+                if matches!(c.kind, CauseKind::TimeWait | CauseKind::Closing) {
+                    let key = self.keymap.label(Command::CloseConn);
+                    self.why_info(
+                        "No process",
+                        vec![format!(
+                            "the kernel holds these sockets, no process: press {key} to destroy them"
+                        )],
+                    );
+                    return;
+                }
+                let planned = match c.remedies.iter().find(|r| r.action == "kill") {
+                    Some(r) => {
+                        let mut r = r.clone();
+                        r.cause = Some(self.why_cause);
+                        plan_step(&r, &d, &snap, &netns, journal)
+                    }
+                    None => Err("no process to signal for this cause".into()),
+                };
+                self.why_confirm(planned, context);
+            }
+            _ => {
+                // The dialog names the cause itself.
+                let planned = plan_destroy_cause(&d, self.why_cause, &netns);
+                self.why_confirm(planned, Vec::new());
+            }
+        }
+    }
+}
+
+/// why's options after the port in the why field. `--user` is looked up in the user database
+/// here, once, when Enter is pressed (not on every key).
+pub(crate) fn parse_options<'a>(
+    mut words: impl Iterator<Item = &'a str>,
+) -> Result<BindOptions, String> {
+    let mut o = BindOptions::default();
+    while let Some(w) = words.next() {
+        match w {
+            "--v6only" => o.v6only = true,
+            "--reuseport" => o.reuseport = true,
+            "--freebind" => o.freebind = true,
+            "--user" => {
+                let u = words.next().ok_or("--user needs a user name or uid")?;
+                let found = match u.parse::<u32>() {
+                    Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+                    Err(_) => nix::unistd::User::from_name(u),
+                };
+                o.user = Some(match (found, u.parse::<u32>()) {
+                    (Ok(Some(p)), _) => ServiceUser {
+                        uid: p.uid.as_raw(),
+                        gid: p.gid.as_raw(),
+                    },
+                    (_, Ok(uid)) => ServiceUser { uid, gid: uid },
+                    _ => return Err(format!("--user {u:?}: no such user")),
+                });
+            }
+            _ => {
+                return Err(format!(
+                    "{w:?}: expected --v6only, --reuseport, --freebind or --user USER"
+                ));
+            }
+        }
+    }
+    Ok(o)
+}
