@@ -7,6 +7,7 @@ pub mod action;
 pub mod analyze;
 pub mod cli;
 pub mod collect;
+pub mod escape;
 pub mod filter;
 pub mod model;
 pub mod portset;

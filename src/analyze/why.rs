@@ -512,7 +512,8 @@ fn remedies(
             }
             for o in s.owners.iter() {
                 if let Some(c) = &o.container {
-                    let (runtime, id) = c.split_once(':').unwrap_or(("docker", c));
+                    let (runtime, id) = c.raw().split_once(':').unwrap_or(("docker", c.raw()));
+                    let id = crate::escape::escape_field(id);
                     let cli = match runtime {
                         "podman" => "podman",
                         "containerd" | "cri-o" => "crictl",
@@ -526,7 +527,7 @@ fn remedies(
                             o.label()
                         ),
                     );
-                } else if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
+                } else if let Some(u) = o.unit.as_ref().filter(|u| u.raw().ends_with(".service")) {
                     add(
                         "stop_service",
                         format!("systemctl stop {u}"),

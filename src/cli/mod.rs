@@ -1,6 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 mod confirm;
+pub mod out;
 pub mod reserve_cmd;
 pub mod reserve_text;
 pub mod snapshot_cmd;
@@ -185,13 +186,13 @@ fn parse_source(s: &str) -> Result<SourcePref, String> {
 
 /// Prints one line on stderr and returns the bad-input status.
 pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("portscope: {msg}");
+    out::eprint_line(&format!("portscope: {msg}"));
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Prints a failure of portscope itself (not of the user's input).
 pub fn failed(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    eprintln!("portscope: {msg}");
+    out::eprint_line(&format!("portscope: {msg}"));
     ExitCode::from(code)
 }
 
@@ -229,9 +230,9 @@ pub fn parse() -> Result<Cli, ExitCode> {
 pub fn run(cli: Cli) -> ExitCode {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
-        Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
-        Some(Command::Why(args)) => why_cmd::run(&args, &netns),
-        Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
+        Some(Command::Snapshot(args)) => out::exit_status(snapshot_cmd::run(&args, &netns)),
+        Some(Command::Why(args)) => out::exit_status(why_cmd::run(&args, &netns)),
+        Some(Command::Reserve(args)) => out::exit_status(reserve_cmd::run(&args, &netns)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,

@@ -1,6 +1,6 @@
 //! `portscope snapshot`: the socket table like `ss -tanup`, with portscope's marks, or JSON.
 
-use super::{SnapshotArgs, collect_for_cli, failed, table};
+use super::{SnapshotArgs, collect_for_cli, table};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::filter::SocketFilter;
 use crate::model::{Snapshot, Socket};
@@ -25,20 +25,14 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         proto: args.proto,
     };
     snap.sockets.retain(|s| filter.matches(s));
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut out = super::out::Stdout::new();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &snap)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"))
+        out.json(&snap)
     } else {
-        write_table(&mut out, &snap)
+        write_table(out.text_writer(), &snap)
     };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => failed(format!("cannot write output: {e}"), 2),
-    }
+    super::out::record(written.and_then(|()| out.flush()));
+    ExitCode::SUCCESS
 }
 
 /// Marks column: what `ss` cannot tell you at a glance.
@@ -113,9 +107,9 @@ pub fn owners_cell(s: &Socket, hidden_text: &str) -> String {
 
 pub fn push_user(out: &mut String, s: &Socket) {
     match s.owners.first() {
-        Some(o) => out.push_str(&o.user),
+        Some(o) => out.push_str(&o.user.shown()),
         None if s.kernel_held => out.push('-'),
-        None => out.push_str(&crate::collect::owners::user_name(s.uid)),
+        None => out.push_str(&crate::collect::owners::user_name(s.uid).shown()),
     }
 }
 

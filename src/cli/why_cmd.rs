@@ -1,11 +1,10 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, who is in the way, and the safe fixes.
 
-use super::{WhyArgs, collect_for_cli, failed, wrap};
+use super::{WhyArgs, collect_for_cli, wrap};
 use crate::analyze::why::{BindRequest, Context, Diagnosis, diagnose};
 use crate::cli::snapshot_cmd::{marks, owners_cell, user_cell};
 use crate::collect::probe::{has_net_bind_service, probe};
 use crate::collect::{CollectOptions, NetnsTarget};
-use std::io::Write;
 use std::process::ExitCode;
 
 pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
@@ -27,15 +26,11 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         can_bind_privileged: has_net_bind_service(),
     };
     let d = diagnose(&req, &snap, &result, &ctx);
-    let out = if args.json {
-        match serde_json::to_string_pretty(&d) {
-            Ok(j) => j + "\n",
-            Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
-        }
+    if args.json {
+        super::out::print_json(&d);
     } else {
-        render(&d, &snap)
-    };
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        super::out::print(&render(&d, &snap));
+    }
     if d.would_bind() {
         ExitCode::SUCCESS
     } else {

@@ -344,13 +344,13 @@ impl App {
             match self.sort {
                 ListenerSort::Port => (String::new(), String::new(), s.local_port),
                 ListenerSort::Process => (
-                    o.map_or(String::new(), |o| o.comm.to_lowercase()),
+                    o.map_or(String::new(), |o| o.comm.raw().to_lowercase()),
                     String::new(),
                     s.local_port,
                 ),
                 ListenerSort::User => (
-                    o.map_or(String::new(), |o| o.user.clone()),
-                    o.map_or(String::new(), |o| o.comm.to_lowercase()),
+                    o.map_or(String::new(), |o| o.user.raw().to_string()),
+                    o.map_or(String::new(), |o| o.comm.raw().to_lowercase()),
                     s.local_port,
                 ),
             }

@@ -5,6 +5,7 @@ use super::app::{App, Modal, View};
 use super::keymap::Command;
 use super::theme::Theme;
 use super::views;
+use crate::escape::escape_line;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -139,7 +140,10 @@ fn taken(snap_at: jiff::Timestamp, now: &Clock) -> String {
 fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock) {
     let mut spans = Vec::new();
     if let Some(e) = &app.error {
-        spans.push(Span::styled(format!("collect failed: {e}"), theme.bad()));
+        spans.push(Span::styled(
+            format!("collect failed: {}", escape_line(e)),
+            theme.bad(),
+        ));
         if app.data.is_some() {
             spans.push(Span::raw(" · showing the last good data"));
         }
@@ -173,7 +177,7 @@ pub fn status_warning(s: &crate::model::Snapshot) -> Option<String> {
             s.stats.processes_hidden
         ));
     }
-    s.warnings.first().cloned()
+    s.warnings.first().map(|w| escape_line(w).into_owned())
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -185,7 +189,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("   enter keep · esc clear", theme.dim()),
         ])
     } else if let Some(note) = &app.note {
-        Line::from(Span::styled(note.clone(), theme.warn()))
+        Line::from(Span::styled(escape_line(note).into_owned(), theme.warn()))
     } else {
         // Help and quit first: they must survive a narrow terminal.
         let mut hints = vec![

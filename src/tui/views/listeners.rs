@@ -66,11 +66,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Cell::from(s.local()),
                 Cell::from(owner_name(s)),
                 Cell::from(o.map_or(String::new(), |o| o.pid.to_string())),
-                Cell::from(o.map_or(String::new(), |o| o.user.clone())),
+                Cell::from(o.map_or(String::new(), |o| o.user.to_string())),
                 Cell::from(Line::from(badges)),
                 Cell::from(
-                    o.and_then(|o| o.container.clone().or_else(|| o.unit.clone()))
-                        .unwrap_or_default(),
+                    o.and_then(|o| o.container.as_ref().or(o.unit.as_ref()))
+                        .map_or(String::new(), ToString::to_string),
                 ),
             ])
         })

@@ -31,7 +31,7 @@ pub fn owner_name(s: &Socket) -> String {
     match s.owners.first() {
         None => "(hidden)".into(),
         Some(o) if s.owners.len() > 1 => format!("{} +{}", o.comm, s.owners.len() - 1),
-        Some(o) => o.comm.clone(),
+        Some(o) => o.comm.to_string(),
     }
 }
 
