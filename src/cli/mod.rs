@@ -243,7 +243,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 sysctl_dir: cli.sysctl_dir,
             };
             match crate::tui::run(opts) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Quit) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Signal(sig)) => {
+                    ExitCode::from(crate::tui::signals::exit_status(sig))
+                }
                 Err(crate::tui::StartError::BadInput(m)) => bad_input(m),
                 Err(crate::tui::StartError::Failed(m)) => failed(m, 1),
             }
