@@ -4,6 +4,7 @@
 //! pure analysis derives verdicts from it; the CLI and the TUI present them.
 
 pub mod action;
+pub mod addr;
 pub mod analyze;
 pub mod cli;
 pub mod collect;

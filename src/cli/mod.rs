@@ -56,8 +56,13 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     } else {
         (t, 1.0)
     };
+    use crate::tui::config::{INTERVAL_MAX, INTERVAL_MIN};
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= 0.05 && v * scale <= 3600.0 => {
+        Ok(v)
+            if v.is_finite()
+                && v * scale >= INTERVAL_MIN.as_secs_f64()
+                && v * scale <= INTERVAL_MAX.as_secs_f64() =>
+        {
             Ok(std::time::Duration::from_secs_f64(v * scale))
         }
         Ok(_) => Err(format!("{s:?} is out of range (50ms to 1h)")),
@@ -94,10 +99,7 @@ pub struct WhyArgs {
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
-    s.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))
+    crate::addr::parse_ip(s)
 }
 
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are

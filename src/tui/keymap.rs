@@ -194,19 +194,57 @@ impl Key {
             "delete" | "del" => KeyCodeOrd::Delete,
             "space" => KeyCodeOrd::Char(' '),
             f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
-                KeyCodeOrd::F(f[1..].parse().unwrap_or(1))
+                match f[1..].parse::<u8>() {
+                    // What terminals send (and crossterm reads) without a keyboard protocol.
+                    Ok(n @ 1..=12) => KeyCodeOrd::F(n),
+                    _ => return Err(format!("unknown key {s:?} (function keys are F1 to F12)")),
+                }
             }
             _ => {
                 // Single characters keep their case: `G` and `g` are different keys.
                 let original = if ctrl { &s[s.len() - rest.len()..] } else { s };
                 let mut chars = original.chars();
                 match (chars.next(), chars.next()) {
-                    (Some(c), None) => KeyCodeOrd::Char(c),
+                    (Some(c), None) if !c.is_control() => KeyCodeOrd::Char(c),
                     _ => return Err(format!("unknown key {s:?}")),
                 }
             }
         };
-        Ok(Key { code, ctrl })
+        Key { code, ctrl }.reachable(s)
+    }
+
+    /// A terminal sends ctrl with a letter as one control byte, whatever the case: `ctrl-Q` is
+    /// `ctrl-q`. Keys a terminal cannot send (or sends as another key) are refused, so that a
+    /// binding never silently does nothing.
+    fn reachable(self, written: &str) -> Result<Key, String> {
+        if !self.ctrl {
+            return Ok(self);
+        }
+        let same_as = |other: &str| {
+            Err(format!(
+                "key {written:?} reaches portscope as {other}: bind {other} instead"
+            ))
+        };
+        match self.code {
+            KeyCodeOrd::Char('i' | 'I') => same_as("tab"),
+            KeyCodeOrd::Char('m' | 'M') => same_as("enter"),
+            KeyCodeOrd::Char('[') => same_as("esc"),
+            KeyCodeOrd::Char(c) if c.is_ascii_alphabetic() => Ok(Key {
+                code: KeyCodeOrd::Char(c.to_ascii_lowercase()),
+                ctrl: true,
+            }),
+            KeyCodeOrd::Char(' ' | '4'..='7') => Ok(self),
+            KeyCodeOrd::Char(_)
+            | KeyCodeOrd::Enter
+            | KeyCodeOrd::Esc
+            | KeyCodeOrd::Tab
+            | KeyCodeOrd::BackTab
+            | KeyCodeOrd::Backspace => Err(format!(
+                "key {written:?} cannot be sent by a terminal (ctrl goes with a letter, space, \
+                 an arrow, home/end, pgup/pgdown, delete or F1-F12)"
+            )),
+            _ => Ok(self),
+        }
     }
 
     pub fn from_event(ev: &KeyEvent) -> Option<Key> {
@@ -356,6 +394,18 @@ impl KeyMap {
             }
             declared.push((*cmd, parsed));
         }
+        // There must always be a way out: quit from the views, back out of a dialog or a field.
+        for needed in [Command::Quit, Command::Back] {
+            if declared
+                .iter()
+                .any(|(c, keys)| *c == needed && keys.is_empty())
+            {
+                return Err(format!(
+                    "{} = [] would leave no way out: bind at least one key to it",
+                    needed.name()
+                ));
+            }
+        }
         Ok(KeyMap { bindings, declared })
     }
 
@@ -374,6 +424,14 @@ impl KeyMap {
             }
             None
         })
+    }
+
+    /// Whether `ev` is bound to quit and is not something a text field takes as typing (a ctrl
+    /// key, a function key, esc): such a quit key works everywhere, inside fields and dialogs
+    /// too, so the way out never depends on what is open.
+    pub fn is_quit_anywhere(&self, ev: &KeyEvent) -> bool {
+        self.command(ev) == Some(Command::Quit)
+            && Key::from_event(ev).is_some_and(|k| k.ctrl || !matches!(k.code, KeyCodeOrd::Char(_)))
     }
 
     /// Keys bound to a command, for help and hints.
@@ -450,6 +508,28 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_with_a_capital_letter_fires() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), vec!["ctrl-Q".to_string()]);
+        let m = KeyMap::with_overrides(&o).unwrap();
+        // What crossterm reports for byte 0x11, and for ctrl+shift+q under keyboard protocols.
+        for ev in [
+            ev(KeyCode::Char('q'), KeyModifiers::CONTROL),
+            ev(
+                KeyCode::Char('Q'),
+                KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+            ),
+        ] {
+            assert_eq!(m.command(&ev), Some(Command::Quit), "{ev:?}");
+            assert!(m.is_quit_anywhere(&ev));
+        }
+        assert!(
+            !KeyMap::default_map().is_quit_anywhere(&ev(KeyCode::Char('q'), KeyModifiers::NONE))
+        );
+        assert_eq!(m.label(Command::Quit), "ctrl-q");
+    }
+
+    #[test]
     fn overrides_and_their_errors() {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["x".to_string()]);
@@ -469,6 +549,24 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown command \"explode\"")
         );
+        for (cmd, keys, needle) in [
+            ("quit", vec![], "no way out"),
+            ("back", vec![], "no way out"),
+            ("help", vec!["ctrl-i"], "reaches portscope as tab"),
+            ("help", vec!["ctrl-m"], "reaches portscope as enter"),
+            ("help", vec!["ctrl-enter"], "cannot be sent"),
+            ("help", vec!["ctrl-1"], "cannot be sent"),
+            ("help", vec!["F13"], "F1 to F12"),
+            ("help", vec!["\t"], "unknown key"),
+        ] {
+            let mut o = BTreeMap::new();
+            o.insert(
+                cmd.to_string(),
+                keys.iter().map(|k: &&str| k.to_string()).collect(),
+            );
+            let err = KeyMap::with_overrides(&o).unwrap_err();
+            assert!(err.contains(needle), "{cmd} = {keys:?}: {err}");
+        }
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["hyper-q".to_string()]);
         assert!(
