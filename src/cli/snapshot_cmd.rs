@@ -68,14 +68,37 @@ pub fn marks(s: &Socket, hidden_label: &str) -> String {
     out
 }
 
-/// What to call a socket whose owner was not seen: without root, other users' processes are
-/// hidden; as root, the owner lives outside this PID namespace or exited mid-scan.
+/// What to call a socket whose owner was not seen (mark, and the words after its uid): without
+/// root, other users' processes are hidden; as root, the owner lives outside this PID namespace
+/// or exited mid-scan.
 pub fn hidden_labels(snap: &Snapshot) -> (&'static str, &'static str) {
-    if snap.stats.processes_hidden > 0 && !snap.stats.is_root {
-        ("hidden", "(hidden: run as root)")
+    if hidden_by_permissions(snap) {
+        ("hidden", "owner hidden")
     } else {
-        ("no-owner", "(owner not found)")
+        ("no-owner", "owner not found")
     }
+}
+
+/// Whether owners are missing because portscope runs without root.
+pub fn hidden_by_permissions(snap: &Snapshot) -> bool {
+    snap.stats.processes_hidden > 0 && !snap.stats.is_root
+}
+
+/// The command the user ran, under sudo: what shows the owners hidden from them.
+pub fn with_sudo() -> String {
+    let words: Vec<String> = std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    format!("sudo {}", words.join(" "))
 }
 
 pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
@@ -85,7 +108,8 @@ pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
         return;
     }
     if s.owner_hidden {
-        out.push_str(hidden_text);
+        // The socket's own uid is known even when its process is not.
+        let _ = write!(out, "uid {} ({hidden_text})", s.uid);
         return;
     }
     for (i, o) in s.owners.iter().enumerate() {
@@ -178,6 +202,13 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
     )?;
     for warning in &snap.warnings {
         writeln!(w, "warning: {warning}")?;
+    }
+    if hidden_by_permissions(snap) && snap.stats.owner_hidden > 0 {
+        writeln!(
+            w,
+            "other users' processes are hidden without root: {} shows them",
+            with_sudo()
+        )?;
     }
     Ok(())
 }

@@ -104,7 +104,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     s.remote()
                 )),
                 Span::raw(if who.is_empty() {
-                    "(owner hidden: run as root)".into()
+                    let hidden = app
+                        .snapshot()
+                        .is_some_and(crate::cli::snapshot_cmd::hidden_by_permissions);
+                    format!(
+                        "uid {} ({})",
+                        s.uid,
+                        if hidden {
+                            "owner hidden: run as root"
+                        } else {
+                            "owner not found"
+                        }
+                    )
                 } else {
                     who
                 }),
