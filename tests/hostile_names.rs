@@ -173,3 +173,53 @@ fn hostile_process_names_are_shown_escaped_everywhere() {
     assert!(screen.contains(OSC_SHOWN), "{screen}");
     drop(h);
 }
+
+/// Unit, container and user names are foreign text too (a delegated cgroup subtree, a
+/// directory service): the table and every TUI surface show them escaped.
+#[test]
+fn hostile_unit_container_and_user_names_are_escaped() {
+    use portscope::model::test_support;
+    let mut a = test_support::listener(8080);
+    let mut owner = (*test_support::owner(4242, "svc")).clone();
+    owner.unit = Some("evil\x1b[31m.service".into());
+    owner.user = "\u{202e}toor".into();
+    a.owners = Arc::from([Arc::new(owner)]);
+    let mut b = test_support::listener(9090);
+    let mut owner = (*test_support::owner(4343, "box")).clone();
+    owner.container = Some("docker:\x1b]0;x\x07".into());
+    b.owners = Arc::from([Arc::new(owner)]);
+    let snap = Arc::new(test_support::snapshot(vec![a, b]));
+
+    let mut table = Vec::new();
+    portscope::cli::snapshot_cmd::write_table(&mut table, &snap).expect("table");
+    let table = String::from_utf8(table).expect("utf-8");
+    assert_inert("snapshot table", &table);
+    for shown in [
+        "[evil\\e[31m.service]",
+        "\\u{202e}toor",
+        "[docker:\\e]0;x\\x07]",
+    ] {
+        assert!(table.contains(shown), "{shown} in:\n{table}");
+    }
+
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.actions.is_root = true;
+    app.update(Msg::Data(Arc::clone(&snap), None));
+    let theme = Theme::defaults(true);
+    let clock = Clock::fixed(snap.taken_at);
+    let screen = buffer_text(&render_offscreen(&app, &theme, &clock, 160, 30));
+    assert_inert("TUI listeners", &screen);
+    assert!(screen.contains("evil\\e[31m.service"), "{screen}");
+    assert!(screen.contains("docker:\\e]0;x\\x07"), "{screen}");
+    app.type_keys("\n");
+    let screen = buffer_text(&render_offscreen(&app, &theme, &clock, 160, 40));
+    assert_inert("TUI detail", &screen);
+    assert!(screen.contains("unit: evil\\e[31m.service"), "{screen}");
+    app.type_keys("\x1bK");
+    let screen = buffer_text(&render_offscreen(&app, &theme, &clock, 160, 40));
+    assert_inert("TUI kill dialog", &screen);
+    assert!(
+        screen.contains("systemctl stop evil\\e[31m.service"),
+        "{screen}"
+    );
+}

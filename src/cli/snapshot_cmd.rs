@@ -86,7 +86,9 @@ pub fn hidden_by_permissions(snap: &Snapshot) -> bool {
 
 /// The command the user ran, under sudo: what shows the owners hidden from them.
 pub fn with_sudo() -> String {
-    let words: Vec<String> = std::env::args()
+    // args_os: an argument that is not UTF-8 must not panic here.
+    let words: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
         .map(|a| {
             if !a.is_empty()
                 && a.bytes()
