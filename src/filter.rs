@@ -42,12 +42,13 @@ pub fn haystack(s: &Socket) -> String {
     }
     for o in s.owners.iter() {
         h.push(' ');
-        h.push_str(&o.comm);
+        // As shown (escaped): what a person can read on screen is what they can type.
+        h.push_str(&o.comm.shown());
         h.push(' ');
-        h.push_str(&o.user);
+        h.push_str(&o.user.shown());
         if let Some(u) = o.unit.as_ref().or(o.container.as_ref()) {
             h.push(' ');
-            h.push_str(u);
+            h.push_str(&u.shown());
         }
     }
     h.to_lowercase()

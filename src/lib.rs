@@ -7,9 +7,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod action;
+pub mod addr;
 pub mod analyze;
 pub mod cli;
 pub mod collect;
+pub mod escape;
 pub mod filter;
 pub mod guard;
 pub mod model;

@@ -3,6 +3,7 @@
 //! Its serde form *is* the public `snapshot --json` document (version 1), and `--replay` reads it
 //! back, so field names here are an interface: add, never rename.
 
+use crate::escape::Foreign;
 use crate::portset::PortSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -193,17 +194,18 @@ impl fmt::Display for State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub pid: u32,
-    pub comm: String,
-    pub cmdline: String,
+    // Everything the process (or a directory service) chose is `Foreign`: shown escaped.
+    pub comm: Foreign,
+    pub cmdline: Foreign,
     pub uid: u32,
-    pub user: String,
+    pub user: Foreign,
     /// Field 22 of /proc/PID/stat: clock ticks after boot.
     pub start_time: u64,
     /// The systemd unit the process runs in, from /proc/PID/cgroup.
-    pub unit: Option<String>,
+    pub unit: Option<Foreign>,
     /// The container (runtime and short id) the process runs in, from /proc/PID/cgroup.
     #[serde(default)]
-    pub container: Option<String>,
+    pub container: Option<Foreign>,
     /// `NSpid:` of /proc/PID/status: the process's PID in each PID namespace from portscope's
     /// down to its own. `[1]` is our namespace's init; `[n, .., 1]` a container's init (PID 1
     /// of a nested namespace). Empty when unknown (older recordings).

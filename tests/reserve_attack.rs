@@ -461,16 +461,24 @@ fn a_recycled_namespace_inode_is_never_taken_for_the_dead_namespace() {
     let (code, out, err) = apply(old.pid(), "8080");
     assert_eq!(code, 0, "{out}{err}");
     drop(old);
-    // New namespaces until the kernel hands out the dead one's inode again.
+    // New namespaces until the kernel hands out the dead one's inode again. Parallel tests
+    // allocate namespace inodes too and may take it first: after a while, the journal entry is
+    // moved onto a new namespace's inode instead, which is exactly what a dead namespace whose
+    // inode was reused leaves behind (same inode, another namespace's cookie).
     let mut held = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let new = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the inode {old_ino} was not reused within 30 s"
-        );
         let h = idle_in_new_netns();
         if ns_inode(h.pid()) == old_ino {
+            break h;
+        }
+        if Instant::now() > deadline {
+            skip_note!(
+                "inode {old_ino} not reused in 20 s: the dead namespace's entry is moved onto a new inode"
+            );
+            let mut j = journal_json(&env);
+            j["entries"][0]["netns"]["inode"] = ns_inode(h.pid()).into();
+            std::fs::write(env.journal(), serde_json::to_string(&j).unwrap()).unwrap();
             break h;
         }
         held.push(h);
@@ -667,10 +675,28 @@ fn apply_killed_at_random_moments_is_unchanged_or_recoverable_byte_for_byte() {
         .as_nanos() as u64
         | 1;
     let start_seed = seed;
+    // When the change itself starts: the time to the first failpoint, after the journal write.
+    let t0 = Instant::now();
+    killed_at(&env, "apply:after-journal", &["apply", "8080", "--yes"]);
+    let to_journal = t0.elapsed().as_micros() as u64;
+    let (code, _, _) = env.run(&["undo", "--yes"]);
+    assert_eq!(code, 0);
+    let full = took.as_micros() as u64;
+    // Half the kills anywhere in an apply's life, half around the change itself (from the
+    // journal write to the end, with a margin for the jitter of a busy machine).
+    let around = (to_journal.saturating_sub(3000), full.max(to_journal) + 3000);
     let (mut untouched, mut recovered) = (0, 0);
-    for i in 0..200 {
-        let delay =
-            Duration::from_micros(next(&mut seed) % (took.as_micros() as u64 * 12 / 10 + 1));
+    // At least 200 kills, and enough of them inside the change itself (journal to done) that the
+    // test proves something even on a loaded machine where start-up dominates.
+    let mut i = 0;
+    while i < 200 || (recovered < 10 && i < 2000) {
+        i += 1;
+        let (lo, hi) = if i % 2 == 0 {
+            (0, full * 12 / 10)
+        } else {
+            around
+        };
+        let delay = Duration::from_micros(lo + next(&mut seed) % (hi - lo + 1));
         let mut cmd = env.cmd(&["apply", "8080", "--yes"]);
         let mut child = {
             let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -708,7 +734,11 @@ fn apply_killed_at_random_moments_is_unchanged_or_recoverable_byte_for_byte() {
     skip_note!(
         "random kills: {untouched} left nothing changed, {recovered} recovered by undo (seed {start_seed})"
     );
-    assert_eq!(untouched + recovered, 200);
+    assert_eq!(untouched + recovered, i);
+    assert!(
+        recovered >= 10,
+        "only {recovered} of {i} kills landed after the journal entry (seed {start_seed})"
+    );
 }
 
 #[test]

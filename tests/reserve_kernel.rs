@@ -475,7 +475,11 @@ fn without_root_it_says_what_is_needed_and_prints_the_commands() {
     }
     let env = Env::new();
     set_runtime("9000-9010");
-    let mut cmd = env.cmd(&["apply", "8080", "--yes"]);
+    // Another user runs a copy it can reach (the checkout may be under a 0700 home).
+    let mut cmd = portscope_as_other_user();
+    cmd.env("XDG_DATA_HOME", env.data())
+        .args(["reserve", "apply", "8080", "--yes", "--sysctl-root"])
+        .arg(env.root());
     cmd.uid(65534).gid(65534);
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 1, "{out}{err}");

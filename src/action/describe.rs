@@ -55,13 +55,13 @@ fn describe_signal(a: &SignalAction) -> (String, Vec<String>) {
             a.managers.join(" and ")
         ));
     }
-    if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
+    if let Some(u) = o.unit.as_ref().filter(|u| u.raw().ends_with(".service")) {
         lines.push(format!(
             "  warning: systemd may restart it; to stop it for good: systemctl stop {u}"
         ));
     }
     if let Some(c) = &o.container {
-        let id = c.split_once(':').map_or(c.as_str(), |(_, id)| id);
+        let id = crate::escape::escape_field(c.raw().split_once(':').map_or(c.raw(), |(_, id)| id));
         lines.push(format!(
             "  warning: its container's restart policy may start it again; to stop it: docker stop {id}"
         ));

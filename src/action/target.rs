@@ -62,7 +62,7 @@ impl ProcessRole {
     }
 
     pub fn of_owner(o: &Owner) -> ProcessRole {
-        ProcessRole::of(o.pid, &o.comm, &o.nspid)
+        ProcessRole::of(o.pid, o.comm.raw(), &o.nspid)
     }
 
     /// Host init and service managers: no signal is ever offered or sent to them.

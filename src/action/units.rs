@@ -70,7 +70,7 @@ pub fn guess(s: &Socket) -> SocketUnitHint {
     let service = s
         .owners
         .iter()
-        .filter_map(|o| o.unit.as_deref())
+        .filter_map(|o| o.unit.as_ref().map(|u| u.raw()))
         .find(|u| u.ends_with(".service"));
     match service {
         Some(svc) => {

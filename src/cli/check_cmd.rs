@@ -92,9 +92,9 @@ pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
             "services": [],
             "host_checks": [],
         });
-        println!("{doc}");
+        super::out::print_json(&doc);
     } else {
-        println!("PORTSCOPE UNKNOWN - {msg}");
+        super::out::print(&format!("PORTSCOPE UNKNOWN - {msg}\n"));
     }
     ExitCode::from(EXIT_UNKNOWN)
 }
@@ -209,12 +209,9 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
         &opts,
     );
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(j) => println!("{j}"),
-            Err(e) => return unknown(e),
-        }
+        super::out::print_json(&report);
     } else {
-        print!("{}", plugin_text(&report));
+        super::out::print(&plugin_text(&report));
     }
     let code = if args.pre_start && report.status == Status::Warning {
         0
@@ -257,7 +254,7 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
     );
     match &args.textfile {
         None => {
-            print!("{text}");
+            super::out::print(&text);
             ExitCode::SUCCESS
         }
         Some(dir) => match crate::safefs::Dir::open(dir)

@@ -27,7 +27,7 @@ pub fn confirm(yes: bool, question: &str) -> Consent {
     if !stdin.is_terminal() {
         return Consent::NoTerminal;
     }
-    eprint!("{question} [y/N] ");
+    eprint!("{} [y/N] ", crate::escape::escape_lines(question));
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     match stdin.read_line(&mut line) {

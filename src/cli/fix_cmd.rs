@@ -17,7 +17,7 @@ use std::process::ExitCode;
 const MAX_STEPS: usize = 25;
 
 fn say(text: &str) {
-    print!("{text}");
+    super::out::print(text);
 }
 
 /// The step's identity across rounds, so a declined or finished step is not offered again.

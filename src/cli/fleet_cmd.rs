@@ -1,7 +1,7 @@
 //! `portscope fleet report FILES...`: the per-host results gathered by the Ansible playbook
 //! (assets/ansible/portscope-audit.yml) as one table or one JSON document.
 
-use super::{bad_input, failed};
+use super::bad_input;
 use crate::guard::fleet;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -46,12 +46,9 @@ pub fn run(args: &FleetArgs) -> ExitCode {
     hosts.sort_by(|a, b| a.host.cmp(&b.host));
     let r = fleet::report(hosts);
     if a.json {
-        match serde_json::to_string_pretty(&r) {
-            Ok(j) => println!("{j}"),
-            Err(e) => return failed(e, 1),
-        }
+        super::out::print_json(&r);
     } else {
-        print!("{}", fleet::table(&r));
+        super::out::print(&fleet::table(&r));
     }
     ExitCode::SUCCESS
 }

@@ -4,6 +4,7 @@ pub mod check_cmd;
 mod confirm;
 mod fix_cmd;
 pub mod fleet_cmd;
+pub mod out;
 pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
@@ -61,8 +62,13 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     } else {
         (t, 1.0)
     };
+    use crate::tui::config::{INTERVAL_MAX, INTERVAL_MIN};
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v * scale >= 0.05 && v * scale <= 3600.0 => {
+        Ok(v)
+            if v.is_finite()
+                && v * scale >= INTERVAL_MIN.as_secs_f64()
+                && v * scale <= INTERVAL_MAX.as_secs_f64() =>
+        {
             Ok(std::time::Duration::from_secs_f64(v * scale))
         }
         Ok(_) => Err(format!("{s:?} is out of range (50ms to 1h)")),
@@ -156,10 +162,7 @@ pub struct FixArgs {
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
-    s.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))
+    crate::addr::parse_ip(s)
 }
 
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are
@@ -248,13 +251,13 @@ fn parse_source(s: &str) -> Result<SourcePref, String> {
 
 /// Prints one line on stderr and returns the bad-input status.
 pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("portscope: {msg}");
+    out::eprint_line(&format!("portscope: {msg}"));
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
 /// Prints a failure of portscope itself (not of the user's input).
 pub fn failed(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    eprintln!("portscope: {msg}");
+    out::eprint_line(&format!("portscope: {msg}"));
     ExitCode::from(code)
 }
 
@@ -318,16 +321,18 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
 pub fn run(cli: Cli) -> ExitCode {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
-        Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
-        Some(Command::Why(args)) => why_cmd::run(&args, &netns),
-        Some(Command::Fix(args)) => fix_cmd::run(&args, &netns),
-        Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
+        Some(Command::Snapshot(args)) => out::exit_status(snapshot_cmd::run(&args, &netns)),
+        Some(Command::Why(args)) => out::exit_status(why_cmd::run(&args, &netns)),
+        Some(Command::Fix(args)) => out::exit_status(fix_cmd::run(&args, &netns)),
+        Some(Command::Reserve(args)) => out::exit_status(reserve_cmd::run(&args, &netns)),
         Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
         Some(Command::Metrics(args)) => {
             check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
         }
-        Some(Command::Services(args)) => services_cmd::run(&args, &netns, cli.config.as_deref()),
-        Some(Command::Fleet(args)) => fleet_cmd::run(&args),
+        Some(Command::Services(args)) => {
+            out::exit_status(services_cmd::run(&args, &netns, cli.config.as_deref()))
+        }
+        Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
@@ -338,7 +343,10 @@ pub fn run(cli: Cli) -> ExitCode {
                 sysctl_dir: cli.sysctl_dir,
             };
             match crate::tui::run(opts) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Quit) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Signal(sig)) => {
+                    ExitCode::from(crate::tui::signals::exit_status(sig))
+                }
                 Err(crate::tui::StartError::BadInput(m)) => bad_input(m),
                 Err(crate::tui::StartError::Failed(m)) => failed(m, 1),
             }

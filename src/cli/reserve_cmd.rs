@@ -16,7 +16,6 @@ use crate::reserve::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -137,19 +136,14 @@ pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
     }
 }
 
+/// Text to stdout, escaped; a failed write shows in the exit status (cli::out).
 pub(super) fn print(s: &str) {
-    // A closed pipe (`| head`) is not an error worth a message.
-    let _ = std::io::stdout().lock().write_all(s.as_bytes());
+    super::out::print(s);
 }
 
 fn json_out<T: Serialize>(v: &T) -> ExitCode {
-    match serde_json::to_string_pretty(v) {
-        Ok(j) => {
-            print(&format!("{j}\n"));
-            ExitCode::SUCCESS
-        }
-        Err(e) => failed(format!("cannot encode JSON: {e}"), 1),
-    }
+    super::out::print_json(v);
+    ExitCode::SUCCESS
 }
 
 /// Where the flags say sysctl configuration lives.

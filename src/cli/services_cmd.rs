@@ -117,27 +117,24 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
     let root = args.unit_root.as_deref().unwrap_or(Path::new("/"));
     let found = discover(snap.as_ref(), root, &cfg.services);
     if args.json {
-        match serde_json::to_string_pretty(&serde_json::json!({
+        super::out::print_json(&serde_json::json!({
             "version": 1,
             "declared": cfg.services,
             "found": found,
-        })) {
-            Ok(j) => println!("{j}"),
-            Err(e) => return failed(e, 1),
-        }
+        }));
     } else if found.is_empty() {
-        println!(
-            "Nothing new to declare ({} service{} declared already).",
+        super::out::print(&format!(
+            "Nothing new to declare ({} service{} declared already).\n",
             cfg.services.len(),
             if cfg.services.len() == 1 { "" } else { "s" }
-        );
+        ));
     } else {
-        print!("{}", table(&found));
+        super::out::print(&table(&found));
     }
     if !args.write {
         if !args.json && !found.is_empty() {
-            println!("\nTo declare them: portscope services --write (or paste):");
-            print!("{}", config_text(&found));
+            super::out::print("\nTo declare them: portscope services --write (or paste):\n");
+            super::out::print(&config_text(&found));
         }
         return ExitCode::SUCCESS;
     }
@@ -153,12 +150,12 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
     match write_config(&path, &found) {
         Ok(()) => {
             if !args.json {
-                println!(
-                    "\nAdded {} service{} to {}.",
+                super::out::print(&format!(
+                    "\nAdded {} service{} to {}.\n",
                     found.len(),
                     if found.len() == 1 { "" } else { "s" },
                     path.display()
-                );
+                ));
             }
             ExitCode::SUCCESS
         }

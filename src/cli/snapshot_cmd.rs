@@ -1,6 +1,6 @@
 //! `portscope snapshot`: the socket table like `ss -tanup`, with portscope's marks, or JSON.
 
-use super::{SnapshotArgs, collect_for_cli, failed, table};
+use super::{SnapshotArgs, collect_for_cli, table};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::filter::SocketFilter;
 use crate::model::{Snapshot, Socket};
@@ -25,20 +25,14 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         proto: args.proto,
     };
     snap.sockets.retain(|s| filter.matches(s));
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut out = super::out::Stdout::new();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &snap)
-            .map_err(std::io::Error::from)
-            .and_then(|()| out.write_all(b"\n"))
+        out.json(&snap)
     } else {
-        write_table(&mut out, &snap)
+        write_table(out.text_writer(), &snap)
     };
-    match written.and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => failed(format!("cannot write output: {e}"), 2),
-    }
+    super::out::record(written.and_then(|()| out.flush()));
+    ExitCode::SUCCESS
 }
 
 /// Marks column: what `ss` cannot tell you at a glance.
@@ -74,14 +68,39 @@ pub fn marks(s: &Socket, hidden_label: &str) -> String {
     out
 }
 
-/// What to call a socket whose owner was not seen: without root, other users' processes are
-/// hidden; as root, the owner lives outside this PID namespace or exited mid-scan.
+/// What to call a socket whose owner was not seen (mark, and the words after its uid): without
+/// root, other users' processes are hidden; as root, the owner lives outside this PID namespace
+/// or exited mid-scan.
 pub fn hidden_labels(snap: &Snapshot) -> (&'static str, &'static str) {
-    if snap.stats.processes_hidden > 0 && !snap.stats.is_root {
-        ("hidden", "(hidden: run as root)")
+    if hidden_by_permissions(snap) {
+        ("hidden", "owner hidden")
     } else {
-        ("no-owner", "(owner not found)")
+        ("no-owner", "owner not found")
     }
+}
+
+/// Whether owners are missing because portscope runs without root.
+pub fn hidden_by_permissions(snap: &Snapshot) -> bool {
+    snap.stats.processes_hidden > 0 && !snap.stats.is_root
+}
+
+/// The command the user ran, under sudo: what shows the owners hidden from them.
+pub fn with_sudo() -> String {
+    // args_os: an argument that is not UTF-8 must not panic here.
+    let words: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| {
+            if !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@%".contains(&b))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect();
+    format!("sudo {}", words.join(" "))
 }
 
 pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
@@ -91,7 +110,8 @@ pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
         return;
     }
     if s.owner_hidden {
-        out.push_str(hidden_text);
+        // The socket's own uid is known even when its process is not.
+        let _ = write!(out, "uid {} ({hidden_text})", s.uid);
         return;
     }
     for (i, o) in s.owners.iter().enumerate() {
@@ -113,9 +133,9 @@ pub fn owners_cell(s: &Socket, hidden_text: &str) -> String {
 
 pub fn push_user(out: &mut String, s: &Socket) {
     match s.owners.first() {
-        Some(o) => out.push_str(&o.user),
+        Some(o) => out.push_str(&o.user.shown()),
         None if s.kernel_held => out.push('-'),
-        None => out.push_str(&crate::collect::owners::user_name(s.uid)),
+        None => out.push_str(&crate::collect::owners::user_name(s.uid).shown()),
     }
 }
 
@@ -184,6 +204,13 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
     )?;
     for warning in &snap.warnings {
         writeln!(w, "warning: {warning}")?;
+    }
+    if hidden_by_permissions(snap) && snap.stats.owner_hidden > 0 {
+        writeln!(
+            w,
+            "other users' processes are hidden without root: {} shows them",
+            with_sudo()
+        )?;
     }
     Ok(())
 }

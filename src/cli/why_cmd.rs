@@ -1,11 +1,10 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
-use super::{BindFlags, WhyArgs, bad_input, collect_for_cli, failed};
+use super::{BindFlags, WhyArgs, bad_input, collect_for_cli};
 use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
 use crate::collect::probe::{has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
@@ -85,15 +84,11 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     };
     let mut d = d;
     name_socket_units(&mut d);
-    let out = if args.json {
-        match serde_json::to_string_pretty(&d) {
-            Ok(j) => j + "\n",
-            Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
-        }
+    if args.json {
+        super::out::print_json(&d);
     } else {
-        super::why_text::render(&d, &snap, args.all)
-    };
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        super::out::print(&super::why_text::render(&d, &snap, args.all));
+    }
     if d.would_bind() {
         ExitCode::SUCCESS
     } else {

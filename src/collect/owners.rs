@@ -4,6 +4,7 @@
 //! `socket:[INODE]`. Unlike `ss -p` (a 256-bucket chained hash, quadratic on big hosts) the map is
 //! a flat hash map, and the scan is split over threads because it is pure syscall latency.
 
+use crate::escape::Foreign;
 use crate::model::Owner;
 use nix::dir::Dir;
 use nix::fcntl::{OFlag, readlinkat};
@@ -83,19 +84,21 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
 thread_local! {
     /// NSS lookups cost tens of microseconds; a table of 100k ownerless rows asks for the same
     /// few uids over and over.
-    static USER_NAMES: std::cell::RefCell<HashMap<u32, String>> = Default::default();
+    static USER_NAMES: std::cell::RefCell<HashMap<u32, Foreign>> = Default::default();
 }
 
 /// The login name for a uid, or the number when there is none (containers often have none).
-pub fn user_name(uid: u32) -> String {
+/// A name from the user database (possibly a directory service) is shown escaped like any other
+/// text portscope did not write.
+pub fn user_name(uid: u32) -> Foreign {
     USER_NAMES.with(|cache| {
         cache
             .borrow_mut()
             .entry(uid)
             .or_insert_with(
                 || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                    Ok(Some(u)) => u.name,
-                    _ => uid.to_string(),
+                    Ok(Some(u)) => Foreign::new(u.name),
+                    _ => Foreign::new(uid.to_string()),
                 },
             )
             .clone()
@@ -106,23 +109,25 @@ fn process_info(pid: u32) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
-    let cmdline = proc.cmdline().map(|v| v.join(" ")).unwrap_or_default();
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let cmdline = read_cmdline(pid);
+    let cgroup = std::fs::read(format!("/proc/{pid}/cgroup"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let (unit, container) = parse_cgroup(&cgroup);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     Some(Owner {
         pid,
-        comm: stat.comm,
-        cmdline,
+        comm: Foreign::new(stat.comm),
+        cmdline: Foreign::new(cmdline),
         uid,
         user: if uid == u32::MAX {
-            "?".into()
+            Foreign::from("?")
         } else {
             user_name(uid)
         },
         start_time: stat.starttime,
-        unit,
-        container,
+        unit: unit.map(Foreign::new),
+        container: container.map(Foreign::new),
         nspid: parse_nspid(&status),
     })
 }
@@ -138,6 +143,30 @@ pub fn parse_nspid(status: &str) -> Vec<u32> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Longest command line kept: ARG_MAX allows megabytes, nobody reads past this.
+const CMDLINE_MAX: u64 = 64 * 1024;
+
+/// The command line as bytes: arguments that are not UTF-8 must not make a process's command
+/// line vanish (procfs reads it as a String and fails), so they are read lossily.
+fn read_cmdline(pid: u32) -> String {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    if let Ok(f) = std::fs::File::open(format!("/proc/{pid}/cmdline")) {
+        let _ = f.take(CMDLINE_MAX).read_to_end(&mut buf);
+    }
+    String::from_utf8_lossy(&buf)
+        .split('\0')
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The first 12 characters of a container id. Not a byte slice: a cgroup name is anybody's
+/// text (delegated subtrees), and cutting inside a character would panic.
+fn short_id(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 /// Systemd unit and container of a process from its /proc/PID/cgroup text.
@@ -169,14 +198,14 @@ pub fn parse_cgroup(text: &str) -> (Option<String>, Option<String>) {
                 && id.len() >= 12
                 && id.bytes().all(|b| b.is_ascii_hexdigit())
             {
-                container = Some(format!("{runtime}:{}", &id[..12]));
+                container = Some(format!("{runtime}:{}", short_id(id)));
             }
         }
         if *seg == "docker"
             && let Some(id) = segments.get(i + 1)
             && id.len() >= 12
         {
-            container = Some(format!("docker:{}", &id[..12]));
+            container = Some(format!("docker:{}", short_id(id)));
         }
         if let Some(name) = seg.strip_prefix("machine-")
             && let Some(name) = name.strip_suffix(".scope")

@@ -199,12 +199,16 @@ pub fn socket_units(root: &Path) -> Vec<Found> {
 /// container, or its command name.
 fn identity(o: &crate::model::Owner) -> String {
     if let Some(c) = &o.container {
-        return c.clone();
+        return c.raw().to_string();
     }
-    if let Some(u) = o.unit.as_deref().and_then(|u| u.strip_suffix(".service")) {
+    if let Some(u) = o
+        .unit
+        .as_ref()
+        .and_then(|u| u.raw().strip_suffix(".service"))
+    {
         return u.to_string();
     }
-    o.comm.clone()
+    o.comm.raw().to_string()
 }
 
 /// Listeners seen now, grouped by owning process identity and protocol.

@@ -139,15 +139,15 @@ impl Service {
         let Some(want) = self.process.as_deref() else {
             return true;
         };
-        if owner.comm == want {
+        if owner.comm.raw() == want {
             return true;
         }
-        if let Some(unit) = owner.unit.as_deref()
+        if let Some(unit) = owner.unit.as_ref().map(|u| u.raw())
             && (unit == want || unit.strip_suffix(".service") == Some(want))
         {
             return true;
         }
-        if let Some(c) = owner.container.as_deref() {
+        if let Some(c) = owner.container.as_ref().map(|c| c.raw()) {
             if c == want {
                 return true;
             }

@@ -392,13 +392,13 @@ impl App {
             match self.sort {
                 ListenerSort::Port => (String::new(), String::new(), s.local_port),
                 ListenerSort::Process => (
-                    o.map_or(String::new(), |o| o.comm.to_lowercase()),
+                    o.map_or(String::new(), |o| o.comm.raw().to_lowercase()),
                     String::new(),
                     s.local_port,
                 ),
                 ListenerSort::User => (
-                    o.map_or(String::new(), |o| o.user.clone()),
-                    o.map_or(String::new(), |o| o.comm.to_lowercase()),
+                    o.map_or(String::new(), |o| o.user.raw().to_string()),
+                    o.map_or(String::new(), |o| o.comm.raw().to_lowercase()),
                     s.local_port,
                 ),
             }
@@ -430,6 +430,12 @@ impl App {
 
     fn on_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
         self.note = None;
+        // A quit key that is not typing quits from fields and dialogs too (not while an action
+        // runs: its outcome must be seen).
+        if self.keymap.is_quit_anywhere(&ev) && !matches!(self.modal, Some(Modal::Busy(_))) {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
         if self.modal.is_some() {
             return self.on_modal_key(ev);
         }
@@ -939,19 +945,18 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
         Some((r, p)) => (r, p.parse::<Proto>()?),
         None => (t, Proto::Tcp),
     };
-    let (addr, port) = if let Some(r) = rest.strip_prefix('[') {
-        let (a, p) = r
+    let (addr, port) = if rest.starts_with('[') {
+        let (a, p) = rest
             .split_once("]:")
-            .ok_or_else(|| format!("{t:?}: write an IPv6 address as [::1]:8080"))?;
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{a:?} is not an IPv6 address"))?;
-        (addr, p)
+            .ok_or_else(|| format!("{t:?}: write an IPv6 address and port as [::1]:8080"))?;
+        (crate::addr::parse_ip(&format!("{a}]"))?, p)
+    } else if rest.matches(':').count() > 1 {
+        // A bare IPv6 address: is the last group a port or part of the address? Ask.
+        return Err(format!(
+            "{t:?}: write an IPv6 address and port as [::1]:8080"
+        ));
     } else if let Some((a, p)) = rest.rsplit_once(':') {
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{a:?} is not an IP address"))?;
-        (addr, p)
+        (crate::addr::parse_ip(a)?, p)
     } else {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
@@ -1013,5 +1018,9 @@ mod tests {
         assert!(parse_bind("0").unwrap_err().contains("any free port"));
         assert!(parse_bind("80/icmp").is_err());
         assert!(parse_bind("nope:80").is_err());
+        for guess in ["::1:80", "[::1", "[::1]", "::1", "[::1:80"] {
+            let err = parse_bind(guess).unwrap_err();
+            assert!(err.contains(guess), "{guess}: {err}");
+        }
     }
 }

@@ -17,6 +17,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The refresh interval's range, for `--interval` and `interval_ms` alike.
+pub const INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(50);
+pub const INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(3600);
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -80,9 +84,11 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
         KeyMap::with_overrides(&file.keys).map_err(|e| format!("config file {shown}: {e}"))?;
     let theme =
         Theme::new(no_color, &file.colors).map_err(|e| format!("config file {shown}: {e}"))?;
-    if file.interval_ms == Some(0) {
+    if let Some(ms) = file.interval_ms
+        && !(INTERVAL_MIN..=INTERVAL_MAX).contains(&std::time::Duration::from_millis(ms))
+    {
         return Err(format!(
-            "config file {shown}: interval_ms must be at least 1"
+            "config file {shown}: interval_ms = {ms} is out of range (50 to 3600000, as --interval)"
         ));
     }
     let services = crate::guard::service::validate_all(&file.service)

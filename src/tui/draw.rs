@@ -5,6 +5,7 @@ use super::app::{App, Modal, View};
 use super::keymap::Command;
 use super::theme::Theme;
 use super::views;
+use crate::escape::escape_line;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -36,7 +37,24 @@ impl Clock {
     }
 }
 
+/// The smallest frame the views are laid out for; below it the screen says so (and what to do)
+/// instead of drawing a view squeezed into nonsense.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 6;
+
 pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
+    let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(f, app, theme);
+        return;
+    }
+    draw_frame(f, app, theme, now);
+}
+
+/// The frame without the size check: every view and dialog clips to whatever it is given (tests
+/// render it down to 0x0).
+#[doc(hidden)]
+pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
     let [header, body, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -70,6 +88,28 @@ pub fn draw(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
         Some(Modal::Reserve(input)) => views::dialog::reserve(f, app, theme, input),
         None => {}
     }
+}
+
+fn draw_too_small(f: &mut Frame, app: &App, theme: &Theme) {
+    let area = f.area();
+    let mut text = format!(
+        "terminal too small ({}x{}, need {MIN_WIDTH}x{MIN_HEIGHT})",
+        area.width, area.height
+    );
+    // Keys still work: someone who cannot see a confirmation must know how to leave it.
+    if matches!(app.modal, Some(Modal::Confirm { .. })) {
+        text.push_str(" · a confirmation is open: n cancels");
+    }
+    let quit = app.keymap.label(Command::Quit);
+    if !quit.is_empty() {
+        text.push_str(&format!(" · {quit} quits"));
+    }
+    f.render_widget(
+        Paragraph::new(text)
+            .style(theme.warn())
+            .wrap(ratatui::widgets::Wrap { trim: true }),
+        area,
+    );
 }
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -139,7 +179,10 @@ fn taken(snap_at: jiff::Timestamp, now: &Clock) -> String {
 fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock) {
     let mut spans = Vec::new();
     if let Some(e) = &app.error {
-        spans.push(Span::styled(format!("collect failed: {e}"), theme.bad()));
+        spans.push(Span::styled(
+            format!("collect failed: {}", escape_line(e)),
+            theme.bad(),
+        ));
         if app.data.is_some() {
             spans.push(Span::raw(" · showing the last good data"));
         }
@@ -173,7 +216,7 @@ pub fn status_warning(s: &crate::model::Snapshot) -> Option<String> {
             s.stats.processes_hidden
         ));
     }
-    s.warnings.first().cloned()
+    s.warnings.first().map(|w| escape_line(w).into_owned())
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -185,7 +228,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("   enter keep · esc clear", theme.dim()),
         ])
     } else if let Some(note) = &app.note {
-        Line::from(Span::styled(note.clone(), theme.warn()))
+        Line::from(Span::styled(escape_line(note).into_owned(), theme.warn()))
     } else {
         // Help and quit first: they must survive a narrow terminal.
         let mut hints = vec![

@@ -1,9 +1,9 @@
 //! Keys → commands. One table drives dispatch, the help screen and the footer hints, so no
 //! binding ships undocumented; the config file may rebind, and a key bound twice is an error.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+pub use super::key::{Key, KeyCodeOrd};
+use crossterm::event::{KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
-use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Command {
@@ -145,128 +145,6 @@ impl Command {
     }
 }
 
-/// A key as written in the config file and shown in help: `q`, `?`, `ctrl-c`, `tab`, `space`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key {
-    pub code: KeyCodeOrd,
-    pub ctrl: bool,
-}
-
-/// KeyCode subset with an order (for stable help output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyCodeOrd {
-    Char(char),
-    Enter,
-    Esc,
-    Tab,
-    BackTab,
-    Up,
-    Down,
-    Left,
-    Right,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    Backspace,
-    Delete,
-    F(u8),
-}
-
-impl Key {
-    pub fn parse(s: &str) -> Result<Key, String> {
-        let lower = s.to_ascii_lowercase();
-        let (ctrl, rest) = match lower
-            .strip_prefix("ctrl-")
-            .or_else(|| lower.strip_prefix("c-"))
-        {
-            Some(r) => (true, r.to_string()),
-            None => (false, lower.clone()),
-        };
-        let code = match rest.as_str() {
-            "enter" | "return" => KeyCodeOrd::Enter,
-            "esc" | "escape" => KeyCodeOrd::Esc,
-            "tab" => KeyCodeOrd::Tab,
-            "backtab" | "shift-tab" => KeyCodeOrd::BackTab,
-            "up" => KeyCodeOrd::Up,
-            "down" => KeyCodeOrd::Down,
-            "left" => KeyCodeOrd::Left,
-            "right" => KeyCodeOrd::Right,
-            "pgup" | "pageup" => KeyCodeOrd::PageUp,
-            "pgdown" | "pagedown" => KeyCodeOrd::PageDown,
-            "home" => KeyCodeOrd::Home,
-            "end" => KeyCodeOrd::End,
-            "backspace" => KeyCodeOrd::Backspace,
-            "delete" | "del" => KeyCodeOrd::Delete,
-            "space" => KeyCodeOrd::Char(' '),
-            f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
-                KeyCodeOrd::F(f[1..].parse().unwrap_or(1))
-            }
-            _ => {
-                // Single characters keep their case: `G` and `g` are different keys.
-                let original = if ctrl { &s[s.len() - rest.len()..] } else { s };
-                let mut chars = original.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => KeyCodeOrd::Char(c),
-                    _ => return Err(format!("unknown key {s:?}")),
-                }
-            }
-        };
-        Ok(Key { code, ctrl })
-    }
-
-    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
-        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-        let code = match ev.code {
-            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
-            KeyCode::Enter => KeyCodeOrd::Enter,
-            KeyCode::Esc => KeyCodeOrd::Esc,
-            KeyCode::Tab => KeyCodeOrd::Tab,
-            KeyCode::BackTab => KeyCodeOrd::BackTab,
-            KeyCode::Up => KeyCodeOrd::Up,
-            KeyCode::Down => KeyCodeOrd::Down,
-            KeyCode::Left => KeyCodeOrd::Left,
-            KeyCode::Right => KeyCodeOrd::Right,
-            KeyCode::PageUp => KeyCodeOrd::PageUp,
-            KeyCode::PageDown => KeyCodeOrd::PageDown,
-            KeyCode::Home => KeyCodeOrd::Home,
-            KeyCode::End => KeyCodeOrd::End,
-            KeyCode::Backspace => KeyCodeOrd::Backspace,
-            KeyCode::Delete => KeyCodeOrd::Delete,
-            KeyCode::F(n) => KeyCodeOrd::F(n),
-            _ => return None,
-        };
-        Some(Key { code, ctrl })
-    }
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.ctrl {
-            f.write_str("ctrl-")?;
-        }
-        match self.code {
-            KeyCodeOrd::Char(' ') => f.write_str("space"),
-            KeyCodeOrd::Char(c) => write!(f, "{c}"),
-            KeyCodeOrd::Enter => f.write_str("enter"),
-            KeyCodeOrd::Esc => f.write_str("esc"),
-            KeyCodeOrd::Tab => f.write_str("tab"),
-            KeyCodeOrd::BackTab => f.write_str("shift-tab"),
-            KeyCodeOrd::Up => f.write_str("↑"),
-            KeyCodeOrd::Down => f.write_str("↓"),
-            KeyCodeOrd::Left => f.write_str("←"),
-            KeyCodeOrd::Right => f.write_str("→"),
-            KeyCodeOrd::PageUp => f.write_str("pgup"),
-            KeyCodeOrd::PageDown => f.write_str("pgdown"),
-            KeyCodeOrd::Home => f.write_str("home"),
-            KeyCodeOrd::End => f.write_str("end"),
-            KeyCodeOrd::Backspace => f.write_str("backspace"),
-            KeyCodeOrd::Delete => f.write_str("delete"),
-            KeyCodeOrd::F(n) => write!(f, "F{n}"),
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct KeyMap {
     bindings: BTreeMap<Key, Command>,
@@ -363,6 +241,18 @@ impl KeyMap {
             }
             declared.push((*cmd, parsed));
         }
+        // There must always be a way out: quit from the views, back out of a dialog or a field.
+        for needed in [Command::Quit, Command::Back] {
+            if declared
+                .iter()
+                .any(|(c, keys)| *c == needed && keys.is_empty())
+            {
+                return Err(format!(
+                    "{} = [] would leave no way out: bind at least one key to it",
+                    needed.name()
+                ));
+            }
+        }
         Ok(KeyMap { bindings, declared })
     }
 
@@ -381,6 +271,14 @@ impl KeyMap {
             }
             None
         })
+    }
+
+    /// Whether `ev` is bound to quit and is not something a text field takes as typing (a ctrl
+    /// key, a function key, esc): such a quit key works everywhere, inside fields and dialogs
+    /// too, so the way out never depends on what is open.
+    pub fn is_quit_anywhere(&self, ev: &KeyEvent) -> bool {
+        self.command(ev) == Some(Command::Quit)
+            && Key::from_event(ev).is_some_and(|k| k.ctrl || !matches!(k.code, KeyCodeOrd::Char(_)))
     }
 
     /// Keys bound to a command, for help and hints.
@@ -413,6 +311,7 @@ impl KeyMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossterm::event::KeyCode;
 
     fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, m)
@@ -457,6 +356,28 @@ mod tests {
     }
 
     #[test]
+    fn ctrl_with_a_capital_letter_fires() {
+        let mut o = BTreeMap::new();
+        o.insert("quit".to_string(), vec!["ctrl-Q".to_string()]);
+        let m = KeyMap::with_overrides(&o).unwrap();
+        // What crossterm reports for byte 0x11, and for ctrl+shift+q under keyboard protocols.
+        for ev in [
+            ev(KeyCode::Char('q'), KeyModifiers::CONTROL),
+            ev(
+                KeyCode::Char('Q'),
+                KeyModifiers::CONTROL | KeyModifiers::SHIFT,
+            ),
+        ] {
+            assert_eq!(m.command(&ev), Some(Command::Quit), "{ev:?}");
+            assert!(m.is_quit_anywhere(&ev));
+        }
+        assert!(
+            !KeyMap::default_map().is_quit_anywhere(&ev(KeyCode::Char('q'), KeyModifiers::NONE))
+        );
+        assert_eq!(m.label(Command::Quit), "ctrl-q");
+    }
+
+    #[test]
     fn overrides_and_their_errors() {
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["x".to_string()]);
@@ -476,6 +397,24 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown command \"explode\"")
         );
+        for (cmd, keys, needle) in [
+            ("quit", vec![], "no way out"),
+            ("back", vec![], "no way out"),
+            ("help", vec!["ctrl-i"], "reaches portscope as tab"),
+            ("help", vec!["ctrl-m"], "reaches portscope as enter"),
+            ("help", vec!["ctrl-enter"], "cannot be sent"),
+            ("help", vec!["ctrl-1"], "cannot be sent"),
+            ("help", vec!["F13"], "F1 to F12"),
+            ("help", vec!["\t"], "unknown key"),
+        ] {
+            let mut o = BTreeMap::new();
+            o.insert(
+                cmd.to_string(),
+                keys.iter().map(|k: &&str| k.to_string()).collect(),
+            );
+            let err = KeyMap::with_overrides(&o).unwrap_err();
+            assert!(err.contains(needle), "{cmd} = {keys:?}: {err}");
+        }
         let mut o = BTreeMap::new();
         o.insert("quit".to_string(), vec!["hyper-q".to_string()]);
         assert!(

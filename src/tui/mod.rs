@@ -3,8 +3,11 @@
 pub mod app;
 pub mod config;
 pub mod draw;
+pub mod key;
 pub mod keymap;
 pub mod runtime;
+pub mod signals;
+pub mod terminal;
 pub mod theme;
 pub mod views;
 mod why_act;
@@ -55,7 +58,7 @@ pub fn load_replay(path: &Path) -> Result<Snapshot, String> {
     Ok(snap)
 }
 
-pub fn run(opts: TuiOptions) -> Result<(), StartError> {
+pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let config = config::load(opts.config.as_deref(), no_color).map_err(StartError::BadInput)?;
     let interval = opts

@@ -4,6 +4,8 @@
 
 use super::app::{App, Effect, Msg};
 use super::draw::{Clock, draw};
+use super::signals::SignalEvent;
+use super::terminal;
 use super::theme::Theme;
 use crate::analyze::why::{BindRequest, Context, diagnose};
 use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
@@ -18,6 +20,20 @@ pub enum Source {
     Live(CollectOptions),
     /// A recorded `snapshot --json` document: no kernel to ask.
     Replay(Arc<Snapshot>),
+}
+
+/// What reaches the UI thread: messages for the app, and signals for the runtime itself.
+pub enum Inbox {
+    App(Msg),
+    Signal(SignalEvent),
+}
+
+/// How the UI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Quit,
+    /// A terminating signal: the process should exit with 128 + it.
+    Signal(i32),
 }
 
 pub enum Control {
@@ -49,7 +65,7 @@ fn cpu_time() -> Duration {
 }
 
 /// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
-pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Receiver<Control>) {
+pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Receiver<Control>) {
     let mut watch: Option<BindRequest> = None;
     let ctx = Context {
         netns: match &source {
@@ -83,7 +99,7 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Rece
                 Msg::Data(Arc::clone(snap), diag)
             }
         };
-        if tx.send(msg).is_err() {
+        if tx.send(Inbox::App(msg)).is_err() {
             return;
         }
         // On a host with 100k+ sockets one snapshot costs hundreds of ms of CPU: wait at least
@@ -105,7 +121,7 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Rece
     }
 }
 
-fn input(tx: Sender<Msg>) {
+fn input(tx: Sender<Inbox>) {
     loop {
         let msg = match crossterm::event::read() {
             Ok(crossterm::event::Event::Key(k)) => Msg::Key(k),
@@ -113,19 +129,37 @@ fn input(tx: Sender<Msg>) {
             Ok(_) => continue,
             Err(_) => return,
         };
-        if tx.send(msg).is_err() {
+        if tx.send(Inbox::App(msg)).is_err() {
             return;
         }
     }
 }
 
-/// Runs the UI until the user quits. The terminal is restored on every way out: normal quit,
-/// error (here), and panic (ratatui's hook, installed after color-eyre's).
-pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> std::io::Result<()> {
-    let (tx, rx) = channel::<Msg>();
+type Term = ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>;
+
+fn new_terminal() -> std::io::Result<Term> {
+    ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+}
+
+/// Runs the UI until the user quits or a signal ends it. The terminal is restored on every way
+/// out: quit, error, terminating signal (here), stop (and re-entered on continue), and panic
+/// (terminal::install_panic_hook).
+pub fn run(
+    mut app: App,
+    theme: Theme,
+    source: Source,
+    interval: Duration,
+) -> std::io::Result<Ending> {
+    let (tx, rx) = channel::<Inbox>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
     let collector_tx = tx.clone();
     let action_tx = tx.clone();
+    let signal_tx = std::sync::Mutex::new(tx.clone());
+    let signals = super::signals::spawn(move |ev| {
+        signal_tx
+            .lock()
+            .is_ok_and(|tx| tx.send(Inbox::Signal(ev)).is_ok())
+    })?;
     let collector_thread = std::thread::Builder::new()
         .name("collector".into())
         .spawn(move || collector(source, interval, collector_tx, ctrl_rx))?;
@@ -133,21 +167,43 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
         .name("input".into())
         .spawn(move || input(tx))?;
 
-    let mut terminal = ratatui::init();
-    let result = (|| -> std::io::Result<()> {
-        terminal.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
+    terminal::install_panic_hook();
+    let result = (|| -> std::io::Result<Ending> {
+        terminal::enter()?;
+        let mut term = new_terminal()?;
+        term.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
         loop {
             let Ok(first) = rx.recv() else {
-                return Ok(());
+                return Ok(Ending::Quit);
             };
-            let mut effects = app.update(first);
+            let mut effects = Vec::new();
+            let mut resumed = false;
             // Coalesce a burst (key repeat, data + keys) into one redraw.
-            while let Ok(more) = rx.try_recv() {
-                effects.extend(app.update(more));
+            for inbox in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                match inbox {
+                    Inbox::App(msg) => effects.extend(app.update(msg)),
+                    Inbox::Signal(SignalEvent::Terminate(sig)) => return Ok(Ending::Signal(sig)),
+                    Inbox::Signal(SignalEvent::Suspend) => {
+                        terminal::leave();
+                        super::signals::stop_self();
+                        terminal::enter()?;
+                        resumed = true;
+                    }
+                    Inbox::Signal(SignalEvent::Resume) => {
+                        terminal::enter()?;
+                        resumed = true;
+                    }
+                }
+            }
+            if resumed {
+                // The screen was the shell's meanwhile: a fresh Terminal draws every cell again
+                // (Terminal::clear would ask the terminal for the cursor position, a reply the
+                // input thread may take).
+                term = new_terminal()?;
             }
             for e in effects {
                 let sent = match e {
-                    Effect::Quit => return Ok(()),
+                    Effect::Quit => return Ok(Ending::Quit),
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
                     Effect::Execute(action) => {
@@ -156,9 +212,9 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
                         let tx = action_tx.clone();
                         let log = app.actions.action_log.clone();
                         std::thread::spawn(move || {
-                            let _ = tx.send(Msg::ActionDone(Box::new(
+                            let _ = tx.send(Inbox::App(Msg::ActionDone(Box::new(
                                 crate::action::exec::execute(&action, log.as_ref()),
-                            )));
+                            ))));
                         });
                         Ok(())
                     }
@@ -168,15 +224,17 @@ pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> st
                 }
             }
             if app.quit {
-                return Ok(());
+                return Ok(Ending::Quit);
             }
-            terminal.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
+            term.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
         }
     })();
-    ratatui::restore();
+    terminal::leave();
     let _ = ctrl_tx.send(Control::Quit);
     // The collector may be inside a long snapshot; it exits at its next check, and the process
     // exit ends it anyway. Joining here would delay quitting by that snapshot.
     drop(collector_thread);
+    // After the terminal is restored: a signal from here on ends the process the default way.
+    signals.close();
     result
 }

@@ -237,3 +237,80 @@ pub fn make_time_wait(listener: &TcpListener) {
 pub fn fresh_port(seed: u16) -> u16 {
     20000 + seed
 }
+
+/// The portscope binary at a path another user (uid 65534 via setpriv, or `Command::uid`) can
+/// execute. The build's own path is under the checkout, which on most servers is under a
+/// home directory other users cannot enter (root's is 0700), so it is copied once per test
+/// process into a world-reachable temporary directory.
+pub fn portscope_for_other_users() -> std::path::PathBuf {
+    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let built = std::path::Path::new(env!("CARGO_BIN_EXE_portscope"));
+        if reachable_by_all(built) {
+            return built.to_path_buf();
+        }
+        let dir = ["/tmp", "/var/tmp", "/dev/shm"]
+            .iter()
+            .map(std::path::Path::new)
+            .find(|d| reachable_by_all(d) && executable_fs(d))
+            .map(|d| d.join(format!("portscope-tests-{}", nix::unistd::geteuid())))
+            .expect("a world-reachable temporary directory (/tmp, /var/tmp or /dev/shm)");
+        copy_reachable(built, &dir)
+    })
+    .clone()
+}
+
+/// `portscope` as a command runnable by another user.
+pub fn portscope_as_other_user() -> Command {
+    Command::new(portscope_for_other_users())
+}
+
+fn copy_reachable(built: &std::path::Path, dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(built).expect("the built binary");
+    std::fs::create_dir_all(dir).expect("temp dir for the binary");
+    let dir_meta = std::fs::symlink_metadata(dir).expect("temp dir");
+    assert!(
+        dir_meta.is_dir() && dir_meta.uid() == nix::unistd::geteuid().as_raw(),
+        "{} is not our own directory",
+        dir.display()
+    );
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    // One copy per build (size and mtime): parallel test binaries share it; older builds' copies
+    // are removed.
+    let name = format!(
+        "portscope-{}-{}",
+        meta.len(),
+        meta.mtime_nsec() ^ meta.mtime()
+    );
+    let target = dir.join(&name);
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name() != name.as_str() {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    if std::fs::metadata(&target).is_ok_and(|m| m.len() == meta.len()) {
+        return target;
+    }
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    std::fs::copy(built, &tmp).expect("copy the binary");
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::rename(&tmp, &target).expect("rename the copy into place");
+    target
+}
+
+/// Every directory up to `path` lets others through (o+x), and `path` itself is o+x.
+fn reachable_by_all(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().all(|p| {
+        p.as_os_str().is_empty()
+            || std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
+    })
+}
+
+fn executable_fs(dir: &std::path::Path) -> bool {
+    nix::sys::statvfs::statvfs(dir)
+        .is_ok_and(|s| !s.flags().contains(nix::sys::statvfs::FsFlags::ST_NOEXEC))
+}

@@ -11,6 +11,8 @@ pub struct Tui {
     writer: Box<dyn Write + Send>,
     pub child: Box<dyn Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte portscope wrote, for checking the escape sequences themselves.
+    raw: Arc<Mutex<Vec<u8>>>,
 }
 
 fn size(rows: u16, cols: u16) -> PtySize {
@@ -46,12 +48,18 @@ impl Tui {
         let writer = pair.master.take_writer().expect("writer");
         let screen = Arc::new(Mutex::new(vt100::Parser::new(rows, cols, 0)));
         let feed = Arc::clone(&screen);
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let raw_feed = Arc::clone(&raw);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
+                raw_feed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend_from_slice(&buf[..n]);
                 feed.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .process(&buf[..n]);
@@ -62,6 +70,7 @@ impl Tui {
             writer,
             child,
             screen,
+            raw,
         }
     }
 
@@ -71,6 +80,46 @@ impl Tui {
             .unwrap_or_else(|e| e.into_inner())
             .screen()
             .contents()
+    }
+
+    /// How many bytes portscope has written so far.
+    pub fn written(&self) -> usize {
+        self.raw.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The bytes written after `from`, lossily as text.
+    pub fn written_since(&self, from: usize) -> String {
+        let raw = self.raw.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&raw[from.min(raw.len())..]).into_owned()
+    }
+
+    /// Waits until the bytes written after `from` contain every one of `needles`.
+    pub fn wait_written(&self, from: usize, needles: &[&str]) -> String {
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            let t = self.written_since(from);
+            if needles.iter().all(|n| t.contains(n)) {
+                return t;
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {needles:?}; written:\n{}",
+                t.escape_debug()
+            );
+            std::thread::sleep(Duration::from_millis(10)); // poll interval
+        }
+    }
+
+    /// Whether the terminal is in canonical (cooked) mode with echo, as a shell leaves it.
+    pub fn cooked(&self) -> bool {
+        // portable-pty's termios comes from its own nix version: read the flags by name.
+        let t = self.master.get_termios().expect("termios of the pty");
+        let flags = format!("{:?}", t.local_flags);
+        flags.contains("ICANON") && flags.contains("ECHO")
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.process_id().expect("pid") as i32
     }
 
     pub fn keys(&mut self, bytes: &str) {

@@ -125,7 +125,7 @@ fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
 fn stop_remedies(out: &mut Vec<Remedy>, owners: &[&Owner]) {
     for o in owners {
         if let Some(c) = &o.container {
-            let (runtime, id) = c.split_once(':').unwrap_or(("docker", c));
+            let (runtime, id) = c.raw().split_once(':').unwrap_or(("docker", c.raw()));
             let cli = match runtime {
                 "podman" => "podman",
                 "containerd" | "cri-o" => "crictl",
@@ -141,7 +141,12 @@ fn stop_remedies(out: &mut Vec<Remedy>, owners: &[&Owner]) {
             ));
             return;
         }
-        if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
+        if let Some(u) = o
+            .unit
+            .as_ref()
+            .map(|u| u.raw())
+            .filter(|u| u.ends_with(".service"))
+        {
             out.push(run(
                 "stop_service",
                 format!("systemctl stop {}", shell_quote(u)),

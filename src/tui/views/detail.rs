@@ -49,10 +49,22 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
                     "Held by the kernel: no process to kill; it goes away by itself.",
                 ));
             } else if s.owner_hidden {
-                lines.push(Line::from(Span::styled(
-                    "Held by a process portscope cannot see: run portscope as root.",
-                    theme.warn(),
-                )));
+                let user = crate::collect::owners::user_name(s.uid);
+                let text = if app
+                    .snapshot()
+                    .is_some_and(crate::cli::snapshot_cmd::hidden_by_permissions)
+                {
+                    format!(
+                        "Held by a process of uid {} ({user}) that portscope cannot see: other users' processes are hidden without root; sudo portscope shows it.",
+                        s.uid
+                    )
+                } else {
+                    format!(
+                        "Held by a process of uid {} ({user}) that portscope did not find: it runs in another PID namespace or exited during the scan.",
+                        s.uid
+                    )
+                };
+                lines.push(Line::from(Span::styled(text, theme.warn())));
             }
             let snap = app.snapshot();
             for o in s.owners.iter() {

@@ -3,6 +3,7 @@
 
 use crate::action::PendingAction;
 use crate::action::exec::{Logged, Outcome, Status};
+use crate::escape::escape_line;
 use crate::tui::app::App;
 use crate::tui::draw::centered;
 use crate::tui::theme::Theme;
@@ -71,7 +72,7 @@ pub fn confirm(
     let (title, text) = action.describe();
     let mut lines: Vec<Line> = context
         .iter()
-        .map(|l| Line::from(Span::styled(l.clone(), theme.dim())))
+        .map(|l| Line::from(Span::styled(escape_line(l).into_owned(), theme.dim())))
         .collect();
     if !context.is_empty() {
         lines.push(Line::from(""));
@@ -84,7 +85,7 @@ pub fn confirm(
         } else {
             Style::new()
         };
-        lines.push(Line::from(Span::styled(l.clone(), style)));
+        lines.push(Line::from(Span::styled(escape_line(l).into_owned(), style)));
     }
     let prompt = Line::from(vec![
         Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
@@ -110,7 +111,11 @@ pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
 
 pub fn outcome(f: &mut Frame, theme: &Theme, o: &Outcome) {
     let style = if o.ok() { theme.good() } else { theme.bad() };
-    let mut lines: Vec<Line> = o.lines.iter().map(|l| Line::from(l.clone())).collect();
+    let mut lines: Vec<Line> = o
+        .lines
+        .iter()
+        .map(|l| Line::from(escape_line(l).into_owned()))
+        .collect();
     lines.push(Line::from(""));
     lines.push(match &o.logged {
         Logged::Yes(path) => Line::from(Span::styled(

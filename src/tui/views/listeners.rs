@@ -66,11 +66,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Cell::from(s.local()),
                 Cell::from(owner_name(s)),
                 Cell::from(o.map_or(String::new(), |o| o.pid.to_string())),
-                Cell::from(o.map_or(String::new(), |o| o.user.clone())),
+                Cell::from(match o {
+                    Some(o) => o.user.to_string(),
+                    None if s.owner_hidden => crate::collect::owners::user_name(s.uid).to_string(),
+                    None => String::new(),
+                }),
                 Cell::from(Line::from(badges)),
                 Cell::from(
-                    o.and_then(|o| o.container.clone().or_else(|| o.unit.clone()))
-                        .unwrap_or_default(),
+                    o.and_then(|o| o.container.as_ref().or(o.unit.as_ref()))
+                        .map_or(String::new(), ToString::to_string),
                 ),
             ])
         })

@@ -29,9 +29,10 @@ pub fn owner_name(s: &Socket) -> String {
         return "(kernel)".into();
     }
     match s.owners.first() {
-        None => "(hidden)".into(),
+        // The socket's own uid is known even when its process is not.
+        None => format!("uid {} hidden", s.uid),
         Some(o) if s.owners.len() > 1 => format!("{} +{}", o.comm, s.owners.len() - 1),
-        Some(o) => o.comm.clone(),
+        Some(o) => o.comm.to_string(),
     }
 }
 

@@ -22,8 +22,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::default().borders(Borders::ALL);
     let inner = block.inner(area);
     let [grid, info] = Layout::vertical([Constraint::Min(2), Constraint::Length(3)]).areas(inner);
-    let cols = usize::from(grid.width.saturating_sub(LABEL)).max(1);
-    let rows = usize::from(grid.height).max(1);
+    // What fits (possibly nothing, in a tiny frame), and at least one cell for navigation.
+    let grid_cols = usize::from(grid.width.saturating_sub(LABEL));
+    let grid_rows = usize::from(grid.height);
+    let cols = grid_cols.max(1);
+    let rows = grid_rows.max(1);
     let cells = cols * rows;
     app.map.cols.set(cols);
     app.map.cells.set(cells);
@@ -53,15 +56,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(block.title(Span::styled(title, theme.title())), area);
 
     let buf = f.buffer_mut();
-    for r in 0..rows {
+    for r in 0..grid_rows {
         let row_first = first_cell + (r * cols) as u32;
         if row_first >= total_cells {
             break;
         }
         let y = grid.y + r as u16;
         let label = format!("{:>5} ", row_first * step);
-        buf.set_string(grid.x, y, label, theme.dim());
-        for c in 0..cols {
+        buf.set_stringn(grid.x, y, label, usize::from(grid.width), theme.dim());
+        for c in 0..grid_cols {
             let cell = row_first + c as u32;
             if cell >= total_cells {
                 break;
