@@ -2,6 +2,7 @@
 
 pub mod check_cmd;
 mod confirm;
+pub mod docs_cmd;
 mod fix_cmd;
 pub mod fleet_cmd;
 pub mod out;
@@ -100,6 +101,10 @@ pub enum Command {
     Services(services_cmd::ServicesArgs),
     /// Reports over results gathered from many hosts (assets/ansible).
     Fleet(fleet_cmd::FleetArgs),
+    /// Print a shell completion script (bash, zsh or fish), generated from this command line.
+    Completions(docs_cmd::CompletionsArgs),
+    /// Print the man page (roff): portscope man > /usr/local/share/man/man1/portscope.1
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +338,8 @@ pub fn run(cli: Cli) -> ExitCode {
             out::exit_status(services_cmd::run(&args, &netns, cli.config.as_deref()))
         }
         Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
+        Some(Command::Completions(args)) => docs_cmd::completions(&args),
+        Some(Command::Man) => docs_cmd::man(),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
