@@ -12,3 +12,4 @@ pub mod model;
 pub mod portset;
 pub mod reserve;
 pub mod tui;
+pub mod workload;

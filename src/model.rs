@@ -4,6 +4,7 @@
 //! back, so field names here are an interface: add, never rename.
 
 use crate::portset::PortSet;
+pub use crate::workload::{Published, UserUnit, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -181,7 +182,7 @@ impl fmt::Display for State {
 }
 
 /// A process holding a socket. `pid` + `start_time` identify it across PID reuse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub pid: u32,
     pub comm: String,
@@ -195,6 +196,13 @@ pub struct Owner {
     /// The container (runtime and short id) the process runs in, from /proc/PID/cgroup.
     #[serde(default)]
     pub container: Option<String>,
+    /// The container, with its name and pod, when the process runs in one (`unit` is then
+    /// empty: a unit inside a container is not a host unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Arc<Workload>>,
+    /// A systemd user unit (`user@UID.service/.../foo.service`); `unit` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_unit: Option<UserUnit>,
 }
 
 impl Owner {
@@ -238,6 +246,10 @@ pub struct Socket {
     /// Shared between all sockets with the same holders (a process's sockets share one list),
     /// so 100k sockets cost no allocation each.
     pub owners: Owners,
+    /// Held by a container runtime (docker-proxy, dockerd, conmon, ...) for a container's
+    /// published port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Arc<Published>>,
 }
 
 /// The processes holding a socket.
@@ -496,6 +508,8 @@ pub mod test_support {
             start_time: 1000 + u64::from(pid),
             unit: None,
             container: None,
+            workload: None,
+            user_unit: None,
         })
     }
 
@@ -519,6 +533,7 @@ pub mod test_support {
             kernel_held: false,
             owner_hidden: false,
             owners: Arc::from([owner(100 + u32::from(local_port % 50), "svc")]),
+            published: None,
         }
     }
 

@@ -137,6 +137,7 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
         start_time: start_time(pid).expect("start"),
         unit: None,
         container: None,
+        ..Default::default()
     };
     let action = PendingAction::Signal(portscope::action::SignalAction {
         sig: Sig::Term,

@@ -99,6 +99,7 @@ pub fn plan_signal(
             s.local()
         ));
     };
+    crate::analyze::guard::may_signal(s, owner)?;
     let (other_listeners, connections) = other_sockets(snap, owner.pid, s);
     Ok(PendingAction::Signal(SignalAction {
         sig,
@@ -173,8 +174,10 @@ impl PendingAction {
                     o.comm,
                     o.pid,
                     o.user,
-                    o.unit
+                    o.workload
                         .as_ref()
+                        .map(|w| &w.label)
+                        .or(o.unit.as_ref())
                         .or(o.container.as_ref())
                         .map_or(String::new(), |u| format!(", {u}")),
                     a.socket
@@ -193,15 +196,10 @@ impl PendingAction {
                         a.co_owners.join(", ")
                     ));
                 }
-                if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
+                if let Some(stop) = crate::analyze::guard::stop_owner(o).last() {
                     lines.push(format!(
-                        "  warning: systemd may restart it; to stop it for good: systemctl stop {u}"
-                    ));
-                }
-                if let Some(c) = &o.container {
-                    let id = c.split_once(':').map_or(c.as_str(), |(_, id)| id);
-                    lines.push(format!(
-                        "  warning: its container's restart policy may start it again; to stop it: docker stop {id}"
+                        "  warning: its supervisor may start it again; to stop it for good: {}",
+                        stop.command
                     ));
                 }
                 lines.push(format!(

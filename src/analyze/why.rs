@@ -209,11 +209,7 @@ pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
 
 /// "nginx (pid 812, unit nginx.service)".
 pub fn describe_owner(o: &Owner) -> String {
-    match (&o.container, &o.unit) {
-        (Some(c), _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
-        (None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
-        _ => format!("{} (pid {})", o.comm, o.pid),
-    }
+    crate::analyze::guard::describe_owner(o)
 }
 
 fn describe_holder(s: &Socket) -> String {
@@ -227,7 +223,10 @@ fn describe_holder(s: &Socket) -> String {
     if s.owners.len() > 2 {
         names.push(format!("{} more processes", s.owners.len() - 2));
     }
-    names.join(" and ")
+    match &s.published {
+        Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
+        None => names.join(" and "),
+    }
 }
 
 fn secs(ms: u32) -> u32 {
@@ -510,41 +509,21 @@ fn remedies(
                     ),
                 );
             }
-            for o in s.owners.iter() {
-                if let Some(c) = &o.container {
-                    let (runtime, id) = c.split_once(':').unwrap_or(("docker", c));
-                    let cli = match runtime {
-                        "podman" => "podman",
-                        "containerd" | "cri-o" => "crictl",
-                        _ => "docker",
-                    };
-                    add(
-                        "stop_service",
-                        format!("{cli} stop {id}"),
-                        format!(
-                            "stop the container that runs {} (killing the process alone may be undone by its restart policy)",
-                            o.label()
-                        ),
-                    );
-                } else if let Some(u) = o.unit.as_deref().filter(|u| u.ends_with(".service")) {
-                    add(
-                        "stop_service",
-                        format!("systemctl stop {u}"),
-                        format!(
-                            "stop the unit that runs {} (systemd may restart a killed process)",
-                            o.label()
-                        ),
-                    );
-                }
+            // What may be stopped or killed is decided in one place (analyze::guard).
+            for plan in crate::analyze::guard::stop_socket(s) {
+                add("stop_service", plan.command, plan.text);
             }
             for o in s.owners.iter() {
+                if crate::analyze::guard::may_signal(s, o).is_err() {
+                    continue;
+                }
                 add(
                     "kill",
                     format!("kill {}", o.pid),
                     format!(
                         "send SIGTERM to {}{} (key K in portscope checks it is still the same process)",
                         describe_owner(o),
-                        if o.unit.is_some() || o.container.is_some() {
+                        if o.unit.is_some() || o.container.is_some() || o.user_unit.is_some() {
                             "; its supervisor may start it again"
                         } else {
                             ""

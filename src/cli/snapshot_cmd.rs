@@ -99,9 +99,12 @@ pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
             out.push(',');
         }
         let _ = write!(out, "{}(pid={})", o.comm, o.pid);
-        if let Some(tag) = o.container.as_ref().or(o.unit.as_ref()) {
+        if let Some(tag) = crate::workload::place(o) {
             let _ = write!(out, " [{tag}]");
         }
+    }
+    if let Some(p) = &s.published {
+        let _ = write!(out, " {}", p.describe());
     }
 }
 

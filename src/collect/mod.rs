@@ -1,6 +1,7 @@
 //! Collection: the only part of portscope that reads the kernel's socket tables and /proc.
 //! Everything downstream works on the immutable [`Snapshot`] it returns.
 
+pub mod container;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
@@ -103,6 +104,24 @@ fn unprivileged_tables(pid: u32, why: &str) -> Tables {
     (0, sysctls, warnings, sockets)
 }
 
+/// Names the container behind each listener a runtime component (docker-proxy, dockerd, conmon,
+/// rootlesskit) holds for it.
+fn attribute_published(sockets: &mut [crate::model::Socket]) {
+    let mut st: Option<container::StateGuard> = None;
+    for s in sockets.iter_mut() {
+        if !s.is_listening()
+            || !s
+                .owners
+                .iter()
+                .any(|o| container::published::publisher_of(o).is_some())
+        {
+            continue;
+        }
+        let st = st.get_or_insert_with(|| container::state(&container::RuntimeRoots::from_env()));
+        s.published = container::published::attribute(s, st).map(Arc::new);
+    }
+}
+
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
@@ -193,6 +212,9 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     }
     for s in &mut sockets {
         s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
+    }
+    if scanned {
+        attribute_published(&mut sockets);
     }
     sockets.shrink_to_fit();
     stats.sockets = sockets.len();

@@ -346,5 +346,6 @@ fn parse_msg(msg: &[u8], proto: Proto) -> Option<Socket> {
         kernel_held: inode == 0,
         owner_hidden: false,
         owners: crate::model::no_owners(),
+        published: None,
     })
 }

@@ -4,6 +4,7 @@
 //! `socket:[INODE]`. Unlike `ss -p` (a 256-bucket chained hash, quadratic on big hosts) the map is
 //! a flat hash map, and the scan is split over threads because it is pure syscall latency.
 
+use super::container::RuntimeRoots;
 use crate::model::Owner;
 use nix::dir::Dir;
 use nix::fcntl::{OFlag, readlinkat};
@@ -102,13 +103,13 @@ pub fn user_name(uid: u32) -> String {
     })
 }
 
-fn process_info(pid: u32) -> Option<Owner> {
+fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
     let cmdline = proc.cmdline().map(|v| v.join(" ")).unwrap_or_default();
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    let (unit, container) = parse_cgroup(&cgroup);
+    let id = super::container::identify(pid, &cgroup, roots);
     Some(Owner {
         pid,
         comm: stat.comm,
@@ -120,71 +121,30 @@ fn process_info(pid: u32) -> Option<Owner> {
             user_name(uid)
         },
         start_time: stat.starttime,
-        unit,
-        container,
+        unit: id.unit,
+        container: id.workload.as_ref().map(|w| w.tag()),
+        workload: id.workload.map(Arc::new),
+        user_unit: id.user_unit,
     })
 }
 
-/// Systemd unit and container of a process from its /proc/PID/cgroup text.
-///
-/// Container scopes (`docker-<id>.scope`, `cri-containerd-<id>.scope`, `libpod-<id>.scope`,
-/// `crio-<id>.scope`, cgroup v1 `/docker/<id>`) name the container; otherwise the deepest
-/// `.service` (or a `.scope` such as a login session) is the unit that supervises the process.
+/// Host unit and container tag of a process from its /proc/PID/cgroup text (the tag is
+/// `runtime:short-id`, or `runtime:name` where the runtime has no ids). The full story, with
+/// names from the runtimes' state, is [`crate::collect::container::identify`].
 pub fn parse_cgroup(text: &str) -> (Option<String>, Option<String>) {
-    // cgroup v2 has one "0::" line; under v1 the name=systemd hierarchy carries the unit path.
-    let path = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .or_else(|| {
-            text.lines()
-                .find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p))
-        })
-        .unwrap_or("");
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut container = None;
-    for (i, seg) in segments.iter().enumerate() {
-        let scoped = seg.strip_suffix(".scope").unwrap_or(seg);
-        for (prefix, runtime) in [
-            ("docker-", "docker"),
-            ("cri-containerd-", "containerd"),
-            ("crio-", "cri-o"),
-            ("libpod-", "podman"),
-        ] {
-            if let Some(id) = scoped.strip_prefix(prefix)
-                && id.len() >= 12
-                && id.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                container = Some(format!("{runtime}:{}", &id[..12]));
-            }
-        }
-        if *seg == "docker"
-            && let Some(id) = segments.get(i + 1)
-            && id.len() >= 12
-        {
-            container = Some(format!("docker:{}", &id[..12]));
-        }
-        if let Some(name) = seg.strip_prefix("machine-")
-            && let Some(name) = name.strip_suffix(".scope")
-        {
-            container = Some(format!("machine:{name}"));
-        }
-    }
-    let unit = if container.is_some() {
-        None
-    } else {
-        segments
-            .iter()
-            .rev()
-            .find(|s| s.ends_with(".service"))
-            .or_else(|| segments.iter().rev().find(|s| s.ends_with(".scope")))
-            .map(|s| s.to_string())
-    };
-    (unit, container)
+    let facts = super::container::cgroup::parse(text);
+    (facts.unit, facts.workload.map(|w| w.tag()))
 }
 
 /// Scans every process's fd table, split over `threads` threads.
 pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
-    let pids = list_pids()?;
+    scan_pids(list_pids()?, threads)
+}
+
+/// Scans the fd tables of `pids` only.
+pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
+    let roots = RuntimeRoots::from_env();
+    let roots = &roots;
     let threads = threads.clamp(1, 16);
     let chunk = pids.len().div_ceil(threads).max(1);
     let parts: Vec<_> = std::thread::scope(|scope| {
@@ -200,7 +160,7 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
                             FdScan::Hidden => part.hidden += 1,
                             FdScan::Vanished => part.vanished += 1,
                             FdScan::Sockets(inodes) if inodes.is_empty() => {}
-                            FdScan::Sockets(inodes) => match process_info(pid) {
+                            FdScan::Sockets(inodes) => match process_info(pid, roots) {
                                 Some(owner) => found.push((owner, inodes)),
                                 None => part.vanished += 1,
                             },
@@ -246,7 +206,7 @@ mod tests {
     use super::parse_cgroup;
 
     #[test]
-    fn cgroup_units_and_containers() {
+    fn cgroup_units_and_container_tags() {
         let id = "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
         let cases: Vec<(String, Option<&str>, Option<String>)> = vec![
             (
@@ -255,32 +215,15 @@ mod tests {
                 None,
             ),
             (
-                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n".into(),
-                Some("foo.service"),
-                None,
-            ),
-            (
-                "0::/user.slice/user-0.slice/session-3.scope\n".into(),
-                Some("session-3.scope"),
-                None,
-            ),
-            (
                 format!("0::/system.slice/docker-{id}.scope\n"),
                 None,
                 Some(format!("docker:{}", &id[..12])),
             ),
             (
-                format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope\n"),
+                "0::/lxc.payload.mail/system.slice/postfix.service\n".into(),
                 None,
-                Some(format!("containerd:{}", &id[..12])),
+                Some("lxc:mail".into()),
             ),
-            (
-                format!("12:pids:/docker/{id}\n1:name=systemd:/docker/{id}\n"),
-                None,
-                Some(format!("docker:{}", &id[..12])),
-            ),
-            ("0::/\n".into(), None, None),
-            (String::new(), None, None),
         ];
         for (text, unit, container) in cases {
             let (u, c) = parse_cgroup(&text);

@@ -65,6 +65,7 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
         kernel_held: inode == 0,
         owner_hidden: false,
         owners: crate::model::no_owners(),
+        published: None,
     })
 }
 

@@ -279,8 +279,10 @@ mod tests {
                     start_time: 1,
                     unit: None,
                     container: None,
+                    ..Owner::default()
                 })])
             },
+            published: None,
         }
     }
 

@@ -68,10 +68,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Cell::from(o.map_or(String::new(), |o| o.pid.to_string())),
                 Cell::from(o.map_or(String::new(), |o| o.user.clone())),
                 Cell::from(Line::from(badges)),
-                Cell::from(
-                    o.and_then(|o| o.container.clone().or_else(|| o.unit.clone()))
-                        .unwrap_or_default(),
-                ),
+                Cell::from(match &s.published {
+                    Some(p) => p.describe(),
+                    None => o.and_then(crate::workload::place).unwrap_or_default(),
+                }),
             ])
         })
         .collect();
