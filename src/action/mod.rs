@@ -197,10 +197,17 @@ impl PendingAction {
                     ));
                 }
                 if let Some(stop) = crate::analyze::guard::stop_owner(o).last() {
-                    lines.push(format!(
-                        "  warning: its supervisor may start it again; to stop it for good: {}",
-                        stop.command
-                    ));
+                    lines.push(if o.workload.is_some() {
+                        format!(
+                            "  warning: its container's restart policy may start it again; to stop it: {}",
+                            stop.command
+                        )
+                    } else {
+                        format!(
+                            "  warning: systemd may restart it; to stop it for good: {}",
+                            stop.command
+                        )
+                    });
                 }
                 lines.push(format!(
                     "  the signal goes to this process only (pid {} started at tick {}); a reused PID is refused",

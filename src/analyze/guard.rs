@@ -252,10 +252,22 @@ pub fn stop_owner(o: &Owner) -> Vec<StopPlan> {
 /// what runs each owner.
 pub fn stop_socket(s: &Socket) -> Vec<StopPlan> {
     if let Some(p) = &s.published {
-        return match &p.workload {
-            Some(w) => stop_workload(w, &format!("port {} ({})", s.local_port, p.describe())),
-            None => Vec::new(),
+        let Some(w) = &p.workload else {
+            return Vec::new();
         };
+        let mut plans = stop_workload(w, &format!("port {}", s.local_port));
+        if let Some(last) = plans.last_mut()
+            && w.pod.is_none()
+        {
+            last.text = format!(
+                "stop {}: port {} is {}; {} only holds it on the container's behalf and must not be killed",
+                w.label,
+                s.local_port,
+                p.describe(),
+                p.via.as_str()
+            );
+        }
+        return plans;
     }
     let mut out: Vec<StopPlan> = Vec::new();
     for o in s.owners.iter() {

@@ -44,10 +44,13 @@ pub fn parse(text: &str) -> MountHints {
                         h.docker_id = Some(id.to_string());
                     }
                 }
-                (dir, id) if dir.ends_with("-containers") && hex64(id) => {
-                    if segs.get(i + 2) == Some(&"userdata") && h.storage_id.is_none() {
-                        h.storage_id = Some(id.to_string());
-                    }
+                (dir, id)
+                    if dir.ends_with("-containers")
+                        && hex64(id)
+                        && segs.get(i + 2) == Some(&"userdata")
+                        && h.storage_id.is_none() =>
+                {
+                    h.storage_id = Some(id.to_string());
                 }
                 ("pods", uid)
                     if uid.len() == 36
