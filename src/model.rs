@@ -4,7 +4,7 @@
 //! back, so field names here are an interface: add, never rename.
 
 use crate::portset::PortSet;
-pub use crate::workload::{Published, UserUnit, Workload};
+pub use crate::workload::{NetnsSummary, Published, UserUnit, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -250,6 +250,13 @@ pub struct Socket {
     /// published port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<Arc<Published>>,
+    /// The network namespace (inode) the socket lives in; set in `--all-netns` snapshots.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The processes holding a socket.
@@ -436,6 +443,9 @@ pub struct Snapshot {
     #[serde(default)]
     pub warnings: Vec<String>,
     pub sockets: Vec<Socket>,
+    /// Every network namespace of an `--all-netns` snapshot (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NetnsSummary>,
 }
 
 impl Snapshot {
@@ -495,6 +505,7 @@ pub mod test_support {
             stats: Stats::default(),
             warnings: Vec::new(),
             sockets,
+            namespaces: Vec::new(),
         }
     }
 
@@ -534,6 +545,7 @@ pub mod test_support {
             owner_hidden: false,
             owners: Arc::from([owner(100 + u32::from(local_port % 50), "svc")]),
             published: None,
+            netns: 0,
         }
     }
 

@@ -231,3 +231,25 @@ pub fn place(o: &crate::model::Owner) -> Option<String> {
     }
     o.unit.clone().or_else(|| o.container.clone())
 }
+
+/// One network namespace of an `--all-netns` snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetnsSummary {
+    /// The namespace's inode (`net:[INODE]`), the `netns` field of its sockets.
+    pub inode: u64,
+    /// `host`, `netns: blue`, `docker: web`, `k8s: default/api`, or `pid 812 (nginx)`.
+    pub label: String,
+    /// Files it is bind-mounted on (`/run/netns/blue`, `/run/docker/netns/<id>`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<String>,
+    /// A process inside it (for `nsenter -t PID -n`), if any.
+    pub pid: Option<u32>,
+    /// The namespace portscope runs in.
+    pub own: bool,
+    /// Every socket was read (the namespace in focus); otherwise listeners and UDP only.
+    pub full: bool,
+    pub sockets: usize,
+    /// Why its sockets could not be read, if they could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}

@@ -1,5 +1,6 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+pub mod allns_text;
 mod confirm;
 pub mod reserve_cmd;
 pub mod reserve_text;
@@ -90,6 +91,10 @@ pub struct WhyArgs {
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Also look into every other network namespace: containers that listen on the port in
+    /// their own namespace, and which container publishes it.
+    #[arg(long)]
+    pub all_netns: bool,
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
@@ -154,6 +159,11 @@ pub struct SnapshotArgs {
     /// Do not scan /proc for owning processes.
     #[arg(long)]
     pub no_owners: bool,
+    /// Every network namespace on the host (containers, pods, `ip netns`): listeners and UDP
+    /// of each, every socket of portscope's own; a namespace column in text, a `netns` field
+    /// per socket in JSON.
+    #[arg(long)]
+    pub all_netns: bool,
 }
 
 pub fn parse_port_arg(s: &str) -> Result<u16, String> {

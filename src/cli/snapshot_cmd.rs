@@ -13,7 +13,22 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         source: args.source,
         skip_owners: args.no_owners,
     };
-    let mut snap = match collect_for_cli(&opts) {
+    let collected = if args.all_netns {
+        if *netns != NetnsTarget::Current {
+            return super::bad_input("--all-netns reads every namespace: drop --netns");
+        }
+        if args.source == crate::collect::SourcePref::Procfs {
+            return super::bad_input("--all-netns reads sock_diag: drop --source procfs");
+        }
+        crate::collect::allns::collect_all(&crate::collect::allns::AllNetnsOptions {
+            skip_owners: args.no_owners,
+            ..Default::default()
+        })
+        .map_err(|e| failed(e, 1))
+    } else {
+        collect_for_cli(&opts)
+    };
+    let mut snap = match collected {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -30,6 +45,8 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         serde_json::to_writer_pretty(&mut out, &snap)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
+    } else if args.all_netns {
+        super::allns_text::write_table(&mut out, &snap)
     } else {
         write_table(&mut out, &snap)
     };

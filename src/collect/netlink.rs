@@ -39,7 +39,13 @@ pub struct Dumper {
     fd: OwnedFd,
     buf: Vec<u8>,
     seq: u32,
+    /// The TCP states the next dumps ask for.
+    states: u32,
 }
+
+/// LISTEN plus TCP_BOUND_INACTIVE (bit 13, Linux 6.8; older kernels ignore it): the dump that
+/// skips the host-wide established hash, so it costs microseconds in any namespace.
+pub const LISTEN_STATES: u32 = (1 << 10) | (1 << 13);
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -63,11 +69,48 @@ impl Dumper {
             SockProtocol::NetlinkSockDiag,
         )?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        Ok(Dumper {
+        Ok(Self::from_fd(fd))
+    }
+
+    /// Wraps a sock_diag socket opened elsewhere: it keeps dumping the namespace it was created
+    /// in, whichever thread uses it.
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Dumper {
             fd,
             buf: vec![0; RECV_BUF],
             seq: 0,
-        })
+            states: ALL_STATES,
+        }
+    }
+
+    /// The socket itself (to keep it, or to hand it to another thread).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// TCP listeners and bound-but-inactive sockets, and every UDP socket, of the socket's
+    /// namespace: the cheap view used for namespaces that are not in focus.
+    pub fn listening_sockets(&mut self) -> nix::Result<Vec<Socket>> {
+        let mut out = Vec::new();
+        for (proto, states) in [(Proto::Tcp, LISTEN_STATES), (Proto::Udp, ALL_STATES)] {
+            self.states = states;
+            for family in [Family::Ipv4, Family::Ipv6] {
+                let r = self.dump(family, proto, false, |msg| {
+                    if let Some(s) = parse_msg(msg, proto) {
+                        out.push(s);
+                    }
+                });
+                match r {
+                    Ok(()) | Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => {}
+                    Err(e) => {
+                        self.states = ALL_STATES;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.states = ALL_STATES;
+        Ok(out)
     }
 
     /// A netlink header and the first part of an inet_diag_req_v2 (family, protocol, no
@@ -97,7 +140,7 @@ impl Dumper {
         });
         m.push(0); // no extensions: SKV6ONLY is sent unasked for LISTEN/CLOSE sockets
         m.push(0);
-        m.extend_from_slice(&ALL_STATES.to_ne_bytes());
+        m.extend_from_slice(&self.states.to_ne_bytes());
         m
     }
 
@@ -347,5 +390,6 @@ fn parse_msg(msg: &[u8], proto: Proto) -> Option<Socket> {
         owner_hidden: false,
         owners: crate::model::no_owners(),
         published: None,
+        netns: 0,
     })
 }

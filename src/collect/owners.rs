@@ -23,6 +23,8 @@ pub struct OwnerMap {
     pub hidden: usize,
     pub vanished: usize,
     pub fds: usize,
+    /// nsfs links to network namespaces found among the fds: (namespace inode, `/proc/PID/fd/N`).
+    pub netns_fds: Vec<(u64, std::path::PathBuf)>,
 }
 
 /// Numeric entries of /proc: every process visible in our PID namespace.
@@ -41,7 +43,7 @@ fn list_pids() -> std::io::Result<Vec<u32>> {
 }
 
 enum FdScan {
-    Sockets(Vec<u64>),
+    Sockets(Vec<u64>, Vec<(u64, std::path::PathBuf)>),
     Hidden,
     Vanished,
 }
@@ -58,6 +60,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         Err(_) => return FdScan::Vanished,
     };
     let mut inodes = Vec::new();
+    let mut netns = Vec::new();
     // Collect names first: readlinkat needs the directory fd while the iterator borrows it.
     let names: Vec<std::ffi::CString> = dir
         .iter()
@@ -76,9 +79,14 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
             && let Some(inode) = std::str::from_utf8(num).ok().and_then(|s| s.parse().ok())
         {
             inodes.push(inode);
+        } else if let Some(ns) = super::allns::enumerate::parse_link(b) {
+            netns.push((
+                ns,
+                std::path::PathBuf::from(format!("{path}/{}", name.to_string_lossy())),
+            ));
         }
     }
-    FdScan::Sockets(inodes)
+    FdScan::Sockets(inodes, netns)
 }
 
 thread_local! {
@@ -141,6 +149,21 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
     scan_pids(list_pids()?, threads)
 }
 
+/// Scans only the processes inside network namespace `netns` (and those whose namespace cannot
+/// be read, which may hold its sockets): owners for a view of one namespace need no more.
+pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
+    let pids = list_pids()?
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/net"))
+                .ok()
+                .and_then(|l| super::allns::enumerate::parse_link(l.as_os_str().as_encoded_bytes()))
+                .is_none_or(|ns| ns == netns)
+        })
+        .collect();
+    scan_pids(pids, threads)
+}
+
 /// Scans the fd tables of `pids` only.
 pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
     let roots = RuntimeRoots::from_env();
@@ -159,9 +182,14 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
                         match socket_inodes(pid, &mut part.fds) {
                             FdScan::Hidden => part.hidden += 1,
                             FdScan::Vanished => part.vanished += 1,
-                            FdScan::Sockets(inodes) if inodes.is_empty() => {}
-                            FdScan::Sockets(inodes) => match process_info(pid, roots) {
-                                Some(owner) => found.push((owner, inodes)),
+                            FdScan::Sockets(inodes, netns) if inodes.is_empty() => {
+                                part.netns_fds.extend(netns);
+                            }
+                            FdScan::Sockets(inodes, netns) => match process_info(pid, roots) {
+                                Some(owner) => {
+                                    part.netns_fds.extend(netns);
+                                    found.push((owner, inodes))
+                                }
                                 None => part.vanished += 1,
                             },
                         }
@@ -178,6 +206,7 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
         map.hidden += part.hidden;
         map.vanished += part.vanished;
         map.fds += part.fds;
+        map.netns_fds.extend(part.netns_fds);
         for (owner, inodes) in found {
             let idx = map.procs.len() as u32;
             map.procs.push(Arc::new(owner));

@@ -283,6 +283,7 @@ mod tests {
                 })])
             },
             published: None,
+            netns: 0,
         }
     }
 
@@ -304,6 +305,7 @@ mod tests {
             stats: Stats::default(),
             warnings: vec![],
             sockets,
+            namespaces: Vec::new(),
         }
     }
 
