@@ -561,3 +561,125 @@ fn mount_sources_name_a_container_whose_cgroup_is_hidden() {
     assert_eq!(label_of(&snap, 21095), "docker: hidden-web");
     drop(guard);
 }
+
+#[test]
+fn why_all_netns_names_listeners_inside_containers_and_publishers() {
+    if !private_netns("containers_why_all_netns") || !cgroups_usable("containers_why_all") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("root");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let web = id(0x17);
+    let api = id(0x28);
+    let db = id(0x39);
+    docker_state(&root, &web, "web", "172.17.0.2", "{}", false);
+    docker_state(
+        &root,
+        &api,
+        "api",
+        "172.17.0.3",
+        r#"{"8080/tcp":[{"HostIp":"","HostPort":"23090"}]}"#,
+        false,
+    );
+    // db publishes 23091 through NAT rules only: no socket anywhere.
+    docker_state(
+        &root,
+        &db,
+        "db",
+        "172.17.0.4",
+        r#"{"5432/tcp":[{"HostIp":"","HostPort":"23091"}]}"#,
+        false,
+    );
+    // web listens on 23090 inside its own network namespace, not published.
+    let (bin2, web_scope) = (bin.clone(), format!("/system.slice/docker-{web}.scope"));
+    let (web_proc, web_ns) = std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
+        let l = tcp_listen("0.0.0.0:23090");
+        let c = spawn_in(
+            &bin2,
+            "webserver",
+            &[],
+            &[&l.as_fd()],
+            &web_scope,
+            &web_scope,
+        );
+        let ns = std::fs::metadata("/proc/thread-self/ns/net")
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .expect("ns");
+        (c, ns)
+    })
+    .join()
+    .expect("web thread");
+    // On the host (the test's namespace), docker-proxy holds 23090 for api.
+    let published = tcp_listen("0.0.0.0:23090");
+    let unit = "/system.slice/docker.service";
+    let proxy = spawn_in(
+        &bin,
+        "docker-proxy",
+        &[
+            "-proto",
+            "tcp",
+            "-host-port",
+            "23090",
+            "-container-ip",
+            "172.17.0.3",
+            "-container-port",
+            "8080",
+        ],
+        &[&published.as_fd()],
+        unit,
+        unit,
+    );
+    drop(published);
+
+    let (code, out, err) = cli(&root, &["why", "23090", "--all-netns", "--json"]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let found = v["elsewhere"].as_array().expect("elsewhere");
+    let kinds: Vec<(&str, &str)> = found
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or(""),
+                e["who"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("published", "docker: api")), "{kinds:?}");
+    assert!(
+        kinds.contains(&("listens_inside", "docker: web")),
+        "{kinds:?}"
+    );
+    assert!(found.iter().any(|e| e["netns"].as_u64() == Some(web_ns)));
+    // Holders are only the host's sockets: web's socket in its own namespace is not one.
+    let d: Diagnosis = serde_json::from_str(&out).expect("diagnosis");
+    assert!(
+        d.holders
+            .iter()
+            .all(|h| h.socket.owners.iter().all(|o| o.pid != web_proc.pid()))
+    );
+    assert!(
+        commands(&d).contains(&"docker stop api"),
+        "{:?}",
+        commands(&d)
+    );
+    assert_no_runtime_remedy(&d, &[proxy.pid()]);
+    let (_, text, _) = cli(&root, &["why", "23090", "--all-netns"]);
+    assert!(text.contains("Other network namespaces"), "{text}");
+    assert!(
+        text.contains("docker: web listens on tcp 0.0.0.0:23090 in its own"),
+        "{text}"
+    );
+
+    let (code, out, _) = cli(&root, &["why", "23091", "--all-netns", "--json"]);
+    assert_eq!(code, 0, "nothing holds 23091");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["elsewhere"][0]["kind"], "published_nat_only", "{v}");
+    assert_eq!(v["elsewhere"][0]["who"], "docker: db");
+    // Without --all-netns nothing changes in the JSON.
+    let (_, out, _) = cli(&root, &["why", "23091", "--json"]);
+    assert!(!out.contains("elsewhere"));
+    drop(web_proc);
+}

@@ -6,6 +6,7 @@ pub mod reserve_cmd;
 pub mod reserve_text;
 pub mod snapshot_cmd;
 pub mod table;
+mod why_allns;
 mod why_cmd;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};

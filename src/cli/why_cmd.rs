@@ -14,12 +14,19 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         proto: args.proto,
         addr: args.addr,
     };
-    let snap = match collect_for_cli(&CollectOptions {
-        netns: netns.clone(),
-        ..CollectOptions::default()
-    }) {
-        Ok(s) => s,
-        Err(code) => return code,
+    let (snap, elsewhere) = if args.all_netns {
+        match super::why_allns::collect(netns, &req) {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
+    } else {
+        match collect_for_cli(&CollectOptions {
+            netns: netns.clone(),
+            ..CollectOptions::default()
+        }) {
+            Ok(s) => (s, Vec::new()),
+            Err(code) => return code,
+        }
     };
     let result = probe(netns, req.proto, req.addr, req.port);
     let ctx = Context {
@@ -28,12 +35,12 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     };
     let d = diagnose(&req, &snap, &result, &ctx);
     let out = if args.json {
-        match serde_json::to_string_pretty(&d) {
+        match super::why_allns::json(&d, args.all_netns.then_some(&elsewhere)) {
             Ok(j) => j + "\n",
             Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
         }
     } else {
-        render(&d, &snap)
+        render(&d, &snap) + &super::why_allns::render(&elsewhere)
     };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     if d.would_bind() {

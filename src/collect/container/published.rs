@@ -150,3 +150,23 @@ pub fn attribute(s: &Socket, st: &mut StateCache) -> Option<Published> {
         }
     }
 }
+
+/// Every host port a running Docker container publishes according to its state files, whether
+/// a socket holds it or only NAT rules do.
+pub fn state_bindings(st: &mut StateCache) -> Vec<crate::analyze::across::StateBinding> {
+    let mut out = Vec::new();
+    for c in st.docker_all(None).iter().filter(|c| c.running) {
+        for b in &c.ports {
+            out.push(crate::analyze::across::StateBinding {
+                workload: docker_workload(c, None),
+                proto: b.proto,
+                host_port: b.host_port,
+                target: c
+                    .ips
+                    .first()
+                    .map(|ip| SocketAddr::new(*ip, b.container_port)),
+            });
+        }
+    }
+    out
+}
