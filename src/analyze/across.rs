@@ -109,7 +109,7 @@ pub fn elsewhere(
                 "{who} listens on {proto} {} in its own network namespace (net:[{}]): that does not take {port} here{}",
                 s.local(),
                 s.netns,
-                if published_here.iter().any(|p| *p == who) {
+                if published_here.contains(&who) {
                     ", but it also publishes it here (above)"
                 } else {
                     "; it is reachable here only if something publishes it"
