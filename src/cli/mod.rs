@@ -96,6 +96,10 @@ pub struct WhyArgs {
     /// their own namespace, and which container publishes it.
     #[arg(long)]
     pub all_netns: bool,
+    /// Also read the namespace's NAT rules (iptables-save -t nat, nft -j list ruleset): a port
+    /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
+    #[arg(long)]
+    pub nat: bool,
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {

@@ -42,12 +42,27 @@ pub fn collect(
     Ok((snap, found))
 }
 
-pub fn json(d: &Diagnosis, elsewhere: Option<&Vec<Elsewhere>>) -> serde_json::Result<String> {
+/// The diagnosis as JSON, with extra top-level fields (`elsewhere`, `nat`) added.
+pub fn json(d: &Diagnosis, extra: Vec<(&str, serde_json::Value)>) -> serde_json::Result<String> {
     let mut v = serde_json::to_value(d)?;
-    if let (Some(e), Some(obj)) = (elsewhere, v.as_object_mut()) {
-        obj.insert("elsewhere".into(), serde_json::to_value(e)?);
+    if let Some(obj) = v.as_object_mut() {
+        for (k, x) in extra {
+            obj.insert(k.into(), x);
+        }
     }
     serde_json::to_string_pretty(&v)
+}
+
+/// The NAT section of the text output.
+pub fn render_nat(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("\nNAT rules\n");
+    for l in lines {
+        o.push_str(&super::wrap(l, 80, "  - "));
+    }
+    o
 }
 
 pub fn render(found: &[Elsewhere]) -> String {

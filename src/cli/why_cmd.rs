@@ -34,13 +34,49 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         can_bind_privileged: has_net_bind_service(),
     };
     let d = diagnose(&req, &snap, &result, &ctx);
+    let nat = if args.nat {
+        match crate::collect::nat::check(
+            netns,
+            req.proto,
+            req.port,
+            std::time::Duration::from_secs(5),
+        ) {
+            Ok(r) => Some(r),
+            Err(e) => return failed(e, 1),
+        }
+    } else {
+        None
+    };
+    let nat_lines = nat
+        .as_ref()
+        .map(|r| r.sentences(d.would_bind()))
+        .unwrap_or_default();
     let out = if args.json {
-        match super::why_allns::json(&d, args.all_netns.then_some(&elsewhere)) {
+        let mut extra = Vec::new();
+        if args.all_netns {
+            extra.push((
+                "elsewhere",
+                serde_json::to_value(&elsewhere).unwrap_or_default(),
+            ));
+        }
+        if let Some(r) = &nat {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "summary".into(),
+                    serde_json::to_value(&nat_lines).unwrap_or_default(),
+                );
+            }
+            extra.push(("nat", v));
+        }
+        match super::why_allns::json(&d, extra) {
             Ok(j) => j + "\n",
             Err(e) => return failed(format!("cannot encode JSON: {e}"), 2),
         }
     } else {
-        render(&d, &snap) + &super::why_allns::render(&elsewhere)
+        render(&d, &snap)
+            + &super::why_allns::render(&elsewhere)
+            + &super::why_allns::render_nat(&nat_lines)
     };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     if d.would_bind() {

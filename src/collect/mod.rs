@@ -3,6 +3,7 @@
 
 pub mod allns;
 pub mod container;
+pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
