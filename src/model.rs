@@ -446,6 +446,10 @@ pub struct Snapshot {
     /// Every network namespace of an `--all-netns` snapshot (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<NetnsSummary>,
+    /// The Kubernetes NodePort range, when kube-apiserver (or k3s) runs on this host
+    /// (`--service-node-port-range`, default 30000-32767).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port_range: Option<[u16; 2]>,
 }
 
 impl Snapshot {
@@ -506,6 +510,7 @@ pub mod test_support {
             warnings: Vec::new(),
             sockets,
             namespaces: Vec::new(),
+            node_port_range: None,
         }
     }
 

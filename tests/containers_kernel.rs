@@ -683,3 +683,44 @@ fn why_all_netns_names_listeners_inside_containers_and_publishers() {
     assert!(!out.contains("elsewhere"));
     drop(web_proc);
 }
+
+#[test]
+fn kube_apiserver_node_port_range_marks_the_map_and_warns_reserve() {
+    if !private_netns("containers_node_ports") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    // The namespace's own ephemeral range overlaps the NodePorts (a sysctl of this namespace).
+    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "31500 60999").expect("sysctl");
+    let l = tcp_listen("0.0.0.0:26443");
+    let _api = spawn_in(
+        &bin,
+        "kube-apiserver",
+        &[
+            "--secure-port=26443",
+            "--service-node-port-range=31000-31999",
+        ],
+        &[&l.as_fd()],
+        "",
+        "",
+    );
+    drop(l);
+    let root = tmp.path().join("root");
+    let snap = snapshot(&root);
+    assert_eq!(snap.node_port_range, Some([31000, 31999]));
+    let map = portscope::analyze::portmap::PortMap::build(&snap);
+    assert_eq!(
+        map.class(31000),
+        portscope::analyze::portmap::PortClass::NodePort
+    );
+    let (code, out, err) = cli(&root, &["reserve", "plan", "8080"]);
+    assert_eq!(code, 0, "{err}");
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("NodePort range 31000-31999")
+            && flat.contains("portscope reserve apply 31500-31999"),
+        "{out}"
+    );
+}

@@ -310,6 +310,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         sysctl: sysctls,
         stats,
         warnings,
+        node_port_range: container::kube::node_port_range(&sockets),
         sockets,
         namespaces: Vec::new(),
     })

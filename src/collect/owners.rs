@@ -154,14 +154,39 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
 pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
     let pids = list_pids()?
         .into_iter()
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/net"))
-                .ok()
-                .and_then(|l| super::allns::enumerate::parse_link(l.as_os_str().as_encoded_bytes()))
-                .is_none_or(|ns| ns == netns)
-        })
+        .filter(|&pid| in_netns(pid, netns))
         .collect();
     scan_pids(pids, threads)
+}
+
+fn netns_of(path: &str) -> Option<u64> {
+    std::fs::read_link(path)
+        .ok()
+        .and_then(|l| super::allns::enumerate::parse_link(l.as_os_str().as_encoded_bytes()))
+}
+
+/// Whether any thread of `pid` is in `netns`. /proc/PID/ns/net is the main thread's; another
+/// thread may have entered a namespace of its own (setns, unshare), and its sockets are there.
+fn in_netns(pid: u32, netns: u64) -> bool {
+    match netns_of(&format!("/proc/{pid}/ns/net")) {
+        None => true,
+        Some(ns) if ns == netns => true,
+        Some(_) => {
+            // procfs counts threads in the task directory's link count (2 + threads).
+            let threads = nix::sys::stat::stat(format!("/proc/{pid}/task").as_str())
+                .map_or(1, |st| st.st_nlink.saturating_sub(2));
+            threads > 1
+                && std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|rd| {
+                    rd.filter_map(Result::ok).any(|t| {
+                        netns_of(&format!(
+                            "/proc/{pid}/task/{}/ns/net",
+                            t.file_name().to_string_lossy()
+                        ))
+                        .is_some_and(|ns| ns == netns)
+                    })
+                })
+        }
+    }
 }
 
 /// Scans the fd tables of `pids` only.

@@ -7,6 +7,7 @@ pub mod apply;
 mod atomic;
 pub mod fleet;
 pub mod journal;
+pub mod nodeport;
 pub mod plan;
 pub mod sysctld;
 

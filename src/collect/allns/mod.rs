@@ -225,6 +225,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
         sysctl: sysctls,
         stats,
         warnings,
+        node_port_range: container::kube::node_port_range(&sockets),
         sockets,
         namespaces,
     })

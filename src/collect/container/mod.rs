@@ -2,6 +2,7 @@
 //! bind mounts, and the runtimes' state on disk (see `roots` for where, `state` for what).
 
 pub mod cgroup;
+pub mod kube;
 pub mod mountinfo;
 pub mod published;
 pub mod roots;
