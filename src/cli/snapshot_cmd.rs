@@ -22,6 +22,8 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         }
         crate::collect::allns::collect_all(&crate::collect::allns::AllNetnsOptions {
             skip_owners: args.no_owners,
+            // Only listeners are shown: no namespace needs the all-states dump.
+            listening_only: args.listening,
             ..Default::default()
         })
         .map_err(|e| failed(e, 1))

@@ -38,11 +38,12 @@ pub enum Command {
     Reserve,
     ReserveAtRisk,
     Undo,
+    Netns,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 31] = [
+    pub const ALL: [(Command, &'static str, &'static str); 32] = [
         (Command::Help, "help", "show this help"),
         (Command::Quit, "quit", "quit"),
         (Command::NextView, "next_view", "next view"),
@@ -121,6 +122,11 @@ impl Command {
             Command::Undo,
             "undo",
             "undo the last reservation apply (confirmed)",
+        ),
+        (
+            Command::Netns,
+            "netns",
+            "network namespaces: start one, all, each in turn",
         ),
     ];
 
@@ -302,6 +308,7 @@ impl KeyMap {
             (Command::Reserve, &["R"]),
             (Command::ReserveAtRisk, &["A"]),
             (Command::Undo, &["U"]),
+            (Command::Netns, &["n"]),
         ]
     }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod config;
 pub mod draw;
 pub mod keymap;
+pub mod netns_pick;
 pub mod runtime;
 pub mod theme;
 pub mod views;

@@ -25,6 +25,8 @@ pub struct AllNetnsOptions {
     pub focus: Option<u64>,
     /// Only these namespaces (by inode); empty: all of them.
     pub only: Vec<u64>,
+    /// Listeners (and UDP) only, in the focus too: no all-states dump anywhere.
+    pub listening_only: bool,
     pub skip_owners: bool,
 }
 
@@ -141,7 +143,8 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             }
             for inode in entries.keys() {
                 if !results.contains_key(inode) {
-                    results.insert(*inode, dump(pool, *inode, *inode == focus));
+                    let full = *inode == focus && !opts.listening_only;
+                    results.insert(*inode, dump(pool, *inode, full));
                 }
             }
         };
@@ -201,7 +204,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
                 .collect(),
             pid: entry.pids.first().copied(),
             own: *inode == own,
-            full: *inode == focus,
+            full: *inode == focus && !opts.listening_only,
             sockets: count,
             error,
         });
