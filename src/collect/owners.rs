@@ -152,9 +152,14 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
 /// Scans only the processes inside network namespace `netns` (and those whose namespace cannot
 /// be read, which may hold its sockets): owners for a view of one namespace need no more.
 pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
+    scan_in_any(&[netns], threads)
+}
+
+/// Scans only the processes inside any of `namespaces` (see [`scan_in`]).
+pub fn scan_in_any(namespaces: &[u64], threads: usize) -> std::io::Result<OwnerMap> {
     let pids = list_pids()?
         .into_iter()
-        .filter(|&pid| in_netns(pid, netns))
+        .filter(|&pid| namespaces.iter().any(|&ns| in_netns(pid, ns)))
         .collect();
     scan_pids(pids, threads)
 }

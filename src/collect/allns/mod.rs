@@ -149,7 +149,18 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             }
         };
     let mut owner_map = std::thread::scope(|scope| {
-        let job = (!opts.skip_owners).then(|| scope.spawn(move || owners::scan(threads)));
+        // A view of some namespaces needs the owners among their processes only.
+        let shown: Vec<u64> = entries.keys().copied().collect();
+        let only = !opts.only.is_empty();
+        let job = (!opts.skip_owners).then(|| {
+            scope.spawn(move || {
+                if only {
+                    owners::scan_in_any(&shown, threads)
+                } else {
+                    owners::scan(threads)
+                }
+            })
+        });
         sync_and_dump(pool, &entries, &mut results);
         job.map(|h| h.join())
     });
