@@ -131,7 +131,7 @@ fn all_netns_matches_ss_in_every_namespace() {
     let nsfd = c.nsfd.take().expect("nsfd");
     let script = format!(
         "mount --bind /proc/{me}/fd/{fd} {pin} && echo ready && read x && \
-         {bin} snapshot --all-netns --json > {out}/snap.json && \
+         {bin} snapshot --all-netns --bound-inactive --json > {out}/snap.json && \
          nsenter --net={pin} ss -Htlnue > {out}/ss.txt",
         me = std::process::id(),
         fd = std::os::fd::AsRawFd::as_raw_fd(&nsfd),
@@ -230,6 +230,13 @@ fn all_netns_matches_ss_in_every_namespace() {
             .find(|n| n.inode == ns.inode)
             .expect("listed");
         assert!(!summary.full, "out of focus: listeners only");
+        assert!(
+            !snap
+                .sockets
+                .iter()
+                .any(|s| s.netns == ns.inode && s.state == State::Close),
+            "bound-inactive sockets only with --bound-inactive (each dump walks the bind hash)"
+        );
         assert!(summary.label.contains(&pid), "{}", summary.label);
         // Owners: the holder process.
         assert!(

@@ -169,6 +169,10 @@ pub struct SnapshotArgs {
     /// per socket in JSON.
     #[arg(long)]
     pub all_netns: bool,
+    /// With --all-netns: also TCP sockets bound but never listening (they make bind fail too),
+    /// in every namespace. Costs a walk of the host-wide bind hash per namespace.
+    #[arg(long, requires = "all_netns")]
+    pub bound_inactive: bool,
 }
 
 pub fn parse_port_arg(s: &str) -> Result<u16, String> {

@@ -24,6 +24,7 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
             skip_owners: args.no_owners,
             // Only listeners are shown: no namespace needs the all-states dump.
             listening_only: args.listening,
+            bound_inactive: args.bound_inactive,
             ..Default::default()
         })
         .map_err(|e| failed(e, 1))

@@ -43,9 +43,12 @@ pub struct Dumper {
     states: u32,
 }
 
-/// LISTEN plus TCP_BOUND_INACTIVE (bit 13, Linux 6.8; older kernels ignore it): the dump that
-/// skips the host-wide established hash, so it costs microseconds in any namespace.
-pub const LISTEN_STATES: u32 = (1 << 10) | (1 << 13);
+/// LISTEN only: the dump that skips the host-wide established hash, so it costs microseconds
+/// in any namespace.
+pub const LISTEN_STATES: u32 = 1 << 10;
+/// TCP_BOUND_INACTIVE (Linux 6.8; older kernels ignore the bit): bound, never listening. Its
+/// dump walks the host-wide bind hash, tens of milliseconds per namespace on a busy host.
+pub const BOUND_INACTIVE: u32 = 1 << 13;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -88,11 +91,16 @@ impl Dumper {
         self.fd
     }
 
-    /// TCP listeners and bound-but-inactive sockets, and every UDP socket, of the socket's
-    /// namespace: the cheap view used for namespaces that are not in focus.
-    pub fn listening_sockets(&mut self) -> nix::Result<Vec<Socket>> {
+    /// TCP listeners (and, with `bound`, bound-inactive sockets) and every UDP socket of the
+    /// socket's namespace: the cheap view used for namespaces that are not in focus.
+    pub fn listening_sockets(&mut self, bound: bool) -> nix::Result<Vec<Socket>> {
         let mut out = Vec::new();
-        for (proto, states) in [(Proto::Tcp, LISTEN_STATES), (Proto::Udp, ALL_STATES)] {
+        let tcp = if bound {
+            LISTEN_STATES | BOUND_INACTIVE
+        } else {
+            LISTEN_STATES
+        };
+        for (proto, states) in [(Proto::Tcp, tcp), (Proto::Udp, ALL_STATES)] {
             self.states = states;
             for family in [Family::Ipv4, Family::Ipv6] {
                 let r = self.dump(family, proto, false, |msg| {
@@ -256,9 +264,10 @@ impl Dumper {
         let mut out = Vec::with_capacity(sockstat_estimate());
         for proto in [Proto::Tcp, Proto::Udp] {
             for family in [Family::Ipv4, Family::Ipv6] {
-                match self.dump(family, proto, true, |msg| {
-                    if msg.len() >= MSG_LEN {
-                        autobound.push((proto, cookie(msg)));
+                let before = out.len();
+                match self.dump(family, proto, false, |msg| {
+                    if let Some(s) = parse_msg(msg, proto) {
+                        out.push(s);
                     }
                 }) {
                     Ok(()) => {}
@@ -266,9 +275,19 @@ impl Dumper {
                     Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => continue,
                     Err(e) => return Err(e),
                 }
-                match self.dump(family, proto, false, |msg| {
-                    if let Some(s) = parse_msg(msg, proto) {
-                        out.push(s);
+                // Only a TCP connection held by a process can be autobound. Without one the
+                // second dump is skipped: it walks the host-wide established hash, tens of ms
+                // on a busy host even for an empty namespace.
+                if proto == Proto::Tcp
+                    && !out[before..]
+                        .iter()
+                        .any(|s| s.inode != 0 && s.state != State::Listen)
+                {
+                    continue;
+                }
+                match self.dump(family, proto, true, |msg| {
+                    if msg.len() >= MSG_LEN {
+                        autobound.push((proto, cookie(msg)));
                     }
                 }) {
                     Ok(()) | Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => {}

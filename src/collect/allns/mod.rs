@@ -27,6 +27,9 @@ pub struct AllNetnsOptions {
     pub only: Vec<u64>,
     /// Listeners (and UDP) only, in the focus too: no all-states dump anywhere.
     pub listening_only: bool,
+    /// Also TCP sockets that are bound but not listening (they make a bind fail too) in every
+    /// namespace: each such dump walks the host-wide bind hash, so it is opt-in.
+    pub bound_inactive: bool,
     pub skip_owners: bool,
 }
 
@@ -97,14 +100,14 @@ fn workload_of(pid: u32, roots: &RuntimeRoots) -> Option<String> {
         .map(|w| w.label)
 }
 
-fn dump(pool: &mut NetnsPool, inode: u64, full: bool) -> Result<Vec<Socket>, String> {
+fn dump(pool: &mut NetnsPool, inode: u64, full: bool, bound: bool) -> Result<Vec<Socket>, String> {
     let d = pool
         .get(inode)
         .ok_or_else(|| "no sock_diag socket".to_string())?;
     let mut socks = if full {
         d.all_sockets()
     } else {
-        d.listening_sockets()
+        d.listening_sockets(bound)
     }
     .map_err(|e| format!("sock_diag: {e}"))?;
     for s in &mut socks {
@@ -144,7 +147,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             for inode in entries.keys() {
                 if !results.contains_key(inode) {
                     let full = *inode == focus && !opts.listening_only;
-                    results.insert(*inode, dump(pool, *inode, full));
+                    results.insert(*inode, dump(pool, *inode, full, opts.bound_inactive));
                 }
             }
         };
