@@ -46,9 +46,9 @@ pub fn haystack(s: &Socket) -> String {
         h.push_str(&o.comm.shown());
         h.push(' ');
         h.push_str(&o.user.shown());
-        if let Some(u) = o.unit.as_ref().or(o.container.as_ref()) {
+        if let Some(u) = crate::workload::place(o) {
             h.push(' ');
-            h.push_str(&u.shown());
+            h.push_str(&u);
         }
     }
     h.to_lowercase()

@@ -21,3 +21,4 @@ pub mod reserve;
 pub mod safefs;
 pub mod sys;
 pub mod tui;
+pub mod workload;

@@ -5,6 +5,7 @@
 
 use crate::escape::Foreign;
 use crate::portset::PortSet;
+pub use crate::workload::{NetnsSummary, Published, UserUnit, Workload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -191,7 +192,7 @@ impl fmt::Display for State {
 }
 
 /// A process holding a socket. `pid` + `start_time` identify it across PID reuse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
     pub pid: u32,
     // Everything the process (or a directory service) chose is `Foreign`: shown escaped.
@@ -206,6 +207,13 @@ pub struct Owner {
     /// The container (runtime and short id) the process runs in, from /proc/PID/cgroup.
     #[serde(default)]
     pub container: Option<Foreign>,
+    /// The container, with its name and pod, when the process runs in one (`unit` is then
+    /// empty: a unit inside a container is not a host unit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Arc<Workload>>,
+    /// A systemd user unit (`user@UID.service/.../foo.service`); `unit` is then empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_unit: Option<UserUnit>,
     /// `NSpid:` of /proc/PID/status: the process's PID in each PID namespace from portscope's
     /// down to its own. `[1]` is our namespace's init; `[n, .., 1]` a container's init (PID 1
     /// of a nested namespace). Empty when unknown (older recordings).
@@ -257,6 +265,17 @@ pub struct Socket {
     /// Shared between all sockets with the same holders (a process's sockets share one list),
     /// so 100k sockets cost no allocation each.
     pub owners: Owners,
+    /// Held by a container runtime (docker-proxy, dockerd, conmon, ...) for a container's
+    /// published port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<Arc<Published>>,
+    /// The network namespace (inode) the socket lives in; set in `--all-netns` snapshots.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub netns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The processes holding a socket.
@@ -446,6 +465,13 @@ pub struct Snapshot {
     #[serde(default)]
     pub warnings: Vec<String>,
     pub sockets: Vec<Socket>,
+    /// Every network namespace of an `--all-netns` snapshot (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<NetnsSummary>,
+    /// The Kubernetes NodePort range, when kube-apiserver (or k3s) runs on this host
+    /// (`--service-node-port-range`, default 30000-32767).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port_range: Option<[u16; 2]>,
 }
 
 impl Snapshot {
@@ -508,6 +534,8 @@ pub mod test_support {
             stats: Stats::default(),
             warnings: Vec::new(),
             sockets,
+            namespaces: Vec::new(),
+            node_port_range: None,
         }
     }
 
@@ -522,6 +550,8 @@ pub mod test_support {
             unit: None,
             container: None,
             nspid: vec![pid],
+            workload: None,
+            user_unit: None,
         })
     }
 
@@ -546,6 +576,8 @@ pub mod test_support {
             owner_hidden: false,
             accept_queue: false,
             owners: Arc::from([owner(100 + u32::from(local_port % 50), "svc")]),
+            published: None,
+            netns: 0,
         }
     }
 

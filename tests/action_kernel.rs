@@ -186,6 +186,7 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
         unit: None,
         container: None,
         nspid: vec![pid],
+        ..Default::default()
     };
     let action = PendingAction::Signal(portscope::action::SignalAction {
         sig: Sig::Term,

@@ -449,6 +449,7 @@ fn sample_outcome() -> PendingAction {
             unit: None,
             container: None,
             nspid: vec![],
+            ..Default::default()
         },
         socket: "tcp 127.0.0.1:1".into(),
         proto: portscope::model::Proto::Tcp,

@@ -181,3 +181,47 @@ dialogs! {
     kill_time_wait_refused: "2/time-wait\nK", true, "held by the kernel (TIME_WAIT)",
     reservation_without_root: "GR\n", false, "needs root",
 }
+
+/// The listeners view of an all-namespace snapshot: a namespace column, and no at-risk badges
+/// judged by the wrong namespace's sysctls.
+#[test]
+fn listeners_all_netns() {
+    use portscope::model::NetnsSummary;
+    let mut snap = (*recording()).clone();
+    let own = snap.netns.inode;
+    let web = 4026532999;
+    let summary = |inode, label: &str, is_own| NetnsSummary {
+        inode,
+        label: label.into(),
+        mounts: vec![],
+        pid: None,
+        own: is_own,
+        full: is_own,
+        sockets: 0,
+        error: None,
+    };
+    snap.netns.target = "all".into();
+    snap.namespaces = vec![
+        summary(own, "host", true),
+        summary(web, "docker: web (compose app/web)", false),
+    ];
+    for (i, s) in snap.sockets.iter_mut().enumerate() {
+        s.netns = if i % 3 == 0 { web } else { own };
+    }
+    let snap = Arc::new(snap);
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let mut app = App::new(KeyMap::default_map(), true);
+        app.update(Msg::Data(Arc::clone(&snap), None));
+        let buf = render_offscreen(
+            &app,
+            &Theme::defaults(true),
+            &Clock::fixed(snap.taken_at),
+            w,
+            h,
+        );
+        let text = buffer_text(&buf);
+        assert!(text.contains("netns"), "{text}");
+        assert!(text.contains("docker: web"), "{text}");
+        insta::assert_snapshot!(format!("listeners_all_netns_{w}x{h}"), text);
+    }
+}

@@ -496,3 +496,23 @@ fn esc_glued_to_the_next_key_is_read_as_both() {
     assert_eq!(app.view, View::Connections);
     assert!(app.filter.value().is_empty());
 }
+
+#[test]
+fn n_switches_network_namespaces_without_a_restart() {
+    use portscope::tui::app::{App, Effect};
+    use portscope::tui::keymap::KeyMap;
+    use portscope::tui::netns_pick::Scope;
+    let mut app = App::new(KeyMap::default_map(), false);
+    let effects = app.type_keys("n");
+    assert!(effects.contains(&Effect::Scope(Scope::All)), "{effects:?}");
+    assert!(effects.contains(&Effect::RefreshNow));
+    // No namespace listed yet: the next press goes back to the start namespace.
+    let effects = app.type_keys("n");
+    assert!(
+        effects.contains(&Effect::Scope(Scope::Start)),
+        "{effects:?}"
+    );
+    // A replay has no live namespaces to switch to.
+    let mut replay = App::new(KeyMap::default_map(), true);
+    assert!(replay.type_keys("n").is_empty());
+}

@@ -95,6 +95,8 @@ pub fn plan_signal(
             s.local()
         ));
     };
+    // Never a runtime daemon, its proxy or monitor, kubelet: stop the container instead.
+    crate::analyze::guard::may_signal(s, owner)?;
     let (other_listeners, connections) = other_sockets(snap, owner.pid, s);
     Ok(PendingAction::Signal(SignalAction {
         sig,

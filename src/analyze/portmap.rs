@@ -8,6 +8,8 @@ pub enum PortClass {
     Free,
     /// Inside ip_local_port_range: the kernel may hand it to an outgoing connection.
     Ephemeral,
+    /// In the Kubernetes NodePort range: kube-proxy may redirect it without holding a socket.
+    NodePort,
     /// In ip_local_reserved_ports.
     Reserved,
     /// Held by a connection (outgoing, accepted elsewhere, or TIME_WAIT) but nobody listens.
@@ -24,6 +26,7 @@ impl PortClass {
         match self {
             PortClass::Free => "free",
             PortClass::Ephemeral => "ephemeral",
+            PortClass::NodePort => "nodeport",
             PortClass::Reserved => "reserved",
             PortClass::Outgoing => "connection",
             PortClass::Listener => "listener",
@@ -35,6 +38,7 @@ impl PortClass {
         match self {
             PortClass::Free => "free",
             PortClass::Ephemeral => "ephemeral range",
+            PortClass::NodePort => "Kubernetes NodePort range",
             PortClass::Reserved => "reserved",
             PortClass::Outgoing => "held by a connection",
             PortClass::Listener => "listener",
@@ -68,6 +72,11 @@ impl PortMap {
         for p in lo..=hi {
             base[usize::from(p)] = PortClass::Ephemeral;
         }
+        if let Some([a, b]) = snap.node_port_range {
+            for p in a..=b {
+                base[usize::from(p)] = PortClass::NodePort;
+            }
+        }
         for p in sys.ip_local_reserved_ports.iter() {
             base[usize::from(p)] = PortClass::Reserved;
         }
@@ -91,13 +100,14 @@ impl PortMap {
     /// important occupant, with how many ports of the block are occupied.
     pub fn block(&self, lo: u16, hi: u16) -> BlockSummary {
         let (lo, hi) = (usize::from(lo), usize::from(hi.max(lo)));
-        let mut counts = [0u32; 3];
+        let mut counts = [0u32; 4];
         let mut top = None::<PortClass>;
         let mut occupied = 0;
         for p in lo..=hi {
             match self.base[p] {
                 PortClass::Free => counts[0] += 1,
                 PortClass::Ephemeral => counts[1] += 1,
+                PortClass::NodePort => counts[3] += 1,
                 _ => counts[2] += 1,
             }
             let c = self.class[p];
@@ -110,6 +120,8 @@ impl PortMap {
         // single reserved service port would vanish at the top zoom level.
         let base = if counts[2] > 0 {
             PortClass::Reserved
+        } else if counts[3] > 0 {
+            PortClass::NodePort
         } else if counts[1] > counts[0] {
             PortClass::Ephemeral
         } else {
@@ -176,6 +188,11 @@ mod tests {
         );
         assert_eq!(m.block(0, 1023).class(), PortClass::Free);
         assert_eq!(m.block(9000, 9015).base, PortClass::Reserved);
+        snap.node_port_range = Some([30000, 32767]);
+        let m = PortMap::build(&snap);
+        assert_eq!(m.class(30080), PortClass::NodePort);
+        assert_eq!(m.class(29999), PortClass::Free);
+        assert_eq!(m.block(29952, 30207).base, PortClass::NodePort);
     }
 
     #[test]

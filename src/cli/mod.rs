@@ -1,5 +1,6 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
+pub mod allns_text;
 pub mod check_cmd;
 mod confirm;
 pub mod docs_cmd;
@@ -12,6 +13,7 @@ pub mod reserve_text;
 pub mod services_cmd;
 pub mod snapshot_cmd;
 pub mod table;
+mod why_allns;
 mod why_cmd;
 mod why_text;
 
@@ -126,6 +128,14 @@ pub struct WhyArgs {
     /// List every socket in the way, not a few examples per cause.
     #[arg(long)]
     pub all: bool,
+    /// Also look into every other network namespace: containers that listen on the port in
+    /// their own namespace, and which container publishes it.
+    #[arg(long)]
+    pub all_netns: bool,
+    /// Also read the namespace's NAT rules (iptables-save -t nat, nft -j list ruleset): a port
+    /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
+    #[arg(long)]
+    pub nat: bool,
 }
 
 /// How the service binds, so the probe binds the same way.
@@ -225,6 +235,15 @@ pub struct SnapshotArgs {
     /// Do not scan /proc for owning processes.
     #[arg(long)]
     pub no_owners: bool,
+    /// Every network namespace on the host (containers, pods, `ip netns`): listeners and UDP
+    /// of each, every socket of portscope's own; a namespace column in text, a `netns` field
+    /// per socket in JSON.
+    #[arg(long)]
+    pub all_netns: bool,
+    /// With --all-netns: also TCP sockets bound but never listening (they make bind fail too),
+    /// in every namespace. Costs a walk of the host-wide bind hash per namespace.
+    #[arg(long, requires = "all_netns")]
+    pub bound_inactive: bool,
 }
 
 pub fn parse_port_arg(s: &str) -> Result<u16, String> {

@@ -13,7 +13,25 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         source: args.source,
         skip_owners: args.no_owners,
     };
-    let mut snap = match collect_for_cli(&opts) {
+    let collected = if args.all_netns {
+        if *netns != NetnsTarget::Current {
+            return super::bad_input("--all-netns reads every namespace: drop --netns");
+        }
+        if args.source == crate::collect::SourcePref::Procfs {
+            return super::bad_input("--all-netns reads sock_diag: drop --source procfs");
+        }
+        crate::collect::allns::collect_all(&crate::collect::allns::AllNetnsOptions {
+            skip_owners: args.no_owners,
+            // Only listeners are shown: no namespace needs the all-states dump.
+            listening_only: args.listening,
+            bound_inactive: args.bound_inactive,
+            ..Default::default()
+        })
+        .map_err(|e| super::failed(e, 1))
+    } else {
+        collect_for_cli(&opts)
+    };
+    let mut snap = match collected {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -28,6 +46,8 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
     let mut out = super::out::Stdout::new();
     let written = if args.json {
         out.json(&snap)
+    } else if args.all_netns {
+        super::allns_text::write_table(out.text_writer(), &snap)
     } else {
         write_table(out.text_writer(), &snap)
     };
@@ -119,9 +139,12 @@ pub fn push_owners(out: &mut String, s: &Socket, hidden_text: &str) {
             out.push(',');
         }
         let _ = write!(out, "{}(pid={})", o.comm, o.pid);
-        if let Some(tag) = o.container.as_ref().or(o.unit.as_ref()) {
+        if let Some(tag) = crate::workload::place(o) {
             let _ = write!(out, " [{tag}]");
         }
+    }
+    if let Some(p) = &s.published {
+        let _ = write!(out, " {}", p.describe());
     }
 }
 

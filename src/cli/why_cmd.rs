@@ -78,16 +78,68 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         opts,
     };
     let ctx = context(netns, &opts, user_name);
-    let (snap, d) = match ask(&req, &ctx) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let mut d = d;
-    name_socket_units(&mut d);
-    if args.json {
-        super::out::print_json(&d);
+    let (snap, elsewhere) = if args.all_netns {
+        match super::why_allns::collect(netns, &req) {
+            Ok(v) => v,
+            Err(code) => return code,
+        }
     } else {
-        super::out::print(&super::why_text::render(&d, &snap, args.all));
+        match collect_for_cli(&CollectOptions {
+            netns: netns.clone(),
+            ..CollectOptions::default()
+        }) {
+            Ok(s) => (s, Vec::new()),
+            Err(code) => return code,
+        }
+    };
+    let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
+    let mut d = diagnose(&req, &snap, &result, &ctx);
+    name_socket_units(&mut d);
+    let nat = if args.nat {
+        match crate::collect::nat::check(
+            netns,
+            req.proto,
+            req.port,
+            std::time::Duration::from_secs(5),
+        ) {
+            Ok(r) => Some(r),
+            Err(e) => return super::failed(e, 1),
+        }
+    } else {
+        None
+    };
+    let nat_lines = nat
+        .as_ref()
+        .map(|r| r.sentences(d.would_bind()))
+        .unwrap_or_default();
+    if args.json {
+        let mut extra = Vec::new();
+        if args.all_netns {
+            extra.push((
+                "elsewhere",
+                serde_json::to_value(&elsewhere).unwrap_or_default(),
+            ));
+        }
+        if let Some(r) = &nat {
+            let mut v = serde_json::to_value(r).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert(
+                    "summary".into(),
+                    serde_json::to_value(&nat_lines).unwrap_or_default(),
+                );
+            }
+            extra.push(("nat", v));
+        }
+        match super::why_allns::json_value(&d, extra) {
+            Ok(v) => super::out::print_json(&v),
+            Err(e) => return super::failed(format!("cannot encode JSON: {e}"), 1),
+        }
+    } else {
+        super::out::print(
+            &(super::why_text::render(&d, &snap, args.all)
+                + &super::why_allns::render(&elsewhere)
+                + &super::why_allns::render_nat(&nat_lines)),
+        );
     }
     if d.would_bind() {
         ExitCode::SUCCESS

@@ -3,6 +3,9 @@
 
 pub mod accept_queue;
 pub mod addresses;
+pub mod allns;
+pub mod container;
+pub mod nat;
 pub mod netlink;
 pub mod netns;
 pub mod owners;
@@ -56,14 +59,17 @@ impl From<NetnsError> for CollectError {
     }
 }
 
-use crate::paths::is_root;
+pub(crate) use crate::paths::is_root;
 
 /// The kernel's INET_DIAG_BC_AUTO test only says "no port was bound explicitly", which is also
 /// true of connections accepted from a listener. Like `ss ... autobound` (whose userspace filter
 /// adds `is_ephemeral()`), keep the mark only for ports inside the ephemeral range, and drop it
 /// where a listener holds the same port: the kernel never auto-assigns a port that has a bound
 /// socket, so such a socket must be an accepted child.
-fn refine_autobound(sockets: &mut [crate::model::Socket], sysctls: &crate::model::Sysctls) {
+pub(crate) fn refine_autobound(
+    sockets: &mut [crate::model::Socket],
+    sysctls: &crate::model::Sysctls,
+) {
     let listening: rustc_hash::FxHashSet<(crate::model::Proto, u16)> = sockets
         .iter()
         .filter(|s| s.state == crate::model::State::Listen)
@@ -103,6 +109,135 @@ fn unprivileged_tables(pid: u32, why: &str) -> Tables {
     (0, sysctls, warnings, sockets)
 }
 
+/// Joins the owner scan's result to the sockets, counting what could not be seen.
+pub(crate) fn attach_owners(
+    sockets: &mut [crate::model::Socket],
+    owners: Option<std::thread::Result<std::io::Result<owners::OwnerMap>>>,
+    stats: &mut Stats,
+    warnings: &mut Vec<String>,
+) {
+    // Only a scan that ran can say an owner is hidden; without one, owners are simply unknown.
+    let mut scanned = false;
+    match owners {
+        Some(Ok(Ok(map))) => {
+            scanned = true;
+            stats.processes_scanned = map.scanned;
+            stats.processes_hidden = map.hidden;
+            stats.processes_vanished = map.vanished;
+            stats.fds_scanned = map.fds;
+            // Intern owner lists: consecutive lookups mostly hit the same process's set.
+            let empty = crate::model::no_owners();
+            let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
+                rustc_hash::FxHashMap::default();
+            let mut key = Vec::new();
+            for s in sockets.iter_mut() {
+                key.clear();
+                if s.inode != 0 {
+                    key.extend(map.owner_indices(s.inode));
+                }
+                s.owners = if key.is_empty() {
+                    Arc::clone(&empty)
+                } else if let Some(list) = interned.get(&key) {
+                    Arc::clone(list)
+                } else {
+                    let list: crate::model::Owners = key
+                        .iter()
+                        .map(|&i| Arc::clone(&map.procs[i as usize]))
+                        .collect();
+                    interned.insert(key.clone(), Arc::clone(&list));
+                    list
+                };
+            }
+        }
+        Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
+        Some(Err(_)) => warnings.push("owner scan failed; owners unknown".into()),
+        None => {}
+    }
+    for s in sockets.iter_mut() {
+        s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
+    }
+    if scanned {
+        attribute_published(sockets);
+    }
+}
+
+/// Names the container behind each listener a runtime component (docker-proxy, dockerd, conmon,
+/// rootlesskit) holds for it.
+pub(crate) fn attribute_published(sockets: &mut [crate::model::Socket]) {
+    let mut st: Option<container::StateGuard> = None;
+    for s in sockets.iter_mut() {
+        if !s.is_listening()
+            || !s
+                .owners
+                .iter()
+                .any(|o| container::published::publisher_of(o).is_some())
+        {
+            continue;
+        }
+        let st = st.get_or_insert_with(|| container::state(&container::RuntimeRoots::from_env()));
+        s.published = container::published::attribute(s, st).map(Arc::new);
+    }
+}
+
+/// Counts, warnings and the table's order, shared by every kind of snapshot.
+pub(crate) fn finish_table(
+    sockets: &mut Vec<crate::model::Socket>,
+    stats: &mut Stats,
+    warnings: &mut Vec<String>,
+    skip_owners: bool,
+) {
+    sockets.shrink_to_fit();
+    stats.sockets = sockets.len();
+    stats.kernel_held = sockets.iter().filter(|s| s.kernel_held).count();
+    stats.owner_hidden = sockets.iter().filter(|s| s.owner_hidden).count();
+    stats.owned = stats.sockets - stats.kernel_held - stats.owner_hidden;
+    if skip_owners {
+        warnings.push("owners not collected".into());
+    } else if stats.processes_hidden > 0 && stats.owner_hidden > 0 {
+        warnings.push(format!(
+            "{} processes hidden: {} {} an owner portscope cannot see; run as root (sudo portscope) to see {}",
+            stats.processes_hidden,
+            stats.owner_hidden,
+            if stats.owner_hidden == 1 { "socket has" } else { "sockets have" },
+            if stats.owner_hidden == 1 { "it" } else { "them" },
+        ));
+    } else if stats.owner_hidden > 0 {
+        warnings.push(format!(
+            "{} {} not found (outside this PID namespace, or exited mid-scan)",
+            stats.owner_hidden,
+            if stats.owner_hidden == 1 {
+                "socket's owner"
+            } else {
+                "sockets' owners"
+            }
+        ));
+    }
+    // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
+    // (the inode, or for kernel-held sockets the 4-tuple, is unique), so the order is stable anyway.
+    sockets.sort_unstable_by(|a, b| {
+        (
+            a.proto,
+            a.local_port,
+            a.state,
+            a.local_addr,
+            a.remote_addr,
+            a.remote_port,
+            a.inode,
+            a.netns,
+        )
+            .cmp(&(
+                b.proto,
+                b.local_port,
+                b.state,
+                b.local_addr,
+                b.remote_addr,
+                b.remote_port,
+                b.inode,
+                b.netns,
+            ))
+    });
+}
+
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
@@ -111,7 +246,13 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
 
     // The fd scan and the socket dump are independent: run them side by side.
     let (table, owners) = std::thread::scope(|scope| {
-        let owner_job = (!opts.skip_owners).then(|| scope.spawn(move || owners::scan(threads)));
+        let focus = opts.netns.inode();
+        let owner_job = (!opts.skip_owners).then(|| {
+            scope.spawn(move || match focus {
+                Some(ns) => owners::scan_in(ns, threads),
+                None => owners::scan(threads),
+            })
+        });
         let table = opts.netns.run_in(|| {
             let ns_inode = netns::current_inode();
             let (sysctls, mut warnings) = sysctl::read_sysctls();
@@ -154,46 +295,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         is_root: is_root(),
         ..Stats::default()
     };
-    // Only a scan that ran can say an owner is hidden; without one, owners are simply unknown.
-    let mut scanned = false;
-    match owners {
-        Some(Ok(Ok(map))) => {
-            scanned = true;
-            stats.processes_scanned = map.scanned;
-            stats.processes_hidden = map.hidden;
-            stats.processes_vanished = map.vanished;
-            stats.fds_scanned = map.fds;
-            // Intern owner lists: consecutive lookups mostly hit the same process's set.
-            let empty = crate::model::no_owners();
-            let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
-                rustc_hash::FxHashMap::default();
-            let mut key = Vec::new();
-            for s in sockets.iter_mut() {
-                key.clear();
-                if s.inode != 0 {
-                    key.extend(map.owner_indices(s.inode));
-                }
-                s.owners = if key.is_empty() {
-                    Arc::clone(&empty)
-                } else if let Some(list) = interned.get(&key) {
-                    Arc::clone(list)
-                } else {
-                    let list: crate::model::Owners = key
-                        .iter()
-                        .map(|&i| Arc::clone(&map.procs[i as usize]))
-                        .collect();
-                    interned.insert(key.clone(), Arc::clone(&list));
-                    list
-                };
-            }
-        }
-        Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
-        Some(Err(_)) => warnings.push("owner scan failed; owners unknown".into()),
-        None => {}
-    }
-    for s in &mut sockets {
-        s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
-    }
+    attach_owners(&mut sockets, owners, &mut stats, &mut warnings);
     accept_queue::attribute(&mut sockets);
     stats.bound_inactive_visible =
         source == Source::Netlink && accept_queue::kernel_reports_bound_inactive();
@@ -203,54 +305,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
                 .into(),
         );
     }
-    sockets.shrink_to_fit();
-    stats.sockets = sockets.len();
-    stats.kernel_held = sockets.iter().filter(|s| s.kernel_held).count();
-    stats.owner_hidden = sockets.iter().filter(|s| s.owner_hidden).count();
-    stats.owned = stats.sockets - stats.kernel_held - stats.owner_hidden;
-    if opts.skip_owners {
-        warnings.push("owners not collected".into());
-    } else if stats.processes_hidden > 0 && stats.owner_hidden > 0 {
-        warnings.push(format!(
-            "{} processes hidden: {} {} an owner portscope cannot see; run as root (sudo portscope) to see {}",
-            stats.processes_hidden,
-            stats.owner_hidden,
-            if stats.owner_hidden == 1 { "socket has" } else { "sockets have" },
-            if stats.owner_hidden == 1 { "it" } else { "them" },
-        ));
-    } else if stats.owner_hidden > 0 {
-        warnings.push(format!(
-            "{} {} not found (outside this PID namespace, or exited mid-scan)",
-            stats.owner_hidden,
-            if stats.owner_hidden == 1 {
-                "socket's owner"
-            } else {
-                "sockets' owners"
-            }
-        ));
-    }
-    // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
-    // (the inode, or for kernel-held sockets the 4-tuple, is unique), so the order is stable anyway.
-    sockets.sort_unstable_by(|a, b| {
-        (
-            a.proto,
-            a.local_port,
-            a.state,
-            a.local_addr,
-            a.remote_addr,
-            a.remote_port,
-            a.inode,
-        )
-            .cmp(&(
-                b.proto,
-                b.local_port,
-                b.state,
-                b.local_addr,
-                b.remote_addr,
-                b.remote_port,
-                b.inode,
-            ))
-    });
+    finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
     stats.duration_us = started.elapsed().as_micros() as u64;
     Ok(Snapshot {
         version: JSON_VERSION,
@@ -264,6 +319,8 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         sysctl: sysctls,
         stats,
         warnings,
+        node_port_range: container::kube::node_port_range(&sockets),
         sockets,
+        namespaces: Vec::new(),
     })
 }

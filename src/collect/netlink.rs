@@ -42,7 +42,16 @@ pub struct Dumper {
     fd: OwnedFd,
     buf: Vec<u8>,
     seq: u32,
+    /// The TCP states the next dumps ask for.
+    states: u32,
 }
+
+/// LISTEN only: the dump that skips the host-wide established hash, so it costs microseconds
+/// in any namespace.
+pub const LISTEN_STATES: u32 = 1 << 10;
+/// TCP_BOUND_INACTIVE (Linux 6.8; older kernels ignore the bit): bound, never listening. Its
+/// dump walks the host-wide bind hash, tens of milliseconds per namespace on a busy host.
+pub const BOUND_INACTIVE: u32 = 1 << 13;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -66,11 +75,53 @@ impl Dumper {
             SockProtocol::NetlinkSockDiag,
         )?;
         bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))?;
-        Ok(Dumper {
+        Ok(Self::from_fd(fd))
+    }
+
+    /// Wraps a sock_diag socket opened elsewhere: it keeps dumping the namespace it was created
+    /// in, whichever thread uses it.
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Dumper {
             fd,
             buf: vec![0; RECV_BUF],
             seq: 0,
-        })
+            states: ALL_STATES,
+        }
+    }
+
+    /// The socket itself (to keep it, or to hand it to another thread).
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// TCP listeners (and, with `bound`, bound-inactive sockets) and every UDP socket of the
+    /// socket's namespace: the cheap view used for namespaces that are not in focus.
+    pub fn listening_sockets(&mut self, bound: bool) -> nix::Result<Vec<Socket>> {
+        let mut out = Vec::new();
+        let tcp = if bound {
+            LISTEN_STATES | BOUND_INACTIVE
+        } else {
+            LISTEN_STATES
+        };
+        for (proto, states) in [(Proto::Tcp, tcp), (Proto::Udp, ALL_STATES)] {
+            self.states = states;
+            for family in [Family::Ipv4, Family::Ipv6] {
+                let r = self.dump(family, proto, false, |msg| {
+                    if let Some(s) = parse_msg(msg, proto) {
+                        out.push(s);
+                    }
+                });
+                match r {
+                    Ok(()) | Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => {}
+                    Err(e) => {
+                        self.states = ALL_STATES;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        self.states = ALL_STATES;
+        Ok(out)
     }
 
     /// A netlink header and the first part of an inet_diag_req_v2 (family, protocol, no
@@ -100,7 +151,7 @@ impl Dumper {
         });
         m.push(0); // no extensions: SKV6ONLY is sent unasked for LISTEN/CLOSE sockets
         m.push(0);
-        m.extend_from_slice(&ALL_STATES.to_ne_bytes());
+        m.extend_from_slice(&self.states.to_ne_bytes());
         m
     }
 
@@ -216,9 +267,10 @@ impl Dumper {
         let mut out = Vec::with_capacity(sockstat_estimate());
         for proto in [Proto::Tcp, Proto::Udp] {
             for family in [Family::Ipv4, Family::Ipv6] {
-                match self.dump(family, proto, true, |msg| {
-                    if msg.len() >= MSG_LEN {
-                        autobound.push((proto, cookie(msg)));
+                let before = out.len();
+                match self.dump(family, proto, false, |msg| {
+                    if let Some(s) = parse_msg(msg, proto) {
+                        out.push(s);
                     }
                 }) {
                     Ok(()) => {}
@@ -226,9 +278,19 @@ impl Dumper {
                     Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => continue,
                     Err(e) => return Err(e),
                 }
-                match self.dump(family, proto, false, |msg| {
-                    if let Some(s) = parse_msg(msg, proto) {
-                        out.push(s);
+                // Only a TCP connection held by a process can be autobound. Without one the
+                // second dump is skipped: it walks the host-wide established hash, tens of ms
+                // on a busy host even for an empty namespace.
+                if proto == Proto::Tcp
+                    && !out[before..]
+                        .iter()
+                        .any(|s| s.inode != 0 && s.state != State::Listen)
+                {
+                    continue;
+                }
+                match self.dump(family, proto, true, |msg| {
+                    if msg.len() >= MSG_LEN {
+                        autobound.push((proto, cookie(msg)));
                     }
                 }) {
                     Ok(()) | Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => {}
@@ -350,5 +412,7 @@ fn parse_msg(msg: &[u8], proto: Proto) -> Option<Socket> {
         owner_hidden: false,
         accept_queue: false,
         owners: crate::model::no_owners(),
+        published: None,
+        netns: 0,
     })
 }

@@ -4,6 +4,7 @@
 //! `socket:[INODE]`. Unlike `ss -p` (a 256-bucket chained hash, quadratic on big hosts) the map is
 //! a flat hash map, and the scan is split over threads because it is pure syscall latency.
 
+use super::container::RuntimeRoots;
 use crate::escape::Foreign;
 use crate::model::Owner;
 use nix::dir::Dir;
@@ -23,6 +24,8 @@ pub struct OwnerMap {
     pub hidden: usize,
     pub vanished: usize,
     pub fds: usize,
+    /// nsfs links to network namespaces found among the fds: (namespace inode, `/proc/PID/fd/N`).
+    pub netns_fds: Vec<(u64, std::path::PathBuf)>,
 }
 
 /// Numeric entries of /proc: every process visible in our PID namespace.
@@ -41,7 +44,7 @@ fn list_pids() -> std::io::Result<Vec<u32>> {
 }
 
 enum FdScan {
-    Sockets(Vec<u64>),
+    Sockets(Vec<u64>, Vec<(u64, std::path::PathBuf)>),
     Hidden,
     Vanished,
 }
@@ -58,6 +61,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         Err(_) => return FdScan::Vanished,
     };
     let mut inodes = Vec::new();
+    let mut netns = Vec::new();
     // Collect names first: readlinkat needs the directory fd while the iterator borrows it.
     let names: Vec<std::ffi::CString> = dir
         .iter()
@@ -76,9 +80,14 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
             && let Some(inode) = std::str::from_utf8(num).ok().and_then(|s| s.parse().ok())
         {
             inodes.push(inode);
+        } else if let Some(ns) = super::allns::enumerate::parse_link(b) {
+            netns.push((
+                ns,
+                std::path::PathBuf::from(format!("{path}/{}", name.to_string_lossy())),
+            ));
         }
     }
-    FdScan::Sockets(inodes)
+    FdScan::Sockets(inodes, netns)
 }
 
 thread_local! {
@@ -105,7 +114,7 @@ pub fn user_name(uid: u32) -> Foreign {
     })
 }
 
-fn process_info(pid: u32) -> Option<Owner> {
+fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
@@ -113,7 +122,7 @@ fn process_info(pid: u32) -> Option<Owner> {
     let cgroup = std::fs::read(format!("/proc/{pid}/cgroup"))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let (unit, container) = parse_cgroup(&cgroup);
+    let id = super::container::identify(pid, &cgroup, roots);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     Some(Owner {
         pid,
@@ -126,8 +135,10 @@ fn process_info(pid: u32) -> Option<Owner> {
             user_name(uid)
         },
         start_time: stat.starttime,
-        unit: unit.map(Foreign::new),
-        container: container.map(Foreign::new),
+        unit: id.unit.map(Foreign::new),
+        container: id.workload.as_ref().map(|w| Foreign::new(w.tag())),
+        workload: id.workload.map(Arc::new),
+        user_unit: id.user_unit,
         nspid: parse_nspid(&status),
     })
 }
@@ -163,72 +174,68 @@ fn read_cmdline(pid: u32) -> String {
         .join(" ")
 }
 
-/// The first 12 characters of a container id. Not a byte slice: a cgroup name is anybody's
-/// text (delegated subtrees), and cutting inside a character would panic.
-fn short_id(id: &str) -> String {
-    id.chars().take(12).collect()
-}
-
-/// Systemd unit and container of a process from its /proc/PID/cgroup text.
-///
-/// Container scopes (`docker-<id>.scope`, `cri-containerd-<id>.scope`, `libpod-<id>.scope`,
-/// `crio-<id>.scope`, cgroup v1 `/docker/<id>`) name the container; otherwise the deepest
-/// `.service` (or a `.scope` such as a login session) is the unit that supervises the process.
+/// Host unit and container tag of a process from its /proc/PID/cgroup text (the tag is
+/// `runtime:short-id`, or `runtime:name` where the runtime has no ids). The full story, with
+/// names from the runtimes' state, is [`crate::collect::container::identify`].
 pub fn parse_cgroup(text: &str) -> (Option<String>, Option<String>) {
-    // cgroup v2 has one "0::" line; under v1 the name=systemd hierarchy carries the unit path.
-    let path = text
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .or_else(|| {
-            text.lines()
-                .find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p))
-        })
-        .unwrap_or("");
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let mut container = None;
-    for (i, seg) in segments.iter().enumerate() {
-        let scoped = seg.strip_suffix(".scope").unwrap_or(seg);
-        for (prefix, runtime) in [
-            ("docker-", "docker"),
-            ("cri-containerd-", "containerd"),
-            ("crio-", "cri-o"),
-            ("libpod-", "podman"),
-        ] {
-            if let Some(id) = scoped.strip_prefix(prefix)
-                && id.len() >= 12
-                && id.bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                container = Some(format!("{runtime}:{}", short_id(id)));
-            }
-        }
-        if *seg == "docker"
-            && let Some(id) = segments.get(i + 1)
-            && id.len() >= 12
-        {
-            container = Some(format!("docker:{}", short_id(id)));
-        }
-        if let Some(name) = seg.strip_prefix("machine-")
-            && let Some(name) = name.strip_suffix(".scope")
-        {
-            container = Some(format!("machine:{name}"));
-        }
-    }
-    let unit = if container.is_some() {
-        None
-    } else {
-        segments
-            .iter()
-            .rev()
-            .find(|s| s.ends_with(".service"))
-            .or_else(|| segments.iter().rev().find(|s| s.ends_with(".scope")))
-            .map(|s| s.to_string())
-    };
-    (unit, container)
+    let facts = super::container::cgroup::parse(text);
+    (facts.unit, facts.workload.map(|w| w.tag()))
 }
 
 /// Scans every process's fd table, split over `threads` threads.
 pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
-    let pids = list_pids()?;
+    scan_pids(list_pids()?, threads)
+}
+
+/// Scans only the processes inside network namespace `netns` (and those whose namespace cannot
+/// be read, which may hold its sockets): owners for a view of one namespace need no more.
+pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
+    scan_in_any(&[netns], threads)
+}
+
+/// Scans only the processes inside any of `namespaces` (see [`scan_in`]).
+pub fn scan_in_any(namespaces: &[u64], threads: usize) -> std::io::Result<OwnerMap> {
+    let pids = list_pids()?
+        .into_iter()
+        .filter(|&pid| namespaces.iter().any(|&ns| in_netns(pid, ns)))
+        .collect();
+    scan_pids(pids, threads)
+}
+
+fn netns_of(path: &str) -> Option<u64> {
+    std::fs::read_link(path)
+        .ok()
+        .and_then(|l| super::allns::enumerate::parse_link(l.as_os_str().as_encoded_bytes()))
+}
+
+/// Whether any thread of `pid` is in `netns`. /proc/PID/ns/net is the main thread's; another
+/// thread may have entered a namespace of its own (setns, unshare), and its sockets are there.
+fn in_netns(pid: u32, netns: u64) -> bool {
+    match netns_of(&format!("/proc/{pid}/ns/net")) {
+        None => true,
+        Some(ns) if ns == netns => true,
+        Some(_) => {
+            // procfs counts threads in the task directory's link count (2 + threads).
+            let threads = nix::sys::stat::stat(format!("/proc/{pid}/task").as_str())
+                .map_or(1, |st| st.st_nlink.saturating_sub(2));
+            threads > 1
+                && std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|rd| {
+                    rd.filter_map(Result::ok).any(|t| {
+                        netns_of(&format!(
+                            "/proc/{pid}/task/{}/ns/net",
+                            t.file_name().to_string_lossy()
+                        ))
+                        .is_some_and(|ns| ns == netns)
+                    })
+                })
+        }
+    }
+}
+
+/// Scans the fd tables of `pids` only.
+pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
+    let roots = RuntimeRoots::from_env();
+    let roots = &roots;
     let threads = threads.clamp(1, 16);
     let chunk = pids.len().div_ceil(threads).max(1);
     let parts: Vec<_> = std::thread::scope(|scope| {
@@ -243,9 +250,14 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
                         match socket_inodes(pid, &mut part.fds) {
                             FdScan::Hidden => part.hidden += 1,
                             FdScan::Vanished => part.vanished += 1,
-                            FdScan::Sockets(inodes) if inodes.is_empty() => {}
-                            FdScan::Sockets(inodes) => match process_info(pid) {
-                                Some(owner) => found.push((owner, inodes)),
+                            FdScan::Sockets(inodes, netns) if inodes.is_empty() => {
+                                part.netns_fds.extend(netns);
+                            }
+                            FdScan::Sockets(inodes, netns) => match process_info(pid, roots) {
+                                Some(owner) => {
+                                    part.netns_fds.extend(netns);
+                                    found.push((owner, inodes))
+                                }
                                 None => part.vanished += 1,
                             },
                         }
@@ -262,6 +274,7 @@ pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
         map.hidden += part.hidden;
         map.vanished += part.vanished;
         map.fds += part.fds;
+        map.netns_fds.extend(part.netns_fds);
         for (owner, inodes) in found {
             let idx = map.procs.len() as u32;
             map.procs.push(Arc::new(owner));
@@ -290,7 +303,7 @@ mod tests {
     use super::parse_cgroup;
 
     #[test]
-    fn cgroup_units_and_containers() {
+    fn cgroup_units_and_container_tags() {
         let id = "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
         let cases: Vec<(String, Option<&str>, Option<String>)> = vec![
             (
@@ -299,32 +312,15 @@ mod tests {
                 None,
             ),
             (
-                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n".into(),
-                Some("foo.service"),
-                None,
-            ),
-            (
-                "0::/user.slice/user-0.slice/session-3.scope\n".into(),
-                Some("session-3.scope"),
-                None,
-            ),
-            (
                 format!("0::/system.slice/docker-{id}.scope\n"),
                 None,
                 Some(format!("docker:{}", &id[..12])),
             ),
             (
-                format!("0::/kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope\n"),
+                "0::/lxc.payload.mail/system.slice/postfix.service\n".into(),
                 None,
-                Some(format!("containerd:{}", &id[..12])),
+                Some("lxc:mail".into()),
             ),
-            (
-                format!("12:pids:/docker/{id}\n1:name=systemd:/docker/{id}\n"),
-                None,
-                Some(format!("docker:{}", &id[..12])),
-            ),
-            ("0::/\n".into(), None, None),
-            (String::new(), None, None),
         ];
         for (text, unit, container) in cases {
             let (u, c) = parse_cgroup(&text);

@@ -66,6 +66,8 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
         owner_hidden: false,
         accept_queue: false,
         owners: crate::model::no_owners(),
+        published: None,
+        netns: 0,
     })
 }
 

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod fleet;
 pub mod journal;
+pub mod nodeport;
 pub mod plan;
 #[cfg(test)]
 mod plan_tests;

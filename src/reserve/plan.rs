@@ -195,6 +195,11 @@ impl Plan {
             w.push(format!("{remove} not reserved now: nothing to remove"));
         }
         w.extend(held_warnings(&self.held, snap));
+        w.extend(super::nodeport::overlap_warning(
+            snap,
+            (lo, hi),
+            &self.proposed,
+        ));
         if self.ephemeral.is_low_after() {
             w.push(format!(
                 "only {} ports ({}%) of the ephemeral range {lo}-{hi} stay usable: a busy client \

@@ -34,6 +34,8 @@ fn sock(proto: Proto, state: State, port: u16, autobound: bool) -> Socket {
         expires_ms: None,
         kernel_held: state == State::TimeWait,
         owner_hidden: false,
+        published: None,
+        netns: 0,
         owners: if state == State::TimeWait {
             crate::model::no_owners()
         } else {
@@ -47,6 +49,7 @@ fn sock(proto: Proto, state: State, port: u16, autobound: bool) -> Socket {
                 unit: None,
                 container: None,
                 nspid: vec![42],
+                ..Owner::default()
             })])
         },
     }
@@ -70,6 +73,8 @@ fn snap(range: [u16; 2], reserved: &str, sockets: Vec<Socket>) -> Snapshot {
         stats: Stats::default(),
         warnings: vec![],
         sockets,
+        namespaces: Vec::new(),
+        node_port_range: None,
     }
 }
 

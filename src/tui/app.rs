@@ -65,6 +65,8 @@ pub enum Effect {
     Watch(Option<BindRequest>),
     /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
     Execute(Box<PendingAction>),
+    /// Read these network namespaces from now on.
+    Scope(super::netns_pick::Scope),
     Quit,
 }
 
@@ -232,6 +234,8 @@ pub struct App {
     pub actions: ActionContext,
     /// Lower-cased search text per socket, built on the first filter keystroke per snapshot.
     haystack: Option<Vec<String>>,
+    /// Which network namespaces are shown (`n` switches).
+    pub picker: super::netns_pick::Picker,
 }
 
 impl App {
@@ -270,6 +274,7 @@ impl App {
             note: None,
             actions: ActionContext::default(),
             haystack: None,
+            picker: Default::default(),
         }
     }
 
@@ -326,6 +331,7 @@ impl App {
         diag: Option<Arc<Diagnosis>>,
         derived: Option<Arc<Derived>>,
     ) {
+        self.picker.observe(&snap);
         if self.frozen {
             self.pending = Some((snap, diag, derived));
         } else {
@@ -639,6 +645,18 @@ impl App {
                     self.why_editing = true;
                 }
             }
+            Command::Netns if self.replay => {
+                self.note = Some("a replay shows the namespaces it recorded".into());
+            }
+            Command::Netns => {
+                let scope = self.picker.advance();
+                self.note = Some(
+                    self.picker
+                        .title()
+                        .unwrap_or_else(|| "netns: the start namespace".into()),
+                );
+                return vec![Effect::Scope(scope), Effect::RefreshNow];
+            }
             Command::Kill
             | Command::CloseConn
             | Command::Reserve
@@ -701,6 +719,13 @@ impl App {
                         Some("select a socket first (listeners, connections or why view)".into());
                     return;
                 };
+                // Closing goes through the start namespace's sock_diag: never another's.
+                if cmd == Command::CloseConn
+                    && let Some(why) = super::netns_pick::foreign(&snap, &sock)
+                {
+                    self.info("Not here", why);
+                    return;
+                }
                 let planned = if cmd == Command::Kill {
                     plan_signal(&snap, &sock, Sig::Term, &netns)
                 } else {
@@ -715,6 +740,14 @@ impl App {
                     }
                     Err(why) => self.info("Nothing to do", why),
                 }
+            }
+            Command::Reserve | Command::ReserveAtRisk | Command::Undo
+                if self.picker.scope != super::netns_pick::Scope::Start =>
+            {
+                self.info(
+                    "Not here",
+                    "reservations apply to the start namespace: press n until it is shown again (or start portscope with --netns PID for another)".into(),
+                );
             }
             Command::Reserve => {
                 let port = match self.view {

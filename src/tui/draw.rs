@@ -140,7 +140,9 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if app.replay {
         right.push(Span::styled(" REPLAY ", theme.warn()));
     }
-    if let Some(s) = app.snapshot()
+    if let Some(t) = app.picker.title() {
+        right.push(Span::styled(format!(" {t} "), theme.key()));
+    } else if let Some(s) = app.snapshot()
         && !s.netns.is_own
     {
         right.push(Span::styled(

@@ -39,11 +39,12 @@ pub enum Command {
     ReserveAtRisk,
     Undo,
     FixPlan,
+    Netns,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 32] = [
+    pub const ALL: [(Command, &'static str, &'static str); 33] = [
         (Command::Help, "help", "show this help"),
         (Command::Quit, "quit", "quit"),
         (Command::NextView, "next_view", "next view"),
@@ -128,6 +129,11 @@ impl Command {
             "fix_plan",
             "why view: carry out the plan that frees the port (confirmed once)",
         ),
+        (
+            Command::Netns,
+            "netns",
+            "network namespaces: start one, all, each in turn",
+        ),
     ];
 
     pub fn name(self) -> &'static str {
@@ -187,6 +193,7 @@ impl KeyMap {
             (Command::ReserveAtRisk, &["A"]),
             (Command::Undo, &["U"]),
             (Command::FixPlan, &["F"]),
+            (Command::Netns, &["n"]),
         ]
     }
 

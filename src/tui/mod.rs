@@ -5,6 +5,7 @@ pub mod config;
 pub mod draw;
 pub mod key;
 pub mod keymap;
+pub mod netns_pick;
 pub mod runtime;
 pub mod signals;
 pub mod terminal;

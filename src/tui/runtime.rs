@@ -8,8 +8,8 @@ use super::signals::SignalEvent;
 use super::terminal;
 use super::theme::Theme;
 use crate::analyze::why::{BindRequest, Context, diagnose};
+use crate::collect::CollectOptions;
 use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
-use crate::collect::{CollectOptions, collect};
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -38,6 +38,7 @@ pub enum Ending {
 
 pub enum Control {
     Refresh,
+    Scope(super::netns_pick::Scope),
     Watch(Option<BindRequest>),
     Quit,
 }
@@ -67,6 +68,7 @@ fn cpu_time() -> Duration {
 /// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
 pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Receiver<Control>) {
     let mut watch: Option<BindRequest> = None;
+    let mut scope = super::netns_pick::Scope::default();
     let ctx = Context {
         netns: match &source {
             Source::Live(o) => o.netns.clone(),
@@ -79,12 +81,18 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Re
     loop {
         let cpu0 = cpu_time();
         let msg = match &source {
-            Source::Live(opts) => match collect(opts) {
+            Source::Live(opts) => match super::netns_pick::collect_scope(&scope, opts) {
                 Ok(snap) => {
-                    let diag = watch.map(|req| {
-                        let p = probe(&opts.netns, req.proto, req.addr, req.port);
-                        Arc::new(diagnose(&req, &snap, &p, &ctx))
-                    });
+                    // The probe runs in the start namespace: diagnose against its sockets only
+                    // (none of them when one other namespace is shown).
+                    let diag = match &scope {
+                        super::netns_pick::Scope::One { .. } => None,
+                        _ => watch.map(|req| {
+                            let p = probe(&opts.netns, req.proto, req.addr, req.port);
+                            let own = super::netns_pick::start_only(&snap);
+                            Arc::new(diagnose(&req, own.as_ref().unwrap_or(&snap), &p, &ctx))
+                        }),
+                    };
                     let derived = Arc::new(crate::analyze::Derived::of(&snap));
                     Msg::Prepared(Arc::new(snap), diag, derived)
                 }
@@ -115,6 +123,7 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Re
             match ctrl.recv_timeout(left) {
                 Ok(Control::Refresh) | Err(RecvTimeoutError::Timeout) => break,
                 Ok(Control::Watch(w)) => watch = w,
+                Ok(Control::Scope(s)) => scope = s,
                 Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
             }
         }
@@ -206,6 +215,7 @@ pub fn run(
                     Effect::Quit => return Ok(Ending::Quit),
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
+                    Effect::Scope(s) => ctrl_tx.send(Control::Scope(s)),
                     Effect::Execute(action) => {
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.

@@ -115,6 +115,7 @@ impl Theme {
         match c {
             PortClass::Free => self.free,
             PortClass::Ephemeral => self.ephemeral,
+            PortClass::NodePort => self.accent,
             PortClass::Reserved => self.reserved,
             PortClass::Outgoing => self.outgoing,
             PortClass::Listener => self.listener,
@@ -142,6 +143,7 @@ impl Theme {
             None => match base {
                 PortClass::Reserved if !self.color => '▒',
                 PortClass::Ephemeral if !self.color => '░',
+                PortClass::NodePort if !self.color => ':',
                 _ if !self.color => '.',
                 _ => ' ',
             },

@@ -250,13 +250,9 @@ pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
     out
 }
 
-/// "nginx (pid 812, unit nginx.service)".
+/// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
 pub fn describe_owner(o: &Owner) -> String {
-    match (&o.container, &o.unit) {
-        (Some(c), _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
-        (None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
-        _ => format!("{} (pid {})", o.comm, o.pid),
-    }
+    crate::analyze::guard::describe_owner(o)
 }
 
 pub(crate) fn describe_holder(s: &Socket) -> String {
@@ -273,7 +269,10 @@ pub(crate) fn describe_holder(s: &Socket) -> String {
     if s.owners.len() > 2 {
         names.push(format!("{} more processes", s.owners.len() - 2));
     }
-    names.join(" and ")
+    match &s.published {
+        Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
+        None => names.join(" and "),
+    }
 }
 
 fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {

@@ -111,10 +111,17 @@ fn ss_kill(ns: &str, socks: &[&Socket], port: u16) -> String {
 
 /// The processes a remedy may stop or signal: never the host's init or a service manager (a
 /// socket-activated listener is theirs to hold; see [`manager_remedies`]).
+/// What may be stopped or signalled is decided by `analyze::guard` (never a runtime daemon, its
+/// proxy, kubelet, PID 1) and the process roles (never a service manager).
 fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
     let mut v: Vec<&Owner> = socks
         .iter()
-        .flat_map(|s| s.owners.iter().map(|o| &**o))
+        .flat_map(|s| {
+            s.owners
+                .iter()
+                .map(|o| &**o)
+                .filter(|o| crate::analyze::guard::may_signal(s, o).is_ok())
+        })
         .filter(|o| !ProcessRole::of_owner(o).never_signalled())
         .collect();
     v.sort_by_key(|o| o.pid);
@@ -122,40 +129,19 @@ fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
     v
 }
 
-fn stop_remedies(out: &mut Vec<Remedy>, owners: &[&Owner]) {
-    for o in owners {
-        if let Some(c) = &o.container {
-            let (runtime, id) = c.raw().split_once(':').unwrap_or(("docker", c.raw()));
-            let cli = match runtime {
-                "podman" => "podman",
-                "containerd" | "cri-o" => "crictl",
-                _ => "docker",
-            };
-            out.push(run(
-                "stop_service",
-                format!("{cli} stop {}", shell_quote(id)),
-                format!(
-                    "stop the container that runs {} (a killed process may be restarted by its restart policy)",
-                    o.label()
-                ),
-            ));
-            return;
+/// Stopping what runs the sockets: the container a published port belongs to, the unit or
+/// container of each owner; never a runtime daemon (see `analyze::guard`).
+fn stop_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
+    let mut seen: Vec<String> = Vec::new();
+    for s in socks {
+        for plan in crate::analyze::guard::stop_socket(s) {
+            if !seen.contains(&plan.command) {
+                seen.push(plan.command.clone());
+                out.push(run("stop_service", plan.command, plan.text));
+            }
         }
-        if let Some(u) = o
-            .unit
-            .as_ref()
-            .map(|u| u.raw())
-            .filter(|u| u.ends_with(".service"))
-        {
-            out.push(run(
-                "stop_service",
-                format!("systemctl stop {}", shell_quote(u)),
-                format!(
-                    "stop the unit that runs {} (systemd may restart a killed process)",
-                    o.label()
-                ),
-            ));
-            return;
+        if seen.len() >= 2 {
+            break;
         }
     }
 }
@@ -237,7 +223,7 @@ pub fn for_causes(
         match c.kind {
             CauseKind::Listener => {
                 manager_remedies(&mut r, &socks);
-                stop_remedies(&mut r, &owners);
+                stop_remedies(&mut r, &socks);
                 if !owners.is_empty() {
                     let extra = if c.count > 1 {
                         format!("; its {} connections close with it", c.count - 1)
@@ -319,13 +305,13 @@ pub fn for_causes(
                     ));
                 }
                 if !owners.is_empty() {
-                    stop_remedies(&mut r, &owners);
+                    stop_remedies(&mut r, &socks);
                     r.push(kill_remedy(&owners, ""));
                 }
             }
             CauseKind::BoundInactive => {
                 manager_remedies(&mut r, &socks);
-                stop_remedies(&mut r, &owners);
+                stop_remedies(&mut r, &socks);
                 if !owners.is_empty() {
                     r.push(kill_remedy(
                         &owners,

@@ -78,8 +78,23 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
                 if let Some(u) = &o.unit {
                     lines.push(Line::from(format!("  unit: {u}")));
                 }
-                if let Some(c) = &o.container {
+                if let Some(w) = &o.workload {
+                    lines.push(Line::from(format!("  container: {}", w.label)));
+                } else if let Some(c) = &o.container {
                     lines.push(Line::from(format!("  container: {c}")));
+                }
+                if let Some(u) = &o.user_unit {
+                    lines.push(Line::from(format!(
+                        "  user unit: {} (uid {})",
+                        u.unit, u.uid
+                    )));
+                }
+                if let Some(p) = &s.published {
+                    lines.push(Line::from(format!(
+                        "  {} via {}",
+                        p.describe(),
+                        p.via.as_str()
+                    )));
                 }
                 if let Some(snap) = snap {
                     let held: Vec<_> = snap.sockets_of(o.pid).collect();

@@ -38,13 +38,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let (from, to) = window(&app.nav_listeners, app.listeners.len(), area.height);
     let sys = &snap.sysctl;
+    let multi = !snap.namespaces.is_empty();
     let rows: Vec<Row> = app.listeners[from..to]
         .iter()
         .map(|&i| {
             let s = &snap.sockets[i];
             let o = first_owner(s);
             let mut badges: Vec<Span> = Vec::new();
-            if sys.ip_local_reserved_ports.contains(s.local_port) {
+            // The sysctls are the focus namespace's: say nothing about another's ports.
+            let here = !multi || s.netns == snap.netns.inode;
+            if !here {
+            } else if sys.ip_local_reserved_ports.contains(s.local_port) {
                 badges.push(Span::styled(
                     "reserved ",
                     theme.class_style(PortClass::Reserved),
@@ -61,7 +65,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if s.is_dual_stack() {
                 badges.push(Span::styled("4+6", theme.dim()));
             }
-            Row::new(vec![
+            let mut cells = Vec::with_capacity(8);
+            if multi {
+                cells.push(Cell::from(crate::tui::netns_pick::label_of(snap, s)));
+            }
+            cells.extend([
                 Cell::from(s.proto.as_str()),
                 Cell::from(s.local()),
                 Cell::from(owner_name(s)),
@@ -72,39 +80,53 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     None => String::new(),
                 }),
                 Cell::from(Line::from(badges)),
-                Cell::from(
-                    o.and_then(|o| o.container.as_ref().or(o.unit.as_ref()))
-                        .map_or(String::new(), ToString::to_string),
-                ),
-            ])
+                Cell::from(match &s.published {
+                    Some(p) => p.describe(),
+                    None => o.and_then(crate::workload::place).unwrap_or_default(),
+                }),
+            ]);
+            if multi {
+                // Room for the namespace: user and flags (the focus namespace's sysctls) go.
+                cells.remove(6);
+                cells.remove(5);
+            }
+            Row::new(cells)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(5),
-            Constraint::Length(22),
-            Constraint::Length(15),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(13),
-            Constraint::Min(8),
-        ],
-    )
-    .header(
-        Row::new([
-            "proto",
-            "address:port",
-            "process",
-            "pid",
-            "user",
-            "flags",
-            "unit/container",
-        ])
-        .style(theme.header()),
-    )
-    .row_highlight_style(theme.selected())
-    .block(block);
+    let mut widths = Vec::with_capacity(8);
+    let mut header = Vec::with_capacity(8);
+    if multi {
+        widths.push(Constraint::Length(12));
+        header.push("netns");
+    }
+    widths.extend([
+        Constraint::Length(5),
+        Constraint::Length(22),
+        Constraint::Length(15),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(13),
+        Constraint::Min(8),
+    ]);
+    header.extend([
+        "proto",
+        "address:port",
+        "process",
+        "pid",
+        "user",
+        "flags",
+        "unit/container",
+    ]);
+    if multi {
+        for v in [6, 5] {
+            widths.remove(v);
+            header.remove(v);
+        }
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.header()))
+        .row_highlight_style(theme.selected())
+        .block(block);
     let mut state = TableState::default().with_selected(Some(app.nav_listeners.selected - from));
     f.render_stateful_widget(table, area, &mut state);
 }

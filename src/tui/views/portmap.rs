@@ -95,14 +95,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let hi = (lo + step - 1).min(65535);
     let b = map.block(lo as u16, hi as u16);
     let mut legend: Vec<Span> = Vec::new();
+    let node_ports = snap.node_port_range.map(|_| PortClass::NodePort);
     for c in [
         PortClass::Listener,
         PortClass::Conflict,
         PortClass::Outgoing,
         PortClass::Reserved,
-        PortClass::Ephemeral,
-        PortClass::Free,
-    ] {
+    ]
+    .into_iter()
+    .chain(node_ports)
+    .chain([PortClass::Ephemeral, PortClass::Free])
+    {
         let (g, st) = match c {
             PortClass::Listener | PortClass::Conflict | PortClass::Outgoing => {
                 theme.map_cell(PortClass::Free, Some(c), false)

@@ -1,0 +1,368 @@
+//! The one place that decides what portscope may propose to stop or kill.
+//!
+//! Every surface that offers "stop the unit" or "kill the process" (why's remedies, the K dialog)
+//! asks here. Container runtimes, kubelet, their units and PID 1 are never proposed: stopping
+//! `docker.service` to free one published port stops every container on the host. What runs in a
+//! container is stopped through its runtime (`docker stop web`), a unit inside a container
+//! through the container, a user unit through the user's manager.
+
+use crate::model::{Owner, Socket};
+use crate::workload::{Runtime, Workload};
+
+/// Processes that are container or cluster infrastructure (by comm; comm is cut at 15 bytes).
+const RUNTIME_COMMS: &[&str] = &[
+    "dockerd",
+    "docker-proxy",
+    "containerd",
+    "containerd-shim",
+    "conmon",
+    "crio",
+    "kubelet",
+    "kube-proxy",
+    "k3s",
+    "k3s-server",
+    "k3s-agent",
+    "rke2",
+    "podman",
+    "rootlesskit",
+    "rootlessport",
+    "runc",
+    "crun",
+    "lxc-start",
+    "lxcfs",
+    "lxd",
+    "incusd",
+    "systemd-nspawn",
+    "systemd-machine",
+    "buildkitd",
+];
+
+/// Units whose stop takes down every container (or the node's cluster membership).
+const RUNTIME_UNITS: &[&str] = &[
+    "docker.service",
+    "docker.socket",
+    "containerd.service",
+    "crio.service",
+    "cri-o.service",
+    "cri-docker.service",
+    "kubelet.service",
+    "podman.service",
+    "podman.socket",
+    "k3s.service",
+    "k3s-agent.service",
+    "rke2-server.service",
+    "rke2-agent.service",
+    "lxc.service",
+    "lxc-monitord.service",
+    "lxd.service",
+    "incus.service",
+    "systemd-machined.service",
+    "init.scope",
+    "-.slice",
+];
+
+/// Why a unit must never be proposed for `systemctl stop`, or `None` when it may be.
+pub fn protected_unit(unit: &str) -> Option<String> {
+    let runtime = RUNTIME_UNITS.contains(&unit)
+        || unit.starts_with("snap.microk8s.")
+        || unit.starts_with("snap.lxd.")
+        || unit.starts_with("user@")
+        || unit.starts_with("containerd-");
+    runtime.then(|| {
+        if unit.starts_with("user@") {
+            format!("{unit} is a user's whole session manager")
+        } else {
+            format!("{unit} runs the container runtime: stopping it stops every container")
+        }
+    })
+}
+
+/// Why a process must never be signalled or stopped as a way to free a port, or `None`.
+pub fn protected(o: &Owner) -> Option<String> {
+    if o.pid == 1 {
+        return Some(format!("{} is PID 1 (the init system)", o.label()));
+    }
+    let argv0 = o.cmdline.raw().split(' ').next().unwrap_or("");
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    if RUNTIME_COMMS
+        .iter()
+        .any(|c| o.comm.raw() == *c || base == *c || o.comm.raw().starts_with("containerd-shim"))
+    {
+        return Some(format!(
+            "{} is part of the container runtime: stop the container it serves, not the runtime",
+            o.label()
+        ));
+    }
+    if let Some(w) = &o.workload
+        && w.monitor
+    {
+        return Some(format!(
+            "{} is the runtime's monitor for {}: stop the container instead",
+            o.label(),
+            w.label
+        ));
+    }
+    if let Some(u) = o.unit.as_ref().map(|u| u.raw())
+        && let Some(why) = protected_unit(u)
+    {
+        return Some(format!("{} runs in {u}: {why}", o.label()));
+    }
+    None
+}
+
+/// One proposal: the exact command and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopPlan {
+    pub command: String,
+    pub text: String,
+}
+
+fn user(uid: u32) -> String {
+    crate::collect::owners::user_name(uid).raw().to_string()
+}
+
+/// What owns a pod, guessed from its name: `<deployment>-<rs hash>-<5>`,
+/// `<daemonset or job>-<5>`, `<statefulset>-<ordinal>`.
+fn pod_owner_guess(pod: &str) -> Option<(&'static str, &str)> {
+    let parts: Vec<&str> = pod.rsplitn(3, '-').collect();
+    // Kubernetes' generated suffixes use this alphabet (no vowels, no 0/1/3).
+    let alnum = |s: &str, lo, hi| {
+        (lo..=hi).contains(&s.len())
+            && s.bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+    };
+    match parts.as_slice() {
+        [last, hash, base] if alnum(last, 5, 5) && alnum(hash, 6, 10) => Some(("Deployment", base)),
+        [last, ..] if last.bytes().all(|b| b.is_ascii_digit()) && !last.is_empty() => {
+            let base = &pod[..pod.len() - last.len() - 1];
+            Some(("StatefulSet", base))
+        }
+        [last, ..] if alnum(last, 5, 5) => {
+            let base = &pod[..pod.len() - last.len() - 1];
+            Some(("DaemonSet", base))
+        }
+        _ => None,
+    }
+}
+
+/// How to stop a container (or a unit inside it), safest first.
+pub fn stop_workload(w: &Workload, what: &str) -> Vec<StopPlan> {
+    let mut out = Vec::new();
+    let as_user = |cmd: String| match w.rootless_uid {
+        Some(uid) if uid != 0 => format!("sudo -iu {} {cmd}", user(uid)),
+        _ => cmd,
+    };
+    if let Some(pod) = &w.pod
+        && let Some(name) = &pod.name
+    {
+        let ns = pod.namespace.as_deref().unwrap_or("default");
+        if let Some((kind, base)) = pod_owner_guess(name) {
+            out.push(StopPlan {
+                command: format!(
+                    "kubectl -n {ns} get pod {name} -o jsonpath='{{.metadata.ownerReferences[*].kind}}/{{.metadata.ownerReferences[*].name}}'"
+                ),
+                text: format!(
+                    "{what} runs in pod {ns}/{name}, probably managed by {kind} {ns}/{base} (check with this command): change or scale that object, or the pod comes back; a hostPort or hostNetwork setting in its spec is what holds the host's port"
+                ),
+            });
+        }
+        out.push(StopPlan {
+            command: format!("kubectl -n {ns} delete pod {name}"),
+            text: format!(
+                "delete pod {ns}/{name} that runs {what} (its owning object, if any, recreates it)"
+            ),
+        });
+        return out;
+    }
+    let Some(handle) = w.handle().map(str::to_string) else {
+        return out;
+    };
+    let (inner, stop) = match w.runtime {
+        Runtime::Docker => (None, format!("docker stop {handle}")),
+        Runtime::Podman => (None, format!("podman stop {handle}")),
+        Runtime::Nerdctl => (None, format!("nerdctl stop {handle}")),
+        Runtime::Containerd | Runtime::CriO | Runtime::K8s => {
+            (None, format!("crictl stop {handle}"))
+        }
+        Runtime::Lxc => (
+            w.inner_unit
+                .as_ref()
+                .map(|u| format!("lxc-attach -n {handle} -- systemctl stop {u}")),
+            format!("lxc-stop -n {handle}"),
+        ),
+        Runtime::Nspawn | Runtime::Machine => (
+            w.inner_unit
+                .as_ref()
+                .map(|u| format!("systemctl -M {handle} stop {u}")),
+            format!("machinectl stop {handle}"),
+        ),
+    };
+    if let (Some(cmd), Some(u)) = (inner, &w.inner_unit) {
+        out.push(StopPlan {
+            command: cmd,
+            text: format!(
+                "stop {u} inside {} (a unit of the container's own systemd, not of this host), which runs {what}",
+                w.label
+            ),
+        });
+    }
+    out.push(StopPlan {
+        command: as_user(stop),
+        text: format!(
+            "stop {} that runs {what} (killing the process alone may be undone by its restart policy)",
+            w.label
+        ),
+    });
+    out
+}
+
+/// How to stop what runs `o`, never through a protected unit or process; empty when portscope
+/// knows no safe way.
+pub fn stop_owner(o: &Owner) -> Vec<StopPlan> {
+    let what = o.label();
+    if let Some(w) = &o.workload {
+        return stop_workload(w, &what);
+    }
+    if protected(o).is_some() {
+        return Vec::new();
+    }
+    if let Some(u) = &o.user_unit
+        && u.unit.ends_with(".service")
+        && protected_unit(&u.unit).is_none()
+    {
+        return vec![StopPlan {
+            command: format!("systemctl --user -M {}@ stop {}", user(u.uid), u.unit),
+            text: format!(
+                "stop {}'s user unit {} that runs {what} (systemd may restart a killed process)",
+                user(u.uid),
+                u.unit
+            ),
+        }];
+    }
+    if let Some(u) = o.unit.as_ref().filter(|u| u.raw().ends_with(".service")) {
+        return vec![StopPlan {
+            command: format!("systemctl stop {u}"),
+            text: format!("stop the unit that runs {what} (systemd may restart a killed process)"),
+        }];
+    }
+    Vec::new()
+}
+
+/// Everything that may be stopped to free socket `s`: the container of a published port, else
+/// what runs each owner.
+pub fn stop_socket(s: &Socket) -> Vec<StopPlan> {
+    if let Some(p) = &s.published {
+        let Some(w) = &p.workload else {
+            return Vec::new();
+        };
+        let mut plans = stop_workload(w, &format!("port {}", s.local_port));
+        if let Some(last) = plans.last_mut()
+            && w.pod.is_none()
+        {
+            last.text = format!(
+                "stop {}: port {} is {}; {} only holds it on the container's behalf and must not be killed",
+                w.label,
+                s.local_port,
+                p.describe(),
+                p.via.as_str()
+            );
+        }
+        return plans;
+    }
+    let mut out: Vec<StopPlan> = Vec::new();
+    for o in s.owners.iter() {
+        for plan in stop_owner(o) {
+            if !out.iter().any(|p| p.command == plan.command) {
+                out.push(plan);
+            }
+        }
+    }
+    out
+}
+
+/// Whether portscope may offer to signal `o` to free `s`.
+pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), String> {
+    if let Some(p) = &s.published {
+        let fix = stop_socket(s)
+            .last()
+            .map_or("stop that container".to_string(), |p| p.command.clone());
+        return Err(format!(
+            "{} {} is {} and held by {}: {fix}",
+            s.proto,
+            s.local(),
+            p.describe(),
+            p.via.as_str()
+        ));
+    }
+    match protected(o) {
+        Some(why) => Err(why),
+        None => Ok(()),
+    }
+}
+
+/// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
+pub fn describe_owner(o: &Owner) -> String {
+    match (&o.workload, &o.container, &o.user_unit, &o.unit) {
+        (Some(w), _, _, _) => format!("{} (pid {}, {})", o.comm, o.pid, w.label),
+        (None, Some(c), _, _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
+        (None, None, Some(u), _) => format!(
+            "{} (pid {}, user unit {} of {})",
+            o.comm,
+            o.pid,
+            u.unit,
+            user(u.uid)
+        ),
+        (None, None, None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
+        _ => format!("{} (pid {})", o.comm, o.pid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_owner_guesses() {
+        assert_eq!(
+            pod_owner_guess("api-7f9c5d8b6-x2k4p"),
+            Some(("Deployment", "api"))
+        );
+        assert_eq!(
+            pod_owner_guess("node-agent-x7k2p"),
+            Some(("DaemonSet", "node-agent"))
+        );
+        assert_eq!(pod_owner_guess("db-0"), Some(("StatefulSet", "db")));
+        assert_eq!(pod_owner_guess("standalone"), None);
+    }
+
+    #[test]
+    fn runtime_units_are_protected() {
+        for u in [
+            "docker.service",
+            "containerd.service",
+            "kubelet.service",
+            "user@1000.service",
+        ] {
+            assert!(protected_unit(u).is_some(), "{u}");
+        }
+        assert!(protected_unit("nginx.service").is_none());
+        let mut o = Owner {
+            pid: 1,
+            comm: "systemd".into(),
+            ..Owner::default()
+        };
+        assert!(protected(&o).is_some());
+        o.pid = 77;
+        assert!(protected(&o).is_none());
+        o.comm = "docker-proxy".into();
+        assert!(protected(&o).is_some());
+        assert!(stop_owner(&o).is_empty());
+        o.comm = "nginx".into();
+        o.unit = Some("docker.service".into());
+        assert!(protected(&o).is_some());
+        assert!(
+            stop_owner(&o).is_empty(),
+            "never systemctl stop docker.service"
+        );
+    }
+}

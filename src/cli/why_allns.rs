@@ -1,0 +1,80 @@
+//! `why --all-netns`: the usual diagnosis of the namespace in focus, plus what the other
+//! namespaces and the runtimes' state say about the port.
+
+use crate::analyze::across::{Elsewhere, elsewhere};
+use crate::analyze::why::{BindRequest, Diagnosis};
+use crate::collect::NetnsTarget;
+use crate::collect::allns::{AllNetnsOptions, collect_all};
+use crate::collect::container::{self, RuntimeRoots};
+use crate::model::Snapshot;
+use std::process::ExitCode;
+
+/// The focus namespace's snapshot (other namespaces' sockets removed, so they are not taken
+/// for holders) and the facts from elsewhere.
+pub fn collect(
+    netns: &NetnsTarget,
+    req: &BindRequest,
+) -> Result<(Snapshot, Vec<Elsewhere>), ExitCode> {
+    let focus = match netns {
+        NetnsTarget::Current => None,
+        t => match t.inode() {
+            Some(i) => Some(i),
+            None => {
+                return Err(super::bad_input(format!(
+                    "cannot read network namespace {}",
+                    t.describe()
+                )));
+            }
+        },
+    };
+    let mut snap = collect_all(&AllNetnsOptions {
+        focus,
+        ..AllNetnsOptions::default()
+    })
+    .map_err(|e| super::failed(e, 1))?;
+    let bindings = {
+        let mut st = container::state(&RuntimeRoots::from_env());
+        container::published::state_bindings(&mut st)
+    };
+    let found = elsewhere(&snap, req.proto, req.port, &bindings);
+    let inode = snap.netns.inode;
+    snap.sockets.retain(|s| s.netns == inode);
+    Ok((snap, found))
+}
+
+/// The diagnosis as JSON, with extra top-level fields (`elsewhere`, `nat`) added.
+pub fn json_value(
+    d: &Diagnosis,
+    extra: Vec<(&str, serde_json::Value)>,
+) -> serde_json::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(d)?;
+    if let Some(obj) = v.as_object_mut() {
+        for (k, x) in extra {
+            obj.insert(k.into(), x);
+        }
+    }
+    Ok(v)
+}
+
+/// The NAT section of the text output.
+pub fn render_nat(lines: &[String]) -> String {
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("\nNAT rules\n");
+    for l in lines {
+        o.push_str(&super::wrap(l, 80, "  - "));
+    }
+    o
+}
+
+pub fn render(found: &[Elsewhere]) -> String {
+    if found.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("\nOther network namespaces\n");
+    for e in found {
+        o.push_str(&super::wrap(&e.text, 80, "  - "));
+    }
+    o
+}

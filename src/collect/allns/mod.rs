@@ -1,0 +1,249 @@
+//! `--all-netns`: sockets of every network namespace in one snapshot, each socket marked with
+//! its namespace, each namespace named.
+//!
+//! The kernel walks the host-wide established hash for an all-states TCP dump in *any*
+//! namespace, so N full dumps cost N host walks. Namespaces out of focus get the dump that skips
+//! it (TCP LISTEN + bound-inactive, and UDP): tens of microseconds each. Only the namespace in
+//! focus gets every state.
+
+pub mod enumerate;
+pub mod pool;
+
+use super::container::{self, RuntimeRoots};
+use super::{CollectError, finish_table, netns, owners, refine_autobound, sysctl};
+use crate::model::{JSON_VERSION, NetnsInfo, NetnsSummary, Snapshot, Socket, Source, Stats};
+use enumerate::NsEntry;
+use pool::NetnsPool;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Default)]
+pub struct AllNetnsOptions {
+    /// The namespace whose every socket is read; `None`: the one portscope runs in.
+    pub focus: Option<u64>,
+    /// Only these namespaces (by inode); empty: all of them.
+    pub only: Vec<u64>,
+    /// Listeners (and UDP) only, in the focus too: no all-states dump anywhere.
+    pub listening_only: bool,
+    /// Also TCP sockets that are bound but not listening (they make a bind fail too) in every
+    /// namespace: each such dump walks the host-wide bind hash, so it is opt-in.
+    pub bound_inactive: bool,
+    pub skip_owners: bool,
+}
+
+/// Kept between refreshes (the TUI collects repeatedly); each socket pins its namespace until
+/// the next sync sees the namespace gone.
+static POOL: Mutex<Option<NetnsPool>> = Mutex::new(None);
+
+/// How many namespaces the shared pool holds a socket for.
+pub fn pooled() -> usize {
+    POOL.lock()
+        .map(|p| p.as_ref().map_or(0, NetnsPool::len))
+        .unwrap_or(0)
+}
+
+/// What a person calls a namespace: its mount name, else the container of its processes.
+fn label(entry: &NsEntry, own: bool, roots: &RuntimeRoots) -> String {
+    if own {
+        return "host".into();
+    }
+    for m in &entry.mounts {
+        let name = m
+            .file_name()
+            .map(|n| crate::workload::clean(&n.to_string_lossy()))
+            .unwrap_or_default();
+        let parent = m.parent().map(|p| p.to_string_lossy().into_owned());
+        match parent.as_deref() {
+            Some(p) if p.ends_with("/docker/netns") => {
+                let w = entry
+                    .pids
+                    .iter()
+                    .take(8)
+                    .find_map(|pid| workload_of(*pid, roots));
+                return w.unwrap_or_else(|| format!("docker sandbox {name}"));
+            }
+            Some(p) if p.ends_with("/netns") && name.starts_with("cni-") => {
+                let w = entry
+                    .pids
+                    .iter()
+                    .take(8)
+                    .find_map(|pid| workload_of(*pid, roots));
+                return w.unwrap_or_else(|| format!("cni: {name}"));
+            }
+            Some(p) if p.ends_with("/netns") => return format!("netns: {name}"),
+            _ => {}
+        }
+    }
+    if let Some(w) = entry
+        .pids
+        .iter()
+        .take(8)
+        .find_map(|pid| workload_of(*pid, roots))
+    {
+        return w;
+    }
+    match entry.pids.first() {
+        Some(pid) => {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            format!("pid {pid} ({})", crate::workload::clean(comm.trim()))
+        }
+        None => format!("net:[{}]", entry.inode),
+    }
+}
+
+fn workload_of(pid: u32, roots: &RuntimeRoots) -> Option<String> {
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    container::identify(pid, &cg, roots)
+        .workload
+        .map(|w| w.label)
+}
+
+fn dump(pool: &mut NetnsPool, inode: u64, full: bool, bound: bool) -> Result<Vec<Socket>, String> {
+    let d = pool
+        .get(inode)
+        .ok_or_else(|| "no sock_diag socket".to_string())?;
+    let mut socks = if full {
+        d.all_sockets()
+    } else {
+        d.listening_sockets(bound)
+    }
+    .map_err(|e| format!("sock_diag: {e}"))?;
+    for s in &mut socks {
+        s.netns = inode;
+    }
+    Ok(socks)
+}
+
+/// One snapshot of every network namespace.
+pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
+    let started = Instant::now();
+    let taken_at = jiff::Timestamp::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // The calling thread's namespace: its sock_diag socket needs no setns.
+    let here = netns::current_inode();
+    let own = netns::own_inode();
+    let focus = opts.focus.unwrap_or(here);
+    let mut entries: BTreeMap<u64, NsEntry> = enumerate::enumerate();
+    entries.entry(here).or_default().inode = here;
+    if !opts.only.is_empty() {
+        entries.retain(|i, _| opts.only.contains(i) || *i == focus);
+    }
+    let (sysctls, mut warnings) = sysctl::read_sysctls();
+    let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = guard.get_or_insert_with(NetnsPool::default);
+
+    let mut results: BTreeMap<u64, Result<Vec<Socket>, String>> = BTreeMap::new();
+    let sync_and_dump =
+        |pool: &mut NetnsPool,
+         entries: &BTreeMap<u64, NsEntry>,
+         results: &mut BTreeMap<u64, Result<Vec<Socket>, String>>| {
+            let wanted: Vec<(u64, Vec<PathBuf>)> =
+                entries.values().map(|e| (e.inode, e.handles())).collect();
+            for (inode, e) in pool.sync(here, &wanted) {
+                results.insert(inode, Err(e));
+            }
+            for inode in entries.keys() {
+                if !results.contains_key(inode) {
+                    let full = *inode == focus && !opts.listening_only;
+                    results.insert(*inode, dump(pool, *inode, full, opts.bound_inactive));
+                }
+            }
+        };
+    let mut owner_map = std::thread::scope(|scope| {
+        // A view of some namespaces needs the owners among their processes only.
+        let shown: Vec<u64> = entries.keys().copied().collect();
+        let only = !opts.only.is_empty();
+        let job = (!opts.skip_owners).then(|| {
+            scope.spawn(move || {
+                if only {
+                    owners::scan_in_any(&shown, threads)
+                } else {
+                    owners::scan(threads)
+                }
+            })
+        });
+        sync_and_dump(pool, &entries, &mut results);
+        job.map(|h| h.join())
+    });
+    // Namespaces that only an open fd keeps alive show up in the owner scan.
+    if let Some(Ok(Ok(map))) = owner_map.as_mut() {
+        let mut grew = false;
+        for (inode, path) in std::mem::take(&mut map.netns_fds) {
+            if opts.only.is_empty() || opts.only.contains(&inode) {
+                let e = entries.entry(inode).or_default();
+                e.inode = inode;
+                if !e.fds.contains(&path) {
+                    e.fds.push(path);
+                    grew = true;
+                }
+            }
+        }
+        if grew {
+            sync_and_dump(pool, &entries, &mut results);
+        }
+    }
+    drop(guard);
+
+    let roots = RuntimeRoots::from_env();
+    let mut sockets = Vec::new();
+    let mut namespaces = Vec::new();
+    for (inode, entry) in &entries {
+        let r = results
+            .remove(inode)
+            .unwrap_or_else(|| Err("not read".into()));
+        let (count, error) = match r {
+            Ok(mut s) => {
+                if *inode == focus {
+                    // Within one namespace only: a listener elsewhere says nothing about it.
+                    refine_autobound(&mut s, &sysctls);
+                }
+                let n = s.len();
+                sockets.extend(s);
+                (n, None)
+            }
+            Err(e) => (0, Some(e)),
+        };
+        if let Some(e) = &error {
+            warnings.push(format!("network namespace {inode}: {e}"));
+        }
+        namespaces.push(NetnsSummary {
+            inode: *inode,
+            label: label(entry, *inode == own, &roots),
+            mounts: entry
+                .mounts
+                .iter()
+                .map(|m| crate::workload::clean(&m.to_string_lossy()))
+                .collect(),
+            pid: entry.pids.first().copied(),
+            own: *inode == own,
+            full: *inode == focus && !opts.listening_only,
+            sockets: count,
+            error,
+        });
+    }
+    let mut stats = Stats {
+        is_root: super::is_root(),
+        ..Stats::default()
+    };
+    super::attach_owners(&mut sockets, owner_map, &mut stats, &mut warnings);
+    finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
+    stats.duration_us = started.elapsed().as_micros() as u64;
+    Ok(Snapshot {
+        version: JSON_VERSION,
+        taken_at,
+        source: Source::Netlink,
+        netns: NetnsInfo {
+            target: "all".into(),
+            inode: focus,
+            is_own: focus == own,
+        },
+        sysctl: sysctls,
+        stats,
+        warnings,
+        node_port_range: container::kube::node_port_range(&sockets),
+        sockets,
+        namespaces,
+    })
+}

@@ -1,0 +1,257 @@
+//! Redirected ports: NAT rules that send a port's inbound traffic elsewhere while no socket
+//! holds it (kube-proxy NodePorts since 1.24, CNI portmap hostPorts, Docker without its proxy).
+//! A bind succeeds, and the service never sees its traffic.
+//!
+//! Read on request only, with the tools' own dumps run as subprocesses inside the namespace
+//! (`iptables-save -t nat` for legacy and iptables-nft rules, `nft -j list ruleset` for native
+//! tables), each with a timeout.
+
+pub mod iptables;
+pub mod nft;
+
+use super::NetnsTarget;
+use crate::model::Proto;
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One redirect of the port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redirect {
+    /// iptables-legacy, iptables-nft, iptables or nft.
+    pub source: String,
+    pub table: String,
+    /// The chain of the rule that matches the port.
+    pub chain: String,
+    /// Where the traffic goes (`10.244.1.7:8080`, several when load-balanced).
+    pub to: Vec<String>,
+    /// What it is for: `service default/api`, `hostPort of container 0123…`.
+    pub what: Option<String>,
+}
+
+impl Redirect {
+    /// "10.244.1.7:8080 (service default/api)".
+    pub fn describe(&self) -> String {
+        let to = match self.to.len() {
+            0..=3 => self.to.join(", "),
+            n => format!("{} and {} more", self.to[..2].join(", "), n - 2),
+        };
+        match &self.what {
+            Some(w) => format!("{to} ({w})"),
+            None => format!("{to} ({} {} chain {})", self.source, self.table, self.chain),
+        }
+    }
+}
+
+/// How running one tool went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolRun {
+    pub tool: String,
+    /// ok, missing, failed: ..., timed out after N ms.
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatReport {
+    pub proto: Proto,
+    pub port: u16,
+    pub redirects: Vec<Redirect>,
+    pub tools: Vec<ToolRun>,
+}
+
+impl NatReport {
+    /// Whether any tool could read rules.
+    pub fn read_any(&self) -> bool {
+        self.tools.iter().any(|t| t.outcome == "ok")
+    }
+
+    /// Plain sentences for `why`: `bind_ok` says whether the bind itself would succeed.
+    pub fn sentences(&self, bind_ok: bool) -> Vec<String> {
+        let port = self.port;
+        if !self.read_any() {
+            return vec![format!(
+                "NAT rules not checked: neither iptables-save nor nft could be run ({})",
+                self.tools
+                    .iter()
+                    .map(|t| format!("{}: {}", t.tool, t.outcome))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )];
+        }
+        if self.redirects.is_empty() {
+            return vec![format!(
+                "no NAT rule redirects {} port {port} (checked with {})",
+                self.proto,
+                self.tools
+                    .iter()
+                    .filter(|t| t.outcome == "ok")
+                    .map(|t| t.tool.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )];
+        }
+        self.redirects
+            .iter()
+            .map(|r| {
+                if bind_ok {
+                    format!(
+                        "bind will succeed, but inbound traffic to {port} goes to {} [{} {}]",
+                        r.describe(),
+                        r.source,
+                        r.chain
+                    )
+                } else {
+                    format!(
+                        "inbound traffic to {port} goes to {} before it reaches any socket here [{} {}]",
+                        r.describe(),
+                        r.source,
+                        r.chain
+                    )
+                }
+            })
+            .collect()
+    }
+}
+
+/// A tool by name in PATH or the sbin directories root's PATH usually has;
+/// `PORTSCOPE_NAT_PATH` (a `:`-separated list) replaces that search.
+fn find_tool(name: &str) -> Option<PathBuf> {
+    let dirs: Vec<PathBuf> = match std::env::var_os("PORTSCOPE_NAT_PATH") {
+        Some(p) => std::env::split_paths(&p).collect(),
+        None => std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
+            .collect(),
+    };
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Runs `tool args` with a deadline; stdout on success.
+fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("failed: {e}"))?;
+    let mut out = child.stdout.take().ok_or("failed: no stdout")?;
+    let mut err = child.stderr.take().ok_or("failed: no stderr")?;
+    // Read while waiting: a big ruleset would fill the pipe and stall the tool.
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let end = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() < end => {
+                std::thread::sleep(Duration::from_millis(5)); // polling a child, not syncing
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {} ms", timeout.as_millis()));
+            }
+            Err(e) => return Err(format!("failed: {e}")),
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        let msg = String::from_utf8_lossy(&stderr);
+        let first = msg.lines().next().unwrap_or("").trim();
+        return Err(format!(
+            "failed: {status}{}",
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", crate::workload::clean(first))
+            }
+        ));
+    }
+    Ok(String::from_utf8_lossy(&stdout).into_owned())
+}
+
+/// Reads the NAT rules of `netns` and finds every redirect of `proto` port `port`.
+pub fn check(
+    netns: &NetnsTarget,
+    proto: Proto,
+    port: u16,
+    timeout: Duration,
+) -> Result<NatReport, super::NetnsError> {
+    netns.run_in(|| {
+        let mut report = NatReport {
+            proto,
+            port,
+            redirects: Vec::new(),
+            tools: Vec::new(),
+        };
+        // Legacy and nft-backed iptables keep separate rule sets: read both where both exist.
+        let mut saves: Vec<(&str, PathBuf)> = ["iptables-legacy-save", "iptables-nft-save"]
+            .iter()
+            .filter_map(|t| find_tool(t).map(|p| (*t, p)))
+            .collect();
+        if saves.is_empty()
+            && let Some(p) = find_tool("iptables-save")
+        {
+            saves.push(("iptables-save", p));
+        }
+        if saves.is_empty() {
+            report.tools.push(ToolRun {
+                tool: "iptables-save".into(),
+                outcome: "missing".into(),
+            });
+        }
+        for (name, path) in saves {
+            let source = name.trim_end_matches("-save");
+            match run_with_timeout(&path, &["-t", "nat"], timeout) {
+                Ok(text) => {
+                    report
+                        .redirects
+                        .extend(iptables::redirects(&text, source, proto, port));
+                    report.tools.push(ToolRun {
+                        tool: name.into(),
+                        outcome: "ok".into(),
+                    });
+                }
+                Err(e) => report.tools.push(ToolRun {
+                    tool: name.into(),
+                    outcome: e,
+                }),
+            }
+        }
+        match find_tool("nft") {
+            None => report.tools.push(ToolRun {
+                tool: "nft".into(),
+                outcome: "missing".into(),
+            }),
+            Some(path) => match run_with_timeout(&path, &["-j", "list", "ruleset"], timeout)
+                .and_then(|t| {
+                    serde_json::from_str::<serde_json::Value>(&t)
+                        .map_err(|e| format!("failed: unreadable JSON ({e})"))
+                }) {
+                Ok(doc) => {
+                    report.redirects.extend(nft::redirects(&doc, proto, port));
+                    report.tools.push(ToolRun {
+                        tool: "nft".into(),
+                        outcome: "ok".into(),
+                    });
+                }
+                Err(e) => report.tools.push(ToolRun {
+                    tool: "nft".into(),
+                    outcome: e,
+                }),
+            },
+        }
+        report
+    })
+}

@@ -1,0 +1,173 @@
+//! All-namespace listener view: `portscope snapshot --all-netns --listening` against a loop of
+//! `nsenter -t PID -n ss -tlnup` over the same namespaces, on a host where another namespace
+//! holds many connections (every all-states TCP dump walks the host-wide established hash).
+//!
+//!     cargo bench --bench allns                         # 100 namespaces x 50 sockets, 100k conns
+//!     cargo bench --bench allns -- --ns 100 --per 50 --conns 100000 --runs 3
+//!
+//! Needs root (it creates namespaces); otherwise it says so and exits. Not a timed test: it
+//! prints a table for the README.
+#![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
+
+#[path = "fill.rs"]
+mod fill;
+
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::resource::{UsageWho, getrusage};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, TcpListener, UdpSocket};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Instant;
+
+/// `--ns-child N`: a fresh network namespace with N sockets (4/5 TCP listeners, 1/5 UDP).
+fn ns_child(n: usize) -> ExitCode {
+    unshare(CloneFlags::CLONE_NEWNET).expect("unshare");
+    let tcp = n * 4 / 5;
+    let mut keep_tcp = Vec::new();
+    let mut keep_udp = Vec::new();
+    for i in 0..tcp {
+        keep_tcp.push(TcpListener::bind((Ipv4Addr::UNSPECIFIED, 8000 + i as u16)).expect("listen"));
+    }
+    for i in 0..n - tcp {
+        keep_udp.push(UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 9000 + i as u16)).expect("udp"));
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop((keep_tcp, keep_udp));
+    ExitCode::SUCCESS
+}
+
+fn measure_mode(cmd: &[String]) -> ExitCode {
+    let devnull = std::fs::File::create("/dev/null").expect("/dev/null");
+    let t = Instant::now();
+    let status = Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .stdout(devnull)
+        .status()
+        .expect("spawn measured command");
+    let wall = t.elapsed().as_micros();
+    let ru = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as i128 * 1_000_000 + t.tv_usec() as i128;
+    println!(
+        "{wall} {} {}",
+        tv(ru.user_time()) + tv(ru.system_time()),
+        status.success()
+    );
+    ExitCode::SUCCESS
+}
+
+/// (wall ms, cpu ms) of one run, children included.
+fn measure(me: &str, cmd: &[&str]) -> (f64, f64) {
+    let out = Command::new(me)
+        .arg("--measure")
+        .args(cmd)
+        .output()
+        .expect("measure");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(f.get(2), Some(&"true"), "{cmd:?} failed: {text}");
+    (
+        f[0].parse::<f64>().expect("wall") / 1000.0,
+        f[1].parse::<f64>().expect("cpu") / 1000.0,
+    )
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--measure") => return measure_mode(&args[1..]),
+        Some("--child") => {
+            return fill::child_mode(args[1].parse().expect("n"), args[2].parse().expect("i"));
+        }
+        Some("--ns-child") => return ns_child(args[1].parse().expect("n")),
+        _ => {}
+    }
+    if !nix::unistd::geteuid().is_root() {
+        println!("benchmark skipped: needs root to create network namespaces");
+        return ExitCode::SUCCESS;
+    }
+    let (mut namespaces, mut per, mut conns, mut runs) = (100usize, 50usize, 100_000usize, 3usize);
+    let mut it = args.iter().filter(|a| *a != "--bench");
+    while let Some(a) = it.next() {
+        let mut val = || it.next().and_then(|v| v.parse().ok()).expect("a number");
+        match a.as_str() {
+            "--ns" => namespaces = val(),
+            "--per" => per = val(),
+            "--conns" => conns = val(),
+            "--runs" => runs = val(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let me_path = std::env::current_exe().expect("self");
+    let me = me_path.to_str().expect("utf-8 path").to_string();
+    let portscope = env!("CARGO_BIN_EXE_portscope");
+    // The crowd: `conns` sockets (mostly established pairs) in a namespace of their own.
+    let me2 = me.clone();
+    let crowd = std::thread::spawn(move || fill::fill(&me2, conns, 20))
+        .join()
+        .expect("fill");
+    let mut children: Vec<Child> = (0..namespaces)
+        .map(|_| {
+            Command::new(&me)
+                .args(["--ns-child", &per.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn namespace child")
+        })
+        .collect();
+    for c in &mut children {
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready");
+        assert_eq!(line.trim(), "ready");
+    }
+    let pids: Vec<String> = children.iter().map(|c| c.id().to_string()).collect();
+    let script = format!(
+        "for p in {}; do nsenter -t $p -n ss -tlnup; done",
+        pids.join(" ")
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{namespaces} namespaces x {per} sockets, {conns} sockets in another namespace, {cores} cores, kernel {}, median of {runs}",
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+    );
+    let ss: Vec<(f64, f64)> = (0..runs)
+        .map(|_| measure(&me, &["sh", "-c", &script]))
+        .collect();
+    let ps: Vec<(f64, f64)> = (0..runs)
+        .map(|_| measure(&me, &[portscope, "snapshot", "--all-netns", "--listening"]))
+        .collect();
+    let (ss_wall, ss_cpu) = (
+        median(ss.iter().map(|s| s.0).collect()),
+        median(ss.iter().map(|s| s.1).collect()),
+    );
+    let (ps_wall, ps_cpu) = (
+        median(ps.iter().map(|s| s.0).collect()),
+        median(ps.iter().map(|s| s.1).collect()),
+    );
+    println!("| view | wall ms | cpu ms |");
+    println!("|---|---:|---:|");
+    println!("| `nsenter -t PID -n ss -tlnup`, one per namespace | {ss_wall:.0} | {ss_cpu:.0} |");
+    println!("| `portscope snapshot --all-netns --listening` | {ps_wall:.0} | {ps_cpu:.0} |");
+    println!(
+        "| ratio (portscope / ss loop) | {:.3}x | {:.3}x |",
+        ps_wall / ss_wall,
+        ps_cpu / ss_cpu
+    );
+    for c in &mut children {
+        drop(c.stdin.take());
+        let _ = c.wait();
+    }
+    drop(crowd);
+    ExitCode::SUCCESS
+}
