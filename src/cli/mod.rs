@@ -1,11 +1,14 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 mod confirm;
+mod escape;
+pub mod history_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
 pub mod snapshot_cmd;
 pub mod table;
+pub mod watch_cmd;
 mod why_cmd;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
@@ -75,6 +78,13 @@ pub enum Command {
     Why(WhyArgs),
     /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
     Reserve(reserve_cmd::ReserveArgs),
+    /// Report every socket that takes, leaves or changes state on ports, as it happens.
+    ///
+    /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
+    /// polls sock_diag; the first line says which, and what it can miss.
+    Watch(watch_cmd::WatchArgs),
+    /// Who held a port when: read a log written with --record.
+    History(history_cmd::HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +243,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
         Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
+        Some(Command::Watch(args)) => watch_cmd::run(&args),
+        Some(Command::History(args)) => history_cmd::run(&args),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,

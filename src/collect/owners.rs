@@ -102,7 +102,8 @@ pub fn user_name(uid: u32) -> String {
     })
 }
 
-fn process_info(pid: u32) -> Option<Owner> {
+/// Who process `pid` is (command, user, unit, container), or None once it has exited.
+pub fn process_info(pid: u32) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);

@@ -1,0 +1,378 @@
+//! History: a compact log of what happened on ports (a socket appeared, changed state, went
+//! away, with its owners), kept bounded in memory and, with `--record`, appended to a file.
+//!
+//! The same [`Change`] record comes from two places: the diff of two consecutive snapshots (the
+//! TUI) and watch events (`portscope watch --record`). [`History::holders_at`] answers "who held
+//! 8080 at 03:12:05?" from either.
+
+pub mod log;
+
+pub use log::Recorder;
+
+use crate::model::{Family, Owner, Proto, Snapshot, Socket, State};
+use crate::watch::{EventKind, WatchEvent};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// There when recording started.
+    Present,
+    Appeared,
+    Changed,
+    Gone,
+}
+
+/// One change of one socket. Its serde form is a record of the history log (version 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub at: jiff::Timestamp,
+    pub kind: ChangeKind,
+    pub proto: Proto,
+    pub family: Family,
+    pub local_addr: IpAddr,
+    pub local_port: u16,
+    pub remote_addr: IpAddr,
+    pub remote_port: u16,
+    /// The socket inode where known (0: TIME_WAIT, or a tracepoint event).
+    #[serde(default)]
+    pub inode: u64,
+    /// The state after the change (for `gone`, the last state seen).
+    pub state: State,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_state: Option<State>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<Owner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_chosen: Option<bool>,
+}
+
+/// Identity of a socket in the log.
+type Key = (Proto, IpAddr, u16, IpAddr, u16, u64);
+
+impl Change {
+    fn key(&self) -> Key {
+        (
+            self.proto,
+            self.local_addr,
+            self.local_port,
+            self.remote_addr,
+            self.remote_port,
+            self.inode,
+        )
+    }
+
+    fn endpoints(&self) -> (Proto, IpAddr, u16, IpAddr, u16) {
+        (
+            self.proto,
+            self.local_addr,
+            self.local_port,
+            self.remote_addr,
+            self.remote_port,
+        )
+    }
+
+    pub fn of_socket(
+        s: &Socket,
+        kind: ChangeKind,
+        at: jiff::Timestamp,
+        old: Option<State>,
+    ) -> Self {
+        Change {
+            at,
+            kind,
+            proto: s.proto,
+            family: s.family,
+            local_addr: s.local_addr,
+            local_port: s.local_port,
+            remote_addr: s.remote_addr,
+            remote_port: s.remote_port,
+            inode: s.inode,
+            state: s.state,
+            old_state: old,
+            owners: s.owners.iter().map(|o| (**o).clone()).collect(),
+            kernel_chosen: (s.inode != 0).then_some(s.autobound),
+        }
+    }
+
+    pub fn from_event(e: &WatchEvent) -> Self {
+        Change {
+            at: e.time,
+            kind: match e.event {
+                EventKind::Held => ChangeKind::Present,
+                EventKind::Take => ChangeKind::Appeared,
+                EventKind::State => ChangeKind::Changed,
+                EventKind::Leave => ChangeKind::Gone,
+            },
+            proto: e.proto,
+            family: e.family,
+            local_addr: e.local_addr,
+            local_port: e.local_port,
+            remote_addr: e.remote_addr,
+            remote_port: e.remote_port,
+            inode: e.inode,
+            state: e.state,
+            old_state: e.old_state,
+            owners: e.owner.iter().cloned().collect(),
+            kernel_chosen: e.kernel_chosen,
+        }
+    }
+
+    /// Rough heap + inline size, for the memory bound.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<Change>()
+            + self
+                .owners
+                .iter()
+                .map(|o| {
+                    std::mem::size_of::<Owner>()
+                        + o.comm.len()
+                        + o.cmdline.len()
+                        + o.user.len()
+                        + o.unit.as_ref().map_or(0, String::len)
+                        + o.container.as_ref().map_or(0, String::len)
+                })
+                .sum::<usize>()
+    }
+}
+
+/// The changes between two snapshots of the same namespace, stamped with the later one's time.
+pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
+    let key = |s: &Socket| {
+        (
+            s.proto,
+            s.local_addr,
+            s.local_port,
+            s.remote_addr,
+            s.remote_port,
+            s.inode,
+        )
+    };
+    let old: FxHashMap<Key, &Socket> = prev.sockets.iter().map(|s| (key(s), s)).collect();
+    let mut seen: rustc_hash::FxHashSet<Key> = Default::default();
+    let mut out = Vec::new();
+    let at = next.taken_at;
+    for s in &next.sockets {
+        let k = key(s);
+        seen.insert(k);
+        match old.get(&k) {
+            None => out.push(Change::of_socket(s, ChangeKind::Appeared, at, None)),
+            Some(o) if o.state != s.state || !same_owners(&o.owners, &s.owners) => {
+                out.push(Change::of_socket(s, ChangeKind::Changed, at, Some(o.state)))
+            }
+            Some(_) => {}
+        }
+    }
+    for s in &prev.sockets {
+        if !seen.contains(&key(s)) {
+            out.push(Change::of_socket(s, ChangeKind::Gone, at, Some(s.state)));
+        }
+    }
+    out
+}
+
+/// Same holders (by pid and start time): a refresh that found the same processes is no change.
+fn same_owners(a: &crate::model::Owners, b: &crate::model::Owners) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b.iter())
+            .all(|(x, y)| x.pid == y.pid && x.start_time == y.start_time)
+}
+
+/// The sockets alive at a moment, by key.
+#[derive(Debug, Default, Clone)]
+pub struct Table {
+    live: FxHashMap<Key, Change>,
+}
+
+impl Table {
+    /// Applies one change. A `gone` or `changed` whose exact key is unknown (a tracepoint event
+    /// for a socket first seen by a dump) matches the socket with the same endpoints.
+    pub fn apply(&mut self, c: &Change) {
+        let k = c.key();
+        let found = if self.live.contains_key(&k) {
+            Some(k)
+        } else if matches!(c.kind, ChangeKind::Gone | ChangeKind::Changed) {
+            let ep = c.endpoints();
+            self.live
+                .keys()
+                .find(|key| (key.0, key.1, key.2, key.3, key.4) == ep)
+                .copied()
+        } else {
+            None
+        };
+        match c.kind {
+            ChangeKind::Gone => {
+                if let Some(f) = found {
+                    self.live.remove(&f);
+                }
+            }
+            ChangeKind::Changed => {
+                let mut next = c.clone();
+                if let Some(f) = found
+                    && let Some(prev) = self.live.remove(&f)
+                    && next.owners.is_empty()
+                {
+                    next.owners = prev.owners;
+                }
+                self.live.insert(k, next);
+            }
+            ChangeKind::Present | ChangeKind::Appeared => {
+                self.live.insert(k, c.clone());
+            }
+        }
+    }
+
+    /// Alive sockets on `port` (all ports when None), in a stable order.
+    pub fn on_port(&self, port: Option<u16>) -> Vec<&Change> {
+        let mut v: Vec<&Change> = self
+            .live
+            .values()
+            .filter(|c| port.is_none_or(|p| c.local_port == p))
+            .collect();
+        v.sort_by(|a, b| {
+            (
+                a.proto,
+                a.local_port,
+                a.state,
+                a.local_addr,
+                a.remote_addr,
+                a.remote_port,
+            )
+                .cmp(&(
+                    b.proto,
+                    b.local_port,
+                    b.state,
+                    b.local_addr,
+                    b.remote_addr,
+                    b.remote_port,
+                ))
+        });
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+}
+
+/// Limits of the in-memory history: whichever is reached first.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub max_age: std::time::Duration,
+    pub max_bytes: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            max_age: std::time::Duration::from_secs(3600),
+            max_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+/// A bounded timeline: the table at the oldest kept moment plus every change since. Old changes
+/// are folded into the base table, so any moment still kept can be rebuilt exactly.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    base: Table,
+    base_at: Option<jiff::Timestamp>,
+    changes: VecDeque<Change>,
+    bytes: usize,
+    bounds: Bounds,
+}
+
+impl History {
+    pub fn new(bounds: Bounds) -> Self {
+        History {
+            bounds,
+            ..Default::default()
+        }
+    }
+
+    pub fn from_changes(changes: Vec<Change>) -> Self {
+        let mut h = History::new(Bounds {
+            max_age: std::time::Duration::MAX,
+            max_bytes: usize::MAX,
+        });
+        for c in changes {
+            h.push(c);
+        }
+        h
+    }
+
+    pub fn push(&mut self, c: Change) {
+        self.bytes += c.weight();
+        self.changes.push_back(c);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let newest = match self.changes.back() {
+            Some(c) => c.at,
+            None => return,
+        };
+        let age = jiff::SignedDuration::try_from(self.bounds.max_age)
+            .unwrap_or(jiff::SignedDuration::MAX);
+        let oldest_kept = newest.checked_sub(age).unwrap_or(jiff::Timestamp::MIN);
+        while let Some(front) = self.changes.front() {
+            if front.at >= oldest_kept && self.bytes <= self.bounds.max_bytes {
+                break;
+            }
+            let Some(c) = self.changes.pop_front() else {
+                break;
+            };
+            self.bytes = self.bytes.saturating_sub(c.weight());
+            self.base.apply(&c);
+            self.base_at = Some(c.at);
+        }
+    }
+
+    /// The oldest moment that can still be rebuilt, and the newest change.
+    pub fn span(&self) -> Option<(jiff::Timestamp, jiff::Timestamp)> {
+        let first = self.base_at.or(self.changes.front().map(|c| c.at))?;
+        let last = self.changes.back().map_or(first, |c| c.at);
+        Some((first, last))
+    }
+
+    /// The table as it was at `t` (every change at or before `t` applied).
+    pub fn table_at(&self, t: jiff::Timestamp) -> Table {
+        let mut table = self.base.clone();
+        for c in self.changes.iter().take_while(|c| c.at <= t) {
+            table.apply(c);
+        }
+        table
+    }
+
+    /// Every kept change on `port` (all ports when None), oldest first.
+    pub fn timeline(&self, port: Option<u16>) -> impl Iterator<Item = &Change> {
+        self.changes
+            .iter()
+            .filter(move |c| port.is_none_or(|p| c.local_port == p))
+    }
+
+    /// Times of the kept changes, for stepping through them.
+    pub fn moments(&self) -> impl Iterator<Item = jiff::Timestamp> + '_ {
+        self.changes.iter().map(|c| c.at)
+    }
+
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
