@@ -82,6 +82,7 @@ fn change_text(c: &Change) -> String {
         ChangeKind::Appeared => "took",
         ChangeKind::Changed => "changed",
         ChangeKind::Gone => "released",
+        ChangeKind::Restart => "restart",
     };
     let state = match c.old_state {
         Some(o) if o != c.state && c.kind != ChangeKind::Gone => {

@@ -192,7 +192,7 @@ pub fn run(args: &WatchArgs) -> ExitCode {
         poll_interval: args.poll_interval,
     };
     let mut recorder = match &args.record {
-        Some(path) => match crate::history::Recorder::open(path) {
+        Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
             Ok(r) => Some(r),
             Err(e) => return super::bad_input(format!("cannot record to {}: {e}", path.display())),
         },

@@ -21,6 +21,10 @@ struct Header {
     started: jiff::Timestamp,
     /// Who wrote the records that follow: "tui", "watch".
     writer: String,
+    /// The ports this session watched (empty: all). At a session's start, whatever an earlier
+    /// session left "alive" on these ports is forgotten: the session lists what it found.
+    #[serde(default)]
+    ports: Vec<u16>,
 }
 
 /// CRC-32 (IEEE, reflected, as zlib): enough to tell a torn or scribbled record.
@@ -50,7 +54,7 @@ pub struct Recorder {
 impl Recorder {
     /// Opens (creating, mode 0600) for appending, never following a symbolic link; writes a
     /// header naming the writer.
-    pub fn open_as(path: &Path, writer: &str) -> std::io::Result<Recorder> {
+    pub fn open_as(path: &Path, writer: &str, ports: &[u16]) -> std::io::Result<Recorder> {
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
@@ -80,14 +84,15 @@ impl Recorder {
             portscope_history: FORMAT_VERSION,
             started: jiff::Timestamp::now(),
             writer: writer.into(),
+            ports: ports.to_vec(),
         };
         r.write_json(&serde_json::to_string(&header).map_err(std::io::Error::other)?)?;
         Ok(r)
     }
 
-    /// A recorder for `portscope watch`.
-    pub fn open(path: &Path) -> std::io::Result<Recorder> {
-        Self::open_as(path, "watch")
+    /// A recorder for `portscope watch PORTS`.
+    pub fn open(path: &Path, ports: &[u16]) -> std::io::Result<Recorder> {
+        Self::open_as(path, "watch", ports)
     }
 
     fn write_json(&mut self, json: &str) -> std::io::Result<()> {
@@ -175,6 +180,8 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
                 ));
             }
             out.headers += 1;
+            out.changes
+                .extend(super::Change::restarts(h.started, &h.ports));
             continue;
         }
         match serde_json::from_slice::<Change>(json) {
@@ -185,7 +192,8 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     if out.headers == 0 {
         return Err("not a portscope history log (no header record)".into());
     }
-    // Several writers (or restarts) append in time order each; one timeline is wanted.
+    // Several writers (or restarts) append in time order each; one timeline is wanted. The
+    // sort is stable, so a session's restart marker stays before its first records.
     out.changes.sort_by_key(|c| c.at);
     Ok(out)
 }

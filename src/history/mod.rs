@@ -24,6 +24,9 @@ pub enum ChangeKind {
     Appeared,
     Changed,
     Gone,
+    /// A recording session started (not in the file as such: made from its header). What an
+    /// earlier session left alive on `local_port` (0: every port) is no longer known.
+    Restart,
 }
 
 /// One change of one socket. Its serde form is a record of the history log (version 1).
@@ -121,6 +124,31 @@ impl Change {
         }
     }
 
+    /// Restart markers for a session watching `ports` (empty: all ports).
+    pub fn restarts(at: jiff::Timestamp, ports: &[u16]) -> Vec<Change> {
+        let any: IpAddr = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        let mk = |port: u16| Change {
+            at,
+            kind: ChangeKind::Restart,
+            proto: Proto::Tcp,
+            family: Family::Ipv4,
+            local_addr: any,
+            local_port: port,
+            remote_addr: any,
+            remote_port: 0,
+            inode: 0,
+            state: State::Close,
+            old_state: None,
+            owners: Vec::new(),
+            kernel_chosen: None,
+        };
+        if ports.is_empty() {
+            vec![mk(0)]
+        } else {
+            ports.iter().map(|&p| mk(p)).collect()
+        }
+    }
+
     /// Rough heap + inline size, for the memory bound.
     fn weight(&self) -> usize {
         std::mem::size_of::<Change>()
@@ -205,6 +233,10 @@ impl Table {
             None
         };
         match c.kind {
+            ChangeKind::Restart => {
+                self.live
+                    .retain(|k, _| c.local_port != 0 && k.2 != c.local_port);
+            }
             ChangeKind::Gone => {
                 if let Some(f) = found {
                     self.live.remove(&f);
@@ -354,9 +386,9 @@ impl History {
 
     /// Every kept change on `port` (all ports when None), oldest first.
     pub fn timeline(&self, port: Option<u16>) -> impl Iterator<Item = &Change> {
-        self.changes
-            .iter()
-            .filter(move |c| port.is_none_or(|p| c.local_port == p))
+        self.changes.iter().filter(move |c| {
+            c.kind != ChangeKind::Restart && port.is_none_or(|p| c.local_port == p)
+        })
     }
 
     /// Times of the kept changes, for stepping through them.
@@ -374,5 +406,109 @@ impl History {
 
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::{listener, owner};
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_700_000_000 + s).unwrap()
+    }
+
+    fn held_by(port: u16, pid: u32, kind: ChangeKind, t: i64) -> Change {
+        let mut s = listener(port);
+        s.inode = u64::from(pid);
+        s.owners = std::sync::Arc::from([owner(pid, "svc")]);
+        Change::of_socket(&s, kind, at(t), None)
+    }
+
+    fn pids(table: &Table, port: u16) -> Vec<u32> {
+        table
+            .on_port(Some(port))
+            .iter()
+            .flat_map(|c| c.owners.iter().map(|o| o.pid))
+            .collect()
+    }
+
+    /// take by 1, release, take by 2 - asked at every second, with and without trimming.
+    #[test]
+    fn holders_at_each_moment_survive_trimming() {
+        let changes = vec![
+            held_by(8080, 1, ChangeKind::Appeared, 10),
+            held_by(8080, 1, ChangeKind::Gone, 20),
+            held_by(8080, 2, ChangeKind::Appeared, 30),
+            held_by(9090, 3, ChangeKind::Appeared, 40),
+        ];
+        let full = History::from_changes(changes.clone());
+        let want = |t: i64| match t {
+            10..20 => vec![1],
+            30.. => vec![2],
+            _ => vec![],
+        };
+        for t in 0..45 {
+            assert_eq!(pids(&full.table_at(at(t)), 8080), want(t), "t={t}");
+        }
+        // Keep 15 s: the first two changes fold into the base, later moments are unchanged.
+        let mut short = History::new(Bounds {
+            max_age: std::time::Duration::from_secs(15),
+            max_bytes: usize::MAX,
+        });
+        for c in changes {
+            short.push(c);
+        }
+        assert_eq!(short.len(), 2);
+        assert_eq!(short.span().map(|s| s.0), Some(at(20)));
+        for t in 20..45 {
+            assert_eq!(pids(&short.table_at(at(t)), 8080), want(t), "t={t}");
+        }
+        // The byte bound alone also trims.
+        let mut small = History::new(Bounds {
+            max_age: std::time::Duration::MAX,
+            max_bytes: 1,
+        });
+        small.push(held_by(8080, 1, ChangeKind::Appeared, 1));
+        small.push(held_by(8080, 1, ChangeKind::Gone, 2));
+        assert!(small.is_empty());
+        assert!(pids(&small.table_at(at(3)), 8080).is_empty());
+    }
+
+    #[test]
+    fn a_restart_forgets_what_an_earlier_session_left_alive_on_its_ports() {
+        let mut t = Table::default();
+        t.apply(&held_by(8080, 1, ChangeKind::Appeared, 1));
+        t.apply(&held_by(9090, 2, ChangeKind::Appeared, 1));
+        for c in Change::restarts(at(5), &[8080]) {
+            t.apply(&c);
+        }
+        assert!(pids(&t, 8080).is_empty());
+        assert_eq!(pids(&t, 9090), vec![2]);
+        for c in Change::restarts(at(6), &[]) {
+            t.apply(&c);
+        }
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn snapshot_diff_reports_appeared_changed_gone() {
+        use crate::model::test_support::{outgoing, snapshot, with_state};
+        let a = snapshot(vec![listener(80), outgoing(40000, 5432)]);
+        let mut b = snapshot(vec![listener(80), listener(81)]);
+        b.taken_at = at(1);
+        let d = diff(&a, &b);
+        let kinds: Vec<(u16, ChangeKind)> = d.iter().map(|c| (c.local_port, c.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![(81, ChangeKind::Appeared), (40000, ChangeKind::Gone)]
+        );
+        let c = snapshot(vec![with_state(listener(80), State::Close), listener(81)]);
+        let d = diff(&b, &c);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].kind, d[0].old_state),
+            (ChangeKind::Changed, Some(State::Listen))
+        );
     }
 }
