@@ -47,6 +47,10 @@ pub struct Cli {
     /// TUI: sysctl.d directory for staged reservations (default /etc/sysctl.d).
     #[arg(long, value_name = "DIR")]
     pub sysctl_dir: Option<std::path::PathBuf>,
+    /// TUI: append every change seen (sockets appearing, changing state, going away, with
+    /// owners) to this history log; read it with `portscope history FILE` or `--replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// "1s", "500ms", "2.5" (seconds).
@@ -253,6 +257,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 config: cli.config,
                 no_color: cli.no_color,
                 sysctl_dir: cli.sysctl_dir,
+                record: cli.record,
             };
             match crate::tui::run(opts) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -146,6 +146,14 @@ pub fn read(path: &Path) -> Result<Loaded, String> {
     parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Whether `bytes` start like a history log (checksum, space, the header object).
+pub fn looks_like_log(bytes: &[u8]) -> bool {
+    bytes.len() > 10
+        && bytes[..8].iter().all(u8::is_ascii_hexdigit)
+        && bytes[8] == b' '
+        && bytes[9..].starts_with(b"{\"portscope_history\"")
+}
+
 pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     let mut out = Loaded::default();
     let mut rest = bytes;
@@ -204,5 +212,40 @@ mod tests {
     fn crc_matches_zlib() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
+    }
+}
+
+/// Records a live TUI: the first snapshot as `present`, then the diff of each refresh.
+pub struct SnapshotRecorder {
+    rec: Recorder,
+    prev: Option<std::sync::Arc<crate::model::Snapshot>>,
+}
+
+impl SnapshotRecorder {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(SnapshotRecorder {
+            rec: Recorder::open_as(path, "tui", &[])?,
+            prev: None,
+        })
+    }
+
+    /// Appends what changed since the last snapshot; returns the changes written.
+    pub fn record(
+        &mut self,
+        snap: &std::sync::Arc<crate::model::Snapshot>,
+    ) -> std::io::Result<Vec<Change>> {
+        let changes = match &self.prev {
+            None => snap
+                .sockets
+                .iter()
+                .map(|s| Change::of_socket(s, super::ChangeKind::Present, snap.taken_at, None))
+                .collect(),
+            Some(prev) => super::diff(prev, snap),
+        };
+        for c in &changes {
+            self.rec.append(c)?;
+        }
+        self.prev = Some(std::sync::Arc::clone(snap));
+        Ok(changes)
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod log;
 
-pub use log::Recorder;
+pub use log::{Recorder, SnapshotRecorder};
 
 use crate::model::{Family, Owner, Proto, Snapshot, Socket, State};
 use crate::watch::{EventKind, WatchEvent};
@@ -165,6 +165,67 @@ impl Change {
                 })
                 .sum::<usize>()
     }
+}
+
+/// A snapshot rebuilt from a recording at moment `t`: the sockets alive then, with their owners.
+/// Sysctls were not recorded, so they are marked unread (kernel defaults shown).
+pub fn snapshot_at(h: &History, t: jiff::Timestamp, what: &str) -> Snapshot {
+    let table = h.table_at(t);
+    let sockets = table
+        .on_port(None)
+        .into_iter()
+        .map(|c| {
+            let owners: Vec<std::sync::Arc<Owner>> =
+                c.owners.iter().cloned().map(std::sync::Arc::new).collect();
+            Socket {
+                proto: c.proto,
+                family: c.family,
+                state: c.state,
+                local_addr: c.local_addr,
+                local_port: c.local_port,
+                remote_addr: c.remote_addr,
+                remote_port: c.remote_port,
+                inode: c.inode,
+                cookie: 0,
+                uid: c.owners.first().map_or(0, |o| o.uid),
+                rx_queue: 0,
+                tx_queue: 0,
+                autobound: c.kernel_chosen == Some(true),
+                v6only: None,
+                expires_ms: None,
+                kernel_held: c.inode == 0 && c.owners.is_empty(),
+                owner_hidden: false,
+                owners: std::sync::Arc::from(owners),
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut snap = crate::model::Snapshot {
+        version: crate::model::JSON_VERSION,
+        taken_at: t,
+        source: crate::model::Source::Netlink,
+        netns: crate::model::NetnsInfo {
+            target: what.to_string(),
+            inode: 0,
+            is_own: false,
+        },
+        sysctl: crate::model::Sysctls {
+            unread: vec![
+                "ip_local_port_range".into(),
+                "ip_local_reserved_ports".into(),
+                "ip_unprivileged_port_start".into(),
+            ],
+            ..Default::default()
+        },
+        stats: Default::default(),
+        warnings: vec![format!(
+            "{what}: the sockets as recorded (sysctls were not recorded: kernel defaults shown)"
+        )],
+        sockets,
+    };
+    snap.stats.sockets = snap.sockets.len();
+    snap.stats.kernel_held = snap.sockets.iter().filter(|s| s.kernel_held).count();
+    snap.stats.owned = snap.stats.sockets - snap.stats.kernel_held;
+    snap
 }
 
 /// The changes between two snapshots of the same namespace, stamped with the later one's time.

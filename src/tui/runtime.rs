@@ -49,7 +49,13 @@ fn cpu_time() -> Duration {
 }
 
 /// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
-pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Receiver<Control>) {
+pub fn collector(
+    source: Source,
+    interval: Duration,
+    tx: Sender<Msg>,
+    ctrl: Receiver<Control>,
+    mut recorder: Option<crate::history::SnapshotRecorder>,
+) {
     let mut watch: Option<BindRequest> = None;
     let ctx = Context {
         netns: match &source {
@@ -68,7 +74,14 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Msg>, ctrl: Rece
                         Arc::new(diagnose(&req, &snap, &p, &ctx))
                     });
                     let derived = Arc::new(crate::analyze::Derived::of(&snap));
-                    Msg::Prepared(Arc::new(snap), diag, derived)
+                    let snap = Arc::new(snap);
+                    // A recording that cannot be written stops recording, not the UI.
+                    if let Some(rec) = recorder.as_mut()
+                        && rec.record(&snap).is_err()
+                    {
+                        recorder = None;
+                    }
+                    Msg::Prepared(snap, diag, derived)
                 }
                 Err(e) => Msg::CollectFailed(e.to_string()),
             },
@@ -119,14 +132,20 @@ fn input(tx: Sender<Msg>) {
 
 /// Runs the UI until the user quits. The terminal is restored on every way out: normal quit,
 /// error (here), and panic (ratatui's hook, installed after color-eyre's).
-pub fn run(mut app: App, theme: Theme, source: Source, interval: Duration) -> std::io::Result<()> {
+pub fn run(
+    mut app: App,
+    theme: Theme,
+    source: Source,
+    interval: Duration,
+    recorder: Option<crate::history::SnapshotRecorder>,
+) -> std::io::Result<()> {
     let (tx, rx) = channel::<Msg>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
     let collector_tx = tx.clone();
     let action_tx = tx.clone();
     let collector_thread = std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector(source, interval, collector_tx, ctrl_rx))?;
+        .spawn(move || collector(source, interval, collector_tx, ctrl_rx, recorder))?;
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || input(tx))?;
