@@ -206,15 +206,6 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn crc_matches_zlib() {
-        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(super::crc32(b""), 0);
-    }
-}
-
 /// Records a live TUI: the first snapshot as `present`, then the diff of each refresh.
 pub struct SnapshotRecorder {
     rec: Recorder,
@@ -247,5 +238,14 @@ impl SnapshotRecorder {
         }
         self.prev = Some(std::sync::Arc::clone(snap));
         Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc_matches_zlib() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32(b""), 0);
     }
 }
