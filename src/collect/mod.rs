@@ -3,6 +3,7 @@
 
 pub mod netlink;
 pub mod netns;
+pub mod owner_cache;
 pub mod owners;
 pub mod probe;
 pub mod procnet;
@@ -103,13 +104,55 @@ fn unprivileged_tables(pid: u32, why: &str) -> Tables {
 
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+    collect_with(opts, None)
+}
+
+/// Gives every socket its owners from `map` (shared lists: one allocation per distinct set).
+fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::OwnerMap) {
+    let empty = crate::model::no_owners();
+    let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
+        rustc_hash::FxHashMap::default();
+    let mut key = Vec::new();
+    for s in sockets.iter_mut() {
+        key.clear();
+        if s.inode != 0 {
+            key.extend(map.owner_indices(s.inode));
+        }
+        s.owners = if key.is_empty() {
+            Arc::clone(&empty)
+        } else if let Some(list) = interned.get(&key) {
+            Arc::clone(list)
+        } else {
+            let list: crate::model::Owners = key
+                .iter()
+                .map(|&i| Arc::clone(&map.procs[i as usize]))
+                .collect();
+            interned.insert(key.clone(), Arc::clone(&list));
+            list
+        };
+    }
+}
+
+/// Like [`collect`], with owners read through `cache` when given: a steady-state refresh reads
+/// only the fd tables that changed, and falls back to a full scan when a socket stays unowned.
+/// The result equals a full snapshot's (tests/incremental_kernel.rs checks it under churn).
+pub fn collect_with(
+    opts: &CollectOptions,
+    mut cache: Option<&mut owner_cache::OwnerCache>,
+) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
 
     // The fd scan and the socket dump are independent: run them side by side.
     let (table, owners) = std::thread::scope(|scope| {
-        let owner_job = (!opts.skip_owners).then(|| scope.spawn(move || owners::scan(threads)));
+        let cache_ref = cache.as_deref_mut();
+        let owner_job = (!opts.skip_owners).then(|| {
+            scope.spawn(move || match cache_ref {
+                Some(c) => c.scan(threads),
+                None => owners::scan(threads),
+            })
+        });
         let table = opts.netns.run_in(|| {
             let ns_inode = netns::current_inode();
             let (sysctls, mut warnings) = sysctl::read_sysctls();
@@ -161,28 +204,42 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
             stats.processes_hidden = map.hidden;
             stats.processes_vanished = map.vanished;
             stats.fds_scanned = map.fds;
-            // Intern owner lists: consecutive lookups mostly hit the same process's set.
-            let empty = crate::model::no_owners();
-            let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
-                rustc_hash::FxHashMap::default();
-            let mut key = Vec::new();
-            for s in sockets.iter_mut() {
-                key.clear();
-                if s.inode != 0 {
-                    key.extend(map.owner_indices(s.inode));
-                }
-                s.owners = if key.is_empty() {
-                    Arc::clone(&empty)
-                } else if let Some(list) = interned.get(&key) {
-                    Arc::clone(list)
-                } else {
-                    let list: crate::model::Owners = key
+            join_owners(&mut sockets, &map);
+            if let Some(c) = cache {
+                let unowned = |socks: &[crate::model::Socket]| -> Vec<u64> {
+                    socks
                         .iter()
-                        .map(|&i| Arc::clone(&map.procs[i as usize]))
-                        .collect();
-                    interned.insert(key.clone(), Arc::clone(&list));
-                    list
+                        .filter(|s| s.inode != 0 && s.owners.is_empty())
+                        .map(|s| s.inode)
+                        .collect()
                 };
+                let mut missing = unowned(&sockets);
+                // Sockets born while the first pass ran: their processes' counts changed, so a
+                // second incremental pass finds them; only what it misses needs a full scan.
+                if c.needs_full(&missing)
+                    && let Ok(again) = c.incremental(threads)
+                {
+                    join_owners(&mut sockets, &again);
+                    stats.processes_scanned += again.scanned;
+                    missing = unowned(&sockets);
+                }
+                if c.needs_full(&missing) {
+                    match c.full(threads) {
+                        Ok(full) => {
+                            join_owners(&mut sockets, &full);
+                            stats.processes_scanned = full.scanned;
+                            stats.processes_hidden = full.hidden;
+                            stats.processes_vanished = full.vanished;
+                            stats.fds_scanned = full.fds;
+                            c.set_unresolvable(unowned(&sockets));
+                        }
+                        Err(e) => {
+                            warnings.push(format!("could not list /proc: {e}; owners may be stale"))
+                        }
+                    }
+                } else if c.last.full {
+                    c.set_unresolvable(missing);
+                }
             }
         }
         Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),

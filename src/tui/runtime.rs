@@ -6,8 +6,8 @@ use super::app::{App, Effect, Msg};
 use super::draw::{Clock, draw};
 use super::theme::Theme;
 use crate::analyze::why::{BindRequest, Context, diagnose};
+use crate::collect::CollectOptions;
 use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
-use crate::collect::{CollectOptions, collect};
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
@@ -64,27 +64,31 @@ pub fn collector(
         },
         can_bind_privileged: has_net_bind_service(),
     };
+    // Owners of unchanged processes are reused between refreshes (see collect::owner_cache).
+    let mut owner_cache = crate::collect::owner_cache::OwnerCache::default();
     loop {
         let cpu0 = cpu_time();
         let msg = match &source {
-            Source::Live(opts) => match collect(opts) {
-                Ok(snap) => {
-                    let diag = watch.map(|req| {
-                        let p = probe(&opts.netns, req.proto, req.addr, req.port);
-                        Arc::new(diagnose(&req, &snap, &p, &ctx))
-                    });
-                    let derived = Arc::new(crate::analyze::Derived::of(&snap));
-                    let snap = Arc::new(snap);
-                    // A recording that cannot be written stops recording, not the UI.
-                    if let Some(rec) = recorder.as_mut()
-                        && rec.record(&snap).is_err()
-                    {
-                        recorder = None;
+            Source::Live(opts) => {
+                match crate::collect::collect_with(opts, Some(&mut owner_cache)) {
+                    Ok(snap) => {
+                        let diag = watch.map(|req| {
+                            let p = probe(&opts.netns, req.proto, req.addr, req.port);
+                            Arc::new(diagnose(&req, &snap, &p, &ctx))
+                        });
+                        let derived = Arc::new(crate::analyze::Derived::of(&snap));
+                        let snap = Arc::new(snap);
+                        // A recording that cannot be written stops recording, not the UI.
+                        if let Some(rec) = recorder.as_mut()
+                            && rec.record(&snap).is_err()
+                        {
+                            recorder = None;
+                        }
+                        Msg::Prepared(snap, diag, derived)
                     }
-                    Msg::Prepared(snap, diag, derived)
+                    Err(e) => Msg::CollectFailed(e.to_string()),
                 }
-                Err(e) => Msg::CollectFailed(e.to_string()),
-            },
+            }
             Source::Replay(snap) => {
                 let diag = watch.map(|req| {
                     let p =
