@@ -1,7 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 mod confirm;
-mod escape;
+pub mod escape;
 pub mod history_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;

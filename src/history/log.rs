@@ -206,38 +206,23 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
     Ok(out)
 }
 
-/// Records a live TUI: the first snapshot as `present`, then the diff of each refresh.
+/// Records a live TUI: the changes of each refresh (the first one's sockets as `present`).
 pub struct SnapshotRecorder {
     rec: Recorder,
-    prev: Option<std::sync::Arc<crate::model::Snapshot>>,
 }
 
 impl SnapshotRecorder {
     pub fn open(path: &Path) -> std::io::Result<Self> {
         Ok(SnapshotRecorder {
             rec: Recorder::open_as(path, "tui", &[])?,
-            prev: None,
         })
     }
 
-    /// Appends what changed since the last snapshot; returns the changes written.
-    pub fn record(
-        &mut self,
-        snap: &std::sync::Arc<crate::model::Snapshot>,
-    ) -> std::io::Result<Vec<Change>> {
-        let changes = match &self.prev {
-            None => snap
-                .sockets
-                .iter()
-                .map(|s| Change::of_socket(s, super::ChangeKind::Present, snap.taken_at, None))
-                .collect(),
-            Some(prev) => super::diff(prev, snap),
-        };
-        for c in &changes {
+    pub fn append_all(&mut self, changes: &[Change]) -> std::io::Result<()> {
+        for c in changes {
             self.rec.append(c)?;
         }
-        self.prev = Some(std::sync::Arc::clone(snap));
-        Ok(changes)
+        Ok(())
     }
 }
 

@@ -228,6 +228,18 @@ pub fn snapshot_at(h: &History, t: jiff::Timestamp, what: &str) -> Snapshot {
     snap
 }
 
+/// What changed since `prev` (every socket as `present` when there is no previous snapshot).
+pub fn changes_since(prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Change> {
+    match prev {
+        None => next
+            .sockets
+            .iter()
+            .map(|s| Change::of_socket(s, ChangeKind::Present, next.taken_at, None))
+            .collect(),
+        Some(p) => diff(p, next),
+    }
+}
+
 /// The changes between two snapshots of the same namespace, stamped with the later one's time.
 pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
     let key = |s: &Socket| {

@@ -55,6 +55,8 @@ pub enum Msg {
     Resize,
     /// A confirmed action finished.
     ActionDone(Box<Outcome>),
+    /// What changed with the last snapshot, for time travel (`[` / `]`).
+    History(Arc<Vec<crate::history::Change>>),
 }
 
 /// What the runtime must do after an update.
@@ -227,6 +229,8 @@ pub struct App {
     pub actions: ActionContext,
     /// Lower-cased search text per socket, built on the first filter keystroke per snapshot.
     haystack: Option<Vec<String>>,
+    /// What was seen before, and the moment on screen when it is the past.
+    pub travel: super::travel::TimeTravel,
 }
 
 impl App {
@@ -264,6 +268,7 @@ impl App {
             note: None,
             actions: ActionContext::default(),
             haystack: None,
+            travel: Default::default(),
         }
     }
 
@@ -300,6 +305,10 @@ impl App {
                 self.error = Some(e);
                 Vec::new()
             }
+            Msg::History(changes) => {
+                self.travel.record(&changes);
+                Vec::new()
+            }
             Msg::ActionDone(outcome) => {
                 let outcome = *outcome;
                 self.modal = Some(match outcome.follow_up.clone() {
@@ -320,7 +329,7 @@ impl App {
         diag: Option<Arc<Diagnosis>>,
         derived: Option<Arc<Derived>>,
     ) {
-        if self.frozen {
+        if self.frozen || self.travel.at.is_some() {
             self.pending = Some((snap, diag, derived));
         } else {
             self.apply(snap, diag, derived);
@@ -343,6 +352,22 @@ impl App {
         self.error = None;
         self.haystack = None;
         self.recompute();
+    }
+
+    /// Puts a snapshot from history on screen (the why diagnosis stays the live one).
+    pub(super) fn show(&mut self, snap: Arc<Snapshot>, derived: Arc<Derived>) {
+        let diag = self.diagnosis.clone();
+        self.apply(snap, diag, Some(derived));
+    }
+
+    /// Back to live data.
+    pub(super) fn show_live(
+        &mut self,
+        snap: Arc<Snapshot>,
+        diag: Option<Arc<Diagnosis>>,
+        derived: Option<Arc<Derived>>,
+    ) {
+        self.apply(snap, diag, derived);
     }
 
     pub fn snapshot(&self) -> Option<&Snapshot> {
@@ -583,6 +608,8 @@ impl App {
                     self.apply(snap, diag, derived);
                 }
             }
+            Command::Earlier => self.note = super::travel::step(self, true),
+            Command::Later => self.note = super::travel::step(self, false),
             Command::Refresh => return vec![Effect::RefreshNow],
             Command::Open => match self.view {
                 View::Listeners | View::Connections => {

@@ -25,6 +25,8 @@ pub enum Command {
     Right,
     Filter,
     Freeze,
+    Earlier,
+    Later,
     Refresh,
     Open,
     Back,
@@ -42,7 +44,7 @@ pub enum Command {
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 31] = [
+    pub const ALL: [(Command, &'static str, &'static str); 33] = [
         (Command::Help, "help", "show this help"),
         (Command::Quit, "quit", "quit"),
         (Command::NextView, "next_view", "next view"),
@@ -76,6 +78,16 @@ impl Command {
             Command::Freeze,
             "freeze",
             "freeze / unfreeze the view (keys still work)",
+        ),
+        (
+            Command::Earlier,
+            "earlier",
+            "step back in time, to the previous change",
+        ),
+        (
+            Command::Later,
+            "later",
+            "step forward in time, back to the present",
         ),
         (Command::Refresh, "refresh", "refresh now"),
         (
@@ -289,6 +301,8 @@ impl KeyMap {
             (Command::Right, &["right", "l"]),
             (Command::Filter, &["/"]),
             (Command::Freeze, &["space"]),
+            (Command::Earlier, &["["]),
+            (Command::Later, &["]"]),
             (Command::Refresh, &["r"]),
             (Command::Open, &["enter"]),
             (Command::Back, &["esc"]),

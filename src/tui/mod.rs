@@ -6,6 +6,7 @@ pub mod draw;
 pub mod keymap;
 pub mod runtime;
 pub mod theme;
+pub mod travel;
 pub mod views;
 
 use crate::collect::CollectOptions;
@@ -91,6 +92,18 @@ pub fn run(opts: TuiOptions) -> Result<(), StartError> {
         ));
     }
     let mut app = app::App::new(config.keymap, opts.replay.is_some());
+    // A recording replays with its whole timeline: `[` steps back from its end.
+    if let Some(path) = &opts.replay
+        && let Ok(bytes) = std::fs::read(path)
+        && crate::history::log::looks_like_log(&bytes)
+        && let Ok(loaded) = crate::history::log::parse(&bytes)
+    {
+        app.travel = travel::TimeTravel::new(crate::history::Bounds {
+            max_age: Duration::MAX,
+            max_bytes: usize::MAX,
+        });
+        app.travel.record(&loaded.changes);
+    }
     app.actions.netns = opts.netns.clone();
     if let Some(dir) = opts.sysctl_dir.or(config.sysctl_dir) {
         app.actions.sysctl_dir = dir;

@@ -66,6 +66,8 @@ pub fn collector(
     };
     // Owners of unchanged processes are reused between refreshes (see collect::owner_cache).
     let mut owner_cache = crate::collect::owner_cache::OwnerCache::default();
+    // The last snapshot, to diff the next against (history for `[`/`]` and --record).
+    let mut prev: Option<Arc<Snapshot>> = None;
     loop {
         let cpu0 = cpu_time();
         let msg = match &source {
@@ -78,11 +80,17 @@ pub fn collector(
                         });
                         let derived = Arc::new(crate::analyze::Derived::of(&snap));
                         let snap = Arc::new(snap);
+                        let changes = crate::history::changes_since(prev.as_deref(), &snap);
                         // A recording that cannot be written stops recording, not the UI.
                         if let Some(rec) = recorder.as_mut()
-                            && rec.record(&snap).is_err()
+                            && rec.append_all(&changes).is_err()
                         {
                             recorder = None;
+                        }
+                        prev = Some(Arc::clone(&snap));
+                        if !changes.is_empty() && tx.send(Msg::History(Arc::new(changes))).is_err()
+                        {
+                            return;
                         }
                         Msg::Prepared(snap, diag, derived)
                     }

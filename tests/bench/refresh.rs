@@ -124,14 +124,18 @@ fn main() -> ExitCode {
         drop(s);
         steady.push((w, c));
     }
-    let m = |v: &[(f64, f64)], i: usize| median(v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect());
+    let m = |v: &[(f64, f64)], i: usize| {
+        median(v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect())
+    };
     let (ssw, ssc) = (m(&ss_runs, 0), m(&ss_runs, 1));
     let (fw, fc) = (m(&full, 0), m(&full, 1));
     let (iw, ic) = (m(&steady, 0), m(&steady, 1));
     println!(
         "{total} sockets over {procs} processes, {} cores, kernel {}, median of {runs}; {incremental} of {} steady refreshes incremental",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim(),
         steady.len()
     );
     println!("| refresh | wall ms | cpu ms | wall vs ss | cpu vs ss |");

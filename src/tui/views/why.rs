@@ -131,6 +131,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for n in &d.notes {
         lines.push(Line::from(Span::styled(format!("note: {n}"), theme.dim())));
     }
+    lines.extend(super::timeline_lines(app, theme, d.port));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
