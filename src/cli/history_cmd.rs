@@ -95,7 +95,7 @@ fn change_text(c: &Change) -> String {
     } else {
         c.owners
             .iter()
-            .map(owner_text)
+            .map(|o| owner_text(o))
             .collect::<Vec<_>>()
             .join(", ")
     };

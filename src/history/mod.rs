@@ -48,7 +48,8 @@ pub struct Change {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_state: Option<State>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub owners: Vec<Owner>,
+    /// Shared with the snapshot it came from: a change costs no copy of its owners.
+    pub owners: Vec<std::sync::Arc<Owner>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel_chosen: Option<bool>,
 }
@@ -96,7 +97,7 @@ impl Change {
             inode: s.inode,
             state: s.state,
             old_state: old,
-            owners: s.owners.iter().map(|o| (**o).clone()).collect(),
+            owners: s.owners.to_vec(),
             kernel_chosen: (s.inode != 0).then_some(s.autobound),
         }
     }
@@ -119,7 +120,7 @@ impl Change {
             inode: e.inode,
             state: e.state,
             old_state: e.old_state,
-            owners: e.owner.iter().cloned().collect(),
+            owners: e.owner.iter().cloned().map(std::sync::Arc::new).collect(),
             kernel_chosen: e.kernel_chosen,
         }
     }
@@ -149,21 +150,10 @@ impl Change {
         }
     }
 
-    /// Rough heap + inline size, for the memory bound.
+    /// Rough size, for the memory bound: owners are shared with snapshots and other changes,
+    /// so only their pointers count.
     fn weight(&self) -> usize {
-        std::mem::size_of::<Change>()
-            + self
-                .owners
-                .iter()
-                .map(|o| {
-                    std::mem::size_of::<Owner>()
-                        + o.comm.len()
-                        + o.cmdline.len()
-                        + o.user.len()
-                        + o.unit.as_ref().map_or(0, String::len)
-                        + o.container.as_ref().map_or(0, String::len)
-                })
-                .sum::<usize>()
+        std::mem::size_of::<Change>() + self.owners.len() * std::mem::size_of::<usize>()
     }
 }
 
@@ -175,8 +165,7 @@ pub fn snapshot_at(h: &History, t: jiff::Timestamp, what: &str) -> Snapshot {
         .on_port(None)
         .into_iter()
         .map(|c| {
-            let owners: Vec<std::sync::Arc<Owner>> =
-                c.owners.iter().cloned().map(std::sync::Arc::new).collect();
+            let owners: Vec<std::sync::Arc<Owner>> = c.owners.clone();
             Socket {
                 proto: c.proto,
                 family: c.family,
