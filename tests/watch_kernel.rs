@@ -20,23 +20,44 @@ fn flap_helper() {
     let Ok(spec) = std::env::var("PORTSCOPE_FLAP") else {
         return;
     };
-    let v: Vec<u64> = spec.split(',').map(|x| x.parse().unwrap()).collect();
+    let parts: Vec<&str> = spec.split(',').collect();
+    let v: Vec<u64> = parts[..4].iter().map(|x| x.parse().unwrap()).collect();
     let (port, cycles, hold_ms, gap_ms) = (v[0] as u16, v[1], v[2], v[3]);
+    let kind = parts.get(4).copied().unwrap_or("tcp");
     for _ in 0..cycles {
-        let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-        std::thread::sleep(Duration::from_millis(hold_ms)); // the behaviour under test
-        drop(l);
+        // The behaviour under test: hold the port for hold_ms.
+        match kind {
+            "udp" => {
+                let u = std::net::UdpSocket::bind(("127.0.0.1", port)).unwrap();
+                std::thread::sleep(Duration::from_millis(hold_ms));
+                drop(u);
+            }
+            // A bind the kernel refuses (the port is taken): the attempt is what is watched.
+            "refused" => {
+                assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
+            }
+            _ => {
+                let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+                std::thread::sleep(Duration::from_millis(hold_ms));
+                drop(l);
+            }
+        }
         std::thread::sleep(Duration::from_millis(gap_ms));
     }
 }
 
 fn flapper(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64) -> Child {
+    flapper_kind(port, cycles, hold_ms, gap_ms, "tcp")
+}
+
+/// kind: tcp (listen), udp (bind), refused (a TCP bind to a taken port).
+fn flapper_kind(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64, kind: &str) -> Child {
     let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "flap_helper", "--nocapture", "--test-threads=1"])
         .env(
             "PORTSCOPE_FLAP",
-            format!("{port},{cycles},{hold_ms},{gap_ms}"),
+            format!("{port},{cycles},{hold_ms},{gap_ms},{kind}"),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -427,4 +448,60 @@ fn watch_without_tracing_rights_polls_and_says_so() {
     assert_eq!(t["proto"], "udp");
     assert_eq!(t["state"], "UNCONN");
     drop(u);
+}
+
+#[test]
+fn binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids() {
+    let test = "binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids";
+    if !private_netns(test) {
+        return;
+    }
+    let udp_port = 47901;
+    let tcp_port = 47902;
+    let w = Watch::start(&[&format!("{udp_port},{tcp_port}"), "--binds", "--for", "60s"]);
+    if !tracepoint_or_skip(&w, test) {
+        return;
+    }
+    let notes = w.source["notes"].to_string();
+    if !notes.contains("--binds: a BPF program") {
+        skip(test, &format!("--binds not active here: {notes}"));
+        return;
+    }
+    // Far shorter than any poll: only the bind() program can see these.
+    let cycles = 3;
+    let mut udp = flapper_kind(udp_port, cycles, 5, 200, "udp");
+    let udp_pid = udp.id();
+    let _taken = tcp_listen(&format!("127.0.0.1:{tcp_port}"));
+    let mut thief = flapper_kind(tcp_port, 1, 0, 0, "refused");
+    let thief_pid = thief.id();
+    let evs = w.collect(Duration::from_secs(30), |evs| {
+        evs.iter()
+            .filter(|e| e["source"] == "bind" && e["owner"]["pid"] == udp_pid)
+            .count()
+            >= cycles as usize
+            && !events_of(evs, thief_pid, "refused").is_empty()
+    });
+    let _ = udp.wait();
+    let _ = thief.wait();
+    let binds: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["source"] == "bind" && e["owner"]["pid"] == udp_pid)
+        .collect();
+    assert_eq!(binds.len(), cycles as usize, "{evs:#?}");
+    for b in &binds {
+        assert_eq!(b["event"], "take", "{b}");
+        assert_eq!(b["local_port"], udp_port, "{b}");
+        assert_eq!(b["owner_via"], "bind", "{b}");
+        assert_eq!(
+            b["owner"]["comm"].as_str().map(|c| !c.is_empty()),
+            Some(true),
+            "{b}"
+        );
+    }
+    let refused = &events_of(&evs, thief_pid, "refused")[0];
+    assert_eq!(refused["local_port"], tcp_port, "{refused}");
+    assert!(
+        refused["note"].as_str().unwrap().contains("in use"),
+        "{refused}"
+    );
 }

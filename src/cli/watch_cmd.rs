@@ -86,6 +86,10 @@ pub struct WatchArgs {
     /// Interval of the polling source (default 20ms).
     #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_poll_interval)]
     pub poll_interval: Duration,
+    /// Also trace bind() with a small BPF program: UDP and bind-only TCP holders, and binds
+    /// the kernel refused (root or CAP_BPF + CAP_PERFMON).
+    #[arg(long)]
+    pub binds: bool,
     /// Also append every change to this history log (read it with `portscope history FILE`).
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
@@ -190,6 +194,7 @@ pub fn run(args: &WatchArgs) -> ExitCode {
         until: args.duration.map(|d| Instant::now() + d),
         force_poll: args.poll,
         poll_interval: args.poll_interval,
+        binds: args.binds,
     };
     let mut recorder = match &args.record {
         Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {

@@ -197,6 +197,37 @@ impl OwnerCache {
         Ok(map)
     }
 
+    /// Finds the holders of `inodes` without a full scan's cost where it can: processes are read
+    /// smallest fd table first (new ones before all), and reading stops once every inode has a
+    /// holder. For a watch, which wants *a* holder of a few new sockets before a short-lived
+    /// process is gone; a snapshot, which wants *every* holder, uses [`OwnerCache::full`].
+    pub fn find(&mut self, inodes: &[u64]) -> std::io::Result<OwnerMap> {
+        let mut want: FxHashSet<u64> = inodes.iter().copied().collect();
+        let mut order: Vec<(i64, u32)> = owners::list_pids()?
+            .into_iter()
+            .map(|p| (self.procs.get(&p).map_or(-1, |e| e.count), p))
+            .collect();
+        order.sort_unstable();
+        for (_, pid) in order {
+            if want.is_empty() {
+                break;
+            }
+            if let Read::Ok(e) = read_process(pid) {
+                for i in &e.inodes {
+                    want.remove(i);
+                }
+                self.procs.insert(pid, e);
+            }
+        }
+        let mut map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
+            e.owner
+                .as_ref()
+                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
+        }));
+        map.scanned = self.procs.len();
+        Ok(map)
+    }
+
     /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
     fn read_pids(&mut self, pids: Vec<u32>, threads: usize, full: bool) -> OwnerMap {
         let threads = threads.clamp(1, 16);

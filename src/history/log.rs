@@ -119,6 +119,9 @@ impl Recorder {
     }
 
     pub fn append_event(&mut self, e: &crate::watch::WatchEvent) -> std::io::Result<()> {
+        if e.event == crate::watch::EventKind::Refused {
+            return Ok(()); // a refused bind held nothing
+        }
         self.append(&Change::from_event(e))
     }
 }

@@ -110,6 +110,8 @@ impl Change {
                 EventKind::Take => ChangeKind::Appeared,
                 EventKind::State => ChangeKind::Changed,
                 EventKind::Leave => ChangeKind::Gone,
+                // A refused bind took nothing: kept as a change of nothing, for the record.
+                EventKind::Refused => ChangeKind::Changed,
             },
             proto: e.proto,
             family: e.family,

@@ -11,6 +11,7 @@
 //! Both start with the sockets already on the ports ("held") and report [`WatchEvent`]s to a
 //! sink; the CLI prints them, `--record` appends them to a history log.
 
+pub mod binds;
 pub mod owner;
 pub mod poll;
 mod sys;
@@ -34,6 +35,8 @@ pub enum EventKind {
     Leave,
     /// Still on the port, in another state.
     State,
+    /// A bind() to the port that the kernel refused (`--binds`): someone tried to take it.
+    Refused,
 }
 
 impl EventKind {
@@ -43,6 +46,7 @@ impl EventKind {
             EventKind::Take => "take",
             EventKind::Leave => "leave",
             EventKind::State => "state",
+            EventKind::Refused => "refused",
         }
     }
 }
@@ -59,6 +63,8 @@ pub enum OwnerVia {
     Listener,
     /// Found in a /proc/*/fd scan by socket inode.
     Scan,
+    /// The process that called bind() on the port (`--binds`; it may have exited since).
+    Bind,
 }
 
 /// One change on a watched port. Its serde form is the `watch --json` line (version 1).
@@ -137,6 +143,8 @@ pub struct WatchOptions {
     pub force_poll: bool,
     /// Poll interval (10-50 ms is the useful range).
     pub poll_interval: Duration,
+    /// Also trace bind() with a BPF program (UDP and bind-only TCP holders).
+    pub binds: bool,
 }
 
 /// Which source is in use and what it can see: the first line of every watch.
@@ -203,6 +211,9 @@ pub fn run(
         }
     } else if opts.force_poll {
         notes.push("polling requested (--poll)".into());
+    }
+    if opts.binds {
+        notes.push("--binds needs the tracepoint source (root or CAP_BPF + CAP_PERFMON, tracefs): not active".into());
     }
     poll::run(opts, notes, sink)
 }

@@ -14,8 +14,50 @@ pub fn of_pid(pid: u32) -> Option<Owner> {
     owners::process_info(pid)
 }
 
-/// Fills `owners` of every socket that has an inode but no owner yet, with one scan of /proc.
+/// Fills `owners` of every socket that has an inode but no owner yet, with one scan of /proc
+/// (incremental through `cache`: only processes whose fd tables changed are read, so a poll
+/// that sees a new socket finds its owner while a short-lived process may still be there).
 /// Returns whether a scan ran.
+pub fn attach_with(
+    sockets: &mut [Socket],
+    cache: &mut crate::collect::owner_cache::OwnerCache,
+) -> bool {
+    if !sockets.iter().any(|s| s.inode != 0 && s.owners.is_empty()) {
+        return false;
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let Ok(map) = cache.scan(threads) else {
+        return false;
+    };
+    let fill = |sockets: &mut [Socket], map: &owners::OwnerMap| {
+        for s in sockets
+            .iter_mut()
+            .filter(|s| s.inode != 0 && s.owners.is_empty())
+        {
+            let list: Vec<Arc<Owner>> = map
+                .owner_indices(s.inode)
+                .map(|i| Arc::clone(&map.procs[i as usize]))
+                .collect();
+            s.owners = Arc::from(list);
+        }
+    };
+    fill(sockets, &map);
+    // Still unowned after an incremental pass (a process closed one socket and opened another,
+    // keeping its fd count): look for just these, small processes first, before they are gone.
+    let missing: Vec<u64> = sockets
+        .iter()
+        .filter(|s| s.inode != 0 && s.owners.is_empty())
+        .map(|s| s.inode)
+        .collect();
+    if !missing.is_empty()
+        && let Ok(found) = cache.find(&missing)
+    {
+        fill(sockets, &found);
+    }
+    true
+}
+
+/// As [`attach_with`], with a full scan every time.
 pub fn attach(sockets: &mut [Socket]) -> bool {
     if !sockets.iter().any(|s| s.inode != 0 && s.owners.is_empty()) {
         return false;

@@ -32,6 +32,7 @@ fn key(s: &Socket) -> Key {
 #[derive(Default)]
 pub struct Differ {
     prev: FxHashMap<Key, Socket>,
+    owners: crate::collect::owner_cache::OwnerCache,
 }
 
 impl Differ {
@@ -58,7 +59,7 @@ impl Differ {
                     s.owners = old.owners.clone();
                 }
             }
-            owner::attach(&mut now);
+            owner::attach_with(&mut now, &mut self.owners);
         }
         let mut events = Vec::new();
         let mut next: FxHashMap<Key, Socket> = FxHashMap::default();

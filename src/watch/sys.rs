@@ -35,6 +35,21 @@ impl PerfRing {
     /// with PERF_SAMPLE_TID | TIME | RAW, timestamps from CLOCK_REALTIME when the kernel allows
     /// it (else CLOCK_MONOTONIC: `realtime` in the result says which). `pages` is a power of two.
     pub fn open_tracepoint(id: u64, cpu: i32, pages: usize) -> io::Result<(PerfRing, bool)> {
+        Self::open_ring(perf::bindings::PERF_TYPE_TRACEPOINT, id, cpu, pages)
+    }
+
+    /// A ring for `bpf_perf_event_output` on `cpu` (PERF_COUNT_SW_BPF_OUTPUT), sampled the same
+    /// way as a tracepoint, so both decode alike.
+    pub fn open_bpf_output(cpu: i32, pages: usize) -> io::Result<(PerfRing, bool)> {
+        Self::open_ring(
+            perf::bindings::PERF_TYPE_SOFTWARE,
+            u64::from(perf::bindings::PERF_COUNT_SW_BPF_OUTPUT),
+            cpu,
+            pages,
+        )
+    }
+
+    fn open_ring(type_: u32, config: u64, cpu: i32, pages: usize) -> io::Result<(PerfRing, bool)> {
         let mut last = io::Error::from_raw_os_error(nix::libc::EINVAL);
         for (clock, realtime) in [
             (nix::libc::CLOCK_REALTIME, true),
@@ -42,8 +57,8 @@ impl PerfRing {
         ] {
             let mut attr = perf::bindings::perf_event_attr {
                 size: std::mem::size_of::<perf::bindings::perf_event_attr>() as u32,
-                type_: perf::bindings::PERF_TYPE_TRACEPOINT,
-                config: id,
+                type_,
+                config,
                 sample_type: u64::from(
                     perf::bindings::PERF_SAMPLE_TID
                         | perf::bindings::PERF_SAMPLE_TIME
@@ -191,6 +206,13 @@ impl PerfRing {
     }
 }
 
+/// The ring's fd as the kernel's bpf map wants it.
+impl PerfRing {
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
 impl AsFd for PerfRing {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -204,4 +226,129 @@ impl Drop for PerfRing {
             nix::libc::munmap(self.base.cast(), self.map_len);
         }
     }
+}
+
+// ---- bpf(2): a perf-event-array map, one tracepoint program, and its attachment ----
+
+const BPF_MAP_CREATE: i64 = 0;
+const BPF_MAP_UPDATE_ELEM: i64 = 2;
+const BPF_PROG_LOAD: i64 = 5;
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
+const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
+/// Size of the `union bpf_attr` we pass: zero beyond the fields set, as the kernel requires.
+const ATTR_LEN: usize = 128;
+
+fn put_u32(b: &mut [u8; ATTR_LEN], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_ne_bytes());
+}
+
+fn put_u64(b: &mut [u8; ATTR_LEN], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_ne_bytes());
+}
+
+fn bpf(cmd: i64, attr: &mut [u8; ATTR_LEN]) -> io::Result<i64> {
+    // SAFETY: `attr` is a live, zero-padded buffer of ATTR_LEN bytes and the kernel is told that
+    // size; every pointer stored in it (set by the callers below) points to a buffer that
+    // outlives this call.
+    let rc =
+        unsafe { nix::libc::syscall(nix::libc::SYS_bpf, cmd, attr.as_mut_ptr(), ATTR_LEN as u32) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
+fn owned(fd: i64) -> io::Result<OwnedFd> {
+    let fd = i32::try_from(fd).map_err(|_| io::Error::other("fd out of range"))?;
+    // SAFETY: the kernel just returned this new fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A BPF_MAP_TYPE_PERF_EVENT_ARRAY with one slot per CPU.
+pub fn bpf_perf_array(cpus: u32) -> io::Result<OwnedFd> {
+    let mut a = [0u8; ATTR_LEN];
+    put_u32(&mut a, 0, BPF_MAP_TYPE_PERF_EVENT_ARRAY);
+    put_u32(&mut a, 4, 4); // key: u32 cpu
+    put_u32(&mut a, 8, 4); // value: u32 perf fd
+    put_u32(&mut a, 12, cpus);
+    owned(bpf(BPF_MAP_CREATE, &mut a)?)
+}
+
+/// map[key] = value (both u32).
+pub fn bpf_map_set(map: &OwnedFd, key: u32, value: u32) -> io::Result<()> {
+    let k = key;
+    let v = value;
+    let mut a = [0u8; ATTR_LEN];
+    put_u32(&mut a, 0, map.as_raw_fd() as u32);
+    put_u64(&mut a, 8, (&raw const k) as u64);
+    put_u64(&mut a, 16, (&raw const v) as u64);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut a)?;
+    Ok(())
+}
+
+/// Loads a tracepoint program. On refusal, the verifier's log says why.
+pub fn bpf_load_tracepoint(insns: &[u64], license: &std::ffi::CStr) -> Result<OwnedFd, String> {
+    let mut log = vec![0u8; 64 * 1024];
+    let mut a = [0u8; ATTR_LEN];
+    put_u32(&mut a, 0, BPF_PROG_TYPE_TRACEPOINT);
+    put_u32(&mut a, 4, insns.len() as u32);
+    put_u64(&mut a, 8, insns.as_ptr() as u64);
+    put_u64(&mut a, 16, license.as_ptr() as u64);
+    put_u32(&mut a, 24, 1); // log level: errors
+    put_u32(&mut a, 28, log.len() as u32);
+    put_u64(&mut a, 32, log.as_mut_ptr() as u64);
+    a[48..56].copy_from_slice(b"ps_bind\0");
+    match bpf(BPF_PROG_LOAD, &mut a) {
+        Ok(fd) => owned(fd).map_err(|e| e.to_string()),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(0);
+            let text = String::from_utf8_lossy(&log[..end]);
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            Err(format!(
+                "{e}{}{last}",
+                if last.is_empty() { "" } else { ": " }
+            ))
+        }
+    }
+}
+
+/// Opens tracepoint `id` once (cpu 0, every process) and runs `prog` on every hit, on any CPU:
+/// the program hangs off the tracepoint itself, as libbpf attaches tracepoints.
+pub fn attach_tracepoint_prog(id: u64, prog: &OwnedFd) -> io::Result<OwnedFd> {
+    let mut attr = perf::bindings::perf_event_attr {
+        size: std::mem::size_of::<perf::bindings::perf_event_attr>() as u32,
+        type_: perf::bindings::PERF_TYPE_TRACEPOINT,
+        config: id,
+        ..Default::default()
+    };
+    attr.__bindgen_anon_1.sample_period = 1;
+    // SAFETY: as in open_ring: a fully initialised attr of its own size.
+    let fd = unsafe {
+        perf::perf_event_open(
+            &mut attr,
+            -1,
+            0,
+            -1,
+            nix::libc::c_ulong::from(perf::bindings::PERF_FLAG_FD_CLOEXEC),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let fd = owned(i64::from(fd))?;
+    // SAFETY: ioctls on our own perf fd with integer arguments (the program's fd).
+    let rc = unsafe { perf::ioctls::SET_BPF(fd.as_raw_fd(), prog.as_raw_fd() as u32) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    let rc = unsafe { perf::ioctls::ENABLE(fd.as_raw_fd(), 0) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
 }

@@ -38,6 +38,8 @@ pub struct Tracer {
     realtime: bool,
     mono_offset_ns: i128,
     filter: String,
+    tracefs: std::path::PathBuf,
+    cpus: i32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -148,6 +150,8 @@ impl Tracer {
                 realtime,
                 mono_offset_ns,
                 filter,
+                tracefs: dir,
+                cpus,
             },
             notes,
         ))
@@ -393,6 +397,17 @@ pub fn run(
     sink: &mut dyn FnMut(Report<'_>) -> bool,
 ) -> Result<(), WatchError> {
     let udp_too = opts.proto.is_none();
+    let mut notes = notes;
+    let mut binds = None;
+    if opts.binds {
+        match super::binds::Binds::open(&tracer.tracefs, &opts.ports, tracer.cpus) {
+            Ok(b) => {
+                notes.push("--binds: a BPF program on syscalls:sys_enter_bind reports every bind() to the ports (UDP and bind-only TCP too) with its result".into());
+                binds = Some(b);
+            }
+            Err(e) => notes.push(format!("--binds unavailable: {e}")),
+        }
+    }
     let info = SourceInfo {
         source: "tracepoint".into(),
         detail: format!(
@@ -442,6 +457,7 @@ pub fn run(
         }
     }
     let mut samples: Vec<Sample> = Vec::new();
+    let mut bound_by: FxHashMap<(IpAddr, u16), Owner> = FxHashMap::default();
     loop {
         let now = Instant::now();
         if opts.until.is_some_and(|u| now >= u) {
@@ -459,6 +475,7 @@ pub fn run(
             let mut fds: Vec<rustix::event::PollFd<'_>> = tracer
                 .rings
                 .iter()
+                .chain(binds.iter().flat_map(|b| b.rings()))
                 .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
                 .collect();
             let ts = rustix::time::Timespec {
@@ -491,6 +508,31 @@ pub fn run(
             return Ok(());
         }
         batch.extend(samples.iter().filter_map(|s| joiner.process(s)));
+        if let Some(b) = binds.as_mut() {
+            let (events, lost) = b.drain();
+            if lost > 0 && !sink(Report::Lost(lost)) {
+                return Ok(());
+            }
+            for e in &events {
+                if e.event == EventKind::Take
+                    && let Some(o) = &e.owner
+                {
+                    bound_by.insert((e.local_addr, e.local_port), o.clone());
+                }
+            }
+            batch.extend(events);
+            // A UDP socket the poll saw but whose process was gone before its owner could be
+            // read: the bind() that made it names the process.
+            for e in batch
+                .iter_mut()
+                .filter(|e| e.proto == Proto::Udp && e.owner.is_none())
+            {
+                if let Some(o) = bound_by.get(&(e.local_addr, e.local_port)) {
+                    e.owner = Some(o.clone());
+                    e.owner_via = Some(OwnerVia::Bind);
+                }
+            }
+        }
         batch.sort_by_key(|e| e.time);
         for e in &batch {
             if !sink(Report::Event(e)) {
