@@ -92,6 +92,7 @@ pub fn run(opts: TuiOptions) -> Result<(), StartError> {
         ));
     }
     let mut app = app::App::new(config.keymap, opts.replay.is_some());
+    app.travel = travel::TimeTravel::new(config.history);
     // A recording replays with its whole timeline: `[` steps back from its end.
     if let Some(path) = &opts.replay
         && let Ok(bytes) = std::fs::read(path)

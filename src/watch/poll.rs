@@ -105,7 +105,7 @@ pub fn run(
         &mut dumper,
         &opts.ports,
         opts.proto,
-        super::ALL_STATES_AND_BOUND,
+        TICK_STATES, // as every tick: a baseline with more states would see them "leave" at once
     )
     .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
     // One tick's cost, measured, bounds the resolution from below.

@@ -371,6 +371,10 @@ impl Joiner {
             note,
         };
         if s.new != TCP_CLOSE {
+            // A close lost with a full ring would leave its entry forever: bound the map.
+            if self.known.len() >= PENDING_MAX {
+                self.known.clear();
+            }
             self.known.insert(s.skaddr, k);
         }
         Some(event)

@@ -117,12 +117,19 @@ fn main() -> ExitCode {
     let _ = collect_with(&opts, Some(&mut cache)).unwrap(); // the first is a full scan
     let mut steady = Vec::new();
     let mut incremental = 0;
+    // What the TUI's collector does besides: derive the views, diff for history.
+    let (mut derive, mut diff) = (Vec::new(), Vec::new());
+    let mut prev: Option<portscope::model::Snapshot> = None;
     for _ in 0..runs.max(5) {
         std::thread::sleep(Duration::from_millis(200)); // between refreshes, as in the TUI
         let (w, c, s) = timed(|| collect_with(&opts, Some(&mut cache)).unwrap());
         incremental += usize::from(!cache.last.full);
-        drop(s);
         steady.push((w, c));
+        let (_, dc, _) = timed(|| portscope::analyze::Derived::of(&s));
+        derive.push(dc);
+        let (_, hc, _) = timed(|| portscope::history::changes_since(prev.as_ref(), &s));
+        diff.push(hc);
+        prev = Some(s);
     }
     let m = |v: &[(f64, f64)], i: usize| {
         median(v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect())
@@ -150,6 +157,11 @@ fn main() -> ExitCode {
         "| steady-state (owners reused) | {iw:.0} | {ic:.0} | {:.3}x | {:.3}x |",
         iw / ssw,
         ic / ssc
+    );
+    println!(
+        "TUI collector extras per refresh (cpu ms, median): derived views {:.0}, history diff {:.0}",
+        median(derive),
+        median(diff)
     );
     drop(filled);
     ExitCode::SUCCESS
