@@ -413,6 +413,7 @@ fn bad_input_is_one_line_and_status_2() {
         vec!["watch", "80", "--for", "soon"],
         vec!["watch", "80", "--proto", "sctp"],
         vec!["history", "/nonexistent/portscope.log"],
+        vec!["--netns", "1", "watch", "80"],
     ] {
         let (code, out, err) = common::run(portscope().args(&args));
         assert_eq!(code, 2, "{args:?}: {out} {err}");

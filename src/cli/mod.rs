@@ -247,6 +247,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Snapshot(args)) => snapshot_cmd::run(&args, &netns),
         Some(Command::Why(args)) => why_cmd::run(&args, &netns),
         Some(Command::Reserve(args)) => reserve_cmd::run(&args, &netns),
+        // Tracepoints see every namespace (events carry the owner's `netns`); polling another
+        // namespace is not built yet: refuse rather than quietly watch this one.
+        Some(Command::Watch(_)) if cli.netns.is_some() => bad_input(
+            "watch does not take --netns yet: run it inside the namespace (nsenter -n -t PID portscope watch ...); the tracepoint source sees every namespace anyway",
+        ),
         Some(Command::Watch(args)) => watch_cmd::run(&args),
         Some(Command::History(args)) => history_cmd::run(&args),
         None => {

@@ -195,11 +195,11 @@ pub fn run(
 ) -> Result<(), WatchError> {
     let mut notes = Vec::new();
     let tcp_wanted = opts.proto != Some(Proto::Udp);
-    if !opts.force_poll && tcp_wanted {
+    if !opts.force_poll && (tcp_wanted || opts.binds) {
         match trace::Tracer::open(&opts.ports) {
             Ok((tracer, mut trace_notes)) => {
                 notes.append(&mut trace_notes);
-                if opts.proto.is_none() {
+                if opts.proto != Some(Proto::Tcp) {
                     notes.push(
                         "UDP has no state tracepoint: UDP sockets on these ports are polled alongside"
                             .into(),

@@ -400,7 +400,9 @@ pub fn run(
     notes: Vec<String>,
     sink: &mut dyn FnMut(Report<'_>) -> bool,
 ) -> Result<(), WatchError> {
-    let udp_too = opts.proto.is_none();
+    let udp_too = opts.proto != Some(Proto::Tcp);
+    // `--proto udp --binds`: the tracer runs for the bind program's sake; TCP stays unreported.
+    let tcp_too = opts.proto != Some(Proto::Udp);
     let mut notes = notes;
     let mut binds = None;
     if opts.binds {
@@ -429,13 +431,17 @@ pub fn run(
     // read after it (a socket may show as both held and taken, never as neither).
     let mut dumper = crate::collect::netlink::Dumper::open()
         .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
-    let mut held = super::sockets_on(
-        &mut dumper,
-        &opts.ports,
-        Some(Proto::Tcp),
-        super::ALL_STATES_AND_BOUND,
-    )
-    .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+    let mut held = if tcp_too {
+        super::sockets_on(
+            &mut dumper,
+            &opts.ports,
+            Some(Proto::Tcp),
+            super::ALL_STATES_AND_BOUND,
+        )
+        .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?
+    } else {
+        Vec::new()
+    };
     super::owner::attach(&mut held);
     let mut joiner = Joiner::new(&opts.ports);
     let mut udp = super::poll::Differ::default();
@@ -511,7 +517,9 @@ pub fn run(
         if lost > 0 && !sink(Report::Lost(lost)) {
             return Ok(());
         }
-        batch.extend(samples.iter().filter_map(|s| joiner.process(s)));
+        if tcp_too {
+            batch.extend(samples.iter().filter_map(|s| joiner.process(s)));
+        }
         if let Some(b) = binds.as_mut() {
             let (events, lost) = b.drain();
             if lost > 0 && !sink(Report::Lost(lost)) {
@@ -524,7 +532,11 @@ pub fn run(
                     bound_by.insert((e.local_addr, e.local_port), o.clone());
                 }
             }
-            batch.extend(events);
+            batch.extend(
+                events
+                    .into_iter()
+                    .filter(|e| opts.proto.is_none_or(|p| p == e.proto)),
+            );
             // A UDP socket the poll saw but whose process was gone before its owner could be
             // read: the bind() that made it names the process.
             for e in batch
