@@ -6,6 +6,7 @@ mod confirm;
 pub mod docs_cmd;
 mod fix_cmd;
 pub mod fleet_cmd;
+pub mod history_cmd;
 pub mod out;
 pub mod reserve_change;
 pub mod reserve_cmd;
@@ -13,6 +14,7 @@ pub mod reserve_text;
 pub mod services_cmd;
 pub mod snapshot_cmd;
 pub mod table;
+pub mod watch_cmd;
 mod why_allns;
 mod why_cmd;
 mod why_text;
@@ -53,6 +55,10 @@ pub struct Cli {
     /// TUI: sysctl.d directory for staged reservations (default /etc/sysctl.d).
     #[arg(long, value_name = "DIR")]
     pub sysctl_dir: Option<std::path::PathBuf>,
+    /// TUI: append every change seen (sockets appearing, changing state, going away, with
+    /// owners) to this history log; read it with `portscope history FILE` or `--replay FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// "1s", "500ms", "2.5" (seconds).
@@ -107,6 +113,13 @@ pub enum Command {
     Completions(docs_cmd::CompletionsArgs),
     /// Print the man page (roff): portscope man > /usr/local/share/man/man1/portscope.1
     Man,
+    /// Report every socket that takes, leaves or changes state on ports, as it happens.
+    ///
+    /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
+    /// polls sock_diag; the first line says which, and what it can miss.
+    Watch(watch_cmd::WatchArgs),
+    /// Who held a port when: read a log written with --record.
+    History(history_cmd::HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +372,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs_cmd::completions(&args),
         Some(Command::Man) => docs_cmd::man(),
+        // Tracepoints see every namespace (events carry the owner's `netns`); polling another
+        // namespace is not built yet: refuse rather than quietly watch this one.
+        Some(Command::Watch(_)) if cli.netns.is_some() => bad_input(
+            "watch does not take --netns yet: run it inside the namespace (nsenter -n -t PID portscope watch ...); the tracepoint source sees every namespace anyway",
+        ),
+        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args)),
+        Some(Command::History(args)) => out::exit_status(history_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
@@ -367,6 +387,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 config: cli.config,
                 no_color: cli.no_color,
                 sysctl_dir: cli.sysctl_dir,
+                record: cli.record,
             };
             match crate::tui::run(opts) {
                 Ok(crate::tui::runtime::Ending::Quit) => ExitCode::SUCCESS,

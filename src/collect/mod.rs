@@ -8,6 +8,7 @@ pub mod container;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
+pub mod owner_cache;
 pub mod owners;
 pub mod probe;
 pub mod procnet;
@@ -117,42 +118,7 @@ pub(crate) fn attach_owners(
     warnings: &mut Vec<String>,
 ) {
     // Only a scan that ran can say an owner is hidden; without one, owners are simply unknown.
-    let mut scanned = false;
-    match owners {
-        Some(Ok(Ok(map))) => {
-            scanned = true;
-            stats.processes_scanned = map.scanned;
-            stats.processes_hidden = map.hidden;
-            stats.processes_vanished = map.vanished;
-            stats.fds_scanned = map.fds;
-            // Intern owner lists: consecutive lookups mostly hit the same process's set.
-            let empty = crate::model::no_owners();
-            let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
-                rustc_hash::FxHashMap::default();
-            let mut key = Vec::new();
-            for s in sockets.iter_mut() {
-                key.clear();
-                if s.inode != 0 {
-                    key.extend(map.owner_indices(s.inode));
-                }
-                s.owners = if key.is_empty() {
-                    Arc::clone(&empty)
-                } else if let Some(list) = interned.get(&key) {
-                    Arc::clone(list)
-                } else {
-                    let list: crate::model::Owners = key
-                        .iter()
-                        .map(|&i| Arc::clone(&map.procs[i as usize]))
-                        .collect();
-                    interned.insert(key.clone(), Arc::clone(&list));
-                    list
-                };
-            }
-        }
-        Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
-        Some(Err(_)) => warnings.push("owner scan failed; owners unknown".into()),
-        None => {}
-    }
+    let scanned = resolve_owners(sockets, owners, None, 1, stats, warnings);
     for s in sockets.iter_mut() {
         s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
     }
@@ -240,17 +206,57 @@ pub(crate) fn finish_table(
 
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+    collect_with(opts, None)
+}
+
+/// Gives every socket its owners from `map` (shared lists: one allocation per distinct set).
+fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::OwnerMap) {
+    let empty = crate::model::no_owners();
+    let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
+        rustc_hash::FxHashMap::default();
+    let mut key = Vec::new();
+    for s in sockets.iter_mut() {
+        key.clear();
+        if s.inode != 0 {
+            key.extend(map.owner_indices(s.inode));
+        }
+        s.owners = if key.is_empty() {
+            Arc::clone(&empty)
+        } else if let Some(list) = interned.get(&key) {
+            Arc::clone(list)
+        } else {
+            let list: crate::model::Owners = key
+                .iter()
+                .map(|&i| Arc::clone(&map.procs[i as usize]))
+                .collect();
+            interned.insert(key.clone(), Arc::clone(&list));
+            list
+        };
+    }
+}
+
+/// Like [`collect`], with owners read through `cache` when given: a steady-state refresh reads
+/// only the fd tables that changed, and falls back to a full scan when a socket stays unowned.
+/// The result equals a full snapshot's (tests/incremental_kernel.rs checks it under churn).
+pub fn collect_with(
+    opts: &CollectOptions,
+    mut cache: Option<&mut owner_cache::OwnerCache>,
+) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
 
     // The fd scan and the socket dump are independent: run them side by side.
     let (table, owners) = std::thread::scope(|scope| {
+        // The TUI keeps an incremental owner cache; one-shot commands scan once, and only the
+        // processes of the namespace looked into when it is not portscope's own.
         let focus = opts.netns.inode();
+        let cache_ref = cache.as_deref_mut();
         let owner_job = (!opts.skip_owners).then(|| {
-            scope.spawn(move || match focus {
-                Some(ns) => owners::scan_in(ns, threads),
-                None => owners::scan(threads),
+            scope.spawn(move || match (cache_ref, focus) {
+                (Some(c), _) => c.scan(threads),
+                (None, Some(ns)) => owners::scan_in(ns, threads),
+                (None, None) => owners::scan(threads),
             })
         });
         let table = opts.netns.run_in(|| {
@@ -295,7 +301,20 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         is_root: is_root(),
         ..Stats::default()
     };
-    attach_owners(&mut sockets, owners, &mut stats, &mut warnings);
+    let scanned = resolve_owners(
+        &mut sockets,
+        owners,
+        cache,
+        threads,
+        &mut stats,
+        &mut warnings,
+    );
+    for s in sockets.iter_mut() {
+        s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
+    }
+    if scanned {
+        attribute_published(&mut sockets);
+    }
     accept_queue::attribute(&mut sockets);
     stats.bound_inactive_visible =
         source == Source::Netlink && accept_queue::kernel_reports_bound_inactive();
@@ -323,4 +342,67 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
         sockets,
         namespaces: Vec::new(),
     })
+}
+
+/// Joins the owner scan's result to the sockets; with the TUI's cache, sockets left without an
+/// owner get a second incremental pass, then a full scan. Returns whether a scan ran.
+fn resolve_owners(
+    sockets: &mut [crate::model::Socket],
+    owners: Option<std::thread::Result<std::io::Result<owners::OwnerMap>>>,
+    cache: Option<&mut owner_cache::OwnerCache>,
+    threads: usize,
+    stats: &mut Stats,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let mut scanned = false;
+    match owners {
+        Some(Ok(Ok(map))) => {
+            scanned = true;
+            stats.processes_scanned = map.scanned;
+            stats.processes_hidden = map.hidden;
+            stats.processes_vanished = map.vanished;
+            stats.fds_scanned = map.fds;
+            join_owners(sockets, &map);
+            if let Some(c) = cache {
+                let unowned = |socks: &[crate::model::Socket]| -> Vec<u64> {
+                    socks
+                        .iter()
+                        .filter(|s| s.inode != 0 && s.owners.is_empty())
+                        .map(|s| s.inode)
+                        .collect()
+                };
+                let mut missing = unowned(sockets);
+                // Sockets born while the first pass ran: their processes' counts changed, so a
+                // second incremental pass finds them; only what it misses needs a full scan.
+                if c.needs_full(&missing)
+                    && let Ok(again) = c.incremental(threads)
+                {
+                    join_owners(sockets, &again);
+                    stats.processes_scanned += again.scanned;
+                    missing = unowned(sockets);
+                }
+                if c.needs_full(&missing) {
+                    match c.full(threads) {
+                        Ok(full) => {
+                            join_owners(sockets, &full);
+                            stats.processes_scanned = full.scanned;
+                            stats.processes_hidden = full.hidden;
+                            stats.processes_vanished = full.vanished;
+                            stats.fds_scanned = full.fds;
+                            c.set_unresolvable(unowned(sockets));
+                        }
+                        Err(e) => {
+                            warnings.push(format!("could not list /proc: {e}; owners may be stale"))
+                        }
+                    }
+                } else if c.last.full {
+                    c.set_unresolvable(missing);
+                }
+            }
+        }
+        Some(Ok(Err(e))) => warnings.push(format!("could not list /proc: {e}; owners unknown")),
+        Some(Err(_)) => warnings.push("owner scan failed; owners unknown".into()),
+        None => {}
+    }
+    scanned
 }

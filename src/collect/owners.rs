@@ -29,7 +29,7 @@ pub struct OwnerMap {
 }
 
 /// Numeric entries of /proc: every process visible in our PID namespace.
-fn list_pids() -> std::io::Result<Vec<u32>> {
+pub(crate) fn list_pids() -> std::io::Result<Vec<u32>> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;
@@ -114,7 +114,8 @@ pub fn user_name(uid: u32) -> Foreign {
     })
 }
 
-fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
+/// Who process `pid` is (command, user, unit, container), or None once it has exited.
+pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     let proc = procfs::process::Process::new(pid as i32).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
@@ -288,6 +289,19 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
 }
 
 impl OwnerMap {
+    /// A map over processes and the socket inodes each holds (counters left at zero).
+    pub fn from_entries<'a>(entries: impl Iterator<Item = (Arc<Owner>, &'a [u64])>) -> OwnerMap {
+        let mut map = OwnerMap::default();
+        for (owner, inodes) in entries {
+            let idx = map.procs.len() as u32;
+            map.procs.push(owner);
+            map.by_inode.extend(inodes.iter().map(|&i| (i, idx)));
+        }
+        map.by_inode.sort_unstable();
+        map.by_inode.dedup();
+        map
+    }
+
     /// Indices into `procs` of the processes holding socket `inode`.
     pub fn owner_indices(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
         let start = self.by_inode.partition_point(|&(i, _)| i < inode);

@@ -55,6 +55,8 @@ pub enum Msg {
     Resize,
     /// A confirmed action finished.
     ActionDone(Box<Outcome>),
+    /// What changed with the last snapshot, for time travel (`[` / `]`).
+    History(Arc<Vec<crate::history::Change>>),
 }
 
 /// What the runtime must do after an update.
@@ -236,6 +238,8 @@ pub struct App {
     haystack: Option<Vec<String>>,
     /// Which network namespaces are shown (`n` switches).
     pub picker: super::netns_pick::Picker,
+    /// What was seen before, and the moment on screen when it is the past.
+    pub travel: super::travel::TimeTravel,
 }
 
 impl App {
@@ -275,6 +279,7 @@ impl App {
             actions: ActionContext::default(),
             haystack: None,
             picker: Default::default(),
+            travel: Default::default(),
         }
     }
 
@@ -311,6 +316,10 @@ impl App {
                 self.error = Some(e);
                 Vec::new()
             }
+            Msg::History(changes) => {
+                self.travel.record(&changes);
+                Vec::new()
+            }
             Msg::ActionDone(outcome) => {
                 let outcome = *outcome;
                 self.modal = Some(match outcome.follow_up.clone() {
@@ -332,7 +341,7 @@ impl App {
         derived: Option<Arc<Derived>>,
     ) {
         self.picker.observe(&snap);
-        if self.frozen {
+        if self.frozen || self.travel.at.is_some() {
             self.pending = Some((snap, diag, derived));
         } else {
             self.apply(snap, diag, derived);
@@ -355,6 +364,22 @@ impl App {
         self.error = None;
         self.haystack = None;
         self.recompute();
+    }
+
+    /// Puts a snapshot from history on screen (the why diagnosis stays the live one).
+    pub(super) fn show(&mut self, snap: Arc<Snapshot>, derived: Arc<Derived>) {
+        let diag = self.diagnosis.clone();
+        self.apply(snap, diag, Some(derived));
+    }
+
+    /// Back to live data.
+    pub(super) fn show_live(
+        &mut self,
+        snap: Arc<Snapshot>,
+        diag: Option<Arc<Diagnosis>>,
+        derived: Option<Arc<Derived>>,
+    ) {
+        self.apply(snap, diag, derived);
     }
 
     pub fn snapshot(&self) -> Option<&Snapshot> {
@@ -602,6 +627,8 @@ impl App {
                     self.apply(snap, diag, derived);
                 }
             }
+            Command::Earlier => self.note = super::travel::step(self, true),
+            Command::Later => self.note = super::travel::step(self, false),
             Command::Refresh => return vec![Effect::RefreshNow],
             Command::Open => match self.view {
                 View::Listeners | View::Connections => {

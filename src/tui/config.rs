@@ -3,6 +3,8 @@
 //! ```toml
 //! interval_ms = 1000
 //! sysctl_dir = "/etc/sysctl.d"
+//! history_minutes = 60      # what `[` / `]` can go back to: this long ...
+//! history_mb = 50           # ... or this much memory, whichever comes first
 //! [colors]
 //! listener = "green"        # names, "#rrggbb" or 0-255
 //! [keys]
@@ -26,6 +28,8 @@ pub const INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(360
 struct File {
     interval_ms: Option<u64>,
     sysctl_dir: Option<PathBuf>,
+    history_minutes: Option<u64>,
+    history_mb: Option<u64>,
     #[serde(default)]
     colors: ColorOverrides,
     #[serde(default)]
@@ -39,6 +43,8 @@ struct File {
 pub struct Config {
     pub interval_ms: Option<u64>,
     pub sysctl_dir: Option<PathBuf>,
+    /// Bounds of the in-memory history (time travel).
+    pub history: crate::history::Bounds,
     pub keymap: KeyMap,
     pub theme: Theme,
     /// Declared service ports, validated.
@@ -93,11 +99,44 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
     }
     let services = crate::guard::service::validate_all(&file.service)
         .map_err(|e| format!("config file {shown}: {e}"))?;
+    if file.history_minutes == Some(0) || file.history_mb == Some(0) {
+        return Err(format!(
+            "config file {shown}: history_minutes and history_mb must be at least 1"
+        ));
+    }
+    let defaults = crate::history::Bounds::default();
     Ok(Config {
         services,
         interval_ms: file.interval_ms,
         sysctl_dir: file.sysctl_dir,
+        history: crate::history::Bounds {
+            max_age: file.history_minutes.map_or(defaults.max_age, |m| {
+                std::time::Duration::from_secs(m.saturating_mul(60))
+            }),
+            max_bytes: file.history_mb.map_or(defaults.max_bytes, |m| {
+                usize::try_from(m.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+            }),
+        },
         keymap,
         theme,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn history_bounds_come_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "history_minutes = 5\nhistory_mb = 2\n").unwrap();
+        let c = super::load(Some(&f), true).unwrap();
+        assert_eq!(c.history.max_age, std::time::Duration::from_secs(300));
+        assert_eq!(c.history.max_bytes, 2 * 1024 * 1024);
+        std::fs::write(&f, "history_mb = 0\n").unwrap();
+        let e = super::load(Some(&f), true).unwrap_err();
+        assert!(e.contains("history_mb"), "{e}");
+        std::fs::write(&f, "").unwrap();
+        let c = super::load(Some(&f), true).unwrap();
+        assert_eq!(c.history.max_bytes, 50 * 1024 * 1024);
+    }
 }

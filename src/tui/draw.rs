@@ -126,7 +126,12 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         }
     }
     let mut right = Vec::new();
-    if app.frozen {
+    if let Some(past) = app.travel.header() {
+        right.push(Span::styled(
+            past,
+            theme.warn().add_modifier(Modifier::REVERSED),
+        ));
+    } else if app.frozen {
         let waiting = if app.pending.is_some() {
             " FROZEN: newer data waiting (space) "
         } else {

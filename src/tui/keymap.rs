@@ -25,6 +25,8 @@ pub enum Command {
     Right,
     Filter,
     Freeze,
+    Earlier,
+    Later,
     Refresh,
     Open,
     Back,
@@ -44,7 +46,7 @@ pub enum Command {
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 33] = [
+    pub const ALL: [(Command, &'static str, &'static str); 35] = [
         (Command::Help, "help", "show this help"),
         (Command::Quit, "quit", "quit"),
         (Command::NextView, "next_view", "next view"),
@@ -78,6 +80,16 @@ impl Command {
             Command::Freeze,
             "freeze",
             "freeze / unfreeze the view (keys still work)",
+        ),
+        (
+            Command::Earlier,
+            "earlier",
+            "step back in time, to the previous change",
+        ),
+        (
+            Command::Later,
+            "later",
+            "step forward in time, back to the present",
         ),
         (Command::Refresh, "refresh", "refresh now"),
         (
@@ -179,6 +191,8 @@ impl KeyMap {
             (Command::Right, &["right", "l"]),
             (Command::Filter, &["/"]),
             (Command::Freeze, &["space"]),
+            (Command::Earlier, &["["]),
+            (Command::Later, &["]"]),
             (Command::Refresh, &["r"]),
             (Command::Open, &["enter"]),
             (Command::Back, &["esc"]),

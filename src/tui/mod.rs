@@ -10,6 +10,7 @@ pub mod runtime;
 pub mod signals;
 pub mod terminal;
 pub mod theme;
+pub mod travel;
 pub mod views;
 mod why_act;
 
@@ -28,6 +29,8 @@ pub struct TuiOptions {
     pub no_color: bool,
     /// Where staged reservations are persisted (default /etc/sysctl.d).
     pub sysctl_dir: Option<PathBuf>,
+    /// Append every refresh's changes to this history log.
+    pub record: Option<PathBuf>,
 }
 
 /// What can go wrong before the UI starts: all of it is the user's input (exit status 2)
@@ -38,10 +41,21 @@ pub enum StartError {
     Failed(String),
 }
 
-/// Reads a recorded `snapshot --json` document.
+/// Reads a recorded `snapshot --json` document, or a history log (`--record`), shown at its end.
 pub fn load_replay(path: &Path) -> Result<Snapshot, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read replay file {}: {e}", path.display()))?;
+    if crate::history::log::looks_like_log(text.as_bytes()) {
+        let loaded = crate::history::log::parse(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let h = crate::history::History::from_changes(loaded.changes);
+        let end = h.span().map_or(jiff::Timestamp::UNIX_EPOCH, |s| s.1);
+        return Ok(crate::history::snapshot_at(
+            &h,
+            end,
+            &format!("recording {}", path.display()),
+        ));
+    }
     let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
         format!(
             "{} is not a portscope snapshot (portscope snapshot --json): {e}",
@@ -83,11 +97,35 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         ));
     }
     let mut app = app::App::new(config.keymap, opts.replay.is_some());
+    app.travel = travel::TimeTravel::new(config.history);
+    // A recording replays with its whole timeline: `[` steps back from its end.
+    if let Some(path) = &opts.replay
+        && let Ok(bytes) = std::fs::read(path)
+        && crate::history::log::looks_like_log(&bytes)
+        && let Ok(loaded) = crate::history::log::parse(&bytes)
+    {
+        app.travel = travel::TimeTravel::new(crate::history::Bounds {
+            max_age: Duration::MAX,
+            max_bytes: usize::MAX,
+        });
+        app.travel.record(&loaded.changes);
+    }
     app.actions.netns = opts.netns.clone();
     if let Some(dir) = opts.sysctl_dir.or(config.sysctl_dir) {
         app.actions.sysctl_dir = dir;
     }
-    runtime::run(app, config.theme, source, interval)
+    let recorder = match (&opts.record, &opts.replay) {
+        (Some(_), Some(_)) => {
+            return Err(StartError::BadInput(
+                "--record records the live system; it cannot be combined with --replay".into(),
+            ));
+        }
+        (Some(path), None) => Some(crate::history::SnapshotRecorder::open(path).map_err(|e| {
+            StartError::BadInput(format!("cannot record to {}: {e}", path.display()))
+        })?),
+        _ => None,
+    };
+    runtime::run(app, config.theme, source, interval, recorder)
         .map_err(|e| StartError::Failed(format!("terminal error: {e}")))
 }
 

@@ -3,7 +3,7 @@
 //! restart. Kept apart from `app` so the TUI can be restructured around it.
 
 use crate::collect::allns::{AllNetnsOptions, collect_all};
-use crate::collect::{CollectError, CollectOptions, collect};
+use crate::collect::{CollectError, CollectOptions};
 use crate::model::{Snapshot, Socket};
 
 /// Which namespaces the collector reads.
@@ -74,9 +74,14 @@ impl Picker {
 }
 
 /// One snapshot of the scope.
-pub fn collect_scope(scope: &Scope, opts: &CollectOptions) -> Result<Snapshot, CollectError> {
+/// The start namespace reuses the incremental owner cache (see `collect::owner_cache`).
+pub fn collect_scope(
+    scope: &Scope,
+    opts: &CollectOptions,
+    cache: &mut crate::collect::owner_cache::OwnerCache,
+) -> Result<Snapshot, CollectError> {
     match scope {
-        Scope::Start => collect(opts),
+        Scope::Start => crate::collect::collect_with(opts, Some(cache)),
         Scope::All => collect_all(&AllNetnsOptions {
             skip_owners: opts.skip_owners,
             ..AllNetnsOptions::default()

@@ -66,7 +66,13 @@ fn cpu_time() -> Duration {
 }
 
 /// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
-pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Receiver<Control>) {
+pub fn collector(
+    source: Source,
+    interval: Duration,
+    tx: Sender<Inbox>,
+    ctrl: Receiver<Control>,
+    mut recorder: Option<crate::history::SnapshotRecorder>,
+) {
     let mut watch: Option<BindRequest> = None;
     let mut scope = super::netns_pick::Scope::default();
     let ctx = Context {
@@ -78,26 +84,48 @@ pub fn collector(source: Source, interval: Duration, tx: Sender<Inbox>, ctrl: Re
         uid: nix::unistd::geteuid().as_raw(),
         user_name: None,
     };
+    // Owners of unchanged processes are reused between refreshes (see collect::owner_cache).
+    let mut owner_cache = crate::collect::owner_cache::OwnerCache::default();
+    // The last snapshot, to diff the next against (history for `[`/`]` and --record).
+    let mut prev: Option<Arc<Snapshot>> = None;
     loop {
         let cpu0 = cpu_time();
         let msg = match &source {
-            Source::Live(opts) => match super::netns_pick::collect_scope(&scope, opts) {
-                Ok(snap) => {
-                    // The probe runs in the start namespace: diagnose against its sockets only
-                    // (none of them when one other namespace is shown).
-                    let diag = match &scope {
-                        super::netns_pick::Scope::One { .. } => None,
-                        _ => watch.map(|req| {
-                            let p = probe(&opts.netns, req.proto, req.addr, req.port);
-                            let own = super::netns_pick::start_only(&snap);
-                            Arc::new(diagnose(&req, own.as_ref().unwrap_or(&snap), &p, &ctx))
-                        }),
-                    };
-                    let derived = Arc::new(crate::analyze::Derived::of(&snap));
-                    Msg::Prepared(Arc::new(snap), diag, derived)
+            Source::Live(opts) => {
+                match super::netns_pick::collect_scope(&scope, opts, &mut owner_cache) {
+                    Ok(snap) => {
+                        // The probe runs in the start namespace: diagnose against its sockets
+                        // only (none of them when one other namespace is shown).
+                        let diag = match &scope {
+                            super::netns_pick::Scope::One { .. } => None,
+                            _ => watch.map(|req| {
+                                let p = probe(&opts.netns, req.proto, req.addr, req.port);
+                                let own = super::netns_pick::start_only(&snap);
+                                Arc::new(diagnose(&req, own.as_ref().unwrap_or(&snap), &p, &ctx))
+                            }),
+                        };
+                        let derived = Arc::new(crate::analyze::Derived::of(&snap));
+                        let snap = Arc::new(snap);
+                        let changes = crate::history::changes_since(prev.as_deref(), &snap);
+                        // A recording that cannot be written stops recording, not the UI.
+                        if let Some(rec) = recorder.as_mut()
+                            && rec.append_all(&changes).is_err()
+                        {
+                            recorder = None;
+                        }
+                        prev = Some(Arc::clone(&snap));
+                        if !changes.is_empty()
+                            && tx
+                                .send(Inbox::App(Msg::History(Arc::new(changes))))
+                                .is_err()
+                        {
+                            return;
+                        }
+                        Msg::Prepared(snap, diag, derived)
+                    }
+                    Err(e) => Msg::CollectFailed(e.to_string()),
                 }
-                Err(e) => Msg::CollectFailed(e.to_string()),
-            },
+            }
             Source::Replay(snap) => {
                 let diag = watch.map(|req| {
                     let p =
@@ -158,6 +186,7 @@ pub fn run(
     theme: Theme,
     source: Source,
     interval: Duration,
+    recorder: Option<crate::history::SnapshotRecorder>,
 ) -> std::io::Result<Ending> {
     let (tx, rx) = channel::<Inbox>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
@@ -171,7 +200,7 @@ pub fn run(
     })?;
     let collector_thread = std::thread::Builder::new()
         .name("collector".into())
-        .spawn(move || collector(source, interval, collector_tx, ctrl_rx))?;
+        .spawn(move || collector(source, interval, collector_tx, ctrl_rx, recorder))?;
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || input(tx))?;

@@ -127,6 +127,8 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
             }
         }
     }
+    // The port's story (the key names it even when the socket is gone).
+    lines.extend(super::timeline_lines(app, theme, key.local.1));
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
         " Details (↑↓ scroll · esc close) ",
         theme.title(),

@@ -39,3 +39,30 @@ pub fn owner_name(s: &Socket) -> String {
 pub fn first_owner(s: &Socket) -> Option<&Owner> {
     s.owners.first().map(|o| o.as_ref())
 }
+
+/// "Port 8080 timeline" and its last changes, for the detail pane and the why view; nothing
+/// when no change on the port was seen.
+pub fn timeline_lines(
+    app: &super::app::App,
+    theme: &super::theme::Theme,
+    port: u16,
+) -> Vec<ratatui::text::Line<'static>> {
+    use ratatui::text::{Line, Span};
+    let entries = app.travel.timeline(port, 8);
+    if entries.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![
+        Line::from(""),
+        Line::from(Span::styled(
+            format!("Port {port} timeline ([ ] step through time)"),
+            theme.header(),
+        )),
+    ];
+    lines.extend(
+        entries
+            .into_iter()
+            .map(|e| Line::from(Span::styled(format!("  {e}"), theme.dim()))),
+    );
+    lines
+}

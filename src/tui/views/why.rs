@@ -272,6 +272,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     {
         scroll = (sel + 3).saturating_sub(height);
     }
+    lines.extend(super::timeline_lines(app, theme, d.port));
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -1,8 +1,11 @@
 //! The one place with `unsafe`: system calls that neither rustix nor nix wraps.
 //!
 //! Each function is a thin, checked wrapper: the buffers passed to the kernel are owned Rust
-//! values of exactly the size the kernel is told, and every return value is checked.
+//! values of exactly the size the kernel is told, and every return value is checked. `perf`
+//! holds the perf_event_open ring buffers and the bpf() calls `portscope watch` needs.
 #![allow(unsafe_code)]
+
+pub mod perf;
 
 use std::os::fd::{AsFd, AsRawFd};
 

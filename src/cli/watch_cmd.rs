@@ -1,0 +1,247 @@
+//! `portscope watch PORT[,PORT...]`: who takes, leaves or changes state on a port, as it happens.
+
+use crate::model::{Endpoint, Owner, Proto};
+use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
+use clap::Args;
+use serde::Serialize;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct PortList(pub Vec<u16>);
+
+/// "8080", "8080,8443": at most 64 ports (the kernel filter grows with each).
+pub fn parse_ports(s: &str) -> Result<PortList, String> {
+    let mut out = Vec::new();
+    for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let p = super::parse_port_arg(tok)?;
+        if p == 0 {
+            return Err("port 0 is not a port anything can hold".into());
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{s:?} names no port"));
+    }
+    if out.len() > 64 {
+        return Err(format!("{} ports given; watch takes at most 64", out.len()));
+    }
+    Ok(PortList(out))
+}
+
+/// "30s", "500ms", "2m", "1h", "1.5" (seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * scale <= 30.0 * 86400.0 => {
+            Ok(Duration::from_secs_f64(v * scale))
+        }
+        Ok(_) => Err(format!(
+            "{s:?} is out of range (more than 0, at most 30 days)"
+        )),
+        Err(_) => Err(format!("{s:?} is not a duration (e.g. 30s, 500ms, 2m, 1h)")),
+    }
+}
+
+fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(5) || d > Duration::from_secs(10) {
+        return Err(format!("{s:?} is out of range (5ms to 10s)"));
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The ports to watch, comma-separated (at most 64).
+    #[arg(value_name = "PORT[,PORT...]", value_parser = parse_ports)]
+    pub ports: PortList,
+    /// Only tcp or only udp (UDP is always polled: it has no state tracepoint).
+    #[arg(long, value_name = "tcp|udp", value_parser = super::parse_proto)]
+    pub proto: Option<Proto>,
+    /// Stop after this long (30s, 5m, 1h); default: until interrupted.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// One JSON object per line (the first says which source is in use).
+    #[arg(long)]
+    pub json: bool,
+    /// Poll sock_diag even where the tracepoint is available.
+    #[arg(long)]
+    pub poll: bool,
+    /// Interval of the polling source (default 20ms).
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_poll_interval)]
+    pub poll_interval: Duration,
+    /// Also trace bind() with a small BPF program: UDP and bind-only TCP holders, and binds
+    /// the kernel refused (root or CAP_BPF + CAP_PERFMON).
+    #[arg(long)]
+    pub binds: bool,
+    /// Also append every change to this history log (read it with `portscope history FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Line<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// "nginx (pid 812) user www-data unit nginx.service", escaped.
+pub fn owner_text(o: &Owner) -> String {
+    // Foreign text shows escaped through Display.
+    let mut t = format!("{} (pid {}) user {}", o.comm, o.pid, o.user);
+    if let Some(u) = &o.unit {
+        t.push_str(&format!(" unit {u}"));
+    }
+    if let Some(c) = &o.container {
+        t.push_str(&format!(" container {c}"));
+    }
+    t
+}
+
+/// Local wall-clock time with microseconds: events milliseconds apart must stay apart.
+pub fn clock(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%H:%M:%S%.6f")
+        .to_string()
+}
+
+pub fn event_text(e: &WatchEvent) -> String {
+    let remote = if e.remote_port == 0 && e.remote_addr.is_unspecified() {
+        "*".to_string()
+    } else {
+        Endpoint(e.remote_addr, e.remote_port).to_string()
+    };
+    let state = match e.old_state {
+        Some(old) if old != e.state => format!("{}->{}", old.ss_name(), e.state.ss_name()),
+        _ => e.state.ss_name().to_string(),
+    };
+    let mut t = format!(
+        "{}  {:<5} {} {} {} {}",
+        clock(e.time),
+        e.event.as_str(),
+        e.proto,
+        Endpoint(e.local_addr, e.local_port),
+        remote,
+        state
+    );
+    if e.kernel_chosen == Some(true) {
+        t.push_str(" kernel-chosen port");
+    }
+    match &e.owner {
+        Some(o) => {
+            t.push_str("  ");
+            t.push_str(&owner_text(o));
+            match e.owner_via {
+                Some(crate::watch::OwnerVia::Connect) => t.push_str(" (its connect)"),
+                Some(crate::watch::OwnerVia::Listener) => t.push_str(" (accepted by its listener)"),
+                Some(crate::watch::OwnerVia::Scan) => t.push_str(" (by fd scan)"),
+                _ => {}
+            }
+        }
+        None => t.push_str("  owner unknown"),
+    }
+    if let Some(ns) = e.netns
+        && ns != crate::collect::netns::own_inode()
+    {
+        t.push_str(&format!(" netns:[{ns}]"));
+    }
+    if let Some(n) = &e.note {
+        t.push_str(&format!(" [{n}]"));
+    }
+    t
+}
+
+fn source_text(ports: &[u16], info: &SourceInfo) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let mut t = format!(
+        "portscope watch {}: source {}: {}\n",
+        ports.join(","),
+        info.source,
+        info.detail
+    );
+    for n in &info.notes {
+        t.push_str(&format!("  note: {n}\n"));
+    }
+    t
+}
+
+pub fn run(args: &WatchArgs) -> ExitCode {
+    let opts = WatchOptions {
+        ports: args.ports.0.clone(),
+        proto: args.proto,
+        until: args.duration.map(|d| Instant::now() + d),
+        force_poll: args.poll,
+        poll_interval: args.poll_interval,
+        binds: args.binds,
+    };
+    let mut recorder = match &args.record {
+        Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
+            Ok(r) => Some(r),
+            Err(e) => return super::bad_input(format!("cannot record to {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let json = args.json;
+    let ports = args.ports.0.clone();
+    let mut record_error = None;
+    let result = crate::watch::run(&opts, &mut |r| {
+        if let Some(rec) = recorder.as_mut()
+            && let Report::Event(e) = &r
+            && let Err(err) = rec.append_event(e)
+        {
+            record_error = Some(err.to_string());
+            return false;
+        }
+        let line = match (&r, json) {
+            (Report::Source(i), true) => serde_json::to_string(&Line {
+                ty: "source",
+                body: *i,
+            }),
+            (Report::Event(e), true) => serde_json::to_string(&Line {
+                ty: "event",
+                body: *e,
+            }),
+            (Report::Lost(n), true) => Ok(format!("{{\"type\":\"lost\",\"count\":{n}}}")),
+            (Report::Resolution(ms), true) => Ok(format!(
+                "{{\"type\":\"resolution\",\"resolution_ms\":{ms:.1}}}"
+            )),
+            (Report::Source(i), false) => Ok(source_text(&ports, i).trim_end().to_string()),
+            (Report::Event(e), false) => Ok(event_text(e)),
+            (Report::Lost(n), false) => Ok(format!(
+                "!! the kernel dropped {n} events (ring full): some changes are missing"
+            )),
+            (Report::Resolution(ms), false) => Ok(format!(
+                "!! polling fell behind: now one look every {ms:.0} ms; shorter holders may be missed"
+            )),
+        };
+        let Ok(line) = line else { return false };
+        // A closed pipe (| head) ends the watch quietly.
+        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+    });
+    if let Some(e) = record_error {
+        return super::failed(format!("recording failed: {e}"), 1);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::failed(e, 1),
+    }
+}

@@ -1,0 +1,271 @@
+//! Incremental owner scans: a refresh reads the fd tables of only the processes that can hold
+//! sockets the last scan did not see.
+//!
+//! A full scan readlinks every fd of every process: at 100k sockets that is most of a refresh.
+//! Between refreshes, most processes' fd tables did not change. Each process seen is kept with an
+//! open fd of its /proc/PID/fd directory:
+//! * `fstat` on it reports the number of open fds (Linux 6.2+); while that number is unchanged,
+//!   the inodes read last time are reused;
+//! * on a process that has exited it fails (ENOENT): the directory belongs to that process, not
+//!   to its pid, so a recycled pid can never inherit another process's sockets.
+//!
+//! What a count cannot see (a socket closed and another opened between two refreshes, an fd
+//! passed while both counts stay level) shows up as a socket nobody owns: the caller then asks
+//! for a full scan ([`OwnerCache::needs_full`]), and one runs periodically anyway.
+
+use super::owners::{self, OwnerMap};
+use crate::model::Owner;
+use rustc_hash::{FxHashMap, FxHashSet};
+use rustix::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Entry {
+    dir: OwnedFd,
+    count: i64,
+    owner: Option<Arc<Owner>>,
+    inodes: Vec<u64>,
+}
+
+/// What the last scan did (for benchmarks and the equality test).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ScanKind {
+    pub full: bool,
+    /// Processes whose fd table was read this time.
+    pub read: usize,
+    /// Processes whose sockets were reused unread.
+    pub reused: usize,
+}
+
+pub struct OwnerCache {
+    procs: FxHashMap<u32, Entry>,
+    last_full: Option<Instant>,
+    /// A full scan at least this often, so nothing can drift for long.
+    pub full_every: Duration,
+    /// Inodes that even a full scan left ownerless (hidden processes, sockets of processes
+    /// outside our PID namespace): not a reason for another full scan.
+    unresolvable: FxHashSet<u64>,
+    pub last: ScanKind,
+    /// Kernels before 6.2 report 0 as the size of /proc/PID/fd: then every scan is full.
+    counts_work: Option<bool>,
+}
+
+impl Default for OwnerCache {
+    fn default() -> Self {
+        OwnerCache {
+            procs: FxHashMap::default(),
+            last_full: None,
+            full_every: Duration::from_secs(30),
+            unresolvable: FxHashSet::default(),
+            last: ScanKind::default(),
+            counts_work: None,
+        }
+    }
+}
+
+enum Read {
+    Ok(Entry),
+    Hidden,
+    Vanished,
+}
+
+fn open_fd_dir(pid: u32) -> Result<OwnedFd, rustix::io::Errno> {
+    rustix::fs::open(
+        format!("/proc/{pid}/fd"),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+}
+
+/// The socket inodes among the fds listed in `dir`, and how many fds there were.
+fn read_sockets(dir: &OwnedFd) -> Option<(Vec<u64>, usize)> {
+    let mut listing = rustix::fs::Dir::read_from(dir).ok()?;
+    let mut inodes = Vec::new();
+    let mut fds = 0;
+    while let Some(entry) = listing.read() {
+        let Ok(entry) = entry else { return None };
+        let name = entry.file_name();
+        if !name.to_bytes().first().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        fds += 1;
+        let Ok(target) = rustix::fs::readlinkat(dir, name, Vec::new()) else {
+            continue; // closed since the listing
+        };
+        let b = std::ffi::OsStr::from_bytes(target.as_bytes()).as_bytes();
+        if let Some(rest) = b.strip_prefix(b"socket:[")
+            && let Some(num) = rest.strip_suffix(b"]")
+            && let Some(inode) = std::str::from_utf8(num).ok().and_then(|s| s.parse().ok())
+        {
+            inodes.push(inode);
+        }
+    }
+    Some((inodes, fds))
+}
+
+fn read_process(pid: u32) -> Read {
+    let dir = match open_fd_dir(pid) {
+        Ok(d) => d,
+        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return Read::Hidden,
+        Err(_) => return Read::Vanished,
+    };
+    // The count first: an fd opened after it makes the next refresh read this process again.
+    let Ok(st) = rustix::fs::fstat(&dir) else {
+        return Read::Vanished;
+    };
+    let Some((inodes, _)) = read_sockets(&dir) else {
+        return Read::Vanished;
+    };
+    let owner = if inodes.is_empty() {
+        None
+    } else {
+        match owners::process_info(pid, &crate::collect::container::RuntimeRoots::from_env()) {
+            Some(o) => Some(Arc::new(o)),
+            None => return Read::Vanished,
+        }
+    };
+    Read::Ok(Entry {
+        dir,
+        count: st.st_size,
+        owner,
+        inodes,
+    })
+}
+
+impl OwnerCache {
+    /// Whether a socket table joined with the last scan calls for a full scan: some socket with
+    /// an inode found no owner that a full scan could have found.
+    pub fn needs_full<'a>(&self, unowned: impl IntoIterator<Item = &'a u64>) -> bool {
+        !self.last.full && unowned.into_iter().any(|i| !self.unresolvable.contains(i))
+    }
+
+    /// After a full scan was joined: these inodes stay ownerless whatever we scan.
+    pub fn set_unresolvable(&mut self, unowned: impl IntoIterator<Item = u64>) {
+        self.unresolvable = unowned.into_iter().collect();
+    }
+
+    /// The owner map, read incrementally unless a full scan is due (first call, periodic, or
+    /// fd counts not available on this kernel).
+    pub fn scan(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
+        let due = self
+            .last_full
+            .is_none_or(|t| t.elapsed() >= self.full_every)
+            || self.counts_work == Some(false);
+        if due {
+            self.full(threads)
+        } else {
+            self.incremental(threads)
+        }
+    }
+
+    /// Reads every process again.
+    pub fn full(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
+        self.procs.clear();
+        let map = self.read_pids(owners::list_pids()?, threads, true);
+        self.last_full = Some(Instant::now());
+        if self.counts_work.is_none() {
+            // A process with open fds and a size of 0 means the kernel does not count (< 6.2).
+            self.counts_work = Some(self.procs.values().any(|e| e.count > 0));
+        }
+        Ok(map)
+    }
+
+    /// Reads only new processes and those whose fd count changed; reuses the rest.
+    pub fn incremental(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
+        let pids = owners::list_pids()?;
+        let listed: FxHashSet<u32> = pids.iter().copied().collect();
+        self.procs.retain(|pid, _| listed.contains(pid));
+        let mut stale = Vec::new();
+        let mut reused = 0;
+        for &pid in &pids {
+            match self.procs.get(&pid) {
+                Some(e) => match rustix::fs::fstat(&e.dir) {
+                    Ok(st) if st.st_size == e.count => reused += 1,
+                    // Changed, or exited (and perhaps the pid reused): read it afresh.
+                    _ => stale.push(pid),
+                },
+                None => stale.push(pid),
+            }
+        }
+        for pid in &stale {
+            self.procs.remove(pid);
+        }
+        let mut map = self.read_pids(stale, threads, false);
+        map.scanned += reused;
+        self.last.reused = reused;
+        Ok(map)
+    }
+
+    /// Finds the holders of `inodes` without a full scan's cost where it can: processes are read
+    /// smallest fd table first (new ones before all), and reading stops once every inode has a
+    /// holder. For a watch, which wants *a* holder of a few new sockets before a short-lived
+    /// process is gone; a snapshot, which wants *every* holder, uses [`OwnerCache::full`].
+    pub fn find(&mut self, inodes: &[u64]) -> std::io::Result<OwnerMap> {
+        let mut want: FxHashSet<u64> = inodes.iter().copied().collect();
+        let mut order: Vec<(i64, u32)> = owners::list_pids()?
+            .into_iter()
+            .map(|p| (self.procs.get(&p).map_or(-1, |e| e.count), p))
+            .collect();
+        order.sort_unstable();
+        for (_, pid) in order {
+            if want.is_empty() {
+                break;
+            }
+            if let Read::Ok(e) = read_process(pid) {
+                for i in &e.inodes {
+                    want.remove(i);
+                }
+                self.procs.insert(pid, e);
+            }
+        }
+        let mut map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
+            e.owner
+                .as_ref()
+                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
+        }));
+        map.scanned = self.procs.len();
+        Ok(map)
+    }
+
+    /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
+    fn read_pids(&mut self, pids: Vec<u32>, threads: usize, full: bool) -> OwnerMap {
+        let threads = threads.clamp(1, 16);
+        let chunk = pids.len().div_ceil(threads).max(1);
+        let parts: Vec<Vec<(u32, Read)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pids
+                .chunks(chunk)
+                .map(|pids| {
+                    scope.spawn(move || pids.iter().map(|&p| (p, read_process(p))).collect())
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+        let (mut hidden, mut vanished, mut read) = (0, 0, 0);
+        for (pid, r) in parts.into_iter().flatten() {
+            read += 1;
+            match r {
+                Read::Ok(e) => {
+                    self.procs.insert(pid, e);
+                }
+                Read::Hidden => hidden += 1,
+                Read::Vanished => vanished += 1,
+            }
+        }
+        self.last = ScanKind {
+            full,
+            read,
+            reused: 0,
+        };
+        let mut map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
+            e.owner
+                .as_ref()
+                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
+        }));
+        map.scanned = read;
+        map.hidden = hidden;
+        map.vanished = vanished;
+        map.fds = self.procs.values().map(|e| e.count.max(0) as usize).sum();
+        map
+    }
+}

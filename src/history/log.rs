@@ -1,0 +1,239 @@
+//! The on-disk history log: append-only, one record a line, each with its own checksum.
+//!
+//! Line format: 8 hex digits (CRC-32/IEEE of the JSON), a space, one JSON object, `\n`.
+//! The first record is a header (`{"portscope_history":1,...}`). A record is written with one
+//! `write` on an O_APPEND file, so a crash can only leave a torn last line: the reader ignores a
+//! final line without its newline and any line whose checksum does not match, and counts them.
+//! Reopening for append first ends a torn line, so later records stay readable.
+
+use super::Change;
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    portscope_history: u32,
+    started: jiff::Timestamp,
+    /// Who wrote the records that follow: "tui", "watch".
+    writer: String,
+    /// The ports this session watched (empty: all). At a session's start, whatever an earlier
+    /// session left "alive" on these ports is forgotten: the session lists what it found.
+    #[serde(default)]
+    ports: Vec<u16>,
+}
+
+/// CRC-32 (IEEE, reflected, as zlib): enough to tell a torn or scribbled record.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+fn line(json: &str) -> String {
+    format!("{:08x} {json}\n", crc32(json.as_bytes()))
+}
+
+/// Appends records to a log. Data reaches the disk at most a second after it was written
+/// (fdatasync is batched), and always on drop.
+pub struct Recorder {
+    file: std::fs::File,
+    last_sync: Instant,
+    dirty: bool,
+}
+
+impl Recorder {
+    /// Opens (creating, mode 0600) for appending, never following a symbolic link; writes a
+    /// header naming the writer.
+    pub fn open_as(path: &Path, writer: &str, ports: &[u16]) -> std::io::Result<Recorder> {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        // End a torn last line, or the first record appended would share its line and be lost.
+        if meta.len() > 0 {
+            let mut last = [0u8; 1];
+            file.seek(std::io::SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
+        let mut r = Recorder {
+            file,
+            last_sync: Instant::now(),
+            dirty: false,
+        };
+        let header = Header {
+            portscope_history: FORMAT_VERSION,
+            started: jiff::Timestamp::now(),
+            writer: writer.into(),
+            ports: ports.to_vec(),
+        };
+        r.write_json(&serde_json::to_string(&header).map_err(std::io::Error::other)?)?;
+        Ok(r)
+    }
+
+    /// A recorder for `portscope watch PORTS`.
+    pub fn open(path: &Path, ports: &[u16]) -> std::io::Result<Recorder> {
+        Self::open_as(path, "watch", ports)
+    }
+
+    fn write_json(&mut self, json: &str) -> std::io::Result<()> {
+        // One write call per record: with O_APPEND it lands whole or (on a crash) as a tail.
+        self.file.write_all(line(json).as_bytes())?;
+        self.dirty = true;
+        if self.last_sync.elapsed() >= Duration::from_secs(1) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.dirty {
+            self.file.sync_data()?;
+            self.dirty = false;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+
+    pub fn append(&mut self, c: &Change) -> std::io::Result<()> {
+        self.write_json(&serde_json::to_string(c).map_err(std::io::Error::other)?)
+    }
+
+    pub fn append_event(&mut self, e: &crate::watch::WatchEvent) -> std::io::Result<()> {
+        if e.event == crate::watch::EventKind::Refused {
+            return Ok(()); // a refused bind held nothing
+        }
+        self.append(&Change::from_event(e))
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.sync();
+    }
+}
+
+/// What a log held, and what had to be skipped.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub changes: Vec<Change>,
+    /// Lines whose checksum or JSON was wrong (a crash mid-write, an edit).
+    pub damaged: usize,
+    /// The last line had no newline: a write cut short.
+    pub torn_tail: bool,
+    pub headers: usize,
+}
+
+/// Reads a whole log. Fails only when the file cannot be read or is not a history log at all.
+pub fn read(path: &Path) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Whether `bytes` start like a history log (checksum, space, the header object).
+pub fn looks_like_log(bytes: &[u8]) -> bool {
+    bytes.len() > 10
+        && bytes[..8].iter().all(u8::is_ascii_hexdigit)
+        && bytes[8] == b' '
+        && bytes[9..].starts_with(b"{\"portscope_history\"")
+}
+
+pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
+    let mut out = Loaded::default();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (l, tail) = match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => {
+                out.torn_tail = true;
+                break;
+            }
+        };
+        rest = tail;
+        if l.is_empty() {
+            continue;
+        }
+        let ok = l.len() > 9
+            && l[8] == b' '
+            && std::str::from_utf8(&l[..8])
+                .ok()
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                == Some(crc32(&l[9..]));
+        if !ok {
+            out.damaged += 1;
+            continue;
+        }
+        let json = &l[9..];
+        if let Ok(h) = serde_json::from_slice::<Header>(json) {
+            if h.portscope_history > FORMAT_VERSION {
+                return Err(format!(
+                    "history format {} is newer than this portscope reads ({FORMAT_VERSION})",
+                    h.portscope_history
+                ));
+            }
+            out.headers += 1;
+            out.changes
+                .extend(super::Change::restarts(h.started, &h.ports));
+            continue;
+        }
+        match serde_json::from_slice::<Change>(json) {
+            Ok(c) => out.changes.push(c),
+            Err(_) => out.damaged += 1,
+        }
+    }
+    if out.headers == 0 {
+        return Err("not a portscope history log (no header record)".into());
+    }
+    // Several writers (or restarts) append in time order each; one timeline is wanted. The
+    // sort is stable, so a session's restart marker stays before its first records.
+    out.changes.sort_by_key(|c| c.at);
+    Ok(out)
+}
+
+/// Records a live TUI: the changes of each refresh (the first one's sockets as `present`).
+pub struct SnapshotRecorder {
+    rec: Recorder,
+}
+
+impl SnapshotRecorder {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        Ok(SnapshotRecorder {
+            rec: Recorder::open_as(path, "tui", &[])?,
+        })
+    }
+
+    pub fn append_all(&mut self, changes: &[Change]) -> std::io::Result<()> {
+        for c in changes {
+            self.rec.append(c)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc_matches_zlib() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32(b""), 0);
+    }
+}

@@ -1,0 +1,181 @@
+//! Joining tracepoint samples into events: the state `sock:inet_sock_set_state` does not carry
+//! (which process connect()ed a socket whose port the kernel chooses later in softirq, which
+//! listener accepted a connection), kept per socket address as bcc's tcplife does.
+
+use super::trace::{
+    PENDING_MAX, PENDING_TTL, Sample, TCP_CLOSE, TCP_CLOSING, TCP_FIN_WAIT1, TCP_FIN_WAIT2,
+    TCP_LISTEN, TCP_NEW_SYN_RECV, TCP_SYN_RECV, TCP_SYN_SENT,
+};
+use super::{EventKind, OwnerVia, WatchEvent};
+use crate::model::{Owner, Proto, State};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::time::Instant;
+
+/// What we know about a socket (by kernel address) between its events.
+#[derive(Debug, Clone)]
+struct Known {
+    owner: Option<Owner>,
+    via: Option<OwnerVia>,
+    kernel_chosen: Option<bool>,
+}
+
+/// Joins samples into events: the state the tracepoint itself does not carry.
+#[derive(Default)]
+pub struct Joiner {
+    ports: FxHashSet<u16>,
+    /// connect()s whose port the kernel has not chosen yet: skaddr -> (owner, when).
+    pending: FxHashMap<u64, (Option<Owner>, Instant)>,
+    known: FxHashMap<u64, Known>,
+    /// Owners of listeners per port, for the connections they accept.
+    listeners: FxHashMap<u16, Owner>,
+}
+
+impl Joiner {
+    pub(super) fn new(ports: &[u16]) -> Self {
+        Joiner {
+            ports: ports.iter().copied().collect(),
+            ..Default::default()
+        }
+    }
+
+    fn prune(&mut self) {
+        if self.pending.len() >= PENDING_MAX {
+            let now = Instant::now();
+            self.pending
+                .retain(|_, (_, at)| now.duration_since(*at) < PENDING_TTL);
+            if self.pending.len() >= PENDING_MAX {
+                self.pending.clear(); // a connect storm: forget rather than grow
+            }
+        }
+    }
+
+    pub(super) fn process(&mut self, s: &Sample) -> Option<WatchEvent> {
+        let ctx_owner = || {
+            if s.in_process {
+                super::owner::of_pid(s.pid)
+            } else {
+                None
+            }
+        };
+        if s.new == TCP_SYN_SENT && s.sport == 0 {
+            self.prune();
+            self.pending.insert(s.skaddr, (ctx_owner(), Instant::now()));
+            return None;
+        }
+        if !self.ports.contains(&s.sport) {
+            // Passed the kernel filter only as a connect; a later sample with its port comes
+            // through sport.
+            return None;
+        }
+        let mut known = self.known.remove(&s.skaddr);
+        let mut first = known.is_none();
+        let mut joined_connect = false;
+        if s.old == TCP_CLOSE {
+            // A new life at this address: whatever was pending there belonged to a freed socket.
+            self.pending.remove(&s.skaddr);
+        }
+        // Only the end of a SYN_SENT can be the connect that was waiting for its port; freed
+        // memory is reused, so anything else at the same address is another socket.
+        if known.is_none()
+            && s.old == TCP_SYN_SENT
+            && let Some((owner, _)) = self.pending.remove(&s.skaddr)
+        {
+            joined_connect = true;
+            known = Some(Known {
+                via: owner.as_ref().map(|_| OwnerVia::Connect),
+                owner,
+                kernel_chosen: Some(true),
+            });
+        }
+        let mut k = known.unwrap_or(Known {
+            owner: None,
+            via: None,
+            kernel_chosen: None,
+        });
+        if s.in_process
+            && let Some(o) = ctx_owner()
+        {
+            k.owner = Some(o);
+            k.via = Some(OwnerVia::Context);
+        }
+        let accepted = matches!(s.old, TCP_NEW_SYN_RECV | TCP_LISTEN) && s.new == TCP_SYN_RECV
+            || (first && s.old == TCP_SYN_RECV);
+        if k.owner.is_none()
+            && accepted
+            && let Some(o) = self.listeners.get(&s.sport)
+        {
+            k.owner = Some(o.clone());
+            k.via = Some(OwnerVia::Listener);
+        }
+        if s.old == TCP_CLOSE && s.new == TCP_SYN_SENT {
+            k.kernel_chosen = Some(false); // bound before connect: the port was chosen by bind
+        }
+        let kind = if s.new == TCP_CLOSE {
+            EventKind::Leave
+        } else if s.old == TCP_CLOSE || joined_connect || accepted {
+            EventKind::Take
+        } else {
+            EventKind::State
+        };
+        if kind == EventKind::Take {
+            first = false;
+        }
+        let mut note = None;
+        if kind == EventKind::Leave && matches!(s.old, TCP_FIN_WAIT1 | TCP_FIN_WAIT2 | TCP_CLOSING)
+        {
+            note = Some("TIME_WAIT may keep the port for up to 60 s".to_string());
+        } else if k.owner.is_none() {
+            note = Some(if first {
+                "owner unknown: the socket predates the watch and this change ran in softirq"
+                    .to_string()
+            } else {
+                "owner unknown: this change ran in softirq".to_string()
+            });
+        }
+        if s.new == TCP_LISTEN
+            && let Some(o) = &k.owner
+        {
+            self.listeners.insert(s.sport, o.clone());
+        }
+        let proto = Proto::Tcp;
+        let event = WatchEvent {
+            time: jiff::Timestamp::from_nanosecond(s.time_ns)
+                .unwrap_or_else(|_| jiff::Timestamp::now()),
+            event: kind,
+            proto,
+            family: s.family,
+            local_addr: s.saddr,
+            local_port: s.sport,
+            remote_addr: s.daddr,
+            remote_port: s.dport,
+            old_state: State::from_kernel(proto, s.old),
+            state: State::from_kernel(proto, s.new).unwrap_or(State::Close),
+            kernel_chosen: k.kernel_chosen,
+            owner: k.owner.clone(),
+            owner_via: k.via,
+            inode: 0,
+            netns: k.owner.as_ref().and_then(|o| super::owner::netns_of(o.pid)),
+            source: "tracepoint".into(),
+            note,
+        };
+        if s.new != TCP_CLOSE {
+            // A close lost with a full ring would leave its entry forever: bound the map.
+            if self.known.len() >= PENDING_MAX {
+                self.known.clear();
+            }
+            self.known.insert(s.skaddr, k);
+        }
+        Some(event)
+    }
+
+    /// Seeds listener owners from the sockets already on the ports.
+    pub(super) fn seed(&mut self, held: &[WatchEvent]) {
+        for e in held {
+            if e.state == State::Listen
+                && let Some(o) = &e.owner
+            {
+                self.listeners.insert(e.local_port, o.clone());
+            }
+        }
+    }
+}

@@ -1,0 +1,401 @@
+//! The tracepoint source: `sock:inet_sock_set_state` through perf_event_open, no BPF.
+//!
+//! One ring per CPU, with an ftrace filter installed in the kernel so only transitions on the
+//! watched ports (plus connects whose port is not chosen yet) are copied out. listen(), connect()
+//! and close() run in the process's own context, so the sample's pid is the process that did it.
+//! A kernel-chosen port only shows at SYN_SENT -> ESTABLISHED, which runs in softirq (any pid):
+//! like bcc's tcplife, the connect's pid is remembered by socket address and joined there.
+
+use super::tracefs::{self, Format};
+use super::{EventKind, OwnerVia, Report, SourceInfo, WatchError, WatchEvent, WatchOptions};
+use crate::model::{Family, Owner, Proto};
+use crate::sys::perf::PerfRing;
+use rustc_hash::FxHashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+pub(super) const TCP_SYN_SENT: u8 = 2;
+pub(super) const TCP_SYN_RECV: u8 = 3;
+pub(super) const TCP_FIN_WAIT1: u8 = 4;
+pub(super) const TCP_FIN_WAIT2: u8 = 5;
+pub(super) const TCP_CLOSE: u8 = 7;
+pub(super) const TCP_LISTEN: u8 = 10;
+pub(super) const TCP_CLOSING: u8 = 11;
+pub(super) const TCP_NEW_SYN_RECV: u8 = 12;
+/// trace_entry common_flags: hard irq, soft irq, NMI. Without them the sample ran in the
+/// context of the process that made the change.
+const IRQ_FLAGS: u8 = 0x08 | 0x10 | 0x40;
+/// Connects still waiting for their port are forgotten after this (a SYN_SENT rarely lasts
+/// longer; the kernel gives up after about two minutes).
+pub(super) const PENDING_TTL: Duration = Duration::from_secs(180);
+pub(super) const PENDING_MAX: usize = 65_536;
+
+/// The opened per-CPU rings and the record layout.
+pub struct Tracer {
+    rings: Vec<PerfRing>,
+    fmt: Fields,
+    /// Samples are stamped with CLOCK_REALTIME; otherwise CLOCK_MONOTONIC plus this offset.
+    realtime: bool,
+    mono_offset_ns: i128,
+    filter: String,
+    tracefs: std::path::PathBuf,
+    cpus: i32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    flags: usize,
+    skaddr: usize,
+    oldstate: usize,
+    newstate: usize,
+    sport: usize,
+    dport: usize,
+    family: usize,
+    saddr: usize,
+    daddr: usize,
+    saddr_v6: usize,
+    daddr_v6: usize,
+}
+
+impl Fields {
+    fn from(f: &Format) -> Result<Fields, String> {
+        Ok(Fields {
+            flags: f.field("common_flags")?.0,
+            skaddr: f.field("skaddr")?.0,
+            oldstate: f.field("oldstate")?.0,
+            newstate: f.field("newstate")?.0,
+            sport: f.field("sport")?.0,
+            dport: f.field("dport")?.0,
+            family: f.field("family")?.0,
+            saddr: f.field("saddr")?.0,
+            daddr: f.field("daddr")?.0,
+            saddr_v6: f.field("saddr_v6")?.0,
+            daddr_v6: f.field("daddr_v6")?.0,
+        })
+    }
+}
+
+/// The kernel-side filter: TCP only, the watched local ports, and connects that have no port
+/// yet (sport 0), whose pid must be remembered for the join.
+pub fn filter_for(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(|p| format!("sport == {p}")).collect();
+    format!(
+        "protocol == 6 && ({} || (newstate == {TCP_SYN_SENT} && sport == 0))",
+        ports.join(" || ")
+    )
+}
+
+fn clock_ns(clock: rustix::time::ClockId) -> i128 {
+    let t = rustix::time::clock_gettime(clock);
+    i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)
+}
+
+impl Tracer {
+    /// Opens the tracepoint on every CPU with the filter installed and enabled. Errors say what
+    /// is missing in words a user can act on. The notes say what was done to the host.
+    pub fn open(ports: &[u16]) -> Result<(Tracer, Vec<String>), String> {
+        let mut notes = Vec::new();
+        let (dir, mounted) = tracefs::ensure_mounted()?;
+        if mounted {
+            notes.push(format!(
+                "mounted tracefs at {} (as root) to read the tracepoint's id and layout; it stays mounted",
+                dir.display()
+            ));
+        }
+        let format = Format::read(&dir, "sock", "inet_sock_set_state")?;
+        let fmt = Fields::from(&format)?;
+        let filter = filter_for(ports);
+        let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
+            .ok()
+            .flatten()
+            .map_or(1, |n| n.max(1) as i32);
+        let mut rings = Vec::new();
+        let mut realtime = true;
+        for cpu in 0..cpus {
+            match PerfRing::open_tracepoint(format.id, cpu, 64) {
+                Ok((ring, rt)) => {
+                    realtime &= rt;
+                    ring.set_filter(&filter)
+                        .map_err(|e| format!("installing the filter {filter:?}: {e}"))?;
+                    rings.push(ring);
+                }
+                // An offline CPU has nothing to trace.
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(nix::libc::EACCES) | Some(nix::libc::EPERM)
+                    ) =>
+                {
+                    return Err(format!(
+                        "perf_event_open refused ({e}): needs root or CAP_PERFMON (kernel.perf_event_paranoid)"
+                    ));
+                }
+                Err(e) => return Err(format!("perf_event_open on CPU {cpu}: {e}")),
+            }
+        }
+        if rings.is_empty() {
+            return Err("no CPU could be traced".into());
+        }
+        for r in &rings {
+            r.enable()
+                .map_err(|e| format!("enabling the tracepoint: {e}"))?;
+        }
+        let mono_offset_ns =
+            clock_ns(rustix::time::ClockId::Realtime) - clock_ns(rustix::time::ClockId::Monotonic);
+        Ok((
+            Tracer {
+                rings,
+                fmt,
+                realtime,
+                mono_offset_ns,
+                filter,
+                tracefs: dir,
+                cpus,
+            },
+            notes,
+        ))
+    }
+}
+
+/// One decoded sample.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sample {
+    pub(super) time_ns: i128,
+    pub(super) pid: u32,
+    pub(super) in_process: bool,
+    pub(super) skaddr: u64,
+    pub(super) old: u8,
+    pub(super) new: u8,
+    pub(super) sport: u16,
+    pub(super) dport: u16,
+    pub(super) family: Family,
+    pub(super) saddr: IpAddr,
+    pub(super) daddr: IpAddr,
+}
+
+fn rd<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
+    b.get(at..at + N)?.try_into().ok()
+}
+
+impl Tracer {
+    /// Body layout for PERF_SAMPLE_TID | TIME | RAW: pid, tid, time, raw size, raw record.
+    fn decode(&self, body: &[u8]) -> Option<Sample> {
+        let pid = u32::from_ne_bytes(rd(body, 0)?);
+        let time = u64::from_ne_bytes(rd(body, 8)?);
+        let size = u32::from_ne_bytes(rd(body, 16)?) as usize;
+        let raw = body.get(20..20 + size)?;
+        let f = &self.fmt;
+        let family = match u16::from_ne_bytes(rd(raw, f.family)?) {
+            2 => Family::Ipv4,
+            10 => Family::Ipv6,
+            _ => return None,
+        };
+        let (saddr, daddr) = match family {
+            Family::Ipv4 => (
+                IpAddr::V4(Ipv4Addr::from(rd::<4>(raw, f.saddr)?)),
+                IpAddr::V4(Ipv4Addr::from(rd::<4>(raw, f.daddr)?)),
+            ),
+            Family::Ipv6 => (
+                IpAddr::V6(Ipv6Addr::from(rd::<16>(raw, f.saddr_v6)?)),
+                IpAddr::V6(Ipv6Addr::from(rd::<16>(raw, f.daddr_v6)?)),
+            ),
+        };
+        let time_ns = if self.realtime {
+            i128::from(time)
+        } else {
+            i128::from(time) + self.mono_offset_ns
+        };
+        Some(Sample {
+            time_ns,
+            pid,
+            in_process: raw.get(f.flags)? & IRQ_FLAGS == 0,
+            skaddr: u64::from_ne_bytes(rd(raw, f.skaddr)?),
+            old: i32::from_ne_bytes(rd(raw, f.oldstate)?) as u8,
+            new: i32::from_ne_bytes(rd(raw, f.newstate)?) as u8,
+            // The tracepoint stores ports in host order (ntohs in the kernel's TP_fast_assign).
+            sport: u16::from_ne_bytes(rd(raw, f.sport)?),
+            dport: u16::from_ne_bytes(rd(raw, f.dport)?),
+            family,
+            saddr,
+            daddr,
+        })
+    }
+}
+
+/// Runs the tracepoint source until `opts.until` or the sink says stop. UDP, which has no
+/// state tracepoint, is polled alongside when asked for.
+pub fn run(
+    mut tracer: Tracer,
+    opts: &WatchOptions,
+    notes: Vec<String>,
+    sink: &mut dyn FnMut(Report<'_>) -> bool,
+) -> Result<(), WatchError> {
+    let udp_too = opts.proto != Some(Proto::Tcp);
+    // `--proto udp --binds`: the tracer runs for the bind program's sake; TCP stays unreported.
+    let tcp_too = opts.proto != Some(Proto::Udp);
+    let mut notes = notes;
+    let mut binds = None;
+    if opts.binds {
+        match super::binds::Binds::open(&tracer.tracefs, &opts.ports, tracer.cpus) {
+            Ok(b) => {
+                notes.push("--binds: a BPF program on syscalls:sys_enter_bind reports every bind() to the ports (UDP and bind-only TCP too) with its result".into());
+                binds = Some(b);
+            }
+            Err(e) => notes.push(format!("--binds unavailable: {e}")),
+        }
+    }
+    let info = SourceInfo {
+        source: "tracepoint".into(),
+        detail: format!(
+            "sock:inet_sock_set_state via perf_event_open on {} CPUs, kernel filter `{}`: every TCP listen, connect, accept and close on the ports, however short-lived",
+            tracer.rings.len(),
+            tracer.filter
+        ),
+        resolution_ms: None,
+        notes,
+    };
+    if !sink(Report::Source(&info)) {
+        return Ok(());
+    }
+    // Tracing is already on, so nothing that happens from here is missed; the held sockets are
+    // read after it (a socket may show as both held and taken, never as neither).
+    let mut dumper = crate::collect::netlink::Dumper::open()
+        .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+    let mut held = if tcp_too {
+        super::sockets_on(
+            &mut dumper,
+            &opts.ports,
+            Some(Proto::Tcp),
+            super::ALL_STATES_AND_BOUND,
+        )
+        .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?
+    } else {
+        Vec::new()
+    };
+    super::owner::attach(&mut held);
+    let mut joiner = super::join::Joiner::new(&opts.ports);
+    let mut udp = super::poll::Differ::default();
+    let held_events: Vec<WatchEvent> = held
+        .iter()
+        .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, "tracepoint"))
+        .collect();
+    joiner.seed(&held_events);
+    for e in &held_events {
+        if !sink(Report::Event(e)) {
+            return Ok(());
+        }
+    }
+    if udp_too {
+        let now = super::sockets_on(&mut dumper, &opts.ports, Some(Proto::Udp), 0x1fff)
+            .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+        let mut now = now;
+        super::owner::attach(&mut now);
+        for e in udp.baseline(now, "poll") {
+            if !sink(Report::Event(&e)) {
+                return Ok(());
+            }
+        }
+    }
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut bound_by: FxHashMap<(IpAddr, u16), Owner> = FxHashMap::default();
+    loop {
+        let now = Instant::now();
+        if opts.until.is_some_and(|u| now >= u) {
+            return Ok(());
+        }
+        let mut timeout = if udp_too {
+            opts.poll_interval
+        } else {
+            Duration::from_millis(200)
+        };
+        if let Some(u) = opts.until {
+            timeout = timeout.min(u.saturating_duration_since(now));
+        }
+        {
+            let mut fds: Vec<rustix::event::PollFd<'_>> = tracer
+                .rings
+                .iter()
+                .chain(binds.iter().flat_map(|b| b.rings()))
+                .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
+                .collect();
+            let ts = rustix::time::Timespec {
+                tv_sec: timeout.as_secs() as i64,
+                tv_nsec: i64::from(timeout.subsec_nanos()),
+            };
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(WatchError::Failed(format!("poll: {e}"))),
+            }
+        }
+        // UDP first, then the rings: a TCP change that happened before this UDP look is in the
+        // rings by now, so one sort puts both in the order they happened.
+        let mut batch: Vec<WatchEvent> = Vec::new();
+        if udp_too {
+            let now = super::sockets_on(&mut dumper, &opts.ports, Some(Proto::Udp), 0x1fff)
+                .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+            batch.extend(udp.step(now, "poll"));
+        }
+        samples.clear();
+        let mut lost = 0;
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for ring in tracer.rings.iter_mut() {
+            lost += ring.drain(|b| bodies.push(b.to_vec())).lost;
+        }
+        samples.extend(bodies.iter().filter_map(|b| tracer.decode(b)));
+        // Rings are per CPU: merge them into one timeline.
+        samples.sort_by_key(|s| s.time_ns);
+        if lost > 0 && !sink(Report::Lost(lost)) {
+            return Ok(());
+        }
+        if tcp_too {
+            batch.extend(samples.iter().filter_map(|s| joiner.process(s)));
+        }
+        if let Some(b) = binds.as_mut() {
+            let (events, lost) = b.drain();
+            if lost > 0 && !sink(Report::Lost(lost)) {
+                return Ok(());
+            }
+            for e in &events {
+                if e.event == EventKind::Take
+                    && let Some(o) = &e.owner
+                {
+                    bound_by.insert((e.local_addr, e.local_port), o.clone());
+                }
+            }
+            batch.extend(
+                events
+                    .into_iter()
+                    .filter(|e| opts.proto.is_none_or(|p| p == e.proto)),
+            );
+            // A UDP socket the poll saw but whose process was gone before its owner could be
+            // read: the bind() that made it names the process.
+            for e in batch
+                .iter_mut()
+                .filter(|e| e.proto == Proto::Udp && e.owner.is_none())
+            {
+                if let Some(o) = bound_by.get(&(e.local_addr, e.local_port)) {
+                    e.owner = Some(o.clone());
+                    e.owner_via = Some(OwnerVia::Bind);
+                }
+            }
+        }
+        batch.sort_by_key(|e| e.time);
+        for e in &batch {
+            if !sink(Report::Event(e)) {
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filter_names_every_port_and_pending_connects() {
+        assert_eq!(
+            super::filter_for(&[8080, 8081]),
+            "protocol == 6 && (sport == 8080 || sport == 8081 || (newstate == 2 && sport == 0))"
+        );
+    }
+}
