@@ -723,3 +723,70 @@ fn kube_apiserver_node_port_range_marks_the_map_and_warns_reserve() {
         "{out}"
     );
 }
+
+/// `fix` stops the unit that runs a listener through `systemctl stop` (here a stand-in on PATH
+/// that does what systemd would: end the unit's processes), asks for it like a signal (`--yes`
+/// alone does not run it), and the kernel's bind succeeds afterwards.
+#[test]
+fn fix_stops_the_unit_that_runs_the_listener() {
+    const TEST: &str = "fix_stops_the_unit_that_runs_the_listener";
+    if !private_netns(TEST) || !cgroups_usable(TEST) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let l = tcp_listen("0.0.0.0:21900");
+    let unit = "/system.slice/webapp.service";
+    let svc = spawn_in(tmp.path(), "webapp", &[], &[&l.as_fd()], unit, unit);
+    drop(l);
+    // The stand-in systemctl: records its arguments, then ends the unit's process.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let calls = tmp.path().join("calls");
+    std::fs::write(
+        bin.join("systemctl"),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = stop ] && kill {}\nexit 0\n",
+            calls.display(),
+            svc.pid()
+        ),
+    )
+    .expect("stand-in");
+    std::fs::set_permissions(
+        bin.join("systemctl"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let d = why(tmp.path(), 21900);
+    assert!(
+        commands(&d).contains(&"systemctl stop webapp.service"),
+        "{:?}",
+        commands(&d)
+    );
+    // --yes alone does not stop a unit.
+    let (code, out, err) = run(portscope()
+        .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
+        .env("PATH", &path)
+        .args(["fix", "21900", "--yes"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!calls.exists(), "systemctl ran without --kill: {out}");
+    let (code, out, err) = run(portscope()
+        .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
+        .env("PATH", &path)
+        .args(["fix", "21900", "--yes", "--kill"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        std::fs::read_to_string(&calls).expect("called").trim(),
+        "stop webapp.service"
+    );
+    // The kernel's own answer: the service's bind succeeds now.
+    assert!(
+        std::net::TcpListener::bind("0.0.0.0:21900").is_ok(),
+        "{out}"
+    );
+    drop(svc);
+}

@@ -87,6 +87,7 @@ impl PendingAction {
             PendingAction::Signal(a) => describe_signal(a),
             PendingAction::DestroySockets(a) => super::destroy_set::describe(a),
             PendingAction::Sequence(a) => super::sequence::describe(a),
+            PendingAction::StopService(a) => super::stop::describe(a),
             PendingAction::CloseConnection(a) => {
                 let s = &a.socket;
                 let who = s

@@ -265,6 +265,7 @@ pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> Outcome {
         PendingAction::UndoReservation(u) => undo(u),
         PendingAction::DestroySockets(a) => super::destroy_set::run(a),
         PendingAction::Sequence(a) => super::sequence::run(a, log),
+        PendingAction::StopService(a) => super::stop::run(a),
     };
     outcome.logged = match log {
         None => Logged::No("no data directory for the action log".into()),

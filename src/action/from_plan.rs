@@ -14,7 +14,7 @@ pub fn runnable(r: &Remedy) -> bool {
     matches!(
         r.action.as_str(),
         "reserve" | "destroy_time_wait" | "destroy_connections" | "close_connection" | "kill"
-    )
+    ) || (r.action == "stop_service" && super::stop::argv_of(&r.command).is_some())
 }
 
 /// The action for one step. A reservation is runtime only: the moment is what matters here,
@@ -50,6 +50,19 @@ pub fn plan_step(
                 .find(|s| !s.owners.is_empty())
                 .ok_or("no process is known for this cause (run as root to see it)")?;
             plan_signal(snap, s, Sig::Term, netns)
+        }
+        "stop_service" => {
+            let owners: Vec<&crate::model::Owner> = r
+                .cause
+                .and_then(|i| d.causes.get(i))
+                .map(|c| {
+                    c.holders
+                        .iter()
+                        .flat_map(|&h| d.holders[h].socket.owners.iter().map(|o| &**o))
+                        .collect()
+                })
+                .unwrap_or_default();
+            super::stop::plan(&r.command, &r.text, &owners).map(PendingAction::StopService)
         }
         "destroy_time_wait" | "destroy_connections" | "close_connection" => {
             destroy_set::plan_destroy_cause(d, r.cause.ok_or("this step names no cause")?, netns)

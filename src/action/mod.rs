@@ -10,6 +10,7 @@ pub mod kill;
 pub mod log;
 pub mod sequence;
 mod signal_plan;
+pub mod stop;
 pub mod target;
 pub mod units;
 
@@ -74,6 +75,8 @@ pub enum PendingAction {
     DestroySockets(destroy_set::DestroySetAction),
     /// Why's plan, step after step, stopping once the port binds (the TUI's why view).
     Sequence(sequence::SequenceAction),
+    /// Stop the unit or container that runs the listener (`systemctl stop`, `docker stop`).
+    StopService(stop::StopAction),
 }
 
 /// Why an action cannot even be offered for the selection.

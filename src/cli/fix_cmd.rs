@@ -169,10 +169,14 @@ fn run_confirmed(mut action: PendingAction, args: &FixArgs, no_terminal: &mut bo
         for l in &lines {
             say(&format!("  {l}\n"));
         }
-        let signal = matches!(action, PendingAction::Signal(_));
+        // Stopping a unit or container ends processes too: it needs --kill like a signal.
+        let signal = matches!(
+            action,
+            PendingAction::Signal(_) | PendingAction::StopService(_)
+        );
         let auto = args.yes && (!signal || args.kill);
         if args.yes && signal && !args.kill {
-            say("  (--yes does not send signals: add --kill, or answer here)\n");
+            say("  (--yes does not stop or signal processes: add --kill, or answer here)\n");
         }
         match confirm(auto, "  Do it?") {
             Consent::Yes => {}

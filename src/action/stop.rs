@@ -1,0 +1,199 @@
+//! Stopping what runs a listener: its systemd unit or its container, through the tool that owns
+//! it (`systemctl stop`, `docker stop`, ...), never a runtime daemon (`analyze::guard` chose the
+//! command). The command runs without a shell, and only commands of a fixed shape are run: a
+//! name taken from a cgroup path or a runtime's state file must not become an option or a
+//! second command.
+
+use super::exec::Outcome;
+use crate::model::Owner;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a stop may take (systemctl waits for the unit's own stop timeout, 90 s by default).
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StopAction {
+    /// The program and its arguments, as shown.
+    pub argv: Vec<String>,
+    /// What it stops, in words.
+    pub text: String,
+    /// The processes shown as holding the port, re-checked before acting (pid, start time).
+    pub holders: Vec<(u32, u64, String)>,
+}
+
+/// The command shapes portscope runs; anything else is shown for a person to run.
+const SHAPES: [&[&str]; 6] = [
+    &["systemctl", "stop", "*"],
+    &["docker", "stop", "*"],
+    &["podman", "stop", "*"],
+    &["nerdctl", "stop", "*"],
+    &["machinectl", "stop", "*"],
+    &["lxc-stop", "-n", "*"],
+];
+
+/// A name that cannot be read as an option or split into two words.
+fn plain_name(w: &str) -> bool {
+    !w.is_empty()
+        && !w.starts_with('-')
+        && w.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@._:-\\".contains(&b))
+}
+
+/// The argv of a stop command, when it has one of the shapes portscope runs.
+pub fn argv_of(command: &str) -> Option<Vec<String>> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    SHAPES
+        .iter()
+        .find(|shape| {
+            shape.len() == words.len()
+                && shape
+                    .iter()
+                    .zip(&words)
+                    .all(|(s, w)| if *s == "*" { plain_name(w) } else { s == w })
+        })
+        .map(|_| words.iter().map(|w| w.to_string()).collect())
+}
+
+pub fn plan(command: &str, text: &str, owners: &[&Owner]) -> Result<StopAction, String> {
+    let argv = argv_of(command).ok_or_else(|| {
+        format!("portscope runs only plain systemctl/docker/podman stop commands; run it yourself: {command}")
+    })?;
+    Ok(StopAction {
+        argv,
+        text: text.to_string(),
+        holders: owners
+            .iter()
+            .map(|o| (o.pid, o.start_time, o.comm.to_string()))
+            .collect(),
+    })
+}
+
+pub fn describe(a: &StopAction) -> (String, Vec<String>) {
+    let mut lines = vec![
+        format!("Run `{}`?", a.argv.join(" ")),
+        format!("  {}", a.text),
+    ];
+    if !a.holders.is_empty() {
+        lines.push(format!(
+            "  it holds the port now: {}",
+            a.holders
+                .iter()
+                .map(|(pid, _, comm)| format!("{comm} (pid {pid})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    lines.push("  everything that unit or container runs stops with it".into());
+    (format!("Stop: {}", a.argv.join(" ")), lines)
+}
+
+/// Whether a holder shown is still the same process (same start time), or gone.
+fn still_there(pid: u32, start: u64) -> bool {
+    crate::action::kill::start_time(pid) == Some(start)
+}
+
+pub fn run(a: &StopAction) -> Outcome {
+    let title = format!("stop: {}", a.argv.join(" "));
+    if !a.holders.is_empty() && !a.holders.iter().any(|(pid, st, _)| still_there(*pid, *st)) {
+        return Outcome::nothing_done(
+            title,
+            vec!["the processes shown have exited since: nothing was run".into()],
+        );
+    }
+    let Some((prog, args)) = a.argv.split_first() else {
+        return Outcome::nothing_done(title, vec!["no command".into()]);
+    };
+    let child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::failed(
+                title,
+                vec![format!("cannot run {prog}: {e}; nothing was run")],
+            );
+        }
+    };
+    let end = Instant::now() + STOP_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let out = child
+        .wait_with_output()
+        .map(|o| {
+            let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
+            t.push_str(&String::from_utf8_lossy(&o.stderr));
+            t
+        })
+        .unwrap_or_default();
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(6)
+        .map(|l| format!("  {l}"))
+        .collect();
+    match status {
+        Some(s) if s.success() => {
+            lines.insert(0, format!("{prog} finished"));
+            Outcome::done(title, lines)
+        }
+        Some(s) => {
+            lines.insert(0, format!("{prog} failed ({s})"));
+            Outcome::failed(title, lines)
+        }
+        None => {
+            lines.insert(
+                0,
+                format!(
+                    "{prog} did not finish within {} s: stopped waiting",
+                    STOP_TIMEOUT.as_secs()
+                ),
+            );
+            Outcome::failed(title, lines)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_stop_commands_are_run() {
+        assert_eq!(
+            argv_of("systemctl stop nginx.service"),
+            Some(vec![
+                "systemctl".into(),
+                "stop".into(),
+                "nginx.service".into()
+            ])
+        );
+        assert!(argv_of("docker stop web").is_some());
+        assert!(argv_of("systemctl stop web\\x2dapp.service").is_some());
+        for bad in [
+            "systemctl stop --force x",
+            "systemctl stop a b",
+            "systemctl stop a;reboot",
+            "kubectl -n x delete pod y",
+            "sudo -iu bob podman stop db",
+            "systemctl --user -M bob@ stop x.service",
+            "rm -rf /",
+            "systemctl stop $(reboot)",
+        ] {
+            assert_eq!(argv_of(bad), None, "{bad}");
+        }
+    }
+}
