@@ -125,9 +125,12 @@ impl WatchEvent {
             inode: s.inode,
             netns: Some(crate::collect::netns::current_inode()).filter(|&i| i != 0),
             source: source.into(),
-            note: s
-                .kernel_held
-                .then(|| "held by the kernel (no process)".to_string()),
+            note: if s.accept_queue {
+                Some("waiting in its listener's accept queue (not accepted yet)".to_string())
+            } else {
+                s.kernel_held
+                    .then(|| "held by the kernel (no process)".to_string())
+            },
         }
     }
 }

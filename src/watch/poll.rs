@@ -60,6 +60,8 @@ impl Differ {
                 }
             }
             owner::attach_with(&mut now, &mut self.owners);
+            // Connections not yet accepted belong to their listener's process.
+            crate::collect::accept_queue::attribute(&mut now);
         }
         let mut events = Vec::new();
         let mut next: FxHashMap<Key, Socket> = FxHashMap::default();
@@ -130,6 +132,7 @@ pub fn run(
     }
     let mut mine = first;
     owner::attach(&mut mine);
+    crate::collect::accept_queue::attribute(&mut mine);
     let mut differ = Differ::default();
     for e in differ.baseline(mine, "poll") {
         if !sink(Report::Event(&e)) {

@@ -274,6 +274,8 @@ pub fn run(
         Vec::new()
     };
     super::owner::attach(&mut held);
+    // Connections not yet accepted belong to their listener's process.
+    crate::collect::accept_queue::attribute(&mut held);
     let mut joiner = super::join::Joiner::new(&opts.ports);
     let mut udp = super::poll::Differ::default();
     let held_events: Vec<WatchEvent> = held
@@ -291,6 +293,8 @@ pub fn run(
             .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
         let mut now = now;
         super::owner::attach(&mut now);
+        // Connections not yet accepted belong to their listener's process.
+        crate::collect::accept_queue::attribute(&mut now);
         for e in udp.baseline(now, "poll") {
             if !sink(Report::Event(&e)) {
                 return Ok(());

@@ -226,7 +226,10 @@ pub fn for_causes(
                 stop_remedies(&mut r, &socks);
                 if !owners.is_empty() {
                     let extra = if c.count > 1 {
-                        format!("; its {} connections close with it", c.count - 1)
+                        match c.count - 1 {
+                            1 => "; its connection closes with it".to_string(),
+                            n => format!("; its {n} connections close with it"),
+                        }
                     } else {
                         String::new()
                     };
