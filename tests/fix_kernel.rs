@@ -40,7 +40,10 @@ fn fix_frees_a_port_held_by_a_listener_and_its_time_wait() {
     // --yes alone never signals a process.
     let (code, out, _) = fix(&dir, &["24001", "--yes"]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("--yes does not stop or signal processes"), "{out}");
+    assert!(
+        out.contains("--yes does not stop or signal processes"),
+        "{out}"
+    );
     assert!(out.contains("still not free"), "{out}");
     assert!(alive(&mut holder));
     assert!(!binds("0.0.0.0", 24001));
