@@ -568,11 +568,23 @@ fn without_root_an_unseen_listener_is_unknown() {
     let l = tcp_listen("0.0.0.0:22000");
     let _holder = hold(&[&l.as_fd()]);
     drop(l);
-    let mut cmd = env.cmd(&["check"]);
+    // Another user runs a copy it can reach (the checkout may be under a 0700 home), with a
+    // config it can read.
+    let cfg = env.dir.path().join("config.toml");
+    let shared =
+        std::env::temp_dir().join(format!("portscope-check-cfg-{}.toml", std::process::id()));
+    std::fs::copy(&cfg, &shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut cmd = portscope_as_other_user();
+    cmd.arg("--config")
+        .arg(&shared)
+        .args(["check", "--sysctl-root"])
+        .arg(env.root());
     cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
     let (code, out, err) = run(&mut cmd);
     assert_eq!(code, 3, "{out}{err}");
     assert_plugin_line(&out, "UNKNOWN");
+    let _ = std::fs::remove_file(&shared);
     assert!(
         out.contains("api 22000/tcp listener not visible") && out.contains("run as root"),
         "{out}"

@@ -306,7 +306,8 @@ fn a_hidden_holders_first_remedy_is_to_look_as_root() {
     let l = tcp_listen("0.0.0.0:22008");
     let _holder = hold(&[&l.as_fd()]);
     drop(l);
-    let bin = env!("CARGO_BIN_EXE_portscope");
+    // A copy the other user can reach (the checkout may be under a 0700 home).
+    let bin = portscope_for_other_users();
     let (code, out, err) = run(std::process::Command::new("setpriv")
         .args([
             "--reuid=65534",
@@ -314,7 +315,7 @@ fn a_hidden_holders_first_remedy_is_to_look_as_root() {
             "--clear-groups",
             "--inh-caps=-all",
         ])
-        .arg(bin)
+        .arg(&bin)
         .args(["why", "22008", "--json"])
         .env("HOME", "/tmp"));
     let d: Diagnosis = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
