@@ -1,5 +1,5 @@
 //! The network-namespace picker: the TUI shows the namespace it was started in, every
-//! namespace at once, or one of them (a container's), and `n` switches between them without a
+//! namespace at once, or one of them (a container's), and `w` ("which namespace") switches between them without a
 //! restart. Kept apart from `app` so the TUI can be restructured around it.
 
 use crate::collect::allns::{AllNetnsOptions, collect_all};

@@ -130,14 +130,19 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
     // The port's story (the key names it even when the socket is gone).
     lines.extend(super::timeline_lines(app, theme, key.local.1));
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
-        " Details (↑↓ scroll · esc close) ",
+        " Details (↑↓ scroll · q/esc close) ",
         theme.title(),
     ));
+    // Wrapped height, so scrolling stops at the last line.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let height: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let max = (height as u16).saturating_sub(area.height.saturating_sub(2));
+    app.overlay_max_scroll.set(max);
     f.render_widget(
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
+            .scroll((scroll.min(max), 0)),
         area,
     );
 }
