@@ -344,3 +344,34 @@ fn ipv6_connections_keep_every_port() {
         insta::assert_snapshot!(format!("ipv6_connections_{w}x{h}"), text);
     }
 }
+
+#[test]
+fn detail_shows_the_start_time_as_clock_time_and_age() {
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.type_keys("2/java\n\n");
+    let hz = procfs::ticks_per_second();
+    let java = app.selected_socket().unwrap().owners[0].start_time;
+    // Booted so that java started exactly 2 h 14 m before the snapshot.
+    let started = snap.taken_at.as_second() - 2 * 3600 - 14 * 60;
+    let boot = jiff::Timestamp::from_second(started - (java / hz) as i64).unwrap();
+    let clock = Clock::fixed(snap.taken_at).with_boot(boot);
+    let text = buffer_text(&render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &clock,
+        120,
+        35,
+    ));
+    let hhmm = jiff::Timestamp::from_second(started)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M")
+        .to_string();
+    assert!(
+        text.contains(&format!("started: {hhmm} · 2 h 14 m ago")),
+        "{text}"
+    );
+    assert!(!text.contains("start time"), "no raw ticks: {text}");
+}

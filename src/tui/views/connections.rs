@@ -39,10 +39,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ]));
     for p in app.summary().by_port.iter().take(busy as usize) {
         lines.push(Line::from(format!(
-            "  {}/{:<5} {:>6} sockets  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
+            "  {}/{:<5} {:>14}  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
             p.proto.map_or("", |p| p.as_str()),
             p.port,
-            p.total,
+            crate::tui::human::count(p.total, "socket"),
             p.established,
             p.time_wait,
             p.close_wait,
@@ -87,12 +87,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let (local_min, local_want) = need(|e| &e.0);
     let (peer_min, peer_want) = need(|e| &e.1);
+    // "frees in 46 s" where there is room.
+    let mark_want = if shown.iter().any(|&i| snap.sockets[i].expires_ms.is_some()) {
+        13
+    } else {
+        4
+    };
     let cols = [
         Col::new("proto", 5, 5, 6),
         Col::new("state", 10, 10, 8),
         Col::new("local", local_min, local_want, 10),
         Col::new("peer", peer_min, peer_want, 10),
-        Col::new("mark", 4, 4, 5),
+        Col::new("mark", 4, mark_want, 5),
         Col::new("process", 8, 15, 7).fill(),
         Col::new("pid", 7, 7, 4),
     ];
@@ -100,6 +106,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (widths, header, kept) = columns::layout(&cols, inner);
     let fitted = columns::fit(&cols, inner);
     let (local_w, peer_w) = (fitted[2].unwrap_or(0), fitted[3].unwrap_or(0));
+    let mark_w = fitted[4].unwrap_or(0);
     let rows: Vec<Row> = shown
         .iter()
         .zip(&ends)
@@ -111,7 +118,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
                 )
             } else if let Some(ms) = s.expires_ms {
-                Span::styled(format!("{}s", ms.div_ceil(1000)), theme.dim())
+                // Narrow: the countdown alone ("46 s"), which the help explains.
+                let text = crate::tui::human::frees_in(ms);
+                let text = if text.chars().count() > usize::from(mark_w) {
+                    text.trim_start_matches("frees in ").to_string()
+                } else {
+                    text
+                };
+                Span::styled(text, theme.dim())
             } else {
                 Span::raw("")
             };
