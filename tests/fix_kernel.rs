@@ -192,7 +192,7 @@ fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
     let env = [("XDG_DATA_HOME", d), ("HOME", d), ("XDG_CONFIG_HOME", d)];
     let mut t = Tui::start(&["--interval", "200ms"], &env, 120, 40);
     t.wait_text("Listeners");
-    t.keys("4");
+    t.keys("4e");
     t.keys("24010\r");
     // A frame can be read half drawn: wait for everything it should show.
     t.wait_for("the TIME_WAIT cause and its remedy", |s| {

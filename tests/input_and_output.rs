@@ -137,7 +137,7 @@ fn the_why_field_refuses_an_ambiguous_address() {
         35,
     );
     tui.wait_text("kubelet");
-    tui.keys("4::1:80\r");
+    tui.keys("4e::1:80\r");
     tui.wait_text("write an IPv6 address and port as [::1]:8080");
     tui.keys("\x1bq");
     assert_eq!(tui.exit_code(), 0);

@@ -56,7 +56,7 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
     tui.wait_for("the port map with its legend", |t| {
         t.contains("Port map ·") && t.contains("ephemeral 32768-60999")
     });
-    tui.keys("g20100\r");
+    tui.keys(":20100\r");
     tui.wait_text("port 20100: listener");
 
     tui.keys("?");
@@ -77,7 +77,7 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
         "the cursor survived the resize:\n{screen}"
     );
 
-    tui.keys("4");
+    tui.keys("4e");
     tui.keys("20100\r");
     let screen = tui.wait_text("IN USE");
     assert!(screen.contains("listens on 0.0.0.0:20100"), "{screen}");

@@ -56,10 +56,10 @@ views! {
     listeners_sorted_by_user: "ss",
     connections: "2",
     port_map: "3",
-    port_map_zoomed_on_10080: "3g10080\n",
-    why_10080: "410080\n",
-    why_10080_scrolled: "410080\njjjjjjjjjj",
-    why_typing: "41008",
+    port_map_zoomed_on_10080: "3:10080\n",
+    why_10080: "4e10080\n",
+    why_10080_scrolled: "4e10080\njjjjjjjjjj",
+    why_typing: "4e1008",
     help: "?",
     detail_of_java: "2/java\n\n",
     filter_editing: "/nginx",
@@ -224,4 +224,154 @@ fn listeners_all_netns() {
         assert!(text.contains("docker: web"), "{text}");
         insta::assert_snapshot!(format!("listeners_all_netns_{w}x{h}"), text);
     }
+}
+
+/// The recording with every IPv4 address turned into a long IPv6 one: unique local
+/// (`fd00:1234:5678:9abc::…`) and IPv4-mapped (`::ffff:127.0.0.1`) in turn, as a dual-stack
+/// host shows them.
+fn ipv6_recording() -> Arc<Snapshot> {
+    use std::net::{IpAddr, Ipv6Addr};
+    let mut snap = (*recording()).clone();
+    let widen = |a: IpAddr, n: usize| match a {
+        IpAddr::V4(v4) if n % 2 == 0 => {
+            let o = v4.octets();
+            IpAddr::V6(Ipv6Addr::new(
+                0xfd00,
+                0x1234,
+                0x5678,
+                0x9abc,
+                0,
+                0,
+                u16::from(o[2]),
+                u16::from(o[3]),
+            ))
+        }
+        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+        v6 => v6,
+    };
+    for (n, s) in snap.sockets.iter_mut().enumerate() {
+        s.local_addr = widen(s.local_addr, n);
+        if !s.remote_addr.is_unspecified() {
+            s.remote_addr = widen(s.remote_addr, n + 1);
+        }
+        s.family = portscope::model::Family::Ipv6;
+    }
+    Arc::new(snap)
+}
+
+/// Renders the IPv6 recording after `keys`, and checks that each table row shows the ports of
+/// the socket it stands for (`ports` gives them), whole, not cut.
+fn ipv6_screen(
+    keys: &str,
+    w: u16,
+    h: u16,
+    ports: fn(&portscope::model::Socket) -> Vec<u16>,
+) -> String {
+    let snap = ipv6_recording();
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.type_keys(keys);
+    let buf = render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        w,
+        h,
+    );
+    let text = buffer_text(&buf);
+    let lines: Vec<&str> = text.lines().collect();
+    let rows: &[usize] = if keys.starts_with('2') {
+        &app.conns
+    } else {
+        &app.listeners
+    };
+    // The table's rows start under its column header; find that line.
+    let head = if keys.starts_with('2') {
+        "local"
+    } else {
+        "address:port"
+    };
+    let first = lines
+        .iter()
+        .rposition(|l| l.starts_with('│') && l.contains(head))
+        .unwrap_or_else(|| panic!("no table header at {w}x{h}:\n{text}"))
+        + 1;
+    let mut checked = 0;
+    for (line, &i) in lines[first..].iter().zip(rows) {
+        if line.starts_with('└') {
+            break;
+        }
+        let s = &snap.sockets[i];
+        for port in ports(s) {
+            let whole = [format!(":{port} "), format!(":{port}│")];
+            assert!(
+                whole.iter().any(|p| line.contains(p.as_str())),
+                "port {port} cut at {w}x{h}: {line}\n{text}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no rows checked at {w}x{h}:\n{text}");
+    if w <= 60 {
+        assert!(
+            text.contains('…'),
+            "IPv6 addresses are shortened at {w}x{h}:\n{text}"
+        );
+    }
+    text
+}
+
+#[test]
+fn ipv6_listeners_keep_every_port() {
+    for (w, h) in [(60u16, 20u16), (80, 24), (120, 35)] {
+        let text = ipv6_screen("", w, h, |s| vec![s.local_port]);
+        assert!(text.lines().all(|l| l.chars().count() <= usize::from(w)));
+        insta::assert_snapshot!(format!("ipv6_listeners_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn ipv6_connections_keep_every_port() {
+    for (w, h) in [(60u16, 20u16), (80, 24), (120, 35)] {
+        let text = ipv6_screen("2", w, h, |s| {
+            let mut p = vec![s.local_port];
+            if s.remote_port != 0 {
+                p.push(s.remote_port);
+            }
+            p
+        });
+        assert!(text.lines().all(|l| l.chars().count() <= usize::from(w)));
+        insta::assert_snapshot!(format!("ipv6_connections_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn detail_shows_the_start_time_as_clock_time_and_age() {
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.type_keys("2/java\n\n");
+    let hz = procfs::ticks_per_second();
+    let java = app.selected_socket().unwrap().owners[0].start_time;
+    // Booted so that java started exactly 2 h 14 m before the snapshot.
+    let started = snap.taken_at.as_second() - 2 * 3600 - 14 * 60;
+    let boot = jiff::Timestamp::from_second(started - (java / hz) as i64).unwrap();
+    let clock = Clock::fixed(snap.taken_at).with_boot(boot);
+    let text = buffer_text(&render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &clock,
+        120,
+        35,
+    ));
+    let hhmm = jiff::Timestamp::from_second(started)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%H:%M")
+        .to_string();
+    assert!(
+        text.contains(&format!("started: {hhmm} · 2 h 14 m ago")),
+        "{text}"
+    );
+    assert!(!text.contains("start time"), "no raw ticks: {text}");
 }

@@ -41,7 +41,10 @@ fn views_cycle_with_tab_and_jump_with_digits() {
     assert_eq!(app.view, View::Listeners);
     app.type_keys("4");
     assert_eq!(app.view, View::Why);
-    assert!(app.why_editing, "the why view asks for a port at once");
+    assert!(!app.why_editing, "4 opens the view; e edits");
+    app.type_keys("e");
+    assert!(app.why_editing, "e edits the port");
+    assert!(app.why_input.value().is_empty(), "e is not typed");
 }
 
 #[test]
@@ -162,7 +165,7 @@ fn enter_opens_details_of_the_selected_socket() {
 #[test]
 fn why_port_entry_watches_the_port() {
     let mut app = app_with(sample());
-    let effects = app.type_keys("48080\n");
+    let effects = app.type_keys("4e8080\n");
     assert_eq!(
         effects,
         vec![
@@ -195,7 +198,7 @@ fn port_map_zoom_and_goto() {
     assert_eq!(app.map.zoom, 2, "+ and enter zoom in");
     app.type_keys("-");
     assert_eq!(app.map.zoom, 1);
-    app.type_keys("g40000\n");
+    app.type_keys(":40000\n");
     assert_eq!(
         (app.map.cursor, app.map.zoom),
         (40000, 5),
@@ -203,7 +206,7 @@ fn port_map_zoom_and_goto() {
     );
     app.type_keys("→→");
     assert_eq!(app.map.cursor, 40002);
-    app.type_keys("g99999\n");
+    app.type_keys(":99999\n");
     assert!(
         matches!(app.modal, Some(Modal::Goto(_))),
         "a bad port keeps the dialog open"
@@ -498,21 +501,140 @@ fn esc_glued_to_the_next_key_is_read_as_both() {
 }
 
 #[test]
-fn n_switches_network_namespaces_without_a_restart() {
+fn w_switches_network_namespaces_without_a_restart() {
     use portscope::tui::app::{App, Effect};
     use portscope::tui::keymap::KeyMap;
     use portscope::tui::netns_pick::Scope;
     let mut app = App::new(KeyMap::default_map(), false);
-    let effects = app.type_keys("n");
+    let effects = app.type_keys("w");
     assert!(effects.contains(&Effect::Scope(Scope::All)), "{effects:?}");
     assert!(effects.contains(&Effect::RefreshNow));
     // No namespace listed yet: the next press goes back to the start namespace.
-    let effects = app.type_keys("n");
+    let effects = app.type_keys("w");
     assert!(
         effects.contains(&Effect::Scope(Scope::Start)),
         "{effects:?}"
     );
     // A replay has no live namespaces to switch to.
     let mut replay = App::new(KeyMap::default_map(), true);
-    assert!(replay.type_keys("n").is_empty());
+    assert!(replay.type_keys("w").is_empty());
+}
+
+#[test]
+fn q_and_esc_close_the_topmost_overlay_instead_of_quitting() {
+    let mut app = app_with(sample());
+    for close in ["q", "\x1b"] {
+        app.type_keys("?");
+        assert!(matches!(app.modal, Some(Modal::Help { .. })));
+        let effects = app.type_keys(close);
+        assert!(app.modal.is_none(), "{close:?} closes help");
+        assert!(
+            !app.quit && !effects.contains(&Effect::Quit),
+            "{close:?} must not quit"
+        );
+        app.type_keys("\n");
+        assert!(matches!(app.modal, Some(Modal::Detail { .. })));
+        app.type_keys(close);
+        assert!(app.modal.is_none(), "{close:?} closes the detail pane");
+        assert!(!app.quit);
+    }
+    // With nothing open, q quits as before.
+    assert!(app.type_keys("q").contains(&Effect::Quit));
+}
+
+#[test]
+fn g_and_shift_g_go_to_top_and_bottom_and_colon_goes_to_a_port() {
+    let mut app = app_with(sample());
+    app.type_keys("G");
+    assert_eq!(selected_port(&app), Some(40000));
+    app.type_keys("g");
+    assert_eq!(selected_port(&app), Some(22));
+    app.type_keys("3:8080\n");
+    assert_eq!(app.map.cursor, 8080, ": opens go-to-port in the map");
+    assert!(app.modal.is_none());
+    app.type_keys("g");
+    assert_eq!(app.map.cursor, 0, "g is the lowest port in the map");
+}
+
+#[test]
+fn n_and_shift_n_walk_the_filter_matches_wrapping_around() {
+    let mut app = app_with(sample());
+    app.type_keys("n");
+    assert!(
+        app.note.as_deref().is_some_and(|n| n.contains("no search")),
+        "{:?}",
+        app.note
+    );
+    app.type_keys("/tcp\n");
+    let ports: Vec<u16> = app
+        .listeners
+        .iter()
+        .map(|&i| app.snapshot().unwrap().sockets[i].local_port)
+        .collect();
+    assert_eq!(ports, vec![22, 80, 8080, 40000]);
+    assert_eq!(selected_port(&app), Some(22));
+    app.type_keys("n");
+    assert_eq!(selected_port(&app), Some(80));
+    app.type_keys("N");
+    assert_eq!(selected_port(&app), Some(22));
+    app.type_keys("N");
+    assert_eq!(
+        selected_port(&app),
+        Some(40000),
+        "N wraps to the last match"
+    );
+    app.type_keys("n");
+    assert_eq!(selected_port(&app), Some(22), "n wraps to the first match");
+}
+
+#[test]
+fn keys_that_do_nothing_here_say_so() {
+    let mut app = app_with(sample());
+    app.type_keys("2s");
+    assert_eq!(app.view, View::Connections);
+    let note = app.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("sorts") && note.contains("Listeners"),
+        "{note}"
+    );
+    app.type_keys("x");
+    let note = app.note.clone().unwrap_or_default();
+    assert!(note.contains("x: not a key here"), "{note}");
+    // The next key that acts clears the note.
+    app.type_keys("j");
+    assert!(app.note.is_none());
+    app.type_keys("1:");
+    assert!(app.modal.is_none(), "go to port belongs to the map");
+    assert!(app.note.as_deref().is_some_and(|n| n.contains("Port map")));
+}
+
+#[test]
+fn help_never_scrolls_past_its_last_line() {
+    use portscope::tui::draw::Clock;
+    use portscope::tui::theme::Theme;
+    let mut app = app_with(sample());
+    app.type_keys("?");
+    let clock = Clock::fixed(jiff::Timestamp::UNIX_EPOCH);
+    let theme = Theme::defaults(true);
+    // Draw once so the pane knows its height, then hold j down.
+    portscope::tui::render_offscreen(&app, &theme, &clock, 80, 24);
+    app.type_keys(&"j".repeat(200));
+    let text = portscope::tui::buffer_text(&portscope::tui::render_offscreen(
+        &app, &theme, &clock, 80, 24,
+    ));
+    let Some(Modal::Help { scroll }) = app.modal else {
+        panic!("help closed")
+    };
+    assert!(scroll < 200, "the scroll stopped: {scroll}");
+    // The last line of the help sits on the pane's last row: no blank lines under it.
+    let rows: Vec<&str> = text.lines().collect();
+    let bottom = rows.iter().rposition(|l| l.contains('└')).unwrap();
+    assert!(rows[bottom - 1].contains("whole"), "{text}");
+    app.type_keys("k");
+    let Some(Modal::Help { scroll: after }) = app.modal else {
+        panic!("help closed")
+    };
+    assert_eq!(after, scroll - 1, "one k scrolls back at once");
+    app.type_keys("g");
+    assert!(matches!(app.modal, Some(Modal::Help { scroll: 0 })));
 }

@@ -34,7 +34,7 @@ fn app_on_9000() -> App {
     let snap = leftovers();
     let mut app = App::new(KeyMap::default_map(), false);
     app.update(Msg::Data(Arc::new(snap.clone()), None));
-    app.type_keys("4");
+    app.type_keys("4e");
     app.type_keys("9000\n");
     let req = app.why_request.expect("watching 9000");
     let probe = ProbeResult {

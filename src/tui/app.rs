@@ -236,10 +236,12 @@ pub struct App {
     pub actions: ActionContext,
     /// Lower-cased search text per socket, built on the first filter keystroke per snapshot.
     haystack: Option<Vec<String>>,
-    /// Which network namespaces are shown (`n` switches).
+    /// Which network namespaces are shown (`w` switches).
     pub picker: super::netns_pick::Picker,
     /// What was seen before, and the moment on screen when it is the past.
     pub travel: super::travel::TimeTravel,
+    /// How far the open help or detail pane can scroll, as last drawn.
+    pub overlay_max_scroll: Cell<u16>,
 }
 
 impl App {
@@ -280,6 +282,7 @@ impl App {
             haystack: None,
             picker: Default::default(),
             travel: Default::default(),
+            overlay_max_scroll: Cell::new(u16::MAX),
         }
     }
 
@@ -477,8 +480,17 @@ impl App {
             return self.on_why_key(ev);
         }
         match self.keymap.command(&ev) {
-            Some(cmd) => self.on_command(cmd),
-            None => Vec::new(),
+            Some(cmd) => {
+                if let Some(why) = super::habits::unavailable(self, cmd) {
+                    self.note = Some(why);
+                    return Vec::new();
+                }
+                self.on_command(cmd)
+            }
+            None => {
+                self.note = Some(super::habits::unknown(&ev));
+                Vec::new()
+            }
         }
     }
 
@@ -573,18 +585,23 @@ impl App {
                     input.handle_event(&Event::Key(ev));
                 }
             },
-            Some(Modal::Help { scroll }) | Some(Modal::Detail { scroll, .. }) => match cmd {
-                Some(Command::Up) => *scroll = scroll.saturating_sub(1),
-                Some(Command::Down) => *scroll = scroll.saturating_add(1),
-                Some(Command::PageUp) => *scroll = scroll.saturating_sub(10),
-                Some(Command::PageDown) => *scroll = scroll.saturating_add(10),
-                Some(Command::Quit) => {
-                    self.quit = true;
-                    return vec![Effect::Quit];
+            Some(Modal::Help { scroll }) | Some(Modal::Detail { scroll, .. }) => {
+                // Never past the last line: the render says how far that is.
+                let max = self.overlay_max_scroll.get();
+                match cmd {
+                    Some(Command::Up) => *scroll = scroll.saturating_sub(1),
+                    Some(Command::Down) => *scroll = scroll.saturating_add(1).min(max),
+                    Some(Command::PageUp) => *scroll = scroll.saturating_sub(10),
+                    Some(Command::PageDown) => *scroll = scroll.saturating_add(10).min(max),
+                    Some(Command::Top) => *scroll = 0,
+                    Some(Command::Bottom) => *scroll = max,
+                    // As in less, htop and k9s: q closes the overlay, it does not quit.
+                    Some(Command::Quit | Command::Back | Command::Open | Command::Help) => {
+                        self.modal = None
+                    }
+                    _ => {}
                 }
-                Some(Command::Back | Command::Open | Command::Help) => self.modal = None,
-                _ => {}
-            },
+            }
             None => {}
         }
         Vec::new()
@@ -625,6 +642,12 @@ impl App {
                     && let Some((snap, diag, derived)) = self.pending.take()
                 {
                     self.apply(snap, diag, derived);
+                }
+            }
+            Command::NextMatch | Command::PrevMatch => {
+                match super::habits::step_match(self, cmd == Command::NextMatch) {
+                    Ok(row) => self.set_row(row),
+                    Err(why) => self.note = Some(why),
                 }
             }
             Command::Earlier => self.note = super::travel::step(self, true),
@@ -773,7 +796,7 @@ impl App {
             {
                 self.info(
                     "Not here",
-                    "reservations apply to the start namespace: press n until it is shown again (or start portscope with --netns PID for another)".into(),
+                    "reservations apply to the start namespace: press w until it is shown again (or start portscope with --netns PID for another)".into(),
                 );
             }
             Command::Reserve => {
@@ -894,9 +917,6 @@ impl App {
     fn switch(&mut self, view: View) {
         self.view = view;
         self.filter_editing = false;
-        if view == View::Why && self.why_request.is_none() {
-            self.why_editing = true;
-        }
     }
 
     fn table(&mut self) -> Option<(&Vec<usize>, &mut TableNav)> {

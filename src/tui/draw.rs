@@ -18,6 +18,9 @@ use ratatui::widgets::Paragraph;
 pub struct Clock {
     pub now: jiff::Timestamp,
     pub tz: jiff::tz::TimeZone,
+    /// When this machine booted: process start times (ticks after boot) become clock times.
+    /// `None` for a replay from another machine, where only "after boot" is true.
+    pub boot: Option<jiff::Timestamp>,
 }
 
 impl Clock {
@@ -25,6 +28,7 @@ impl Clock {
         Clock {
             now: jiff::Timestamp::now(),
             tz: jiff::tz::TimeZone::system(),
+            boot: super::human::boot_time(),
         }
     }
 
@@ -33,7 +37,22 @@ impl Clock {
         Clock {
             now,
             tz: jiff::tz::TimeZone::UTC,
+            boot: None,
         }
+    }
+
+    /// A recording's start times count from another boot: only "after boot" is true of them.
+    pub fn for_replay(mut self, replay: bool) -> Clock {
+        if replay {
+            self.boot = None;
+        }
+        self
+    }
+
+    /// The same, with a boot time, so start times show as clock times and ages.
+    pub fn with_boot(mut self, boot: jiff::Timestamp) -> Clock {
+        self.boot = Some(boot);
+        self
     }
 }
 
@@ -78,7 +97,9 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
     draw_footer(f, footer, app, theme);
     match &app.modal {
         Some(Modal::Help { scroll }) => views::help::render(f, app, theme, *scroll),
-        Some(Modal::Detail { key, scroll }) => views::detail::render(f, app, theme, key, *scroll),
+        Some(Modal::Detail { key, scroll }) => {
+            views::detail::render(f, app, theme, now, key, *scroll)
+        }
         Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
         Some(Modal::Confirm { action, context }) => {
             views::dialog::confirm(f, app, theme, action, context)
@@ -151,7 +172,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         && !s.netns.is_own
     {
         right.push(Span::styled(
-            format!(" netns {} ", s.netns.target),
+            format!(" {} ", super::human::netns_words(&s.netns.target)),
             theme.key(),
         ));
     }
@@ -199,11 +220,11 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             spans.push(Span::raw(" · "));
         }
         spans.push(Span::raw(format!(
-            "{} · took {} · {} · {} sockets",
+            "{} · took {} · {} · {}",
             taken(s.taken_at, now),
             human_ms(s.stats.duration_us),
             s.source,
-            s.sockets.len()
+            super::human::count(s.sockets.len(), "socket")
         )));
         if let Some(w) = status_warning(s) {
             spans.push(Span::raw(" · "));

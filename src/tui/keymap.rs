@@ -42,13 +42,19 @@ pub enum Command {
     Undo,
     FixPlan,
     Netns,
+    NextMatch,
+    PrevMatch,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 35] = [
+    pub const ALL: [(Command, &'static str, &'static str); 37] = [
         (Command::Help, "help", "show this help"),
-        (Command::Quit, "quit", "quit"),
+        (
+            Command::Quit,
+            "quit",
+            "quit (q closes an open overlay first)",
+        ),
         (Command::NextView, "next_view", "next view"),
         (Command::PrevView, "prev_view", "previous view"),
         (Command::ViewListeners, "view_listeners", "listeners view"),
@@ -67,14 +73,28 @@ impl Command {
         (Command::Down, "down", "move down"),
         (Command::PageUp, "page_up", "page up"),
         (Command::PageDown, "page_down", "page down"),
-        (Command::Top, "top", "first row / lowest port"),
-        (Command::Bottom, "bottom", "last row / highest port"),
+        (Command::Top, "top", "first row / lowest port / top of help"),
+        (
+            Command::Bottom,
+            "bottom",
+            "last row / highest port / end of help",
+        ),
         (Command::Left, "left", "move left (port map)"),
         (Command::Right, "right", "move right (port map)"),
         (
             Command::Filter,
             "filter",
             "filter by text (port, address, process, user, state)",
+        ),
+        (
+            Command::NextMatch,
+            "next_match",
+            "next row matching the filter",
+        ),
+        (
+            Command::PrevMatch,
+            "prev_match",
+            "previous row matching the filter",
         ),
         (
             Command::Freeze,
@@ -97,7 +117,11 @@ impl Command {
             "open",
             "details of the selected row / zoom in",
         ),
-        (Command::Back, "back", "close / clear filter"),
+        (
+            Command::Back,
+            "back",
+            "close the topmost overlay / clear filter",
+        ),
         (
             Command::Sort,
             "sort",
@@ -139,12 +163,12 @@ impl Command {
         (
             Command::FixPlan,
             "fix_plan",
-            "why view: carry out the plan that frees the port (confirmed once)",
+            "why view: carry out the plan freeing the port (confirmed once)",
         ),
         (
             Command::Netns,
             "netns",
-            "network namespaces: start one, all, each in turn",
+            "which network namespace: start one, all, each in turn",
         ),
     ];
 
@@ -185,7 +209,7 @@ impl KeyMap {
             (Command::Down, &["down", "j"]),
             (Command::PageUp, &["pgup", "ctrl-b"]),
             (Command::PageDown, &["pgdown", "ctrl-f"]),
-            (Command::Top, &["home"]),
+            (Command::Top, &["home", "g"]),
             (Command::Bottom, &["end", "G"]),
             (Command::Left, &["left", "h"]),
             (Command::Right, &["right", "l"]),
@@ -199,7 +223,7 @@ impl KeyMap {
             (Command::Sort, &["s"]),
             (Command::ZoomIn, &["+", "="]),
             (Command::ZoomOut, &["-"]),
-            (Command::Goto, &["g"]),
+            (Command::Goto, &[":"]),
             (Command::EditPort, &["e"]),
             (Command::Kill, &["K"]),
             (Command::CloseConn, &["D"]),
@@ -207,7 +231,9 @@ impl KeyMap {
             (Command::ReserveAtRisk, &["A"]),
             (Command::Undo, &["U"]),
             (Command::FixPlan, &["F"]),
-            (Command::Netns, &["n"]),
+            (Command::Netns, &["w"]),
+            (Command::NextMatch, &["n"]),
+            (Command::PrevMatch, &["N"]),
         ]
     }
 

@@ -3,6 +3,8 @@
 pub mod app;
 pub mod config;
 pub mod draw;
+pub mod habits;
+pub mod human;
 pub mod key;
 pub mod keymap;
 pub mod netns_pick;

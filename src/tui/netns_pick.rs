@@ -1,5 +1,5 @@
 //! The network-namespace picker: the TUI shows the namespace it was started in, every
-//! namespace at once, or one of them (a container's), and `n` switches between them without a
+//! namespace at once, or one of them (a container's), and `w` ("which namespace") switches between them without a
 //! restart. Kept apart from `app` so the TUI can be restructured around it.
 
 use crate::collect::allns::{AllNetnsOptions, collect_all};
@@ -68,6 +68,8 @@ impl Picker {
         match &self.scope {
             Scope::Start => None,
             Scope::All => Some(format!("netns: all ({})", self.known.len() + 1)),
+            // Labels already say what they are ("netns: blue", "docker: web").
+            Scope::One { label, .. } if label.starts_with("netns") => Some(label.clone()),
             Scope::One { label, .. } => Some(format!("netns: {label}")),
         }
     }
@@ -109,7 +111,7 @@ pub fn foreign(snap: &Snapshot, s: &Socket) -> Option<String> {
         "{} {} lives in network namespace {}: start portscope there (--netns PID) to act on it",
         s.proto,
         s.local(),
-        ns.map_or_else(|| s.netns.to_string(), |n| n.label.clone())
+        ns.map_or_else(|| format!("net:[{}]", s.netns), |n| n.label.clone())
     ))
 }
 

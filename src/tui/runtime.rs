@@ -209,7 +209,7 @@ pub fn run(
     let result = (|| -> std::io::Result<Ending> {
         terminal::enter()?;
         let mut term = new_terminal()?;
-        term.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
+        term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
         loop {
             let Ok(first) = rx.recv() else {
                 return Ok(Ending::Quit);
@@ -265,7 +265,7 @@ pub fn run(
             if app.quit {
                 return Ok(Ending::Quit);
             }
-            term.draw(|f| draw(f, &app, &theme, &Clock::system()))?;
+            term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
         }
     })();
     terminal::leave();

@@ -2,20 +2,21 @@
 
 use crate::model::SocketKey;
 use crate::tui::app::App;
-use crate::tui::draw::centered;
+use crate::tui::draw::{Clock, centered};
+use crate::tui::human;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-/// Clock ticks since boot → "started 3 h 12 min ago" needs the boot time; show ticks as seconds
-/// after boot, which is what the kill check compares anyway.
-fn started(ticks: u64) -> String {
-    let hz = procfs::ticks_per_second().max(1);
-    format!("{} s after boot (start time {ticks})", ticks / hz)
-}
-
-pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: u16) {
+pub fn render(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    clock: &Clock,
+    key: &SocketKey,
+    scroll: u16,
+) {
     let area = centered(f.area(), 100, 30);
     f.render_widget(Clear, area);
     let mut lines: Vec<Line> = Vec::new();
@@ -41,7 +42,10 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
                 });
             }
             if let Some(ms) = s.expires_ms {
-                facts.push(format!("freed by the kernel in {} s", ms.div_ceil(1000)));
+                facts.push(format!(
+                    "the kernel {} (then the port is free)",
+                    human::frees_in(ms)
+                ));
             }
             lines.push(Line::from(Span::styled(facts.join(" · "), theme.dim())));
             if s.kernel_held {
@@ -74,7 +78,10 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
                     Span::raw(format!("  user {} (uid {})", o.user, o.uid)),
                 ]));
                 lines.push(Line::from(format!("  command: {}", o.cmdline)));
-                lines.push(Line::from(format!("  started: {}", started(o.start_time))));
+                lines.push(Line::from(format!(
+                    "  started: {}",
+                    human::started(o.start_time, procfs::ticks_per_second(), clock)
+                )));
                 if let Some(u) = &o.unit {
                     lines.push(Line::from(format!("  unit: {u}")));
                 }
@@ -104,8 +111,8 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
                         .map(|x| format!("{} {}", x.proto, x.local()))
                         .collect();
                     lines.push(Line::from(format!(
-                        "  holds {} sockets: {} listening{}{}",
-                        held.len(),
+                        "  holds {}: {} listening{}{}",
+                        human::count(held.len(), "socket"),
                         listening.len(),
                         if listening.is_empty() { "" } else { " on " },
                         listening.join(", ")
@@ -130,14 +137,19 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, key: &SocketKey, scroll: 
     // The port's story (the key names it even when the socket is gone).
     lines.extend(super::timeline_lines(app, theme, key.local.1));
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
-        " Details (↑↓ scroll · esc close) ",
+        " Details (↑↓ scroll · q/esc close) ",
         theme.title(),
     ));
+    // Wrapped height, so scrolling stops at the last line.
+    let inner = usize::from(area.width.saturating_sub(2)).max(1);
+    let height: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let max = (height as u16).saturating_sub(area.height.saturating_sub(2));
+    app.overlay_max_scroll.set(max);
     f.render_widget(
         Paragraph::new(lines)
             .block(block)
             .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
+            .scroll((scroll.min(max), 0)),
         area,
     );
 }

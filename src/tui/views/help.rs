@@ -1,4 +1,5 @@
-//! Help: generated from the key map, so every binding is documented.
+//! Help: generated from the key map, so every binding is documented, and the marks every view
+//! shows explained. Lines are wrapped here, never cut, and the scroll stops at the last line.
 
 use crate::tui::app::App;
 use crate::tui::draw::centered;
@@ -7,28 +8,121 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
+/// Every mark and flag a view shows, with what it means.
+pub const MARKS: [(&str, &str); 8] = [
+    (
+        "AT RISK",
+        "a listener inside the ephemeral range, not reserved: an outgoing connection can take its port while it restarts",
+    ),
+    (
+        "reserved",
+        "in ip_local_reserved_ports: the kernel never picks it for outgoing connections",
+    ),
+    (
+        "priv",
+        "below ip_unprivileged_port_start: binding it needs root or CAP_NET_BIND_SERVICE",
+    ),
+    (
+        "4+6",
+        "an IPv6 wildcard listener that also accepts IPv4 (dual-stack)",
+    ),
+    (
+        "auto",
+        "the kernel chose this local port (an outgoing connection that never called bind)",
+    ),
+    (
+        "kernel",
+        "no process holds the socket (TIME_WAIT, orphaned): nothing to kill",
+    ),
+    (
+        "frees in",
+        "when the kernel frees a TIME_WAIT or FIN-WAIT-2 socket and its port",
+    ),
+    (
+        "…",
+        "a long address shortened in the middle; the port is always whole",
+    ),
+];
+
+const KEY_COL: usize = 17;
+
+/// `text` in pieces of at most `width` characters, broken at spaces where possible.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let cur_len = cur.chars().count();
+            let sep = usize::from(cur_len > 0);
+            if cur_len + sep + word.chars().count() <= width {
+                if sep == 1 {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if cur_len > 0 {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            // A word longer than the line: break it.
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(head);
+        }
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The help's lines for an inner width of `width` columns.
+pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let width = usize::from(width);
+    let text_width = width.saturating_sub(KEY_COL + 1).max(8);
+    let mut lines = Vec::new();
+    let mut row = |left: String, text: &str, style| {
+        for (i, piece) in wrap(text, text_width).into_iter().enumerate() {
+            let key = if i == 0 { left.clone() } else { String::new() };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {key:<width$}", width = KEY_COL - 1), style),
+                Span::raw(piece),
+            ]));
+        }
+    };
+    for (keys, _, help) in app.keymap.help_rows() {
+        row(keys, help, theme.key());
+    }
+    row(String::new(), "", theme.key());
+    row(
+        "Marks".into(),
+        "what the flag and mark columns say:",
+        theme.header(),
+    );
+    for (mark, meaning) in MARKS {
+        row(mark.into(), meaning, theme.dim());
+    }
+    lines
+}
+
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, scroll: u16) {
-    let area = centered(f.area(), 72, 40);
+    let area = centered(f.area(), 80, 40);
     f.render_widget(Clear, area);
-    let mut lines: Vec<Line> = app
-        .keymap
-        .help_rows()
-        .into_iter()
-        .map(|(keys, _, help)| {
-            Line::from(vec![
-                Span::styled(format!(" {keys:<16}"), theme.key()),
-                Span::raw(help),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        " Marks: auto = kernel-chosen port (outgoing) · kernel = no process (TIME_WAIT)",
-        theme.dim(),
-    )));
+    let lines = lines(app, theme, area.width.saturating_sub(2));
+    let visible = area.height.saturating_sub(2);
+    let max = (lines.len() as u16).saturating_sub(visible);
+    app.overlay_max_scroll.set(max);
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
-        " Keys (↑↓ scroll · esc close) ",
+        " Keys (↑↓ g G scroll · q/esc close) ",
         theme.title(),
     ));
-    f.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .scroll((scroll.min(max), 0)),
+        area,
+    );
 }

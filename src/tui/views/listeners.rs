@@ -1,11 +1,12 @@
 //! Listeners: who listens where, and which ports are reserved, at risk or privileged.
 
+use super::columns::{self, Col};
 use super::{first_owner, owner_name, window};
 use crate::analyze::portmap::PortClass;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
@@ -39,9 +40,43 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (from, to) = window(&app.nav_listeners, app.listeners.len(), area.height);
     let sys = &snap.sysctl;
     let multi = !snap.namespaces.is_empty();
-    let rows: Vec<Row> = app.listeners[from..to]
+    let shown = &app.listeners[from..to];
+    let addrs: Vec<String> = shown.iter().map(|&i| snap.sockets[i].local()).collect();
+    let addr_min = addrs
         .iter()
-        .map(|&i| {
+        .map(|a| columns::min_width(a))
+        .max()
+        .unwrap_or(0);
+    let addr_want = addrs
+        .iter()
+        .map(|a| a.chars().count() as u16)
+        .max()
+        .unwrap_or(0);
+    let mut cols = Vec::with_capacity(8);
+    if multi {
+        cols.push(Col::new("netns", 12, 12, 7));
+    }
+    cols.extend([
+        Col::new("proto", 5, 5, 6),
+        Col::new("address:port", addr_min.max(12), addr_want.max(12), 10),
+        Col::new("process", 8, 15, 9),
+        Col::new("pid", 7, 7, 5),
+        Col::new("user", 9, 9, 2),
+        Col::new("flags", 13, 13, 4),
+        Col::new("unit/container", 8, 24, 3).fill(),
+    ]);
+    if multi {
+        // Room for the namespace: user and flags (the focus namespace's sysctls) go.
+        cols.remove(6);
+        cols.remove(5);
+    }
+    let (widths, header, kept) = columns::layout(&cols, area.width.saturating_sub(2));
+    let addr_col = usize::from(multi) + 1;
+    let addr_width = columns::fit(&cols, area.width.saturating_sub(2))[addr_col].unwrap_or(0);
+    let rows: Vec<Row> = shown
+        .iter()
+        .zip(&addrs)
+        .map(|(&i, addr)| {
             let s = &snap.sockets[i];
             let o = first_owner(s);
             let mut badges: Vec<Span> = Vec::new();
@@ -71,7 +106,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             cells.extend([
                 Cell::from(s.proto.as_str()),
-                Cell::from(s.local()),
+                Cell::from(columns::shorten(addr, addr_width)),
                 Cell::from(owner_name(s)),
                 Cell::from(o.map_or(String::new(), |o| o.pid.to_string())),
                 Cell::from(match o {
@@ -86,43 +121,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 }),
             ]);
             if multi {
-                // Room for the namespace: user and flags (the focus namespace's sysctls) go.
                 cells.remove(6);
                 cells.remove(5);
             }
-            Row::new(cells)
+            Row::new(columns::pick(cells, &kept))
         })
         .collect();
-    let mut widths = Vec::with_capacity(8);
-    let mut header = Vec::with_capacity(8);
-    if multi {
-        widths.push(Constraint::Length(12));
-        header.push("netns");
-    }
-    widths.extend([
-        Constraint::Length(5),
-        Constraint::Length(22),
-        Constraint::Length(15),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(13),
-        Constraint::Min(8),
-    ]);
-    header.extend([
-        "proto",
-        "address:port",
-        "process",
-        "pid",
-        "user",
-        "flags",
-        "unit/container",
-    ]);
-    if multi {
-        for v in [6, 5] {
-            widths.remove(v);
-            header.remove(v);
-        }
-    }
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(theme.header()))
         .row_highlight_style(theme.selected())

@@ -1,6 +1,7 @@
 //! One file per view and dialog. Each renders from `App` (plain data) and never mutates it,
 //! except the scroll windows kept in `Cell`s.
 
+pub mod columns;
 pub mod connections;
 pub mod detail;
 pub mod dialog;

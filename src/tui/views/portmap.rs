@@ -145,9 +145,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         "none".to_string()
     } else {
         format!(
-            "{} ({} ports)",
+            "{} ({})",
             sys.ip_local_reserved_ports,
-            sys.ip_local_reserved_ports.len()
+            crate::tui::human::count(sys.ip_local_reserved_ports.len() as usize, "port")
         )
     };
     let lines = vec![
@@ -161,8 +161,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }),
         ]),
         Line::from(format!(
-            "ephemeral {elo}-{ehi} ({} ports) · reserved {reserved} · unprivileged from {}",
-            u32::from(ehi) - u32::from(elo) + 1,
+            "ephemeral {elo}-{ehi} ({}) · reserved {reserved} · unprivileged from {}",
+            crate::tui::human::count((u32::from(ehi) - u32::from(elo) + 1) as usize, "port"),
             sys.ip_unprivileged_port_start
         )),
     ];

@@ -1,0 +1,66 @@
+//! Keys as less, htop and k9s users expect them: `n`/`N` walk the filter's matches, and a key
+//! that does nothing where it was pressed says so instead of being silently ignored.
+
+use super::app::{App, View};
+use super::keymap::{Command, Key};
+use crossterm::event::KeyEvent;
+
+/// Why `cmd` does nothing in `view`, or `None` when it does something there.
+pub fn unavailable(app: &App, cmd: Command) -> Option<String> {
+    let key = app.keymap.label(cmd);
+    let view = app.view;
+    let only = |what: &str, wher: &str| Some(format!("{key}: {what} in {wher} only"));
+    match cmd {
+        Command::Sort if view != View::Listeners => only("sorts", "the Listeners view"),
+        Command::Filter if !matches!(view, View::Listeners | View::Connections) => {
+            only("filters", "Listeners and Connections")
+        }
+        Command::NextMatch | Command::PrevMatch
+            if !matches!(view, View::Listeners | View::Connections) =>
+        {
+            only("walks filter matches", "Listeners and Connections")
+        }
+        Command::Goto | Command::ZoomIn | Command::ZoomOut | Command::Left | Command::Right
+            if view != View::PortMap =>
+        {
+            only("works", "the Port map")
+        }
+        Command::EditPort | Command::FixPlan if view != View::Why => only("works", "the Why view"),
+        _ => None,
+    }
+}
+
+/// The status line for a key bound to nothing.
+pub fn unknown(ev: &KeyEvent) -> String {
+    match Key::from_event(ev) {
+        Some(k) => format!("{k}: not a key here (? lists them)"),
+        None => "not a key here (? lists them)".into(),
+    }
+}
+
+/// Moves to the next (or previous) row matching the filter, wrapping around as less does.
+/// The tables show only matches, so this is the row after the cursor; without a filter there is
+/// nothing to match and the status line says how to search.
+pub fn step_match(app: &App, forward: bool) -> Result<usize, String> {
+    if app.filter.value().trim().is_empty() {
+        return Err(format!(
+            "no search: {} filters, then {} / {} walk the matches",
+            app.keymap.label(Command::Filter),
+            app.keymap.label(Command::NextMatch),
+            app.keymap.label(Command::PrevMatch)
+        ));
+    }
+    let (len, cur) = match app.view {
+        View::Listeners => (app.listeners.len(), app.nav_listeners.selected),
+        View::Connections => (app.conns.len(), app.nav_conns.selected),
+        _ => return Err("no matches in this view".into()),
+    };
+    if len == 0 {
+        return Err(format!("nothing matches {:?}", app.filter.value()));
+    }
+    Ok(if forward {
+        (cur + 1) % len
+    } else {
+        (cur + len - 1) % len
+    })
+}
