@@ -5,11 +5,11 @@
 //! succeed.
 
 use super::confirm::{Consent, confirm};
-use super::why_cmd::{ask, bind_options, context};
+use super::why_cmd::{ask, bind_request, context};
 use super::{FixArgs, bad_input, wrap};
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::{PendingAction, exec};
-use crate::analyze::why::{BindRequest, Diagnosis, Remedy};
+use crate::analyze::why::{Diagnosis, Remedy};
 use crate::collect::NetnsTarget;
 use std::process::ExitCode;
 
@@ -73,17 +73,11 @@ fn left(d: &Diagnosis) -> String {
 }
 
 pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
-    let (opts, user_name) = match bind_options(&args.bind) {
-        Ok(o) => o,
+    let (req, user_name) = match bind_request(&args.bind) {
+        Ok(r) => r,
         Err(e) => return bad_input(e),
     };
-    let req = BindRequest {
-        port: args.port,
-        proto: args.proto,
-        addr: args.addr,
-        opts,
-    };
-    let ctx = context(netns, &opts, user_name);
+    let ctx = context(netns, &req.opts, user_name);
     let mut done: Vec<String> = Vec::new();
     let mut no_terminal = false;
     let mut n = 0;

@@ -124,15 +124,6 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct WhyArgs {
-    /// The port the service wants to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
-    pub port: u16,
-    /// tcp or udp.
-    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
-    pub proto: Proto,
-    /// The address the service binds (an IPv6 address checks IPv6).
-    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
-    pub addr: std::net::IpAddr,
     #[command(flatten)]
     pub bind: BindFlags,
     /// Print one JSON document instead of text.
@@ -151,9 +142,19 @@ pub struct WhyArgs {
     pub nat: bool,
 }
 
-/// How the service binds, so the probe binds the same way.
-#[derive(Debug, Args, Clone, Default)]
+/// The bind in question, as the service makes it, so the probe binds the same way (`why` and
+/// `fix` take the same words).
+#[derive(Debug, Args, Clone)]
 pub struct BindFlags {
+    /// The port the service wants to bind (1-65535).
+    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
+    pub port: u16,
+    /// tcp or udp.
+    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
+    pub proto: Proto,
+    /// The address the service binds (an IPv6 address checks IPv6).
+    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
+    pub addr: std::net::IpAddr,
     /// Probe as this user (name or uid): its uid, gid and groups, no capabilities.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -170,15 +171,6 @@ pub struct BindFlags {
 
 #[derive(Debug, Args)]
 pub struct FixArgs {
-    /// The port the service wants to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
-    pub port: u16,
-    /// tcp or udp.
-    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
-    pub proto: Proto,
-    /// The address the service binds.
-    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
-    pub addr: std::net::IpAddr,
     #[command(flatten)]
     pub bind: BindFlags,
     /// Answer yes to every step except signals to processes (those need --kill too).

@@ -8,7 +8,21 @@ use crate::model::Snapshot;
 use std::process::ExitCode;
 
 /// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
-pub fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> {
+/// The bind request the flags describe, and the service user's name.
+pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), String> {
+    let (opts, user) = bind_options(f)?;
+    Ok((
+        BindRequest {
+            port: f.port,
+            proto: f.proto,
+            addr: f.addr,
+            opts,
+        },
+        user,
+    ))
+}
+
+fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> {
     let user = match f.user.as_deref() {
         None => None,
         Some(u) => {
@@ -67,17 +81,11 @@ pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), Ex
 }
 
 pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
-    let (opts, user_name) = match bind_options(&args.bind) {
-        Ok(o) => o,
+    let (req, user_name) = match bind_request(&args.bind) {
+        Ok(r) => r,
         Err(e) => return bad_input(e),
     };
-    let req = BindRequest {
-        port: args.port,
-        proto: args.proto,
-        addr: args.addr,
-        opts,
-    };
-    let ctx = context(netns, &opts, user_name);
+    let ctx = context(netns, &req.opts, user_name);
     let (snap, elsewhere) = if args.all_netns {
         match super::why_allns::collect(netns, &req) {
             Ok(v) => v,
