@@ -1,0 +1,76 @@
+//! Reading files that must be regular and small, without hanging on a FIFO or a device.
+
+use super::{FileError, MAX_FILE, kind_name};
+use rustix::fs::{FileType, Mode, OFlags};
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+pub(super) fn ensure_regular(fd: &OwnedFd, path: &Path) -> Result<rustix::fs::Stat, FileError> {
+    let st = rustix::fs::fstat(fd).map_err(|e| FileError::io(path, "inspect it", e))?;
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => Ok(st),
+        t => Err(FileError::new(
+            path,
+            format!(
+                "is {} where a regular file is expected: refused",
+                kind_name(t)
+            ),
+        )),
+    }
+}
+
+/// Reads an open file that must be regular and at most [`MAX_FILE`] bytes; returns its bytes
+/// and mode.
+pub(super) fn read_checked(fd: OwnedFd, path: &Path) -> Result<(Vec<u8>, u32), FileError> {
+    let st = ensure_regular(&fd, path)?;
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > MAX_FILE {
+        return Err(FileError::new(
+            path,
+            format!("is {size} bytes, larger than any such file should be: not read"),
+        ));
+    }
+    let mut buf = Vec::new();
+    // Read one byte past the cap so a file that grows while read is caught too.
+    std::fs::File::from(fd)
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| FileError::io(path, "read it", e))?;
+    if buf.len() as u64 > MAX_FILE {
+        return Err(FileError::new(path, "grew past the size limit: not read"));
+    }
+    Ok((buf, st.st_mode & 0o7777))
+}
+
+/// How a configuration file (sysctl.d) reads as sysctl reads it: links are followed, since
+/// distributions ship them (Debian's `99-sysctl.conf -> ../sysctl.conf`) and a link to
+/// /dev/null is the documented way to mask a file. What is reached must be a regular file (read
+/// as bytes, capped) or /dev/null (empty); a FIFO or any other device is refused, unread.
+pub fn read_config(path: &Path) -> Result<Option<Vec<u8>>, FileError> {
+    let fd = match rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(FileError::io(path, "read it", e)),
+    };
+    let st = rustix::fs::fstat(&fd).map_err(|e| FileError::io(path, "inspect it", e))?;
+    let t = FileType::from_raw_mode(st.st_mode);
+    if t == FileType::CharacterDevice && st.st_rdev == rustix::fs::makedev(1, 3) {
+        return Ok(Some(Vec::new()));
+    }
+    if t != FileType::RegularFile {
+        return Err(FileError::new(
+            path,
+            format!(
+                "is {} where a configuration file is expected: not read",
+                kind_name(t)
+            ),
+        ));
+    }
+    read_checked(fd, path).map(|(b, _)| Some(b))
+}
