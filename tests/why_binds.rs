@@ -7,11 +7,10 @@
 mod common;
 
 use common::sockets::*;
+use common::why_json as why;
 use common::*;
 use portscope::analyze::why::conflict::judge;
-use portscope::analyze::why::{
-    BindOptions, BindRequest, CauseKind, Context, Diagnosis, Verdict, diagnose,
-};
+use portscope::analyze::why::{BindOptions, BindRequest, CauseKind, Context, Verdict, diagnose};
 use portscope::collect::addresses::AddressState;
 use portscope::collect::probe::probe_as;
 use portscope::collect::{CollectOptions, NetnsTarget, collect};
@@ -19,16 +18,6 @@ use portscope::model::{Proto, State};
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::time::Duration;
-
-fn why(args: &[&str]) -> (i32, Diagnosis) {
-    let mut full = vec!["why"];
-    full.extend_from_slice(args);
-    full.push("--json");
-    let (code, out, err) = run(portscope().args(&full));
-    let d: Diagnosis = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("why {args:?}: {e}\nstdout: {out}\nstderr: {err}"));
-    (code, d)
-}
 
 fn paste(cmd: &str) {
     let (code, out, err) = run(std::process::Command::new("sh").args(["-c", cmd]));

@@ -6,21 +6,12 @@
 mod common;
 
 use common::sockets::*;
+use common::why_json as why;
 use common::*;
 use portscope::analyze::why::{CauseKind, Diagnosis, Role, Verdict};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::Duration;
-
-fn why(args: &[&str]) -> (i32, Diagnosis) {
-    let mut full = vec!["why"];
-    full.extend_from_slice(args);
-    full.push("--json");
-    let (code, out, err) = run(portscope().args(&full));
-    let d: Diagnosis = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("why {args:?}: {e}\nstdout: {out}\nstderr: {err}"));
-    (code, d)
-}
 
 fn why_text(args: &[&str]) -> String {
     let mut full = vec!["why"];

@@ -4,22 +4,13 @@
 
 mod common;
 
+use common::why_json as why;
 use common::*;
 use portscope::analyze::why::{Diagnosis, Role, Verdict};
 use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::time::Duration;
-
-fn why(args: &[&str]) -> (i32, Diagnosis) {
-    let mut full = vec!["why"];
-    full.extend_from_slice(args);
-    full.push("--json");
-    let (code, out, err) = run(portscope().args(&full));
-    let d: Diagnosis = serde_json::from_str(&out)
-        .unwrap_or_else(|e| panic!("why {args:?}: {e}\nstdout: {out}\nstderr: {err}"));
-    (code, d)
-}
 
 fn roles(d: &Diagnosis) -> Vec<Role> {
     d.holders.iter().map(|h| h.role).collect()

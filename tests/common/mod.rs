@@ -90,6 +90,17 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
     )
 }
 
+/// `portscope why ARGS --json`: the exit status and the parsed diagnosis.
+pub fn why_json(args: &[&str]) -> (i32, portscope::analyze::why::Diagnosis) {
+    let mut full = vec!["why"];
+    full.extend_from_slice(args);
+    full.push("--json");
+    let (code, out, err) = run(portscope().args(&full));
+    let d = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("why {args:?}: {e}\nstdout: {out}\nstderr: {err}"));
+    (code, d)
+}
+
 pub fn portscope() -> Command {
     Command::new(env!("CARGO_BIN_EXE_portscope"))
 }
