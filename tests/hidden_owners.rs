@@ -64,7 +64,7 @@ fn a_hidden_owner_still_shows_the_sockets_uid() {
     let snap: Arc<Snapshot> = Arc::new(serde_json::from_str(&json).expect("snapshot json"));
     assert!(!snap.stats.is_root && snap.stats.processes_hidden > 0);
     let mut app = App::new(KeyMap::default_map(), false);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     let theme = Theme::defaults(true);
     let clock = Clock::fixed(snap.taken_at);
     app.type_keys("/21300\n");

@@ -151,7 +151,7 @@ fn hostile_process_names_are_shown_escaped_everywhere() {
     // The TUI: the row, the detail pane and the kill dialog show the escapes.
     let snap = Arc::new(portscope::collect::collect(&Default::default()).expect("collect"));
     let mut app = App::new(KeyMap::default_map(), false);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     let theme = Theme::defaults(true);
     let clock = Clock::fixed(snap.taken_at);
     app.type_keys(&format!("/{PORT}\n"));
@@ -205,7 +205,7 @@ fn hostile_unit_container_and_user_names_are_escaped() {
 
     let mut app = App::new(KeyMap::default_map(), false);
     app.actions.is_root = true;
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     let theme = Theme::defaults(true);
     let clock = Clock::fixed(snap.taken_at);
     let screen = buffer_text(&render_offscreen(&app, &theme, &clock, 160, 30));

@@ -21,11 +21,11 @@ fn recording() -> Arc<Snapshot> {
 fn screen(keys: &str, w: u16, h: u16) -> String {
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys(keys);
-    if let Some(req) = app.why_request {
+    if let Some(req) = app.why.request {
         let d = replay_diagnosis(&req, &snap, &Context::default());
-        app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(d))));
+        app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
     }
     let buf = render_offscreen(
         &app,
@@ -69,7 +69,7 @@ views! {
 fn collect_failure_dims_old_data_and_says_so() {
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), false);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.update(Msg::CollectFailed("netlink sock_diag: EPERM".into()));
     let buf = render_offscreen(
         &app,
@@ -96,7 +96,7 @@ fn collect_failure_dims_old_data_and_says_so() {
 fn no_color_keeps_every_class_distinguishable() {
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys("3");
     let buf = render_offscreen(
         &app,
@@ -123,7 +123,7 @@ fn dialog(keys: &str, root: bool, w: u16, h: u16) -> String {
     let mut app = App::new(KeyMap::default_map(), false);
     app.actions.is_root = root;
     app.actions.journal = Some("/var/lib/portscope/reserve-journal.json".into());
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys(keys);
     let buf = render_offscreen(
         &app,
@@ -211,7 +211,7 @@ fn listeners_all_netns() {
     let snap = Arc::new(snap);
     for (w, h) in [(80u16, 24u16), (120, 35)] {
         let mut app = App::new(KeyMap::default_map(), true);
-        app.update(Msg::Data(Arc::clone(&snap), None));
+        app.update(Msg::data(Arc::clone(&snap), None));
         let buf = render_offscreen(
             &app,
             &Theme::defaults(true),
@@ -269,7 +269,7 @@ fn ipv6_screen(
 ) -> String {
     let snap = ipv6_recording();
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys(keys);
     let buf = render_offscreen(
         &app,
@@ -281,9 +281,9 @@ fn ipv6_screen(
     let text = buffer_text(&buf);
     let lines: Vec<&str> = text.lines().collect();
     let rows: &[usize] = if keys.starts_with('2') {
-        &app.conns
+        &app.conns.rows
     } else {
-        &app.listeners
+        &app.listeners.rows
     };
     // The table's rows start under its column header; find that line.
     let head = if keys.starts_with('2') {
@@ -349,7 +349,7 @@ fn ipv6_connections_keep_every_port() {
 fn detail_shows_the_start_time_as_clock_time_and_age() {
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys("2/java\n\n");
     let hz = procfs::ticks_per_second();
     let java = app.selected_socket().unwrap().owners[0].start_time;

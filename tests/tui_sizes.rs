@@ -5,7 +5,7 @@
 use portscope::action::exec::Outcome;
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
-use portscope::tui::app::{App, Modal, Msg};
+use portscope::tui::app::{App, Modal, Mode, Msg};
 use portscope::tui::draw::{Clock, draw_frame};
 use portscope::tui::keymap::KeyMap;
 use portscope::tui::runtime::replay_diagnosis;
@@ -24,11 +24,11 @@ fn states() -> Vec<(&'static str, App)> {
     let typed = |keys: &str, live: bool| {
         let mut app = App::new(KeyMap::default_map(), !live);
         app.actions.is_root = true;
-        app.update(Msg::Data(Arc::clone(&snap), None));
+        app.update(Msg::data(Arc::clone(&snap), None));
         app.type_keys(keys);
-        if let Some(req) = app.why_request {
+        if let Some(req) = app.why.request {
             let d = replay_diagnosis(&req, &snap, &Context::default());
-            app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(d))));
+            app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
         }
         app
     };
@@ -58,10 +58,10 @@ fn states() -> Vec<(&'static str, App)> {
     failed_first.update(Msg::CollectFailed("netlink sock_diag: EPERM".into()));
     out.push(("collect failed, no data", failed_first));
     let mut busy = typed("", true);
-    busy.modal = Some(Modal::Busy("SIGTERM nginx (pid 812)".into()));
+    busy.mode = Mode::Modal(Modal::Busy("SIGTERM nginx (pid 812)".into()));
     out.push(("busy", busy));
     let mut outcome = typed("", true);
-    outcome.modal = Some(Modal::Outcome(Outcome::nothing_done(
+    outcome.mode = Mode::Modal(Modal::Outcome(Outcome::nothing_done(
         "SIGTERM nginx (pid 812)",
         vec!["it did not exit within 5 s".into(); 40],
     )));
@@ -153,7 +153,7 @@ fn a_tiny_terminal_says_so() {
     let theme = Theme::defaults(true);
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     for (w, h) in [(30u16, 5u16), (19, 24), (80, 3)] {
         let text = buffer_text(&render_offscreen(
             &app,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 fn app_with(snap: Snapshot) -> App {
     let mut app = App::new(KeyMap::default_map(), false);
-    app.update(Msg::Data(Arc::new(snap), None));
+    app.update(Msg::data(Arc::new(snap), None));
     app
 }
 
@@ -41,10 +41,10 @@ fn views_cycle_with_tab_and_jump_with_digits() {
     assert_eq!(app.view, View::Listeners);
     app.type_keys("4");
     assert_eq!(app.view, View::Why);
-    assert!(!app.why_editing, "4 opens the view; e edits");
+    assert!(!app.why_editing(), "4 opens the view; e edits");
     app.type_keys("e");
-    assert!(app.why_editing, "e edits the port");
-    assert!(app.why_input.value().is_empty(), "e is not typed");
+    assert!(app.why_editing(), "e edits the port");
+    assert!(app.why.input.value().is_empty(), "e is not typed");
 }
 
 #[test]
@@ -71,13 +71,13 @@ fn selection_stays_on_the_same_socket_when_rows_move() {
     // A new listener appears above it: the cursor follows 8080, not row number 2.
     let mut next = sample();
     next.sockets.insert(0, listener(21));
-    app.update(Msg::Data(Arc::new(next), None));
+    app.update(Msg::data(Arc::new(next), None));
     assert_eq!(selected_port(&app), Some(8080));
-    assert_eq!(app.nav_listeners.selected, 3);
+    assert_eq!(app.listeners.nav.selected, 3);
     // Its socket disappears: the cursor stays on the same row, now another socket.
     let mut gone = sample();
     gone.sockets.retain(|s| s.local_port != 8080);
-    app.update(Msg::Data(Arc::new(gone), None));
+    app.update(Msg::data(Arc::new(gone), None));
     assert_eq!(selected_port(&app), Some(40000));
 }
 
@@ -85,25 +85,38 @@ fn selection_stays_on_the_same_socket_when_rows_move() {
 fn filter_by_text_and_escape_clears() {
     let mut app = app_with(sample());
     app.type_keys("/8080");
-    assert!(app.filter_editing);
-    assert_eq!(app.listeners.len(), 1);
+    assert!(app.filter_editing());
+    assert_eq!(app.listeners.rows.len(), 1);
     assert_eq!(selected_port(&app), Some(8080));
     app.type_keys("\n");
-    assert!(!app.filter_editing);
-    assert_eq!(app.listeners.len(), 1, "enter keeps the filter");
+    assert!(!app.filter_editing());
+    assert_eq!(app.listeners.rows.len(), 1, "enter keeps the filter");
     app.type_keys("2");
     assert_eq!(
-        app.conns.len(),
+        app.conns.rows.len(),
+        2,
+        "Connections keeps its own (empty) filter"
+    );
+    app.type_keys("/8080\n");
+    assert_eq!(
+        app.conns.rows.len(),
         1,
         "the TIME_WAIT on 8080 matches, the 45000 socket does not"
     );
     app.type_keys("\x1b");
-    assert_eq!(app.conns.len(), 2, "esc clears the filter");
-    app.type_keys("1/svc tcp\n");
-    assert_eq!(app.listeners.len(), 4, "words match process and protocol");
+    assert_eq!(app.conns.rows.len(), 2, "esc clears the filter");
+    app.type_keys("1");
+    assert_eq!(app.filter_text(), "8080", "Listeners kept its filter");
+    assert_eq!(app.listeners.rows.len(), 1);
+    app.type_keys("/svc tcp\n");
+    assert_eq!(
+        app.listeners.rows.len(),
+        4,
+        "words match process and protocol"
+    );
     app.type_keys("/\x1b");
     app.type_keys("/nomatch\n");
-    assert!(app.listeners.is_empty());
+    assert!(app.listeners.rows.is_empty());
     assert_eq!(app.selected_socket(), None);
 }
 
@@ -114,9 +127,9 @@ fn freeze_keeps_the_view_and_holds_newer_data() {
     assert!(app.frozen);
     let mut next = sample();
     next.sockets.push(listener(9999));
-    app.update(Msg::Data(Arc::new(next), None));
+    app.update(Msg::data(Arc::new(next), None));
     assert_eq!(
-        app.listeners.len(),
+        app.listeners.rows.len(),
         4,
         "frozen: the new listener is not shown"
     );
@@ -129,7 +142,7 @@ fn freeze_keeps_the_view_and_holds_newer_data() {
     );
     app.type_keys(" ");
     assert!(!app.frozen && app.pending.is_none());
-    assert_eq!(app.listeners.len(), 5);
+    assert_eq!(app.listeners.rows.len(), 5);
     assert_eq!(selected_port(&app), Some(80));
 }
 
@@ -138,14 +151,14 @@ fn refresh_quit_and_help() {
     let mut app = app_with(sample());
     assert_eq!(app.type_keys("r"), vec![Effect::RefreshNow]);
     app.type_keys("?");
-    assert!(matches!(app.modal, Some(Modal::Help { .. })));
+    assert!(matches!(app.modal(), Some(Modal::Help { .. })));
     app.type_keys("j");
     assert!(
-        matches!(app.modal, Some(Modal::Help { scroll: 1 })),
+        matches!(app.modal(), Some(Modal::Help { scroll: 1 })),
         "keys go to the dialog first"
     );
     app.type_keys("\x1b");
-    assert!(app.modal.is_none());
+    assert!(app.modal().is_none());
     assert_eq!(app.type_keys("q"), vec![Effect::Quit]);
     assert!(app.quit);
 }
@@ -154,12 +167,12 @@ fn refresh_quit_and_help() {
 fn enter_opens_details_of_the_selected_socket() {
     let mut app = app_with(sample());
     app.type_keys("jj\n");
-    match &app.modal {
+    match &app.modal() {
         Some(Modal::Detail { key, .. }) => assert_eq!(key.local.1, 8080),
         other => panic!("expected the detail pane, got {other:?}"),
     }
     app.type_keys("\x1b");
-    assert!(app.modal.is_none());
+    assert!(app.modal().is_none());
 }
 
 #[test]
@@ -173,19 +186,19 @@ fn why_port_entry_watches_the_port() {
             Effect::RefreshNow
         ]
     );
-    assert!(!app.why_editing);
+    assert!(!app.why_editing());
     app.type_keys("e\x1b");
     assert_eq!(
-        app.why_request,
+        app.why.request,
         Some(BindRequest::tcp(8080)),
         "esc keeps the watched port"
     );
     let effects = app.type_keys("e70000\n");
     assert!(effects.is_empty(), "a bad port is not watched");
     assert!(
-        app.why_error.as_deref().unwrap_or("").contains("outside"),
+        app.why.error.as_deref().unwrap_or("").contains("outside"),
         "{:?}",
-        app.why_error
+        app.why.error
     );
 }
 
@@ -208,7 +221,7 @@ fn port_map_zoom_and_goto() {
     assert_eq!(app.map.cursor, 40002);
     app.type_keys(":99999\n");
     assert!(
-        matches!(app.modal, Some(Modal::Goto(_))),
+        matches!(app.modal(), Some(Modal::Goto(_))),
         "a bad port keeps the dialog open"
     );
     assert!(app.note.is_some());
@@ -228,7 +241,7 @@ fn listener_sort_cycles_port_process_user() {
         Some(22),
         "the cursor stays on its socket"
     );
-    let first = app.listeners[0];
+    let first = app.listeners.rows[0];
     assert_eq!(
         app.snapshot().unwrap().sockets[first].local_port,
         9000,
@@ -241,8 +254,8 @@ fn a_collect_failure_keeps_the_last_good_data() {
     let mut app = app_with(sample());
     app.update(Msg::CollectFailed("netlink: EPERM".into()));
     assert_eq!(app.error.as_deref(), Some("netlink: EPERM"));
-    assert_eq!(app.listeners.len(), 4);
-    app.update(Msg::Data(Arc::new(sample()), None));
+    assert_eq!(app.listeners.rows.len(), 4);
+    app.update(Msg::data(Arc::new(sample()), None));
     assert!(app.error.is_none());
 }
 
@@ -258,7 +271,7 @@ mod actions {
     }
 
     fn pending(app: &App) -> Option<&PendingAction> {
-        match &app.modal {
+        match &app.modal() {
             Some(Modal::Confirm { action, .. }) => Some(action),
             _ => None,
         }
@@ -290,7 +303,7 @@ mod actions {
             assert!(pending(&app).is_some());
             let effects = app.type_keys(no);
             assert!(effects.is_empty(), "{no:?} must not act: {effects:?}");
-            assert!(app.modal.is_none());
+            assert!(app.modal().is_none());
             assert_eq!(app.note.as_deref(), Some("cancelled: nothing was done"));
         }
         let mut app = live(sample());
@@ -298,7 +311,7 @@ mod actions {
         let expected = pending(&app).cloned().expect("pending");
         let effects = app.type_keys("y");
         assert_eq!(effects, vec![Effect::Execute(Box::new(expected))]);
-        assert!(matches!(app.modal, Some(Modal::Busy(_))));
+        assert!(matches!(app.modal(), Some(Modal::Busy(_))));
     }
 
     #[test]
@@ -308,6 +321,7 @@ mod actions {
         // Connections: the 45000 outgoing socket, then the TIME_WAIT on 8080 (sorted by port).
         let tw_row = app
             .conns
+            .rows
             .iter()
             .position(|&i| app.snapshot().unwrap().sockets[i].state == State::TimeWait)
             .expect("tw");
@@ -315,7 +329,7 @@ mod actions {
             app.type_keys("j");
         }
         app.type_keys("K");
-        match &app.modal {
+        match &app.modal() {
             Some(Modal::Outcome(o)) => assert!(
                 o.lines[0].contains("no process to kill") && o.lines[0].contains("42 s"),
                 "{o:?}"
@@ -323,7 +337,9 @@ mod actions {
             other => panic!("{other:?}"),
         }
         app.type_keys("\x1bD");
-        assert!(matches!(&app.modal, Some(Modal::Outcome(o)) if o.lines[0].contains("TIME_WAIT")));
+        assert!(
+            matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].contains("TIME_WAIT"))
+        );
     }
 
     #[test]
@@ -343,7 +359,7 @@ mod actions {
         // A listener is not a connection.
         let mut app = live(sample());
         app.type_keys("D");
-        assert!(matches!(&app.modal, Some(Modal::Outcome(o)) if o.lines[0].contains("listener")));
+        assert!(matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].contains("listener")));
     }
 
     #[test]
@@ -354,8 +370,8 @@ mod actions {
         let mut app = live(snap);
         app.type_keys("jjj"); // the listener on 40000
         app.type_keys("R");
-        match &app.modal {
-            Some(Modal::Reserve(input)) => assert_eq!(input.value(), "40000"),
+        match &app.modal() {
+            Some(Modal::Reserve(d)) => assert_eq!(d.input.value(), "40000"),
             other => panic!("{other:?}"),
         }
         app.type_keys(",8081\n");
@@ -377,7 +393,7 @@ mod actions {
         // A bad list stays in the planner with the reason.
         app.type_keys("R");
         app.type_keys("x\n");
-        assert!(matches!(app.modal, Some(Modal::Reserve(_))));
+        assert!(matches!(app.modal(), Some(Modal::Reserve(_))));
         assert!(
             app.note.as_deref().unwrap_or("").contains("not a number"),
             "{:?}",
@@ -394,7 +410,7 @@ mod actions {
         assert!(
             pending(&app).is_none(),
             "nothing to confirm: {:?}",
-            app.modal
+            app.modal()
         );
         assert!(
             app.note
@@ -410,8 +426,8 @@ mod actions {
     fn reserve_at_risk_prefills_every_at_risk_listener() {
         let mut app = live(sample());
         app.type_keys("A");
-        match &app.modal {
-            Some(Modal::Reserve(input)) => assert_eq!(input.value(), "40000"),
+        match &app.modal() {
+            Some(Modal::Reserve(d)) => assert_eq!(d.input.value(), "40000"),
             other => panic!("{other:?}"),
         }
     }
@@ -421,7 +437,7 @@ mod actions {
         let mut app = app_with(sample());
         app.actions.is_root = false;
         app.type_keys("jjjR\n");
-        match &app.modal {
+        match &app.modal() {
             Some(Modal::Outcome(o)) => {
                 let text = o.lines.join("\n");
                 assert!(
@@ -454,7 +470,7 @@ mod actions {
             logged: portscope::action::exec::Logged::NotAnAction,
         })));
         assert_eq!(effects, vec![Effect::RefreshNow]);
-        match &app.modal {
+        match &app.modal() {
             Some(Modal::Confirm { action, context }) => {
                 assert_eq!(action, &kill);
                 assert!(context[0].contains("still running"));
@@ -470,10 +486,10 @@ mod actions {
     #[test]
     fn replay_disables_actions_and_says_why() {
         let mut app = App::new(KeyMap::default_map(), true);
-        app.update(Msg::Data(Arc::new(sample()), None));
+        app.update(Msg::data(Arc::new(sample()), None));
         for k in ["K", "D", "R", "A", "U"] {
             app.type_keys(k);
-            assert!(app.modal.is_none(), "{k}");
+            assert!(app.modal().is_none(), "{k}");
             assert!(
                 app.note
                     .as_deref()
@@ -490,14 +506,15 @@ fn esc_glued_to_the_next_key_is_read_as_both() {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let mut app = app_with(sample());
     app.type_keys("/8080\n");
-    assert_eq!(app.listeners.len(), 1);
+    assert_eq!(app.listeners.rows.len(), 1);
     // "\x1b2" in one read arrives as Alt-2: clear the filter, then switch view.
     app.update(Msg::Key(KeyEvent::new(
         KeyCode::Char('2'),
         KeyModifiers::ALT,
     )));
     assert_eq!(app.view, View::Connections);
-    assert!(app.filter.value().is_empty());
+    assert!(app.listeners.filter.value().is_empty(), "esc cleared it");
+    assert_eq!(app.listeners.rows.len(), 4);
 }
 
 #[test]
@@ -525,17 +542,17 @@ fn q_and_esc_close_the_topmost_overlay_instead_of_quitting() {
     let mut app = app_with(sample());
     for close in ["q", "\x1b"] {
         app.type_keys("?");
-        assert!(matches!(app.modal, Some(Modal::Help { .. })));
+        assert!(matches!(app.modal(), Some(Modal::Help { .. })));
         let effects = app.type_keys(close);
-        assert!(app.modal.is_none(), "{close:?} closes help");
+        assert!(app.modal().is_none(), "{close:?} closes help");
         assert!(
             !app.quit && !effects.contains(&Effect::Quit),
             "{close:?} must not quit"
         );
         app.type_keys("\n");
-        assert!(matches!(app.modal, Some(Modal::Detail { .. })));
+        assert!(matches!(app.modal(), Some(Modal::Detail { .. })));
         app.type_keys(close);
-        assert!(app.modal.is_none(), "{close:?} closes the detail pane");
+        assert!(app.modal().is_none(), "{close:?} closes the detail pane");
         assert!(!app.quit);
     }
     // With nothing open, q quits as before.
@@ -551,7 +568,7 @@ fn g_and_shift_g_go_to_top_and_bottom_and_colon_goes_to_a_port() {
     assert_eq!(selected_port(&app), Some(22));
     app.type_keys("3:8080\n");
     assert_eq!(app.map.cursor, 8080, ": opens go-to-port in the map");
-    assert!(app.modal.is_none());
+    assert!(app.modal().is_none());
     app.type_keys("g");
     assert_eq!(app.map.cursor, 0, "g is the lowest port in the map");
 }
@@ -568,6 +585,7 @@ fn n_and_shift_n_walk_the_filter_matches_wrapping_around() {
     app.type_keys("/tcp\n");
     let ports: Vec<u16> = app
         .listeners
+        .rows
         .iter()
         .map(|&i| app.snapshot().unwrap().sockets[i].local_port)
         .collect();
@@ -604,7 +622,7 @@ fn keys_that_do_nothing_here_say_so() {
     app.type_keys("j");
     assert!(app.note.is_none());
     app.type_keys("1:");
-    assert!(app.modal.is_none(), "go to port belongs to the map");
+    assert!(app.modal().is_none(), "go to port belongs to the map");
     assert!(app.note.as_deref().is_some_and(|n| n.contains("Port map")));
 }
 
@@ -622,7 +640,7 @@ fn help_never_scrolls_past_its_last_line() {
     let text = portscope::tui::buffer_text(&portscope::tui::render_offscreen(
         &app, &theme, &clock, 80, 24,
     ));
-    let Some(Modal::Help { scroll }) = app.modal else {
+    let Some(&Modal::Help { scroll }) = app.modal() else {
         panic!("help closed")
     };
     assert!(scroll < 200, "the scroll stopped: {scroll}");
@@ -631,10 +649,10 @@ fn help_never_scrolls_past_its_last_line() {
     let bottom = rows.iter().rposition(|l| l.contains('└')).unwrap();
     assert!(rows[bottom - 1].contains("whole"), "{text}");
     app.type_keys("k");
-    let Some(Modal::Help { scroll: after }) = app.modal else {
+    let Some(&Modal::Help { scroll: after }) = app.modal() else {
         panic!("help closed")
     };
     assert_eq!(after, scroll - 1, "one k scrolls back at once");
     app.type_keys("g");
-    assert!(matches!(app.modal, Some(Modal::Help { scroll: 0 })));
+    assert!(matches!(app.modal(), Some(Modal::Help { scroll: 0 })));
 }

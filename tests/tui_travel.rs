@@ -31,7 +31,7 @@ fn live(app: &mut App, prev: Option<&Arc<Snapshot>>, next: &Arc<Snapshot>) {
         prev.map(|p| &**p),
         next,
     ))));
-    app.update(Msg::Data(Arc::clone(next), None));
+    app.update(Msg::data(Arc::clone(next), None));
 }
 
 fn holder(app: &App, port: u16) -> Option<u32> {

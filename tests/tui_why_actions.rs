@@ -33,10 +33,10 @@ fn leftovers() -> Snapshot {
 fn app_on_9000() -> App {
     let snap = leftovers();
     let mut app = App::new(KeyMap::default_map(), false);
-    app.update(Msg::Data(Arc::new(snap.clone()), None));
+    app.update(Msg::data(Arc::new(snap.clone()), None));
     app.type_keys("4e");
     app.type_keys("9000\n");
-    let req = app.why_request.expect("watching 9000");
+    let req = app.why.request.expect("watching 9000");
     let probe = ProbeResult {
         plain: Some(Outcome("EADDRINUSE".into())),
         reuseaddr: Some(Outcome("EADDRINUSE".into())),
@@ -45,12 +45,12 @@ fn app_on_9000() -> App {
         address: None,
     };
     let d = diagnose(&req, &snap, &probe, &Context::default());
-    app.update(Msg::Data(Arc::new(snap), Some(Arc::new(d))));
+    app.update(Msg::data(Arc::new(snap), Some(Arc::new(d))));
     app
 }
 
 fn confirm(app: &App) -> &PendingAction {
-    match app.modal.as_ref() {
+    match app.modal() {
         Some(Modal::Confirm { action, .. }) => action,
         m => panic!("expected a confirmation, got {m:?}"),
     }
@@ -61,7 +61,7 @@ fn d_on_a_cause_destroys_all_of_it() {
     let mut app = app_on_9000();
     app.type_keys("D");
     let PendingAction::DestroySockets(a) = confirm(&app) else {
-        panic!("{:?}", app.modal)
+        panic!("{:?}", app.modal())
     };
     assert_eq!(a.sockets.len(), 5);
     assert!(a.sockets.iter().all(|s| s.state == State::CloseWait));
@@ -71,13 +71,13 @@ fn d_on_a_cause_destroys_all_of_it() {
         "no promise the port is free: {lines:?}"
     );
     app.type_keys("n");
-    assert!(app.modal.is_none(), "n is no");
+    assert!(app.modal().is_none(), "n is no");
     // The next cause: the TIME_WAIT sockets.
     app.type_keys("j");
-    assert_eq!(app.why_cause, 1);
+    assert_eq!(app.why.cause, 1);
     app.type_keys("D");
     let PendingAction::DestroySockets(a) = confirm(&app) else {
-        panic!("{:?}", app.modal)
+        panic!("{:?}", app.modal())
     };
     assert_eq!(a.sockets.len(), 3);
     assert!(a.sockets.iter().all(|s| s.state == State::TimeWait));
@@ -87,13 +87,13 @@ fn d_on_a_cause_destroys_all_of_it() {
 fn k_on_time_wait_says_press_d_and_on_connections_signals_their_process() {
     let mut app = app_on_9000();
     app.type_keys("jK");
-    match app.modal.as_ref() {
+    match app.modal() {
         Some(Modal::Outcome(o)) => assert!(o.lines[0].contains("press D"), "{o:?}"),
         m => panic!("{m:?}"),
     }
     app.type_keys("\x1bkK");
     let PendingAction::Signal(s) = confirm(&app) else {
-        panic!("{:?}", app.modal)
+        panic!("{:?}", app.modal())
     };
     assert_eq!(s.owner.pid, 300);
 }
@@ -103,7 +103,7 @@ fn f_offers_the_plan_as_one_sequence() {
     let mut app = app_on_9000();
     app.type_keys("F");
     let PendingAction::Sequence(seq) = confirm(&app) else {
-        panic!("{:?}", app.modal)
+        panic!("{:?}", app.modal())
     };
     let kinds: Vec<usize> = seq
         .steps

@@ -2,6 +2,7 @@
 //! that says how fresh the data is and what could not be read, and key hints or input.
 
 use super::app::{App, Modal, View};
+pub use super::clock::Clock;
 use super::keymap::Command;
 use super::theme::Theme;
 use super::views;
@@ -11,50 +12,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-
-/// Wall clock and zone used for "06:20:01 (3 s ago)"; fixed in tests so renders are
-/// reproducible.
-#[derive(Debug, Clone)]
-pub struct Clock {
-    pub now: jiff::Timestamp,
-    pub tz: jiff::tz::TimeZone,
-    /// When this machine booted: process start times (ticks after boot) become clock times.
-    /// `None` for a replay from another machine, where only "after boot" is true.
-    pub boot: Option<jiff::Timestamp>,
-}
-
-impl Clock {
-    pub fn system() -> Clock {
-        Clock {
-            now: jiff::Timestamp::now(),
-            tz: jiff::tz::TimeZone::system(),
-            boot: super::human::boot_time(),
-        }
-    }
-
-    /// A fixed instant in UTC, for tests and screenshots.
-    pub fn fixed(now: jiff::Timestamp) -> Clock {
-        Clock {
-            now,
-            tz: jiff::tz::TimeZone::UTC,
-            boot: None,
-        }
-    }
-
-    /// A recording's start times count from another boot: only "after boot" is true of them.
-    pub fn for_replay(mut self, replay: bool) -> Clock {
-        if replay {
-            self.boot = None;
-        }
-        self
-    }
-
-    /// The same, with a boot time, so start times show as clock times and ages.
-    pub fn with_boot(mut self, boot: jiff::Timestamp) -> Clock {
-        self.boot = Some(boot);
-        self
-    }
-}
 
 /// The smallest frame the views are laid out for; below it the screen says so (and what to do)
 /// instead of drawing a view squeezed into nonsense.
@@ -95,18 +52,18 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
     }
     draw_status(f, status, app, theme, now);
     draw_footer(f, footer, app, theme);
-    match &app.modal {
+    match app.modal() {
         Some(Modal::Help { scroll }) => views::help::render(f, app, theme, *scroll),
-        Some(Modal::Detail { key, scroll }) => {
-            views::detail::render(f, app, theme, now, key, *scroll)
+        Some(Modal::Detail { key, scroll, pane }) => {
+            views::detail::render(f, app, theme, now, key, pane, *scroll)
         }
         Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
         Some(Modal::Confirm { action, context }) => {
-            views::dialog::confirm(f, app, theme, action, context)
+            views::dialog::confirm(f, theme, action, context)
         }
         Some(Modal::Busy(title)) => views::dialog::busy(f, theme, title),
         Some(Modal::Outcome(o)) => views::dialog::outcome(f, theme, o),
-        Some(Modal::Reserve(input)) => views::dialog::reserve(f, app, theme, input),
+        Some(Modal::Reserve(dialog)) => views::dialog::reserve(f, app, theme, dialog),
         None => {}
     }
 }
@@ -118,7 +75,7 @@ fn draw_too_small(f: &mut Frame, app: &App, theme: &Theme) {
         area.width, area.height
     );
     // Keys still work: someone who cannot see a confirmation must know how to leave it.
-    if matches!(app.modal, Some(Modal::Confirm { .. })) {
+    if matches!(app.modal(), Some(Modal::Confirm { .. })) {
         text.push_str(" · a confirmation is open: n cancels");
     }
     let quit = app.keymap.label(Command::Quit);
@@ -248,10 +205,10 @@ pub fn status_warning(s: &crate::model::Snapshot) -> Option<String> {
 }
 
 fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let line = if app.filter_editing {
+    let line = if app.filter_editing() {
         Line::from(vec![
             Span::styled("filter: ", theme.key()),
-            Span::raw(app.filter.value().to_string()),
+            Span::raw(escape_line(app.filter_text()).into_owned()),
             Span::styled("▏", theme.key()),
             Span::styled("   enter keep · esc clear", theme.dim()),
         ])
@@ -300,9 +257,10 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         }
         let mut spans = Vec::new();
-        if !app.filter.value().is_empty() {
+        // The filter of the view on screen: each table keeps its own.
+        if !app.filter_text().is_empty() {
             spans.push(Span::styled(
-                format!("filter: {} ", app.filter.value()),
+                format!("filter: {} ", escape_line(app.filter_text())),
                 theme.warn(),
             ));
         }
@@ -315,28 +273,4 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Line::from(spans)
     };
     f.render_widget(Paragraph::new(line), area);
-}
-
-/// A centred rectangle for popups, clamped to the screen.
-pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width);
-    let h = height.min(area.height);
-    Rect {
-        x: area.x + (area.width - w) / 2,
-        y: area.y + (area.height - h) / 2,
-        width: w,
-        height: h,
-    }
-}
-
-/// Keeps `selected` inside the window of `visible` rows starting at `offset`.
-pub fn scroll_window(selected: usize, offset: usize, visible: usize, len: usize) -> usize {
-    let visible = visible.max(1);
-    let mut off = offset.min(len.saturating_sub(visible));
-    if selected < off {
-        off = selected;
-    } else if selected >= off + visible {
-        off = selected + 1 - visible;
-    }
-    off
 }

@@ -1,12 +1,13 @@
 //! The terminal UI: `portscope` with no subcommand.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod draw;
-pub mod habits;
 pub mod human;
 pub mod key;
 pub mod keymap;
+pub mod layout;
 pub mod netns_pick;
 pub mod runtime;
 pub mod signals;
@@ -14,7 +15,6 @@ pub mod terminal;
 pub mod theme;
 pub mod travel;
 pub mod views;
-mod why_act;
 
 use crate::collect::CollectOptions;
 use crate::collect::NetnsTarget;

@@ -121,7 +121,11 @@ pub fn collector(
                         {
                             return;
                         }
-                        Msg::Prepared(snap, diag, derived)
+                        Msg::Data(super::app::Data {
+                            snap,
+                            diagnosis: diag,
+                            derived: Some(derived),
+                        })
                     }
                     Err(e) => Msg::CollectFailed(e.to_string()),
                 }
@@ -132,7 +136,7 @@ pub fn collector(
                         ProbeResult::not_run("replaying a recording: there is no kernel to ask");
                     Arc::new(diagnose(&req, snap, &p, &ctx))
                 });
-                Msg::Data(Arc::clone(snap), diag)
+                Msg::data(Arc::clone(snap), diag)
             }
         };
         if tx.send(Inbox::App(msg)).is_err() {

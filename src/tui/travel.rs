@@ -5,8 +5,6 @@
 //! table rebuilt at that moment (the live namespace's sysctls kept), and holds newer live data
 //! back, as freezing does, until `]` steps past the newest moment.
 
-use super::app::App;
-use crate::analyze::Derived;
 use crate::history::{Bounds, Change, ChangeKind, History};
 use crate::model::Snapshot;
 use std::sync::Arc;
@@ -18,9 +16,9 @@ pub struct TimeTravel {
     /// The moment on screen, when it is not the present.
     pub at: Option<jiff::Timestamp>,
     /// The live snapshot (the newest) while the past is on screen.
-    live: Option<Arc<Snapshot>>,
+    pub(crate) live: Option<Arc<Snapshot>>,
     /// Whether the view was frozen before travelling (restored on return).
-    was_frozen: bool,
+    pub(crate) was_frozen: bool,
 }
 
 impl Default for TimeTravel {
@@ -47,7 +45,7 @@ impl TimeTravel {
     }
 
     /// Distinct moments at which something changed, oldest first.
-    fn moments(&self) -> Vec<jiff::Timestamp> {
+    pub(crate) fn moments(&self) -> Vec<jiff::Timestamp> {
         let mut m: Vec<jiff::Timestamp> = self.history.moments().collect();
         m.dedup();
         m
@@ -110,7 +108,7 @@ impl TimeTravel {
         ))
     }
 
-    fn past_snapshot(&self, live: &Snapshot, at: jiff::Timestamp) -> Snapshot {
+    pub(crate) fn past_snapshot(&self, live: &Snapshot, at: jiff::Timestamp) -> Snapshot {
         let mut snap = crate::history::snapshot_at(&self.history, at, "history");
         snap.sysctl = live.sysctl.clone();
         snap.netns = live.netns.clone();
@@ -121,74 +119,4 @@ impl TimeTravel {
         )];
         snap
     }
-}
-
-/// `[` (back = true) or `]`: moves the screen one moment back or forward. Returns a note for
-/// the status line when there is nowhere to go.
-pub fn step(app: &mut App, back: bool) -> Option<String> {
-    let moments = app.travel.moments();
-    let live = match (&app.travel.live, &app.data) {
-        (Some(l), _) => Arc::clone(l),
-        (None, Some(d)) => Arc::clone(d),
-        (None, None) => return Some("no data yet".into()),
-    };
-    // The present is the newest moment; the past starts one before it.
-    let idx = match app.travel.at {
-        None => moments.len().checked_sub(1),
-        Some(t) => moments.iter().position(|m| *m == t),
-    };
-    let Some(idx) = idx else {
-        return Some("no history yet: changes are kept from the first refresh on".into());
-    };
-    let target = if back {
-        match idx.checked_sub(1) {
-            Some(i) => Some(moments[i]),
-            None => {
-                return Some(format!(
-                    "nothing earlier: history starts at {} (last hour / 50 MB kept)",
-                    moments[0]
-                        .to_zoned(app.travel.tz.clone())
-                        .strftime("%H:%M:%S")
-                ));
-            }
-        }
-    } else if app.travel.at.is_none() {
-        return Some("already at the present".into());
-    } else if idx + 1 >= moments.len() - 1 {
-        None // the newest moment is the present
-    } else {
-        Some(moments[idx + 1])
-    };
-    match target {
-        Some(t) => {
-            if app.travel.at.is_none() {
-                app.travel.was_frozen = app.frozen;
-                app.travel.live = Some(Arc::clone(&live));
-                app.frozen = true;
-            }
-            app.travel.at = Some(t);
-            let past = Arc::new(app.travel.past_snapshot(&live, t));
-            let derived = Arc::new(Derived::of(&past));
-            app.show(past, derived);
-        }
-        None => {
-            app.travel.at = None;
-            app.travel.live = None;
-            app.frozen = app.travel.was_frozen;
-            let newest = app.pending.take();
-            match newest {
-                Some((snap, diag, derived)) if !app.frozen => app.show_live(snap, diag, derived),
-                Some(p) => {
-                    app.pending = Some(p);
-                    let derived = Arc::new(Derived::of(&live));
-                    app.show(live, derived);
-                }
-                None => {
-                    let derived = Arc::new(Derived::of(&live));
-                    app.show(live, derived);
-                }
-            }
-        }
-    }
-    None
 }

@@ -37,7 +37,7 @@ fn main() -> std::io::Result<()> {
     };
     let fresh = || {
         let mut app = App::new(KeyMap::default_map(), true);
-        app.update(Msg::Data(Arc::clone(&snap), None));
+        app.update(Msg::data(Arc::clone(&snap), None));
         app
     };
 
@@ -53,9 +53,9 @@ fn main() -> std::io::Result<()> {
 
     let mut app = fresh();
     keys(&mut app, "410080\n");
-    if let Some(req) = app.why_request {
+    if let Some(req) = app.why.request {
         let diag = replay_diagnosis(&req, &snap, &Context::default());
-        app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(diag))));
+        app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
     }
     shot(&app, "4-why-10080", 120, 35)?;
 
@@ -71,14 +71,14 @@ fn main() -> std::io::Result<()> {
         let mut app = App::new(KeyMap::default_map(), false);
         app.actions.is_root = true;
         app.actions.journal = Some("/root/.local/share/portscope/reserve-journal.json".into());
-        app.update(Msg::Data(Arc::clone(&snap), None));
+        app.update(Msg::data(Arc::clone(&snap), None));
         app
     };
     let mut app = live();
     keys(&mut app, "410080\n");
-    if let Some(req) = app.why_request {
+    if let Some(req) = app.why.request {
         let diag = replay_diagnosis(&req, &snap, &Context::default());
-        app.update(Msg::Data(Arc::clone(&snap), Some(Arc::new(diag))));
+        app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
     }
     keys(&mut app, "D");
     shot(&app, "7-close-the-thief", 120, 35)?;

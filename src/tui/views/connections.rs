@@ -60,8 +60,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
     let title = format!(
         " Connections ({}{}) ",
-        app.conns.len(),
-        if app.filter.value().is_empty() {
+        app.conns.rows.len(),
+        if app.conns.filter.value().is_empty() {
             ""
         } else {
             ", filtered"
@@ -70,12 +70,17 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme.title()));
-    if app.conns.is_empty() {
+    if app.conns.rows.is_empty() {
         f.render_widget(Paragraph::new("no connections").block(block), table_area);
         return;
     }
-    let (from, to) = window(&app.nav_conns, app.conns.len(), table_area.height);
-    let shown = &app.conns[from..to];
+    let (from, to) = window(
+        &app.conns.nav,
+        &app.measured.conns_page,
+        app.conns.rows.len(),
+        table_area.height,
+    );
+    let shown = &app.conns.rows[from..to];
     let ends: Vec<(String, String)> = shown
         .iter()
         .map(|&i| (snap.sockets[i].local(), snap.sockets[i].remote()))
@@ -149,6 +154,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .header(Row::new(header).style(theme.header()))
         .row_highlight_style(theme.selected())
         .block(block);
-    let mut state = TableState::default().with_selected(Some(app.nav_conns.selected - from));
+    let mut state = TableState::default().with_selected(Some(app.conns.nav.selected - from));
     f.render_stateful_widget(table, table_area, &mut state);
 }

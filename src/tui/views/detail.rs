@@ -1,9 +1,10 @@
 //! Detail pane: one socket, the processes holding it, and everything else they hold.
 
 use crate::model::SocketKey;
-use crate::tui::app::App;
-use crate::tui::draw::{Clock, centered};
+use crate::tui::app::{App, DetailPane};
+use crate::tui::clock::Clock;
 use crate::tui::human;
+use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
@@ -15,12 +16,13 @@ pub fn render(
     theme: &Theme,
     clock: &Clock,
     key: &SocketKey,
+    pane: &DetailPane,
     scroll: u16,
 ) {
     let area = centered(f.area(), 100, 30);
     f.render_widget(Clear, area);
     let mut lines: Vec<Line> = Vec::new();
-    match app.find(key) {
+    match &pane.socket {
         None => lines.push(Line::from(Span::styled(
             "This socket is gone: it closed since the row was selected.",
             theme.warn(),
@@ -54,10 +56,7 @@ pub fn render(
                 ));
             } else if s.owner_hidden {
                 let user = crate::collect::owners::user_name(s.uid);
-                let text = if app
-                    .snapshot()
-                    .is_some_and(crate::cli::snapshot_cmd::hidden_by_permissions)
-                {
+                let text = if pane.hidden_by_permissions {
                     format!(
                         "Held by a process of uid {} ({user}) that portscope cannot see: other users' processes are hidden without root; sudo portscope shows it.",
                         s.uid
@@ -70,8 +69,7 @@ pub fn render(
                 };
                 lines.push(Line::from(Span::styled(text, theme.warn())));
             }
-            let snap = app.snapshot();
-            for o in s.owners.iter() {
+            for (n, o) in s.owners.iter().enumerate() {
                 lines.push(Line::from(""));
                 lines.push(Line::from(vec![
                     Span::styled(format!("{} (pid {})", o.comm, o.pid), theme.title()),
@@ -103,8 +101,7 @@ pub fn render(
                         p.via.as_str()
                     )));
                 }
-                if let Some(snap) = snap {
-                    let held: Vec<_> = snap.sockets_of(o.pid).collect();
+                if let Some(held) = pane.held.get(n) {
                     let listening: Vec<String> = held
                         .iter()
                         .filter(|x| x.is_listening())
@@ -144,7 +141,7 @@ pub fn render(
     let inner = usize::from(area.width.saturating_sub(2)).max(1);
     let height: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
     let max = (height as u16).saturating_sub(area.height.saturating_sub(2));
-    app.overlay_max_scroll.set(max);
+    app.measured.overlay_max_scroll.set(max);
     f.render_widget(
         Paragraph::new(lines)
             .block(block)

@@ -4,15 +4,14 @@
 use crate::action::PendingAction;
 use crate::action::exec::{Logged, Outcome, Status};
 use crate::escape::escape_line;
-use crate::tui::app::App;
-use crate::tui::draw::centered;
+use crate::tui::app::{App, ReserveDialog};
+use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
-use tui_input::Input;
 
 const WIDTH: u16 = 96;
 
@@ -62,13 +61,7 @@ fn block<'a>(title: String, style: Style) -> Block<'a> {
         ))
 }
 
-pub fn confirm(
-    f: &mut Frame,
-    _app: &App,
-    theme: &Theme,
-    action: &PendingAction,
-    context: &[String],
-) {
+pub fn confirm(f: &mut Frame, theme: &Theme, action: &PendingAction, context: &[String]) {
     let (title, text) = action.describe();
     let mut lines: Vec<Line> = context
         .iter()
@@ -143,7 +136,8 @@ pub fn outcome(f: &mut Frame, theme: &Theme, o: &Outcome) {
     );
 }
 
-pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
+pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, dialog: &ReserveDialog) {
+    let input = &dialog.input;
     let mut lines = vec![
         Line::from(vec![
             Span::styled("ports to reserve: ", theme.key()),
@@ -155,8 +149,8 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, input: &Input) {
         )),
         Line::from(""),
     ];
-    match app.reservation_preview(input.value()) {
-        Err(e) => lines.push(Line::from(Span::styled(e, theme.bad()))),
+    match &dialog.preview {
+        Err(e) => lines.push(Line::from(Span::styled(e.clone(), theme.bad()))),
         Ok(a) => {
             let p = &a.plan;
             let show = |s: &crate::portset::PortSet| {

@@ -2,7 +2,7 @@
 //! shows explained. Lines are wrapped here, never cut, and the scroll stops at the last line.
 
 use crate::tui::app::App;
-use crate::tui::draw::centered;
+use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
@@ -114,7 +114,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, scroll: u16) {
     let lines = lines(app, theme, area.width.saturating_sub(2));
     let visible = area.height.saturating_sub(2);
     let max = (lines.len() as u16).saturating_sub(visible);
-    app.overlay_max_scroll.set(max);
+    app.measured.overlay_max_scroll.set(max);
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
         " Keys (↑↓ g G scroll · q/esc close) ",
         theme.title(),

@@ -17,19 +17,19 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let title = format!(
         " Listeners ({}{}) · sorted by {} ",
-        app.listeners.len(),
-        if app.filter.value().is_empty() {
+        app.listeners.rows.len(),
+        if app.listeners.filter.value().is_empty() {
             ""
         } else {
             ", filtered"
         },
-        app.sort.label()
+        app.listeners.sort.label()
     );
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme.title()));
-    if app.listeners.is_empty() {
-        let msg = if app.filter.value().is_empty() {
+    if app.listeners.rows.is_empty() {
+        let msg = if app.listeners.filter.value().is_empty() {
             "no listening sockets in this namespace"
         } else {
             "no listener matches the filter (esc clears it)"
@@ -37,10 +37,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new(msg).block(block), area);
         return;
     }
-    let (from, to) = window(&app.nav_listeners, app.listeners.len(), area.height);
+    let (from, to) = window(
+        &app.listeners.nav,
+        &app.measured.listeners_page,
+        app.listeners.rows.len(),
+        area.height,
+    );
     let sys = &snap.sysctl;
     let multi = !snap.namespaces.is_empty();
-    let shown = &app.listeners[from..to];
+    let shown = &app.listeners.rows[from..to];
     let addrs: Vec<String> = shown.iter().map(|&i| snap.sockets[i].local()).collect();
     let addr_min = addrs
         .iter()
@@ -131,6 +136,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .header(Row::new(header).style(theme.header()))
         .row_highlight_style(theme.selected())
         .block(block);
-    let mut state = TableState::default().with_selected(Some(app.nav_listeners.selected - from));
+    let mut state = TableState::default().with_selected(Some(app.listeners.nav.selected - from));
     f.render_stateful_widget(table, area, &mut state);
 }

@@ -1,5 +1,5 @@
-//! One file per view and dialog. Each renders from `App` (plain data) and never mutates it,
-//! except the scroll windows kept in `Cell`s.
+//! One file per view and dialog. Each renders from `App` (plain data) and never mutates it;
+//! the one thing written back is what a frame measured (`App::measured`).
 
 pub mod columns;
 pub mod connections;
@@ -11,16 +11,17 @@ pub mod portmap;
 pub mod why;
 
 use super::app::TableNav;
-use super::draw::scroll_window;
+use super::layout::scroll_window;
 use crate::model::{Owner, Socket};
+use std::cell::Cell;
 
 /// The window of rows to draw for a table of `len` rows in `height` lines (minus the header),
-/// remembering the offset so the view does not jump.
-pub fn window(nav: &TableNav, len: usize, height: u16) -> (usize, usize) {
+/// from the offset `update` keeps (clamped to this height). The rows that fit are measured into
+/// `page` for the next page move.
+pub fn window(nav: &TableNav, page: &Cell<usize>, len: usize, height: u16) -> (usize, usize) {
     let visible = usize::from(height.saturating_sub(3)).max(1); // borders and header
-    nav.page.set(visible);
-    let off = scroll_window(nav.selected, nav.offset.get(), visible, len);
-    nav.offset.set(off);
+    page.set(visible);
+    let off = scroll_window(nav.selected, nav.offset, visible, len);
     (off, (off + visible).min(len))
 }
 

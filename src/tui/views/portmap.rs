@@ -3,7 +3,7 @@
 
 use crate::analyze::portmap::{PortClass, ports_per_cell};
 use crate::tui::app::App;
-use crate::tui::draw::centered;
+use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -28,8 +28,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let cols = grid_cols.max(1);
     let rows = grid_rows.max(1);
     let cells = cols * rows;
-    app.map.cols.set(cols);
-    app.map.cells.set(cells);
+    app.measured.map_cols.set(cols);
+    app.measured.map_cells.set(cells);
     let step = ports_per_cell(app.map.zoom, cells);
     let cursor_cell = u32::from(app.map.cursor) / step;
     let total_cells = 65536u32.div_ceil(step);

@@ -20,9 +20,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [input, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
 
     let mut field = vec![Span::styled("port: ", theme.key())];
-    if app.why_editing {
+    if app.why_editing() {
         field.push(Span::styled(
-            format!("{}▏", app.why_input.value()),
+            format!("{}▏", app.why.input.value()),
             theme.selected(),
         ));
         field.push(Span::styled(
@@ -30,7 +30,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     } else {
-        let shown = app.why_request.map_or_else(
+        let shown = app.why.request.map_or_else(
             || "(none)".to_string(),
             |r| {
                 format!(
@@ -54,13 +54,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ));
     }
     let mut head = vec![Line::from(field)];
-    if let Some(e) = &app.why_error {
+    if let Some(e) = &app.why.error {
         head.push(Line::from(Span::styled(e.clone(), theme.bad())));
     }
     f.render_widget(Paragraph::new(head), input);
 
     let Some(d) = app.diagnosis.as_deref() else {
-        let msg = if app.why_request.is_some() {
+        let msg = if app.why.request.is_some() {
             "asking the kernel…"
         } else {
             "Type the port your service fails to bind. portscope asks the kernel (a throw-away bind, \
@@ -111,7 +111,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ),
         ]));
         for (i, c) in d.causes.iter().enumerate() {
-            let sel = i == app.why_cause;
+            let sel = i == app.why.cause;
             if sel {
                 selected_line = Some(lines.len());
             }
@@ -235,7 +235,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             remedy_lines(&mut lines, format!("  {}. ", i + 1), r);
         }
     }
-    if let Some(c) = d.causes.get(app.why_cause)
+    if let Some(c) = d.causes.get(app.why.cause)
         && !d.plan.is_empty()
     {
         let others: Vec<&crate::analyze::why::Remedy> = c
@@ -250,7 +250,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         if !others.is_empty() {
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                format!("Or instead, for cause {}", app.why_cause + 1),
+                format!("Or instead, for cause {}", app.why.cause + 1),
                 theme.header(),
             )));
             for r in others {
@@ -265,7 +265,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     // into view if it lies below; paging away from it is left alone. Lines are counted before
     // wrapping: close enough to follow it.
     let height = body.height.max(1) as usize;
-    let mut scroll = app.why_scroll as usize;
+    let mut scroll = app.why.scroll as usize;
     if let Some(sel) = selected_line
         && sel + 3 > scroll + height
         && scroll <= sel

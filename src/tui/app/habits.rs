@@ -1,8 +1,8 @@
 //! Keys as less, htop and k9s users expect them: `n`/`N` walk the filter's matches, and a key
 //! that does nothing where it was pressed says so instead of being silently ignored.
 
-use super::app::{App, View};
-use super::keymap::{Command, Key};
+use super::{App, View};
+use crate::tui::keymap::{Command, Key};
 use crossterm::event::KeyEvent;
 
 /// Why `cmd` does nothing in `view`, or `None` when it does something there.
@@ -42,7 +42,7 @@ pub fn unknown(ev: &KeyEvent) -> String {
 /// The tables show only matches, so this is the row after the cursor; without a filter there is
 /// nothing to match and the status line says how to search.
 pub fn step_match(app: &App, forward: bool) -> Result<usize, String> {
-    if app.filter.value().trim().is_empty() {
+    if app.filter_text().trim().is_empty() {
         return Err(format!(
             "no search: {} filters, then {} / {} walk the matches",
             app.keymap.label(Command::Filter),
@@ -51,12 +51,12 @@ pub fn step_match(app: &App, forward: bool) -> Result<usize, String> {
         ));
     }
     let (len, cur) = match app.view {
-        View::Listeners => (app.listeners.len(), app.nav_listeners.selected),
-        View::Connections => (app.conns.len(), app.nav_conns.selected),
+        View::Listeners => (app.listeners.rows.len(), app.listeners.nav.selected),
+        View::Connections => (app.conns.rows.len(), app.conns.nav.selected),
         _ => return Err("no matches in this view".into()),
     };
     if len == 0 {
-        return Err(format!("nothing matches {:?}", app.filter.value()));
+        return Err(format!("nothing matches {:?}", app.filter_text()));
     }
     Ok(if forward {
         (cur + 1) % len

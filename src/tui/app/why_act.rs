@@ -1,44 +1,46 @@
 //! The why view's actions: K and D act on the selected cause as a whole (every connection of a
 //! worker, every TIME_WAIT of the port), F offers the whole plan as one confirmed sequence.
 
-use super::app::{App, Modal};
-use super::keymap::Command;
+use super::{App, Modal};
 use crate::action::destroy_set::plan_destroy_cause;
 use crate::action::exec::Outcome;
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::sequence::SequenceAction;
 use crate::action::{NotOffered, PendingAction};
 use crate::analyze::why::{BindOptions, CauseKind, ServiceUser};
+use crate::tui::keymap::Command;
 
 impl App {
     /// Up and down pick the cause; past the last one (or with none) they scroll on.
     pub(crate) fn why_move(&mut self, delta: isize) {
         let n = self.diagnosis.as_ref().map_or(0, |d| d.causes.len());
         let next = self
-            .why_cause
+            .why
+            .cause
             .saturating_add_signed(delta)
             .min(n.saturating_sub(1));
-        if n == 0 || next == self.why_cause {
+        if n == 0 || next == self.why.cause {
             self.why_scroll_by(delta);
         } else {
-            self.why_cause = next;
-            self.why_scroll = 0;
+            self.why.cause = next;
+            self.why.scroll = 0;
         }
     }
 
     pub(crate) fn why_scroll_by(&mut self, delta: isize) {
-        self.why_scroll = self
-            .why_scroll
+        self.why.scroll = self
+            .why
+            .scroll
             .saturating_add_signed(delta.clamp(i16::MIN as isize, i16::MAX as isize) as i16);
     }
 
     fn why_info(&mut self, title: &str, lines: Vec<String>) {
-        self.modal = Some(Modal::Outcome(Outcome::nothing_done(title, lines)));
+        self.open(Modal::Outcome(Outcome::nothing_done(title, lines)));
     }
 
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
         match planned {
-            Ok(action) => self.modal = Some(Modal::Confirm { action, context }),
+            Ok(action) => self.open(Modal::Confirm { action, context }),
             Err(why) => self.why_info("Nothing to do", vec![why]),
         }
     }
@@ -58,7 +60,7 @@ impl App {
                 );
                 return;
             }
-            let Some(req) = self.why_request else { return };
+            let Some(req) = self.why.request else { return };
             let (mut steps, mut manual) = (Vec::new(), Vec::new());
             for r in &d.plan {
                 if !runnable(r) {
@@ -83,7 +85,7 @@ impl App {
                 self.why_info("Fix by hand", lines);
                 return;
             }
-            self.modal = Some(Modal::Confirm {
+            self.open(Modal::Confirm {
                 action: PendingAction::Sequence(SequenceAction {
                     steps,
                     manual,
@@ -94,7 +96,7 @@ impl App {
             });
             return;
         }
-        let Some(c) = d.causes.get(self.why_cause) else {
+        let Some(c) = d.causes.get(self.why.cause) else {
             self.note = Some("nothing in the way".into());
             return;
         };
@@ -130,7 +132,7 @@ impl App {
                 let planned = match c.remedies.iter().find(|r| r.action == "kill") {
                     Some(r) => {
                         let mut r = r.clone();
-                        r.cause = Some(self.why_cause);
+                        r.cause = Some(self.why.cause);
                         plan_step(&r, &d, &snap, &netns, journal)
                     }
                     None => Err("no process to signal for this cause".into()),
@@ -139,7 +141,7 @@ impl App {
             }
             _ => {
                 // The dialog names the cause itself.
-                let planned = plan_destroy_cause(&d, self.why_cause, &netns);
+                let planned = plan_destroy_cause(&d, self.why.cause, &netns);
                 self.why_confirm(planned, Vec::new());
             }
         }

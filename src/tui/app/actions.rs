@@ -1,0 +1,201 @@
+//! Keys that act on the system: each plans an action and puts it up for confirmation (the
+//! executor in `action::exec` carries it out), or says why there is nothing to do.
+
+use super::{App, Modal, View};
+use crate::action::exec::Outcome;
+use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
+use crate::model::Socket;
+use crate::portset::PortSet;
+use crate::tui::keymap::Command;
+use std::path::PathBuf;
+
+impl App {
+    /// The socket an action applies to: the selected row, or in the why view the first holder
+    /// (for kill, one with a process; for close, an outgoing connection).
+    fn action_target(&self, cmd: Command) -> Option<Socket> {
+        match self.view {
+            View::Listeners | View::Connections => self.selected_socket().cloned(),
+            View::Why => {
+                let d = self.diagnosis.as_deref()?;
+                let pick = |h: &&crate::analyze::why::Holder| match cmd {
+                    Command::CloseConn => h.role == crate::analyze::why::Role::Outgoing,
+                    _ => !h.socket.kernel_held,
+                };
+                d.holders
+                    .iter()
+                    .find(pick)
+                    .or(d.holders.first())
+                    .map(|h| h.socket.clone())
+            }
+            View::PortMap => None,
+        }
+    }
+
+    fn info(&mut self, title: &str, text: String) {
+        self.open(Modal::Outcome(Outcome::nothing_done(title, vec![text])));
+    }
+
+    pub(super) fn on_action(&mut self, cmd: Command) {
+        let Some(snap) = self.data.clone() else {
+            return;
+        };
+        let netns = self.actions.netns.clone();
+        if self.view == View::Why
+            && matches!(cmd, Command::Kill | Command::CloseConn | Command::FixPlan)
+        {
+            self.why_act(cmd);
+            return;
+        }
+        match cmd {
+            Command::Kill | Command::CloseConn => {
+                let Some(sock) = self.action_target(cmd) else {
+                    self.note =
+                        Some("select a socket first (listeners, connections or why view)".into());
+                    return;
+                };
+                // Closing goes through the start namespace's sock_diag: never another's.
+                if cmd == Command::CloseConn
+                    && let Some(why) = crate::tui::netns_pick::foreign(&snap, &sock)
+                {
+                    self.info("Not here", why);
+                    return;
+                }
+                let planned = if cmd == Command::Kill {
+                    plan_signal(&snap, &sock, Sig::Term, &netns)
+                } else {
+                    plan_close(&sock, &netns)
+                };
+                match planned {
+                    Ok(action) => self.open(Modal::Confirm {
+                        action,
+                        context: Vec::new(),
+                    }),
+                    Err(why) => self.info("Nothing to do", why),
+                }
+            }
+            Command::Reserve | Command::ReserveAtRisk | Command::Undo
+                if self.picker.scope != crate::tui::netns_pick::Scope::Start =>
+            {
+                self.info(
+                    "Not here",
+                    "reservations apply to the start namespace: press w until it is shown again (or start portscope with --netns PID for another)".into(),
+                );
+            }
+            Command::Reserve => {
+                let port = match self.view {
+                    View::PortMap => Some(self.map.cursor),
+                    View::Why => self.why.request.map(|r| r.port),
+                    _ => self.selected_socket().map(|s| s.local_port),
+                };
+                let text = port.map_or_else(String::new, |p| p.to_string());
+                self.actions.refresh_boot();
+                self.open_reserve(text);
+            }
+            Command::ReserveAtRisk => {
+                let ports = crate::reserve::at_risk_ports(&snap);
+                if ports.is_empty() {
+                    self.info(
+                        "Nothing at risk",
+                        "no listener sits inside the ephemeral range unreserved".into(),
+                    );
+                } else {
+                    self.actions.refresh_boot();
+                    self.open_reserve(ports.to_string());
+                }
+            }
+            Command::Undo => {
+                let Some(journal) = self.actions.journal.clone() else {
+                    self.info("Undo", "no data directory for the undo journal".into());
+                    return;
+                };
+                match crate::reserve::plan_undo(&journal, &netns) {
+                    Ok(plan) => self.open(Modal::Confirm {
+                        action: PendingAction::UndoReservation(plan),
+                        context: Vec::new(),
+                    }),
+                    Err(e) => self.info("Nothing to undo", e.message),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The planner's plan for the text typed so far (computed on each change, never by a draw).
+    pub(super) fn reservation_preview(
+        &self,
+        spec: &str,
+    ) -> Result<crate::action::ReserveAction, String> {
+        let snap = self.data.as_deref().ok_or("no snapshot yet")?;
+        if !snap.sysctl.known("ip_local_reserved_ports") {
+            return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
+        }
+        let add = PortSet::parse(spec).map_err(|e| e.to_string())?;
+        let dropin = self
+            .actions
+            .no_persist
+            .is_none()
+            .then(|| self.actions.sysctl_dir.join(crate::reserve::DROPIN_NAME));
+        let journal = self
+            .actions
+            .journal
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("portscope-reserve-journal.json"));
+        let mut action = plan_reservation(
+            snap,
+            &add,
+            &PortSet::new(),
+            &self.actions.netns,
+            dropin,
+            self.actions.boot.as_ref(),
+            journal,
+        );
+        action.no_persist = self.actions.no_persist.clone();
+        Ok(action)
+    }
+
+    /// Enter in the planner: the plan already made for what is typed goes up for confirmation.
+    pub(super) fn confirm_reservation(&mut self) {
+        let super::Mode::Modal(Modal::Reserve(dialog)) = &self.mode else {
+            return;
+        };
+        match dialog.preview.clone() {
+            Err(e) => self.note = Some(e),
+            Ok(a) if !a.plan.refusals.is_empty() => {
+                self.note = Some(format!("refused: {}", a.plan.refusals.join("; ")))
+            }
+            Ok(a) if a.plan.proposed == a.plan.current => {
+                self.note = Some("nothing to change: those ports are already reserved".into())
+            }
+            Ok(a) if !self.actions.is_root => {
+                let mut lines = vec![
+                    "Changing net.ipv4.ip_local_reserved_ports needs root. Run these instead:"
+                        .into(),
+                ];
+                lines.extend(
+                    crate::reserve::manual_commands(
+                        &a.request.value,
+                        &a.request.netns,
+                        a.request.dropin.as_deref(),
+                    )
+                    .lines()
+                    .map(String::from),
+                );
+                lines.push("Or for the fleet (Ansible):".into());
+                let file = a.request.dropin.clone().unwrap_or_default();
+                lines.extend(
+                    crate::reserve::ansible_task(&a.request.value, &file)
+                        .lines()
+                        .map(String::from),
+                );
+                self.open(Modal::Outcome(Outcome::nothing_done(
+                    "Reservation: run as root",
+                    lines,
+                )));
+            }
+            Ok(a) => self.open(Modal::Confirm {
+                action: PendingAction::ApplyReservation(a),
+                context: Vec::new(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Key dispatch: decided once, on the input mode, then per command for the views.
+
+use super::{App, Effect, Modal, Mode, View, parse_bind};
+use crate::tui::keymap::Command;
+use crossterm::event::{Event, KeyEvent};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+impl App {
+    pub(super) fn on_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        self.note = None;
+        // A quit key that is not typing quits from fields and dialogs too (not while an action
+        // runs: its outcome must be seen).
+        if self.keymap.is_quit_anywhere(&ev) && !matches!(self.mode, Mode::Modal(Modal::Busy(_))) {
+            self.quit = true;
+            return vec![Effect::Quit];
+        }
+        match self.mode {
+            Mode::Normal => self.on_view_key(ev),
+            Mode::Filter => self.on_filter_key(ev),
+            Mode::WhyInput => self.on_why_key(ev),
+            Mode::Modal(_) => self.on_modal_key(ev),
+        }
+    }
+
+    fn on_view_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        match self.keymap.command(&ev) {
+            Some(cmd) => {
+                if let Some(why) = super::habits::unavailable(self, cmd) {
+                    self.note = Some(why);
+                    return Vec::new();
+                }
+                self.on_command(cmd)
+            }
+            None => {
+                self.note = Some(super::habits::unknown(&ev));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Typing into the filter of the view on screen: esc clears it, enter keeps it.
+    fn on_filter_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        match self.keymap.command(&ev) {
+            Some(Command::Back) => {
+                if let Some(f) = self.filter_mut() {
+                    *f = Input::default();
+                }
+                self.mode = Mode::Normal;
+                self.recompute();
+            }
+            Some(Command::Open) => self.mode = Mode::Normal,
+            _ => {
+                if self
+                    .filter_mut()
+                    .and_then(|f| f.handle_event(&Event::Key(ev)))
+                    .is_some()
+                {
+                    self.recompute();
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn on_why_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        match self.keymap.command(&ev) {
+            Some(Command::Back) => {
+                self.mode = Mode::Normal;
+                self.why.error = None;
+                Vec::new()
+            }
+            Some(Command::Open) => match parse_bind(self.why.input.value()) {
+                Ok(req) => {
+                    self.mode = Mode::Normal;
+                    self.why.error = None;
+                    self.why.request = Some(req);
+                    self.diagnosis = None;
+                    self.why.scroll = 0;
+                    self.why.cause = 0;
+                    vec![Effect::Watch(Some(req)), Effect::RefreshNow]
+                }
+                Err(e) => {
+                    self.why.error = Some(e);
+                    Vec::new()
+                }
+            },
+            _ => {
+                self.why.input.handle_event(&Event::Key(ev));
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
+        match cmd {
+            Command::Quit => {
+                self.quit = true;
+                return vec![Effect::Quit];
+            }
+            Command::Help => self.open(Modal::Help { scroll: 0 }),
+            Command::NextView => self.switch(View::ALL[(self.view.index() + 1) % 4]),
+            Command::PrevView => self.switch(View::ALL[(self.view.index() + 3) % 4]),
+            Command::ViewListeners => self.switch(View::Listeners),
+            Command::ViewConnections => self.switch(View::Connections),
+            Command::ViewPortMap => self.switch(View::PortMap),
+            Command::ViewWhy => self.switch(View::Why),
+            Command::Up => self.move_by(-1),
+            Command::Down => self.move_by(1),
+            Command::PageUp => self.move_page(-1),
+            Command::PageDown => self.move_page(1),
+            Command::Top => self.move_to(0),
+            Command::Bottom => self.move_to(usize::MAX),
+            Command::Left => self.map_move(-1),
+            Command::Right => self.map_move(1),
+            Command::Filter => {
+                // A new search, as `/` does in less and vim: typing a port replaces the last one.
+                if let Some(f) = self.filter_mut() {
+                    *f = Input::default();
+                    self.mode = Mode::Filter;
+                    self.recompute();
+                }
+            }
+            Command::Freeze => {
+                self.frozen = !self.frozen;
+                if !self.frozen
+                    && let Some(data) = self.pending.take()
+                {
+                    self.apply(data);
+                }
+            }
+            Command::NextMatch | Command::PrevMatch => {
+                match super::habits::step_match(self, cmd == Command::NextMatch) {
+                    Ok(row) => self.set_row(row),
+                    Err(why) => self.note = Some(why),
+                }
+            }
+            Command::Earlier => self.note = super::time_travel::step(self, true),
+            Command::Later => self.note = super::time_travel::step(self, false),
+            Command::Refresh => return vec![Effect::RefreshNow],
+            Command::Open => match self.view {
+                View::Listeners | View::Connections => {
+                    if let Some(key) = self.selected_socket().map(|s| s.key()) {
+                        self.open_detail(key);
+                    }
+                }
+                View::PortMap => self.zoom(1),
+                View::Why => self.mode = Mode::WhyInput,
+            },
+            Command::Back => {
+                if !self.filter_text().is_empty() {
+                    if let Some(f) = self.filter_mut() {
+                        *f = Input::default();
+                    }
+                    self.recompute();
+                } else if self.view == View::PortMap {
+                    self.zoom(-1);
+                }
+            }
+            Command::Sort => {
+                if self.view == View::Listeners {
+                    self.listeners.sort = self.listeners.sort.next();
+                    self.recompute();
+                }
+            }
+            Command::ZoomIn => self.zoom(1),
+            Command::ZoomOut => self.zoom(-1),
+            Command::Goto => {
+                if self.view == View::PortMap {
+                    self.open(Modal::Goto(Input::default()));
+                }
+            }
+            Command::EditPort => {
+                if self.view == View::Why {
+                    self.mode = Mode::WhyInput;
+                }
+            }
+            Command::Netns if self.replay => {
+                self.note = Some("a replay shows the namespaces it recorded".into());
+            }
+            Command::Netns => {
+                let scope = self.picker.advance();
+                self.note = Some(
+                    self.picker
+                        .title()
+                        .unwrap_or_else(|| "netns: the start namespace".into()),
+                );
+                return vec![Effect::Scope(scope), Effect::RefreshNow];
+            }
+            Command::Kill
+            | Command::CloseConn
+            | Command::Reserve
+            | Command::ReserveAtRisk
+            | Command::FixPlan
+            | Command::Undo => {
+                if self.replay {
+                    self.note = Some(
+                        "actions are disabled in a replay: this is a recording, not the live system"
+                            .into(),
+                    );
+                } else {
+                    self.on_action(cmd);
+                }
+            }
+        }
+        Vec::new()
+    }
+}

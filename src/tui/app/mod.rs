@@ -1,0 +1,366 @@
+//! TUI state and the one function that changes it. `update` does no I/O: it returns effects for
+//! the runtime to carry out, so every behaviour is testable without a terminal.
+//!
+//! Who gets a key is decided once, by [`Mode`]: the views, a text field, or the dialog on top.
+//! State is grouped per view ([`ListenersView`], [`ConnectionsView`], [`MapView`], [`WhyView`]),
+//! and everything a draw shows is computed here, in `update`; the only values flowing back from
+//! a draw are the measurements in [`Measured`].
+
+mod actions;
+mod context;
+mod habits;
+mod input;
+mod keys;
+mod modal;
+mod moves;
+mod state;
+mod time_travel;
+mod why_act;
+
+pub use context::ActionContext;
+pub use input::{parse_bind, typed};
+pub use modal::{DetailPane, Modal, ReserveDialog};
+pub use state::{
+    ConnectionsView, ListenerSort, ListenersView, MapView, Measured, TableNav, WhyView,
+};
+
+use super::keymap::KeyMap;
+use crate::action::exec::Outcome;
+use crate::analyze::Derived;
+use crate::analyze::conns::ConnSummary;
+use crate::analyze::portmap::PortMap;
+use crate::analyze::why::{BindRequest, Diagnosis};
+use crate::model::{Snapshot, Socket, SocketKey};
+use crossterm::event::{KeyEvent, KeyEventKind};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Listeners,
+    Connections,
+    PortMap,
+    Why,
+}
+
+impl View {
+    pub const ALL: [View; 4] = [View::Listeners, View::Connections, View::PortMap, View::Why];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Listeners => "Listeners",
+            View::Connections => "Connections",
+            View::PortMap => "Port map",
+            View::Why => "Why",
+        }
+    }
+
+    fn index(self) -> usize {
+        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
+    }
+}
+
+/// Who gets the next key. One value, so the app cannot be typing into two fields at once, or
+/// into a field under a dialog.
+// One Mode lives in the one App: boxing the dialog would save nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Mode {
+    /// Keys are commands for the view on screen.
+    Normal,
+    /// Typing the filter of the view on screen (Listeners or Connections).
+    Filter,
+    /// Typing the port in the why view.
+    WhyInput,
+    /// A dialog or overlay has every key.
+    Modal(Modal),
+}
+
+/// A snapshot as it reaches the UI: with the why-diagnosis for the port being watched, and the
+/// snapshot-wide derivations when the collector thread made them already (made on receipt
+/// otherwise, in [`App::apply`]).
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub snap: Arc<Snapshot>,
+    pub diagnosis: Option<Arc<Diagnosis>>,
+    pub derived: Option<Arc<Derived>>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// A new snapshot.
+    Data(Data),
+    CollectFailed(String),
+    Resize,
+    /// A confirmed action finished.
+    ActionDone(Box<Outcome>),
+    /// What changed with the last snapshot, for time travel (`[` / `]`).
+    History(Arc<Vec<crate::history::Change>>),
+}
+
+impl Msg {
+    /// A snapshot whose derivations are left to the receiver.
+    pub fn data(snap: Arc<Snapshot>, diagnosis: Option<Arc<Diagnosis>>) -> Msg {
+        Msg::Data(Data {
+            snap,
+            diagnosis,
+            derived: None,
+        })
+    }
+}
+
+/// What the runtime must do after an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    RefreshNow,
+    /// Watch this port in the why view (the collector probes it on every refresh).
+    Watch(Option<BindRequest>),
+    /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
+    Execute(Box<crate::action::PendingAction>),
+    /// Read these network namespaces from now on.
+    Scope(super::netns_pick::Scope),
+    Quit,
+}
+
+pub struct App {
+    pub keymap: KeyMap,
+    pub view: View,
+    pub mode: Mode,
+    pub data: Option<Arc<Snapshot>>,
+    pub diagnosis: Option<Arc<Diagnosis>>,
+    pub derived: Option<Arc<Derived>>,
+    /// Data that arrived while the view was frozen (or in the past).
+    pub pending: Option<Data>,
+    pub frozen: bool,
+    pub error: Option<String>,
+    pub listeners: ListenersView,
+    pub conns: ConnectionsView,
+    pub map: MapView,
+    pub why: WhyView,
+    pub replay: bool,
+    pub quit: bool,
+    /// One line of feedback for the last key (e.g. an unavailable action).
+    pub note: Option<String>,
+    pub actions: ActionContext,
+    /// Lower-cased search text per socket, built on the first filter keystroke per snapshot.
+    haystack: Option<Vec<String>>,
+    /// Which network namespaces are shown (`w` switches).
+    pub picker: super::netns_pick::Picker,
+    /// What was seen before, and the moment on screen when it is the past.
+    pub travel: super::travel::TimeTravel,
+    /// What the last draw measured (the one way data flows back from a draw).
+    pub measured: Measured,
+}
+
+impl App {
+    pub fn new(keymap: KeyMap, replay: bool) -> App {
+        App {
+            keymap,
+            view: View::Listeners,
+            mode: Mode::Normal,
+            data: None,
+            diagnosis: None,
+            derived: None,
+            pending: None,
+            frozen: false,
+            error: None,
+            listeners: ListenersView::default(),
+            conns: ConnectionsView::default(),
+            map: MapView::default(),
+            why: WhyView::default(),
+            replay,
+            quit: false,
+            note: None,
+            actions: ActionContext::default(),
+            haystack: None,
+            picker: Default::default(),
+            travel: Default::default(),
+            measured: Measured::default(),
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        match msg {
+            // Esc followed quickly by a key (over SSH, often in one packet) reaches us as Alt+key.
+            // No binding uses Alt, so it is read as what was typed: Esc, then the key.
+            Msg::Key(ev)
+                if ev.kind != KeyEventKind::Release
+                    && ev.modifiers.contains(KeyModifiers::ALT)
+                    && matches!(ev.code, KeyCode::Char(_)) =>
+            {
+                let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+                let mut key = ev;
+                key.modifiers.remove(KeyModifiers::ALT);
+                let mut effects = self.on_key(esc);
+                effects.extend(self.on_key(key));
+                effects
+            }
+            Msg::Key(ev) if ev.kind != KeyEventKind::Release => self.on_key(ev),
+            Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Data(data) => {
+                self.picker.observe(&data.snap);
+                if self.frozen || self.travel.at.is_some() {
+                    self.pending = Some(data);
+                } else {
+                    self.apply(data);
+                }
+                Vec::new()
+            }
+            Msg::CollectFailed(e) => {
+                self.error = Some(e);
+                Vec::new()
+            }
+            Msg::History(changes) => {
+                self.travel.record(&changes);
+                Vec::new()
+            }
+            Msg::ActionDone(outcome) => {
+                let outcome = *outcome;
+                self.open(match outcome.follow_up.clone() {
+                    Some(next) => Modal::Confirm {
+                        action: next,
+                        context: outcome.lines,
+                    },
+                    None => Modal::Outcome(outcome),
+                });
+                vec![Effect::RefreshNow]
+            }
+        }
+    }
+
+    /// Puts data on screen: the one place derivations are made when the collector did not.
+    pub(super) fn apply(&mut self, data: Data) {
+        let Data {
+            snap,
+            diagnosis,
+            derived,
+        } = data;
+        self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
+        self.data = Some(snap);
+        // A diagnosis for a port no longer watched (typed over since) is dropped.
+        self.diagnosis = diagnosis.filter(|d| {
+            self.why
+                .request
+                .is_some_and(|r| r.port == d.port && r.proto == d.proto && r.addr == d.addr)
+        });
+        self.error = None;
+        self.haystack = None;
+        self.recompute();
+        self.refresh_modal();
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.data.as_deref()
+    }
+
+    /// The dialog or overlay on top, if any.
+    pub fn modal(&self) -> Option<&Modal> {
+        match &self.mode {
+            Mode::Modal(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Whether the filter field of the view on screen is being typed into.
+    pub fn filter_editing(&self) -> bool {
+        matches!(self.mode, Mode::Filter)
+    }
+
+    /// Whether the why view's port field is being typed into.
+    pub fn why_editing(&self) -> bool {
+        matches!(self.mode, Mode::WhyInput)
+    }
+
+    /// The filter of the view on screen (views without one have none).
+    pub fn filter(&self) -> Option<&tui_input::Input> {
+        match self.view {
+            View::Listeners => Some(&self.listeners.filter),
+            View::Connections => Some(&self.conns.filter),
+            View::PortMap | View::Why => None,
+        }
+    }
+
+    /// The filter text of the view on screen ("" when none).
+    pub fn filter_text(&self) -> &str {
+        self.filter().map_or("", |f| f.value())
+    }
+
+    fn filter_mut(&mut self) -> Option<&mut tui_input::Input> {
+        match self.view {
+            View::Listeners => Some(&mut self.listeners.filter),
+            View::Connections => Some(&mut self.conns.filter),
+            View::PortMap | View::Why => None,
+        }
+    }
+
+    /// Connection counts of the snapshot on screen.
+    pub fn summary(&self) -> &ConnSummary {
+        static EMPTY: std::sync::OnceLock<ConnSummary> = std::sync::OnceLock::new();
+        match &self.derived {
+            Some(d) => &d.summary,
+            None => EMPTY.get_or_init(ConnSummary::default),
+        }
+    }
+
+    pub fn portmap(&self) -> Option<&PortMap> {
+        self.derived.as_deref().map(|d| &d.portmap)
+    }
+
+    /// Rebuilds each table's rows under its own filter and puts each cursor back on the socket
+    /// it was on.
+    pub fn recompute(&mut self) {
+        let Some(snap) = self.data.clone() else {
+            return;
+        };
+        let queries = [
+            self.listeners.filter.value().trim().to_lowercase(),
+            self.conns.filter.value().trim().to_lowercase(),
+        ];
+        if queries.iter().any(|q| !q.is_empty()) && self.haystack.is_none() {
+            self.haystack = Some(snap.sockets.iter().map(crate::filter::haystack).collect());
+        }
+        let hay = self.haystack.as_deref();
+        let matches = |i: usize, query: &str| -> bool {
+            query.is_empty()
+                || hay.is_some_and(|h| crate::filter::text_match(&h[i], &snap.sockets[i], query))
+        };
+        let mut listeners: Vec<usize> = (0..snap.sockets.len())
+            .filter(|&i| snap.sockets[i].is_listening() && matches(i, &queries[0]))
+            .collect();
+        self.listeners.sort.apply(&mut listeners, &snap);
+        let conns: Vec<usize> = (0..snap.sockets.len())
+            .filter(|&i| !snap.sockets[i].is_listening() && matches(i, &queries[1]))
+            .collect();
+        let page = self.measured.listeners_page.get();
+        self.listeners.nav.restore(&listeners, &snap, page);
+        let page = self.measured.conns_page.get();
+        self.conns.nav.restore(&conns, &snap, page);
+        self.listeners.rows = listeners;
+        self.conns.rows = conns;
+    }
+
+    /// The socket under the cursor of the current table view.
+    pub fn selected_socket(&self) -> Option<&Socket> {
+        let snap = self.snapshot()?;
+        let (rows, nav) = match self.view {
+            View::Listeners => (&self.listeners.rows, &self.listeners.nav),
+            View::Connections => (&self.conns.rows, &self.conns.nav),
+            _ => return None,
+        };
+        rows.get(nav.selected).map(|&i| &snap.sockets[i])
+    }
+
+    pub fn find(&self, key: &SocketKey) -> Option<&Socket> {
+        self.snapshot()?.sockets.iter().find(|s| s.key() == *key)
+    }
+
+    /// Feeds typed keys through `update`, returning all effects.
+    #[doc(hidden)]
+    pub fn type_keys(&mut self, text: &str) -> Vec<Effect> {
+        typed(text)
+            .into_iter()
+            .flat_map(|k| self.update(Msg::Key(k)))
+            .collect()
+    }
+}

@@ -1,0 +1,200 @@
+//! Dialogs and overlays: what each holds (everything its draw shows, computed here) and the
+//! keys it takes while it is on top.
+
+use super::{App, Effect, Mode};
+use crate::action::exec::Outcome;
+use crate::action::{PendingAction, ReserveAction};
+use crate::analyze::portmap::MAX_ZOOM;
+use crate::model::{Socket, SocketKey};
+use crate::tui::keymap::Command;
+use crossterm::event::{Event, KeyCode, KeyEvent};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+#[derive(Debug)]
+pub enum Modal {
+    Help {
+        scroll: u16,
+    },
+    /// Details of one socket and the processes holding it.
+    Detail {
+        key: SocketKey,
+        scroll: u16,
+        /// The socket and what its owners hold, looked up when the pane opens and on each
+        /// new snapshot.
+        pane: DetailPane,
+    },
+    Goto(Input),
+    /// An action waiting for `y`; `context` says what led to it (an earlier outcome).
+    Confirm {
+        action: PendingAction,
+        context: Vec<String>,
+    },
+    /// An action is running.
+    Busy(String),
+    /// What happened, or why nothing could be done.
+    Outcome(Outcome),
+    /// The reservation planner: a port list, with the plan computed as it is typed.
+    Reserve(ReserveDialog),
+}
+
+/// The detail pane's lookups in the snapshot on screen.
+#[derive(Debug, Default)]
+pub struct DetailPane {
+    /// The socket, or `None` when it closed since the row was selected.
+    pub socket: Option<Socket>,
+    /// Per owner of the socket (same order): every socket that process holds.
+    pub held: Vec<Vec<Socket>>,
+    /// Whether processes are hidden from portscope for lack of permission (vs. another PID
+    /// namespace or an exit during the scan).
+    pub hidden_by_permissions: bool,
+}
+
+/// The reservation planner: the text typed and the plan for it.
+#[derive(Debug)]
+pub struct ReserveDialog {
+    pub input: Input,
+    pub preview: Result<ReserveAction, String>,
+}
+
+impl App {
+    /// Puts a dialog or overlay on top: whatever field was being typed into is left.
+    pub(super) fn open(&mut self, modal: Modal) {
+        self.mode = Mode::Modal(modal);
+    }
+
+    pub(super) fn close(&mut self) {
+        self.mode = Mode::Normal;
+    }
+
+    /// Opens the detail pane for `key`.
+    pub(super) fn open_detail(&mut self, key: SocketKey) {
+        let pane = self.detail_pane(&key);
+        self.open(Modal::Detail {
+            key,
+            scroll: 0,
+            pane,
+        });
+    }
+
+    pub(super) fn open_reserve(&mut self, text: String) {
+        let input = Input::new(text);
+        let preview = self.reservation_preview(input.value());
+        self.open(Modal::Reserve(ReserveDialog { input, preview }));
+    }
+
+    fn detail_pane(&self, key: &SocketKey) -> DetailPane {
+        let Some(snap) = self.snapshot() else {
+            return DetailPane::default();
+        };
+        let socket = self.find(key).cloned();
+        let held = socket.as_ref().map_or_else(Vec::new, |s| {
+            s.owners
+                .iter()
+                .map(|o| snap.sockets_of(o.pid).cloned().collect())
+                .collect()
+        });
+        DetailPane {
+            socket,
+            held,
+            hidden_by_permissions: crate::cli::snapshot_cmd::hidden_by_permissions(snap),
+        }
+    }
+
+    /// New data under an open dialog: its lookups and plan are redone against it.
+    pub(super) fn refresh_modal(&mut self) {
+        let key = match &self.mode {
+            Mode::Modal(Modal::Detail { key, .. }) => Some(*key),
+            _ => None,
+        };
+        if let Some(key) = key {
+            let fresh = self.detail_pane(&key);
+            if let Mode::Modal(Modal::Detail { pane, .. }) = &mut self.mode {
+                *pane = fresh;
+            }
+        }
+        let spec = match &self.mode {
+            Mode::Modal(Modal::Reserve(d)) => Some(d.input.value().to_string()),
+            _ => None,
+        };
+        if let Some(spec) = spec {
+            let fresh = self.reservation_preview(&spec);
+            if let Mode::Modal(Modal::Reserve(d)) = &mut self.mode {
+                d.preview = fresh;
+            }
+        }
+    }
+
+    pub(super) fn on_modal_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        let cmd = self.keymap.command(&ev);
+        let max = self.measured.overlay_max_scroll.get();
+        let Mode::Modal(modal) = &mut self.mode else {
+            return Vec::new();
+        };
+        match modal {
+            Modal::Goto(input) => match cmd {
+                Some(Command::Back) => self.close(),
+                Some(Command::Open) => match crate::portset::parse_port(input.value()) {
+                    Ok(p) => {
+                        self.map.cursor = p;
+                        self.map.zoom = MAX_ZOOM;
+                        self.close();
+                    }
+                    Err(e) => self.note = Some(format!("{e}")),
+                },
+                _ => {
+                    input.handle_event(&Event::Key(ev));
+                }
+            },
+            Modal::Confirm { .. } => {
+                // Only an explicit y acts; everything else (n, esc, enter) is the default No.
+                if matches!(ev.code, KeyCode::Char('y' | 'Y'))
+                    && let Mode::Modal(Modal::Confirm { action, .. }) =
+                        std::mem::replace(&mut self.mode, Mode::Normal)
+                {
+                    let (title, _) = action.describe();
+                    self.open(Modal::Busy(title));
+                    return vec![Effect::Execute(Box::new(action))];
+                }
+                self.close();
+                self.note = Some("cancelled: nothing was done".into());
+            }
+            Modal::Busy(_) => {}
+            Modal::Outcome(_) => {
+                if matches!(cmd, Some(Command::Back | Command::Open | Command::Quit)) {
+                    self.close();
+                }
+            }
+            Modal::Reserve(dialog) => match cmd {
+                Some(Command::Back) => self.close(),
+                Some(Command::Open) => self.confirm_reservation(),
+                _ => {
+                    if dialog.input.handle_event(&Event::Key(ev)).is_some() {
+                        let spec = dialog.input.value().to_string();
+                        let fresh = self.reservation_preview(&spec);
+                        if let Mode::Modal(Modal::Reserve(d)) = &mut self.mode {
+                            d.preview = fresh;
+                        }
+                    }
+                }
+            },
+            Modal::Help { scroll } | Modal::Detail { scroll, .. } => {
+                // Never past the last line: the last draw measured how far that is.
+                match cmd {
+                    Some(Command::Up) => *scroll = scroll.saturating_sub(1),
+                    Some(Command::Down) => *scroll = scroll.saturating_add(1).min(max),
+                    Some(Command::PageUp) => *scroll = scroll.saturating_sub(10),
+                    Some(Command::PageDown) => *scroll = scroll.saturating_add(10).min(max),
+                    Some(Command::Top) => *scroll = 0,
+                    Some(Command::Bottom) => *scroll = max,
+                    // As in less, htop and k9s: q closes the overlay, it does not quit.
+                    Some(Command::Quit | Command::Back | Command::Open | Command::Help) => {
+                        self.close()
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Vec::new()
+    }
+}

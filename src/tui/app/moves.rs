@@ -1,0 +1,98 @@
+//! Cursor moves: rows in the tables, cells in the port map, causes and lines in why.
+
+use super::{App, View};
+use crate::analyze::portmap::MAX_ZOOM;
+
+impl App {
+    pub(super) fn switch(&mut self, view: View) {
+        self.view = view;
+    }
+
+    /// Puts the cursor of the table on screen on `row` (clamped).
+    pub(super) fn set_row(&mut self, row: usize) {
+        let snap = self.data.as_deref();
+        match self.view {
+            View::Listeners => {
+                let page = self.measured.listeners_page.get();
+                self.listeners
+                    .nav
+                    .set(row, &self.listeners.rows, snap, page);
+            }
+            View::Connections => {
+                let page = self.measured.conns_page.get();
+                self.conns.nav.set(row, &self.conns.rows, snap, page);
+            }
+            View::PortMap | View::Why => {}
+        }
+    }
+
+    fn selected_row(&self) -> usize {
+        match self.view {
+            View::Listeners => self.listeners.nav.selected,
+            View::Connections => self.conns.nav.selected,
+            View::PortMap | View::Why => 0,
+        }
+    }
+
+    pub(super) fn move_by(&mut self, delta: isize) {
+        match self.view {
+            View::PortMap => {
+                let stride = self.measured.map_cols.get().max(1) as isize;
+                self.map_move(delta * stride);
+            }
+            View::Listeners | View::Connections => {
+                let cur = self.selected_row();
+                self.set_row(cur.saturating_add_signed(delta));
+            }
+            View::Why => self.why_move(delta),
+        }
+    }
+
+    pub(super) fn move_page(&mut self, dir: isize) {
+        let cols = self.measured.map_cols.get().max(1);
+        match self.view {
+            View::PortMap => {
+                let rows = (self.measured.map_cells.get() / cols).max(1) as isize;
+                self.map_move(dir * rows * cols as isize);
+            }
+            View::Why => self.why_scroll_by(dir * 10),
+            View::Listeners => {
+                let page = self.measured.listeners_page.get().max(1) as isize;
+                self.move_by(dir * page);
+            }
+            View::Connections => {
+                let page = self.measured.conns_page.get().max(1) as isize;
+                self.move_by(dir * page);
+            }
+        }
+    }
+
+    pub(super) fn move_to(&mut self, row: usize) {
+        if self.view == View::PortMap {
+            self.map.cursor = if row == 0 { 0 } else { u16::MAX };
+        } else {
+            self.set_row(row);
+        }
+    }
+
+    /// Ports per cell at the current zoom.
+    pub fn map_step(&self) -> u32 {
+        crate::analyze::portmap::ports_per_cell(self.map.zoom, self.measured.map_cells.get())
+    }
+
+    pub(super) fn map_move(&mut self, cells: isize) {
+        if self.view != View::PortMap {
+            return;
+        }
+        let step = i64::from(self.map_step());
+        let p = i64::from(self.map.cursor) + cells as i64 * step;
+        self.map.cursor = p.clamp(0, 65535) as u16;
+    }
+
+    pub(super) fn zoom(&mut self, dir: isize) {
+        if self.view != View::PortMap {
+            return;
+        }
+        self.map.zoom = self.map.zoom.saturating_add_signed(dir).min(MAX_ZOOM);
+    }
+}
