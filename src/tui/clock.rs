@@ -16,7 +16,7 @@ impl Clock {
         Clock {
             now: jiff::Timestamp::now(),
             tz: jiff::tz::TimeZone::system(),
-            boot: super::human::boot_time(),
+            boot: boot_time(),
         }
     }
 
@@ -42,4 +42,13 @@ impl Clock {
         self.boot = Some(boot);
         self
     }
+}
+
+/// The boot time of this machine, for `Clock::system`; read once (it does not change).
+pub fn boot_time() -> Option<jiff::Timestamp> {
+    static BOOT: std::sync::OnceLock<Option<jiff::Timestamp>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let secs = procfs::boot_time_secs().ok()?;
+        jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
+    })
 }

@@ -1,7 +1,7 @@
 //! Numbers as a person reads them: wall-clock start times with an age, counts with the right
 //! noun, namespaces by name, and what a countdown counts down to.
 
-use super::draw::Clock;
+use super::clock::Clock;
 
 /// "1 socket", "2 sockets".
 pub fn count(n: usize, noun: &str) -> String {
@@ -57,15 +57,6 @@ pub fn started(ticks: u64, hz: u64, clock: &Clock) -> String {
     } else {
         format!("{when} · {} ago", duration(age))
     }
-}
-
-/// The boot time of this machine, for `Clock::system`; read once (it does not change).
-pub fn boot_time() -> Option<jiff::Timestamp> {
-    static BOOT: std::sync::OnceLock<Option<jiff::Timestamp>> = std::sync::OnceLock::new();
-    *BOOT.get_or_init(|| {
-        let secs = procfs::boot_time_secs().ok()?;
-        jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
-    })
 }
 
 /// How the header names the namespace a snapshot shows: "the namespace of pid 812",

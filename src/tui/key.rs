@@ -5,31 +5,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::fmt;
 
 /// A key as written in the config file and shown in help: `q`, `?`, `ctrl-c`, `tab`, `space`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The code is crossterm's own (only the codes [`Key::parse`] accepts and terminals send
+/// without a keyboard protocol); ctrl is the one modifier a binding can carry (shift is in the
+/// character, alt is read as esc first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub code: KeyCodeOrd,
+    pub code: KeyCode,
     pub ctrl: bool,
-}
-
-/// KeyCode subset with an order (for stable help output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyCodeOrd {
-    Char(char),
-    Enter,
-    Esc,
-    Tab,
-    BackTab,
-    Up,
-    Down,
-    Left,
-    Right,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    Backspace,
-    Delete,
-    F(u8),
 }
 
 impl Key {
@@ -43,25 +25,25 @@ impl Key {
             None => (false, lower.clone()),
         };
         let code = match rest.as_str() {
-            "enter" | "return" => KeyCodeOrd::Enter,
-            "esc" | "escape" => KeyCodeOrd::Esc,
-            "tab" => KeyCodeOrd::Tab,
-            "backtab" | "shift-tab" => KeyCodeOrd::BackTab,
-            "up" => KeyCodeOrd::Up,
-            "down" => KeyCodeOrd::Down,
-            "left" => KeyCodeOrd::Left,
-            "right" => KeyCodeOrd::Right,
-            "pgup" | "pageup" => KeyCodeOrd::PageUp,
-            "pgdown" | "pagedown" => KeyCodeOrd::PageDown,
-            "home" => KeyCodeOrd::Home,
-            "end" => KeyCodeOrd::End,
-            "backspace" => KeyCodeOrd::Backspace,
-            "delete" | "del" => KeyCodeOrd::Delete,
-            "space" => KeyCodeOrd::Char(' '),
+            "enter" | "return" => KeyCode::Enter,
+            "esc" | "escape" => KeyCode::Esc,
+            "tab" => KeyCode::Tab,
+            "backtab" | "shift-tab" => KeyCode::BackTab,
+            "up" => KeyCode::Up,
+            "down" => KeyCode::Down,
+            "left" => KeyCode::Left,
+            "right" => KeyCode::Right,
+            "pgup" | "pageup" => KeyCode::PageUp,
+            "pgdown" | "pagedown" => KeyCode::PageDown,
+            "home" => KeyCode::Home,
+            "end" => KeyCode::End,
+            "backspace" => KeyCode::Backspace,
+            "delete" | "del" => KeyCode::Delete,
+            "space" => KeyCode::Char(' '),
             f if f.starts_with('f') && f.len() > 1 && f[1..].parse::<u8>().is_ok() => {
                 match f[1..].parse::<u8>() {
                     // What terminals send (and crossterm reads) without a keyboard protocol.
-                    Ok(n @ 1..=12) => KeyCodeOrd::F(n),
+                    Ok(n @ 1..=12) => KeyCode::F(n),
                     _ => return Err(format!("unknown key {s:?} (function keys are F1 to F12)")),
                 }
             }
@@ -70,7 +52,7 @@ impl Key {
                 let original = if ctrl { &s[s.len() - rest.len()..] } else { s };
                 let mut chars = original.chars();
                 match (chars.next(), chars.next()) {
-                    (Some(c), None) if !c.is_control() => KeyCodeOrd::Char(c),
+                    (Some(c), None) if !c.is_control() => KeyCode::Char(c),
                     _ => return Err(format!("unknown key {s:?}")),
                 }
             }
@@ -91,20 +73,20 @@ impl Key {
             ))
         };
         match self.code {
-            KeyCodeOrd::Char('i' | 'I') => same_as("tab"),
-            KeyCodeOrd::Char('m' | 'M') => same_as("enter"),
-            KeyCodeOrd::Char('[') => same_as("esc"),
-            KeyCodeOrd::Char(c) if c.is_ascii_alphabetic() => Ok(Key {
-                code: KeyCodeOrd::Char(c.to_ascii_lowercase()),
+            KeyCode::Char('i' | 'I') => same_as("tab"),
+            KeyCode::Char('m' | 'M') => same_as("enter"),
+            KeyCode::Char('[') => same_as("esc"),
+            KeyCode::Char(c) if c.is_ascii_alphabetic() => Ok(Key {
+                code: KeyCode::Char(c.to_ascii_lowercase()),
                 ctrl: true,
             }),
-            KeyCodeOrd::Char(' ' | '4'..='7') => Ok(self),
-            KeyCodeOrd::Char(_)
-            | KeyCodeOrd::Enter
-            | KeyCodeOrd::Esc
-            | KeyCodeOrd::Tab
-            | KeyCodeOrd::BackTab
-            | KeyCodeOrd::Backspace => Err(format!(
+            KeyCode::Char(' ' | '4'..='7') => Ok(self),
+            KeyCode::Char(_)
+            | KeyCode::Enter
+            | KeyCode::Esc
+            | KeyCode::Tab
+            | KeyCode::BackTab
+            | KeyCode::Backspace => Err(format!(
                 "key {written:?} cannot be sent by a terminal (ctrl goes with a letter, space, \
                  an arrow, home/end, pgup/pgdown, delete or F1-F12)"
             )),
@@ -115,22 +97,23 @@ impl Key {
     pub fn from_event(ev: &KeyEvent) -> Option<Key> {
         let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
         let code = match ev.code {
-            KeyCode::Char(c) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
-            KeyCode::Enter => KeyCodeOrd::Enter,
-            KeyCode::Esc => KeyCodeOrd::Esc,
-            KeyCode::Tab => KeyCodeOrd::Tab,
-            KeyCode::BackTab => KeyCodeOrd::BackTab,
-            KeyCode::Up => KeyCodeOrd::Up,
-            KeyCode::Down => KeyCodeOrd::Down,
-            KeyCode::Left => KeyCodeOrd::Left,
-            KeyCode::Right => KeyCodeOrd::Right,
-            KeyCode::PageUp => KeyCodeOrd::PageUp,
-            KeyCode::PageDown => KeyCodeOrd::PageDown,
-            KeyCode::Home => KeyCodeOrd::Home,
-            KeyCode::End => KeyCodeOrd::End,
-            KeyCode::Backspace => KeyCodeOrd::Backspace,
-            KeyCode::Delete => KeyCodeOrd::Delete,
-            KeyCode::F(n) => KeyCodeOrd::F(n),
+            KeyCode::Char(c) if ctrl => KeyCode::Char(c.to_ascii_lowercase()),
+            code @ (KeyCode::Char(_)
+            | KeyCode::Enter
+            | KeyCode::Esc
+            | KeyCode::Tab
+            | KeyCode::BackTab
+            | KeyCode::Up
+            | KeyCode::Down
+            | KeyCode::Left
+            | KeyCode::Right
+            | KeyCode::PageUp
+            | KeyCode::PageDown
+            | KeyCode::Home
+            | KeyCode::End
+            | KeyCode::Backspace
+            | KeyCode::Delete
+            | KeyCode::F(_)) => code,
             _ => return None,
         };
         Some(Key { code, ctrl })
@@ -143,23 +126,25 @@ impl fmt::Display for Key {
             f.write_str("ctrl-")?;
         }
         match self.code {
-            KeyCodeOrd::Char(' ') => f.write_str("space"),
-            KeyCodeOrd::Char(c) => write!(f, "{c}"),
-            KeyCodeOrd::Enter => f.write_str("enter"),
-            KeyCodeOrd::Esc => f.write_str("esc"),
-            KeyCodeOrd::Tab => f.write_str("tab"),
-            KeyCodeOrd::BackTab => f.write_str("shift-tab"),
-            KeyCodeOrd::Up => f.write_str("↑"),
-            KeyCodeOrd::Down => f.write_str("↓"),
-            KeyCodeOrd::Left => f.write_str("←"),
-            KeyCodeOrd::Right => f.write_str("→"),
-            KeyCodeOrd::PageUp => f.write_str("pgup"),
-            KeyCodeOrd::PageDown => f.write_str("pgdown"),
-            KeyCodeOrd::Home => f.write_str("home"),
-            KeyCodeOrd::End => f.write_str("end"),
-            KeyCodeOrd::Backspace => f.write_str("backspace"),
-            KeyCodeOrd::Delete => f.write_str("delete"),
-            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+            KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("enter"),
+            KeyCode::Esc => f.write_str("esc"),
+            KeyCode::Tab => f.write_str("tab"),
+            KeyCode::BackTab => f.write_str("shift-tab"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("pgup"),
+            KeyCode::PageDown => f.write_str("pgdown"),
+            KeyCode::Home => f.write_str("home"),
+            KeyCode::End => f.write_str("end"),
+            KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("delete"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            // Never built: parse and from_event accept only the codes above.
+            other => write!(f, "{}", format!("{other:?}").to_lowercase()),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Keys → commands. One table drives dispatch, the help screen and the footer hints, so no
 //! binding ships undocumented; the config file may rebind, and a key bound twice is an error.
 
-pub use super::key::{Key, KeyCodeOrd};
-use crossterm::event::{KeyEvent, KeyModifiers};
-use std::collections::BTreeMap;
+pub use super::key::Key;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Command {
@@ -189,7 +189,7 @@ impl Command {
 
 #[derive(Debug, Clone)]
 pub struct KeyMap {
-    bindings: BTreeMap<Key, Command>,
+    bindings: HashMap<Key, Command>,
     /// Keys per command in the order they were declared: the first is the one hints show.
     declared: Vec<(Command, Vec<Key>)>,
 }
@@ -241,7 +241,7 @@ impl KeyMap {
         let overrides = BTreeMap::new();
         // The defaults are a fixed table without duplicates; a test holds it to that.
         KeyMap::with_overrides(&overrides).unwrap_or(KeyMap {
-            bindings: BTreeMap::new(),
+            bindings: HashMap::new(),
             declared: Vec::new(),
         })
     }
@@ -269,7 +269,7 @@ impl KeyMap {
                 entry.1 = keys.clone();
             }
         }
-        let mut bindings = BTreeMap::new();
+        let mut bindings = HashMap::new();
         let mut declared = Vec::new();
         for (cmd, keys) in &table {
             let mut parsed = Vec::new();
@@ -307,11 +307,11 @@ impl KeyMap {
         let key = Key::from_event(ev)?;
         self.bindings.get(&key).copied().or_else(|| {
             // Terminals report shifted letters either as 'G' or as shift+'g'.
-            if let KeyCodeOrd::Char(c) = key.code
+            if let KeyCode::Char(c) = key.code
                 && ev.modifiers.contains(KeyModifiers::SHIFT)
             {
                 let upper = Key {
-                    code: KeyCodeOrd::Char(c.to_ascii_uppercase()),
+                    code: KeyCode::Char(c.to_ascii_uppercase()),
                     ctrl: key.ctrl,
                 };
                 return self.bindings.get(&upper).copied();
@@ -325,7 +325,7 @@ impl KeyMap {
     /// too, so the way out never depends on what is open.
     pub fn is_quit_anywhere(&self, ev: &KeyEvent) -> bool {
         self.command(ev) == Some(Command::Quit)
-            && Key::from_event(ev).is_some_and(|k| k.ctrl || !matches!(k.code, KeyCodeOrd::Char(_)))
+            && Key::from_event(ev).is_some_and(|k| k.ctrl || !matches!(k.code, KeyCode::Char(_)))
     }
 
     /// Keys bound to a command, for help and hints.
