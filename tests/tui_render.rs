@@ -2,6 +2,10 @@
 //! (assets/incident.json) at 80x24 and at a wide size, compared with snapshot files.
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
+mod common;
+
+use common::tui::ipv6_recording;
+
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Msg};
@@ -224,39 +228,6 @@ fn listeners_all_netns() {
         assert!(text.contains("docker: web"), "{text}");
         insta::assert_snapshot!(format!("listeners_all_netns_{w}x{h}"), text);
     }
-}
-
-/// The recording with every IPv4 address turned into a long IPv6 one: unique local
-/// (`fd00:1234:5678:9abc::…`) and IPv4-mapped (`::ffff:127.0.0.1`) in turn, as a dual-stack
-/// host shows them.
-fn ipv6_recording() -> Arc<Snapshot> {
-    use std::net::{IpAddr, Ipv6Addr};
-    let mut snap = (*recording()).clone();
-    let widen = |a: IpAddr, n: usize| match a {
-        IpAddr::V4(v4) if n % 2 == 0 => {
-            let o = v4.octets();
-            IpAddr::V6(Ipv6Addr::new(
-                0xfd00,
-                0x1234,
-                0x5678,
-                0x9abc,
-                0,
-                0,
-                u16::from(o[2]),
-                u16::from(o[3]),
-            ))
-        }
-        IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
-        v6 => v6,
-    };
-    for (n, s) in snap.sockets.iter_mut().enumerate() {
-        s.local_addr = widen(s.local_addr, n);
-        if !s.remote_addr.is_unspecified() {
-            s.remote_addr = widen(s.remote_addr, n + 1);
-        }
-        s.family = portscope::model::Family::Ipv6;
-    }
-    Arc::new(snap)
 }
 
 /// Renders the IPv6 recording after `keys`, and checks that each table row shows the ports of

@@ -17,6 +17,7 @@ macro_rules! skip_note {
 pub mod pty;
 pub mod reserve;
 pub mod sockets;
+pub mod tui;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};
