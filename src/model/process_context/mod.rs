@@ -8,8 +8,13 @@
 
 use crate::escape::Foreign;
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+mod observations;
+#[cfg(test)]
+mod tests;
+
+pub use observations::{Observations, PROCESSES_KEPT, SAMPLES_PER_PROCESS};
 
 /// Command names of service managers: processes that hold sockets for services they start, or
 /// whose exit stops every service they supervise. One list for the kill check and the context.
@@ -99,6 +104,18 @@ pub struct ProcessStart {
 }
 
 impl ProcessStart {
+    /// "03:12 · 2 h 14 m ago", or "9 m 30 s after boot" where the boot time is unknown;
+    /// `duration` is the code base's one way of saying a duration (`tui::human::duration`).
+    pub fn words(&self, duration: impl Fn(i64) -> String) -> String {
+        let when = self.when(&duration);
+        match self.age_secs {
+            Some(age) if age >= 0 && self.local.is_some() => {
+                format!("{when} · {} ago", duration(age))
+            }
+            _ => when,
+        }
+    }
+
     /// "03:12" (or "Mar 01 03:12" when older than a day), or "570 s after boot" unknown boot.
     pub fn when(&self, duration: impl Fn(i64) -> String) -> String {
         match (&self.local, self.age_secs) {
@@ -109,6 +126,50 @@ impl ProcessStart {
                 duration(i64::try_from(self.after_boot_secs).unwrap_or(i64::MAX))
             ),
         }
+    }
+}
+
+/// Parents named before the chain is elided in the middle.
+const CHAIN_SHOWN: usize = 4;
+
+impl ProcessContext {
+    /// "java (4123) ← bash (4100, shell) ← … ← systemd unit api.service": the process, its
+    /// parents (elided in the middle when long), and, `with_supervisor`, the supervisor when it
+    /// is a unit or a container (in place of the init that started it).
+    pub fn chain_words(&self, with_supervisor: bool) -> String {
+        let mut parts = vec![format!("{} ({})", self.comm, self.pid)];
+        let mut parents: Vec<String> = self
+            .parents
+            .iter()
+            .map(|p| match p.kind {
+                ProcessKind::Process => format!("{} ({})", p.comm, p.pid),
+                k => format!("{} ({}, {})", p.comm, p.pid, k.words()),
+            })
+            .collect();
+        let managed = match &self.supervisor {
+            _ if !with_supervisor => None,
+            s @ (Supervisor::Unit { .. }
+            | Supervisor::UserUnit { .. }
+            | Supervisor::Container { .. }) => Some(s.words()),
+            _ => None,
+        };
+        if managed.is_some()
+            && self
+                .parents
+                .last()
+                .is_some_and(|p| p.kind == ProcessKind::Init)
+        {
+            parents.pop();
+        }
+        if parents.len() > CHAIN_SHOWN {
+            let last = parents.split_off(parents.len() - 1);
+            parents.truncate(CHAIN_SHOWN - 1);
+            parents.push("…".into());
+            parents.extend(last);
+        }
+        parts.extend(parents);
+        parts.extend(managed);
+        parts.join(" ← ")
     }
 }
 
@@ -324,9 +385,10 @@ pub struct ListenQueue {
 }
 
 impl ListenQueue {
-    /// The queue is full: the next handshake is dropped (and counted in ListenOverflows).
+    /// The queue is full: the next handshake is dropped (and counted in ListenOverflows). The
+    /// kernel admits one connection more than the backlog (`sk_acceptq_is_full` tests `>`).
     pub fn full(&self) -> bool {
-        self.backlog > 0 && self.queued >= self.backlog
+        self.backlog > 0 && self.queued > self.backlog
     }
 }
 
@@ -355,239 +417,4 @@ pub fn parse_listen_stats(netstat: &str) -> Option<ListenStats> {
         overflows: field("ListenOverflows")?,
         drops: field("ListenDrops")?,
     })
-}
-
-/// Socket counts of processes over the last refreshes, for their growth. A process is known by
-/// pid and start time (a reused pid starts over); bounded in samples per process and processes.
-#[derive(Debug, Clone, Default)]
-pub struct Observations {
-    samples: HashMap<(u32, u64), VecDeque<(jiff::Timestamp, usize)>>,
-}
-
-/// Samples kept per process: the growth is over the last few minutes at the TUI's refresh rate,
-/// not since the process started.
-pub const SAMPLES_PER_PROCESS: usize = 32;
-/// Processes remembered: the least recently seen go first.
-pub const PROCESSES_KEPT: usize = 256;
-
-impl Observations {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Notes that process (pid, start ticks) held `count` sockets at `at`. Samples out of order
-    /// (a replayed older snapshot) are ignored.
-    pub fn record(&mut self, pid: u32, start: u64, at: jiff::Timestamp, count: usize) {
-        if !self.samples.contains_key(&(pid, start)) && self.samples.len() >= PROCESSES_KEPT {
-            let oldest = self
-                .samples
-                .iter()
-                .min_by_key(|(_, v)| v.back().map(|s| s.0))
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.samples.remove(&k);
-            }
-        }
-        let q = self.samples.entry((pid, start)).or_default();
-        if q.back().is_some_and(|(t, _)| *t >= at) {
-            return;
-        }
-        if q.len() >= SAMPLES_PER_PROCESS {
-            q.pop_front();
-        }
-        q.push_back((at, count));
-    }
-
-    /// Sockets per minute between the oldest and newest kept samples, rounded; `None` with fewer
-    /// than two.
-    pub fn per_min(&self, pid: u32, start: u64) -> Option<i64> {
-        let q = self.samples.get(&(pid, start))?;
-        let (t0, c0) = q.front()?;
-        let (t1, c1) = q.back()?;
-        let secs = t1.duration_since(*t0).as_secs_f64();
-        if q.len() < 2 || secs <= 0.0 {
-            return None;
-        }
-        Some(((*c1 as f64 - *c0 as f64) * 60.0 / secs).round() as i64)
-    }
-
-    /// Records the socket count of every process in `snap` at the time it was taken, and
-    /// forgets processes that are no longer in it. With more than [`PROCESSES_KEPT`] processes
-    /// the busiest are kept: a leak shows as many sockets.
-    pub fn record_snapshot(&mut self, snap: &super::Snapshot) {
-        let mut counts: HashMap<(u32, u64), usize> = HashMap::new();
-        for s in &snap.sockets {
-            for o in s.owners.iter() {
-                *counts.entry((o.pid, o.start_time)).or_default() += 1;
-            }
-        }
-        let mut counts: Vec<((u32, u64), usize)> = counts.into_iter().collect();
-        if counts.len() > PROCESSES_KEPT {
-            counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            counts.truncate(PROCESSES_KEPT);
-        }
-        let keep: std::collections::HashSet<(u32, u64)> = counts.iter().map(|c| c.0).collect();
-        self.samples.retain(|k, _| keep.contains(k));
-        for ((pid, start), n) in counts {
-            self.record(pid, start, snap.taken_at, n);
-        }
-    }
-
-    /// Forgets processes not in `alive` (pid, start ticks).
-    pub fn retain(&mut self, alive: impl Fn(u32, u64) -> bool) {
-        self.samples.retain(|(p, s), _| alive(*p, *s));
-    }
-
-    pub fn len(&self) -> usize {
-        self.samples.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.samples.is_empty()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: i64) -> jiff::Timestamp {
-        jiff::Timestamp::from_second(1_700_000_000 + s).unwrap_or_default()
-    }
-
-    #[test]
-    fn growth_needs_two_samples_and_is_per_minute() {
-        let mut o = Observations::new();
-        o.record(10, 5, t(0), 100);
-        assert_eq!(o.per_min(10, 5), None);
-        o.record(10, 5, t(30), 160);
-        assert_eq!(o.per_min(10, 5), Some(120));
-        // Another process with the same pid (reused) starts over.
-        assert_eq!(o.per_min(10, 6), None);
-        // Out of order: ignored.
-        o.record(10, 5, t(10), 0);
-        assert_eq!(o.per_min(10, 5), Some(120));
-        let c = SocketCount {
-            now: 160,
-            per_min: o.per_min(10, 5),
-        };
-        assert_eq!(c.growth_words().as_deref(), Some("+120/min"));
-    }
-
-    #[test]
-    fn snapshots_feed_the_growth_of_their_processes() {
-        use crate::model::test_support::{listener, owner, snapshot};
-        let api = owner(40, "api");
-        let held = |port| {
-            let mut s = listener(port);
-            s.owners = std::sync::Arc::from([api.clone()]);
-            s
-        };
-        let mut snap = snapshot(vec![held(8080)]);
-        snap.taken_at = t(0);
-        let mut o = Observations::new();
-        o.record_snapshot(&snap);
-        snap.taken_at = t(60);
-        snap.sockets.push(held(8081));
-        snap.sockets.push(held(8082));
-        o.record_snapshot(&snap);
-        assert_eq!(o.per_min(40, api.start_time), Some(2));
-        snap.sockets.clear();
-        snap.taken_at = t(120);
-        o.record_snapshot(&snap);
-        assert!(o.is_empty(), "a process without sockets is forgotten");
-    }
-
-    #[test]
-    fn observations_are_bounded() {
-        let mut o = Observations::new();
-        for i in 0..(SAMPLES_PER_PROCESS as i64 + 10) {
-            o.record(1, 1, t(i * 60), i as usize);
-        }
-        // Rate over the kept window stays right, and old samples went.
-        assert_eq!(o.per_min(1, 1), Some(1));
-        assert_eq!(o.samples[&(1, 1)].len(), SAMPLES_PER_PROCESS);
-        for pid in 0..(PROCESSES_KEPT as u32 + 20) {
-            o.record(pid + 100, 0, t(i64::from(pid)), 1);
-        }
-        assert_eq!(o.len(), PROCESSES_KEPT);
-        o.retain(|p, _| p % 2 == 0);
-        assert!(o.len() <= PROCESSES_KEPT / 2 + 1);
-    }
-
-    #[test]
-    fn fd_levels_follow_the_soft_limit() {
-        let u = |open, soft| FdUse {
-            open,
-            soft,
-            hard: Some(4096),
-        };
-        assert_eq!(u(812, Some(1024)).words(), "812/1024 (79%)");
-        assert_eq!(u(812, Some(1024)).level(), Level::Ok);
-        assert_eq!(u(820, Some(1024)).level(), Level::Warning);
-        assert_eq!(u(1000, Some(1024)).level(), Level::Critical);
-        assert_eq!(u(5, None).words(), "5 (no limit)");
-        assert_eq!(u(5, None).level(), Level::Ok);
-    }
-
-    #[test]
-    fn kinds_and_supervisors() {
-        assert_eq!(ProcessKind::of(1, "systemd", &[1]), ProcessKind::Init);
-        assert_eq!(
-            ProcessKind::of(900, "sh", &[900, 1]),
-            ProcessKind::ContainerInit
-        );
-        assert_eq!(
-            ProcessKind::of(880, "containerd-shim-runc-v2", &[880]),
-            ProcessKind::RuntimeShim
-        );
-        assert_eq!(ProcessKind::of(4100, "bash", &[4100]), ProcessKind::Shell);
-        assert_eq!(ProcessKind::of(4000, "sshd", &[4000]), ProcessKind::Process);
-        let chain = vec![
-            Ancestor {
-                pid: 4100,
-                comm: Foreign::from("bash"),
-                kind: ProcessKind::Shell,
-            },
-            Ancestor {
-                pid: 1,
-                comm: Foreign::from("systemd"),
-                kind: ProcessKind::Init,
-            },
-        ];
-        assert_eq!(
-            Supervisor::choose(None, Some("api.service"), None, &chain).words(),
-            "systemd unit api.service"
-        );
-        assert_eq!(
-            Supervisor::choose(None, Some("session-3.scope"), None, &chain).words(),
-            "shell bash (4100)"
-        );
-        assert_eq!(
-            Supervisor::choose(Some("docker web"), Some("x.service"), None, &chain).words(),
-            "container docker web"
-        );
-        assert_eq!(
-            Supervisor::choose(None, None, None, &chain[1..]),
-            Supervisor::Init
-        );
-        assert_eq!(
-            Supervisor::choose(None, None, None, &[]),
-            Supervisor::Unknown
-        );
-    }
-
-    #[test]
-    fn netstat_counters_by_name() {
-        let text = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 0 7 9\n\
-                    IpExt: InNoRoutes\nIpExt: 0\n";
-        assert_eq!(
-            parse_listen_stats(text),
-            Some(ListenStats {
-                overflows: 7,
-                drops: 9
-            })
-        );
-        assert_eq!(parse_listen_stats("IpExt: A\nIpExt: 1\n"), None);
-    }
 }
