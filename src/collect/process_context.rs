@@ -111,6 +111,10 @@ pub fn read(
     let mut count = 0;
     let mut listeners = Vec::new();
     for s in snap.sockets_of(owner.pid) {
+        // A connection in the accept queue is the listener's, but holds no fd yet.
+        if s.accept_queue {
+            continue;
+        }
         count += 1;
         if s.proto == Proto::Tcp && s.state == State::Listen {
             listeners.push(ListenQueue {
