@@ -234,6 +234,7 @@ fn a_listeners_process_shows_its_limits_chain_queue_and_overflows() {
 
     let (_, text, err) = run(portscope().args(["why", &port.to_string()]));
     assert!(text.lines().count() < 40, "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     for want in [
         "$ sleep 600",
         &format!("sleep ({sleeper}) ← bash ({}, shell)", held.shell.id()),

@@ -2,6 +2,7 @@
 //! is (command line, user, start), what supervises it, and how close it is to trouble (fds,
 //! socket growth, a full accept queue).
 
+use super::wrap;
 use crate::analyze::why::Diagnosis;
 use crate::collect::process_context::{Clock, read_all};
 use crate::model::Snapshot;
@@ -74,10 +75,7 @@ pub fn render(d: &Diagnosis, all: bool) -> String {
     let mut o = String::from("\nProcesses\n");
     let shown = if all { procs.len() } else { MAX_SHOWN };
     for c in procs.iter().take(shown) {
-        for l in block(c) {
-            o.push_str(&l);
-            o.push('\n');
-        }
+        o.push_str(&block(c, all));
     }
     if procs.len() > shown {
         o.push_str(&format!(
@@ -88,19 +86,35 @@ pub fn render(d: &Diagnosis, all: bool) -> String {
     o
 }
 
-/// One process: who, started when, its chain, and its resources (3 to 4 lines).
-pub fn block(c: &ProcessContext) -> Vec<String> {
-    let mut lines = vec![format!(
-        "  {} (pid {}) · user {} · started {}",
-        c.comm,
-        c.pid,
-        c.user,
-        c.start.words(human::duration)
-    )];
-    // Never wrapped: a command line is copied and compared, and same-named processes differ
-    // only here.
-    lines.push(format!("    $ {}", c.cmdline.shown()));
-    lines.push(format!("    {}", c.chain_words(true)));
+/// Columns of the text output.
+const WIDTH: usize = 80;
+
+/// One process: who, started when, its chain, and its resources (4 to 5 lines, more where the
+/// chain wraps). The command line is never wrapped (it is copied and compared); without `all`
+/// a long one is cut in the middle, keeping the arguments at its end that tell same-named
+/// processes apart.
+pub fn block(c: &ProcessContext, all: bool) -> String {
+    let mut o = wrap(
+        &format!(
+            "{} (pid {}) · user {} · started {}",
+            c.comm,
+            c.pid,
+            c.user,
+            c.start.words(human::duration)
+        ),
+        WIDTH,
+        "  ",
+    );
+    let cmd = c.cmdline.shown();
+    let cmd = if all {
+        cmd.into_owned()
+    } else {
+        cut_middle(&cmd, WIDTH - 6)
+    };
+    o.push_str(&format!("    $ {cmd}\n"));
+    let chain = c.chain_words(true);
+    let links: Vec<&str> = chain.split(" ← ").collect();
+    o.push_str(&pack(&links, " ← ", "    ", "      "));
     let mut res = Vec::new();
     if let Some(f) = &c.fds {
         let warn = match f.level() {
@@ -131,12 +145,72 @@ pub fn block(c: &ProcessContext) -> Vec<String> {
             crate::model::fmt_endpoint(l.addr, l.port)
         ));
     }
-    lines.push(format!("    {}", res.join(" · ")));
+    let res: Vec<&str> = res.iter().map(String::as_str).collect();
+    o.push_str(&pack(&res, " · ", "    ", "      "));
     if let Some(s) = &c.listen_stats {
-        lines.push(format!(
-            "    its network namespace: ListenOverflows {}, ListenDrops {} (since the namespace was made)",
-            s.overflows, s.drops
+        o.push_str(&wrap(
+            &format!(
+                "its network namespace: ListenOverflows {}, ListenDrops {}",
+                s.overflows, s.drops
+            ),
+            WIDTH,
+            "    ",
         ));
     }
-    lines
+    o
+}
+
+/// `items` joined by `sep` in lines of [`WIDTH`], broken only between items (a phrase such as
+/// "accept queue 2/1, FULL on :8080" is read whole).
+fn pack(items: &[&str], sep: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for item in items {
+        let len = line.chars().count();
+        if !empty && len + sep.chars().count() + item.chars().count() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = format!("{rest}{}", sep.trim_start());
+        } else if !empty {
+            line.push_str(sep);
+        }
+        line.push_str(item);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// `text` in at most `width` characters: its start and its end, "…" between.
+fn cut_middle(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_string();
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let mut s: String = chars[..head].iter().collect();
+    s.push('…');
+    s.extend(&chars[chars.len() - tail..]);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_command_lines_keep_both_ends() {
+        let cut = super::cut_middle("java -jar /srv/a/b/c/d/e/f/api.jar --port=8080", 20);
+        assert_eq!(cut, "java -jar…-port=8080");
+        assert_eq!(cut.chars().count(), 20);
+        assert_eq!(super::cut_middle("short", 20), "short");
+        let long = "x".repeat(30);
+        let packed = super::pack(&[&long, &long, &long], " · ", "    ", "      ");
+        assert_eq!(
+            packed,
+            format!("    {long} · {long}\n      · {long}\n"),
+            "breaks between items only"
+        );
+    }
 }
