@@ -122,26 +122,14 @@ impl std::fmt::Display for KillError {
 /// never for deciding whom to signal (see [`Target`]).
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat).map(|s| s.start_time)
+    parse_stat(&stat).map(|s| s.starttime)
 }
 
-struct Stat {
-    comm: String,
-    state: char,
-    start_time: u64,
-}
-
-fn parse_stat(stat: &str) -> Option<Stat> {
-    // comm may contain spaces and parentheses: it runs from the first '(' to the last ')'.
-    let (head, rest) = stat.rsplit_once(')')?;
-    let comm = head.split_once('(')?.1.to_string();
-    let mut f = rest.split_whitespace();
-    let state = f.next()?.chars().next()?;
-    Some(Stat {
-        comm,
-        state,
-        start_time: f.nth(18)?.parse().ok()?,
-    })
+/// The one /proc/PID/stat parser, procfs's (the snapshot's owner scan uses it too); here fed
+/// text read through the pinned process's directory fd rather than a path.
+fn parse_stat(stat: &str) -> Option<procfs::process::Stat> {
+    use procfs::FromRead;
+    procfs::process::Stat::from_read(stat.as_bytes()).ok()
 }
 
 /// What /proc says about the pinned process, read through its own directory.
@@ -255,7 +243,7 @@ impl Target {
         Ok(Live {
             role: ProcessRole::of(self.pid, &stat.comm, &nspid),
             comm: stat.comm,
-            start_time: stat.start_time,
+            start_time: stat.starttime,
             nspid,
             handles_term,
         })
@@ -360,10 +348,13 @@ mod tests {
 
     #[test]
     fn stat_fields_survive_hostile_names() {
-        let s = parse_stat("42 (a) b) (c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0")
-            .expect("parse");
+        let s = parse_stat(
+            "42 (a) b) (c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 3133440 360 \
+             18446744073709551615 1 1 1 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 1 1 1 1 1 1 1 0",
+        )
+        .expect("parse");
         assert_eq!(
-            (s.comm.as_str(), s.state, s.start_time),
+            (s.comm.as_str(), s.state, s.starttime),
             ("a) b) (c", 'S', 777)
         );
     }

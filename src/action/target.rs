@@ -16,23 +16,8 @@
 //! managers. A name can be chosen by anyone, so a name only ever *removes* the offer.
 
 use crate::model::Owner;
+use crate::model::process_context::SERVICE_MANAGERS as MANAGERS;
 use serde::{Deserialize, Serialize};
-
-/// Command names of service managers: processes that hold sockets for services they start, or
-/// whose exit stops every service they supervise.
-const MANAGERS: &[&str] = &[
-    "systemd",
-    "init",
-    "upstart",
-    "launchd",
-    "s6-svscan",
-    "s6-fdholderd",
-    "runsvdir",
-    "runsv",
-    "supervisord",
-    "inetd",
-    "xinetd",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

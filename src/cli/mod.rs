@@ -17,6 +17,7 @@ pub mod table;
 pub mod watch_cmd;
 mod why_allns;
 mod why_cmd;
+pub mod why_process;
 mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};

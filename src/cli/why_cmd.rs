@@ -103,6 +103,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
     let mut d = diagnose(&req, &snap, &result, &ctx);
     name_socket_units(&mut d);
+    super::why_process::attach(&mut d, &snap);
     let nat = if args.nat {
         match crate::collect::nat::check(
             netns,

@@ -81,6 +81,7 @@ pub fn render(d: &Diagnosis, snap: &Snapshot, all: bool) -> String {
             ));
         }
     }
+    o.push_str(&super::why_process::render(d, all));
     if !d.plan.is_empty() {
         o.push_str("\nPlan: what frees the port, in order (portscope fix runs it)\n");
         for (i, r) in d.plan.iter().enumerate() {

@@ -11,6 +11,7 @@ pub mod netns;
 pub mod owner_cache;
 pub mod owners;
 pub mod probe;
+pub mod process_context;
 pub mod procnet;
 pub mod sysctl;
 

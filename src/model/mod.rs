@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 mod kind;
+pub mod process_context;
 #[doc(hidden)]
 pub mod test_support;
 #[cfg(test)]

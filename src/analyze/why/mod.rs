@@ -122,6 +122,10 @@ pub struct Holder {
     #[serde(flatten)]
     pub socket: Socket,
     pub role: Role,
+    /// The holding process (the socket's first owner) as a person deciding about it wants to see
+    /// it; filled in by the surface that reads /proc, shared by every holder of that process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<std::sync::Arc<crate::model::process_context::ProcessContext>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +248,7 @@ pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
         .map(|s| Holder {
             socket: s.clone(),
             role: Role::of(s),
+            process: None,
         })
         .collect();
     out.sort_by_key(|h| h.role);

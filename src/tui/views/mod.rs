@@ -8,6 +8,7 @@ pub mod dialog;
 pub mod help;
 pub mod listeners;
 pub mod portmap;
+pub mod process;
 pub mod why;
 
 use super::app::TableNav;

@@ -1,0 +1,216 @@
+//! The processes behind a diagnosis, as the person deciding about them needs them: which one it
+//! is (command line, user, start), what supervises it, and how close it is to trouble (fds,
+//! socket growth, a full accept queue).
+
+use super::wrap;
+use crate::analyze::why::Diagnosis;
+use crate::collect::process_context::{Clock, read_all};
+use crate::model::Snapshot;
+use crate::model::process_context::{Level, ProcessContext};
+use crate::tui::human;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Processes read per diagnosis: holders beyond these many distinct processes get no context
+/// (their sockets are listed all the same); the I/O stays bounded on a host where thousands of
+/// processes hold connections to the port.
+pub const MAX_READ: usize = 32;
+/// Process blocks in the text output without `--all`: the screenful budget.
+const MAX_SHOWN: usize = 3;
+
+/// Reads the context of each holder's process (its first owner) and attaches it to every holder
+/// of that process.
+pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
+    let mut distinct = Vec::new();
+    for o in d.holders.iter().filter_map(|h| h.socket.owners.first()) {
+        if distinct.len() >= MAX_READ {
+            break;
+        }
+        if !distinct
+            .iter()
+            .any(|x: &&Arc<crate::model::Owner>| x.pid == o.pid && x.start_time == o.start_time)
+        {
+            distinct.push(o);
+        }
+    }
+    let found: HashMap<(u32, u64), Arc<ProcessContext>> = read_all(
+        distinct.iter().map(|o| o.as_ref()),
+        snap,
+        None,
+        &Clock::system(),
+    )
+    .into_iter()
+    .map(|c| ((c.pid, c.start.ticks), Arc::new(c)))
+    .collect();
+    for h in &mut d.holders {
+        h.process = h
+            .socket
+            .owners
+            .first()
+            .and_then(|o| found.get(&(o.pid, o.start_time)).cloned());
+    }
+}
+
+/// The distinct processes of a diagnosis, in holder order (listeners first).
+pub fn processes(d: &Diagnosis) -> Vec<&ProcessContext> {
+    let mut out: Vec<&ProcessContext> = Vec::new();
+    for c in d.holders.iter().filter_map(|h| h.process.as_deref()) {
+        if !out
+            .iter()
+            .any(|x| x.pid == c.pid && x.start.ticks == c.start.ticks)
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The "Processes" section of `why`: a few lines per process, at most [`MAX_SHOWN`] processes
+/// unless `all`.
+pub fn render(d: &Diagnosis, all: bool) -> String {
+    let procs = processes(d);
+    if procs.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("\nProcesses\n");
+    let shown = if all { procs.len() } else { MAX_SHOWN };
+    for c in procs.iter().take(shown) {
+        o.push_str(&block(c, all));
+    }
+    if procs.len() > shown {
+        o.push_str(&format!(
+            "  ... and {} more processes (--all shows them)\n",
+            procs.len() - shown
+        ));
+    }
+    o
+}
+
+/// Columns of the text output.
+const WIDTH: usize = 80;
+
+/// One process: who, started when, its chain, and its resources (4 to 5 lines, more where the
+/// chain wraps). The command line is never wrapped (it is copied and compared); without `all`
+/// a long one is cut in the middle, keeping the arguments at its end that tell same-named
+/// processes apart.
+pub fn block(c: &ProcessContext, all: bool) -> String {
+    let mut o = wrap(
+        &format!(
+            "{} (pid {}) · user {} · started {}",
+            c.comm,
+            c.pid,
+            c.user,
+            c.start.words(human::duration)
+        ),
+        WIDTH,
+        "  ",
+    );
+    let cmd = c.cmdline.shown();
+    let cmd = if all {
+        cmd.into_owned()
+    } else {
+        cut_middle(&cmd, WIDTH - 6)
+    };
+    o.push_str(&format!("    $ {cmd}\n"));
+    let chain = c.chain_words(true);
+    let links: Vec<&str> = chain.split(" ← ").collect();
+    o.push_str(&pack(&links, " ← ", "    ", "      "));
+    let mut res = Vec::new();
+    if let Some(f) = &c.fds {
+        let warn = match f.level() {
+            Level::Ok => "",
+            Level::Warning => " WARNING: near RLIMIT_NOFILE",
+            Level::Critical => " CRITICAL: at RLIMIT_NOFILE, accept() and open() fail soon",
+        };
+        res.push(format!("fds {}{warn}", f.words()));
+    }
+    let mut socks = human::count(c.sockets.now, "socket");
+    if let Some(g) = c.sockets.growth_words() {
+        socks.push_str(&format!(" ({g})"));
+    }
+    res.push(socks);
+    if let Some(l) = c.listeners.first() {
+        let more = match c.listeners.len() {
+            1 => String::new(),
+            n => format!(" (+{} more)", n - 1),
+        };
+        let full = if l.full() { ", FULL" } else { "" };
+        let backlog = if l.backlog > 0 {
+            format!("{}/{}", l.queued, l.backlog)
+        } else {
+            format!("{} queued", l.queued)
+        };
+        res.push(format!(
+            "accept queue {backlog}{full} on {}{more}",
+            crate::model::fmt_endpoint(l.addr, l.port)
+        ));
+    }
+    let res: Vec<&str> = res.iter().map(String::as_str).collect();
+    o.push_str(&pack(&res, " · ", "    ", "      "));
+    if let Some(s) = &c.listen_stats {
+        o.push_str(&wrap(
+            &format!(
+                "its network namespace: ListenOverflows {}, ListenDrops {}",
+                s.overflows, s.drops
+            ),
+            WIDTH,
+            "    ",
+        ));
+    }
+    o
+}
+
+/// `items` joined by `sep` in lines of [`WIDTH`], broken only between items (a phrase such as
+/// "accept queue 2/1, FULL on :8080" is read whole).
+fn pack(items: &[&str], sep: &str, first: &str, rest: &str) -> String {
+    let mut out = String::new();
+    let mut line = first.to_string();
+    let mut empty = true;
+    for item in items {
+        let len = line.chars().count();
+        if !empty && len + sep.chars().count() + item.chars().count() > WIDTH {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = format!("{rest}{}", sep.trim_start());
+        } else if !empty {
+            line.push_str(sep);
+        }
+        line.push_str(item);
+        empty = false;
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
+/// `text` in at most `width` characters: its start and its end, "…" between.
+fn cut_middle(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_string();
+    }
+    let head = (width - 1) / 2;
+    let tail = width - 1 - head;
+    let mut s: String = chars[..head].iter().collect();
+    s.push('…');
+    s.extend(&chars[chars.len() - tail..]);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_command_lines_keep_both_ends() {
+        let cut = super::cut_middle("java -jar /srv/a/b/c/d/e/f/api.jar --port=8080", 20);
+        assert_eq!(cut, "java -jar…-port=8080");
+        assert_eq!(cut.chars().count(), 20);
+        assert_eq!(super::cut_middle("short", 20), "short");
+        let long = "x".repeat(30);
+        let packed = super::pack(&[&long, &long, &long], " · ", "    ", "      ");
+        assert_eq!(
+            packed,
+            format!("    {long} · {long}\n      · {long}\n"),
+            "breaks between items only"
+        );
+    }
+}
