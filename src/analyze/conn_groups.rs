@@ -84,7 +84,9 @@ pub struct Group {
     /// How a person names it: `api (pid 812)`, `10.0.0.5`, `CLOSE-WAIT on tcp/8080`.
     pub label: String,
     pub count: usize,
-    /// Members per state, in the kernel's state order, only states present.
+    /// Members per state, in the kernel's state order, only states present. In JSON an object
+    /// `{"ESTABLISHED": 7, ...}` in that order.
+    #[serde(serialize_with = "states_as_map")]
     pub states: Vec<(State, usize)>,
     /// Indices of the member sockets, in the order they were given.
     #[serde(skip)]
@@ -131,6 +133,13 @@ pub fn group(sockets: &[Socket], rows: &[usize], by: GroupBy) -> Vec<Group> {
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.label.cmp(&b.label)));
     out
+}
+
+fn states_as_map<S: serde::Serializer>(
+    states: &[(State, usize)],
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    ser.collect_map(states.iter().map(|(st, n)| (st.name(), n)))
 }
 
 fn state_index(s: State) -> usize {
