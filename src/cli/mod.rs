@@ -241,7 +241,7 @@ pub struct SnapshotArgs {
     /// pid, user, unit (unit, container or pod), netns, proto; bare auto (kernel-chosen port)
     /// and kernel (no process holds it); `!term` or `-field:value` negates. A number alone is a
     /// port or pid, other words match anywhere in the row.
-    #[arg(long, value_name = "QUERY", value_parser = parse_query)]
+    #[arg(long, value_name = "QUERY", value_parser = parse_query, allow_hyphen_values = true)]
     pub filter: Option<crate::filter::Query>,
     /// One row per group instead of one per socket: the count, the group and its states.
     /// process (pid and command), remote (address:port), remote-addr, state-port (state and
