@@ -1,6 +1,8 @@
 //! Pure analysis over a snapshot: no I/O, so every verdict can be tested from recorded data.
 
 pub mod across;
+pub mod conn_groups;
+pub mod conn_sort;
 pub mod conns;
 pub mod guard;
 pub mod portmap;

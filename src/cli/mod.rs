@@ -13,6 +13,7 @@ pub mod reserve_cmd;
 pub mod reserve_text;
 pub mod services_cmd;
 pub mod snapshot_cmd;
+mod snapshot_groups;
 pub mod table;
 pub mod watch_cmd;
 mod why_allns;
@@ -235,6 +236,26 @@ pub struct SnapshotArgs {
     /// Only tcp or udp.
     #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
     pub proto: Option<Proto>,
+    /// Only sockets matching QUERY: words and fields, all of which must hold, e.g.
+    /// `state:cw sport:8080`, `dport:5432,6379 proc:java`, `-state:tw auto`. Fields: sport, dport
+    /// (a port, a range 8000-8099 or a comma list), state (ss names, cw, tw, est, ...), proc,
+    /// pid, user, unit (unit, container or pod), netns, proto; bare auto (kernel-chosen port)
+    /// and kernel (no process holds it); `!term` or `-field:value` negates. A number alone is a
+    /// port or pid, other words match anywhere in the row.
+    #[arg(long, value_name = "QUERY", value_parser = parse_query, allow_hyphen_values = true)]
+    pub filter: Option<crate::filter::Query>,
+    /// One row per group instead of one per socket: the count, the group and its states.
+    /// process (pid and command), remote (address:port), remote-addr, state-port (state and
+    /// local port).
+    #[arg(long, value_name = "process|remote|remote-addr|state-port", value_parser = parse_group_by)]
+    pub group_by: Option<crate::analyze::conn_groups::GroupBy>,
+    /// Order the rows by a column: proto, state, local, sport, remote, dport, mark, process,
+    /// pid, user, queue.
+    #[arg(long, value_name = "COLUMN", value_parser = parse_sort)]
+    pub sort: Option<crate::analyze::conn_sort::SortKey>,
+    /// With --sort: largest first.
+    #[arg(long, requires = "sort")]
+    pub reverse: bool,
     /// Socket table source: auto (netlink, falling back to /proc/net), netlink, or procfs.
     #[arg(long, value_name = "auto|netlink|procfs", default_value = "auto", value_parser = parse_source)]
     pub source: SourcePref,
@@ -254,6 +275,18 @@ pub struct SnapshotArgs {
 
 pub fn parse_port_arg(s: &str) -> Result<u16, String> {
     crate::portset::parse_port(s).map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))
+}
+
+fn parse_query(s: &str) -> Result<crate::filter::Query, String> {
+    crate::filter::Query::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, String> {
+    s.parse()
+}
+
+fn parse_sort(s: &str) -> Result<crate::analyze::conn_sort::SortKey, String> {
+    s.parse()
 }
 
 fn parse_state(s: &str) -> Result<State, String> {

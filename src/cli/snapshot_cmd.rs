@@ -43,7 +43,32 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         proto: args.proto,
     };
     snap.sockets.retain(|s| filter.matches(s));
+    if let Some(query) = &args.filter {
+        let words = query.needs_haystack();
+        snap.sockets.retain(|s| {
+            let hay = if words {
+                crate::filter::haystack(s)
+            } else {
+                String::new()
+            };
+            query.matches(&hay, s)
+        });
+    }
+    if let Some(key) = args.sort {
+        let mut rows: Vec<usize> = (0..snap.sockets.len()).collect();
+        crate::analyze::conn_sort::sort_rows(&snap.sockets, &mut rows, key, args.reverse);
+        let mut taken: Vec<Option<Socket>> = std::mem::take(&mut snap.sockets)
+            .into_iter()
+            .map(Some)
+            .collect();
+        snap.sockets = rows.iter().filter_map(|&i| taken[i].take()).collect();
+    }
     let mut out = super::out::Stdout::new();
+    if let Some(by) = args.group_by {
+        let written = super::snapshot_groups::write(&mut out, &snap, by, args.json);
+        super::out::record(written.and_then(|()| out.flush()));
+        return ExitCode::SUCCESS;
+    }
     let written = if args.json {
         out.json(&snap)
     } else if args.all_netns {

@@ -15,8 +15,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let busy = app.summary().by_port.len().min(3) as u16;
+    // Borders, the states line and the outgoing line, then one line per busy port.
     let [summary, table_area] =
-        Layout::vertical([Constraint::Length(3 + busy), Constraint::Min(4)]).areas(area);
+        Layout::vertical([Constraint::Length(4 + busy), Constraint::Min(4)]).areas(area);
 
     let mut states: Vec<Span> = Vec::new();
     for (st, n) in &app.summary().by_state {
@@ -35,14 +36,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             format!("{} outgoing", app.summary().autobound),
             theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
         ),
-        Span::raw(" (kernel-chosen local port) · busiest local ports:"),
+        Span::raw(if busy == 0 {
+            " (kernel-chosen local port) · no service port has connections"
+        } else {
+            " (kernel-chosen local port) · busiest service ports:"
+        }),
     ]));
     for p in app.summary().by_port.iter().take(busy as usize) {
         lines.push(Line::from(format!(
             "  {}/{:<5} {:>14}  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
             p.proto.map_or("", |p| p.as_str()),
             p.port,
-            crate::tui::human::count(p.total, "socket"),
+            crate::tui::human::count(p.connections, "connection"),
             p.established,
             p.time_wait,
             p.close_wait,

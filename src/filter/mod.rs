@@ -1,5 +1,11 @@
 //! Socket selection shared by `snapshot` flags and the TUI's `/` filter.
 
+mod query;
+#[cfg(test)]
+mod tests;
+
+pub use query::{FIELDS, Query, QueryError};
+
 use crate::model::{Proto, Socket, State};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,45 +60,12 @@ pub fn haystack(s: &Socket) -> String {
     h.to_lowercase()
 }
 
-/// Every word of the (lower-cased) query must match: a number as a port or pid exactly (8080
-/// is not 18080), anything else as a substring of the haystack.
+/// Whether `s` matches `query` (see `Query`): every term must hold; a number alone is a port or
+/// pid exactly (8080 is not 18080), other free words substrings of the haystack. Parses on each
+/// call; a query that does not parse (a field still being typed) is taken word by word as free
+/// text, as the filter was before it had fields.
 pub fn text_match(hay: &str, s: &Socket, query: &str) -> bool {
-    query.split_whitespace().all(|w| {
-        if let Ok(n) = w.parse::<u32>() {
-            u32::from(s.local_port) == n
-                || u32::from(s.remote_port) == n
-                || s.owners.iter().any(|o| o.pid == n)
-        } else {
-            hay.contains(w)
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::test_support::{listener, outgoing, with_state};
-
-    fn hit(s: &Socket, q: &str) -> bool {
-        text_match(&haystack(s), s, &q.to_lowercase())
-    }
-
-    #[test]
-    fn numbers_are_exact_ports_or_pids_and_words_are_substrings() {
-        let l = listener(8080);
-        assert!(hit(&l, "8080"));
-        assert!(!hit(&listener(18080), "8080"), "8080 is not 18080");
-        assert!(hit(&l, &l.owners[0].pid.to_string()));
-        assert!(hit(&l, "SVC listen"), "case-insensitive, every word");
-        assert!(!hit(&l, "svc estab"));
-        let out = outgoing(45000, 5432);
-        assert!(
-            hit(&out, "outgoing 5432"),
-            "remote port and the autobound mark"
-        );
-        assert!(hit(
-            &with_state(outgoing(8080, 41000), State::TimeWait),
-            "kernel time-wait"
-        ));
-    }
+    Query::parse(query)
+        .unwrap_or_else(|_| Query::words_only(query))
+        .matches(hay, s)
 }
