@@ -309,7 +309,10 @@ mod tests {
         assert_eq!((m.family, m.state, m.timer), (2, 1, 3));
         assert_eq!(m.id, id);
         assert_eq!(m.id.cookie(), 0x1234_5678_9abc_def0);
-        assert_eq!((m.expires, m.rqueue, m.wqueue, m.uid, m.inode), (7, 8, 9, 1000, 42));
+        assert_eq!(
+            (m.expires, m.rqueue, m.wqueue, m.uid, m.inode),
+            (7, 8, 9, 1000, 42)
+        );
         assert_eq!(InetDiagMsg::read(&b[..71]), None);
     }
 

@@ -32,6 +32,8 @@ pub struct AutoboundMemo {
     generation: u32,
     /// Sockets whose mark the last refresh had to ask the kernel for (benchmarks, tests).
     pub asked: usize,
+    /// Their indices in the table being built.
+    unknown: Vec<usize>,
 }
 
 /// Local ports of the sockets still without a mark, per protocol.
@@ -61,15 +63,18 @@ impl AutoboundMemo {
     pub(super) fn apply_known(&mut self, sockets: &mut [Socket]) -> (Wanted, Wanted) {
         self.generation = self.generation.wrapping_add(1);
         let (mut tcp, mut udp) = (Wanted::default(), Wanted::default());
-        let mut asked = 0;
-        for s in sockets.iter_mut().filter(|s| can_be_autobound(s)) {
+        self.unknown.clear();
+        for (i, s) in sockets.iter_mut().enumerate() {
+            if !can_be_autobound(s) {
+                continue;
+            }
             match self.marks.get_mut(&(s.proto, s.cookie)) {
                 Some(m) if m.port == s.local_port => {
                     m.seen = self.generation;
                     s.autobound = m.autobound;
                 }
                 _ => {
-                    asked += 1;
+                    self.unknown.push(i);
                     match s.proto {
                         Proto::Tcp => tcp.add(s.local_port),
                         Proto::Udp => udp.add(s.local_port),
@@ -77,7 +82,7 @@ impl AutoboundMemo {
                 }
             }
         }
-        self.asked = asked;
+        self.asked = self.unknown.len();
         (tcp, udp)
     }
 
@@ -85,14 +90,10 @@ impl AutoboundMemo {
     /// forgets sockets that are gone.
     pub(super) fn learn(&mut self, sockets: &mut [Socket], autobound: &[Cookie]) {
         let generation = self.generation;
-        for s in sockets.iter_mut().filter(|s| can_be_autobound(s)) {
-            let known = self
-                .marks
-                .get(&(s.proto, s.cookie))
-                .is_some_and(|m| m.seen == generation && m.port == s.local_port);
-            if known {
+        for &i in &self.unknown {
+            let Some(s) = sockets.get_mut(i) else {
                 continue;
-            }
+            };
             s.autobound = autobound.binary_search(&(s.proto, s.cookie)).is_ok();
             self.marks.insert(
                 (s.proto, s.cookie),

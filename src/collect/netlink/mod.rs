@@ -418,7 +418,6 @@ fn nlmsg_error(body: &[u8]) -> nix::Result<()> {
     }
 }
 
-
 /// How many sockets the namespace's tables hold now (in use, plus TIME_WAIT), from
 /// /proc/net/sockstat{,6} of the calling thread's namespace; a little over, never a bound.
 pub fn sockstat_estimate() -> usize {
