@@ -114,6 +114,14 @@ impl Dumper {
         }
     }
 
+    /// Dumps TCP with one v2 request per family, as on kernels that dropped TCPDIAG_GETSOCK
+    /// (for the test that compares both ways).
+    #[doc(hidden)]
+    pub fn without_tcpdiag_getsock(mut self) -> Self {
+        self.compat = Some(false);
+        self
+    }
+
     /// The socket itself (to keep it, or to hand it to another thread).
     pub fn into_fd(self) -> OwnedFd {
         self.fd
