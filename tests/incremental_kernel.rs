@@ -23,6 +23,15 @@ fn owners_by_inode(s: &portscope::model::Snapshot) -> HashMap<u64, BTreeSet<u32>
         .collect()
 }
 
+/// The autobound mark of every socket with an inode (reused by cookie between refreshes).
+fn autobound_by_inode(s: &portscope::model::Snapshot) -> HashMap<u64, bool> {
+    s.sockets
+        .iter()
+        .filter(|s| s.inode != 0)
+        .map(|s| (s.inode, s.autobound))
+        .collect()
+}
+
 #[test]
 fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     if !private_netns("incremental_equals_full") {
@@ -114,6 +123,7 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     let mut cache = OwnerCache::default();
     let end = Instant::now() + Duration::from_secs(secs);
     let (mut checks, mut incremental, mut compared) = (0, 0, 0usize);
+    let (mut autobound_seen, mut marks_reused) = (0usize, 0usize);
     let (mut inc_time, mut full_time) = (Duration::ZERO, Duration::ZERO);
     while Instant::now() < end {
         {
@@ -127,6 +137,19 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
             let t1 = Instant::now();
             let full = collect(&opts).unwrap();
             full_time += t1.elapsed();
+            if checks > 0 {
+                marks_reused += usize::from(cache.autobound.asked < inc.sockets.len() / 2);
+            }
+            let (ia, fa) = (autobound_by_inode(&inc), autobound_by_inode(&full));
+            for (inode, mark) in &ia {
+                if let Some(want) = fa.get(inode) {
+                    assert_eq!(
+                        mark, want,
+                        "socket inode {inode}: autobound, incremental vs full (check {checks})"
+                    );
+                    autobound_seen += usize::from(*mark);
+                }
+            }
             let a = owners_by_inode(&inc);
             let b = owners_by_inode(&full);
             for (inode, owners) in &a {
@@ -156,7 +179,7 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     mover.join().unwrap();
     let rate = made.load(Ordering::Relaxed) as f64 / secs as f64;
     skip_note!(
-        "incremental == full: {checks} checks, {compared} sockets compared, {incremental} refreshes stayed incremental, {rate:.0} connections/s; mean incremental refresh {:?}, full {:?}",
+        "incremental == full: {checks} checks, {compared} sockets compared ({autobound_seen} autobound), {incremental} refreshes stayed incremental, {rate:.0} connections/s; mean incremental refresh {:?}, full {:?}",
         inc_time / checks.max(1) as u32,
         full_time / checks.max(1) as u32,
     );
@@ -165,5 +188,11 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     assert!(
         incremental > 0,
         "no refresh stayed incremental: the cache never helped"
+    );
+    // The workers' client ends are autobound, their accepted ends are not: both must show.
+    assert!(autobound_seen > 0, "no autobound socket was compared");
+    assert!(
+        marks_reused > 0,
+        "every refresh asked the kernel about most sockets: autobound marks were never reused"
     );
 }

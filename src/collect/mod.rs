@@ -247,6 +247,11 @@ pub fn collect_with(
     let taken_at = jiff::Timestamp::now();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
 
+    // Lent to the dump while the owner scan has the cache; put back below.
+    let mut memo = cache
+        .as_deref_mut()
+        .map(|c| std::mem::take(&mut c.autobound))
+        .unwrap_or_default();
     // The fd scan and the socket dump are independent: run them side by side.
     let (table, owners) = std::thread::scope(|scope| {
         // The TUI keeps an incremental owner cache; one-shot commands scan once, and only the
@@ -268,10 +273,11 @@ pub fn collect_with(
                     .map(|s| (s, Source::Procfs))
                     .map_err(|e| format!("reading /proc/net: {e}")),
                 SourcePref::Netlink => netlink::Dumper::open()
-                    .and_then(|mut d| d.all_sockets())
+                    .and_then(|mut d| d.all_sockets_with(&mut memo))
                     .map(|s| (s, Source::Netlink))
                     .map_err(|e| format!("netlink sock_diag: {e}")),
-                SourcePref::Auto => match netlink::Dumper::open().and_then(|mut d| d.all_sockets())
+                SourcePref::Auto => match netlink::Dumper::open()
+                    .and_then(|mut d| d.all_sockets_with(&mut memo))
                 {
                     Ok(s) => Ok((s, Source::Netlink)),
                     Err(e) => {
@@ -289,6 +295,9 @@ pub fn collect_with(
         let owners = owner_job.map(|h| h.join());
         (table, owners)
     });
+    if let Some(c) = cache.as_deref_mut() {
+        c.autobound = memo;
+    }
     let (ns_inode, sysctls, mut warnings, sockets) = match (table, &opts.netns) {
         (Err(NetnsError::NotPermitted(why)), NetnsTarget::Pid(pid)) => {
             unprivileged_tables(*pid, &why)

@@ -49,6 +49,9 @@ pub struct OwnerCache {
     pub last: ScanKind,
     /// Kernels before 6.2 report 0 as the size of /proc/PID/fd: then every scan is full.
     counts_work: Option<bool>,
+    /// Autobound marks of the sockets seen so far, so that a refresh asks the kernel only about
+    /// new ones (see `netlink::autobound`). Kept here because this is what a refresh carries.
+    pub autobound: super::netlink::AutoboundMemo,
 }
 
 impl Default for OwnerCache {
@@ -60,6 +63,7 @@ impl Default for OwnerCache {
             unresolvable: FxHashSet::default(),
             last: ScanKind::default(),
             counts_work: None,
+            autobound: Default::default(),
         }
     }
 }

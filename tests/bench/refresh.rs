@@ -26,6 +26,12 @@ fn cpu(who: UsageWho) -> Duration {
     tv(ru.user_time()) + tv(ru.system_time())
 }
 
+/// System (kernel) CPU of this process so far.
+fn kernel_cpu() -> Duration {
+    let t = getrusage(UsageWho::RUSAGE_SELF).unwrap().system_time();
+    Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -41,17 +47,20 @@ fn measure_mode(cmd: &[String]) -> ExitCode {
         .status()
         .unwrap()
         .success();
+    let sys = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().system_time();
     println!(
-        "{} {} {ok}",
+        "{} {} {ok} {}",
         t.elapsed().as_micros(),
-        cpu(UsageWho::RUSAGE_CHILDREN).as_micros()
+        cpu(UsageWho::RUSAGE_CHILDREN).as_micros(),
+        sys.tv_sec() * 1_000_000 + sys.tv_usec()
     );
     ExitCode::SUCCESS
 }
 
-fn ss(me: &str) -> (f64, f64) {
+/// (wall ms, cpu ms, of which kernel ms) of one `ss` run.
+fn ss(me: &str, args: &str) -> (f64, f64, f64) {
     let out = Command::new(me)
-        .args(["--measure", "ss", "-tanup"])
+        .args(["--measure", "ss", args])
         .output()
         .unwrap();
     let t = String::from_utf8_lossy(&out.stdout);
@@ -60,6 +69,7 @@ fn ss(me: &str) -> (f64, f64) {
     (
         f[0].parse::<f64>().unwrap() / 1000.0,
         f[1].parse::<f64>().unwrap() / 1000.0,
+        f[3].parse::<f64>().unwrap() / 1000.0,
     )
 }
 
@@ -105,7 +115,14 @@ fn main() -> ExitCode {
     .unwrap()
     .sockets
     .len();
-    let ss_runs: Vec<(f64, f64)> = (0..runs).map(|_| ss(me)).collect();
+    let ss_runs: Vec<(f64, f64)> = (0..runs)
+        .map(|_| ss(me, "-tanup"))
+        .map(|(w, c, _)| (w, c))
+        .collect();
+    // The floor: `ss` without -p is one dump of every socket, formatted, and nothing else.
+    let ss_plain3: Vec<(f64, f64, f64)> = (0..runs).map(|_| ss(me, "-tanu")).collect();
+    let ss_plain: Vec<(f64, f64)> = ss_plain3.iter().map(|&(w, c, _)| (w, c)).collect();
+    let ss_plain_kernel = median(ss_plain3.iter().map(|x| x.2).collect());
     let full: Vec<(f64, f64)> = (0..runs)
         .map(|_| {
             let (w, c, s) = timed(|| collect(&opts).unwrap());
@@ -116,13 +133,17 @@ fn main() -> ExitCode {
     let mut cache = OwnerCache::default();
     let _ = collect_with(&opts, Some(&mut cache)).unwrap(); // the first is a full scan
     let mut steady = Vec::new();
+    let (mut sys, mut asked) = (Vec::new(), Vec::new());
     let mut incremental = 0;
     // What the TUI's collector does besides: derive the views, diff for history.
     let (mut derive, mut diff) = (Vec::new(), Vec::new());
     let mut prev: Option<portscope::model::Snapshot> = None;
     for _ in 0..runs.max(5) {
         std::thread::sleep(Duration::from_millis(200)); // between refreshes, as in the TUI
+        let k0 = kernel_cpu();
         let (w, c, s) = timed(|| collect_with(&opts, Some(&mut cache)).unwrap());
+        sys.push((kernel_cpu() - k0).as_secs_f64() * 1000.0);
+        asked.push(cache.autobound.asked as f64);
         incremental += usize::from(!cache.last.full);
         steady.push((w, c));
         let (_, dc, _) = timed(|| portscope::analyze::Derived::of(&s));
@@ -135,6 +156,7 @@ fn main() -> ExitCode {
         median(v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect())
     };
     let (ssw, ssc) = (m(&ss_runs, 0), m(&ss_runs, 1));
+    let (spw, spc) = (m(&ss_plain, 0), m(&ss_plain, 1));
     let (fw, fc) = (m(&full, 0), m(&full, 1));
     let (iw, ic) = (m(&steady, 0), m(&steady, 1));
     println!(
@@ -149,6 +171,11 @@ fn main() -> ExitCode {
     println!("|---|---:|---:|---:|---:|");
     println!("| `ss -tanup` | {ssw:.0} | {ssc:.0} | 1.00x | 1.00x |");
     println!(
+        "| `ss -tanu` (no owners: one dump, the floor) | {spw:.0} | {spc:.0} | {:.3}x | {:.3}x |",
+        spw / ssw,
+        spc / ssc
+    );
+    println!(
         "| full snapshot | {fw:.0} | {fc:.0} | {:.3}x | {:.3}x |",
         fw / ssw,
         fc / ssc
@@ -157,6 +184,11 @@ fn main() -> ExitCode {
         "| steady-state (owners reused) | {iw:.0} | {ic:.0} | {:.3}x | {:.3}x |",
         iw / ssw,
         ic / ssc
+    );
+    println!(
+        "kernel cpu (median): `ss -tanu` {ss_plain_kernel:.0} ms, steady-state refresh {:.0} ms; autobound marks asked of the kernel: {:.0} sockets (median)",
+        median(sys),
+        median(asked)
     );
     println!(
         "TUI collector extras per refresh (cpu ms, median): derived views {:.0}, history diff {:.0}",
