@@ -17,7 +17,7 @@ fn connections_of(keep: impl Fn(&portscope::model::Socket) -> bool) -> String {
     snap.sockets.retain(|s| keep(s));
     let snap = Arc::new(snap);
     let mut app = App::new(KeyMap::default_map(), true);
-    app.update(Msg::Data(Arc::clone(&snap), None));
+    app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys("2");
     let buf = render_offscreen(
         &app,
