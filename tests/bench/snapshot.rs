@@ -120,6 +120,8 @@ fn main() -> ExitCode {
         "| sockets | procs | ss wall ms | ss cpu ms | ss peak MB | portscope wall ms | portscope cpu ms | portscope peak MB | wall ratio | memory ratio |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    // The filter language and grouping on the same sockets (snapshot, then pure passes).
+    let mut derived = Vec::new();
     for n in sizes {
         // A fresh namespace per size: the previous one (and its TIME_WAITs) dies with its holders.
         let filled = fill::fill(me, n, procs);
@@ -137,7 +139,33 @@ fn main() -> ExitCode {
             ps.wall_ms / ss.wall_ms,
             ps.rss_mb / ss.rss_mb
         );
+        let filtered = med(
+            me,
+            &[
+                portscope,
+                "snapshot",
+                "--filter",
+                "state:est,tw -sport:1-1023 127.0.0.1",
+            ],
+            runs,
+        );
+        let grouped = med(me, &[portscope, "snapshot", "--group-by", "process"], runs);
+        let sorted = med(me, &[portscope, "snapshot", "--sort", "process"], runs);
+        derived.push((
+            total,
+            ps.wall_ms,
+            filtered.wall_ms,
+            grouped.wall_ms,
+            sorted.wall_ms,
+        ));
         drop(filled);
+    }
+    println!(
+        "\n| sockets | snapshot wall ms | --filter wall ms | --group-by process wall ms | --sort process wall ms |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for (total, plain, filtered, grouped, sorted) in derived {
+        println!("| {total} | {plain:.0} | {filtered:.0} | {grouped:.0} | {sorted:.0} |");
     }
     ExitCode::SUCCESS
 }
