@@ -4,6 +4,7 @@ pub mod across;
 pub mod conns;
 pub mod guard;
 pub mod portmap;
+pub mod socket_unit;
 pub mod why;
 
 use crate::model::Snapshot;

@@ -4,20 +4,27 @@
 //! back, so field names here are an interface: add, never rename.
 
 use crate::escape::Foreign;
-use crate::portset::PortSet;
-pub use crate::workload::{NetnsSummary, Published, UserUnit, Workload};
+use portset::PortSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
 mod kind;
+mod netns;
+pub mod portset;
+pub mod probe;
+pub mod role;
 #[doc(hidden)]
 pub mod test_support;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 pub use kind::{Family, Proto, State};
+pub use netns::NetnsTarget;
+pub use role::ProcessRole;
 
 pub const JSON_VERSION: u32 = 1;
 

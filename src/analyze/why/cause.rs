@@ -4,7 +4,7 @@
 
 use super::conflict::{self, Conflict};
 use super::{BindRequest, Holder, Remedy, describe_holder};
-use crate::collect::probe::{Outcome, ProbeResult};
+use crate::model::probe::{Outcome, ProbeResult};
 use crate::model::{Proto, Socket, State};
 use serde::{Deserialize, Serialize};
 

@@ -3,8 +3,8 @@
 
 use super::cause::{Cause, CauseKind};
 use super::{BindRequest, Context, Remedy, Verdict};
-use crate::collect::addresses::AddressState;
-use crate::collect::probe::ProbeResult;
+use crate::model::probe::AddressState;
+use crate::model::probe::ProbeResult;
 use crate::model::{Snapshot, Sysctls};
 
 pub fn privilege_cause(req: &BindRequest, sys: &Sysctls) -> Cause {

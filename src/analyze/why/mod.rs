@@ -7,9 +7,9 @@ pub mod conflict;
 mod explain;
 pub mod remedy;
 
-use crate::collect::NetnsTarget;
-use crate::collect::probe::ProbeResult;
-pub use crate::collect::probe::{BindOptions, ServiceUser};
+use crate::model::NetnsTarget;
+use crate::model::probe::ProbeResult;
+pub use crate::model::probe::{BindOptions, ServiceUser};
 use crate::model::{Owner, Proto, Snapshot, Socket, State};
 pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
@@ -28,7 +28,7 @@ pub struct BindRequest {
 /// The port a service would bind: 1-65535. Port 0 asks the kernel for any free port, so a
 /// verdict on it would say nothing about the service.
 pub fn parse_service_port(text: &str) -> Result<u16, String> {
-    let port = crate::portset::parse_port(text)
+    let port = crate::model::portset::parse_port(text)
         .map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))?;
     if port == 0 {
         return Err(

@@ -4,8 +4,8 @@
 
 use super::cause::{Cause, CauseKind};
 use super::{BindRequest, Context, Holder, Remedy};
-use crate::action::ProcessRole;
-use crate::collect::addresses::AddressState;
+use crate::model::ProcessRole;
+use crate::model::probe::AddressState;
 use crate::model::{Owner, Socket, State, Sysctls};
 use std::net::IpAddr;
 
@@ -151,7 +151,7 @@ fn stop_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
 fn manager_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
     if let Some(r) = socks
         .iter()
-        .flat_map(|s| crate::action::signal_remedies(s))
+        .flat_map(|s| crate::analyze::socket_unit::signal_remedies(s))
         .find(|r| r.action == "stop_socket_unit")
     {
         out.push(run(r.action, r.command, r.text));
