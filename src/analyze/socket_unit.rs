@@ -7,6 +7,7 @@
 //! `Service=` of a socket unit is the unit of the same name). Said to be a guess, with the
 //! command that confirms it.
 
+use crate::analyze::why::RemedyKind;
 use crate::analyze::why::describe_owner;
 use crate::model::role::manager_label;
 use crate::model::{ProcessRole, Proto, Socket};
@@ -99,7 +100,7 @@ pub fn managers(s: &Socket) -> Vec<String> {
 
 pub fn stop_socket_unit(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> SignalRemedy {
     SignalRemedy {
-        action: "stop_socket_unit",
+        action: RemedyKind::StopSocketUnit,
         command: hint.command(s.proto, s.local_port),
         text: format!(
             "{} holds the socket and is never signalled (a manager keeps listeners open for the services it starts on demand): {}",
@@ -112,7 +113,7 @@ pub fn stop_socket_unit(s: &Socket, managers: &[String], hint: &SocketUnitHint) 
 /// A remedy line for `why`: (action, command, text), as `why` prints them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalRemedy {
-    pub action: &'static str,
+    pub action: RemedyKind,
     pub command: String,
     pub text: String,
 }
@@ -146,7 +147,7 @@ pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
             " (key K in portscope checks it is still the same process, holding this socket)",
         );
         out.push(SignalRemedy {
-            action: "kill",
+            action: RemedyKind::Kill,
             command: format!("kill {}", o.pid),
             text,
         });

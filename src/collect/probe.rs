@@ -5,7 +5,7 @@
 
 use super::netns::NetnsTarget;
 use crate::model::Proto;
-pub use crate::model::probe::{BindOptions, Outcome, ProbeResult, ServiceUser};
+pub use crate::model::probe::{BindOptions, BindOutcome, ProbeResult, ServiceUser};
 use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, setsockopt, socket, sockopt,
 };
@@ -17,7 +17,7 @@ fn errno_name(e: nix::Error) -> String {
     format!("{e:?}")
 }
 
-fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptions) -> Outcome {
+fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptions) -> BindOutcome {
     let (family, ty) = (
         match addr {
             IpAddr::V4(_) => AddressFamily::Inet,
@@ -30,7 +30,7 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
     );
     let fd = match socket(family, ty, SockFlag::SOCK_CLOEXEC, None) {
         Ok(fd) => fd,
-        Err(e) => return Outcome(errno_name(e)),
+        Err(e) => return BindOutcome::Errno(errno_name(e)),
     };
     let set = || -> nix::Result<()> {
         if reuse {
@@ -49,7 +49,7 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
         Ok(())
     };
     if let Err(e) = set() {
-        return Outcome(errno_name(e));
+        return BindOutcome::Errno(errno_name(e));
     }
     let r = match addr {
         IpAddr::V4(a) => bind(
@@ -63,15 +63,15 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
     };
     // fd drops here: the socket never listened, so it leaves no trace (not even TIME_WAIT).
     match r {
-        Ok(()) => Outcome::ok(),
-        Err(e) => Outcome(errno_name(e)),
+        Ok(()) => BindOutcome::Ok,
+        Err(e) => BindOutcome::Errno(errno_name(e)),
     }
 }
 
 /// Both binds, on a thread of their own that takes the service user's credentials: on Linux a
 /// thread's credentials are its own (the raw syscalls, not libc's process-wide wrappers), so the
 /// rest of portscope keeps root. A new thread inherits its creator's network namespace.
-fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, Outcome) {
+fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (BindOutcome, BindOutcome) {
     let Some(user) = opts.user else {
         return (
             try_bind(proto, addr, port, false, opts),
@@ -82,7 +82,7 @@ fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, 
         scope
             .spawn(|| {
                 if let Err(e) = become_user(user) {
-                    let o = Outcome(format!("cannot become uid {}: {e}", user.uid));
+                    let o = BindOutcome::NotTried(format!("cannot become uid {}: {e}", user.uid));
                     return (o.clone(), o);
                 }
                 (
@@ -92,7 +92,7 @@ fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, 
             })
             .join()
             .unwrap_or_else(|_| {
-                let o = Outcome("probe thread panicked".into());
+                let o = BindOutcome::NotTried("probe thread panicked".into());
                 (o.clone(), o)
             })
     })

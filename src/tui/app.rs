@@ -2,7 +2,7 @@
 //! the runtime to carry out, so every behaviour is testable without a terminal.
 
 use super::keymap::{Command, KeyMap};
-use crate::action::exec::Outcome;
+use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::analyze::Derived;
 use crate::analyze::conns::ConnSummary;
@@ -54,7 +54,7 @@ pub enum Msg {
     CollectFailed(String),
     Resize,
     /// A confirmed action finished.
-    ActionDone(Box<Outcome>),
+    ActionDone(Box<ActionOutcome>),
     /// What changed with the last snapshot, for time travel (`[` / `]`).
     History(Arc<Vec<crate::history::Change>>),
 }
@@ -195,7 +195,7 @@ pub enum Modal {
     /// An action is running.
     Busy(String),
     /// What happened, or why nothing could be done.
-    Outcome(Outcome),
+    Outcome(ActionOutcome),
     /// The reservation planner: a port list, with the plan computed live.
     Reserve(Input),
 }
@@ -748,7 +748,10 @@ impl App {
     }
 
     fn info(&mut self, title: &str, text: String) {
-        self.modal = Some(Modal::Outcome(Outcome::nothing_done(title, vec![text])));
+        self.modal = Some(Modal::Outcome(ActionOutcome::nothing_done(
+            title,
+            vec![text],
+        )));
     }
 
     fn on_action(&mut self, cmd: Command) {
@@ -900,7 +903,7 @@ impl App {
                         .lines()
                         .map(String::from),
                 );
-                self.modal = Some(Modal::Outcome(Outcome::nothing_done(
+                self.modal = Some(Modal::Outcome(ActionOutcome::nothing_done(
                     "Reservation: run as root",
                     lines,
                 )));

@@ -6,6 +6,7 @@ pub mod cause;
 pub mod conflict;
 mod explain;
 pub mod remedy;
+mod remedy_kind;
 
 use crate::model::NetnsTarget;
 use crate::model::probe::ProbeResult;
@@ -13,6 +14,7 @@ pub use crate::model::probe::{BindOptions, ServiceUser};
 use crate::model::{Owner, Proto, Snapshot, Socket, State};
 pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
+pub use remedy_kind::RemedyKind;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -138,7 +140,7 @@ pub struct Remedy {
     /// wait, reuseaddr, close_connection, destroy_connections, destroy_time_wait, stop_service,
     /// kill, reserve, grant_capability, lower_unprivileged_start, use_local_address,
     /// nonlocal_bind, freebind, see_owner, start_service.
-    pub action: String,
+    pub action: RemedyKind,
     /// A shell command that does it, exactly as it can be pasted; empty when the remedy is a
     /// change to the service's code or configuration (then `change` says what).
     pub command: String,
@@ -188,7 +190,11 @@ impl Diagnosis {
     /// "kernel probe: bind EADDRINUSE; with SO_REUSEADDR ok", or why the probe did not run.
     pub fn probe_summary(&self) -> String {
         match (&self.probe.plain, &self.probe.reuseaddr) {
-            (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
+            (Some(p), Some(r)) => format!(
+                "kernel probe: bind {}; with SO_REUSEADDR {}",
+                p.as_str(),
+                r.as_str()
+            ),
             _ => self
                 .probe
                 .not_run
@@ -277,7 +283,7 @@ pub(crate) fn describe_holder(s: &Socket) -> String {
 
 fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {
     let plain = probe.plain.as_ref()?;
-    Some(match plain.0.as_str() {
+    Some(match plain.as_str() {
         "ok" => Verdict::Free,
         "EADDRINUSE" => Verdict::InUse,
         "EACCES" | "EPERM" => Verdict::PermissionDenied,
