@@ -16,6 +16,9 @@ mod netns;
 pub mod portset;
 pub mod probe;
 pub mod role;
+/// Builders for tests: in unit tests, and for integration tests through the `test-support`
+/// feature (Cargo.toml turns it on for them); never in a release build.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod test_support;
 #[cfg(test)]
