@@ -150,6 +150,30 @@ mod tests {
     }
 
     #[test]
+    fn the_kill_dialog_names_the_containers_own_runtime() {
+        use crate::model::workload::{Runtime, Workload};
+        for (runtime, want) in [
+            (Runtime::Podman, "podman stop db"),
+            (Runtime::Docker, "docker stop db"),
+        ] {
+            let mut s = listener(5432);
+            let mut o = (*owner(700, "postgres")).clone();
+            let mut w = Workload::new(runtime, Some("0123456789abcdef".into()), Some("db".into()));
+            w.relabel();
+            o.container = Some(w.tag().into());
+            o.workload = Some(Arc::new(w));
+            s.owners = Arc::from([Arc::new(o)]);
+            let a = planned(&s).unwrap();
+            let (_, lines) = PendingAction::Signal(a).describe();
+            let warn = lines
+                .iter()
+                .find(|l| l.contains("restart policy"))
+                .unwrap_or_else(|| panic!("no restart warning in {lines:?}"));
+            assert!(warn.ends_with(&format!("to stop it: {want}")), "{warn}");
+        }
+    }
+
+    #[test]
     fn the_host_init_is_never_picked_even_when_oldest() {
         let mut s = listener(80);
         let mut systemd = (*with(&[1], 1, "systemd", 1)).clone();

@@ -16,6 +16,7 @@ mod netns;
 pub mod portset;
 pub mod probe;
 pub mod role;
+pub mod shell;
 /// Builders for tests: in unit tests, and for integration tests through the `test-support`
 /// feature (Cargo.toml turns it on for them); never in a release build.
 #[cfg(any(test, feature = "test-support"))]

@@ -40,4 +40,35 @@ impl NetnsTarget {
             NetnsTarget::Path(p) => format!(" --netns {}", p.display()),
         }
     }
+
+    /// The prefix for a command that must run inside this namespace (ss, ip, sysctl):
+    /// `nsenter --net=PATH ` with the path shell-quoted, empty for the current one. The one
+    /// place that builds it.
+    pub fn nsenter_prefix(&self) -> String {
+        match self.path() {
+            Some(p) => format!(
+                "nsenter --net={} ",
+                super::shell::shell_quote(&p.display().to_string())
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_nsenter_prefix_is_quoted() {
+        assert_eq!(NetnsTarget::Current.nsenter_prefix(), "");
+        assert_eq!(
+            NetnsTarget::Pid(42).nsenter_prefix(),
+            "nsenter --net=/proc/42/ns/net "
+        );
+        assert_eq!(
+            NetnsTarget::Path("/run/netns/a b".into()).nsenter_prefix(),
+            "nsenter --net='/run/netns/a b' "
+        );
+    }
 }

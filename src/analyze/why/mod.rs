@@ -230,13 +230,7 @@ pub struct Context {
 impl Context {
     /// Prefix for commands that must run inside the target namespace (ss, ip, sysctl).
     pub fn ns_prefix(&self) -> String {
-        match self.netns.path() {
-            Some(p) => format!(
-                "nsenter --net={} ",
-                remedy::shell_quote(&p.display().to_string())
-            ),
-            None => String::new(),
-        }
+        self.netns.nsenter_prefix()
     }
 }
 

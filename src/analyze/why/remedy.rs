@@ -7,20 +7,9 @@ use super::{BindRequest, Context, Holder, Remedy};
 use crate::analyze::why::RemedyKind;
 use crate::model::ProcessRole;
 use crate::model::probe::AddressState;
+pub use crate::model::shell::shell_quote;
 use crate::model::{Owner, Socket, State, Sysctls};
 use std::net::IpAddr;
-
-/// Quotes a word for a POSIX shell when it needs it (unit names carry `\x2d` escapes).
-pub fn shell_quote(w: &str) -> String {
-    if !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
-    {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
-    }
-}
 
 fn run(action: RemedyKind, command: String, text: String) -> Remedy {
     Remedy {
