@@ -7,30 +7,21 @@
 pub use crate::model::NetnsTarget;
 use nix::sched::{CloneFlags, setns};
 use nix::sys::stat::stat;
-use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a network namespace could not be named or entered. Each carries its whole message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetnsError {
+    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
     NotANetns(String),
+    #[error("{0}")]
     NotPermitted(String),
+    #[error("{0}")]
     Other(String),
 }
-
-impl fmt::Display for NetnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NetnsError::NotFound(s)
-            | NetnsError::NotANetns(s)
-            | NetnsError::NotPermitted(s)
-            | NetnsError::Other(s) => f.write_str(s),
-        }
-    }
-}
-
-impl std::error::Error for NetnsError {}
 
 /// nsfs's magic number (statfs f_type) from include/uapi/linux/magic.h.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
