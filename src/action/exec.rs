@@ -103,7 +103,7 @@ fn port_state(a: &SignalAction) -> String {
 
 fn signal(a: &SignalAction) -> ActionOutcome {
     let o = &a.owner;
-    let title = format!("{} {} (pid {})", a.sig.name(), o.comm, o.pid);
+    let title = format!("{} {}", a.sig.name(), o.label());
     let shown = Shown {
         pid: o.pid,
         start_time: o.start_time,
@@ -130,7 +130,7 @@ fn signal(a: &SignalAction) -> ActionOutcome {
         return ActionOutcome::new(status, title, vec![e.to_string()]);
     }
     if target.wait_exit(GRACE) {
-        let mut lines = vec![format!("{} (pid {}) exited", o.comm, o.pid)];
+        let mut lines = vec![format!("{} exited", o.label())];
         if live.role == ProcessRole::NamespaceInit {
             lines.push(
                 "it was the init of its PID namespace: the kernel ended every process in that namespace"
@@ -144,9 +144,8 @@ fn signal(a: &SignalAction) -> ActionOutcome {
         Status::NoEffect,
         title,
         vec![format!(
-            "{} (pid {}) is still running {} s after {}",
-            o.comm,
-            o.pid,
+            "{} is still running {} s after {}",
+            o.label(),
             GRACE.as_secs(),
             a.sig.name()
         )],

@@ -303,21 +303,9 @@ pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), String> {
     }
 }
 
-/// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
+/// "nginx (pid 812, unit nginx.service)": see [`Owner::described`].
 pub fn describe_owner(o: &Owner) -> String {
-    match (&o.workload, &o.container, &o.user_unit, &o.unit) {
-        (Some(w), _, _, _) => format!("{} (pid {}, {})", o.comm, o.pid, w.label),
-        (None, Some(c), _, _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
-        (None, None, Some(u), _) => format!(
-            "{} (pid {}, user unit {} of {})",
-            o.comm,
-            o.pid,
-            u.unit,
-            user(u)
-        ),
-        (None, None, None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
-        _ => format!("{} (pid {})", o.comm, o.pid),
-    }
+    o.described()
 }
 
 #[cfg(test)]

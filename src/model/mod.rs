@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
+mod holder;
 mod kind;
 mod netns;
 pub mod portset;

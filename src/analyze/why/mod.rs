@@ -256,23 +256,7 @@ pub fn describe_owner(o: &Owner) -> String {
 }
 
 pub(crate) fn describe_holder(s: &Socket) -> String {
-    if s.kernel_held {
-        return "the kernel (no process)".into();
-    }
-    if s.owner_hidden || s.owners.is_empty() {
-        return format!(
-            "a process portscope cannot see (the socket's uid is {})",
-            s.uid
-        );
-    }
-    let mut names: Vec<String> = s.owners.iter().take(2).map(|o| describe_owner(o)).collect();
-    if s.owners.len() > 2 {
-        names.push(format!("{} more processes", s.owners.len() - 2));
-    }
-    match &s.published {
-        Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
-        None => names.join(" and "),
-    }
+    s.holder()
 }
 
 fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {
