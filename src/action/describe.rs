@@ -138,9 +138,9 @@ impl PendingAction {
                 let e = &p.ephemeral;
                 let mut lines = vec![
                     format!(
-                        "Set net.ipv4.ip_local_reserved_ports to {:?} in network namespace {}?",
+                        "Set net.ipv4.ip_local_reserved_ports to {:?} in {}?",
                         p.proposed.to_string(),
-                        a.request.netns.describe()
+                        a.request.netns.phrase()
                     ),
                     format!(
                         "  now {:?}; adds {:?}, removes {:?}",
@@ -170,9 +170,9 @@ impl PendingAction {
             PendingAction::UndoReservation(u) => {
                 let mut lines = vec![
                     format!(
-                        "Undo the reservation applied at {} in network namespace {}?",
+                        "Undo the reservation applied at {} in {}?",
                         u.entry.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                        u.netns.describe()
+                        u.netns.phrase()
                     ),
                     format!(
                         "  runtime value {:?} -> {:?} (takes out what that apply added)",

@@ -32,6 +32,16 @@ impl NetnsTarget {
         }
     }
 
+    /// How a sentence names it: "this network namespace", "the network namespace of pid 42",
+    /// "network namespace /run/netns/blue" (after "in", "of", ...).
+    pub fn phrase(&self) -> String {
+        match self {
+            NetnsTarget::Current => "this network namespace".into(),
+            NetnsTarget::Pid(pid) => format!("the network namespace of pid {pid}"),
+            NetnsTarget::Path(p) => format!("network namespace {}", p.display()),
+        }
+    }
+
     /// The flag that selects this namespace on a portscope command line ("" for current).
     pub fn cli_flag(&self) -> String {
         match self {
@@ -58,6 +68,18 @@ impl NetnsTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_read_as_a_person_says_them() {
+        assert_eq!(
+            format!("in {}", NetnsTarget::Current.phrase()),
+            "in this network namespace"
+        );
+        assert_eq!(
+            NetnsTarget::Pid(7).phrase(),
+            "the network namespace of pid 7"
+        );
+    }
 
     #[test]
     fn the_nsenter_prefix_is_quoted() {

@@ -141,16 +141,16 @@ fn nothing_to_undo(
             )
         } else if recycled {
             format!(
-                "nothing to undo in network namespace {}: the journal's entries for inode {} \
+                "nothing to undo in {}: the journal's entries for inode {} \
                  belong to a namespace that no longer exists (its inode was reused)",
-                netns.describe(),
+                netns.phrase(),
                 id.inode
             )
         } else {
             format!(
-                "nothing to undo in network namespace {} (inode {}); the journal {} holds {others} \
+                "nothing to undo in {} (inode {}); the journal {} holds {others} \
                  change(s) for other namespaces ({}): select one with --netns",
-                netns.describe(),
+                netns.phrase(),
                 id.inode,
                 path.display(),
                 targets.join(", ")
