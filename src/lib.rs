@@ -17,10 +17,11 @@ pub mod guard;
 pub mod history;
 pub mod model;
 pub mod paths;
-pub mod portset;
 pub mod reserve;
 pub mod safefs;
 pub mod sys;
 pub mod tui;
 pub mod watch;
-pub mod workload;
+
+// Plain values that moved into `model`, kept at their old paths for callers.
+pub use model::{portset, workload};

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use portscope::action::exec::{Logged, Outcome, Status};
+use portscope::action::exec::{ActionOutcome, Logged, Status};
 use portscope::action::kill::{KillError, Shown, start_time, verify};
 use portscope::action::log::ActionLog;
 use portscope::action::{
@@ -36,7 +36,7 @@ fn alive(pid: u32) -> bool {
 }
 
 /// Runs the executor with a log in a temp dir (never the user's) and checks it was logged.
-fn execute(action: &PendingAction) -> Outcome {
+fn execute(action: &PendingAction) -> ActionOutcome {
     let dir = temp("log");
     let log = ActionLog::at(dir.join("actions.log"));
     let outcome = portscope::action::exec::execute(action, Some(&log));

@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use portscope::action::exec::{Logged, Outcome, Status, execute};
+use portscope::action::exec::{ActionOutcome, Logged, Status, execute};
 use portscope::action::log::ActionLog;
 use portscope::action::{PendingAction, ProcessRole, Sig, SignalAction, plan_signal};
 use portscope::collect::{CollectOptions, NetnsTarget, collect};
@@ -120,7 +120,7 @@ fn spawn_holding(fds: &[&dyn AsFd], program: &str, args: &[&str]) -> Holder {
     Holder { child }
 }
 
-fn refused_because(o: &Outcome, words: &str) -> bool {
+fn refused_because(o: &ActionOutcome, words: &str) -> bool {
     o.status == Status::Refused && o.lines.iter().any(|l| l.contains(words))
 }
 

@@ -2,7 +2,7 @@
 //! 0-10 and height 0-5 among them) without a panic, never drawing outside the frame.
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
-use portscope::action::exec::Outcome;
+use portscope::action::exec::ActionOutcome;
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Modal, Mode, Msg};
@@ -61,7 +61,7 @@ fn states() -> Vec<(&'static str, App)> {
     busy.mode = Mode::Modal(Modal::Busy("SIGTERM nginx (pid 812)".into()));
     out.push(("busy", busy));
     let mut outcome = typed("", true);
-    outcome.mode = Mode::Modal(Modal::Outcome(Outcome::nothing_done(
+    outcome.mode = Mode::Modal(Modal::Outcome(ActionOutcome::nothing_done(
         "SIGTERM nginx (pid 812)",
         vec!["it did not exit within 5 s".into(); 40],
     )));

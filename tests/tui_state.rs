@@ -261,7 +261,7 @@ fn a_collect_failure_keeps_the_last_good_data() {
 
 mod actions {
     use super::*;
-    use portscope::action::exec::Outcome;
+    use portscope::action::exec::ActionOutcome;
     use portscope::action::{PendingAction, Sig};
 
     fn live(snap: Snapshot) -> App {
@@ -462,7 +462,7 @@ mod actions {
             sig: Sig::Kill,
             ..term
         });
-        let effects = app.update(Msg::ActionDone(Box::new(Outcome {
+        let effects = app.update(Msg::ActionDone(Box::new(ActionOutcome {
             status: portscope::action::exec::Status::NoEffect,
             title: "SIGTERM".into(),
             lines: vec!["still running 3 s after SIGTERM".into()],

@@ -6,7 +6,7 @@
 mod common;
 
 use common::tui::ipv6_recording;
-use portscope::action::exec::Outcome;
+use portscope::action::exec::ActionOutcome;
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Modal, Mode, Msg, View};
@@ -171,7 +171,7 @@ fn states(snap: &Arc<Snapshot>) -> Vec<(&'static str, App, &'static str)> {
     busy.mode = Mode::Modal(Modal::Busy("SIGTERM nginx (pid 812)".into()));
     out.push(("busy", busy, "working"));
     let mut outcome = live("");
-    outcome.mode = Mode::Modal(Modal::Outcome(Outcome::nothing_done(
+    outcome.mode = Mode::Modal(Modal::Outcome(ActionOutcome::nothing_done(
         "SIGTERM nginx (pid 812)",
         vec!["it did not exit within 5 s".into(); 3],
     )));

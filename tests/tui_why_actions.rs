@@ -4,7 +4,7 @@
 
 use portscope::action::PendingAction;
 use portscope::analyze::why::{BindRequest, Context, diagnose};
-use portscope::collect::probe::{Outcome, ProbeResult};
+use portscope::collect::probe::{BindOutcome, ProbeResult};
 use portscope::model::test_support::{owner, snapshot, with_state};
 use portscope::model::{Snapshot, Socket, State};
 use portscope::tui::app::{App, Modal, Msg, parse_bind};
@@ -38,8 +38,8 @@ fn app_on_9000() -> App {
     app.type_keys("9000\n");
     let req = app.why.request.expect("watching 9000");
     let probe = ProbeResult {
-        plain: Some(Outcome("EADDRINUSE".into())),
-        reuseaddr: Some(Outcome("EADDRINUSE".into())),
+        plain: Some(BindOutcome::Errno("EADDRINUSE".into())),
+        reuseaddr: Some(BindOutcome::Errno("EADDRINUSE".into())),
         not_run: None,
         privileged: None,
         address: None,

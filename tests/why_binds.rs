@@ -190,7 +190,7 @@ fn privileged_port_as_a_named_user() {
     }
     let (code, d) = why(&["80", "--user", "nobody"]);
     assert_eq!((code, d.verdict), (1, Verdict::PermissionDenied));
-    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EACCES");
+    assert_eq!(d.probe.plain.as_ref().unwrap().as_str(), "EACCES");
     assert!(d.probe.privileged.as_ref().unwrap().is_ok());
     assert!(
         d.explanation.contains("The port itself is free"),
@@ -209,7 +209,7 @@ fn privileged_port_as_a_named_user() {
     drop(l);
     let (_, d) = why(&["80", "--user", "nobody"]);
     assert_eq!(d.verdict, Verdict::PermissionDenied);
-    assert_eq!(d.probe.privileged.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.privileged.as_ref().unwrap().as_str(), "EADDRINUSE");
     assert!(
         d.explanation.contains("Even with it the bind would fail"),
         "{}",

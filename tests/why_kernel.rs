@@ -34,8 +34,8 @@ fn wildcard_listener_blocks_the_port() {
     let (code, d) = why(&["21001"]);
     assert_eq!(code, 1);
     assert_eq!(d.verdict, Verdict::InUse);
-    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRINUSE");
-    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.plain.as_ref().unwrap().as_str(), "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().as_str(), "EADDRINUSE");
     assert_eq!(roles(&d), vec![Role::Listener]);
     assert_eq!(pids(&d), BTreeSet::from([holder.pid()]));
     assert!(
@@ -119,7 +119,7 @@ fn outgoing_connection_is_named_as_the_thief() {
     let (code, d) = why(&[&stolen.to_string()]);
     assert_eq!((code, d.verdict), (1, Verdict::InUse));
     // Even SO_REUSEADDR cannot bind over an established outgoing connection.
-    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().as_str(), "EADDRINUSE");
     assert_eq!(roles(&d), vec![Role::Outgoing]);
     assert_eq!(pids(&d), BTreeSet::from([thief.pid()]));
     assert_eq!(d.holders[0].socket.remote_port, 21005);
@@ -161,8 +161,8 @@ fn time_wait_after_a_server_with_reuseaddr() {
     wait_for_time_wait(21006);
     let (code, d) = why(&["21006"]);
     assert_eq!((code, d.verdict), (1, Verdict::InUse));
-    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRINUSE");
-    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "ok");
+    assert_eq!(d.probe.plain.as_ref().unwrap().as_str(), "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().as_str(), "ok");
     assert_eq!(roles(&d), vec![Role::TimeWait]);
     assert!(pids(&d).is_empty(), "TIME_WAIT has no process");
     let s = &d.holders[0].socket;
@@ -205,7 +205,7 @@ fn time_wait_after_a_server_without_reuseaddr() {
     wait_for_time_wait(21007);
     let (code, d) = why(&["21007"]);
     assert_eq!((code, d.verdict), (1, Verdict::InUse));
-    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().0, "EADDRINUSE");
+    assert_eq!(d.probe.reuseaddr.as_ref().unwrap().as_str(), "EADDRINUSE");
     assert_eq!(roles(&d), vec![Role::TimeWait]);
     assert!(
         d.explanation.contains("Even SO_REUSEADDR does not"),
@@ -277,7 +277,7 @@ fn privileged_port_checked_by_an_unprivileged_user() {
     ]));
     let d: Diagnosis = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
     assert_eq!((code, d.verdict), (1, Verdict::PermissionDenied));
-    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EACCES");
+    assert_eq!(d.probe.plain.as_ref().unwrap().as_str(), "EACCES");
     assert!(d.remedies.iter().any(|r| r.action == "grant_capability"));
     // Root may bind it.
     let (code, d) = why(&["80"]);
@@ -292,7 +292,7 @@ fn an_address_that_is_not_local() {
     }
     let (code, d) = why(&["8080", "--addr", "192.0.2.7"]);
     assert_eq!((code, d.verdict), (1, Verdict::AddressNotAvailable));
-    assert_eq!(d.probe.plain.as_ref().unwrap().0, "EADDRNOTAVAIL");
+    assert_eq!(d.probe.plain.as_ref().unwrap().as_str(), "EADDRNOTAVAIL");
     assert!(d.explanation.contains("192.0.2.7"));
 }
 

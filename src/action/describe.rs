@@ -60,11 +60,19 @@ fn describe_signal(a: &SignalAction) -> (String, Vec<String>) {
             "  warning: systemd may restart it; to stop it for good: systemctl stop {u}"
         ));
     }
-    if let Some(c) = &o.container {
-        let id = crate::escape::escape_field(c.raw().split_once(':').map_or(c.raw(), |(_, id)| id));
-        lines.push(format!(
-            "  warning: its container's restart policy may start it again; to stop it: docker stop {id}"
-        ));
+    if o.container.is_some() {
+        // The container's own runtime, as `why` proposes it (podman for podman, not docker).
+        let stop = o
+            .workload
+            .as_deref()
+            .and_then(|w| crate::analyze::guard::stop_workload(w, &o.label()).pop())
+            .map(|p| crate::escape::escape_field(&p.command).into_owned());
+        lines.push(match stop {
+            Some(cmd) => format!(
+                "  warning: its container's restart policy may start it again; to stop it: {cmd}"
+            ),
+            None => "  warning: its container's restart policy may start it again; stop the container through its runtime".to_string(),
+        });
     }
     lines.push(if a.role == ProcessRole::NamespaceInit {
         format!(
@@ -130,9 +138,9 @@ impl PendingAction {
                 let e = &p.ephemeral;
                 let mut lines = vec![
                     format!(
-                        "Set net.ipv4.ip_local_reserved_ports to {:?} in network namespace {}?",
+                        "Set net.ipv4.ip_local_reserved_ports to {:?} in {}?",
                         p.proposed.to_string(),
-                        a.request.netns.describe()
+                        a.request.netns.phrase()
                     ),
                     format!(
                         "  now {:?}; adds {:?}, removes {:?}",
@@ -162,9 +170,9 @@ impl PendingAction {
             PendingAction::UndoReservation(u) => {
                 let mut lines = vec![
                     format!(
-                        "Undo the reservation applied at {} in network namespace {}?",
+                        "Undo the reservation applied at {} in {}?",
                         u.entry.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-                        u.netns.describe()
+                        u.netns.phrase()
                     ),
                     format!(
                         "  runtime value {:?} -> {:?} (takes out what that apply added)",

@@ -2,7 +2,7 @@
 //! left behind. Each socket is pinned by its cookie, so a socket that reuses the addresses since
 //! the snapshot is not touched.
 
-use super::exec::Outcome;
+use super::exec::ActionOutcome;
 use super::{NotOffered, PendingAction};
 use crate::analyze::why::{CauseKind, Diagnosis};
 use crate::collect::NetnsTarget;
@@ -88,7 +88,7 @@ pub fn describe(a: &DestroySetAction) -> (String, Vec<String>) {
     ("Destroy sockets".into(), lines)
 }
 
-pub fn run(a: &DestroySetAction) -> Outcome {
+pub fn run(a: &DestroySetAction) -> ActionOutcome {
     let title = format!("destroy {} sockets on port {}", a.sockets.len(), a.port);
     let result = a.netns.run_in(|| {
         let mut d = Dumper::open()?;
@@ -102,9 +102,9 @@ pub fn run(a: &DestroySetAction) -> Outcome {
         }
         Ok((done, gone))
     });
-    let fail = |lines: Vec<String>| Outcome::failed(title.clone(), lines);
+    let fail = |lines: Vec<String>| ActionOutcome::failed(title.clone(), lines);
     match result {
-        Ok(Ok((done, gone))) => Outcome::done(
+        Ok(Ok((done, gone))) => ActionOutcome::done(
             title.clone(),
             vec![format!(
                 "destroyed {done} of {}; {gone} were already gone",

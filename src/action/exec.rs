@@ -40,7 +40,7 @@ pub enum Logged {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub struct ActionOutcome {
     pub status: Status,
     pub title: String,
     pub lines: Vec<String>,
@@ -49,9 +49,9 @@ pub struct Outcome {
     pub logged: Logged,
 }
 
-impl Outcome {
-    fn new(status: Status, title: impl Into<String>, lines: Vec<String>) -> Outcome {
-        Outcome {
+impl ActionOutcome {
+    fn new(status: Status, title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+        ActionOutcome {
             status,
             title: title.into(),
             lines,
@@ -60,17 +60,17 @@ impl Outcome {
         }
     }
 
-    pub(super) fn done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
-        Outcome::new(Status::Done, title, lines)
+    pub(super) fn done(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+        ActionOutcome::new(Status::Done, title, lines)
     }
 
-    pub(super) fn failed(title: impl Into<String>, lines: Vec<String>) -> Outcome {
-        Outcome::new(Status::Failed, title, lines)
+    pub(super) fn failed(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+        ActionOutcome::new(Status::Failed, title, lines)
     }
 
     /// A message that nothing was done (no action ran; nothing is logged).
-    pub fn nothing_done(title: impl Into<String>, lines: Vec<String>) -> Outcome {
-        Outcome::new(Status::Refused, title, lines)
+    pub fn nothing_done(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+        ActionOutcome::new(Status::Refused, title, lines)
     }
 
     /// The action did what it was for.
@@ -87,7 +87,12 @@ fn port_state(a: &SignalAction) -> String {
             "{} port {} is free now (the kernel's bind probe succeeded)",
             a.proto, a.port
         ),
-        Some(o) => format!("{} port {} is still not bindable: {}", a.proto, a.port, o.0),
+        Some(o) => format!(
+            "{} port {} is still not bindable: {}",
+            a.proto,
+            a.port,
+            o.as_str()
+        ),
         None => format!(
             "could not check port {}: {}",
             a.port,
@@ -96,9 +101,9 @@ fn port_state(a: &SignalAction) -> String {
     }
 }
 
-fn signal(a: &SignalAction) -> Outcome {
+fn signal(a: &SignalAction) -> ActionOutcome {
     let o = &a.owner;
-    let title = format!("{} {} (pid {})", a.sig.name(), o.comm, o.pid);
+    let title = format!("{} {}", a.sig.name(), o.label());
     let shown = Shown {
         pid: o.pid,
         start_time: o.start_time,
@@ -108,13 +113,13 @@ fn signal(a: &SignalAction) -> Outcome {
     let (target, live) = match verify(&shown) {
         Ok(v) => v,
         Err(e) if e.is_refusal() => {
-            return Outcome::new(
+            return ActionOutcome::new(
                 Status::Refused,
                 title,
                 vec![format!("refused: {e}"), port_state(a)],
             );
         }
-        Err(e) => return Outcome::failed(title, vec![e.to_string()]),
+        Err(e) => return ActionOutcome::failed(title, vec![e.to_string()]),
     };
     if let Err(e) = target.signal(a.sig) {
         let status = if e.is_refusal() {
@@ -122,10 +127,10 @@ fn signal(a: &SignalAction) -> Outcome {
         } else {
             Status::Failed
         };
-        return Outcome::new(status, title, vec![e.to_string()]);
+        return ActionOutcome::new(status, title, vec![e.to_string()]);
     }
     if target.wait_exit(GRACE) {
-        let mut lines = vec![format!("{} (pid {}) exited", o.comm, o.pid)];
+        let mut lines = vec![format!("{} exited", o.label())];
         if live.role == ProcessRole::NamespaceInit {
             lines.push(
                 "it was the init of its PID namespace: the kernel ended every process in that namespace"
@@ -133,15 +138,14 @@ fn signal(a: &SignalAction) -> Outcome {
             );
         }
         lines.push(port_state(a));
-        return Outcome::done(title, lines);
+        return ActionOutcome::done(title, lines);
     }
-    let mut out = Outcome::new(
+    let mut out = ActionOutcome::new(
         Status::NoEffect,
         title,
         vec![format!(
-            "{} (pid {}) is still running {} s after {}",
-            o.comm,
-            o.pid,
+            "{} is still running {} s after {}",
+            o.label(),
             GRACE.as_secs(),
             a.sig.name()
         )],
@@ -170,14 +174,14 @@ fn signal(a: &SignalAction) -> Outcome {
     out
 }
 
-fn close(a: &super::CloseAction) -> Outcome {
+fn close(a: &super::CloseAction) -> ActionOutcome {
     let s = &a.socket;
     let title = format!("close {} → {}", s.local(), s.remote());
     let result = a
         .netns
         .run_in(|| Dumper::open().and_then(|mut d| d.destroy(s)));
     match result {
-        Ok(Ok(())) => Outcome::done(
+        Ok(Ok(())) => ActionOutcome::done(
             title,
             vec![if s.autobound {
                 format!(
@@ -188,24 +192,24 @@ fn close(a: &super::CloseAction) -> Outcome {
                 "closed: the kernel aborted the connection; its process keeps running".to_string()
             }],
         ),
-        Ok(Err(nix::Error::EOPNOTSUPP)) => Outcome::failed(
+        Ok(Err(nix::Error::EOPNOTSUPP)) => ActionOutcome::failed(
             title,
             vec!["this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead".into()],
         ),
-        Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => Outcome::failed(
+        Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => ActionOutcome::failed(
             title,
             vec!["permission denied: closing a connection needs root (CAP_NET_ADMIN)".into()],
         ),
-        Ok(Err(nix::Error::ENOENT)) | Ok(Err(nix::Error::ESTALE)) => Outcome::failed(
+        Ok(Err(nix::Error::ENOENT)) | Ok(Err(nix::Error::ESTALE)) => ActionOutcome::failed(
             title,
             vec!["the connection is already gone (or another socket reuses its addresses); nothing was closed".into()],
         ),
-        Ok(Err(e)) => Outcome::failed(title, vec![format!("SOCK_DESTROY failed: {e}")]),
-        Err(e) => Outcome::failed(title, vec![e.to_string()]),
+        Ok(Err(e)) => ActionOutcome::failed(title, vec![format!("SOCK_DESTROY failed: {e}")]),
+        Err(e) => ActionOutcome::failed(title, vec![e.to_string()]),
     }
 }
 
-fn apply(a: &super::ReserveAction) -> Outcome {
+fn apply(a: &super::ReserveAction) -> ActionOutcome {
     let req = &a.request;
     let title = format!("reserve {}", a.plan.proposed);
     match crate::reserve::apply(req) {
@@ -218,7 +222,7 @@ fn apply(a: &super::ReserveAction) -> Outcome {
                 lines.push(format!("persisted in {}", d.path.display()));
             }
             lines.push("U undoes it".into());
-            Outcome::done(title, lines)
+            ActionOutcome::done(title, lines)
         }
         Err(e) => {
             let mut lines = vec![e.message.clone(), "nothing was changed".into()];
@@ -235,21 +239,21 @@ fn apply(a: &super::ReserveAction) -> Outcome {
                 });
                 lines.extend(ansible_task(&req.value, &file).lines().map(String::from));
             }
-            Outcome::failed(title, lines)
+            ActionOutcome::failed(title, lines)
         }
     }
 }
 
-fn undo(u: &crate::reserve::UndoPlan) -> Outcome {
+fn undo(u: &crate::reserve::UndoPlan) -> ActionOutcome {
     match crate::reserve::undo(u) {
-        Ok(entry) => Outcome::done(
+        Ok(entry) => ActionOutcome::done(
             "undo reservation",
             vec![format!(
                 "net.ipv4.ip_local_reserved_ports is back to {:?}",
                 entry.previous_runtime.to_string()
             )],
         ),
-        Err(e) => Outcome::failed(
+        Err(e) => ActionOutcome::failed(
             "undo reservation",
             vec![e.message, "nothing was changed".into()],
         ),
@@ -257,7 +261,7 @@ fn undo(u: &crate::reserve::UndoPlan) -> Outcome {
 }
 
 /// Carries out a confirmed action and appends the outcome to `log` (None: nowhere to log).
-pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> Outcome {
+pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> ActionOutcome {
     let mut outcome = match action {
         PendingAction::Signal(a) => signal(a),
         PendingAction::CloseConnection(a) => close(a),

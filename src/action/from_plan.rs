@@ -2,6 +2,7 @@
 //! TUI's why view, so both go through the executor's re-checks.
 
 use super::{NotOffered, PendingAction, Sig, destroy_set, plan_reservation, plan_signal};
+use crate::analyze::why::RemedyKind;
 use crate::analyze::why::{Diagnosis, Remedy};
 use crate::collect::NetnsTarget;
 use crate::model::Snapshot;
@@ -12,9 +13,13 @@ use std::path::PathBuf;
 /// stopping a unit, a change in code or configuration, looking as root, waiting).
 pub fn runnable(r: &Remedy) -> bool {
     matches!(
-        r.action.as_str(),
-        "reserve" | "destroy_time_wait" | "destroy_connections" | "close_connection" | "kill"
-    ) || (r.action == "stop_service" && super::stop::argv_of(&r.command).is_some())
+        r.action,
+        RemedyKind::Reserve
+            | RemedyKind::DestroyTimeWait
+            | RemedyKind::DestroyConnections
+            | RemedyKind::CloseConnection
+            | RemedyKind::Kill
+    ) || (r.action == RemedyKind::StopService && super::stop::argv_of(&r.command).is_some())
 }
 
 /// The action for one step. A reservation is runtime only: the moment is what matters here,
@@ -26,8 +31,8 @@ pub fn plan_step(
     netns: &NetnsTarget,
     journal: Option<PathBuf>,
 ) -> Result<PendingAction, NotOffered> {
-    match r.action.as_str() {
-        "reserve" => {
+    match r.action {
+        RemedyKind::Reserve => {
             if !snap.sysctl.known("ip_local_reserved_ports") {
                 return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
             }
@@ -38,7 +43,7 @@ pub fn plan_step(
             let a = plan_reservation(snap, &add, &PortSet::new(), netns, None, None, journal);
             Ok(PendingAction::ApplyReservation(a))
         }
-        "kill" => {
+        RemedyKind::Kill => {
             let c = r
                 .cause
                 .and_then(|i| d.causes.get(i))
@@ -51,7 +56,7 @@ pub fn plan_step(
                 .ok_or("no process is known for this cause (run as root to see it)")?;
             plan_signal(snap, s, Sig::Term, netns)
         }
-        "stop_service" => {
+        RemedyKind::StopService => {
             let owners: Vec<&crate::model::Owner> = r
                 .cause
                 .and_then(|i| d.causes.get(i))
@@ -64,7 +69,9 @@ pub fn plan_step(
                 .unwrap_or_default();
             super::stop::plan(&r.command, &r.text, &owners).map(PendingAction::StopService)
         }
-        "destroy_time_wait" | "destroy_connections" | "close_connection" => {
+        RemedyKind::DestroyTimeWait
+        | RemedyKind::DestroyConnections
+        | RemedyKind::CloseConnection => {
             destroy_set::plan_destroy_cause(d, r.cause.ok_or("this step names no cause")?, netns)
         }
         _ => Err(format!(

@@ -121,12 +121,14 @@ impl std::fmt::Display for KillError {
 /// Field 22 of /proc/PID/stat, or None if the process is gone. By number: for display and tests,
 /// never for deciding whom to signal (see [`Target`]).
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&stat).map(|s| s.starttime)
+    let pid = i32::try_from(pid).ok()?;
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some(stat.starttime)
 }
 
-/// The one /proc/PID/stat parser, procfs's (the snapshot's owner scan uses it too); here fed
-/// text read through the pinned process's directory fd rather than a path.
+/// The same parser the snapshot uses (procfs's, via `Process::stat`), here over text read
+/// through the pinned directory. comm may contain spaces and parentheses; procfs takes it from
+/// the first '(' to the last ')'.
 fn parse_stat(stat: &str) -> Option<procfs::process::Stat> {
     use procfs::FromRead;
     procfs::process::Stat::from_read(stat.as_bytes()).ok()
@@ -349,13 +351,22 @@ mod tests {
     #[test]
     fn stat_fields_survive_hostile_names() {
         let s = parse_stat(
-            "42 (a) b) (c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 3133440 360 \
-             18446744073709551615 1 1 1 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 1 1 1 1 1 1 1 0",
+            "42 (a) b) (c) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 3133440 356 \
+             18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 1 1 1 1 1 1 1 0\n",
         )
         .expect("parse");
         assert_eq!(
             (s.comm.as_str(), s.state, s.starttime),
             ("a) b) (c", 'S', 777)
         );
+    }
+
+    #[test]
+    fn stat_of_a_live_process_matches_the_snapshot_reader() {
+        let me = std::process::id();
+        let text = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let s = parse_stat(&text).expect("parse own stat");
+        assert_eq!(Some(s.starttime), start_time(me));
+        assert!(s.starttime > 0);
     }
 }

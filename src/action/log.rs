@@ -7,7 +7,7 @@
 //! blocking on a FIFO (`O_NONBLOCK`), created 0600, and must be a regular file with one link
 //! owned by us; anything else is refused, and the outcome says it was not logged.
 
-use super::exec::{Outcome, Status};
+use super::exec::{ActionOutcome, Status};
 use nix::sys::stat::fstat;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ impl ActionLog {
     }
 
     /// Appends one line for `outcome`. Err says, in words, why it was not logged.
-    pub fn append(&self, outcome: &Outcome) -> Result<(), String> {
+    pub fn append(&self, outcome: &ActionOutcome) -> Result<(), String> {
         let line = format!(
             "{} {} {}: {}\n",
             jiff::Timestamp::now(),

@@ -11,7 +11,8 @@ pub mod log;
 pub mod sequence;
 mod signal_plan;
 pub mod stop;
-pub mod target;
+/// Which processes a signal may be offered to: plain values, in `model`.
+pub use crate::model::role as target;
 pub mod units;
 
 use crate::collect::NetnsTarget;

@@ -2,7 +2,7 @@
 //! the kernel's probe after each, stopping as soon as the service's bind would succeed.
 
 use super::PendingAction;
-use super::exec::{Outcome, execute};
+use super::exec::{ActionOutcome, execute};
 use crate::analyze::why::BindRequest;
 use crate::collect::NetnsTarget;
 use crate::collect::probe::probe_as;
@@ -49,7 +49,7 @@ fn bindable(a: &SequenceAction) -> Result<bool, String> {
 
 /// Runs the steps in order, each through the executor (so each is re-checked and logged on its
 /// own), stopping once the port binds or a step fails.
-pub fn run(a: &SequenceAction, log: Option<&super::log::ActionLog>) -> Outcome {
+pub fn run(a: &SequenceAction, log: Option<&super::log::ActionLog>) -> ActionOutcome {
     let mut lines = Vec::new();
     let mut ok = true;
     for (i, step) in a.steps.iter().enumerate() {
@@ -88,8 +88,8 @@ pub fn run(a: &SequenceAction, log: Option<&super::log::ActionLog>) -> Outcome {
     });
     let title = format!("fix port {}", a.req.port);
     if ok && free == Ok(true) {
-        Outcome::done(title, lines)
+        ActionOutcome::done(title, lines)
     } else {
-        Outcome::failed(title, lines)
+        ActionOutcome::failed(title, lines)
     }
 }

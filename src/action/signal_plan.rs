@@ -5,11 +5,12 @@
 //! (its workers are what the user sees serving, and a signal to the init is not "this process
 //! only"); otherwise the oldest holder, because killing a forked worker alone frees nothing.
 
-use super::target::{ProcessRole, manager_label};
-use super::units::{SocketUnitHint, guess};
 use super::{NotOffered, PendingAction, Sig, SignalAction};
+pub use crate::analyze::socket_unit::{SignalRemedy, signal_remedies};
+use crate::analyze::socket_unit::{SocketUnitHint, guess, managers, stop_socket_unit};
 use crate::analyze::why::describe_owner;
 use crate::collect::NetnsTarget;
+use crate::model::ProcessRole;
 use crate::model::{Owner, Snapshot, Socket};
 
 fn other_sockets(snap: &Snapshot, pid: u32, except: &Socket) -> (Vec<String>, usize) {
@@ -40,15 +41,6 @@ pub fn signal_target(s: &Socket) -> Option<&Owner> {
         .min_by_key(|o| (o.start_time, o.pid))
         .or_else(|| allowed().min_by_key(|o| (o.start_time, o.pid)))
         .map(|o| &**o)
-}
-
-/// Holders that are never signalled, as "systemd (pid 1, the host's init)".
-fn managers(s: &Socket) -> Vec<String> {
-    s.owners
-        .iter()
-        .filter(|o| ProcessRole::of_owner(o).never_signalled())
-        .map(|o| manager_label(o))
-        .collect()
 }
 
 fn manager_refusal(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> String {
@@ -121,18 +113,6 @@ pub fn plan_signal(
     }))
 }
 
-fn stop_socket_unit(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> SignalRemedy {
-    SignalRemedy {
-        action: "stop_socket_unit",
-        command: hint.command(s.proto, s.local_port),
-        text: format!(
-            "{} holds the socket and is never signalled (a manager keeps listeners open for the services it starts on demand): {}",
-            managers.join(" and "),
-            hint.advice(s.proto, s.local_port)
-        ),
-    }
-}
-
 /// For a socket a manager holds: (the remedy built from a guess, the same remedy with the unit
 /// systemd lists for the socket). None when no manager holds it or systemd does not list it.
 /// Runs `systemctl`: for the CLI, not for the UI thread.
@@ -146,51 +126,6 @@ pub fn socket_unit_from_systemd(s: &Socket) -> Option<(SignalRemedy, SignalRemed
         stop_socket_unit(s, &managers, &guess(s)),
         stop_socket_unit(s, &managers, &listed),
     ))
-}
-
-/// A remedy line for `why`: (action, command, text), as `why` prints them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignalRemedy {
-    pub action: &'static str,
-    pub command: String,
-    pub text: String,
-}
-
-/// What `why` proposes for the processes holding `s`: a signal for each one that may be
-/// signalled (saying what it does to a container's init), and the socket unit to stop when the
-/// host's init or a service manager holds it.
-pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
-    let mut out = Vec::new();
-    let managers = managers(s);
-    if !managers.is_empty() {
-        out.push(stop_socket_unit(s, &managers, &guess(s)));
-    }
-    for o in s.owners.iter() {
-        let role = ProcessRole::of_owner(o);
-        if role.never_signalled() {
-            continue;
-        }
-        let mut text = format!("send SIGTERM to {}", describe_owner(o));
-        if role == ProcessRole::NamespaceInit {
-            text.push_str(
-                "; it is PID 1 of its own PID namespace (a container's init): it ignores SIGTERM unless it handles it, and SIGKILL ends every process of that container",
-            );
-        } else if o.unit.is_some() || o.container.is_some() {
-            text.push_str("; its supervisor may start it again");
-        }
-        if !managers.is_empty() {
-            text.push_str("; the port stays held by the service manager");
-        }
-        text.push_str(
-            " (key K in portscope checks it is still the same process, holding this socket)",
-        );
-        out.push(SignalRemedy {
-            action: "kill",
-            command: format!("kill {}", o.pid),
-            text,
-        });
-    }
-    out
 }
 
 #[cfg(test)]
@@ -212,6 +147,30 @@ mod tests {
             PendingAction::Signal(a) => a,
             _ => unreachable!("plan_signal plans signals"),
         })
+    }
+
+    #[test]
+    fn the_kill_dialog_names_the_containers_own_runtime() {
+        use crate::model::workload::{Runtime, Workload};
+        for (runtime, want) in [
+            (Runtime::Podman, "podman stop db"),
+            (Runtime::Docker, "docker stop db"),
+        ] {
+            let mut s = listener(5432);
+            let mut o = (*owner(700, "postgres")).clone();
+            let mut w = Workload::new(runtime, Some("0123456789abcdef".into()), Some("db".into()));
+            w.relabel();
+            o.container = Some(w.tag().into());
+            o.workload = Some(Arc::new(w));
+            s.owners = Arc::from([Arc::new(o)]);
+            let a = planned(&s).unwrap();
+            let (_, lines) = PendingAction::Signal(a).describe();
+            let warn = lines
+                .iter()
+                .find(|l| l.contains("restart policy"))
+                .unwrap_or_else(|| panic!("no restart warning in {lines:?}"));
+            assert!(warn.ends_with(&format!("to stop it: {want}")), "{warn}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! name taken from a cgroup path or a runtime's state file must not become an option or a
 //! second command.
 
-use super::exec::Outcome;
+use super::exec::ActionOutcome;
 use crate::model::Owner;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -93,16 +93,16 @@ fn still_there(pid: u32, start: u64) -> bool {
     crate::action::kill::start_time(pid) == Some(start)
 }
 
-pub fn run(a: &StopAction) -> Outcome {
+pub fn run(a: &StopAction) -> ActionOutcome {
     let title = format!("stop: {}", a.argv.join(" "));
     if !a.holders.is_empty() && !a.holders.iter().any(|(pid, st, _)| still_there(*pid, *st)) {
-        return Outcome::nothing_done(
+        return ActionOutcome::nothing_done(
             title,
             vec!["the processes shown have exited since: nothing was run".into()],
         );
     }
     let Some((prog, args)) = a.argv.split_first() else {
-        return Outcome::nothing_done(title, vec!["no command".into()]);
+        return ActionOutcome::nothing_done(title, vec!["no command".into()]);
     };
     let child = Command::new(prog)
         .args(args)
@@ -113,7 +113,7 @@ pub fn run(a: &StopAction) -> Outcome {
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
-            return Outcome::failed(
+            return ActionOutcome::failed(
                 title,
                 vec![format!("cannot run {prog}: {e}; nothing was run")],
             );
@@ -148,11 +148,11 @@ pub fn run(a: &StopAction) -> Outcome {
     match status {
         Some(s) if s.success() => {
             lines.insert(0, format!("{prog} finished"));
-            Outcome::done(title, lines)
+            ActionOutcome::done(title, lines)
         }
         Some(s) => {
             lines.insert(0, format!("{prog} failed ({s})"));
-            Outcome::failed(title, lines)
+            ActionOutcome::failed(title, lines)
         }
         None => {
             lines.insert(
@@ -162,7 +162,7 @@ pub fn run(a: &StopAction) -> Outcome {
                     STOP_TIMEOUT.as_secs()
                 ),
             );
-            Outcome::failed(title, lines)
+            ActionOutcome::failed(title, lines)
         }
     }
 }

@@ -13,86 +13,10 @@
 //!    `foo.socket` (the default `Service=` of a socket unit is the unit of the same name). Said to
 //!    be a guess, with the command that confirms it.
 
-use crate::model::{Proto, Socket};
+pub use crate::analyze::socket_unit::{SocketUnitHint, guess};
+use crate::model::Proto;
 use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SocketUnitHint {
-    /// `foo.socket`, when known or guessed.
-    pub unit: Option<String>,
-    /// The service it activates, when known.
-    pub activates: Option<String>,
-    /// True when the unit name was derived from a service name, not read from systemd.
-    pub guessed: bool,
-}
-
-impl SocketUnitHint {
-    /// The command that stops the socket (and its service), or the one that finds the unit.
-    pub fn command(&self, proto: Proto, port: u16) -> String {
-        match (&self.unit, &self.activates) {
-            (Some(u), Some(s)) => format!("systemctl stop {u} {s}"),
-            (Some(u), None) => format!("systemctl stop {u}"),
-            (None, _) => find_command(proto, port),
-        }
-    }
-
-    /// One sentence: what to stop and how sure we are.
-    pub fn advice(&self, proto: Proto, port: u16) -> String {
-        match &self.unit {
-            Some(_) if self.guessed => format!(
-                "stop its socket unit: {} (guessed from the service's name; `{}` shows the unit that listens)",
-                self.command(proto, port),
-                find_command(proto, port)
-            ),
-            Some(_) => format!(
-                "stop its socket unit: {} (systemd lists it as listening on {proto} port {port})",
-                self.command(proto, port)
-            ),
-            None => format!(
-                "stop the socket unit that listens on it; find it with: {}",
-                find_command(proto, port)
-            ),
-        }
-    }
-}
-
-fn find_command(proto: Proto, port: u16) -> String {
-    let kind = match proto {
-        Proto::Tcp => "Stream",
-        Proto::Udp => "Datagram",
-    };
-    format!("systemctl list-sockets --all --show-types | grep -E ':{port} +{kind}'")
-}
-
-/// The guess from the services that share the socket (see the module comment).
-pub fn guess(s: &Socket) -> SocketUnitHint {
-    let service = s
-        .owners
-        .iter()
-        .filter_map(|o| o.unit.as_ref().map(|u| u.raw()))
-        .find(|u| u.ends_with(".service"));
-    match service {
-        Some(svc) => {
-            let stem = svc.trim_end_matches(".service");
-            // foo@instance.service is a connection of an Accept=yes foo.socket.
-            let (base, templated) = match stem.split_once('@') {
-                Some((b, _)) => (b, true),
-                None => (stem, false),
-            };
-            SocketUnitHint {
-                unit: Some(format!("{base}.socket")),
-                activates: (!templated).then(|| svc.to_string()),
-                guessed: true,
-            }
-        }
-        None => SocketUnitHint {
-            unit: None,
-            activates: None,
-            guessed: true,
-        },
-    }
-}
 
 /// One row of `systemctl list-sockets --all --show-types --full --no-legend --plain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,25 +135,5 @@ mod tests {
             ["avahi-daemon.service", "avahi-extra.service"]
         );
         assert!(find(&rows, Proto::Tcp, ip("::"), 9000).is_some_and(|r| r.activates.is_empty()));
-    }
-
-    #[test]
-    fn guesses_say_so() {
-        use crate::model::no_owners;
-        use crate::model::test_support::{listener, owner};
-        let mut s = listener(22);
-        s.owners = no_owners();
-        let g = guess(&s);
-        assert_eq!(g.unit, None);
-        assert!(g.advice(Proto::Tcp, 80).contains("list-sockets"));
-        let mut o = (*owner(500, "sshd")).clone();
-        o.unit = Some("sshd@3-10.0.0.1:22-10.0.0.9:5000.service".into());
-        s.owners = std::sync::Arc::from([std::sync::Arc::new(o)]);
-        let g = guess(&s);
-        assert_eq!(
-            (g.unit.as_deref(), g.activates.as_deref()),
-            (Some("sshd.socket"), None)
-        );
-        assert!(g.advice(Proto::Tcp, 22).contains("guessed"), "{g:?}");
     }
 }

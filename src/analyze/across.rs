@@ -2,8 +2,8 @@
 //! 9090 in its own namespace does not hold the host's 9090; a container that publishes 9090 does
 //! (through a proxy socket) or redirects it (through NAT rules only).
 
+use crate::model::workload::Workload;
 use crate::model::{Proto, Snapshot};
-use crate::workload::Workload;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 

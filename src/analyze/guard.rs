@@ -6,8 +6,8 @@
 //! container is stopped through its runtime (`docker stop web`), a unit inside a container
 //! through the container, a user unit through the user's manager.
 
+use crate::model::workload::{Runtime, UserUnit, Workload, user_or_uid};
 use crate::model::{Owner, Socket};
-use crate::workload::{Runtime, Workload};
 
 /// Processes that are container or cluster infrastructure (by comm; comm is cut at 15 bytes).
 const RUNTIME_COMMS: &[&str] = &[
@@ -117,8 +117,8 @@ pub struct StopPlan {
     pub text: String,
 }
 
-fn user(uid: u32) -> String {
-    crate::collect::owners::user_name(uid).raw().to_string()
+fn user(u: &UserUnit) -> String {
+    user_or_uid(u.user_name.as_deref(), u.uid)
 }
 
 /// What owns a pod, guessed from its name: `<deployment>-<rs hash>-<5>`,
@@ -149,7 +149,10 @@ fn pod_owner_guess(pod: &str) -> Option<(&'static str, &str)> {
 pub fn stop_workload(w: &Workload, what: &str) -> Vec<StopPlan> {
     let mut out = Vec::new();
     let as_user = |cmd: String| match w.rootless_uid {
-        Some(uid) if uid != 0 => format!("sudo -iu {} {cmd}", user(uid)),
+        Some(uid) if uid != 0 => format!(
+            "sudo -iu {} {cmd}",
+            user_or_uid(w.rootless_user.as_deref(), uid)
+        ),
         _ => cmd,
     };
     if let Some(pod) = &w.pod
@@ -231,10 +234,10 @@ pub fn stop_owner(o: &Owner) -> Vec<StopPlan> {
         && protected_unit(&u.unit).is_none()
     {
         return vec![StopPlan {
-            command: format!("systemctl --user -M {}@ stop {}", user(u.uid), u.unit),
+            command: format!("systemctl --user -M {}@ stop {}", user(u), u.unit),
             text: format!(
                 "stop {}'s user unit {} that runs {what} (systemd may restart a killed process)",
-                user(u.uid),
+                user(u),
                 u.unit
             ),
         }];
@@ -300,21 +303,9 @@ pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), String> {
     }
 }
 
-/// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
+/// "nginx (pid 812, unit nginx.service)": see [`Owner::described`].
 pub fn describe_owner(o: &Owner) -> String {
-    match (&o.workload, &o.container, &o.user_unit, &o.unit) {
-        (Some(w), _, _, _) => format!("{} (pid {}, {})", o.comm, o.pid, w.label),
-        (None, Some(c), _, _) => format!("{} (pid {}, container {c})", o.comm, o.pid),
-        (None, None, Some(u), _) => format!(
-            "{} (pid {}, user unit {} of {})",
-            o.comm,
-            o.pid,
-            u.unit,
-            user(u.uid)
-        ),
-        (None, None, None, Some(u)) => format!("{} (pid {}, unit {u})", o.comm, o.pid),
-        _ => format!("{} (pid {})", o.comm, o.pid),
-    }
+    o.described()
 }
 
 #[cfg(test)]

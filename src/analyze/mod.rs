@@ -6,6 +6,7 @@ pub mod conn_sort;
 pub mod conns;
 pub mod guard;
 pub mod portmap;
+pub mod socket_unit;
 pub mod why;
 
 use crate::model::Snapshot;

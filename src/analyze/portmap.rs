@@ -173,7 +173,8 @@ mod tests {
     #[test]
     fn classes_follow_ranges_and_sockets() {
         let mut snap = snapshot(vec![listener(8080), listener(40000), outgoing(45000, 5432)]);
-        snap.sysctl.ip_local_reserved_ports = crate::portset::PortSet::parse("9000-9010").unwrap();
+        snap.sysctl.ip_local_reserved_ports =
+            crate::model::portset::PortSet::parse("9000-9010").unwrap();
         let m = PortMap::build(&snap);
         assert_eq!(m.class(22), PortClass::Free);
         assert_eq!(m.class(8080), PortClass::Listener);

@@ -81,7 +81,12 @@ pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
 /// command line (even one that did not parse) it is a JSON document, so a fleet run that
 /// gathers JSON gets one from every host.
 pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
-    let msg = crate::guard::why_line::one_line(&msg.to_string());
+    super::CliError::CheckUnknown(msg.to_string()).report()
+}
+
+/// How [`super::CliError::report`] prints `check`'s UNKNOWN.
+pub(super) fn print_unknown(msg: &str) {
+    let msg = crate::guard::why_line::one_line(msg);
     if std::env::args().skip(1).any(|a| a == "--json") {
         let doc = serde_json::json!({
             "version": 1,
@@ -96,7 +101,6 @@ pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
     } else {
         super::out::print(&format!("PORTSCOPE UNKNOWN - {msg}\n"));
     }
-    ExitCode::from(EXIT_UNKNOWN)
 }
 
 fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, String> {

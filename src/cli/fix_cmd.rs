@@ -9,6 +9,7 @@ use super::why_cmd::{ask, bind_request, context};
 use super::{FixArgs, bad_input, wrap};
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::{PendingAction, exec};
+use crate::analyze::why::RemedyKind;
 use crate::analyze::why::{Diagnosis, Remedy};
 use crate::collect::NetnsTarget;
 use std::process::ExitCode;
@@ -112,7 +113,7 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
         }
         let next = steps(&d)
             .into_iter()
-            .find(|r| !done.contains(&step_key(&d, r)) && r.action != "start_service");
+            .find(|r| !done.contains(&step_key(&d, r)) && r.action != RemedyKind::StartService);
         let Some(step) = next else {
             say(&wrap(&format!("still not free: {}", left(&d)), 80, "\n"));
             if no_terminal {

@@ -4,6 +4,7 @@ pub mod allns_text;
 pub mod check_cmd;
 mod confirm;
 pub mod docs_cmd;
+pub mod error;
 mod fix_cmd;
 pub mod fleet_cmd;
 pub mod history_cmd;
@@ -24,6 +25,7 @@ mod why_text;
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State};
 use clap::{Args, Parser, Subcommand};
+pub use error::CliError;
 use std::process::ExitCode;
 
 /// Exit status for bad input (a port of 70000, a namespace that does not exist, ...).
@@ -312,16 +314,14 @@ fn parse_source(s: &str) -> Result<SourcePref, String> {
     }
 }
 
-/// Prints one line on stderr and returns the bad-input status.
+/// Bad input: one line on stderr, status 2 (through [`CliError::report`]).
 pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
-    out::eprint_line(&format!("portscope: {msg}"));
-    ExitCode::from(EXIT_BAD_INPUT)
+    CliError::bad_input(msg).report()
 }
 
-/// Prints a failure of portscope itself (not of the user's input).
+/// A failure of portscope itself (not of the user's input), with its status.
 pub fn failed(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    out::eprint_line(&format!("portscope: {msg}"));
-    ExitCode::from(code)
+    CliError::failed(msg, code).report()
 }
 
 /// Parses the command line; any usage error becomes one line on stderr and exit status 2.

@@ -211,9 +211,9 @@ pub(super) fn prepare(
     if !snap.sysctl.known("ip_local_reserved_ports") {
         return Err(failed(
             format!(
-                "cannot read {RESERVED_PORTS} in network namespace {}: no plan can be merged with \
+                "cannot read {RESERVED_PORTS} in {}: no plan can be merged with \
                  it ({})",
-                netns.describe(),
+                netns.phrase(),
                 sudo_hint(netns)
             ),
             1,

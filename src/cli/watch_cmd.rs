@@ -105,7 +105,7 @@ struct Line<'a, T: Serialize> {
 /// "nginx (pid 812) user www-data unit nginx.service", escaped.
 pub fn owner_text(o: &Owner) -> String {
     // Foreign text shows escaped through Display.
-    let mut t = format!("{} (pid {}) user {}", o.comm, o.pid, o.user);
+    let mut t = format!("{} user {}", o.label(), o.user);
     if let Some(u) = &o.unit {
         t.push_str(&format!(" unit {u}"));
     }

@@ -1,21 +1,8 @@
 //! The state of an IPv6 address in the calling thread's namespace, from /proc/net/if_inet6:
 //! an address under duplicate address detection is on the host but not yet bindable.
 
-use serde::{Deserialize, Serialize};
+pub use crate::model::probe::AddressState;
 use std::net::Ipv6Addr;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AddressState {
-    /// Configured and usable.
-    Usable,
-    /// Configured, duplicate address detection still running (IFA_F_TENTATIVE).
-    Tentative,
-    /// Configured, but DAD found another host using it (IFA_F_DADFAILED).
-    DadFailed,
-    /// Not configured on any interface of this namespace.
-    Absent,
-}
 
 const IFA_F_DADFAILED: u32 = 0x08;
 const IFA_F_TENTATIVE: u32 = 0x40;

@@ -38,27 +38,12 @@ pub struct CollectOptions {
     pub skip_owners: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    Netns(NetnsError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error("{0}")]
     Read(String),
-}
-
-impl std::fmt::Display for CollectError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CollectError::Netns(e) => write!(f, "{e}"),
-            CollectError::Read(e) => f.write_str(e),
-        }
-    }
-}
-
-impl std::error::Error for CollectError {}
-
-impl From<NetnsError> for CollectError {
-    fn from(e: NetnsError) -> Self {
-        CollectError::Netns(e)
-    }
 }
 
 pub(crate) use crate::paths::is_root;

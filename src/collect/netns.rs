@@ -4,43 +4,24 @@
 //! thread that enters it; the caller's own namespace is never changed. Sockets opened and
 //! /proc/sys/net and /proc/thread-self/net paths read on that thread belong to the target.
 
+pub use crate::model::NetnsTarget;
 use nix::sched::{CloneFlags, setns};
 use nix::sys::stat::stat;
-use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum NetnsTarget {
-    /// The namespace portscope runs in.
-    #[default]
-    Current,
-    /// The namespace of a process (`/proc/PID/ns/net`).
-    Pid(u32),
-    /// A namespace file, e.g. `/run/netns/NAME` or `/var/run/docker/netns/ID`.
-    Path(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a network namespace could not be named or entered. Each carries its whole message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetnsError {
+    #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
     NotANetns(String),
+    #[error("{0}")]
     NotPermitted(String),
+    #[error("{0}")]
     Other(String),
 }
-
-impl fmt::Display for NetnsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NetnsError::NotFound(s)
-            | NetnsError::NotANetns(s)
-            | NetnsError::NotPermitted(s)
-            | NetnsError::Other(s) => f.write_str(s),
-        }
-    }
-}
-
-impl std::error::Error for NetnsError {}
 
 /// nsfs's magic number (statfs f_type) from include/uapi/linux/magic.h.
 const NSFS_MAGIC: i64 = 0x6e73_6673;
@@ -64,32 +45,6 @@ impl NetnsTarget {
         };
         target.check()?;
         Ok(target)
-    }
-
-    pub fn path(&self) -> Option<PathBuf> {
-        match self {
-            NetnsTarget::Current => None,
-            NetnsTarget::Pid(pid) => Some(PathBuf::from(format!("/proc/{pid}/ns/net"))),
-            NetnsTarget::Path(p) => Some(p.clone()),
-        }
-    }
-
-    /// How the target is named in output: "current", "pid 123", or the path.
-    pub fn describe(&self) -> String {
-        match self {
-            NetnsTarget::Current => "current".into(),
-            NetnsTarget::Pid(pid) => format!("pid {pid}"),
-            NetnsTarget::Path(p) => p.display().to_string(),
-        }
-    }
-
-    /// The flag that selects this namespace on a portscope command line ("" for current).
-    pub fn cli_flag(&self) -> String {
-        match self {
-            NetnsTarget::Current => String::new(),
-            NetnsTarget::Pid(pid) => format!(" --netns {pid}"),
-            NetnsTarget::Path(p) => format!(" --netns {}", p.display()),
-        }
     }
 
     fn check(&self) -> Result<(), NetnsError> {

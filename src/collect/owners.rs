@@ -123,7 +123,16 @@ pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     let cgroup = std::fs::read(format!("/proc/{pid}/cgroup"))
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
-    let id = super::container::identify(pid, &cgroup, roots);
+    let mut id = super::container::identify(pid, &cgroup, roots);
+    // Names are looked up here, so analysis that words commands with them does no I/O.
+    if let Some(u) = id.user_unit.as_mut() {
+        u.user_name = Some(user_name(u.uid).raw().to_string());
+    }
+    if let Some(w) = id.workload.as_mut()
+        && let Some(uid) = w.rootless_uid
+    {
+        w.rootless_user = Some(user_name(uid).raw().to_string());
+    }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     Some(Owner {
         pid,

@@ -5,90 +5,19 @@
 
 use super::netns::NetnsTarget;
 use crate::model::Proto;
+pub use crate::model::probe::{BindOptions, BindOutcome, ProbeResult, ServiceUser};
 use nix::sys::socket::{
     AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6, bind, setsockopt, socket, sockopt,
 };
-use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::AsRawFd;
-
-/// What one bind attempt answered: "ok" or the errno name ("EADDRINUSE", ...).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Outcome(pub String);
-
-impl Outcome {
-    pub fn ok() -> Self {
-        Outcome("ok".into())
-    }
-    pub fn is_ok(&self) -> bool {
-        self.0 == "ok"
-    }
-    pub fn is(&self, errno: &str) -> bool {
-        self.0 == errno
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProbeResult {
-    /// bind() without SO_REUSEADDR, as most services start.
-    pub plain: Option<Outcome>,
-    /// bind() with SO_REUSEADDR.
-    pub reuseaddr: Option<Outcome>,
-    /// Why the probe could not run, when it could not (then the verdict comes from the tables).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_run: Option<String>,
-    /// With `--user`, when the user got EACCES: the same bind with portscope's privileges, which
-    /// says whether the port is also in use.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privileged: Option<Outcome>,
-    /// What the namespace says of a specific IPv6 address (tentative while DAD runs, ...).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<super::addresses::AddressState>,
-}
-
-impl ProbeResult {
-    pub fn not_run(reason: impl Into<String>) -> Self {
-        ProbeResult {
-            plain: None,
-            reuseaddr: None,
-            not_run: Some(reason.into()),
-            privileged: None,
-            address: None,
-        }
-    }
-}
 
 fn errno_name(e: nix::Error) -> String {
     // nix's Debug form is the symbolic name (EADDRINUSE); Display adds the description.
     format!("{e:?}")
 }
 
-/// How the service creates its socket, so the probe binds the same way: the options that change
-/// the kernel's verdict, and the user it runs as (EACCES and SO_REUSEPORT's same-uid rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct BindOptions {
-    /// IPV6_V6ONLY on an IPv6 socket (`[::]` then leaves IPv4 alone).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub v6only: bool,
-    /// SO_REUSEPORT: joins a group of sockets of the same user on the port.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub reuseport: bool,
-    /// IP_FREEBIND: bind an address that is not (yet) on the host.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub freebind: bool,
-    /// Probe with this user's uid, gid and groups, and without capabilities.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<ServiceUser>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceUser {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptions) -> Outcome {
+fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptions) -> BindOutcome {
     let (family, ty) = (
         match addr {
             IpAddr::V4(_) => AddressFamily::Inet,
@@ -101,7 +30,7 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
     );
     let fd = match socket(family, ty, SockFlag::SOCK_CLOEXEC, None) {
         Ok(fd) => fd,
-        Err(e) => return Outcome(errno_name(e)),
+        Err(e) => return BindOutcome::Errno(errno_name(e)),
     };
     let set = || -> nix::Result<()> {
         if reuse {
@@ -120,7 +49,7 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
         Ok(())
     };
     if let Err(e) = set() {
-        return Outcome(errno_name(e));
+        return BindOutcome::Errno(errno_name(e));
     }
     let r = match addr {
         IpAddr::V4(a) => bind(
@@ -134,15 +63,15 @@ fn try_bind(proto: Proto, addr: IpAddr, port: u16, reuse: bool, opts: &BindOptio
     };
     // fd drops here: the socket never listened, so it leaves no trace (not even TIME_WAIT).
     match r {
-        Ok(()) => Outcome::ok(),
-        Err(e) => Outcome(errno_name(e)),
+        Ok(()) => BindOutcome::Ok,
+        Err(e) => BindOutcome::Errno(errno_name(e)),
     }
 }
 
 /// Both binds, on a thread of their own that takes the service user's credentials: on Linux a
 /// thread's credentials are its own (the raw syscalls, not libc's process-wide wrappers), so the
 /// rest of portscope keeps root. A new thread inherits its creator's network namespace.
-fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, Outcome) {
+fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (BindOutcome, BindOutcome) {
     let Some(user) = opts.user else {
         return (
             try_bind(proto, addr, port, false, opts),
@@ -153,7 +82,7 @@ fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, 
         scope
             .spawn(|| {
                 if let Err(e) = become_user(user) {
-                    let o = Outcome(format!("cannot become uid {}: {e}", user.uid));
+                    let o = BindOutcome::NotTried(format!("cannot become uid {}: {e}", user.uid));
                     return (o.clone(), o);
                 }
                 (
@@ -163,7 +92,7 @@ fn both(proto: Proto, addr: IpAddr, port: u16, opts: &BindOptions) -> (Outcome, 
             })
             .join()
             .unwrap_or_else(|_| {
-                let o = Outcome("probe thread panicked".into());
+                let o = BindOutcome::NotTried("probe thread panicked".into());
                 (o.clone(), o)
             })
     })

@@ -4,21 +4,33 @@
 //! back, so field names here are an interface: add, never rename.
 
 use crate::escape::Foreign;
-use crate::portset::PortSet;
-pub use crate::workload::{NetnsSummary, Published, UserUnit, Workload};
+use portset::PortSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
+pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
+mod holder;
 mod kind;
+mod netns;
+pub mod portset;
+pub mod probe;
 pub mod process_context;
+pub mod role;
+pub mod shell;
+/// Builders for tests: in unit tests, and for integration tests through the `test-support`
+/// feature (Cargo.toml turns it on for them); never in a release build.
+#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod test_support;
 #[cfg(test)]
 mod tests;
+pub mod workload;
 
 pub use kind::{Family, Proto, State};
+pub use netns::NetnsTarget;
+pub use role::ProcessRole;
 
 pub const JSON_VERSION: u32 = 1;
 

@@ -202,17 +202,19 @@ pub fn apply(req: &ApplyRequest) -> Result<ApplyOutcome, ApplyError> {
     if !is_root() {
         return Err(not_permitted());
     }
-    let _lock = journal::lock(&req.journal).map_err(ApplyError::failed)?;
+    let _lock = journal::lock(&req.journal).map_err(|e| ApplyError::failed(e.to_string()))?;
     req.netns.run_in(|| apply_here(req))?
 }
 
 /// The transaction, on a thread inside the target namespace (files are unaffected by setns of the
 /// network namespace, so the drop-in and journal are the host's).
 fn apply_here(req: &ApplyRequest) -> Result<ApplyOutcome, ApplyError> {
-    let _ns = journal::lock_netns().map_err(ApplyError::failed)?;
-    let mut journal = Journal::load(&req.journal).map_err(ApplyError::failed)?;
+    let _ns = journal::lock_netns().map_err(|e| ApplyError::failed(e.to_string()))?;
+    let mut journal = Journal::load(&req.journal).map_err(|e| ApplyError::failed(e.to_string()))?;
     let id = NetnsId::current();
-    if let Some(i) = journal.last_for(&id).map_err(ApplyError::failed)?
+    if let Some(i) = journal
+        .last_for(&id)
+        .map_err(|e| ApplyError::failed(e.to_string()))?
         && journal.entries[i].state == EntryState::Pending
     {
         return Err(ApplyError::new(
@@ -353,12 +355,16 @@ pub fn finish(journal_path: &Path, netns: &NetnsTarget) -> Result<Entry, ApplyEr
     if !is_root() {
         return Err(not_permitted());
     }
-    let _lock = journal::lock(journal_path).map_err(ApplyError::failed)?;
+    let _lock = journal::lock(journal_path).map_err(|e| ApplyError::failed(e.to_string()))?;
     netns.run_in(|| {
-        let _ns = journal::lock_netns().map_err(ApplyError::failed)?;
-        let mut journal = Journal::load(journal_path).map_err(ApplyError::failed)?;
+        let _ns = journal::lock_netns().map_err(|e| ApplyError::failed(e.to_string()))?;
+        let mut journal =
+            Journal::load(journal_path).map_err(|e| ApplyError::failed(e.to_string()))?;
         let id = NetnsId::current();
-        let idx = match journal.last_for(&id).map_err(ApplyError::failed)? {
+        let idx = match journal
+            .last_for(&id)
+            .map_err(|e| ApplyError::failed(e.to_string()))?
+        {
             Some(i) if journal.entries[i].state == EntryState::Pending => i,
             _ => {
                 return Err(ApplyError::new(

@@ -3,6 +3,7 @@
 
 use super::sysctld::KEY;
 use crate::collect::NetnsTarget;
+pub use crate::model::shell::shell_quote;
 use crate::portset::PortSet;
 use crate::safefs::Existing;
 use std::path::Path;
@@ -51,10 +52,7 @@ pub fn ansible_task(value: &PortSet, sysctl_file: &Path) -> String {
 
 /// Shell commands that make the change by hand, for a user without root: run them with sudo.
 pub fn manual_commands(value: &PortSet, netns: &NetnsTarget, dropin: Option<&Path>) -> String {
-    let enter = match netns.path() {
-        Some(p) => format!("nsenter --net={} ", shell_quote(&p.display().to_string())),
-        None => String::new(),
-    };
+    let enter = netns.nsenter_prefix();
     let mut out = format!(
         "sudo {enter}sysctl -w {KEY}={}\n",
         shell_quote(&value.to_string())
@@ -96,18 +94,6 @@ pub fn manual_restore(plan: &super::UndoPlan) -> String {
         }
     }
     out
-}
-
-/// Quotes a word for a POSIX shell only when it needs it.
-pub fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.,/=:@%+".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! drop-in, then marks the entry done. A SIGKILL anywhere leaves either nothing changed or a
 //! pending entry that `undo` rolls back and `apply --finish` completes.
 
+pub use super::journal_error::JournalError;
 use crate::portset::PortSet;
 use crate::safefs::{Dir, Existing, FileError};
 use nix::fcntl::{Flock, FlockArg};
@@ -200,12 +201,12 @@ impl Default for Journal {
     }
 }
 
-fn split(path: &Path) -> Result<(&Path, &str), String> {
+fn split(path: &Path) -> Result<(&Path, &str), JournalError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| format!("the undo journal path {} names no file", path.display()))?;
+        .ok_or_else(|| JournalError::NoFileName(path.to_path_buf()))?;
     Ok((dir, name))
 }
 
@@ -217,70 +218,64 @@ impl Journal {
     /// Reads the journal; a missing file is an empty journal. A file that does not parse, that
     /// a newer portscope wrote, or that is not a plain file owned by us, is an error rather than
     /// a fresh start, so undo history is never overwritten or trusted by accident.
-    pub fn load(path: &Path) -> Result<Journal, String> {
+    pub fn load(path: &Path) -> Result<Journal, JournalError> {
         let (dir, name) = split(path)?;
         let dir = match Dir::open(dir) {
             Ok(d) => d,
             Err(e) if e.not_found => return Ok(Journal::default()),
-            Err(e) => return Err(format!("cannot read the undo journal: {e}")),
+            Err(e) => return Err(JournalError::Read(e.to_string())),
         };
         dir.check_private(euid())
-            .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+            .map_err(|e| JournalError::Untrusted(e.to_string()))?;
         let bytes = match dir.read_regular(name) {
             Ok(None) => return Ok(Journal::default()),
             Ok(Some(b)) => b,
-            Err(e) => return Err(format!("cannot read the undo journal: {e}")),
+            Err(e) => return Err(JournalError::Read(e.to_string())),
         };
         #[derive(Deserialize)]
         struct VersionOnly {
             version: u32,
         }
-        let damaged = |e: serde_json::Error| {
-            format!(
-                "the undo journal {} is damaged ({e}); move it away to start a new one",
-                path.display()
-            )
+        let damaged = |source| JournalError::Damaged {
+            path: path.to_path_buf(),
+            source,
         };
         let v: VersionOnly = serde_json::from_slice(&bytes).map_err(damaged)?;
         if v.version > JOURNAL_VERSION {
-            return Err(format!(
-                "the undo journal {} was written by a newer portscope (journal version {}, this \
-                 one reads up to {JOURNAL_VERSION}); nothing was changed: use that portscope",
-                path.display(),
-                v.version
-            ));
+            return Err(JournalError::Newer {
+                path: path.to_path_buf(),
+                version: v.version,
+            });
         }
         let mut j: Journal = serde_json::from_slice(&bytes).map_err(damaged)?;
         j.version = JOURNAL_VERSION;
         Ok(j)
     }
 
-    pub fn save(&self, path: &Path) -> Result<(), String> {
+    pub fn save(&self, path: &Path) -> Result<(), JournalError> {
         let (dir, name) = split(path)?;
-        let mut text = serde_json::to_string_pretty(self)
-            .map_err(|e| format!("cannot encode the undo journal: {e}"))?;
+        let mut text = serde_json::to_string_pretty(self).map_err(JournalError::Encode)?;
         text.push('\n');
-        let dir = Dir::create(dir).map_err(|e| format!("cannot write the undo journal: {e}"))?;
+        let dir = Dir::create(dir).map_err(|e| JournalError::Write(e.to_string()))?;
         dir.check_private(euid())
-            .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+            .map_err(|e| JournalError::Untrusted(e.to_string()))?;
         dir.write_atomic(name, text.as_bytes(), 0o600)
-            .map_err(|e| format!("cannot write the undo journal: {e}"))
+            .map_err(|e| JournalError::Write(e.to_string()))
     }
 
     /// Index of the newest entry for the namespace `id`; an entry that might be a recycled
     /// inode's is an error, never a guess.
-    pub fn last_for(&self, id: &NetnsId) -> Result<Option<usize>, String> {
+    pub fn last_for(&self, id: &NetnsId) -> Result<Option<usize>, JournalError> {
         for (i, e) in self.entries.iter().enumerate().rev() {
             match e.netns.matches(id) {
                 Match::Same => return Ok(Some(i)),
                 Match::Different => {}
                 Match::Unsure => {
-                    return Err(format!(
-                        "the journal's entry of {} for {} (inode {}) cannot be told apart from a \
-                         namespace that has since been freed and its inode reused (it was \
-                         written without a namespace cookie): refusing to act on it",
-                        e.at, e.netns.target, e.netns.inode
-                    ));
+                    return Err(JournalError::Unsure {
+                        at: e.at.to_string(),
+                        target: e.netns.target.to_string(),
+                        inode: e.netns.inode,
+                    });
                 }
             }
         }
@@ -302,7 +297,7 @@ pub struct Lock {
 }
 
 /// Takes `file`'s lock, waiting up to [`LOCK_WAIT`] for another portscope to finish.
-fn flock(file: File, what: &str) -> Result<Lock, String> {
+fn flock(file: File, what: &str) -> Result<Lock, JournalError> {
     let deadline = Instant::now() + LOCK_WAIT;
     let mut file = file;
     loop {
@@ -313,26 +308,28 @@ fn flock(file: File, what: &str) -> Result<Lock, String> {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err((_, nix::Error::EWOULDBLOCK)) => {
-                return Err(format!(
-                    "another portscope is changing {what} now; nothing was changed: try again \
-                     when it is done"
-                ));
+                return Err(JournalError::Busy(what.to_string()));
             }
-            Err((_, e)) => return Err(format!("cannot lock {what}: {e}")),
+            Err((_, error)) => {
+                return Err(JournalError::Lock {
+                    what: what.to_string(),
+                    error,
+                });
+            }
         }
     }
 }
 
 /// Creates the journal's directory and takes its lock. Done before any change, so a journal
 /// that cannot be written stops the run early.
-pub fn lock(journal: &Path) -> Result<Lock, String> {
+pub fn lock(journal: &Path) -> Result<Lock, JournalError> {
     let (dir, _) = split(journal)?;
-    let dir = Dir::create(dir).map_err(|e| format!("cannot use the undo journal: {e}"))?;
+    let dir = Dir::create(dir).map_err(|e| JournalError::Use(e.to_string()))?;
     dir.check_private(euid())
-        .map_err(|e| format!("cannot trust the undo journal: {e}"))?;
+        .map_err(|e| JournalError::Untrusted(e.to_string()))?;
     let file = dir
         .open_lock(LOCK_NAME)
-        .map_err(|e| format!("cannot lock the undo journal: {e}"))?;
+        .map_err(|e| JournalError::OpenLock(e.to_string()))?;
     flock(
         file,
         &format!("the undo journal {}", dir.path().join(LOCK_NAME).display()),
@@ -341,9 +338,8 @@ pub fn lock(journal: &Path) -> Result<Lock, String> {
 
 /// Locks the calling thread's network namespace itself (its nsfs inode), so every portscope
 /// changing it is serialised, whichever journal or user it runs with.
-pub fn lock_netns() -> Result<Lock, String> {
-    let file = File::open("/proc/thread-self/ns/net")
-        .map_err(|e| format!("cannot open the network namespace to lock it: {e}"))?;
+pub fn lock_netns() -> Result<Lock, JournalError> {
+    let file = File::open("/proc/thread-self/ns/net").map_err(JournalError::OpenNetns)?;
     flock(file, "the reserved ports of this network namespace")
 }
 
@@ -406,6 +402,7 @@ mod tests {
             unsure
                 .last_for(&id(1, 10))
                 .unwrap_err()
+                .to_string()
                 .contains("cannot be told apart")
         );
     }
@@ -415,16 +412,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, "{not json").unwrap();
-        assert!(Journal::load(&path).unwrap_err().contains("damaged"));
+        assert!(
+            Journal::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("damaged")
+        );
         std::fs::write(&path, r#"{"version": 99, "entries": [], "future": 1}"#).unwrap();
         assert!(
             Journal::load(&path)
                 .unwrap_err()
+                .to_string()
                 .contains("newer portscope")
         );
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", &path).unwrap();
-        assert!(Journal::load(&path).unwrap_err().contains("symbolic link"));
+        assert!(
+            Journal::load(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("symbolic link")
+        );
     }
 
     #[test]

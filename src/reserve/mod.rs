@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod fleet;
 pub mod journal;
+mod journal_error;
 pub mod nodeport;
 pub mod plan;
 #[cfg(test)]

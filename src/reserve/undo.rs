@@ -141,16 +141,16 @@ fn nothing_to_undo(
             )
         } else if recycled {
             format!(
-                "nothing to undo in network namespace {}: the journal's entries for inode {} \
+                "nothing to undo in {}: the journal's entries for inode {} \
                  belong to a namespace that no longer exists (its inode was reused)",
-                netns.describe(),
+                netns.phrase(),
                 id.inode
             )
         } else {
             format!(
-                "nothing to undo in network namespace {} (inode {}); the journal {} holds {others} \
+                "nothing to undo in {} (inode {}); the journal {} holds {others} \
                  change(s) for other namespaces ({}): select one with --netns",
-                netns.describe(),
+                netns.phrase(),
                 id.inode,
                 path.display(),
                 targets.join(", ")
@@ -161,10 +161,13 @@ fn nothing_to_undo(
 
 /// Looks up what `undo` would restore, without changing anything.
 pub fn plan_undo(journal_path: &Path, netns: &NetnsTarget) -> Result<UndoPlan, ApplyError> {
-    let journal = Journal::load(journal_path).map_err(ApplyError::failed)?;
+    let journal = Journal::load(journal_path).map_err(|e| ApplyError::failed(e.to_string()))?;
     let (id, runtime_now) = netns.run_in(|| (NetnsId::current(), read_runtime()))?;
     let runtime_now = runtime_now?;
-    let Some(idx) = journal.last_for(&id).map_err(ApplyError::failed)? else {
+    let Some(idx) = journal
+        .last_for(&id)
+        .map_err(|e| ApplyError::failed(e.to_string()))?
+    else {
         return Err(nothing_to_undo(&journal, journal_path, netns, &id));
     };
     let entry = journal.entries[idx].clone();
@@ -198,13 +201,14 @@ pub fn undo(plan: &UndoPlan) -> Result<Entry, ApplyError> {
     if !is_root() {
         return Err(not_permitted());
     }
-    let _lock = journal::lock(&plan.journal).map_err(ApplyError::failed)?;
+    let _lock = journal::lock(&plan.journal).map_err(|e| ApplyError::failed(e.to_string()))?;
     plan.netns.run_in(|| undo_here(plan))?
 }
 
 fn undo_here(plan: &UndoPlan) -> Result<Entry, ApplyError> {
-    let _ns = journal::lock_netns().map_err(ApplyError::failed)?;
-    let mut journal = Journal::load(&plan.journal).map_err(ApplyError::failed)?;
+    let _ns = journal::lock_netns().map_err(|e| ApplyError::failed(e.to_string()))?;
+    let mut journal =
+        Journal::load(&plan.journal).map_err(|e| ApplyError::failed(e.to_string()))?;
     let stale = |what: &str| {
         ApplyError::new(
             ErrorKind::Stale,
@@ -213,7 +217,7 @@ fn undo_here(plan: &UndoPlan) -> Result<Entry, ApplyError> {
     };
     let idx = match journal
         .last_for(&NetnsId::current())
-        .map_err(ApplyError::failed)?
+        .map_err(|e| ApplyError::failed(e.to_string()))?
     {
         Some(i) if journal.entries[i] == plan.entry => i,
         _ => return Err(stale("the undo journal")),

@@ -4,7 +4,7 @@
 
 use super::conflict::{self, Conflict};
 use super::{BindRequest, Holder, Remedy, describe_holder};
-use crate::collect::probe::{Outcome, ProbeResult};
+use crate::model::probe::{BindOutcome, ProbeResult};
 use crate::model::{Proto, Socket, State};
 use serde::{Deserialize, Serialize};
 
@@ -292,7 +292,7 @@ pub fn rules(
 /// cannot (a flag of the old socket), and "blocks" where neither can say.
 pub fn settle(causes: &mut [Cause], judged: &[Conflict], probe: &ProbeResult) {
     // EACCES comes before the conflict check: then the privileged probe speaks for conflicts.
-    let conflict_probe: Option<&Outcome> = match probe.plain.as_ref() {
+    let conflict_probe: Option<&BindOutcome> = match probe.plain.as_ref() {
         Some(o) if o.is("EACCES") || o.is("EPERM") => probe.privileged.as_ref(),
         Some(o) if o.is_ok() || o.is("EADDRINUSE") => Some(o),
         _ => None,
@@ -313,7 +313,11 @@ pub fn settle(causes: &mut [Cause], judged: &[Conflict], probe: &ProbeResult) {
     }
 }
 
-fn one(rule: Option<bool>, probe: Option<&Outcome>, other_certain: bool) -> (bool, &'static str) {
+fn one(
+    rule: Option<bool>,
+    probe: Option<&BindOutcome>,
+    other_certain: bool,
+) -> (bool, &'static str) {
     match (rule, probe) {
         // The kernel bound it: nothing blocks, whatever the tables said a moment ago.
         (_, Some(o)) if o.is_ok() => (

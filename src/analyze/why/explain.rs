@@ -3,8 +3,9 @@
 
 use super::cause::{Cause, CauseKind};
 use super::{BindRequest, Context, Remedy, Verdict};
-use crate::collect::addresses::AddressState;
-use crate::collect::probe::ProbeResult;
+use crate::analyze::why::RemedyKind;
+use crate::model::probe::AddressState;
+use crate::model::probe::ProbeResult;
 use crate::model::{Snapshot, Sysctls};
 
 pub fn privilege_cause(req: &BindRequest, sys: &Sysctls) -> Cause {
@@ -88,7 +89,7 @@ pub fn explanation(
             _ => format!(
                 "{} is not an address of this host's network namespace: bind fails with {} whatever the port. A virtual IP that is added later (keepalived, HAProxy) can still be bound with IP_FREEBIND or net.{}.ip_nonlocal_bind.",
                 req.addr,
-                probe.plain.as_ref().map_or("EADDRNOTAVAIL", |o| o.0.as_str()),
+                probe.plain.as_ref().map_or("EADDRNOTAVAIL", |o| o.as_str()),
                 if req.addr.is_ipv4() { "ipv4" } else { "ipv6" }
             ),
         },
@@ -219,7 +220,7 @@ pub fn flat_remedies(
     }
     if verdict == Verdict::Free && at_risk {
         add(&Remedy {
-            action: "reserve".into(),
+            action: RemedyKind::Reserve,
             command: format!(
                 "portscope{} reserve apply {}",
                 ctx.netns.cli_flag(),

@@ -6,13 +6,15 @@ pub mod cause;
 pub mod conflict;
 mod explain;
 pub mod remedy;
+mod remedy_kind;
 
-use crate::collect::NetnsTarget;
-use crate::collect::probe::ProbeResult;
-pub use crate::collect::probe::{BindOptions, ServiceUser};
+use crate::model::NetnsTarget;
+use crate::model::probe::ProbeResult;
+pub use crate::model::probe::{BindOptions, ServiceUser};
 use crate::model::{Owner, Proto, Snapshot, Socket, State};
 pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
+pub use remedy_kind::RemedyKind;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -28,7 +30,7 @@ pub struct BindRequest {
 /// The port a service would bind: 1-65535. Port 0 asks the kernel for any free port, so a
 /// verdict on it would say nothing about the service.
 pub fn parse_service_port(text: &str) -> Result<u16, String> {
-    let port = crate::portset::parse_port(text)
+    let port = crate::model::portset::parse_port(text)
         .map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))?;
     if port == 0 {
         return Err(
@@ -142,7 +144,7 @@ pub struct Remedy {
     /// wait, reuseaddr, close_connection, destroy_connections, destroy_time_wait, stop_service,
     /// kill, reserve, grant_capability, lower_unprivileged_start, use_local_address,
     /// nonlocal_bind, freebind, see_owner, start_service.
-    pub action: String,
+    pub action: RemedyKind,
     /// A shell command that does it, exactly as it can be pasted; empty when the remedy is a
     /// change to the service's code or configuration (then `change` says what).
     pub command: String,
@@ -192,7 +194,11 @@ impl Diagnosis {
     /// "kernel probe: bind EADDRINUSE; with SO_REUSEADDR ok", or why the probe did not run.
     pub fn probe_summary(&self) -> String {
         match (&self.probe.plain, &self.probe.reuseaddr) {
-            (Some(p), Some(r)) => format!("kernel probe: bind {}; with SO_REUSEADDR {}", p.0, r.0),
+            (Some(p), Some(r)) => format!(
+                "kernel probe: bind {}; with SO_REUSEADDR {}",
+                p.as_str(),
+                r.as_str()
+            ),
             _ => self
                 .probe
                 .not_run
@@ -228,13 +234,7 @@ pub struct Context {
 impl Context {
     /// Prefix for commands that must run inside the target namespace (ss, ip, sysctl).
     pub fn ns_prefix(&self) -> String {
-        match self.netns.path() {
-            Some(p) => format!(
-                "nsenter --net={} ",
-                remedy::shell_quote(&p.display().to_string())
-            ),
-            None => String::new(),
-        }
+        self.netns.nsenter_prefix()
     }
 }
 
@@ -261,28 +261,12 @@ pub fn describe_owner(o: &Owner) -> String {
 }
 
 pub(crate) fn describe_holder(s: &Socket) -> String {
-    if s.kernel_held {
-        return "the kernel (no process)".into();
-    }
-    if s.owner_hidden || s.owners.is_empty() {
-        return format!(
-            "a process portscope cannot see (the socket's uid is {})",
-            s.uid
-        );
-    }
-    let mut names: Vec<String> = s.owners.iter().take(2).map(|o| describe_owner(o)).collect();
-    if s.owners.len() > 2 {
-        names.push(format!("{} more processes", s.owners.len() - 2));
-    }
-    match &s.published {
-        Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
-        None => names.join(" and "),
-    }
+    s.holder()
 }
 
 fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {
     let plain = probe.plain.as_ref()?;
-    Some(match plain.0.as_str() {
+    Some(match plain.as_str() {
         "ok" => Verdict::Free,
         "EADDRINUSE" => Verdict::InUse,
         "EACCES" | "EPERM" => Verdict::PermissionDenied,

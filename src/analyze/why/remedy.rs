@@ -4,26 +4,16 @@
 
 use super::cause::{Cause, CauseKind};
 use super::{BindRequest, Context, Holder, Remedy};
-use crate::action::ProcessRole;
-use crate::collect::addresses::AddressState;
+use crate::analyze::why::RemedyKind;
+use crate::model::ProcessRole;
+use crate::model::probe::AddressState;
+pub use crate::model::shell::shell_quote;
 use crate::model::{Owner, Socket, State, Sysctls};
 use std::net::IpAddr;
 
-/// Quotes a word for a POSIX shell when it needs it (unit names carry `\x2d` escapes).
-pub fn shell_quote(w: &str) -> String {
-    if !w.is_empty()
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
-    {
-        w.to_string()
-    } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
-    }
-}
-
-fn run(action: &str, command: String, text: String) -> Remedy {
+fn run(action: RemedyKind, command: String, text: String) -> Remedy {
     Remedy {
-        action: action.into(),
+        action,
         command,
         text,
         change: None,
@@ -32,7 +22,7 @@ fn run(action: &str, command: String, text: String) -> Remedy {
     }
 }
 
-fn change(action: &str, change: &str, text: String) -> Remedy {
+fn change(action: RemedyKind, change: &str, text: String) -> Remedy {
     Remedy {
         change: Some(change.into()),
         ..run(action, String::new(), text)
@@ -137,7 +127,7 @@ fn stop_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
         for plan in crate::analyze::guard::stop_socket(s) {
             if !seen.contains(&plan.command) {
                 seen.push(plan.command.clone());
-                out.push(run("stop_service", plan.command, plan.text));
+                out.push(run(RemedyKind::StopService, plan.command, plan.text));
             }
         }
         if seen.len() >= 2 {
@@ -151,8 +141,8 @@ fn stop_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
 fn manager_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
     if let Some(r) = socks
         .iter()
-        .flat_map(|s| crate::action::signal_remedies(s))
-        .find(|r| r.action == "stop_socket_unit")
+        .flat_map(|s| crate::analyze::socket_unit::signal_remedies(s))
+        .find(|r| r.action == RemedyKind::StopSocketUnit)
     {
         out.push(run(r.action, r.command, r.text));
     }
@@ -172,7 +162,7 @@ fn kill_remedy(owners: &[&Owner], what: &str) -> Remedy {
     let what = format!("{what}{init}");
     with_key(
         run(
-            "kill",
+            RemedyKind::Kill,
             format!("kill {}", pids.join(" ")),
             format!("send SIGTERM to {}{what}", names.join(", ")),
         ),
@@ -212,7 +202,7 @@ pub fn for_causes(
                 .into_iter()
                 .collect();
             r.push(run(
-                "see_owner",
+                RemedyKind::SeeOwner,
                 as_root_command(req, ctx),
                 format!(
                     "run as root to see which process holds it (the socket belongs to uid {}); portscope cannot name or stop it from here",
@@ -239,14 +229,14 @@ pub fn for_causes(
             CauseKind::TimeWait => {
                 if c.blocks_with_reuseaddr == Some(false) {
                     r.push(change(
-                        "reuseaddr",
+                        RemedyKind::Reuseaddr,
                         "setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) before bind()",
                         "in the service's code: set SO_REUSEADDR before bind(); the probe shows it binds now despite the TIME_WAIT sockets".into(),
                     ));
                 }
                 r.push(with_key(
                     run(
-                        "destroy_time_wait",
+                        RemedyKind::DestroyTimeWait,
                         format!(
                             "{ns}ss -tK state time-wait '( {}sport = :{port} )'",
                             ss_src(&socks)
@@ -261,7 +251,7 @@ pub fn for_causes(
                 if let Some(ms) = c.expires_ms {
                     let s = ms.div_ceil(1000);
                     r.push(run(
-                        "wait",
+                        RemedyKind::Wait,
                         format!("sleep {s}"),
                         format!("wait {s} s: the kernel frees them by itself"),
                     ));
@@ -289,9 +279,9 @@ pub fn for_causes(
                 r.push(with_key(
                     run(
                         if c.kind == CauseKind::Outgoing {
-                            "close_connection"
+                            RemedyKind::CloseConnection
                         } else {
-                            "destroy_connections"
+                            RemedyKind::DestroyConnections
                         },
                         ss_kill(&ns, &socks, port),
                         format!("close {n} with SOCK_DESTROY; {who} (needs root)"),
@@ -302,7 +292,7 @@ pub fn for_causes(
                     && let Some(ms) = c.expires_ms
                 {
                     r.push(run(
-                        "wait",
+                        RemedyKind::Wait,
                         format!("sleep {}", ms.div_ceil(1000)),
                         "wait: the kernel finishes them".into(),
                     ));
@@ -324,12 +314,12 @@ pub fn for_causes(
             }
             CauseKind::Privilege => {
                 r.push(change(
-                    "grant_capability",
+                    RemedyKind::GrantCapability,
                     "AmbientCapabilities=CAP_NET_BIND_SERVICE (systemd unit) or setcap cap_net_bind_service=+ep on the service's binary",
                     "give the service CAP_NET_BIND_SERVICE: in its systemd unit, or on its binary".into(),
                 ));
                 r.push(run(
-                    "lower_unprivileged_start",
+                    RemedyKind::LowerUnprivilegedStart,
                     format!("{ns}sysctl -w net.ipv4.ip_unprivileged_port_start={port}"),
                     format!("let every user bind ports from {port} up (the whole namespace)"),
                 ));
@@ -352,7 +342,7 @@ fn address_remedies(
     let v = if req.addr.is_ipv4() { "ipv4" } else { "ipv6" };
     let freebind = || {
         change(
-            "freebind",
+            RemedyKind::Freebind,
             "setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one) before bind(); in a systemd socket unit: FreeBind=yes",
             "in the service: bind with IP_FREEBIND (systemd: FreeBind=yes), so it binds before the address arrives".into(),
         )
@@ -360,7 +350,7 @@ fn address_remedies(
     match address {
         Some(AddressState::Tentative) => {
             r.push(run(
-                "wait",
+                RemedyKind::Wait,
                 format!("{ns}ip -6 address show to {}", req.addr),
                 format!(
                     "wait a second or two: {} is on the host but duplicate address detection is still running ('tentative' in this listing until it ends); order the service after network-online.target",
@@ -370,7 +360,7 @@ fn address_remedies(
             r.push(freebind());
         }
         Some(AddressState::DadFailed) => r.push(run(
-            "use_local_address",
+            RemedyKind::UseLocalAddress,
             format!("{ns}ip -6 address show to {}", req.addr),
             format!(
                 "another host on the link uses {} (duplicate address detection failed): remove the duplicate or pick another address",
@@ -379,13 +369,13 @@ fn address_remedies(
         )),
         _ => {
             r.push(run(
-                "nonlocal_bind",
+                RemedyKind::NonlocalBind,
                 format!("{ns}sysctl -w net.{v}.ip_nonlocal_bind=1"),
                 "a virtual IP that arrives later (keepalived, HAProxy): allow binding addresses not on the host yet (the whole namespace)".into(),
             ));
             r.push(freebind());
             r.push(run(
-                "use_local_address",
+                RemedyKind::UseLocalAddress,
                 format!("{ns}ip -brief address"),
                 format!(
                     "or bind the wildcard ({}) or an address this lists",
@@ -420,7 +410,7 @@ pub fn plan(causes: &[Cause], req: &BindRequest, ctx: &Context, sys: &Sysctls) -
     if thief && sys.at_risk(req.port) {
         steps.push(with_key(
             run(
-                "reserve",
+                RemedyKind::Reserve,
                 format!("portscope{} reserve apply {}", ctx.netns.cli_flag(), req.port),
                 format!(
                     "first reserve {} (net.ipv4.ip_local_reserved_ports), so a reconnecting client cannot take it again",
@@ -438,7 +428,7 @@ pub fn plan(causes: &[Cause], req: &BindRequest, ctx: &Context, sys: &Sysctls) -
         } else {
             c.remedies
                 .iter()
-                .find(|r| r.change.is_none() && r.action != "wait")
+                .find(|r| r.change.is_none() && r.action != RemedyKind::Wait)
                 .or(c.remedies.first())
         };
         if let Some(r) = pick {
@@ -449,7 +439,7 @@ pub fn plan(causes: &[Cause], req: &BindRequest, ctx: &Context, sys: &Sysctls) -
     }
     if thief {
         steps.push(run(
-            "start_service",
+            RemedyKind::StartService,
             String::new(),
             "then start the service at once".into(),
         ));

@@ -210,6 +210,7 @@ pub fn parse_path(path: &str) -> CgroupFacts {
             facts.user_unit = Some(UserUnit {
                 uid,
                 unit: unescape(u),
+                user_name: None,
             })
         }
         // The user's manager itself (`systemd --user`) runs in user@UID.service/init.scope.

@@ -2,7 +2,7 @@
 //! executor in `action::exec` carries it out), or says why there is nothing to do.
 
 use super::{App, Modal, View};
-use crate::action::exec::Outcome;
+use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::model::Socket;
 use crate::portset::PortSet;
@@ -32,7 +32,10 @@ impl App {
     }
 
     fn info(&mut self, title: &str, text: String) {
-        self.open(Modal::Outcome(Outcome::nothing_done(title, vec![text])));
+        self.open(Modal::Outcome(ActionOutcome::nothing_done(
+            title,
+            vec![text],
+        )));
     }
 
     pub(super) fn on_action(&mut self, cmd: Command) {
@@ -187,7 +190,7 @@ impl App {
                         .lines()
                         .map(String::from),
                 );
-                self.open(Modal::Outcome(Outcome::nothing_done(
+                self.open(Modal::Outcome(ActionOutcome::nothing_done(
                     "Reservation: run as root",
                     lines,
                 )));

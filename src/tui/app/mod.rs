@@ -25,7 +25,7 @@ pub use state::{
 };
 
 use super::keymap::KeyMap;
-use crate::action::exec::Outcome;
+use crate::action::exec::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::conns::ConnSummary;
 use crate::analyze::portmap::PortMap;
@@ -93,7 +93,7 @@ pub enum Msg {
     CollectFailed(String),
     Resize,
     /// A confirmed action finished.
-    ActionDone(Box<Outcome>),
+    ActionDone(Box<ActionOutcome>),
     /// What changed with the last snapshot, for time travel (`[` / `]`).
     History(Arc<Vec<crate::history::Change>>),
 }

@@ -2,7 +2,7 @@
 //! keys it takes while it is on top.
 
 use super::{App, Effect, Mode};
-use crate::action::exec::Outcome;
+use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, ReserveAction};
 use crate::analyze::portmap::MAX_ZOOM;
 use crate::model::{Socket, SocketKey};
@@ -33,7 +33,7 @@ pub enum Modal {
     /// An action is running.
     Busy(String),
     /// What happened, or why nothing could be done.
-    Outcome(Outcome),
+    Outcome(ActionOutcome),
     /// The reservation planner: a port list, with the plan computed as it is typed.
     Reserve(ReserveDialog),
 }

@@ -3,10 +3,11 @@
 
 use super::{App, Modal};
 use crate::action::destroy_set::plan_destroy_cause;
-use crate::action::exec::Outcome;
+use crate::action::exec::ActionOutcome;
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::sequence::SequenceAction;
 use crate::action::{NotOffered, PendingAction};
+use crate::analyze::why::RemedyKind;
 use crate::analyze::why::{BindOptions, CauseKind, ServiceUser};
 use crate::tui::keymap::Command;
 
@@ -35,7 +36,7 @@ impl App {
     }
 
     fn why_info(&mut self, title: &str, lines: Vec<String>) {
-        self.open(Modal::Outcome(Outcome::nothing_done(title, lines)));
+        self.open(Modal::Outcome(ActionOutcome::nothing_done(title, lines)));
     }
 
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
@@ -64,7 +65,7 @@ impl App {
             let (mut steps, mut manual) = (Vec::new(), Vec::new());
             for r in &d.plan {
                 if !runnable(r) {
-                    if r.action != "start_service" {
+                    if r.action != RemedyKind::StartService {
                         manual.push(if r.command.is_empty() {
                             r.change.clone().unwrap_or_else(|| r.text.clone())
                         } else {
@@ -105,7 +106,7 @@ impl App {
             let look = c
                 .remedies
                 .iter()
-                .find(|r| r.action == "see_owner")
+                .find(|r| r.action == RemedyKind::SeeOwner)
                 .map_or_else(String::new, |r| r.command.clone());
             self.why_info(
                 "Hidden",
@@ -129,7 +130,7 @@ impl App {
                     );
                     return;
                 }
-                let planned = match c.remedies.iter().find(|r| r.action == "kill") {
+                let planned = match c.remedies.iter().find(|r| r.action == RemedyKind::Kill) {
                     Some(r) => {
                         let mut r = r.clone();
                         r.cause = Some(self.why.cause);

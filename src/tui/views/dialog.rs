@@ -2,7 +2,7 @@
 //! else is No), the outcome, the busy notice, and the reservation planner.
 
 use crate::action::PendingAction;
-use crate::action::exec::{Logged, Outcome, Status};
+use crate::action::exec::{ActionOutcome, Logged, Status};
 use crate::escape::escape_line;
 use crate::tui::app::{App, ReserveDialog};
 use crate::tui::layout::centered;
@@ -102,7 +102,7 @@ pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
     );
 }
 
-pub fn outcome(f: &mut Frame, theme: &Theme, o: &Outcome) {
+pub fn outcome(f: &mut Frame, theme: &Theme, o: &ActionOutcome) {
     let style = if o.ok() { theme.good() } else { theme.bad() };
     let mut lines: Vec<Line> = o
         .lines

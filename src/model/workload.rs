@@ -82,6 +82,9 @@ pub struct Workload {
     /// The user whose runtime runs it (rootless podman/docker/nerdctl), from `user@UID.service`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootless_uid: Option<u32>,
+    /// That user's name, looked up when the snapshot was taken (commands say `sudo -iu NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootless_user: Option<String>,
     /// How a person names it: `docker: web (compose app/web)`, `k8s: default/api (container app)`.
     pub label: String,
 }
@@ -98,6 +101,7 @@ impl Workload {
             inner_unit: None,
             monitor: false,
             rootless_uid: None,
+            rootless_user: None,
             label: String::new(),
         };
         w.relabel();
@@ -161,6 +165,14 @@ impl Workload {
 pub struct UserUnit {
     pub uid: u32,
     pub unit: String,
+    /// The user's name, looked up when the snapshot was taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+}
+
+/// A user's name as collected, or the number when none was (replays of older snapshots).
+pub fn user_or_uid(name: Option<&str>, uid: u32) -> String {
+    name.map_or_else(|| uid.to_string(), str::to_string)
 }
 
 /// Which runtime component holds a socket on behalf of a container.

@@ -1,0 +1,49 @@
+//! Who holds a socket, in words: the one place that phrases a holder, for `why`, the guard,
+//! the dialogs and the CLI.
+
+use super::workload::user_or_uid;
+use super::{Owner, Socket};
+
+impl Owner {
+    /// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))":
+    /// the process and what supervises it.
+    pub fn described(&self) -> String {
+        match (&self.workload, &self.container, &self.user_unit, &self.unit) {
+            (Some(w), _, _, _) => format!("{} (pid {}, {})", self.comm, self.pid, w.label),
+            (None, Some(c), _, _) => format!("{} (pid {}, container {c})", self.comm, self.pid),
+            (None, None, Some(u), _) => format!(
+                "{} (pid {}, user unit {} of {})",
+                self.comm,
+                self.pid,
+                u.unit,
+                user_or_uid(u.user_name.as_deref(), u.uid)
+            ),
+            (None, None, None, Some(u)) => format!("{} (pid {}, unit {u})", self.comm, self.pid),
+            _ => format!("{} (pid {})", self.comm, self.pid),
+        }
+    }
+}
+
+impl Socket {
+    /// Who holds the socket: its processes (two named, the rest counted), the kernel, or a
+    /// process portscope cannot see, and the container that publishes it.
+    pub fn holder(&self) -> String {
+        if self.kernel_held {
+            return "the kernel (no process)".into();
+        }
+        if self.owner_hidden || self.owners.is_empty() {
+            return format!(
+                "a process portscope cannot see (the socket's uid is {})",
+                self.uid
+            );
+        }
+        let mut names: Vec<String> = self.owners.iter().take(2).map(|o| o.described()).collect();
+        if self.owners.len() > 2 {
+            names.push(format!("{} more processes", self.owners.len() - 2));
+        }
+        match &self.published {
+            Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
+            None => names.join(" and "),
+        }
+    }
+}
