@@ -78,13 +78,14 @@ fn spawn_in(
     v2: &str,
 ) -> Contained {
     let script = dir.join(name);
-    if !script.exists() {
-        std::fs::write(&script, "#!/bin/sh\nread x\n").expect("script");
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-    }
     let mut child = {
         let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        // Written under the lock, so no spawn of this file forks while the write fd is open.
+        if !script.exists() {
+            std::fs::write(&script, "#!/bin/sh\nread x\n").expect("script");
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+        }
         for fd in fds {
             nix::fcntl::fcntl(
                 fd.as_fd(),
@@ -92,12 +93,25 @@ fn spawn_in(
             )
             .expect("clear cloexec");
         }
-        let c = Command::new(&script)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn");
+        // A fork elsewhere in the process (a Command outside the lock) may still hold a copy
+        // of the write fd until its exec: the kernel says ETXTBSY until that copy closes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let c = loop {
+            match Command::new(&script)
+                .args(args)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .spawn()
+            {
+                Err(e)
+                    if e.raw_os_error() == Some(libc_etxtbsy())
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::yield_now()
+                }
+                r => break r.expect("spawn"),
+            }
+        };
         for fd in fds {
             nix::fcntl::fcntl(
                 fd.as_fd(),
@@ -789,4 +803,8 @@ fn fix_stops_the_unit_that_runs_the_listener() {
         "{out}"
     );
     drop(svc);
+}
+
+fn libc_etxtbsy() -> i32 {
+    nix::errno::Errno::ETXTBSY as i32
 }
