@@ -151,11 +151,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
         .into_iter()
         .map(|h| Span::styled(h, theme.header()))
         .collect();
-    let mut lines = vec![pad_line(
-        joined(Span::raw(indent.clone()), header_cells, &widths),
-        full,
-        Style::new(),
-    )];
+    // With only group lines on screen, the header names what they say.
+    let header = if sockets.is_empty() {
+        vec![Span::styled(
+            format!("{indent}group · connections · per state"),
+            theme.header(),
+        )]
+    } else {
+        joined(Span::raw(indent.clone()), header_cells, &widths)
+    };
+    let mut lines = vec![pad_line(header, full, Style::new())];
     let mut socket_at = sockets.iter().zip(&ends);
     for (n, line) in shown.iter().enumerate() {
         let style = if n == selected {
