@@ -99,8 +99,7 @@ fn check_table_ports(app: &mut App, snap: &Snapshot, w: u16, h: u16) -> usize {
         .take_while(|l| !l.starts_with('└'))
         .copied()
         .collect();
-    let from =
-        portscope::tui::layout::scroll_window(selected, offset, shown.len(), rows.len());
+    let from = portscope::tui::layout::scroll_window(selected, offset, shown.len(), rows.len());
     let mut checked = 0;
     for (line, &i) in shown.iter().zip(&rows[from..]) {
         let s = &snap.sockets[i];

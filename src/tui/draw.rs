@@ -211,7 +211,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::raw(escape_line(app.filter_text()).into_owned()),
             Span::styled("▏", theme.key()),
             match app.filter_error() {
-                // The last query that parsed stays in force meanwhile.
+                // The terms that parse are in force meanwhile.
                 Some(e) => Span::styled(format!("   {}", escape_line(e)), theme.bad()),
                 None => Span::styled("   enter keep · esc clear", theme.dim()),
             },

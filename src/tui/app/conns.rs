@@ -120,7 +120,11 @@ impl ConnectionsView {
     }
 }
 
-fn key_of(line: ConnLine, groups: &[crate::analyze::conn_groups::Group], snap: &Snapshot) -> ConnKey {
+fn key_of(
+    line: ConnLine,
+    groups: &[crate::analyze::conn_groups::Group],
+    snap: &Snapshot,
+) -> ConnKey {
     match line {
         ConnLine::Socket(i) | ConnLine::Member { socket: i, .. } => {
             ConnKey::Socket(snap.sockets[i].key())
@@ -166,13 +170,14 @@ impl App {
         self.recompute();
     }
 
-    /// Unfolds (`Some(true)`), folds (`Some(false)`) or toggles the group under the cursor; on a
-    /// member, folding folds its group and puts the cursor on it. Returns whether the cursor
-    /// was on a group or member (false: the key means something else here).
+    /// Unfolds (`Some(true)`), folds (`Some(false)`) or toggles (`None`, enter) the group under
+    /// the cursor; on a member, folding folds its group and puts the cursor on it. Returns
+    /// whether it did (false: the key means something else here, e.g. enter on a member opens
+    /// its detail).
     pub(super) fn fold(&mut self, unfold: Option<bool>) -> bool {
         let (g, on_member) = match self.conns.selected_line() {
             Some(ConnLine::Group(g)) => (g, false),
-            Some(ConnLine::Member { group, .. }) if unfold != Some(true) => (group, true),
+            Some(ConnLine::Member { group, .. }) if unfold == Some(false) => (group, true),
             _ => return false,
         };
         let Some(key) = self.conns.groups.get(g).map(|g| g.key.clone()) else {

@@ -17,14 +17,13 @@ pub fn unavailable(app: &App, cmd: Command) -> Option<String> {
         Command::SortReverse | Command::Group if view != View::Connections => {
             only("works", "the Connections view")
         }
-        Command::Left | Command::Right if view == View::Connections => {
-            (app.conns.group.is_none()).then(|| {
+        Command::Left | Command::Right if view == View::Connections => (app.conns.group.is_none())
+            .then(|| {
                 format!(
                     "{key}: folds and unfolds groups ({} groups connections)",
                     app.keymap.label(Command::Group)
                 )
-            })
-        }
+            }),
         Command::Filter if !matches!(view, View::Listeners | View::Connections) => {
             only("filters", "Listeners and Connections")
         }

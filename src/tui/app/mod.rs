@@ -325,8 +325,7 @@ impl App {
         }
         let hay = self.haystack.as_deref();
         let matches = |i: usize, query: &crate::filter::Query| -> bool {
-            query.is_empty()
-                || query.matches(hay.map_or("", |h| h[i].as_str()), &snap.sockets[i])
+            query.is_empty() || query.matches(hay.map_or("", |h| h[i].as_str()), &snap.sockets[i])
         };
         let mut listeners: Vec<usize> = (0..snap.sockets.len())
             .filter(|&i| snap.sockets[i].is_listening() && matches(i, queries[0]))
@@ -342,7 +341,7 @@ impl App {
         self.conns.build(&snap, conns, page);
     }
 
-    /// Why the filter of the view on screen does not parse (its last valid query is in force).
+    /// Why a term of the filter on screen does not parse (the other terms are in force).
     pub fn filter_error(&self) -> Option<&str> {
         match self.view {
             View::Listeners => self.listeners.parsed.error.as_deref(),

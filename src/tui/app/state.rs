@@ -142,14 +142,15 @@ impl TableNav<SocketKey> {
     }
 }
 
-/// A table's filter as typed and as understood: parsed once per edit, and when the text does not
-/// parse (a field half-typed), the last query that did stays in force beside the error.
+/// A table's filter as typed and as understood: parsed once per edit. A term that does not
+/// parse (a field half-typed, a misspelt one) is left out and named in `error`, so the table keeps
+/// showing what the rest of the query selects instead of silently matching nothing.
 #[derive(Debug, Default)]
 pub struct ParsedFilter {
     /// The text `query` and `error` are about.
     text: String,
     pub query: Query,
-    /// Why the text as typed is not a query (shown in the footer).
+    /// Why a term as typed is not understood (shown in the footer).
     pub error: Option<String>,
 }
 
@@ -165,7 +166,14 @@ impl ParsedFilter {
                 self.query = q;
                 self.error = None;
             }
-            Err(e) => self.error = Some(e.to_string()),
+            Err(e) => {
+                let good: Vec<&str> = text
+                    .split_whitespace()
+                    .filter(|t| Query::parse(t).is_ok())
+                    .collect();
+                self.query = Query::parse(&good.join(" ")).unwrap_or_default();
+                self.error = Some(e.to_string());
+            }
         }
     }
 }

@@ -132,9 +132,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
         let rows: Vec<Row> = sockets
             .iter()
             .zip(&ends)
-            .map(|(s, (local, peer))| Row::new(cells_of(s, local, peer).into_iter().map(Cell::from)))
+            .map(|(s, (local, peer))| {
+                Row::new(cells_of(s, local, peer).into_iter().map(Cell::from))
+            })
             .collect();
-        let constraints = widths.iter().map(|w| ratatui::layout::Constraint::Length(*w));
+        let constraints = widths
+            .iter()
+            .map(|w| ratatui::layout::Constraint::Length(*w));
         let table = Table::new(rows, constraints)
             .header(Row::new(headers).style(theme.header()))
             .row_highlight_style(theme.selected())

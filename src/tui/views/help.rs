@@ -50,18 +50,30 @@ pub const MARKS: [(&str, &str); 9] = [
 
 /// What the `/` filter understands, one line per term.
 pub const FILTER_TERMS: [(&str, &str); 12] = [
-    ("sport:8080", "local port; lists and ranges: 80,443 or 8000-8100"),
+    (
+        "sport:8080",
+        "local port; lists and ranges: 80,443 or 8000-8100",
+    ),
     ("dport:5432", "remote port, the same way"),
-    ("state:cw", "state: est, cw, tw, syn-sent, fin-wait-2, listen…; cw,tw either"),
+    (
+        "state:cw",
+        "state: est, cw, tw, syn-sent, fin-wait-2, listen…; cw,tw either",
+    ),
     ("proc:java", "command name contains"),
     ("pid:4123", "process id (pid:1,2 either)"),
     ("user:www", "user name contains, or a uid exactly"),
     ("unit:nginx", "systemd unit, container or pod contains"),
     ("netns:N", "network namespace inode (net:[N])"),
     ("proto:udp", "tcp or udp"),
-    ("auto / kernel", "kernel-chosen local port / no process holds it"),
+    (
+        "auto / kernel",
+        "kernel-chosen local port / no process holds it",
+    ),
     ("!term", "not (-sport:80 too); terms are ANDed"),
-    ("word", "free text anywhere; a number alone is a port or pid"),
+    (
+        "word",
+        "free text anywhere; a number alone is a port or pid",
+    ),
 ];
 
 const KEY_COL: usize = 17;
