@@ -86,7 +86,7 @@ impl Command {
         (
             Command::Filter,
             "filter",
-            "filter by text (port, address, process, user, state)",
+            "filter this table by text or field:value (see Filter)",
         ),
         (
             Command::NextMatch,
