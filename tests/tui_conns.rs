@@ -346,18 +346,28 @@ fn grouping_and_drawing_a_hundred_thousand_connections() {
     let snap = Arc::new(snapshot(socks));
     let mut app = App::new(KeyMap::default_map(), false);
     app.update(Msg::data(Arc::clone(&snap), None));
-    app.type_keys("2ssssssfG\n");
+    let theme = Theme::defaults(true);
+    let clock = Clock::fixed(jiff::Timestamp::UNIX_EPOCH);
+    app.type_keys("2ssssssfG");
+    // A frame measures the page, as the running TUI has before any key.
+    portscope::tui::render_offscreen(&app, &theme, &clock, 120, 35);
+    app.type_keys("\n");
     assert_eq!(app.conns.sort, Some(SortKey::Process));
     assert_eq!(app.conns.groups.len(), 1000);
     assert_eq!(app.conns.lines.len(), 1000 + 100, "the last group unfolded");
-    let theme = Theme::defaults(true);
-    let clock = Clock::fixed(jiff::Timestamp::UNIX_EPOCH);
     let text = portscope::tui::buffer_text(&portscope::tui::render_offscreen(
         &app, &theme, &clock, 120, 35,
     ));
     let cw = (0..100).filter(|k| (999 + 1000 * k) % 7 == 0).count();
     let want = format!("worker (pid 2999) · 100 conns · {} EST {cw} CW", 100 - cw);
     assert!(text.contains(&want), "{want}\n{text}");
+    // Unfolded at the bottom, the group scrolled up to show its members under it.
+    let rows: Vec<&str> = text.lines().collect();
+    let at = rows.iter().position(|l| l.contains(&want)).unwrap();
+    assert!(
+        rows[at + 1].contains("worker") && rows[at + 1].contains("2999"),
+        "{text}"
+    );
     let group = app.conns.selected_line();
     app.update(Msg::data(Arc::clone(&snap), None));
     assert_eq!(

@@ -198,6 +198,16 @@ impl App {
         if let Some(snap) = self.data.clone() {
             let page = self.measured.conns_page.get();
             self.conns.lay_out(&snap, page);
+            if want && page > 0 {
+                // Bring what was unfolded into view, the group line staying on screen (as
+                // less scrolls to show a match).
+                let at = self.conns.nav.selected;
+                let members = self.conns.groups.get(g).map_or(0, |g| g.members.len());
+                let end = at + 1 + members;
+                if end > self.conns.nav.offset + page {
+                    self.conns.nav.offset = at.max(end.saturating_sub(page));
+                }
+            }
         }
         true
     }

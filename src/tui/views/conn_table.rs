@@ -41,6 +41,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
             ", filtered"
         }
     );
+    if let Some(key) = view.sort {
+        // Also here: at 60 columns the sorted column may be one that gives way.
+        let arrow = if view.descending { '↓' } else { '↑' };
+        title.push_str(&format!(", sorted by {} {arrow}", key.name()));
+    }
     if let Some(by) = view.group {
         title.push_str(&format!(
             ", {} by {}",
