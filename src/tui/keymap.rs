@@ -81,8 +81,12 @@ impl Command {
             "bottom",
             "last row / highest port / end of help",
         ),
-        (Command::Left, "left", "move left (port map)"),
-        (Command::Right, "right", "move right (port map)"),
+        (Command::Left, "left", "move left (port map) / fold a group"),
+        (
+            Command::Right,
+            "right",
+            "move right (port map) / unfold a group",
+        ),
         (
             Command::Filter,
             "filter",
@@ -117,7 +121,7 @@ impl Command {
         (
             Command::Open,
             "open",
-            "details of the selected row / zoom in",
+            "details of the selected row / (un)fold a group / zoom in",
         ),
         (
             Command::Back,
