@@ -147,6 +147,41 @@ fn replay_opens_the_recording_and_bad_input_exits_2() {
     let _ = std::fs::remove_dir_all(home);
 }
 
+/// Connections of the incident recording folded by process, one group unfolded and folded
+/// again with the arrow key, as the real binary draws them in a terminal.
+#[test]
+fn a_person_groups_connections_and_unfolds_one() {
+    let home = temp_home("groups");
+    let cfg = home.to_str().expect("utf-8");
+    let mut tui = Tui::start(
+        &["--replay", "assets/incident.json"],
+        &[("XDG_CONFIG_HOME", cfg)],
+        100,
+        30,
+    );
+    tui.wait_text("kubelet");
+    tui.keys("2");
+    tui.wait_text("Connections (124)");
+    tui.keys("f");
+    let screen = tui.wait_text("7 groups by process");
+    assert!(
+        screen.contains("▸ legacy-crm (pid 14470) · 25 conns · 25 CW"),
+        "{screen}"
+    );
+    tui.keys("gj\r");
+    let screen = tui.wait_text("▾ legacy-crm");
+    assert!(
+        screen.contains("CLOSE-WAIT 127.0.0.1:7000"),
+        "members under the group: {screen}"
+    );
+    tui.keys("j\x1b[D");
+    let screen = tui.wait_text("▸ legacy-crm");
+    assert!(!screen.contains("CLOSE-WAIT 127.0.0.1:7000"), "{screen}");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    let _ = std::fs::remove_dir_all(home);
+}
+
 fn reserved_now() -> String {
     std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
         .expect("read sysctl")

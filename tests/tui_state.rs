@@ -608,11 +608,11 @@ fn n_and_shift_n_walk_the_filter_matches_wrapping_around() {
 #[test]
 fn keys_that_do_nothing_here_say_so() {
     let mut app = app_with(sample());
-    app.type_keys("2s");
-    assert_eq!(app.view, View::Connections);
+    app.type_keys("3s");
+    assert_eq!(app.view, View::PortMap);
     let note = app.note.clone().unwrap_or_default();
     assert!(
-        note.contains("sorts") && note.contains("Listeners"),
+        note.contains("sorts") && note.contains("Listeners and Connections"),
         "{note}"
     );
     app.type_keys("x");
@@ -647,7 +647,7 @@ fn help_never_scrolls_past_its_last_line() {
     // The last line of the help sits on the pane's last row: no blank lines under it.
     let rows: Vec<&str> = text.lines().collect();
     let bottom = rows.iter().rposition(|l| l.contains('└')).unwrap();
-    assert!(rows[bottom - 1].contains("whole"), "{text}");
+    assert!(rows[bottom - 1].contains("FW2"), "{text}");
     app.type_keys("k");
     let Some(&Modal::Help { scroll: after }) = app.modal() else {
         panic!("help closed")

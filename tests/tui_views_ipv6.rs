@@ -89,9 +89,9 @@ fn check_table_ports(app: &mut App, snap: &Snapshot, w: u16, h: u16) -> usize {
         assert!(rows.is_empty(), "no table header at {w}x{h}:\n{text}");
         return 0;
     };
-    let nav = match app.view {
-        View::Listeners => &app.listeners.nav,
-        _ => &app.conns.nav,
+    let (selected, offset) = match app.view {
+        View::Listeners => (app.listeners.nav.selected, app.listeners.nav.offset),
+        _ => (app.conns.nav.selected, app.conns.nav.offset),
     };
     // The window the draw used: from the offset update keeps, clamped to this height.
     let shown: Vec<&str> = lines[head_line + 1..]
@@ -99,8 +99,7 @@ fn check_table_ports(app: &mut App, snap: &Snapshot, w: u16, h: u16) -> usize {
         .take_while(|l| !l.starts_with('└'))
         .copied()
         .collect();
-    let from =
-        portscope::tui::layout::scroll_window(nav.selected, nav.offset, shown.len(), rows.len());
+    let from = portscope::tui::layout::scroll_window(selected, offset, shown.len(), rows.len());
     let mut checked = 0;
     for (line, &i) in shown.iter().zip(&rows[from..]) {
         let s = &snap.sockets[i];

@@ -210,7 +210,11 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             Span::styled("filter: ", theme.key()),
             Span::raw(escape_line(app.filter_text()).into_owned()),
             Span::styled("▏", theme.key()),
-            Span::styled("   enter keep · esc clear", theme.dim()),
+            match app.filter_error() {
+                // The terms that parse are in force meanwhile.
+                Some(e) => Span::styled(format!("   {}", escape_line(e)), theme.bad()),
+                None => Span::styled("   enter keep · esc clear", theme.dim()),
+            },
         ])
     } else if let Some(note) = &app.note {
         Line::from(Span::styled(escape_line(note).into_owned(), theme.warn()))
@@ -252,9 +256,12 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     (Command::Reserve, "reserve"),
                 ]);
             }
-            View::Connections => {
-                hints.extend([(Command::Kill, "kill"), (Command::CloseConn, "close conn")])
-            }
+            View::Connections => hints.extend([
+                (Command::Sort, "sort"),
+                (Command::Group, "group"),
+                (Command::Kill, "kill"),
+                (Command::CloseConn, "close conn"),
+            ]),
         }
         let mut spans = Vec::new();
         // The filter of the view on screen: each table keeps its own.
@@ -263,6 +270,9 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 format!("filter: {} ", escape_line(app.filter_text())),
                 theme.warn(),
             ));
+        }
+        if let Some(e) = app.filter_error() {
+            spans.push(Span::styled(format!("{} ", escape_line(e)), theme.bad()));
         }
         for (cmd, label) in hints {
             let keys = app.keymap.keys_for(cmd);

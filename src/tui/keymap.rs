@@ -31,6 +31,8 @@ pub enum Command {
     Open,
     Back,
     Sort,
+    SortReverse,
+    Group,
     ZoomIn,
     ZoomOut,
     Goto,
@@ -48,7 +50,7 @@ pub enum Command {
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 37] = [
+    pub const ALL: [(Command, &'static str, &'static str); 39] = [
         (Command::Help, "help", "show this help"),
         (
             Command::Quit,
@@ -79,12 +81,16 @@ impl Command {
             "bottom",
             "last row / highest port / end of help",
         ),
-        (Command::Left, "left", "move left (port map)"),
-        (Command::Right, "right", "move right (port map)"),
+        (Command::Left, "left", "move left (port map) / fold a group"),
+        (
+            Command::Right,
+            "right",
+            "move right (port map) / unfold a group",
+        ),
         (
             Command::Filter,
             "filter",
-            "filter by text (port, address, process, user, state)",
+            "filter this table by text or field:value (see Filter)",
         ),
         (
             Command::NextMatch,
@@ -115,7 +121,7 @@ impl Command {
         (
             Command::Open,
             "open",
-            "details of the selected row / zoom in",
+            "details of the selected row / (un)fold a group / zoom in",
         ),
         (
             Command::Back,
@@ -125,7 +131,17 @@ impl Command {
         (
             Command::Sort,
             "sort",
-            "change sort order (listeners: port, process, user)",
+            "sort by the next column (listeners: port, process, user)",
+        ),
+        (
+            Command::SortReverse,
+            "sort_reverse",
+            "reverse the sort (connections)",
+        ),
+        (
+            Command::Group,
+            "group",
+            "connections: fold into groups by process, host, endpoint, state+port, or none",
         ),
         (Command::ZoomIn, "zoom_in", "zoom in (port map)"),
         (Command::ZoomOut, "zoom_out", "zoom out (port map)"),
@@ -221,6 +237,8 @@ impl KeyMap {
             (Command::Open, &["enter"]),
             (Command::Back, &["esc"]),
             (Command::Sort, &["s"]),
+            (Command::SortReverse, &["S"]),
+            (Command::Group, &["f"]),
             (Command::ZoomIn, &["+", "="]),
             (Command::ZoomOut, &["-"]),
             (Command::Goto, &[":"]),

@@ -11,7 +11,19 @@ pub fn unavailable(app: &App, cmd: Command) -> Option<String> {
     let view = app.view;
     let only = |what: &str, wher: &str| Some(format!("{key}: {what} in {wher} only"));
     match cmd {
-        Command::Sort if view != View::Listeners => only("sorts", "the Listeners view"),
+        Command::Sort if !matches!(view, View::Listeners | View::Connections) => {
+            only("sorts", "Listeners and Connections")
+        }
+        Command::SortReverse | Command::Group if view != View::Connections => {
+            only("works", "the Connections view")
+        }
+        Command::Left | Command::Right if view == View::Connections => (app.conns.group.is_none())
+            .then(|| {
+                format!(
+                    "{key}: folds and unfolds groups ({} groups connections)",
+                    app.keymap.label(Command::Group)
+                )
+            }),
         Command::Filter if !matches!(view, View::Listeners | View::Connections) => {
             only("filters", "Listeners and Connections")
         }
@@ -52,7 +64,7 @@ pub fn step_match(app: &App, forward: bool) -> Result<usize, String> {
     }
     let (len, cur) = match app.view {
         View::Listeners => (app.listeners.rows.len(), app.listeners.nav.selected),
-        View::Connections => (app.conns.rows.len(), app.conns.nav.selected),
+        View::Connections => (app.conns.lines.len(), app.conns.nav.selected),
         _ => return Err("no matches in this view".into()),
     };
     if len == 0 {

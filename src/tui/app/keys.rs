@@ -111,6 +111,12 @@ impl App {
             Command::PageDown => self.move_page(1),
             Command::Top => self.move_to(0),
             Command::Bottom => self.move_to(usize::MAX),
+            Command::Left if self.view == View::Connections => {
+                self.fold(Some(false));
+            }
+            Command::Right if self.view == View::Connections => {
+                self.fold(Some(true));
+            }
             Command::Left => self.map_move(-1),
             Command::Right => self.map_move(1),
             Command::Filter => {
@@ -138,6 +144,8 @@ impl App {
             Command::Earlier => self.note = super::time_travel::step(self, true),
             Command::Later => self.note = super::time_travel::step(self, false),
             Command::Refresh => return vec![Effect::RefreshNow],
+            // Enter on a group folds or unfolds it; on a socket it opens the detail.
+            Command::Open if self.view == View::Connections && self.fold(None) => {}
             Command::Open => match self.view {
                 View::Listeners | View::Connections => {
                     if let Some(key) = self.selected_socket().map(|s| s.key()) {
@@ -157,12 +165,16 @@ impl App {
                     self.zoom(-1);
                 }
             }
-            Command::Sort => {
-                if self.view == View::Listeners {
+            Command::Sort => match self.view {
+                View::Listeners => {
                     self.listeners.sort = self.listeners.sort.next();
                     self.recompute();
                 }
-            }
+                View::Connections => self.cycle_conn_sort(),
+                View::PortMap | View::Why => {}
+            },
+            Command::SortReverse => self.reverse_conn_sort(),
+            Command::Group => self.cycle_conn_group(),
             Command::ZoomIn => self.zoom(1),
             Command::ZoomOut => self.zoom(-1),
             Command::Goto => {
@@ -193,7 +205,11 @@ impl App {
             | Command::ReserveAtRisk
             | Command::FixPlan
             | Command::Undo => {
-                if self.replay {
+                if matches!(cmd, Command::Kill | Command::CloseConn | Command::Reserve)
+                    && let Some(why) = self.group_row_note(&self.keymap.label(cmd))
+                {
+                    self.note = Some(why);
+                } else if self.replay {
                     self.note = Some(
                         "actions are disabled in a replay: this is a recording, not the live system"
                             .into(),

@@ -7,6 +7,7 @@
 //! a draw are the measurements in [`Measured`].
 
 mod actions;
+mod conns;
 mod context;
 mod habits;
 mod input;
@@ -17,11 +18,13 @@ mod state;
 mod time_travel;
 mod why_act;
 
+pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
 pub use input::{parse_bind, typed};
 pub use modal::{DetailPane, Modal, ReserveDialog};
 pub use state::{
-    ConnectionsView, ListenerSort, ListenersView, MapView, Measured, TableNav, WhyView,
+    ConnectionsView, ListenerSort, ListenersView, MapView, Measured, ParsedFilter, TableNav,
+    WhyView,
 };
 
 use super::keymap::KeyMap;
@@ -307,48 +310,58 @@ impl App {
         self.derived.as_deref().map(|d| &d.portmap)
     }
 
-    /// Rebuilds each table's rows under its own filter and puts each cursor back on the socket
-    /// it was on.
+    /// Rebuilds each table's rows under its own filter and puts each cursor back on the row it
+    /// was on. A filter is parsed only when its text changed, and matched per socket as a
+    /// parsed query; Connections are then sorted and grouped (filters apply before grouping).
     pub fn recompute(&mut self) {
         let Some(snap) = self.data.clone() else {
             return;
         };
-        let queries = [
-            self.listeners.filter.value().trim().to_lowercase(),
-            self.conns.filter.value().trim().to_lowercase(),
-        ];
-        if queries.iter().any(|q| !q.is_empty()) && self.haystack.is_none() {
+        self.listeners.parsed.update(self.listeners.filter.value());
+        self.conns.parsed.update(self.conns.filter.value());
+        let queries = [&self.listeners.parsed.query, &self.conns.parsed.query];
+        if queries.iter().any(|q| q.needs_haystack()) && self.haystack.is_none() {
             self.haystack = Some(snap.sockets.iter().map(crate::filter::haystack).collect());
         }
         let hay = self.haystack.as_deref();
-        let matches = |i: usize, query: &str| -> bool {
-            query.is_empty()
-                || hay.is_some_and(|h| crate::filter::text_match(&h[i], &snap.sockets[i], query))
+        let matches = |i: usize, query: &crate::filter::Query| -> bool {
+            query.is_empty() || query.matches(hay.map_or("", |h| h[i].as_str()), &snap.sockets[i])
         };
         let mut listeners: Vec<usize> = (0..snap.sockets.len())
-            .filter(|&i| snap.sockets[i].is_listening() && matches(i, &queries[0]))
+            .filter(|&i| snap.sockets[i].is_listening() && matches(i, queries[0]))
             .collect();
         self.listeners.sort.apply(&mut listeners, &snap);
         let conns: Vec<usize> = (0..snap.sockets.len())
-            .filter(|&i| !snap.sockets[i].is_listening() && matches(i, &queries[1]))
+            .filter(|&i| !snap.sockets[i].is_listening() && matches(i, queries[1]))
             .collect();
         let page = self.measured.listeners_page.get();
         self.listeners.nav.restore(&listeners, &snap, page);
-        let page = self.measured.conns_page.get();
-        self.conns.nav.restore(&conns, &snap, page);
         self.listeners.rows = listeners;
-        self.conns.rows = conns;
+        let page = self.measured.conns_page.get();
+        self.conns.build(&snap, conns, page);
     }
 
-    /// The socket under the cursor of the current table view.
+    /// Why a term of the filter on screen does not parse (the other terms are in force).
+    pub fn filter_error(&self) -> Option<&str> {
+        match self.view {
+            View::Listeners => self.listeners.parsed.error.as_deref(),
+            View::Connections => self.conns.parsed.error.as_deref(),
+            View::PortMap | View::Why => None,
+        }
+    }
+
+    /// The socket under the cursor of the current table view (none on a group row).
     pub fn selected_socket(&self) -> Option<&Socket> {
         let snap = self.snapshot()?;
-        let (rows, nav) = match self.view {
-            View::Listeners => (&self.listeners.rows, &self.listeners.nav),
-            View::Connections => (&self.conns.rows, &self.conns.nav),
+        let i = match self.view {
+            View::Listeners => *self.listeners.rows.get(self.listeners.nav.selected)?,
+            View::Connections => match self.conns.selected_line()? {
+                ConnLine::Socket(i) | ConnLine::Member { socket: i, .. } => i,
+                ConnLine::Group(_) => return None,
+            },
             _ => return None,
         };
-        rows.get(nav.selected).map(|&i| &snap.sockets[i])
+        snap.sockets.get(i)
     }
 
     pub fn find(&self, key: &SocketKey) -> Option<&Socket> {

@@ -20,7 +20,7 @@ impl App {
             }
             View::Connections => {
                 let page = self.measured.conns_page.get();
-                self.conns.nav.set(row, &self.conns.rows, snap, page);
+                self.conns.set_line(row, snap, page);
             }
             View::PortMap | View::Why => {}
         }

@@ -2,9 +2,14 @@
 //! zoom and cursor for the map, the field and the chosen cause for why. And what a draw
 //! measures, the one thing that flows back from rendering.
 
+use super::conns::{ConnKey, ConnLine};
+use crate::analyze::conn_groups::{Group, GroupBy, GroupKey};
+use crate::analyze::conn_sort::SortKey;
 use crate::analyze::why::BindRequest;
+use crate::filter::Query;
 use crate::model::{Snapshot, Socket, SocketKey};
 use std::cell::Cell;
+use std::collections::HashSet;
 use tui_input::Input;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,40 +56,62 @@ impl ListenerSort {
     }
 }
 
-/// A table's cursor, kept on the same socket across refreshes.
-#[derive(Debug, Default)]
-pub struct TableNav {
+/// A table's cursor, kept on the same row (a socket, or in grouped Connections a group) across
+/// refreshes: `K` is what identifies a row.
+#[derive(Debug)]
+pub struct TableNav<K = SocketKey> {
     pub selected: usize,
-    pub key: Option<SocketKey>,
+    pub key: Option<K>,
     /// First visible row, moved by `update` to keep the cursor in view; a draw on a screen of
     /// another height clamps it for itself without writing it back.
     pub offset: usize,
 }
 
-impl TableNav {
-    /// Puts the cursor on row `row` (clamped) of `rows`.
-    pub fn set(&mut self, row: usize, rows: &[usize], snap: Option<&Snapshot>, page: usize) {
-        if rows.is_empty() {
+impl<K> Default for TableNav<K> {
+    fn default() -> Self {
+        TableNav {
+            selected: 0,
+            key: None,
+            offset: 0,
+        }
+    }
+}
+
+impl<K: PartialEq> TableNav<K> {
+    /// Puts the cursor on row `row` (clamped) of `len` rows; `key_at` names a row.
+    pub fn place(&mut self, row: usize, len: usize, key_at: impl Fn(usize) -> K, page: usize) {
+        if len == 0 {
             self.selected = 0;
             self.key = None;
             self.offset = 0;
             return;
         }
-        self.selected = row.min(rows.len() - 1);
-        self.key = snap.map(|s| s.sockets[rows[self.selected]].key());
-        self.follow(rows.len(), page);
+        self.selected = row.min(len - 1);
+        self.key = Some(key_at(self.selected));
+        self.follow(len, page);
     }
 
-    /// Keeps the cursor on its socket: same identity if still there, else the same row clamped.
-    pub fn restore(&mut self, rows: &[usize], snap: &Snapshot, page: usize) {
-        if let Some(key) = self.key
-            && let Some(pos) = rows.iter().position(|&i| snap.sockets[i].key() == key)
-        {
-            self.selected = pos;
-            self.follow(rows.len(), page);
-            return;
+    /// Keeps the cursor on its row: same identity if still there, else where `fallback` says
+    /// (given the lost identity), else the same row clamped.
+    pub fn relocate(
+        &mut self,
+        len: usize,
+        key_at: impl Fn(usize) -> K,
+        page: usize,
+        fallback: impl FnOnce(&K) -> Option<usize>,
+    ) {
+        if let Some(key) = &self.key {
+            if let Some(pos) = (0..len).position(|i| key_at(i) == *key) {
+                self.selected = pos;
+                self.follow(len, page);
+                return;
+            }
+            if let Some(pos) = fallback(key) {
+                self.place(pos, len, key_at, page);
+                return;
+            }
         }
-        self.set(self.selected, rows, Some(snap), page);
+        self.place(self.selected, len, key_at, page);
     }
 
     /// Scrolls the window so the cursor is in it. Before the first draw the page height is not
@@ -96,9 +123,65 @@ impl TableNav {
     }
 }
 
+impl TableNav<SocketKey> {
+    /// Puts the cursor on row `row` (clamped) of `rows`.
+    pub fn set(&mut self, row: usize, rows: &[usize], snap: Option<&Snapshot>, page: usize) {
+        match snap {
+            Some(snap) => self.place(row, rows.len(), |r| snap.sockets[rows[r]].key(), page),
+            None => {
+                // No snapshot, no identities: only the row.
+                self.selected = row.min(rows.len().saturating_sub(1));
+                self.key = None;
+            }
+        }
+    }
+
+    /// Keeps the cursor on its socket: same identity if still there, else the same row clamped.
+    pub fn restore(&mut self, rows: &[usize], snap: &Snapshot, page: usize) {
+        self.relocate(rows.len(), |r| snap.sockets[rows[r]].key(), page, |_| None);
+    }
+}
+
+/// A table's filter as typed and as understood: parsed once per edit. A term that does not
+/// parse (a field half-typed, a misspelt one) is left out and named in `error`, so the table keeps
+/// showing what the rest of the query selects instead of silently matching nothing.
+#[derive(Debug, Default)]
+pub struct ParsedFilter {
+    /// The text `query` and `error` are about.
+    text: String,
+    pub query: Query,
+    /// Why a term as typed is not understood (shown in the footer).
+    pub error: Option<String>,
+}
+
+impl ParsedFilter {
+    /// Parses `text` unless it is what was parsed last.
+    pub fn update(&mut self, text: &str) {
+        if text == self.text {
+            return;
+        }
+        self.text = text.to_string();
+        match Query::parse(text) {
+            Ok(q) => {
+                self.query = q;
+                self.error = None;
+            }
+            Err(e) => {
+                let good: Vec<&str> = text
+                    .split_whitespace()
+                    .filter(|t| Query::parse(t).is_ok())
+                    .collect();
+                self.query = Query::parse(&good.join(" ")).unwrap_or_default();
+                self.error = Some(e.to_string());
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ListenersView {
     pub filter: Input,
+    pub parsed: ParsedFilter,
     pub nav: TableNav,
     pub sort: ListenerSort,
     /// Indices into the snapshot's sockets, filtered and sorted.
@@ -108,9 +191,22 @@ pub struct ListenersView {
 #[derive(Debug, Default)]
 pub struct ConnectionsView {
     pub filter: Input,
-    pub nav: TableNav,
-    /// Indices into the snapshot's sockets, filtered.
+    pub parsed: ParsedFilter,
+    /// The cursor, on a socket or (grouped) on a group.
+    pub nav: TableNav<ConnKey>,
+    /// The column sorted by (`None`: the kernel's order), and whether reversed.
+    pub sort: Option<SortKey>,
+    pub descending: bool,
+    /// What the rows are folded by (`None`: one row per socket).
+    pub group: Option<GroupBy>,
+    /// Groups unfolded to show their members.
+    pub expanded: HashSet<GroupKey>,
+    /// Indices into the snapshot's sockets, filtered and sorted.
     pub rows: Vec<usize>,
+    /// The groups of `rows`, biggest first (empty when not grouped).
+    pub groups: Vec<Group>,
+    /// What is on screen, row by row.
+    pub lines: Vec<ConnLine>,
 }
 
 #[derive(Debug, Default)]

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 /// Every mark and flag a view shows, with what it means.
-pub const MARKS: [(&str, &str); 8] = [
+pub const MARKS: [(&str, &str); 9] = [
     (
         "AT RISK",
         "a listener inside the ephemeral range, not reserved: an outgoing connection can take its port while it restarts",
@@ -41,6 +41,38 @@ pub const MARKS: [(&str, &str); 8] = [
     (
         "…",
         "a long address shortened in the middle; the port is always whole",
+    ),
+    (
+        "▸ ▾",
+        "a folded / unfolded group of connections with its count per state (EST, CW, TW, FW2…)",
+    ),
+];
+
+/// What the `/` filter understands, one line per term.
+pub const FILTER_TERMS: [(&str, &str); 12] = [
+    (
+        "sport:8080",
+        "local port; lists and ranges: 80,443 or 8000-8100",
+    ),
+    ("dport:5432", "remote port, the same way"),
+    (
+        "state:cw",
+        "state: est, cw, tw, syn-sent, fin-wait-2, listen…; cw,tw either",
+    ),
+    ("proc:java", "command name contains"),
+    ("pid:4123", "process id (pid:1,2 either)"),
+    ("user:www", "user name contains, or a uid exactly"),
+    ("unit:nginx", "systemd unit, container or pod contains"),
+    ("netns:N", "network namespace inode (net:[N])"),
+    ("proto:udp", "tcp or udp"),
+    (
+        "auto / kernel",
+        "kernel-chosen local port / no process holds it",
+    ),
+    ("!term", "not (-sport:80 too); terms are ANDed"),
+    (
+        "word",
+        "free text anywhere; a number alone is a port or pid",
     ),
 ];
 
@@ -95,6 +127,15 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     };
     for (keys, _, help) in app.keymap.help_rows() {
         row(keys, help, theme.key());
+    }
+    row(String::new(), "", theme.key());
+    row(
+        "Filter".into(),
+        "each table (Listeners, Connections) keeps its own; a bad term is named in the footer:",
+        theme.header(),
+    );
+    for (term, meaning) in FILTER_TERMS {
+        row(term.into(), meaning, theme.dim());
     }
     row(String::new(), "", theme.key());
     row(

@@ -2,6 +2,7 @@
 //! the one thing written back is what a frame measured (`App::measured`).
 
 pub mod columns;
+pub mod conn_table;
 pub mod connections;
 pub mod detail;
 pub mod dialog;
@@ -19,7 +20,7 @@ use std::cell::Cell;
 /// The window of rows to draw for a table of `len` rows in `height` lines (minus the header),
 /// from the offset `update` keeps (clamped to this height). The rows that fit are measured into
 /// `page` for the next page move.
-pub fn window(nav: &TableNav, page: &Cell<usize>, len: usize, height: u16) -> (usize, usize) {
+pub fn window<K>(nav: &TableNav<K>, page: &Cell<usize>, len: usize, height: u16) -> (usize, usize) {
     let visible = usize::from(height.saturating_sub(3)).max(1); // borders and header
     page.set(visible);
     let off = scroll_window(nav.selected, nav.offset, visible, len);
