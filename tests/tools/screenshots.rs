@@ -46,13 +46,16 @@ fn main() -> std::io::Result<()> {
     shot(&app, "1-listeners-80x24", 80, 24)?;
     keys(&mut app, "2");
     shot(&app, "2-connections", 120, 35)?;
+    let mut grouped = fresh();
+    keys(&mut grouped, "2f");
+    shot(&grouped, "2-connections-by-process", 120, 35)?;
     keys(&mut app, "3");
     shot(&app, "3-port-map", 120, 35)?;
-    keys(&mut app, "g10080\n");
+    keys(&mut app, ":10080\n");
     shot(&app, "3-port-map-zoomed", 120, 35)?;
 
     let mut app = fresh();
-    keys(&mut app, "410080\n");
+    keys(&mut app, "4e10080\n");
     if let Some(req) = app.why.request {
         let diag = replay_diagnosis(&req, &snap, &Context::default());
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
@@ -75,7 +78,7 @@ fn main() -> std::io::Result<()> {
         app
     };
     let mut app = live();
-    keys(&mut app, "410080\n");
+    keys(&mut app, "4e10080\n");
     if let Some(req) = app.why.request {
         let diag = replay_diagnosis(&req, &snap, &Context::default());
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
