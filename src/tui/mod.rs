@@ -8,6 +8,7 @@ pub mod human;
 pub mod key;
 pub mod keymap;
 pub mod layout;
+pub mod marks;
 pub mod netns_pick;
 pub mod runtime;
 pub mod signals;

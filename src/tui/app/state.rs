@@ -131,6 +131,8 @@ pub struct WhyView {
     pub scroll: u16,
     /// The cause K and D act on (index into the diagnosis's causes).
     pub cause: usize,
+    /// Context of the first holder processes (read by the runtime on request), in holder order.
+    pub processes: Vec<crate::model::process_context::ProcessContext>,
 }
 
 /// Sizes only known once a frame is laid out, written by the draw and read by the next key's

@@ -78,7 +78,7 @@ pub fn render(
                 lines.push(Line::from(format!("  command: {}", o.cmdline)));
                 lines.push(Line::from(format!(
                     "  started: {}",
-                    human::started(o.start_time, procfs::ticks_per_second(), clock)
+                    human::started(o.start_time, clock)
                 )));
                 if let Some(u) = &o.unit {
                     lines.push(Line::from(format!("  unit: {u}")));
