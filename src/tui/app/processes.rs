@@ -71,13 +71,15 @@ fn settle(
 }
 
 impl App {
-    /// The processes of the why view: every distinct holder process, in holder order.
+    /// The processes of the why view: every distinct process holding a socket in the way, in
+    /// holder order (all owners of a shared socket: a master and its workers, same-named, are
+    /// each a process to decide about).
     pub fn why_owners(&self) -> Vec<Arc<Owner>> {
         let Some(d) = self.diagnosis.as_deref() else {
             return Vec::new();
         };
         distinct(
-            d.holders.iter().filter_map(|h| h.socket.owners.first()),
+            d.holders.iter().flat_map(|h| h.socket.owners.iter()),
             usize::MAX,
         )
     }

@@ -294,7 +294,10 @@ fn process_blocks(lines: &mut Vec<Line<'static>>, app: &App, theme: &Theme, widt
         format!("Processes in the way: {total}"),
         theme.header(),
     )));
-    for c in &app.why.processes {
+    for (i, c) in app.why.processes.iter().enumerate() {
+        if i > 0 {
+            lines.push(Line::from(""));
+        }
         lines.extend(super::process::lines(c, width));
     }
     let shown = app.why.processes.len();
