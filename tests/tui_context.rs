@@ -243,3 +243,30 @@ fn detail_and_why_with_process_context() {
     assert!(why.contains("Processes in the way: 2"), "{why}");
     assert_eq!(why.matches("Process nginx").count(), 2, "{why}");
 }
+
+#[test]
+fn the_map_looks_up_the_sockets_under_its_cursor_in_update() {
+    let snap = Arc::new(snapshot(vec![
+        listener(22),
+        listener(8080),
+        outgoing(45000, 8080),
+    ]));
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    app.type_keys("3:8080\n");
+    assert_eq!(app.map.under_range, Some((8080, 8080)));
+    let ports: Vec<u16> = app
+        .map
+        .under
+        .iter()
+        .map(|&i| snap.sockets[i].local_port)
+        .collect();
+    assert_eq!(ports, [8080]);
+    // Moved to the outgoing connection's port: found without a draw in between.
+    app.type_keys(":45000\n");
+    assert_eq!(app.map.under_range, Some((45000, 45000)));
+    assert_eq!(app.map.under.len(), 1);
+    assert!(!snap.sockets[app.map.under[0]].is_listening());
+    let text = render(&app, &snap, 100, 30);
+    assert!(text.contains("45000 →"), "{text}");
+}

@@ -297,6 +297,11 @@ pub fn run(
                 return Ok(Ending::Quit);
             }
             term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+            // A draw that measured the map anew (resize) settles what is under its cursor.
+            if app.map_stale() {
+                app.update(Msg::Resize);
+                term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+            }
         }
     })();
     terminal::leave();

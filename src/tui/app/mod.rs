@@ -203,6 +203,10 @@ impl App {
         if data || opened || to_why {
             effects.extend(self.process_reads());
         }
+        // The map's cursor, zoom, data or measured size may have moved: what is under it.
+        if self.view == View::PortMap {
+            self.map_lookup();
+        }
         effects
     }
 

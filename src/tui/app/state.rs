@@ -117,7 +117,14 @@ pub struct ConnectionsView {
 pub struct MapView {
     pub zoom: usize,
     pub cursor: u16,
+    /// Sockets in the cell under the cursor (indices into the snapshot, at most three), looked
+    /// up in `update` on each move and new snapshot, for the ports `lo..=hi` they were found in.
+    pub under: Vec<usize>,
+    pub under_range: Option<(u32, u32)>,
 }
+
+/// Sockets the port map names under its cursor.
+pub const MAP_HOLDERS_SHOWN: usize = 3;
 
 #[derive(Debug, Default)]
 pub struct WhyView {
