@@ -150,6 +150,22 @@ pub fn render_offscreen(
     }
 }
 
+/// Draws off-screen as the runtime would, and when that draw measured the map anew (its first
+/// frame at this size), lets `update` look up again what is under the map's cursor: what the
+/// runtime does after each draw. For tests and screenshots; the next render shows the result.
+pub fn settle(
+    app: &mut app::App,
+    theme: &theme::Theme,
+    clock: &draw::Clock,
+    width: u16,
+    height: u16,
+) {
+    render_offscreen(app, theme, clock, width, height);
+    if app.map_stale() {
+        app.update(app::Msg::Resize);
+    }
+}
+
 /// The text of a buffer, one line per row, trailing spaces trimmed.
 pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
     let area = buf.area;
