@@ -27,6 +27,17 @@ fn screen(keys: &str, w: u16, h: u16) -> String {
     let mut app = App::new(KeyMap::default_map(), true);
     app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys(keys);
+    // As the runtime does: a draw that measured the map anew settles what is under its cursor.
+    render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        w,
+        h,
+    );
+    if app.map_stale() {
+        app.update(Msg::Resize);
+    }
     if let Some(req) = app.why.request {
         let d = replay_diagnosis(&req, &snap, &Context::default());
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));

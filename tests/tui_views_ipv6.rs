@@ -187,6 +187,8 @@ fn every_view_and_dialog_on_ipv6_data_at_four_sizes() {
     let mut tables = 0;
     for (name, mut app, must) in states(&snap) {
         for (w, h) in SIZES {
+            let clock = Clock::fixed(snap.taken_at);
+            portscope::tui::settle(&mut app, &Theme::defaults(true), &clock, w, h);
             let text = render(&app, &snap, w, h);
             assert_eq!(text.lines().count(), usize::from(h), "{name} {w}x{h}");
             assert!(

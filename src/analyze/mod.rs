@@ -27,6 +27,12 @@ impl std::fmt::Debug for Derived {
     }
 }
 
+/// Whether processes are missing from the snapshot's owners for lack of permission (not root),
+/// rather than because they run in another PID namespace or exited during the scan.
+pub fn hidden_by_permissions(snap: &Snapshot) -> bool {
+    snap.stats.processes_hidden > 0 && !snap.stats.is_root
+}
+
 impl Derived {
     pub fn of(snap: &Snapshot) -> Derived {
         Derived {

@@ -125,9 +125,7 @@ pub fn hidden_labels(snap: &Snapshot) -> (&'static str, &'static str) {
 }
 
 /// Whether owners are missing because portscope runs without root.
-pub fn hidden_by_permissions(snap: &Snapshot) -> bool {
-    snap.stats.processes_hidden > 0 && !snap.stats.is_root
-}
+use crate::analyze::hidden_by_permissions;
 
 /// The command the user ran, under sudo: what shows the owners hidden from them.
 pub fn with_sudo() -> String {

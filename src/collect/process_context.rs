@@ -12,12 +12,17 @@ use crate::model::process_context::{
 };
 use crate::model::{Owner, Proto, Snapshot, State};
 
-/// What turns clock ticks into a wall-clock time and an age.
+/// The wall clock: turns clock ticks after boot into a clock time and an age, and is the time a
+/// TUI frame is drawn at. One type for the collector and the TUI; fixed in tests and screenshots
+/// so renders are reproducible.
 #[derive(Debug, Clone)]
 pub struct Clock {
     pub now: jiff::Timestamp,
+    /// When this machine booted: process start times (ticks after boot) become clock times.
+    /// `None` for a replay from another machine, where only "after boot" is true.
     pub boot: Option<jiff::Timestamp>,
     pub tz: jiff::tz::TimeZone,
+    /// Clock ticks per second (USER_HZ).
     pub hz: u64,
 }
 
@@ -25,13 +30,34 @@ impl Clock {
     pub fn system() -> Clock {
         Clock {
             now: jiff::Timestamp::now(),
-            boot: procfs::boot_time_secs()
-                .ok()
-                .and_then(|s| i64::try_from(s).ok())
-                .and_then(|s| jiff::Timestamp::from_second(s).ok()),
+            boot: boot_time(),
             tz: jiff::tz::TimeZone::system(),
             hz: procfs::ticks_per_second().max(1),
         }
+    }
+
+    /// A fixed instant in UTC with no boot time, for tests and screenshots.
+    pub fn fixed(now: jiff::Timestamp) -> Clock {
+        Clock {
+            now,
+            boot: None,
+            tz: jiff::tz::TimeZone::UTC,
+            hz: procfs::ticks_per_second().max(1),
+        }
+    }
+
+    /// A recording's start times count from another boot: only "after boot" is true of them.
+    pub fn for_replay(mut self, replay: bool) -> Clock {
+        if replay {
+            self.boot = None;
+        }
+        self
+    }
+
+    /// The same, with a boot time, so start times show as clock times and ages.
+    pub fn with_boot(mut self, boot: jiff::Timestamp) -> Clock {
+        self.boot = Some(boot);
+        self
     }
 
     pub fn start(&self, ticks: u64) -> ProcessStart {
@@ -50,6 +76,15 @@ impl Clock {
             age_secs: at.map(|t| self.now.as_second() - t.as_second()),
         }
     }
+}
+
+/// The boot time of this machine, read once (it does not change).
+pub fn boot_time() -> Option<jiff::Timestamp> {
+    static BOOT: std::sync::OnceLock<Option<jiff::Timestamp>> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(|| {
+        let secs = procfs::boot_time_secs().ok()?;
+        jiff::Timestamp::from_second(i64::try_from(secs).ok()?).ok()
+    })
 }
 
 /// The context of every distinct process among `owners` (first seen first), skipping those

@@ -36,27 +36,8 @@ pub fn frees_in(ms: u32) -> String {
 
 /// A process start time (clock ticks after boot, field 22 of /proc/PID/stat) as
 /// "03:12 · 2 h 14 m ago" when the boot time is known, else as the time after boot.
-pub fn started(ticks: u64, hz: u64, clock: &Clock) -> String {
-    let after_boot = (ticks / hz.max(1)) as i64;
-    let Some(boot) = clock.boot else {
-        return format!("{} after boot", duration(after_boot));
-    };
-    let Ok(at) = boot.checked_add(jiff::SignedDuration::from_secs(after_boot)) else {
-        return format!("{} after boot", duration(after_boot));
-    };
-    let age = clock.now.as_second() - at.as_second();
-    let zoned = at.to_zoned(clock.tz.clone());
-    // Older than a day: the date matters more than the minute.
-    let when = if age >= 86_400 {
-        zoned.strftime("%b %d %H:%M").to_string()
-    } else {
-        zoned.strftime("%H:%M").to_string()
-    };
-    if age < 0 {
-        when
-    } else {
-        format!("{when} · {} ago", duration(age))
-    }
+pub fn started(ticks: u64, clock: &Clock) -> String {
+    clock.start(ticks).words(duration)
 }
 
 /// How the header names the namespace a snapshot shows: "the namespace of pid 812",
@@ -87,9 +68,10 @@ mod tests {
         let started_at = 1_000_000_000 + 3 * 3600 + 12 * 60; // 04:58:40 UTC
         let mut clock =
             Clock::fixed(jiff::Timestamp::from_second(started_at + 2 * 3600 + 14 * 60).unwrap());
-        assert_eq!(started(11_520 * 100, 100, &clock), "3 h 12 m after boot");
+        clock.hz = 100;
+        assert_eq!(started(11_520 * 100, &clock), "3 h 12 m after boot");
         clock.boot = Some(boot);
-        assert_eq!(started(11_520 * 100, 100, &clock), "04:58 · 2 h 14 m ago");
+        assert_eq!(started(11_520 * 100, &clock), "04:58 · 2 h 14 m ago");
         assert_eq!(netns_words("current"), "this network namespace");
         assert_eq!(netns_words("pid 812"), "network namespace of pid 812");
     }

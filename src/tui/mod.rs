@@ -8,6 +8,7 @@ pub mod human;
 pub mod key;
 pub mod keymap;
 pub mod layout;
+pub mod marks;
 pub mod netns_pick;
 pub mod runtime;
 pub mod signals;
@@ -146,6 +147,22 @@ pub fn render_offscreen(
             term.backend().buffer().clone()
         }
         Err(_) => ratatui::buffer::Buffer::empty(ratatui::layout::Rect::new(0, 0, width, height)),
+    }
+}
+
+/// Draws off-screen as the runtime would, and when that draw measured the map anew (its first
+/// frame at this size), lets `update` look up again what is under the map's cursor: what the
+/// runtime does after each draw. For tests and screenshots; the next render shows the result.
+pub fn settle(
+    app: &mut app::App,
+    theme: &theme::Theme,
+    clock: &draw::Clock,
+    width: u16,
+    height: u16,
+) {
+    render_offscreen(app, theme, clock, width, height);
+    if app.map_stale() {
+        app.update(app::Msg::Resize);
     }
 }
 

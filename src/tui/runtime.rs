@@ -162,6 +162,26 @@ pub fn collector(
     }
 }
 
+/// Carries out [`Effect::ReadProcesses`]: reads /proc for the few processes asked for (skipping
+/// those that exited or whose pid another process has now) and answers for the pane that asked.
+///
+/// The runtime runs it on a thread of its own rather than on the collector thread: the
+/// collector may be inside a snapshot of 100k sockets (hundreds of ms) when the pane opens, and
+/// the answer should come within a frame; the read itself is bounded (a few pids, each a
+/// handful of /proc files and at most `MAX_HOPS` parents).
+pub fn read_processes(req: &super::app::ProcessRequest, clock: &Clock) -> Msg {
+    let found = crate::collect::process_context::read_all(
+        req.owners.iter().map(|o| o.as_ref()),
+        &req.snap,
+        None, // the app fills in the growth from the observations it keeps
+        clock,
+    );
+    Msg::Processes {
+        target: req.target.clone(),
+        found,
+    }
+}
+
 fn input(tx: Sender<Inbox>) {
     loop {
         let msg = match crossterm::event::read() {
@@ -249,6 +269,13 @@ pub fn run(
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
                     Effect::Scope(s) => ctrl_tx.send(Control::Scope(s)),
+                    Effect::ReadProcesses(req) => {
+                        let tx = action_tx.clone();
+                        std::thread::spawn(move || {
+                            let _ = tx.send(Inbox::App(read_processes(&req, &Clock::system())));
+                        });
+                        Ok(())
+                    }
                     Effect::Execute(action) => {
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.
@@ -270,6 +297,11 @@ pub fn run(
                 return Ok(Ending::Quit);
             }
             term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+            // A draw that measured the map anew (resize) settles what is under its cursor.
+            if app.map_stale() {
+                app.update(Msg::Resize);
+                term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+            }
         }
     })();
     terminal::leave();

@@ -14,6 +14,7 @@ mod input;
 mod keys;
 mod modal;
 mod moves;
+mod processes;
 mod state;
 mod time_travel;
 mod why_act;
@@ -22,6 +23,7 @@ pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
 pub use input::{parse_bind, typed};
 pub use modal::{DetailPane, Modal, ReserveDialog};
+pub use processes::{ProcessRequest, ProcessesFor, WHY_SHOWN};
 pub use state::{
     ConnectionsView, ListenerSort, ListenersView, MapView, Measured, ParsedFilter, TableNav,
     WhyView,
@@ -99,6 +101,11 @@ pub enum Msg {
     ActionDone(Box<ActionOutcome>),
     /// What changed with the last snapshot, for time travel (`[` / `]`).
     History(Arc<Vec<crate::history::Change>>),
+    /// The answer to [`Effect::ReadProcesses`]: the contexts of the processes still running.
+    Processes {
+        target: ProcessesFor,
+        found: Vec<crate::model::process_context::ProcessContext>,
+    },
 }
 
 impl Msg {
@@ -122,6 +129,8 @@ pub enum Effect {
     Execute(Box<crate::action::PendingAction>),
     /// Read these network namespaces from now on.
     Scope(super::netns_pick::Scope),
+    /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
+    ReadProcesses(Box<ProcessRequest>),
     Quit,
 }
 
@@ -153,6 +162,8 @@ pub struct App {
     pub travel: super::travel::TimeTravel,
     /// What the last draw measured (the one way data flows back from a draw).
     pub measured: Measured,
+    /// Socket counts per process over the refreshes seen: their growth (sockets/min).
+    pub observations: crate::model::process_context::Observations,
 }
 
 impl App {
@@ -179,10 +190,38 @@ impl App {
             picker: Default::default(),
             travel: Default::default(),
             measured: Measured::default(),
+            observations: Default::default(),
         }
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let before = (self.detail_key(), self.view);
+        let data = matches!(msg, Msg::Data(_));
+        let mut effects = self.update_inner(msg);
+        // Process context is read when the detail pane opens or the why view comes up, and
+        // again with each snapshot shown while they are on screen.
+        let now = (self.detail_key(), self.view);
+        let opened = now.0.is_some() && now.0 != before.0;
+        let to_why = now.1 == View::Why && before.1 != View::Why;
+        if data || opened || to_why {
+            effects.extend(self.process_reads());
+        }
+        // The map's cursor, zoom, data or measured size may have moved: what is under it.
+        if self.view == View::PortMap {
+            self.map_lookup();
+        }
+        effects
+    }
+
+    /// The socket of the open detail pane.
+    fn detail_key(&self) -> Option<SocketKey> {
+        match &self.mode {
+            Mode::Modal(Modal::Detail { key, .. }) => Some(*key),
+            _ => None,
+        }
+    }
+
+    fn update_inner(&mut self, msg: Msg) -> Vec<Effect> {
         use crossterm::event::{KeyCode, KeyModifiers};
         match msg {
             // Esc followed quickly by a key (over SSH, often in one packet) reaches us as Alt+key.
@@ -203,6 +242,7 @@ impl App {
             Msg::Key(_) | Msg::Resize => Vec::new(),
             Msg::Data(data) => {
                 self.picker.observe(&data.snap);
+                self.observe(&data.snap);
                 if self.frozen || self.travel.at.is_some() {
                     self.pending = Some(data);
                 } else {
@@ -216,6 +256,10 @@ impl App {
             }
             Msg::History(changes) => {
                 self.travel.record(&changes);
+                Vec::new()
+            }
+            Msg::Processes { target, found } => {
+                self.on_processes(target, found);
                 Vec::new()
             }
             Msg::ActionDone(outcome) => {
@@ -251,6 +295,7 @@ impl App {
         self.haystack = None;
         self.recompute();
         self.refresh_modal();
+        self.prune_processes();
     }
 
     pub fn snapshot(&self) -> Option<&Snapshot> {

@@ -48,6 +48,10 @@ pub struct DetailPane {
     /// Whether processes are hidden from portscope for lack of permission (vs. another PID
     /// namespace or an exit during the scan).
     pub hidden_by_permissions: bool,
+    /// Context of the owners (same order, those still running), read by the runtime on request.
+    pub processes: Vec<crate::model::process_context::ProcessContext>,
+    /// The marks and flags the socket's row shows, each with what it means.
+    pub marks: Vec<crate::tui::marks::Mark>,
 }
 
 /// The reservation planner: the text typed and the plan for it.
@@ -94,10 +98,15 @@ impl App {
                 .map(|o| snap.sockets_of(o.pid).cloned().collect())
                 .collect()
         });
+        let marks = socket
+            .as_ref()
+            .map_or_else(Vec::new, |s| crate::tui::marks::of_socket(snap, s));
         DetailPane {
             socket,
             held,
-            hidden_by_permissions: crate::cli::snapshot_cmd::hidden_by_permissions(snap),
+            hidden_by_permissions: crate::analyze::hidden_by_permissions(snap),
+            processes: Vec::new(),
+            marks,
         }
     }
 
@@ -108,8 +117,20 @@ impl App {
             _ => None,
         };
         if let Some(key) = key {
-            let fresh = self.detail_pane(&key);
+            let mut fresh = self.detail_pane(&key);
             if let Mode::Modal(Modal::Detail { pane, .. }) = &mut self.mode {
+                // The contexts read stay until the next read answers, for owners still there
+                // (same pid and start time).
+                let owners = fresh.socket.as_ref().map(|s| s.owners.clone());
+                fresh.processes = std::mem::take(&mut pane.processes)
+                    .into_iter()
+                    .filter(|c| {
+                        owners.as_ref().is_some_and(|o| {
+                            o.iter()
+                                .any(|o| o.pid == c.pid && o.start_time == c.start.ticks)
+                        })
+                    })
+                    .collect();
                 *pane = fresh;
             }
         }

@@ -75,6 +75,38 @@ impl App {
         }
     }
 
+    /// The ports of the cell under the map's cursor, as the draw lays the map out.
+    pub fn map_range(&self) -> (u32, u32) {
+        let step = self.map_step();
+        let lo = u32::from(self.map.cursor) / step * step;
+        (lo, (lo + step - 1).min(65535))
+    }
+
+    /// Looks up the sockets under the map's cursor: listeners, and at one port per cell every
+    /// socket there (so the draw only formats them).
+    pub(super) fn map_lookup(&mut self) {
+        let (lo, hi) = self.map_range();
+        let step = hi - lo + 1;
+        self.map.under = self.snapshot().map_or_else(Vec::new, |snap| {
+            snap.sockets
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| {
+                    (lo..=hi).contains(&u32::from(s.local_port)) && (s.is_listening() || step == 1)
+                })
+                .take(super::state::MAP_HOLDERS_SHOWN)
+                .map(|(i, _)| i)
+                .collect()
+        });
+        self.map.under_range = Some((lo, hi));
+    }
+
+    /// Whether the last draw measured the map differently from when its cursor's sockets were
+    /// looked up (the first frame, a resize): the runtime then updates and draws again.
+    pub fn map_stale(&self) -> bool {
+        self.view == View::PortMap && self.map.under_range != Some(self.map_range())
+    }
+
     /// Ports per cell at the current zoom.
     pub fn map_step(&self) -> u32 {
         crate::analyze::portmap::ports_per_cell(self.map.zoom, self.measured.map_cells.get())

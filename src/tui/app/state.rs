@@ -213,7 +213,14 @@ pub struct ConnectionsView {
 pub struct MapView {
     pub zoom: usize,
     pub cursor: u16,
+    /// Sockets in the cell under the cursor (indices into the snapshot, at most three), looked
+    /// up in `update` on each move and new snapshot, for the ports `lo..=hi` they were found in.
+    pub under: Vec<usize>,
+    pub under_range: Option<(u32, u32)>,
 }
+
+/// Sockets the port map names under its cursor.
+pub const MAP_HOLDERS_SHOWN: usize = 3;
 
 #[derive(Debug, Default)]
 pub struct WhyView {
@@ -227,6 +234,8 @@ pub struct WhyView {
     pub scroll: u16,
     /// The cause K and D act on (index into the diagnosis's causes).
     pub cause: usize,
+    /// Context of the first holder processes (read by the runtime on request), in holder order.
+    pub processes: Vec<crate::model::process_context::ProcessContext>,
 }
 
 /// Sizes only known once a frame is laid out, written by the draw and read by the next key's

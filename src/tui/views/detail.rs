@@ -33,9 +33,7 @@ pub fn render(
                 Span::raw(format!("{} → {}", s.local(), s.remote())),
             ]));
             let mut facts = vec![format!("inode {}", s.inode), format!("uid {}", s.uid)];
-            if s.autobound {
-                facts.push("local port chosen by the kernel (outgoing)".into());
-            }
+            // "auto" is explained with the row's marks below.
             if let Some(v) = s.v6only {
                 facts.push(if v {
                     "IPv6 only".into()
@@ -69,30 +67,80 @@ pub fn render(
                 };
                 lines.push(Line::from(Span::styled(text, theme.warn())));
             }
+            if !pane.marks.is_empty() {
+                lines.push(Line::from(""));
+                lines.push(Line::from(Span::styled(
+                    "What the row's marks say",
+                    theme.header(),
+                )));
+                // Wrapped here with a hanging indent, so each meaning reads as one item.
+                let room = usize::from(area.width.saturating_sub(2)).saturating_sub(4);
+                for m in &pane.marks {
+                    let text = format!("{}: {}", m.name, m.meaning);
+                    for (i, piece) in super::help::wrap(&text, room).into_iter().enumerate() {
+                        let (lead, rest) = if i == 0 {
+                            let name_len = m.name.chars().count() + 1;
+                            let cut = piece
+                                .char_indices()
+                                .nth(name_len)
+                                .map_or(piece.len(), |c| c.0);
+                            let (a, b) = piece.split_at(cut);
+                            (a.to_string(), b.to_string())
+                        } else {
+                            (String::new(), piece)
+                        };
+                        lines.push(Line::from(vec![
+                            Span::raw(if i == 0 { "  " } else { "    " }),
+                            Span::styled(lead, theme.key()),
+                            Span::raw(rest),
+                        ]));
+                    }
+                }
+            }
+            let inner_width = area.width.saturating_sub(2);
             for (n, o) in s.owners.iter().enumerate() {
                 lines.push(Line::from(""));
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{} (pid {})", o.comm, o.pid), theme.title()),
-                    Span::raw(format!("  user {} (uid {})", o.user, o.uid)),
-                ]));
-                lines.push(Line::from(format!("  command: {}", o.cmdline)));
-                lines.push(Line::from(format!(
-                    "  started: {}",
-                    human::started(o.start_time, procfs::ticks_per_second(), clock)
-                )));
-                if let Some(u) = &o.unit {
-                    lines.push(Line::from(format!("  unit: {u}")));
+                let ctx = pane
+                    .processes
+                    .iter()
+                    .find(|c| c.pid == o.pid && c.start.ticks == o.start_time);
+                match ctx {
+                    Some(c) => lines.extend(super::process::lines(c, inner_width)),
+                    None => {
+                        lines.push(Line::from(vec![
+                            Span::styled(format!("{} (pid {})", o.comm, o.pid), theme.title()),
+                            Span::raw(format!("  user {} (uid {})", o.user, o.uid)),
+                        ]));
+                        lines.push(Line::from(format!("  command: {}", o.cmdline)));
+                        lines.push(Line::from(format!(
+                            "  started: {}",
+                            human::started(o.start_time, clock)
+                        )));
+                        // A recording or a past moment has no live process to read.
+                        if !app.replay && app.travel.at.is_none() {
+                            lines.push(Line::from(Span::styled(
+                                "  (reading fds, limits and parents…)",
+                                theme.dim(),
+                            )));
+                        }
+                    }
                 }
-                if let Some(w) = &o.workload {
-                    lines.push(Line::from(format!("  container: {}", w.label)));
-                } else if let Some(c) = &o.container {
-                    lines.push(Line::from(format!("  container: {c}")));
-                }
-                if let Some(u) = &o.user_unit {
-                    lines.push(Line::from(format!(
-                        "  user unit: {} (uid {})",
-                        u.unit, u.uid
-                    )));
+                // With the context, its "managed" line names the unit or container.
+                if ctx.is_none() {
+                    if let Some(u) = &o.unit {
+                        lines.push(Line::from(format!("  unit: {u}")));
+                    }
+                    if let Some(w) = &o.workload {
+                        lines.push(Line::from(format!("  container: {}", w.label)));
+                    } else if let Some(c) = &o.container {
+                        lines.push(Line::from(format!("  container: {c}")));
+                    }
+                    if let Some(u) = &o.user_unit {
+                        lines.push(Line::from(format!(
+                            "  user unit: {} (uid {})",
+                            u.unit, u.uid
+                        )));
+                    }
                 }
                 if let Some(p) = &s.published {
                     lines.push(Line::from(format!(

@@ -8,46 +8,6 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-/// Every mark and flag a view shows, with what it means.
-pub const MARKS: [(&str, &str); 9] = [
-    (
-        "AT RISK",
-        "a listener inside the ephemeral range, not reserved: an outgoing connection can take its port while it restarts",
-    ),
-    (
-        "reserved",
-        "in ip_local_reserved_ports: the kernel never picks it for outgoing connections",
-    ),
-    (
-        "priv",
-        "below ip_unprivileged_port_start: binding it needs root or CAP_NET_BIND_SERVICE",
-    ),
-    (
-        "4+6",
-        "an IPv6 wildcard listener that also accepts IPv4 (dual-stack)",
-    ),
-    (
-        "auto",
-        "the kernel chose this local port (an outgoing connection that never called bind)",
-    ),
-    (
-        "kernel",
-        "no process holds the socket (TIME_WAIT, orphaned): nothing to kill",
-    ),
-    (
-        "frees in",
-        "when the kernel frees a TIME_WAIT or FIN-WAIT-2 socket and its port",
-    ),
-    (
-        "…",
-        "a long address shortened in the middle; the port is always whole",
-    ),
-    (
-        "▸ ▾",
-        "a folded / unfolded group of connections with its count per state (EST, CW, TW, FW2…)",
-    ),
-];
-
 /// What the `/` filter understands, one line per term.
 pub const FILTER_TERMS: [(&str, &str); 12] = [
     (
@@ -143,8 +103,8 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         "what the flag and mark columns say:",
         theme.header(),
     );
-    for (mark, meaning) in MARKS {
-        row(mark.into(), meaning, theme.dim());
+    for m in crate::tui::marks::ALL {
+        row(m.name.into(), m.meaning, theme.dim());
     }
     lines
 }

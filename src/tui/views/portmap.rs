@@ -121,11 +121,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         legend.push(Span::styled(g.to_string(), st));
         legend.push(Span::raw(format!(" {}  ", c.short())));
     }
-    let holders: Vec<String> = snap
-        .sockets
+    // Looked up in `update` (MapView::under); a range measured differently since (a resize
+    // before the next message) names nobody rather than the wrong sockets.
+    let under: &[usize] = if app.map.under_range == Some((lo, hi)) {
+        &app.map.under
+    } else {
+        &[]
+    };
+    let holders: Vec<String> = under
         .iter()
-        .filter(|s| (lo..=hi).contains(&u32::from(s.local_port)) && (s.is_listening() || step == 1))
-        .take(3)
+        .filter_map(|&i| snap.sockets.get(i))
         .map(|s| {
             if s.is_listening() {
                 format!("{} listens on {}", super::owner_name(s), s.local())

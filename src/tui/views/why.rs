@@ -2,7 +2,7 @@
 //! live (a TIME_WAIT counts down to "free").
 
 use crate::analyze::why::{CauseKind, Verdict};
-use crate::tui::app::App;
+use crate::tui::app::{App, WHY_SHOWN};
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -164,6 +164,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         }
     }
+    process_blocks(&mut lines, app, theme, body.width);
     let remedy_lines =
         |lines: &mut Vec<Line<'static>>, lead: String, r: &crate::analyze::why::Remedy| {
             lines.push(Line::from(format!("{lead}{}", r.text)));
@@ -279,4 +280,36 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         body,
     );
+}
+
+/// The holders' processes (the first [`WHY_SHOWN`]): who they are, what supervises them and how
+/// close they are to their fd limit; same-named ones told apart by their command lines.
+fn process_blocks(lines: &mut Vec<Line<'static>>, app: &App, theme: &Theme, width: u16) {
+    if app.why.processes.is_empty() {
+        return;
+    }
+    let total = app.why_owners().len();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        format!("Processes in the way: {total}"),
+        theme.header(),
+    )));
+    for (i, c) in app.why.processes.iter().enumerate() {
+        if i > 0 {
+            lines.push(Line::from(""));
+        }
+        lines.extend(super::process::lines(c, width));
+    }
+    let shown = app.why.processes.len();
+    // The rest were not read (bounded I/O); their sockets are listed with the causes above.
+    let rest = total.saturating_sub(WHY_SHOWN.max(shown));
+    if rest > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "… and {rest} more process{} (their sockets are listed above)",
+                if rest == 1 { "" } else { "es" }
+            ),
+            theme.dim(),
+        )));
+    }
 }
