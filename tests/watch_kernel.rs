@@ -413,7 +413,8 @@ fn bad_input_is_one_line_and_status_2() {
         vec!["watch", "80", "--for", "soon"],
         vec!["watch", "80", "--proto", "sctp"],
         vec!["history", "/nonexistent/portscope.log"],
-        vec!["--netns", "1", "watch", "80"],
+        vec!["--netns", "/nonexistent/netns", "watch", "80"],
+        vec!["--netns", "/etc/hostname", "watch", "80"],
     ] {
         let (code, out, err) = common::run(portscope().args(&args));
         assert_eq!(code, 2, "{args:?}: {out} {err}");
@@ -505,4 +506,206 @@ fn binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids() {
         refused["note"].as_str().unwrap().contains("in use"),
         "{refused}"
     );
+}
+
+/// A fresh network namespace with loopback up, kept alive by an idle process: its pid is the
+/// namespace's `--netns` handle. Returns the process and the namespace's inode.
+fn other_netns() -> (common::Holder, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let (code, _, err) = common::run(Command::new("ip").args(["link", "set", "lo", "up"]));
+        assert_eq!(code, 0, "ip link set lo up: {err}");
+        let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+        (common::idle(), ino)
+    })
+    .join()
+    .unwrap()
+}
+
+/// Runs `f` on a thread inside the namespace of `pid`: sockets it opens and processes it spawns
+/// live there.
+fn in_netns_of<T: Send>(pid: u32, f: impl FnOnce() -> T + Send) -> T {
+    portscope::collect::NetnsTarget::Pid(pid).run_in(f).unwrap()
+}
+
+/// Waits until `w` has reported a change on `port` by `pid`: everything that happened before
+/// that change has been through the watch by then (the rings are drained in time order).
+fn wait_for_marker(w: &Watch, port: u16, pid: u32, kind: &str) -> Vec<Value> {
+    let evs = w.collect(Duration::from_secs(30), |evs| {
+        evs.iter()
+            .any(|e| e["local_port"] == port && e["owner"]["pid"] == pid && e["event"] == kind)
+    });
+    assert!(
+        evs.iter()
+            .any(|e| e["local_port"] == port && e["owner"]["pid"] == pid),
+        "the marker on {port} never came: {evs:#?}"
+    );
+    evs
+}
+
+/// A holder in namespace A is reported by `watch --netns A` and not by `watch --netns B`, whose
+/// own holder is reported there and not in A; both watches run in a third namespace. `extra`
+/// picks the source (`--poll`, or nothing for the tracepoint).
+fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16, marker: u16) {
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let b_holder = in_netns_of(b.pid(), || holder_on(port));
+    let ports = format!("{port},{marker}");
+    let watch = |ns: &common::Holder| {
+        let mut args = vec![
+            ports.clone(),
+            "--netns".into(),
+            ns.pid().to_string(),
+            "--proto".into(),
+            "tcp".into(),
+            "--for".into(),
+            "60s".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Watch::start(&args)
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    if extra.is_empty() && !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    for (w, ino) in [(&wa, a_ino), (&wb, b_ino)] {
+        let named = w.source["netns"].as_str().unwrap_or_default();
+        assert!(named.contains(&format!("net:[{ino}]")), "{}", w.source);
+    }
+    // Long enough for the poll to see it four times over; the tracepoint needs none of that.
+    let hold_ms = match wa.source["resolution_ms"].as_f64() {
+        Some(res) => (res * 4.0) as u64,
+        None => 20,
+    };
+    let cycles = 3;
+    let mut child = in_netns_of(a.pid(), || flapper(port, cycles, hold_ms, 200));
+    let pid = child.id();
+    let ea = wa.collect(Duration::from_secs(30), |evs| {
+        events_of(evs, pid, "leave").len() >= cycles as usize
+    });
+    let _ = child.wait();
+    let takes = events_of(&ea, pid, "take");
+    assert_eq!(takes.len(), cycles as usize, "{ea:#?}");
+    for t in &takes {
+        assert_eq!(t["state"], "LISTEN", "{t}");
+        assert_eq!(t["local_port"], port, "{t}");
+        assert_eq!(t["netns"], a_ino, "{t}");
+    }
+    // Then a marker in B: once B's watch reports it, it has seen all A did before.
+    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, hold_ms, 100));
+    let mark_pid = mark.id();
+    let mut eb = wb.collect(Duration::from_secs(10), |evs| {
+        !events_of(evs, b_holder.pid(), "held").is_empty()
+    });
+    eb.extend(wait_for_marker(&wb, marker, mark_pid, "leave"));
+    let _ = mark.wait();
+    assert!(
+        eb.iter().all(|e| e["owner"]["pid"] != pid),
+        "B's watch reported A's holder: {eb:#?}"
+    );
+    let held = events_of(&eb, b_holder.pid(), "held");
+    assert_eq!(held.len(), 1, "B's own holder: {eb:#?}");
+    for e in &eb {
+        assert_eq!(e["netns"], b_ino, "{e}");
+    }
+    // And A's watch never names B's holder or marker.
+    let mut mark_a = in_netns_of(a.pid(), || flapper(marker, 1, hold_ms, 100));
+    let mark_a_pid = mark_a.id();
+    let mut ea = ea;
+    ea.extend(wait_for_marker(&wa, marker, mark_a_pid, "leave"));
+    let _ = mark_a.wait();
+    for e in &ea {
+        assert_eq!(e["netns"], a_ino, "{e}");
+        assert!(
+            e["owner"]["pid"] != b_holder.pid() && e["owner"]["pid"] != mark_pid,
+            "A's watch reported B's socket: {e}"
+        );
+    }
+}
+
+#[test]
+fn netns_tracepoint_reports_a_holder_in_its_namespace_only() {
+    a_holder_is_seen_in_its_namespace_only(
+        "netns_tracepoint_reports_a_holder_in_its_namespace_only",
+        &[],
+        47931,
+        47932,
+    );
+}
+
+#[test]
+fn netns_polling_reports_a_holder_in_its_namespace_only() {
+    a_holder_is_seen_in_its_namespace_only(
+        "netns_polling_reports_a_holder_in_its_namespace_only",
+        &["--poll", "--poll-interval", "20ms"],
+        47941,
+        47942,
+    );
+}
+
+#[test]
+fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
+    let test = "netns_binds_catch_a_udp_bind_in_their_namespace_only";
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let (port, marker) = (47951, 47952);
+    let ports = format!("{port},{marker}");
+    let watch = |ns: &common::Holder| {
+        let pid = ns.pid().to_string();
+        Watch::start(&[&ports, "--netns", &pid, "--binds", "--for", "60s"])
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    if !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    let notes = wa.source["notes"].to_string();
+    if !notes.contains("--binds: a BPF program") {
+        skip(test, &format!("--binds not active here: {notes}"));
+        return;
+    }
+    // 5 ms: only the bind() program can see it (the UDP poll beside it is every 20 ms).
+    let cycles = 3;
+    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 200, "udp"));
+    let udp_pid = udp.id();
+    let binds_of = |evs: &[Value], pid: u32| -> Vec<Value> {
+        evs.iter()
+            .filter(|e| e["source"] == "bind" && e["owner"]["pid"] == pid)
+            .cloned()
+            .collect()
+    };
+    let ea = wa.collect(Duration::from_secs(30), |evs| {
+        binds_of(evs, udp_pid).len() >= cycles as usize
+    });
+    let _ = udp.wait();
+    let binds = binds_of(&ea, udp_pid);
+    assert_eq!(binds.len(), cycles as usize, "{ea:#?}");
+    for e in &binds {
+        assert_eq!(e["event"], "take", "{e}");
+        assert_eq!(e["proto"], "udp", "{e}");
+        assert_eq!(e["local_port"], port, "{e}");
+        assert_eq!(e["netns"], a_ino, "{e}");
+    }
+    let mut mark = in_netns_of(b.pid(), || flapper_kind(marker, 1, 100, 100, "udp"));
+    let mark_pid = mark.id();
+    let eb = wait_for_marker(&wb, marker, mark_pid, "take");
+    let _ = mark.wait();
+    assert!(
+        eb.iter().all(|e| e["owner"]["pid"] != udp_pid),
+        "B's watch reported A's bind: {eb:#?}"
+    );
+    for e in &eb {
+        assert_eq!(e["netns"], b_ino, "{e}");
+    }
+    let mark_bind = binds_of(&eb, mark_pid);
+    assert_eq!(mark_bind.len(), 1, "B's own bind: {eb:#?}");
 }

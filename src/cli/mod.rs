@@ -398,12 +398,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs_cmd::completions(&args),
         Some(Command::Man) => docs_cmd::man(),
-        // Tracepoints see every namespace (events carry the owner's `netns`); polling another
-        // namespace is not built yet: refuse rather than quietly watch this one.
-        Some(Command::Watch(_)) if cli.netns.is_some() => bad_input(
-            "watch does not take --netns yet: run it inside the namespace (nsenter -n -t PID portscope watch ...); the tracepoint source sees every namespace anyway",
-        ),
-        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args)),
+        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::exit_status(history_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {
