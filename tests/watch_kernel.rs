@@ -32,6 +32,12 @@ fn flap_helper() {
                 std::thread::sleep(Duration::from_millis(hold_ms));
                 drop(u);
             }
+            // A client: connect to the port from a port the kernel chooses.
+            "connect" => {
+                let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                std::thread::sleep(Duration::from_millis(hold_ms));
+                drop(c);
+            }
             // A bind the kernel refuses (the port is taken): the attempt is what is watched.
             "refused" => {
                 assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
@@ -50,7 +56,8 @@ fn flapper(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64) -> Child {
     flapper_kind(port, cycles, hold_ms, gap_ms, "tcp")
 }
 
-/// kind: tcp (listen), udp (bind), refused (a TCP bind to a taken port).
+/// kind: tcp (listen), udp (bind), connect (a client of the port), refused (a TCP bind to a
+/// taken port).
 fn flapper_kind(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64, kind: &str) -> Child {
     let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     Command::new(std::env::current_exe().unwrap())
@@ -708,4 +715,58 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     }
     let mark_bind = binds_of(&eb, mark_pid);
     assert_eq!(mark_bind.len(), 1, "B's own bind: {eb:#?}");
+}
+
+/// The changes that run in softirq (an accepted connection, the handshake that gives a connect
+/// its kernel-chosen port) are placed in their namespace too: reported by the watch on A, where
+/// they happen, not by the one on B.
+#[test]
+fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
+    let test = "netns_tracepoint_places_accepted_and_kernel_chosen_connections";
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let (server, marker) = (47960, 47963);
+    // Only two ephemeral ports in A: the client must take a watched one.
+    in_netns_of(a.pid(), || {
+        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "47961 47962").unwrap()
+    });
+    let listener = in_netns_of(a.pid(), || holder_on(server));
+    let ports = format!("{server},47961,47962,{marker}");
+    let watch = |ns: &common::Holder| {
+        let pid = ns.pid().to_string();
+        Watch::start(&[&ports, "--netns", &pid, "--proto", "tcp", "--for", "60s"])
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    if !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    let mut client = in_netns_of(a.pid(), || flapper_kind(server, 1, 300, 300, "connect"));
+    let client_pid = client.id();
+    let accepted =
+        |e: &Value| e["event"] == "take" && e["local_port"] == server && e["remote_port"] != 0;
+    let ea = wa.collect(Duration::from_secs(30), |evs| {
+        !events_of(evs, client_pid, "take").is_empty() && evs.iter().any(accepted)
+    });
+    let _ = client.wait();
+    let took = &events_of(&ea, client_pid, "take")[0];
+    assert_eq!(took["kernel_chosen"], true, "{took}");
+    assert_eq!(took["remote_port"], server, "{took}");
+    assert_eq!(took["netns"], a_ino, "{took}");
+    let acc = ea.iter().find(|e| accepted(e)).unwrap_or_else(|| panic!("no accepted connection: {ea:#?}"));
+    assert_eq!(acc["netns"], a_ino, "{acc}");
+    assert_eq!(acc["owner"]["pid"], listener.pid(), "{acc}");
+    assert_eq!(acc["owner_via"], "listener", "{acc}");
+    assert_eq!(acc["remote_port"], took["local_port"], "{acc}");
+    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, 20, 100));
+    let mark_pid = mark.id();
+    let eb = wait_for_marker(&wb, marker, mark_pid, "leave");
+    let _ = mark.wait();
+    for e in &eb {
+        assert_eq!(e["netns"], b_ino, "B's watch reported another namespace's: {e}");
+        assert_ne!(e["local_port"], server, "{e}");
+    }
 }

@@ -20,6 +20,8 @@ struct Known {
     kernel_chosen: Option<bool>,
     /// The socket's network namespace, once learnt (it never changes).
     netns: Option<u64>,
+    /// The target's table was searched for it (once per socket: each search is a dump).
+    looked_up: bool,
 }
 
 /// Joins samples into events: the state the tracepoint itself does not carry.
@@ -111,6 +113,7 @@ impl Joiner {
                 owner,
                 kernel_chosen: Some(true),
                 netns,
+                looked_up: false,
             });
         }
         let mut k = known.unwrap_or(Known {
@@ -118,6 +121,7 @@ impl Joiner {
             via: None,
             kernel_chosen: None,
             netns: None,
+            looked_up: false,
         });
         if k.netns.is_none() {
             k.netns = ctx_netns();
@@ -127,9 +131,12 @@ impl Joiner {
         if let Some(want) = self.only
             && k.netns.is_none()
             && !s.in_process
-            && (self.held.contains(&(s.saddr, s.sport, s.daddr, s.dport)) || in_target(s))
+            && !k.looked_up
         {
-            k.netns = Some(want);
+            k.looked_up = true;
+            if self.held.contains(&(s.saddr, s.sport, s.daddr, s.dport)) || in_target(s) {
+                k.netns = Some(want);
+            }
         }
         let netns_unknown = k.netns.is_none();
         let admitted = match (self.only, k.netns) {

@@ -73,14 +73,14 @@ impl Scope {
     }
 }
 
-/// The network namespace of thread `tid` of process `pid` (a thread may have entered another
-/// namespace than its process's), or of the process; None once it has exited.
+/// The network namespace of thread `tid` of process `pid`; None once the thread has exited. Not
+/// the process's as a stand-in: a thread may have entered another namespace (setns) than its
+/// process's, and an unknown namespace is said as such, a wrong one would hide the event.
 pub fn of_task(pid: u32, tid: u32) -> Option<u64> {
     if pid == 0 {
         return None;
     }
     std::fs::metadata(format!("/proc/{pid}/task/{tid}/ns/net"))
-        .or_else(|_| std::fs::metadata(format!("/proc/{pid}/ns/net")))
         .ok()
         .map(|m| m.ino())
 }
