@@ -118,7 +118,8 @@ pub enum Command {
     /// Report every socket that takes, leaves or changes state on ports, as it happens.
     ///
     /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
-    /// polls sock_diag; the first line says which, and what it can miss.
+    /// polls sock_diag; the first line says which, and what it can miss. With --netns
+    /// (PID, path or name), only that network namespace's sockets (root).
     Watch(watch_cmd::WatchArgs),
     /// Who held a port when: read a log written with --record.
     History(history_cmd::HistoryArgs),
