@@ -756,7 +756,10 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     assert_eq!(took["kernel_chosen"], true, "{took}");
     assert_eq!(took["remote_port"], server, "{took}");
     assert_eq!(took["netns"], a_ino, "{took}");
-    let acc = ea.iter().find(|e| accepted(e)).unwrap_or_else(|| panic!("no accepted connection: {ea:#?}"));
+    let acc = ea
+        .iter()
+        .find(|e| accepted(e))
+        .unwrap_or_else(|| panic!("no accepted connection: {ea:#?}"));
     assert_eq!(acc["netns"], a_ino, "{acc}");
     assert_eq!(acc["owner"]["pid"], listener.pid(), "{acc}");
     assert_eq!(acc["owner_via"], "listener", "{acc}");
@@ -766,7 +769,10 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     let eb = wait_for_marker(&wb, marker, mark_pid, "leave");
     let _ = mark.wait();
     for e in &eb {
-        assert_eq!(e["netns"], b_ino, "B's watch reported another namespace's: {e}");
+        assert_eq!(
+            e["netns"], b_ino,
+            "B's watch reported another namespace's: {e}"
+        );
         assert_ne!(e["local_port"], server, "{e}");
     }
 }

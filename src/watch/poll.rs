@@ -78,7 +78,13 @@ impl Differ {
         for mut s in now {
             let k = key(&s);
             match self.prev.remove(&k) {
-                None => events.push(WatchEvent::from_socket(&s, EventKind::Take, None, source, self.netns)),
+                None => events.push(WatchEvent::from_socket(
+                    &s,
+                    EventKind::Take,
+                    None,
+                    source,
+                    self.netns,
+                )),
                 Some(old) => {
                     if s.owners.is_empty() {
                         s.owners = old.owners.clone();
