@@ -249,3 +249,78 @@ impl Joiner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::trace::{Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV};
+    use super::Joiner;
+    use crate::model::Family;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const ESTABLISHED: u8 = 1;
+    const CLOSE_WAIT: u8 = 8;
+
+    /// A softirq change (no process context) on 127.0.0.1:8080 from 127.0.0.1:40000.
+    fn softirq(skaddr: u64, old: u8, new: u8) -> Sample {
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        Sample {
+            time_ns: 1,
+            pid: 0,
+            tid: 0,
+            in_process: false,
+            skaddr,
+            old,
+            new,
+            sport: 8080,
+            dport: 40000,
+            family: Family::Ipv4,
+            saddr: lo,
+            daddr: lo,
+        }
+    }
+
+    #[test]
+    fn a_softirq_change_is_placed_by_one_search_of_the_target_table() {
+        let mut j = Joiner::new(&[8080], Some(77));
+        let mut searches = 0;
+        // Not in the target's table: left out, and not searched for again.
+        let mut absent = |_: &Sample| {
+            searches += 1;
+            false
+        };
+        assert!(
+            j.process(&softirq(1, TCP_SYN_RECV, ESTABLISHED), &mut absent)
+                .is_none()
+        );
+        assert!(
+            j.process(&softirq(1, ESTABLISHED, CLOSE_WAIT), &mut absent)
+                .is_none()
+        );
+        assert_eq!(searches, 1);
+        // In it: reported in the target, and later changes need no search.
+        let mut searches = 0;
+        let mut present = |_: &Sample| {
+            searches += 1;
+            true
+        };
+        let e = j.process(&softirq(2, TCP_SYN_RECV, ESTABLISHED), &mut present);
+        assert_eq!(e.and_then(|e| e.netns), Some(77));
+        let e = j.process(&softirq(2, ESTABLISHED, CLOSE_WAIT), &mut present);
+        assert_eq!(e.and_then(|e| e.netns), Some(77));
+        assert_eq!(searches, 1);
+    }
+
+    #[test]
+    fn without_a_target_nothing_is_searched_or_left_out() {
+        let mut j = Joiner::new(&[8080], None);
+        let mut never = |_: &Sample| -> bool { panic!("no search without --netns") };
+        assert!(
+            j.process(&softirq(3, TCP_LISTEN, TCP_SYN_RECV), &mut never)
+                .is_some()
+        );
+        assert!(
+            j.process(&softirq(3, TCP_SYN_RECV, TCP_CLOSE), &mut never)
+                .is_some()
+        );
+    }
+}
