@@ -536,16 +536,16 @@ fn in_netns_of<T: Send>(pid: u32, f: impl FnOnce() -> T + Send) -> T {
     portscope::collect::NetnsTarget::Pid(pid).run_in(f).unwrap()
 }
 
-/// Waits until `w` has reported a change on `port` by `pid`: everything that happened before
-/// that change has been through the watch by then (the rings are drained in time order).
-fn wait_for_marker(w: &Watch, port: u16, pid: u32, kind: &str) -> Vec<Value> {
-    let evs = w.collect(Duration::from_secs(30), |evs| {
-        evs.iter()
-            .any(|e| e["local_port"] == port && e["owner"]["pid"] == pid && e["event"] == kind)
-    });
+/// Waits until `w` has reported a change of `kind` on `port` (a port only the marker process
+/// uses): everything that happened before has been through the watch by then (the rings are
+/// drained in time order, a poll reads the table whole). The processes in these tests outlive
+/// their sockets by a second: an event's owner and namespace are read from /proc when the watch
+/// drains it, which a loaded host can delay.
+fn wait_for_marker(w: &Watch, port: u16, kind: &str) -> Vec<Value> {
+    let hit = |e: &Value| e["local_port"] == port && e["event"] == kind;
+    let evs = w.collect(Duration::from_secs(30), |evs| evs.iter().any(hit));
     assert!(
-        evs.iter()
-            .any(|e| e["local_port"] == port && e["owner"]["pid"] == pid),
+        evs.iter().any(hit),
         "the marker on {port} never came: {evs:#?}"
     );
     evs
@@ -578,7 +578,8 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
     };
     let wa = watch(&a);
     let wb = watch(&b);
-    if extra.is_empty() && !tracepoint_or_skip(&wa, test) {
+    let polling = !extra.is_empty();
+    if !polling && !tracepoint_or_skip(&wa, test) {
         return;
     }
     for (w, ino) in [(&wa, a_ino), (&wb, b_ino)] {
@@ -590,47 +591,64 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
         Some(res) => (res * 4.0) as u64,
         None => 20,
     };
+    let on = |evs: &[Value], kind: &str| -> Vec<Value> {
+        evs.iter()
+            .filter(|e| e["local_port"] == port && e["event"] == kind)
+            .cloned()
+            .collect()
+    };
     let cycles = 3;
-    let mut child = in_netns_of(a.pid(), || flapper(port, cycles, hold_ms, 200));
+    let mut child = in_netns_of(a.pid(), || flapper(port, cycles, hold_ms, 500));
     let pid = child.id();
-    let ea = wa.collect(Duration::from_secs(30), |evs| {
-        events_of(evs, pid, "leave").len() >= cycles as usize
+    let mut ea = wa.collect(Duration::from_secs(30), |evs| {
+        on(evs, "leave").len() >= cycles as usize
     });
     let _ = child.wait();
-    let takes = events_of(&ea, pid, "take");
+    let takes = on(&ea, "take");
     assert_eq!(takes.len(), cycles as usize, "{ea:#?}");
     for t in &takes {
         assert_eq!(t["state"], "LISTEN", "{t}");
-        assert_eq!(t["local_port"], port, "{t}");
         assert_eq!(t["netns"], a_ino, "{t}");
+        // The tracepoint names the process from its own context; a poll's fd scan can come
+        // too late on a loaded host (then it names nobody, never someone else).
+        if !polling || !t["owner"].is_null() {
+            assert_eq!(t["owner"]["pid"], pid, "{t}");
+        }
     }
     // Then a marker in B: once B's watch reports it, it has seen all A did before.
-    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, hold_ms, 100));
-    let mark_pid = mark.id();
-    let mut eb = wb.collect(Duration::from_secs(10), |evs| {
-        !events_of(evs, b_holder.pid(), "held").is_empty()
-    });
-    eb.extend(wait_for_marker(&wb, marker, mark_pid, "leave"));
+    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, hold_ms, 1000));
+    let mut eb = wb.collect(Duration::from_secs(10), |evs| !on(evs, "held").is_empty());
+    eb.extend(wait_for_marker(&wb, marker, "leave"));
     let _ = mark.wait();
+    let held = on(&eb, "held");
+    assert_eq!(held.len(), 1, "B's own holder: {eb:#?}");
+    assert_eq!(held[0]["owner"]["pid"], b_holder.pid(), "{eb:#?}");
     assert!(
-        eb.iter().all(|e| e["owner"]["pid"] != pid),
+        eb.iter()
+            .all(|e| e["local_port"] != port || e["event"] == "held"),
         "B's watch reported A's holder: {eb:#?}"
     );
-    let held = events_of(&eb, b_holder.pid(), "held");
-    assert_eq!(held.len(), 1, "B's own holder: {eb:#?}");
     for e in &eb {
         assert_eq!(e["netns"], b_ino, "{e}");
     }
     // And A's watch never names B's holder or marker.
-    let mut mark_a = in_netns_of(a.pid(), || flapper(marker, 1, hold_ms, 100));
-    let mark_a_pid = mark_a.id();
-    let mut ea = ea;
-    ea.extend(wait_for_marker(&wa, marker, mark_a_pid, "leave"));
+    let mut mark_a = in_netns_of(a.pid(), || flapper(marker, 1, hold_ms, 1000));
+    ea.extend(wait_for_marker(&wa, marker, "leave"));
     let _ = mark_a.wait();
+    assert!(on(&ea, "held").is_empty(), "{ea:#?}");
+    assert_eq!(on(&ea, "take").len(), cycles as usize, "{ea:#?}");
+    assert_eq!(
+        ea.iter()
+            .filter(|e| e["local_port"] == marker && e["event"] == "take")
+            .count(),
+        1,
+        "only A's marker: {ea:#?}"
+    );
     for e in &ea {
         assert_eq!(e["netns"], a_ino, "{e}");
-        assert!(
-            e["owner"]["pid"] != b_holder.pid() && e["owner"]["pid"] != mark_pid,
+        assert_ne!(
+            e["owner"]["pid"],
+            b_holder.pid(),
             "A's watch reported B's socket: {e}"
         );
     }
@@ -682,7 +700,7 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     }
     // 5 ms: only the bind() program can see it (the UDP poll beside it is every 20 ms).
     let cycles = 3;
-    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 200, "udp"));
+    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 500, "udp"));
     let udp_pid = udp.id();
     let binds_of = |evs: &[Value], pid: u32| -> Vec<Value> {
         evs.iter()
@@ -702,9 +720,12 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
         assert_eq!(e["local_port"], port, "{e}");
         assert_eq!(e["netns"], a_ino, "{e}");
     }
-    let mut mark = in_netns_of(b.pid(), || flapper_kind(marker, 1, 100, 100, "udp"));
+    let mut mark = in_netns_of(b.pid(), || flapper_kind(marker, 1, 100, 1000, "udp"));
     let mark_pid = mark.id();
-    let eb = wait_for_marker(&wb, marker, mark_pid, "take");
+    // Its bind() event, not only the poll's sight of the socket: B has drained its rings past A's.
+    let eb = wb.collect(Duration::from_secs(30), |evs| {
+        !binds_of(evs, mark_pid).is_empty()
+    });
     let _ = mark.wait();
     assert!(
         eb.iter().all(|e| e["owner"]["pid"] != udp_pid),
@@ -744,7 +765,7 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     if !tracepoint_or_skip(&wa, test) {
         return;
     }
-    let mut client = in_netns_of(a.pid(), || flapper_kind(server, 1, 300, 300, "connect"));
+    let mut client = in_netns_of(a.pid(), || flapper_kind(server, 1, 1000, 1000, "connect"));
     let client_pid = client.id();
     let accepted =
         |e: &Value| e["event"] == "take" && e["local_port"] == server && e["remote_port"] != 0;
@@ -764,9 +785,8 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     assert_eq!(acc["owner"]["pid"], listener.pid(), "{acc}");
     assert_eq!(acc["owner_via"], "listener", "{acc}");
     assert_eq!(acc["remote_port"], took["local_port"], "{acc}");
-    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, 20, 100));
-    let mark_pid = mark.id();
-    let eb = wait_for_marker(&wb, marker, mark_pid, "leave");
+    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, 20, 1000));
+    let eb = wait_for_marker(&wb, marker, "leave");
     let _ = mark.wait();
     for e in &eb {
         assert_eq!(

@@ -95,12 +95,14 @@ impl Joiner {
             return None;
         }
         let mut known = self.known.remove(&s.skaddr);
+        if s.old == TCP_CLOSE {
+            // A new life at this address: whatever was known or pending there belonged to a
+            // freed socket (whose close may have been lost with a full ring, or filtered out).
+            self.pending.remove(&s.skaddr);
+            known = None;
+        }
         let mut first = known.is_none();
         let mut joined_connect = false;
-        if s.old == TCP_CLOSE {
-            // A new life at this address: whatever was pending there belonged to a freed socket.
-            self.pending.remove(&s.skaddr);
-        }
         // Only the end of a SYN_SENT can be the connect that was waiting for its port; freed
         // memory is reused, so anything else at the same address is another socket.
         if known.is_none()
