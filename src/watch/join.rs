@@ -85,8 +85,17 @@ impl Joiner {
         };
         if s.new == TCP_SYN_SENT && s.sport == 0 {
             self.prune();
+            // Every connect on the host passes the kernel filter. With `--netns`, one in another
+            // namespace is remembered without its owner: reading that costs several /proc reads
+            // per connect, which a host with thousands a second cannot afford, and it will not
+            // be reported. Without `--netns` the namespace comes later, from the owner.
+            let netns = self.only.and_then(|_| ctx_netns());
+            let owner = match (self.only, netns) {
+                (Some(want), Some(got)) if want != got => None,
+                _ => ctx_owner(),
+            };
             self.pending
-                .insert(s.skaddr, (ctx_owner(), ctx_netns(), Instant::now()));
+                .insert(s.skaddr, (owner, netns, Instant::now()));
             return None;
         }
         if !self.ports.contains(&s.sport) {
