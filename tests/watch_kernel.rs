@@ -32,6 +32,12 @@ fn flap_helper() {
                 std::thread::sleep(Duration::from_millis(hold_ms));
                 drop(u);
             }
+            // A client: connect to the port from a port the kernel chooses.
+            "connect" => {
+                let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                std::thread::sleep(Duration::from_millis(hold_ms));
+                drop(c);
+            }
             // A bind the kernel refuses (the port is taken): the attempt is what is watched.
             "refused" => {
                 assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_err());
@@ -50,7 +56,8 @@ fn flapper(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64) -> Child {
     flapper_kind(port, cycles, hold_ms, gap_ms, "tcp")
 }
 
-/// kind: tcp (listen), udp (bind), refused (a TCP bind to a taken port).
+/// kind: tcp (listen), udp (bind), connect (a client of the port), refused (a TCP bind to a
+/// taken port).
 fn flapper_kind(port: u16, cycles: u32, hold_ms: u64, gap_ms: u64, kind: &str) -> Child {
     let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     Command::new(std::env::current_exe().unwrap())
@@ -413,7 +420,8 @@ fn bad_input_is_one_line_and_status_2() {
         vec!["watch", "80", "--for", "soon"],
         vec!["watch", "80", "--proto", "sctp"],
         vec!["history", "/nonexistent/portscope.log"],
-        vec!["--netns", "1", "watch", "80"],
+        vec!["--netns", "/nonexistent/netns", "watch", "80"],
+        vec!["--netns", "/etc/hostname", "watch", "80"],
     ] {
         let (code, out, err) = common::run(portscope().args(&args));
         assert_eq!(code, 2, "{args:?}: {out} {err}");
@@ -505,4 +513,309 @@ fn binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids() {
         refused["note"].as_str().unwrap().contains("in use"),
         "{refused}"
     );
+}
+
+/// A fresh network namespace with loopback up, kept alive by an idle process: its pid is the
+/// namespace's `--netns` handle. Returns the process and the namespace's inode.
+fn other_netns() -> (common::Holder, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let (code, _, err) = common::run(Command::new("ip").args(["link", "set", "lo", "up"]));
+        assert_eq!(code, 0, "ip link set lo up: {err}");
+        let ino = std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+        (common::idle(), ino)
+    })
+    .join()
+    .unwrap()
+}
+
+/// Runs `f` on a thread inside the namespace of `pid`: sockets it opens and processes it spawns
+/// live there.
+fn in_netns_of<T: Send>(pid: u32, f: impl FnOnce() -> T + Send) -> T {
+    portscope::collect::NetnsTarget::Pid(pid).run_in(f).unwrap()
+}
+
+/// Waits until `w` has reported a change of `kind` on `port` (a port only the marker process
+/// uses): everything that happened before has been through the watch by then (the rings are
+/// drained in time order, a poll reads the table whole). The processes in these tests outlive
+/// their sockets by a second: an event's owner and namespace are read from /proc when the watch
+/// drains it, which a loaded host can delay.
+fn wait_for_marker(w: &Watch, port: u16, kind: &str) -> Vec<Value> {
+    let hit = |e: &Value| e["local_port"] == port && e["event"] == kind;
+    let evs = w.collect(Duration::from_secs(30), |evs| evs.iter().any(hit));
+    assert!(
+        evs.iter().any(hit),
+        "the marker on {port} never came: {evs:#?}"
+    );
+    evs
+}
+
+/// A socket on `port` in the namespace of `ns`, held until dropped. For the tracepoint, a
+/// listener in a process's own main thread (a watch reads the namespace of the thread that
+/// listened, which must still be there); for the poll, a held listener (seen by its table).
+fn marker_in(ns: u32, port: u16, polling: bool) -> common::Holder {
+    if polling {
+        in_netns_of(ns, || holder_on(port))
+    } else {
+        common::Holder {
+            child: in_netns_of(ns, || flapper(port, 1, 5000, 0)),
+        }
+    }
+}
+
+/// A holder in namespace A is reported by `watch --netns A` and not by `watch --netns B`, whose
+/// own holder is reported there and not in A; both watches run in a third namespace. `extra`
+/// picks the source (`--poll`, or nothing for the tracepoint).
+fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16, marker: u16) {
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let b_holder = in_netns_of(b.pid(), || holder_on(port));
+    let ports = format!("{port},{marker}");
+    let watch = |ns: &common::Holder| {
+        let mut args = vec![
+            ports.clone(),
+            "--netns".into(),
+            ns.pid().to_string(),
+            "--proto".into(),
+            "tcp".into(),
+            "--for".into(),
+            "60s".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Watch::start(&args)
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    let polling = !extra.is_empty();
+    if !polling && !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    for (w, ino) in [(&wa, a_ino), (&wb, b_ino)] {
+        let named = w.source["netns"].as_str().unwrap_or_default();
+        assert!(named.contains(&format!("net:[{ino}]")), "{}", w.source);
+    }
+    let on = |evs: &[Value], kind: &str| -> Vec<Value> {
+        evs.iter()
+            .filter(|e| e["local_port"] == port && e["event"] == kind)
+            .cloned()
+            .collect()
+    };
+    let cycles = 3;
+    let mut pids = Vec::new();
+    let mut ea = Vec::new();
+    if polling {
+        // The poll's claim is its stated resolution, tested elsewhere; here each holder stays
+        // until the watch has reported it, so a loaded host cannot turn this into a race.
+        for i in 1..=cycles {
+            let h = in_netns_of(a.pid(), || holder_on(port));
+            pids.push(h.pid());
+            ea.extend(wa.collect(Duration::from_secs(30), |evs| {
+                on(&ea, "take").len() + on(evs, "take").len() >= i
+            }));
+            drop(h);
+            ea.extend(wa.collect(Duration::from_secs(30), |evs| {
+                on(&ea, "leave").len() + on(evs, "leave").len() >= i
+            }));
+        }
+    } else {
+        // The tracepoint's claim: a 20 ms holder, every time, from its own context.
+        let mut child = in_netns_of(a.pid(), || flapper(port, cycles as u32, 20, 500));
+        pids = vec![child.id(); cycles];
+        ea = wa.collect(Duration::from_secs(30), |evs| {
+            on(evs, "leave").len() >= cycles
+        });
+        let _ = child.wait();
+    }
+    let takes = on(&ea, "take");
+    assert_eq!(takes.len(), cycles, "{ea:#?}");
+    for (t, pid) in takes.iter().zip(&pids) {
+        assert_eq!(t["state"], "LISTEN", "{t}");
+        assert_eq!(t["netns"], a_ino, "{t}");
+        assert_eq!(t["owner"]["pid"], *pid, "{t}");
+    }
+    // Then a marker in B: once B's watch reports it, it has seen all A did before.
+    let mut eb = wb.collect(Duration::from_secs(10), |evs| !on(evs, "held").is_empty());
+    let mark = marker_in(b.pid(), marker, polling);
+    eb.extend(wait_for_marker(&wb, marker, "take"));
+    drop(mark);
+    let held = on(&eb, "held");
+    assert_eq!(held.len(), 1, "B's own holder: {eb:#?}");
+    assert_eq!(held[0]["owner"]["pid"], b_holder.pid(), "{eb:#?}");
+    assert!(
+        eb.iter()
+            .all(|e| e["local_port"] != port || e["event"] == "held"),
+        "B's watch reported A's holder: {eb:#?}"
+    );
+    for e in &eb {
+        assert_eq!(e["netns"], b_ino, "{e}");
+    }
+    // And A's watch never names B's holder or marker.
+    let mark_a = marker_in(a.pid(), marker, polling);
+    ea.extend(wait_for_marker(&wa, marker, "take"));
+    drop(mark_a);
+    assert!(on(&ea, "held").is_empty(), "{ea:#?}");
+    assert_eq!(on(&ea, "take").len(), cycles, "{ea:#?}");
+    assert_eq!(
+        ea.iter()
+            .filter(|e| e["local_port"] == marker && e["event"] == "take")
+            .count(),
+        1,
+        "only A's marker: {ea:#?}"
+    );
+    for e in &ea {
+        assert_eq!(e["netns"], a_ino, "{e}");
+        assert_ne!(
+            e["owner"]["pid"],
+            b_holder.pid(),
+            "A's watch reported B's socket: {e}"
+        );
+    }
+}
+
+#[test]
+fn netns_tracepoint_reports_a_holder_in_its_namespace_only() {
+    a_holder_is_seen_in_its_namespace_only(
+        "netns_tracepoint_reports_a_holder_in_its_namespace_only",
+        &[],
+        47931,
+        47932,
+    );
+}
+
+#[test]
+fn netns_polling_reports_a_holder_in_its_namespace_only() {
+    a_holder_is_seen_in_its_namespace_only(
+        "netns_polling_reports_a_holder_in_its_namespace_only",
+        &["--poll", "--poll-interval", "20ms"],
+        47941,
+        47942,
+    );
+}
+
+#[test]
+fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
+    let test = "netns_binds_catch_a_udp_bind_in_their_namespace_only";
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let (port, marker) = (47951, 47952);
+    let ports = format!("{port},{marker}");
+    let watch = |ns: &common::Holder| {
+        let pid = ns.pid().to_string();
+        Watch::start(&[&ports, "--netns", &pid, "--binds", "--for", "60s"])
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    if !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    let notes = wa.source["notes"].to_string();
+    if !notes.contains("--binds: a BPF program") {
+        skip(test, &format!("--binds not active here: {notes}"));
+        return;
+    }
+    // 5 ms: only the bind() program can see it (the UDP poll beside it is every 20 ms).
+    let cycles = 3;
+    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 500, "udp"));
+    let udp_pid = udp.id();
+    let binds_of = |evs: &[Value], pid: u32| -> Vec<Value> {
+        evs.iter()
+            .filter(|e| e["source"] == "bind" && e["owner"]["pid"] == pid)
+            .cloned()
+            .collect()
+    };
+    let ea = wa.collect(Duration::from_secs(30), |evs| {
+        binds_of(evs, udp_pid).len() >= cycles as usize
+    });
+    let _ = udp.wait();
+    let binds = binds_of(&ea, udp_pid);
+    assert_eq!(binds.len(), cycles as usize, "{ea:#?}");
+    for e in &binds {
+        assert_eq!(e["event"], "take", "{e}");
+        assert_eq!(e["proto"], "udp", "{e}");
+        assert_eq!(e["local_port"], port, "{e}");
+        assert_eq!(e["netns"], a_ino, "{e}");
+    }
+    let mut mark = in_netns_of(b.pid(), || flapper_kind(marker, 1, 100, 1000, "udp"));
+    let mark_pid = mark.id();
+    // Its bind() event, not only the poll's sight of the socket: B has drained its rings past A's.
+    let eb = wb.collect(Duration::from_secs(30), |evs| {
+        !binds_of(evs, mark_pid).is_empty()
+    });
+    let _ = mark.wait();
+    assert!(
+        eb.iter().all(|e| e["owner"]["pid"] != udp_pid),
+        "B's watch reported A's bind: {eb:#?}"
+    );
+    for e in &eb {
+        assert_eq!(e["netns"], b_ino, "{e}");
+    }
+    let mark_bind = binds_of(&eb, mark_pid);
+    assert_eq!(mark_bind.len(), 1, "B's own bind: {eb:#?}");
+}
+
+/// The changes that run in softirq (an accepted connection, the handshake that gives a connect
+/// its kernel-chosen port) are placed in their namespace too: reported by the watch on A, where
+/// they happen, not by the one on B.
+#[test]
+fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
+    let test = "netns_tracepoint_places_accepted_and_kernel_chosen_connections";
+    if !private_netns(test) {
+        return;
+    }
+    let (a, a_ino) = other_netns();
+    let (b, b_ino) = other_netns();
+    let (server, marker) = (47960, 47963);
+    // Only two ephemeral ports in A: the client must take a watched one.
+    in_netns_of(a.pid(), || {
+        std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "47961 47962").unwrap()
+    });
+    let listener = in_netns_of(a.pid(), || holder_on(server));
+    let ports = format!("{server},47961,47962,{marker}");
+    let watch = |ns: &common::Holder| {
+        let pid = ns.pid().to_string();
+        Watch::start(&[&ports, "--netns", &pid, "--proto", "tcp", "--for", "60s"])
+    };
+    let wa = watch(&a);
+    let wb = watch(&b);
+    if !tracepoint_or_skip(&wa, test) {
+        return;
+    }
+    let mut client = in_netns_of(a.pid(), || flapper_kind(server, 1, 1000, 1000, "connect"));
+    let client_pid = client.id();
+    let accepted =
+        |e: &Value| e["event"] == "take" && e["local_port"] == server && e["remote_port"] != 0;
+    let ea = wa.collect(Duration::from_secs(30), |evs| {
+        !events_of(evs, client_pid, "take").is_empty() && evs.iter().any(accepted)
+    });
+    let _ = client.wait();
+    let took = &events_of(&ea, client_pid, "take")[0];
+    assert_eq!(took["kernel_chosen"], true, "{took}");
+    assert_eq!(took["remote_port"], server, "{took}");
+    assert_eq!(took["netns"], a_ino, "{took}");
+    let acc = ea
+        .iter()
+        .find(|e| accepted(e))
+        .unwrap_or_else(|| panic!("no accepted connection: {ea:#?}"));
+    assert_eq!(acc["netns"], a_ino, "{acc}");
+    assert_eq!(acc["owner"]["pid"], listener.pid(), "{acc}");
+    assert_eq!(acc["owner_via"], "listener", "{acc}");
+    assert_eq!(acc["remote_port"], took["local_port"], "{acc}");
+    let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, 20, 1000));
+    let eb = wait_for_marker(&wb, marker, "leave");
+    let _ = mark.wait();
+    for e in &eb {
+        assert_eq!(
+            e["netns"], b_ino,
+            "B's watch reported another namespace's: {e}"
+        );
+        assert_ne!(e["local_port"], server, "{e}");
+    }
 }

@@ -120,7 +120,8 @@ pub enum Command {
     /// Report every socket that takes, leaves or changes state on ports, as it happens.
     ///
     /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
-    /// polls sock_diag; the first line says which, and what it can miss.
+    /// polls sock_diag; the first line says which, and what it can miss. With --netns
+    /// (PID, path or name), only that network namespace's sockets (root).
     Watch(watch_cmd::WatchArgs),
     /// Who held a port when: read a log written with --record.
     History(history_cmd::HistoryArgs),
@@ -398,12 +399,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs_cmd::completions(&args),
         Some(Command::Man) => docs_cmd::man(),
-        // Tracepoints see every namespace (events carry the owner's `netns`); polling another
-        // namespace is not built yet: refuse rather than quietly watch this one.
-        Some(Command::Watch(_)) if cli.netns.is_some() => bad_input(
-            "watch does not take --netns yet: run it inside the namespace (nsenter -n -t PID portscope watch ...); the tracepoint source sees every namespace anyway",
-        ),
-        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args)),
+        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::exit_status(history_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {

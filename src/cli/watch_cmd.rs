@@ -122,7 +122,9 @@ pub fn clock(t: jiff::Timestamp) -> String {
         .to_string()
 }
 
-pub fn event_text(e: &WatchEvent) -> String {
+/// One event as a line. `watched` is the namespace named with `--netns` (its events need no
+/// label); without it, an event outside portscope's own namespace names its namespace.
+pub fn event_text(e: &WatchEvent, watched: Option<u64>) -> String {
     let remote = if e.remote_port == 0 && e.remote_addr.is_unspecified() {
         "*".to_string()
     } else {
@@ -158,7 +160,7 @@ pub fn event_text(e: &WatchEvent) -> String {
         None => t.push_str("  owner unknown"),
     }
     if let Some(ns) = e.netns
-        && ns != crate::collect::netns::own_inode()
+        && ns != watched.unwrap_or_else(crate::collect::netns::own_inode)
     {
         t.push_str(&format!(" netns:[{ns}]"));
     }
@@ -170,8 +172,13 @@ pub fn event_text(e: &WatchEvent) -> String {
 
 fn source_text(ports: &[u16], info: &SourceInfo) -> String {
     let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let place = info
+        .netns
+        .as_ref()
+        .map(|n| format!(" in network namespace {n}"))
+        .unwrap_or_default();
     let mut t = format!(
-        "portscope watch {}: source {}: {}\n",
+        "portscope watch {}{place}: source {}: {}\n",
         ports.join(","),
         info.source,
         info.detail
@@ -182,8 +189,14 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
     t
 }
 
-pub fn run(args: &WatchArgs) -> ExitCode {
+pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
+    // Events in the watched namespace carry no label in text: it is named once, on top.
+    let watched = match netns {
+        crate::collect::NetnsTarget::Current => None,
+        t => t.inode(),
+    };
     let opts = WatchOptions {
+        netns: netns.clone(),
         ports: args.ports.0.clone(),
         proto: args.proto,
         until: args.duration.map(|d| Instant::now() + d),
@@ -225,7 +238,7 @@ pub fn run(args: &WatchArgs) -> ExitCode {
                 "{{\"type\":\"resolution\",\"resolution_ms\":{ms:.1}}}"
             )),
             (Report::Source(i), false) => Ok(source_text(&ports, i).trim_end().to_string()),
-            (Report::Event(e), false) => Ok(event_text(e)),
+            (Report::Event(e), false) => Ok(event_text(e, watched)),
             (Report::Lost(n), false) => Ok(format!(
                 "!! the kernel dropped {n} events (ring full): some changes are missing"
             )),

@@ -179,6 +179,8 @@ struct Enter {
     uid: u32,
     /// Protocol, read from /proc/PID/fd/FD while the socket is open.
     proto: Option<Proto>,
+    /// The calling thread's network namespace, where the socket is (read with the protocol).
+    netns: Option<u64>,
 }
 
 pub struct Binds {
@@ -373,6 +375,7 @@ impl Binds {
                 uid,
                 // Read now, while the socket is most likely still open.
                 proto: socket_proto(tgid, fd),
+                netns: super::scope::of_task(tgid, tid),
             }),
             0,
         ))
@@ -431,7 +434,7 @@ fn event(e: Enter, ret: i64, exit_ns: i128) -> WatchEvent {
             State::Close
         },
         kernel_chosen: Some(false),
-        netns: super::owner::netns_of(e.tgid),
+        netns: e.netns,
         owner: Some(owner),
         owner_via: Some(OwnerVia::Bind),
         inode: 0,

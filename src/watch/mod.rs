@@ -15,6 +15,7 @@ pub mod binds;
 mod join;
 pub mod owner;
 pub mod poll;
+pub mod scope;
 pub mod trace;
 pub mod tracefs;
 
@@ -88,8 +89,9 @@ pub struct WatchEvent {
     /// Socket inode where known (poll source, held sockets), 0 otherwise.
     #[serde(default)]
     pub inode: u64,
-    /// The network namespace (inode of /proc/PID/ns/net) of the owner, where known: the
-    /// tracepoint sees every namespace on the host, a poll only portscope's own.
+    /// The network namespace (its inode, as in `net:[4026531840]`) the socket is in, where
+    /// known: without `--netns` the tracepoint sees every namespace on the host, a poll only
+    /// portscope's own; with it, only the target's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<u64>,
     /// "tracepoint" or "poll".
@@ -100,12 +102,14 @@ pub struct WatchEvent {
 }
 
 impl WatchEvent {
-    /// An event describing a socket as sock_diag reports it.
+    /// An event describing a socket as sock_diag reports it; `netns` is the namespace the dump
+    /// was made in.
     pub fn from_socket(
         s: &Socket,
         event: EventKind,
         old_state: Option<State>,
         source: &str,
+        netns: Option<u64>,
     ) -> Self {
         let owner = s.owners.first().map(|o| (**o).clone());
         WatchEvent {
@@ -123,7 +127,7 @@ impl WatchEvent {
             owner_via: owner.as_ref().map(|_| OwnerVia::Scan),
             owner,
             inode: s.inode,
-            netns: Some(crate::collect::netns::current_inode()).filter(|&i| i != 0),
+            netns,
             source: source.into(),
             note: if s.accept_queue {
                 Some("waiting in its listener's accept queue (not accepted yet)".to_string())
@@ -148,6 +152,8 @@ pub struct WatchOptions {
     pub poll_interval: Duration,
     /// Also trace bind() with a BPF program (UDP and bind-only TCP holders).
     pub binds: bool,
+    /// The network namespace to watch (`--netns`); Current keeps the behaviour without it.
+    pub netns: crate::collect::NetnsTarget,
 }
 
 /// Which source is in use and what it can see: the first line of every watch.
@@ -163,6 +169,9 @@ pub struct SourceInfo {
     /// Things worth knowing (tracefs mounted by us, a fallback and why).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// With `--netns`: the namespace watched, as "pid 4123 (net:[4026532301])".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<String>,
 }
 
 /// Why a watch could not start.
@@ -196,6 +205,7 @@ pub fn run(
     opts: &WatchOptions,
     sink: &mut dyn FnMut(Report<'_>) -> bool,
 ) -> Result<(), WatchError> {
+    let scope = scope::Scope::new(&opts.netns)?;
     let mut notes = Vec::new();
     let tcp_wanted = opts.proto != Some(Proto::Udp);
     if !opts.force_poll && (tcp_wanted || opts.binds) {
@@ -208,7 +218,7 @@ pub fn run(
                             .into(),
                     );
                 }
-                return trace::run(tracer, opts, notes, sink);
+                return trace::run(tracer, opts, &scope, notes, sink);
             }
             Err(why) => notes.push(format!("tracepoint unavailable: {why}; polling instead")),
         }
@@ -218,7 +228,7 @@ pub fn run(
     if opts.binds {
         notes.push("--binds needs the tracepoint source (root or CAP_BPF + CAP_PERFMON, tracefs): not active".into());
     }
-    poll::run(opts, notes, sink)
+    poll::run(opts, &scope, notes, sink)
 }
 
 /// The state mask for a full sock_diag dump of one port: every state, plus TCP's

@@ -5,8 +5,8 @@
 //! tens of ms with 100k+ connections), so the resolution actually achieved is measured and
 //! reported, never assumed.
 
+use super::scope::Scope;
 use super::{EventKind, Report, SourceInfo, WatchError, WatchEvent, WatchOptions, owner};
-use crate::collect::netlink::Dumper;
 use crate::model::{Proto, Socket};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
@@ -33,14 +33,24 @@ fn key(s: &Socket) -> Key {
 pub struct Differ {
     prev: FxHashMap<Key, Socket>,
     owners: crate::collect::owner_cache::OwnerCache,
+    /// The namespace the tables come from, stamped on every event.
+    netns: Option<u64>,
 }
 
 impl Differ {
+    /// A differ for tables dumped in namespace `netns`.
+    pub fn new(netns: Option<u64>) -> Self {
+        Differ {
+            netns,
+            ..Default::default()
+        }
+    }
+
     /// Remembers `now` as the baseline and returns it as "held" events.
     pub fn baseline(&mut self, now: Vec<Socket>, source: &str) -> Vec<WatchEvent> {
         let events = now
             .iter()
-            .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, source))
+            .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, source, self.netns))
             .collect();
         self.prev = now.into_iter().map(|s| (key(&s), s)).collect();
         events
@@ -68,7 +78,13 @@ impl Differ {
         for mut s in now {
             let k = key(&s);
             match self.prev.remove(&k) {
-                None => events.push(WatchEvent::from_socket(&s, EventKind::Take, None, source)),
+                None => events.push(WatchEvent::from_socket(
+                    &s,
+                    EventKind::Take,
+                    None,
+                    source,
+                    self.netns,
+                )),
                 Some(old) => {
                     if s.owners.is_empty() {
                         s.owners = old.owners.clone();
@@ -79,6 +95,7 @@ impl Differ {
                             EventKind::State,
                             Some(old.state),
                             source,
+                            self.netns,
                         ));
                     }
                 }
@@ -86,7 +103,13 @@ impl Differ {
             next.insert(k, s);
         }
         for (_, gone) in self.prev.drain() {
-            let mut e = WatchEvent::from_socket(&gone, EventKind::Leave, Some(gone.state), source);
+            let mut e = WatchEvent::from_socket(
+                &gone,
+                EventKind::Leave,
+                Some(gone.state),
+                source,
+                self.netns,
+            );
             e.state = crate::model::State::Close;
             events.push(e);
         }
@@ -98,11 +121,12 @@ impl Differ {
 /// Polls until `opts.until` or until the sink says stop.
 pub fn run(
     opts: &WatchOptions,
+    scope: &Scope,
     mut notes: Vec<String>,
     sink: &mut dyn FnMut(Report<'_>) -> bool,
 ) -> Result<(), WatchError> {
-    let mut dumper =
-        Dumper::open().map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+    // Opened inside the target namespace once: every dump from it reads that namespace.
+    let mut dumper = scope.dumper()?;
     let first = super::sockets_on(
         &mut dumper,
         &opts.ports,
@@ -126,6 +150,7 @@ pub fn run(
         ),
         resolution_ms: Some(ms),
         notes,
+        netns: scope.describe(),
     };
     if !sink(Report::Source(&info)) {
         return Ok(());
@@ -133,7 +158,7 @@ pub fn run(
     let mut mine = first;
     owner::attach(&mut mine);
     crate::collect::accept_queue::attribute(&mut mine);
-    let mut differ = Differ::default();
+    let mut differ = Differ::new(scope.dumped_inode());
     for e in differ.baseline(mine, "poll") {
         if !sink(Report::Event(&e)) {
             return Ok(());

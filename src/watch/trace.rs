@@ -6,6 +6,7 @@
 //! A kernel-chosen port only shows at SYN_SENT -> ESTABLISHED, which runs in softirq (any pid):
 //! like bcc's tcplife, the connect's pid is remembered by socket address and joined there.
 
+use super::scope::Scope;
 use super::tracefs::{self, Format};
 use super::{EventKind, OwnerVia, Report, SourceInfo, WatchError, WatchEvent, WatchOptions};
 use crate::model::{Family, Owner, Proto};
@@ -163,6 +164,7 @@ impl Tracer {
 pub(super) struct Sample {
     pub(super) time_ns: i128,
     pub(super) pid: u32,
+    pub(super) tid: u32,
     pub(super) in_process: bool,
     pub(super) skaddr: u64,
     pub(super) old: u8,
@@ -182,6 +184,7 @@ impl Tracer {
     /// Body layout for PERF_SAMPLE_TID | TIME | RAW: pid, tid, time, raw size, raw record.
     fn decode(&self, body: &[u8]) -> Option<Sample> {
         let pid = u32::from_ne_bytes(rd(body, 0)?);
+        let tid = u32::from_ne_bytes(rd(body, 4)?);
         let time = u64::from_ne_bytes(rd(body, 8)?);
         let size = u32::from_ne_bytes(rd(body, 16)?) as usize;
         let raw = body.get(20..20 + size)?;
@@ -209,6 +212,7 @@ impl Tracer {
         Some(Sample {
             time_ns,
             pid,
+            tid,
             in_process: raw.get(f.flags)? & IRQ_FLAGS == 0,
             skaddr: u64::from_ne_bytes(rd(raw, f.skaddr)?),
             old: i32::from_ne_bytes(rd(raw, f.oldstate)?) as u8,
@@ -228,6 +232,7 @@ impl Tracer {
 pub fn run(
     mut tracer: Tracer,
     opts: &WatchOptions,
+    scope: &Scope,
     notes: Vec<String>,
     sink: &mut dyn FnMut(Report<'_>) -> bool,
 ) -> Result<(), WatchError> {
@@ -254,14 +259,16 @@ pub fn run(
         ),
         resolution_ms: None,
         notes,
+        netns: scope.describe(),
     };
     if !sink(Report::Source(&info)) {
         return Ok(());
     }
     // Tracing is already on, so nothing that happens from here is missed; the held sockets are
     // read after it (a socket may show as both held and taken, never as neither).
-    let mut dumper = crate::collect::netlink::Dumper::open()
-        .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+    // In the target namespace: held sockets, the UDP poll and softirq lookups read its tables.
+    let mut dumper = scope.dumper()?;
+    let dumped_ns = scope.dumped_inode();
     let mut held = if tcp_too {
         super::sockets_on(
             &mut dumper,
@@ -276,11 +283,11 @@ pub fn run(
     super::owner::attach(&mut held);
     // Connections not yet accepted belong to their listener's process.
     crate::collect::accept_queue::attribute(&mut held);
-    let mut joiner = super::join::Joiner::new(&opts.ports);
-    let mut udp = super::poll::Differ::default();
+    let mut joiner = super::join::Joiner::new(&opts.ports, scope.only);
+    let mut udp = super::poll::Differ::new(dumped_ns);
     let held_events: Vec<WatchEvent> = held
         .iter()
-        .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, "tracepoint"))
+        .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, "tracepoint", dumped_ns))
         .collect();
     joiner.seed(&held_events);
     for e in &held_events {
@@ -353,12 +360,36 @@ pub fn run(
             return Ok(());
         }
         if tcp_too {
-            batch.extend(samples.iter().filter_map(|s| joiner.process(s)));
+            // A change in softirq on a socket not seen before: is it in the target's table?
+            let mut in_target = |s: &Sample| {
+                dumper
+                    .port_sockets(s.family, Proto::Tcp, s.sport, super::ALL_STATES_AND_BOUND)
+                    .is_ok_and(|found| {
+                        found.iter().any(|k| {
+                            k.local_addr == s.saddr
+                                && k.remote_addr == s.daddr
+                                && k.remote_port == s.dport
+                        })
+                    })
+            };
+            batch.extend(
+                samples
+                    .iter()
+                    .filter_map(|s| joiner.process(s, &mut in_target)),
+            );
         }
         if let Some(b) = binds.as_mut() {
-            let (events, lost) = b.drain();
+            let (mut events, lost) = b.drain();
             if lost > 0 && !sink(Report::Lost(lost)) {
                 return Ok(());
+            }
+            // bind() runs in the caller's context: its namespace is the thread's.
+            events.retain(|e| scope.admits(e.netns));
+            if scope.only.is_some() {
+                for e in events.iter_mut().filter(|e| e.netns.is_none()) {
+                    let note = e.note.take().unwrap_or_default();
+                    e.note = Some(format!("{note}; {}", super::scope::UNKNOWN_NETNS));
+                }
             }
             for e in &events {
                 if e.event == EventKind::Take
