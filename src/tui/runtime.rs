@@ -249,6 +249,17 @@ pub fn run(
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
                     Effect::Scope(s) => ctrl_tx.send(Control::Scope(s)),
+                    Effect::Copy(text) => {
+                        // Written between two frames, straight to the terminal: it draws nothing.
+                        let note = super::copy::copy(&mut std::io::stdout(), &text);
+                        let _ = action_tx.send(Inbox::App(Msg::Note(note)));
+                        Ok(())
+                    }
+                    Effect::WriteFile { path, text } => {
+                        let note = super::copy::write_new(&path, &text);
+                        let _ = action_tx.send(Inbox::App(Msg::Note(note)));
+                        Ok(())
+                    }
                     Effect::Execute(action) => {
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.

@@ -69,10 +69,7 @@ impl App {
                     plan_close(&sock, &netns)
                 };
                 match planned {
-                    Ok(action) => self.open(Modal::Confirm {
-                        action,
-                        context: Vec::new(),
-                    }),
+                    Ok(action) => self.open(Modal::confirm(action, Vec::new())),
                     Err(why) => self.info("Nothing to do", why),
                 }
             }
@@ -112,10 +109,7 @@ impl App {
                     return;
                 };
                 match crate::reserve::plan_undo(&journal, &netns) {
-                    Ok(plan) => self.open(Modal::Confirm {
-                        action: PendingAction::UndoReservation(plan),
-                        context: Vec::new(),
-                    }),
+                    Ok(plan) => self.open(Modal::confirm(PendingAction::UndoReservation(plan), Vec::new())),
                     Err(e) => self.info("Nothing to undo", e.message),
                 }
             }
@@ -195,10 +189,7 @@ impl App {
                     lines,
                 )));
             }
-            Ok(a) => self.open(Modal::Confirm {
-                action: PendingAction::ApplyReservation(a),
-                context: Vec::new(),
-            }),
+            Ok(a) => self.open(Modal::confirm(PendingAction::ApplyReservation(a), Vec::new())),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! a draw are the measurements in [`Measured`].
 
 mod actions;
+mod blocks;
 mod context;
 mod habits;
 mod input;
@@ -17,6 +18,7 @@ mod state;
 mod time_travel;
 mod why_act;
 
+pub use blocks::{BlockView, shown_text};
 pub use context::ActionContext;
 pub use input::{parse_bind, typed};
 pub use modal::{DetailPane, Modal, ReserveDialog};
@@ -94,6 +96,8 @@ pub enum Msg {
     Resize,
     /// A confirmed action finished.
     ActionDone(Box<ActionOutcome>),
+    /// What became of a copy or a file write (one line for the status bar).
+    Note(String),
     /// What changed with the last snapshot, for time travel (`[` / `]`).
     History(Arc<Vec<crate::history::Change>>),
 }
@@ -117,6 +121,13 @@ pub enum Effect {
     Watch(Option<BindRequest>),
     /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
     Execute(Box<crate::action::PendingAction>),
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
+    /// Write this text to a new file (never over an existing one, never through a link).
+    WriteFile {
+        path: std::path::PathBuf,
+        text: String,
+    },
     /// Read these network namespaces from now on.
     Scope(super::netns_pick::Scope),
     Quit,
@@ -150,6 +161,8 @@ pub struct App {
     pub travel: super::travel::TimeTravel,
     /// What the last draw measured (the one way data flows back from a draw).
     pub measured: Measured,
+    /// Selection and scrolling of the copyable blocks in the dialog on top.
+    pub blocks: BlockView,
 }
 
 impl App {
@@ -176,6 +189,7 @@ impl App {
             picker: Default::default(),
             travel: Default::default(),
             measured: Measured::default(),
+            blocks: BlockView::default(),
         }
     }
 
@@ -211,6 +225,10 @@ impl App {
                 self.error = Some(e);
                 Vec::new()
             }
+            Msg::Note(note) => {
+                self.note = Some(note);
+                Vec::new()
+            }
             Msg::History(changes) => {
                 self.travel.record(&changes);
                 Vec::new()
@@ -218,10 +236,11 @@ impl App {
             Msg::ActionDone(outcome) => {
                 let outcome = *outcome;
                 self.open(match outcome.follow_up.clone() {
-                    Some(next) => Modal::Confirm {
-                        action: next,
-                        context: outcome.lines,
-                    },
+                    Some(next) => Modal::confirm_after(
+                        next,
+                        outcome.lines.iter().map(|l| l.text.clone()).collect(),
+                        outcome.blocks.clone(),
+                    ),
                     None => Modal::Outcome(outcome),
                 });
                 vec![Effect::RefreshNow]

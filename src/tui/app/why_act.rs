@@ -41,7 +41,7 @@ impl App {
 
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
         match planned {
-            Ok(action) => self.open(Modal::Confirm { action, context }),
+            Ok(action) => self.open(Modal::confirm(action, context)),
             Err(why) => self.why_info("Nothing to do", vec![why]),
         }
     }
@@ -86,15 +86,15 @@ impl App {
                 self.why_info("Fix by hand", lines);
                 return;
             }
-            self.open(Modal::Confirm {
-                action: PendingAction::Sequence(SequenceAction {
+            self.open(Modal::confirm(
+                PendingAction::Sequence(SequenceAction {
                     steps,
                     manual,
                     req,
                     netns,
                 }),
-                context: Vec::new(),
-            });
+                Vec::new(),
+            ));
             return;
         }
         let Some(c) = d.causes.get(self.why.cause) else {

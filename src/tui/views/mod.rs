@@ -3,6 +3,7 @@
 
 pub mod columns;
 pub mod connections;
+pub mod copyblock;
 pub mod detail;
 pub mod dialog;
 pub mod help;
