@@ -2,12 +2,12 @@
 //! left behind. Each socket is pinned by its cookie, so a socket that reuses the addresses since
 //! the snapshot is not touched.
 
-use crate::model::text::{Described, Line};
 use super::exec::ActionOutcome;
 use super::{NotOffered, PendingAction};
 use crate::analyze::why::{CauseKind, Diagnosis};
 use crate::collect::NetnsTarget;
 use crate::collect::netlink::Dumper;
+use crate::model::text::{Described, Line};
 use crate::model::{Proto, Socket, State};
 
 #[derive(Debug, Clone, PartialEq)]

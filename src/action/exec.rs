@@ -53,7 +53,11 @@ pub struct ActionOutcome {
 }
 
 impl ActionOutcome {
-    fn new<L: Into<Line>>(status: Status, title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
+    fn new<L: Into<Line>>(
+        status: Status,
+        title: impl Into<String>,
+        lines: Vec<L>,
+    ) -> ActionOutcome {
         ActionOutcome {
             status,
             title: title.into(),
@@ -73,10 +77,7 @@ impl ActionOutcome {
     }
 
     /// A message that nothing was done (no action ran; nothing is logged).
-    pub fn nothing_done<L: Into<Line>>(
-        title: impl Into<String>,
-        lines: Vec<L>,
-    ) -> ActionOutcome {
+    pub fn nothing_done<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
         ActionOutcome::new(Status::Refused, title, lines)
     }
 
@@ -212,7 +213,9 @@ fn close(a: &super::CloseAction) -> ActionOutcome {
         ),
         Ok(Err(nix::Error::EOPNOTSUPP)) => ActionOutcome::failed(
             title,
-            vec!["this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead"],
+            vec![
+                "this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead",
+            ],
         ),
         Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => ActionOutcome::failed(
             title,
@@ -220,7 +223,9 @@ fn close(a: &super::CloseAction) -> ActionOutcome {
         ),
         Ok(Err(nix::Error::ENOENT)) | Ok(Err(nix::Error::ESTALE)) => ActionOutcome::failed(
             title,
-            vec!["the connection is already gone (or another socket reuses its addresses); nothing was closed"],
+            vec![
+                "the connection is already gone (or another socket reuses its addresses); nothing was closed",
+            ],
         ),
         Ok(Err(e)) => ActionOutcome::failed(title, vec![format!("SOCK_DESTROY failed: {e}")]),
         Err(e) => ActionOutcome::failed(title, vec![e.to_string()]),
@@ -245,7 +250,10 @@ fn apply(a: &super::ReserveAction) -> ActionOutcome {
         Err(e) => {
             let mut out = ActionOutcome::failed(
                 title,
-                vec![Line::from(e.message.clone()), Line::note("nothing was changed")],
+                vec![
+                    Line::from(e.message.clone()),
+                    Line::note("nothing was changed"),
+                ],
             );
             if e.kind == ErrorKind::NotPermitted {
                 out.blocks.push(Block::new(

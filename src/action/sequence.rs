@@ -2,11 +2,11 @@
 //! the kernel's probe after each, stopping as soon as the service's bind would succeed.
 
 use super::PendingAction;
-use crate::model::text::{Described, Line};
 use super::exec::{ActionOutcome, execute};
 use crate::analyze::why::BindRequest;
 use crate::collect::NetnsTarget;
 use crate::collect::probe::probe_as;
+use crate::model::text::{Described, Line};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceAction {

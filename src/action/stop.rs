@@ -4,9 +4,9 @@
 //! name taken from a cgroup path or a runtime's state file must not become an option or a
 //! second command.
 
-use crate::model::text::{Block, Described, Line};
 use super::exec::ActionOutcome;
 use crate::model::Owner;
+use crate::model::text::{Block, Described, Line};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

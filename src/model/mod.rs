@@ -19,7 +19,6 @@ pub mod probe;
 pub mod process_context;
 pub mod role;
 pub mod shell;
-pub mod text;
 /// Builders for tests: in unit tests, and for integration tests through the `test-support`
 /// feature (Cargo.toml turns it on for them); never in a release build.
 #[cfg(any(test, feature = "test-support"))]
@@ -27,6 +26,7 @@ pub mod text;
 pub mod test_support;
 #[cfg(test)]
 mod tests;
+pub mod text;
 pub mod workload;
 
 pub use kind::{Family, Proto, State};

@@ -126,6 +126,11 @@ impl Described {
         }
     }
 
+    /// The lines' texts.
+    pub fn text(&self) -> Vec<String> {
+        self.lines.iter().map(|l| l.text.clone()).collect()
+    }
+
     /// The first line's text ("" when there is none).
     pub fn first(&self) -> &str {
         self.lines.first().map_or("", |l| l.text.as_str())

@@ -52,8 +52,17 @@ pub fn copy(out: &mut impl Write, text: &str) -> String {
 /// replaced or followed), atomically; the note says what was done.
 pub fn write_new(path: &Path, text: &str) -> String {
     let (dir, name) = match (path.parent(), path.file_name()) {
-        (Some(d), Some(n)) if !matches!(path.components().next_back(), Some(Component::ParentDir)) => {
-            (if d.as_os_str().is_empty() { Path::new(".") } else { d }, n)
+        (Some(d), Some(n))
+            if !matches!(path.components().next_back(), Some(Component::ParentDir)) =>
+        {
+            (
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                },
+                n,
+            )
         }
         _ => return format!("not written: {} names no file", path.display()),
     };

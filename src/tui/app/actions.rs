@@ -109,7 +109,10 @@ impl App {
                     return;
                 };
                 match crate::reserve::plan_undo(&journal, &netns) {
-                    Ok(plan) => self.open(Modal::confirm(PendingAction::UndoReservation(plan), Vec::new())),
+                    Ok(plan) => self.open(Modal::confirm(
+                        PendingAction::UndoReservation(plan),
+                        Vec::new(),
+                    )),
                     Err(e) => self.info("Nothing to undo", e.message),
                 }
             }
@@ -189,7 +192,10 @@ impl App {
                     lines,
                 )));
             }
-            Ok(a) => self.open(Modal::confirm(PendingAction::ApplyReservation(a), Vec::new())),
+            Ok(a) => self.open(Modal::confirm(
+                PendingAction::ApplyReservation(a),
+                Vec::new(),
+            )),
         }
     }
 }

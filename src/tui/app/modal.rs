@@ -4,8 +4,8 @@
 use super::{App, Effect, Mode};
 use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, ReserveAction};
-use crate::model::text::{Block, Described};
 use crate::analyze::portmap::MAX_ZOOM;
+use crate::model::text::{Block, Described};
 use crate::model::{Socket, SocketKey};
 use crate::tui::keymap::Command;
 use crossterm::event::{Event, KeyCode, KeyEvent};

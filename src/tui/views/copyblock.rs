@@ -117,7 +117,14 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
             format!("{marker}{}", escape_line(&b.label)),
             label_style.add_modifier(Modifier::BOLD),
         ));
-        f.render_widget(Paragraph::new(label), Rect { y, height: 1, ..area });
+        f.render_widget(
+            Paragraph::new(label),
+            Rect {
+                y,
+                height: 1,
+                ..area
+            },
+        );
         y += 1;
         let (rows, skip, first) = if selected {
             let first = view.vscroll.min(lens[i].saturating_sub(sel_rows));
@@ -139,7 +146,11 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
                     Span::raw("  "),
                     Span::styled(shown, theme.key()),
                 ])),
-                Rect { y, height: 1, ..area },
+                Rect {
+                    y,
+                    height: 1,
+                    ..area
+                },
             );
             y += 1;
         }

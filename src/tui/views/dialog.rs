@@ -1,8 +1,8 @@
 //! Dialogs for actions: the confirmation (its text comes from the action; `y` acts, anything
 //! else is No), the outcome, the busy notice, and the reservation planner.
 
-use crate::action::exec::{ActionOutcome, Logged, Status};
 use super::copyblock;
+use crate::action::exec::{ActionOutcome, Logged, Status};
 use crate::escape::escape_line;
 use crate::model::text::{Block as TextBlock, Described, Kind, Line as TextLine};
 use crate::tui::app::{App, ReserveDialog};
@@ -92,10 +92,7 @@ fn with_blocks(
         height: text_h,
         ..inner
     };
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }),
-        text_area,
-    );
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     if let Some(hint) = hint {
         let b_area = Rect {
             y: inner.y + text_h,
