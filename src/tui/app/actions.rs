@@ -5,6 +5,7 @@ use super::{App, Modal, View};
 use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::model::Socket;
+use crate::model::text::Block;
 use crate::portset::PortSet;
 use crate::tui::keymap::Command;
 use std::path::PathBuf;
@@ -167,30 +168,27 @@ impl App {
                 self.note = Some("nothing to change: those ports are already reserved".into())
             }
             Ok(a) if !self.actions.is_root => {
-                let mut lines = vec![
-                    "Changing net.ipv4.ip_local_reserved_ports needs root. Run these instead:"
-                        .into(),
-                ];
-                lines.extend(
+                // Shown whole, for copying or saving: never wrapped into broken commands.
+                let mut outcome = ActionOutcome::nothing_done(
+                    "Reservation: run as root",
+                    vec!["Changing net.ipv4.ip_local_reserved_ports needs root."],
+                );
+                outcome.blocks.push(Block::new(
+                    "Run these instead:",
                     crate::reserve::manual_commands(
                         &a.request.value,
                         &a.request.netns,
                         a.request.dropin.as_deref(),
-                    )
-                    .lines()
-                    .map(String::from),
-                );
-                lines.push("Or for the fleet (Ansible):".into());
+                    ),
+                    "portscope-reservation.sh",
+                ));
                 let file = a.request.dropin.clone().unwrap_or_default();
-                lines.extend(
-                    crate::reserve::ansible_task(&a.request.value, &file)
-                        .lines()
-                        .map(String::from),
-                );
-                self.open(Modal::Outcome(ActionOutcome::nothing_done(
-                    "Reservation: run as root",
-                    lines,
-                )));
+                outcome.blocks.push(Block::new(
+                    "Or for the fleet (Ansible):",
+                    crate::reserve::ansible_task(&a.request.value, &file),
+                    "portscope-reservation.yml",
+                ));
+                self.open(Modal::Outcome(outcome));
             }
             Ok(a) => self.open(Modal::confirm(
                 PendingAction::ApplyReservation(a),

@@ -66,9 +66,9 @@ pub fn hint<'a>(app: &App, theme: &Theme, blocks: &[Block]) -> Line<'a> {
     if let Some(note) = &app.note {
         return Line::from(Span::styled(escape_line(note).into_owned(), theme.warn()));
     }
-    let mut text = String::from("c copies (OSC 52) · w writes to a file · ←→↑↓ scroll");
+    let mut text = String::from("c copy · w write to a file · ←→↑↓ scroll");
     if blocks.len() > 1 {
-        text.push_str(" · tab next block");
+        text.push_str(" · tab next");
     }
     Line::from(Span::styled(text, theme.dim()))
 }
@@ -81,8 +81,9 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
     let view: &BlockView = &app.blocks;
     let sel = view.selected.min(blocks.len() - 1);
     let lens: Vec<u16> = blocks.iter().map(|b| b.lines().count() as u16).collect();
-    // Labels first, then the others' few rows, and the selected block takes what is left.
-    let others: u16 = lens
+    // Labels first and the others' few rows; the selected block takes what it needs of the
+    // rest, and whatever is left after that goes back to the others, in order.
+    let others_min: u16 = lens
         .iter()
         .enumerate()
         .filter(|(i, _)| *i != sel)
@@ -91,10 +92,24 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
     let labels = blocks.len() as u16;
     let sel_rows = area
         .height
-        .saturating_sub(labels + others)
+        .saturating_sub(labels + others_min)
         .min(lens[sel])
         .max(1);
     app.measured.block_rows.set(sel_rows);
+    let mut spare = area.height.saturating_sub(labels + sel_rows);
+    let rows_of: Vec<u16> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == sel {
+                sel_rows
+            } else {
+                let r = (*l).min(spare);
+                spare -= r;
+                r
+            }
+        })
+        .collect();
     let width = usize::from(area.width);
     let mut y = area.y;
     let bottom = area.y + area.height;
@@ -130,7 +145,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
             let first = view.vscroll.min(lens[i].saturating_sub(sel_rows));
             (sel_rows, usize::from(view.hscroll), usize::from(first))
         } else {
-            (lens[i].min(OTHER_ROWS), 0, 0)
+            (rows_of[i], 0, 0)
         };
         let lines: Vec<&str> = b.lines().collect();
         for r in 0..rows {
