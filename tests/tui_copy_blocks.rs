@@ -279,3 +279,64 @@ fn write_creates_a_new_file_and_refuses_existing_files_and_links() {
     assert!(write_new(Path::new(".."), "x").starts_with("not written"));
     assert!(write_new(&d.path().join("no/such/dir/x.yml"), "x").starts_with("not written"));
 }
+
+/// The why view for port 10080 of the recording, its diagnosis made as the collector would.
+fn why_app() -> App {
+    use portscope::analyze::why::Context;
+    use portscope::tui::runtime::replay_diagnosis;
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    app.type_keys("4e10080\n");
+    let req = app.why.request.unwrap();
+    let d = replay_diagnosis(&req, &snap, &Context::default());
+    app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
+    app
+}
+
+#[test]
+fn c_in_the_why_view_shows_the_commands_whole_and_copies_one() {
+    let mut app = why_app();
+    let d = app.diagnosis.clone().unwrap();
+    let expected: Vec<String> = d
+        .plan
+        .iter()
+        .chain(d.remedies.iter())
+        .map(|r| r.command.clone())
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the recording's diagnosis has commands"
+    );
+    assert!(app.type_keys("c").is_empty());
+    let Some(Modal::Text { blocks, .. }) = app.modal() else {
+        panic!("{:?}", app.modal());
+    };
+    assert!(!blocks.is_empty());
+    // Each command once, and every one of them among the diagnosis's.
+    for b in blocks {
+        assert!(expected.contains(&b.text), "{b:?}");
+    }
+    let first = blocks[0].file_text();
+    let text = screen(&app, 60, 20);
+    assert_unwrapped(&text, &blocks[0].clone());
+    insta::assert_snapshot!("why_commands_60x20", text);
+    insta::assert_snapshot!("why_commands_120x35", screen(&app, 120, 35));
+    assert_eq!(app.type_keys("c"), vec![Effect::Copy(first)]);
+    app.type_keys("\x1b");
+    assert!(app.modal().is_none());
+}
+
+#[test]
+fn c_outside_the_why_view_says_where_it_works() {
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(recording(), None));
+    assert!(app.type_keys("c").is_empty());
+    assert!(app.modal().is_none());
+    assert!(
+        app.note.as_deref().unwrap().contains("the Why view only"),
+        "{:?}",
+        app.note
+    );
+}

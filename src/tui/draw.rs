@@ -67,6 +67,11 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
         Some(Modal::Busy(title)) => views::dialog::busy(f, theme, title),
         Some(Modal::Outcome(o)) => views::dialog::outcome(f, app, theme, o),
         Some(Modal::Reserve(dialog)) => views::dialog::reserve(f, app, theme, dialog),
+        Some(Modal::Text {
+            title,
+            lines,
+            blocks,
+        }) => views::dialog::text(f, app, theme, title, lines, blocks),
         None => {}
     }
 }
@@ -253,6 +258,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     (Command::Kill, "kill"),
                     (Command::CloseConn, "close conn"),
                     (Command::Reserve, "reserve"),
+                    (Command::CopyCommands, "commands"),
                 ]);
             }
             View::Connections => {

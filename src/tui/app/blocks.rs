@@ -41,7 +41,7 @@ pub fn shown_text(b: &Block) -> String {
 pub fn of(modal: &Modal) -> &[Block] {
     match modal {
         Modal::Outcome(o) => &o.blocks,
-        Modal::Confirm { blocks, .. } => blocks,
+        Modal::Confirm { blocks, .. } | Modal::Text { blocks, .. } => blocks,
         _ => &[],
     }
 }

@@ -5,7 +5,7 @@ use super::{App, Effect, Mode};
 use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, ReserveAction};
 use crate::analyze::portmap::MAX_ZOOM;
-use crate::model::text::{Block, Described};
+use crate::model::text::{Block, Described, Line as TextLine};
 use crate::model::{Socket, SocketKey};
 use crate::tui::keymap::Command;
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -41,6 +41,12 @@ pub enum Modal {
     Outcome(ActionOutcome),
     /// The reservation planner: a port list, with the plan computed as it is typed.
     Reserve(ReserveDialog),
+    /// Text to read and copy (the why view's commands): nothing to confirm.
+    Text {
+        title: String,
+        lines: Vec<TextLine>,
+        blocks: Vec<Block>,
+    },
 }
 
 /// The detail pane's lookups in the snapshot on screen.
@@ -195,7 +201,7 @@ impl App {
                 self.note = Some("cancelled: nothing was done".into());
             }
             Modal::Busy(_) => {}
-            Modal::Outcome(_) => {
+            Modal::Outcome(_) | Modal::Text { .. } => {
                 if matches!(cmd, Some(Command::Back | Command::Open | Command::Quit)) {
                     self.close();
                 }

@@ -129,7 +129,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
             ""
         };
         let label = Line::from(Span::styled(
-            format!("{marker}{}", escape_line(&b.label)),
+            clip(&format!("{marker}{}", escape_line(&b.label)), 0, width),
             label_style.add_modifier(Modifier::BOLD),
         ));
         f.render_widget(

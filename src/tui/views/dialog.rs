@@ -148,6 +148,29 @@ pub fn confirm(
     );
 }
 
+/// Text to read and copy: its lines, its blocks, and how to close it.
+pub fn text(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    title: &str,
+    lines: &[TextLine],
+    blocks: &[TextBlock],
+) {
+    with_blocks(
+        f,
+        app,
+        theme,
+        (title.to_string(), theme.title()),
+        lines.iter().map(|l| styled(theme, l)).collect(),
+        blocks,
+        vec![
+            Line::from(""),
+            Line::from(Span::styled("esc or enter closes", theme.dim())),
+        ],
+    );
+}
+
 pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
     let area = popup(f, 1);
     f.render_widget(
