@@ -340,3 +340,47 @@ fn c_outside_the_why_view_says_where_it_works() {
         app.note
     );
 }
+
+#[test]
+fn in_a_confirmation_c_copies_the_command_and_only_y_acts() {
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.actions.is_root = true;
+    app.update(Msg::data(snap, None));
+    app.type_keys("jjjK");
+    let Some(Modal::Confirm {
+        blocks, described, ..
+    }) = app.modal()
+    else {
+        panic!("{:?}", app.modal());
+    };
+    assert_eq!(described.title, "SIGTERM nginx");
+    let stop = blocks[0].clone();
+    assert_eq!(stop.text, "systemctl stop nginx.service");
+    // The line quoting it is a warning because its producer says so.
+    assert!(
+        described
+            .lines
+            .iter()
+            .any(|l| l.kind == portscope::model::text::Kind::Warning
+                && l.text.contains("systemctl stop nginx.service"))
+    );
+    assert_eq!(
+        app.type_keys("c"),
+        vec![Effect::Copy("systemctl stop nginx.service\n".into())]
+    );
+    assert!(
+        matches!(app.modal(), Some(Modal::Confirm { .. })),
+        "c does not cancel"
+    );
+    // Any other key is still No.
+    assert!(app.type_keys("x").is_empty());
+    assert!(app.modal().is_none());
+    assert_eq!(app.note.as_deref(), Some("cancelled: nothing was done"));
+    app.type_keys("K");
+    let effects = app.type_keys("y");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Execute(_)]),
+        "{effects:?}"
+    );
+}
