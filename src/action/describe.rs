@@ -190,7 +190,13 @@ impl PendingAction {
                         .iter()
                         .map(|w| Line::warning(format!("  warning: {w}"))),
                 );
-                Described::new("Apply reservation", lines)
+                let mut d = Described::new("Apply reservation", lines);
+                if !a.request.netns.is_host() {
+                    let (label, how) = crate::reserve::fleet::container_persistence(&p.proposed);
+                    d.blocks
+                        .push(Block::new(label, how, "portscope-container-sysctl.txt"));
+                }
+                d
             }
             PendingAction::UndoReservation(u) => {
                 let mut lines: Vec<Line> = vec![
