@@ -384,3 +384,22 @@ fn in_a_confirmation_c_copies_the_command_and_only_y_acts() {
         "{effects:?}"
     );
 }
+
+#[test]
+fn help_lists_the_dialog_keys_with_the_tmux_note() {
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(recording(), None));
+    app.type_keys("?");
+    screen(&app, 100, 50);
+    // Scroll until the dialog keys are on screen (the last draw measured how far help goes).
+    // Every page seen while scrolling to the end (the last draw measured how far that is).
+    let mut text = screen(&app, 100, 50);
+    for _ in 0..60 {
+        app.type_keys("j");
+        text.push_str(&screen(&app, 100, 50));
+    }
+    assert!(text.contains("Dialogs"), "{text}");
+    assert!(text.contains("set -g set-clipboard on"), "{text}");
+    assert!(text.contains("never overwritten"), "{text}");
+    assert!(text.contains("the remedies' commands"), "{text}");
+}
