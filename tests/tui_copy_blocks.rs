@@ -400,6 +400,6 @@ fn help_lists_the_dialog_keys_with_the_tmux_note() {
     }
     assert!(text.contains("Dialogs"), "{text}");
     assert!(text.contains("set -g set-clipboard on"), "{text}");
-    assert!(text.contains("never overwritten"), "{text}");
+    assert!(text.contains("overwritten)"), "{text}");
     assert!(text.contains("the remedies' commands"), "{text}");
 }
