@@ -47,9 +47,9 @@ fn styled(theme: &Theme, l: &TextLine) -> Line<'static> {
     let style = match l.kind {
         Kind::Heading => Style::new().add_modifier(Modifier::BOLD),
         Kind::Warning => theme.warn(),
-        Kind::Note => theme.dim(),
         Kind::Command => theme.key(),
-        Kind::Plain => Style::new(),
+        // A safeguard is read as carefully as the rest: not dimmed.
+        Kind::Note | Kind::Plain => Style::new(),
     };
     Line::from(Span::styled(escape_line(&l.text).into_owned(), style))
 }
