@@ -109,7 +109,8 @@ fn sigterm_reaches_the_shown_process_and_the_port_is_free_after() {
         panic!()
     };
     assert_eq!((a.owner.pid, a.sig), (holder.pid(), Sig::Term));
-    let (title, text) = action.describe();
+    let described = action.describe();
+    let (title, text) = (described.title.clone(), described.text());
     assert!(title.contains("SIGTERM sleep"), "{title}");
     assert!(
         text[0].contains(&format!("pid {}", holder.pid())) && text[0].contains("tcp 0.0.0.0:20200"),
@@ -118,14 +119,14 @@ fn sigterm_reaches_the_shown_process_and_the_port_is_free_after() {
     let outcome = execute(&action);
     assert!(outcome.ok(), "{outcome:?}");
     assert!(
-        outcome.lines.iter().any(|l| l.contains("exited")),
+        outcome.lines.iter().any(|l| l.text.contains("exited")),
         "{outcome:?}"
     );
     assert!(
         outcome
             .lines
             .iter()
-            .any(|l| l.contains("port 20200 is free now")),
+            .any(|l| l.text.contains("port 20200 is free now")),
         "{outcome:?}"
     );
     assert!(wait_until(Duration::from_secs(5), || !alive(holder.pid())
@@ -206,14 +207,17 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
     });
     let outcome = execute(&action);
     assert_eq!(outcome.status, Status::NoEffect, "{outcome:?}");
-    assert!(outcome.lines[0].contains("still running"), "{outcome:?}");
+    assert!(
+        outcome.lines[0].text.contains("still running"),
+        "{outcome:?}"
+    );
     let Some(PendingAction::Signal(next)) = &outcome.follow_up else {
         panic!("SIGKILL should be offered: {outcome:?}")
     };
     assert_eq!((next.sig, next.owner.pid), (Sig::Kill, pid));
     let outcome = execute(outcome.follow_up.as_ref().expect("follow-up"));
     assert_eq!(outcome.status, Status::Done, "{outcome:?}");
-    assert!(outcome.lines[0].contains("exited"), "{outcome:?}");
+    assert!(outcome.lines[0].text.contains("exited"), "{outcome:?}");
     let _ = holder.child.wait();
 }
 
@@ -247,7 +251,7 @@ fn closing_one_outgoing_connection_keeps_its_process() {
     // Closing it again finds nothing: the cookie pins the exact socket.
     let again = execute(&action);
     assert!(
-        !again.ok() && again.lines[0].contains("already gone"),
+        !again.ok() && again.lines[0].text.contains("already gone"),
         "{again:?}"
     );
     // A listener is not a connection.

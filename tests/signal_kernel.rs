@@ -121,7 +121,7 @@ fn spawn_holding(fds: &[&dyn AsFd], program: &str, args: &[&str]) -> Holder {
 }
 
 fn refused_because(o: &ActionOutcome, words: &str) -> bool {
-    o.status == Status::Refused && o.lines.iter().any(|l| l.contains(words))
+    o.status == Status::Refused && o.lines.iter().any(|l| l.text.contains(words))
 }
 
 #[test]
@@ -253,7 +253,8 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
     assert_eq!(a.role, ProcessRole::NamespaceInit, "{:?}", a.owner);
     assert_eq!(a.owner.nspid.last(), Some(&1));
     let init = a.owner.pid;
-    let (_, text) = action.describe();
+    let described = action.describe();
+    let (_, text) = (described.title.clone(), described.text());
     let all = text.join("\n");
     assert!(
         all.contains("PID 1 (the init) of its own PID namespace") && all.contains("may be ignored"),
@@ -271,11 +272,12 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
     let outcome = execute(&action, Some(&log));
     assert_eq!(outcome.status, Status::NoEffect, "{outcome:?}");
     assert!(
-        outcome.lines.iter().any(|l| l.contains("discarded")),
+        outcome.lines.iter().any(|l| l.text.contains("discarded")),
         "{outcome:?}"
     );
     let next = outcome.follow_up.expect("SIGKILL offered");
-    let (_, text) = next.describe();
+    let described = next.describe();
+    let (_, text) = (described.title.clone(), described.text());
     assert!(
         text.join("\n")
             .contains("every process of that PID namespace (the whole container)"),
@@ -290,7 +292,7 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
         outcome
             .lines
             .iter()
-            .any(|l| l.contains("ended every process in that namespace")),
+            .any(|l| l.text.contains("ended every process in that namespace")),
         "{outcome:?}"
     );
     assert!(wait_until(Duration::from_secs(5), || start_time(child).is_none()));
@@ -376,7 +378,8 @@ fn pid_1_of_our_own_namespace_is_never_signalled() {
     let action = plan_signal(&s, &sock, Sig::Term, &NetnsTarget::Current).expect("offered");
     let a = signal_of(&action);
     assert_eq!(a.owner.pid, service.pid(), "the service, never PID 1");
-    let (_, text) = action.describe();
+    let described = action.describe();
+    let (_, text) = (described.title.clone(), described.text());
     assert!(
         text.iter()
             .any(|l| l.contains("pid 1, the host's init") && l.contains("port stays held")),

@@ -327,3 +327,33 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
     drop(at_risk);
     let _ = std::fs::remove_dir_all(home);
 }
+
+#[test]
+fn pressing_c_puts_the_osc52_sequence_on_the_terminal() {
+    let home = temp_home("osc52");
+    let cfg = home.to_str().expect("utf-8");
+    let mut tui = Tui::start(
+        &["--replay", "assets/incident.json"],
+        &[("XDG_CONFIG_HOME", cfg)],
+        120,
+        35,
+    );
+    tui.wait_text("kubelet");
+    tui.keys("4e10080\r");
+    tui.wait_text("Plan: what frees the port");
+    tui.keys("c");
+    tui.wait_text("Commands for tcp port 10080");
+    let from = tui.written();
+    tui.keys("c");
+    // The first command of the recording's plan, base64-encoded, in the plain OSC 52 form.
+    let expected = format!(
+        "\x1b]52;c;{}\x07",
+        portscope::tui::copy::base64(b"portscope reserve apply 10080\n")
+    );
+    tui.wait_written(from, &[&expected]);
+    let screen = tui.wait_text("via OSC 52");
+    assert!(screen.contains("copied 30 bytes"), "{screen}");
+    tui.keys("\x1b");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+}

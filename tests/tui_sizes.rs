@@ -63,7 +63,7 @@ fn states() -> Vec<(&'static str, App)> {
     let mut outcome = typed("", true);
     outcome.mode = Mode::Modal(Modal::Outcome(ActionOutcome::nothing_done(
         "SIGTERM nginx (pid 812)",
-        vec!["it did not exit within 5 s".into(); 40],
+        vec!["it did not exit within 5 s"; 40],
     )));
     out.push(("outcome", outcome));
     out

@@ -331,14 +331,14 @@ mod actions {
         app.type_keys("K");
         match &app.modal() {
             Some(Modal::Outcome(o)) => assert!(
-                o.lines[0].contains("no process to kill") && o.lines[0].contains("42 s"),
+                o.lines[0].text.contains("no process to kill") && o.lines[0].text.contains("42 s"),
                 "{o:?}"
             ),
             other => panic!("{other:?}"),
         }
         app.type_keys("\x1bD");
         assert!(
-            matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].contains("TIME_WAIT"))
+            matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].text.contains("TIME_WAIT"))
         );
     }
 
@@ -359,7 +359,9 @@ mod actions {
         // A listener is not a connection.
         let mut app = live(sample());
         app.type_keys("D");
-        assert!(matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].contains("listener")));
+        assert!(
+            matches!(&app.modal(), Some(Modal::Outcome(o)) if o.lines[0].text.contains("listener"))
+        );
     }
 
     #[test]
@@ -439,7 +441,7 @@ mod actions {
         app.type_keys("jjjR\n");
         match &app.modal() {
             Some(Modal::Outcome(o)) => {
-                let text = o.lines.join("\n");
+                let text = o.text_lines().join("\n");
                 assert!(
                     text.contains("needs root") && text.contains("ansible.posix.sysctl"),
                     "{text}"
@@ -466,12 +468,15 @@ mod actions {
             status: portscope::action::exec::Status::NoEffect,
             title: "SIGTERM".into(),
             lines: vec!["still running 3 s after SIGTERM".into()],
+            blocks: Vec::new(),
             follow_up: Some(kill.clone()),
             logged: portscope::action::exec::Logged::NotAnAction,
         })));
         assert_eq!(effects, vec![Effect::RefreshNow]);
         match &app.modal() {
-            Some(Modal::Confirm { action, context }) => {
+            Some(Modal::Confirm {
+                action, context, ..
+            }) => {
                 assert_eq!(action, &kill);
                 assert!(context[0].contains("still running"));
             }

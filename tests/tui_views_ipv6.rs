@@ -172,7 +172,7 @@ fn states(snap: &Arc<Snapshot>) -> Vec<(&'static str, App, &'static str)> {
     let mut outcome = live("");
     outcome.mode = Mode::Modal(Modal::Outcome(ActionOutcome::nothing_done(
         "SIGTERM nginx (pid 812)",
-        vec!["it did not exit within 5 s".into(); 3],
+        vec!["it did not exit within 5 s"; 3],
     )));
     out.push(("outcome", outcome, "did not exit"));
     let mut failed = replay("");

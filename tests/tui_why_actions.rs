@@ -65,7 +65,8 @@ fn d_on_a_cause_destroys_all_of_it() {
     };
     assert_eq!(a.sockets.len(), 5);
     assert!(a.sockets.iter().all(|s| s.state == State::CloseWait));
-    let (_, lines) = confirm(&app).describe();
+    let described = confirm(&app).describe();
+    let (_, lines) = (described.title.clone(), described.text());
     assert!(
         !lines.iter().any(|l| l.contains("is released")),
         "no promise the port is free: {lines:?}"
@@ -88,7 +89,7 @@ fn k_on_time_wait_says_press_d_and_on_connections_signals_their_process() {
     let mut app = app_on_9000();
     app.type_keys("jK");
     match app.modal() {
-        Some(Modal::Outcome(o)) => assert!(o.lines[0].contains("press D"), "{o:?}"),
+        Some(Modal::Outcome(o)) => assert!(o.lines[0].text.contains("press D"), "{o:?}"),
         m => panic!("{m:?}"),
     }
     app.type_keys("\x1bkK");
@@ -114,7 +115,8 @@ fn f_offers_the_plan_as_one_sequence() {
         })
         .collect();
     assert_eq!(kinds, [5, 3], "connections first, TIME_WAIT last");
-    let (_, lines) = confirm(&app).describe();
+    let described = confirm(&app).describe();
+    let (_, lines) = (described.title.clone(), described.text());
     assert!(
         lines[0].contains("stopping as soon as it binds"),
         "{lines:?}"

@@ -7,6 +7,7 @@ use super::{NotOffered, PendingAction};
 use crate::analyze::why::{CauseKind, Diagnosis};
 use crate::collect::NetnsTarget;
 use crate::collect::netlink::Dumper;
+use crate::model::text::{Described, Line};
 use crate::model::{Proto, Socket, State};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,37 +56,31 @@ pub fn plan_destroy_cause(
     }))
 }
 
-pub fn describe(a: &DestroySetAction) -> (String, Vec<String>) {
+pub fn describe(a: &DestroySetAction) -> Described {
     let n = a.sockets.len();
-    let mut lines = vec![format!(
+    let mut lines = vec![Line::heading(format!(
         "Destroy {} with SOCK_DESTROY?",
         if n == 1 {
             "1 socket".to_string()
         } else {
             format!("{n} sockets")
         }
-    )];
-    lines.push(format!("  {}", a.what));
+    ))];
+    lines.push(format!("  {}", a.what).into());
     for s in a.sockets.iter().take(3) {
-        lines.push(format!(
-            "  {} {} → {}",
-            s.state.ss_name(),
-            s.local(),
-            s.remote()
-        ));
+        lines.push(format!("  {} {} → {}", s.state.ss_name(), s.local(), s.remote()).into());
     }
     if n > 3 {
-        lines.push(format!("  … and {} more", n - 3));
+        lines.push(format!("  … and {} more", n - 3).into());
     }
-    lines.push(
-        "  processes keep running; their connections are reset (a TIME_WAIT is already closed)"
-            .into(),
-    );
-    lines.push(format!(
+    lines.push(Line::note(
+        "  processes keep running; their connections are reset (a TIME_WAIT is already closed)",
+    ));
+    lines.push(Line::note(format!(
         "  whether port {} is then free is checked with the kernel's bind, not promised",
         a.port
-    ));
-    ("Destroy sockets".into(), lines)
+    )));
+    Described::new("Destroy sockets", lines)
 }
 
 pub fn run(a: &DestroySetAction) -> ActionOutcome {

@@ -8,6 +8,7 @@ use super::target::ProcessRole;
 use super::{PendingAction, SignalAction};
 use crate::collect::netlink::Dumper;
 use crate::collect::probe::probe;
+use crate::model::text::{Block, Line};
 use crate::reserve::{ErrorKind, ansible_task, manual_commands};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,34 +44,52 @@ pub enum Logged {
 pub struct ActionOutcome {
     pub status: Status,
     pub title: String,
-    pub lines: Vec<String>,
+    pub lines: Vec<Line>,
+    /// Text to copy or save, after the lines (the commands to run instead, an Ansible task).
+    pub blocks: Vec<Block>,
     /// A next step to offer, again behind a confirmation (SIGKILL after an ignored SIGTERM).
     pub follow_up: Option<PendingAction>,
     pub logged: Logged,
 }
 
 impl ActionOutcome {
-    fn new(status: Status, title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+    fn new<L: Into<Line>>(
+        status: Status,
+        title: impl Into<String>,
+        lines: Vec<L>,
+    ) -> ActionOutcome {
         ActionOutcome {
             status,
             title: title.into(),
-            lines,
+            lines: lines.into_iter().map(Into::into).collect(),
+            blocks: Vec::new(),
             follow_up: None,
             logged: Logged::NotAnAction,
         }
     }
 
-    pub(super) fn done(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+    pub(super) fn done<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
         ActionOutcome::new(Status::Done, title, lines)
     }
 
-    pub(super) fn failed(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+    pub(super) fn failed<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
         ActionOutcome::new(Status::Failed, title, lines)
     }
 
     /// A message that nothing was done (no action ran; nothing is logged).
-    pub fn nothing_done(title: impl Into<String>, lines: Vec<String>) -> ActionOutcome {
+    pub fn nothing_done<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
         ActionOutcome::new(Status::Refused, title, lines)
+    }
+
+    /// The lines and then each block (its label, its text line by line), as plain text: what a
+    /// surface that cannot copy shows, and what the action log records.
+    pub fn text_lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.lines.iter().map(|l| l.text.clone()).collect();
+        for b in &self.blocks {
+            out.push(b.label.clone());
+            out.extend(b.lines().map(String::from));
+        }
+        out
     }
 
     /// The action did what it was for.
@@ -167,7 +186,7 @@ fn signal(a: &SignalAction) -> ActionOutcome {
         }
         Sig::Kill => out.lines.push(match target.state() {
             Some('D') => "it is in uninterruptible sleep (state D, usually stuck in the kernel on I/O or a hung mount): it dies when that returns".into(),
-            Some(s) => format!("its state is {s}: the kernel has not delivered the kill yet"),
+            Some(s) => format!("its state is {s}: the kernel has not delivered the kill yet").into(),
             None => "its state cannot be read".into(),
         }),
     }
@@ -194,15 +213,19 @@ fn close(a: &super::CloseAction) -> ActionOutcome {
         ),
         Ok(Err(nix::Error::EOPNOTSUPP)) => ActionOutcome::failed(
             title,
-            vec!["this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead".into()],
+            vec![
+                "this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead",
+            ],
         ),
         Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => ActionOutcome::failed(
             title,
-            vec!["permission denied: closing a connection needs root (CAP_NET_ADMIN)".into()],
+            vec!["permission denied: closing a connection needs root (CAP_NET_ADMIN)"],
         ),
         Ok(Err(nix::Error::ENOENT)) | Ok(Err(nix::Error::ESTALE)) => ActionOutcome::failed(
             title,
-            vec!["the connection is already gone (or another socket reuses its addresses); nothing was closed".into()],
+            vec![
+                "the connection is already gone (or another socket reuses its addresses); nothing was closed",
+            ],
         ),
         Ok(Err(e)) => ActionOutcome::failed(title, vec![format!("SOCK_DESTROY failed: {e}")]),
         Err(e) => ActionOutcome::failed(title, vec![e.to_string()]),
@@ -225,21 +248,29 @@ fn apply(a: &super::ReserveAction) -> ActionOutcome {
             ActionOutcome::done(title, lines)
         }
         Err(e) => {
-            let mut lines = vec![e.message.clone(), "nothing was changed".into()];
+            let mut out = ActionOutcome::failed(
+                title,
+                vec![
+                    Line::from(e.message.clone()),
+                    Line::note("nothing was changed"),
+                ],
+            );
             if e.kind == ErrorKind::NotPermitted {
-                lines.push("Run these as root instead:".into());
-                lines.extend(
-                    manual_commands(&req.value, &req.netns, req.dropin.as_deref())
-                        .lines()
-                        .map(String::from),
-                );
-                lines.push("Or for the fleet (Ansible):".into());
+                out.blocks.push(Block::new(
+                    "Run these as root instead:",
+                    manual_commands(&req.value, &req.netns, req.dropin.as_deref()),
+                    "portscope-reservation.sh",
+                ));
                 let file = req.dropin.clone().unwrap_or_else(|| {
                     PathBuf::from("/etc/sysctl.d").join(crate::reserve::DROPIN_NAME)
                 });
-                lines.extend(ansible_task(&req.value, &file).lines().map(String::from));
+                out.blocks.push(Block::new(
+                    "Or for the fleet (Ansible):",
+                    ansible_task(&req.value, &file),
+                    "portscope-reservation.yml",
+                ));
             }
-            ActionOutcome::failed(title, lines)
+            out
         }
     }
 }
@@ -255,7 +286,7 @@ fn undo(u: &crate::reserve::UndoPlan) -> ActionOutcome {
         ),
         Err(e) => ActionOutcome::failed(
             "undo reservation",
-            vec![e.message, "nothing was changed".into()],
+            vec![Line::from(e.message), Line::note("nothing was changed")],
         ),
     }
 }

@@ -44,7 +44,7 @@ impl ActionLog {
             },
             escape(&outcome.title),
             outcome
-                .lines
+                .text_lines()
                 .iter()
                 .map(|l| escape(l))
                 .collect::<Vec<_>>()

@@ -6,6 +6,7 @@ use super::exec::{ActionOutcome, execute};
 use crate::analyze::why::BindRequest;
 use crate::collect::NetnsTarget;
 use crate::collect::probe::probe_as;
+use crate::model::text::{Described, Line};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceAction {
@@ -16,26 +17,30 @@ pub struct SequenceAction {
     pub netns: NetnsTarget,
 }
 
-pub fn describe(a: &SequenceAction) -> (String, Vec<String>) {
-    let mut lines = vec![format!(
+pub fn describe(a: &SequenceAction) -> Described {
+    let mut lines = vec![Line::heading(format!(
         "Carry out these {} steps to free {} port {}, stopping as soon as it binds?",
         a.steps.len(),
         a.req.proto,
         a.req.port
-    )];
+    ))];
+    let mut blocks = Vec::new();
     for (i, s) in a.steps.iter().enumerate() {
-        let (title, detail) = s.describe();
-        lines.push(format!(
-            "  {}. {title}: {}",
-            i + 1,
-            detail.first().cloned().unwrap_or_default()
-        ));
+        let step = s.describe();
+        lines.push(format!("  {}. {}: {}", i + 1, step.title, step.first()).into());
+        blocks.extend(step.blocks);
     }
     for m in &a.manual {
-        lines.push(format!("  not done by portscope: {m}"));
+        lines.push(Line::warning(format!("  not done by portscope: {m}")));
     }
-    lines.push("  every step is re-checked before it runs and logged".into());
-    ("Fix: run the plan".into(), lines)
+    lines.push(Line::note(
+        "  every step is re-checked before it runs and logged",
+    ));
+    Described {
+        title: "Fix: run the plan".into(),
+        lines,
+        blocks,
+    }
 }
 
 fn bindable(a: &SequenceAction) -> Result<bool, String> {

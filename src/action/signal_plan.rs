@@ -164,7 +164,7 @@ mod tests {
             o.workload = Some(Arc::new(w));
             s.owners = Arc::from([Arc::new(o)]);
             let a = planned(&s).unwrap();
-            let (_, lines) = PendingAction::Signal(a).describe();
+            let lines = PendingAction::Signal(a).describe().text();
             let warn = lines
                 .iter()
                 .find(|l| l.contains("restart policy"))
@@ -187,7 +187,9 @@ mod tests {
         let hint = a.unit_hint.expect("hint");
         assert_eq!(hint.unit.as_deref(), Some("httpd.socket"));
         assert!(hint.guessed);
-        let (_, text) = PendingAction::Signal(planned(&s).expect("a")).describe();
+        let text = PendingAction::Signal(planned(&s).expect("a"))
+            .describe()
+            .text();
         let all = text.join("\n");
         assert!(all.contains("port stays held"), "{all}");
         assert!(
@@ -221,15 +223,16 @@ mod tests {
         s.owners = Arc::from([with(&[5000, 1], 5000, "sleep", 10)]);
         let a = planned(&s).expect("offered");
         assert_eq!(a.role, ProcessRole::NamespaceInit);
-        let (_, text) = PendingAction::Signal(a.clone()).describe();
+        let text = PendingAction::Signal(a.clone()).describe().text();
         let all = text.join("\n");
         assert!(all.contains("ignored"), "{all}");
         assert!(!all.contains("this process only"), "{all}");
-        let (_, text) = PendingAction::Signal(SignalAction {
+        let text = PendingAction::Signal(SignalAction {
             sig: Sig::Kill,
             ..a
         })
-        .describe();
+        .describe()
+        .text();
         assert!(
             text.join("\n")
                 .contains("every process of that PID namespace"),

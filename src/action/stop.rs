@@ -6,6 +6,7 @@
 
 use super::exec::ActionOutcome;
 use crate::model::Owner;
+use crate::model::text::{Block, Described, Line};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,23 +70,30 @@ pub fn plan(command: &str, text: &str, owners: &[&Owner]) -> Result<StopAction, 
     })
 }
 
-pub fn describe(a: &StopAction) -> (String, Vec<String>) {
+pub fn describe(a: &StopAction) -> Described {
+    let command = a.argv.join(" ");
     let mut lines = vec![
-        format!("Run `{}`?", a.argv.join(" ")),
-        format!("  {}", a.text),
+        Line::heading(format!("Run `{command}`?")),
+        format!("  {}", a.text).into(),
     ];
     if !a.holders.is_empty() {
-        lines.push(format!(
+        lines.push(Line::from(format!(
             "  it holds the port now: {}",
             a.holders
                 .iter()
                 .map(|(pid, _, comm)| format!("{comm} (pid {pid})"))
                 .collect::<Vec<_>>()
                 .join(", ")
-        ));
+        )));
     }
-    lines.push("  everything that unit or container runs stops with it".into());
-    (format!("Stop: {}", a.argv.join(" ")), lines)
+    lines.push(Line::warning(
+        "  everything that unit or container runs stops with it",
+    ));
+    Described {
+        title: format!("Stop: {command}"),
+        lines,
+        blocks: vec![Block::new("the command", command, "portscope-stop.sh")],
+    }
 }
 
 /// Whether a holder shown is still the same process (same start time), or gone.
@@ -98,11 +106,11 @@ pub fn run(a: &StopAction) -> ActionOutcome {
     if !a.holders.is_empty() && !a.holders.iter().any(|(pid, st, _)| still_there(*pid, *st)) {
         return ActionOutcome::nothing_done(
             title,
-            vec!["the processes shown have exited since: nothing was run".into()],
+            vec!["the processes shown have exited since: nothing was run"],
         );
     }
     let Some((prog, args)) = a.argv.split_first() else {
-        return ActionOutcome::nothing_done(title, vec!["no command".into()]);
+        return ActionOutcome::nothing_done(title, vec!["no command"]);
     };
     let child = Command::new(prog)
         .args(args)

@@ -159,9 +159,10 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
 fn run_confirmed(mut action: PendingAction, args: &FixArgs, no_terminal: &mut bool) -> bool {
     let log = crate::action::log::ActionLog::default_location();
     loop {
-        let (title, lines) = action.describe();
-        say(&format!("  {title}\n"));
-        for l in &lines {
+        // The blocks repeat commands the lines quote already: a terminal shows the lines.
+        let described = action.describe();
+        say(&format!("  {}\n", described.title));
+        for l in &described.lines {
             say(&format!("  {l}\n"));
         }
         // Stopping a unit or container ends processes too: it needs --kill like a signal.
@@ -191,7 +192,7 @@ fn run_confirmed(mut action: PendingAction, args: &FixArgs, no_terminal: &mut bo
             if outcome.ok() { "done" } else { "FAILED" },
             outcome.title
         ));
-        for l in &outcome.lines {
+        for l in &outcome.text_lines() {
             say(&format!("    {l}\n"));
         }
         match outcome.follow_up {

@@ -250,19 +250,14 @@ fn original_command_or(netns: &NetnsTarget) -> String {
     }
 }
 
-/// How to make a namespace's value survive when its configuration is not the host's files: each
-/// runtime sets the sysctl when it creates the container's namespace.
+/// How to make a namespace's value survive when its configuration is not the host's files.
 pub(super) fn container_persistence(value: &PortSet) -> String {
+    let (intro, how) = crate::reserve::fleet::container_persistence(value);
     format!(
-        "To keep it when the container is recreated, set it where the container is defined:\n\
-         \x20 docker run --sysctl {KEY_NAME}={value} ...   (compose: sysctls: [{KEY_NAME}={value}])\n\
-         \x20 podman run --sysctl {KEY_NAME}={value} ...\n\
-         \x20 Kubernetes: spec.securityContext.sysctls: [{{name: {KEY_NAME}, value: \"{value}\"}}] \
-         (a safe sysctl since Kubernetes 1.27)\n"
+        "{intro}:\n{}",
+        how.lines().map(|l| format!("  {l}\n")).collect::<String>()
     )
 }
-
-const KEY_NAME: &str = "net.ipv4.ip_local_reserved_ports";
 
 /// Adds what the configuration files mean for the drop-in to the plan's warnings.
 pub(super) fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot, dropin: &Path) {

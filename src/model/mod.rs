@@ -26,6 +26,7 @@ pub mod shell;
 pub mod test_support;
 #[cfg(test)]
 mod tests;
+pub mod text;
 pub mod workload;
 
 pub use kind::{Family, Proto, State};

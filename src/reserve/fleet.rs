@@ -25,6 +25,21 @@ pub fn dropin_content(value: &PortSet, written_at: jiff::Timestamp) -> String {
     )
 }
 
+/// How to make a namespace's value survive when its configuration is not the host's files: each
+/// runtime sets the sysctl when it creates the container's namespace. (What it is for, and the
+/// lines themselves, to be shown whole.)
+pub fn container_persistence(value: &PortSet) -> (&'static str, String) {
+    (
+        "To keep it when the container is recreated, set it where the container is defined",
+        format!(
+            "docker run --sysctl {KEY}={value} ...   (compose: sysctls: [{KEY}={value}])\n\
+             podman run --sysctl {KEY}={value} ...\n\
+             Kubernetes: spec.securityContext.sysctls: [{{name: {KEY}, value: \"{value}\"}}] \
+             (a safe sysctl since Kubernetes 1.27)"
+        ),
+    )
+}
+
 /// A YAML string literal; JSON's quoting is valid YAML and escapes everything that needs it.
 fn yaml_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
@@ -99,6 +114,23 @@ pub fn manual_restore(plan: &super::UndoPlan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_persistence_keeps_the_cli_text() {
+        let v = PortSet::parse("8080,9000-9010").unwrap();
+        let (intro, how) = container_persistence(&v);
+        let cli = format!(
+            "{intro}:\n{}",
+            how.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        );
+        assert_eq!(
+            cli,
+            "To keep it when the container is recreated, set it where the container is defined:\n\
+             \x20 docker run --sysctl net.ipv4.ip_local_reserved_ports=8080,9000-9010 ...   (compose: sysctls: [net.ipv4.ip_local_reserved_ports=8080,9000-9010])\n\
+             \x20 podman run --sysctl net.ipv4.ip_local_reserved_ports=8080,9000-9010 ...\n\
+             \x20 Kubernetes: spec.securityContext.sysctls: [{name: net.ipv4.ip_local_reserved_ports, value: \"8080,9000-9010\"}] (a safe sysctl since Kubernetes 1.27)\n"
+        );
+    }
 
     #[test]
     fn dropin_is_one_strict_assignment() {

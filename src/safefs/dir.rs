@@ -231,6 +231,37 @@ impl Dir {
         result
     }
 
+    /// Creates `name` with `content`, atomically, only if nothing is there: an existing file,
+    /// and a link there (dangling or not), is refused, never replaced or followed (the new file
+    /// is renamed in with `RENAME_NOREPLACE`).
+    pub fn write_new(&self, name: &str, content: &[u8], mode: u32) -> Result<(), FileError> {
+        let (tmp, fd) = self.create_temp(name, mode)?;
+        let result = (|| {
+            let mut f = std::fs::File::from(fd);
+            f.write_all(content)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| FileError::io(&self.child(&tmp), "write it", e))?;
+            match rustix::fs::renameat_with(
+                &self.fd,
+                tmp.as_str(),
+                &self.fd,
+                name,
+                rustix::fs::RenameFlags::NOREPLACE,
+            ) {
+                Ok(()) => self.sync(),
+                Err(rustix::io::Errno::EXIST) => Err(FileError::new(
+                    &self.child(name),
+                    "exists already: portscope never overwrites a file",
+                )),
+                Err(e) => Err(FileError::io(&self.child(name), "create it", e)),
+            }
+        })();
+        if result.is_err() {
+            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+        }
+        result
+    }
+
     fn create_temp(&self, name: &str, mode: u32) -> Result<(String, OwnedFd), FileError> {
         let mut last = None;
         for _ in 0..16 {

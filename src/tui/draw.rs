@@ -58,12 +58,20 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
             views::detail::render(f, app, theme, now, key, pane, *scroll)
         }
         Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
-        Some(Modal::Confirm { action, context }) => {
-            views::dialog::confirm(f, theme, action, context)
-        }
+        Some(Modal::Confirm {
+            described,
+            context,
+            blocks,
+            ..
+        }) => views::dialog::confirm(f, app, theme, described, context, blocks),
         Some(Modal::Busy(title)) => views::dialog::busy(f, theme, title),
-        Some(Modal::Outcome(o)) => views::dialog::outcome(f, theme, o),
+        Some(Modal::Outcome(o)) => views::dialog::outcome(f, app, theme, o),
         Some(Modal::Reserve(dialog)) => views::dialog::reserve(f, app, theme, dialog),
+        Some(Modal::Text {
+            title,
+            lines,
+            blocks,
+        }) => views::dialog::text(f, app, theme, title, lines, blocks),
         None => {}
     }
 }
@@ -254,6 +262,7 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     (Command::Kill, "kill"),
                     (Command::CloseConn, "close conn"),
                     (Command::Reserve, "reserve"),
+                    (Command::CopyCommands, "commands"),
                 ]);
             }
             View::Connections => hints.extend([

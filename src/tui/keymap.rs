@@ -46,11 +46,12 @@ pub enum Command {
     Netns,
     NextMatch,
     PrevMatch,
+    CopyCommands,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 39] = [
+    pub const ALL: [(Command, &'static str, &'static str); 40] = [
         (Command::Help, "help", "show this help"),
         (
             Command::Quit,
@@ -186,6 +187,11 @@ impl Command {
             "netns",
             "which network namespace: start one, all, each in turn",
         ),
+        (
+            Command::CopyCommands,
+            "commands",
+            "why view: the remedies' commands, whole, to copy or write to a file",
+        ),
     ];
 
     pub fn name(self) -> &'static str {
@@ -252,6 +258,7 @@ impl KeyMap {
             (Command::Netns, &["w"]),
             (Command::NextMatch, &["n"]),
             (Command::PrevMatch, &["N"]),
+            (Command::CopyCommands, &["c"]),
         ]
     }
 

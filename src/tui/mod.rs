@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod copy;
 pub mod draw;
 pub mod human;
 pub mod key;

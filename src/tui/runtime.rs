@@ -276,6 +276,17 @@ pub fn run(
                         });
                         Ok(())
                     }
+                    Effect::Copy(text) => {
+                        // Written between two frames, straight to the terminal: it draws nothing.
+                        let note = super::copy::copy(&mut std::io::stdout(), &text);
+                        let _ = action_tx.send(Inbox::App(Msg::Note(note)));
+                        Ok(())
+                    }
+                    Effect::WriteFile { path, text } => {
+                        let note = super::copy::write_new(&path, &text);
+                        let _ = action_tx.send(Inbox::App(Msg::Note(note)));
+                        Ok(())
+                    }
                     Effect::Execute(action) => {
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.

@@ -5,6 +5,7 @@ use super::{App, Modal, View};
 use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::model::Socket;
+use crate::model::text::Block;
 use crate::portset::PortSet;
 use crate::tui::keymap::Command;
 use std::path::PathBuf;
@@ -69,10 +70,7 @@ impl App {
                     plan_close(&sock, &netns)
                 };
                 match planned {
-                    Ok(action) => self.open(Modal::Confirm {
-                        action,
-                        context: Vec::new(),
-                    }),
+                    Ok(action) => self.open(Modal::confirm(action, Vec::new())),
                     Err(why) => self.info("Nothing to do", why),
                 }
             }
@@ -112,10 +110,10 @@ impl App {
                     return;
                 };
                 match crate::reserve::plan_undo(&journal, &netns) {
-                    Ok(plan) => self.open(Modal::Confirm {
-                        action: PendingAction::UndoReservation(plan),
-                        context: Vec::new(),
-                    }),
+                    Ok(plan) => self.open(Modal::confirm(
+                        PendingAction::UndoReservation(plan),
+                        Vec::new(),
+                    )),
                     Err(e) => self.info("Nothing to undo", e.message),
                 }
             }
@@ -170,35 +168,32 @@ impl App {
                 self.note = Some("nothing to change: those ports are already reserved".into())
             }
             Ok(a) if !self.actions.is_root => {
-                let mut lines = vec![
-                    "Changing net.ipv4.ip_local_reserved_ports needs root. Run these instead:"
-                        .into(),
-                ];
-                lines.extend(
+                // Shown whole, for copying or saving: never wrapped into broken commands.
+                let mut outcome = ActionOutcome::nothing_done(
+                    "Reservation: run as root",
+                    vec!["Changing net.ipv4.ip_local_reserved_ports needs root."],
+                );
+                outcome.blocks.push(Block::new(
+                    "Run these instead:",
                     crate::reserve::manual_commands(
                         &a.request.value,
                         &a.request.netns,
                         a.request.dropin.as_deref(),
-                    )
-                    .lines()
-                    .map(String::from),
-                );
-                lines.push("Or for the fleet (Ansible):".into());
+                    ),
+                    "portscope-reservation.sh",
+                ));
                 let file = a.request.dropin.clone().unwrap_or_default();
-                lines.extend(
-                    crate::reserve::ansible_task(&a.request.value, &file)
-                        .lines()
-                        .map(String::from),
-                );
-                self.open(Modal::Outcome(ActionOutcome::nothing_done(
-                    "Reservation: run as root",
-                    lines,
-                )));
+                outcome.blocks.push(Block::new(
+                    "Or for the fleet (Ansible):",
+                    crate::reserve::ansible_task(&a.request.value, &file),
+                    "portscope-reservation.yml",
+                ));
+                self.open(Modal::Outcome(outcome));
             }
-            Ok(a) => self.open(Modal::Confirm {
-                action: PendingAction::ApplyReservation(a),
-                context: Vec::new(),
-            }),
+            Ok(a) => self.open(Modal::confirm(
+                PendingAction::ApplyReservation(a),
+                Vec::new(),
+            )),
         }
     }
 }

@@ -37,7 +37,9 @@ pub fn unavailable(app: &App, cmd: Command) -> Option<String> {
         {
             only("works", "the Port map")
         }
-        Command::EditPort | Command::FixPlan if view != View::Why => only("works", "the Why view"),
+        Command::EditPort | Command::FixPlan | Command::CopyCommands if view != View::Why => {
+            only("works", "the Why view")
+        }
         _ => None,
     }
 }

@@ -199,6 +199,8 @@ impl App {
                 );
                 return vec![Effect::Scope(scope), Effect::RefreshNow];
             }
+            // Only shows text: allowed in a replay too.
+            Command::CopyCommands => self.why_commands(),
             Command::Kill
             | Command::CloseConn
             | Command::Reserve

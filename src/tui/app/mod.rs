@@ -7,6 +7,7 @@
 //! a draw are the measurements in [`Measured`].
 
 mod actions;
+mod blocks;
 mod conns;
 mod context;
 mod habits;
@@ -19,6 +20,7 @@ mod state;
 mod time_travel;
 mod why_act;
 
+pub use blocks::{BlockView, shown_text};
 pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
 pub use input::{parse_bind, typed};
@@ -99,6 +101,8 @@ pub enum Msg {
     Resize,
     /// A confirmed action finished.
     ActionDone(Box<ActionOutcome>),
+    /// What became of a copy or a file write (one line for the status bar).
+    Note(String),
     /// What changed with the last snapshot, for time travel (`[` / `]`).
     History(Arc<Vec<crate::history::Change>>),
     /// The answer to [`Effect::ReadProcesses`]: the contexts of the processes still running.
@@ -127,6 +131,13 @@ pub enum Effect {
     Watch(Option<BindRequest>),
     /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
     Execute(Box<crate::action::PendingAction>),
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
+    /// Write this text to a new file (never over an existing one, never through a link).
+    WriteFile {
+        path: std::path::PathBuf,
+        text: String,
+    },
     /// Read these network namespaces from now on.
     Scope(super::netns_pick::Scope),
     /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
@@ -164,6 +175,8 @@ pub struct App {
     pub measured: Measured,
     /// Socket counts per process over the refreshes seen: their growth (sockets/min).
     pub observations: crate::model::process_context::Observations,
+    /// Selection and scrolling of the copyable blocks in the dialog on top.
+    pub blocks: BlockView,
 }
 
 impl App {
@@ -191,6 +204,7 @@ impl App {
             travel: Default::default(),
             measured: Measured::default(),
             observations: Default::default(),
+            blocks: BlockView::default(),
         }
     }
 
@@ -254,6 +268,10 @@ impl App {
                 self.error = Some(e);
                 Vec::new()
             }
+            Msg::Note(note) => {
+                self.note = Some(note);
+                Vec::new()
+            }
             Msg::History(changes) => {
                 self.travel.record(&changes);
                 Vec::new()
@@ -265,10 +283,11 @@ impl App {
             Msg::ActionDone(outcome) => {
                 let outcome = *outcome;
                 self.open(match outcome.follow_up.clone() {
-                    Some(next) => Modal::Confirm {
-                        action: next,
-                        context: outcome.lines,
-                    },
+                    Some(next) => Modal::confirm_after(
+                        next,
+                        outcome.lines.iter().map(|l| l.text.clone()).collect(),
+                        outcome.blocks.clone(),
+                    ),
                     None => Modal::Outcome(outcome),
                 });
                 vec![Effect::RefreshNow]

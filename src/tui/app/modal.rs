@@ -5,6 +5,7 @@ use super::{App, Effect, Mode};
 use crate::action::exec::ActionOutcome;
 use crate::action::{PendingAction, ReserveAction};
 use crate::analyze::portmap::MAX_ZOOM;
+use crate::model::text::{Block, Described, Line as TextLine};
 use crate::model::{Socket, SocketKey};
 use crate::tui::keymap::Command;
 use crossterm::event::{Event, KeyCode, KeyEvent};
@@ -29,6 +30,10 @@ pub enum Modal {
     Confirm {
         action: PendingAction,
         context: Vec<String>,
+        /// The action's own text, described once when the dialog opens.
+        described: Described,
+        /// Commands to copy: the action's, then any the context ended with.
+        blocks: Vec<Block>,
     },
     /// An action is running.
     Busy(String),
@@ -36,6 +41,12 @@ pub enum Modal {
     Outcome(ActionOutcome),
     /// The reservation planner: a port list, with the plan computed as it is typed.
     Reserve(ReserveDialog),
+    /// Text to read and copy (the why view's commands): nothing to confirm.
+    Text {
+        title: String,
+        lines: Vec<TextLine>,
+        blocks: Vec<Block>,
+    },
 }
 
 /// The detail pane's lookups in the snapshot on screen.
@@ -61,9 +72,35 @@ pub struct ReserveDialog {
     pub preview: Result<ReserveAction, String>,
 }
 
+impl Modal {
+    /// A confirmation of `action`, its text described here so the draw only reads it.
+    pub fn confirm(action: PendingAction, context: Vec<String>) -> Modal {
+        Modal::confirm_after(action, context, Vec::new())
+    }
+
+    /// A confirmation that follows an outcome (its lines are the context, its blocks stay
+    /// copyable).
+    pub fn confirm_after(
+        action: PendingAction,
+        context: Vec<String>,
+        earlier: Vec<Block>,
+    ) -> Modal {
+        let described = action.describe();
+        let mut blocks = described.blocks.clone();
+        blocks.extend(earlier);
+        Modal::Confirm {
+            action,
+            context,
+            described,
+            blocks,
+        }
+    }
+}
+
 impl App {
     /// Puts a dialog or overlay on top: whatever field was being typed into is left.
     pub(super) fn open(&mut self, modal: Modal) {
+        self.blocks = super::blocks::BlockView::default();
         self.mode = Mode::Modal(modal);
     }
 
@@ -147,6 +184,9 @@ impl App {
     }
 
     pub(super) fn on_modal_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        if let Some(effects) = self.on_block_key(ev) {
+            return effects;
+        }
         let cmd = self.keymap.command(&ev);
         let max = self.measured.overlay_max_scroll.get();
         let Mode::Modal(modal) = &mut self.mode else {
@@ -168,12 +208,13 @@ impl App {
                 }
             },
             Modal::Confirm { .. } => {
-                // Only an explicit y acts; everything else (n, esc, enter) is the default No.
+                // Only an explicit y acts; everything else (n, esc, enter) is the default No
+                // (but for the block keys, taken above: c, w, tab and the arrows).
                 if matches!(ev.code, KeyCode::Char('y' | 'Y'))
                     && let Mode::Modal(Modal::Confirm { action, .. }) =
                         std::mem::replace(&mut self.mode, Mode::Normal)
                 {
-                    let (title, _) = action.describe();
+                    let title = action.describe().title;
                     self.open(Modal::Busy(title));
                     return vec![Effect::Execute(Box::new(action))];
                 }
@@ -181,7 +222,7 @@ impl App {
                 self.note = Some("cancelled: nothing was done".into());
             }
             Modal::Busy(_) => {}
-            Modal::Outcome(_) => {
+            Modal::Outcome(_) | Modal::Text { .. } => {
                 if matches!(cmd, Some(Command::Back | Command::Open | Command::Quit)) {
                     self.close();
                 }

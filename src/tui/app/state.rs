@@ -253,6 +253,8 @@ pub struct Measured {
     pub map_cells: Cell<usize>,
     /// How far the open help or detail pane can scroll.
     pub overlay_max_scroll: Cell<u16>,
+    /// Rows the selected copyable block of a dialog was given.
+    pub block_rows: Cell<u16>,
 }
 
 impl Default for Measured {
@@ -263,6 +265,7 @@ impl Default for Measured {
             map_cols: Cell::new(64),
             map_cells: Cell::new(1024),
             overlay_max_scroll: Cell::new(u16::MAX),
+            block_rows: Cell::new(1),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::action::sequence::SequenceAction;
 use crate::action::{NotOffered, PendingAction};
 use crate::analyze::why::RemedyKind;
 use crate::analyze::why::{BindOptions, CauseKind, ServiceUser};
+use crate::model::text::{Block, Line as TextLine};
 use crate::tui::keymap::Command;
 
 impl App {
@@ -41,9 +42,51 @@ impl App {
 
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
         match planned {
-            Ok(action) => self.open(Modal::Confirm { action, context }),
+            Ok(action) => self.open(Modal::confirm(action, context)),
             Err(why) => self.why_info("Nothing to do", vec![why]),
         }
+    }
+
+    /// The commands of the diagnosis on screen (the plan's, else every remedy's, then the
+    /// selected cause's other ones), each whole in a block to copy or write to a file.
+    pub(super) fn why_commands(&mut self) {
+        let Some(d) = self.diagnosis.clone() else {
+            self.note = Some("no diagnosis yet: type a port first".into());
+            return;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        let mut blocks = Vec::new();
+        let cause = d.causes.get(self.why.cause);
+        let remedies = if d.plan.is_empty() {
+            &d.remedies
+        } else {
+            &d.plan
+        };
+        for r in remedies
+            .iter()
+            .chain(cause.into_iter().flat_map(|c| c.remedies.iter()))
+        {
+            if r.command.is_empty() || seen.contains(&r.command.as_str()) {
+                continue;
+            }
+            seen.push(&r.command);
+            blocks.push(Block::new(
+                format!("{}. {}", blocks.len() + 1, r.text),
+                r.command.clone(),
+                format!("portscope-fix-{}.sh", d.port),
+            ));
+        }
+        if blocks.is_empty() {
+            self.note = Some("no commands in this diagnosis".into());
+            return;
+        }
+        self.open(Modal::Text {
+            title: format!("Commands for {} port {}", d.proto, d.port),
+            lines: vec![TextLine::note(
+                "each shown whole, as it is to be run; nothing here is run by portscope",
+            )],
+            blocks,
+        });
     }
 
     pub(crate) fn why_act(&mut self, cmd: Command) {
@@ -86,15 +129,15 @@ impl App {
                 self.why_info("Fix by hand", lines);
                 return;
             }
-            self.open(Modal::Confirm {
-                action: PendingAction::Sequence(SequenceAction {
+            self.open(Modal::confirm(
+                PendingAction::Sequence(SequenceAction {
                     steps,
                     manual,
                     req,
                     netns,
                 }),
-                context: Vec::new(),
-            });
+                Vec::new(),
+            ));
             return;
         }
         let Some(c) = d.causes.get(self.why.cause) else {

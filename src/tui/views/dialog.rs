@@ -1,9 +1,10 @@
 //! Dialogs for actions: the confirmation (its text comes from the action; `y` acts, anything
 //! else is No), the outcome, the busy notice, and the reservation planner.
 
-use crate::action::PendingAction;
+use super::copyblock;
 use crate::action::exec::{ActionOutcome, Logged, Status};
 use crate::escape::escape_line;
+use crate::model::text::{Block as TextBlock, Described, Kind, Line as TextLine};
 use crate::tui::app::{App, ReserveDialog};
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
@@ -31,26 +32,6 @@ fn popup(f: &mut Frame, rows: u16) -> Rect {
     area
 }
 
-/// Splits a popup into its text and a last row that always shows (the y/N prompt).
-fn with_footer(area: Rect) -> (Rect, Rect) {
-    let inner = Rect {
-        x: area.x + 1,
-        y: area.y + 1,
-        width: area.width.saturating_sub(2),
-        height: area.height.saturating_sub(2),
-    };
-    let footer = Rect {
-        y: inner.y + inner.height.saturating_sub(1),
-        height: inner.height.min(1),
-        ..inner
-    };
-    let body = Rect {
-        height: inner.height.saturating_sub(1),
-        ..inner
-    };
-    (body, footer)
-}
-
 fn block<'a>(title: String, style: Style) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
@@ -61,8 +42,87 @@ fn block<'a>(title: String, style: Style) -> Block<'a> {
         ))
 }
 
-pub fn confirm(f: &mut Frame, theme: &Theme, action: &PendingAction, context: &[String]) {
-    let (title, text) = action.describe();
+/// A typed line's style: by what its producer says it is, never by its text.
+fn styled(theme: &Theme, l: &TextLine) -> Line<'static> {
+    let style = match l.kind {
+        Kind::Heading => Style::new().add_modifier(Modifier::BOLD),
+        Kind::Warning => theme.warn(),
+        Kind::Command => theme.key(),
+        // A safeguard is read as carefully as the rest: not dimmed.
+        Kind::Note | Kind::Plain => Style::new(),
+    };
+    Line::from(Span::styled(escape_line(&l.text).into_owned(), style))
+}
+
+/// Draws `lines` (wrapped), then the copyable `blocks` (never wrapped) and their key hint, and
+/// last the `footer` rows, in a popup titled `title`.
+fn with_blocks(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    (title, style): (String, Style),
+    lines: Vec<Line<'static>>,
+    blocks: &[TextBlock],
+    footer: Vec<Line<'static>>,
+) {
+    let hint = (!blocks.is_empty()).then(|| copyblock::hint(app, theme, blocks));
+    let text_rows = wrapped_rows(f, &lines);
+    let block_rows = copyblock::wanted_rows(blocks) + u16::from(hint.is_some());
+    let foot_rows = footer.len() as u16;
+    let area = popup(f, text_rows + block_rows + foot_rows);
+    f.render_widget(block(title, style), area);
+    let inner = Rect {
+        x: area.x + 1,
+        y: area.y + 1,
+        width: area.width.saturating_sub(2),
+        height: area.height.saturating_sub(2),
+    };
+    // The footer always shows; the blocks keep at least their labels and a row; the wrapped
+    // text takes what is left (scrolled off at its end, as before).
+    let foot_h = foot_rows.min(inner.height);
+    let rest = inner.height - foot_h;
+    let min_blocks = if blocks.is_empty() {
+        0
+    } else {
+        (blocks.len() as u16 + 1 + u16::from(hint.is_some())).min(rest)
+    };
+    let text_h = text_rows.min(rest - min_blocks);
+    let blocks_h = rest - text_h;
+    let text_area = Rect {
+        height: text_h,
+        ..inner
+    };
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    if let Some(hint) = hint {
+        let b_area = Rect {
+            y: inner.y + text_h,
+            height: blocks_h.saturating_sub(1),
+            ..inner
+        };
+        copyblock::render(f, app, theme, blocks, b_area);
+        let h_area = Rect {
+            y: inner.y + text_h + blocks_h.saturating_sub(1),
+            height: blocks_h.min(1),
+            ..inner
+        };
+        f.render_widget(Paragraph::new(hint), h_area);
+    }
+    let foot = Rect {
+        y: inner.y + rest,
+        height: foot_h,
+        ..inner
+    };
+    f.render_widget(Paragraph::new(footer), foot);
+}
+
+pub fn confirm(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    described: &Described,
+    context: &[String],
+    blocks: &[TextBlock],
+) {
     let mut lines: Vec<Line> = context
         .iter()
         .map(|l| Line::from(Span::styled(escape_line(l).into_owned(), theme.dim())))
@@ -70,28 +130,45 @@ pub fn confirm(f: &mut Frame, theme: &Theme, action: &PendingAction, context: &[
     if !context.is_empty() {
         lines.push(Line::from(""));
     }
-    for (i, l) in text.iter().enumerate() {
-        let style = if i == 0 {
-            Style::new().add_modifier(Modifier::BOLD)
-        } else if l.trim_start().starts_with("warning") {
-            theme.warn()
-        } else {
-            Style::new()
-        };
-        lines.push(Line::from(Span::styled(escape_line(l).into_owned(), style)));
-    }
+    lines.extend(described.lines.iter().map(|l| styled(theme, l)));
     let prompt = Line::from(vec![
         Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
         Span::raw(" yes, do it   "),
         Span::styled(" N ", theme.selected()),
         Span::raw(" no (default: n, esc, enter)"),
     ]);
-    let rows = wrapped_rows(f, &lines) + 2;
-    let area = popup(f, rows);
-    f.render_widget(block(format!("{title}?"), theme.warn()), area);
-    let (body, footer) = with_footer(area);
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
-    f.render_widget(Paragraph::new(prompt), footer);
+    with_blocks(
+        f,
+        app,
+        theme,
+        (format!("{}?", described.title), theme.warn()),
+        lines,
+        blocks,
+        vec![Line::from(""), prompt],
+    );
+}
+
+/// Text to read and copy: its lines, its blocks, and how to close it.
+pub fn text(
+    f: &mut Frame,
+    app: &App,
+    theme: &Theme,
+    title: &str,
+    lines: &[TextLine],
+    blocks: &[TextBlock],
+) {
+    with_blocks(
+        f,
+        app,
+        theme,
+        (title.to_string(), theme.title()),
+        lines.iter().map(|l| styled(theme, l)).collect(),
+        blocks,
+        vec![
+            Line::from(""),
+            Line::from(Span::styled("esc or enter closes", theme.dim())),
+        ],
+    );
 }
 
 pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
@@ -102,15 +179,10 @@ pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
     );
 }
 
-pub fn outcome(f: &mut Frame, theme: &Theme, o: &ActionOutcome) {
+pub fn outcome(f: &mut Frame, app: &App, theme: &Theme, o: &ActionOutcome) {
     let style = if o.ok() { theme.good() } else { theme.bad() };
-    let mut lines: Vec<Line> = o
-        .lines
-        .iter()
-        .map(|l| Line::from(escape_line(l).into_owned()))
-        .collect();
-    lines.push(Line::from(""));
-    lines.push(match &o.logged {
+    let lines: Vec<Line> = o.lines.iter().map(|l| styled(theme, l)).collect();
+    let closing = match &o.logged {
         Logged::Yes(path) => Line::from(Span::styled(
             format!("esc or enter closes · logged in {}", path.display()),
             theme.dim(),
@@ -120,19 +192,20 @@ pub fn outcome(f: &mut Frame, theme: &Theme, o: &ActionOutcome) {
             theme.warn(),
         )),
         Logged::NotAnAction => Line::from(Span::styled("esc or enter closes", theme.dim())),
-    });
-    let area = popup(f, (lines.len() as u16 + 2).min(28));
+    };
     let verdict = match o.status {
         Status::Done => "Done:",
         Status::NoEffect => "No effect:",
         Status::Refused | Status::Failed => "Not done:",
     };
-    let title = format!("{verdict} {}", o.title);
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block(title, style)),
-        area,
+    with_blocks(
+        f,
+        app,
+        theme,
+        (format!("{verdict} {}", o.title), style),
+        lines,
+        &o.blocks,
+        vec![Line::from(""), closing],
     );
 }
 

@@ -71,6 +71,22 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Keys of a dialog with text to copy (fixed: they act only inside such a dialog).
+pub const DIALOG_KEYS: [(&str, &str); 4] = [
+    (
+        "c",
+        "copy the selected block to the clipboard with OSC 52 (works over SSH where the terminal \
+         allows it; inside tmux it needs `set -g set-clipboard on`)",
+    ),
+    (
+        "w",
+        "write the selected block to a new file (a path is offered; an existing file or a link \
+         there is refused, never overwritten)",
+    ),
+    ("tab", "select the next block (shift-tab: the previous one)"),
+    ("←→↑↓", "scroll the selected block (a cut line ends in ›)"),
+];
+
 /// The help's lines for an inner width of `width` columns.
 pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width);
@@ -96,6 +112,16 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     );
     for (term, meaning) in FILTER_TERMS {
         row(term.into(), meaning, theme.dim());
+    }
+    row(String::new(), "", theme.key());
+    row(
+        "Dialogs".into(),
+        "in a confirmation only y acts; n, esc or enter cancel. Text meant to be copied \
+         (commands, a sysctl.d file, an Ansible task) is shown whole, never wrapped:",
+        theme.header(),
+    );
+    for (keys, meaning) in DIALOG_KEYS {
+        row(keys.into(), meaning, theme.key());
     }
     row(String::new(), "", theme.key());
     row(

@@ -4,6 +4,7 @@
 pub mod columns;
 pub mod conn_table;
 pub mod connections;
+pub mod copyblock;
 pub mod detail;
 pub mod dialog;
 pub mod help;
