@@ -33,7 +33,7 @@ const INET_DIAG_REQ_BYTECODE: u16 = 1;
 // Every TCP state including NEW_SYN_RECV (`ss -a`), plus bit 13, TCP_BOUND_INACTIVE (`ss -B`,
 // Linux 6.8): sockets bound but not listening, which hold their port like any other. Older
 // kernels ignore the bit.
-const ALL_STATES: u32 = 0x3fff;
+pub const ALL_STATES: u32 = 0x3fff;
 const RECV_BUF: usize = 64 * 1024; // the kernel fills at most ~32 KiB per dump recv
 
 /// Identity used to join the autobound dump with the full one. The cookie is the kernel's unique
@@ -369,9 +369,38 @@ impl Dumper {
     /// Like [`Dumper::all_sockets`], with the autobound marks of sockets seen before taken from
     /// `memo` (see [`autobound`]): a refresh asks the kernel only about new sockets.
     pub fn all_sockets_with(&mut self, memo: &mut AutoboundMemo) -> nix::Result<Vec<Socket>> {
+        self.sockets_with(memo, ALL_STATES)
+    }
+
+    /// Every UDP socket and the TCP sockets in `tcp_states` (a mask of 1 << kernel state), with
+    /// autobound marks as in [`Dumper::all_sockets_with`]. A mask of LISTEN alone makes the
+    /// kernel skip its established hash, so this costs what the listeners cost, not what the
+    /// connections do. The memo keeps the marks of TCP sockets such a partial dump did not see.
+    pub fn sockets_with(
+        &mut self,
+        memo: &mut AutoboundMemo,
+        tcp_states: u32,
+    ) -> nix::Result<Vec<Socket>> {
+        let partial = tcp_states != ALL_STATES;
         // Sized once: growing a 10+ MB vector by doubling copies it on the heap and leaves
         // the old block resident, which was most of the peak memory at 100k sockets.
-        let mut out = Vec::with_capacity(sockstat_estimate());
+        let mut out = if partial {
+            Vec::new()
+        } else {
+            Vec::with_capacity(sockstat_estimate())
+        };
+        self.states = tcp_states;
+        let r = self.sockets_into(memo, partial, &mut out);
+        self.states = ALL_STATES;
+        r.map(|()| out)
+    }
+
+    fn sockets_into(
+        &mut self,
+        memo: &mut AutoboundMemo,
+        partial: bool,
+        out: &mut Vec<Socket>,
+    ) -> nix::Result<()> {
         self.dump_tcp(None, |msg| {
             if let Some(s) = parse_msg(msg, Proto::Tcp) {
                 out.push(s);
@@ -384,7 +413,7 @@ impl Dumper {
                 }
             }))?;
         }
-        let (tcp, udp) = memo.apply_known(&mut out);
+        let (tcp, udp) = memo.apply_known(out);
         // Without a new socket that can be autobound, no second dump: for TCP it walks the
         // host-wide established hash, tens of ms on a busy host even for an empty namespace.
         let mut autobound: Vec<Cookie> = Vec::new();
@@ -408,8 +437,8 @@ impl Dumper {
         }
         // The dumps are not atomic; a socket born in between is simply not marked.
         autobound.sort_unstable();
-        memo.learn(&mut out, &autobound);
-        Ok(out)
+        memo.learn(out, &autobound, !partial);
+        Ok(())
     }
 }
 
