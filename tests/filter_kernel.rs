@@ -115,27 +115,39 @@ fn queries_select_what_ss_selects_and_bad_ones_are_refused() {
         ("dport:20080", vec!["dport = :20080"]),
         (
             "sport:20090-20099",
-            vec!["(", "sport", ">=", ":20090", "and", "sport", "<=", ":20099", ")"],
+            vec![
+                "(", "sport", ">=", ":20090", "and", "sport", "<=", ":20099", ")",
+            ],
         ),
         (
             "dport:20091,20095",
             vec!["(", "dport = :20091", "or", "dport = :20095", ")"],
         ),
         ("state:cw", vec!["state", "close-wait"]),
-        ("state:close-wait,fw2", vec!["state", "close-wait", "state", "fin-wait-2"]),
+        (
+            "state:close-wait,fw2",
+            vec!["state", "close-wait", "state", "fin-wait-2"],
+        ),
         ("state:est", vec!["state", "established"]),
         ("state:connected", vec!["state", "connected"]),
         ("state:tw", vec!["state", "time-wait"]),
         ("-state:listen", vec!["exclude", "listening"]),
         ("!sport:20080", vec!["not", "sport = :20080"]),
-        ("state:cw sport:20080", vec!["state", "close-wait", "sport = :20080"]),
+        (
+            "state:cw sport:20080",
+            vec!["state", "close-wait", "sport = :20080"],
+        ),
     ];
     let mut nonempty = 0;
     for (query, expr) in &cases {
         let expr: Vec<&str> = expr.iter().flat_map(|e| e.split(' ')).collect();
         let theirs = ss(&expr);
         nonempty += usize::from(!theirs.is_empty());
-        assert_eq!(portscope_rows(query), theirs, "--filter {query:?} vs ss {expr:?}");
+        assert_eq!(
+            portscope_rows(query),
+            theirs,
+            "--filter {query:?} vs ss {expr:?}"
+        );
     }
     assert_eq!(nonempty, cases.len(), "every case selects something");
     // `auto` is ss's autobound, except for minisockets (TIME_WAIT, orphaned FIN_WAIT2): the
@@ -144,7 +156,11 @@ fn queries_select_what_ss_selects_and_bad_ones_are_refused() {
     let minisocks = ss(&["state", "time-wait", "state", "fin-wait-2"]);
     let auto: BTreeSet<Row> = ss(&["autobound"]).difference(&minisocks).cloned().collect();
     assert_eq!(portscope_rows("auto"), auto);
-    assert_eq!(auto.len(), 3 + 2 + 1, "3 clients of 20080, api, db, the UDP client");
+    assert_eq!(
+        auto.len(),
+        3 + 2 + 1,
+        "3 clients of 20080, api, db, the UDP client"
+    );
     // `!auto`: ss (iproute2 6.1)'s `not autobound` selects nothing here (its negated bytecode is
     // broken), so the complement is taken of ss's own sets.
     let est = ss(&["state", "established"]);
@@ -184,7 +200,9 @@ fn queries_select_what_ss_selects_and_bad_ones_are_refused() {
         assert_eq!(err.trim_end().lines().count(), 1, "{bad}: {err}");
         assert!(err.contains(named), "{bad}: {err}");
     }
-    drop((conns, leaked, to_api, to_db, api_side, db_side, u, uc, web_held));
+    drop((
+        conns, leaked, to_api, to_db, api_side, db_side, u, uc, web_held,
+    ));
 }
 
 #[test]
@@ -235,7 +253,10 @@ fn group_by_counts_match_ss_and_shared_outgoing_ports_are_not_busy() {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let groups = doc["groups"].as_array().unwrap();
     let total: u64 = groups.iter().map(|g| g["count"].as_u64().unwrap()).sum();
-    assert_eq!(total, ss(&[]).iter().filter(|r| r.0 == "tcp").count() as u64);
+    assert_eq!(
+        total,
+        ss(&[]).iter().filter(|r| r.0 == "tcp").count() as u64
+    );
     for g in groups {
         let key = &g["key"];
         let state: State = serde_json::from_value(key["state"].clone()).unwrap();
@@ -264,7 +285,11 @@ fn group_by_counts_match_ss_and_shared_outgoing_ports_are_not_busy() {
     // The outgoing connections really share a port, and the summary does not call it busy.
     let snap = snapshot(&[]);
     let port_a = to_b.local_addr().unwrap().port();
-    assert_eq!(port_a, to_c.local_addr().unwrap().port(), "one kernel-chosen port");
+    assert_eq!(
+        port_a,
+        to_c.local_addr().unwrap().port(),
+        "one kernel-chosen port"
+    );
     let summary = portscope::analyze::conns::summarize(&snap);
     let busy: Vec<(Option<Proto>, u16, usize)> = summary
         .by_port
@@ -286,7 +311,10 @@ fn group_by_counts_match_ss_and_shared_outgoing_ports_are_not_busy() {
     let (code, text, err) = run(portscope().args(["snapshot", "--group-by", "process"]));
     assert_eq!(code, 0, "{err}");
     let me = format!("(pid {})", std::process::id());
-    let mine = text.lines().find(|l| l.contains(&me)).unwrap_or_else(|| panic!("{text}"));
+    let mine = text
+        .lines()
+        .find(|l| l.contains(&me))
+        .unwrap_or_else(|| panic!("{text}"));
     let count: usize = mine.split_whitespace().next().unwrap().parse().unwrap();
     assert_eq!(count, snap.sockets_of(std::process::id()).count(), "{text}");
     std::io::stderr().flush().unwrap();

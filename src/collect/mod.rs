@@ -10,6 +10,7 @@ pub mod netlink;
 pub mod netns;
 pub mod owner_cache;
 pub mod owners;
+pub mod partial;
 pub mod probe;
 pub mod process_context;
 pub mod procnet;
@@ -224,28 +225,34 @@ pub(crate) fn finish_table(
     }
     // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
     // (the inode, or for kernel-held sockets the 4-tuple, is unique), so the order is stable anyway.
-    sockets.sort_unstable_by(|a, b| {
-        (
-            a.proto,
-            a.local_port,
-            a.state,
-            a.local_addr,
-            a.remote_addr,
-            a.remote_port,
-            a.inode,
-            a.netns,
-        )
-            .cmp(&(
-                b.proto,
-                b.local_port,
-                b.state,
-                b.local_addr,
-                b.remote_addr,
-                b.remote_port,
-                b.inode,
-                b.netns,
-            ))
-    });
+    sockets.sort_unstable_by(table_order);
+}
+
+/// The order of every socket table.
+pub(crate) fn table_order(
+    a: &crate::model::Socket,
+    b: &crate::model::Socket,
+) -> std::cmp::Ordering {
+    (
+        a.proto,
+        a.local_port,
+        a.state,
+        a.local_addr,
+        a.remote_addr,
+        a.remote_port,
+        a.inode,
+        a.netns,
+    )
+        .cmp(&(
+            b.proto,
+            b.local_port,
+            b.state,
+            b.local_addr,
+            b.remote_addr,
+            b.remote_port,
+            b.inode,
+            b.netns,
+        ))
 }
 
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.

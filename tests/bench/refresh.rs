@@ -163,7 +163,12 @@ fn main() -> ExitCode {
             std::thread::sleep(Duration::from_millis(200));
             let k0 = kernel_cpu();
             let (w, c, s) = timed(|| collect_with(&o, Some(&mut *cache)).unwrap());
-            v.push((w, c, (kernel_cpu() - k0).as_secs_f64() * 1000.0, s.sockets.len()));
+            v.push((
+                w,
+                c,
+                (kernel_cpu() - k0).as_secs_f64() * 1000.0,
+                s.sockets.len(),
+            ));
         }
         v
     };

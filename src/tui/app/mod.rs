@@ -83,6 +83,9 @@ pub struct Data {
     pub snap: Arc<Snapshot>,
     pub diagnosis: Option<Arc<Diagnosis>>,
     pub derived: Option<Arc<Derived>>,
+    /// When the table's connections were read, if earlier than its listeners (between full
+    /// refreshes, see `tui::cadence`).
+    pub conns_as_of: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +108,7 @@ impl Msg {
             snap,
             diagnosis,
             derived: None,
+            conns_as_of: None,
         })
     }
 }
@@ -119,6 +123,8 @@ pub enum Effect {
     Execute(Box<crate::action::PendingAction>),
     /// Read these network namespaces from now on.
     Scope(super::netns_pick::Scope),
+    /// The view on screen needs this fresh each tick.
+    Need(super::cadence::Need),
     Quit,
 }
 
@@ -150,6 +156,10 @@ pub struct App {
     pub travel: super::travel::TimeTravel,
     /// What the last draw measured (the one way data flows back from a draw).
     pub measured: Measured,
+    /// When the connections on screen were read, if earlier than the listeners.
+    pub conns_as_of: Option<jiff::Timestamp>,
+    /// What the collector was last told the screen needs.
+    need_sent: super::cadence::Need,
 }
 
 impl App {
@@ -176,10 +186,33 @@ impl App {
             picker: Default::default(),
             travel: Default::default(),
             measured: Measured::default(),
+            conns_as_of: None,
+            need_sent: Default::default(),
         }
     }
 
+    /// What the view on screen needs fresh each tick: connections are read every tick only
+    /// where they are what is shown.
+    pub fn need(&self) -> super::cadence::Need {
+        use super::cadence::Need;
+        match self.view {
+            View::Connections | View::Why => Need::Everything,
+            View::Listeners | View::PortMap => Need::Listening,
+        }
+    }
+
+    /// Applies a message; tells the collector when what the screen needs changed.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut effects = self.update_inner(msg);
+        let need = self.need();
+        if need != self.need_sent {
+            self.need_sent = need;
+            effects.push(Effect::Need(need));
+        }
+        effects
+    }
+
+    fn update_inner(&mut self, msg: Msg) -> Vec<Effect> {
         use crossterm::event::{KeyCode, KeyModifiers};
         match msg {
             // Esc followed quickly by a key (over SSH, often in one packet) reaches us as Alt+key.
@@ -235,7 +268,9 @@ impl App {
             snap,
             diagnosis,
             derived,
+            conns_as_of,
         } = data;
+        self.conns_as_of = conns_as_of;
         self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.data = Some(snap);
         // A diagnosis for a port no longer watched (typed over since) is dropped.
