@@ -22,6 +22,8 @@ struct Loop {
     ctrl: Sender<Control>,
     /// Ports of every History change seen so far, with the change's state.
     history: Vec<(u16, State)>,
+    /// When the last full table was taken.
+    last_full: Option<jiff::Timestamp>,
 }
 
 impl Loop {
@@ -31,7 +33,14 @@ impl Loop {
         loop {
             let left = end.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left).ok()? {
-                Inbox::App(Msg::Data(d)) if d.snap.taken_at > after => return Some(d),
+                Inbox::App(Msg::Data(d)) => {
+                    if d.conns_as_of.is_none() {
+                        self.last_full = Some(d.snap.taken_at);
+                    }
+                    if d.snap.taken_at > after {
+                        return Some(d);
+                    }
+                }
                 Inbox::App(Msg::History(ch)) => self
                     .history
                     .extend(ch.iter().map(|c| (c.local_port, c.state))),
@@ -58,6 +67,32 @@ impl Loop {
             after = d.snap.taken_at;
         }
     }
+}
+
+/// Every socket of the table, by what identifies it and its state and owners.
+fn keys(d: &Data) -> Vec<String> {
+    let mut v: Vec<String> = d
+        .snap
+        .sockets
+        .iter()
+        .map(|s| {
+            let pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
+            format!(
+                "{:?} {:?} {}:{} {}:{} {} {:?} {}",
+                s.proto,
+                s.state,
+                s.local_addr,
+                s.local_port,
+                s.remote_addr,
+                s.remote_port,
+                s.inode,
+                pids,
+                s.autobound
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 fn established(d: &Data) -> usize {
@@ -92,7 +127,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     }
     let cadence = Cadence {
         interval: Duration::from_millis(200),
-        full_min: Duration::from_secs(2),
+        full_min: Duration::from_secs(4),
         full_share: 0.03,
     };
     // Under a loaded machine a tick can take longer than its interval: allow for it.
@@ -112,9 +147,16 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
         rx,
         ctrl,
         history: Vec::new(),
+        last_full: None,
     };
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
+    // One of each kind a tick reads or carries: UDP (read every tick), an established pair and
+    // a TIME_WAIT (carried from the full refresh).
+    let udp = udp_bind("127.0.0.1:0");
+    make_time_wait(&server);
+    let _held = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_held_a, _) = server.accept().unwrap();
     let first = lp
         .data_after(jiff::Timestamp::now(), slack)
         .expect("a first snapshot");
@@ -122,6 +164,19 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
 
     // Ticks between full refreshes are partial, and say so.
     let partial = lp.partial_tick(cadence.full_min + slack);
+    // Nothing changed since: the tick's table (read + carried) is the full table.
+    assert_eq!(
+        keys(&partial),
+        keys(&first),
+        "a partial tick's table equals the full one"
+    );
+    assert!(
+        partial
+            .snap
+            .sockets
+            .iter()
+            .any(|s| s.proto == Proto::Udp && s.local_port == udp.local_addr().unwrap().port())
+    );
 
     // A new listener: in every snapshot taken after it, the first of them within one tick.
     let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -201,12 +256,24 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     let c3 = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let c3port = c3.local_addr().unwrap().port();
     let (_a3, _) = server.accept().unwrap();
+    let natural = lp.last_full.unwrap() + cadence.full_min;
+    // Before sending: the refresh may start before this thread runs again.
+    let mut after = jiff::Timestamp::now();
     lp.ctrl.send(Control::Refresh).unwrap();
-    let asked = jiff::Timestamp::now();
-    let d = lp
-        .data_after(asked, cadence.interval + slack)
-        .expect("a refresh after r");
-    assert!(d.conns_as_of.is_none(), "r refreshes everything");
+    // The tick under way when `r` arrives may be a partial one; the next reads everything.
+    let d = loop {
+        let d = lp
+            .data_after(after, cadence.interval + slack)
+            .expect("a refresh after r");
+        if d.conns_as_of.is_none() {
+            break d;
+        }
+        after = d.snap.taken_at;
+    };
+    assert!(
+        d.snap.taken_at < natural,
+        "r read everything at once, not at the next full refresh due ({natural})"
+    );
     assert!(has_conn(&d, c3port));
 
     lp.ctrl.send(Control::Quit).unwrap();
@@ -215,5 +282,5 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     println!(
         "new listener in the first tick after it ({first_tick:?}); connection after {stale_ticks} partial ticks, all saying their age"
     );
-    drop((l2, client, c2, c3, partial));
+    drop((l2, client, c2, c3, udp));
 }

@@ -106,6 +106,21 @@ pub fn collector(
     let mut full: Option<Full> = None;
     let mut force_full = false;
     loop {
+        // What arrived since the wait ended (an `r` pressed just now) counts for this tick.
+        while let Ok(c) = ctrl.try_recv() {
+            match c {
+                Control::Refresh => force_full = true,
+                Control::Watch(w) => watch = w,
+                Control::Scope(s) => {
+                    if s != scope {
+                        full = None;
+                    }
+                    scope = s;
+                }
+                Control::Need(n) => need = n,
+                Control::Quit => return,
+            }
+        }
         let cpu0 = cpu_time();
         let mut fresh_full = None;
         let msg = match &source {

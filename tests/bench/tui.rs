@@ -187,7 +187,9 @@ fn main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!("| view | CPU (share of one core) | vs `ss -tanu` every 1 s | status line at the end |");
+    println!(
+        "| view | CPU (share of one core) | vs `ss -tanu` every 1 s | status line at the end |"
+    );
     println!("|---|---:|---:|---|");
     println!(
         "| `ss -tanu` every 1 s (cpu {:.0} ms a run) | {:.1}% | 1.00x | |",

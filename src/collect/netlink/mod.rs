@@ -389,8 +389,7 @@ impl Dumper {
         } else {
             Vec::with_capacity(sockstat_estimate())
         };
-        self.states = tcp_states;
-        let r = self.sockets_into(memo, partial, &mut out);
+        let r = self.sockets_into(memo, tcp_states, &mut out);
         self.states = ALL_STATES;
         r.map(|()| out)
     }
@@ -398,14 +397,18 @@ impl Dumper {
     fn sockets_into(
         &mut self,
         memo: &mut AutoboundMemo,
-        partial: bool,
+        tcp_states: u32,
         out: &mut Vec<Socket>,
     ) -> nix::Result<()> {
+        let partial = tcp_states != ALL_STATES;
+        // The mask is TCP's: every UDP socket is wanted (unconnected ones are in CLOSE).
+        self.states = tcp_states;
         self.dump_tcp(None, |msg| {
             if let Some(s) = parse_msg(msg, Proto::Tcp) {
                 out.push(s);
             }
         })?;
+        self.states = ALL_STATES;
         for family in [Family::Ipv4, Family::Ipv6] {
             absent_is_empty(self.dump(family, Proto::Udp, None, |msg| {
                 if let Some(s) = parse_msg(msg, Proto::Udp) {
@@ -419,11 +422,13 @@ impl Dumper {
         let mut autobound: Vec<Cookie> = Vec::new();
         if let Some((lo, hi)) = tcp.range {
             let filter = autobound::filter(lo, hi);
+            self.states = tcp_states;
             self.dump_tcp(Some(&filter), |msg| {
                 if let Some(m) = InetDiagMsg::read(msg) {
                     autobound.push((Proto::Tcp, m.id.cookie()));
                 }
             })?;
+            self.states = ALL_STATES;
         }
         if let Some((lo, hi)) = udp.range {
             let filter = autobound::filter(lo, hi);
