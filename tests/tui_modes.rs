@@ -232,6 +232,7 @@ fn one_data_message_with_or_without_derivations() {
         snap: Arc::clone(&snap),
         diagnosis: None,
         derived: Some(Arc::clone(&derived)),
+        conns_as_of: None,
     }));
     assert!(
         app.derived

@@ -5,6 +5,7 @@ use portscope::analyze::why::BindRequest;
 use portscope::model::test_support::{listener, outgoing, snapshot, with_state};
 use portscope::model::{Snapshot, State};
 use portscope::tui::app::{App, Effect, Modal, Msg, View};
+use portscope::tui::cadence::Need;
 use portscope::tui::keymap::KeyMap;
 use std::sync::Arc;
 
@@ -182,6 +183,7 @@ fn why_port_entry_watches_the_port() {
     assert_eq!(
         effects,
         vec![
+            Effect::Need(Need::Everything),
             Effect::Watch(Some(BindRequest::tcp(8080))),
             Effect::RefreshNow
         ]
@@ -660,4 +662,23 @@ fn help_never_scrolls_past_its_last_line() {
     assert_eq!(after, scroll - 1, "one k scrolls back at once");
     app.type_keys("g");
     assert!(matches!(app.modal(), Some(Modal::Help { scroll: 0 })));
+}
+
+#[test]
+fn the_collector_is_told_what_the_view_needs_fresh_once_per_change() {
+    let mut app = app_with(sample());
+    let needs = |e: Vec<Effect>| -> Vec<Need> {
+        e.into_iter()
+            .filter_map(|e| match e {
+                Effect::Need(n) => Some(n),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(app.need(), Need::Listening, "the Listeners view starts");
+    assert_eq!(needs(app.type_keys("2")), vec![Need::Everything]);
+    assert_eq!(needs(app.type_keys("jk")), Vec::<Need>::new());
+    assert_eq!(needs(app.type_keys("3")), vec![Need::Listening]);
+    assert_eq!(needs(app.type_keys("1")), Vec::<Need>::new());
+    assert_eq!(needs(app.type_keys("4")), vec![Need::Everything]);
 }

@@ -12,6 +12,7 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         netns: netns.clone(),
         source: args.source,
         skip_owners: args.no_owners,
+        ..Default::default()
     };
     let collected = if args.all_netns {
         if *netns != NetnsTarget::Current {

@@ -10,6 +10,7 @@ pub mod netlink;
 pub mod netns;
 pub mod owner_cache;
 pub mod owners;
+pub mod partial;
 pub mod probe;
 pub mod process_context;
 pub mod procnet;
@@ -30,12 +31,55 @@ pub enum SourcePref {
     Procfs,
 }
 
+/// Which sockets a collection reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Coverage {
+    /// Every socket.
+    #[default]
+    All,
+    /// What holds a port for others to see: TCP listeners, TCP sockets bound but not listening
+    /// (with `bound_inactive`), and every UDP socket. The kernel answers a LISTEN-only TCP dump
+    /// without walking its connection table, so at 100k connections this costs microseconds;
+    /// the bound-inactive states make it walk the bind table (a per-port walk that grows with
+    /// autobound connections).
+    Listening { bound_inactive: bool },
+}
+
+impl Coverage {
+    /// Whether a socket of a full table is one this coverage reads.
+    pub fn covers(self, s: &crate::model::Socket) -> bool {
+        use crate::model::{Proto, State};
+        match self {
+            Coverage::All => true,
+            Coverage::Listening { bound_inactive } => {
+                s.proto == Proto::Udp
+                    || s.state == State::Listen
+                    || (bound_inactive && s.state == State::BoundInactive)
+            }
+        }
+    }
+
+    fn tcp_states(self) -> u32 {
+        match self {
+            Coverage::All => netlink::ALL_STATES,
+            Coverage::Listening {
+                bound_inactive: false,
+            } => netlink::LISTEN_STATES,
+            Coverage::Listening {
+                bound_inactive: true,
+            } => netlink::LISTEN_STATES | netlink::BOUND_INACTIVE,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
     pub netns: NetnsTarget,
     pub source: SourcePref,
     /// Skip the /proc/*/fd scan (sockets only, no owners).
     pub skip_owners: bool,
+    /// Every socket (the default), or only the listening kind (the TUI's cheap refresh).
+    pub coverage: Coverage,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,28 +210,34 @@ pub(crate) fn finish_table(
     }
     // In place: a stable sort would allocate a scratch copy of the whole table. The key is total
     // (the inode, or for kernel-held sockets the 4-tuple, is unique), so the order is stable anyway.
-    sockets.sort_unstable_by(|a, b| {
-        (
-            a.proto,
-            a.local_port,
-            a.state,
-            a.local_addr,
-            a.remote_addr,
-            a.remote_port,
-            a.inode,
-            a.netns,
-        )
-            .cmp(&(
-                b.proto,
-                b.local_port,
-                b.state,
-                b.local_addr,
-                b.remote_addr,
-                b.remote_port,
-                b.inode,
-                b.netns,
-            ))
-    });
+    sockets.sort_unstable_by(table_order);
+}
+
+/// The order of every socket table.
+pub(crate) fn table_order(
+    a: &crate::model::Socket,
+    b: &crate::model::Socket,
+) -> std::cmp::Ordering {
+    (
+        a.proto,
+        a.local_port,
+        a.state,
+        a.local_addr,
+        a.remote_addr,
+        a.remote_port,
+        a.inode,
+        a.netns,
+    )
+        .cmp(&(
+            b.proto,
+            b.local_port,
+            b.state,
+            b.local_addr,
+            b.remote_addr,
+            b.remote_port,
+            b.inode,
+            b.netns,
+        ))
 }
 
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
@@ -253,16 +303,17 @@ pub fn collect_with(
         let table = opts.netns.run_in(|| {
             let ns_inode = netns::current_inode();
             let (sysctls, mut warnings) = sysctl::read_sysctls();
+            let states = opts.coverage.tcp_states();
             let sockets = match opts.source {
                 SourcePref::Procfs => procnet::all_sockets()
                     .map(|s| (s, Source::Procfs))
                     .map_err(|e| format!("reading /proc/net: {e}")),
                 SourcePref::Netlink => netlink::Dumper::open()
-                    .and_then(|mut d| d.all_sockets_with(&mut memo))
+                    .and_then(|mut d| d.sockets_with(&mut memo, states))
                     .map(|s| (s, Source::Netlink))
                     .map_err(|e| format!("netlink sock_diag: {e}")),
                 SourcePref::Auto => match netlink::Dumper::open()
-                    .and_then(|mut d| d.all_sockets_with(&mut memo))
+                    .and_then(|mut d| d.sockets_with(&mut memo, states))
                 {
                     Ok(s) => Ok((s, Source::Netlink)),
                     Err(e) => {
@@ -290,6 +341,10 @@ pub fn collect_with(
         (table, _) => table?,
     };
     let (mut sockets, source) = sockets.map_err(CollectError::Read)?;
+    // /proc/net has no state filter: cut its table down to what was asked for.
+    if source == Source::Procfs && opts.coverage != Coverage::All {
+        sockets.retain(|s| opts.coverage.covers(s));
+    }
     refine_autobound(&mut sockets, &sysctls);
 
     let mut stats = Stats {

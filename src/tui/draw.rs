@@ -191,6 +191,14 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             s.source,
             super::human::count(s.sockets.len(), "socket")
         )));
+        // Between full refreshes the connections are older than the listeners: say by how much.
+        if let Some(at) = app.conns_as_of {
+            let age = (now.now.as_second() - at.as_second()).max(0);
+            spans.push(Span::styled(
+                format!(" · conns as of {age} s ago"),
+                theme.dim(),
+            ));
+        }
         if let Some(w) = status_warning(s) {
             spans.push(Span::raw(" · "));
             spans.push(Span::styled(w, theme.warn()));

@@ -1,6 +1,7 @@
 //! The terminal UI: `portscope` with no subcommand.
 
 pub mod app;
+pub mod cadence;
 pub mod clock;
 pub mod config;
 pub mod copy;

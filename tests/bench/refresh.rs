@@ -152,6 +152,28 @@ fn main() -> ExitCode {
         diff.push(hc);
         prev = Some(s);
     }
+    // The TUI's cheap refresh between full ones: only what holds a port for others to see.
+    let light = |bound_inactive: bool, cache: &mut OwnerCache| {
+        let o = CollectOptions {
+            coverage: portscope::collect::Coverage::Listening { bound_inactive },
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        for _ in 0..runs.max(5) {
+            std::thread::sleep(Duration::from_millis(200));
+            let k0 = kernel_cpu();
+            let (w, c, s) = timed(|| collect_with(&o, Some(&mut *cache)).unwrap());
+            v.push((
+                w,
+                c,
+                (kernel_cpu() - k0).as_secs_f64() * 1000.0,
+                s.sockets.len(),
+            ));
+        }
+        v
+    };
+    let listen_only = light(false, &mut cache);
+    let with_bound = light(true, &mut cache);
     let m = |v: &[(f64, f64)], i: usize| {
         median(v.iter().map(|x| if i == 0 { x.0 } else { x.1 }).collect())
     };
@@ -185,6 +207,22 @@ fn main() -> ExitCode {
         iw / ssw,
         ic / ssc
     );
+    for (label, v) in [
+        ("listening only (TCP LISTEN + UDP)", &listen_only),
+        ("listening + bound-inactive TCP", &with_bound),
+    ] {
+        let (w, c) = (
+            median(v.iter().map(|x| x.0).collect()),
+            median(v.iter().map(|x| x.1).collect()),
+        );
+        println!(
+            "| {label}, {} sockets (kernel {:.1} ms) | {w:.1} | {c:.1} | {:.4}x | {:.4}x |",
+            v[0].3,
+            median(v.iter().map(|x| x.2).collect()),
+            w / ssw,
+            c / ssc
+        );
+    }
     println!(
         "kernel cpu (median): `ss -tanu` {ss_plain_kernel:.0} ms, steady-state refresh {:.0} ms; autobound marks asked of the kernel: {:.0} sockets (median)",
         median(sys),

@@ -123,9 +123,21 @@ fn main() -> ExitCode {
     let wall = t0.elapsed().as_secs_f64();
     let cpu = (cpu_ticks(pid) - cpu0) as f64 / ticks;
     let last_status = status();
+
+    // One view left on screen, no keys: what portscope costs left open on a busy host.
+    let mut per_view = Vec::new();
+    for (key, title) in [("1", "Listeners ("), ("2", "Connections (")] {
+        writer.write_all(key.as_bytes()).expect("key");
+        writer.flush().expect("flush");
+        wait(title, Duration::from_secs(5)).expect("the view");
+        let c0 = cpu_ticks(pid);
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(seconds));
+        let share = (cpu_ticks(pid) - c0) as f64 / ticks / t0.elapsed().as_secs_f64();
+        per_view.push((title.trim_end_matches(" ("), share, status()));
+    }
     writer.write_all(b"q").expect("quit");
     let _ = child.wait();
-    drop(filled);
 
     let mut l = latencies.clone();
     println!("portscope TUI, {n} sockets over 100 processes, --interval 1s, {wall:.0} s");
@@ -143,5 +155,54 @@ fn main() -> ExitCode {
         percentile(&mut l, 0.99),
         percentile(&mut l, 1.0),
     );
+    // The comparison: `ss -tanu` (one dump, no owners) once a second, as `watch -n1` would.
+    let ss_share = {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        let ru = || {
+            let r = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+            tv(r.user_time()) + tv(r.system_time())
+        };
+        let mut v: Vec<f64> = (0..3)
+            .map(|_| {
+                let c0 = ru();
+                std::process::Command::new("ss")
+                    .arg("-tanu")
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .expect("ss");
+                ru() - c0
+            })
+            .collect();
+        percentile(&mut v, 0.5)
+    };
+    drop(filled);
+    println!();
+    println!(
+        "One view on screen for {seconds} s, no keys (CPU from /proc/PID/stat utime+stime; load average {}):",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "| view | CPU (share of one core) | vs `ss -tanu` every 1 s | status line at the end |"
+    );
+    println!("|---|---:|---:|---|");
+    println!(
+        "| `ss -tanu` every 1 s (cpu {:.0} ms a run) | {:.1}% | 1.00x | |",
+        ss_share * 1000.0,
+        100.0 * ss_share
+    );
+    for (view, share, status) in per_view {
+        println!(
+            "| {view} | {:.1}% | {:.2}x | {} |",
+            100.0 * share,
+            share / ss_share,
+            status.trim()
+        );
+    }
     ExitCode::SUCCESS
 }

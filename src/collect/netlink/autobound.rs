@@ -87,8 +87,8 @@ impl AutoboundMemo {
     }
 
     /// Marks the new sockets from the kernel's answer (sorted cookies of autobound sockets) and
-    /// forgets sockets that are gone.
-    pub(super) fn learn(&mut self, sockets: &mut [Socket], autobound: &[Cookie]) {
+    /// forgets sockets that are gone (only when `sockets` is the whole table: `prune`).
+    pub(super) fn learn(&mut self, sockets: &mut [Socket], autobound: &[Cookie], prune: bool) {
         let generation = self.generation;
         for &i in &self.unknown {
             let Some(s) = sockets.get_mut(i) else {
@@ -104,7 +104,9 @@ impl AutoboundMemo {
                 },
             );
         }
-        self.marks.retain(|_, m| m.seen == generation);
+        if prune {
+            self.marks.retain(|_, m| m.seen == generation);
+        }
     }
 }
 

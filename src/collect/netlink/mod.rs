@@ -33,7 +33,7 @@ const INET_DIAG_REQ_BYTECODE: u16 = 1;
 // Every TCP state including NEW_SYN_RECV (`ss -a`), plus bit 13, TCP_BOUND_INACTIVE (`ss -B`,
 // Linux 6.8): sockets bound but not listening, which hold their port like any other. Older
 // kernels ignore the bit.
-const ALL_STATES: u32 = 0x3fff;
+pub const ALL_STATES: u32 = 0x3fff;
 const RECV_BUF: usize = 64 * 1024; // the kernel fills at most ~32 KiB per dump recv
 
 /// Identity used to join the autobound dump with the full one. The cookie is the kernel's unique
@@ -369,14 +369,46 @@ impl Dumper {
     /// Like [`Dumper::all_sockets`], with the autobound marks of sockets seen before taken from
     /// `memo` (see [`autobound`]): a refresh asks the kernel only about new sockets.
     pub fn all_sockets_with(&mut self, memo: &mut AutoboundMemo) -> nix::Result<Vec<Socket>> {
+        self.sockets_with(memo, ALL_STATES)
+    }
+
+    /// Every UDP socket and the TCP sockets in `tcp_states` (a mask of 1 << kernel state), with
+    /// autobound marks as in [`Dumper::all_sockets_with`]. A mask of LISTEN alone makes the
+    /// kernel skip its established hash, so this costs what the listeners cost, not what the
+    /// connections do. The memo keeps the marks of TCP sockets such a partial dump did not see.
+    pub fn sockets_with(
+        &mut self,
+        memo: &mut AutoboundMemo,
+        tcp_states: u32,
+    ) -> nix::Result<Vec<Socket>> {
+        let partial = tcp_states != ALL_STATES;
         // Sized once: growing a 10+ MB vector by doubling copies it on the heap and leaves
         // the old block resident, which was most of the peak memory at 100k sockets.
-        let mut out = Vec::with_capacity(sockstat_estimate());
+        let mut out = if partial {
+            Vec::new()
+        } else {
+            Vec::with_capacity(sockstat_estimate())
+        };
+        let r = self.sockets_into(memo, tcp_states, &mut out);
+        self.states = ALL_STATES;
+        r.map(|()| out)
+    }
+
+    fn sockets_into(
+        &mut self,
+        memo: &mut AutoboundMemo,
+        tcp_states: u32,
+        out: &mut Vec<Socket>,
+    ) -> nix::Result<()> {
+        let partial = tcp_states != ALL_STATES;
+        // The mask is TCP's: every UDP socket is wanted (unconnected ones are in CLOSE).
+        self.states = tcp_states;
         self.dump_tcp(None, |msg| {
             if let Some(s) = parse_msg(msg, Proto::Tcp) {
                 out.push(s);
             }
         })?;
+        self.states = ALL_STATES;
         for family in [Family::Ipv4, Family::Ipv6] {
             absent_is_empty(self.dump(family, Proto::Udp, None, |msg| {
                 if let Some(s) = parse_msg(msg, Proto::Udp) {
@@ -384,17 +416,19 @@ impl Dumper {
                 }
             }))?;
         }
-        let (tcp, udp) = memo.apply_known(&mut out);
+        let (tcp, udp) = memo.apply_known(out);
         // Without a new socket that can be autobound, no second dump: for TCP it walks the
         // host-wide established hash, tens of ms on a busy host even for an empty namespace.
         let mut autobound: Vec<Cookie> = Vec::new();
         if let Some((lo, hi)) = tcp.range {
             let filter = autobound::filter(lo, hi);
+            self.states = tcp_states;
             self.dump_tcp(Some(&filter), |msg| {
                 if let Some(m) = InetDiagMsg::read(msg) {
                     autobound.push((Proto::Tcp, m.id.cookie()));
                 }
             })?;
+            self.states = ALL_STATES;
         }
         if let Some((lo, hi)) = udp.range {
             let filter = autobound::filter(lo, hi);
@@ -408,8 +442,8 @@ impl Dumper {
         }
         // The dumps are not atomic; a socket born in between is simply not marked.
         autobound.sort_unstable();
-        memo.learn(&mut out, &autobound);
-        Ok(out)
+        memo.learn(out, &autobound, !partial);
+        Ok(())
     }
 }
 

@@ -90,6 +90,9 @@ pub struct Data {
     pub snap: Arc<Snapshot>,
     pub diagnosis: Option<Arc<Diagnosis>>,
     pub derived: Option<Arc<Derived>>,
+    /// When the table's connections were read, if earlier than its listeners (between full
+    /// refreshes, see `tui::cadence`).
+    pub conns_as_of: Option<jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +122,7 @@ impl Msg {
             snap,
             diagnosis,
             derived: None,
+            conns_as_of: None,
         })
     }
 }
@@ -142,6 +146,8 @@ pub enum Effect {
     Scope(super::netns_pick::Scope),
     /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
     ReadProcesses(Box<ProcessRequest>),
+    /// The view on screen needs this fresh each tick.
+    Need(super::cadence::Need),
     Quit,
 }
 
@@ -177,6 +183,10 @@ pub struct App {
     pub observations: crate::model::process_context::Observations,
     /// Selection and scrolling of the copyable blocks in the dialog on top.
     pub blocks: BlockView,
+    /// When the connections on screen were read, if earlier than the listeners.
+    pub conns_as_of: Option<jiff::Timestamp>,
+    /// What the collector was last told the screen needs.
+    need_sent: super::cadence::Need,
 }
 
 impl App {
@@ -205,9 +215,22 @@ impl App {
             measured: Measured::default(),
             observations: Default::default(),
             blocks: BlockView::default(),
+            conns_as_of: None,
+            need_sent: Default::default(),
         }
     }
 
+    /// What the view on screen needs fresh each tick: connections are read every tick only
+    /// where they are what is shown.
+    pub fn need(&self) -> super::cadence::Need {
+        use super::cadence::Need;
+        match self.view {
+            View::Connections | View::Why => Need::Everything,
+            View::Listeners | View::PortMap => Need::Listening,
+        }
+    }
+
+    /// Applies a message; tells the collector when what the screen needs changed.
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
         let before = (self.detail_key(), self.view);
         let data = matches!(msg, Msg::Data(_));
@@ -223,6 +246,11 @@ impl App {
         // The map's cursor, zoom, data or measured size may have moved: what is under it.
         if self.view == View::PortMap {
             self.map_lookup();
+        }
+        let need = self.need();
+        if need != self.need_sent {
+            self.need_sent = need;
+            effects.push(Effect::Need(need));
         }
         effects
     }
@@ -301,7 +329,9 @@ impl App {
             snap,
             diagnosis,
             derived,
+            conns_as_of,
         } = data;
+        self.conns_as_of = conns_as_of;
         self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.data = Some(snap);
         // A diagnosis for a port no longer watched (typed over since) is dropped.

@@ -12,6 +12,7 @@ impl App {
             snap,
             diagnosis,
             derived: Some(derived),
+            conns_as_of: None,
         });
     }
 }

@@ -1,0 +1,81 @@
+//! How often each part of the table is read. A full dump of a busy host's connections costs the
+//! kernel ~1 ms per thousand sockets however it is asked for, so a full table every second cannot
+//! be cheap at 100k; the listeners can (a LISTEN-only dump skips the connection table). Each tick
+//! reads what the view on screen needs fresh; the rest is read on a slower cadence scaled by its
+//! own cost, and the screen says how old it is.
+
+use crate::collect::Coverage;
+use std::time::Duration;
+
+/// What the view on screen needs fresh on every tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Need {
+    /// Listeners, the port map: TCP listeners and UDP every tick, the rest on the slow cadence.
+    #[default]
+    Listening,
+    /// Connections, the why view: the whole table every tick (paced by its cost).
+    Everything,
+}
+
+/// What a tick between full refreshes reads. Bound-inactive TCP sockets are left to the full
+/// refresh: asking for them makes the kernel walk its bind table, which grows with every
+/// autobound connection (30 ms at 100k connections, against 4 ms for this).
+pub const TICK: Coverage = Coverage::Listening {
+    bound_inactive: false,
+};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    /// The tick (`--interval`).
+    pub interval: Duration,
+    /// The full table is read at least this often while it is not on screen...
+    pub full_min: Duration,
+    /// ...and no more often than keeps its refreshes under this share of one core.
+    pub full_share: f64,
+}
+
+impl Cadence {
+    pub fn new(interval: Duration) -> Cadence {
+        Cadence {
+            interval,
+            full_min: interval.max(Duration::from_secs(5)),
+            full_share: 0.03,
+        }
+    }
+
+    /// How long after a full refresh that cost `cost` of CPU the next one is due.
+    pub fn full_every(&self, need: Need, cost: Duration) -> Duration {
+        match need {
+            // On screen: every tick, but never more than a quarter of a core.
+            Need::Everything => self.interval.max(cost * 4),
+            Need::Listening => self.full_min.max(cost.div_f64(self.full_share)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_cadence_scales_with_cost() {
+        let c = Cadence::new(Duration::from_secs(1));
+        assert_eq!(
+            c.full_every(Need::Listening, Duration::from_millis(10)),
+            Duration::from_secs(5)
+        );
+        // 300 ms of CPU at 3% of a core: every 10 s.
+        assert_eq!(
+            c.full_every(Need::Listening, Duration::from_millis(300)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            c.full_every(Need::Everything, Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            c.full_every(Need::Everything, Duration::from_millis(400)),
+            Duration::from_millis(1600)
+        );
+    }
+}

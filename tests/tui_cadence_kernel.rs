@@ -1,0 +1,286 @@
+#![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
+//! The TUI's view-aware cadence, against the kernel: the collector (the TUI's own loop, fed and
+//! read through its channels) in a private namespace. In the Listeners view a new listener is on
+//! screen from the first snapshot taken after it, a new connection reaches the counts within the
+//! slow cadence, and every table that does not show it yet says its connections are older than
+//! it. The Connections view, and `r`, read everything at once.
+
+mod common;
+
+use common::*;
+use portscope::collect::CollectOptions;
+use portscope::model::{Proto, State};
+use portscope::tui::app::{Data, Msg};
+use portscope::tui::cadence::{Cadence, Need};
+use portscope::tui::runtime::{Control, Inbox, Source, collector};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+struct Loop {
+    rx: Receiver<Inbox>,
+    ctrl: Sender<Control>,
+    /// Ports of every History change seen so far, with the change's state.
+    history: Vec<(u16, State)>,
+    /// When the last full table was taken.
+    last_full: Option<jiff::Timestamp>,
+}
+
+impl Loop {
+    /// The next snapshot taken after `after`, within `deadline`.
+    fn data_after(&mut self, after: jiff::Timestamp, deadline: Duration) -> Option<Data> {
+        let end = Instant::now() + deadline;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left).ok()? {
+                Inbox::App(Msg::Data(d)) => {
+                    if d.conns_as_of.is_none() {
+                        self.last_full = Some(d.snap.taken_at);
+                    }
+                    if d.snap.taken_at > after {
+                        return Some(d);
+                    }
+                }
+                Inbox::App(Msg::History(ch)) => self
+                    .history
+                    .extend(ch.iter().map(|c| (c.local_port, c.state))),
+                Inbox::App(Msg::CollectFailed(e)) => panic!("collect failed: {e}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Loop {
+    /// The next tick that read only the listening part, within `deadline`.
+    fn partial_tick(&mut self, deadline: Duration) -> Data {
+        let end = Instant::now() + deadline;
+        let mut after = jiff::Timestamp::now();
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let d = self
+                .data_after(after, left)
+                .expect("a partial tick (connections carried, their age stated)");
+            if d.conns_as_of.is_some() {
+                return d;
+            }
+            after = d.snap.taken_at;
+        }
+    }
+}
+
+/// Every socket of the table, by what identifies it and its state and owners.
+fn keys(d: &Data) -> Vec<String> {
+    let mut v: Vec<String> = d
+        .snap
+        .sockets
+        .iter()
+        .map(|s| {
+            let pids: Vec<u32> = s.owners.iter().map(|o| o.pid).collect();
+            format!(
+                "{:?} {:?} {}:{} {}:{} {} {:?} {}",
+                s.proto,
+                s.state,
+                s.local_addr,
+                s.local_port,
+                s.remote_addr,
+                s.remote_port,
+                s.inode,
+                pids,
+                s.autobound
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn established(d: &Data) -> usize {
+    d.derived
+        .as_ref()
+        .unwrap()
+        .summary
+        .by_state
+        .iter()
+        .find(|(s, _)| *s == State::Established)
+        .map_or(0, |x| x.1)
+}
+
+fn listens(d: &Data, port: u16) -> bool {
+    d.snap
+        .sockets
+        .iter()
+        .any(|s| s.proto == Proto::Tcp && s.state == State::Listen && s.local_port == port)
+}
+
+fn has_conn(d: &Data, local_port: u16) -> bool {
+    d.snap
+        .sockets
+        .iter()
+        .any(|s| s.state == State::Established && s.local_port == local_port)
+}
+
+#[test]
+fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
+    if !private_netns("tui_cadence") {
+        return;
+    }
+    let cadence = Cadence {
+        interval: Duration::from_millis(200),
+        full_min: Duration::from_secs(4),
+        full_share: 0.03,
+    };
+    // Under a loaded machine a tick can take longer than its interval: allow for it.
+    let slack = Duration::from_secs(3);
+    let (tx, rx) = channel();
+    let (ctrl, ctrl_rx) = channel();
+    let thread = std::thread::spawn(move || {
+        collector(
+            Source::Live(CollectOptions::default()),
+            cadence,
+            tx,
+            ctrl_rx,
+            None,
+        )
+    });
+    let mut lp = Loop {
+        rx,
+        ctrl,
+        history: Vec::new(),
+        last_full: None,
+    };
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    // One of each kind a tick reads or carries: UDP (read every tick), an established pair and
+    // a TIME_WAIT (carried from the full refresh).
+    let udp = udp_bind("127.0.0.1:0");
+    make_time_wait(&server);
+    let _held = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_held_a, _) = server.accept().unwrap();
+    let first = lp
+        .data_after(jiff::Timestamp::now(), slack)
+        .expect("a first snapshot");
+    assert!(listens(&first, port));
+
+    // Ticks between full refreshes are partial, and say so.
+    let partial = lp.partial_tick(cadence.full_min + slack);
+    // Nothing changed since: the tick's table (read + carried) is the full table.
+    assert_eq!(
+        keys(&partial),
+        keys(&first),
+        "a partial tick's table equals the full one"
+    );
+    assert!(
+        partial
+            .snap
+            .sockets
+            .iter()
+            .any(|s| s.proto == Proto::Udp && s.local_port == udp.local_addr().unwrap().port())
+    );
+
+    // A new listener: in every snapshot taken after it, the first of them within one tick.
+    let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p2 = l2.local_addr().unwrap().port();
+    let made = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let d = lp
+        .data_after(made, cadence.interval + slack)
+        .expect("a tick after the listener");
+    assert!(listens(&d, p2), "the next tick shows the new listener");
+    let first_tick = t0.elapsed();
+
+    // A new connection: missing only from tables that say their connections predate it.
+    let base = established(&d);
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = client.local_addr().unwrap().port();
+    let (_accepted, _) = server.accept().unwrap();
+    let made = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let mut stale_ticks = 0;
+    let mut after = made;
+    let seen = loop {
+        let d = lp
+            .data_after(after, cadence.full_min + slack)
+            .expect("a snapshot with the connection within the slow cadence");
+        after = d.snap.taken_at;
+        assert!(listens(&d, p2), "the listener stays on every tick");
+        if has_conn(&d, cport) {
+            break d;
+        }
+        let as_of = d
+            .conns_as_of
+            .expect("a table without the new connection says how old its connections are");
+        assert!(
+            as_of < made,
+            "connections as of {as_of} yet the one made at {made} is missing"
+        );
+        stale_ticks += 1;
+        assert!(
+            t0.elapsed() < cadence.full_min + slack,
+            "no full refresh within the slow cadence"
+        );
+    };
+    assert_eq!(
+        established(&seen),
+        base + 2,
+        "client and accepted side counted"
+    );
+    // History: the listener (recorded on a tick) and the connection (at the full refresh).
+    assert!(
+        lp.history.contains(&(p2, State::Listen)),
+        "history has the listener"
+    );
+    assert!(
+        lp.history.contains(&(cport, State::Established)),
+        "history has the connection"
+    );
+
+    // The Connections view on screen: connections in the first snapshot taken after them.
+    lp.ctrl.send(Control::Need(Need::Everything)).unwrap();
+    let told = jiff::Timestamp::now();
+    // A tick already under way when told may still be partial.
+    let _ = lp.data_after(told, cadence.full_min + slack);
+    let c2 = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let c2port = c2.local_addr().unwrap().port();
+    let (_a2, _) = server.accept().unwrap();
+    let made = jiff::Timestamp::now();
+    let d = lp
+        .data_after(made, cadence.interval + slack)
+        .expect("a tick in the Connections view");
+    assert!(d.conns_as_of.is_none(), "the whole table every tick");
+    assert!(has_conn(&d, c2port));
+
+    // Back to Listeners; `r` reads everything at once.
+    lp.ctrl.send(Control::Need(Need::Listening)).unwrap();
+    lp.partial_tick(cadence.full_min + slack);
+    let c3 = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let c3port = c3.local_addr().unwrap().port();
+    let (_a3, _) = server.accept().unwrap();
+    let natural = lp.last_full.unwrap() + cadence.full_min;
+    // Before sending: the refresh may start before this thread runs again.
+    let mut after = jiff::Timestamp::now();
+    lp.ctrl.send(Control::Refresh).unwrap();
+    // The tick under way when `r` arrives may be a partial one; the next reads everything.
+    let d = loop {
+        let d = lp
+            .data_after(after, cadence.interval + slack)
+            .expect("a refresh after r");
+        if d.conns_as_of.is_none() {
+            break d;
+        }
+        after = d.snap.taken_at;
+    };
+    assert!(
+        d.snap.taken_at < natural,
+        "r read everything at once, not at the next full refresh due ({natural})"
+    );
+    assert!(has_conn(&d, c3port));
+
+    lp.ctrl.send(Control::Quit).unwrap();
+    drop(lp);
+    thread.join().unwrap();
+    println!(
+        "new listener in the first tick after it ({first_tick:?}); connection after {stale_ticks} partial ticks, all saying their age"
+    );
+    drop((l2, client, c2, c3, udp));
+}
