@@ -242,12 +242,11 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
     };
     writeln!(
         w,
-        "\n{} sockets ({} kernel-held) from {} in netns {} [{}]; ephemeral {range}, reserved {reserved}",
+        "\n{} sockets ({} kernel-held) from {} in {}; ephemeral {range}, reserved {reserved}",
         snap.sockets.len(),
         snap.sockets.iter().filter(|s| s.kernel_held).count(),
         snap.source,
-        snap.netns.inode,
-        snap.netns.target,
+        netns_words(snap),
     )?;
     for warning in &snap.warnings {
         writeln!(w, "warning: {warning}")?;
@@ -260,4 +259,23 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The namespace the table is from, as a person says it: "the host's network namespace
+/// (net:[4026531840])", "the network namespace of pid 42 (net:[4026532301])".
+fn netns_words(snap: &Snapshot) -> String {
+    let host = std::fs::metadata("/proc/1/ns/net")
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m) == snap.netns.inode)
+        .unwrap_or(false);
+    let target = snap.netns.target.as_str();
+    let name = if host {
+        "the host's network namespace".to_string()
+    } else if target == "current" {
+        "this network namespace".to_string()
+    } else if let Some(pid) = target.strip_prefix("pid ") {
+        format!("the network namespace of pid {pid}")
+    } else {
+        format!("network namespace {target}")
+    };
+    format!("{name} (net:[{}])", snap.netns.inode)
 }
