@@ -403,3 +403,35 @@ fn help_lists_the_dialog_keys_with_the_tmux_note() {
     assert!(text.contains("overwritten)"), "{text}");
     assert!(text.contains("the remedies' commands"), "{text}");
 }
+
+#[test]
+fn commands_in_the_why_view_are_clipped_never_wrapped() {
+    let app = why_app();
+    let d = app.diagnosis.clone().unwrap();
+    let commands: Vec<String> = d
+        .plan
+        .iter()
+        .chain(d.remedies.iter())
+        .chain(d.causes.iter().flat_map(|c| c.remedies.iter()))
+        .map(|r| r.command.clone())
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut seen = 0;
+    for (w, h) in [(60u16, 60u16), (80, 60), (120, 60)] {
+        let text = screen(&app, w, h);
+        for row in text.lines().filter(|r| r.contains("$ ")) {
+            let shown = row.split("$ ").nth(1).unwrap().trim_end_matches([' ', '│']);
+            seen += 1;
+            let whole = commands.iter().any(|c| c == shown);
+            let clipped = shown.ends_with(MORE_RIGHT)
+                && commands
+                    .iter()
+                    .any(|c| c.starts_with(shown.trim_end_matches(MORE_RIGHT)));
+            assert!(
+                whole || clipped,
+                "{w}x{h}: {row:?} is neither a whole command nor clipped"
+            );
+        }
+    }
+    assert!(seen >= 3, "the why view shows its commands");
+}

@@ -197,16 +197,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.warn(),
                 ));
             } else if !r.command.is_empty() {
+                let lead = if how.is_empty() {
+                    pad.clone()
+                } else {
+                    "  · ".into()
+                };
+                // A command is never wrapped (pasted wrapped, it is another command): what does
+                // not fit is clipped with a marker, and `c` shows every command whole.
+                let used: usize =
+                    how.iter().map(|s: &Span| s.width()).sum::<usize>() + lead.chars().count() + 2;
+                let room = usize::from(body.width).saturating_sub(used);
                 how.push(Span::styled(
-                    format!(
-                        "{}$ {}",
-                        if how.is_empty() {
-                            pad.clone()
-                        } else {
-                            "  · ".into()
-                        },
-                        r.command
-                    ),
+                    format!("{lead}$ {}", super::copyblock::clip(&r.command, 0, room)),
                     theme.dim(),
                 ));
             }
