@@ -24,12 +24,15 @@ impl Owner {
     }
 }
 
+/// Who holds a socket no process holds (TIME_WAIT, orphaned): one phrase for every output.
+pub const KERNEL_HOLDER: &str = "the kernel (no process)";
+
 impl Socket {
     /// Who holds the socket: its processes (two named, the rest counted), the kernel, or a
     /// process portscope cannot see, and the container that publishes it.
     pub fn holder(&self) -> String {
         if self.kernel_held {
-            return "the kernel (no process)".into();
+            return KERNEL_HOLDER.into();
         }
         if self.owner_hidden || self.owners.is_empty() {
             return format!(

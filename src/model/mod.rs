@@ -12,6 +12,7 @@ use std::sync::Arc;
 pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
 mod holder;
+pub use holder::KERNEL_HOLDER;
 mod kind;
 mod netns;
 pub mod portset;

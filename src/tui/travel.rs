@@ -62,9 +62,10 @@ impl TimeTravel {
             .filter(|c| until.is_none_or(|t| c.at <= t))
             .filter(|c| c.kind != ChangeKind::Restart)
             .map(|c| {
-                let who = c.owners.first().map_or("owner unknown".to_string(), |o| {
-                    format!("{} (pid {})", o.comm, o.pid)
-                });
+                let who = c
+                    .owners
+                    .first()
+                    .map_or("owner unknown".to_string(), |o| o.label());
                 let what = match c.kind {
                     ChangeKind::Appeared if c.remote_port != 0 => {
                         format!(

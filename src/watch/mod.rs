@@ -133,7 +133,7 @@ impl WatchEvent {
                 Some("waiting in its listener's accept queue (not accepted yet)".to_string())
             } else {
                 s.kernel_held
-                    .then(|| "held by the kernel (no process)".to_string())
+                    .then(|| format!("held by {}", crate::model::KERNEL_HOLDER))
             },
         }
     }

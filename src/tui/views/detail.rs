@@ -108,7 +108,7 @@ pub fn render(
                     Some(c) => lines.extend(super::process::lines(c, inner_width)),
                     None => {
                         lines.push(Line::from(vec![
-                            Span::styled(format!("{} (pid {})", o.comm, o.pid), theme.title()),
+                            Span::styled(o.label(), theme.title()),
                             Span::raw(format!("  user {} (uid {})", o.user, o.uid)),
                         ]));
                         lines.push(Line::from(format!("  command: {}", o.cmdline)));
