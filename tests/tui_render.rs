@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::tui::ipv6_recording;
+use common::tui::{ipv6_recording, redact_times};
 
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
@@ -154,31 +154,6 @@ fn dialog(keys: &str, root: bool, w: u16, h: u16) -> String {
         h,
     );
     redact_times(&buffer_text(&buf))
-}
-
-/// Replaces RFC 3339 instants (`2026-11-21T06:44:22Z`, written "now" into drop-in comments) with
-/// a fixed marker so renders compare across runs.
-fn redact_times(text: &str) -> String {
-    let b = text.as_bytes();
-    let shape = b"dddd-dd-ddTdd:dd:ddZ";
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        let fits = b.len() - i >= shape.len()
-            && shape.iter().zip(&b[i..]).all(|(s, c)| match s {
-                b'd' => c.is_ascii_digit(),
-                s => s == c,
-            });
-        if fits {
-            out.push_str("<time>");
-            i += shape.len();
-        } else {
-            let ch = text[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out
 }
 
 macro_rules! dialogs {

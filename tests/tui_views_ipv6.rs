@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::tui::ipv6_recording;
+use common::tui::{ipv6_recording, redact_times};
 use portscope::action::exec::ActionOutcome;
 use portscope::analyze::why::Context;
 use portscope::model::Snapshot;
@@ -43,30 +43,6 @@ fn render(app: &App, snap: &Snapshot, w: u16, h: u16) -> String {
         h,
     );
     redact_times(&buffer_text(&buf))
-}
-
-/// RFC 3339 instants (written "now" into drop-in comments) become `<time>`.
-fn redact_times(text: &str) -> String {
-    let shape = b"dddd-dd-ddTdd:dd:ddZ";
-    let b = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        let fits = b.len() - i >= shape.len()
-            && shape.iter().zip(&b[i..]).all(|(s, c)| match s {
-                b'd' => c.is_ascii_digit(),
-                s => s == c,
-            });
-        if fits {
-            out.push_str("<time>");
-            i += shape.len();
-        } else {
-            let ch = text[i..].chars().next().unwrap_or(' ');
-            out.push(ch);
-            i += ch.len_utf8();
-        }
-    }
-    out
 }
 
 /// Checks that each row of the table on screen (without whatever dialog is on top of it) shows

@@ -41,3 +41,29 @@ pub fn ipv6_recording() -> Arc<Snapshot> {
     }
     Arc::new(snap)
 }
+
+/// Timestamps (RFC 3339, as the detail pane and outcomes print them) replaced with a fixed
+/// marker, so renders compare across runs.
+#[allow(dead_code)] // not every test binary that includes the kit renders
+pub fn redact_times(text: &str) -> String {
+    let b = text.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:ddZ";
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let fits = b.len() - i >= shape.len()
+            && shape.iter().zip(&b[i..]).all(|(s, c)| match s {
+                b'd' => c.is_ascii_digit(),
+                s => s == c,
+            });
+        if fits {
+            out.push_str("<time>");
+            i += shape.len();
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
