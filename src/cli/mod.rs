@@ -416,8 +416,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(crate::tui::runtime::Ending::Signal(sig)) => {
                     ExitCode::from(crate::tui::signals::exit_status(sig))
                 }
-                Err(crate::tui::StartError::BadInput(m)) => bad_input(m),
-                Err(crate::tui::StartError::Failed(m)) => failed(m, 1),
+                Err(e) if e.is_bad_input() => bad_input(e),
+                Err(e) => failed(e, 1),
             }
         }
     }
