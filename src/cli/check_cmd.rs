@@ -171,7 +171,9 @@ fn select(
     Ok(out)
 }
 
-fn load_services(config: Option<&Path>) -> Result<(Vec<Service>, String), String> {
+fn load_services(
+    config: Option<&Path>,
+) -> Result<(Vec<Service>, String), crate::tui::config_error::ConfigError> {
     let shown = config
         .map(Path::to_path_buf)
         .or_else(crate::tui::config::default_path)

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cadence;
 pub mod clock;
 pub mod config;
+pub mod config_error;
 pub mod copy;
 pub mod draw;
 pub mod human;
@@ -44,8 +45,8 @@ pub struct TuiOptions {
 /// except a missing or failing terminal.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Config(#[from] config_error::ConfigError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
     #[error("--record records the live system; it cannot be combined with --replay")]
@@ -72,7 +73,7 @@ impl StartError {
 
 pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let config = config::load(opts.config.as_deref(), no_color).map_err(StartError::Config)?;
+    let config = config::load(opts.config.as_deref(), no_color)?;
     let interval = opts
         .interval
         .or(config.interval_ms.map(Duration::from_millis))
