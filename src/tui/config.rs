@@ -103,8 +103,8 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
     {
         return Err(wrong(ConfigProblem::Interval(ms)));
     }
-    let services = crate::guard::service::validate_all(&file.service)
-        .map_err(|e| wrong(ConfigProblem::Services(e)))?;
+    let services =
+        crate::guard::service::validate_all(&file.service).map_err(|e| wrong(e.into()))?;
     if file.history_minutes == Some(0) || file.history_mb == Some(0) {
         return Err(wrong(ConfigProblem::HistoryZero));
     }

@@ -55,8 +55,8 @@ pub enum ConfigProblem {
     Colour { name: &'static str, value: String },
     #[error("interval_ms = {0} is out of range (50 to 3600000, as --interval)")]
     Interval(u64),
-    #[error("{0}")]
-    Services(String),
+    #[error(transparent)]
+    Services(#[from] crate::guard::service::ServiceError),
     #[error("history_minutes and history_mb must be at least 1")]
     HistoryZero,
 }
