@@ -186,7 +186,7 @@ pub struct FixArgs {
     pub kill: bool,
 }
 
-fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
+fn parse_addr(s: &str) -> Result<std::net::IpAddr, crate::addr::AddrError> {
     crate::addr::parse_ip(s)
 }
 
