@@ -58,7 +58,10 @@ pub enum ServiceError {
     #[error("service {0:?}: port must name ports 1-65535 (0 asks the kernel for any port)")]
     PortZero(String),
     #[error("service {name:?}: {error}")]
-    Proto { name: String, error: String },
+    Proto {
+        name: String,
+        error: crate::model::UnknownName,
+    },
     #[error("service {0:?}: process is empty (leave it out to accept any listener)")]
     EmptyProcess(String),
     #[error("service {0:?} is declared twice")]

@@ -12,7 +12,7 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
     let t = words.next().unwrap_or("");
     let opts = super::why_act::parse_options(words)?;
     let (rest, proto) = match t.rsplit_once('/') {
-        Some((r, p)) => (r, p.parse::<Proto>()?),
+        Some((r, p)) => (r, p.parse::<Proto>().map_err(|e| e.to_string())?),
         None => (t, Proto::Tcp),
     };
     let (addr, port) = if rest.starts_with('[') {
