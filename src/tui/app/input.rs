@@ -33,7 +33,7 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
     } else {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
-    let port = crate::analyze::why::parse_service_port(port)?;
+    let port = crate::analyze::why::parse_service_port(port).map_err(|e| e.to_string())?;
     Ok(BindRequest {
         port,
         proto,
