@@ -4,8 +4,34 @@
 
 use std::net::IpAddr;
 
+/// An address refused rather than guessed at; each quotes the text as typed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddrError {
+    #[error("{0:?}: brackets hold an IPv6 address, as [::1]")]
+    NotV6InBrackets(String),
+    #[error("{0:?} is missing its closing \"]\"")]
+    NoClosingBracket(String),
+    #[error("{0:?} is missing its opening \"[\"")]
+    NoOpeningBracket(String),
+    #[error("{0:?} is an address with a port: give the address alone")]
+    WithPort(String),
+    #[error("{0:?} is not an IPv4 or IPv6 address")]
+    NotAnAddress(String),
+    /// `::1:80`: the address 0::1:80, or ::1 with port 80 written without brackets.
+    #[error(
+        "{text:?} is ambiguous (address {head} and port {tail}?): write [{trimmed}] for that \
+         address, or give the address alone"
+    )]
+    Ambiguous {
+        text: String,
+        head: String,
+        tail: String,
+        trimmed: String,
+    },
+}
+
 /// One IPv4 or IPv6 address, bare or in brackets (`[::1]`).
-pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
+pub fn parse_ip(text: &str) -> Result<IpAddr, AddrError> {
     let t = text.trim();
     let bracketed = t.strip_prefix('[');
     match (bracketed, t.ends_with(']')) {
@@ -13,18 +39,18 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
             let inner = &inner[..inner.len() - 1];
             return match inner.parse::<std::net::Ipv6Addr>() {
                 Ok(a) => Ok(IpAddr::V6(a)),
-                Err(_) => Err(format!("{text:?}: brackets hold an IPv6 address, as [::1]")),
+                Err(_) => Err(AddrError::NotV6InBrackets(text.to_string())),
             };
         }
-        (Some(_), false) => return Err(format!("{text:?} is missing its closing \"]\"")),
-        (None, true) => return Err(format!("{text:?} is missing its opening \"[\"")),
+        (Some(_), false) => return Err(AddrError::NoClosingBracket(text.to_string())),
+        (None, true) => return Err(AddrError::NoOpeningBracket(text.to_string())),
         (None, false) => {}
     }
     let addr: IpAddr = t.parse().map_err(|_| {
         if t.contains("]:") || (t.matches(':').count() == 1 && t.contains('.')) {
-            format!("{text:?} is an address with a port: give the address alone")
+            AddrError::WithPort(text.to_string())
         } else {
-            format!("{text:?} is not an IPv4 or IPv6 address")
+            AddrError::NotAnAddress(text.to_string())
         }
     })?;
     // `::1:80` is the address 0::1:80, or ::1 with port 80 written without brackets. Ask.
@@ -34,10 +60,12 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
         && tail.bytes().all(|b| b.is_ascii_digit())
         && head.parse::<std::net::Ipv6Addr>().is_ok()
     {
-        return Err(format!(
-            "{text:?} is ambiguous (address {head} and port {tail}?): write [{t}] for that \
-             address, or give the address alone"
-        ));
+        return Err(AddrError::Ambiguous {
+            text: text.to_string(),
+            head: head.to_string(),
+            tail: tail.to_string(),
+            trimmed: t.to_string(),
+        });
     }
     Ok(addr)
 }
@@ -79,7 +107,7 @@ mod tests {
             ("300.1.1.1", "not an IPv4 or IPv6"),
             ("", "not an IPv4"),
         ] {
-            let err = parse_ip(text).unwrap_err();
+            let err = parse_ip(text).unwrap_err().to_string();
             assert!(
                 err.contains(needle) && err.contains(&format!("{text:?}")),
                 "{text}: {err}"

@@ -306,7 +306,7 @@ pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> ActionOutcome
         None => Logged::No("no data directory for the action log".into()),
         Some(l) => match l.append(&outcome) {
             Ok(()) => Logged::Yes(l.path().to_path_buf()),
-            Err(e) => Logged::No(e),
+            Err(e) => Logged::No(e.to_string()),
         },
     };
     outcome

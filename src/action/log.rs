@@ -12,6 +12,30 @@ use nix::sys::stat::fstat;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Why an outcome was not logged. The file is never written through anything that could
+/// redirect the line elsewhere, so most of these are refusals.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("{} is not a file path", .0.display())]
+    NotAPath(PathBuf),
+    #[error("{0}: refused")]
+    Refused(#[from] crate::safefs::FileError),
+    #[error("cannot stat {}: {error}", .path.display())]
+    Stat { path: PathBuf, error: nix::Error },
+    #[error("{} has {links} hard links: refused (it may be another file's name)", .path.display())]
+    HardLinks {
+        path: PathBuf,
+        links: nix::libc::nlink_t,
+    },
+    #[error("{} belongs to uid {uid}, not to us: refused", .path.display())]
+    NotOurs { path: PathBuf, uid: u32 },
+    #[error("cannot write {}: {error}", .path.display())]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionLog {
     path: PathBuf,
@@ -32,7 +56,7 @@ impl ActionLog {
     }
 
     /// Appends one line for `outcome`. Err says, in words, why it was not logged.
-    pub fn append(&self, outcome: &ActionOutcome) -> Result<(), String> {
+    pub fn append(&self, outcome: &ActionOutcome) -> Result<(), LogError> {
         let line = format!(
             "{} {} {}: {}\n",
             jiff::Timestamp::now(),
@@ -52,35 +76,39 @@ impl ActionLog {
         );
         let mut file = self.open()?;
         file.write_all(line.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+            .map_err(|error| LogError::Write {
+                path: self.path.clone(),
+                error,
+            })
     }
 
-    fn open(&self) -> Result<std::fs::File, String> {
-        let shown = self.path.display();
+    fn open(&self) -> Result<std::fs::File, LogError> {
+        let path = || self.path.clone();
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return Err(format!("{shown} is not a file path"));
+            return Err(LogError::NotAPath(path()));
         };
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
         } else {
             dir
         };
-        let dir = crate::safefs::Dir::create(dir).map_err(|e| format!("{e}: refused"))?;
-        let file = dir
-            .open_append(&name.to_string_lossy(), 0o600)
-            .map_err(|e| format!("{e}: refused"))?;
-        let st = fstat(&file).map_err(|e| format!("cannot stat {shown}: {e}"))?;
+        let dir = crate::safefs::Dir::create(dir)?;
+        let file = dir.open_append(&name.to_string_lossy(), 0o600)?;
+        let st = fstat(&file).map_err(|error| LogError::Stat {
+            path: path(),
+            error,
+        })?;
         if st.st_nlink != 1 {
-            return Err(format!(
-                "{shown} has {} hard links: refused (it may be another file's name)",
-                st.st_nlink
-            ));
+            return Err(LogError::HardLinks {
+                path: path(),
+                links: st.st_nlink,
+            });
         }
         if st.st_uid != nix::unistd::geteuid().as_raw() {
-            return Err(format!(
-                "{shown} belongs to uid {}, not to us: refused",
-                st.st_uid
-            ));
+            return Err(LogError::NotOurs {
+                path: path(),
+                uid: st.st_uid,
+            });
         }
         Ok(file)
     }

@@ -37,14 +37,14 @@ impl GroupBy {
 }
 
 impl std::str::FromStr for GroupBy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<GroupBy, String> {
+    type Err = crate::model::UnknownName;
+    fn from_str(s: &str) -> Result<GroupBy, crate::model::UnknownName> {
         GroupBy::ALL
             .into_iter()
             .find(|g| g.name() == s.to_ascii_lowercase())
             .ok_or_else(|| {
                 let names: Vec<_> = GroupBy::ALL.iter().map(|g| g.name()).collect();
-                format!("unknown grouping {s:?}; try {}", names.join(", "))
+                crate::model::UnknownName::try_one_of("grouping", s, &names)
             })
     }
 }
@@ -304,7 +304,7 @@ mod tests {
         for g in GroupBy::ALL {
             assert_eq!(g.name().parse::<GroupBy>(), Ok(g));
         }
-        let e = "host".parse::<GroupBy>().expect_err("unknown");
+        let e = "host".parse::<GroupBy>().expect_err("unknown").to_string();
         assert!(e.contains("state-port"), "{e}");
     }
 }

@@ -80,8 +80,8 @@ impl SortKey {
 }
 
 impl std::str::FromStr for SortKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<SortKey, String> {
+    type Err = crate::model::UnknownName;
+    fn from_str(s: &str) -> Result<SortKey, crate::model::UnknownName> {
         let want = s.to_ascii_lowercase();
         let alias = match want.as_str() {
             "peer" => Some(SortKey::Remote),
@@ -94,7 +94,7 @@ impl std::str::FromStr for SortKey {
             .or_else(|| SortKey::ALL.into_iter().find(|k| k.name() == want))
             .ok_or_else(|| {
                 let names: Vec<_> = SortKey::ALL.iter().map(|k| k.name()).collect();
-                format!("unknown sort column {s:?}; try {}", names.join(", "))
+                crate::model::UnknownName::try_one_of("sort column", s, &names)
             })
     }
 }
@@ -210,7 +210,10 @@ mod tests {
             assert_eq!(k.name().parse::<SortKey>(), Ok(k));
         }
         assert_eq!("peer".parse::<SortKey>(), Ok(SortKey::Remote));
-        let e = "colour".parse::<SortKey>().expect_err("unknown");
+        let e = "colour"
+            .parse::<SortKey>()
+            .expect_err("unknown")
+            .to_string();
         assert!(e.contains("\"colour\"") && e.contains("process"), "{e}");
     }
 }

@@ -67,7 +67,7 @@ pub struct MetricsArgs {
 /// `8080`, `8080/udp`, `9000-9010,9100/tcp`.
 pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
     let (ports, proto) = match s.rsplit_once('/') {
-        Some((p, proto)) => (p, proto.parse::<Proto>()?),
+        Some((p, proto)) => (p, proto.parse::<Proto>().map_err(|e| e.to_string())?),
         None => (s, Proto::Tcp),
     };
     let set = PortSet::parse(ports).map_err(|e| e.to_string())?;
@@ -171,7 +171,9 @@ fn select(
     Ok(out)
 }
 
-fn load_services(config: Option<&Path>) -> Result<(Vec<Service>, String), String> {
+fn load_services(
+    config: Option<&Path>,
+) -> Result<(Vec<Service>, String), crate::tui::config_error::ConfigError> {
     let shown = config
         .map(Path::to_path_buf)
         .or_else(crate::tui::config::default_path)

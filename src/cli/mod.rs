@@ -23,7 +23,7 @@ pub mod why_process;
 mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
-use crate::model::{Proto, State};
+use crate::model::{Proto, State, UnknownName};
 use clap::{Args, Parser, Subcommand};
 pub use error::CliError;
 use std::process::ExitCode;
@@ -186,7 +186,7 @@ pub struct FixArgs {
     pub kill: bool,
 }
 
-fn parse_addr(s: &str) -> Result<std::net::IpAddr, String> {
+fn parse_addr(s: &str) -> Result<std::net::IpAddr, crate::addr::AddrError> {
     crate::addr::parse_ip(s)
 }
 
@@ -284,19 +284,19 @@ fn parse_query(s: &str) -> Result<crate::filter::Query, String> {
     crate::filter::Query::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, String> {
+fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, UnknownName> {
     s.parse()
 }
 
-fn parse_sort(s: &str) -> Result<crate::analyze::conn_sort::SortKey, String> {
+fn parse_sort(s: &str) -> Result<crate::analyze::conn_sort::SortKey, UnknownName> {
     s.parse()
 }
 
-fn parse_state(s: &str) -> Result<State, String> {
+fn parse_state(s: &str) -> Result<State, UnknownName> {
     s.parse()
 }
 
-pub fn parse_proto(s: &str) -> Result<Proto, String> {
+pub fn parse_proto(s: &str) -> Result<Proto, UnknownName> {
     s.parse()
 }
 
@@ -416,8 +416,8 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(crate::tui::runtime::Ending::Signal(sig)) => {
                     ExitCode::from(crate::tui::signals::exit_status(sig))
                 }
-                Err(crate::tui::StartError::BadInput(m)) => bad_input(m),
-                Err(crate::tui::StartError::Failed(m)) => failed(m, 1),
+                Err(e) if e.is_bad_input() => bad_input(e),
+                Err(e) => failed(e, 1),
             }
         }
     }

@@ -95,7 +95,9 @@ fn validate(text: &str) -> Result<(), String> {
     let s: Services = only
         .try_into()
         .map_err(|e: toml::de::Error| e.message().to_string())?;
-    crate::guard::service::validate_all(&s.service).map(|_| ())
+    crate::guard::service::validate_all(&s.service)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {

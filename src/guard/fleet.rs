@@ -97,18 +97,33 @@ fn service_row(s: &Value) -> ServiceRow {
     }
 }
 
+/// Why a host's file cannot be read into the fleet report; both name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum HostFileError {
+    #[error("{file}: not JSON ({error})")]
+    NotJson {
+        file: String,
+        error: serde_json::Error,
+    },
+    #[error(
+        "{0}: neither a `portscope check --json` document nor a {{\"host\", \"check\"}} record"
+    )]
+    NotACheck(String),
+}
+
 /// Reads one host's file. `Err` names what is wrong with it.
-pub fn host_row(file: &str, content: &str) -> Result<HostRow, String> {
-    let v: Value = serde_json::from_str(content).map_err(|e| format!("{file}: not JSON ({e})"))?;
+pub fn host_row(file: &str, content: &str) -> Result<HostRow, HostFileError> {
+    let v: Value = serde_json::from_str(content).map_err(|error| HostFileError::NotJson {
+        file: file.to_string(),
+        error,
+    })?;
     let (check, status_doc) = if v.get("check").is_some() {
         (&v["check"], &v["reserve_status"])
     } else {
         (&v, &Value::Null)
     };
     if !check.is_object() || check.get("status").is_none() {
-        return Err(format!(
-            "{file}: neither a `portscope check --json` document nor a {{\"host\", \"check\"}} record"
-        ));
+        return Err(HostFileError::NotACheck(file.to_string()));
     }
     let host = text(&v["host"])
         .or_else(|| text(&check["host"]))

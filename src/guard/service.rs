@@ -11,7 +11,7 @@
 //! the one whose port can be taken.
 
 use crate::model::{Owner, Proto};
-use crate::portset::PortSet;
+use crate::portset::{PortSet, PortSpecError};
 use serde::{Deserialize, Serialize};
 
 /// One `[[service]]` table as written in the file.
@@ -46,6 +46,35 @@ pub struct Service {
     pub process: Option<String>,
 }
 
+/// What is wrong with the `[[service]]` declarations; each names the service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    #[error("service name {0:?}: use 1-64 letters, digits, '-', '_', '.', '@'")]
+    Name(String),
+    #[error("service {name:?}: port {port} is outside 1-65535")]
+    PortRange { name: String, port: i64 },
+    #[error("service {name:?}: port: {error}")]
+    PortList { name: String, error: PortSpecError },
+    #[error("service {0:?}: port must name ports 1-65535 (0 asks the kernel for any port)")]
+    PortZero(String),
+    #[error("service {name:?}: {error}")]
+    Proto {
+        name: String,
+        error: crate::model::UnknownName,
+    },
+    #[error("service {0:?}: process is empty (leave it out to accept any listener)")]
+    EmptyProcess(String),
+    #[error("service {0:?} is declared twice")]
+    Twice(String),
+    #[error("services {first:?} and {second:?} both declare {ports}/{proto}")]
+    Overlap {
+        first: String,
+        second: String,
+        ports: PortSet,
+        proto: Proto,
+    },
+}
+
 /// Names end up in metric labels and perfdata: keep them short and plain.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -56,12 +85,10 @@ fn valid_name(name: &str) -> bool {
 }
 
 impl ServiceEntry {
-    pub fn validate(&self) -> Result<Service, String> {
+    pub fn validate(&self) -> Result<Service, ServiceError> {
+        let name = || self.name.clone();
         if !valid_name(&self.name) {
-            return Err(format!(
-                "service name {:?}: use 1-64 letters, digits, '-', '_', '.', '@'",
-                self.name
-            ));
+            return Err(ServiceError::Name(name()));
         }
         let ports = match &self.port {
             PortField::Number(n) if (1..=65535).contains(n) => PortSet::from_ranges([(
@@ -69,33 +96,29 @@ impl ServiceEntry {
                 u16::try_from(*n).unwrap_or(0),
             )]),
             PortField::Number(n) => {
-                return Err(format!(
-                    "service {:?}: port {n} is outside 1-65535",
-                    self.name
-                ));
+                return Err(ServiceError::PortRange {
+                    name: name(),
+                    port: *n,
+                });
             }
-            PortField::List(s) => {
-                PortSet::parse(s).map_err(|e| format!("service {:?}: port: {e}", self.name))?
-            }
+            PortField::List(s) => PortSet::parse(s).map_err(|error| ServiceError::PortList {
+                name: name(),
+                error,
+            })?,
         };
         if ports.is_empty() || ports.contains(0) {
-            return Err(format!(
-                "service {:?}: port must name ports 1-65535 (0 asks the kernel for any port)",
-                self.name
-            ));
+            return Err(ServiceError::PortZero(name()));
         }
         let proto = match &self.proto {
             None => Proto::Tcp,
-            Some(p) => p
-                .parse::<Proto>()
-                .map_err(|e| format!("service {:?}: {e}", self.name))?,
+            Some(p) => p.parse::<Proto>().map_err(|error| ServiceError::Proto {
+                name: name(),
+                error,
+            })?,
         };
         let process = match &self.process {
             Some(p) if p.trim().is_empty() => {
-                return Err(format!(
-                    "service {:?}: process is empty (leave it out to accept any listener)",
-                    self.name
-                ));
+                return Err(ServiceError::EmptyProcess(name()));
             }
             p => p.clone(),
         };
@@ -109,24 +132,23 @@ impl ServiceEntry {
 }
 
 /// Validates every entry; names must be unique, and one port/proto belongs to one service.
-pub fn validate_all(entries: &[ServiceEntry]) -> Result<Vec<Service>, String> {
+pub fn validate_all(entries: &[ServiceEntry]) -> Result<Vec<Service>, ServiceError> {
     let mut out: Vec<Service> = Vec::with_capacity(entries.len());
     for e in entries {
         let s = e.validate()?;
         if let Some(other) = out.iter().find(|o| o.name == s.name) {
-            return Err(format!("service {:?} is declared twice", other.name));
+            return Err(ServiceError::Twice(other.name.clone()));
         }
         if let Some(other) = out
             .iter()
             .find(|o| o.proto == s.proto && !o.ports.intersection(&s.ports).is_empty())
         {
-            return Err(format!(
-                "services {:?} and {:?} both declare {}/{}",
-                other.name,
-                s.name,
-                other.ports.intersection(&s.ports),
-                s.proto
-            ));
+            return Err(ServiceError::Overlap {
+                first: other.name.clone(),
+                second: s.name.clone(),
+                ports: other.ports.intersection(&s.ports),
+                proto: s.proto,
+            });
         }
         out.push(s);
     }
@@ -198,7 +220,7 @@ mod tests {
             service: Vec<ServiceEntry>,
         }
         let f: F = toml::from_str(text).map_err(|e| e.to_string())?;
-        validate_all(&f.service)
+        validate_all(&f.service).map_err(|e| e.to_string())
     }
 
     #[test]

@@ -143,10 +143,40 @@ pub struct Loaded {
     pub headers: usize,
 }
 
+/// Why bytes are not a history log this portscope can read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("history format {0} is newer than this portscope reads ({FORMAT_VERSION})")]
+    Newer(u32),
+    #[error("not a portscope history log (no header record)")]
+    NoHeader,
+}
+
+/// Why a history log file could not be read; both name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read {}: {error}", .path.display())]
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: {error}", .path.display())]
+    Parse {
+        path: std::path::PathBuf,
+        error: ParseError,
+    },
+}
+
 /// Reads a whole log. Fails only when the file cannot be read or is not a history log at all.
-pub fn read(path: &Path) -> Result<Loaded, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read(path: &Path) -> Result<Loaded, ReadError> {
+    let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    parse(&bytes).map_err(|error| ReadError::Parse {
+        path: path.to_path_buf(),
+        error,
+    })
 }
 
 /// Whether `bytes` start like a history log (checksum, space, the header object).
@@ -157,7 +187,7 @@ pub fn looks_like_log(bytes: &[u8]) -> bool {
         && bytes[9..].starts_with(b"{\"portscope_history\"")
 }
 
-pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
+pub fn parse(bytes: &[u8]) -> Result<Loaded, ParseError> {
     let mut out = Loaded::default();
     let mut rest = bytes;
     while !rest.is_empty() {
@@ -185,10 +215,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
         let json = &l[9..];
         if let Ok(h) = serde_json::from_slice::<Header>(json) {
             if h.portscope_history > FORMAT_VERSION {
-                return Err(format!(
-                    "history format {} is newer than this portscope reads ({FORMAT_VERSION})",
-                    h.portscope_history
-                ));
+                return Err(ParseError::Newer(h.portscope_history));
             }
             out.headers += 1;
             out.changes
@@ -201,7 +228,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, String> {
         }
     }
     if out.headers == 0 {
-        return Err("not a portscope history log (no header record)".into());
+        return Err(ParseError::NoHeader);
     }
     // Several writers (or restarts) append in time order each; one timeline is wanted. The
     // sort is stable, so a session's restart marker stays before its first records.
@@ -235,5 +262,34 @@ mod tests {
     fn crc_matches_zlib() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
+    }
+
+    #[test]
+    fn refusals_are_typed_and_worded_for_the_user() {
+        use super::{ParseError, line, parse};
+        let not_a_log = line(r#"{"some":"json"}"#);
+        assert_eq!(
+            parse(not_a_log.as_bytes()).map(|_| ()),
+            Err(ParseError::NoHeader)
+        );
+        let newer = line(
+            r#"{"portscope_history":7,"started":"2026-01-01T00:00:00Z","writer":"tui","ports":[]}"#,
+        );
+        let e = parse(newer.as_bytes()).map(|_| ()).unwrap_err();
+        assert_eq!(e, ParseError::Newer(7));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "history format 7 is newer than this portscope reads ({})",
+                super::FORMAT_VERSION
+            )
+        );
+        let path = std::path::Path::new("/nonexistent/portscope-test.log");
+        let e = super::read(path).map(|_| ()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read /nonexistent/portscope-test.log: "),
+            "{e}"
+        );
     }
 }

@@ -26,12 +26,12 @@ impl fmt::Display for Proto {
 }
 
 impl std::str::FromStr for Proto {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = super::UnknownName;
+    fn from_str(s: &str) -> Result<Self, super::UnknownName> {
         match s.to_ascii_lowercase().as_str() {
             "tcp" => Ok(Proto::Tcp),
             "udp" => Ok(Proto::Udp),
-            _ => Err(format!("unknown protocol {s:?} (expected tcp or udp)")),
+            _ => Err(super::UnknownName::expected("protocol", s, "tcp or udp")),
         }
     }
 }
@@ -145,9 +145,9 @@ impl State {
 }
 
 impl std::str::FromStr for State {
-    type Err = String;
+    type Err = super::UnknownName;
     /// Accepts the JSON name, the `ss` name, and common short forms (`estab`, `tw`).
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, super::UnknownName> {
         let norm: String = s
             .trim()
             .to_ascii_uppercase()
@@ -170,7 +170,7 @@ impl std::str::FromStr for State {
             })
             .ok_or_else(|| {
                 let names: Vec<_> = State::ALL.iter().map(|s| s.name()).collect();
-                format!("unknown state {s:?} (expected one of {})", names.join(", "))
+                super::UnknownName::expected("state", s, &format!("one of {}", names.join(", ")))
             })
     }
 }

@@ -28,11 +28,13 @@ pub mod test_support;
 #[cfg(test)]
 mod tests;
 pub mod text;
+mod unknown_name;
 pub mod workload;
 
 pub use kind::{Family, Proto, State};
 pub use netns::NetnsTarget;
 pub use role::ProcessRole;
+pub use unknown_name::UnknownName;
 
 pub const JSON_VERSION: u32 = 1;
 

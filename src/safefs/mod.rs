@@ -21,7 +21,6 @@ pub use dir::Dir;
 pub use read::read_config;
 
 use rustix::fs::FileType;
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +28,8 @@ use std::path::{Path, PathBuf};
 pub const MAX_FILE: u64 = 16 << 20;
 
 /// A failure, naming the file it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} {}", .path.display(), .what)]
 pub struct FileError {
     pub path: PathBuf,
     pub what: String,
@@ -62,14 +62,6 @@ impl FileError {
         }
     }
 }
-
-impl fmt::Display for FileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.path.display(), self.what)
-    }
-}
-
-impl std::error::Error for FileError {}
 
 pub(crate) fn kind_name(t: FileType) -> &'static str {
     match t {

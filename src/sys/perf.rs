@@ -286,8 +286,20 @@ pub fn bpf_map_set(map: &OwnedFd, key: u32, value: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// The kernel refused a BPF program: its error, and the last line of the verifier's log (empty
+/// when the verifier said nothing).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}{}{verifier}", if .verifier.is_empty() { "" } else { ": " })]
+pub struct BpfLoadError {
+    pub error: io::Error,
+    pub verifier: String,
+}
+
 /// Loads a tracepoint program. On refusal, the verifier's log says why.
-pub fn bpf_load_tracepoint(insns: &[u64], license: &std::ffi::CStr) -> Result<OwnedFd, String> {
+pub fn bpf_load_tracepoint(
+    insns: &[u64],
+    license: &std::ffi::CStr,
+) -> Result<OwnedFd, BpfLoadError> {
     let mut log = vec![0u8; 64 * 1024];
     let mut a = [0u8; ATTR_LEN];
     put_u32(&mut a, 0, BPF_PROG_TYPE_TRACEPOINT);
@@ -299,8 +311,11 @@ pub fn bpf_load_tracepoint(insns: &[u64], license: &std::ffi::CStr) -> Result<Ow
     put_u64(&mut a, 32, log.as_mut_ptr() as u64);
     a[48..56].copy_from_slice(b"ps_bind\0");
     match bpf(BPF_PROG_LOAD, &mut a) {
-        Ok(fd) => owned(fd).map_err(|e| e.to_string()),
-        Err(e) => {
+        Ok(fd) => owned(fd).map_err(|error| BpfLoadError {
+            error,
+            verifier: String::new(),
+        }),
+        Err(error) => {
             let end = log.iter().position(|&b| b == 0).unwrap_or(0);
             let text = String::from_utf8_lossy(&log[..end]);
             let last = text
@@ -308,10 +323,10 @@ pub fn bpf_load_tracepoint(insns: &[u64], license: &std::ffi::CStr) -> Result<Ow
                 .rev()
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("");
-            Err(format!(
-                "{e}{}{last}",
-                if last.is_empty() { "" } else { ": " }
-            ))
+            Err(BpfLoadError {
+                error,
+                verifier: last.to_string(),
+            })
         }
     }
 }

@@ -13,6 +13,7 @@
 //! Unknown fields, unknown colour names, unknown commands or keys and duplicate bindings are
 //! errors that name the culprit; portscope then exits with status 2.
 
+use super::config_error::{ConfigError, ConfigProblem};
 use super::keymap::KeyMap;
 use super::theme::{ColorOverrides, Theme};
 use serde::Deserialize;
@@ -57,16 +58,16 @@ pub fn default_path() -> Option<PathBuf> {
 }
 
 /// Loads `path` (a missing default file is fine; a missing explicit one is not).
-pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
+pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> {
     let (path, explicit) = match path {
         Some(p) => (Some(p.to_path_buf()), true),
         None => (default_path(), false),
     };
     let file = match &path {
         Some(p) => match std::fs::read_to_string(p) {
-            Ok(text) => toml::from_str::<File>(&text).map_err(|e| {
-                let msg = e.message().to_string();
-                format!("config file {}: {}", p.display(), msg.trim())
+            Ok(text) => toml::from_str::<File>(&text).map_err(|e| ConfigError {
+                file: p.display().to_string(),
+                problem: ConfigProblem::Syntax(e.message().trim().to_string()),
             })?,
             // The default location may be another user's (HOME kept across su or setpriv):
             // without an explicit --config, unreadable means "no config", not "cannot start".
@@ -79,30 +80,33 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, String> {
             {
                 File::default()
             }
-            Err(e) => return Err(format!("config file {}: {e}", p.display())),
+            Err(e) => {
+                return Err(ConfigError {
+                    file: p.display().to_string(),
+                    problem: ConfigProblem::Read(e),
+                });
+            }
         },
         None => File::default(),
     };
     let shown = path
         .as_deref()
         .map_or_else(String::new, |p| p.display().to_string());
-    let keymap =
-        KeyMap::with_overrides(&file.keys).map_err(|e| format!("config file {shown}: {e}"))?;
-    let theme =
-        Theme::new(no_color, &file.colors).map_err(|e| format!("config file {shown}: {e}"))?;
+    let wrong = |problem| ConfigError {
+        file: shown.clone(),
+        problem,
+    };
+    let keymap = KeyMap::with_overrides(&file.keys).map_err(|e| wrong(e.into()))?;
+    let theme = Theme::new(no_color, &file.colors).map_err(wrong)?;
     if let Some(ms) = file.interval_ms
         && !(INTERVAL_MIN..=INTERVAL_MAX).contains(&std::time::Duration::from_millis(ms))
     {
-        return Err(format!(
-            "config file {shown}: interval_ms = {ms} is out of range (50 to 3600000, as --interval)"
-        ));
+        return Err(wrong(ConfigProblem::Interval(ms)));
     }
-    let services = crate::guard::service::validate_all(&file.service)
-        .map_err(|e| format!("config file {shown}: {e}"))?;
+    let services =
+        crate::guard::service::validate_all(&file.service).map_err(|e| wrong(e.into()))?;
     if file.history_minutes == Some(0) || file.history_mb == Some(0) {
-        return Err(format!(
-            "config file {shown}: history_minutes and history_mb must be at least 1"
-        ));
+        return Err(wrong(ConfigProblem::HistoryZero));
     }
     let defaults = crate::history::Bounds::default();
     Ok(Config {
@@ -134,7 +138,11 @@ mod tests {
         assert_eq!(c.history.max_bytes, 2 * 1024 * 1024);
         std::fs::write(&f, "history_mb = 0\n").unwrap();
         let e = super::load(Some(&f), true).unwrap_err();
-        assert!(e.contains("history_mb"), "{e}");
+        assert!(
+            matches!(e.problem, super::ConfigProblem::HistoryZero),
+            "{e}"
+        );
+        assert!(e.to_string().contains("history_mb"), "{e}");
         std::fs::write(&f, "").unwrap();
         let c = super::load(Some(&f), true).unwrap();
         assert_eq!(c.history.max_bytes, 50 * 1024 * 1024);

@@ -1,6 +1,7 @@
 //! One key as the config file writes it and as help shows it, and which keys a terminal can
 //! actually send.
 
+use super::config_error::KeyError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::fmt;
 
@@ -15,7 +16,7 @@ pub struct Key {
 }
 
 impl Key {
-    pub fn parse(s: &str) -> Result<Key, String> {
+    pub fn parse(s: &str) -> Result<Key, KeyError> {
         let lower = s.to_ascii_lowercase();
         let (ctrl, rest) = match lower
             .strip_prefix("ctrl-")
@@ -44,7 +45,7 @@ impl Key {
                 match f[1..].parse::<u8>() {
                     // What terminals send (and crossterm reads) without a keyboard protocol.
                     Ok(n @ 1..=12) => KeyCode::F(n),
-                    _ => return Err(format!("unknown key {s:?} (function keys are F1 to F12)")),
+                    _ => return Err(KeyError::FunctionKey(s.to_string())),
                 }
             }
             _ => {
@@ -53,7 +54,7 @@ impl Key {
                 let mut chars = original.chars();
                 match (chars.next(), chars.next()) {
                     (Some(c), None) if !c.is_control() => KeyCode::Char(c),
-                    _ => return Err(format!("unknown key {s:?}")),
+                    _ => return Err(KeyError::Unknown(s.to_string())),
                 }
             }
         };
@@ -63,14 +64,15 @@ impl Key {
     /// A terminal sends ctrl with a letter as one control byte, whatever the case: `ctrl-Q` is
     /// `ctrl-q`. Keys a terminal cannot send (or sends as another key) are refused, so that a
     /// binding never silently does nothing.
-    fn reachable(self, written: &str) -> Result<Key, String> {
+    fn reachable(self, written: &str) -> Result<Key, KeyError> {
         if !self.ctrl {
             return Ok(self);
         }
-        let same_as = |other: &str| {
-            Err(format!(
-                "key {written:?} reaches portscope as {other}: bind {other} instead"
-            ))
+        let same_as = |other| {
+            Err(KeyError::SameAs {
+                written: written.to_string(),
+                other,
+            })
         };
         match self.code {
             KeyCode::Char('i' | 'I') => same_as("tab"),
@@ -86,10 +88,7 @@ impl Key {
             | KeyCode::Esc
             | KeyCode::Tab
             | KeyCode::BackTab
-            | KeyCode::Backspace => Err(format!(
-                "key {written:?} cannot be sent by a terminal (ctrl goes with a letter, space, \
-                 an arrow, home/end, pgup/pgdown, delete or F1-F12)"
-            )),
+            | KeyCode::Backspace => Err(KeyError::Unsendable(written.to_string())),
             _ => Ok(self),
         }
     }

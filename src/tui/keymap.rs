@@ -1,6 +1,7 @@
 //! Keys → commands. One table drives dispatch, the help screen and the footer hints, so no
 //! binding ships undocumented; the config file may rebind, and a key bound twice is an error.
 
+use super::config_error::KeymapError;
 pub use super::key::Key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, HashMap};
@@ -274,21 +275,17 @@ impl KeyMap {
     /// Defaults with some commands rebound (`command name → keys`). Rebinding a command replaces
     /// all of its default keys. Unknown commands, unknown keys and a key bound to two commands
     /// are errors naming them.
-    pub fn with_overrides(overrides: &BTreeMap<String, Vec<String>>) -> Result<KeyMap, String> {
+    pub fn with_overrides(
+        overrides: &BTreeMap<String, Vec<String>>,
+    ) -> Result<KeyMap, KeymapError> {
         let mut table: Vec<(Command, Vec<String>)> = KeyMap::defaults()
             .into_iter()
             .map(|(c, keys)| (c, keys.iter().map(|k| k.to_string()).collect()))
             .collect();
         for (name, keys) in overrides {
-            let cmd = Command::from_name(name).ok_or_else(|| {
-                format!(
-                    "unknown command {name:?} in [keys] (known: {})",
-                    Command::ALL
-                        .iter()
-                        .map(|(_, n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+            let cmd = Command::from_name(name).ok_or_else(|| KeymapError::UnknownCommand {
+                name: name.clone(),
+                known: Command::ALL.map(|(_, n, _)| n).join(", "),
             })?;
             if let Some(entry) = table.iter_mut().find(|(c, _)| *c == cmd) {
                 entry.1 = keys.clone();
@@ -299,16 +296,19 @@ impl KeyMap {
         for (cmd, keys) in &table {
             let mut parsed = Vec::new();
             for k in keys {
-                let key = Key::parse(k).map_err(|e| format!("{e} for {} in [keys]", cmd.name()))?;
+                let key = Key::parse(k).map_err(|error| KeymapError::Key {
+                    command: cmd.name(),
+                    error,
+                })?;
                 parsed.push(key);
                 if let Some(prev) = bindings.insert(key, *cmd)
                     && prev != *cmd
                 {
-                    return Err(format!(
-                        "key {key} is bound to both {} and {}",
-                        prev.name(),
-                        cmd.name()
-                    ));
+                    return Err(KeymapError::BoundTwice {
+                        key: key.to_string(),
+                        first: prev.name(),
+                        second: cmd.name(),
+                    });
                 }
             }
             declared.push((*cmd, parsed));
@@ -319,10 +319,7 @@ impl KeyMap {
                 .iter()
                 .any(|(c, keys)| *c == needed && keys.is_empty())
             {
-                return Err(format!(
-                    "{} = [] would leave no way out: bind at least one key to it",
-                    needed.name()
-                ));
+                return Err(KeymapError::NoWayOut(needed.name()));
             }
         }
         Ok(KeyMap { bindings, declared })
@@ -460,13 +457,14 @@ mod tests {
         );
         assert_eq!(m.command(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         o.insert("help".to_string(), vec!["x".to_string()]);
-        let err = KeyMap::with_overrides(&o).unwrap_err();
+        let err = KeyMap::with_overrides(&o).unwrap_err().to_string();
         assert!(err.contains("key x is bound to both"), "{err}");
         let mut o = BTreeMap::new();
         o.insert("explode".to_string(), vec!["x".to_string()]);
         assert!(
             KeyMap::with_overrides(&o)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown command \"explode\"")
         );
         for (cmd, keys, needle) in [
@@ -484,7 +482,7 @@ mod tests {
                 cmd.to_string(),
                 keys.iter().map(|k: &&str| k.to_string()).collect(),
             );
-            let err = KeyMap::with_overrides(&o).unwrap_err();
+            let err = KeyMap::with_overrides(&o).unwrap_err().to_string();
             assert!(err.contains(needle), "{cmd} = {keys:?}: {err}");
         }
         let mut o = BTreeMap::new();
@@ -492,6 +490,7 @@ mod tests {
         assert!(
             KeyMap::with_overrides(&o)
                 .unwrap_err()
+                .to_string()
                 .contains("unknown key")
         );
     }

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cadence;
 pub mod clock;
 pub mod config;
+pub mod config_error;
 pub mod copy;
 pub mod draw;
 pub mod human;
@@ -12,6 +13,7 @@ pub mod keymap;
 pub mod layout;
 pub mod marks;
 pub mod netns_pick;
+mod replay;
 pub mod runtime;
 pub mod signals;
 pub mod terminal;
@@ -21,8 +23,9 @@ pub mod views;
 
 use crate::collect::CollectOptions;
 use crate::collect::NetnsTarget;
-use crate::model::Snapshot;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+pub use replay::{ReplayError, load_replay};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,56 +42,44 @@ pub struct TuiOptions {
 }
 
 /// What can go wrong before the UI starts: all of it is the user's input (exit status 2)
-/// except a missing terminal.
-#[derive(Debug)]
+/// except a missing or failing terminal.
+#[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    BadInput(String),
-    Failed(String),
+    #[error(transparent)]
+    Config(#[from] config_error::ConfigError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error("--record records the live system; it cannot be combined with --replay")]
+    RecordReplay,
+    #[error("cannot record to {}: {error}", .path.display())]
+    Record {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "the TUI needs a terminal; for text output use `portscope snapshot` or `portscope why PORT`"
+    )]
+    NoTerminal,
+    #[error("terminal error: {0}")]
+    Terminal(std::io::Error),
 }
 
-/// Reads a recorded `snapshot --json` document, or a history log (`--record`), shown at its end.
-pub fn load_replay(path: &Path) -> Result<Snapshot, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read replay file {}: {e}", path.display()))?;
-    if crate::history::log::looks_like_log(text.as_bytes()) {
-        let loaded = crate::history::log::parse(text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let h = crate::history::History::from_changes(loaded.changes);
-        let end = h.span().map_or(jiff::Timestamp::UNIX_EPOCH, |s| s.1);
-        return Ok(crate::history::snapshot_at(
-            &h,
-            end,
-            &format!("recording {}", path.display()),
-        ));
+impl StartError {
+    /// Whether the user's input (a flag, a file named) was wrong, rather than the terminal.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, StartError::NoTerminal | StartError::Terminal(_))
     }
-    let snap: Snapshot = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{} is not a portscope snapshot (portscope snapshot --json): {e}",
-            path.display()
-        )
-    })?;
-    if snap.version != crate::model::JSON_VERSION {
-        return Err(format!(
-            "{} is snapshot version {}; this portscope reads version {}",
-            path.display(),
-            snap.version,
-            crate::model::JSON_VERSION
-        ));
-    }
-    Ok(snap)
 }
 
 pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let config = config::load(opts.config.as_deref(), no_color).map_err(StartError::BadInput)?;
+    let config = config::load(opts.config.as_deref(), no_color)?;
     let interval = opts
         .interval
         .or(config.interval_ms.map(Duration::from_millis))
         .unwrap_or(Duration::from_secs(1));
     let source = match &opts.replay {
-        Some(path) => {
-            runtime::Source::Replay(Arc::new(load_replay(path).map_err(StartError::BadInput)?))
-        }
+        Some(path) => runtime::Source::Replay(Arc::new(load_replay(path)?)),
         None => runtime::Source::Live(CollectOptions {
             netns: opts.netns.clone(),
             ..CollectOptions::default()
@@ -96,10 +87,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     };
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(StartError::Failed(
-            "the TUI needs a terminal; for text output use `portscope snapshot` or `portscope why PORT`"
-                .into(),
-        ));
+        return Err(StartError::NoTerminal);
     }
     let mut app = app::App::new(config.keymap, opts.replay.is_some());
     app.travel = travel::TimeTravel::new(config.history);
@@ -121,17 +109,17 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     }
     let recorder = match (&opts.record, &opts.replay) {
         (Some(_), Some(_)) => {
-            return Err(StartError::BadInput(
-                "--record records the live system; it cannot be combined with --replay".into(),
-            ));
+            return Err(StartError::RecordReplay);
         }
-        (Some(path), None) => Some(crate::history::SnapshotRecorder::open(path).map_err(|e| {
-            StartError::BadInput(format!("cannot record to {}: {e}", path.display()))
-        })?),
+        (Some(path), None) => Some(crate::history::SnapshotRecorder::open(path).map_err(
+            |error| StartError::Record {
+                path: path.clone(),
+                error,
+            },
+        )?),
         _ => None,
     };
-    runtime::run(app, config.theme, source, interval, recorder)
-        .map_err(|e| StartError::Failed(format!("terminal error: {e}")))
+    runtime::run(app, config.theme, source, interval, recorder).map_err(StartError::Terminal)
 }
 
 /// Renders the UI into an off-screen buffer: for rendering tests and screenshots.

@@ -1,6 +1,7 @@
 //! Colours and styles. With NO_COLOR every style falls back to modifiers (bold, reverse, dim)
 //! and the port map to distinct glyphs, so nothing depends on colour alone.
 
+use super::config_error::ConfigProblem;
 use crate::analyze::portmap::PortClass;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
@@ -31,17 +32,18 @@ pub struct Theme {
     pub warning: Color,
 }
 
-fn parse(name: &str, v: &Option<String>, default: Color) -> Result<Color, String> {
+fn parse(name: &'static str, v: &Option<String>, default: Color) -> Result<Color, ConfigProblem> {
     match v {
         None => Ok(default),
-        Some(s) => s
-            .parse::<Color>()
-            .map_err(|_| format!("unknown colour {s:?} for {name} (a name, #rrggbb or 0-255)")),
+        Some(s) => s.parse::<Color>().map_err(|_| ConfigProblem::Colour {
+            name,
+            value: s.clone(),
+        }),
     }
 }
 
 impl Theme {
-    pub fn new(no_color: bool, o: &ColorOverrides) -> Result<Theme, String> {
+    pub fn new(no_color: bool, o: &ColorOverrides) -> Result<Theme, ConfigProblem> {
         let d = Theme::defaults(no_color);
         Ok(Theme {
             color: !no_color,

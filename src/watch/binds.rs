@@ -10,7 +10,7 @@
 //! call's result, joined by thread id.
 
 use super::tracefs::Format;
-use super::{EventKind, OwnerVia, WatchEvent};
+use super::{EventKind, OwnerVia, TraceError, WatchEvent};
 use crate::model::{Family, Owner, Proto, State};
 use crate::sys::perf::{self as sys, PerfRing};
 use rustc_hash::FxHashMap;
@@ -220,45 +220,43 @@ fn socket_proto(pid: u32, fd: u64) -> Option<Proto> {
 }
 
 impl Binds {
-    pub fn open(tracefs: &Path, ports: &[u16], cpus: i32) -> Result<Binds, String> {
+    pub fn open(tracefs: &Path, ports: &[u16], cpus: i32) -> Result<Binds, TraceError> {
         let enter = Format::read(tracefs, "syscalls", "sys_enter_bind")?;
         let exit_fmt = Format::read(tracefs, "syscalls", "sys_exit_bind")?;
-        let field = |n: &str| -> Result<i16, String> {
+        let field = |n: &str| -> Result<i16, TraceError> {
             let (off, _) = enter.field(n)?;
-            i16::try_from(off).map_err(|_| format!("field {n} at an odd offset"))
+            i16::try_from(off).map_err(|_| TraceError::FieldOffset(n.to_string()))
         };
         let fields = EnterFields {
             fd: field("fd")?,
             umyaddr: field("umyaddr")?,
             addrlen: field("addrlen")?,
         };
-        let map = sys::bpf_perf_array(cpus.max(1) as u32)
-            .map_err(|e| format!("creating the BPF map: {e} (needs root or CAP_BPF)"))?;
+        let map = sys::bpf_perf_array(cpus.max(1) as u32).map_err(TraceError::BpfMap)?;
         let mut outputs = Vec::new();
         let mut exits = Vec::new();
         for cpu in 0..cpus {
             match PerfRing::open_bpf_output(cpu, 16) {
                 Ok((ring, rt)) => {
                     sys::bpf_map_set(&map, cpu as u32, ring.raw_fd() as u32)
-                        .map_err(|e| format!("BPF map slot for CPU {cpu}: {e}"))?;
-                    ring.enable().map_err(|e| e.to_string())?;
+                        .map_err(TraceError::call(format!("BPF map slot for CPU {cpu}")))?;
+                    ring.enable().map_err(TraceError::Io)?;
                     outputs.push((ring, rt));
                 }
                 Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => continue,
-                Err(e) => return Err(format!("BPF output ring on CPU {cpu}: {e}")),
+                Err(e) => return Err(TraceError::call(format!("BPF output ring on CPU {cpu}"))(e)),
             }
             let (ring, rt) = PerfRing::open_tracepoint(exit_fmt.id, cpu, 16)
-                .map_err(|e| format!("sys_exit_bind on CPU {cpu}: {e}"))?;
-            ring.enable().map_err(|e| e.to_string())?;
+                .map_err(TraceError::call(format!("sys_exit_bind on CPU {cpu}")))?;
+            ring.enable().map_err(TraceError::Io)?;
             exits.push((ring, rt));
         }
         use std::os::fd::AsRawFd;
         let insns = program(fields, ports, map.as_raw_fd());
         // The helpers that read user memory and write perf rings are GPL-only in the kernel.
-        let prog = sys::bpf_load_tracepoint(&insns, c"GPL")
-            .map_err(|e| format!("loading the bind program: {e}"))?;
+        let prog = sys::bpf_load_tracepoint(&insns, c"GPL")?;
         let attach = sys::attach_tracepoint_prog(enter.id, &prog)
-            .map_err(|e| format!("attaching to syscalls:sys_enter_bind: {e}"))?;
+            .map_err(TraceError::call("attaching to syscalls:sys_enter_bind"))?;
         let clock = |c| {
             let t = rustix::time::clock_gettime(c);
             i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec)

@@ -12,12 +12,15 @@
 //! sink; the CLI prints them, `--record` appends them to a history log.
 
 pub mod binds;
+mod error;
 mod join;
 pub mod owner;
 pub mod poll;
 pub mod scope;
 pub mod trace;
 pub mod tracefs;
+
+pub use error::{TraceError, WatchError};
 
 use crate::model::{Family, Owner, Proto, Socket, State};
 use serde::{Deserialize, Serialize};
@@ -172,21 +175,6 @@ pub struct SourceInfo {
     /// With `--netns`: the namespace watched, as "pid 4123 (net:[4026532301])".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
-}
-
-/// Why a watch could not start.
-#[derive(Debug)]
-pub enum WatchError {
-    /// The socket tables could not be read at all.
-    Failed(String),
-}
-
-impl std::fmt::Display for WatchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WatchError::Failed(m) => f.write_str(m),
-        }
-    }
 }
 
 /// What a sink receives, in order: the source once, then events.

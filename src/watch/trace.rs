@@ -8,7 +8,9 @@
 
 use super::scope::Scope;
 use super::tracefs::{self, Format};
-use super::{EventKind, OwnerVia, Report, SourceInfo, WatchError, WatchEvent, WatchOptions};
+use super::{
+    EventKind, OwnerVia, Report, SourceInfo, TraceError, WatchError, WatchEvent, WatchOptions,
+};
 use crate::model::{Family, Owner, Proto};
 use crate::sys::perf::PerfRing;
 use rustc_hash::FxHashMap;
@@ -59,7 +61,7 @@ struct Fields {
 }
 
 impl Fields {
-    fn from(f: &Format) -> Result<Fields, String> {
+    fn from(f: &Format) -> Result<Fields, TraceError> {
         Ok(Fields {
             flags: f.field("common_flags")?.0,
             skaddr: f.field("skaddr")?.0,
@@ -94,7 +96,7 @@ fn clock_ns(clock: rustix::time::ClockId) -> i128 {
 impl Tracer {
     /// Opens the tracepoint on every CPU with the filter installed and enabled. Errors say what
     /// is missing in words a user can act on. The notes say what was done to the host.
-    pub fn open(ports: &[u16]) -> Result<(Tracer, Vec<String>), String> {
+    pub fn open(ports: &[u16]) -> Result<(Tracer, Vec<String>), TraceError> {
         let mut notes = Vec::new();
         let (dir, mounted) = tracefs::ensure_mounted()?;
         if mounted {
@@ -116,8 +118,9 @@ impl Tracer {
             match PerfRing::open_tracepoint(format.id, cpu, 64) {
                 Ok((ring, rt)) => {
                     realtime &= rt;
-                    ring.set_filter(&filter)
-                        .map_err(|e| format!("installing the filter {filter:?}: {e}"))?;
+                    ring.set_filter(&filter).map_err(TraceError::call(format!(
+                        "installing the filter {filter:?}"
+                    )))?;
                     rings.push(ring);
                 }
                 // An offline CPU has nothing to trace.
@@ -128,19 +131,17 @@ impl Tracer {
                         Some(nix::libc::EACCES) | Some(nix::libc::EPERM)
                     ) =>
                 {
-                    return Err(format!(
-                        "perf_event_open refused ({e}): needs root or CAP_PERFMON (kernel.perf_event_paranoid)"
-                    ));
+                    return Err(TraceError::PerfRefused(e));
                 }
-                Err(e) => return Err(format!("perf_event_open on CPU {cpu}: {e}")),
+                Err(e) => return Err(TraceError::call(format!("perf_event_open on CPU {cpu}"))(e)),
             }
         }
         if rings.is_empty() {
-            return Err("no CPU could be traced".into());
+            return Err(TraceError::NoCpu);
         }
         for r in &rings {
             r.enable()
-                .map_err(|e| format!("enabling the tracepoint: {e}"))?;
+                .map_err(TraceError::call("enabling the tracepoint"))?;
         }
         let mono_offset_ns =
             clock_ns(rustix::time::ClockId::Realtime) - clock_ns(rustix::time::ClockId::Monotonic);

@@ -3,6 +3,7 @@
 //! The field offsets of a tracepoint's raw record are read from its `format` file at run time,
 //! so no BTF, CO-RE or kernel headers are needed.
 
+use super::TraceError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -11,17 +12,14 @@ const MOUNTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 /// The directory of tracefs, mounting it at /sys/kernel/tracing when it is not mounted and we
 /// are root. The second value says whether we mounted it (the caller reports that: it changes
 /// the host, harmlessly, and stays after we exit, as `perf` leaves it).
-pub fn ensure_mounted() -> Result<(PathBuf, bool), String> {
+pub fn ensure_mounted() -> Result<(PathBuf, bool), TraceError> {
     for dir in MOUNTS {
         if Path::new(dir).join("events").is_dir() {
             return Ok((PathBuf::from(dir), false));
         }
     }
     if !crate::paths::is_root() {
-        return Err(
-            "tracefs is not mounted and only root may mount it (mount -t tracefs nodev /sys/kernel/tracing)"
-                .into(),
-        );
+        return Err(TraceError::NotMounted);
     }
     let target = MOUNTS[0];
     nix::mount::mount(
@@ -33,13 +31,11 @@ pub fn ensure_mounted() -> Result<(PathBuf, bool), String> {
             | nix::mount::MsFlags::MS_NOEXEC,
         None::<&str>,
     )
-    .map_err(|e| format!("mounting tracefs at {target}: {e}"))?;
+    .map_err(|error| TraceError::Mount { target, error })?;
     if Path::new(target).join("events").is_dir() {
         Ok((PathBuf::from(target), true))
     } else {
-        Err(format!(
-            "tracefs mounted at {target} but has no events directory"
-        ))
+        Err(TraceError::NoEvents(target))
     }
 }
 
@@ -51,15 +47,17 @@ pub struct Format {
 }
 
 impl Format {
-    pub fn read(tracefs: &Path, system: &str, event: &str) -> Result<Format, String> {
+    pub fn read(tracefs: &Path, system: &str, event: &str) -> Result<Format, TraceError> {
         let path = tracefs
             .join("events")
             .join(system)
             .join(event)
             .join("format");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        Format::parse(&text).ok_or_else(|| format!("{} has no ID line", path.display()))
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => return Err(TraceError::ReadFormat { path, error }),
+        };
+        Format::parse(&text).ok_or(TraceError::NoId(path))
     }
 
     /// Parses lines like `field:__u16 sport;\toffset:24;\tsize:2;\tsigned:0;`.
@@ -102,11 +100,11 @@ impl Format {
         Some(Format { id: id?, fields })
     }
 
-    pub fn field(&self, name: &str) -> Result<(usize, usize), String> {
+    pub fn field(&self, name: &str) -> Result<(usize, usize), TraceError> {
         self.fields
             .get(name)
             .copied()
-            .ok_or_else(|| format!("tracepoint has no field {name}"))
+            .ok_or_else(|| TraceError::NoField(name.to_string()))
     }
 }
 
@@ -121,6 +119,9 @@ mod tests {
         assert_eq!(f.field("sport").unwrap(), (24, 2));
         assert_eq!(f.field("saddr_v6").unwrap(), (40, 16));
         assert_eq!(f.field("common_flags").unwrap(), (2, 1));
-        assert!(f.field("nope").is_err());
+        assert_eq!(
+            f.field("nope").map_err(|e| e.to_string()),
+            Err("tracepoint has no field nope".to_string())
+        );
     }
 }

@@ -27,16 +27,22 @@ pub struct BindRequest {
     pub opts: BindOptions,
 }
 
+/// Why text is not a port a service could bind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServicePortError {
+    #[error("{:?} is not a port: {}", .0.token, .0.reason)]
+    NotAPort(crate::model::portset::PortSpecError),
+    /// A verdict on port 0 would say nothing about the service.
+    #[error("port 0 asks the kernel for any free port: name the port your service binds (1-65535)")]
+    Zero,
+}
+
 /// The port a service would bind: 1-65535. Port 0 asks the kernel for any free port, so a
 /// verdict on it would say nothing about the service.
-pub fn parse_service_port(text: &str) -> Result<u16, String> {
-    let port = crate::model::portset::parse_port(text)
-        .map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))?;
+pub fn parse_service_port(text: &str) -> Result<u16, ServicePortError> {
+    let port = crate::model::portset::parse_port(text).map_err(ServicePortError::NotAPort)?;
     if port == 0 {
-        return Err(
-            "port 0 asks the kernel for any free port: name the port your service binds (1-65535)"
-                .into(),
-        );
+        return Err(ServicePortError::Zero);
     }
     Ok(port)
 }

@@ -12,25 +12,28 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
     let t = words.next().unwrap_or("");
     let opts = super::why_act::parse_options(words)?;
     let (rest, proto) = match t.rsplit_once('/') {
-        Some((r, p)) => (r, p.parse::<Proto>()?),
+        Some((r, p)) => (r, p.parse::<Proto>().map_err(|e| e.to_string())?),
         None => (t, Proto::Tcp),
     };
     let (addr, port) = if rest.starts_with('[') {
         let (a, p) = rest
             .split_once("]:")
             .ok_or_else(|| format!("{t:?}: write an IPv6 address and port as [::1]:8080"))?;
-        (crate::addr::parse_ip(&format!("{a}]"))?, p)
+        (
+            crate::addr::parse_ip(&format!("{a}]")).map_err(|e| e.to_string())?,
+            p,
+        )
     } else if rest.matches(':').count() > 1 {
         // A bare IPv6 address: is the last group a port or part of the address? Ask.
         return Err(format!(
             "{t:?}: write an IPv6 address and port as [::1]:8080"
         ));
     } else if let Some((a, p)) = rest.rsplit_once(':') {
-        (crate::addr::parse_ip(a)?, p)
+        (crate::addr::parse_ip(a).map_err(|e| e.to_string())?, p)
     } else {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
-    let port = crate::analyze::why::parse_service_port(port)?;
+    let port = crate::analyze::why::parse_service_port(port).map_err(|e| e.to_string())?;
     Ok(BindRequest {
         port,
         proto,
