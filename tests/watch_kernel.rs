@@ -669,7 +669,13 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
         "only A's marker: {ea:#?}"
     );
     for e in &ea {
-        assert_eq!(e["netns"], a_ino, "{e}");
+        // A 20 ms holder can exit before a loaded watch reads its thread's namespace: such an
+        // event is kept and says so (never placed in the wrong namespace).
+        let unknown = e["netns"].is_null()
+            && e["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("network namespace not known"));
+        assert!(unknown || e["netns"] == a_ino, "{e}");
         assert_ne!(
             e["owner"]["pid"],
             b_holder.pid(),
