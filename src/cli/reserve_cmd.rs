@@ -16,7 +16,6 @@ use crate::reserve::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -179,13 +178,6 @@ pub(super) fn layout(files: &FileArgs) -> Files {
     }
 }
 
-/// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure. Where
-/// pid 1 cannot be inspected (a sandbox), portscope's own namespace stands in for it: `--netns`
-/// to elsewhere is then the case worth a note.
-fn is_host_netns(snap: &Snapshot) -> bool {
-    std::fs::metadata("/proc/1/ns/net").map_or(snap.netns.is_own, |m| m.ino() == snap.netns.inode)
-}
-
 /// The snapshot and the plan for a change, or the exit status when the input is bad. `boot`
 /// is the configuration's audit when the change is to be persisted: the plan then keeps what it
 /// reserves at boot.
@@ -279,7 +271,7 @@ pub(super) fn add_boot_warnings(plan: &mut Plan, audit: &Audit, snap: &Snapshot,
             "could not read {u}: what it sets at boot is unknown"
         ));
     }
-    if !is_host_netns(snap) {
+    if !crate::collect::netns::snapshot_is_host(snap) {
         plan.warnings.push(format!(
             "network namespace {} is not the host's: {} configures the host namespace at boot, \
              not this one",
@@ -454,7 +446,7 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
     // Listeners at risk need both sysctls, and sockets whose table could be read.
     let at_risk: Option<Vec<&Socket>> = (runtime_known && snap.sysctl.known("ip_local_port_range"))
         .then(|| at_risk_listeners(&snap, &snap.sysctl).collect());
-    let host = is_host_netns(&snap);
+    let host = crate::collect::netns::snapshot_is_host(&snap);
     let unfinished = unfinished_entry(netns);
     let runtime = runtime_known.then_some(&snap.sysctl.ip_local_reserved_ports);
     if args.json {

@@ -264,18 +264,12 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
 /// The namespace the table is from, as a person says it: "the host's network namespace
 /// (net:[4026531840])", "the network namespace of pid 42 (net:[4026532301])".
 fn netns_words(snap: &Snapshot) -> String {
-    let host = std::fs::metadata("/proc/1/ns/net")
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m) == snap.netns.inode)
-        .unwrap_or(false);
-    let target = snap.netns.target.as_str();
+    // Only a namespace known to be pid 1's is called the host's (not a sandbox's own).
+    let host = crate::collect::netns::is_host_inode(snap.netns.inode, || false);
     let name = if host {
         "the host's network namespace".to_string()
-    } else if target == "current" {
-        "this network namespace".to_string()
-    } else if let Some(pid) = target.strip_prefix("pid ") {
-        format!("the network namespace of pid {pid}")
     } else {
-        format!("network namespace {target}")
+        NetnsTarget::from_description(&snap.netns.target).phrase()
     };
     format!("{name} (net:[{}])", snap.netns.inode)
 }

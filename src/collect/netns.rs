@@ -106,10 +106,7 @@ impl NetnsTarget {
         let Some(ino) = self.inode() else {
             return *self == NetnsTarget::Current;
         };
-        match stat("/proc/1/ns/net") {
-            Ok(st) => st.st_ino == ino,
-            Err(_) => ino == own_inode(),
-        }
+        is_host_inode(ino, || ino == own_inode())
     }
 
     /// Runs `f` inside the namespace, on a scoped thread when it is not the current one.
@@ -160,6 +157,18 @@ pub fn current_inode() -> u64 {
 }
 
 /// Inode of the namespace portscope's process (its main thread) is in.
+/// Whether the namespace with inode `ino` is the host's (pid 1's), the only one boot-time
+/// sysctl files configure; where pid 1 cannot be inspected (a sandbox), `otherwise` decides.
+pub fn is_host_inode(ino: u64, otherwise: impl FnOnce() -> bool) -> bool {
+    stat("/proc/1/ns/net").map_or_else(|_| otherwise(), |st| st.st_ino == ino)
+}
+
+/// Whether a snapshot's namespace is the host's (portscope's own standing in for it where pid
+/// 1 cannot be inspected).
+pub fn snapshot_is_host(snap: &crate::model::Snapshot) -> bool {
+    is_host_inode(snap.netns.inode, || snap.netns.is_own)
+}
+
 pub fn own_inode() -> u64 {
     stat("/proc/self/ns/net").map(|s| s.st_ino).unwrap_or(0)
 }

@@ -14,7 +14,6 @@ pub mod why_line;
 use crate::collect::NetnsTarget;
 use crate::model::Snapshot;
 use crate::reserve::SysctlLayout;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 pub use check::{BootConfig, Options, Report, Status};
@@ -30,7 +29,7 @@ pub fn hostname() -> String {
 /// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure (where
 /// pid 1 cannot be inspected, portscope's own namespace stands in for it).
 pub fn is_host_netns(snap: &Snapshot) -> bool {
-    std::fs::metadata("/proc/1/ns/net").map_or(snap.netns.is_own, |m| m.ino() == snap.netns.inode)
+    crate::collect::netns::snapshot_is_host(snap)
 }
 
 /// The audit the drift check compares with: below `sysctl_root` when one is given (the caller

@@ -32,6 +32,17 @@ impl NetnsTarget {
         }
     }
 
+    /// The target back from what [`describe`](Self::describe) wrote (a snapshot keeps that).
+    pub fn from_description(text: &str) -> NetnsTarget {
+        if text == "current" {
+            return NetnsTarget::Current;
+        }
+        match text.strip_prefix("pid ").and_then(|p| p.parse().ok()) {
+            Some(pid) => NetnsTarget::Pid(pid),
+            None => NetnsTarget::Path(PathBuf::from(text)),
+        }
+    }
+
     /// How a sentence names it: "this network namespace", "the network namespace of pid 42",
     /// "network namespace /run/netns/blue" (after "in", "of", ...).
     pub fn phrase(&self) -> String {
@@ -92,5 +103,16 @@ mod tests {
             NetnsTarget::Path("/run/netns/a b".into()).nsenter_prefix(),
             "nsenter --net='/run/netns/a b' "
         );
+    }
+
+    #[test]
+    fn a_description_reads_back_as_its_target() {
+        for t in [
+            NetnsTarget::Current,
+            NetnsTarget::Pid(42),
+            NetnsTarget::Path(std::path::PathBuf::from("/run/netns/blue")),
+        ] {
+            assert_eq!(NetnsTarget::from_description(&t.describe()), t);
+        }
     }
 }
