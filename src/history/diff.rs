@@ -1,7 +1,7 @@
 //! What changed between two snapshots: the records the TUI's history is made of.
 
-use super::{Change, ChangeKind, Key};
-use crate::model::{Snapshot, Socket};
+use super::{Change, ChangeKind, Key, key};
+use crate::model::Snapshot;
 use rustc_hash::FxHashMap;
 
 /// What changed since `prev` (every socket as `present` when there is no previous snapshot).
@@ -18,16 +18,6 @@ pub fn changes_since(prev: Option<&Snapshot>, next: &Snapshot) -> Vec<Change> {
 
 /// The changes between two snapshots of the same namespace, stamped with the later one's time.
 pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
-    let key = |s: &Socket| {
-        (
-            s.proto,
-            s.local_addr,
-            s.local_port,
-            s.remote_addr,
-            s.remote_port,
-            s.inode,
-        )
-    };
     // One map (of the older table) and a flag per old socket: at 100k sockets a second hash set
     // of the new table's keys was a third of the diff.
     let mut old: FxHashMap<Key, usize> = FxHashMap::default();

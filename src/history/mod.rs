@@ -57,8 +57,20 @@ pub struct Change {
     pub kernel_chosen: Option<bool>,
 }
 
-/// Identity of a socket in the log.
+/// Identity of a socket in the log (and between two tables: history's diff, watch's poll).
 pub(crate) type Key = (Proto, IpAddr, u16, IpAddr, u16, u64);
+
+/// A socket's [`Key`].
+pub(crate) fn key(s: &Socket) -> Key {
+    (
+        s.proto,
+        s.local_addr,
+        s.local_port,
+        s.remote_addr,
+        s.remote_port,
+        s.inode,
+    )
+}
 
 impl Change {
     pub(crate) fn key(&self) -> Key {

@@ -7,26 +7,14 @@
 
 use super::scope::Scope;
 use super::{EventKind, Report, SourceInfo, WatchError, WatchEvent, WatchOptions, owner};
-use crate::model::{Proto, Socket};
+use crate::model::Socket;
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Every state but TCP's bound-only pseudo-state, whose dump walks the bind hash each time.
 const TICK_STATES: u32 = 0x1fff;
 
-type Key = (Proto, IpAddr, u16, IpAddr, u16, u64);
-
-fn key(s: &Socket) -> Key {
-    (
-        s.proto,
-        s.local_addr,
-        s.local_port,
-        s.remote_addr,
-        s.remote_port,
-        s.inode,
-    )
-}
+use crate::history::{Key, key};
 
 /// The sockets seen at the last tick; `step` turns the next tick's table into events.
 #[derive(Default)]
