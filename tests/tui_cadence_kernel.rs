@@ -3,16 +3,19 @@
 //! read through its channels) in a private namespace. In the Listeners view a new listener is on
 //! screen from the first snapshot taken after it, a new connection reaches the counts within the
 //! slow cadence, and every table that does not show it yet says its connections are older than
-//! it. The Connections view, and `r`, read everything at once.
+//! it. A tick that finds the listening table unchanged sends only its time (nothing to merge or
+//! lay out again), and the screen then says how old its connections are just the same. The
+//! Connections view, and `r`, read everything at once.
 
 mod common;
 
 use common::*;
 use portscope::collect::CollectOptions;
 use portscope::model::{Proto, State};
-use portscope::tui::app::{Data, Msg};
+use portscope::tui::app::{Data, Msg, Recheck};
 use portscope::tui::cadence::{Cadence, Need};
-use portscope::tui::runtime::{Control, Inbox, Source, collector};
+use portscope::tui::collector::collector;
+use portscope::tui::runtime::{Control, Inbox, Source};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::{Duration, Instant};
@@ -24,6 +27,17 @@ struct Loop {
     history: Vec<(u16, State)>,
     /// When the last full table was taken.
     last_full: Option<jiff::Timestamp>,
+    /// The last table sent (what the screen shows).
+    shown: Option<Data>,
+}
+
+/// What the screen shows after a reading: the last table sent, the time of the reading, and how
+/// old the connections in it are.
+struct Screen {
+    data: Data,
+    read_at: jiff::Timestamp,
+    conns_at: jiff::Timestamp,
+    rechecked: bool,
 }
 
 impl Loop {
@@ -37,6 +51,7 @@ impl Loop {
                     if d.conns_as_of.is_none() {
                         self.last_full = Some(d.snap.taken_at);
                     }
+                    self.shown = Some(d.clone());
                     if d.snap.taken_at > after {
                         return Some(d);
                     }
@@ -52,19 +67,58 @@ impl Loop {
 }
 
 impl Loop {
-    /// The next tick that read only the listening part, within `deadline`.
-    fn partial_tick(&mut self, deadline: Duration) -> Data {
+    /// What the screen shows after the next reading taken after `after` (a new table, or the
+    /// last one found unchanged), within `deadline`.
+    fn screen_after(&mut self, after: jiff::Timestamp, deadline: Duration) -> Option<Screen> {
+        let end = Instant::now() + deadline;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let (read_at, rechecked) = match self.rx.recv_timeout(left).ok()? {
+                Inbox::App(Msg::Data(d)) => {
+                    if d.conns_as_of.is_none() {
+                        self.last_full = Some(d.snap.taken_at);
+                    }
+                    let at = d.snap.taken_at;
+                    self.shown = Some(d);
+                    (at, false)
+                }
+                Inbox::App(Msg::Rechecked(Recheck { taken_at, .. })) => (taken_at, true),
+                Inbox::App(Msg::History(ch)) => {
+                    self.history
+                        .extend(ch.iter().map(|c| (c.local_port, c.state)));
+                    continue;
+                }
+                Inbox::App(Msg::CollectFailed(e)) => panic!("collect failed: {e}"),
+                _ => continue,
+            };
+            if read_at <= after {
+                continue;
+            }
+            let data = self.shown.clone().expect("a table before any recheck");
+            let conns_at = data.conns_as_of.unwrap_or(data.snap.taken_at);
+            return Some(Screen {
+                data,
+                read_at,
+                conns_at,
+                rechecked,
+            });
+        }
+    }
+
+    /// The next reading between full refreshes (a partial tick, or a recheck), within
+    /// `deadline`.
+    fn between_full(&mut self, deadline: Duration) -> Screen {
         let end = Instant::now() + deadline;
         let mut after = jiff::Timestamp::now();
         loop {
             let left = end.saturating_duration_since(Instant::now());
-            let d = self
-                .data_after(after, left)
-                .expect("a partial tick (connections carried, their age stated)");
-            if d.conns_as_of.is_some() {
-                return d;
+            let sc = self
+                .screen_after(after, left)
+                .expect("a reading between full refreshes (connections carried, their age stated)");
+            if sc.rechecked || sc.data.conns_as_of.is_some() {
+                return sc;
             }
-            after = d.snap.taken_at;
+            after = sc.read_at;
         }
     }
 }
@@ -148,6 +202,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
         ctrl,
         history: Vec::new(),
         last_full: None,
+        shown: None,
     };
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
@@ -162,21 +217,25 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
         .expect("a first snapshot");
     assert!(listens(&first, port));
 
-    // Ticks between full refreshes are partial, and say so.
-    let partial = lp.partial_tick(cadence.full_min + slack);
-    // Nothing changed since: the tick's table (read + carried) is the full table.
-    assert_eq!(
-        keys(&partial),
-        keys(&first),
-        "a partial tick's table equals the full one"
+    // Nothing changed since: a tick between full refreshes finds the same listening table and
+    // sends only its time; the screen keeps the full table and dates its connections.
+    let quiet = lp.between_full(cadence.full_min + slack);
+    assert!(quiet.rechecked, "an unchanged tick sends no table");
+    assert!(quiet.read_at > first.snap.taken_at);
+    assert_eq!(quiet.conns_at, quiet.data.snap.taken_at);
+    assert!(
+        quiet.conns_at < quiet.read_at,
+        "the screen says its connections are older than the reading"
     );
     assert!(
-        partial
+        quiet
+            .data
             .snap
             .sockets
             .iter()
             .any(|s| s.proto == Proto::Udp && s.local_port == udp.local_addr().unwrap().port())
     );
+    let before_listener = keys(&quiet.data);
 
     // A new listener: in every snapshot taken after it, the first of them within one tick.
     let l2 = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -188,6 +247,21 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
         .expect("a tick after the listener");
     assert!(listens(&d, p2), "the next tick shows the new listener");
     let first_tick = t0.elapsed();
+    if d.conns_as_of.is_some() {
+        // A partial tick: the carried part is the full table's, plus the listener read now.
+        let mut want = before_listener.clone();
+        want.extend(
+            keys(&d)
+                .into_iter()
+                .filter(|k| k.contains(&format!(":{p2} "))),
+        );
+        want.sort();
+        assert_eq!(
+            keys(&d),
+            want,
+            "a partial tick's table is the full one plus what changed"
+        );
+    }
 
     // A new connection: missing only from tables that say their connections predate it.
     let base = established(&d);
@@ -199,20 +273,22 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     let mut stale_ticks = 0;
     let mut after = made;
     let seen = loop {
-        let d = lp
-            .data_after(after, cadence.full_min + slack)
+        let sc = lp
+            .screen_after(after, cadence.full_min + slack)
             .expect("a snapshot with the connection within the slow cadence");
-        after = d.snap.taken_at;
-        assert!(listens(&d, p2), "the listener stays on every tick");
-        if has_conn(&d, cport) {
-            break d;
+        after = sc.read_at;
+        assert!(listens(&sc.data, p2), "the listener stays on every tick");
+        if has_conn(&sc.data, cport) {
+            break sc.data;
         }
-        let as_of = d
-            .conns_as_of
-            .expect("a table without the new connection says how old its connections are");
         assert!(
-            as_of < made,
-            "connections as of {as_of} yet the one made at {made} is missing"
+            sc.conns_at < made,
+            "connections as of {} yet the one made at {made} is missing",
+            sc.conns_at
+        );
+        assert!(
+            sc.conns_at < sc.read_at,
+            "a table without the new connection says how old its connections are"
         );
         stale_ticks += 1;
         assert!(
@@ -252,7 +328,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
 
     // Back to Listeners; `r` reads everything at once.
     lp.ctrl.send(Control::Need(Need::Listening)).unwrap();
-    lp.partial_tick(cadence.full_min + slack);
+    lp.between_full(cadence.full_min + slack);
     let c3 = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let c3port = c3.local_addr().unwrap().port();
     let (_a3, _) = server.accept().unwrap();
@@ -280,7 +356,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     drop(lp);
     thread.join().unwrap();
     println!(
-        "new listener in the first tick after it ({first_tick:?}); connection after {stale_ticks} partial ticks, all saying their age"
+        "new listener in the first tick after it ({first_tick:?}); connection after {stale_ticks} readings between full refreshes, all saying their age"
     );
     drop((l2, client, c2, c3, udp));
 }

@@ -682,3 +682,56 @@ fn the_collector_is_told_what_the_view_needs_fresh_once_per_change() {
     assert_eq!(needs(app.type_keys("1")), Vec::<Need>::new());
     assert_eq!(needs(app.type_keys("4")), vec![Need::Everything]);
 }
+
+/// The status line of `app` drawn at `now`.
+fn status_line(app: &App, now: jiff::Timestamp) -> String {
+    let buf = portscope::tui::render_offscreen(
+        app,
+        &portscope::tui::theme::Theme::defaults(true),
+        &portscope::tui::draw::Clock::fixed(now),
+        120,
+        20,
+    );
+    let text = portscope::tui::buffer_text(&buf);
+    text.lines().rev().nth(1).unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_recheck_moves_the_clock_and_dates_the_connections_without_new_data() {
+    use portscope::tui::app::Recheck;
+    let snap = sample();
+    let t0 = snap.taken_at;
+    let later = t0 + jiff::SignedDuration::from_secs(7);
+    let mut app = app_with(snap);
+    let data = Arc::clone(app.data.as_ref().unwrap());
+    let clock = |t: jiff::Timestamp| {
+        t.to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%H:%M:%S")
+            .to_string()
+    };
+    assert!(!status_line(&app, t0).contains("conns as of"));
+
+    app.update(Msg::Rechecked(Recheck {
+        taken_at: later,
+        duration_us: 4_000,
+    }));
+    let line = status_line(&app, later);
+    assert!(line.contains(&clock(later)), "the reading's time: {line}");
+    assert!(line.contains("took 4 ms"), "the reading's cost: {line}");
+    assert!(line.contains("conns as of 7 s ago"), "{line}");
+    assert!(
+        Arc::ptr_eq(app.data.as_ref().unwrap(), &data),
+        "no new table"
+    );
+
+    // New data replaces the recheck; a frozen screen keeps the time of what it shows.
+    app.update(Msg::data(Arc::new(sample()), None));
+    assert!(app.rechecked.is_none());
+    app.type_keys(" ");
+    assert!(app.frozen, "space freezes");
+    app.update(Msg::Rechecked(Recheck {
+        taken_at: later,
+        duration_us: 4_000,
+    }));
+    assert!(app.rechecked.is_none(), "a frozen screen is not rechecked");
+}

@@ -5,6 +5,7 @@ pub mod accept_queue;
 pub mod addresses;
 pub mod allns;
 pub mod container;
+pub mod cpu;
 pub mod nat;
 pub mod netlink;
 pub mod netns;

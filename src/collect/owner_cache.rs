@@ -11,7 +11,9 @@
 //!
 //! What a count cannot see (a socket closed and another opened between two refreshes, an fd
 //! passed while both counts stay level) shows up as a socket nobody owns: the caller then asks
-//! for a full scan ([`OwnerCache::needs_full`]), and one runs periodically anyway.
+//! for a full scan ([`OwnerCache::needs_full`]), and one runs periodically anyway: every 30 s,
+//! or where a full scan is dear (half a CPU-second at 100k sockets) as often as keeps it under
+//! 1% of a core.
 
 use super::owners::{self, OwnerMap};
 use crate::model::Owner;
@@ -41,8 +43,13 @@ pub struct ScanKind {
 pub struct OwnerCache {
     procs: FxHashMap<u32, Entry>,
     last_full: Option<Instant>,
-    /// A full scan at least this often, so nothing can drift for long.
+    /// What the last full scan cost (CPU).
+    last_full_cost: Duration,
+    /// A full scan at least this often, so nothing can drift for long...
     pub full_every: Duration,
+    /// ...unless that would take more than this share of one core: on a host where a full scan
+    /// costs half a CPU-second (100k sockets) it then runs every 50 s instead of every 30.
+    pub full_share: f64,
     /// Inodes that even a full scan left ownerless (hidden processes, sockets of processes
     /// outside our PID namespace): not a reason for another full scan.
     unresolvable: FxHashSet<u64>,
@@ -59,7 +66,9 @@ impl Default for OwnerCache {
         OwnerCache {
             procs: FxHashMap::default(),
             last_full: None,
+            last_full_cost: Duration::ZERO,
             full_every: Duration::from_secs(30),
+            full_share: 0.01,
             unresolvable: FxHashSet::default(),
             last: ScanKind::default(),
             counts_work: None,
@@ -152,10 +161,10 @@ impl OwnerCache {
     /// The owner map, read incrementally unless a full scan is due (first call, periodic, or
     /// fd counts not available on this kernel).
     pub fn scan(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
-        let due = self
-            .last_full
-            .is_none_or(|t| t.elapsed() >= self.full_every)
-            || self.counts_work == Some(false);
+        let every =
+            super::cpu::budgeted_every(self.full_every, self.last_full_cost, self.full_share);
+        let due =
+            self.last_full.is_none_or(|t| t.elapsed() >= every) || self.counts_work == Some(false);
         if due {
             self.full(threads)
         } else {
@@ -165,9 +174,11 @@ impl OwnerCache {
 
     /// Reads every process again.
     pub fn full(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
+        let cpu0 = super::cpu::process_time();
         self.procs.clear();
         let map = self.read_pids(owners::list_pids()?, threads, true);
         self.last_full = Some(Instant::now());
+        self.last_full_cost = super::cpu::process_time().saturating_sub(cpu0);
         if self.counts_work.is_none() {
             // A process with open fds and a size of 0 means the kernel does not count (< 6.2).
             self.counts_work = Some(self.procs.values().any(|e| e.count > 0));

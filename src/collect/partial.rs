@@ -52,7 +52,7 @@ pub fn covered(snap: &Snapshot, coverage: Coverage) -> Snapshot {
         netns: snap.netns.clone(),
         sysctl: snap.sysctl.clone(),
         stats: snap.stats.clone(),
-        warnings: Vec::new(),
+        warnings: snap.warnings.clone(),
         sockets: snap
             .sockets
             .iter()
@@ -61,5 +61,66 @@ pub fn covered(snap: &Snapshot, coverage: Coverage) -> Snapshot {
             .collect(),
         namespaces: Vec::new(),
         node_port_range: snap.node_port_range,
+    }
+}
+
+/// Whether two readings of the same coverage show the same thing: the same sockets with the
+/// same owners, queues and marks, the same sysctls and namespace, the same warnings. What a
+/// reading says about itself (when, how long, how many fds it read) does not count.
+pub fn same_reading(a: &Snapshot, b: &Snapshot) -> bool {
+    let seen = |s: &Snapshot| {
+        (
+            s.source,
+            s.stats.processes_hidden,
+            s.stats.is_root,
+            s.stats.bound_inactive_visible,
+        )
+    };
+    a.sockets == b.sockets
+        && a.sysctl == b.sysctl
+        && a.netns == b.netns
+        && a.warnings == b.warnings
+        && a.namespaces == b.namespaces
+        && seen(a) == seen(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::{listener, owner, snapshot};
+
+    #[test]
+    fn a_reading_is_the_same_whatever_it_says_about_itself() {
+        let a = snapshot(vec![listener(80), listener(443)]);
+        let mut b = a.clone();
+        b.taken_at = b
+            .taken_at
+            .checked_add(jiff::SignedDuration::from_secs(3))
+            .unwrap_or(b.taken_at);
+        b.stats.duration_us += 500;
+        b.stats.fds_scanned += 7;
+        b.stats.processes_scanned += 1;
+        assert!(same_reading(&a, &b));
+    }
+
+    #[test]
+    fn any_change_to_what_is_shown_makes_a_new_reading() {
+        let a = snapshot(vec![listener(80), listener(443)]);
+        type Change = Box<dyn Fn(&mut Snapshot)>;
+        let changed: Vec<Change> = vec![
+            Box::new(|s| {
+                s.sockets.pop();
+            }),
+            Box::new(|s| s.sockets[0].rx_queue += 1),
+            Box::new(|s| s.sockets[0].owners = vec![owner(4123, "java")].into()),
+            Box::new(|s| s.sysctl.ip_local_port_range[0] += 1),
+            Box::new(|s| s.warnings.push("hidden".into())),
+            Box::new(|s| s.stats.processes_hidden += 1),
+        ];
+        for (i, change) in changed.iter().enumerate() {
+            let mut b = a.clone();
+            change(&mut b);
+            assert!(!same_reading(&a, &b), "change {i} went unnoticed");
+        }
     }
 }

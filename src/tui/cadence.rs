@@ -39,7 +39,7 @@ impl Cadence {
         Cadence {
             interval,
             full_min: interval.max(Duration::from_secs(5)),
-            full_share: 0.03,
+            full_share: 0.02,
         }
     }
 
@@ -48,7 +48,9 @@ impl Cadence {
         match need {
             // On screen: every tick, but never more than a quarter of a core.
             Need::Everything => self.interval.max(cost * 4),
-            Need::Listening => self.full_min.max(cost.div_f64(self.full_share)),
+            Need::Listening => {
+                crate::collect::cpu::budgeted_every(self.full_min, cost, self.full_share)
+            }
         }
     }
 }
@@ -64,10 +66,10 @@ mod tests {
             c.full_every(Need::Listening, Duration::from_millis(10)),
             Duration::from_secs(5)
         );
-        // 300 ms of CPU at 3% of a core: every 10 s.
+        // 300 ms of CPU at 2% of a core: every 15 s.
         assert_eq!(
             c.full_every(Need::Listening, Duration::from_millis(300)),
-            Duration::from_secs(10)
+            Duration::from_secs(15)
         );
         assert_eq!(
             c.full_every(Need::Everything, Duration::from_millis(100)),

@@ -184,15 +184,25 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
         if !spans.is_empty() {
             spans.push(Span::raw(" · "));
         }
+        // A reading that found the same table moves the clock, not the data.
+        let (at, took) = app
+            .rechecked
+            .map_or((s.taken_at, s.stats.duration_us), |r| {
+                (r.taken_at, r.duration_us)
+            });
         spans.push(Span::raw(format!(
             "{} · took {} · {} · {}",
-            taken(s.taken_at, now),
-            human_ms(s.stats.duration_us),
+            taken(at, now),
+            human_ms(took),
             s.source,
             super::human::count(s.sockets.len(), "socket")
         )));
         // Between full refreshes the connections are older than the listeners: say by how much.
-        if let Some(at) = app.conns_as_of {
+        // A rechecked table's connections are as old as the table itself.
+        let conns_at = app
+            .conns_as_of
+            .or_else(|| app.rechecked.map(|_| s.taken_at));
+        if let Some(at) = conns_at {
             let age = (now.now.as_second() - at.as_second()).max(0);
             spans.push(Span::styled(
                 format!(" · conns as of {age} s ago"),

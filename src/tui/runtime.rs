@@ -3,18 +3,19 @@
 //! messages, carries out effects, and redraws only after something arrived.
 
 use super::app::{App, Effect, Msg};
-use super::cadence::{Cadence, Need, TICK};
+use super::cadence::{Cadence, Need};
+use super::collector::collector;
 use super::draw::{Clock, draw};
 use super::signals::SignalEvent;
 use super::terminal;
 use super::theme::Theme;
 use crate::analyze::why::{BindRequest, Context, diagnose};
 use crate::collect::CollectOptions;
-use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
+use crate::collect::probe::ProbeResult;
 use crate::model::Snapshot;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{Sender, channel};
+use std::time::Duration;
 
 /// Where the data comes from.
 pub enum Source {
@@ -54,206 +55,6 @@ pub fn replay_diagnosis(
 ) -> crate::analyze::why::Diagnosis {
     let p = ProbeResult::not_run("replaying a recording: there is no kernel to ask");
     diagnose(req, snap, &p, ctx)
-}
-
-fn cpu_time() -> Duration {
-    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .map(|r| {
-            let us = |t: nix::sys::time::TimeVal| {
-                Duration::from_secs(t.tv_sec().max(0) as u64)
-                    + Duration::from_micros(t.tv_usec().max(0) as u64)
-            };
-            us(r.user_time()) + us(r.system_time())
-        })
-        .unwrap_or_default()
-}
-
-/// The last full table, when it was read and what it cost.
-struct Full {
-    snap: Arc<Snapshot>,
-    at: Instant,
-    cost: Duration,
-}
-
-/// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
-/// Each tick reads what `Need` says the screen needs fresh (see `cadence`); between full
-/// refreshes the table is the listeners read now plus the rest as of the last full one.
-pub fn collector(
-    source: Source,
-    cadence: Cadence,
-    tx: Sender<Inbox>,
-    ctrl: Receiver<Control>,
-    mut recorder: Option<crate::history::SnapshotRecorder>,
-) {
-    let mut watch: Option<BindRequest> = None;
-    let mut scope = super::netns_pick::Scope::default();
-    let mut need = Need::default();
-    let ctx = Context {
-        netns: match &source {
-            Source::Live(o) => o.netns.clone(),
-            Source::Replay(_) => Default::default(),
-        },
-        can_bind_privileged: has_net_bind_service(),
-        uid: nix::unistd::geteuid().as_raw(),
-        user_name: None,
-    };
-    // Owners of unchanged processes are reused between refreshes (see collect::owner_cache).
-    let mut owner_cache = crate::collect::owner_cache::OwnerCache::default();
-    // The last snapshot, to diff the next against (history for `[`/`]` and --record), and its
-    // listening part (what a tick between full refreshes diffs).
-    let mut prev: Option<Arc<Snapshot>> = None;
-    let mut prev_tick: Option<Snapshot> = None;
-    let mut full: Option<Full> = None;
-    let mut force_full = false;
-    loop {
-        // What arrived since the wait ended (an `r` pressed just now) counts for this tick.
-        while let Ok(c) = ctrl.try_recv() {
-            match c {
-                Control::Refresh => force_full = true,
-                Control::Watch(w) => watch = w,
-                Control::Scope(s) => {
-                    if s != scope {
-                        full = None;
-                    }
-                    scope = s;
-                }
-                Control::Need(n) => need = n,
-                Control::Quit => return,
-            }
-        }
-        let cpu0 = cpu_time();
-        let mut fresh_full = None;
-        let msg = match &source {
-            Source::Live(opts) => {
-                // Ticks between full refreshes read the start namespace only; other scopes read
-                // their cheap tables already (collect::allns).
-                let carried = full.as_ref().filter(|f| {
-                    !force_full
-                        && scope == super::netns_pick::Scope::Start
-                        && f.at.elapsed() < cadence.full_every(need, f.cost)
-                });
-                force_full = false;
-                let result = match carried {
-                    Some(f) => crate::collect::collect_with(
-                        &CollectOptions {
-                            coverage: TICK,
-                            ..opts.clone()
-                        },
-                        Some(&mut owner_cache),
-                    )
-                    .map(|fresh| {
-                        let merged = crate::collect::partial::merge(fresh, &f.snap, TICK);
-                        (merged, Some(f.snap.taken_at))
-                    }),
-                    None => super::netns_pick::collect_scope(&scope, opts, &mut owner_cache)
-                        .map(|s| (s, None)),
-                };
-                match result {
-                    Ok((snap, conns_as_of)) => {
-                        // The probe runs in the start namespace: diagnose against its sockets
-                        // only (none of them when one other namespace is shown).
-                        let diag = match &scope {
-                            super::netns_pick::Scope::One { .. } => None,
-                            _ => watch.map(|req| {
-                                let p = probe(&opts.netns, req.proto, req.addr, req.port);
-                                let own = super::netns_pick::start_only(&snap);
-                                Arc::new(diagnose(&req, own.as_ref().unwrap_or(&snap), &p, &ctx))
-                            }),
-                        };
-                        let derived = Arc::new(crate::analyze::Derived::of(&snap));
-                        let snap = Arc::new(snap);
-                        let tick = crate::collect::partial::covered(&snap, TICK);
-                        // Between full refreshes only the listening part can have changed: diff
-                        // that alone (the carried rest is the same sockets as last time).
-                        let changes = match conns_as_of {
-                            Some(_) => crate::history::changes_since(prev_tick.as_ref(), &tick),
-                            None => crate::history::changes_since(prev.as_deref(), &snap),
-                        };
-                        // A recording that cannot be written stops recording, not the UI.
-                        if let Some(rec) = recorder.as_mut()
-                            && rec.append_all(&changes).is_err()
-                        {
-                            recorder = None;
-                        }
-                        prev = Some(Arc::clone(&snap));
-                        prev_tick = Some(tick);
-                        if conns_as_of.is_none() {
-                            fresh_full = Some(Arc::clone(&snap));
-                        }
-                        if !changes.is_empty()
-                            && tx
-                                .send(Inbox::App(Msg::History(Arc::new(changes))))
-                                .is_err()
-                        {
-                            return;
-                        }
-                        Msg::Data(super::app::Data {
-                            snap,
-                            diagnosis: diag,
-                            derived: Some(derived),
-                            conns_as_of,
-                        })
-                    }
-                    Err(e) => Msg::CollectFailed(e.to_string()),
-                }
-            }
-            Source::Replay(snap) => {
-                let diag = watch.map(|req| {
-                    let p =
-                        ProbeResult::not_run("replaying a recording: there is no kernel to ask");
-                    Arc::new(diagnose(&req, snap, &p, &ctx))
-                });
-                Msg::data(Arc::clone(snap), diag)
-            }
-        };
-        if tx.send(Inbox::App(msg)).is_err() {
-            return;
-        }
-        let cost = cpu_time().saturating_sub(cpu0);
-        if let Some(snap) = fresh_full {
-            full = Some(Full {
-                snap,
-                at: Instant::now(),
-                cost,
-            });
-        }
-        // On a host with 100k+ sockets one snapshot costs hundreds of ms of CPU: wait at least
-        // four times what this one cost, whatever --interval says.
-        let wait = match source {
-            Source::Live(_) => cadence.interval.max(cost * 4),
-            Source::Replay(_) => Duration::from_secs(3600),
-        };
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match ctrl.recv_timeout(left) {
-                Ok(Control::Refresh) => {
-                    force_full = true;
-                    break;
-                }
-                Err(RecvTimeoutError::Timeout) => break,
-                Ok(Control::Watch(w)) => watch = w,
-                Ok(Control::Scope(s)) => {
-                    // The carried table belongs to the old scope.
-                    if s != scope {
-                        full = None;
-                    }
-                    scope = s;
-                }
-                Ok(Control::Need(n)) => {
-                    need = n;
-                    // Connections came on screen older than their cadence there: read them now.
-                    if full
-                        .as_ref()
-                        .is_some_and(|f| f.at.elapsed() >= cadence.full_every(need, f.cost))
-                    {
-                        break;
-                    }
-                }
-                Ok(Control::Quit) | Err(RecvTimeoutError::Disconnected) => return,
-            }
-        }
-    }
 }
 
 /// Carries out [`Effect::ReadProcesses`]: reads /proc for the few processes asked for (skipping

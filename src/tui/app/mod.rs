@@ -95,11 +95,20 @@ pub struct Data {
     pub conns_as_of: Option<jiff::Timestamp>,
 }
 
+/// A tick that read the same listening table as the one on screen: only its time moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recheck {
+    pub taken_at: jiff::Timestamp,
+    pub duration_us: u64,
+}
+
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
     /// A new snapshot.
     Data(Data),
+    /// The table on screen was read again and found the same.
+    Rechecked(Recheck),
     CollectFailed(String),
     Resize,
     /// A confirmed action finished.
@@ -185,6 +194,8 @@ pub struct App {
     pub blocks: BlockView,
     /// When the connections on screen were read, if earlier than the listeners.
     pub conns_as_of: Option<jiff::Timestamp>,
+    /// The last reading that found the table on screen unchanged (cleared by new data).
+    pub rechecked: Option<Recheck>,
     /// What the collector was last told the screen needs.
     need_sent: super::cadence::Need,
 }
@@ -216,6 +227,7 @@ impl App {
             observations: Default::default(),
             blocks: BlockView::default(),
             conns_as_of: None,
+            rechecked: None,
             need_sent: Default::default(),
         }
     }
@@ -292,6 +304,14 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Rechecked(r) => {
+                // A frozen or past view keeps the time of what it shows.
+                if !self.frozen && self.travel.at.is_none() && self.data.is_some() {
+                    self.rechecked = Some(r);
+                    self.error = None;
+                }
+                Vec::new()
+            }
             Msg::CollectFailed(e) => {
                 self.error = Some(e);
                 Vec::new()
@@ -332,6 +352,7 @@ impl App {
             conns_as_of,
         } = data;
         self.conns_as_of = conns_as_of;
+        self.rechecked = None;
         self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.data = Some(snap);
         // A diagnosis for a port no longer watched (typed over since) is dropped.
