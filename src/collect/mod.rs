@@ -219,26 +219,7 @@ pub(crate) fn table_order(
     a: &crate::model::Socket,
     b: &crate::model::Socket,
 ) -> std::cmp::Ordering {
-    (
-        a.proto,
-        a.local_port,
-        a.state,
-        a.local_addr,
-        a.remote_addr,
-        a.remote_port,
-        a.inode,
-        a.netns,
-    )
-        .cmp(&(
-            b.proto,
-            b.local_port,
-            b.state,
-            b.local_addr,
-            b.remote_addr,
-            b.remote_port,
-            b.inode,
-            b.netns,
-        ))
+    a.table_order().cmp(&b.table_order())
 }
 
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.

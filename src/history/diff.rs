@@ -1,7 +1,8 @@
 //! What changed between two snapshots: the records the TUI's history is made of.
 
-use super::{Change, ChangeKind, Key, key};
+use super::{Change, ChangeKind};
 use crate::model::Snapshot;
+use crate::model::SocketKey as Key;
 use rustc_hash::FxHashMap;
 
 /// What changed since `prev` (every socket as `present` when there is no previous snapshot).
@@ -26,7 +27,7 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
     // sockets with the same addresses). Each earlier copy stands or falls with the last one.
     let mut twins: Vec<(usize, usize)> = Vec::new();
     for (i, s) in prev.sockets.iter().enumerate() {
-        if let Some(earlier) = old.insert(key(s), i) {
+        if let Some(earlier) = old.insert(s.key(), i) {
             twins.push((earlier, i));
         }
     }
@@ -34,7 +35,7 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
     let mut out = Vec::new();
     let at = next.taken_at;
     for s in &next.sockets {
-        match old.get(&key(s)) {
+        match old.get(&s.key()) {
             None => out.push(Change::of_socket(s, ChangeKind::Appeared, at, None)),
             Some(&i) => {
                 kept[i] = true;

@@ -57,41 +57,30 @@ pub struct Change {
     pub kernel_chosen: Option<bool>,
 }
 
-/// Identity of a socket in the log (and between two tables: history's diff, watch's poll).
-pub(crate) type Key = (Proto, IpAddr, u16, IpAddr, u16, u64);
-
-/// A socket's [`Key`].
-pub(crate) fn key(s: &Socket) -> Key {
-    (
-        s.proto,
-        s.local_addr,
-        s.local_port,
-        s.remote_addr,
-        s.remote_port,
-        s.inode,
-    )
-}
-
 impl Change {
-    pub(crate) fn key(&self) -> Key {
+    /// Where the socket sorts: as in a snapshot's table (see [`crate::model::TableOrder`]).
+    pub fn table_order(&self) -> crate::model::TableOrder {
         (
             self.proto,
-            self.local_addr,
             self.local_port,
+            self.state,
+            self.local_addr,
             self.remote_addr,
             self.remote_port,
             self.inode,
+            0,
         )
     }
 
-    pub(crate) fn endpoints(&self) -> (Proto, IpAddr, u16, IpAddr, u16) {
-        (
-            self.proto,
-            self.local_addr,
-            self.local_port,
-            self.remote_addr,
-            self.remote_port,
-        )
+    /// The identity of the socket, as [`Socket::key`] gives it: a change and the socket it
+    /// came from are matched by it.
+    pub(crate) fn key(&self) -> crate::model::SocketKey {
+        crate::model::SocketKey {
+            proto: self.proto,
+            local: (self.local_addr, self.local_port),
+            remote: (self.remote_addr, self.remote_port),
+            inode: self.inode,
+        }
     }
 
     pub fn of_socket(

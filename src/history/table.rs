@@ -1,6 +1,7 @@
 //! The sockets alive at one moment, rebuilt by applying changes in order.
 
-use super::{Change, ChangeKind, Key};
+use super::{Change, ChangeKind};
+use crate::model::SocketKey as Key;
 use rustc_hash::FxHashMap;
 
 /// The sockets alive at a moment, by key.
@@ -17,10 +18,9 @@ impl Table {
         let found = if self.live.contains_key(&k) {
             Some(k)
         } else if matches!(c.kind, ChangeKind::Gone | ChangeKind::Changed) {
-            let ep = c.endpoints();
             self.live
                 .keys()
-                .find(|key| (key.0, key.1, key.2, key.3, key.4) == ep)
+                .find(|key| key.proto == k.proto && key.local == k.local && key.remote == k.remote)
                 .copied()
         } else {
             None
@@ -28,7 +28,7 @@ impl Table {
         match c.kind {
             ChangeKind::Restart => {
                 self.live
-                    .retain(|k, _| c.local_port != 0 && k.2 != c.local_port);
+                    .retain(|k, _| c.local_port != 0 && k.local.1 != c.local_port);
             }
             ChangeKind::Gone => {
                 if let Some(f) = found {
@@ -58,24 +58,7 @@ impl Table {
             .values()
             .filter(|c| port.is_none_or(|p| c.local_port == p))
             .collect();
-        v.sort_by(|a, b| {
-            (
-                a.proto,
-                a.local_port,
-                a.state,
-                a.local_addr,
-                a.remote_addr,
-                a.remote_port,
-            )
-                .cmp(&(
-                    b.proto,
-                    b.local_port,
-                    b.state,
-                    b.local_addr,
-                    b.remote_addr,
-                    b.remote_port,
-                ))
-        });
+        v.sort_by_key(|c| c.table_order());
         v
     }
 

@@ -142,7 +142,24 @@ pub struct SocketKey {
     pub inode: u64,
 }
 
+/// Where a socket sorts in every table (snapshot, history, JSON): protocol, local port, state,
+/// local and remote address, remote port; inode and namespace only break ties.
+pub type TableOrder = (Proto, u16, State, IpAddr, IpAddr, u16, u64, u64);
+
 impl Socket {
+    pub fn table_order(&self) -> TableOrder {
+        (
+            self.proto,
+            self.local_port,
+            self.state,
+            self.local_addr,
+            self.remote_addr,
+            self.remote_port,
+            self.inode,
+            self.netns,
+        )
+    }
+
     pub fn key(&self) -> SocketKey {
         SocketKey {
             proto: self.proto,

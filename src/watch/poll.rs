@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// Every state but TCP's bound-only pseudo-state, whose dump walks the bind hash each time.
 const TICK_STATES: u32 = 0x1fff;
 
-use crate::history::{Key, key};
+use crate::model::SocketKey as Key;
 
 /// The sockets seen at the last tick; `step` turns the next tick's table into events.
 #[derive(Default)]
@@ -40,7 +40,7 @@ impl Differ {
             .iter()
             .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, source, self.netns))
             .collect();
-        self.prev = now.into_iter().map(|s| (key(&s), s)).collect();
+        self.prev = now.into_iter().map(|s| (s.key(), s)).collect();
         events
     }
 
@@ -48,12 +48,12 @@ impl Differ {
     /// sockets are looked up (one /proc scan) only when something new appeared.
     pub fn step(&mut self, mut now: Vec<Socket>, source: &str) -> Vec<WatchEvent> {
         let fresh: Vec<usize> = (0..now.len())
-            .filter(|&i| !self.prev.contains_key(&key(&now[i])))
+            .filter(|&i| !self.prev.contains_key(&now[i].key()))
             .collect();
         if !fresh.is_empty() {
             // Known sockets keep the owners found when they appeared.
             for s in now.iter_mut() {
-                if let Some(old) = self.prev.get(&key(s)) {
+                if let Some(old) = self.prev.get(&s.key()) {
                     s.owners = old.owners.clone();
                 }
             }
@@ -64,7 +64,7 @@ impl Differ {
         let mut events = Vec::new();
         let mut next: FxHashMap<Key, Socket> = FxHashMap::default();
         for mut s in now {
-            let k = key(&s);
+            let k = s.key();
             match self.prev.remove(&k) {
                 None => events.push(WatchEvent::from_socket(
                     &s,
