@@ -50,6 +50,17 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
     tui.wait_for("the kept filter", |t| {
         t.contains("filter: 20100 ") && t.contains("? help")
     });
+    // Enter on the row: the holder's context, read off the UI thread, arrives in the pane.
+    tui.keys("\r");
+    let screen = tui.wait_for("the holder's context in the detail pane", |t| {
+        t.contains("started") && t.contains("fds ")
+    });
+    assert!(
+        screen.contains(&format!("Process sleep (pid {})", helper.pid())),
+        "{screen}"
+    );
+    tui.keys("q");
+    tui.wait_for("the pane closed", |t| !t.contains("Details ("));
 
     tui.keys("3");
     // The title can arrive before the rest of the frame: wait for the whole answer.

@@ -77,6 +77,30 @@ pub fn read_processes(req: &super::app::ProcessRequest, clock: &Clock) -> Msg {
     }
 }
 
+/// The thread that reads process context: one for the session, answering the newest request
+/// for each pane (older ones still queued are stale: the pane moved on, or a newer snapshot
+/// came). A pane open across many refreshes costs no thread per refresh.
+fn process_reader(
+    requests: std::sync::mpsc::Receiver<Box<super::app::ProcessRequest>>,
+    tx: Sender<Inbox>,
+) {
+    while let Ok(first) = requests.recv() {
+        let mut latest: Vec<Box<super::app::ProcessRequest>> = vec![first];
+        for req in requests.try_iter() {
+            latest.retain(|r| r.target != req.target);
+            latest.push(req);
+        }
+        for req in latest {
+            if tx
+                .send(Inbox::App(read_processes(&req, &Clock::system())))
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
 fn input(tx: Sender<Inbox>) {
     loop {
         let msg = match crossterm::event::read() {
@@ -129,6 +153,11 @@ pub fn run(
                     recorder,
                 )
             })?;
+    let (process_tx, process_rx) = channel();
+    let reader_tx = tx.clone();
+    std::thread::Builder::new()
+        .name("processes".into())
+        .spawn(move || process_reader(process_rx, reader_tx))?;
     std::thread::Builder::new()
         .name("input".into())
         .spawn(move || input(tx))?;
@@ -174,10 +203,9 @@ pub fn run(
                     Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
                     Effect::Scope(s) => ctrl_tx.send(Control::Scope(s)),
                     Effect::ReadProcesses(req) => {
-                        let tx = action_tx.clone();
-                        std::thread::spawn(move || {
-                            let _ = tx.send(Inbox::App(read_processes(&req, &Clock::system())));
-                        });
+                        if process_tx.send(req).is_err() {
+                            return Err(std::io::Error::other("the process reader stopped"));
+                        }
                         Ok(())
                     }
                     Effect::Copy(text) => {
