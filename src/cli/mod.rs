@@ -4,6 +4,7 @@ pub mod allns_text;
 pub mod check_cmd;
 mod confirm;
 pub mod docs_cmd;
+pub mod duration;
 pub mod error;
 mod fix_cmd;
 pub mod fleet_cmd;
@@ -45,7 +46,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PID|PATH", value_parser = parse_netns)]
     pub netns: Option<NetnsTarget>,
     /// TUI: refresh interval (e.g. 1s, 500ms, 2.5); default 1s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_interval)]
     pub interval: Option<std::time::Duration>,
     /// TUI: open a recorded `snapshot --json` document instead of the live system.
     #[arg(long, value_name = "FILE")]
@@ -63,30 +64,6 @@ pub struct Cli {
     /// owners) to this history log; read it with `portscope history FILE` or `--replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
-}
-
-/// "1s", "500ms", "2.5" (seconds).
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    use crate::tui::config::{INTERVAL_MAX, INTERVAL_MIN};
-    match num.trim().parse::<f64>() {
-        Ok(v)
-            if v.is_finite()
-                && v * scale >= INTERVAL_MIN.as_secs_f64()
-                && v * scale <= INTERVAL_MAX.as_secs_f64() =>
-        {
-            Ok(std::time::Duration::from_secs_f64(v * scale))
-        }
-        Ok(_) => Err(format!("{s:?} is out of range (50ms to 1h)")),
-        Err(_) => Err(format!("{s:?} is not a duration (e.g. 1s, 500ms, 2.5)")),
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +122,10 @@ pub struct WhyArgs {
     /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
     #[arg(long)]
     pub nat: bool,
+    /// Look at the holders' socket counts twice, DURATION apart (e.g. 5s; only their
+    /// /proc/PID/fd is read again), and show how fast each grows in sockets per minute.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_sample)]
+    pub sample: Option<std::time::Duration>,
 }
 
 /// The bind in question, as the service makes it, so the probe binds the same way (`why` and

@@ -32,37 +32,15 @@ pub fn parse_ports(s: &str) -> Result<PortList, String> {
     Ok(PortList(out))
 }
 
-/// "30s", "500ms", "2m", "1h", "1.5" (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * scale <= 30.0 * 86400.0 => {
-            Ok(Duration::from_secs_f64(v * scale))
-        }
-        Ok(_) => Err(format!(
-            "{s:?} is out of range (more than 0, at most 30 days)"
-        )),
-        Err(_) => Err(format!("{s:?} is not a duration (e.g. 30s, 500ms, 2m, 1h)")),
-    }
-}
+pub use super::duration::parse_duration;
 
-fn parse_poll_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_millis(5) || d > Duration::from_secs(10) {
-        return Err(format!("{s:?} is out of range (5ms to 10s)"));
-    }
-    Ok(d)
+fn parse_poll_interval(s: &str) -> Result<Duration, super::duration::DurationError> {
+    super::duration::parse_within(
+        s,
+        Duration::from_millis(5),
+        Duration::from_secs(10),
+        "5ms to 10s",
+    )
 }
 
 #[derive(Debug, Args)]

@@ -104,6 +104,9 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
     let mut d = diagnose(&req, &snap, &result, &ctx);
     name_socket_units(&mut d);
     super::why_process::attach(&mut d, &snap);
+    if let Some(interval) = args.sample {
+        super::why_process::sample_growth(&mut d, interval);
+    }
     let nat = if args.nat {
         match crate::collect::nat::check(
             netns,
@@ -139,13 +142,19 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
             }
             extra.push(("nat", v));
         }
+        if let Some(interval) = args.sample {
+            extra.push((
+                "sample",
+                serde_json::json!({ "interval_ms": interval.as_millis() }),
+            ));
+        }
         match super::why_allns::json_value(&d, extra) {
             Ok(v) => super::out::print_json(&v),
             Err(e) => return super::failed(format!("cannot encode JSON: {e}"), 1),
         }
     } else {
         super::out::print(
-            &(super::why_text::render(&d, &snap, args.all)
+            &(super::why_text::render(&d, &snap, args.all, args.sample)
                 + &super::why_allns::render(&elsewhere)
                 + &super::why_allns::render_nat(&nat_lines)),
         );
