@@ -1,6 +1,7 @@
 //! `portscope check` (a Nagios plugin) and `portscope metrics` (node_exporter's textfile
 //! collector): two faces of one evaluation of the declared service ports.
 
+use super::{CliError, CliResult};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::check::Options;
 use crate::guard::plugin::plugin_text;
@@ -77,14 +78,9 @@ pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
     Ok((set, proto))
 }
 
-/// The plugin's answer to anything it could not judge: one line, exit 3. With `--json` on the
-/// command line (even one that did not parse) it is a JSON document, so a fleet run that
-/// gathers JSON gets one from every host.
-pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
-    super::CliError::CheckUnknown(msg.to_string()).report()
-}
-
-/// How [`super::CliError::report`] prints `check`'s UNKNOWN.
+/// How [`super::CliError::report`] prints `check`'s UNKNOWN, the plugin's answer to anything
+/// it could not judge: one line, exit 3. With `--json` on the command line (even one that did
+/// not parse) it is a JSON document, so a fleet run that gathers JSON gets one from every host.
 pub(super) fn print_unknown(msg: &str) {
     let msg = crate::guard::why_line::one_line(msg);
     if std::env::args().skip(1).any(|a| a == "--json") {
@@ -190,22 +186,22 @@ fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, String> {
     .map_err(|e| e.to_string())
 }
 
-pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let opts = match options(&args.thresholds, args.require_listening) {
         Ok(o) => o,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let (declared, shown) = match load_services(config) {
         Ok(d) => d,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let services = match select(&declared, &args.service, args.port.as_ref(), &shown) {
         Ok(s) => s,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let snap = match snapshot(netns) {
         Ok(s) => s,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let report = crate::guard::run_check(
         &snap,
@@ -224,27 +220,23 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
     } else {
         report.status.code()
     };
-    ExitCode::from(code)
+    Ok(ExitCode::from(code))
 }
 
-pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
-    use super::{bad_input, failed};
+pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let started = std::time::Instant::now();
     let opts = match options(&args.thresholds, false) {
         Ok(o) => o,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let (services, _) = match load_services(config) {
         Ok(d) => d,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
-    let snap = match super::collect_for_cli(&CollectOptions {
+    let snap = super::collect_for_cli(&CollectOptions {
         netns: netns.clone(),
         ..CollectOptions::default()
-    }) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    })?;
     let report = crate::guard::run_check(
         &snap,
         &services,
@@ -261,19 +253,19 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
     match &args.textfile {
         None => {
             super::out::print(&text);
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Some(dir) => match crate::safefs::Dir::open(dir)
             .and_then(|d| d.write_atomic(crate::guard::metrics::FILE_NAME, text.as_bytes(), 0o644))
         {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => failed(
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(CliError::failed(
                 format!(
                     "could not write {}: {e}",
                     dir.join(crate::guard::metrics::FILE_NAME).display()
                 ),
                 1,
-            ),
+            )),
         },
     }
 }

@@ -1,6 +1,7 @@
 //! `portscope history FILE [--port P] [--at TIME]`: who held a port, from a recorded log.
 
 use super::watch_cmd::{clock, owner_text};
+use super::{CliError, CliResult};
 use crate::escape::escape_field as foreign;
 use crate::history::{Change, ChangeKind, History};
 use crate::model::Endpoint;
@@ -116,10 +117,10 @@ fn change_text(c: &Change) -> String {
     )
 }
 
-pub fn run(args: &HistoryArgs) -> ExitCode {
+pub fn run(args: &HistoryArgs) -> CliResult {
     let loaded = match crate::history::log::read(&args.file) {
         Ok(l) => l,
-        Err(e) => return super::bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let mut notes = Vec::new();
     if loaded.torn_tail {
@@ -137,7 +138,7 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
     let history = History::from_changes(loaded.changes);
     let at = match args.at.as_deref().map(|a| parse_at(a, history.span())) {
         Some(Ok(t)) => Some(t),
-        Some(Err(e)) => return super::bad_input(e),
+        Some(Err(e)) => return Err(CliError::bad_input(e)),
         None => None,
     };
     if args.json {
@@ -162,9 +163,9 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
         return match serde_json::to_string_pretty(&doc) {
             Ok(s) => {
                 println!("{s}");
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
-            Err(e) => super::failed(e, 1),
+            Err(e) => Err(CliError::failed(e, 1)),
         };
     }
     for n in &notes {
@@ -212,5 +213,5 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

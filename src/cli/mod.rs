@@ -26,7 +26,7 @@ mod why_text;
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State, UnknownName};
 use clap::{Args, Parser, Subcommand};
-pub use error::CliError;
+pub use error::{CliError, CliResult};
 use std::process::ExitCode;
 
 /// Exit status for bad input (a port of 70000, a namespace that does not exist, ...).
@@ -296,25 +296,27 @@ fn parse_source(s: &str) -> Result<SourcePref, String> {
     }
 }
 
-/// Bad input: one line on stderr, status 2 (through [`CliError::report`]).
-pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
-    CliError::bad_input(msg).report()
+/// Parses the command line and runs the command; the one place where an error is printed
+/// (through [`CliError::report`]) and becomes the exit status.
+pub fn main() -> ExitCode {
+    let result = match parse() {
+        Ok(Some(cli)) => run(cli),
+        Ok(None) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(CliError::report)
 }
 
-/// A failure of portscope itself (not of the user's input), with its status.
-pub fn failed(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    CliError::failed(msg, code).report()
-}
-
-/// Parses the command line; any usage error becomes one line on stderr and exit status 2.
-pub fn parse() -> Result<Cli, ExitCode> {
+/// Parses the command line: `None` once `--help` or `--version` is printed. A usage error is
+/// bad input (status 2), for `check` UNKNOWN (3); either way one line.
+pub fn parse() -> Result<Option<Cli>, CliError> {
     match Cli::try_parse() {
-        Ok(cli) => Ok(cli),
+        Ok(cli) => Ok(Some(cli)),
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
-                return Err(ExitCode::SUCCESS);
+                return Ok(None);
             }
             // clap spreads some errors over lines ("...not provided:" then "  <PORT>"): join the
             // message's lines up to the usage, so the one line still names what was wrong.
@@ -335,9 +337,9 @@ pub fn parse() -> Result<Cli, ExitCode> {
             };
             // `check` is a monitoring plugin: bad arguments are UNKNOWN (3), in its output format.
             if invoked_subcommand(std::env::args().skip(1)).as_deref() == Some("check") {
-                return Err(check_cmd::unknown(line));
+                return Err(CliError::CheckUnknown(line));
             }
-            Err(bad_input(line))
+            Err(CliError::BadInput(line))
         }
     }
 }
@@ -363,25 +365,26 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
     None
 }
 
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs the command the line names: its status, or the error to report.
+pub fn run(cli: Cli) -> CliResult {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
-        Some(Command::Snapshot(args)) => out::exit_status(snapshot_cmd::run(&args, &netns)),
-        Some(Command::Why(args)) => out::exit_status(why_cmd::run(&args, &netns)),
-        Some(Command::Fix(args)) => out::exit_status(fix_cmd::run(&args, &netns)),
-        Some(Command::Reserve(args)) => out::exit_status(reserve_cmd::run(&args, &netns)),
+        Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
+        Some(Command::Why(args)) => out::finish(why_cmd::run(&args, &netns)),
+        Some(Command::Fix(args)) => out::finish(fix_cmd::run(&args, &netns)),
+        Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
         Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
         Some(Command::Metrics(args)) => {
             check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
         }
         Some(Command::Services(args)) => {
-            out::exit_status(services_cmd::run(&args, &netns, cli.config.as_deref()))
+            out::finish(services_cmd::run(&args, &netns, cli.config.as_deref()))
         }
-        Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
+        Some(Command::Fleet(args)) => out::finish(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs_cmd::completions(&args),
         Some(Command::Man) => docs_cmd::man(),
-        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args, &netns)),
-        Some(Command::History(args)) => out::exit_status(history_cmd::run(&args)),
+        Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
+        Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
@@ -393,24 +396,19 @@ pub fn run(cli: Cli) -> ExitCode {
                 record: cli.record,
             };
             match crate::tui::run(opts) {
-                Ok(crate::tui::runtime::Ending::Quit) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Quit) => Ok(ExitCode::SUCCESS),
                 Ok(crate::tui::runtime::Ending::Signal(sig)) => {
-                    ExitCode::from(crate::tui::signals::exit_status(sig))
+                    Ok(ExitCode::from(crate::tui::signals::exit_status(sig)))
                 }
-                Err(e) if e.is_bad_input() => bad_input(e),
-                Err(e) => failed(e, 1),
+                Err(e) if e.is_bad_input() => Err(CliError::bad_input(e)),
+                Err(e) => Err(CliError::failed(e, 1)),
             }
         }
     }
 }
 
-/// Collects a snapshot for a command, mapping failures to exit statuses: a namespace that cannot
-/// be entered is the user's input (2 when it does not exist or is not a netns).
-pub fn collect_for_cli(opts: &CollectOptions) -> Result<crate::model::Snapshot, ExitCode> {
-    use crate::collect::{CollectError, NetnsError};
-    crate::collect::collect(opts).map_err(|e| match e {
-        CollectError::Netns(NetnsError::NotFound(m))
-        | CollectError::Netns(NetnsError::NotANetns(m)) => bad_input(m),
-        e => failed(e, 1),
-    })
+/// Collects a snapshot for a command: a namespace that cannot be entered is the user's input
+/// (2 when it does not exist or is not a netns), any other failure portscope's.
+pub fn collect_for_cli(opts: &CollectOptions) -> Result<crate::model::Snapshot, CliError> {
+    Ok(crate::collect::collect(opts)?)
 }

@@ -1,7 +1,7 @@
 //! `portscope services`: propose `[[service]]` declarations and, on request, add them to the
 //! config file (atomically, never through a symbolic link).
 
-use super::{bad_input, failed};
+use super::{CliError, CliResult};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::discover::{Found, config_text, discover};
 use crate::guard::why_line::one_line;
@@ -100,10 +100,10 @@ fn validate(text: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let cfg = match crate::tui::config::load(config, true) {
         Ok(c) => c,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let snap = if args.no_listeners {
         None
@@ -113,7 +113,7 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
             ..CollectOptions::default()
         }) {
             Ok(s) => Some(s),
-            Err(code) => return code,
+            Err(e) => return Err(e),
         }
     };
     let root = args.unit_root.as_deref().unwrap_or(Path::new("/"));
@@ -138,16 +138,16 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
             super::out::print("\nTo declare them: portscope services --write (or paste):\n");
             super::out::print(&config_text(&found));
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     let Some(path) = config
         .map(Path::to_path_buf)
         .or_else(crate::tui::config::default_path)
     else {
-        return failed("no config path: give --config FILE", 1);
+        return Err(CliError::failed("no config path: give --config FILE", 1));
     };
     if found.is_empty() {
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     match write_config(&path, &found) {
         Ok(()) => {
@@ -159,8 +159,8 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
                     path.display()
                 ));
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => failed(e, 1),
+        Err(e) => Err(CliError::failed(e, 1)),
     }
 }

@@ -1,5 +1,6 @@
 //! `portscope watch PORT[,PORT...]`: who takes, leaves or changes state on a port, as it happens.
 
+use super::{CliError, CliResult};
 use crate::model::{Endpoint, Owner, Proto};
 use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
 use clap::Args;
@@ -167,7 +168,7 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
     t
 }
 
-pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
+pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     // Events in the watched namespace carry no label in text: it is named once, on top.
     let watched = match netns {
         crate::collect::NetnsTarget::Current => None,
@@ -185,7 +186,12 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
     let mut recorder = match &args.record {
         Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
             Ok(r) => Some(r),
-            Err(e) => return super::bad_input(format!("cannot record to {}: {e}", path.display())),
+            Err(e) => {
+                return Err(CliError::bad_input(format!(
+                    "cannot record to {}: {e}",
+                    path.display()
+                )));
+            }
         },
         None => None,
     };
@@ -229,10 +235,10 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     });
     if let Some(e) = record_error {
-        return super::failed(format!("recording failed: {e}"), 1);
+        return Err(CliError::failed(format!("recording failed: {e}"), 1));
     }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => super::failed(e, 1),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::failed(e, 1)),
     }
 }

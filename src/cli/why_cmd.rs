@@ -1,6 +1,6 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
-use super::{BindFlags, WhyArgs, bad_input, collect_for_cli};
+use super::{BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
 use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
 use crate::collect::probe::{has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, NetnsTarget};
@@ -70,7 +70,7 @@ pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String
 }
 
 /// Collects, probes and diagnoses: the one question `why` and each round of `fix` ask.
-pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), ExitCode> {
+pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), CliError> {
     let snap = collect_for_cli(&CollectOptions {
         netns: ctx.netns.clone(),
         ..CollectOptions::default()
@@ -80,24 +80,21 @@ pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), Ex
     Ok((snap, d))
 }
 
-pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     let (req, user_name) = match bind_request(&args.bind) {
         Ok(r) => r,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let ctx = context(netns, &req.opts, user_name);
     let (snap, elsewhere) = if args.all_netns {
-        match super::why_allns::collect(netns, &req) {
-            Ok(v) => v,
-            Err(code) => return code,
-        }
+        super::why_allns::collect(netns, &req)?
     } else {
         match collect_for_cli(&CollectOptions {
             netns: netns.clone(),
             ..CollectOptions::default()
         }) {
             Ok(s) => (s, Vec::new()),
-            Err(code) => return code,
+            Err(e) => return Err(e),
         }
     };
     let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
@@ -115,7 +112,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
             std::time::Duration::from_secs(5),
         ) {
             Ok(r) => Some(r),
-            Err(e) => return super::failed(e, 1),
+            Err(e) => return Err(CliError::failed(e, 1)),
         }
     } else {
         None
@@ -150,7 +147,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         }
         match super::why_allns::json_value(&d, extra) {
             Ok(v) => super::out::print_json(&v),
-            Err(e) => return super::failed(format!("cannot encode JSON: {e}"), 1),
+            Err(e) => return Err(CliError::failed(format!("cannot encode JSON: {e}"), 1)),
         }
     } else {
         super::out::print(
@@ -160,9 +157,9 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
         );
     }
     if d.would_bind() {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     }
 }
 
