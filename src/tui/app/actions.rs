@@ -71,7 +71,7 @@ impl App {
                 };
                 match planned {
                     Ok(action) => self.open(Modal::confirm(action, Vec::new())),
-                    Err(why) => self.info("Nothing to do", why),
+                    Err(why) => self.info("Nothing to do", why.to_string()),
                 }
             }
             Command::Reserve | Command::ReserveAtRisk | Command::Undo

@@ -43,7 +43,7 @@ impl App {
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
         match planned {
             Ok(action) => self.open(Modal::confirm(action, context)),
-            Err(why) => self.why_info("Nothing to do", vec![why]),
+            Err(why) => self.why_info("Nothing to do", vec![why.to_string()]),
         }
     }
 
@@ -119,7 +119,7 @@ impl App {
                 }
                 match plan_step(r, &d, &snap, &netns, journal.clone()) {
                     Ok(a) => steps.push(a),
-                    Err(e) => manual.push(e),
+                    Err(e) => manual.push(e.to_string()),
                 }
             }
             if steps.is_empty() {
@@ -179,7 +179,7 @@ impl App {
                         r.cause = Some(self.why.cause);
                         plan_step(&r, &d, &snap, &netns, journal)
                     }
-                    None => Err("no process to signal for this cause".into()),
+                    None => Err(crate::action::NotOffered::NoProcessToSignal),
                 };
                 self.why_confirm(planned, context);
             }
