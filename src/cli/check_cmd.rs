@@ -1,7 +1,7 @@
 //! `portscope check` (a Nagios plugin) and `portscope metrics` (node_exporter's textfile
 //! collector): two faces of one evaluation of the declared service ports.
 
-use super::{CliError, CliResult};
+use super::{ArgError, CliError, CliResult};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::check::Options;
 use crate::guard::plugin::plugin_text;
@@ -66,14 +66,14 @@ pub struct MetricsArgs {
 }
 
 /// `8080`, `8080/udp`, `9000-9010,9100/tcp`.
-pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
+pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), ArgError> {
     let (ports, proto) = match s.rsplit_once('/') {
-        Some((p, proto)) => (p, proto.parse::<Proto>().map_err(|e| e.to_string())?),
+        Some((p, proto)) => (p, proto.parse::<Proto>()?),
         None => (s, Proto::Tcp),
     };
-    let set = PortSet::parse(ports).map_err(|e| e.to_string())?;
+    let set = PortSet::parse(ports)?;
     if set.is_empty() || set.contains(0) {
-        return Err(format!("{s:?}: name ports 1-65535"));
+        return Err(ArgError::PortsOutOfRange(s.to_string()));
     }
     Ok((set, proto))
 }
@@ -99,12 +99,12 @@ pub(super) fn print_unknown(msg: &str) {
     }
 }
 
-fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, String> {
+fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgError> {
     if t.ephemeral_crit > t.ephemeral_warn {
-        return Err(format!(
-            "--ephemeral-crit {} is above --ephemeral-warn {}",
-            t.ephemeral_crit, t.ephemeral_warn
-        ));
+        return Err(ArgError::Thresholds {
+            crit: t.ephemeral_crit,
+            warn: t.ephemeral_warn,
+        });
     }
     Ok(Options {
         ephemeral_warn: t.ephemeral_warn,
@@ -120,7 +120,7 @@ fn select(
     names: &[String],
     port: Option<&(PortSet, Proto)>,
     config_shown: &str,
-) -> Result<Vec<Service>, String> {
+) -> Result<Vec<Service>, ArgError> {
     if !names.is_empty() {
         let mut out = Vec::new();
         for n in names {
@@ -128,14 +128,15 @@ fn select(
                 Some(s) => out.push(s.clone()),
                 None => {
                     let known: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
-                    return Err(format!(
-                        "no service named {n:?} in {config_shown} (declared: {})",
-                        if known.is_empty() {
+                    return Err(ArgError::NoSuchService {
+                        name: n.clone(),
+                        config: config_shown.to_string(),
+                        declared: if known.is_empty() {
                             "none; see portscope services".to_string()
                         } else {
                             known.join(", ")
-                        }
-                    ));
+                        },
+                    });
                 }
             }
         }
@@ -178,12 +179,12 @@ fn load_services(
     Ok((cfg.services, shown))
 }
 
-fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, String> {
+/// `check` reports any failure to collect as UNKNOWN, a missing namespace included.
+fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, crate::collect::CollectError> {
     crate::collect::collect(&CollectOptions {
         netns: netns.clone(),
         ..CollectOptions::default()
     })
-    .map_err(|e| e.to_string())
 }
 
 pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {

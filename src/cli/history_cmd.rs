@@ -30,7 +30,8 @@ pub struct HistoryArgs {
 pub fn parse_at(
     s: &str,
     span: Option<(jiff::Timestamp, jiff::Timestamp)>,
-) -> Result<jiff::Timestamp, String> {
+) -> Result<jiff::Timestamp, super::ArgError> {
+    use super::ArgError;
     let tz = jiff::tz::TimeZone::system();
     let t = s.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
@@ -40,18 +41,16 @@ pub fn parse_at(
         return dt
             .to_zoned(tz)
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"));
+            .map_err(|e| ArgError::time(s, &e));
     }
-    let time: jiff::civil::Time = t.parse().map_err(|_| {
-        format!("{s:?} is not a time (03:12:05, \"2026-11-22 03:12:05\" or RFC 3339)")
-    })?;
+    let time: jiff::civil::Time = t.parse().map_err(|_| ArgError::NotATime(s.to_string()))?;
     let Some((first, last)) = span else {
         let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
         return today
             .to_datetime(time)
             .to_zoned(tz)
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"));
+            .map_err(|e| ArgError::time(s, &e));
     };
     let first_day = first.to_zoned(tz.clone()).date();
     let last_day = last.to_zoned(tz.clone()).date();
@@ -62,14 +61,16 @@ pub fn parse_at(
             .to_datetime(time)
             .to_zoned(tz.clone())
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"))?;
+            .map_err(|e| ArgError::time(s, &e))?;
         fallback.get_or_insert(ts);
         if ts >= first && ts <= last {
             return Ok(ts);
         }
-        day = day.tomorrow().map_err(|e| e.to_string())?;
+        // The last day jiff knows: the recording cannot run past it.
+        let Ok(next) = day.tomorrow() else { break };
+        day = next;
     }
-    fallback.ok_or_else(|| format!("{s:?}: no such time in the recording"))
+    fallback.ok_or_else(|| ArgError::NotInRecording(s.to_string()))
 }
 
 fn change_text(c: &Change) -> String {

@@ -1,6 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 pub mod allns_text;
+pub mod arg_error;
 pub mod check_cmd;
 mod confirm;
 pub mod docs_cmd;
@@ -25,6 +26,7 @@ mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State, UnknownName};
+pub use arg_error::ArgError;
 use clap::{Args, Parser, Subcommand};
 pub use error::{CliError, CliResult};
 use std::process::ExitCode;
@@ -257,12 +259,15 @@ pub struct SnapshotArgs {
     pub bound_inactive: bool,
 }
 
-pub fn parse_port_arg(s: &str) -> Result<u16, String> {
-    crate::portset::parse_port(s).map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))
+pub fn parse_port_arg(s: &str) -> Result<u16, ArgError> {
+    crate::portset::parse_port(s).map_err(|e| ArgError::NotAPort {
+        token: e.token,
+        reason: e.reason,
+    })
 }
 
-fn parse_query(s: &str) -> Result<crate::filter::Query, String> {
-    crate::filter::Query::parse(s).map_err(|e| e.to_string())
+fn parse_query(s: &str) -> Result<crate::filter::Query, crate::filter::QueryError> {
+    crate::filter::Query::parse(s)
 }
 
 fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, UnknownName> {
@@ -281,18 +286,16 @@ pub fn parse_proto(s: &str) -> Result<Proto, UnknownName> {
     s.parse()
 }
 
-fn parse_netns(s: &str) -> Result<NetnsTarget, String> {
-    NetnsTarget::parse(s).map_err(|e| e.to_string())
+fn parse_netns(s: &str) -> Result<NetnsTarget, crate::collect::NetnsError> {
+    NetnsTarget::parse(s)
 }
 
-fn parse_source(s: &str) -> Result<SourcePref, String> {
+fn parse_source(s: &str) -> Result<SourcePref, ArgError> {
     match s {
         "auto" => Ok(SourcePref::Auto),
         "netlink" => Ok(SourcePref::Netlink),
         "procfs" => Ok(SourcePref::Procfs),
-        _ => Err(format!(
-            "unknown source {s:?} (expected auto, netlink or procfs)"
-        )),
+        _ => Err(ArgError::UnknownSource(s.to_string())),
     }
 }
 

@@ -118,8 +118,8 @@ pub struct StatusArgs {
     pub files: FileArgs,
 }
 
-fn parse_spec(s: &str) -> Result<PortSet, String> {
-    PortSet::parse(s).map_err(|e| e.to_string())
+fn parse_spec(s: &str) -> Result<PortSet, crate::portset::PortSpecError> {
+    PortSet::parse(s)
 }
 
 pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> CliResult {

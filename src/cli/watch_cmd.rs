@@ -13,22 +13,22 @@ use std::time::{Duration, Instant};
 pub struct PortList(pub Vec<u16>);
 
 /// "8080", "8080,8443": at most 64 ports (the kernel filter grows with each).
-pub fn parse_ports(s: &str) -> Result<PortList, String> {
+pub fn parse_ports(s: &str) -> Result<PortList, super::ArgError> {
     let mut out = Vec::new();
     for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let p = super::parse_port_arg(tok)?;
         if p == 0 {
-            return Err("port 0 is not a port anything can hold".into());
+            return Err(super::ArgError::PortZero);
         }
         if !out.contains(&p) {
             out.push(p);
         }
     }
     if out.is_empty() {
-        return Err(format!("{s:?} names no port"));
+        return Err(super::ArgError::NoPort(s.to_string()));
     }
     if out.len() > 64 {
-        return Err(format!("{} ports given; watch takes at most 64", out.len()));
+        return Err(super::ArgError::TooManyPorts(out.len()));
     }
     Ok(PortList(out))
 }

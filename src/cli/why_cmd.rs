@@ -1,6 +1,6 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
-use super::{BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
+use super::{ArgError, BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
 use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
 use crate::collect::probe::{has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, NetnsTarget};
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
 /// The bind request the flags describe, and the service user's name.
-pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), String> {
+pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), ArgError> {
     let (opts, user) = bind_options(f)?;
     Ok((
         BindRequest {
@@ -22,7 +22,7 @@ pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), Stri
     ))
 }
 
-fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> {
+fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), ArgError> {
     let user = match f.user.as_deref() {
         None => None,
         Some(u) => {
@@ -41,9 +41,14 @@ fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> 
                 Ok(None) => match u.parse::<u32>() {
                     // A uid without a passwd entry (a container's user): its own group.
                     Ok(uid) => Some((ServiceUser { uid, gid: uid }, u.to_string())),
-                    Err(_) => return Err(format!("--user {u:?}: no such user")),
+                    Err(_) => return Err(ArgError::NoSuchUser(u.to_string())),
                 },
-                Err(e) => return Err(format!("--user {u:?}: cannot look it up: {e}")),
+                Err(errno) => {
+                    return Err(ArgError::UserLookup {
+                        user: u.to_string(),
+                        errno,
+                    });
+                }
             }
         }
     };
