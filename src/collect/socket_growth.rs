@@ -32,6 +32,9 @@ pub fn sockets_open(pid: u32, start: u64) -> Option<usize> {
 /// [`Observations::per_min`] is the one growth formula, the TUI's too.
 pub fn sample(procs: &[(u32, u64)], interval: Duration) -> Observations {
     let mut obs = Observations::new();
+    if procs.is_empty() {
+        return obs; // nothing to wait for
+    }
     let look = |obs: &mut Observations| {
         for &(pid, start) in procs {
             if let Some(n) = sockets_open(pid, start) {
