@@ -6,8 +6,5 @@ fn main() -> ExitCode {
     // Installed first, so that the TUI's panic hook (installed later by ratatui::init)
     // restores the terminal before color-eyre prints the report.
     let _ = color_eyre::install();
-    match portscope::cli::parse() {
-        Ok(cli) => portscope::cli::run(cli),
-        Err(code) => code,
-    }
+    portscope::cli::main()
 }

@@ -283,6 +283,14 @@ fn time_wait_has_nothing_to_kill() {
     let err = plan_signal(&snap(), &tw.expect("tw"), Sig::Term, &NetnsTarget::Current)
         .expect_err("refused");
     assert!(
+        matches!(
+            err,
+            portscope::action::NotOffered::KernelTimeWait { secs: 1..=60, .. }
+        ),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
         err.contains("no process to kill") && err.contains("freed in"),
         "{err}"
     );

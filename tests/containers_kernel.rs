@@ -376,7 +376,8 @@ fn docker_proxy_and_dockerd_publish_for_their_container() {
         portscope::action::Sig::Term,
         &Default::default(),
     )
-    .expect_err("never signal docker-proxy");
+    .expect_err("never signal docker-proxy")
+    .to_string();
     assert!(
         err.contains("docker-proxy") || err.contains("container"),
         "{err}"

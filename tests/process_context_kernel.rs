@@ -282,3 +282,139 @@ fn two_processes_with_one_name_differ_by_command_line() {
     }
     drop((a, b, client));
 }
+
+/// Sockets process `pid` has open, as its fd table lists them (`ls -l /proc/PID/fd`).
+fn socket_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::read_link(e.path())
+                        .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Whether process `pid` is asleep in nanosleep: `why --sample` waiting between its looks.
+fn in_nanosleep(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+}
+
+#[test]
+fn why_sample_shows_the_growth_between_two_looks() {
+    use std::io::Write;
+    if !private_netns("process_context_sample") {
+        return;
+    }
+    let port = 23103;
+    let listener = std::net::TcpListener::from(tcp_listener(port, 64));
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (accepted, _) = listener.accept().unwrap();
+    // A holder that exits between the looks gets no growth figure.
+    let leaving = common::hold(&[&accepted]);
+    // bash holds the listener and, once told, opens NEW connections to it (its own sockets).
+    const NEW: usize = 10;
+    let mut grower = {
+        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        fcntl(listener.as_fd(), FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
+        let child = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "read go || exit 1; for i in $(seq {NEW}); do exec {{fd}}<>/dev/tcp/127.0.0.1/{port} || exit 1; done; read end"
+            ))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        fcntl(listener.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).unwrap();
+        child
+    };
+    let bash = grower.id();
+    drop((listener, accepted));
+    assert_eq!(socket_fds(bash), 1, "bash holds the listener only");
+
+    let why = {
+        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        portscope()
+            .args(["why", &port.to_string(), "--sample", "3s", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Between the looks: portscope sleeps its interval, then bash grows and `leaving` leaves.
+    assert!(
+        wait_until(Duration::from_secs(20), || in_nanosleep(why.id())),
+        "why --sample never started waiting"
+    );
+    writeln!(grower.stdin.as_mut().unwrap(), "go").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || socket_fds(bash) == 1 + NEW),
+        "bash did not open its connections: {} sockets",
+        socket_fds(bash)
+    );
+    let left = leaving.pid();
+    drop(leaving);
+    assert!(
+        in_nanosleep(why.id()),
+        "the interval ended before the growth: the test cannot tell"
+    );
+    let out = why.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["sample"]["interval_ms"], 3000, "{v}");
+    let d: portscope::analyze::why::Diagnosis = serde_json::from_value(v).unwrap();
+    let of = |pid: u32| {
+        d.holders
+            .iter()
+            .filter_map(|h| h.process.as_deref())
+            .find(|p| p.pid == pid)
+            .unwrap_or_else(|| panic!("no process {pid} in {:?}", d.holders))
+    };
+    // NEW sockets in a little over 3 s (the looks take their time too): NEW * 60 / 3 at most.
+    let per_min = of(bash).sockets.per_min.unwrap();
+    let most = (NEW * 60 / 3) as i64;
+    assert!(
+        (most * 3 / 4..=most).contains(&per_min),
+        "{per_min}/min for {NEW} sockets in 3 s"
+    );
+    assert_eq!(
+        of(left).sockets.per_min,
+        None,
+        "a process gone by the second look has no growth"
+    );
+
+    // Without --sample the text says how to get the growth; with it, the figure.
+    let (_, plain, _) = run(portscope().args(["why", &port.to_string()]));
+    assert!(
+        plain.contains("socket growth needs two looks: add --sample 5s"),
+        "{plain}"
+    );
+    assert!(!plain.contains("sockets/min"), "{plain}");
+    let (_, sampled, _) = run(portscope().args(["why", &port.to_string(), "--sample", "100ms"]));
+    for want in [
+        "11 sockets · ±0 sockets/min",
+        "socket growth from two looks 100 ms apart",
+    ] {
+        assert!(sampled.contains(want), "no {want:?} in:\n{sampled}");
+    }
+    let (code, _, err) = run(portscope().args(["why", &port.to_string(), "--sample", "5x"]));
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.trim(),
+        "portscope: invalid value '5x' for '--sample <DURATION>': \"5x\" is not a duration (e.g. 30s, 500ms, 2m, 1h)"
+    );
+    writeln!(grower.stdin.as_mut().unwrap(), "end").unwrap();
+    let _ = grower.kill();
+    let _ = grower.wait();
+    drop(client);
+}

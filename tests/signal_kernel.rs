@@ -390,7 +390,9 @@ fn pid_1_of_our_own_namespace_is_never_signalled() {
     drop(service);
     let s = snap();
     let sock = listener_on(&s, 20440).expect("listener");
-    let err = plan_signal(&s, &sock, Sig::Term, &NetnsTarget::Current).expect_err("refused");
+    let err = plan_signal(&s, &sock, Sig::Term, &NetnsTarget::Current)
+        .expect_err("refused")
+        .to_string();
     assert!(
         err.contains("never signals") && err.contains("socket unit"),
         "{err}"

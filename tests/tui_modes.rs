@@ -175,7 +175,7 @@ fn the_reservation_plan_is_made_as_the_ports_are_typed() {
     let plan = preview(&app).unwrap();
     assert!(plan.plan.added.contains(40000), "{:?}", plan.plan.added);
     app.type_keys(",x");
-    let err = preview(&app).unwrap_err();
+    let err = preview(&app).unwrap_err().to_string();
     assert!(err.contains("not a number") || err.contains("x"), "{err}");
     // Backspace: the plan is back, with the port typed so far.
     let bs = crossterm::event::KeyEvent::new(

@@ -25,15 +25,15 @@ pub fn plan_destroy_cause(
     i: usize,
     netns: &NetnsTarget,
 ) -> Result<PendingAction, NotOffered> {
-    let c = d.causes.get(i).ok_or("no such cause")?;
+    let c = d.causes.get(i).ok_or(NotOffered::NoSuchCause)?;
     if !matches!(
         c.kind,
         CauseKind::TimeWait | CauseKind::Connections | CauseKind::Outgoing | CauseKind::Closing
     ) {
         return Err(match c.kind {
-            CauseKind::Listener => "a listener is not a connection: closing it stops the service without telling it; stop its process instead (K)".into(),
-            CauseKind::BoundInactive => "a socket that is not connected cannot be destroyed from outside; stop its process instead (K)".into(),
-            _ => "there is no socket to close for this cause".into(),
+            CauseKind::Listener => NotOffered::DestroyListener,
+            CauseKind::BoundInactive => NotOffered::DestroyBound,
+            _ => NotOffered::NothingToClose,
         });
     }
     let sockets: Vec<Socket> = c
@@ -43,10 +43,10 @@ pub fn plan_destroy_cause(
         .filter(|s| s.proto == Proto::Tcp && s.state != State::Listen)
         .collect();
     if sockets.is_empty() {
-        return Err("only TCP connections can be destroyed".into());
+        return Err(NotOffered::DestroyNotTcp);
     }
     if sockets.iter().any(|s| s.cookie == 0) {
-        return Err("these sockets were read from /proc/net, which gives no socket cookie: SOCK_DESTROY needs the netlink source".into());
+        return Err(NotOffered::NoCookies);
     }
     Ok(PendingAction::DestroySockets(DestroySetAction {
         sockets,

@@ -34,10 +34,9 @@ pub fn plan_step(
     match r.action {
         RemedyKind::Reserve => {
             if !snap.sysctl.known("ip_local_reserved_ports") {
-                return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
+                return Err(NotOffered::ReservedUnknown);
             }
-            let journal = journal
-                .ok_or("no data directory for the undo journal (set HOME or XDG_DATA_HOME)")?;
+            let journal = journal.ok_or(NotOffered::NoJournal)?;
             let mut add = PortSet::new();
             add.insert(d.port);
             let a = plan_reservation(snap, &add, &PortSet::new(), netns, None, None, journal);
@@ -47,13 +46,13 @@ pub fn plan_step(
             let c = r
                 .cause
                 .and_then(|i| d.causes.get(i))
-                .ok_or("this step names no cause")?;
+                .ok_or(NotOffered::NoCause)?;
             let s = c
                 .holders
                 .iter()
                 .map(|&h| &d.holders[h].socket)
                 .find(|s| !s.owners.is_empty())
-                .ok_or("no process is known for this cause (run as root to see it)")?;
+                .ok_or(NotOffered::NoProcess)?;
             plan_signal(snap, s, Sig::Term, netns)
         }
         RemedyKind::StopService => {
@@ -72,15 +71,14 @@ pub fn plan_step(
         RemedyKind::DestroyTimeWait
         | RemedyKind::DestroyConnections
         | RemedyKind::CloseConnection => {
-            destroy_set::plan_destroy_cause(d, r.cause.ok_or("this step names no cause")?, netns)
+            destroy_set::plan_destroy_cause(d, r.cause.ok_or(NotOffered::NoCause)?, netns)
         }
-        _ => Err(format!(
-            "portscope cannot do this step itself: {}",
-            if r.command.is_empty() {
+        _ => Err(NotOffered::ByHand {
+            what: if r.command.is_empty() {
                 r.change.clone().unwrap_or_else(|| r.text.clone())
             } else {
                 r.command.clone()
-            }
-        )),
+            },
+        }),
     }
 }

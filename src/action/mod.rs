@@ -8,6 +8,7 @@ pub mod exec;
 pub mod from_plan;
 pub mod kill;
 pub mod log;
+mod not_offered;
 pub mod sequence;
 mod signal_plan;
 pub mod stop;
@@ -80,30 +81,27 @@ pub enum PendingAction {
     StopService(stop::StopAction),
 }
 
-/// Why an action cannot even be offered for the selection.
-pub type NotOffered = String;
+pub use not_offered::NotOffered;
 
 /// Close one TCP connection with SOCK_DESTROY.
 pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotOffered> {
     if s.proto != Proto::Tcp {
-        return Err("only TCP connections can be closed one by one".into());
+        return Err(NotOffered::CloseNotTcp);
     }
     if s.state == State::Listen {
-        return Err(format!(
-            "{} is a listener, not a connection: closing it would stop the service (use K to signal its process)",
-            s.local()
-        ));
+        return Err(NotOffered::CloseListener {
+            local: s.local().to_string(),
+        });
     }
     if s.state == State::TimeWait {
-        return Err(format!(
-            "{} → {} is in TIME_WAIT: already closed, the kernel frees it in {} s",
-            s.local(),
-            s.remote(),
-            s.expires_ms.unwrap_or(0).div_ceil(1000)
-        ));
+        return Err(NotOffered::CloseTimeWait {
+            local: s.local().to_string(),
+            remote: s.remote().to_string(),
+            secs: s.expires_ms.unwrap_or(0).div_ceil(1000),
+        });
     }
     if s.cookie == 0 {
-        return Err("this socket was read from /proc/net, which gives no socket cookie: SOCK_DESTROY needs the netlink source".into());
+        return Err(NotOffered::NoCookie);
     }
     Ok(PendingAction::CloseConnection(CloseAction {
         socket: s.clone(),

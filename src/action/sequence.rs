@@ -43,12 +43,17 @@ pub fn describe(a: &SequenceAction) -> Described {
     }
 }
 
-fn bindable(a: &SequenceAction) -> Result<bool, String> {
+/// The bind probe could not run (the probe's own reason: no such namespace, no such user...).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+struct NotProbed(String);
+
+fn bindable(a: &SequenceAction) -> Result<bool, NotProbed> {
     let r = &a.req;
     let p = probe_as(&a.netns, r.proto, r.addr, r.port, &r.opts);
     match p.plain {
         Some(o) => Ok(o.is_ok()),
-        None => Err(p.not_run.unwrap_or_default()),
+        None => Err(NotProbed(p.not_run.unwrap_or_default())),
     }
 }
 

@@ -43,14 +43,12 @@ pub fn signal_target(s: &Socket) -> Option<&Owner> {
         .map(|o| &**o)
 }
 
-fn manager_refusal(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> String {
-    format!(
-        "{} {} is held by {}, which portscope never signals (a signal would stop or restart everything it runs, and it holds the socket for the service it starts on demand); {}",
-        s.proto,
-        s.local(),
-        managers.join(" and "),
-        hint.advice(s.proto, s.local_port)
-    )
+fn manager_refusal(s: &Socket, managers: &[String], hint: &SocketUnitHint) -> NotOffered {
+    NotOffered::Manager {
+        socket: format!("{} {}", s.proto, s.local()),
+        managers: managers.join(" and "),
+        advice: hint.advice(s.proto, s.local_port),
+    }
 }
 
 /// SIGTERM (or SIGKILL) for the process holding `s`, chosen as the module comment says.
@@ -61,18 +59,13 @@ pub fn plan_signal(
     netns: &NetnsTarget,
 ) -> Result<PendingAction, NotOffered> {
     if s.kernel_held {
+        let socket = format!("{} {}", s.proto, s.local());
         return Err(match s.expires_ms {
-            Some(ms) => format!(
-                "{} {} is held by the kernel (TIME_WAIT): there is no process to kill; it is freed in {} s",
-                s.proto,
-                s.local(),
-                ms.div_ceil(1000)
-            ),
-            None => format!(
-                "{} {} is held by the kernel: there is no process to kill",
-                s.proto,
-                s.local()
-            ),
+            Some(ms) => NotOffered::KernelTimeWait {
+                socket,
+                secs: ms.div_ceil(1000),
+            },
+            None => NotOffered::KernelHeld { socket },
         });
     }
     let managers = managers(s);
@@ -81,11 +74,9 @@ pub fn plan_signal(
         if let Some(hint) = &hint {
             return Err(manager_refusal(s, &managers, hint));
         }
-        return Err(format!(
-            "the process holding {} {} is hidden: run portscope as root to see and signal it",
-            s.proto,
-            s.local()
-        ));
+        return Err(NotOffered::Hidden {
+            socket: format!("{} {}", s.proto, s.local()),
+        });
     };
     // Never a runtime daemon, its proxy or monitor, kubelet: stop the container instead.
     crate::analyze::guard::may_signal(s, owner)?;
@@ -141,7 +132,7 @@ mod tests {
         Arc::new(o)
     }
 
-    fn planned(s: &Socket) -> Result<SignalAction, String> {
+    fn planned(s: &Socket) -> Result<SignalAction, NotOffered> {
         let snap = snapshot(vec![s.clone()]);
         plan_signal(&snap, s, Sig::Term, &NetnsTarget::Current).map(|a| match a {
             PendingAction::Signal(a) => a,
@@ -200,6 +191,8 @@ mod tests {
         // Only the manager holds it (the service is not running): nothing is offered.
         s.owners = Arc::from([with(&[1], 1, "systemd", 1)]);
         let err = planned(&s).expect_err("refused");
+        assert!(matches!(err, NotOffered::Manager { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains("never signals") && err.contains("list-sockets"),
             "{err}"

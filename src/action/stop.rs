@@ -4,6 +4,7 @@
 //! name taken from a cgroup path or a runtime's state file must not become an option or a
 //! second command.
 
+use super::NotOffered;
 use super::exec::ActionOutcome;
 use crate::model::Owner;
 use crate::model::text::{Block, Described, Line};
@@ -56,9 +57,9 @@ pub fn argv_of(command: &str) -> Option<Vec<String>> {
         .map(|_| words.iter().map(|w| w.to_string()).collect())
 }
 
-pub fn plan(command: &str, text: &str, owners: &[&Owner]) -> Result<StopAction, String> {
-    let argv = argv_of(command).ok_or_else(|| {
-        format!("portscope runs only plain systemctl/docker/podman stop commands; run it yourself: {command}")
+pub fn plan(command: &str, text: &str, owners: &[&Owner]) -> Result<StopAction, NotOffered> {
+    let argv = argv_of(command).ok_or_else(|| NotOffered::StopCommand {
+        command: command.to_string(),
     })?;
     Ok(StopAction {
         argv,

@@ -283,22 +283,38 @@ pub fn stop_socket(s: &Socket) -> Vec<StopPlan> {
     out
 }
 
+/// Why portscope will not offer to signal a process to free a socket.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalRefusal {
+    /// A published container port: its holder is the runtime's proxy, the fix stops the
+    /// container.
+    #[error("{socket} is {published} and held by {via}: {fix}")]
+    Published {
+        socket: String,
+        published: String,
+        via: String,
+        fix: String,
+    },
+    /// The process itself is never signalled: the reason from [`protected`].
+    #[error("{0}")]
+    Protected(String),
+}
+
 /// Whether portscope may offer to signal `o` to free `s`.
-pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), String> {
+pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), SignalRefusal> {
     if let Some(p) = &s.published {
         let fix = stop_socket(s)
             .last()
             .map_or("stop that container".to_string(), |p| p.command.clone());
-        return Err(format!(
-            "{} {} is {} and held by {}: {fix}",
-            s.proto,
-            s.local(),
-            p.describe(),
-            p.via.as_str()
-        ));
+        return Err(SignalRefusal::Published {
+            socket: format!("{} {}", s.proto, s.local()),
+            published: p.describe(),
+            via: p.via.as_str().to_string(),
+            fix,
+        });
     }
     match protected(o) {
-        Some(why) => Err(why),
+        Some(why) => Err(SignalRefusal::Protected(why)),
         None => Ok(()),
     }
 }

@@ -1,6 +1,7 @@
 //! `portscope check` (a Nagios plugin) and `portscope metrics` (node_exporter's textfile
 //! collector): two faces of one evaluation of the declared service ports.
 
+use super::{ArgError, CliError, CliResult};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::check::Options;
 use crate::guard::plugin::plugin_text;
@@ -65,26 +66,21 @@ pub struct MetricsArgs {
 }
 
 /// `8080`, `8080/udp`, `9000-9010,9100/tcp`.
-pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), String> {
+pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), ArgError> {
     let (ports, proto) = match s.rsplit_once('/') {
-        Some((p, proto)) => (p, proto.parse::<Proto>().map_err(|e| e.to_string())?),
+        Some((p, proto)) => (p, proto.parse::<Proto>()?),
         None => (s, Proto::Tcp),
     };
-    let set = PortSet::parse(ports).map_err(|e| e.to_string())?;
+    let set = PortSet::parse(ports)?;
     if set.is_empty() || set.contains(0) {
-        return Err(format!("{s:?}: name ports 1-65535"));
+        return Err(ArgError::PortsOutOfRange(s.to_string()));
     }
     Ok((set, proto))
 }
 
-/// The plugin's answer to anything it could not judge: one line, exit 3. With `--json` on the
-/// command line (even one that did not parse) it is a JSON document, so a fleet run that
-/// gathers JSON gets one from every host.
-pub fn unknown(msg: impl std::fmt::Display) -> ExitCode {
-    super::CliError::CheckUnknown(msg.to_string()).report()
-}
-
-/// How [`super::CliError::report`] prints `check`'s UNKNOWN.
+/// How [`super::CliError::report`] prints `check`'s UNKNOWN, the plugin's answer to anything
+/// it could not judge: one line, exit 3. With `--json` on the command line (even one that did
+/// not parse) it is a JSON document, so a fleet run that gathers JSON gets one from every host.
 pub(super) fn print_unknown(msg: &str) {
     let msg = crate::guard::why_line::one_line(msg);
     if std::env::args().skip(1).any(|a| a == "--json") {
@@ -103,12 +99,12 @@ pub(super) fn print_unknown(msg: &str) {
     }
 }
 
-fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, String> {
+fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgError> {
     if t.ephemeral_crit > t.ephemeral_warn {
-        return Err(format!(
-            "--ephemeral-crit {} is above --ephemeral-warn {}",
-            t.ephemeral_crit, t.ephemeral_warn
-        ));
+        return Err(ArgError::Thresholds {
+            crit: t.ephemeral_crit,
+            warn: t.ephemeral_warn,
+        });
     }
     Ok(Options {
         ephemeral_warn: t.ephemeral_warn,
@@ -124,7 +120,7 @@ fn select(
     names: &[String],
     port: Option<&(PortSet, Proto)>,
     config_shown: &str,
-) -> Result<Vec<Service>, String> {
+) -> Result<Vec<Service>, ArgError> {
     if !names.is_empty() {
         let mut out = Vec::new();
         for n in names {
@@ -132,14 +128,15 @@ fn select(
                 Some(s) => out.push(s.clone()),
                 None => {
                     let known: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
-                    return Err(format!(
-                        "no service named {n:?} in {config_shown} (declared: {})",
-                        if known.is_empty() {
+                    return Err(ArgError::NoSuchService {
+                        name: n.clone(),
+                        config: config_shown.to_string(),
+                        declared: if known.is_empty() {
                             "none; see portscope services".to_string()
                         } else {
                             known.join(", ")
-                        }
-                    ));
+                        },
+                    });
                 }
             }
         }
@@ -182,30 +179,30 @@ fn load_services(
     Ok((cfg.services, shown))
 }
 
-fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, String> {
+/// `check` reports any failure to collect as UNKNOWN, a missing namespace included.
+fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, crate::collect::CollectError> {
     crate::collect::collect(&CollectOptions {
         netns: netns.clone(),
         ..CollectOptions::default()
     })
-    .map_err(|e| e.to_string())
 }
 
-pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let opts = match options(&args.thresholds, args.require_listening) {
         Ok(o) => o,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let (declared, shown) = match load_services(config) {
         Ok(d) => d,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let services = match select(&declared, &args.service, args.port.as_ref(), &shown) {
         Ok(s) => s,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let snap = match snapshot(netns) {
         Ok(s) => s,
-        Err(e) => return unknown(e),
+        Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     let report = crate::guard::run_check(
         &snap,
@@ -224,27 +221,23 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
     } else {
         report.status.code()
     };
-    ExitCode::from(code)
+    Ok(ExitCode::from(code))
 }
 
-pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
-    use super::{bad_input, failed};
+pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let started = std::time::Instant::now();
     let opts = match options(&args.thresholds, false) {
         Ok(o) => o,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let (services, _) = match load_services(config) {
         Ok(d) => d,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
-    let snap = match super::collect_for_cli(&CollectOptions {
+    let snap = super::collect_for_cli(&CollectOptions {
         netns: netns.clone(),
         ..CollectOptions::default()
-    }) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    })?;
     let report = crate::guard::run_check(
         &snap,
         &services,
@@ -261,19 +254,19 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
     match &args.textfile {
         None => {
             super::out::print(&text);
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Some(dir) => match crate::safefs::Dir::open(dir)
             .and_then(|d| d.write_atomic(crate::guard::metrics::FILE_NAME, text.as_bytes(), 0o644))
         {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => failed(
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => Err(CliError::failed(
                 format!(
                     "could not write {}: {e}",
                     dir.join(crate::guard::metrics::FILE_NAME).display()
                 ),
                 1,
-            ),
+            )),
         },
     }
 }

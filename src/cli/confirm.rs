@@ -1,8 +1,7 @@
 //! Asking before a change: on the terminal only, default no, and never silently without one.
 
-use super::failed;
+use super::CliError;
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 
 /// The user's answer to a confirmation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,13 +36,13 @@ pub fn confirm(yes: bool, question: &str) -> Consent {
 }
 
 /// Exit 1 with the reason, for a refused or declined confirmation.
-pub fn declined(consent: Consent, what: &str) -> ExitCode {
+pub fn declined(consent: Consent, what: &str) -> CliError {
     match consent {
-        Consent::NoTerminal => failed(
+        Consent::NoTerminal => CliError::failed(
             format!("not asking without a terminal: pass --yes to {what}; nothing was changed"),
             1,
         ),
-        _ => failed("not confirmed; nothing was changed", 1),
+        _ => CliError::failed("not confirmed; nothing was changed", 1),
     }
 }
 

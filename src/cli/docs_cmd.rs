@@ -1,7 +1,7 @@
 //! Shell completions and the man page, generated from the one CLI definition so they can never
 //! drift from what the parser accepts.
 
-use super::Cli;
+use super::{Cli, CliError, CliResult};
 use clap::{CommandFactory, ValueEnum};
 use std::process::ExitCode;
 
@@ -20,7 +20,7 @@ pub struct CompletionsArgs {
 }
 
 /// `portscope completions bash|zsh|fish`: the script on stdout.
-pub fn completions(args: &CompletionsArgs) -> ExitCode {
+pub fn completions(args: &CompletionsArgs) -> CliResult {
     let shell = match args.shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
@@ -32,20 +32,22 @@ pub fn completions(args: &CompletionsArgs) -> ExitCode {
 }
 
 /// `portscope man`: the man page (roff) on stdout, e.g. `portscope man > portscope.1`.
-pub fn man() -> ExitCode {
+pub fn man() -> CliResult {
     let mut buf = Vec::new();
     match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
         Ok(()) => write_raw(&buf),
-        Err(e) => super::failed(format!("cannot render the man page: {e}"), 1),
+        Err(e) => Err(CliError::failed(
+            format!("cannot render the man page: {e}"),
+            1,
+        )),
     }
 }
 
 /// Generated text is ours, not another process's: written as is (escaping would break roff).
-fn write_raw(bytes: &[u8]) -> ExitCode {
+fn write_raw(bytes: &[u8]) -> CliResult {
     use std::io::Write;
     match std::io::stdout().lock().write_all(bytes) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(1),
-        Err(e) => super::failed(format!("cannot write output: {e}"), 1),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::output(&e, ExitCode::from(1))),
     }
 }

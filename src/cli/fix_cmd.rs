@@ -6,7 +6,7 @@
 
 use super::confirm::{Consent, confirm};
 use super::why_cmd::{ask, bind_request, context};
-use super::{FixArgs, bad_input, wrap};
+use super::{CliError, CliResult, FixArgs, wrap};
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::{PendingAction, exec};
 use crate::analyze::why::RemedyKind;
@@ -73,20 +73,17 @@ fn left(d: &Diagnosis) -> String {
     }
 }
 
-pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
     let (req, user_name) = match bind_request(&args.bind) {
         Ok(r) => r,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let ctx = context(netns, &req.opts, user_name);
     let mut done: Vec<String> = Vec::new();
     let mut no_terminal = false;
     let mut n = 0;
     loop {
-        let (snap, d) = match ask(&req, &ctx) {
-            Ok(x) => x,
-            Err(code) => return code,
-        };
+        let (snap, d) = ask(&req, &ctx)?;
         if d.would_bind() {
             say(&format!(
                 "\n{} port {} on {} is free: the kernel's bind probe succeeded{}\n",
@@ -99,7 +96,7 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
                     "; nothing to do"
                 }
             ));
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         if n == 0 {
             say(&format!("{}  {} {}\n", d.verdict.label(), d.proto, d.port));
@@ -117,11 +114,12 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
         let Some(step) = next else {
             say(&wrap(&format!("still not free: {}", left(&d)), 80, "\n"));
             if no_terminal {
-                eprintln!(
-                    "portscope: not asking without a terminal: pass --yes (and --kill to signal processes)"
-                );
+                return Err(CliError::failed(
+                    "not asking without a terminal: pass --yes (and --kill to signal processes)",
+                    1,
+                ));
             }
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         };
         done.push(step_key(&d, &step));
         n += 1;
@@ -134,7 +132,7 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> ExitCode {
                 80,
                 "\n",
             ));
-            return ExitCode::from(1);
+            return Ok(ExitCode::from(1));
         }
         show_step(n, &step);
         if !runnable(&step) {

@@ -1,7 +1,7 @@
 //! `portscope fleet report FILES...`: the per-host results gathered by the Ansible playbook
 //! (assets/ansible/portscope-audit.yml) as one table or one JSON document.
 
-use super::bad_input;
+use super::{CliError, CliResult};
 use crate::guard::fleet;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -29,18 +29,18 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
-pub fn run(args: &FleetArgs) -> ExitCode {
+pub fn run(args: &FleetArgs) -> CliResult {
     let FleetCommand::Report(a) = &args.command;
     let mut hosts = Vec::new();
     for f in &a.files {
         let shown = f.display().to_string();
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
-            Err(e) => return bad_input(format!("{shown}: {e}")),
+            Err(e) => return Err(CliError::bad_input(format!("{shown}: {e}"))),
         };
         match fleet::host_row(&shown, &text) {
             Ok(h) => hosts.push(h),
-            Err(e) => return bad_input(e),
+            Err(e) => return Err(CliError::bad_input(e)),
         }
     }
     hosts.sort_by(|a, b| a.host.cmp(&b.host));
@@ -50,5 +50,5 @@ pub fn run(args: &FleetArgs) -> ExitCode {
     } else {
         super::out::print(&fleet::table(&r));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

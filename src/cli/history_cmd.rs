@@ -1,6 +1,7 @@
 //! `portscope history FILE [--port P] [--at TIME]`: who held a port, from a recorded log.
 
 use super::watch_cmd::{clock, owner_text};
+use super::{CliError, CliResult};
 use crate::escape::escape_field as foreign;
 use crate::history::{Change, ChangeKind, History};
 use crate::model::Endpoint;
@@ -29,7 +30,8 @@ pub struct HistoryArgs {
 pub fn parse_at(
     s: &str,
     span: Option<(jiff::Timestamp, jiff::Timestamp)>,
-) -> Result<jiff::Timestamp, String> {
+) -> Result<jiff::Timestamp, super::ArgError> {
+    use super::ArgError;
     let tz = jiff::tz::TimeZone::system();
     let t = s.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
@@ -39,18 +41,16 @@ pub fn parse_at(
         return dt
             .to_zoned(tz)
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"));
+            .map_err(|e| ArgError::time(s, &e));
     }
-    let time: jiff::civil::Time = t.parse().map_err(|_| {
-        format!("{s:?} is not a time (03:12:05, \"2026-11-22 03:12:05\" or RFC 3339)")
-    })?;
+    let time: jiff::civil::Time = t.parse().map_err(|_| ArgError::NotATime(s.to_string()))?;
     let Some((first, last)) = span else {
         let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
         return today
             .to_datetime(time)
             .to_zoned(tz)
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"));
+            .map_err(|e| ArgError::time(s, &e));
     };
     let first_day = first.to_zoned(tz.clone()).date();
     let last_day = last.to_zoned(tz.clone()).date();
@@ -61,14 +61,16 @@ pub fn parse_at(
             .to_datetime(time)
             .to_zoned(tz.clone())
             .map(|z| z.timestamp())
-            .map_err(|e| format!("{s:?}: {e}"))?;
+            .map_err(|e| ArgError::time(s, &e))?;
         fallback.get_or_insert(ts);
         if ts >= first && ts <= last {
             return Ok(ts);
         }
-        day = day.tomorrow().map_err(|e| e.to_string())?;
+        // The last day jiff knows: the recording cannot run past it.
+        let Ok(next) = day.tomorrow() else { break };
+        day = next;
     }
-    fallback.ok_or_else(|| format!("{s:?}: no such time in the recording"))
+    fallback.ok_or_else(|| ArgError::NotInRecording(s.to_string()))
 }
 
 fn change_text(c: &Change) -> String {
@@ -116,10 +118,10 @@ fn change_text(c: &Change) -> String {
     )
 }
 
-pub fn run(args: &HistoryArgs) -> ExitCode {
+pub fn run(args: &HistoryArgs) -> CliResult {
     let loaded = match crate::history::log::read(&args.file) {
         Ok(l) => l,
-        Err(e) => return super::bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let mut notes = Vec::new();
     if loaded.torn_tail {
@@ -137,7 +139,7 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
     let history = History::from_changes(loaded.changes);
     let at = match args.at.as_deref().map(|a| parse_at(a, history.span())) {
         Some(Ok(t)) => Some(t),
-        Some(Err(e)) => return super::bad_input(e),
+        Some(Err(e)) => return Err(CliError::bad_input(e)),
         None => None,
     };
     if args.json {
@@ -162,9 +164,9 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
         return match serde_json::to_string_pretty(&doc) {
             Ok(s) => {
                 println!("{s}");
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
-            Err(e) => super::failed(e, 1),
+            Err(e) => Err(CliError::failed(e, 1)),
         };
     }
     for n in &notes {
@@ -212,5 +214,5 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,11 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
 pub mod allns_text;
+pub mod arg_error;
 pub mod check_cmd;
 mod confirm;
 pub mod docs_cmd;
+pub mod duration;
 pub mod error;
 mod fix_cmd;
 pub mod fleet_cmd;
@@ -24,8 +26,9 @@ mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State, UnknownName};
+pub use arg_error::ArgError;
 use clap::{Args, Parser, Subcommand};
-pub use error::CliError;
+pub use error::{CliError, CliResult};
 use std::process::ExitCode;
 
 /// Exit status for bad input (a port of 70000, a namespace that does not exist, ...).
@@ -45,7 +48,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PID|PATH", value_parser = parse_netns)]
     pub netns: Option<NetnsTarget>,
     /// TUI: refresh interval (e.g. 1s, 500ms, 2.5); default 1s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_interval)]
     pub interval: Option<std::time::Duration>,
     /// TUI: open a recorded `snapshot --json` document instead of the live system.
     #[arg(long, value_name = "FILE")]
@@ -63,30 +66,6 @@ pub struct Cli {
     /// owners) to this history log; read it with `portscope history FILE` or `--replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
-}
-
-/// "1s", "500ms", "2.5" (seconds).
-fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else {
-        (t, 1.0)
-    };
-    use crate::tui::config::{INTERVAL_MAX, INTERVAL_MIN};
-    match num.trim().parse::<f64>() {
-        Ok(v)
-            if v.is_finite()
-                && v * scale >= INTERVAL_MIN.as_secs_f64()
-                && v * scale <= INTERVAL_MAX.as_secs_f64() =>
-        {
-            Ok(std::time::Duration::from_secs_f64(v * scale))
-        }
-        Ok(_) => Err(format!("{s:?} is out of range (50ms to 1h)")),
-        Err(_) => Err(format!("{s:?} is not a duration (e.g. 1s, 500ms, 2.5)")),
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,6 +124,10 @@ pub struct WhyArgs {
     /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
     #[arg(long)]
     pub nat: bool,
+    /// Look at the holders' socket counts twice, DURATION apart (e.g. 5s; only their
+    /// /proc/PID/fd is read again), and show how fast each grows in sockets per minute.
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_sample)]
+    pub sample: Option<std::time::Duration>,
 }
 
 /// The bind in question, as the service makes it, so the probe binds the same way (`why` and
@@ -276,12 +259,15 @@ pub struct SnapshotArgs {
     pub bound_inactive: bool,
 }
 
-pub fn parse_port_arg(s: &str) -> Result<u16, String> {
-    crate::portset::parse_port(s).map_err(|e| format!("{:?} is not a port: {}", e.token, e.reason))
+pub fn parse_port_arg(s: &str) -> Result<u16, ArgError> {
+    crate::portset::parse_port(s).map_err(|e| ArgError::NotAPort {
+        token: e.token,
+        reason: e.reason,
+    })
 }
 
-fn parse_query(s: &str) -> Result<crate::filter::Query, String> {
-    crate::filter::Query::parse(s).map_err(|e| e.to_string())
+fn parse_query(s: &str) -> Result<crate::filter::Query, crate::filter::QueryError> {
+    crate::filter::Query::parse(s)
 }
 
 fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, UnknownName> {
@@ -300,40 +286,40 @@ pub fn parse_proto(s: &str) -> Result<Proto, UnknownName> {
     s.parse()
 }
 
-fn parse_netns(s: &str) -> Result<NetnsTarget, String> {
-    NetnsTarget::parse(s).map_err(|e| e.to_string())
+fn parse_netns(s: &str) -> Result<NetnsTarget, crate::collect::NetnsError> {
+    NetnsTarget::parse(s)
 }
 
-fn parse_source(s: &str) -> Result<SourcePref, String> {
+fn parse_source(s: &str) -> Result<SourcePref, ArgError> {
     match s {
         "auto" => Ok(SourcePref::Auto),
         "netlink" => Ok(SourcePref::Netlink),
         "procfs" => Ok(SourcePref::Procfs),
-        _ => Err(format!(
-            "unknown source {s:?} (expected auto, netlink or procfs)"
-        )),
+        _ => Err(ArgError::UnknownSource(s.to_string())),
     }
 }
 
-/// Bad input: one line on stderr, status 2 (through [`CliError::report`]).
-pub fn bad_input(msg: impl std::fmt::Display) -> ExitCode {
-    CliError::bad_input(msg).report()
+/// Parses the command line and runs the command; the one place where an error is printed
+/// (through [`CliError::report`]) and becomes the exit status.
+pub fn main() -> ExitCode {
+    let result = match parse() {
+        Ok(Some(cli)) => run(cli),
+        Ok(None) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(CliError::report)
 }
 
-/// A failure of portscope itself (not of the user's input), with its status.
-pub fn failed(msg: impl std::fmt::Display, code: u8) -> ExitCode {
-    CliError::failed(msg, code).report()
-}
-
-/// Parses the command line; any usage error becomes one line on stderr and exit status 2.
-pub fn parse() -> Result<Cli, ExitCode> {
+/// Parses the command line: `None` once `--help` or `--version` is printed. A usage error is
+/// bad input (status 2), for `check` UNKNOWN (3); either way one line.
+pub fn parse() -> Result<Option<Cli>, CliError> {
     match Cli::try_parse() {
-        Ok(cli) => Ok(cli),
+        Ok(cli) => Ok(Some(cli)),
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
-                return Err(ExitCode::SUCCESS);
+                return Ok(None);
             }
             // clap spreads some errors over lines ("...not provided:" then "  <PORT>"): join the
             // message's lines up to the usage, so the one line still names what was wrong.
@@ -354,9 +340,9 @@ pub fn parse() -> Result<Cli, ExitCode> {
             };
             // `check` is a monitoring plugin: bad arguments are UNKNOWN (3), in its output format.
             if invoked_subcommand(std::env::args().skip(1)).as_deref() == Some("check") {
-                return Err(check_cmd::unknown(line));
+                return Err(CliError::CheckUnknown(line));
             }
-            Err(bad_input(line))
+            Err(CliError::BadInput(line))
         }
     }
 }
@@ -382,25 +368,26 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
     None
 }
 
-pub fn run(cli: Cli) -> ExitCode {
+/// Runs the command the line names: its status, or the error to report.
+pub fn run(cli: Cli) -> CliResult {
     let netns = cli.netns.clone().unwrap_or_default();
     match cli.command {
-        Some(Command::Snapshot(args)) => out::exit_status(snapshot_cmd::run(&args, &netns)),
-        Some(Command::Why(args)) => out::exit_status(why_cmd::run(&args, &netns)),
-        Some(Command::Fix(args)) => out::exit_status(fix_cmd::run(&args, &netns)),
-        Some(Command::Reserve(args)) => out::exit_status(reserve_cmd::run(&args, &netns)),
+        Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
+        Some(Command::Why(args)) => out::finish(why_cmd::run(&args, &netns)),
+        Some(Command::Fix(args)) => out::finish(fix_cmd::run(&args, &netns)),
+        Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
         Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
         Some(Command::Metrics(args)) => {
             check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
         }
         Some(Command::Services(args)) => {
-            out::exit_status(services_cmd::run(&args, &netns, cli.config.as_deref()))
+            out::finish(services_cmd::run(&args, &netns, cli.config.as_deref()))
         }
-        Some(Command::Fleet(args)) => out::exit_status(fleet_cmd::run(&args)),
+        Some(Command::Fleet(args)) => out::finish(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs_cmd::completions(&args),
         Some(Command::Man) => docs_cmd::man(),
-        Some(Command::Watch(args)) => out::exit_status(watch_cmd::run(&args, &netns)),
-        Some(Command::History(args)) => out::exit_status(history_cmd::run(&args)),
+        Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
+        Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
@@ -412,24 +399,19 @@ pub fn run(cli: Cli) -> ExitCode {
                 record: cli.record,
             };
             match crate::tui::run(opts) {
-                Ok(crate::tui::runtime::Ending::Quit) => ExitCode::SUCCESS,
+                Ok(crate::tui::runtime::Ending::Quit) => Ok(ExitCode::SUCCESS),
                 Ok(crate::tui::runtime::Ending::Signal(sig)) => {
-                    ExitCode::from(crate::tui::signals::exit_status(sig))
+                    Ok(ExitCode::from(crate::tui::signals::exit_status(sig)))
                 }
-                Err(e) if e.is_bad_input() => bad_input(e),
-                Err(e) => failed(e, 1),
+                Err(e) if e.is_bad_input() => Err(CliError::bad_input(e)),
+                Err(e) => Err(CliError::failed(e, 1)),
             }
         }
     }
 }
 
-/// Collects a snapshot for a command, mapping failures to exit statuses: a namespace that cannot
-/// be entered is the user's input (2 when it does not exist or is not a netns).
-pub fn collect_for_cli(opts: &CollectOptions) -> Result<crate::model::Snapshot, ExitCode> {
-    use crate::collect::{CollectError, NetnsError};
-    crate::collect::collect(opts).map_err(|e| match e {
-        CollectError::Netns(NetnsError::NotFound(m))
-        | CollectError::Netns(NetnsError::NotANetns(m)) => bad_input(m),
-        e => failed(e, 1),
-    })
+/// Collects a snapshot for a command: a namespace that cannot be entered is the user's input
+/// (2 when it does not exist or is not a netns), any other failure portscope's.
+pub fn collect_for_cli(opts: &CollectOptions) -> Result<crate::model::Snapshot, CliError> {
+    Ok(crate::collect::collect(opts)?)
 }

@@ -8,6 +8,7 @@
 //! A write error is portscope's failure, not bad input: status 1 with one line, and quietly
 //! for a reader that went away (`| head`).
 
+use super::{CliError, CliResult};
 use crate::escape::escape_lines;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -72,7 +73,7 @@ impl Stdout {
     }
 }
 
-/// The first stdout write that failed, for the exit status (see [`exit_status`]).
+/// The first stdout write that failed, for the exit status (see [`finish`]).
 static WRITE_FAILED: std::sync::Mutex<Option<io::Error>> = std::sync::Mutex::new(None);
 
 /// Records a failed write (only the first is kept); returns whether `r` was fine.
@@ -99,26 +100,25 @@ pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
     record(out.json(v).and_then(|()| out.flush()));
 }
 
-/// The exit status once a command is done: a failed write to stdout turns success into 1 (one
-/// line on stderr; none when the reader closed the pipe, which was its choice). A status that
-/// already says something (1 from `why`, 2 for bad input) is kept.
-pub fn exit_status(code: ExitCode) -> ExitCode {
+/// A command's result once it is done: a failed write to stdout turns success into a
+/// [`CliError::Output`] with status 1 (reported as one line, or quietly when the reader closed
+/// the pipe, which was its choice). A status that already says something (1 from `why`) is
+/// kept; an error the command returned is the one reported.
+pub fn finish(result: CliResult) -> CliResult {
     let failed = WRITE_FAILED
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .take();
-    match failed {
-        None => code,
-        Some(e) => {
-            if e.kind() != io::ErrorKind::BrokenPipe {
-                eprint_line(&format!("portscope: cannot write output: {e}"));
-            }
-            if code == ExitCode::SUCCESS {
+    match (result, failed) {
+        (Ok(code), Some(e)) => {
+            let status = if code == ExitCode::SUCCESS {
                 ExitCode::from(1)
             } else {
                 code
-            }
+            };
+            Err(CliError::output(&e, status))
         }
+        (result, _) => result,
     }
 }
 

@@ -7,7 +7,7 @@ use super::reserve_cmd::{
     journal_path, layout, not_root, prepare, print, root_instructions,
 };
 use super::reserve_text as text;
-use super::{bad_input, failed};
+use super::{CliError, CliResult};
 use crate::collect::NetnsTarget;
 use crate::paths::is_root;
 use crate::reserve::fleet::manual_restore;
@@ -16,16 +16,16 @@ use crate::reserve::{DROPIN_NAME, ErrorKind, audit};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
     if args.finish {
         return finish_cmd(args.yes, netns);
     }
     let c = &args.change;
     if c.spec.is_none() && c.remove.is_none() && !c.at_risk {
-        return bad_input(
+        return Err(CliError::bad_input(
             "reserve apply needs ports: SPEC (8080,9000-9010), --remove SPEC, --at-risk, or \
              --finish to complete an interrupted apply",
-        );
+        ));
     }
     let files = layout(&args.files);
     let host = netns.is_host();
@@ -34,25 +34,25 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
     let persist = !args.no_persist && (host || files.explicit);
     let before = audit(&files.layout);
     if persist && let Err(unreadable) = before.value_under_dropin(DROPIN_NAME) {
-        return failed(
+        return Err(CliError::failed(
             format!(
                 "the value set at boot cannot be known (could not read {unreadable}): a drop-in \
                  written now could drop what that file reserves; nothing was changed (fix that \
                  file, or apply with --no-persist)"
             ),
             1,
-        );
+        ));
     }
-    let (snap, mut plan) = match prepare(c, netns, persist.then_some(&before), args.force) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+    let (snap, mut plan) = prepare(c, netns, persist.then_some(&before), args.force)?;
     if persist {
         add_boot_warnings(&mut plan, &before, &snap, &files.dropin);
     }
     print(&text::plan(&plan, &snap.netns));
     if !plan.refusals.is_empty() {
-        return bad_input(format!("{}; nothing was changed", plan.refusals.join("; ")));
+        return Err(CliError::bad_input(format!(
+            "{}; nothing was changed",
+            plan.refusals.join("; ")
+        )));
     }
     let persisted = before
         .settings
@@ -68,7 +68,7 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
         } else {
             ".\n"
         });
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     if !persist && !args.no_persist {
         print(&format!(
@@ -81,15 +81,12 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
     let dropin = persist.then_some(files.dropin.as_path());
     if !is_root() {
         print(&root_instructions(&plan, netns, dropin));
-        return not_root(NEEDS_ROOT);
+        return Err(not_root(NEEDS_ROOT));
     }
-    let journal = match journal_path() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let journal = journal_path()?;
     let consent = confirm(args.yes, "Apply?");
     if consent != Consent::Yes {
-        return declined(consent, "apply");
+        return Err(declined(consent, "apply"));
     }
     let mut req = crate::reserve::ApplyRequest::from_plan(
         &plan,
@@ -114,58 +111,52 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> ExitCode {
                 &netns.cli_flag(),
                 &overrides,
             ));
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) if e.kind == ErrorKind::NotPermitted => {
             print(&root_instructions(&plan, netns, dropin));
-            failed(e, 1)
+            Err(CliError::failed(e, 1))
         }
-        Err(e) => exit_for(&e),
+        Err(e) => Err(exit_for(&e)),
     }
 }
 
 /// `apply --finish`: completes the interrupted apply the journal holds for the namespace.
-fn finish_cmd(yes: bool, netns: &NetnsTarget) -> ExitCode {
-    let journal = match journal_path() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+fn finish_cmd(yes: bool, netns: &NetnsTarget) -> CliResult {
+    let journal = journal_path()?;
     if !is_root() {
-        return not_root(NEEDS_ROOT);
+        return Err(not_root(NEEDS_ROOT));
     }
     let consent = confirm(yes, "Finish the interrupted apply?");
     if consent != Consent::Yes {
-        return declined(consent, "finish");
+        return Err(declined(consent, "finish"));
     }
     match crate::reserve::finish(&journal, netns) {
         Ok(entry) => {
             print(&text::applied(&entry, &netns.cli_flag(), &[]));
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => exit_for(&e),
+        Err(e) => Err(exit_for(&e)),
     }
 }
 
-pub fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> ExitCode {
-    let journal = match journal_path() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+pub fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> CliResult {
+    let journal = journal_path()?;
     let plan = match crate::reserve::plan_undo(&journal, netns) {
         Ok(p) => p,
         Err(e) if e.kind == ErrorKind::NothingToUndo && !is_root() => {
             // `sudo portscope reserve apply` journals under root's data directory.
-            return failed(
+            return Err(CliError::failed(
                 format!("{e} (changes applied with sudo are undone with sudo)"),
                 1,
-            );
+            ));
         }
-        Err(e) => return exit_for(&e),
+        Err(e) => return Err(exit_for(&e)),
     };
     print(&text::undo_plan(&plan));
     if let Some(why) = &plan.blocked {
         // Even under --yes: undo must never overwrite another administrator's change.
-        return failed(format!("cannot undo: {why}"), 1);
+        return Err(CliError::failed(format!("cannot undo: {why}"), 1));
     }
     if !is_root() {
         print(&format!(
@@ -173,17 +164,17 @@ pub fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> ExitCode {
             super::reserve_cmd::original_command(),
             manual_restore(&plan)
         ));
-        return not_root(NEEDS_ROOT);
+        return Err(not_root(NEEDS_ROOT));
     }
     let consent = confirm(args.yes, "Undo?");
     if consent != Consent::Yes {
-        return declined(consent, "undo");
+        return Err(declined(consent, "undo"));
     }
     match crate::reserve::undo(&plan) {
         Ok(_) => {
             print(&text::undone(&plan));
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => exit_for(&e),
+        Err(e) => Err(exit_for(&e)),
     }
 }

@@ -2,7 +2,7 @@
 //! A thin surface: the library computes and changes; this file parses, asks, and prints.
 
 use super::reserve_text as text;
-use super::{bad_input, collect_for_cli, failed};
+use super::{CliError, CliResult, collect_for_cli};
 use crate::collect::sysctl::RESERVED_PORTS;
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::{NetnsInfo, Snapshot, Socket};
@@ -118,20 +118,20 @@ pub struct StatusArgs {
     pub files: FileArgs,
 }
 
-fn parse_spec(s: &str) -> Result<PortSet, String> {
-    PortSet::parse(s).map_err(|e| e.to_string())
+fn parse_spec(s: &str) -> Result<PortSet, crate::portset::PortSpecError> {
+    PortSet::parse(s)
 }
 
-pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> CliResult {
     match &args.command {
         Some(ReserveCommand::Plan(a)) => plan_cmd(a, netns),
         Some(ReserveCommand::Apply(a)) => super::reserve_change::apply_cmd(a, netns),
         Some(ReserveCommand::Undo(a)) => super::reserve_change::undo_cmd(a, netns),
         Some(ReserveCommand::Status(a)) => status_cmd(a, netns),
         // clap's own "subcommand required" message is a multi-line help page; keep one line.
-        None => bad_input(
+        None => Err(CliError::bad_input(
             "reserve needs a subcommand: plan, apply, undo or status (portscope reserve --help)",
-        ),
+        )),
     }
 }
 
@@ -140,9 +140,9 @@ pub(super) fn print(s: &str) {
     super::out::print(s);
 }
 
-fn json_out<T: Serialize>(v: &T) -> ExitCode {
+fn json_out<T: Serialize>(v: &T) -> CliResult {
     super::out::print_json(v);
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Where the flags say sysctl configuration lives.
@@ -186,12 +186,12 @@ pub(super) fn prepare(
     netns: &NetnsTarget,
     boot: Option<&Audit>,
     force: bool,
-) -> Result<(Snapshot, Plan), ExitCode> {
+) -> Result<(Snapshot, Plan), CliError> {
     let add_spec = change.spec.clone().unwrap_or_default();
     let remove = change.remove.clone().unwrap_or_default();
     let both = add_spec.intersection(&remove);
     if !both.is_empty() {
-        return Err(bad_input(format!(
+        return Err(CliError::bad_input(format!(
             "{both} is both in SPEC and in --remove: reserve it or remove it, not both"
         )));
     }
@@ -201,7 +201,7 @@ pub(super) fn prepare(
     })?;
     // A plan merged with a guessed current list would drop real reservations.
     if !snap.sysctl.known("ip_local_reserved_ports") {
-        return Err(failed(
+        return Err(CliError::failed(
             format!(
                 "cannot read {RESERVED_PORTS} in {}: no plan can be merged with \
                  it ({})",
@@ -290,22 +290,19 @@ struct PlanJson<'a> {
     dropin: &'a Path,
 }
 
-fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
+fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> CliResult {
     let files = layout(&args.files);
     let audit = audit(&files.layout);
     let persist = netns.is_host() || files.explicit;
-    let (snap, mut plan) = match prepare(&args.change, netns, persist.then_some(&audit), false) {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
+    let (snap, mut plan) = prepare(&args.change, netns, persist.then_some(&audit), false)?;
     match args.format {
         Some(FleetFormat::Ansible) => {
             print(&ansible_task(&plan.proposed, &files.dropin));
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         Some(FleetFormat::Sysctl) => {
             print(&dropin_content(&plan.proposed, jiff::Timestamp::now()));
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         None => {}
     }
@@ -333,7 +330,7 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> ExitCode {
         ));
     }
     print(&out);
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The flags that reproduce a plan's change without re-deriving `--at-risk`.
@@ -372,26 +369,26 @@ pub(super) fn root_instructions(plan: &Plan, netns: &NetnsTarget, dropin: Option
     )
 }
 
-pub(super) fn not_root(message: &str) -> ExitCode {
-    failed(format!("{message}; nothing was changed"), 1)
+pub(super) fn not_root(message: &str) -> CliError {
+    CliError::failed(format!("{message}; nothing was changed"), 1)
 }
 
 pub(super) const NEEDS_ROOT: &str = "changing net.ipv4.ip_local_reserved_ports needs root (CAP_NET_ADMIN \
                           over the network namespace, and write access to the sysctl.d directory)";
 
-pub(super) fn journal_path() -> Result<PathBuf, ExitCode> {
+pub(super) fn journal_path() -> Result<PathBuf, CliError> {
     journal::default_path().ok_or_else(|| {
-        failed(
+        CliError::failed(
             "cannot find a data directory for the undo journal: set HOME or XDG_DATA_HOME",
             1,
         )
     })
 }
 
-pub(super) fn exit_for(e: &crate::reserve::ApplyError) -> ExitCode {
+pub(super) fn exit_for(e: &crate::reserve::ApplyError) -> CliError {
     match e.kind {
-        ErrorKind::BadTarget => bad_input(e),
-        _ => failed(e, 1),
+        ErrorKind::BadTarget => CliError::bad_input(e),
+        _ => CliError::failed(e, 1),
     }
 }
 
@@ -432,14 +429,11 @@ fn unfinished_entry(netns: &NetnsTarget) -> Option<(Entry, PathBuf)> {
     (e.state == journal::EntryState::Pending).then(|| (e.clone(), path))
 }
 
-fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
-    let snap = match collect_for_cli(&CollectOptions {
+fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> CliResult {
+    let snap = collect_for_cli(&CollectOptions {
         netns: netns.clone(),
         ..CollectOptions::default()
-    }) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    })?;
     let files = layout(&args.files);
     let audit = audit(&files.layout);
     let runtime_known = snap.sysctl.known("ip_local_reserved_ports");
@@ -482,5 +476,5 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> ExitCode {
             .map(|(e, path)| crate::reserve::apply::unfinished_message(&e, &path)),
         hint: sudo_hint(netns),
     }));
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

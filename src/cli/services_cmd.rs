@@ -1,7 +1,7 @@
 //! `portscope services`: propose `[[service]]` declarations and, on request, add them to the
 //! config file (atomically, never through a symbolic link).
 
-use super::{bad_input, failed};
+use super::{CliError, CliResult};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::guard::discover::{Found, config_text, discover};
 use crate::guard::why_line::one_line;
@@ -56,7 +56,34 @@ fn table(found: &[Found]) -> String {
     out
 }
 
-fn write_config(path: &Path, found: &[Found]) -> Result<(), String> {
+/// Why `services --write` wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{} is not a file path", .0.display())]
+    NotAFilePath(PathBuf),
+    #[error("{}: {source}", .dir.display())]
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    File(#[from] crate::safefs::FileError),
+    #[error("{} is not UTF-8 text: not a config file", .0.display())]
+    NotUtf8(PathBuf),
+    #[error("the new config would not load ({0}); nothing written")]
+    WouldNotLoad(#[source] Invalid),
+}
+
+/// Why a config's `[[service]]` declarations do not load.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    #[error("{}", .0.message())]
+    Toml(#[from] toml::de::Error),
+    #[error(transparent)]
+    Service(#[from] crate::guard::service::ServiceError),
+}
+
+fn write_config(path: &Path, found: &[Found]) -> Result<(), WriteError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -64,13 +91,15 @@ fn write_config(path: &Path, found: &[Found]) -> Result<(), String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| format!("{} is not a file path", path.display()))?;
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let dir = crate::safefs::Dir::open(&dir).map_err(|e| e.to_string())?;
-    let existing = dir.read_regular(&name).map_err(|e| e.to_string())?;
+        .ok_or_else(|| WriteError::NotAFilePath(path.to_path_buf()))?;
+    std::fs::create_dir_all(&dir).map_err(|source| WriteError::CreateDir {
+        dir: dir.clone(),
+        source,
+    })?;
+    let dir = crate::safefs::Dir::open(&dir)?;
+    let existing = dir.read_regular(&name)?;
     let mut text = match existing {
-        Some(b) => String::from_utf8(b)
-            .map_err(|_| format!("{} is not UTF-8 text: not a config file", path.display()))?,
+        Some(b) => String::from_utf8(b).map_err(|_| WriteError::NotUtf8(path.to_path_buf()))?,
         None => String::new(),
     };
     if !text.is_empty() && !text.ends_with('\n') {
@@ -79,31 +108,27 @@ fn write_config(path: &Path, found: &[Found]) -> Result<(), String> {
     text.push_str(&config_text(found));
     // What goes in must load: write nothing that would stop portscope from starting. The rest
     // of the file loaded before; the declarations are what changed.
-    validate(&text).map_err(|e| format!("the new config would not load ({e}); nothing written"))?;
-    dir.write_atomic(&name, text.as_bytes(), 0o644)
-        .map_err(|e| e.to_string())
+    validate(&text).map_err(WriteError::WouldNotLoad)?;
+    Ok(dir.write_atomic(&name, text.as_bytes(), 0o644)?)
 }
 
-fn validate(text: &str) -> Result<(), String> {
+fn validate(text: &str) -> Result<(), Invalid> {
     #[derive(serde::Deserialize)]
     struct Services {
         #[serde(default)]
         service: Vec<crate::guard::service::ServiceEntry>,
     }
-    let v: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let v: toml::Table = toml::from_str(text)?;
     let only = toml::Table::from_iter(v.get("service").map(|s| ("service".to_string(), s.clone())));
-    let s: Services = only
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    crate::guard::service::validate_all(&s.service)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    let s: Services = only.try_into()?;
+    crate::guard::service::validate_all(&s.service)?;
+    Ok(())
 }
 
-pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> ExitCode {
+pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let cfg = match crate::tui::config::load(config, true) {
         Ok(c) => c,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let snap = if args.no_listeners {
         None
@@ -113,7 +138,7 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
             ..CollectOptions::default()
         }) {
             Ok(s) => Some(s),
-            Err(code) => return code,
+            Err(e) => return Err(e),
         }
     };
     let root = args.unit_root.as_deref().unwrap_or(Path::new("/"));
@@ -138,16 +163,16 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
             super::out::print("\nTo declare them: portscope services --write (or paste):\n");
             super::out::print(&config_text(&found));
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     let Some(path) = config
         .map(Path::to_path_buf)
         .or_else(crate::tui::config::default_path)
     else {
-        return failed("no config path: give --config FILE", 1);
+        return Err(CliError::failed("no config path: give --config FILE", 1));
     };
     if found.is_empty() {
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     match write_config(&path, &found) {
         Ok(()) => {
@@ -159,8 +184,8 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> E
                     path.display()
                 ));
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => failed(e, 1),
+        Err(e) => Err(CliError::failed(e, 1)),
     }
 }

@@ -1,5 +1,6 @@
 //! `portscope snapshot`: the socket table like `ss -tanup`, with portscope's marks, or JSON.
 
+use super::{CliError, CliResult};
 use super::{SnapshotArgs, collect_for_cli, table};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::filter::SocketFilter;
@@ -7,7 +8,7 @@ use crate::model::{Snapshot, Socket};
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> CliResult {
     let opts = CollectOptions {
         netns: netns.clone(),
         source: args.source,
@@ -16,10 +17,14 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
     };
     let collected = if args.all_netns {
         if *netns != NetnsTarget::Current {
-            return super::bad_input("--all-netns reads every namespace: drop --netns");
+            return Err(CliError::bad_input(
+                "--all-netns reads every namespace: drop --netns",
+            ));
         }
         if args.source == crate::collect::SourcePref::Procfs {
-            return super::bad_input("--all-netns reads sock_diag: drop --source procfs");
+            return Err(CliError::bad_input(
+                "--all-netns reads sock_diag: drop --source procfs",
+            ));
         }
         crate::collect::allns::collect_all(&crate::collect::allns::AllNetnsOptions {
             skip_owners: args.no_owners,
@@ -28,14 +33,11 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
             bound_inactive: args.bound_inactive,
             ..Default::default()
         })
-        .map_err(|e| super::failed(e, 1))
+        .map_err(|e| CliError::failed(e, 1))
     } else {
         collect_for_cli(&opts)
     };
-    let mut snap = match collected {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let mut snap = collected?;
     let filter = SocketFilter {
         listening: args.listening,
         port: args.port,
@@ -68,7 +70,7 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
     if let Some(by) = args.group_by {
         let written = super::snapshot_groups::write(&mut out, &snap, by, args.json);
         super::out::record(written.and_then(|()| out.flush()));
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
     let written = if args.json {
         out.json(&snap)
@@ -78,7 +80,7 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> ExitCode {
         write_table(out.text_writer(), &snap)
     };
     super::out::record(written.and_then(|()| out.flush()));
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Marks column: what `ss` cannot tell you at a glance.

@@ -1,5 +1,6 @@
 //! `portscope watch PORT[,PORT...]`: who takes, leaves or changes state on a port, as it happens.
 
+use super::{CliError, CliResult};
 use crate::model::{Endpoint, Owner, Proto};
 use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
 use clap::Args;
@@ -12,57 +13,35 @@ use std::time::{Duration, Instant};
 pub struct PortList(pub Vec<u16>);
 
 /// "8080", "8080,8443": at most 64 ports (the kernel filter grows with each).
-pub fn parse_ports(s: &str) -> Result<PortList, String> {
+pub fn parse_ports(s: &str) -> Result<PortList, super::ArgError> {
     let mut out = Vec::new();
     for tok in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
         let p = super::parse_port_arg(tok)?;
         if p == 0 {
-            return Err("port 0 is not a port anything can hold".into());
+            return Err(super::ArgError::PortZero);
         }
         if !out.contains(&p) {
             out.push(p);
         }
     }
     if out.is_empty() {
-        return Err(format!("{s:?} names no port"));
+        return Err(super::ArgError::NoPort(s.to_string()));
     }
     if out.len() > 64 {
-        return Err(format!("{} ports given; watch takes at most 64", out.len()));
+        return Err(super::ArgError::TooManyPorts(out.len()));
     }
     Ok(PortList(out))
 }
 
-/// "30s", "500ms", "2m", "1h", "1.5" (seconds).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * scale <= 30.0 * 86400.0 => {
-            Ok(Duration::from_secs_f64(v * scale))
-        }
-        Ok(_) => Err(format!(
-            "{s:?} is out of range (more than 0, at most 30 days)"
-        )),
-        Err(_) => Err(format!("{s:?} is not a duration (e.g. 30s, 500ms, 2m, 1h)")),
-    }
-}
+pub use super::duration::parse_duration;
 
-fn parse_poll_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < Duration::from_millis(5) || d > Duration::from_secs(10) {
-        return Err(format!("{s:?} is out of range (5ms to 10s)"));
-    }
-    Ok(d)
+fn parse_poll_interval(s: &str) -> Result<Duration, super::duration::DurationError> {
+    super::duration::parse_within(
+        s,
+        Duration::from_millis(5),
+        Duration::from_secs(10),
+        "5ms to 10s",
+    )
 }
 
 #[derive(Debug, Args)]
@@ -189,7 +168,7 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
     t
 }
 
-pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
+pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     // Events in the watched namespace carry no label in text: it is named once, on top.
     let watched = match netns {
         crate::collect::NetnsTarget::Current => None,
@@ -207,7 +186,12 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
     let mut recorder = match &args.record {
         Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
             Ok(r) => Some(r),
-            Err(e) => return super::bad_input(format!("cannot record to {}: {e}", path.display())),
+            Err(e) => {
+                return Err(CliError::bad_input(format!(
+                    "cannot record to {}: {e}",
+                    path.display()
+                )));
+            }
         },
         None => None,
     };
@@ -251,10 +235,10 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> ExitCode {
         writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
     });
     if let Some(e) = record_error {
-        return super::failed(format!("recording failed: {e}"), 1);
+        return Err(CliError::failed(format!("recording failed: {e}"), 1));
     }
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => super::failed(e, 1),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(CliError::failed(e, 1)),
     }
 }

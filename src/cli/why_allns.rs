@@ -1,26 +1,26 @@
 //! `why --all-netns`: the usual diagnosis of the namespace in focus, plus what the other
 //! namespaces and the runtimes' state say about the port.
 
+use super::CliError;
 use crate::analyze::across::{Elsewhere, elsewhere};
 use crate::analyze::why::{BindRequest, Diagnosis};
 use crate::collect::NetnsTarget;
 use crate::collect::allns::{AllNetnsOptions, collect_all};
 use crate::collect::container::{self, RuntimeRoots};
 use crate::model::Snapshot;
-use std::process::ExitCode;
 
 /// The focus namespace's snapshot (other namespaces' sockets removed, so they are not taken
 /// for holders) and the facts from elsewhere.
 pub fn collect(
     netns: &NetnsTarget,
     req: &BindRequest,
-) -> Result<(Snapshot, Vec<Elsewhere>), ExitCode> {
+) -> Result<(Snapshot, Vec<Elsewhere>), CliError> {
     let focus = match netns {
         NetnsTarget::Current => None,
         t => match t.inode() {
             Some(i) => Some(i),
             None => {
-                return Err(super::bad_input(format!(
+                return Err(CliError::bad_input(format!(
                     "cannot read network namespace {}",
                     t.describe()
                 )));
@@ -31,7 +31,7 @@ pub fn collect(
         focus,
         ..AllNetnsOptions::default()
     })
-    .map_err(|e| super::failed(e, 1))?;
+    .map_err(|e| CliError::failed(e, 1))?;
     let bindings = {
         let mut st = container::state(&RuntimeRoots::from_env());
         container::published::state_bindings(&mut st)

@@ -1,6 +1,6 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
-use super::{BindFlags, WhyArgs, bad_input, collect_for_cli};
+use super::{ArgError, BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
 use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
 use crate::collect::probe::{has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, NetnsTarget};
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 /// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
 /// The bind request the flags describe, and the service user's name.
-pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), String> {
+pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), ArgError> {
     let (opts, user) = bind_options(f)?;
     Ok((
         BindRequest {
@@ -22,7 +22,7 @@ pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), Stri
     ))
 }
 
-fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> {
+fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), ArgError> {
     let user = match f.user.as_deref() {
         None => None,
         Some(u) => {
@@ -41,9 +41,14 @@ fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), String> 
                 Ok(None) => match u.parse::<u32>() {
                     // A uid without a passwd entry (a container's user): its own group.
                     Ok(uid) => Some((ServiceUser { uid, gid: uid }, u.to_string())),
-                    Err(_) => return Err(format!("--user {u:?}: no such user")),
+                    Err(_) => return Err(ArgError::NoSuchUser(u.to_string())),
                 },
-                Err(e) => return Err(format!("--user {u:?}: cannot look it up: {e}")),
+                Err(errno) => {
+                    return Err(ArgError::UserLookup {
+                        user: u.to_string(),
+                        errno,
+                    });
+                }
             }
         }
     };
@@ -70,7 +75,7 @@ pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String
 }
 
 /// Collects, probes and diagnoses: the one question `why` and each round of `fix` ask.
-pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), ExitCode> {
+pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), CliError> {
     let snap = collect_for_cli(&CollectOptions {
         netns: ctx.netns.clone(),
         ..CollectOptions::default()
@@ -80,30 +85,30 @@ pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), Ex
     Ok((snap, d))
 }
 
-pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
+pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     let (req, user_name) = match bind_request(&args.bind) {
         Ok(r) => r,
-        Err(e) => return bad_input(e),
+        Err(e) => return Err(CliError::bad_input(e)),
     };
     let ctx = context(netns, &req.opts, user_name);
     let (snap, elsewhere) = if args.all_netns {
-        match super::why_allns::collect(netns, &req) {
-            Ok(v) => v,
-            Err(code) => return code,
-        }
+        super::why_allns::collect(netns, &req)?
     } else {
         match collect_for_cli(&CollectOptions {
             netns: netns.clone(),
             ..CollectOptions::default()
         }) {
             Ok(s) => (s, Vec::new()),
-            Err(code) => return code,
+            Err(e) => return Err(e),
         }
     };
     let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
     let mut d = diagnose(&req, &snap, &result, &ctx);
     name_socket_units(&mut d);
     super::why_process::attach(&mut d, &snap);
+    if let Some(interval) = args.sample {
+        super::why_process::sample_growth(&mut d, interval);
+    }
     let nat = if args.nat {
         match crate::collect::nat::check(
             netns,
@@ -112,7 +117,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
             std::time::Duration::from_secs(5),
         ) {
             Ok(r) => Some(r),
-            Err(e) => return super::failed(e, 1),
+            Err(e) => return Err(CliError::failed(e, 1)),
         }
     } else {
         None
@@ -139,21 +144,27 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> ExitCode {
             }
             extra.push(("nat", v));
         }
+        if let Some(interval) = args.sample {
+            extra.push((
+                "sample",
+                serde_json::json!({ "interval_ms": interval.as_millis() }),
+            ));
+        }
         match super::why_allns::json_value(&d, extra) {
             Ok(v) => super::out::print_json(&v),
-            Err(e) => return super::failed(format!("cannot encode JSON: {e}"), 1),
+            Err(e) => return Err(CliError::failed(format!("cannot encode JSON: {e}"), 1)),
         }
     } else {
         super::out::print(
-            &(super::why_text::render(&d, &snap, args.all)
+            &(super::why_text::render(&d, &snap, args.all, args.sample)
                 + &super::why_allns::render(&elsewhere)
                 + &super::why_allns::render_nat(&nat_lines)),
         );
     }
     if d.would_bind() {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     }
 }
 

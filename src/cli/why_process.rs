@@ -51,6 +51,23 @@ pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
     }
 }
 
+/// `--sample`: looks at the socket count of each process shown twice, `interval` apart, and
+/// gives each the growth between the looks (none to a process that exited or whose pid was
+/// reused in between).
+pub fn sample_growth(d: &mut Diagnosis, interval: std::time::Duration) {
+    let keys: Vec<(u32, u64)> = processes(d)
+        .iter()
+        .map(|c| (c.pid, c.start.ticks))
+        .collect();
+    let obs = crate::collect::socket_growth::sample(&keys, interval);
+    for h in &mut d.holders {
+        if let Some(c) = h.process.as_mut() {
+            let per_min = obs.per_min(c.pid, c.start.ticks);
+            Arc::make_mut(c).sockets.per_min = per_min;
+        }
+    }
+}
+
 /// The distinct processes of a diagnosis, in holder order (listeners first).
 pub fn processes(d: &Diagnosis) -> Vec<&ProcessContext> {
     let mut out: Vec<&ProcessContext> = Vec::new();
@@ -66,8 +83,8 @@ pub fn processes(d: &Diagnosis) -> Vec<&ProcessContext> {
 }
 
 /// The "Processes" section of `why`: a few lines per process, at most [`MAX_SHOWN`] processes
-/// unless `all`.
-pub fn render(d: &Diagnosis, all: bool) -> String {
+/// unless `all`. Without a `sample` interval, one line says how to get the growth.
+pub fn render(d: &Diagnosis, all: bool, sample: Option<std::time::Duration>) -> String {
     let procs = processes(d);
     if procs.is_empty() {
         return String::new();
@@ -82,6 +99,17 @@ pub fn render(d: &Diagnosis, all: bool) -> String {
             "  ... and {} more processes (--all shows them)\n",
             procs.len() - shown
         ));
+    }
+    match sample {
+        None => o.push_str("  socket growth needs two looks: add --sample 5s\n"),
+        Some(iv) if iv < std::time::Duration::from_secs(1) => o.push_str(&format!(
+            "  socket growth from two looks {} ms apart\n",
+            iv.as_millis()
+        )),
+        Some(iv) => o.push_str(&format!(
+            "  socket growth from two looks {} apart\n",
+            human::duration(i64::try_from(iv.as_secs()).unwrap_or(i64::MAX))
+        )),
     }
     o
 }
@@ -124,11 +152,10 @@ pub fn block(c: &ProcessContext, all: bool) -> String {
         };
         res.push(format!("fds {}{warn}", f.words()));
     }
-    let mut socks = human::count(c.sockets.now, "socket");
-    if let Some(g) = c.sockets.growth_words() {
-        socks.push_str(&format!(" ({g})"));
+    res.push(human::count(c.sockets.now, "socket"));
+    if let Some(g) = c.sockets.growth_per(" sockets/min") {
+        res.push(g);
     }
-    res.push(socks);
     if let Some(l) = c.listeners.first() {
         let more = match c.listeners.len() {
             1 => String::new(),

@@ -46,7 +46,12 @@ fn cause_lines(o: &mut String, i: usize, c: &Cause, d: &Diagnosis, snap: &Snapsh
     }
 }
 
-pub fn render(d: &Diagnosis, snap: &Snapshot, all: bool) -> String {
+pub fn render(
+    d: &Diagnosis,
+    snap: &Snapshot,
+    all: bool,
+    sample: Option<std::time::Duration>,
+) -> String {
     let mut o = String::new();
     let on = crate::model::fmt_endpoint(d.addr, d.port);
     o.push_str(&format!(
@@ -81,7 +86,7 @@ pub fn render(d: &Diagnosis, snap: &Snapshot, all: bool) -> String {
             ));
         }
     }
-    o.push_str(&super::why_process::render(d, all));
+    o.push_str(&super::why_process::render(d, all, sample));
     if !d.plan.is_empty() {
         o.push_str("\nPlan: what frees the port, in order (portscope fix runs it)\n");
         for (i, r) in d.plan.iter().enumerate() {

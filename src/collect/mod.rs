@@ -15,6 +15,7 @@ pub mod partial;
 pub mod probe;
 pub mod process_context;
 pub mod procnet;
+pub mod socket_growth;
 pub mod sysctl;
 
 use crate::model::{JSON_VERSION, NetnsInfo, Snapshot, Source, Stats};

@@ -4,7 +4,7 @@ mod query;
 #[cfg(test)]
 mod tests;
 
-pub use query::{FIELDS, Query, QueryError};
+pub use query::{FIELDS, Query, QueryError, TermError};
 
 use crate::model::{Proto, Socket, State};
 

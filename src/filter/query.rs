@@ -6,22 +6,36 @@
 
 use crate::model::{Proto, Socket, State};
 use crate::portset::PortSet;
-use std::fmt;
 
-/// A query term that could not be understood, named as the user typed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A query term that could not be understood, named as the user typed it (the TUI's footer
+/// and `snapshot --filter` show it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{term}: {reason}")]
 pub struct QueryError {
     pub term: String,
-    pub reason: String,
+    pub reason: TermError,
 }
 
-impl fmt::Display for QueryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.term, self.reason)
-    }
+/// What is wrong with one term.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TermError {
+    #[error("nothing after the negation")]
+    NothingAfterNegation,
+    #[error("{field}: needs a value")]
+    NoValue { field: String },
+    #[error("unknown field; try {FIELDS}")]
+    UnknownField,
+    #[error("{token:?} is not a port or range: {reason}")]
+    NotAPort { token: String, reason: &'static str },
+    #[error("{0:?} is not a process id")]
+    NotAPid(String),
+    #[error("{0:?} is not a namespace inode (net:[INODE])")]
+    NotANetns(String),
+    #[error("unknown protocol {0:?}; try tcp or udp")]
+    UnknownProto(String),
+    #[error("unknown state {0:?}; {STATE_HINT}")]
+    UnknownState(String),
 }
-
-impl std::error::Error for QueryError {}
 
 /// The fields a term can name, as listed in error messages and help.
 pub const FIELDS: &str =
@@ -176,7 +190,7 @@ fn word(w: &str) -> Pred {
 }
 
 fn parse_term(raw: &str) -> Result<Term, QueryError> {
-    let err = |reason: String| QueryError {
+    let err = |reason: TermError| QueryError {
         term: raw.to_string(),
         reason,
     };
@@ -188,7 +202,7 @@ fn parse_term(raw: &str) -> Result<Term, QueryError> {
         (false, raw)
     };
     if body.is_empty() {
-        return Err(err("nothing after the negation".into()));
+        return Err(err(TermError::NothingAfterNegation));
     }
     let lower = body.to_lowercase();
     let pred = match lower.as_str() {
@@ -198,7 +212,7 @@ fn parse_term(raw: &str) -> Result<Term, QueryError> {
             Some((field, value)) => {
                 let field = field.to_ascii_lowercase();
                 if value.is_empty() {
-                    return Err(err(format!("{field}: needs a value")));
+                    return Err(err(TermError::NoValue { field }));
                 }
                 field_pred(&field, value).map_err(err)?
             }
@@ -220,7 +234,7 @@ fn is_field_term(body: &str) -> bool {
     field_and_value(body).is_some() || matches!(body.to_lowercase().as_str(), "auto" | "kernel")
 }
 
-fn field_pred(field: &str, value: &str) -> Result<Pred, String> {
+fn field_pred(field: &str, value: &str) -> Result<Pred, TermError> {
     Ok(match field {
         "sport" | "lport" => Pred::Sport(ports(value)?),
         "dport" | "rport" => Pred::Dport(ports(value)?),
@@ -231,7 +245,7 @@ fn field_pred(field: &str, value: &str) -> Result<Pred, String> {
                 .split(',')
                 .map(|p| {
                     p.parse::<u32>()
-                        .map_err(|_| format!("{p:?} is not a process id"))
+                        .map_err(|_| TermError::NotAPid(p.to_string()))
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -243,26 +257,28 @@ fn field_pred(field: &str, value: &str) -> Result<Pred, String> {
         "netns" => Pred::Netns(
             value
                 .parse()
-                .map_err(|_| format!("{value:?} is not a namespace inode (net:[INODE])"))?,
+                .map_err(|_| TermError::NotANetns(value.to_string()))?,
         ),
         "proto" => Pred::Proto(match value.to_ascii_lowercase().as_str() {
             "tcp" => Proto::Tcp,
             "udp" => Proto::Udp,
-            _ => return Err(format!("unknown protocol {value:?}; try tcp or udp")),
+            _ => return Err(TermError::UnknownProto(value.to_string())),
         }),
-        _ => return Err(format!("unknown field; try {FIELDS}")),
+        _ => return Err(TermError::UnknownField),
     })
 }
 
-fn ports(value: &str) -> Result<PortSet, String> {
-    PortSet::parse(value).map_err(|e| format!("{:?} is not a port or range: {}", e.token, e.reason))
+fn ports(value: &str) -> Result<PortSet, TermError> {
+    PortSet::parse(value).map_err(|e| TermError::NotAPort {
+        token: e.token,
+        reason: e.reason,
+    })
 }
 
-fn states(value: &str) -> Result<Vec<State>, String> {
+fn states(value: &str) -> Result<Vec<State>, TermError> {
     let mut out = Vec::new();
     for name in value.split(',') {
-        let found =
-            state_group(name).ok_or_else(|| format!("unknown state {name:?}; {STATE_HINT}"))?;
+        let found = state_group(name).ok_or_else(|| TermError::UnknownState(name.to_string()))?;
         out.extend_from_slice(found);
     }
     Ok(out)

@@ -165,7 +165,7 @@ impl Default for Options {
 pub enum BootConfig<'a> {
     Audit(&'a Audit),
     /// Configuration files do not apply to this namespace (the reason is shown).
-    NotApplicable(String),
+    NotApplicable(super::NotCompared),
 }
 
 fn listeners_on(snap: &Snapshot, port: u16, proto: Proto) -> Vec<&Socket> {
@@ -384,7 +384,9 @@ mod tests {
         evaluate(
             snap,
             services,
-            &BootConfig::NotApplicable("test".into()),
+            &BootConfig::NotApplicable(super::super::NotCompared::NotTheHost {
+                netns: "test".into(),
+            }),
             &Options::default(),
             "h",
             why,
@@ -480,7 +482,7 @@ mod tests {
         let r = evaluate(
             &snap,
             &[svc("api", "20000", None)],
-            &BootConfig::NotApplicable("t".into()),
+            &BootConfig::NotApplicable(super::super::NotCompared::NotTheHost { netns: "t".into() }),
             &Options {
                 require_listening: true,
                 ..Options::default()

@@ -32,20 +32,29 @@ pub fn is_host_netns(snap: &Snapshot) -> bool {
     crate::collect::netns::snapshot_is_host(snap)
 }
 
+/// Why the drift check does not compare the running value with configuration files; the
+/// host check's text (and so `check --json`) carries its Display.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCompared {
+    #[error(
+        "configuration files set the host's namespace at boot, not {netns} (give --sysctl-root to compare with a tree)"
+    )]
+    NotTheHost { netns: String },
+}
+
 /// The audit the drift check compares with: below `sysctl_root` when one is given (the caller
 /// says this tree configures this namespace), the host's files for the host's namespace, and
 /// nothing for any other namespace.
 pub fn boot_audit(
     snap: &Snapshot,
     sysctl_root: Option<&Path>,
-) -> Result<crate::reserve::Audit, String> {
+) -> Result<crate::reserve::Audit, NotCompared> {
     match sysctl_root {
         Some(root) => Ok(crate::reserve::audit(&SysctlLayout::under_root(root))),
         None if is_host_netns(snap) => Ok(crate::reserve::audit(&SysctlLayout::system())),
-        None => Err(format!(
-            "configuration files set the host's namespace at boot, not {} (give --sysctl-root to compare with a tree)",
-            snap.netns.target
-        )),
+        None => Err(NotCompared::NotTheHost {
+            netns: snap.netns.target.to_string(),
+        }),
     }
 }
 

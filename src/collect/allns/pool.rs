@@ -17,32 +17,51 @@ pub struct NetnsPool {
     dumpers: HashMap<u64, Dumper>,
 }
 
+/// Why a namespace's sock_diag socket could not be opened (the last handle's reason).
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    #[error("no handle on namespace {inode}")]
+    NoHandle { inode: u64 },
+    #[error("{}: {source}", .handle.display())]
+    Handle {
+        handle: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} is no longer namespace {inode}", .handle.display())]
+    Replaced { handle: PathBuf, inode: u64 },
+    #[error("entering {}: {errno}", .handle.display())]
+    Enter { handle: PathBuf, errno: nix::Error },
+    #[error("sock_diag socket in {}: {errno}", .handle.display())]
+    Socket { handle: PathBuf, errno: nix::Error },
+}
+
 /// Opens a sock_diag socket inside the namespace reached by one of `handles` (checked to be
 /// namespace `inode`: a PID may have been reused since the scan). Runs on a helper thread.
-fn open_in(inode: u64, handles: &[PathBuf]) -> Result<OwnedFd, String> {
-    let mut last = format!("no handle on namespace {inode}");
+fn open_in(inode: u64, handles: &[PathBuf]) -> Result<OwnedFd, OpenError> {
+    let mut last = OpenError::NoHandle { inode };
     for h in handles {
+        let handle = h.clone();
         let file = match std::fs::File::open(h) {
             Ok(f) => f,
-            Err(e) => {
-                last = format!("{}: {e}", h.display());
+            Err(source) => {
+                last = OpenError::Handle { handle, source };
                 continue;
             }
         };
         match file.metadata() {
             Ok(m) if m.ino() == inode => {}
             _ => {
-                last = format!("{} is no longer namespace {inode}", h.display());
+                last = OpenError::Replaced { handle, inode };
                 continue;
             }
         }
-        if let Err(e) = setns(file.as_fd(), CloneFlags::CLONE_NEWNET) {
-            last = format!("entering {}: {e}", h.display());
+        if let Err(errno) = setns(file.as_fd(), CloneFlags::CLONE_NEWNET) {
+            last = OpenError::Enter { handle, errno };
             continue;
         }
         return Dumper::open()
             .map(Dumper::into_fd)
-            .map_err(|e| format!("sock_diag socket in {}: {e}", h.display()));
+            .map_err(|errno| OpenError::Socket { handle, errno });
     }
     Err(last)
 }
@@ -92,7 +111,7 @@ impl NetnsPool {
                 Ok(fd) => {
                     self.dumpers.insert(inode, Dumper::from_fd(fd));
                 }
-                Err(e) => errors.push((inode, e)),
+                Err(e) => errors.push((inode, e.to_string())),
             }
         }
         errors

@@ -127,17 +127,36 @@ fn find_tool(name: &str) -> Option<PathBuf> {
     dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// How a tool run failed: its Display is the tool's `outcome` in the report (and JSON).
+#[derive(Debug, thiserror::Error)]
+enum ToolError {
+    #[error("failed: {0}")]
+    Run(std::io::Error),
+    #[error("failed: no {0}")]
+    NoPipe(&'static str),
+    #[error("timed out after {} ms", .0.as_millis())]
+    TimedOut(Duration),
+    /// The tool's exit status and the first line of its stderr (cleaned), if any.
+    #[error("failed: {status}{}", if .stderr.is_empty() { String::new() } else { format!(" ({})", .stderr) })]
+    Exited {
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    #[error("failed: unreadable JSON ({0})")]
+    Json(serde_json::Error),
+}
+
 /// Runs `tool args` with a deadline; stdout on success.
-fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<String, String> {
+fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<String, ToolError> {
     let mut child = Command::new(tool)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("failed: {e}"))?;
-    let mut out = child.stdout.take().ok_or("failed: no stdout")?;
-    let mut err = child.stderr.take().ok_or("failed: no stderr")?;
+        .map_err(ToolError::Run)?;
+    let mut out = child.stdout.take().ok_or(ToolError::NoPipe("stdout"))?;
+    let mut err = child.stderr.take().ok_or(ToolError::NoPipe("stderr"))?;
     // Read while waiting: a big ruleset would fill the pipe and stall the tool.
     let reader = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -159,9 +178,9 @@ fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<Str
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("timed out after {} ms", timeout.as_millis()));
+                return Err(ToolError::TimedOut(timeout));
             }
-            Err(e) => return Err(format!("failed: {e}")),
+            Err(e) => return Err(ToolError::Run(e)),
         }
     };
     let stdout = reader.join().unwrap_or_default();
@@ -169,14 +188,14 @@ fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<Str
     if !status.success() {
         let msg = String::from_utf8_lossy(&stderr);
         let first = msg.lines().next().unwrap_or("").trim();
-        return Err(format!(
-            "failed: {status}{}",
-            if first.is_empty() {
+        return Err(ToolError::Exited {
+            status,
+            stderr: if first.is_empty() {
                 String::new()
             } else {
-                format!(" ({})", crate::workload::clean(first))
-            }
-        ));
+                crate::workload::clean(first)
+            },
+        });
     }
     Ok(String::from_utf8_lossy(&stdout).into_owned())
 }
@@ -225,7 +244,7 @@ pub fn check(
                 }
                 Err(e) => report.tools.push(ToolRun {
                     tool: name.into(),
-                    outcome: e,
+                    outcome: e.to_string(),
                 }),
             }
         }
@@ -236,8 +255,7 @@ pub fn check(
             }),
             Some(path) => match run_with_timeout(&path, &["-j", "list", "ruleset"], timeout)
                 .and_then(|t| {
-                    serde_json::from_str::<serde_json::Value>(&t)
-                        .map_err(|e| format!("failed: unreadable JSON ({e})"))
+                    serde_json::from_str::<serde_json::Value>(&t).map_err(ToolError::Json)
                 }) {
                 Ok(doc) => {
                     report.redirects.extend(nft::redirects(&doc, proto, port));
@@ -248,10 +266,36 @@ pub fn check(
                 }
                 Err(e) => report.tools.push(ToolRun {
                     tool: "nft".into(),
-                    outcome: e,
+                    outcome: e.to_string(),
                 }),
             },
         }
         report
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_that_fails_says_how_in_its_outcome() {
+        let sh = Path::new("/bin/sh");
+        let run = |script: &str, ms| {
+            run_with_timeout(sh, &["-c", script], Duration::from_millis(ms))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(run("echo rules", 5000), Ok("rules\n".into()));
+        assert_eq!(
+            run("echo 'no table nat' >&2; exit 3", 5000),
+            Err("failed: exit status: 3 (no table nat)".into())
+        );
+        assert_eq!(run("exit 1", 5000), Err("failed: exit status: 1".into()));
+        assert_eq!(run("exec sleep 5", 50), Err("timed out after 50 ms".into()));
+        let missing = run_with_timeout(Path::new("/nonexistent/nft"), &[], Duration::from_secs(1));
+        assert!(
+            matches!(&missing, Err(ToolError::Run(e)) if e.kind() == std::io::ErrorKind::NotFound),
+            "{missing:?}"
+        );
+    }
 }

@@ -366,10 +366,15 @@ pub struct SocketCount {
 impl SocketCount {
     /// "+120/min", "-3/min", "±0/min".
     pub fn growth_words(&self) -> Option<String> {
+        self.growth_per("/min")
+    }
+
+    /// The growth, signed, then `unit`: "+120 sockets/min" for `" sockets/min"`.
+    pub fn growth_per(&self, unit: &str) -> Option<String> {
         Some(match self.per_min? {
-            0 => "±0/min".into(),
-            n if n > 0 => format!("+{n}/min"),
-            n => format!("{n}/min"),
+            0 => format!("±0{unit}"),
+            n if n > 0 => format!("+{n}{unit}"),
+            n => format!("{n}{unit}"),
         })
     }
 }

@@ -10,6 +10,17 @@ use crate::portset::PortSet;
 use crate::tui::keymap::Command;
 use std::path::PathBuf;
 
+/// Why the reservation planner has no plan for what is typed (shown in its place).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoPlan {
+    #[error("no snapshot yet")]
+    NoSnapshot,
+    #[error(transparent)]
+    NotOffered(#[from] crate::action::NotOffered),
+    #[error(transparent)]
+    Spec(#[from] crate::portset::PortSpecError),
+}
+
 impl App {
     /// The socket an action applies to: the selected row, or in the why view the first holder
     /// (for kill, one with a process; for close, an outgoing connection).
@@ -71,7 +82,7 @@ impl App {
                 };
                 match planned {
                     Ok(action) => self.open(Modal::confirm(action, Vec::new())),
-                    Err(why) => self.info("Nothing to do", why),
+                    Err(why) => self.info("Nothing to do", why.to_string()),
                 }
             }
             Command::Reserve | Command::ReserveAtRisk | Command::Undo
@@ -125,12 +136,12 @@ impl App {
     pub(super) fn reservation_preview(
         &self,
         spec: &str,
-    ) -> Result<crate::action::ReserveAction, String> {
-        let snap = self.data.as_deref().ok_or("no snapshot yet")?;
+    ) -> Result<crate::action::ReserveAction, NoPlan> {
+        let snap = self.data.as_deref().ok_or(NoPlan::NoSnapshot)?;
         if !snap.sysctl.known("ip_local_reserved_ports") {
-            return Err("this namespace's reserved ports could not be read: a change merged with a guess would drop real reservations".into());
+            return Err(crate::action::NotOffered::ReservedUnknown.into());
         }
-        let add = PortSet::parse(spec).map_err(|e| e.to_string())?;
+        let add = PortSet::parse(spec)?;
         let dropin = self
             .actions
             .no_persist
@@ -160,7 +171,7 @@ impl App {
             return;
         };
         match dialog.preview.clone() {
-            Err(e) => self.note = Some(e),
+            Err(e) => self.note = Some(e.to_string()),
             Ok(a) if !a.plan.refusals.is_empty() => {
                 self.note = Some(format!("refused: {}", a.plan.refusals.join("; ")))
             }

@@ -54,7 +54,8 @@ pub fn unknown(ev: &KeyEvent) -> String {
 
 /// Moves to the next (or previous) row matching the filter, wrapping around as less does.
 /// The tables show only matches, so this is the row after the cursor; without a filter there is
-/// nothing to match and the status line says how to search.
+/// nothing to match and the status line says how to search. The `Err` is that status line, a
+/// note for the footer rather than an error: nothing failed.
 pub fn step_match(app: &App, forward: bool) -> Result<usize, String> {
     if app.filter_text().trim().is_empty() {
         return Err(format!(

@@ -5,35 +5,49 @@ use crate::model::Proto;
 use crossterm::event::KeyEvent;
 use std::net::{IpAddr, Ipv4Addr};
 
+/// Why the why field's text is not a bind request (shown under the field).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindTextError {
+    #[error(transparent)]
+    Proto(#[from] crate::model::UnknownName),
+    /// A bare IPv6 address: is the last group a port or part of the address? Ask.
+    #[error("{0:?}: write an IPv6 address and port as [::1]:8080")]
+    Ipv6Port(String),
+    #[error(transparent)]
+    Addr(#[from] crate::addr::AddrError),
+    #[error(transparent)]
+    Port(#[from] crate::analyze::why::ServicePortError),
+    #[error("--user needs a user name or uid")]
+    UserMissing,
+    #[error("--user {0:?}: no such user")]
+    NoSuchUser(String),
+    #[error("{0:?}: expected --v6only, --reuseport, --freebind or --user USER")]
+    UnknownOption(String),
+}
+
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,
 /// `[::1]:8080/tcp`, then why's options: `--v6only`, `--reuseport`, `--freebind`, `--user U`.
-pub fn parse_bind(text: &str) -> Result<BindRequest, String> {
+pub fn parse_bind(text: &str) -> Result<BindRequest, BindTextError> {
     let mut words = text.split_whitespace();
     let t = words.next().unwrap_or("");
     let opts = super::why_act::parse_options(words)?;
     let (rest, proto) = match t.rsplit_once('/') {
-        Some((r, p)) => (r, p.parse::<Proto>().map_err(|e| e.to_string())?),
+        Some((r, p)) => (r, p.parse::<Proto>()?),
         None => (t, Proto::Tcp),
     };
     let (addr, port) = if rest.starts_with('[') {
         let (a, p) = rest
             .split_once("]:")
-            .ok_or_else(|| format!("{t:?}: write an IPv6 address and port as [::1]:8080"))?;
-        (
-            crate::addr::parse_ip(&format!("{a}]")).map_err(|e| e.to_string())?,
-            p,
-        )
+            .ok_or_else(|| BindTextError::Ipv6Port(t.to_string()))?;
+        (crate::addr::parse_ip(&format!("{a}]"))?, p)
     } else if rest.matches(':').count() > 1 {
-        // A bare IPv6 address: is the last group a port or part of the address? Ask.
-        return Err(format!(
-            "{t:?}: write an IPv6 address and port as [::1]:8080"
-        ));
+        return Err(BindTextError::Ipv6Port(t.to_string()));
     } else if let Some((a, p)) = rest.rsplit_once(':') {
-        (crate::addr::parse_ip(a).map_err(|e| e.to_string())?, p)
+        (crate::addr::parse_ip(a)?, p)
     } else {
         (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
     };
-    let port = crate::analyze::why::parse_service_port(port).map_err(|e| e.to_string())?;
+    let port = crate::analyze::why::parse_service_port(port)?;
     Ok(BindRequest {
         port,
         proto,
@@ -76,12 +90,20 @@ mod tests {
         );
         let r = parse_bind(" 127.0.0.1:80 ").unwrap();
         assert_eq!(r.addr.to_string(), "127.0.0.1");
-        assert!(parse_bind("70000").unwrap_err().contains("outside"));
-        assert!(parse_bind("0").unwrap_err().contains("any free port"));
-        assert!(parse_bind("80/icmp").is_err());
-        assert!(parse_bind("nope:80").is_err());
+        let says = |t| parse_bind(t).unwrap_err().to_string();
+        assert!(says("70000").contains("outside"));
+        assert!(says("0").contains("any free port"));
+        assert!(matches!(
+            parse_bind("80/icmp"),
+            Err(BindTextError::Proto(_))
+        ));
+        assert!(matches!(parse_bind("nope:80"), Err(BindTextError::Addr(_))));
+        assert_eq!(
+            parse_bind("::1:80"),
+            Err(BindTextError::Ipv6Port("::1:80".into()))
+        );
         for guess in ["::1:80", "[::1", "[::1]", "::1", "[::1:80"] {
-            let err = parse_bind(guess).unwrap_err();
+            let err = says(guess);
             assert!(err.contains(guess), "{guess}: {err}");
         }
     }

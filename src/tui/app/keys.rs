@@ -81,7 +81,7 @@ impl App {
                     vec![Effect::Watch(Some(req)), Effect::RefreshNow]
                 }
                 Err(e) => {
-                    self.why.error = Some(e);
+                    self.why.error = Some(e.to_string());
                     Vec::new()
                 }
             },
@@ -138,7 +138,7 @@ impl App {
             Command::NextMatch | Command::PrevMatch => {
                 match super::habits::step_match(self, cmd == Command::NextMatch) {
                     Ok(row) => self.set_row(row),
-                    Err(why) => self.note = Some(why),
+                    Err(note) => self.note = Some(note),
                 }
             }
             Command::Earlier => self.note = super::time_travel::step(self, true),

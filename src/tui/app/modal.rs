@@ -69,7 +69,7 @@ pub struct DetailPane {
 #[derive(Debug)]
 pub struct ReserveDialog {
     pub input: Input,
-    pub preview: Result<ReserveAction, String>,
+    pub preview: Result<ReserveAction, super::actions::NoPlan>,
 }
 
 impl Modal {

@@ -43,7 +43,7 @@ impl App {
     fn why_confirm(&mut self, planned: Result<PendingAction, NotOffered>, context: Vec<String>) {
         match planned {
             Ok(action) => self.open(Modal::confirm(action, context)),
-            Err(why) => self.why_info("Nothing to do", vec![why]),
+            Err(why) => self.why_info("Nothing to do", vec![why.to_string()]),
         }
     }
 
@@ -119,7 +119,7 @@ impl App {
                 }
                 match plan_step(r, &d, &snap, &netns, journal.clone()) {
                     Ok(a) => steps.push(a),
-                    Err(e) => manual.push(e),
+                    Err(e) => manual.push(e.to_string()),
                 }
             }
             if steps.is_empty() {
@@ -179,7 +179,7 @@ impl App {
                         r.cause = Some(self.why.cause);
                         plan_step(&r, &d, &snap, &netns, journal)
                     }
-                    None => Err("no process to signal for this cause".into()),
+                    None => Err(crate::action::NotOffered::NoProcessToSignal),
                 };
                 self.why_confirm(planned, context);
             }
@@ -196,7 +196,8 @@ impl App {
 /// here, once, when Enter is pressed (not on every key).
 pub(crate) fn parse_options<'a>(
     mut words: impl Iterator<Item = &'a str>,
-) -> Result<BindOptions, String> {
+) -> Result<BindOptions, super::input::BindTextError> {
+    use super::input::BindTextError;
     let mut o = BindOptions::default();
     while let Some(w) = words.next() {
         match w {
@@ -204,7 +205,7 @@ pub(crate) fn parse_options<'a>(
             "--reuseport" => o.reuseport = true,
             "--freebind" => o.freebind = true,
             "--user" => {
-                let u = words.next().ok_or("--user needs a user name or uid")?;
+                let u = words.next().ok_or(BindTextError::UserMissing)?;
                 let found = match u.parse::<u32>() {
                     Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
                     Err(_) => nix::unistd::User::from_name(u),
@@ -215,13 +216,11 @@ pub(crate) fn parse_options<'a>(
                         gid: p.gid.as_raw(),
                     },
                     (_, Ok(uid)) => ServiceUser { uid, gid: uid },
-                    _ => return Err(format!("--user {u:?}: no such user")),
+                    _ => return Err(BindTextError::NoSuchUser(u.to_string())),
                 });
             }
             _ => {
-                return Err(format!(
-                    "{w:?}: expected --v6only, --reuseport, --freebind or --user USER"
-                ));
+                return Err(BindTextError::UnknownOption(w.to_string()));
             }
         }
     }

@@ -223,7 +223,7 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, dialog: &ReserveDialog) 
         Line::from(""),
     ];
     match &dialog.preview {
-        Err(e) => lines.push(Line::from(Span::styled(e.clone(), theme.bad()))),
+        Err(e) => lines.push(Line::from(Span::styled(e.to_string(), theme.bad()))),
         Ok(a) => {
             let p = &a.plan;
             let show = |s: &crate::portset::PortSet| {
