@@ -33,12 +33,11 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
     // would replace the host's reservation with the container's list.
     let persist = !args.no_persist && (host || files.explicit);
     let before = audit(&files.layout);
-    if persist && let Err(unreadable) = before.value_under_dropin(DROPIN_NAME) {
+    if persist && let Err(unknown) = before.value_under_dropin(DROPIN_NAME) {
         return Err(CliError::failed(
             format!(
-                "the value set at boot cannot be known (could not read {unreadable}): a drop-in \
-                 written now could drop what that file reserves; nothing was changed (fix that \
-                 file, or apply with --no-persist)"
+                "{unknown}: a drop-in written now could drop what that file reserves; nothing \
+                 was changed (fix that file, or apply with --no-persist)"
             ),
             1,
         ));

@@ -88,8 +88,22 @@ pub struct CollectOptions {
 pub enum CollectError {
     #[error(transparent)]
     Netns(#[from] NetnsError),
-    #[error("{0}")]
-    Read(String),
+    #[error(transparent)]
+    Read(#[from] TableError),
+}
+
+/// Why the socket table could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("reading {dir}: {source}")]
+    Procfs { dir: String, source: std::io::Error },
+    #[error("netlink sock_diag: {0}")]
+    Netlink(nix::Error),
+    #[error("netlink sock_diag: {netlink}; /proc/net: {procfs}")]
+    Neither {
+        netlink: nix::Error,
+        procfs: std::io::Error,
+    },
 }
 
 pub(crate) use crate::paths::is_root;
@@ -118,7 +132,7 @@ type Tables = (
     u64,
     crate::model::Sysctls,
     Vec<String>,
-    Result<(Vec<crate::model::Socket>, Source), String>,
+    Result<(Vec<crate::model::Socket>, Source), TableError>,
 );
 
 /// Without the right to enter PID's namespace, its socket tables are still readable under
@@ -138,7 +152,7 @@ fn unprivileged_tables(pid: u32, why: &str) -> Tables {
     )];
     let sockets = procnet::all_sockets_in(&dir)
         .map(|s| (s, Source::Procfs))
-        .map_err(|e| format!("reading {dir}: {e}"));
+        .map_err(|source| TableError::Procfs { dir, source });
     (0, sysctls, warnings, sockets)
 }
 
@@ -290,11 +304,14 @@ pub fn collect_with(
             let sockets = match opts.source {
                 SourcePref::Procfs => procnet::all_sockets()
                     .map(|s| (s, Source::Procfs))
-                    .map_err(|e| format!("reading /proc/net: {e}")),
+                    .map_err(|source| TableError::Procfs {
+                        dir: "/proc/net".into(),
+                        source,
+                    }),
                 SourcePref::Netlink => netlink::Dumper::open()
                     .and_then(|mut d| d.sockets_with(&mut memo, states))
                     .map(|s| (s, Source::Netlink))
-                    .map_err(|e| format!("netlink sock_diag: {e}")),
+                    .map_err(TableError::Netlink),
                 SourcePref::Auto => match netlink::Dumper::open()
                     .and_then(|mut d| d.sockets_with(&mut memo, states))
                 {
@@ -305,7 +322,7 @@ pub fn collect_with(
                         ));
                         procnet::all_sockets()
                             .map(|s| (s, Source::Procfs))
-                            .map_err(|e2| format!("netlink sock_diag: {e}; /proc/net: {e2}"))
+                            .map_err(|procfs| TableError::Neither { netlink: e, procfs })
                     }
                 },
             };
@@ -323,7 +340,7 @@ pub fn collect_with(
         }
         (table, _) => table?,
     };
-    let (mut sockets, source) = sockets.map_err(CollectError::Read)?;
+    let (mut sockets, source) = sockets?;
     // /proc/net has no state filter: cut its table down to what was asked for.
     if source == Source::Procfs && opts.coverage != Coverage::All {
         sockets.retain(|s| opts.coverage.covers(s));

@@ -290,7 +290,7 @@ impl Audit {
     /// written now replaces. Files applied after the drop-in win over it anyway (see
     /// [`Audit::after_dropin`]), and the drop-in itself is left out. `Err` names the unreadable
     /// file that makes it unknown.
-    pub fn value_under_dropin(&self, dropin: &str) -> Result<Option<&Setting>, String> {
+    pub fn value_under_dropin(&self, dropin: &str) -> Result<Option<&Setting>, BootUnknown> {
         let before = |f: &Path| {
             !self.is_after(f, dropin) && f.file_name().is_none_or(|n| n.to_string_lossy() != dropin)
         };
@@ -303,7 +303,9 @@ impl Audit {
         for (i, (f, at)) in self.unreadable_files.iter().enumerate() {
             // An unreadable file matters unless a valid assignment is applied after it.
             if before(f) && winner.is_none_or(|(w, _)| w < *at) {
-                return Err(self.unreadable.get(i).cloned().unwrap_or_default());
+                return Err(BootUnknown {
+                    reason: self.unreadable.get(i).cloned().unwrap_or_default(),
+                });
             }
         }
         Ok(winner.map(|(_, s)| s))
@@ -317,6 +319,15 @@ impl Audit {
             None => Vec::new(),
         }
     }
+}
+
+/// A file applied at boot before the drop-in could not be read: what the drop-in would sit on
+/// is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the value set at boot cannot be known (could not read {reason})")]
+pub struct BootUnknown {
+    /// Why the file could not be read (it names the file).
+    pub reason: String,
 }
 
 /// Reads every file of the layout and collects the assignments of [`KEY`]. Files are read as

@@ -100,16 +100,32 @@ fn workload_of(pid: u32, roots: &RuntimeRoots) -> Option<String> {
         .map(|w| w.label)
 }
 
-fn dump(pool: &mut NetnsPool, inode: u64, full: bool, bound: bool) -> Result<Vec<Socket>, String> {
-    let d = pool
-        .get(inode)
-        .ok_or_else(|| "no sock_diag socket".to_string())?;
+/// Why one namespace's table is missing from an all-namespaces snapshot (its summary says so).
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Open(#[from] pool::OpenError),
+    #[error("no sock_diag socket")]
+    NoSocket,
+    #[error("sock_diag: {0}")]
+    Dump(nix::Error),
+    #[error("not read")]
+    NotRead,
+}
+
+fn dump(
+    pool: &mut NetnsPool,
+    inode: u64,
+    full: bool,
+    bound: bool,
+) -> Result<Vec<Socket>, ReadError> {
+    let d = pool.get(inode).ok_or(ReadError::NoSocket)?;
     let mut socks = if full {
         d.all_sockets()
     } else {
         d.listening_sockets(bound)
     }
-    .map_err(|e| format!("sock_diag: {e}"))?;
+    .map_err(ReadError::Dump)?;
     for s in &mut socks {
         s.netns = inode;
     }
@@ -134,15 +150,15 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let pool = guard.get_or_insert_with(NetnsPool::default);
 
-    let mut results: BTreeMap<u64, Result<Vec<Socket>, String>> = BTreeMap::new();
+    let mut results: BTreeMap<u64, Result<Vec<Socket>, ReadError>> = BTreeMap::new();
     let sync_and_dump =
         |pool: &mut NetnsPool,
          entries: &BTreeMap<u64, NsEntry>,
-         results: &mut BTreeMap<u64, Result<Vec<Socket>, String>>| {
+         results: &mut BTreeMap<u64, Result<Vec<Socket>, ReadError>>| {
             let wanted: Vec<(u64, Vec<PathBuf>)> =
                 entries.values().map(|e| (e.inode, e.handles())).collect();
             for (inode, e) in pool.sync(here, &wanted) {
-                results.insert(inode, Err(e));
+                results.insert(inode, Err(e.into()));
             }
             for inode in entries.keys() {
                 if !results.contains_key(inode) {
@@ -190,9 +206,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     let mut sockets = Vec::new();
     let mut namespaces = Vec::new();
     for (inode, entry) in &entries {
-        let r = results
-            .remove(inode)
-            .unwrap_or_else(|| Err("not read".into()));
+        let r = results.remove(inode).unwrap_or(Err(ReadError::NotRead));
         let (count, error) = match r {
             Ok(mut s) => {
                 if *inode == focus {
@@ -203,7 +217,8 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
                 sockets.extend(s);
                 (n, None)
             }
-            Err(e) => (0, Some(e)),
+            // The summary is the snapshot document: the reason travels as text.
+            Err(e) => (0, Some(e.to_string())),
         };
         if let Some(e) = &error {
             warnings.push(format!("network namespace {inode}: {e}"));

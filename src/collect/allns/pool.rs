@@ -19,7 +19,9 @@ pub struct NetnsPool {
 
 /// Why a namespace's sock_diag socket could not be opened (the last handle's reason).
 #[derive(Debug, thiserror::Error)]
-enum OpenError {
+pub enum OpenError {
+    #[error("sock_diag socket: {0}")]
+    Here(nix::Error),
     #[error("no handle on namespace {inode}")]
     NoHandle { inode: u64 },
     #[error("{}: {source}", .handle.display())]
@@ -70,7 +72,7 @@ impl NetnsPool {
     /// Keeps sockets for exactly the namespaces in `wanted` (inode and handles), opening the
     /// missing ones on one helper thread. `own` is the calling thread's namespace, whose socket
     /// is opened here without setns. Returns the namespaces that could not be opened.
-    pub fn sync(&mut self, own: u64, wanted: &[(u64, Vec<PathBuf>)]) -> Vec<(u64, String)> {
+    pub fn sync(&mut self, own: u64, wanted: &[(u64, Vec<PathBuf>)]) -> Vec<(u64, OpenError)> {
         self.dumpers
             .retain(|inode, _| wanted.iter().any(|(w, _)| w == inode));
         let mut errors = Vec::new();
@@ -86,7 +88,7 @@ impl NetnsPool {
                     Ok(d) => {
                         self.dumpers.insert(inode, d);
                     }
-                    Err(e) => errors.push((inode, format!("sock_diag socket: {e}"))),
+                    Err(e) => errors.push((inode, OpenError::Here(e))),
                 }
             } else {
                 remote.push((inode, handles));
@@ -111,7 +113,7 @@ impl NetnsPool {
                 Ok(fd) => {
                     self.dumpers.insert(inode, Dumper::from_fd(fd));
                 }
-                Err(e) => errors.push((inode, e.to_string())),
+                Err(e) => errors.push((inode, e)),
             }
         }
         errors

@@ -38,11 +38,8 @@ impl ActionContext {
         let audit = crate::reserve::audit(&layout);
         let under = match audit.value_under_dropin(crate::reserve::DROPIN_NAME) {
             Ok(s) => s,
-            Err(unreadable) => {
-                self.no_persist = Some(format!(
-                    "the value set at boot cannot be known (could not read {unreadable}): only \
-                     the runtime value is changed"
-                ));
+            Err(unknown) => {
+                self.no_persist = Some(format!("{unknown}: only the runtime value is changed"));
                 return;
             }
         };
