@@ -225,8 +225,8 @@ impl Joiner {
             local_port: s.sport,
             remote_addr: s.daddr,
             remote_port: s.dport,
-            old_state: State::from_kernel(proto, s.old),
-            state: State::from_kernel(proto, s.new).unwrap_or(State::Close),
+            old_state: traced_state(s.old),
+            state: traced_state(s.new).unwrap_or(State::Close),
             kernel_chosen: k.kernel_chosen,
             owner: k.owner.clone(),
             owner_via: k.via,
@@ -258,6 +258,15 @@ impl Joiner {
                 self.listeners.insert(e.local_port, o.clone());
             }
         }
+    }
+}
+
+/// A state as the tracepoint reports it. TCP_CLOSE there is a socket before its first
+/// connect or listen, or after its close (not only a bound one, as in a dump): "CLOSE".
+fn traced_state(code: u8) -> Option<State> {
+    match code {
+        TCP_CLOSE => Some(State::Close),
+        c => State::from_kernel(Proto::Tcp, c),
     }
 }
 
@@ -333,5 +342,24 @@ mod tests {
             j.process(&softirq(3, TCP_SYN_RECV, TCP_CLOSE), &mut never)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_closed_socket_reads_close_not_bound() {
+        use crate::model::State;
+        let mut j = Joiner::new(&[8080], None);
+        let mut never = |_: &Sample| -> bool { panic!("no search without --netns") };
+        let mut listen = softirq(4, TCP_CLOSE, TCP_LISTEN);
+        listen.in_process = true;
+        let took = j
+            .process(&listen, &mut never)
+            .map(|e| (e.old_state, e.state));
+        assert_eq!(took, Some((Some(State::Close), State::Listen)));
+        let mut close = softirq(4, TCP_LISTEN, TCP_CLOSE);
+        close.in_process = true;
+        let left = j
+            .process(&close, &mut never)
+            .map(|e| (e.old_state, e.state));
+        assert_eq!(left, Some((Some(State::Listen), State::Close)));
     }
 }
