@@ -17,6 +17,21 @@ fn temp_home(test: &str) -> std::path::PathBuf {
     d
 }
 
+/// The incident recording opened with `--replay` in a `cols`x`rows` terminal, with a config
+/// home of its own, once its first screen is drawn.
+fn replay(test: &str, cols: u16, rows: u16) -> (Tui, std::path::PathBuf) {
+    let home = temp_home(test);
+    let cfg = home.to_str().expect("utf-8");
+    let tui = Tui::start(
+        &["--replay", "assets/incident.json"],
+        &[("XDG_CONFIG_HOME", cfg)],
+        cols,
+        rows,
+    );
+    tui.wait_text("kubelet");
+    (tui, home)
+}
+
 #[test]
 fn a_person_finds_a_listener_filters_maps_and_quits() {
     if !private_netns("tui_e2e_flow") {
@@ -100,15 +115,9 @@ fn a_person_finds_a_listener_filters_maps_and_quits() {
 
 #[test]
 fn replay_opens_the_recording_and_bad_input_exits_2() {
-    let home = temp_home("replay");
+    let (mut tui, home) = replay("replay", 100, 30);
     let cfg = home.to_str().expect("utf-8");
-    let mut tui = Tui::start(
-        &["--replay", "assets/incident.json"],
-        &[("XDG_CONFIG_HOME", cfg)],
-        100,
-        30,
-    );
-    let screen = tui.wait_text("kubelet");
+    let screen = tui.text();
     assert!(
         screen.contains("REPLAY") && screen.contains("AT RISK"),
         "{screen}"
@@ -162,15 +171,7 @@ fn replay_opens_the_recording_and_bad_input_exits_2() {
 /// again with the arrow key, as the real binary draws them in a terminal.
 #[test]
 fn a_person_groups_connections_and_unfolds_one() {
-    let home = temp_home("groups");
-    let cfg = home.to_str().expect("utf-8");
-    let mut tui = Tui::start(
-        &["--replay", "assets/incident.json"],
-        &[("XDG_CONFIG_HOME", cfg)],
-        100,
-        30,
-    );
-    tui.wait_text("kubelet");
+    let (mut tui, home) = replay("groups", 100, 30);
     tui.keys("2");
     tui.wait_text("Connections (124)");
     tui.keys("f");
@@ -341,15 +342,7 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
 
 #[test]
 fn pressing_c_puts_the_osc52_sequence_on_the_terminal() {
-    let home = temp_home("osc52");
-    let cfg = home.to_str().expect("utf-8");
-    let mut tui = Tui::start(
-        &["--replay", "assets/incident.json"],
-        &[("XDG_CONFIG_HOME", cfg)],
-        120,
-        35,
-    );
-    tui.wait_text("kubelet");
+    let (mut tui, home) = replay("osc52", 120, 35);
     tui.keys("4e10080\r");
     tui.wait_text("Plan: what frees the port");
     tui.keys("c");
@@ -367,4 +360,5 @@ fn pressing_c_puts_the_osc52_sequence_on_the_terminal() {
     tui.keys("\x1b");
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
+    let _ = std::fs::remove_dir_all(home);
 }
