@@ -11,13 +11,13 @@
 
 #[path = "fill.rs"]
 mod fill;
+#[path = "measure.rs"]
+mod measure;
 
 use nix::sched::{CloneFlags, unshare};
-use nix::sys::resource::{UsageWho, getrusage};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::time::Instant;
 
 /// `--ns-child N`: a fresh network namespace with N sockets (4/5 TCP listeners, 1/5 UDP).
 fn ns_child(n: usize) -> ExitCode {
@@ -38,39 +38,10 @@ fn ns_child(n: usize) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn measure_mode(cmd: &[String]) -> ExitCode {
-    let devnull = std::fs::File::create("/dev/null").expect("/dev/null");
-    let t = Instant::now();
-    let status = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdout(devnull)
-        .status()
-        .expect("spawn measured command");
-    let wall = t.elapsed().as_micros();
-    let ru = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
-    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as i128 * 1_000_000 + t.tv_usec() as i128;
-    println!(
-        "{wall} {} {}",
-        tv(ru.user_time()) + tv(ru.system_time()),
-        status.success()
-    );
-    ExitCode::SUCCESS
-}
-
 /// (wall ms, cpu ms) of one run, children included.
 fn measure(me: &str, cmd: &[&str]) -> (f64, f64) {
-    let out = Command::new(me)
-        .arg("--measure")
-        .args(cmd)
-        .output()
-        .expect("measure");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(f.get(2), Some(&"true"), "{cmd:?} failed: {text}");
-    (
-        f[0].parse::<f64>().expect("wall") / 1000.0,
-        f[1].parse::<f64>().expect("cpu") / 1000.0,
-    )
+    let m = measure::run(me, cmd);
+    (m.wall_ms, m.cpu_ms)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -81,7 +52,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("--measure") => return measure_mode(&args[1..]),
+        Some("--measure") => return measure::measure_mode(&args[1..]),
         Some("--child") => {
             return fill::child_mode(args[1].parse().expect("n"), args[2].parse().expect("i"));
         }

@@ -11,11 +11,13 @@
 
 #[path = "fill.rs"]
 mod fill;
+#[path = "measure.rs"]
+mod measure;
 
 use nix::sys::resource::{UsageWho, getrusage};
 use portscope::collect::owner_cache::OwnerCache;
 use portscope::collect::{CollectOptions, collect, collect_with};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 fn cpu(who: UsageWho) -> Duration {
@@ -37,40 +39,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `--measure CMD...`: run one command with stdout to /dev/null, print "wall_us cpu_us".
-fn measure_mode(cmd: &[String]) -> ExitCode {
-    let devnull = std::fs::File::create("/dev/null").unwrap();
-    let t = Instant::now();
-    let ok = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdout(devnull)
-        .status()
-        .unwrap()
-        .success();
-    let sys = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().system_time();
-    println!(
-        "{} {} {ok} {}",
-        t.elapsed().as_micros(),
-        cpu(UsageWho::RUSAGE_CHILDREN).as_micros(),
-        sys.tv_sec() * 1_000_000 + sys.tv_usec()
-    );
-    ExitCode::SUCCESS
-}
-
 /// (wall ms, cpu ms, of which kernel ms) of one `ss` run.
 fn ss(me: &str, args: &str) -> (f64, f64, f64) {
-    let out = Command::new(me)
-        .args(["--measure", "ss", args])
-        .output()
-        .unwrap();
-    let t = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = t.split_whitespace().collect();
-    assert_eq!(f.get(2), Some(&"true"), "ss failed: {t}");
-    (
-        f[0].parse::<f64>().unwrap() / 1000.0,
-        f[1].parse::<f64>().unwrap() / 1000.0,
-        f[3].parse::<f64>().unwrap() / 1000.0,
-    )
+    let m = measure::run(me, &["ss", args]);
+    (m.wall_ms, m.cpu_ms, m.sys_ms)
 }
 
 /// (wall ms, cpu ms) of one call.
@@ -86,7 +58,7 @@ fn timed<T>(f: impl FnOnce() -> T) -> (f64, f64, T) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--measure") {
-        return measure_mode(&args[1..]);
+        return measure::measure_mode(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("--child") {
         return fill::child_mode(args[1].parse().unwrap(), args[2].parse().unwrap());

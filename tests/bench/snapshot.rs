@@ -11,10 +11,10 @@
 
 #[path = "fill.rs"]
 mod fill;
+#[path = "measure.rs"]
+mod measure;
 
-use nix::sys::resource::{UsageWho, getrusage};
-use std::process::{Command, ExitCode};
-use std::time::Instant;
+use std::process::ExitCode;
 
 struct Sample {
     wall_ms: f64,
@@ -27,36 +27,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `--measure CMD ARGS...`: run one command, print "wall_us cpu_us maxrss_kb".
-fn measure_mode(cmd: &[String]) -> ExitCode {
-    let devnull = std::fs::File::create("/dev/null").expect("/dev/null");
-    let t = Instant::now();
-    let status = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdout(devnull)
-        .status()
-        .expect("spawn measured command");
-    let wall = t.elapsed().as_micros();
-    let ru = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
-    let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as i128 * 1_000_000 + t.tv_usec() as i128;
-    let cpu = tv(ru.user_time()) + tv(ru.system_time());
-    println!("{wall} {cpu} {} {}", ru.max_rss(), status.success());
-    ExitCode::SUCCESS
-}
-
 fn run_measured(me: &str, cmd: &[&str]) -> Sample {
-    let out = Command::new(me)
-        .arg("--measure")
-        .args(cmd)
-        .output()
-        .expect("measure");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    assert_eq!(f.get(3), Some(&"true"), "{cmd:?} failed: {text}");
+    let m = measure::run(me, cmd);
     Sample {
-        wall_ms: f[0].parse::<f64>().expect("wall") / 1000.0,
-        cpu_ms: f[1].parse::<f64>().expect("cpu") / 1000.0,
-        rss_mb: f[2].parse::<f64>().expect("rss") / 1024.0,
+        wall_ms: m.wall_ms,
+        cpu_ms: m.cpu_ms,
+        rss_mb: m.rss_mb,
     }
 }
 
@@ -81,7 +57,7 @@ fn count_sockets() -> usize {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--measure") {
-        return measure_mode(&args[1..]);
+        return measure::measure_mode(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("--child") {
         let n = args[1].parse().expect("n");
