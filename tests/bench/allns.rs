@@ -15,9 +15,9 @@ mod fill;
 mod measure;
 
 use nix::sched::{CloneFlags, unshare};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 /// `--ns-child N`: a fresh network namespace with N sockets (4/5 TCP listeners, 1/5 UDP).
 fn ns_child(n: usize) -> ExitCode {
@@ -83,24 +83,11 @@ fn main() -> ExitCode {
     let crowd = std::thread::spawn(move || fill::fill(&me2, conns, 20))
         .join()
         .expect("fill");
-    let mut children: Vec<Child> = (0..namespaces)
-        .map(|_| {
-            Command::new(&me)
-                .args(["--ns-child", &per.to_string()])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("spawn namespace child")
-        })
-        .collect();
-    for c in &mut children {
-        let mut line = String::new();
-        BufReader::new(c.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready");
-        assert_eq!(line.trim(), "ready");
-    }
-    let pids: Vec<String> = children.iter().map(|c| c.id().to_string()).collect();
+    let held = fill::spawn_ready(
+        &me,
+        (0..namespaces).map(|_| vec!["--ns-child".to_string(), per.to_string()]),
+    );
+    let pids: Vec<String> = held.children.iter().map(|c| c.id().to_string()).collect();
     let script = format!(
         "for p in {}; do nsenter -t $p -n ss -tlnup; done",
         pids.join(" ")
@@ -135,10 +122,6 @@ fn main() -> ExitCode {
         ps_wall / ss_wall,
         ps_cpu / ss_cpu
     );
-    for c in &mut children {
-        drop(c.stdin.take());
-        let _ = c.wait();
-    }
-    drop(crowd);
+    drop((held, crowd));
     ExitCode::SUCCESS
 }

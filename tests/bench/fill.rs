@@ -70,10 +70,18 @@ pub fn fill(me: &str, n: usize, procs: usize) -> Filled {
     );
     std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65000").expect("range");
     let per = n / procs;
-    let mut children: Vec<Child> = (0..procs)
-        .map(|i| {
+    spawn_ready(
+        me,
+        (0..procs).map(|i| vec!["--child".to_string(), per.to_string(), i.to_string()]),
+    )
+}
+
+/// Runs `me` once per argument list and returns when each says "ready" on its stdout.
+pub fn spawn_ready(me: &str, args: impl Iterator<Item = Vec<String>>) -> Filled {
+    let mut children: Vec<Child> = args
+        .map(|a| {
             Command::new(me)
-                .args(["--child", &per.to_string(), &i.to_string()])
+                .args(a)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
