@@ -15,6 +15,7 @@ pub mod escape;
 pub mod filter;
 pub mod guard;
 pub mod history;
+pub mod kernel_file;
 pub mod model;
 pub mod paths;
 pub mod reserve;

@@ -318,12 +318,7 @@ fn a_reservation_applies_and_undoes_through_the_executor() {
     assert_eq!(a.plan.held.len(), 1, "the listener holds it now");
     let outcome = execute(&PendingAction::ApplyReservation(a));
     assert!(outcome.ok(), "{outcome:?}");
-    let proc = || {
-        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
-            .expect("read")
-            .trim()
-            .to_string()
-    };
+    let proc = || common::reserve::runtime();
     assert_eq!(proc(), "40123");
     let undo = portscope::reserve::plan_undo(&journal, &NetnsTarget::Current).expect("undo plan");
     let outcome = execute(&PendingAction::UndoReservation(undo));

@@ -77,7 +77,7 @@ fn fix_on_the_thief_reserves_closes_and_keeps_the_client_running() {
     let reserve = out.find("Step 1: first reserve").expect(&out);
     let close = out.find("Step 2: close the connection").expect(&out);
     assert!(reserve < close);
-    let reserved = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").unwrap();
+    let reserved = common::reserve::runtime();
     assert_eq!(reserved.trim(), port.to_string());
     assert!(
         alive(&mut thief),

@@ -313,12 +313,7 @@ fn reserve_playbook_checks_first_then_applies_canonically_and_is_idempotent() {
         assert_eq!(code, 0, "{out}{err}");
         out
     };
-    let runtime = || {
-        std::fs::read_to_string(PROC)
-            .expect("read")
-            .trim()
-            .to_string()
-    };
+    let runtime = || common::reserve::runtime();
     let before = host_defaults();
     // Default: check mode. Reports the change, makes none.
     let out = play(&[]);

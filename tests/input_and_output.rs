@@ -143,3 +143,141 @@ fn the_why_field_refuses_an_ambiguous_address() {
     assert_eq!(tui.exit_code(), 0);
     let _ = std::fs::remove_dir_all(home);
 }
+
+/// Runs `cmd` with `stdout` and a deadline: (status, stderr). A command that outlives the
+/// deadline is killed and fails the test (a write error must end it, not leave it hanging).
+fn run_bounded(cmd: &mut std::process::Command, stdout: Stdio, what: &str) -> (i32, String) {
+    let mut child = {
+        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        cmd.stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let mut status = None;
+    let ended = wait_until(std::time::Duration::from_secs(60), || {
+        status = child.try_wait().expect("wait");
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{what}: still running 60 s after its output failed");
+    }
+    let err = reader.join().unwrap_or_default();
+    (status.and_then(|s| s.code()).unwrap_or(-1), err)
+}
+
+/// Every subcommand that writes to stdout, against a reader that went away and a full disk:
+/// a closed pipe is status 1 and no message, a full disk status 1 and one line; for `check`,
+/// the monitoring convention's UNKNOWN (3) either way. Never a panic (101), never 0.
+#[test]
+fn every_subcommand_handles_a_closed_pipe_and_a_full_disk() {
+    if !private_netns("output_matrix") {
+        return;
+    }
+    if !std::path::Path::new("/dev/full").exists() {
+        skip("output_matrix", "no /dev/full");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("port.log");
+    let listener = tcp_listen("127.0.0.1:0");
+    let port = port_of(&listener).to_string();
+    // A history log with something in it: a short recording of the listener's port.
+    let (code, _, err) = run(portscope().args([
+        "watch",
+        &port,
+        "--poll",
+        "--for",
+        "1s",
+        "--record",
+        log.to_str().expect("utf-8 path"),
+    ]));
+    assert_eq!(code, 0, "recording: {err}");
+    let log = log.to_str().expect("utf-8 path").to_string();
+    let fleet = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet/db1.json");
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["snapshot"], 1),
+        (vec!["snapshot", "--json"], 1),
+        (vec!["why", &port], 1),
+        (vec!["why", &port, "--json"], 1),
+        (vec!["reserve", "status"], 1),
+        (vec!["reserve", "status", "--json"], 1),
+        (vec!["reserve", "plan", "8080"], 1),
+        (vec!["check", "--port", &port], 3),
+        (vec!["check", "--port", &port, "--json"], 3),
+        (vec!["metrics"], 1),
+        (vec!["services"], 1),
+        (vec!["services", "--json"], 1),
+        (vec!["fleet", "report", fleet], 1),
+        (vec!["completions", "bash"], 1),
+        (vec!["man"], 1),
+        (vec!["watch", &port, "--poll", "--for", "20s"], 1),
+        (vec!["history", &log], 1),
+        (vec!["history", &log, "--json"], 1),
+    ];
+    for (args, want) in &cases {
+        let what = format!("{args:?}");
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let (code, err) = run_bounded(portscope().args(args), Stdio::from(full), &what);
+        assert_eq!(code, *want, "{what} > /dev/full: {err}");
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{what} > /dev/full: {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+
+        let (read, write) = nix::unistd::pipe().expect("pipe");
+        drop(read);
+        let (code, err) = run_bounded(portscope().args(args), Stdio::from(write), &what);
+        assert_eq!(code, *want, "{what} | (closed): {err}");
+        assert!(err.is_empty(), "{what} | (closed): no message: {err}");
+    }
+}
+
+/// Files portscope is told to read are read only when they are regular files: a FIFO (which
+/// would block the open for ever) and a link to a device (/dev/zero would be read until memory
+/// runs out) are refused at once with one line, status 2.
+#[test]
+fn fifos_and_devices_are_refused_never_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let zero = dir.path().join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+    for bad in [&fifo, &zero] {
+        let bad = bad.to_str().expect("utf-8 path");
+        for args in [
+            vec!["history", bad],
+            vec!["history", bad, "--json"],
+            vec!["fleet", "report", bad],
+            vec!["--replay", bad],
+            vec!["--config", bad],
+            vec!["--config", bad, "check", "--port", "20999"],
+        ] {
+            let what = format!("{args:?}");
+            let (code, err) = run_bounded(portscope().args(&args), Stdio::null(), &what);
+            let want = if args.contains(&"check") { 3 } else { 2 };
+            assert_eq!(code, want, "{what}: {err}");
+            if want == 2 {
+                assert_eq!(err.trim_end().lines().count(), 1, "{what}: {err}");
+                assert!(
+                    err.contains("FIFO") || err.contains("device"),
+                    "{what}: names what it is: {err}"
+                );
+            }
+        }
+    }
+}

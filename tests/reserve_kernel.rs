@@ -547,6 +547,16 @@ fn netns_flag_changes_only_that_namespace() {
 
 /// Runs `portscope reserve ARGS` in a pseudo-terminal, answers the prompt, returns the status.
 fn apply_in_pty(env: &Env, args: &[&str], answer: &str) -> (u32, String) {
+    apply_in_pty_after(env, args, || {}, answer)
+}
+
+/// As [`apply_in_pty`], running `meanwhile` while the prompt waits for the answer.
+fn apply_in_pty_after(
+    env: &Env,
+    args: &[&str],
+    meanwhile: impl FnOnce(),
+    answer: &str,
+) -> (u32, String) {
     use portable_pty::{CommandBuilder, PtySize, native_pty_system};
     use std::io::{Read, Write};
     use std::sync::{Arc, Mutex};
@@ -591,6 +601,7 @@ fn apply_in_pty(env: &Env, args: &[&str], answer: &str) -> (u32, String) {
         "no prompt: {}",
         screen.lock().map(|s| s.clone()).unwrap_or_default()
     );
+    meanwhile();
     let mut w = pair.master.take_writer().expect("writer");
     w.write_all(answer.as_bytes()).expect("type");
     w.flush().expect("flush");
@@ -621,4 +632,42 @@ fn the_terminal_prompt_defaults_to_no() {
     assert_eq!(code, 0, "{screen}");
     assert_eq!(runtime(), "8080,9000-9010");
     assert!(env.dropin().exists());
+}
+
+/// Someone edits the drop-in (or another sysctl.d file) while apply waits at its prompt: the
+/// apply refuses, changing nothing, instead of overwriting the edit.
+#[test]
+fn an_edit_made_while_the_prompt_waits_is_never_overwritten() {
+    if !private_netns("reserve_edit_at_prompt") {
+        return;
+    }
+    let env = Env::new();
+    set_runtime("9000");
+    std::fs::write(env.dropin(), format!("{KEY} = 9000\n")).unwrap();
+    let edited = format!("# the administrator's edit\n{KEY} = 9000,9100\n");
+    let (code, screen) = apply_in_pty_after(
+        &env,
+        &["apply", "8080"],
+        || std::fs::write(env.dropin(), &edited).unwrap(),
+        "y\r",
+    );
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("changed since the plan was made"),
+        "{screen}"
+    );
+    assert_eq!(std::fs::read_to_string(env.dropin()).unwrap(), edited);
+    assert_eq!(runtime(), "9000");
+    // Another file of the layout counts too.
+    let vendor = env.root().join("usr/lib/sysctl.d");
+    std::fs::create_dir_all(&vendor).unwrap();
+    let (code, screen) = apply_in_pty_after(
+        &env,
+        &["apply", "8080"],
+        || std::fs::write(vendor.join("50-vendor.conf"), format!("{KEY} = 5000\n")).unwrap(),
+        "y\r",
+    );
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("50-vendor.conf"), "{screen}");
+    assert_eq!(runtime(), "9000");
 }

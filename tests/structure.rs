@@ -155,3 +155,32 @@ fn no_source_file_is_over_500_lines() {
         "no longer over the limit (or gone): delete from KNOWN_OVER in tests/structure.rs: {fixed:?}"
     );
 }
+
+/// Every file is read through one of two readers: `kernel_file` for procfs and tracefs (one large
+/// first read: the reserved-ports handler answers only at offset 0, and `read_to_string` starts
+/// with 32 bytes), and `safefs` for files on disk (no FIFO, no device, a size cap). A plain
+/// `std::fs::read`/`read_to_string` in src/ outside tests is one that skipped both.
+#[test]
+fn files_are_read_through_kernel_file_or_safefs() {
+    let mut found = Vec::new();
+    for (file, text) in src("src") {
+        if file.ends_with("kernel_file.rs") || file.ends_with("tests.rs") {
+            continue;
+        }
+        // Unit tests at the end of a file may read what they wrote.
+        let body = text
+            .split("#[cfg(test)]\nmod tests")
+            .next()
+            .unwrap_or(&text);
+        for (n, line) in body.lines().enumerate() {
+            if line.contains("fs::read_to_string(") || line.contains("fs::read(") {
+                found.push(format!("{file}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "read these through crate::kernel_file or crate::safefs:\n{}",
+        found.join("\n")
+    );
+}

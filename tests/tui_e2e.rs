@@ -195,10 +195,7 @@ fn a_person_groups_connections_and_unfolds_one() {
 }
 
 fn reserved_now() -> String {
-    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports")
-        .expect("read sysctl")
-        .trim()
-        .to_string()
+    common::reserve::runtime()
 }
 
 #[test]

@@ -29,7 +29,6 @@ use nix::fcntl::{OFlag, openat, readlinkat};
 use nix::sys::stat::Mode;
 use rustix::event::{PollFd, PollFlags, poll};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
@@ -198,7 +197,7 @@ impl Target {
     /// `Pid:` of our pidfd's fdinfo: the pinned process's PID as our /proc's namespace sees it.
     fn fdinfo_pid(&self) -> Option<i64> {
         let info =
-            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd())).ok()?;
+            crate::kernel_file::read(format!("/proc/self/fdinfo/{}", self.fd.as_raw_fd())).ok()?;
         info.lines()
             .find_map(|l| l.strip_prefix("Pid:"))
             .and_then(|v| v.trim().parse().ok())
@@ -221,14 +220,15 @@ impl Target {
             Mode::empty(),
         )
         .map_err(|e| gone_or(e, name))?;
-        let mut text = String::new();
-        std::fs::File::from(fd)
-            .read_to_string(&mut text)
-            .map_err(|e| match e.raw_os_error() {
-                Some(code) => gone_or(nix::Error::from_raw(code), name),
-                None => KillError::Other(format!("{name}: {e}")),
-            })?;
-        Ok(text)
+        let bytes = crate::kernel_file::read_all(
+            &mut std::fs::File::from(fd),
+            crate::kernel_file::MAX_VALUE,
+        )
+        .map_err(|e| match e.raw_os_error() {
+            Some(code) => gone_or(nix::Error::from_raw(code), name),
+            None => KillError::Other(format!("{name}: {e}")),
+        })?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// Start time, command name and PID-namespace role of the pinned process.

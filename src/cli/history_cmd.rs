@@ -1,5 +1,13 @@
 //! `portscope history FILE [--port P] [--at TIME]`: who held a port, from a recorded log.
 
+/// A line of output through [`super::out::print`]: escaped, and a failed write (`| head`, a
+/// full disk) is the command's status 1, never a panic as `println!` would.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        super::out::print(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 use super::watch_cmd::{clock, owner_text};
 use super::{CliError, CliResult};
 use crate::escape::escape_field as foreign;
@@ -161,16 +169,11 @@ pub fn run(args: &HistoryArgs) -> CliResult {
                 "notes": notes,
             }),
         };
-        return match serde_json::to_string_pretty(&doc) {
-            Ok(s) => {
-                println!("{s}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => Err(CliError::failed(e, 1)),
-        };
+        super::out::print_json(&doc);
+        return Ok(ExitCode::SUCCESS);
     }
     for n in &notes {
-        println!("note: {}", foreign(n));
+        say!("note: {}", foreign(n));
     }
     let what = args
         .port
@@ -180,7 +183,7 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             if let Some((first, last)) = history.span()
                 && (t < first || t > last)
             {
-                println!(
+                say!(
                     "note: {} is outside the recording ({} to {}): what is shown is the state at its {}",
                     clock(t),
                     clock(first),
@@ -195,11 +198,11 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             let table = history.table_at(t);
             let holders = table.on_port(args.port);
             if holders.is_empty() {
-                println!("nobody held {what} at {}", clock(t));
+                say!("nobody held {what} at {}", clock(t));
             } else {
-                println!("{what} at {}:", clock(t));
+                say!("{what} at {}:", clock(t));
                 for c in holders {
-                    println!("  {}", change_text(c));
+                    say!("  {}", change_text(c));
                 }
             }
         }
@@ -207,10 +210,10 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             let mut any = false;
             for c in history.timeline(args.port) {
                 any = true;
-                println!("{}", change_text(c));
+                say!("{}", change_text(c));
             }
             if !any {
-                println!("no changes on {what} in {}", args.file.display());
+                say!("no changes on {what} in {}", args.file.display());
             }
         }
     }

@@ -376,9 +376,11 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Why(args)) => out::finish(why_cmd::run(&args, &netns)),
         Some(Command::Fix(args)) => out::finish(fix_cmd::run(&args, &netns)),
         Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
-        Some(Command::Check(args)) => check_cmd::run_check(&args, &netns, cli.config.as_deref()),
+        Some(Command::Check(args)) => {
+            out::finish_check(check_cmd::run_check(&args, &netns, cli.config.as_deref()))
+        }
         Some(Command::Metrics(args)) => {
-            check_cmd::run_metrics(&args, &netns, cli.config.as_deref())
+            out::finish(check_cmd::run_metrics(&args, &netns, cli.config.as_deref()))
         }
         Some(Command::Services(args)) => {
             out::finish(services_cmd::run(&args, &netns, cli.config.as_deref()))

@@ -122,6 +122,24 @@ pub fn finish(result: CliResult) -> CliResult {
     }
 }
 
+/// `check`'s result once it is done: a plugin whose answer could not be written has not
+/// answered, so a failed write is UNKNOWN (3), never the status of a line nobody read. The
+/// reason goes to stderr (stdout is what failed), except for a reader that went away.
+pub fn finish_check(result: CliResult) -> CliResult {
+    let failed = WRITE_FAILED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    match (result, failed) {
+        (Ok(_), Some(e)) => Err(CliError::output(
+            &e,
+            ExitCode::from(super::check_cmd::EXIT_UNKNOWN),
+        )),
+        (Err(CliError::CheckUnknown(msg)), None) => Err(CliError::CheckUnknown(msg)),
+        (result, _) => result,
+    }
+}
+
 /// One line on stderr, escaped (messages quote paths and arguments).
 pub fn eprint_line(s: &str) {
     let mut err = io::stderr().lock();

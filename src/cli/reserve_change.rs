@@ -46,6 +46,14 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
     if persist {
         add_boot_warnings(&mut plan, &before, &snap, &files.dropin);
     }
+    let asked_nothing = c.spec.as_ref().is_none_or(|p| p.is_empty())
+        && c.remove.as_ref().is_none_or(|p| p.is_empty())
+        && (!c.at_risk || crate::reserve::at_risk_ports(&snap).is_empty());
+    if asked_nothing {
+        // Asked for nothing, change nothing: not even the boot value the plan would merge in.
+        print(&text::nothing_asked(&plan, netns));
+        return Ok(ExitCode::SUCCESS);
+    }
     print(&text::plan(&plan, &snap.netns));
     if !plan.refusals.is_empty() {
         return Err(CliError::bad_input(format!(
@@ -95,6 +103,7 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
     );
     req.sysctl_root = files.root.clone();
     req.force = args.force;
+    req.boot_seen = persist.then(|| before.seen());
     match crate::reserve::apply(&req) {
         Ok(outcome) => {
             let overrides = match &outcome.entry.dropin {

@@ -11,7 +11,7 @@ use crate::reserve::fleet::shell_quote;
 use crate::reserve::journal::Entry;
 use crate::reserve::sysctld::{Setting, override_warnings};
 use crate::reserve::{
-    Audit, BootValue, DROPIN_NAME, ErrorKind, Plan, SysctlLayout, ansible_task, at_risk_listeners,
+    Audit, DROPIN_NAME, ErrorKind, Plan, SysctlLayout, ansible_task, at_risk_listeners,
     at_risk_ports, audit, dropin_content, journal, manual_commands,
 };
 use clap::{Args, Subcommand, ValueEnum};
@@ -43,7 +43,7 @@ pub struct ChangeArgs {
     #[arg(value_name = "SPEC", value_parser = parse_spec)]
     pub spec: Option<PortSet>,
     /// Ports to take out of the list.
-    #[arg(long, value_name = "SPEC", value_parser = parse_spec)]
+    #[arg(long, value_name = "SPEC", value_parser = PortSet::parse)]
     pub remove: Option<PortSet>,
     /// Also reserve every listener now inside the ephemeral range and not reserved.
     #[arg(long)]
@@ -118,8 +118,19 @@ pub struct StatusArgs {
     pub files: FileArgs,
 }
 
+/// Ports to reserve or remove as typed: the kernel's list syntax, without port 0 (a bind to
+/// port 0 asks the kernel to choose; there is nothing to reserve). A port 0 already in the
+/// kernel's list is read and kept as it is.
 fn parse_spec(s: &str) -> Result<PortSet, crate::portset::PortSpecError> {
-    PortSet::parse(s)
+    let set = PortSet::parse(s)?;
+    if set.contains(0) {
+        return Err(crate::portset::PortSpecError {
+            token: s.trim().to_string(),
+            reason: "port 0 is not a port (bind to port 0 asks the kernel to choose one): \
+                     nothing to reserve",
+        });
+    }
+    Ok(set)
 }
 
 pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> CliResult {
@@ -216,14 +227,7 @@ pub(super) fn prepare(
     if change.at_risk {
         add = add.union(&at_risk_ports(&snap));
     }
-    let boot = boot
-        .and_then(|a| a.value_under_dropin(DROPIN_NAME).ok().flatten())
-        .and_then(|s| {
-            s.value.clone().map(|value| BootValue {
-                value,
-                source: format!("{}:{}", s.file.display(), s.line),
-            })
-        });
+    let boot = boot.and_then(|a| a.boot_to_keep(DROPIN_NAME).ok().flatten());
     let plan = Plan::merged(&current, boot.as_ref(), &add, &remove, &snap, force);
     Ok((snap, plan))
 }

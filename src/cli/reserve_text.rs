@@ -122,6 +122,29 @@ pub fn plan(p: &Plan, ns: &NetnsInfo) -> String {
     out
 }
 
+/// `reserve apply` asked for no port: nothing is changed, but a difference between the running
+/// kernel and the boot configuration is said, with the command that would sync it.
+pub fn nothing_asked(p: &Plan, netns: &crate::collect::NetnsTarget) -> String {
+    let mut out = format!(
+        "No ports asked for: nothing was changed. The kernel holds {}.\n",
+        shown(&p.current)
+    );
+    if let Some(boot) = &p.boot
+        && !p.from_boot.is_empty()
+    {
+        let _ = writeln!(
+            out,
+            "The boot configuration reserves {} (in all: {}), which the running kernel does not \
+             hold; to reserve it now: portscope reserve apply {}{}",
+            p.from_boot,
+            shown(boot),
+            p.from_boot,
+            netns.cli_flag()
+        );
+    }
+    out
+}
+
 pub fn applied(e: &Entry, ns_cli_flag: &str, overrides: &[String]) -> String {
     let mut out = wrap(
         &format!(

@@ -231,8 +231,9 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
             )),
         };
         let Ok(line) = line else { return false };
-        // A closed pipe (| head) ends the watch quietly.
-        writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+        // A failed write ends the watch; `out::finish` makes it status 1, quietly for a
+        // closed pipe (| head).
+        super::out::record(writeln!(out, "{line}").and_then(|()| out.flush()))
     });
     if let Some(e) = record_error {
         return Err(CliError::failed(format!("recording failed: {e}"), 1));

@@ -69,7 +69,7 @@ fn covers(listener: IpAddr, local: IpAddr) -> bool {
 
 /// Linux 6.8 added TCP_BOUND_INACTIVE to sock_diag; older kernels ignore the request bit.
 pub fn kernel_reports_bound_inactive() -> bool {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease").is_ok_and(|r| release_at_least_6_8(&r))
+    crate::kernel_file::read("/proc/sys/kernel/osrelease").is_ok_and(|r| release_at_least_6_8(&r))
 }
 
 fn release_at_least_6_8(release: &str) -> bool {

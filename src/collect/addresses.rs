@@ -9,7 +9,7 @@ const IFA_F_TENTATIVE: u32 = 0x40;
 
 /// Looks the address up; None when the table cannot be read (IPv6 disabled).
 pub fn ipv6_state(want: Ipv6Addr) -> Option<AddressState> {
-    let text = std::fs::read_to_string("/proc/thread-self/net/if_inet6").ok()?;
+    let text = crate::kernel_file::read("/proc/thread-self/net/if_inet6").ok()?;
     Some(state_in(&text, want))
 }
 

@@ -120,9 +120,7 @@ pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
     let cmdline = read_cmdline(pid);
-    let cgroup = std::fs::read(format!("/proc/{pid}/cgroup"))
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let cgroup = crate::kernel_file::read_lossy(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let mut id = super::container::identify(pid, &cgroup, roots);
     // Names are looked up here, so analysis that words commands with them does no I/O.
     if let Some(u) = id.user_unit.as_mut() {
@@ -133,7 +131,7 @@ pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
     {
         w.rootless_user = Some(user_name(uid).raw().to_string());
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = crate::kernel_file::read_lossy(format!("/proc/{pid}/status")).unwrap_or_default();
     Some(Owner {
         pid,
         comm: Foreign::new(stat.comm),

@@ -188,7 +188,7 @@ pub fn probe_as(
 /// in its effective set; root normally has it).
 pub fn has_net_bind_service() -> bool {
     const CAP_NET_BIND_SERVICE: u32 = 10;
-    std::fs::read_to_string("/proc/self/status")
+    crate::kernel_file::read("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()

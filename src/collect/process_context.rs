@@ -166,7 +166,7 @@ pub fn read(
     let listen_stats = if listeners.is_empty() {
         None
     } else {
-        std::fs::read_to_string(format!("/proc/{}/net/netstat", owner.pid))
+        crate::kernel_file::read(format!("/proc/{}/net/netstat", owner.pid))
             .ok()
             .and_then(|t| parse_listen_stats(&t))
     };
@@ -204,7 +204,8 @@ fn parent_chain(mut ppid: i32) -> Vec<Ancestor> {
         else {
             break; // exited since its child's stat was read
         };
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let status =
+            crate::kernel_file::read_lossy(format!("/proc/{pid}/status")).unwrap_or_default();
         let nspid = super::owners::parse_nspid(&status);
         let kind = ProcessKind::of(pid, &stat.comm, &nspid);
         chain.push(Ancestor {

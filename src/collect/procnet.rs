@@ -86,7 +86,10 @@ pub fn all_sockets_in(dir: &str) -> std::io::Result<Vec<Socket>> {
         ("udp", Proto::Udp, Family::Ipv4),
         ("udp6", Proto::Udp, Family::Ipv6),
     ] {
-        let text = match std::fs::read_to_string(format!("{dir}/{file}")) {
+        let text = match crate::kernel_file::read_capped(
+            std::path::Path::new(&format!("{dir}/{file}")),
+            crate::kernel_file::MAX_TABLE,
+        ) {
             Ok(t) => t,
             // IPv6 disabled: no table, no sockets.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

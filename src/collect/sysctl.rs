@@ -10,9 +10,7 @@ const TW_REUSE: &str = "/proc/sys/net/ipv4/tcp_tw_reuse";
 const BINDV6ONLY: &str = "/proc/sys/net/ipv6/bindv6only";
 
 fn read(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
+    crate::kernel_file::read_trimmed(path).ok()
 }
 
 /// Reads the settings; a value that cannot be read keeps the kernel default and is reported in

@@ -139,9 +139,10 @@ pub fn socket_units(root: &Path) -> Vec<Found> {
         if masked(&path) {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(Some(bytes)) = crate::safefs::read_config(&path) else {
             continue;
         };
+        let text = String::from_utf8_lossy(&bytes);
         let mut listens = Vec::new();
         let mut service = None;
         apply_unit_text(&text, &mut listens, &mut service);
@@ -158,8 +159,8 @@ pub fn socket_units(root: &Path) -> Vec<Found> {
             }
         }
         for p in dropins.values() {
-            if let Ok(t) = std::fs::read_to_string(p) {
-                apply_unit_text(&t, &mut listens, &mut service);
+            if let Ok(Some(t)) = crate::safefs::read_config(p) {
+                apply_unit_text(&String::from_utf8_lossy(&t), &mut listens, &mut service);
             }
         }
         let stem = name.trim_end_matches(".socket");

@@ -21,7 +21,7 @@ pub use service::Service;
 
 /// This machine's name, for reports gathered from many.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    crate::kernel_file::read("/proc/sys/kernel/hostname")
         .map(|s| why_line::one_line(&s))
         .unwrap_or_else(|_| "unknown".into())
 }

@@ -155,11 +155,9 @@ pub enum ParseError {
 /// Why a history log file could not be read; both name the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {}: {error}", .path.display())]
-    Io {
-        path: std::path::PathBuf,
-        error: std::io::Error,
-    },
+    /// Not found, unreadable, not a regular file (a FIFO, a device), or over the size cap.
+    #[error("{0}")]
+    Io(crate::safefs::FileError),
     #[error("{}: {error}", .path.display())]
     Parse {
         path: std::path::PathBuf,
@@ -167,12 +165,13 @@ pub enum ReadError {
     },
 }
 
+/// The largest history log read whole: far above the default bound (`history_mb`, 50 MB).
+pub const MAX_LOG: u64 = 1 << 30;
+
 /// Reads a whole log. Fails only when the file cannot be read or is not a history log at all.
 pub fn read(path: &Path) -> Result<Loaded, ReadError> {
-    let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let bytes = crate::safefs::read_file(path, crate::safefs::Links::Follow, MAX_LOG)
+        .map_err(ReadError::Io)?;
     parse(&bytes).map_err(|error| ReadError::Parse {
         path: path.to_path_buf(),
         error,

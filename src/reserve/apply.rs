@@ -89,6 +89,8 @@ pub struct ApplyRequest {
     pub journal: PathBuf,
     /// Apply even when little or nothing of the ephemeral range stays usable.
     pub force: bool,
+    /// The configuration files the plan merged with; apply refuses if they changed since.
+    pub boot_seen: Option<super::BootSeen>,
 }
 
 impl ApplyRequest {
@@ -106,6 +108,7 @@ impl ApplyRequest {
             sysctl_root: None,
             journal,
             force: false,
+            boot_seen: None,
         }
     }
 }
@@ -189,7 +192,7 @@ pub fn refusal(
 }
 
 fn read_range() -> Option<[u16; 2]> {
-    let text = std::fs::read_to_string(crate::collect::sysctl::PORT_RANGE).ok()?;
+    let text = crate::kernel_file::read(crate::collect::sysctl::PORT_RANGE).ok()?;
     let mut it = text.split_whitespace().map(|p| p.parse::<u16>());
     match (it.next(), it.next()) {
         (Some(Ok(lo)), Some(Ok(hi))) => Some([lo, hi]),
@@ -235,6 +238,16 @@ fn apply_here(req: &ApplyRequest) -> Result<ApplyOutcome, ApplyError> {
                 shown(&previous),
                 shown(&req.expected_current)
             ),
+        ));
+    }
+    if let Some(changed) = req
+        .boot_seen
+        .as_ref()
+        .and_then(super::BootSeen::changed_since)
+    {
+        return Err(ApplyError::new(
+            ErrorKind::Stale,
+            format!("{changed}; nothing was changed: plan again"),
         ));
     }
     if let Some(why) = refusal(

@@ -141,6 +141,7 @@ pub fn open_parent(path: &Path, root: Option<&Path>) -> Result<(Dir, String), Fi
             path: path.to_path_buf(),
             what: "names no file".into(),
             not_found: false,
+            denied: false,
         })?;
     let parent = path.parent().unwrap_or(Path::new("."));
     let dir = match root.and_then(|r| parent.strip_prefix(r).ok().map(|rel| (r, rel))) {

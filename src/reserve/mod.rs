@@ -4,6 +4,7 @@
 //! prints or asks.
 
 pub mod apply;
+mod boot_seen;
 pub mod fleet;
 pub mod journal;
 mod journal_error;
@@ -19,6 +20,7 @@ mod txn;
 pub mod undo;
 
 pub use apply::{ApplyError, ApplyOutcome, ApplyRequest, ErrorKind, apply, finish, refusal};
+pub use boot_seen::BootSeen;
 pub use fleet::{DROPIN_NAME, ansible_task, dropin_content, manual_commands};
 pub use plan::{BootValue, Ephemeral, Plan, at_risk_listeners, at_risk_ports};
 pub use sysctld::{Audit, KEY, Setting, SysctlLayout, audit};

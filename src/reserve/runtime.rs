@@ -15,7 +15,7 @@ pub const NEAR_EMPTY_PORTS: u32 = 1000;
 
 /// The reserved-ports list of the calling thread's namespace.
 pub fn read() -> io::Result<PortSet> {
-    let text = std::fs::read_to_string(RESERVED_PORTS)?;
+    let text = crate::kernel_file::read(RESERVED_PORTS)?;
     PortSet::parse(text.trim()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
@@ -67,7 +67,13 @@ pub fn set(value: &PortSet) -> Result<(), (String, bool)> {
     match read() {
         Ok(back) if &back == value => Ok(()),
         Ok(back) => Err((
-            format!("the kernel holds \"{back}\" after writing \"{value}\" (read-back differs)"),
+            format!(
+                "the kernel holds \"{back}\" after writing \"{value}\" (read-back differs; it \
+                 held \"{}\" before)",
+                before
+                    .as_ref()
+                    .map_or_else(|| "(unreadable)".to_string(), |b| b.to_string())
+            ),
             before.as_ref() != Some(&back),
         )),
         Err(e) => Err((format!("reading {RESERVED_PORTS} back failed: {e}"), true)),

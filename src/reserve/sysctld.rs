@@ -311,6 +311,43 @@ impl Audit {
         Ok(winner.map(|(_, s)| s))
     }
 
+    /// What a drop-in named `dropin` written now must keep: the value the configuration sets
+    /// under it *and* the value the drop-in itself holds. A drop-in is replaced whole, so ports
+    /// only it reserves at boot (an earlier apply, an administrator's edit) would otherwise be
+    /// dropped in silence at the next boot. `Err` when what lies under it cannot be known.
+    pub fn boot_to_keep(&self, dropin: &str) -> Result<Option<super::BootValue>, BootUnknown> {
+        let under = self.value_under_dropin(dropin)?;
+        let own = self.settings.iter().rev().find(|s| {
+            s.value.is_some()
+                && s.file
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy() == dropin)
+                && s.file.parent() == self.layout.admin_dir()
+        });
+        let mut value = crate::portset::PortSet::new();
+        let mut sources = Vec::new();
+        for s in under.into_iter().chain(own) {
+            if let Some(v) = &s.value {
+                value = value.union(v);
+                sources.push(format!("{}:{}", s.file.display(), s.line));
+            }
+        }
+        Ok((!sources.is_empty()).then(|| super::BootValue {
+            value,
+            source: sources.join(", "),
+        }))
+    }
+
+    /// What an apply planned from and must find unchanged when it acts: every assignment of the
+    /// key and every file that could not be read.
+    pub fn seen(&self) -> super::BootSeen {
+        super::BootSeen {
+            layout: self.layout.clone(),
+            settings: self.settings.clone(),
+            unreadable: self.unreadable.clone(),
+        }
+    }
+
     /// Assignments that come after a file named `file`, i.e. win over it; empty when `file`
     /// is the winner or does not set the key.
     pub fn overriding(&self, file: &Path) -> Vec<&Setting> {

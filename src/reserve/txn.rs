@@ -40,7 +40,11 @@ pub struct Failure {
 impl Change {
     pub fn run(self) -> Result<(), Failure> {
         let runtime_changed = self.runtime_from != self.runtime_to;
-        if runtime_changed && let Err((e, changed)) = runtime::set(&self.runtime_to) {
+        if runtime_changed && let Err((e, _)) = runtime::set(&self.runtime_to) {
+            // What the kernel holds now decides whether anything needs putting back, never
+            // what the failed write was thought to have done: a claim of "nothing was changed"
+            // is made only after reading the value whole and finding the one from before.
+            let changed = runtime::read().map_or(true, |now| now != self.runtime_from);
             return Err(self.put_back(e, changed, false));
         }
         failpoint(&format!("{}:after-runtime", self.tag));

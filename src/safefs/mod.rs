@@ -18,7 +18,7 @@ mod tests;
 
 pub use content::{Bytes, Existing};
 pub use dir::Dir;
-pub use read::read_config;
+pub use read::{Links, read_config, read_file, read_text};
 
 use rustix::fs::FileType;
 use std::io;
@@ -35,6 +35,8 @@ pub struct FileError {
     pub what: String,
     /// The file (or directory) does not exist.
     pub not_found: bool,
+    /// Permission to read it was denied.
+    pub denied: bool,
 }
 
 impl FileError {
@@ -43,12 +45,14 @@ impl FileError {
             path: path.to_path_buf(),
             what: what.into(),
             not_found: false,
+            denied: false,
         }
     }
 
     fn io(path: &Path, doing: &str, e: impl Into<io::Error>) -> Self {
         let e: io::Error = e.into();
         let not_found = e.kind() == io::ErrorKind::NotFound;
+        let denied = e.kind() == io::ErrorKind::PermissionDenied;
         let what = match e.raw_os_error() {
             Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => {
                 "is a symbolic link: refusing to follow it".to_string()
@@ -59,6 +63,7 @@ impl FileError {
             path: path.to_path_buf(),
             what,
             not_found,
+            denied,
         }
     }
 }

@@ -74,3 +74,50 @@ pub fn read_config(path: &Path) -> Result<Option<Vec<u8>>, FileError> {
     }
     read_checked(fd, path).map(|(b, _)| Some(b))
 }
+
+/// Whether the last component of a path may be a symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// The user named this path (`history FILE`, `--config FILE`): a link there is theirs to
+    /// make, and is followed; what it reaches must still be a regular file.
+    Follow,
+    /// portscope found the path itself (a runtime's state file, a default location): a link
+    /// there is someone else's choice, and is refused.
+    Refuse,
+}
+
+/// Reads a file that must be a regular file of at most `cap` bytes, without ever blocking: the
+/// open is non-blocking (a FIFO would wait for a writer for ever), a FIFO, socket or device is
+/// refused unread (`/dev/zero` would grow the read until memory runs out), and a file that grows
+/// past `cap` while it is read is refused too. Errors name the file.
+pub fn read_file(path: &Path, links: Links, cap: u64) -> Result<Vec<u8>, FileError> {
+    let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    if links == Links::Refuse {
+        flags |= OFlags::NOFOLLOW;
+    }
+    let fd = rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty())
+        .map_err(|e| FileError::io(path, "read it", e))?;
+    let st = ensure_regular(&fd, path)?;
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > cap {
+        return Err(FileError::new(
+            path,
+            format!("is {size} bytes, more than the {cap} bytes such a file may be: not read"),
+        ));
+    }
+    let mut buf = Vec::new();
+    std::fs::File::from(fd)
+        .take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| FileError::io(path, "read it", e))?;
+    if buf.len() as u64 > cap {
+        return Err(FileError::new(path, "grew past the size limit: not read"));
+    }
+    Ok(buf)
+}
+
+/// [`read_file`] as UTF-8 text.
+pub fn read_text(path: &Path, links: Links, cap: u64) -> Result<String, FileError> {
+    let bytes = read_file(path, links, cap)?;
+    String::from_utf8(bytes).map_err(|_| FileError::new(path, "is not UTF-8 text: not read"))
+}

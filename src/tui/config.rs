@@ -57,6 +57,9 @@ pub fn default_path() -> Option<PathBuf> {
     crate::paths::config_dir().map(|d| d.join("config.toml"))
 }
 
+/// A configuration file is a few kilobytes; past this it is not one.
+const MAX_CONFIG: u64 = 1 << 20;
+
 /// Loads `path` (a missing default file is fine; a missing explicit one is not).
 pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> {
     let (path, explicit) = match path {
@@ -64,26 +67,18 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
         None => (default_path(), false),
     };
     let file = match &path {
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match crate::safefs::read_text(p, crate::safefs::Links::Follow, MAX_CONFIG) {
             Ok(text) => toml::from_str::<File>(&text).map_err(|e| ConfigError {
                 file: p.display().to_string(),
                 problem: ConfigProblem::Syntax(e.message().trim().to_string()),
             })?,
             // The default location may be another user's (HOME kept across su or setpriv):
             // without an explicit --config, unreadable means "no config", not "cannot start".
-            Err(e)
-                if !explicit
-                    && matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-                    ) =>
-            {
-                File::default()
-            }
+            Err(e) if !explicit && (e.not_found || e.denied) => File::default(),
             Err(e) => {
                 return Err(ConfigError {
                     file: p.display().to_string(),
-                    problem: ConfigProblem::Read(e),
+                    problem: ConfigProblem::Read(e.what),
                 });
             }
         },

@@ -45,7 +45,7 @@ pub enum KeymapError {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigProblem {
     #[error("{0}")]
-    Read(std::io::Error),
+    Read(String),
     /// toml's own message, trimmed.
     #[error("{0}")]
     Syntax(String),

@@ -94,7 +94,11 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     app.travel = travel::TimeTravel::new(config.history);
     // A recording replays with its whole timeline: `[` steps back from its end.
     if let Some(path) = &opts.replay
-        && let Ok(bytes) = std::fs::read(path)
+        && let Ok(bytes) = crate::safefs::read_file(
+            path,
+            crate::safefs::Links::Follow,
+            crate::history::log::MAX_LOG,
+        )
         && crate::history::log::looks_like_log(&bytes)
         && let Ok(loaded) = crate::history::log::parse(&bytes)
     {

@@ -7,11 +7,8 @@ use std::path::{Path, PathBuf};
 /// Why a replay file cannot be shown. Each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("cannot read replay file {}: {error}", .path.display())]
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
+    #[error("replay file {0}")]
+    Read(crate::safefs::FileError),
     #[error("{}: {error}", .path.display())]
     Log { path: PathBuf, error: ParseError },
     #[error(
@@ -31,10 +28,12 @@ pub enum ReplayError {
 
 /// Reads a recorded `snapshot --json` document, or a history log (`--record`), shown at its end.
 pub fn load_replay(path: &Path) -> Result<Snapshot, ReplayError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ReplayError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
+    let text = crate::safefs::read_text(
+        path,
+        crate::safefs::Links::Follow,
+        crate::history::log::MAX_LOG,
+    )
+    .map_err(ReplayError::Read)?;
     if crate::history::log::looks_like_log(text.as_bytes()) {
         let loaded =
             crate::history::log::parse(text.as_bytes()).map_err(|error| ReplayError::Log {

@@ -53,7 +53,7 @@ impl Format {
             .join(system)
             .join(event)
             .join("format");
-        let text = match std::fs::read_to_string(&path) {
+        let text = match crate::kernel_file::read(&path) {
             Ok(text) => text,
             Err(error) => return Err(TraceError::ReadFormat { path, error }),
         };

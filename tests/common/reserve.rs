@@ -9,12 +9,20 @@ pub const PROC: &str = "/proc/sys/net/ipv4/ip_local_reserved_ports";
 pub const KEY: &str = "net.ipv4.ip_local_reserved_ports";
 pub const DROPIN: &str = "90-portscope-reserved-ports.conf";
 
-/// The reserved-ports list of the test thread's namespace.
+/// The reserved-ports list of the test thread's namespace, read as `cat` and `sysctl` read it:
+/// one read of a page at offset 0. (`read_to_string` starts with a 32-byte read, and the
+/// kernel's bitmap handler answers nothing at a later offset: it would cut the list.)
 pub fn runtime() -> String {
-    std::fs::read_to_string(PROC)
-        .expect("read sysctl")
-        .trim()
-        .to_string()
+    use std::io::Read;
+    let mut f = std::fs::File::open(PROC).expect("open sysctl");
+    let mut buf = vec![0u8; 1 << 16];
+    let n = f.read(&mut buf).expect("read sysctl");
+    assert_eq!(
+        f.read(&mut [0u8; 16]).expect("read sysctl"),
+        0,
+        "one read is all"
+    );
+    String::from_utf8_lossy(&buf[..n]).trim().to_string()
 }
 
 pub fn set_runtime(v: &str) {

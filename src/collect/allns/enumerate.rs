@@ -99,7 +99,10 @@ pub fn enumerate() -> BTreeMap<u64, NsEntry> {
             }
         }
     }
-    if let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") {
+    if let Ok(text) = crate::kernel_file::read_capped(
+        std::path::Path::new("/proc/self/mountinfo"),
+        crate::kernel_file::MAX_TABLE,
+    ) {
         for (inode, point) in nsfs_mounts(&text) {
             let entry = map.entry(inode).or_default();
             entry.inode = inode;

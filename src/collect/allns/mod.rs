@@ -86,7 +86,8 @@ fn label(entry: &NsEntry, own: bool, roots: &RuntimeRoots) -> String {
     }
     match entry.pids.first() {
         Some(pid) => {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let comm =
+                crate::kernel_file::read_lossy(format!("/proc/{pid}/comm")).unwrap_or_default();
             format!("pid {pid} ({})", crate::workload::clean(comm.trim()))
         }
         None => format!("net:[{}]", entry.inode),
@@ -94,7 +95,7 @@ fn label(entry: &NsEntry, own: bool, roots: &RuntimeRoots) -> String {
 }
 
 fn workload_of(pid: u32, roots: &RuntimeRoots) -> Option<String> {
-    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let cg = crate::kernel_file::read_lossy(format!("/proc/{pid}/cgroup")).ok()?;
     container::identify(pid, &cg, roots)
         .workload
         .map(|w| w.label)

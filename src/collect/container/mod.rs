@@ -68,7 +68,7 @@ fn mount_hints(pid: u32) -> mountinfo::MountHints {
     if let Some(h) = map.get(&theirs) {
         return h.clone();
     }
-    let h = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+    let h = crate::kernel_file::read_lossy(format!("/proc/{pid}/mountinfo"))
         .map(|t| mountinfo::parse(&t))
         .unwrap_or_default();
     if map.len() > 4096 {

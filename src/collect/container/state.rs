@@ -60,7 +60,9 @@ impl<V> Files<V> {
             return v.clone();
         }
         let v = if now.1 <= MAX_STATE_FILE {
-            std::fs::read(path)
+            // A FIFO or device planted where a state file should be is refused unread, never
+            // waited on; so is a link (runtimes write these files themselves).
+            crate::safefs::read_file(path, crate::safefs::Links::Refuse, MAX_STATE_FILE)
                 .ok()
                 .and_then(|b| parse(&b))
                 .map(Arc::new)

@@ -465,7 +465,7 @@ fn nlmsg_error(body: &[u8]) -> nix::Result<()> {
 pub fn sockstat_estimate() -> usize {
     let mut n = 64;
     for file in ["sockstat", "sockstat6"] {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/thread-self/net/{file}")) else {
+        let Ok(text) = crate::kernel_file::read(format!("/proc/thread-self/net/{file}")) else {
             continue;
         };
         for line in text.lines() {

@@ -162,6 +162,9 @@ impl App {
             journal,
         );
         action.no_persist = self.actions.no_persist.clone();
+        if action.request.dropin.is_some() {
+            action.request.boot_seen = self.actions.boot_seen.clone();
+        }
         Ok(action)
     }
 

@@ -14,6 +14,8 @@ pub struct ActionContext {
     /// What the configuration sets at boot, read when the planner opens: a drop-in replaces it,
     /// so the plan keeps it.
     pub boot: Option<crate::reserve::BootValue>,
+    /// The configuration files as the planner read them: apply refuses if they changed since.
+    pub boot_seen: Option<crate::reserve::BootSeen>,
     /// Why no drop-in is written: another namespace, or a boot value that cannot be known.
     pub no_persist: Option<String>,
     /// Where the executor logs what it did (None: no data directory).
@@ -25,6 +27,7 @@ impl ActionContext {
     /// press, never while drawing.
     pub fn refresh_boot(&mut self) {
         self.boot = None;
+        self.boot_seen = None;
         self.no_persist = None;
         if !self.netns.is_host() {
             self.no_persist = Some(format!(
@@ -36,19 +39,15 @@ impl ActionContext {
         }
         let layout = crate::reserve::SysctlLayout::system().with_admin_dir(&self.sysctl_dir);
         let audit = crate::reserve::audit(&layout);
-        let under = match audit.value_under_dropin(crate::reserve::DROPIN_NAME) {
-            Ok(s) => s,
+        match audit.boot_to_keep(crate::reserve::DROPIN_NAME) {
+            Ok(boot) => {
+                self.boot = boot;
+                self.boot_seen = Some(audit.seen());
+            }
             Err(unknown) => {
                 self.no_persist = Some(format!("{unknown}: only the runtime value is changed"));
-                return;
             }
-        };
-        self.boot = under.and_then(|s| {
-            s.value.clone().map(|value| crate::reserve::BootValue {
-                value,
-                source: format!("{}:{}", s.file.display(), s.line),
-            })
-        });
+        }
     }
 }
 
@@ -60,6 +59,7 @@ impl Default for ActionContext {
             journal: crate::reserve::journal::default_path(),
             is_root: crate::paths::is_root(),
             boot: None,
+            boot_seen: None,
             no_persist: None,
             action_log: crate::action::log::ActionLog::default_location(),
         }
