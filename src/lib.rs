@@ -20,6 +20,7 @@ pub mod model;
 pub mod paths;
 pub mod reserve;
 pub mod safefs;
+pub mod subprocess;
 pub mod sys;
 pub mod tui;
 pub mod watch;

@@ -304,3 +304,37 @@ fn pool_closes_sockets_of_namespaces_that_went_away() {
         here_before
     );
 }
+
+/// Namespaces that cannot be read (here: too few file descriptors, as with `ulimit -n 1024` on
+/// a host with 1,500 namespaces) are named with the cause and the fix, in `why --all-netns`
+/// (text and JSON) and in `snapshot --all-netns`'s summary, never silently left out.
+#[test]
+fn namespaces_that_cannot_be_read_are_named_with_the_fix() {
+    if !private_netns("allns_unread") {
+        return;
+    }
+    let held: Vec<Ns> = (0..40).map(|i| make_ns(23000 + i * 10, 1, true)).collect();
+    let limited = |args: &[&str]| {
+        let mut c = Command::new("prlimit");
+        c.args(["--nofile=24:24", env!("CARGO_BIN_EXE_portscope")])
+            .args(args);
+        run(&mut c)
+    };
+    let (_, out, err) = limited(&["why", "23000", "--all-netns"]);
+    assert!(
+        out.contains("could not be read") && out.contains("raise the open-files limit"),
+        "{out}{err}"
+    );
+    let (_, out, err) = limited(&["why", "23000", "--all-netns", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect(&err);
+    let unread = v["unread_netns"].as_array().expect("unread_netns");
+    assert!(!unread.is_empty(), "{out}");
+    assert!(unread.iter().all(|u| u["error"].is_string()), "{out}");
+    let (_, out, err) = limited(&["snapshot", "--all-netns", "--listening"]);
+    assert!(out.contains("more could not be read"), "{out}{err}");
+    // With the limit portscope sets itself (soft raised to hard), every namespace is read.
+    let (_, out, err) = run(portscope().args(["why", "23000", "--all-netns", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).expect(&err);
+    assert_eq!(v["unread_netns"], serde_json::json!([]), "{out}");
+    drop(held);
+}

@@ -744,12 +744,37 @@ fn kube_apiserver_node_port_range_marks_the_map_and_warns_reserve() {
 /// alone does not run it), and the kernel's bind succeeds afterwards.
 #[test]
 fn fix_stops_the_unit_that_runs_the_listener() {
-    const TEST: &str = "fix_stops_the_unit_that_runs_the_listener";
-    if !private_netns(TEST) || !cgroups_usable(TEST) {
+    fix_stops_the_unit(
+        "fix_stops_the_unit_that_runs_the_listener",
+        21900,
+        "",
+        |_| {},
+    );
+}
+
+/// A stop tool that floods its output (200 KB on one line) and leaves a child holding it:
+/// `fix` reads as the tool writes, shows a few bounded lines, does not wait for the child, and
+/// still reports the stop and the port freed.
+#[test]
+fn a_noisy_stop_tool_that_leaves_a_child_behind_does_not_hang_fix() {
+    fix_stops_the_unit(
+        "a_noisy_stop_tool_that_leaves_a_child_behind_does_not_hang_fix",
+        21901,
+        "head -c 200000 /dev/zero | tr '\\0' x\nsleep 600 &\n",
+        |out| {
+            let longest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(longest < 400, "a line of {longest} characters: {out}");
+            assert!(out.contains("more bytes"), "says what was cut: {out}");
+        },
+    );
+}
+
+fn fix_stops_the_unit(test: &str, port: u16, extra: &str, check: impl FnOnce(&str)) {
+    if !private_netns(test) || !cgroups_usable(test) {
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");
-    let l = tcp_listen("0.0.0.0:21900");
+    let l = tcp_listen(&format!("0.0.0.0:{port}"));
     let unit = "/system.slice/webapp.service";
     let svc = spawn_in(tmp.path(), "webapp", &[], &[&l.as_fd()], unit, unit);
     drop(l);
@@ -760,7 +785,7 @@ fn fix_stops_the_unit_that_runs_the_listener() {
     std::fs::write(
         bin.join("systemctl"),
         format!(
-            "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = stop ] && kill {}\nexit 0\n",
+            "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = stop ] && kill {}\n{extra}exit 0\n",
             calls.display(),
             svc.pid()
         ),
@@ -776,31 +801,39 @@ fn fix_stops_the_unit_that_runs_the_listener() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let d = why(tmp.path(), 21900);
+    let d = why(tmp.path(), port);
     assert!(
         commands(&d).contains(&"systemctl stop webapp.service"),
         "{:?}",
         commands(&d)
     );
+    let p = port.to_string();
     // --yes alone does not stop a unit.
     let (code, out, err) = run(portscope()
         .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
         .env("PATH", &path)
-        .args(["fix", "21900", "--yes"]));
+        .args(["fix", &p, "--yes"]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(!calls.exists(), "systemctl ran without --kill: {out}");
+    let started = std::time::Instant::now();
     let (code, out, err) = run(portscope()
         .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
         .env("PATH", &path)
-        .args(["fix", "21900", "--yes", "--kill"]));
+        .args(["fix", &p, "--yes", "--kill"]));
     assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(100),
+        "fix waited for the tool's leftovers: {:?}",
+        started.elapsed()
+    );
     assert_eq!(
         std::fs::read_to_string(&calls).expect("called").trim(),
         "stop webapp.service"
     );
+    check(&out);
     // The kernel's own answer: the service's bind succeeds now.
     assert!(
-        std::net::TcpListener::bind("0.0.0.0:21900").is_ok(),
+        std::net::TcpListener::bind(("0.0.0.0", port)).is_ok(),
         "{out}"
     );
     drop(svc);

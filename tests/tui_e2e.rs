@@ -131,7 +131,7 @@ fn replay_opens_the_recording_and_bad_input_exits_2() {
     for (args, needle) in [
         (
             vec!["--replay", "/nonexistent.json"],
-            "cannot read replay file",
+            "replay file /nonexistent.json cannot be read",
         ),
         (
             vec!["--replay", home.join("bad.json").to_str().unwrap_or("")],

@@ -8,8 +8,8 @@ use super::NotOffered;
 use super::exec::ActionOutcome;
 use crate::model::Owner;
 use crate::model::text::{Block, Described, Line};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// How long a stop may take (systemctl waits for the unit's own stop timeout, 90 s by default).
 const STOP_TIMEOUT: Duration = Duration::from_secs(120);
@@ -113,14 +113,11 @@ pub fn run(a: &StopAction) -> ActionOutcome {
     let Some((prog, args)) = a.argv.split_first() else {
         return ActionOutcome::nothing_done(title, vec!["no command"]);
     };
-    let child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
+    let mut cmd = Command::new(prog);
+    cmd.args(args);
+    let limits = crate::subprocess::Limits::new(STOP_TIMEOUT);
+    let f = match crate::subprocess::run(&mut cmd, limits) {
+        Ok(f) => f,
         Err(e) => {
             return ActionOutcome::failed(
                 title,
@@ -128,33 +125,21 @@ pub fn run(a: &StopAction) -> ActionOutcome {
             );
         }
     };
-    let end = Instant::now() + STOP_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let out = child
-        .wait_with_output()
-        .map(|o| {
-            let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
-            t.push_str(&String::from_utf8_lossy(&o.stderr));
-            t
-        })
-        .unwrap_or_default();
-    let mut lines: Vec<String> = out
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(6)
+    // What the tool said, stdout then stderr, as a few lines a person reads.
+    let mut said = f.stdout.clone();
+    said.bytes.extend_from_slice(&f.stderr.bytes);
+    said.dropped += f.stderr.dropped;
+    let mut lines: Vec<String> = said
+        .lines(6, 200)
+        .into_iter()
         .map(|l| format!("  {l}"))
         .collect();
-    match status {
+    if f.left_running {
+        lines.push(format!(
+            "  {prog} left a process holding its output; that process group was killed"
+        ));
+    }
+    match f.status {
         Some(s) if s.success() => {
             lines.insert(0, format!("{prog} finished"));
             ActionOutcome::done(title, lines)
@@ -167,7 +152,7 @@ pub fn run(a: &StopAction) -> ActionOutcome {
             lines.insert(
                 0,
                 format!(
-                    "{prog} did not finish within {} s: stopped waiting",
+                    "{prog} did not finish within {} s: it was killed with everything it started",
                     STOP_TIMEOUT.as_secs()
                 ),
             );

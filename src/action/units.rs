@@ -16,7 +16,7 @@
 pub use crate::analyze::socket_unit::{SocketUnitHint, guess};
 use crate::model::Proto;
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// One row of `systemctl list-sockets --all --show-types --full --no-legend --plain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,24 +76,26 @@ pub fn find(rows: &[Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&L
 /// Asks systemd which socket unit listens on (proto, addr, port). None when systemctl is
 /// missing, systemd does not run, or no unit lists it.
 pub fn listed(proto: Proto, addr: IpAddr, port: u16) -> Option<SocketUnitHint> {
-    let out = Command::new("systemctl")
-        .args([
-            "list-sockets",
-            "--all",
-            "--show-types",
-            "--full",
-            "--no-legend",
-            "--no-pager",
-            "--plain",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
+    let mut cmd = Command::new("systemctl");
+    cmd.args([
+        "list-sockets",
+        "--all",
+        "--show-types",
+        "--full",
+        "--no-legend",
+        "--no-pager",
+        "--plain",
+    ]);
+    // systemd that does not answer (a hung dbus) must not hold up `why`.
+    let out = crate::subprocess::run(
+        &mut cmd,
+        crate::subprocess::Limits::new(std::time::Duration::from_secs(5)),
+    )
+    .ok()?;
+    if !out.status.is_some_and(|s| s.success()) {
         return None;
     }
-    let rows = parse_list_sockets(&String::from_utf8_lossy(&out.stdout));
+    let rows = parse_list_sockets(&out.stdout.text());
     let row = find(&rows, proto, addr, port)?;
     Some(SocketUnitHint {
         unit: Some(row.unit.clone()),

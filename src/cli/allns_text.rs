@@ -40,11 +40,17 @@ pub fn write_table(w: &mut impl Write, snap: &Snapshot) -> std::io::Result<()> {
             push_owners(&mut c[9], s, text);
         },
     )?;
+    let unread = snap.namespaces.iter().filter(|n| n.error.is_some()).count();
     writeln!(
         w,
-        "\n{} sockets in {} network namespaces (every socket of the one in focus, listeners and UDP elsewhere)",
+        "\n{} sockets in {} network namespaces (every socket of the one in focus, listeners and UDP elsewhere){}",
         snap.sockets.len(),
-        snap.namespaces.len()
+        snap.namespaces.len() - unread,
+        if unread > 0 {
+            format!("; {unread} more could not be read (see the warnings)")
+        } else {
+            String::new()
+        }
     )?;
     for n in &snap.namespaces {
         writeln!(

@@ -68,13 +68,31 @@ pub fn render_nat(lines: &[String]) -> String {
     o
 }
 
-pub fn render(found: &[Elsewhere]) -> String {
-    if found.is_empty() {
+pub fn render(found: &[Elsewhere], snap: &Snapshot) -> String {
+    let unread = crate::collect::allns::unread_warnings(&snap.namespaces);
+    if found.is_empty() && unread.is_empty() {
         return String::new();
     }
     let mut o = String::from("\nOther network namespaces\n");
     for e in found {
         o.push_str(&super::wrap(&e.text, 80, "  - "));
     }
+    for u in &unread {
+        o.push_str(&super::wrap(&format!("not seen: {u}"), 80, "  - "));
+    }
     o
+}
+
+/// The namespaces `--all-netns` could not read, for JSON: each with its label and error.
+pub fn unread_json(snap: &Snapshot) -> serde_json::Value {
+    serde_json::Value::Array(
+        snap.namespaces
+            .iter()
+            .filter_map(|n| {
+                n.error
+                    .as_ref()
+                    .map(|e| serde_json::json!({ "inode": n.inode, "label": n.label, "error": e }))
+            })
+            .collect(),
+    )
 }

@@ -133,6 +133,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
                 "elsewhere",
                 serde_json::to_value(&elsewhere).unwrap_or_default(),
             ));
+            extra.push(("unread_netns", super::why_allns::unread_json(&snap)));
         }
         if let Some(r) = &nat {
             let mut v = serde_json::to_value(r).unwrap_or_default();
@@ -157,7 +158,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     } else {
         super::out::print(
             &(super::why_text::render(&d, &snap, args.all, args.sample)
-                + &super::why_allns::render(&elsewhere)
+                + &super::why_allns::render(&elsewhere, &snap)
                 + &super::why_allns::render_nat(&nat_lines)),
         );
     }

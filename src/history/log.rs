@@ -287,7 +287,7 @@ mod tests {
         let e = super::read(path).map(|_| ()).unwrap_err();
         assert!(
             e.to_string()
-                .starts_with("cannot read /nonexistent/portscope-test.log: "),
+                .starts_with("/nonexistent/portscope-test.log cannot be read: "),
             "{e}"
         );
     }

@@ -95,8 +95,13 @@ pub fn read_file(path: &Path, links: Links, cap: u64) -> Result<Vec<u8>, FileErr
     if links == Links::Refuse {
         flags |= OFlags::NOFOLLOW;
     }
-    let fd = rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty())
-        .map_err(|e| FileError::io(path, "read it", e))?;
+    let fd = rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty()).map_err(|e| {
+        let mut err = FileError::io(path, "read it", e);
+        if !err.what.starts_with("is ") {
+            err.what = format!("cannot be read: {}", std::io::Error::from(e));
+        }
+        err
+    })?;
     let st = ensure_regular(&fd, path)?;
     let size = u64::try_from(st.st_size).unwrap_or(0);
     if size > cap {

@@ -221,9 +221,6 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             // The summary is the snapshot document: the reason travels as text.
             Err(e) => (0, Some(e.to_string())),
         };
-        if let Some(e) = &error {
-            warnings.push(format!("network namespace {inode}: {e}"));
-        }
         namespaces.push(NetnsSummary {
             inode: *inode,
             label: label(entry, *inode == own, &roots),
@@ -239,6 +236,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             error,
         });
     }
+    warnings.extend(unread_warnings(&namespaces));
     let mut stats = Stats {
         is_root: super::is_root(),
         ..Stats::default()
@@ -262,4 +260,44 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
         sockets,
         namespaces,
     })
+}
+
+/// One sentence per cause for the namespaces whose sockets could not be read, with what fixes
+/// it: 1,500 namespaces lost to EMFILE are one warning, not 1,500, and never silence.
+pub fn unread_warnings(namespaces: &[NetnsSummary]) -> Vec<String> {
+    let mut by_cause: BTreeMap<String, Vec<&NetnsSummary>> = BTreeMap::new();
+    for n in namespaces {
+        if let Some(e) = &n.error {
+            // The cause is the last part of the error; the part before names the handle.
+            let cause = e.rsplit(": ").next().unwrap_or(e).to_string();
+            by_cause.entry(cause).or_default().push(n);
+        }
+    }
+    by_cause
+        .into_iter()
+        .map(|(cause, ns)| {
+            let shown: Vec<String> = ns.iter().take(3).map(|n| n.label.clone()).collect();
+            let more = ns.len().saturating_sub(shown.len());
+            let fix = if cause.contains("os error 24") || cause.contains("Too many open files") {
+                ": raise the open-files limit (ulimit -n to the hard limit, LimitNOFILE= in a \
+                 unit) and run again"
+            } else if cause.contains("os error 1") || cause.contains("os error 13") {
+                ": run as root to read them"
+            } else {
+                ""
+            };
+            format!(
+                "{} network namespace{} could not be read ({cause}): {}{}; a holder there is not \
+                 shown{fix}",
+                ns.len(),
+                if ns.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+            )
+        })
+        .collect()
 }

@@ -12,10 +12,9 @@ pub mod nft;
 use super::NetnsTarget;
 use crate::model::Proto;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// One redirect of the port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,8 +131,8 @@ fn find_tool(name: &str) -> Option<PathBuf> {
 enum ToolError {
     #[error("failed: {0}")]
     Run(std::io::Error),
-    #[error("failed: no {0}")]
-    NoPipe(&'static str),
+    #[error("failed: more than {0} bytes of output")]
+    TooLong(usize),
     #[error("timed out after {} ms", .0.as_millis())]
     TimedOut(Duration),
     /// The tool's exit status and the first line of its stderr (cleaned), if any.
@@ -148,45 +147,18 @@ enum ToolError {
 
 /// Runs `tool args` with a deadline; stdout on success.
 fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<String, ToolError> {
-    let mut child = Command::new(tool)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(ToolError::Run)?;
-    let mut out = child.stdout.take().ok_or(ToolError::NoPipe("stdout"))?;
-    let mut err = child.stderr.take().ok_or(ToolError::NoPipe("stderr"))?;
-    // Read while waiting: a big ruleset would fill the pipe and stall the tool.
-    let reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
-    let end = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < end => {
-                std::thread::sleep(Duration::from_millis(5)); // polling a child, not syncing
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ToolError::TimedOut(timeout));
-            }
-            Err(e) => return Err(ToolError::Run(e)),
-        }
+    // A ruleset of 50k kube-proxy rules is a few MB; past this it is not read whole.
+    let limits = crate::subprocess::Limits {
+        max_bytes: 64 << 20,
+        ..crate::subprocess::Limits::new(timeout)
     };
-    let stdout = reader.join().unwrap_or_default();
-    let stderr = err_reader.join().unwrap_or_default();
+    let f =
+        crate::subprocess::run(Command::new(tool).args(args), limits).map_err(ToolError::Run)?;
+    let Some(status) = f.status else {
+        return Err(ToolError::TimedOut(timeout));
+    };
     if !status.success() {
-        let msg = String::from_utf8_lossy(&stderr);
+        let msg = f.stderr.text();
         let first = msg.lines().next().unwrap_or("").trim();
         return Err(ToolError::Exited {
             status,
@@ -197,7 +169,10 @@ fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<Str
             },
         });
     }
-    Ok(String::from_utf8_lossy(&stdout).into_owned())
+    if f.stdout.dropped > 0 {
+        return Err(ToolError::TooLong(limits.max_bytes));
+    }
+    Ok(f.stdout.text())
 }
 
 /// Reads the NAT rules of `netns` and finds every redirect of `proto` port `port`.
