@@ -320,6 +320,15 @@ fn reserve_playbook_checks_first_then_applies_canonically_and_is_idempotent() {
     assert!(out.contains("changed=1"), "{out}");
     assert_eq!(runtime(), "9000-9010");
     assert!(!dropin.exists());
+    // --check wins over portscope_apply=true: nothing changes; --diff shows before and after.
+    let out = play(&["-e", "portscope_apply=true", "--check", "--diff"]);
+    assert!(out.contains("changed=1"), "{out}");
+    assert!(
+        out.contains("before: 9000-9010") && out.contains("after:  8080-8081,9000-9010"),
+        "{out}"
+    );
+    assert_eq!(runtime(), "9000-9010");
+    assert!(!dropin.exists());
     // Applied: merged with the host's list, sorted, no spaces.
     let out = play(&["-e", "portscope_apply=true"]);
     assert!(out.contains("changed=1"), "{out}");
