@@ -281,3 +281,68 @@ fn fifos_and_devices_are_refused_never_read() {
         }
     }
 }
+
+/// A recording that cannot start because the disk is full is portscope's failure (status 1),
+/// not the user's input (2): the path was fine.
+#[test]
+fn a_recording_on_a_full_disk_is_a_failure_not_bad_input() {
+    if !is_root() {
+        skip("record_full_disk", "needs root to mount a small tmpfs");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs {d} && \
+         (dd if=/dev/zero of={d}/fill bs=4k 2>/dev/null; true) && \
+         {bin} watch 20999 --poll --for 1s --record {d}/port.log > /dev/null",
+        d = dir.path().display(),
+        bin = env!("CARGO_BIN_EXE_portscope"),
+    );
+    let (code, out, err) = run(std::process::Command::new("unshare").args([
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+    ]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("cannot record to"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+/// A fleet report is made of results it can trust: an unknown status, an exit code that
+/// contradicts the status, or one host twice is bad input, named, never a quiet row.
+#[test]
+fn fleet_report_refuses_results_that_contradict_themselves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/fleet/db1.json");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(good).expect("db1")).expect("json");
+    let write = |name: &str, status: &str, code: u64| {
+        let mut v = doc.clone();
+        v["check"]["status"] = status.into();
+        v["check"]["exit_code"] = code.into();
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).expect("write");
+        p.to_str().expect("utf-8").to_string()
+    };
+    let bogus = write("bogus.json", "bogus", 0);
+    let mismatch = write("mismatch.json", "ok", 2);
+    let fine = write("fine.json", "critical", 2);
+    for (files, needle) in [
+        (vec![bogus.as_str()], "\"bogus\""),
+        (vec![mismatch.as_str()], "does not go with status"),
+        (vec![fine.as_str(), good], "is in both"),
+    ] {
+        let mut args = vec!["fleet", "report"];
+        args.extend(files.iter().copied());
+        let (code, out, err) = run(portscope().args(&args));
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let (code, _, err) = run(portscope().args(["fleet", "report", &fine]));
+    assert_eq!(code, 0, "{err}");
+}

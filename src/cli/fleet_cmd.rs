@@ -46,6 +46,9 @@ pub fn run(args: &FleetArgs) -> CliResult {
             Err(e) => return Err(CliError::bad_input(e)),
         }
     }
+    if let Err(e) = fleet::check_unique(&hosts) {
+        return Err(CliError::bad_input(e));
+    }
     hosts.sort_by(|a, b| a.host.cmp(&b.host));
     let r = fleet::report(hosts);
     if a.json {

@@ -33,52 +33,130 @@ pub struct HistoryArgs {
     pub json: bool,
 }
 
-/// Parses TIME against the recording's span: a bare time of day means the day (in local time)
-/// on which it falls inside the recording, or the recording's first day.
+/// Parses TIME against the recording's span. A bare time of day means the day (in local time)
+/// on which it falls inside the recording; when it falls inside on several days the answer
+/// would be a guess, so it is refused, naming the days. A local time the clocks skipped (a DST
+/// gap) or showed twice (a fold) is refused with what to type instead, never moved silently;
+/// an offset outside what any zone uses (±14:00) is refused.
 pub fn parse_at(
     s: &str,
     span: Option<(jiff::Timestamp, jiff::Timestamp)>,
 ) -> Result<jiff::Timestamp, super::ArgError> {
+    parse_at_in(s, span, &jiff::tz::TimeZone::system())
+}
+
+fn parse_at_in(
+    s: &str,
+    span: Option<(jiff::Timestamp, jiff::Timestamp)>,
+    tz: &jiff::tz::TimeZone,
+) -> Result<jiff::Timestamp, super::ArgError> {
     use super::ArgError;
-    let tz = jiff::tz::TimeZone::system();
     let t = s.trim();
     if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+        check_offset(s, t)?;
         return Ok(ts);
     }
     if let Ok(dt) = t.parse::<jiff::civil::DateTime>() {
-        return dt
-            .to_zoned(tz)
-            .map(|z| z.timestamp())
-            .map_err(|e| ArgError::time(s, &e));
+        return local(s, tz, dt);
     }
     let time: jiff::civil::Time = t.parse().map_err(|_| ArgError::NotATime(s.to_string()))?;
     let Some((first, last)) = span else {
         let today = jiff::Zoned::now().with_time_zone(tz.clone()).date();
-        return today
-            .to_datetime(time)
-            .to_zoned(tz)
-            .map(|z| z.timestamp())
-            .map_err(|e| ArgError::time(s, &e));
+        return local(s, tz, today.to_datetime(time));
     };
     let first_day = first.to_zoned(tz.clone()).date();
     let last_day = last.to_zoned(tz.clone()).date();
     let mut day = first_day;
-    let mut fallback = None;
+    let mut inside = Vec::new();
     while day <= last_day {
-        let ts = day
-            .to_datetime(time)
-            .to_zoned(tz.clone())
-            .map(|z| z.timestamp())
-            .map_err(|e| ArgError::time(s, &e))?;
-        fallback.get_or_insert(ts);
-        if ts >= first && ts <= last {
-            return Ok(ts);
+        let dt = day.to_datetime(time);
+        if let Ok(ts) = local(s, tz, dt)
+            && ts >= first
+            && ts <= last
+        {
+            inside.push((day, ts));
         }
         // The last day jiff knows: the recording cannot run past it.
         let Ok(next) = day.tomorrow() else { break };
         day = next;
     }
-    fallback.ok_or_else(|| ArgError::NotInRecording(s.to_string()))
+    match inside.as_slice() {
+        [(_, ts)] => Ok(*ts),
+        [] if first_day == last_day => local(s, tz, first_day.to_datetime(time)),
+        [] => Err(ArgError::NotInRecording(s.to_string())),
+        days => Err(ArgError::TimeNotOnClock {
+            text: s.to_string(),
+            reason: format!(
+                "falls inside the recording on {} days ({}): give the date too, e.g. \"{} {}\"",
+                days.len(),
+                days.iter()
+                    .map(|(d, _)| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                days[days.len() - 1].0,
+                t
+            ),
+        }),
+    }
+}
+
+/// A local date and time as an instant, refusing the ones the clock skipped or showed twice.
+fn local(
+    text: &str,
+    tz: &jiff::tz::TimeZone,
+    dt: jiff::civil::DateTime,
+) -> Result<jiff::Timestamp, super::ArgError> {
+    use jiff::tz::AmbiguousOffset;
+    let amb = tz.to_ambiguous_zoned(dt);
+    let name = tz.iana_name().unwrap_or("the local time zone");
+    let reason = match amb.offset() {
+        AmbiguousOffset::Unambiguous { .. } => {
+            return amb
+                .compatible()
+                .map(|z| z.timestamp())
+                .map_err(|e| super::ArgError::time(text, &e));
+        }
+        AmbiguousOffset::Gap { before, after } => format!(
+            "{dt} does not exist in {name}: the clocks jumped from UTC{before} to UTC{after}; \
+             give an RFC 3339 time with its offset"
+        ),
+        AmbiguousOffset::Fold { before, after } => format!(
+            "{dt} happened twice in {name} (UTC{before}, then UTC{after}): give it with its \
+             offset, e.g. {}{before}",
+            dt.strftime("%Y-%m-%dT%H:%M:%S")
+        ),
+    };
+    Err(super::ArgError::TimeNotOnClock {
+        text: text.to_string(),
+        reason,
+    })
+}
+
+/// No zone is more than 14 hours from UTC; jiff takes up to ±25:59, which is a typo here.
+fn check_offset(text: &str, t: &str) -> Result<(), super::ArgError> {
+    if let Ok(p) = jiff::fmt::temporal::Pieces::parse(t)
+        && let Some(jiff::fmt::temporal::PiecesOffset::Numeric(n)) = p.offset()
+        && n.offset().seconds().abs() > 14 * 3600
+    {
+        return Err(super::ArgError::TimeNotOnClock {
+            text: text.to_string(),
+            reason: format!(
+                "offset {} is beyond any time zone's (at most 14 hours from UTC)",
+                n.offset()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A moment with its day: a log may span days, and a bare clock time would not say which.
+fn moment(t: jiff::Timestamp) -> String {
+    format!(
+        "{} {}",
+        t.to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d"),
+        clock(t)
+    )
 }
 
 fn change_text(c: &Change) -> String {
@@ -144,6 +222,13 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             loaded.damaged
         ));
     }
+    if loaded.unknown > 0 {
+        notes.push(format!(
+            "{} records of a kind this portscope does not read (written by a newer version?) \
+             skipped; they are intact",
+            loaded.unknown
+        ));
+    }
     let history = History::from_changes(loaded.changes);
     let at = match args.at.as_deref().map(|a| parse_at(a, history.span())) {
         Some(Ok(t)) => Some(t),
@@ -185,9 +270,9 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             {
                 say!(
                     "note: {} is outside the recording ({} to {}): what is shown is the state at its {}",
-                    clock(t),
-                    clock(first),
-                    clock(last),
+                    moment(t),
+                    moment(first),
+                    moment(last),
                     if t < first {
                         "start (nothing yet)"
                     } else {
@@ -198,9 +283,9 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             let table = history.table_at(t);
             let holders = table.on_port(args.port);
             if holders.is_empty() {
-                say!("nobody held {what} at {}", clock(t));
+                say!("nobody held {what} at {}", moment(t));
             } else {
-                say!("{what} at {}:", clock(t));
+                say!("{what} at {}:", moment(t));
                 for c in holders {
                     say!("  {}", change_text(c));
                 }
@@ -218,4 +303,57 @@ pub fn run(args: &HistoryArgs) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn berlin() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap()
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_clock_time_on_several_days_of_the_recording_is_refused_naming_them() {
+        let span = Some((ts("2026-11-20T08:00:00Z"), ts("2026-11-22T20:00:00Z")));
+        let e = parse_at_in("11:00", span, &berlin())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("3 days") && e.contains("2026-11-21"), "{e}");
+        // On the only day it falls inside, it is that day.
+        let span = Some((ts("2026-11-20T20:00:00Z"), ts("2026-11-21T20:00:00Z")));
+        let t = parse_at_in("11:00", span, &berlin()).unwrap();
+        assert_eq!(t, ts("2026-11-21T10:00:00Z"));
+    }
+
+    #[test]
+    fn skipped_and_repeated_local_times_are_refused_never_moved() {
+        let tz = berlin();
+        let e = parse_at_in("2026-03-29 02:30", None, &tz)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let e = parse_at_in("2026-10-25 02:30", None, &tz)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("happened twice") && e.contains("+02"), "{e}");
+        let span = Some((ts("2026-03-28T20:00:00Z"), ts("2026-03-29T20:00:00Z")));
+        assert!(parse_at_in("02:30", span, &tz).is_err());
+        // With its offset, a repeated time is exact.
+        let t = parse_at_in("2026-10-25T02:30:00+01:00", None, &tz).unwrap();
+        assert_eq!(t, ts("2026-10-25T01:30:00Z"));
+    }
+
+    #[test]
+    fn offsets_beyond_any_zone_are_refused() {
+        for bad in ["2026-11-22T03:00:00+25:00", "2026-11-22T03:00:00-15:00"] {
+            let e = parse_at_in(bad, None, &berlin()).unwrap_err().to_string();
+            assert!(e.contains("beyond any time zone"), "{bad}: {e}");
+        }
+        assert!(parse_at_in("2026-11-22T03:00:00+14:00", None, &berlin()).is_ok());
+    }
 }

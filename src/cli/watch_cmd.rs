@@ -187,10 +187,12 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
         Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
             Ok(r) => Some(r),
             Err(e) => {
-                return Err(CliError::bad_input(format!(
-                    "cannot record to {}: {e}",
-                    path.display()
-                )));
+                let msg = format!("cannot record to {}: {e}", path.display());
+                return Err(if crate::history::log::is_system_failure(&e) {
+                    CliError::failed(msg, 1)
+                } else {
+                    CliError::bad_input(msg)
+                });
             }
         },
         None => None,

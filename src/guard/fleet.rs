@@ -109,6 +109,48 @@ pub enum HostFileError {
         "{0}: neither a `portscope check --json` document nor a {{\"host\", \"check\"}} record"
     )]
     NotACheck(String),
+    #[error("{file}: status {status:?} is not ok, warning, critical or unknown")]
+    BadStatus { file: String, status: String },
+    #[error("{file}: exit_code {code} does not go with status {status:?} (expected {expected})")]
+    StatusMismatch {
+        file: String,
+        status: String,
+        code: u64,
+        expected: u64,
+    },
+    #[error("host {host:?} is in both {first} and {second}: one result per host")]
+    DuplicateHost {
+        host: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// The monitoring convention's exit status for each status a check reports.
+fn code_of(status: &str) -> Option<u64> {
+    match status {
+        "ok" => Some(0),
+        "warning" => Some(1),
+        "critical" => Some(2),
+        "unknown" => Some(3),
+        _ => None,
+    }
+}
+
+/// Hosts must be unique across the files of one report: two results for one host would show
+/// one and hide the other, or both with contradictory answers.
+pub fn check_unique(hosts: &[HostRow]) -> Result<(), HostFileError> {
+    let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for h in hosts {
+        if let Some(first) = seen.insert(&h.host, &h.file) {
+            return Err(HostFileError::DuplicateHost {
+                host: h.host.clone(),
+                first: first.to_string(),
+                second: h.file.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Reads one host's file. `Err` names what is wrong with it.
@@ -140,11 +182,29 @@ pub fn host_row(file: &str, content: &str) -> Result<HostRow, HostFileError> {
             _ => None,
         }
     });
+    let status = check["status"].as_str().unwrap_or_default().to_string();
+    let Some(expected) = code_of(&status) else {
+        return Err(HostFileError::BadStatus {
+            file: file.to_string(),
+            status,
+        });
+    };
+    let exit_code = check["exit_code"].as_u64();
+    if let Some(code) = exit_code
+        && code != expected
+    {
+        return Err(HostFileError::StatusMismatch {
+            file: file.to_string(),
+            status,
+            code,
+            expected,
+        });
+    }
     Ok(HostRow {
         host,
         file: file.to_string(),
-        status: text(&check["status"]).unwrap_or_else(|| "unknown".into()),
-        exit_code: check["exit_code"].as_u64(),
+        status,
+        exit_code,
         summary: text(&check["summary"]).unwrap_or_default(),
         drift,
         runtime: text(&status_doc["runtime"]),

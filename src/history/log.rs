@@ -60,7 +60,7 @@ impl Recorder {
             .append(true)
             .create(true)
             .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC | nix::libc::O_NONBLOCK)
             .open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
@@ -132,12 +132,23 @@ impl Drop for Recorder {
     }
 }
 
+/// Whether a failure to open or write a log is the system's (a full disk, an I/O error, a
+/// quota) rather than the path the user gave: status 1, not "bad input".
+pub fn is_system_failure(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error())
+}
+
 /// What a log held, and what had to be skipped.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub changes: Vec<Change>,
-    /// Lines whose checksum or JSON was wrong (a crash mid-write, an edit).
+    /// Lines whose checksum was wrong (a crash mid-write, an edit).
     pub damaged: usize,
+    /// Lines with a right checksum whose record this portscope does not know (a kind added by
+    /// a newer version): intact, skipped, and not called damage.
+    pub unknown: usize,
     /// The last line had no newline: a write cut short.
     pub torn_tail: bool,
     pub headers: usize,
@@ -223,7 +234,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ParseError> {
         }
         match serde_json::from_slice::<Change>(json) {
             Ok(c) => out.changes.push(c),
-            Err(_) => out.damaged += 1,
+            Err(_) => out.unknown += 1,
         }
     }
     if out.headers == 0 {
@@ -257,6 +268,18 @@ impl SnapshotRecorder {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_intact_record_of_an_unknown_kind_is_not_called_damage() {
+        let line = |json: &str| format!("{:08x} {json}\n", super::crc32(json.as_bytes()));
+        let mut log = line(
+            r#"{"portscope_history":1,"started":"2026-01-01T00:00:00Z","writer":"tui","ports":[]}"#,
+        );
+        log.push_str(&line(r#"{"kind":"refused","call":"bind"}"#));
+        log.push_str("00000000 {\"edited\":true}\n");
+        let loaded = super::parse(log.as_bytes()).unwrap();
+        assert_eq!((loaded.unknown, loaded.damaged), (1, 1));
+    }
+
     #[test]
     fn crc_matches_zlib() {
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);

@@ -68,7 +68,11 @@ pub enum StartError {
 impl StartError {
     /// Whether the user's input (a flag, a file named) was wrong, rather than the terminal.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, StartError::NoTerminal | StartError::Terminal(_))
+        match self {
+            StartError::NoTerminal | StartError::Terminal(_) => false,
+            StartError::Record { error, .. } => !crate::history::log::is_system_failure(error),
+            _ => true,
+        }
     }
 }
 
