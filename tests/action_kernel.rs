@@ -17,7 +17,6 @@ use portscope::portset::PortSet;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 fn snap() -> Snapshot {
     collect(&CollectOptions::default()).expect("snapshot")
@@ -129,12 +128,11 @@ fn sigterm_reaches_the_shown_process_and_the_port_is_free_after() {
             .any(|l| l.text.contains("port 20200 is free now")),
         "{outcome:?}"
     );
-    assert!(wait_until(Duration::from_secs(5), || !alive(holder.pid())
-        || {
-            // A zombie until reaped by Holder's drop: check its state.
-            std::fs::read_to_string(format!("/proc/{}/stat", holder.pid()))
-                .is_ok_and(|t| t.contains(") Z "))
-        }));
+    assert!(wait_until(PATIENCE, || !alive(holder.pid()) || {
+        // A zombie until reaped by Holder's drop: check its state.
+        std::fs::read_to_string(format!("/proc/{}/stat", holder.pid()))
+            .is_ok_and(|t| t.contains(") Z "))
+    }));
 }
 
 #[test]
@@ -176,7 +174,7 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
                 .is_some_and(|mask| mask & (1 << 14) != 0)
         })
     };
-    assert!(wait_until(Duration::from_secs(5), ignores_term));
+    assert!(wait_until(PATIENCE, ignores_term));
     let owner = portscope::model::Owner {
         pid,
         comm: "sh".into(),
@@ -273,7 +271,7 @@ fn time_wait_has_nothing_to_kill() {
     make_time_wait(&l);
     drop(l);
     let mut tw = None;
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         tw = snap()
             .sockets
             .into_iter()

@@ -10,7 +10,6 @@ use portscope::model::{Proto, Snapshot, State};
 use std::collections::BTreeSet;
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::Command;
-use std::time::Duration;
 
 /// A network namespace with `n` TCP listeners, 2 UDP sockets and one bound-but-not-listening
 /// TCP socket, held by a sleeping child: inside the namespace, or (`inside` false) in the test's
@@ -287,7 +286,7 @@ fn pool_closes_sockets_of_namespaces_that_went_away() {
     assert!(portscope::collect::allns::pooled() >= 1);
     let pid = ns.holder.pid();
     drop(ns);
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     }));
     let snap = portscope::collect::allns::collect_all(&opts).expect("collect");

@@ -44,9 +44,7 @@ impl Drop for Contained {
         let _ = self.child.wait();
         for d in self.dirs.iter().rev() {
             // A reaped process leaves its cgroup at once; retry briefly all the same.
-            wait_until(Duration::from_secs(2), || {
-                std::fs::remove_dir(d).is_ok() || !d.exists()
-            });
+            wait_until(PATIENCE, || std::fs::remove_dir(d).is_ok() || !d.exists());
         }
     }
 }
@@ -95,7 +93,7 @@ fn spawn_in(
         }
         // A fork elsewhere in the process (a Command outside the lock) may still hold a copy
         // of the write fd until its exec: the kernel says ETXTBSY until that copy closes.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + PATIENCE;
         let c = loop {
             match Command::new(&script)
                 .args(args)

@@ -10,7 +10,6 @@ use portscope::model::{Proto, Snapshot, State};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, TcpStream};
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 /// (protocol, local, peer), addresses normalised as `ss -n` prints them.
 type Row = (String, (String, u16), (String, u16));
@@ -102,7 +101,7 @@ fn queries_select_what_ss_selects_and_bad_ones_are_refused() {
     let u = udp_bind("0.0.0.0:20085");
     let uc = udp_bind("127.0.0.1:0");
     uc.connect("127.0.0.1:20085").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         let s = snapshot(&[]);
         let n = |st| s.sockets.iter().filter(|x| x.state == st).count();
         n(State::CloseWait) == 2 && n(State::TimeWait) >= 1
@@ -235,7 +234,7 @@ fn group_by_counts_match_ss_and_shared_outgoing_ports_are_not_busy() {
     let (c1, _) = c.accept().unwrap();
     // Back to a range holding every kernel-chosen port of this test, as on a real host.
     std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "40000 40010").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         snapshot(&["--filter", "state:cw"]).sockets.len() == 3
     }));
 

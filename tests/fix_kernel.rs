@@ -100,7 +100,7 @@ fn fix_closes_a_dead_listeners_connections_and_a_bound_socket_needs_a_kill() {
     let fds: Vec<&dyn AsFd> = accepted.iter().map(|a| a as &dyn AsFd).collect();
     let mut worker = hold(&fds);
     drop((l, accepted, clients));
-    assert!(wait_until(std::time::Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         let (_, out, _) = run(portscope().args(["why", "24003"]));
         out.contains("20 CLOSE-WAIT")
     }));

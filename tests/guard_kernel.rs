@@ -515,7 +515,7 @@ fn time_wait_only_is_a_warning_when_reuseaddr_binds_and_critical_when_not() {
         (s(0), s(1))
     };
     assert!(
-        wait_until(std::time::Duration::from_secs(5), || states()
+        wait_until(PATIENCE, || states()
             == ("time_wait".to_string(), "held".to_string())),
         "{:?}",
         states()

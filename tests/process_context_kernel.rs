@@ -15,7 +15,6 @@ use portscope::model::process_context::{Level, ProcessKind, Supervisor};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A `sleep` started by `bash` (which waits for it, so it stays the parent) after `ulimit -n
 /// LIMIT`, holding `fds`; both are killed and reaped on drop.
@@ -54,7 +53,7 @@ impl ShellHeld {
     fn sleeper(&self) -> u32 {
         let sh = self.shell.id();
         let mut found = None;
-        let ok = wait_until(Duration::from_secs(5), || {
+        let ok = wait_until(common::PATIENCE, || {
             found = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children"))
                 .ok()
                 .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()));
@@ -153,7 +152,7 @@ fn a_listeners_process_shows_its_limits_chain_queue_and_overflows() {
     // The queue admits backlog + 1 connections; the rest are dropped and counted.
     let clients: Vec<OwnedFd> = (0..4).map(|_| connect_nonblocking(port)).collect();
     assert!(
-        wait_until(Duration::from_secs(5), || overflows_by_nstat() > 0),
+        wait_until(common::PATIENCE, || overflows_by_nstat() > 0),
         "ListenOverflows never moved"
     );
     let udp: Vec<UdpSocket> = (0..29)
@@ -347,12 +346,12 @@ fn why_sample_shows_the_growth_between_two_looks() {
     };
     // Between the looks: portscope sleeps its interval, then bash grows and `leaving` leaves.
     assert!(
-        wait_until(Duration::from_secs(20), || in_nanosleep(why.id())),
+        wait_until(common::PATIENCE, || in_nanosleep(why.id())),
         "why --sample never started waiting"
     );
     writeln!(grower.stdin.as_mut().unwrap(), "go").unwrap();
     assert!(
-        wait_until(Duration::from_secs(5), || socket_fds(bash) == 1 + NEW),
+        wait_until(common::PATIENCE, || socket_fds(bash) == 1 + NEW),
         "bash did not open its connections: {} sockets",
         socket_fds(bash)
     );

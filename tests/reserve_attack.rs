@@ -422,7 +422,7 @@ fn idle_in_new_netns() -> Holder {
     let pid = child.id();
     let me = std::fs::read_link("/proc/thread-self/ns/net").unwrap();
     assert!(
-        wait_until(Duration::from_secs(5), || {
+        wait_until(PATIENCE, || {
             std::fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|l| l != me)
                 && std::fs::read_link(format!("/proc/{pid}/exe"))
                     .is_ok_and(|e| e.to_string_lossy().contains("sleep"))

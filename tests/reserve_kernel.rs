@@ -12,7 +12,6 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 #[test]
 fn plan_shows_merge_capacity_held_sockets_and_json_fields() {
@@ -516,7 +515,7 @@ fn netns_flag_changes_only_that_namespace() {
     let pid = other.pid().to_string();
     let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
     assert!(
-        wait_until(Duration::from_secs(10), || ns(&pid).is_some()
+        wait_until(PATIENCE, || ns(&pid).is_some()
             && ns(&pid) != ns("thread-self")),
         "child did not enter its own namespace"
     );
@@ -593,7 +592,7 @@ fn apply_in_pty_after(
             }
         }
     });
-    let asked = wait_until(Duration::from_secs(20), || {
+    let asked = wait_until(PATIENCE, || {
         screen.lock().is_ok_and(|s| s.contains("Apply? [y/N]"))
     });
     assert!(

@@ -19,7 +19,6 @@ use portscope::model::{Snapshot, Socket};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const INNER: &str = "PORTSCOPE_TEST_INNER";
 
@@ -201,7 +200,7 @@ fn a_frozen_row_whose_process_closed_the_socket_is_refused() {
         stdin.write_all(b"go\n").expect("tell it to close");
     }
     let pid = holder.pid();
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         snap().sockets.iter().all(|x| x.local_port != 20410)
     }));
     assert_eq!(start_time(pid), Some(signal_of(&action).owner.start_time));
@@ -242,7 +241,7 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
         &["--pid", "--fork", "--kill-child", "perl", "-e", perl],
     );
     let mut sock = None;
-    assert!(wait_until(Duration::from_secs(10), || {
+    assert!(wait_until(PATIENCE, || {
         sock = listener_on(&snap(), 20420).filter(|s| !s.owners.is_empty());
         sock.is_some()
     }));
@@ -262,7 +261,7 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
     );
     assert!(!all.contains("this process only"), "{all}");
     let mut child = None;
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         child = only_child(init);
         child.is_some()
     }));
@@ -295,7 +294,7 @@ fn a_container_init_is_warned_about_and_sigkill_takes_its_namespace() {
             .any(|l| l.text.contains("ended every process in that namespace")),
         "{outcome:?}"
     );
-    assert!(wait_until(Duration::from_secs(5), || start_time(child).is_none()));
+    assert!(wait_until(PATIENCE, || start_time(child).is_none()));
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -315,7 +314,7 @@ fn a_socket_shared_with_a_namespace_init_never_signals_the_init() {
     );
     drop(l);
     let mut sock = None;
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         sock = listener_on(&snap(), 20430).filter(|s| s.owners.len() == 2);
         sock.is_some()
     }));

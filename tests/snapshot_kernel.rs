@@ -9,7 +9,6 @@ use portscope::model::{Family, Proto, Snapshot, Socket, State};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, TcpStream};
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 fn snap() -> Snapshot {
     collect(&CollectOptions::default()).expect("snapshot")
@@ -150,7 +149,7 @@ fn time_wait_is_kernel_held_with_expiry() {
     drop(l);
     let mut last = None;
     assert!(
-        wait_until(Duration::from_secs(5), || {
+        wait_until(PATIENCE, || {
             let s = snap();
             let tw: Vec<Socket> = find(&s, |x| x.state == State::TimeWait && x.local_port == 20020)
                 .into_iter()
@@ -408,7 +407,7 @@ fn json_matches_ss_socket_by_socket_and_owner_by_owner() {
     let u6 = udp_bind("[::]:20067");
     let uc = udp_bind("127.0.0.1:0");
     uc.connect("127.0.0.1:20066").unwrap();
-    assert!(wait_until(Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         snap().sockets.iter().any(|s| s.state == State::TimeWait)
     }));
 

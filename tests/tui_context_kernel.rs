@@ -17,7 +17,6 @@ use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Kills and reaps the child on every way out of the test.
 struct Reaped(Child);
@@ -54,7 +53,7 @@ fn the_read_effect_fills_the_detail_pane_with_the_processes_fds_and_limit() {
     };
     let pid = child.0.id();
     assert!(
-        wait_until(Duration::from_secs(5), || {
+        wait_until(common::PATIENCE, || {
             std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
         }),
         "bash did not exec sleep"

@@ -258,7 +258,7 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
         screen.contains("exited") && screen.contains("port 20300 is free now"),
         "{screen}"
     );
-    assert!(wait_until(std::time::Duration::from_secs(5), || {
+    assert!(wait_until(PATIENCE, || {
         victim.child.try_wait().is_ok_and(|s| s.is_some())
     }));
     tui.keys(ESC);

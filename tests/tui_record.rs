@@ -7,7 +7,6 @@ mod common;
 use common::pty::Tui;
 use common::*;
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 fn history_pids(log: &std::path::Path, port: u16, at: &str) -> Vec<u64> {
     let (code, out, err) = run(portscope().args([
@@ -63,7 +62,7 @@ fn the_tui_records_take_release_take_by_another() {
     let t_b = jiff::Timestamp::now();
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
-    assert!(wait_until(Duration::from_secs(5), || log.exists()));
+    assert!(wait_until(PATIENCE, || log.exists()));
     assert_eq!(
         history_pids(&log, port, &t_a.to_string()),
         vec![u64::from(a_pid)]

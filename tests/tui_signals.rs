@@ -53,12 +53,9 @@ fn every_terminating_signal_restores_the_terminal_and_exits_128_plus_it() {
         kill(Pid::from_raw(tui.pid()), sig).expect("kill");
         let code = tui.exit_code();
         assert_eq!(code, 128 + sig as u32, "{sig:?}");
-        let after = tui.written_since(mark);
-        assert!(
-            after.contains(LEAVE_ALT) && after.contains(SHOW_CURSOR),
-            "{sig:?}: no restore sequences in {:?}",
-            after
-        );
+        // The process has exited; the pty reader may not have drained its last bytes yet
+        // (on a busy machine it runs later): wait for them, with a deadline.
+        tui.wait_written(mark, &[LEAVE_ALT, SHOW_CURSOR]);
         assert!(tui.cooked(), "{sig:?}: raw mode left on");
         let _ = std::fs::remove_dir_all(home);
     }
@@ -70,11 +67,7 @@ fn quitting_restores_the_terminal() {
     let mark = tui.written();
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
-    let after = tui.written_since(mark);
-    assert!(
-        after.contains(LEAVE_ALT) && after.contains(SHOW_CURSOR),
-        "{after:?}"
-    );
+    tui.wait_written(mark, &[LEAVE_ALT, SHOW_CURSOR]);
     assert!(tui.cooked());
     let _ = std::fs::remove_dir_all(home);
 }
@@ -87,7 +80,7 @@ fn sigtstp_gives_the_terminal_back_and_sigcont_takes_it_again() {
     kill(Pid::from_raw(pid), Signal::SIGTSTP).expect("SIGTSTP");
     tui.wait_written(mark, &[LEAVE_ALT, SHOW_CURSOR]);
     assert!(
-        common::wait_until(std::time::Duration::from_secs(10), || state(pid) == 'T'),
+        common::wait_until(common::PATIENCE, || state(pid) == 'T'),
         "portscope stopped"
     );
     assert!(tui.cooked(), "cooked mode while stopped");

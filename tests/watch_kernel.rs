@@ -115,7 +115,7 @@ impl Watch {
             }
         });
         let source = rx
-            .recv_timeout(Duration::from_secs(20))
+            .recv_timeout(common::PATIENCE)
             .expect("watch printed no source line");
         assert_eq!(source["type"], "source", "{source}");
         Watch {
@@ -178,7 +178,7 @@ fn a_20ms_listener_once_a_second_is_reported_every_time_with_its_pid() {
     let cycles = 4;
     let mut child = flapper(port, cycles, 20, 1000);
     let pid = child.id();
-    let evs = w.collect(Duration::from_secs(30), |evs| {
+    let evs = w.collect(common::PATIENCE, |evs| {
         events_of(evs, pid, "leave").len() >= cycles as usize
     });
     let _ = child.wait();
@@ -221,7 +221,7 @@ fn a_connection_whose_kernel_chosen_port_is_watched_is_reported_with_owner_and_r
     let local = client.local_addr().unwrap().port();
     assert!((47830..=47831).contains(&local));
     let me = std::process::id();
-    let evs = w.collect(Duration::from_secs(20), |evs| {
+    let evs = w.collect(common::PATIENCE, |evs| {
         evs.iter()
             .any(|e| e["event"] == "take" && e["local_port"] == local)
     });
@@ -268,7 +268,7 @@ fn polling_sees_holders_that_live_longer_than_its_stated_resolution() {
     let cycles = 3;
     let mut child = flapper(port, cycles, hold_ms, 300);
     let pid = child.id();
-    let evs = w.collect(Duration::from_secs(30), |evs| {
+    let evs = w.collect(common::PATIENCE, |evs| {
         evs.iter()
             .filter(|e| e["event"] == "leave" && e["local_port"] == port)
             .count()
@@ -312,14 +312,14 @@ fn history_names_the_right_holder_at_each_moment_and_survives_a_torn_tail() {
         |kind: &'static str, pid: u32| move |evs: &[Value]| !events_of(evs, pid, kind).is_empty();
     let a = holder_on(port);
     let a_pid = a.pid();
-    let took_a = w.collect(Duration::from_secs(10), seen("take", a_pid));
+    let took_a = w.collect(common::PATIENCE, seen("take", a_pid));
     let took_a = ts(&events_of(&took_a, a_pid, "take")[0]);
     drop(a); // killed: releases the port
-    let left_a = w.collect(Duration::from_secs(10), seen("leave", a_pid));
+    let left_a = w.collect(common::PATIENCE, seen("leave", a_pid));
     let left_a = ts(&events_of(&left_a, a_pid, "leave")[0]);
     let b = holder_on(port);
     let b_pid = b.pid();
-    let took_b = w.collect(Duration::from_secs(10), seen("take", b_pid));
+    let took_b = w.collect(common::PATIENCE, seen("take", b_pid));
     let took_b = ts(&events_of(&took_b, b_pid, "take")[0]);
     drop(w); // the recording ends here (a kill, as a crash would)
     let mid =
@@ -403,7 +403,7 @@ fn history_names_the_right_holder_at_each_moment_and_survives_a_torn_tail() {
     ]);
     let c = holder_on(port);
     let c_pid = c.pid();
-    let took_c = w2.collect(Duration::from_secs(10), seen("take", c_pid));
+    let took_c = w2.collect(common::PATIENCE, seen("take", c_pid));
     let took_c = ts(&events_of(&took_c, c_pid, "take")[0]);
     drop(w2);
     let after = took_c
@@ -451,7 +451,7 @@ fn watch_without_tracing_rights_polls_and_says_so() {
     assert_eq!(w.source["source"], "poll", "{}", w.source);
     let u = common::udp_bind("127.0.0.1:47891");
     let me = std::process::id();
-    let evs = w.collect(Duration::from_secs(10), |evs| {
+    let evs = w.collect(common::PATIENCE, |evs| {
         !events_of(evs, me, "take").is_empty()
     });
     let t = &events_of(&evs, me, "take")[0];
@@ -484,7 +484,7 @@ fn binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids() {
     let _taken = tcp_listen(&format!("127.0.0.1:{tcp_port}"));
     let mut thief = flapper_kind(tcp_port, 1, 0, 0, "refused");
     let thief_pid = thief.id();
-    let evs = w.collect(Duration::from_secs(30), |evs| {
+    let evs = w.collect(common::PATIENCE, |evs| {
         evs.iter()
             .filter(|e| e["source"] == "bind" && e["owner"]["pid"] == udp_pid)
             .count()
@@ -544,7 +544,7 @@ fn in_netns_of<T: Send>(pid: u32, f: impl FnOnce() -> T + Send) -> T {
 /// drains it, which a loaded host can delay.
 fn wait_for_marker(w: &Watch, port: u16, kind: &str) -> Vec<Value> {
     let hit = |e: &Value| e["local_port"] == port && e["event"] == kind;
-    let evs = w.collect(Duration::from_secs(30), |evs| evs.iter().any(hit));
+    let evs = w.collect(common::PATIENCE, |evs| evs.iter().any(hit));
     assert!(
         evs.iter().any(hit),
         "the marker on {port} never came: {evs:#?}"
@@ -615,11 +615,11 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
         for i in 1..=cycles {
             let h = in_netns_of(a.pid(), || holder_on(port));
             pids.push(h.pid());
-            ea.extend(wa.collect(Duration::from_secs(30), |evs| {
+            ea.extend(wa.collect(common::PATIENCE, |evs| {
                 on(&ea, "take").len() + on(evs, "take").len() >= i
             }));
             drop(h);
-            ea.extend(wa.collect(Duration::from_secs(30), |evs| {
+            ea.extend(wa.collect(common::PATIENCE, |evs| {
                 on(&ea, "leave").len() + on(evs, "leave").len() >= i
             }));
         }
@@ -627,9 +627,7 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
         // The tracepoint's claim: a 20 ms holder, every time, from its own context.
         let mut child = in_netns_of(a.pid(), || flapper(port, cycles as u32, 20, 500));
         pids = vec![child.id(); cycles];
-        ea = wa.collect(Duration::from_secs(30), |evs| {
-            on(evs, "leave").len() >= cycles
-        });
+        ea = wa.collect(common::PATIENCE, |evs| on(evs, "leave").len() >= cycles);
         let _ = child.wait();
     }
     let takes = on(&ea, "take");
@@ -640,7 +638,7 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
         assert_eq!(t["owner"]["pid"], *pid, "{t}");
     }
     // Then a marker in B: once B's watch reports it, it has seen all A did before.
-    let mut eb = wb.collect(Duration::from_secs(10), |evs| !on(evs, "held").is_empty());
+    let mut eb = wb.collect(common::PATIENCE, |evs| !on(evs, "held").is_empty());
     let mark = marker_in(b.pid(), marker, polling);
     eb.extend(wait_for_marker(&wb, marker, "take"));
     drop(mark);
@@ -738,7 +736,7 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
             .cloned()
             .collect()
     };
-    let ea = wa.collect(Duration::from_secs(30), |evs| {
+    let ea = wa.collect(common::PATIENCE, |evs| {
         binds_of(evs, udp_pid).len() >= cycles as usize
     });
     let _ = udp.wait();
@@ -753,9 +751,7 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     let mut mark = in_netns_of(b.pid(), || flapper_kind(marker, 1, 100, 1000, "udp"));
     let mark_pid = mark.id();
     // Its bind() event, not only the poll's sight of the socket: B has drained its rings past A's.
-    let eb = wb.collect(Duration::from_secs(30), |evs| {
-        !binds_of(evs, mark_pid).is_empty()
-    });
+    let eb = wb.collect(common::PATIENCE, |evs| !binds_of(evs, mark_pid).is_empty());
     let _ = mark.wait();
     assert!(
         eb.iter().all(|e| e["owner"]["pid"] != udp_pid),
@@ -799,7 +795,7 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     let client_pid = client.id();
     let accepted =
         |e: &Value| e["event"] == "take" && e["local_port"] == server && e["remote_port"] != 0;
-    let ea = wa.collect(Duration::from_secs(30), |evs| {
+    let ea = wa.collect(common::PATIENCE, |evs| {
         !events_of(evs, client_pid, "take").is_empty() && evs.iter().any(accepted)
     });
     let _ = client.wait();

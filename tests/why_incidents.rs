@@ -11,7 +11,6 @@ use common::*;
 use portscope::analyze::why::{CauseKind, Diagnosis, Role, Verdict};
 use std::net::TcpStream;
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 fn why_text(args: &[&str]) -> String {
     let mut full = vec!["why"];
@@ -136,7 +135,7 @@ fn leaky_worker(port: u16, n: usize) -> Holder {
     let fds: Vec<&dyn AsFd> = accepted.iter().map(|a| a as &dyn AsFd).collect();
     let worker = hold(&fds);
     drop((l, accepted, clients));
-    let ok = wait_until(Duration::from_secs(5), || {
+    let ok = wait_until(PATIENCE, || {
         let (_, d) = why(&[&port.to_string()]);
         d.causes
             .first()

@@ -10,7 +10,6 @@ use portscope::analyze::why::{Diagnosis, Role, Verdict};
 use std::collections::BTreeSet;
 use std::net::TcpStream;
 use std::os::fd::AsFd;
-use std::time::Duration;
 
 fn roles(d: &Diagnosis) -> Vec<Role> {
     d.holders.iter().map(|h| h.role).collect()
@@ -143,7 +142,7 @@ fn outgoing_connection_is_named_as_the_thief() {
 }
 
 fn wait_for_time_wait(port: u16) {
-    let ok = wait_until(Duration::from_secs(5), || {
+    let ok = wait_until(PATIENCE, || {
         let (_, d) = why(&[&port.to_string(), "--addr", "127.0.0.1"]);
         d.holders.iter().any(|h| h.role == Role::TimeWait)
     });

@@ -262,11 +262,10 @@ pub fn run(
         notes,
         netns: scope.describe(),
     };
-    if !sink(Report::Source(&info)) {
-        return Ok(());
-    }
     // Tracing is already on, so nothing that happens from here is missed; the held sockets are
-    // read after it (a socket may show as both held and taken, never as neither).
+    // read after it (a socket may show as both held and taken, never as neither). The source
+    // line is sent once they are read: whatever a reader starts after seeing it shows up as an
+    // event, never in the held baseline.
     // In the target namespace: held sockets, the UDP poll and softirq lookups read its tables.
     let mut dumper = scope.dumper()?;
     let dumped_ns = scope.dumped_inode();
@@ -291,18 +290,25 @@ pub fn run(
         .map(|s| WatchEvent::from_socket(s, EventKind::Held, None, "tracepoint", dumped_ns))
         .collect();
     joiner.seed(&held_events);
+    let udp_now = if udp_too {
+        let mut now = super::sockets_on(&mut dumper, &opts.ports, Some(Proto::Udp), 0x1fff)
+            .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+        super::owner::attach(&mut now);
+        // Connections not yet accepted belong to their listener's process.
+        crate::collect::accept_queue::attribute(&mut now);
+        Some(now)
+    } else {
+        None
+    };
+    if !sink(Report::Source(&info)) {
+        return Ok(());
+    }
     for e in &held_events {
         if !sink(Report::Event(e)) {
             return Ok(());
         }
     }
-    if udp_too {
-        let now = super::sockets_on(&mut dumper, &opts.ports, Some(Proto::Udp), 0x1fff)
-            .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
-        let mut now = now;
-        super::owner::attach(&mut now);
-        // Connections not yet accepted belong to their listener's process.
-        crate::collect::accept_queue::attribute(&mut now);
+    if let Some(now) = udp_now {
         for e in udp.baseline(now, "poll") {
             if !sink(Report::Event(&e)) {
                 return Ok(());

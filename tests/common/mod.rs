@@ -35,6 +35,15 @@ use std::time::{Duration, Instant};
 /// to hand it to a child, no other test's child may be spawned and inherit it by accident.
 pub static SPAWN_LOCK: Mutex<()> = Mutex::new(());
 
+/// Holds off every spawn of this test binary. A fork copies the file table, so a socket this
+/// thread closes while another test forks stays open (and bound) in the child until its exec:
+/// a bind right after such a close gets EADDRINUSE on a busy machine, where the window between
+/// fork and exec is long. Tests that compare the kernel's bind() with what was just closed
+/// hold this across the comparison.
+pub fn no_spawns() -> std::sync::MutexGuard<'static, ()> {
+    SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -148,6 +157,12 @@ pub fn idle() -> Holder {
 }
 
 /// Polls `cond` until it holds or the deadline passes; returns whether it held.
+/// How long a test waits for a condition before it fails. CI runners are shared: on a 2-core
+/// machine with other work, a process start or a first snapshot in a debug build can take
+/// seconds. A wait ends as soon as its condition holds, so patience costs nothing when things
+/// are quick; only a test that is failing anyway waits this long.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
 pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
     loop {

@@ -95,7 +95,7 @@ impl Tui {
 
     /// Waits until the bytes written after `from` contain every one of `needles`.
     pub fn wait_written(&self, from: usize, needles: &[&str]) -> String {
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + super::PATIENCE;
         loop {
             let t = self.written_since(from);
             if needles.iter().all(|n| t.contains(n)) {
@@ -129,7 +129,7 @@ impl Tui {
 
     /// Waits until the screen satisfies `cond`; panics with the screen if it never does.
     pub fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + super::PATIENCE;
         loop {
             let t = self.text();
             if cond(&t) {
@@ -158,7 +158,7 @@ impl Tui {
 
     /// Waits for the process to exit and returns its exit code.
     pub fn exit_code(&mut self) -> u32 {
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + super::PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status.exit_code();
