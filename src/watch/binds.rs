@@ -291,6 +291,15 @@ impl Binds {
         // (time, tid, Some(enter) | None for an exit with its ret)
         let mut items: Vec<(i128, u32, Option<Enter>, i64)> = Vec::new();
         let mut lost = 0;
+        // Exits are read before enters: a bind() enters before it returns, so every exit read
+        // here has its enter already in a ring when the enters are read next. Read the other
+        // way round, a bind that entered just after the enters were read and returned (on
+        // another CPU's ring) before the exits were, lost its exit and was never reported; a
+        // loaded machine, where threads migrate mid-syscall, made that common.
+        let mut exits: Vec<(Vec<u8>, bool)> = Vec::new();
+        for (r, rt) in self.exits.iter_mut() {
+            lost += r.drain(|b| exits.push((b.to_vec(), *rt))).lost;
+        }
         let mut bodies: Vec<(Vec<u8>, bool)> = Vec::new();
         for (r, rt) in self.outputs.iter_mut() {
             lost += r.drain(|b| bodies.push((b.to_vec(), *rt))).lost;
@@ -300,11 +309,7 @@ impl Binds {
                 items.push(e);
             }
         }
-        bodies.clear();
-        for (r, rt) in self.exits.iter_mut() {
-            lost += r.drain(|b| bodies.push((b.to_vec(), *rt))).lost;
-        }
-        for (b, rt) in &bodies {
+        for (b, rt) in &exits {
             let (Some(tid), Some(t), Some(size)) = (
                 rd::<4>(b, 4).map(u32::from_ne_bytes),
                 rd::<8>(b, 8).map(u64::from_ne_bytes),
