@@ -795,11 +795,8 @@ fn fix_stops_the_unit(test: &str, port: u16, extra: &str, check: impl FnOnce(&st
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    // Tools are never found through PATH: the stand-in is named with --tool-path.
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
     let d = why(tmp.path(), port);
     assert!(
         commands(&d).contains(&"systemctl stop webapp.service"),
@@ -808,17 +805,24 @@ fn fix_stops_the_unit(test: &str, port: u16, extra: &str, check: impl FnOnce(&st
     );
     let p = port.to_string();
     // --yes alone does not stop a unit.
-    let (code, out, err) = run(portscope()
-        .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
-        .env("PATH", &path)
-        .args(["fix", &p, "--yes"]));
+    let (code, out, err) = run(portscope().env("PORTSCOPE_RUNTIME_ROOT", tmp.path()).args([
+        "--tool-path",
+        &path,
+        "fix",
+        &p,
+        "--yes",
+    ]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(!calls.exists(), "systemctl ran without --kill: {out}");
     let started = std::time::Instant::now();
-    let (code, out, err) = run(portscope()
-        .env("PORTSCOPE_RUNTIME_ROOT", tmp.path())
-        .env("PATH", &path)
-        .args(["fix", &p, "--yes", "--kill"]));
+    let (code, out, err) = run(portscope().env("PORTSCOPE_RUNTIME_ROOT", tmp.path()).args([
+        "--tool-path",
+        &path,
+        "fix",
+        &p,
+        "--yes",
+        "--kill",
+    ]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         started.elapsed() < Duration::from_secs(100),

@@ -106,12 +106,13 @@ const NATIVE_CNI: &str = "table ip cni_hostport {
 }
 ";
 
-fn why_nat(port: u16, env: &[(&str, &str)]) -> serde_json::Value {
+/// `why PORT --nat --json`; `tool_path` replaces the system directories tools are found in.
+fn why_nat(port: u16, tool_path: Option<&str>) -> serde_json::Value {
     let mut cmd = portscope();
-    cmd.args(["why", &port.to_string(), "--nat", "--json"]);
-    for (k, v) in env {
-        cmd.env(k, v);
+    if let Some(p) = tool_path {
+        cmd.args(["--tool-path", p]);
     }
+    cmd.args(["why", &port.to_string(), "--nat", "--json"]);
     let (_, out, err) = run(&mut cmd);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}"))
 }
@@ -141,7 +142,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
     load("nft", &["-j", "-f", "-"], NATIVE_KUBE);
     load("nft", &["-f", "-"], NATIVE_CNI);
 
-    let v = why_nat(30080, &[]);
+    let v = why_nat(30080, None);
     assert_eq!(v["verdict"], "free", "nothing holds 30080: {v}");
     assert_eq!(
         redirect(&v),
@@ -155,7 +156,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
         v["nat"]["summary"][0],
         "bind will succeed, but inbound traffic to 30080 goes to 10.244.1.7:8080 (service default/api) [iptables-legacy KUBE-NODEPORTS]"
     );
-    let v = why_nat(30081, &[]);
+    let v = why_nat(30081, None);
     assert_eq!(
         redirect(&v),
         (
@@ -164,7 +165,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
             "docker published port".into()
         )
     );
-    let v = why_nat(30082, &[]);
+    let v = why_nat(30082, None);
     assert_eq!(
         redirect(&v),
         (
@@ -173,7 +174,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
             "service default/web".into()
         )
     );
-    let v = why_nat(30083, &[]);
+    let v = why_nat(30083, None);
     assert_eq!(
         redirect(&v),
         (
@@ -182,7 +183,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
             "hostPort of sandbox 0123456789ab".into()
         )
     );
-    let v = why_nat(30090, &[]);
+    let v = why_nat(30090, None);
     assert_eq!(v["nat"]["redirects"].as_array().map(Vec::len), Some(0));
     assert!(
         v["nat"]["summary"][0]
@@ -192,7 +193,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
     );
     // A held port: the rules run before any socket sees the traffic.
     let l = tcp_listen("0.0.0.0:30080");
-    let v = why_nat(30080, &[]);
+    let v = why_nat(30080, None);
     assert_eq!(v["verdict"], "in_use");
     assert!(
         v["nat"]["summary"][0]
@@ -213,7 +214,7 @@ fn redirected_ports_are_found_in_every_rule_backend() {
     // Neither tool found: said so, nothing else.
     let empty = tempfile::tempdir().expect("tmp");
     let dir = empty.path().to_string_lossy().into_owned();
-    let v = why_nat(30080, &[("PORTSCOPE_NAT_PATH", &dir)]);
+    let v = why_nat(30080, Some(&dir));
     let s = v["nat"]["summary"][0].as_str().unwrap_or("");
     assert!(
         s.starts_with("NAT rules not checked: neither iptables-save nor nft could be run"),

@@ -423,12 +423,9 @@ fn pid_1_of_our_own_namespace_is_never_signalled() {
     .expect("write");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let (_, out, _) = run(portscope().args(["why", "20440"]).env("PATH", path));
+    // Tools are never found through PATH: the stand-in is named with --tool-path.
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    let (_, out, _) = run(portscope().args(["--tool-path", &path, "why", "20440"]));
     assert!(
         out.contains("$ systemctl stop web.socket web.service"),
         "{out}"

@@ -8,7 +8,6 @@ use super::NotOffered;
 use super::exec::ActionOutcome;
 use crate::model::Owner;
 use crate::model::text::{Block, Described, Line};
-use std::process::Command;
 use std::time::Duration;
 
 /// How long a stop may take (systemctl waits for the unit's own stop timeout, 90 s by default).
@@ -90,6 +89,11 @@ pub fn describe(a: &StopAction) -> Described {
     lines.push(Line::warning(
         "  everything that unit or container runs stops with it",
     ));
+    lines.push(Line::note(format!(
+        "  runs the first {} in {} (never through PATH)",
+        a.argv.first().map_or("", String::as_str),
+        crate::tools::search_path_text()
+    )));
     Described {
         title: format!("Stop: {command}"),
         lines,
@@ -113,8 +117,12 @@ pub fn run(a: &StopAction) -> ActionOutcome {
     let Some((prog, args)) = a.argv.split_first() else {
         return ActionOutcome::nothing_done(title, vec!["no command"]);
     };
-    let mut cmd = Command::new(prog);
+    let mut cmd = match crate::tools::command(prog) {
+        Ok(c) => c,
+        Err(e) => return ActionOutcome::failed(title, vec![format!("{e}; nothing was run")]),
+    };
     cmd.args(args);
+    let ran = format!("ran {}", cmd.get_program().to_string_lossy());
     let limits = crate::subprocess::Limits::new(STOP_TIMEOUT);
     let f = match crate::subprocess::run(&mut cmd, limits) {
         Ok(f) => f,
@@ -134,6 +142,7 @@ pub fn run(a: &StopAction) -> ActionOutcome {
         .into_iter()
         .map(|l| format!("  {l}"))
         .collect();
+    lines.insert(0, format!("  {ran} {}", args.join(" ")));
     if f.left_running {
         lines.push(format!(
             "  {prog} left a process holding its output; that process group was killed"

@@ -16,7 +16,6 @@
 pub use crate::analyze::socket_unit::{SocketUnitHint, guess};
 use crate::model::Proto;
 use std::net::{IpAddr, SocketAddr};
-use std::process::Command;
 
 /// One row of `systemctl list-sockets --all --show-types --full --no-legend --plain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +75,7 @@ pub fn find(rows: &[Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&L
 /// Asks systemd which socket unit listens on (proto, addr, port). None when systemctl is
 /// missing, systemd does not run, or no unit lists it.
 pub fn listed(proto: Proto, addr: IpAddr, port: u16) -> Option<SocketUnitHint> {
-    let mut cmd = Command::new("systemctl");
+    let mut cmd = crate::tools::command("systemctl").ok()?;
     cmd.args([
         "list-sockets",
         "--all",

@@ -66,6 +66,11 @@ pub struct Cli {
     /// owners) to this history log; read it with `portscope history FILE` or `--replay FILE`.
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// Where the tools portscope runs (systemctl, docker, iptables-save, nft) are looked up,
+    /// in place of /usr/sbin:/usr/bin:/sbin:/bin; never PATH, which under sudo or cron may hold
+    /// another user's directory.
+    #[arg(long, global = true, value_name = "DIR[:DIR...]", value_parser = crate::tools::parse_tool_path)]
+    pub tool_path: Option<crate::tools::ToolPath>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -363,12 +368,14 @@ pub fn parse() -> Result<Option<Cli>, CliError> {
 /// The subcommand word of a command line (skipping global options and their values), as far as
 /// it can be told from an invalid one.
 pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> {
-    const WITH_VALUE: [&str; 5] = [
+    const WITH_VALUE: [&str; 7] = [
         "--netns",
         "--interval",
         "--replay",
         "--config",
         "--sysctl-dir",
+        "--record",
+        "--tool-path",
     ];
     let mut args = args;
     while let Some(a) = args.next() {
@@ -384,6 +391,9 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
 /// Runs the command the line names: its status, or the error to report.
 pub fn run(cli: Cli) -> CliResult {
     let netns = cli.netns.clone().unwrap_or_default();
+    if let Some(dirs) = cli.tool_path.clone() {
+        crate::tools::set_path(dirs.0);
+    }
     match cli.command {
         Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
         Some(Command::Why(args)) => out::finish(why_cmd::run(&args, &netns)),

@@ -117,13 +117,7 @@ impl NatReport {
 /// A tool by name in PATH or the sbin directories root's PATH usually has;
 /// `PORTSCOPE_NAT_PATH` (a `:`-separated list) replaces that search.
 fn find_tool(name: &str) -> Option<PathBuf> {
-    let dirs: Vec<PathBuf> = match std::env::var_os("PORTSCOPE_NAT_PATH") {
-        Some(p) => std::env::split_paths(&p).collect(),
-        None => std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from))
-            .collect(),
-    };
-    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+    crate::tools::find(name).ok()
 }
 
 /// How a tool run failed: its Display is the tool's `outcome` in the report (and JSON).
