@@ -59,3 +59,70 @@ fn a_tool_planted_on_path_is_never_run() {
     assert!(marker.exists(), "--tool-path is honoured: {out}{err}");
     drop(l);
 }
+
+/// A process that calls itself kubelet earns no protection by the name alone: a copy of
+/// `sleep` named kubelet, run by nobody from a temporary directory, holding a port, gets a plan
+/// like any process, and `fix --kill` stops it.
+#[test]
+fn a_runtime_name_alone_protects_nothing() {
+    if !private_netns("attack_named_kubelet") {
+        return;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("portscope-kubelet")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fake = dir.path().join("kubelet");
+    std::fs::copy("/bin/sleep", &fake).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let l = tcp_listen("0.0.0.0:20452");
+    let mut holder = {
+        let _g = no_spawns();
+        nix::fcntl::fcntl(
+            &l,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .unwrap();
+        let c = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&fake)
+            .arg("600")
+            .current_dir("/")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        nix::fcntl::fcntl(
+            &l,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .unwrap();
+        Holder { child: c } // killed on drop, even when the test fails
+    };
+    drop(l);
+    let pid = holder.pid();
+    assert!(
+        wait_until(PATIENCE, || std::fs::read_to_string(format!(
+            "/proc/{pid}/comm"
+        ))
+        .is_ok_and(|c| c.trim() == "kubelet")),
+        "the impostor did not start"
+    );
+    let (_, d) = why_json(&["20452"]);
+    assert!(
+        d.remedies
+            .iter()
+            .any(|r| r.command.contains(&pid.to_string())),
+        "a plan to stop pid {pid}: {:?}",
+        d.remedies.iter().map(|r| &r.command).collect::<Vec<_>>()
+    );
+    let (code, out, err) = run(portscope().args(["fix", "20452", "--yes", "--kill"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        wait_until(PATIENCE, || holder
+            .child
+            .try_wait()
+            .is_ok_and(|s| s.is_some())),
+        "the impostor still runs: {out}"
+    );
+}

@@ -67,7 +67,16 @@ fn describe_signal(a: &SignalAction) -> Described {
             "portscope-stop.sh",
         ));
     }
-    if o.container.is_some() {
+    if let Some(w) = crate::analyze::guard::impostor_warning(o) {
+        lines.push(Line::warning(format!("  warning: {w}")));
+    }
+    if let Some(w) = o.workload.as_deref().filter(|w| w.claimed) {
+        lines.push(Line::warning(format!(
+            "  warning: it {}: nothing but this process is acted on",
+            w.label
+        )));
+    }
+    if o.container.is_some() && !o.workload.as_deref().is_some_and(|w| w.claimed) {
         // The container's own runtime, as `why` proposes it (podman for podman, not docker).
         let stop = o
             .workload

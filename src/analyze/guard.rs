@@ -77,17 +77,50 @@ pub fn protected_unit(unit: &str) -> Option<String> {
     })
 }
 
+fn is_runtime_name(name: &str) -> bool {
+    RUNTIME_COMMS.contains(&name) || name.starts_with("containerd-shim")
+}
+
+/// The names a process chose for itself (comm, argv[0]): anyone can pick `kubelet`.
+fn named_like_runtime(o: &Owner) -> bool {
+    let argv0 = o.cmdline.raw().split(' ').next().unwrap_or("");
+    let base = argv0.rsplit('/').next().unwrap_or(argv0);
+    is_runtime_name(o.comm.raw()) || is_runtime_name(base)
+}
+
+/// Whether `o` is part of the container runtime by what only root can arrange: its program is
+/// a root-owned system file with the runtime's name. Where the program file cannot be read
+/// (not root, an old recording) the name decides, on the side of caution.
+fn runtime_program(o: &Owner) -> bool {
+    match &o.exe {
+        Some(exe) => {
+            let path = exe.path.raw();
+            exe.system && is_runtime_name(path.rsplit('/').next().unwrap_or(path))
+        }
+        None => named_like_runtime(o),
+    }
+}
+
+/// A process that calls itself a runtime component but is not one (its program is not the
+/// system's): said in the dialogs, never a protection.
+pub fn impostor_warning(o: &Owner) -> Option<String> {
+    let exe = o.exe.as_ref()?;
+    (named_like_runtime(o) && !runtime_program(o)).then(|| {
+        format!(
+            "{} is named like a container runtime component, but runs {} (not a root-owned \
+             system program): it is not the runtime, and is treated as any process",
+            o.label(),
+            exe.path
+        )
+    })
+}
+
 /// Why a process must never be signalled or stopped as a way to free a port, or `None`.
 pub fn protected(o: &Owner) -> Option<String> {
     if o.pid == 1 {
         return Some(format!("{} is PID 1 (the init system)", o.label()));
     }
-    let argv0 = o.cmdline.raw().split(' ').next().unwrap_or("");
-    let base = argv0.rsplit('/').next().unwrap_or(argv0);
-    if RUNTIME_COMMS
-        .iter()
-        .any(|c| o.comm.raw() == *c || base == *c || o.comm.raw().starts_with("containerd-shim"))
-    {
+    if runtime_program(o) {
         return Some(format!(
             "{} is part of the container runtime: stop the container it serves, not the runtime",
             o.label()
@@ -148,6 +181,11 @@ fn pod_owner_guess(pod: &str) -> Option<(&'static str, &str)> {
 /// How to stop a container (or a unit inside it), safest first.
 pub fn stop_workload(w: &Workload, what: &str) -> Vec<StopPlan> {
     let mut out = Vec::new();
+    // A claimed identity names someone else's container as often as its own: stopping that
+    // would stop a bystander and leave the claimant on the port.
+    if w.claimed {
+        return out;
+    }
     let as_user = |cmd: String| match w.rootless_uid {
         Some(uid) if uid != 0 => format!(
             "sudo -iu {} {cmd}",
@@ -223,7 +261,7 @@ pub fn stop_workload(w: &Workload, what: &str) -> Vec<StopPlan> {
 /// knows no safe way.
 pub fn stop_owner(o: &Owner) -> Vec<StopPlan> {
     let what = o.label();
-    if let Some(w) = &o.workload {
+    if let Some(w) = o.workload.as_ref().filter(|w| !w.claimed) {
         return stop_workload(w, &what);
     }
     if protected(o).is_some() {
@@ -364,6 +402,27 @@ mod tests {
         o.comm = "docker-proxy".into();
         assert!(protected(&o).is_some());
         assert!(stop_owner(&o).is_empty());
+        // The name protects only where the program file cannot be read; a read one decides.
+        o.exe = Some(crate::model::Exe {
+            path: "/tmp/x/docker-proxy".into(),
+            system: false,
+        });
+        assert!(protected(&o).is_none(), "a copy named docker-proxy");
+        assert!(crate::analyze::guard::impostor_warning(&o).is_some());
+        o.exe = Some(crate::model::Exe {
+            path: "/usr/bin/docker-proxy".into(),
+            system: true,
+        });
+        assert!(protected(&o).is_some(), "the system's docker-proxy");
+        o.exe = Some(crate::model::Exe {
+            path: "/usr/bin/python3.11".into(),
+            system: true,
+        });
+        assert!(
+            protected(&o).is_none(),
+            "python3 calling itself docker-proxy"
+        );
+        o.exe = None;
         o.comm = "nginx".into();
         o.unit = Some("docker.service".into());
         assert!(protected(&o).is_some());

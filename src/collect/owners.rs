@@ -148,6 +148,40 @@ pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
         workload: id.workload.map(Arc::new),
         user_unit: id.user_unit,
         nspid: parse_nspid(&status),
+        exe: exe_of(pid),
+    })
+}
+
+/// Directories only root installs programs into.
+const SYSTEM_PROGRAM_DIRS: [&str; 9] = [
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/bin/",
+    "/sbin/",
+    "/usr/libexec/",
+    "/usr/lib/",
+    "/usr/local/bin/",
+    "/usr/local/sbin/",
+    "/snap/",
+];
+
+/// The process's program file, and whether it is a root-owned system file; `None` where
+/// /proc/PID/exe cannot be read (another user's process without root, a kernel thread).
+pub fn exe_of(pid: u32) -> Option<crate::model::Exe> {
+    use std::os::unix::fs::MetadataExt;
+    let link = format!("/proc/{pid}/exe");
+    let path = std::fs::read_link(&link).ok()?;
+    let shown = path.to_string_lossy().into_owned();
+    // The file the process runs, even if it was replaced on disk since: /proc/PID/exe opens
+    // the very inode.
+    let meta = std::fs::metadata(&link).ok();
+    let system = meta.is_some_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+        && !shown.ends_with(" (deleted)")
+        && SYSTEM_PROGRAM_DIRS.iter().any(|d| shown.starts_with(d))
+        && !shown.contains("/../");
+    Some(crate::model::Exe {
+        path: Foreign::new(shown),
+        system,
     })
 }
 

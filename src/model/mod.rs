@@ -66,6 +66,20 @@ pub struct Owner {
     /// of a nested namespace). Empty when unknown (older recordings).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nspid: Vec<u32>,
+    /// The program file the process runs (`/proc/PID/exe`), where it could be read (root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<Exe>,
+}
+
+/// What `/proc/PID/exe` says: the file's path, and whether only root can have put it there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exe {
+    pub path: Foreign,
+    /// A file owned by root, writable by nobody else, in a system program directory (/usr/bin,
+    /// /usr/sbin, /usr/libexec, ...). A name (comm, argv[0]) any process can choose; this it
+    /// cannot, which is what lets portscope tell the runtime's kubelet from a copy of python
+    /// named kubelet.
+    pub system: bool,
 }
 
 impl Owner {

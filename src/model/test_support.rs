@@ -35,6 +35,7 @@ pub fn owner(pid: u32, comm: &str) -> Arc<Owner> {
         nspid: vec![pid],
         workload: None,
         user_unit: None,
+        exe: None,
     })
 }
 

@@ -85,6 +85,11 @@ pub struct Workload {
     /// That user's name, looked up when the snapshot was taken (commands say `sudo -iu NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootless_user: Option<String>,
+    /// The identity rests on evidence the process itself could have made (the bind mounts of a
+    /// mount namespace created inside a user namespace: any user can do that): shown as a
+    /// claim, never acted on. A remedy stops or signals the process, not the container it names.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claimed: bool,
     /// How a person names it: `docker: web (compose app/web)`, `k8s: default/api (container app)`.
     pub label: String,
 }
@@ -102,6 +107,7 @@ impl Workload {
             monitor: false,
             rootless_uid: None,
             rootless_user: None,
+            claimed: false,
             label: String::new(),
         };
         w.relabel();
@@ -155,6 +161,9 @@ impl Workload {
         }
         if self.monitor {
             label.push_str(" [monitor]");
+        }
+        if self.claimed {
+            label = format!("claims {label} (unproven: its own mounts say so)");
         }
         self.label = label;
     }

@@ -78,6 +78,16 @@ fn mount_hints(pid: u32) -> mountinfo::MountHints {
     h
 }
 
+/// Whether `pid` runs in the initial user namespace (pid 1's; ours where pid 1 cannot be read).
+fn in_initial_userns(pid: u32) -> bool {
+    let ino = |p: &str| nix::sys::stat::stat(p).ok().map(|s| s.st_ino);
+    let init = ino("/proc/1/ns/user").or_else(|| ino("/proc/self/ns/user"));
+    match (ino(&format!("/proc/{pid}/ns/user")), init) {
+        (Some(theirs), Some(init)) => theirs == init,
+        _ => false,
+    }
+}
+
 fn from_mounts(h: &mountinfo::MountHints) -> Option<Workload> {
     let mut w = if let Some(id) = &h.docker_id {
         Workload::new(Runtime::Docker, Some(id.clone()), None)
@@ -176,6 +186,12 @@ pub fn identify(pid: u32, cgroup_text: &str, roots: &RuntimeRoots) -> Identity {
     let mut workload = facts.workload;
     if workload.is_none() {
         workload = from_mounts(&mount_hints(pid));
+        if let Some(w) = workload.as_mut() {
+            // Bind mounts prove something only when made by root of the initial user
+            // namespace; in a user namespace of its own any user can mount a file named like a
+            // runtime's over /etc/hostname.
+            w.claimed = !in_initial_userns(pid);
+        }
     }
     if let Some(w) = workload.as_mut() {
         enrich(w, &mut state(roots));
