@@ -947,3 +947,81 @@ fn a_forged_mount_identity_is_a_claim_never_a_stop() {
         "the claimant still runs: {out}"
     );
 }
+
+/// Rootless Docker state lives in the user's home, which the user controls. A FIFO there never
+/// hangs root's snapshot, a link to root's files or a file the user does not own is not read
+/// (no name from it), and the user's own file names the container, stopped as that user (the
+/// command is shown, never run as root).
+#[test]
+fn rootless_state_in_a_users_home_is_read_only_as_that_users() {
+    const TEST: &str = "rootless_state_in_a_users_home_is_read_only_as_that_users";
+    if !private_netns(TEST) || !cgroups_usable(TEST) {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("root");
+    let home = root.join("nonexistent/.local/share/docker/containers");
+    let config = |id: &str, name: &str| {
+        format!(r#"{{"ID":"{id}","Name":"/{name}","State":{{"Running":true}},"Config":{{}}}}"#)
+    };
+    let (fifo, link, roots, mine) = (id(0xa1), id(0xa2), id(0xa3), id(0xa4));
+    for i in [&fifo, &link, &roots, &mine] {
+        std::fs::create_dir_all(home.join(i)).expect("mkdir");
+    }
+    nix::unistd::mkfifo(
+        &home.join(&fifo).join("config.v2.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    let secret = tmp.path().join("root-only.json");
+    std::fs::write(&secret, config(&link, "secret")).expect("secret");
+    std::os::unix::fs::symlink(&secret, home.join(&link).join("config.v2.json")).expect("link");
+    std::fs::write(
+        home.join(&roots).join("config.v2.json"),
+        config(&roots, "planted"),
+    )
+    .expect("root's");
+    let own = home.join(&mine).join("config.v2.json");
+    std::fs::write(&own, config(&mine, "mine")).expect("mine");
+    nix::unistd::chown(&own, Some(nix::unistd::Uid::from_raw(65534)), None).expect("chown");
+
+    let mut held = Vec::new();
+    for (n, i) in [&fifo, &link, &roots, &mine].into_iter().enumerate() {
+        let port = 21110 + n as u16;
+        let l = tcp_listen(&format!("0.0.0.0:{port}"));
+        let scope =
+            format!("/user.slice/user-65534.slice/user@65534.service/app.slice/docker-{i}.scope");
+        held.push(spawn_in(
+            tmp.path(),
+            "rootless",
+            &[],
+            &[&l.as_fd()],
+            &scope,
+            &scope,
+        ));
+    }
+    // Bounded: a FIFO read would block for ever.
+    let (code, out, err) = run(Command::new("timeout")
+        .args(["60", env!("CARGO_BIN_EXE_portscope"), "snapshot", "--json"])
+        .env("PORTSCOPE_RUNTIME_ROOT", &root));
+    assert_eq!(code, 0, "snapshot did not finish: {err}");
+    let snap: Snapshot = serde_json::from_str(&out).expect("json");
+    let names: Vec<String> = (0..4).map(|n| label_of(&snap, 21110 + n)).collect();
+    assert!(
+        !names[0].contains("web") && names[0].starts_with("docker: "),
+        "{names:?}"
+    );
+    assert!(
+        !names[1].contains("secret"),
+        "a link to root's file was read: {names:?}"
+    );
+    assert!(
+        !names[2].contains("planted"),
+        "a file not the user's was read: {names:?}"
+    );
+    assert_eq!(names[3], "docker: mine", "{names:?}");
+    let d = why(&root, 21113);
+    let c = commands(&d);
+    assert!(c.contains(&"sudo -iu nobody docker stop mine"), "{c:?}");
+    drop(held);
+}

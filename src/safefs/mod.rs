@@ -18,7 +18,7 @@ mod tests;
 
 pub use content::{Bytes, Existing};
 pub use dir::Dir;
-pub use read::{Links, read_config, read_file, read_text};
+pub use read::{Links, read_config, read_file, read_file_owned, read_text};
 
 use rustix::fs::FileType;
 use std::io;

@@ -91,6 +91,17 @@ pub enum Links {
 /// refused unread (`/dev/zero` would grow the read until memory runs out), and a file that grows
 /// past `cap` while it is read is refused too. Errors name the file.
 pub fn read_file(path: &Path, links: Links, cap: u64) -> Result<Vec<u8>, FileError> {
+    read_file_owned(path, links, cap, None)
+}
+
+/// [`read_file`], and the file must belong to `owner` (a uid): state read from a user's home
+/// for that user's containers must be that user's own, not a link to root's files.
+pub fn read_file_owned(
+    path: &Path,
+    links: Links,
+    cap: u64,
+    owner: Option<u32>,
+) -> Result<Vec<u8>, FileError> {
     let mut flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
     if links == Links::Refuse {
         flags |= OFlags::NOFOLLOW;
@@ -103,6 +114,14 @@ pub fn read_file(path: &Path, links: Links, cap: u64) -> Result<Vec<u8>, FileErr
         err
     })?;
     let st = ensure_regular(&fd, path)?;
+    if let Some(uid) = owner
+        && st.st_uid != uid
+    {
+        return Err(FileError::new(
+            path,
+            format!("belongs to uid {}, not uid {uid}: not read", st.st_uid),
+        ));
+    }
     let size = u64::try_from(st.st_size).unwrap_or(0);
     if size > cap {
         return Err(FileError::new(

@@ -49,7 +49,14 @@ struct Files<V> {
 }
 
 impl<V> Files<V> {
-    fn get(&mut self, path: &Path, parse: impl FnOnce(&[u8]) -> Option<V>) -> Option<Arc<V>> {
+    /// The parsed file at `path`, which must be a regular file of `owner`'s (the user whose
+    /// runtime wrote it: root for the system's, the user for a rootless one).
+    fn get(
+        &mut self,
+        path: &Path,
+        owner: u32,
+        parse: impl FnOnce(&[u8]) -> Option<V>,
+    ) -> Option<Arc<V>> {
         let Some(now) = stamp(path) else {
             self.by_path.remove(path);
             return None;
@@ -62,10 +69,15 @@ impl<V> Files<V> {
         let v = if now.1 <= MAX_STATE_FILE {
             // A FIFO or device planted where a state file should be is refused unread, never
             // waited on; so is a link (runtimes write these files themselves).
-            crate::safefs::read_file(path, crate::safefs::Links::Refuse, MAX_STATE_FILE)
-                .ok()
-                .and_then(|b| parse(&b))
-                .map(Arc::new)
+            crate::safefs::read_file_owned(
+                path,
+                crate::safefs::Links::Refuse,
+                MAX_STATE_FILE,
+                Some(owner),
+            )
+            .ok()
+            .and_then(|b| parse(&b))
+            .map(Arc::new)
         } else {
             None
         };
@@ -222,22 +234,23 @@ impl StateCache {
         self.roots.clone().unwrap_or_default()
     }
 
-    fn docker_roots(&self, rootless_uid: Option<u32>) -> Vec<PathBuf> {
+    /// Docker's data roots, each with the uid its files must belong to.
+    fn docker_roots(&self, rootless_uid: Option<u32>) -> Vec<(PathBuf, u32)> {
         let roots = self.roots();
-        let mut out = roots.docker.clone();
-        if let Some(home) = rootless_uid.and_then(|u| roots.home_of(u)) {
-            out.insert(0, home.join(".local/share/docker"));
+        let mut out: Vec<(PathBuf, u32)> = roots.docker.iter().map(|r| (r.clone(), 0)).collect();
+        if let Some((uid, home)) = rootless_uid.and_then(|u| roots.home_of(u).map(|h| (u, h))) {
+            out.insert(0, (home.join(".local/share/docker"), uid));
         }
         out
     }
 
-    fn docker_in(&mut self, root: &Path, id: &str) -> Option<Arc<DockerContainer>> {
+    fn docker_in(&mut self, root: &Path, owner: u32, id: &str) -> Option<Arc<DockerContainer>> {
         let dir = root.join("containers").join(id);
         let base = self
             .docker
-            .get(&dir.join("config.v2.json"), |b| parse_docker(id, b))?;
+            .get(&dir.join("config.v2.json"), owner, |b| parse_docker(id, b))?;
         // hostconfig.json holds the requested bindings, also while the container is stopped.
-        let host = self.json.get(&dir.join("hostconfig.json"), |b| {
+        let host = self.json.get(&dir.join("hostconfig.json"), owner, |b| {
             serde_json::from_slice(b).ok()
         });
         let mut c = DockerContainer::clone(&base);
@@ -252,8 +265,8 @@ impl StateCache {
         if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
-        for root in self.docker_roots(rootless_uid) {
-            if let Some(c) = self.docker_in(&root, id) {
+        for (root, owner) in self.docker_roots(rootless_uid) {
+            if let Some(c) = self.docker_in(&root, owner, id) {
                 return Some(c);
             }
         }
@@ -263,11 +276,11 @@ impl StateCache {
     /// Every Docker container on the host (for the publishers: by IP, by host port).
     pub fn docker_all(&mut self, rootless_uid: Option<u32>) -> Vec<Arc<DockerContainer>> {
         let mut out = Vec::new();
-        for root in self.docker_roots(rootless_uid) {
+        for (root, owner) in self.docker_roots(rootless_uid) {
             let ids = self.dirs.list(&root.join("containers"));
             for id in ids.iter() {
                 if id.bytes().all(|b| b.is_ascii_hexdigit())
-                    && let Some(c) = self.docker_in(&root, id)
+                    && let Some(c) = self.docker_in(&root, owner, id)
                 {
                     out.push(c);
                 }
@@ -279,19 +292,19 @@ impl StateCache {
     /// A podman (containers-storage) container's first name, by id.
     pub fn podman_name(&mut self, id: &str, rootless_uid: Option<u32>) -> Option<String> {
         let roots = self.roots();
-        let mut stores: Vec<PathBuf> = Vec::new();
-        if let Some(home) = rootless_uid.and_then(|u| roots.home_of(u)) {
-            stores.push(home.join(".local/share/containers/storage"));
+        let mut stores: Vec<(PathBuf, u32)> = Vec::new();
+        if let Some((uid, home)) = rootless_uid.and_then(|u| roots.home_of(u).map(|h| (u, h))) {
+            stores.push((home.join(".local/share/containers/storage"), uid));
         }
-        stores.extend(roots.containers_storage.iter().cloned());
-        stores.extend(roots.containers_run.iter().cloned());
-        for store in stores {
+        stores.extend(roots.containers_storage.iter().map(|s| (s.clone(), 0)));
+        stores.extend(roots.containers_run.iter().map(|s| (s.clone(), 0)));
+        for (store, owner) in stores {
             for entry in self.dirs.list(&store).iter() {
                 if !entry.ends_with("-containers") {
                     continue;
                 }
                 for file in ["containers.json", "volatile-containers.json"] {
-                    let names = self.podman.get(&store.join(entry).join(file), |b| {
+                    let names = self.podman.get(&store.join(entry).join(file), owner, |b| {
                         let v: Value = serde_json::from_slice(b).ok()?;
                         let mut m = HashMap::new();
                         for c in v.as_array()? {
@@ -325,7 +338,7 @@ impl StateCache {
                 for ns in self.dirs.list(&names).iter() {
                     let dir = names.join(ns);
                     for name in self.dirs.list(&dir).iter() {
-                        let held = self.json.get(&dir.join(name), |b| {
+                        let held = self.json.get(&dir.join(name), 0, |b| {
                             Some(Value::String(String::from_utf8_lossy(b).trim().to_string()))
                         });
                         if held.as_deref().and_then(Value::as_str) == Some(id) {
@@ -360,7 +373,7 @@ impl StateCache {
             }
         }
         for path in candidates {
-            let ann = self.json.get(&path, |b| {
+            let ann = self.json.get(&path, 0, |b| {
                 let v: Value = serde_json::from_slice(b).ok()?;
                 Some(v.get("annotations").cloned().unwrap_or(Value::Null))
             });
