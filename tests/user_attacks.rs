@@ -126,3 +126,64 @@ fn a_runtime_name_alone_protects_nothing() {
         "the impostor still runs: {out}"
     );
 }
+
+/// A directory another user owns (root run with that user's XDG_DATA_HOME or XDG_CONFIG_HOME,
+/// as `sudo -E` does) is never where root keeps its undo journal or its metrics, and a config
+/// file planted there is not obeyed; nothing is changed, and the command still runs.
+#[test]
+fn another_users_directories_are_never_roots_data_or_config() {
+    if !private_netns("attack_user_dirs") {
+        return;
+    }
+    let theirs = tempfile::tempdir().unwrap();
+    let nobody = nix::unistd::Uid::from_raw(65534);
+    for sub in ["data", "config/portscope", "textfile"] {
+        std::fs::create_dir_all(theirs.path().join(sub)).unwrap();
+    }
+    for sub in ["", "data", "config", "config/portscope", "textfile"] {
+        nix::unistd::chown(&theirs.path().join(sub), Some(nobody), None).unwrap();
+    }
+    let reserved = || common::reserve::runtime();
+    common::reserve::set_runtime("9000");
+    let (code, out, err) = run(portscope()
+        .env("XDG_DATA_HOME", theirs.path().join("data"))
+        .args(["reserve", "apply", "8080", "--yes", "--no-persist"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("belongs to uid 65534"),
+        "names the directory: {err}"
+    );
+    assert_eq!(reserved(), "9000", "nothing changed");
+    assert!(
+        !theirs.path().join("data/portscope").exists(),
+        "nothing written there"
+    );
+
+    let (code, out, err) = run(portscope().args([
+        "metrics",
+        "--textfile",
+        theirs.path().join("textfile").to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("belongs to uid 65534"), "{err}");
+
+    // A config planted in the default location is ignored (the command runs as without it);
+    // named explicitly, it is refused.
+    let config = theirs.path().join("config/portscope/config.toml");
+    std::fs::write(&config, "this is = not [toml\n").unwrap();
+    nix::unistd::chown(&config, Some(nobody), None).unwrap();
+    let (code, out, err) = run(portscope()
+        .env("XDG_CONFIG_HOME", theirs.path().join("config"))
+        .args(["check", "--port", "20453"]));
+    assert!(code <= 2, "the planted config blocked check: {out}{err}");
+    assert!(!out.contains("UNKNOWN"), "{out}{err}");
+    let (code, out, err) = run(portscope().args([
+        "--config",
+        config.to_str().unwrap(),
+        "check",
+        "--port",
+        "20453",
+    ]));
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("belongs to uid 65534"), "{out}{err}");
+}

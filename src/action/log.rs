@@ -92,6 +92,7 @@ impl ActionLog {
         } else {
             dir
         };
+        crate::safefs::check_trusted_dir(dir)?;
         let dir = crate::safefs::Dir::create(dir)?;
         let file = dir.open_append(&name.to_string_lossy(), 0o600)?;
         let st = fstat(&file).map_err(|error| LogError::Stat {

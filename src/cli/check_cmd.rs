@@ -256,7 +256,8 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
             super::out::print(&text);
             Ok(ExitCode::SUCCESS)
         }
-        Some(dir) => match crate::safefs::Dir::open(dir)
+        Some(dir) => match crate::safefs::check_trusted_dir(dir)
+            .and_then(|()| crate::safefs::Dir::open(dir))
             .and_then(|d| d.write_atomic(crate::guard::metrics::FILE_NAME, text.as_bytes(), 0o644))
         {
             Ok(()) => Ok(ExitCode::SUCCESS),

@@ -325,6 +325,7 @@ fn flock(file: File, what: &str) -> Result<Lock, JournalError> {
 /// that cannot be written stops the run early.
 pub fn lock(journal: &Path) -> Result<Lock, JournalError> {
     let (dir, _) = split(journal)?;
+    crate::safefs::check_trusted_dir(dir).map_err(|e| JournalError::Untrusted(e.to_string()))?;
     let dir = Dir::create(dir).map_err(|e| JournalError::Use(e.to_string()))?;
     dir.check_private(euid())
         .map_err(|e| JournalError::Untrusted(e.to_string()))?;

@@ -15,10 +15,12 @@ mod dir;
 mod read;
 #[cfg(test)]
 mod tests;
+mod trust;
 
 pub use content::{Bytes, Existing};
 pub use dir::Dir;
 pub use read::{Links, read_config, read_file, read_file_owned, read_text};
+pub use trust::check_trusted_dir;
 
 use rustix::fs::FileType;
 use std::io;

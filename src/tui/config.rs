@@ -57,6 +57,33 @@ pub fn default_path() -> Option<PathBuf> {
     crate::paths::config_dir().map(|d| d.join("config.toml"))
 }
 
+/// A config file exists only where no other user can change it or the directories above it:
+/// its key bindings and service declarations steer what root's portscope does.
+fn trusted(path: &Path) -> Result<(), crate::safefs::FileError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(path) else {
+        return Ok(()); // missing or unreadable: the read says so
+    };
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != 0 && m.uid() != me {
+        return Err(crate::safefs::FileError {
+            path: path.to_path_buf(),
+            what: format!(
+                "belongs to uid {}, not to root or to uid {me} that portscope runs as: not \
+                 read (run with sudo -H or su -, or give --config a file of yours)",
+                m.uid()
+            ),
+            not_found: false,
+            denied: false,
+        });
+    }
+    let dir = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    crate::safefs::check_trusted_dir(&dir)
+}
+
 /// A configuration file is a few kilobytes; past this it is not one.
 const MAX_CONFIG: u64 = 1 << 20;
 
@@ -67,7 +94,12 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
         None => (default_path(), false),
     };
     let file = match &path {
-        Some(p) => match crate::safefs::read_text(p, crate::safefs::Links::Follow, MAX_CONFIG) {
+        // The default location may be in another user's home (sudo without -H): a file they
+        // planted there is not ours to obey, and must not stop portscope either: ignored.
+        Some(p) if !explicit && trusted(p).is_err() => File::default(),
+        Some(p) => match trusted(p)
+            .and_then(|()| crate::safefs::read_text(p, crate::safefs::Links::Follow, MAX_CONFIG))
+        {
             Ok(text) => toml::from_str::<File>(&text).map_err(|e| ConfigError {
                 file: p.display().to_string(),
                 problem: ConfigProblem::Syntax(e.message().trim().to_string()),
