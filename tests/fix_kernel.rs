@@ -202,6 +202,8 @@ fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
     t.wait_for("the plan's confirmation", |s| {
         s.contains("Fix: run the plan") && s.contains("stopping as soon as it binds")
     });
+    // y is taken once the dialog has been up long enough to read.
+    t.wait_text("yes, do it");
     t.keys("y");
     t.wait_text("is free: the kernel's bind probe succeeded");
     assert!(binds("0.0.0.0", 24010), "a real bind takes the port");

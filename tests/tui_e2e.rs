@@ -252,6 +252,8 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
     // K, y: the process exits, and portscope says the port is free.
     tui.keys("K");
     tui.wait_text("Send SIGTERM to sleep");
+    // y is taken once the dialog has been up long enough to read.
+    tui.wait_text("yes, do it");
     tui.keys("y");
     let screen = tui.wait_text("Done: SIGTERM sleep");
     assert!(
@@ -272,6 +274,8 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
     });
     tui.keys("D");
     tui.wait_text("SOCK_DESTROY?");
+    // y is taken once the dialog has been up long enough to read.
+    tui.wait_text("yes, do it");
     tui.keys("y");
     let screen = tui.wait_text("Done: close");
     assert!(
@@ -302,6 +306,8 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
     tui.keys("\r");
     tui.wait_text("Set net.ipv4.ip_local_reserved_ports");
     assert_eq!(reserved_now(), "", "nothing before y");
+    // y is taken once the dialog has been up long enough to read.
+    tui.wait_text("yes, do it");
     tui.keys("y");
     tui.wait_text("Done: reserve 40300");
     assert_eq!(reserved_now(), "40300");
@@ -316,6 +322,8 @@ fn a_person_kills_closes_reserves_and_undoes_with_confirmation() {
     // U, y: undone.
     tui.keys("U");
     tui.wait_text("Undo the reservation");
+    // y is taken once the dialog has been up long enough to read.
+    tui.wait_text("yes, do it");
     tui.keys("y");
     tui.wait_text("Done: undo reservation");
     assert_eq!(reserved_now(), "");
@@ -358,4 +366,75 @@ fn pressing_c_puts_the_osc52_sequence_on_the_terminal() {
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
     let _ = std::fs::remove_dir_all(home);
+}
+
+/// Pasted text is text for the field with focus and nothing else; a confirmation never takes a
+/// `y` that came with the keys that opened it. A paste of `7000\nKy` (a line copied from a chat)
+/// into the filter, into the why field and the reservation planner, and onto the table, never
+/// signals the holder; `Ky` typed in one burst leaves the dialog open, unanswered.
+#[test]
+fn pasted_or_typed_ahead_keys_never_confirm_an_action() {
+    if !private_netns("tui_e2e_paste") {
+        return;
+    }
+    let home = temp_home("paste");
+    let data = home.join("data");
+    let l = tcp_listen("0.0.0.0:20310");
+    let mut victim = hold(&[&l.as_fd()]);
+    drop(l);
+    let mut tui = Tui::start(
+        &["--interval", "300ms"],
+        &[
+            ("XDG_CONFIG_HOME", home.to_str().expect("utf-8")),
+            ("XDG_DATA_HOME", data.to_str().expect("utf-8")),
+        ],
+        120,
+        35,
+    );
+    tui.wait_text("0.0.0.0:20310");
+    let paste = |t: &mut Tui, text: &str| t.keys(&format!("\x1b[200~{text}\x1b[201~"));
+    let alive = |v: &mut Holder| v.child.try_wait().is_ok_and(|s| s.is_none());
+
+    // Into the filter: all of it is filter text; the filter stays open.
+    tui.keys("/");
+    paste(&mut tui, "20310\nKy");
+    tui.wait_text("20310 Ky");
+    assert!(!tui.text().contains("Send SIGTERM"), "{}", tui.text());
+    tui.keys(ESC);
+    // (An escape and a paste in one read would be one escape sequence: let it land first.)
+    tui.wait_for("the filter closed", |t| !t.contains("20310 Ky"));
+    // Onto the table (no field has focus): ignored, said so.
+    paste(&mut tui, "Ky");
+    tui.wait_text("paste ignored");
+    assert!(!tui.text().contains("Send SIGTERM"), "{}", tui.text());
+    // Into the why field and the planner: text there too.
+    tui.keys("4e");
+    paste(&mut tui, "20310\nKy");
+    tui.wait_text("20310 Ky");
+    tui.keys(ESC);
+    tui.wait_for("the why field closed", |t| !t.contains("20310 Ky"));
+    tui.keys("1");
+    tui.keys("/20310\r");
+    tui.wait_for("the filtered row", |t| t.contains("filter: 20310 "));
+    tui.keys("R");
+    tui.wait_text("ports to reserve");
+    paste(&mut tui, "\nKy");
+    assert!(!tui.text().contains("Send SIGTERM"), "{}", tui.text());
+    tui.keys(ESC);
+    tui.wait_for("the planner closed", |t| !t.contains("ports to reserve"));
+    assert!(alive(&mut victim), "a paste signalled the holder");
+
+    // K and y in one burst: the dialog opens and stays open; y was not an answer.
+    tui.keys("Ky");
+    tui.wait_text("y ignored");
+    tui.wait_text("Send SIGTERM to sleep");
+    assert!(alive(&mut victim), "a typed-ahead y signalled the holder");
+    // Once it has been up long enough to read, y is offered, and taken.
+    tui.wait_text("yes, do it");
+    tui.keys("y");
+    tui.wait_text("Done: SIGTERM sleep");
+    assert!(wait_until(PATIENCE, || !alive(&mut victim)));
+    tui.keys(ESC);
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
 }

@@ -15,7 +15,7 @@ use crate::collect::probe::ProbeResult;
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where the data comes from.
 pub enum Source {
@@ -106,6 +106,7 @@ fn input(tx: Sender<Inbox>) {
         let msg = match crossterm::event::read() {
             Ok(crossterm::event::Event::Key(k)) => Msg::Key(k),
             Ok(crossterm::event::Event::Resize(..)) => Msg::Resize,
+            Ok(crossterm::event::Event::Paste(text)) => Msg::Paste(text),
             Ok(_) => continue,
             Err(_) => return,
         };
@@ -168,8 +169,25 @@ pub fn run(
         let mut term = new_terminal()?;
         term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
         loop {
-            let Ok(first) = rx.recv() else {
-                return Ok(Ending::Quit);
+            // Wait for input, or until an open confirmation becomes answerable (its prompt
+            // changes then).
+            let first = match app.wake_at() {
+                Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(m) => Some(m),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        return Ok(Ending::Quit);
+                    }
+                },
+                None => match rx.recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => return Ok(Ending::Quit),
+                },
+            };
+            app.begin_burst(Instant::now());
+            let Some(first) = first else {
+                term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+                continue;
             };
             let mut effects = Vec::new();
             let mut resumed = false;

@@ -2,6 +2,7 @@
 //! left in one place, on every way out — quit, error, panic, a terminating signal, a stop.
 
 use crossterm::cursor::{Hide, Show};
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use crossterm::execute;
 use crossterm::terminal::{
     Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -12,21 +13,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Whether the UI holds the terminal: a panic then restores it and ends the process.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// Raw mode, alternate screen (cleared), cursor hidden. Safe to call again (after a stop):
-/// each step is idempotent.
+/// Raw mode, alternate screen (cleared), cursor hidden, bracketed paste (a paste arrives as
+/// one text, never as keys). Safe to call again (after a stop): each step is idempotent.
 pub fn enter() -> std::io::Result<()> {
     ACTIVE.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
-    execute!(stdout(), EnterAlternateScreen, Clear(ClearType::All), Hide)
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        Hide,
+        EnableBracketedPaste
+    )
 }
 
 /// Back to the shell's terminal: main screen, cursor shown, cooked mode. Best effort, every
 /// step tried even when one fails (the terminal may be gone after SIGHUP). portscope enables
-/// neither mouse capture nor bracketed paste, so there is nothing else to turn off.
+/// no mouse capture, so bracketed paste is the only mode to turn off.
 pub fn leave() {
     ACTIVE.store(false, Ordering::SeqCst);
     let _ = disable_raw_mode();
-    let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
 }
 
 /// Restores the terminal before the panic report (color-eyre's hook, installed first, prints

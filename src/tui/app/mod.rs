@@ -8,6 +8,7 @@
 
 mod actions;
 mod blocks;
+mod burst;
 mod conns;
 mod context;
 mod habits;
@@ -111,6 +112,8 @@ pub enum Msg {
     Rechecked(Recheck),
     CollectFailed(String),
     Resize,
+    /// Text pasted in the terminal (bracketed paste): for the field with focus only.
+    Paste(String),
     /// A confirmed action finished.
     ActionDone(Box<ActionOutcome>),
     /// What became of a copy or a file write (one line for the status bar).
@@ -198,6 +201,7 @@ pub struct App {
     pub rechecked: Option<Recheck>,
     /// What the collector was last told the screen needs.
     need_sent: super::cadence::Need,
+    bursts: burst::Bursts,
 }
 
 impl App {
@@ -229,6 +233,7 @@ impl App {
             conns_as_of: None,
             rechecked: None,
             need_sent: Default::default(),
+            bursts: Default::default(),
         }
     }
 
@@ -294,6 +299,7 @@ impl App {
             }
             Msg::Key(ev) if ev.kind != KeyEventKind::Release => self.on_key(ev),
             Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Paste(text) => self.paste(&text),
             Msg::Data(data) => {
                 self.picker.observe(&data.snap);
                 self.observe(&data.snap);

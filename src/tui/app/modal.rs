@@ -101,7 +101,11 @@ impl App {
     /// Puts a dialog or overlay on top: whatever field was being typed into is left.
     pub(super) fn open(&mut self, modal: Modal) {
         self.blocks = super::blocks::BlockView::default();
+        let confirm = matches!(modal, Modal::Confirm { .. });
         self.mode = Mode::Modal(modal);
+        if confirm {
+            self.confirm_opened();
+        }
     }
 
     pub(super) fn close(&mut self) {
@@ -208,6 +212,16 @@ impl App {
                 }
             },
             Modal::Confirm { .. } => {
+                // A y typed ahead, or in the burst that opened the dialog, is not an answer:
+                // the dialog stays, unanswered (see burst.rs).
+                if matches!(ev.code, KeyCode::Char('y' | 'Y')) && !self.confirm_armed() {
+                    self.note = Some(
+                        "y ignored: it came with the keys that opened this dialog; read it, \
+                         then press y"
+                            .into(),
+                    );
+                    return Vec::new();
+                }
                 // Only an explicit y acts; everything else (n, esc, enter) is the default No
                 // (but for the block keys, taken above: c, w, tab and the arrows).
                 if matches!(ev.code, KeyCode::Char('y' | 'Y'))

@@ -131,12 +131,21 @@ pub fn confirm(
         lines.push(Line::from(""));
     }
     lines.extend(described.lines.iter().map(|l| styled(theme, l)));
-    let prompt = Line::from(vec![
-        Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
-        Span::raw(" yes, do it   "),
+    // Until a person has had a moment to read, y is not taken (and not offered).
+    let yes = if app.confirm_armed() {
+        vec![
+            Span::styled(" y ", theme.bad().add_modifier(Modifier::REVERSED)),
+            Span::raw(" yes, do it   "),
+        ]
+    } else {
+        vec![Span::styled(" read first… ", theme.dim()), Span::raw("   ")]
+    };
+    let mut spans = yes;
+    spans.extend([
         Span::styled(" N ", theme.selected()),
         Span::raw(" no (default: n, esc, enter)"),
     ]);
+    let prompt = Line::from(spans);
     with_blocks(
         f,
         app,
