@@ -847,9 +847,10 @@ fn libc_etxtbsy() -> i32 {
 }
 
 /// An unprivileged user forges a container's identity: in a user and mount namespace of their
-/// own they bind-mount a file named like docker's `containers/<id>/hostname` over /etc/hostname,
-/// then listen. Root's portscope may show the claim, but never stops the container it names;
-/// `fix` acts on the claimant's process, and the docker stand-in is never run.
+/// own they bind-mount a file named like a runtime's (docker's `containers/<id>/hostname`,
+/// podman's or CRI-O's `overlay-containers/<id>/userdata/hostname`) over /etc/hostname, then
+/// listen. Root's portscope may show the claim, but never stops the container it names; `fix`
+/// acts on the claimant's process, and the runtime's stand-in is never run.
 #[test]
 fn a_forged_mount_identity_is_a_claim_never_a_stop() {
     const TEST: &str = "a_forged_mount_identity_is_a_claim_never_a_stop";
@@ -863,89 +864,104 @@ fn a_forged_mount_identity_is_a_claim_never_a_stop() {
     docker_state(&root, &web, "web", "172.17.0.5", "{}", false);
     let bin = tmp.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
-    let calls = tmp.path().join("docker-calls");
-    std::fs::write(
-        bin.join("docker"),
-        format!("#!/bin/sh\necho \"$@\" >> {}\n", calls.display()),
-    )
-    .expect("stand-in");
-    std::fs::set_permissions(
-        bin.join("docker"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    let forge = format!(
-        "mount -t tmpfs none /mnt && mkdir -p /mnt/var/lib/docker/containers/{web} && \
-         echo x > /mnt/var/lib/docker/containers/{web}/hostname && \
-         mount --bind /mnt/var/lib/docker/containers/{web}/hostname /etc/hostname && \
-         echo ready && exec sleep 600"
-    );
-    let l = tcp_listen("0.0.0.0:21096");
-    let mut child = {
-        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        nix::fcntl::fcntl(
-            l.as_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    let calls = tmp.path().join("runtime-calls");
+    for tool in ["docker", "podman", "crictl"] {
+        std::fs::write(
+            bin.join(tool),
+            format!("#!/bin/sh\necho {tool} \"$@\" >> {}\n", calls.display()),
         )
-        .expect("cloexec");
-        let c = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "unshare",
-                "-Urm",
-            ])
-            .args(["sh", "-c", &forge])
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("setpriv");
-        nix::fcntl::fcntl(
-            l.as_fd(),
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        .expect("stand-in");
+        std::fs::set_permissions(
+            bin.join(tool),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
-        .expect("cloexec");
-        c
-    };
-    drop(l);
-    let mut line = String::new();
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
-    let mut attacker = Holder { child };
-    if line.trim() != "ready" {
-        skip(
-            TEST,
-            "an unprivileged user namespace with mounts is not allowed here",
-        );
-        return;
+        .expect("chmod");
     }
-    let label = label_of(&snapshot(&root), 21096);
-    assert!(label.starts_with("claims docker: web"), "{label}");
-    let d = why(&root, 21096);
-    let c = commands(&d);
-    assert!(!c.iter().any(|c| c.contains("docker stop")), "{c:?}");
-    let (code, out, err) = run(portscope().env("PORTSCOPE_RUNTIME_ROOT", &root).args([
-        "--tool-path",
-        bin.to_str().expect("utf-8"),
-        "fix",
-        "21096",
-        "--yes",
-        "--kill",
-    ]));
-    assert!(!calls.exists(), "docker ran: {out}{err}");
-    assert_eq!(
-        code, 0,
-        "the claimant's process is what is stopped: {out}{err}"
-    );
-    assert!(
-        wait_until(PATIENCE, || attacker
-            .child
-            .try_wait()
-            .is_ok_and(|s| s.is_some())),
-        "the claimant still runs: {out}"
-    );
+    let forged = [
+        (
+            21096,
+            format!("var/lib/docker/containers/{web}"),
+            "claims docker: web",
+        ),
+        (
+            21097,
+            format!("var/lib/containers/storage/overlay-containers/{web}/userdata"),
+            "claims podman: ",
+        ),
+    ];
+    for (port, dir, want) in forged {
+        let forge = format!(
+            "mount -t tmpfs none /mnt && mkdir -p /mnt/{dir} && echo x > /mnt/{dir}/hostname && \
+             mount --bind /mnt/{dir}/hostname /etc/hostname && echo ready && exec sleep 600"
+        );
+        let l = tcp_listen(&format!("0.0.0.0:{port}"));
+        let mut child = {
+            let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            nix::fcntl::fcntl(
+                l.as_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            )
+            .expect("cloexec");
+            let c = Command::new("setpriv")
+                .args([
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "unshare",
+                    "-Urm",
+                ])
+                .args(["sh", "-c", &forge])
+                .current_dir("/")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("setpriv");
+            nix::fcntl::fcntl(
+                l.as_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .expect("cloexec");
+            c
+        };
+        drop(l);
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
+        let mut attacker = Holder { child };
+        if line.trim() != "ready" {
+            skip(
+                TEST,
+                "an unprivileged user namespace with mounts is not allowed here",
+            );
+            return;
+        }
+        let label = label_of(&snapshot(&root), port);
+        assert!(label.starts_with(want), "{label}");
+        let d = why(&root, port);
+        let c = commands(&d);
+        assert!(!c.iter().any(|c| c.contains(" stop ")), "{c:?}");
+        let p = port.to_string();
+        let (code, out, err) = run(portscope().env("PORTSCOPE_RUNTIME_ROOT", &root).args([
+            "--tool-path",
+            bin.to_str().expect("utf-8"),
+            "fix",
+            &p,
+            "--yes",
+            "--kill",
+        ]));
+        assert!(!calls.exists(), "a runtime tool ran: {out}{err}");
+        assert_eq!(
+            code, 0,
+            "the claimant's process is what is stopped: {out}{err}"
+        );
+        assert!(
+            wait_until(PATIENCE, || attacker
+                .child
+                .try_wait()
+                .is_ok_and(|s| s.is_some())),
+            "the claimant still runs: {out}"
+        );
+    }
 }
 
 /// Rootless Docker state lives in the user's home, which the user controls. A FIFO there never
