@@ -317,3 +317,28 @@ fn a_hidden_holders_first_remedy_is_to_look_as_root() {
     assert_eq!(c.remedies[0].command, "sudo portscope why 22008");
     assert_eq!(d.plan[0].action, "see_owner");
 }
+
+/// Connections a listener has not accept()ed yet wait in its accept queue: they are called
+/// that, never "connections it accepted" (which it serves), and the one process holding the
+/// listener is named once, with a verb that agrees.
+#[test]
+fn queued_connections_are_not_called_accepted() {
+    if !private_netns("why_accept_queue") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:22010");
+    let holder = hold(&[&l]);
+    drop(l);
+    let clients: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect("127.0.0.1:22010").unwrap())
+        .collect();
+    let (_, d) = why(&["22010"]);
+    let summary = &d.causes[0].summary;
+    assert!(
+        summary.contains("with 3 connections waiting in its accept queue"),
+        "{summary}"
+    );
+    assert!(!summary.contains("it accepted"), "{summary}");
+    assert!(summary.contains(" listens on "), "{summary}");
+    drop((clients, holder));
+}

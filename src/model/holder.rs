@@ -40,13 +40,38 @@ impl Socket {
                 self.uid
             );
         }
-        let mut names: Vec<String> = self.owners.iter().take(2).map(|o| o.described()).collect();
-        if self.owners.len() > 2 {
-            names.push(format!("{} more processes", self.owners.len() - 2));
+        // One process holding the socket through several fds (or listed twice) is named once.
+        let mut seen = Vec::new();
+        let unique: Vec<_> = self
+            .owners
+            .iter()
+            .filter(|o| {
+                let new = !seen.contains(&o.pid);
+                seen.push(o.pid);
+                new
+            })
+            .collect();
+        let mut names: Vec<String> = unique.iter().take(2).map(|o| o.described()).collect();
+        if unique.len() > 2 {
+            names.push(format!("{} more processes", unique.len() - 2));
         }
         match &self.published {
             Some(p) => format!("{}, {}", names.join(" and "), p.describe()),
             None => names.join(" and "),
         }
+    }
+}
+
+impl Socket {
+    /// How many distinct processes hold the socket: the grammatical number of [`Socket::holder`]
+    /// as a sentence's subject ("nginx and 2 more processes listen").
+    pub fn holder_count(&self) -> usize {
+        if self.kernel_held || self.owner_hidden {
+            return 1;
+        }
+        let mut pids: Vec<u32> = self.owners.iter().map(|o| o.pid).collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids.len().max(1)
     }
 }

@@ -125,10 +125,12 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
     let mut listener_of: Vec<(Vec<u32>, usize)> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         if s.is_listening() {
-            let verb = if s.proto == Proto::Udp {
-                "has a socket bound on"
-            } else {
-                "listens on"
+            let several = s.holder_count() > 1;
+            let verb = match (s.proto == Proto::Udp, several) {
+                (true, false) => "has a socket bound on",
+                (true, true) => "have a socket bound on",
+                (false, false) => "listens on",
+                (false, true) => "listen on",
             };
             let mut c = Cause::new(
                 CauseKind::Listener,
@@ -261,10 +263,33 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
             })
             .collect();
         if c.kind == CauseKind::Listener && c.count > 1 {
-            c.summary.push_str(&format!(
-                " (with {} it accepted)",
-                plural(c.count - 1, "connection", "connections")
-            ));
+            // A connection with no socket inode has not been accept()ed yet: it waits in the
+            // listener's accept queue, which is not the same as being served.
+            let others = ms.iter().filter(|s| !s.is_listening());
+            let (accepted, queued) =
+                others.fold(
+                    (0, 0),
+                    |(a, q), s| {
+                        if s.inode == 0 { (a, q + 1) } else { (a + 1, q) }
+                    },
+                );
+            let mut parts = Vec::new();
+            if accepted > 0 {
+                parts.push(format!(
+                    "{} it accepted",
+                    plural(accepted, "connection", "connections")
+                ));
+            }
+            if queued > 0 {
+                parts.push(format!(
+                    "{} waiting in its accept queue",
+                    plural(queued, "connection", "connections")
+                ));
+            }
+            if !parts.is_empty() {
+                c.summary
+                    .push_str(&format!(" (with {})", parts.join(" and ")));
+            }
         }
     }
     causes.sort_by_key(|c| c.kind);

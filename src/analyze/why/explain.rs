@@ -168,7 +168,7 @@ pub fn notes(
     }
     if req.proto == crate::model::Proto::Tcp && !snap.stats.bound_inactive_visible {
         notes.push(
-            "these tables do not show TCP sockets that are bound but not listening (netlink on Linux 6.8+ does): one may hold the port unseen"
+            "these tables do not show TCP sockets that are bound but not listening (sock_diag dumps them from Linux 6.8 on; this read did not have them): one may hold the port unseen"
                 .into(),
         );
     }

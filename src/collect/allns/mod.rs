@@ -44,9 +44,28 @@ pub fn pooled() -> usize {
         .unwrap_or(0)
 }
 
+/// The host's network namespace: pid 1's, or where pid 1 cannot be inspected (a sandboxed
+/// init), kthreadd's (kernel threads live in the initial namespace); `None` when neither can
+/// be read. Never simply portscope's own: run inside a namespace, that is just another one.
+fn host_inode() -> Option<u64> {
+    let ino = |pid: u32| {
+        nix::sys::stat::stat(format!("/proc/{pid}/ns/net").as_str())
+            .ok()
+            .map(|s| s.st_ino)
+    };
+    ino(1).or_else(|| {
+        crate::kernel_file::read_lossy("/proc/2/comm")
+            .ok()
+            .filter(|c| c.trim() == "kthreadd")
+            .and_then(|_| ino(2))
+    })
+}
+
 /// What a person calls a namespace: its mount name, else the container of its processes.
-fn label(entry: &NsEntry, own: bool, roots: &RuntimeRoots) -> String {
-    if own {
+fn label(entry: &NsEntry, own: bool, host: Option<u64>, roots: &RuntimeRoots) -> String {
+    // The host's namespace is pid 1's, not necessarily portscope's own (run inside a netns,
+    // its own is just another); where pid 1 cannot be inspected, its own stands in.
+    if host.map_or(own, |h| h == entry.inode) {
         return "host".into();
     }
     for m in &entry.mounts {
@@ -204,6 +223,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     drop(guard);
 
     let roots = RuntimeRoots::from_env();
+    let host = host_inode();
     let mut sockets = Vec::new();
     let mut namespaces = Vec::new();
     for (inode, entry) in &entries {
@@ -223,7 +243,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
         };
         namespaces.push(NetnsSummary {
             inode: *inode,
-            label: label(entry, *inode == own, &roots),
+            label: label(entry, *inode == own, host, &roots),
             mounts: entry
                 .mounts
                 .iter()
@@ -239,6 +259,10 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     warnings.extend(unread_warnings(&namespaces));
     let mut stats = Stats {
         is_root: super::is_root(),
+        // The focus is read in every state, bound-but-not-listening included where the
+        // kernel reports it (6.8+): a diagnosis of the focus sees such holders.
+        bound_inactive_visible: !opts.listening_only
+            && super::accept_queue::kernel_reports_bound_inactive(),
         ..Stats::default()
     };
     super::attach_owners(&mut sockets, owner_map, &mut stats, &mut warnings);
