@@ -228,7 +228,7 @@ fn udp_is_checked_with_proto_udp_and_not_confused_with_tcp() {
     assert_eq!((code, d.verdict), (1, Verdict::InUse));
     assert_eq!(roles(&d), vec![Role::Listener]);
     assert_eq!(d.holders[0].socket.proto, portscope::model::Proto::Udp);
-    let (code, d) = why(&["21008"]);
+    let (code, d) = why(&["21008", "--proto", "tcp"]);
     assert_eq!((code, d.verdict), (0, Verdict::Free), "TCP 21008 is free");
     assert!(d.holders.is_empty());
     let t = tcp_listen("0.0.0.0:21009");
@@ -371,4 +371,37 @@ fn bad_input_exits_2_with_one_line() {
         assert!(out.is_empty());
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
+}
+
+/// Without --proto, `why` answers the service's question for both protocols: a port held only
+/// for UDP (mDNS on 5353, a resolver on 53) is not called free; the blocked protocol leads and
+/// the other is one line. With --proto, only that one is asked.
+#[test]
+fn without_proto_a_udp_holder_is_not_missed() {
+    if !private_netns("why_both_protocols") {
+        return;
+    }
+    let u = udp_bind("0.0.0.0:20460");
+    let holder = hold(&[&u]);
+    drop(u);
+    let (code, d) = why_json(&["20460"]);
+    assert_eq!(code, 1, "{}", d.explanation);
+    assert_eq!(d.proto, portscope::model::Proto::Udp);
+    assert!(
+        d.notes.iter().any(|n| n.contains("tcp 20460 is free")),
+        "{:?}",
+        d.notes
+    );
+    let (code, d) = why_json(&["20460", "--proto", "tcp"]);
+    assert_eq!((code, d.proto), (0, portscope::model::Proto::Tcp));
+    // A TCP holder leads, and the free UDP side is said in one line.
+    let l = tcp_listen("0.0.0.0:20461");
+    let (code, d) = why_json(&["20461"]);
+    assert_eq!((code, d.proto), (1, portscope::model::Proto::Tcp));
+    assert!(
+        d.notes.iter().any(|n| n.contains("udp 20461 is free")),
+        "{:?}",
+        d.notes
+    );
+    drop((holder, l));
 }

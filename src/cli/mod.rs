@@ -142,9 +142,10 @@ pub struct BindFlags {
     /// The port the service wants to bind (1-65535).
     #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
     pub port: u16,
-    /// tcp or udp.
-    #[arg(long, value_name = "tcp|udp", default_value = "tcp", value_parser = parse_proto)]
-    pub proto: Proto,
+    /// tcp or udp (default: `why` answers for both, leading with the one that is blocked;
+    /// `fix` acts on tcp).
+    #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
+    pub proto: Option<Proto>,
     /// The address the service binds (an IPv6 address checks IPv6).
     #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
     pub addr: std::net::IpAddr,

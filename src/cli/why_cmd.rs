@@ -14,7 +14,7 @@ pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), ArgE
     Ok((
         BindRequest {
             port: f.port,
-            proto: f.proto,
+            proto: f.proto.unwrap_or(crate::model::Proto::Tcp),
             addr: f.addr,
             opts,
         },
@@ -104,6 +104,55 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     };
     let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
     let mut d = diagnose(&req, &snap, &result, &ctx);
+    // Without --proto the question is "can my service have this port": a port free for TCP
+    // but held for UDP (a resolver on 53, mDNS on 5353) is not free. Both are asked; the
+    // blocked one leads, the other is one line.
+    let mut other = None;
+    if args.bind.proto.is_none() {
+        let udp_req = BindRequest {
+            proto: crate::model::Proto::Udp,
+            ..req
+        };
+        let udp_probe = probe_as(
+            &ctx.netns,
+            udp_req.proto,
+            udp_req.addr,
+            udp_req.port,
+            &udp_req.opts,
+        );
+        let udp = diagnose(&udp_req, &snap, &udp_probe, &ctx);
+        let (lead, rest) = if d.would_bind() && !udp.would_bind() {
+            (udp, d)
+        } else {
+            (d, udp)
+        };
+        d = lead;
+        let line = format!(
+            "{} {} is {}{}",
+            rest.proto,
+            rest.port,
+            if rest.would_bind() {
+                "free"
+            } else {
+                "blocked too"
+            },
+            if rest.would_bind() {
+                String::new()
+            } else {
+                format!(": {}", rest.explanation)
+            }
+        );
+        d.notes.insert(
+            0,
+            format!("answered for tcp and udp (--proto picks one); {line}"),
+        );
+        other = Some(serde_json::json!({
+            "proto": rest.proto,
+            "verdict": rest.verdict,
+            "would_bind": rest.would_bind(),
+            "explanation": rest.explanation,
+        }));
+    }
     name_socket_units(&mut d);
     super::why_process::attach(&mut d, &snap);
     if let Some(interval) = args.sample {
@@ -128,6 +177,9 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
         .unwrap_or_default();
     if args.json {
         let mut extra = Vec::new();
+        if let Some(o) = other {
+            extra.push(("other_protocol", o));
+        }
         if args.all_netns {
             extra.push((
                 "elsewhere",
