@@ -342,3 +342,55 @@ fn queued_connections_are_not_called_accepted() {
     assert!(summary.contains(" listens on "), "{summary}");
     drop((clients, holder));
 }
+
+/// Stopping what serves remote logins, or the session portscope itself runs in, breaks more
+/// than a port: the plan says so beside the step (text and JSON), and still offers it.
+#[test]
+fn stopping_sshd_or_your_own_session_is_warned_about() {
+    if !private_netns("why_what_breaks") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sshd = dir.path().join("sshd");
+    std::fs::copy("/bin/sleep", &sshd).unwrap();
+    let l = tcp_listen("0.0.0.0:22022");
+    let holder = {
+        let _g = no_spawns();
+        nix::fcntl::fcntl(
+            &l,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .unwrap();
+        let c = std::process::Command::new(&sshd)
+            .arg("600")
+            .spawn()
+            .unwrap();
+        nix::fcntl::fcntl(
+            &l,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .unwrap();
+        Holder { child: c }
+    };
+    drop(l);
+    let (_, d) = why(&["22022", "--proto", "tcp"]);
+    let step = d
+        .plan
+        .iter()
+        .find(|r| r.command.contains(&holder.pid().to_string()));
+    let warning = step.and_then(|r| r.warning.clone()).unwrap_or_default();
+    assert!(warning.contains("remote logins"), "{:?}", d.plan);
+    assert!(why_text(&["22022", "--proto", "tcp"]).contains("warning: sshd"));
+    drop(holder);
+    // The test process is portscope's parent: stopping it ends the session portscope runs in.
+    let own = tcp_listen("0.0.0.0:22023");
+    let (_, d) = why(&["22023", "--proto", "tcp"]);
+    assert!(
+        d.plan
+            .iter()
+            .any(|r| r.warning.as_deref().is_some_and(|w| w.contains("session"))),
+        "{:?}",
+        d.plan
+    );
+    drop(own);
+}

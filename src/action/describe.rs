@@ -67,6 +67,9 @@ fn describe_signal(a: &SignalAction) -> Described {
             "portscope-stop.sh",
         ));
     }
+    if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[]) {
+        lines.push(Line::warning(format!("  warning: {w}")));
+    }
     if let Some(w) = crate::analyze::guard::impostor_warning(o) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }

@@ -57,6 +57,9 @@ fn show_step(n: usize, r: &Remedy) {
     } else if !r.command.is_empty() {
         say(&format!("  $ {}\n", r.command));
     }
+    if let Some(w) = &r.warning {
+        say(&wrap(w, 80, "  warning: "));
+    }
 }
 
 fn left(d: &Diagnosis) -> String {

@@ -71,6 +71,7 @@ pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String
             .user
             .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid),
         user_name,
+        ancestors: crate::collect::probe::session_ancestors(),
     }
 }
 

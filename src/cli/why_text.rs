@@ -19,6 +19,9 @@ pub fn remedy_lines(o: &mut String, r: &Remedy, lead: &str) {
         // A command is never wrapped: it must paste as one line.
         o.push_str(&format!("{pad}$ {}\n", r.command));
     }
+    if let Some(w) = &r.warning {
+        o.push_str(&wrap(w, 80, &format!("{pad}warning: ")));
+    }
 }
 
 fn cause_lines(o: &mut String, i: usize, c: &Cause, d: &Diagnosis, snap: &Snapshot, all: bool) {

@@ -197,3 +197,28 @@ pub fn has_net_bind_service() -> bool {
         })
         .is_some_and(|caps| caps & (1 << CAP_NET_BIND_SERVICE) != 0)
 }
+
+/// The pids of the session this process runs in, parent first, up to (not including) pid 1: a
+/// remedy that stops one of them ends the operator's own session.
+pub fn session_ancestors() -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut pid = std::process::id();
+    for _ in 0..64 {
+        let Ok(stat) = crate::kernel_file::read_lossy(format!("/proc/{pid}/stat")) else {
+            break;
+        };
+        // The fields after the command name (which may hold spaces and parentheses).
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        match ppid {
+            Some(p) if p > 1 => {
+                out.push(p);
+                pid = p;
+            }
+            _ => break,
+        }
+    }
+    out
+}

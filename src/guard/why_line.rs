@@ -35,6 +35,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         can_bind_privileged: crate::collect::probe::has_net_bind_service(),
         uid: nix::unistd::geteuid().as_raw(),
         user_name: None,
+        ancestors: Vec::new(), // check only reports; it plans nothing to run
     };
     let d = why::diagnose(&req, snap, &probe, &ctx);
     let holder = d.holders.first().map(|h| {

@@ -82,6 +82,10 @@ pub fn collector(
             can_bind_privileged: has_net_bind_service(),
             uid: nix::unistd::geteuid().as_raw(),
             user_name: None,
+            ancestors: match &source {
+                Source::Live(_) => crate::collect::probe::session_ancestors(),
+                Source::Replay(_) => Vec::new(),
+            },
         },
         owner_cache: OwnerCache::default(),
         recorder,

@@ -233,6 +233,7 @@ pub fn flat_remedies(
             change: None,
             key: Some("R".into()),
             cause: None,
+            warning: None,
         });
     }
     out

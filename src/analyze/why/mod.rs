@@ -5,6 +5,7 @@
 pub mod cause;
 pub mod conflict;
 mod explain;
+pub mod loss;
 pub mod remedy;
 mod remedy_kind;
 
@@ -164,6 +165,9 @@ pub struct Remedy {
     /// In the plan: which cause (index into `causes`) the step acts on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<usize>,
+    /// What else breaks when this is done (remote logins, DNS, the operator's own session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -235,6 +239,9 @@ pub struct Context {
     pub uid: u32,
     /// The service user's name, when `--user` named one.
     pub user_name: Option<String>,
+    /// The pids of the session portscope runs in (parent, grandparent, ...): stopping one of
+    /// them ends the operator's own session.
+    pub ancestors: Vec<u32>,
 }
 
 impl Context {
@@ -346,6 +353,8 @@ pub fn diagnose(
         lacks_privilege,
         verdict,
     );
+    let mut plan = plan;
+    loss::warn(&mut plan, &mut causes, &holders, ctx);
     let remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
     Diagnosis {
         port,

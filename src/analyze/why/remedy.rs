@@ -19,6 +19,7 @@ fn run(action: RemedyKind, command: String, text: String) -> Remedy {
         change: None,
         key: None,
         cause: None,
+        warning: None,
     }
 }
 
