@@ -60,27 +60,6 @@ pub fn what_breaks(o: &Owner, ancestors: &[u32]) -> Option<String> {
     None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn owner(pid: u32, comm: &str) -> Owner {
-        Owner {
-            pid,
-            comm: comm.into(),
-            ..Owner::default()
-        }
-    }
-
-    #[test]
-    fn logins_resolvers_and_the_operators_session_are_named() {
-        assert!(what_breaks(&owner(10, "sshd"), &[]).is_some_and(|w| w.contains("remote logins")));
-        assert!(what_breaks(&owner(11, "systemd-resolve"), &[]).is_some_and(|w| w.contains("DNS")));
-        assert!(what_breaks(&owner(12, "bash"), &[12]).is_some_and(|w| w.contains("session")));
-        assert!(what_breaks(&owner(13, "nginx"), &[]).is_none());
-    }
-}
-
 /// Puts [`what_breaks`] on every remedy that stops or signals a process of a cause: in the plan
 /// (where `cause` says which) and in each cause's own remedies.
 pub(super) fn warn(
@@ -113,5 +92,26 @@ pub(super) fn warn(
         for r in c.remedies.iter_mut().filter(|r| stops(r)) {
             r.warning.clone_from(&w);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(pid: u32, comm: &str) -> Owner {
+        Owner {
+            pid,
+            comm: comm.into(),
+            ..Owner::default()
+        }
+    }
+
+    #[test]
+    fn logins_resolvers_and_the_operators_session_are_named() {
+        assert!(what_breaks(&owner(10, "sshd"), &[]).is_some_and(|w| w.contains("remote logins")));
+        assert!(what_breaks(&owner(11, "systemd-resolve"), &[]).is_some_and(|w| w.contains("DNS")));
+        assert!(what_breaks(&owner(12, "bash"), &[12]).is_some_and(|w| w.contains("session")));
+        assert!(what_breaks(&owner(13, "nginx"), &[]).is_none());
     }
 }
