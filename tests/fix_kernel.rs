@@ -212,3 +212,91 @@ fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
     t.keys("q");
     assert_eq!(t.exit_code(), 0);
 }
+
+/// A holder held with fds by a shell script: `script` runs with the listener inherited.
+fn shell_holder(l: &std::net::TcpListener, script: &str) -> Holder {
+    let _g = no_spawns();
+    nix::fcntl::fcntl(
+        l,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    let c = std::process::Command::new("sh")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    nix::fcntl::fcntl(
+        l,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .unwrap();
+    Holder { child: c }
+}
+
+/// A stopped holder (a Ctrl-Z'd dev server) is continued after SIGTERM so it can act on it,
+/// and the outcome says so.
+#[test]
+fn a_stopped_holder_is_continued_so_sigterm_takes_effect() {
+    if !private_netns("fix_stopped") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let l = tcp_listen("0.0.0.0:24030");
+    let mut holder = shell_holder(&l, "exec sleep 600");
+    drop(l);
+    let pid = holder.pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    assert!(wait_until(PATIENCE, || std::fs::read_to_string(format!(
+        "/proc/{pid}/stat"
+    ))
+    .is_ok_and(|s| s
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.starts_with('T')))));
+    let (code, out, err) = fix(&dir, &["24030", "--proto", "tcp", "--yes", "--kill"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("sent SIGCONT"), "{out}");
+    assert!(wait_until(PATIENCE, || !alive(&mut holder)));
+}
+
+/// A holder that ignores SIGTERM is given the grace period, then SIGKILL is offered, and taken
+/// only with --kill=force: --yes never implies it.
+#[test]
+fn sigkill_is_never_implied_by_yes() {
+    if !private_netns("fix_no_implied_sigkill") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let l = tcp_listen("0.0.0.0:24031");
+    // One process, no children: SIGTERM ignored (SIG_IGN survives exec), then it sleeps.
+    let mut holder = shell_holder(&l, "trap '' TERM; exec sleep 600");
+    drop(l);
+    let (code, out, err) = fix(
+        &dir,
+        &[
+            "24031", "--proto", "tcp", "--yes", "--kill", "--grace", "1s",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("still running 1 s after SIGTERM"), "{out}");
+    assert!(out.contains("SIGKILL takes --kill=force"), "{out}");
+    assert!(alive(&mut holder), "SIGKILL was implied by --yes: {out}");
+    let (code, out, err) = fix(
+        &dir,
+        &[
+            "24031",
+            "--proto",
+            "tcp",
+            "--yes",
+            "--kill=force",
+            "--grace",
+            "1s",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(wait_until(PATIENCE, || !alive(&mut holder)), "{out}");
+}

@@ -13,8 +13,21 @@ use crate::reserve::{ErrorKind, ansible_task, manual_commands};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// How long a signalled process gets to exit before SIGKILL is offered.
-pub const GRACE: Duration = Duration::from_secs(3);
+/// How long a signalled process gets to exit before SIGKILL is offered, unless `--grace`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+static GRACE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Sets how long a signalled process is given to exit (`fix --grace`), once, before acting.
+pub fn set_grace(d: Duration) {
+    let _ = GRACE.set(d);
+}
+
+/// How long a signalled process is given to exit before SIGKILL is offered: a database
+/// mid-checkpoint needs more than a few seconds, and SIGKILL then would cost it recovery.
+pub fn grace() -> Duration {
+    GRACE.get().copied().unwrap_or(DEFAULT_GRACE)
+}
 
 /// What happened, as a fact rather than a styling hint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,8 +161,26 @@ fn signal(a: &SignalAction) -> ActionOutcome {
         };
         return ActionOutcome::new(status, title, vec![e.to_string()]);
     }
-    if target.wait_exit(GRACE) {
-        let mut lines = vec![format!("{} exited", o.label())];
+    // A stopped process (Ctrl-Z, SIGSTOP) keeps a SIGTERM pending until it runs again: let it
+    // run, as systemd does, so it can act on it.
+    let mut woke = None;
+    if a.sig == Sig::Term && matches!(target.state(), Some('T' | 't')) {
+        woke = Some(match target.cont() {
+            Ok(()) => format!(
+                "{} was stopped (state T): sent SIGCONT so it can act on SIGTERM",
+                o.label()
+            ),
+            Err(e) => format!("{} is stopped (state T) and SIGCONT failed: {e}", o.label()),
+        });
+    }
+    let grace = if a.sig == Sig::Kill {
+        Duration::from_secs(3) // SIGKILL cannot be handled: only the kernel's teardown is waited for
+    } else {
+        grace()
+    };
+    if target.wait_exit(grace) {
+        let mut lines: Vec<String> = woke.into_iter().collect();
+        lines.push(format!("{} exited", o.label()));
         if live.role == ProcessRole::NamespaceInit {
             lines.push(
                 "it was the init of its PID namespace: the kernel ended every process in that namespace"
@@ -159,16 +190,14 @@ fn signal(a: &SignalAction) -> ActionOutcome {
         lines.push(port_state(a));
         return ActionOutcome::done(title, lines);
     }
-    let mut out = ActionOutcome::new(
-        Status::NoEffect,
-        title,
-        vec![format!(
-            "{} is still running {} s after {}",
-            o.label(),
-            GRACE.as_secs(),
-            a.sig.name()
-        )],
-    );
+    let mut first: Vec<String> = woke.into_iter().collect();
+    first.push(format!(
+        "{} is still running {} s after {}",
+        o.label(),
+        grace.as_secs(),
+        a.sig.name()
+    ));
+    let mut out = ActionOutcome::new(Status::NoEffect, title, first);
     match a.sig {
         Sig::Term => {
             if live.role == ProcessRole::NamespaceInit && !live.handles_term {

@@ -286,6 +286,15 @@ impl Target {
         })
     }
 
+    /// SIGCONT to the pinned process (a stopped one then acts on a pending SIGTERM).
+    pub fn cont(&self) -> Result<(), KillError> {
+        pidfd_send_signal(&self.fd, rustix::process::Signal::CONT).map_err(|e| match e {
+            rustix::io::Errno::SRCH => KillError::Gone,
+            rustix::io::Errno::PERM => KillError::NotPermitted,
+            e => KillError::Other(format!("pidfd_send_signal: {e}")),
+        })
+    }
+
     /// Waits until the process exits (the pidfd becomes readable) or `timeout` passes.
     pub fn wait_exit(&self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;

@@ -77,6 +77,9 @@ fn left(d: &Diagnosis) -> String {
 }
 
 pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
+    if let Some(g) = args.grace {
+        crate::action::exec::set_grace(g);
+    }
     let (req, user_name) = match bind_request(&args.bind) {
         Ok(r) => r,
         Err(e) => return Err(CliError::bad_input(e)),
@@ -171,8 +174,16 @@ fn run_confirmed(mut action: PendingAction, args: &FixArgs, no_terminal: &mut bo
             action,
             PendingAction::Signal(_) | PendingAction::StopService(_)
         );
-        let auto = args.yes && (!signal || args.kill);
-        if args.yes && signal && !args.kill {
+        // SIGKILL is never implied: it takes --kill=force, or a person's y.
+        let sigkill =
+            matches!(&action, PendingAction::Signal(a) if a.sig == crate::action::Sig::Kill);
+        let kill = args.kill.is_some();
+        let force = args.kill.as_deref() == Some("force");
+        let auto = args.yes && (!signal || (kill && (!sigkill || force)));
+        if args.yes && sigkill && kill && !force {
+            say("  (--kill sends SIGTERM only: SIGKILL takes --kill=force, or answer here)\n");
+        }
+        if args.yes && signal && !kill {
             say("  (--yes does not stop or signal processes: add --kill, or answer here)\n");
         }
         match confirm(auto, "  Do it?") {

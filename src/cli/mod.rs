@@ -170,9 +170,15 @@ pub struct FixArgs {
     /// Answer yes to every step except signals to processes (those need --kill too).
     #[arg(long)]
     pub yes: bool,
-    /// With --yes: also send SIGTERM to processes without asking.
-    #[arg(long)]
-    pub kill: bool,
+    /// With --yes: also send SIGTERM to processes (and stop units and containers) without
+    /// asking; `--kill=force` also SIGKILLs what did not exit within the grace period (never
+    /// implied by --yes).
+    #[arg(long, value_name = "force", num_args = 0..=1, require_equals = true, default_missing_value = "term",
+          value_parser = ["term", "force"])]
+    pub kill: Option<String>,
+    /// How long a process gets to exit after SIGTERM before SIGKILL is offered (default 10s).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_duration)]
+    pub grace: Option<std::time::Duration>,
 }
 
 fn parse_addr(s: &str) -> Result<std::net::IpAddr, crate::addr::AddrError> {
