@@ -215,6 +215,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if !how.is_empty() {
                 lines.push(Line::from(how));
             }
+            if let Some(w) = &r.warning {
+                lines.push(Line::from(Span::styled(
+                    format!("{pad}warning: {}", crate::escape::escape_line(w)),
+                    theme.warn(),
+                )));
+            }
         };
     if !d.plan.is_empty() {
         lines.push(Line::from(""));
