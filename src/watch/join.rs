@@ -231,9 +231,13 @@ impl Joiner {
             owner: k.owner.clone(),
             owner_via: k.via,
             inode: 0,
-            netns: k
-                .netns
-                .or_else(|| k.owner.as_ref().and_then(|o| super::owner::netns_of(o.pid))),
+            // With --netns an event whose thread's namespace could not be read stays "not
+            // known": the process's namespace now may not be the thread's then (a thread that
+            // entered another one, or another process's event the kernel filter let through).
+            netns: k.netns.or_else(|| {
+                self.only.is_none().then_some(())?;
+                k.owner.as_ref().and_then(|o| super::owner::netns_of(o.pid))
+            }),
             source: "tracepoint".into(),
             note,
         };
