@@ -405,3 +405,43 @@ fn without_proto_a_udp_holder_is_not_missed() {
     );
     drop((holder, l));
 }
+
+/// `why` takes the port the way operators write it, as the TUI's why field does: `PORT/udp`,
+/// `ADDR:PORT`, `[V6]:PORT`, `:PORT`; words that contradict each other are bad input.
+#[test]
+fn the_port_is_taken_in_the_forms_operators_type() {
+    if !private_netns("why_port_forms") {
+        return;
+    }
+    let u = udp_bind("127.0.0.1:20470");
+    for (arg, proto, addr) in [
+        ("20470/udp", portscope::model::Proto::Udp, "0.0.0.0"),
+        (
+            "127.0.0.1:20470/udp",
+            portscope::model::Proto::Udp,
+            "127.0.0.1",
+        ),
+        ("[::1]:20470/tcp", portscope::model::Proto::Tcp, "::1"),
+        (":20470/tcp", portscope::model::Proto::Tcp, "0.0.0.0"),
+    ] {
+        let (_, d) = why_json(&[arg]);
+        assert_eq!(
+            (d.proto, d.addr.to_string()),
+            (proto, addr.to_string()),
+            "{arg}"
+        );
+    }
+    let (code, d) = why_json(&["127.0.0.1:20470/udp"]);
+    assert_eq!(code, 1, "{}", d.explanation);
+    for bad in [
+        &["20470/udp", "--proto", "tcp"][..],
+        &["127.0.0.1:20470", "--addr", "::1"],
+    ] {
+        let mut args = vec!["why"];
+        args.extend_from_slice(bad);
+        let (code, _, err) = run(portscope().args(&args));
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("name one"), "{err}");
+    }
+    drop(u);
+}

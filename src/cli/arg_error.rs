@@ -42,6 +42,9 @@ pub enum ArgError {
     TimeNotOnClock { text: String, reason: String },
     #[error("{0:?}: no such time in the recording")]
     NotInRecording(String),
+    /// Two ways of saying the same thing say different things.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl ArgError {

@@ -139,16 +139,17 @@ pub struct WhyArgs {
 /// `fix` take the same words).
 #[derive(Debug, Args, Clone)]
 pub struct BindFlags {
-    /// The port the service wants to bind (1-65535).
-    #[arg(value_name = "PORT", value_parser = crate::analyze::why::parse_service_port)]
-    pub port: u16,
+    /// The port the service wants to bind (1-65535), as operators write it: 8080, 8080/udp,
+    /// :8080, 127.0.0.1:8080, [::1]:8080/tcp.
+    #[arg(value_name = "PORT", value_parser = crate::analyze::why::target::parse_target)]
+    pub port: crate::analyze::why::target::Target,
     /// tcp or udp (default: `why` answers for both, leading with the one that is blocked;
     /// `fix` acts on tcp).
     #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
     pub proto: Option<Proto>,
-    /// The address the service binds (an IPv6 address checks IPv6).
-    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0", value_parser = parse_addr)]
-    pub addr: std::net::IpAddr,
+    /// The address the service binds (an IPv6 address checks IPv6); default 0.0.0.0.
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_addr)]
+    pub addr: Option<std::net::IpAddr>,
     /// Probe as this user (name or uid): its uid, gid and groups, no capabilities.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,

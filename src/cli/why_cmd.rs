@@ -13,13 +13,32 @@ pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), ArgE
     let (opts, user) = bind_options(f)?;
     Ok((
         BindRequest {
-            port: f.port,
-            proto: f.proto.unwrap_or(crate::model::Proto::Tcp),
-            addr: f.addr,
+            port: f.port.port,
+            proto: asked_proto(f)?.unwrap_or(crate::model::Proto::Tcp),
+            addr: match (f.port.addr, f.addr) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(ArgError::Conflict(format!(
+                        "PORT names address {a} and --addr {b}: name one"
+                    )));
+                }
+                (a, b) => a
+                    .or(b)
+                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+            },
             opts,
         },
         user,
     ))
+}
+
+/// The protocol the words ask about (`8080/udp` or `--proto udp`), if they name one.
+pub fn asked_proto(f: &BindFlags) -> Result<Option<crate::model::Proto>, ArgError> {
+    match (f.port.proto, f.proto) {
+        (Some(a), Some(b)) if a != b => Err(ArgError::Conflict(format!(
+            "PORT says {a} and --proto {b}: name one"
+        ))),
+        (a, b) => Ok(a.or(b)),
+    }
 }
 
 fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), ArgError> {
@@ -109,7 +128,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     // but held for UDP (a resolver on 53, mDNS on 5353) is not free. Both are asked; the
     // blocked one leads, the other is one line.
     let mut other = None;
-    if args.bind.proto.is_none() {
+    if asked_proto(&args.bind).ok().flatten().is_none() {
         let udp_req = BindRequest {
             proto: crate::model::Proto::Udp,
             ..req

@@ -17,6 +17,7 @@ pub enum BindTextError {
     Addr(#[from] crate::addr::AddrError),
     #[error(transparent)]
     Port(#[from] crate::analyze::why::ServicePortError),
+
     #[error("--user needs a user name or uid")]
     UserMissing,
     #[error("--user {0:?}: no such user")]
@@ -25,33 +26,29 @@ pub enum BindTextError {
     UnknownOption(String),
 }
 
+impl From<crate::analyze::why::target::TargetError> for BindTextError {
+    fn from(e: crate::analyze::why::target::TargetError) -> Self {
+        use crate::analyze::why::target::TargetError as T;
+        match e {
+            T::Proto(e) => BindTextError::Proto(e),
+            T::Ipv6Port(t) => BindTextError::Ipv6Port(t),
+            T::Addr(e) => BindTextError::Addr(e),
+            T::Port(e) => BindTextError::Port(e),
+        }
+    }
+}
+
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,
 /// `[::1]:8080/tcp`, then why's options: `--v6only`, `--reuseport`, `--freebind`, `--user U`.
 pub fn parse_bind(text: &str) -> Result<BindRequest, BindTextError> {
     let mut words = text.split_whitespace();
     let t = words.next().unwrap_or("");
     let opts = super::why_act::parse_options(words)?;
-    let (rest, proto) = match t.rsplit_once('/') {
-        Some((r, p)) => (r, p.parse::<Proto>()?),
-        None => (t, Proto::Tcp),
-    };
-    let (addr, port) = if rest.starts_with('[') {
-        let (a, p) = rest
-            .split_once("]:")
-            .ok_or_else(|| BindTextError::Ipv6Port(t.to_string()))?;
-        (crate::addr::parse_ip(&format!("{a}]"))?, p)
-    } else if rest.matches(':').count() > 1 {
-        return Err(BindTextError::Ipv6Port(t.to_string()));
-    } else if let Some((a, p)) = rest.rsplit_once(':') {
-        (crate::addr::parse_ip(a)?, p)
-    } else {
-        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), rest)
-    };
-    let port = crate::analyze::why::parse_service_port(port)?;
+    let target = crate::analyze::why::target::parse_target(t)?;
     Ok(BindRequest {
-        port,
-        proto,
-        addr,
+        port: target.port,
+        proto: target.proto.unwrap_or(Proto::Tcp),
+        addr: target.addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
         opts,
     })
 }
