@@ -364,3 +364,71 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     );
     drop((l2, client, c2, c3, udp));
 }
+
+/// The TUI's why field and `portscope why` ask the kernel the same question: for every option
+/// the field takes (`--user`, `--v6only`, `--reuseport`, `--freebind`), the collector's verdict
+/// for the typed words is the CLI's for the same words.
+#[test]
+fn the_why_field_and_the_cli_give_the_same_answer_for_every_option() {
+    if !private_netns("tui_why_field_options") {
+        return;
+    }
+    let _v4 = TcpListener::bind("0.0.0.0:20481").unwrap();
+    let rp = common::sockets::tcp_listen_with(
+        "0.0.0.0".parse().unwrap(),
+        20482,
+        common::sockets::Opts {
+            reuseport: true,
+            ..Default::default()
+        },
+    );
+    let (tx, rx) = channel();
+    let (ctrl, ctrl_rx) = channel();
+    let thread = std::thread::spawn(move || {
+        collector(
+            Source::Live(CollectOptions::default()),
+            Cadence::new(Duration::from_millis(100)),
+            tx,
+            ctrl_rx,
+            None,
+        )
+    });
+    for words in [
+        "443",
+        "443 --user nobody",
+        "[::]:20481",
+        "[::]:20481 --v6only",
+        "20482",
+        "20482 --reuseport",
+        "20482 --reuseport --user nobody",
+        "192.0.2.7:80",
+        "192.0.2.7:80 --freebind",
+    ] {
+        let req = portscope::tui::app::parse_bind(words).unwrap();
+        ctrl.send(Control::Watch(Some(req))).unwrap();
+        let end = Instant::now() + PATIENCE;
+        let tui = loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Inbox::App(Msg::Data(d))) => {
+                    if let Some(diag) = d.diagnosis.filter(|g| {
+                        g.port == req.port && g.addr == req.addr && g.options == req.opts
+                    }) {
+                        break diag;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => panic!("{words}: no diagnosis from the collector: {e}"),
+            }
+        };
+        let mut args = vec!["--proto", "tcp"];
+        args.extend(words.split_whitespace());
+        let (_, cli) = why_json(&args);
+        assert_eq!(tui.verdict, cli.verdict, "{words}: TUI vs CLI");
+        assert_eq!(tui.would_bind(), cli.would_bind(), "{words}");
+    }
+    ctrl.send(Control::Quit).unwrap();
+    drop(rx);
+    thread.join().unwrap();
+    drop(rp);
+}

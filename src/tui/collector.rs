@@ -12,7 +12,7 @@ use super::netns_pick::{self, Scope};
 use super::runtime::{Control, Inbox, Source};
 use crate::analyze::why::{BindRequest, Context, diagnose};
 use crate::collect::owner_cache::OwnerCache;
-use crate::collect::probe::{ProbeResult, has_net_bind_service, probe};
+use crate::collect::probe::{ProbeResult, has_net_bind_service, probe_as};
 use crate::collect::{CollectOptions, partial};
 use crate::history::SnapshotRecorder;
 use crate::model::Snapshot;
@@ -238,7 +238,13 @@ impl State {
         // them when one other namespace is shown).
         let diag = probe.as_ref().map(|(req, p)| {
             let own = netns_pick::start_only(&snap);
-            Arc::new(diagnose(req, own.as_ref().unwrap_or(&snap), p, &self.ctx))
+            // The service's user (`--user` in the field) decides EACCES and SO_REUSEPORT's
+            // same-uid rule, as in `portscope why`.
+            let ctx = Context {
+                uid: req.opts.user.map_or(self.ctx.uid, |u| u.uid),
+                ..self.ctx.clone()
+            };
+            Arc::new(diagnose(req, own.as_ref().unwrap_or(&snap), p, &ctx))
         });
         self.prev_probe = probe;
         let derived = Arc::new(crate::analyze::Derived::of(&snap));
@@ -284,7 +290,12 @@ impl State {
             Scope::One { .. } => None,
             _ => self
                 .watch
-                .map(|req| (req, probe(&opts.netns, req.proto, req.addr, req.port))),
+                // Probed with the field's options (--user, --v6only, --reuseport, --freebind),
+                // the way the service binds: the same question `portscope why` asks.
+                .map(|req| {
+                    let p = probe_as(&opts.netns, req.proto, req.addr, req.port, &req.opts);
+                    (req, p)
+                }),
         }
     }
 }
