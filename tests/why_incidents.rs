@@ -394,3 +394,29 @@ fn stopping_sshd_or_your_own_session_is_warned_about() {
     );
     drop(own);
 }
+
+/// A resolver on 127.0.0.53:53 (SO_REUSEADDR) and a service that wants 0.0.0.0:53: the probe
+/// proves SO_REUSEADDR binds now, so that is the plan, and nothing is killed (killing the
+/// resolver is the classic way to break a host's DNS). The kernel then takes the service's bind
+/// with the option, beside the resolver.
+#[test]
+fn an_overlap_that_so_reuseaddr_solves_is_never_a_kill() {
+    if !private_netns("why_resolver_overlap") {
+        return;
+    }
+    let resolver = common::sockets::udp_bind_with("127.0.0.53".parse().unwrap(), 53, true).unwrap();
+    let holder = hold(&[&resolver]);
+    drop(resolver);
+    let (code, d) = why(&["53/udp"]);
+    assert_eq!(code, 1, "{}", d.explanation);
+    let actions: Vec<&str> = d.plan.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["reuseaddr"], "{:?}", d.plan);
+    assert!(
+        common::sockets::udp_bind_with("0.0.0.0".parse().unwrap(), 53, true).is_ok(),
+        "the kernel takes the service's bind with SO_REUSEADDR"
+    );
+    assert!(
+        std::fs::metadata(format!("/proc/{}", holder.pid())).is_ok(),
+        "the resolver still runs"
+    );
+}

@@ -421,6 +421,29 @@ pub fn plan(causes: &[Cause], req: &BindRequest, ctx: &Context, sys: &Sysctls) -
             "R",
         ));
     }
+    // Listeners in the way whose bind the kernel takes once the service sets SO_REUSEADDR (a
+    // resolver on 127.0.0.53:53 and a service wanting 0.0.0.0:53): the fix is the service's
+    // option, proven by the probe, and nothing needs to stop. Killing the resolver is the
+    // classic way to break a host's DNS, so it stays under "or instead".
+    let listeners_only = !order.is_empty()
+        && order.iter().all(|&i| {
+            causes[i].kind == CauseKind::Listener && causes[i].blocks_with_reuseaddr == Some(false)
+        });
+    if listeners_only && !thief {
+        steps.push(Remedy {
+            cause: order.first().copied(),
+            ..change(
+                RemedyKind::Reuseaddr,
+                "setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) before bind()",
+                format!(
+                    "set SO_REUSEADDR in the service: the kernel's probe binds {} with it now, \
+                     beside what holds the other address; nothing needs to stop",
+                    req.port
+                ),
+            )
+        });
+        return steps;
+    }
     for i in order {
         let c = &causes[i];
         // A capability for the one service beats opening privileged ports to every user.
