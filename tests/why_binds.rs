@@ -290,6 +290,14 @@ fn a_virtual_ip_not_on_the_host_gets_the_vip_fixes() {
     let (code, d) = why(&["80", "--addr", "192.0.2.7"]);
     assert_eq!((code, d.verdict), (1, Verdict::AddressNotAvailable));
     assert!(d.explanation.contains("IP_FREEBIND"), "{}", d.explanation);
+    // Narrowest first: check (and add) the address; the namespace-wide sysctl comes last.
+    let order: Vec<&str> = d.remedies.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(order.first(), Some(&"use_local_address"), "{order:?}");
+    assert_eq!(
+        d.plan.first().map(|r| r.action.as_str()),
+        Some("use_local_address")
+    );
+    assert_eq!(order.last(), Some(&"nonlocal_bind"), "{order:?}");
     let nonlocal = d
         .remedies
         .iter()

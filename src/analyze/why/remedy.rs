@@ -368,20 +368,31 @@ fn address_remedies(
                 req.addr
             ),
         )),
+        // Narrowest first: is the address meant to be here (add it, or bind one that is), then
+        // the one socket's option, and only last the namespace-wide sysctl, which lets every
+        // program bind any address.
         _ => {
-            r.push(run(
-                RemedyKind::NonlocalBind,
-                format!("{ns}sysctl -w net.{v}.ip_nonlocal_bind=1"),
-                "a virtual IP that arrives later (keepalived, HAProxy): allow binding addresses not on the host yet (the whole namespace)".into(),
-            ));
-            r.push(freebind());
             r.push(run(
                 RemedyKind::UseLocalAddress,
                 format!("{ns}ip -brief address"),
                 format!(
-                    "or bind the wildcard ({}) or an address this lists",
+                    "check the addresses this host has: if {} belongs here, add it to its \
+                     interface (ip address add {}/{} dev IFACE); otherwise bind the wildcard \
+                     ({}) or an address this lists",
+                    req.addr,
+                    req.addr,
+                    if req.addr.is_ipv4() { 32 } else { 128 },
                     if req.addr.is_ipv4() { "0.0.0.0" } else { "::" }
                 ),
+            ));
+            r.push(freebind());
+            r.push(run(
+                RemedyKind::NonlocalBind,
+                format!("{ns}sysctl -w net.{v}.ip_nonlocal_bind=1"),
+                "a virtual IP that arrives later (keepalived, HAProxy) and a service that cannot \
+                 set IP_FREEBIND: allow binding addresses not on the host yet (the whole \
+                 namespace, every program)"
+                    .into(),
             ));
         }
     }
