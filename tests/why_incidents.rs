@@ -420,3 +420,31 @@ fn an_overlap_that_so_reuseaddr_solves_is_never_a_kill() {
         "the resolver still runs"
     );
 }
+
+/// A prefork server (a master and its workers share the listener): the kill step's text names
+/// every process its command signals, never fewer.
+#[test]
+fn a_kill_step_names_every_pid_its_command_signals() {
+    if !private_netns("why_prefork") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:22030");
+    let workers: Vec<Holder> = (0..4).map(|_| hold(&[&l])).collect();
+    drop(l);
+    let (_, d) = why(&["22030", "--proto", "tcp"]);
+    let kill = d
+        .remedies
+        .iter()
+        .find(|r| r.action.as_str() == "kill")
+        .expect("a kill step");
+    for w in &workers {
+        let pid = w.pid().to_string();
+        assert!(kill.command.contains(&pid), "{}", kill.command);
+        assert!(
+            kill.text.contains(&pid),
+            "the text omits {pid}: {}",
+            kill.text
+        );
+    }
+    drop(workers);
+}

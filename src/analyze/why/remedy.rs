@@ -151,7 +151,20 @@ fn manager_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
 
 fn kill_remedy(owners: &[&Owner], what: &str) -> Remedy {
     let pids: Vec<String> = owners.iter().map(|o| o.pid.to_string()).collect();
-    let names: Vec<String> = owners.iter().take(3).map(|o| o.label()).collect();
+    let mut names: Vec<String> = owners.iter().take(3).map(|o| o.label()).collect();
+    // The text names every process the command signals: named ones, and how many more.
+    if owners.len() > names.len() {
+        names.push(format!(
+            "{} more process{} ({})",
+            owners.len() - names.len(),
+            if owners.len() - names.len() == 1 {
+                ""
+            } else {
+                "es"
+            },
+            pids[names.len()..].join(", ")
+        ));
+    }
     let init = if owners
         .iter()
         .any(|o| ProcessRole::of_owner(o) == ProcessRole::NamespaceInit)
