@@ -300,3 +300,29 @@ fn sigkill_is_never_implied_by_yes() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(wait_until(PATIENCE, || !alive(&mut holder)), "{out}");
 }
+
+/// `why` shows a stopped holder as stopped: a Ctrl-Z'd server accepts nothing.
+#[test]
+fn why_shows_a_stopped_holder_as_stopped() {
+    if !private_netns("why_stopped_state") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:24032");
+    let holder = shell_holder(&l, "exec sleep 600");
+    drop(l);
+    let pid = holder.pid();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    assert!(wait_until(PATIENCE, || std::fs::read_to_string(format!(
+        "/proc/{pid}/stat"
+    ))
+    .is_ok_and(|s| s
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.starts_with('T')))));
+    let (_, out, _) = run(portscope().args(["why", "24032", "--proto", "tcp"]));
+    assert!(out.contains("STOPPED (state T"), "{out}");
+    drop(holder);
+}

@@ -67,6 +67,7 @@ fn java() -> ProcessContext {
             overflows: 17,
             drops: 17,
         }),
+        state: None,
     }
 }
 
@@ -107,6 +108,7 @@ fn container_server() -> ProcessContext {
             overflows: 0,
             drops: 0,
         }),
+        state: None,
     }
 }
 

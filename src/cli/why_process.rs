@@ -133,6 +133,9 @@ pub fn block(c: &ProcessContext, all: bool) -> String {
         WIDTH,
         "  ",
     );
+    if let Some(s) = c.state_words() {
+        o.push_str(&wrap(s, WIDTH, "    "));
+    }
     let cmd = c.cmdline.shown();
     let cmd = if all {
         cmd.into_owned()

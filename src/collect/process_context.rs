@@ -186,6 +186,9 @@ pub fn read(
         },
         listeners,
         listen_stats,
+        state: crate::kernel_file::read_lossy(format!("/proc/{}/stat", owner.pid))
+            .ok()
+            .and_then(|t| t.rsplit_once(") ").and_then(|(_, r)| r.chars().next())),
     })
 }
 

@@ -83,6 +83,25 @@ pub struct ProcessContext {
     /// ListenOverflows / ListenDrops of the process's network namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen_stats: Option<ListenStats>,
+    /// The run state from /proc/PID/stat (`R`, `S`, `D`, `T` stopped, `t` traced, `Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<char>,
+}
+
+impl ProcessContext {
+    /// The state when it matters to someone deciding about the process: stopped, stuck in
+    /// the kernel, or a zombie; `None` for one that runs or sleeps as usual.
+    pub fn state_words(&self) -> Option<&'static str> {
+        match self.state? {
+            'T' => Some("STOPPED (state T: Ctrl-Z or SIGSTOP; it accepts nothing until continued)"),
+            't' => Some("STOPPED by a debugger (state t)"),
+            'D' => {
+                Some("in uninterruptible sleep (state D: waiting on the kernel, often disk or NFS)")
+            }
+            'Z' => Some("a zombie (state Z: exited, its parent has not reaped it)"),
+            _ => None,
+        }
+    }
 }
 
 /// When the process started: the raw ticks (its identity with the pid), and as a person reads it.

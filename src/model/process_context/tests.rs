@@ -160,6 +160,7 @@ fn chains_elide_the_middle_and_end_at_the_unit() {
         sockets: SocketCount::default(),
         listeners: Vec::new(),
         listen_stats: None,
+        state: None,
     };
     assert_eq!(
         c.chain_words(true),

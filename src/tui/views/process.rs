@@ -36,6 +36,12 @@ pub fn lines(ctx: &ProcessContext, width: u16) -> Vec<Line<'static>> {
     let plain = Style::default();
     field("command", &ctx.cmdline.shown(), plain, CMDLINE_LINES);
     field("user", &format!("{} (uid {})", ctx.user, ctx.uid), plain, 1);
+    if let Some(state) = ctx.state_words() {
+        let warn = Style::default()
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::BOLD);
+        field("state", state, warn, 2);
+    }
     field("started", &ctx.start.words(human::duration), plain, 1);
     field("parents", &ctx.chain_words(false), plain, 2);
     field("managed", &ctx.supervisor.words(), plain, 1);
