@@ -895,14 +895,8 @@ fn a_forged_mount_identity_is_a_claim_never_a_stop() {
              mount --bind /mnt/{dir}/hostname /etc/hostname && echo ready && exec sleep 600"
         );
         let l = tcp_listen(&format!("0.0.0.0:{port}"));
-        let mut child = {
-            let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            nix::fcntl::fcntl(
-                l.as_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            )
-            .expect("cloexec");
-            let c = Command::new("setpriv")
+        let mut attacker = spawn_holding(
+            Command::new("setpriv")
                 .args([
                     "--reuid=65534",
                     "--regid=65534",
@@ -913,21 +907,13 @@ fn a_forged_mount_identity_is_a_claim_never_a_stop() {
                 .args(["sh", "-c", &forge])
                 .current_dir("/")
                 .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("setpriv");
-            nix::fcntl::fcntl(
-                l.as_fd(),
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .expect("cloexec");
-            c
-        };
+                .stdout(Stdio::piped()),
+            &[&l],
+        );
         drop(l);
         let mut line = String::new();
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut out = std::io::BufReader::new(attacker.child.stdout.take().expect("stdout"));
         std::io::BufRead::read_line(&mut out, &mut line).expect("ready");
-        let mut attacker = Holder { child };
         if line.trim() != "ready" {
             skip(
                 TEST,

@@ -213,25 +213,29 @@ fn the_tui_runs_the_plan_as_one_confirmed_sequence() {
     assert_eq!(t.exit_code(), 0);
 }
 
-/// A holder held with fds by a shell script: `script` runs with the listener inherited.
+/// A holder of `l`: `script` run by sh, the listener inherited.
 fn shell_holder(l: &std::net::TcpListener, script: &str) -> Holder {
-    let _g = no_spawns();
-    nix::fcntl::fcntl(
-        l,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    spawn_holding(
+        std::process::Command::new("sh")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::null()),
+        &[l],
+    )
+}
+
+/// SIGSTOP to `pid`, and wait until the kernel shows it stopped.
+fn stop(pid: u32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGSTOP,
     )
     .unwrap();
-    let c = std::process::Command::new("sh")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    nix::fcntl::fcntl(
-        l,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    )
-    .unwrap();
-    Holder { child: c }
+    assert!(wait_until(PATIENCE, || std::fs::read_to_string(format!(
+        "/proc/{pid}/stat"
+    ))
+    .is_ok_and(|s| s
+        .rsplit_once(") ")
+        .is_some_and(|(_, r)| r.starts_with('T')))));
 }
 
 /// A stopped holder (a Ctrl-Z'd dev server) is continued after SIGTERM so it can act on it,
@@ -246,17 +250,7 @@ fn a_stopped_holder_is_continued_so_sigterm_takes_effect() {
     let mut holder = shell_holder(&l, "exec sleep 600");
     drop(l);
     let pid = holder.pid();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGSTOP,
-    )
-    .unwrap();
-    assert!(wait_until(PATIENCE, || std::fs::read_to_string(format!(
-        "/proc/{pid}/stat"
-    ))
-    .is_ok_and(|s| s
-        .rsplit_once(") ")
-        .is_some_and(|(_, r)| r.starts_with('T')))));
+    stop(pid);
     let (code, out, err) = fix(&dir, &["24030", "--proto", "tcp", "--yes", "--kill"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("sent SIGCONT"), "{out}");
@@ -311,17 +305,7 @@ fn why_shows_a_stopped_holder_as_stopped() {
     let holder = shell_holder(&l, "exec sleep 600");
     drop(l);
     let pid = holder.pid();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGSTOP,
-    )
-    .unwrap();
-    assert!(wait_until(PATIENCE, || std::fs::read_to_string(format!(
-        "/proc/{pid}/stat"
-    ))
-    .is_ok_and(|s| s
-        .rsplit_once(") ")
-        .is_some_and(|(_, r)| r.starts_with('T')))));
+    stop(pid);
     let (_, out, _) = run(portscope().args(["why", "24032", "--proto", "tcp"]));
     assert!(out.contains("STOPPED (state T"), "{out}");
     drop(holder);

@@ -77,28 +77,15 @@ fn a_runtime_name_alone_protects_nothing() {
     std::fs::copy("/bin/sleep", &fake).unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let l = tcp_listen("0.0.0.0:20452");
-    let mut holder = {
-        let _g = no_spawns();
-        nix::fcntl::fcntl(
-            &l,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        )
-        .unwrap();
-        let c = std::process::Command::new("setpriv")
+    let mut holder = spawn_holding(
+        std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(&fake)
             .arg("600")
             .current_dir("/")
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        nix::fcntl::fcntl(
-            &l,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .unwrap();
-        Holder { child: c } // killed on drop, even when the test fails
-    };
+            .stdin(std::process::Stdio::null()),
+        &[&l],
+    );
     drop(l);
     let pid = holder.pid();
     assert!(

@@ -354,24 +354,7 @@ fn stopping_sshd_or_your_own_session_is_warned_about() {
     let sshd = dir.path().join("sshd");
     std::fs::copy("/bin/sleep", &sshd).unwrap();
     let l = tcp_listen("0.0.0.0:22022");
-    let holder = {
-        let _g = no_spawns();
-        nix::fcntl::fcntl(
-            &l,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        )
-        .unwrap();
-        let c = std::process::Command::new(&sshd)
-            .arg("600")
-            .spawn()
-            .unwrap();
-        nix::fcntl::fcntl(
-            &l,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .unwrap();
-        Holder { child: c }
-    };
+    let holder = spawn_holding(std::process::Command::new(&sshd).arg("600"), &[&l]);
     drop(l);
     let (_, d) = why(&["22022", "--proto", "tcp"]);
     let step = d

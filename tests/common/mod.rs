@@ -135,16 +135,24 @@ impl Drop for Holder {
 
 /// Spawns a process that inherits `fds` (same fd numbers) and sleeps.
 pub fn hold(fds: &[&dyn AsFd]) -> Holder {
+    spawn_holding(
+        Command::new("sleep")
+            .arg("600")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null()),
+        fds,
+    )
+}
+
+/// Spawns `cmd` inheriting `fds` (same fd numbers): it holds those sockets, and is killed and
+/// reaped on drop (even when the test fails). Under the spawn lock, so no other child of the
+/// binary inherits them meanwhile.
+pub fn spawn_holding(cmd: &mut Command, fds: &[&dyn AsFd]) -> Holder {
     let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     for fd in fds {
         fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::empty())).expect("clear cloexec");
     }
-    let child = Command::new("sleep")
-        .arg("600")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn sleep");
+    let child = cmd.spawn().expect("spawn");
     for fd in fds {
         fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("set cloexec");
     }
@@ -156,13 +164,13 @@ pub fn idle() -> Holder {
     hold(&[])
 }
 
-/// Polls `cond` until it holds or the deadline passes; returns whether it held.
 /// How long a test waits for a condition before it fails. CI runners are shared: on a 2-core
 /// machine with other work, a process start or a first snapshot in a debug build can take
 /// seconds. A wait ends as soon as its condition holds, so patience costs nothing when things
 /// are quick; only a test that is failing anyway waits this long.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Polls `cond` until it holds or the deadline passes; returns whether it held.
 pub fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
     loop {

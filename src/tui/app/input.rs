@@ -8,34 +8,15 @@ use std::net::{IpAddr, Ipv4Addr};
 /// Why the why field's text is not a bind request (shown under the field).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BindTextError {
+    /// The port, address or protocol (the same parser as `portscope why PORT`).
     #[error(transparent)]
-    Proto(#[from] crate::model::UnknownName),
-    /// A bare IPv6 address: is the last group a port or part of the address? Ask.
-    #[error("{0:?}: write an IPv6 address and port as [::1]:8080")]
-    Ipv6Port(String),
-    #[error(transparent)]
-    Addr(#[from] crate::addr::AddrError),
-    #[error(transparent)]
-    Port(#[from] crate::analyze::why::ServicePortError),
-
+    Target(#[from] crate::analyze::why::target::TargetError),
     #[error("--user needs a user name or uid")]
     UserMissing,
     #[error("--user {0:?}: no such user")]
     NoSuchUser(String),
     #[error("{0:?}: expected --v6only, --reuseport, --freebind or --user USER")]
     UnknownOption(String),
-}
-
-impl From<crate::analyze::why::target::TargetError> for BindTextError {
-    fn from(e: crate::analyze::why::target::TargetError) -> Self {
-        use crate::analyze::why::target::TargetError as T;
-        match e {
-            T::Proto(e) => BindTextError::Proto(e),
-            T::Ipv6Port(t) => BindTextError::Ipv6Port(t),
-            T::Addr(e) => BindTextError::Addr(e),
-            T::Port(e) => BindTextError::Port(e),
-        }
-    }
 }
 
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,
@@ -76,6 +57,7 @@ pub fn typed(text: &str) -> Vec<KeyEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::why::target::TargetError;
 
     #[test]
     fn bind_text() {
@@ -92,12 +74,17 @@ mod tests {
         assert!(says("0").contains("any free port"));
         assert!(matches!(
             parse_bind("80/icmp"),
-            Err(BindTextError::Proto(_))
+            Err(BindTextError::Target(TargetError::Proto(_)))
         ));
-        assert!(matches!(parse_bind("nope:80"), Err(BindTextError::Addr(_))));
+        assert!(matches!(
+            parse_bind("nope:80"),
+            Err(BindTextError::Target(TargetError::Addr(_)))
+        ));
         assert_eq!(
             parse_bind("::1:80"),
-            Err(BindTextError::Ipv6Port("::1:80".into()))
+            Err(BindTextError::Target(TargetError::Ipv6Port(
+                "::1:80".into()
+            )))
         );
         for guess in ["::1:80", "[::1", "[::1]", "::1", "[::1:80"] {
             let err = says(guess);
