@@ -22,6 +22,7 @@ pub mod reserve;
 pub mod safefs;
 pub mod subprocess;
 pub mod sys;
+pub mod target;
 pub mod tools;
 pub mod tui;
 pub mod watch;

@@ -141,8 +141,8 @@ pub struct WhyArgs {
 pub struct BindFlags {
     /// The port the service wants to bind (1-65535), as operators write it: 8080, 8080/udp,
     /// :8080, 127.0.0.1:8080, [::1]:8080/tcp.
-    #[arg(value_name = "PORT", value_parser = crate::analyze::why::target::parse_target)]
-    pub port: crate::analyze::why::target::Target,
+    #[arg(value_name = "PORT", value_parser = crate::target::parse_target)]
+    pub port: crate::target::Target,
     /// tcp or udp (default: `why` answers for both, leading with the one that is blocked;
     /// `fix` acts on tcp).
     #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]

@@ -8,7 +8,6 @@ mod explain;
 pub mod loss;
 pub mod remedy;
 mod remedy_kind;
-pub mod target;
 
 use crate::model::NetnsTarget;
 use crate::model::probe::ProbeResult;

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 pub enum BindTextError {
     /// The port, address or protocol (the same parser as `portscope why PORT`).
     #[error(transparent)]
-    Target(#[from] crate::analyze::why::target::TargetError),
+    Target(#[from] crate::target::TargetError),
     #[error("--user needs a user name or uid")]
     UserMissing,
     #[error("--user {0:?}: no such user")]
@@ -25,7 +25,7 @@ pub fn parse_bind(text: &str) -> Result<BindRequest, BindTextError> {
     let mut words = text.split_whitespace();
     let t = words.next().unwrap_or("");
     let opts = super::why_act::parse_options(words)?;
-    let target = crate::analyze::why::target::parse_target(t)?;
+    let target = crate::target::parse_target(t)?;
     Ok(BindRequest {
         port: target.port,
         proto: target.proto.unwrap_or(Proto::Tcp),
@@ -57,7 +57,7 @@ pub fn typed(text: &str) -> Vec<KeyEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::why::target::TargetError;
+    use crate::target::TargetError;
 
     #[test]
     fn bind_text() {

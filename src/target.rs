@@ -24,7 +24,7 @@ pub enum TargetError {
     #[error(transparent)]
     Addr(#[from] crate::addr::AddrError),
     #[error(transparent)]
-    Port(#[from] super::ServicePortError),
+    Port(#[from] crate::analyze::why::ServicePortError),
 }
 
 /// Parses `[ADDR:|[V6]:|:]PORT[/PROTO]`.
@@ -48,7 +48,7 @@ pub fn parse_target(t: &str) -> Result<Target, TargetError> {
         (None, rest)
     };
     Ok(Target {
-        port: super::parse_service_port(port)?,
+        port: crate::analyze::why::parse_service_port(port)?,
         proto,
         addr,
     })
