@@ -781,20 +781,15 @@ fn fix_stops_the_unit(test: &str, port: u16, extra: &str, check: impl FnOnce(&st
     let bin = tmp.path().join("bin");
     std::fs::create_dir(&bin).expect("bin");
     let calls = tmp.path().join("calls");
-    std::fs::write(
-        bin.join("systemctl"),
+    write_executable(
+        &bin.join("systemctl"),
         format!(
             "#!/bin/sh\necho \"$@\" >> {}\n[ \"$1\" = stop ] && kill {}\n{extra}exit 0\n",
             calls.display(),
             svc.pid()
-        ),
-    )
-    .expect("stand-in");
-    std::fs::set_permissions(
-        bin.join("systemctl"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
+        )
+        .as_bytes(),
+    );
     // Tools are never found through PATH: the stand-in is named with --tool-path.
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
     let d = why(tmp.path(), port);
@@ -866,16 +861,10 @@ fn a_forged_mount_identity_is_a_claim_never_a_stop() {
     std::fs::create_dir_all(&bin).expect("bin");
     let calls = tmp.path().join("runtime-calls");
     for tool in ["docker", "podman", "crictl"] {
-        std::fs::write(
-            bin.join(tool),
-            format!("#!/bin/sh\necho {tool} \"$@\" >> {}\n", calls.display()),
-        )
-        .expect("stand-in");
-        std::fs::set_permissions(
-            bin.join(tool),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .expect("chmod");
+        write_executable(
+            &bin.join(tool),
+            format!("#!/bin/sh\necho {tool} \"$@\" >> {}\n", calls.display()).as_bytes(),
+        );
     }
     let forged = [
         (

@@ -768,7 +768,12 @@ fn binary_for_nobody(env: &Env) -> Option<PathBuf> {
     let dir = env.dir.path().join("bin");
     std::fs::create_dir_all(&dir).unwrap();
     let bin = dir.join("portscope");
-    std::fs::copy(env!("CARGO_BIN_EXE_portscope"), &bin).unwrap();
+    {
+        // No spawn may fork while the copy's write fd is open: the child would keep it until
+        // its exec, and running the copy would then fail with ETXTBSY.
+        let _quiet = no_spawns();
+        std::fs::copy(env!("CARGO_BIN_EXE_portscope"), &bin).unwrap();
+    }
     for p in [env.dir.path(), dir.as_path(), bin.as_path()] {
         let mut perms = std::fs::metadata(p).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);

@@ -416,13 +416,10 @@ fn pid_1_of_our_own_namespace_is_never_signalled() {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).expect("bin dir");
     let fake = bin.join("systemctl");
-    std::fs::write(
+    common::write_executable(
         &fake,
-        "#!/bin/sh\n[ \"$1\" = list-sockets ] || exit 1\necho '/run/x.sock Stream x.socket x.service'\necho '0.0.0.0:20440 Stream web.socket web.service'\n",
-    )
-    .expect("write");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        b"#!/bin/sh\n[ \"$1\" = list-sockets ] || exit 1\necho '/run/x.sock Stream x.socket x.service'\necho '0.0.0.0:20440 Stream web.socket web.service'\n",
+    );
     // Tools are never found through PATH: the stand-in is named with --tool-path.
     let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
     let (_, out, _) = run(portscope().args(["--tool-path", &path, "why", "20440"]));

@@ -26,12 +26,10 @@ fn a_tool_planted_on_path_is_never_run() {
         "docker",
     ] {
         let p = dir.path().join(tool);
-        std::fs::write(
+        write_executable(
             &p,
-            format!("#!/bin/sh\necho {tool} >> {}\n", marker.display()),
-        )
-        .unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            format!("#!/bin/sh\necho {tool} >> {}\n", marker.display()).as_bytes(),
+        );
     }
     let path = format!(
         "{}:{}",
@@ -74,8 +72,7 @@ fn a_runtime_name_alone_protects_nothing() {
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let fake = dir.path().join("kubelet");
-    std::fs::copy("/bin/sleep", &fake).unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable("/bin/sleep", &fake);
     let l = tcp_listen("0.0.0.0:20452");
     let mut holder = spawn_holding(
         std::process::Command::new("setpriv")

@@ -352,7 +352,7 @@ fn stopping_sshd_or_your_own_session_is_warned_about() {
     }
     let dir = tempfile::tempdir().unwrap();
     let sshd = dir.path().join("sshd");
-    std::fs::copy("/bin/sleep", &sshd).unwrap();
+    copy_executable("/bin/sleep", &sshd);
     let l = tcp_listen("0.0.0.0:22022");
     let holder = spawn_holding(std::process::Command::new(&sshd).arg("600"), &[&l]);
     drop(l);

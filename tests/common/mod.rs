@@ -159,6 +159,21 @@ pub fn spawn_holding(cmd: &mut Command, fds: &[&dyn AsFd]) -> Holder {
     Holder { child }
 }
 
+/// Writes an executable file (a tool's stand-in, a copy of a program) with no spawn in flight:
+/// a child forked while the write fd is open keeps it until its exec, and running the file in
+/// that window fails with ETXTBSY ("Text file busy").
+pub fn write_executable(path: &std::path::Path, contents: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    let _quiet = no_spawns();
+    std::fs::write(path, contents).expect("write an executable");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A copy of the program at `from`, executable, written as [`write_executable`] writes.
+pub fn copy_executable(from: &str, to: &std::path::Path) {
+    write_executable(to, &std::fs::read(from).expect("read the program"));
+}
+
 /// A process with no sockets, for namespace handles (`--netns PID`).
 pub fn idle() -> Holder {
     hold(&[])
@@ -330,7 +345,12 @@ fn copy_reachable(built: &std::path::Path, dir: &std::path::Path) -> std::path::
         return target;
     }
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    std::fs::copy(built, &tmp).expect("copy the binary");
+    {
+        // Written with no spawn in flight: a child forked meanwhile would hold the write fd
+        // until its exec, and exec'ing the copy would fail with ETXTBSY.
+        let _quiet = no_spawns();
+        std::fs::copy(built, &tmp).expect("copy the binary");
+    }
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::rename(&tmp, &target).expect("rename the copy into place");
     target
