@@ -171,3 +171,58 @@ fn another_users_directories_are_never_roots_data_or_config() {
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("belongs to uid 65534"), "{out}{err}");
 }
+
+/// The same impostor with root's own program file: in a user and mount namespace of its own,
+/// nobody binds /bin/sleep (root-owned, in a system directory) onto /usr/local/bin/kubelet and
+/// runs it. Its program path names a system file only in its own view of the filesystem, so it
+/// is not the runtime: it gets a plan, and fix stops it.
+#[test]
+fn roots_program_mounted_under_a_runtime_name_protects_nothing() {
+    if !private_netns("attack_mounted_kubelet") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:20454");
+    let script = "mount -t tmpfs none /usr/local/bin && touch /usr/local/bin/kubelet && \
+                  mount --bind /bin/sleep /usr/local/bin/kubelet && \
+                  exec /usr/local/bin/kubelet 600";
+    let mut holder = spawn_holding(
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["unshare", "-Urm", "sh", "-c", script])
+            .current_dir("/")
+            .stdin(std::process::Stdio::null()),
+        &[&l],
+    );
+    drop(l);
+    let pid = holder.pid();
+    let started = wait_until(PATIENCE, || {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|p| p.to_string_lossy() == "/usr/local/bin/kubelet")
+            || holder.child.try_wait().is_ok_and(|s| s.is_some())
+    });
+    if !started || holder.child.try_wait().is_ok_and(|s| s.is_some()) {
+        skip(
+            "attack_mounted_kubelet",
+            "an unprivileged user namespace with mounts is not allowed here",
+        );
+        return;
+    }
+    let (_, d) = why_json(&["20454", "--proto", "tcp"]);
+    assert!(
+        d.remedies
+            .iter()
+            .any(|r| r.command.contains(&pid.to_string())),
+        "a plan to stop pid {pid}: {:?}",
+        d.remedies.iter().map(|r| &r.command).collect::<Vec<_>>()
+    );
+    let (code, out, err) =
+        run(portscope().args(["fix", "20454", "--proto", "tcp", "--yes", "--kill"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        wait_until(PATIENCE, || holder
+            .child
+            .try_wait()
+            .is_ok_and(|s| s.is_some())),
+        "the impostor still runs: {out}"
+    );
+}

@@ -173,10 +173,17 @@ pub fn exe_of(pid: u32) -> Option<crate::model::Exe> {
     let path = std::fs::read_link(&link).ok()?;
     let shown = path.to_string_lossy().into_owned();
     // The file the process runs, even if it was replaced on disk since: /proc/PID/exe opens
-    // the very inode.
+    // the very inode. Its path is the process's own view: in a mount namespace of its own a
+    // user can bind root's /bin/sleep onto /usr/local/bin/kubelet. So the same path must
+    // reach the same file in portscope's view too.
     let meta = std::fs::metadata(&link).ok();
-    let system = meta.is_some_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
-        && !shown.ends_with(" (deleted)")
+    let here = std::fs::metadata(&path).ok();
+    let system = meta
+        .as_ref()
+        .is_some_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0)
+        && meta
+            .zip(here)
+            .is_some_and(|(m, h)| (m.dev(), m.ino()) == (h.dev(), h.ino()))
         && SYSTEM_PROGRAM_DIRS.iter().any(|d| shown.starts_with(d))
         && !shown.contains("/../");
     Some(crate::model::Exe {
