@@ -279,16 +279,16 @@ impl Target {
     }
 
     pub fn signal(&self, sig: Sig) -> Result<(), KillError> {
-        pidfd_send_signal(&self.fd, sig.raw()).map_err(|e| match e {
-            rustix::io::Errno::SRCH => KillError::Gone,
-            rustix::io::Errno::PERM => KillError::NotPermitted,
-            e => KillError::Other(format!("pidfd_send_signal: {e}")),
-        })
+        self.send(sig.raw())
     }
 
     /// SIGCONT to the pinned process (a stopped one then acts on a pending SIGTERM).
     pub fn cont(&self) -> Result<(), KillError> {
-        pidfd_send_signal(&self.fd, rustix::process::Signal::CONT).map_err(|e| match e {
+        self.send(Signal::CONT)
+    }
+
+    fn send(&self, sig: Signal) -> Result<(), KillError> {
+        pidfd_send_signal(&self.fd, sig).map_err(|e| match e {
             rustix::io::Errno::SRCH => KillError::Gone,
             rustix::io::Errno::PERM => KillError::NotPermitted,
             e => KillError::Other(format!("pidfd_send_signal: {e}")),

@@ -193,10 +193,8 @@ fn change_text(c: &Change) -> String {
         ""
     };
     format!(
-        "{} {} {:<8} {} {} {} {state}{chosen}  {who}",
-        c.at.to_zoned(jiff::tz::TimeZone::system())
-            .strftime("%Y-%m-%d"),
-        clock(c.at),
+        "{} {:<8} {} {} {} {state}{chosen}  {who}",
+        moment(c.at),
         verb,
         c.proto,
         Endpoint(c.local_addr, c.local_port),

@@ -163,6 +163,23 @@ pub fn is_host_inode(ino: u64, otherwise: impl FnOnce() -> bool) -> bool {
     stat("/proc/1/ns/net").map_or_else(|_| otherwise(), |st| st.st_ino == ino)
 }
 
+/// The host's network namespace: pid 1's, or where pid 1 cannot be inspected (a sandboxed
+/// init), kthreadd's (kernel threads live in the initial namespace); `None` when neither can
+/// be read. Never simply portscope's own: run inside a namespace, that is just another one.
+pub fn host_inode() -> Option<u64> {
+    let ino = |pid: u32| {
+        nix::sys::stat::stat(format!("/proc/{pid}/ns/net").as_str())
+            .ok()
+            .map(|s| s.st_ino)
+    };
+    ino(1).or_else(|| {
+        crate::kernel_file::read_lossy("/proc/2/comm")
+            .ok()
+            .filter(|c| c.trim() == "kthreadd")
+            .and_then(|_| ino(2))
+    })
+}
+
 /// Whether a snapshot's namespace is the host's (portscope's own standing in for it where pid
 /// 1 cannot be inspected).
 pub fn snapshot_is_host(snap: &crate::model::Snapshot) -> bool {

@@ -23,21 +23,39 @@ pub(super) fn ensure_regular(fd: &OwnedFd, path: &Path) -> Result<rustix::fs::St
 /// Reads an open file that must be regular and at most [`MAX_FILE`] bytes; returns its bytes
 /// and mode.
 pub(super) fn read_checked(fd: OwnedFd, path: &Path) -> Result<(Vec<u8>, u32), FileError> {
+    read_capped(fd, path, MAX_FILE, None)
+}
+
+/// Reads an open file that must be regular, of `owner` when given, and at most `cap` bytes
+/// (also while it is read: one byte past the cap is asked for, so a growing file is caught).
+fn read_capped(
+    fd: OwnedFd,
+    path: &Path,
+    cap: u64,
+    owner: Option<u32>,
+) -> Result<(Vec<u8>, u32), FileError> {
     let st = ensure_regular(&fd, path)?;
-    let size = u64::try_from(st.st_size).unwrap_or(0);
-    if size > MAX_FILE {
+    if let Some(uid) = owner
+        && st.st_uid != uid
+    {
         return Err(FileError::new(
             path,
-            format!("is {size} bytes, larger than any such file should be: not read"),
+            format!("belongs to uid {}, not uid {uid}: not read", st.st_uid),
+        ));
+    }
+    let size = u64::try_from(st.st_size).unwrap_or(0);
+    if size > cap {
+        return Err(FileError::new(
+            path,
+            format!("is {size} bytes, more than the {cap} bytes such a file may be: not read"),
         ));
     }
     let mut buf = Vec::new();
-    // Read one byte past the cap so a file that grows while read is caught too.
     std::fs::File::from(fd)
-        .take(MAX_FILE + 1)
+        .take(cap + 1)
         .read_to_end(&mut buf)
         .map_err(|e| FileError::io(path, "read it", e))?;
-    if buf.len() as u64 > MAX_FILE {
+    if buf.len() as u64 > cap {
         return Err(FileError::new(path, "grew past the size limit: not read"));
     }
     Ok((buf, st.st_mode & 0o7777))
@@ -113,31 +131,7 @@ pub fn read_file_owned(
         }
         err
     })?;
-    let st = ensure_regular(&fd, path)?;
-    if let Some(uid) = owner
-        && st.st_uid != uid
-    {
-        return Err(FileError::new(
-            path,
-            format!("belongs to uid {}, not uid {uid}: not read", st.st_uid),
-        ));
-    }
-    let size = u64::try_from(st.st_size).unwrap_or(0);
-    if size > cap {
-        return Err(FileError::new(
-            path,
-            format!("is {size} bytes, more than the {cap} bytes such a file may be: not read"),
-        ));
-    }
-    let mut buf = Vec::new();
-    std::fs::File::from(fd)
-        .take(cap + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| FileError::io(path, "read it", e))?;
-    if buf.len() as u64 > cap {
-        return Err(FileError::new(path, "grew past the size limit: not read"));
-    }
-    Ok(buf)
+    read_capped(fd, path, cap, owner).map(|(b, _)| b)
 }
 
 /// [`read_file`] as UTF-8 text.

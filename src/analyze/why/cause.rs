@@ -263,16 +263,11 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
             })
             .collect();
         if c.kind == CauseKind::Listener && c.count > 1 {
-            // A connection with no socket inode has not been accept()ed yet: it waits in the
-            // listener's accept queue, which is not the same as being served.
-            let others = ms.iter().filter(|s| !s.is_listening());
-            let (accepted, queued) =
-                others.fold(
-                    (0, 0),
-                    |(a, q), s| {
-                        if s.inode == 0 { (a, q + 1) } else { (a + 1, q) }
-                    },
-                );
+            // A connection the listener has not accept()ed yet waits in its accept queue,
+            // which is not the same as being served.
+            let others: Vec<&&Socket> = ms.iter().filter(|s| !s.is_listening()).collect();
+            let queued = others.iter().filter(|s| s.accept_queue).count();
+            let accepted = others.len() - queued;
             let mut parts = Vec::new();
             if accepted > 0 {
                 parts.push(format!(

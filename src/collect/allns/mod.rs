@@ -44,23 +44,6 @@ pub fn pooled() -> usize {
         .unwrap_or(0)
 }
 
-/// The host's network namespace: pid 1's, or where pid 1 cannot be inspected (a sandboxed
-/// init), kthreadd's (kernel threads live in the initial namespace); `None` when neither can
-/// be read. Never simply portscope's own: run inside a namespace, that is just another one.
-fn host_inode() -> Option<u64> {
-    let ino = |pid: u32| {
-        nix::sys::stat::stat(format!("/proc/{pid}/ns/net").as_str())
-            .ok()
-            .map(|s| s.st_ino)
-    };
-    ino(1).or_else(|| {
-        crate::kernel_file::read_lossy("/proc/2/comm")
-            .ok()
-            .filter(|c| c.trim() == "kthreadd")
-            .and_then(|_| ino(2))
-    })
-}
-
 /// What a person calls a namespace: its mount name, else the container of its processes.
 fn label(entry: &NsEntry, own: bool, host: Option<u64>, roots: &RuntimeRoots) -> String {
     // The host's namespace is pid 1's, not necessarily portscope's own (run inside a netns,
@@ -223,7 +206,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     drop(guard);
 
     let roots = RuntimeRoots::from_env();
-    let host = host_inode();
+    let host = super::netns::host_inode();
     let mut sockets = Vec::new();
     let mut namespaces = Vec::new();
     for (inode, entry) in &entries {
@@ -302,10 +285,14 @@ pub fn unread_warnings(namespaces: &[NetnsSummary]) -> Vec<String> {
         .map(|(cause, ns)| {
             let shown: Vec<String> = ns.iter().take(3).map(|n| n.label.clone()).collect();
             let more = ns.len().saturating_sub(shown.len());
-            let fix = if cause.contains("os error 24") || cause.contains("Too many open files") {
+            // Errors come from std (with "(os error N)") and nix (with "EMFILE: ..."): the
+            // kernel's own words are in both.
+            let fix = if cause.contains("Too many open files") {
                 ": raise the open-files limit (ulimit -n to the hard limit, LimitNOFILE= in a \
                  unit) and run again"
-            } else if cause.contains("os error 1") || cause.contains("os error 13") {
+            } else if cause.contains("Operation not permitted")
+                || cause.contains("Permission denied")
+            {
                 ": run as root to read them"
             } else {
                 ""

@@ -114,12 +114,6 @@ impl NatReport {
     }
 }
 
-/// A tool by name in PATH or the sbin directories root's PATH usually has;
-/// `PORTSCOPE_NAT_PATH` (a `:`-separated list) replaces that search.
-fn find_tool(name: &str) -> Option<PathBuf> {
-    crate::tools::find(name).ok()
-}
-
 /// How a tool run failed: its Display is the tool's `outcome` in the report (and JSON).
 #[derive(Debug, thiserror::Error)]
 enum ToolError {
@@ -186,10 +180,10 @@ pub fn check(
         // Legacy and nft-backed iptables keep separate rule sets: read both where both exist.
         let mut saves: Vec<(&str, PathBuf)> = ["iptables-legacy-save", "iptables-nft-save"]
             .iter()
-            .filter_map(|t| find_tool(t).map(|p| (*t, p)))
+            .filter_map(|t| crate::tools::find(t).ok().map(|p| (*t, p)))
             .collect();
         if saves.is_empty()
-            && let Some(p) = find_tool("iptables-save")
+            && let Some(p) = crate::tools::find("iptables-save").ok()
         {
             saves.push(("iptables-save", p));
         }
@@ -217,7 +211,7 @@ pub fn check(
                 }),
             }
         }
-        match find_tool("nft") {
+        match crate::tools::find("nft").ok() {
             None => report.tools.push(ToolRun {
                 tool: "nft".into(),
                 outcome: "missing".into(),
