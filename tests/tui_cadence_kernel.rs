@@ -226,7 +226,14 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     let quiet = lp.between_full(cadence.full_min + slack);
     assert!(quiet.rechecked, "an unchanged tick sends no table");
     assert!(quiet.read_at > first.snap.taken_at);
-    assert_eq!(quiet.conns_at, quiet.data.snap.taken_at);
+    // The table on screen may be a partial tick sent in between (a child forked by another
+    // test briefly holds the listener's fd: a new owner); its connections are still the last
+    // full refresh's.
+    assert_eq!(
+        Some(quiet.conns_at),
+        lp.last_full,
+        "the connections shown are the last full refresh's"
+    );
     assert!(
         quiet.conns_at < quiet.read_at,
         "the screen says its connections are older than the reading"
