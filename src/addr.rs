@@ -17,6 +17,12 @@ pub enum AddrError {
     WithPort(String),
     #[error("{0:?} is not an IPv4 or IPv6 address")]
     NotAnAddress(String),
+    /// A name neither `localhost` nor in /etc/hosts: portscope does not ask DNS.
+    #[error(
+        "{0:?} is not an address, localhost, or a name in /etc/hosts (portscope asks no DNS \
+         server, which may not answer in an incident): give the IP address"
+    )]
+    UnknownName(String),
     /// `::1:80`: the address 0::1:80, or ::1 with port 80 written without brackets.
     #[error(
         "{text:?} is ambiguous (address {head} and port {tail}?): write [{trimmed}] for that \
@@ -70,9 +76,102 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, AddrError> {
     Ok(addr)
 }
 
+/// The addresses a service given `text` binds: an IP address, or a local name, each address it
+/// stands for. `localhost` is 127.0.0.1 and ::1 (RFC 6761: no lookup); other names come from
+/// /etc/hosts only. A service told "localhost" binds whichever its resolver returns first, so
+/// the question is answered for each.
+pub fn service_addresses(text: &str) -> Result<Vec<IpAddr>, AddrError> {
+    match parse_ip(text) {
+        Ok(a) => Ok(vec![a]),
+        Err(AddrError::NotAnAddress(_)) if is_host_name(text) => {
+            if text.eq_ignore_ascii_case("localhost") {
+                return Ok(vec![
+                    IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+                ]);
+            }
+            // A hosts file past this size is not one a person wrote.
+            const MAX_HOSTS: u64 = 1 << 20;
+            let hosts = crate::safefs::read_text(
+                std::path::Path::new("/etc/hosts"),
+                crate::safefs::Links::Follow,
+                MAX_HOSTS,
+            )
+            .unwrap_or_default();
+            let found = hosts_lookup(&hosts, text);
+            if found.is_empty() {
+                Err(AddrError::UnknownName(text.to_string()))
+            } else {
+                Ok(found)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn is_host_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 253
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Every address /etc/hosts gives `name`, in file order, each once.
+fn hosts_lookup(hosts: &str, name: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for line in hosts.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        let Some(Ok(addr)) = fields.next().map(str::parse::<IpAddr>) else {
+            continue;
+        };
+        if fields.any(|n| n.eq_ignore_ascii_case(name)) && !out.contains(&addr) {
+            out.push(addr);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_names_stand_for_each_of_their_addresses() {
+        assert_eq!(
+            service_addresses("localhost").unwrap(),
+            vec![
+                "127.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert_eq!(
+            service_addresses("[::1]").unwrap(),
+            vec!["::1".parse::<IpAddr>().unwrap()]
+        );
+        let hosts = "127.0.0.1 localhost\n10.0.0.5  db db.internal # primary\n\
+                     fd00::5 db\n10.0.0.5 db\n";
+        assert_eq!(
+            hosts_lookup(hosts, "DB"),
+            vec![
+                "10.0.0.5".parse::<IpAddr>().unwrap(),
+                "fd00::5".parse::<IpAddr>().unwrap()
+            ]
+        );
+        assert!(
+            hosts_lookup(hosts, "primary").is_empty(),
+            "a comment names nothing"
+        );
+        assert!(matches!(
+            service_addresses("no-such-host.invalid"),
+            Err(AddrError::UnknownName(_))
+        ));
+        assert!(matches!(
+            service_addresses("1.2.3"),
+            Err(AddrError::UnknownName(_)) | Err(AddrError::NotAnAddress(_))
+        ));
+    }
 
     #[test]
     fn plain_and_bracketed_addresses() {

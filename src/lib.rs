@@ -9,6 +9,7 @@
 pub mod action;
 pub mod addr;
 pub mod analyze;
+pub mod ask;
 pub mod cli;
 pub mod collect;
 pub mod escape;

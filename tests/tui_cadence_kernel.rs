@@ -160,6 +160,16 @@ fn established(d: &Data) -> usize {
         .map_or(0, |x| x.1)
 }
 
+/// The established sockets of a table, by their ends.
+fn conns(d: &Data) -> Vec<String> {
+    d.snap
+        .sockets
+        .iter()
+        .filter(|s| s.state == State::Established)
+        .map(|s| format!("{}->{}", s.local(), s.remote()))
+        .collect()
+}
+
 fn listens(d: &Data, port: u16) -> bool {
     d.snap
         .sockets
@@ -310,7 +320,9 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     assert_eq!(
         established(&seen),
         base + 2,
-        "client and accepted side counted"
+        "client and accepted side counted: before {:?}, now {:?}",
+        conns(&d),
+        conns(&seen)
     );
     // History: the listener (recorded on a tick) and the connection (at the full refresh).
     assert!(
@@ -412,15 +424,14 @@ fn the_why_field_and_the_cli_give_the_same_answer_for_every_option() {
         "192.0.2.7:80 --freebind",
     ] {
         let req = portscope::tui::app::parse_bind(words).unwrap();
-        ctrl.send(Control::Watch(Some(req))).unwrap();
+        ctrl.send(Control::Watch(Some(req.resolve().unwrap())))
+            .unwrap();
         let end = Instant::now() + PATIENCE;
         let tui = loop {
             let left = end.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(Inbox::App(Msg::Data(d))) => {
-                    if let Some(diag) = d.diagnosis.filter(|g| {
-                        g.port == req.port && g.addr == req.addr && g.options == req.opts
-                    }) {
+                    if let Some(diag) = d.diagnosis.filter(|g| req.answered_by(g)) {
                         break diag;
                     }
                 }
@@ -428,10 +439,15 @@ fn the_why_field_and_the_cli_give_the_same_answer_for_every_option() {
                 Err(e) => panic!("{words}: no diagnosis from the collector: {e}"),
             }
         };
-        let mut args = vec!["--proto", "tcp"];
-        args.extend(words.split_whitespace());
-        let (_, cli) = why_json(&args);
-        assert_eq!(tui.verdict, cli.verdict, "{words}: TUI vs CLI");
+        // The same words, the same engine: the same lead (both protocols asked, the blocked
+        // one first) and the same other answers.
+        let (_, cli) = why_json(&words.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(
+            (tui.proto, tui.verdict, tui.options),
+            (cli.proto, cli.verdict, cli.options),
+            "{words}: TUI vs CLI"
+        );
+        assert_eq!(tui.also, cli.also, "{words}: the other answers");
         assert_eq!(tui.would_bind(), cli.would_bind(), "{words}");
     }
     ctrl.send(Control::Quit).unwrap();

@@ -4,7 +4,7 @@
 //! from the snapshots the app has seen. Renders at 80x24 and 120x35 compared with snapshots.
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
-use portscope::analyze::why::Context;
+use portscope::ask::recorded;
 use portscope::escape::Foreign;
 use portscope::model::process_context::{
     Ancestor, FdUse, ListenQueue, ListenStats, ProcessContext, ProcessKind, SocketCount, Supervisor,
@@ -15,7 +15,6 @@ use portscope::tui::app::{App, Effect, Modal, Mode, Msg, ProcessRequest, Process
 use portscope::tui::draw::Clock;
 use portscope::tui::keymap::KeyMap;
 use portscope::tui::load_replay;
-use portscope::tui::runtime::replay_diagnosis;
 use portscope::tui::theme::Theme;
 use portscope::tui::{buffer_text, render_offscreen};
 use std::path::Path;
@@ -208,8 +207,8 @@ fn screen(keys: &str, why: bool, w: u16, h: u16) -> String {
     let mut app = App::new(KeyMap::default_map(), true);
     app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys(keys);
-    if let Some(req) = app.why.request {
-        let d = replay_diagnosis(&req, &snap, &Context::default());
+    if let Some(req) = app.why.request.clone() {
+        let d = recorded(&req, &snap);
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
     }
     let (target, owners) = if why {

@@ -282,14 +282,13 @@ fn write_creates_a_new_file_and_refuses_existing_files_and_links() {
 
 /// The why view for port 10080 of the recording, its diagnosis made as the collector would.
 fn why_app() -> App {
-    use portscope::analyze::why::Context;
-    use portscope::tui::runtime::replay_diagnosis;
+    use portscope::ask::recorded;
     let snap = recording();
     let mut app = App::new(KeyMap::default_map(), true);
     app.update(Msg::data(Arc::clone(&snap), None));
     app.type_keys("4e10080\n");
-    let req = app.why.request.unwrap();
-    let d = replay_diagnosis(&req, &snap, &Context::default());
+    let req = app.why.request.clone().unwrap();
+    let d = recorded(&req, &snap);
     app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
     app
 }

@@ -154,13 +154,13 @@ fn e_opens_the_why_field_once_and_enter_leaves_it() {
     assert!(matches!(app.mode, Mode::Normal), "4 opens the view only");
     let effects = app.type_keys("e8080\n");
     assert!(matches!(app.mode, Mode::Normal));
-    assert_eq!(app.why.request.map(|r| r.port), Some(8080));
+    assert_eq!(app.why.request.as_ref().map(|r| r.port), Some(8080));
     assert!(effects.contains(&Effect::RefreshNow));
     // A bad port keeps the field open with the error; the request stays the last good one.
     app.type_keys("ex\n");
     assert!(app.why_editing());
     assert!(app.why.error.is_some());
-    assert_eq!(app.why.request.map(|r| r.port), Some(8080));
+    assert_eq!(app.why.request.as_ref().map(|r| r.port), Some(8080));
 }
 
 #[test]

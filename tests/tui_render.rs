@@ -6,12 +6,11 @@ mod common;
 
 use common::tui::{ipv6_recording, redact_times};
 
-use portscope::analyze::why::Context;
+use portscope::ask::recorded;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Msg};
 use portscope::tui::draw::Clock;
 use portscope::tui::keymap::KeyMap;
-use portscope::tui::runtime::replay_diagnosis;
 use portscope::tui::theme::Theme;
 use portscope::tui::{buffer_text, load_replay, render_offscreen};
 use std::path::Path;
@@ -38,8 +37,8 @@ fn screen(keys: &str, w: u16, h: u16) -> String {
     if app.map_stale() {
         app.update(Msg::Resize);
     }
-    if let Some(req) = app.why.request {
-        let d = replay_diagnosis(&req, &snap, &Context::default());
+    if let Some(req) = app.why.request.clone() {
+        let d = recorded(&req, &snap);
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
     }
     let buf = render_offscreen(

@@ -3,12 +3,11 @@
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use portscope::action::exec::ActionOutcome;
-use portscope::analyze::why::Context;
+use portscope::ask::recorded;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Modal, Mode, Msg};
 use portscope::tui::draw::{Clock, draw_frame};
 use portscope::tui::keymap::KeyMap;
-use portscope::tui::runtime::replay_diagnosis;
 use portscope::tui::theme::Theme;
 use portscope::tui::{buffer_text, load_replay, render_offscreen};
 use std::path::Path;
@@ -26,8 +25,8 @@ fn states() -> Vec<(&'static str, App)> {
         app.actions.is_root = true;
         app.update(Msg::data(Arc::clone(&snap), None));
         app.type_keys(keys);
-        if let Some(req) = app.why.request {
-            let d = replay_diagnosis(&req, &snap, &Context::default());
+        if let Some(req) = app.why.request.clone() {
+            let d = recorded(&req, &snap);
             app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
         }
         app

@@ -1,7 +1,6 @@
 //! TUI behaviour through the key map, without a terminal: keys in, state and effects out.
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
-use portscope::analyze::why::BindRequest;
 use portscope::model::test_support::{listener, outgoing, snapshot, with_state};
 use portscope::model::{Snapshot, State};
 use portscope::tui::app::{App, Effect, Modal, Msg, View};
@@ -184,7 +183,7 @@ fn why_port_entry_watches_the_port() {
         effects,
         vec![
             Effect::Need(Need::Everything),
-            Effect::Watch(Some(BindRequest::tcp(8080))),
+            Effect::Watch(Some(portscope::ask::Question::port(8080))),
             Effect::RefreshNow
         ]
     );
@@ -192,7 +191,7 @@ fn why_port_entry_watches_the_port() {
     app.type_keys("e\x1b");
     assert_eq!(
         app.why.request,
-        Some(BindRequest::tcp(8080)),
+        Some(portscope::ask::Question::port(8080)),
         "esc keeps the watched port"
     );
     let effects = app.type_keys("e70000\n");

@@ -7,12 +7,11 @@ mod common;
 
 use common::tui::{ipv6_recording, redact_times};
 use portscope::action::exec::ActionOutcome;
-use portscope::analyze::why::Context;
+use portscope::ask::recorded;
 use portscope::model::Snapshot;
 use portscope::tui::app::{App, Modal, Mode, Msg, View};
 use portscope::tui::draw::Clock;
 use portscope::tui::keymap::KeyMap;
-use portscope::tui::runtime::replay_diagnosis;
 use portscope::tui::theme::Theme;
 use portscope::tui::{buffer_text, render_offscreen};
 use std::sync::Arc;
@@ -27,8 +26,8 @@ fn app_after(snap: &Arc<Snapshot>, keys: &str, live: bool, root: bool) -> App {
     app.actions.journal = Some("/var/lib/portscope/reserve-journal.json".into());
     app.update(Msg::data(Arc::clone(snap), None));
     app.type_keys(keys);
-    if let Some(req) = app.why.request {
-        let d = replay_diagnosis(&req, snap, &Context::default());
+    if let Some(req) = app.why.request.clone() {
+        let d = recorded(&req, snap);
         app.update(Msg::data(Arc::clone(snap), Some(Arc::new(d))));
     }
     app

@@ -36,7 +36,15 @@ fn app_on_9000() -> App {
     app.update(Msg::data(Arc::new(snap.clone()), None));
     app.type_keys("4e");
     app.type_keys("9000\n");
-    let req = app.why.request.expect("watching 9000");
+    let req = *app
+        .why
+        .request
+        .clone()
+        .expect("watching 9000")
+        .resolve()
+        .unwrap()
+        .first()
+        .unwrap();
     let probe = ProbeResult {
         plain: Some(BindOutcome::Errno("EADDRINUSE".into())),
         reuseaddr: Some(BindOutcome::Errno("EADDRINUSE".into())),
@@ -126,10 +134,21 @@ fn f_offers_the_plan_as_one_sequence() {
 #[test]
 fn the_port_field_takes_whys_options() {
     let r = parse_bind("[::]:8080 --v6only --reuseport").unwrap();
-    assert!(r.opts.v6only && r.opts.reuseport && !r.opts.freebind);
+    assert!(r.v6only && r.reuseport && !r.freebind);
+    // The user is kept as typed; the runtime looks it up, never the key press.
     let r = parse_bind("443 --user root --freebind").unwrap();
-    assert_eq!(r.opts.user.map(|u| u.uid), Some(0));
-    assert!(r.opts.freebind);
+    assert_eq!(r.user.as_deref(), Some("root"));
+    let opts = r.resolve().unwrap().first().unwrap().opts;
+    assert_eq!(opts.user.map(|u| u.uid), Some(0));
+    assert!(opts.freebind);
+    assert_eq!(
+        parse_bind("443 --user no-such-user-here")
+            .unwrap()
+            .resolve()
+            .unwrap_err()
+            .to_string(),
+        "--user \"no-such-user-here\": no such user"
+    );
     assert!(
         parse_bind("443 --user")
             .unwrap_err()
@@ -142,5 +161,9 @@ fn the_port_field_takes_whys_options() {
             .to_string()
             .contains("--bogus")
     );
-    assert_eq!(parse_bind("8080").unwrap(), BindRequest::tcp(8080));
+    assert_eq!(
+        parse_bind("8080").unwrap().resolve().unwrap().binds,
+        [BindRequest::tcp(8080), BindRequest::udp(8080)],
+        "both protocols, TCP first"
+    );
 }

@@ -5,7 +5,7 @@
 //! succeed.
 
 use super::confirm::{Consent, confirm};
-use super::why_cmd::{ask, bind_request, context};
+use super::why_cmd::{ask, resolved};
 use super::{CliError, CliResult, FixArgs, wrap};
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::{PendingAction, exec};
@@ -80,11 +80,8 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
     if let Some(g) = args.grace {
         crate::action::exec::set_grace(g);
     }
-    let (req, user_name) = match bind_request(&args.bind) {
-        Ok(r) => r,
-        Err(e) => return Err(CliError::bad_input(e)),
-    };
-    let ctx = context(netns, &req.opts, user_name);
+    let req = resolved(&args.bind).map_err(CliError::bad_input)?;
+    let ctx = crate::ask::session(netns);
     let mut done: Vec<String> = Vec::new();
     let mut no_terminal = false;
     let mut n = 0;

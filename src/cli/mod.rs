@@ -143,13 +143,13 @@ pub struct BindFlags {
     /// :8080, 127.0.0.1:8080, [::1]:8080/tcp.
     #[arg(value_name = "PORT", value_parser = crate::target::parse_target)]
     pub port: crate::target::Target,
-    /// tcp or udp (default: `why` answers for both, leading with the one that is blocked;
-    /// `fix` acts on tcp).
+    /// tcp or udp (default: both are answered, the blocked one leads; `fix` acts on it).
     #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
     pub proto: Option<Proto>,
-    /// The address the service binds (an IPv6 address checks IPv6); default 0.0.0.0.
-    #[arg(long, value_name = "ADDRESS", value_parser = parse_addr)]
-    pub addr: Option<std::net::IpAddr>,
+    /// The address the service binds (an IPv6 address checks IPv6); default 0.0.0.0. A name
+    /// (localhost, or one in /etc/hosts; no DNS) is answered for each of its addresses.
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_addrs)]
+    pub addr: Option<Addrs>,
     /// Probe as this user (name or uid): its uid, gid and groups, no capabilities.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -182,8 +182,18 @@ pub struct FixArgs {
     pub grace: Option<std::time::Duration>,
 }
 
-fn parse_addr(s: &str) -> Result<std::net::IpAddr, crate::addr::AddrError> {
-    crate::addr::parse_ip(s)
+/// `--addr` as typed, with the addresses it stands for (`localhost` is two).
+#[derive(Debug, Clone)]
+pub struct Addrs(pub Vec<std::net::IpAddr>, pub String);
+
+impl Addrs {
+    pub fn text(&self) -> &str {
+        &self.1
+    }
+}
+
+fn parse_addrs(s: &str) -> Result<Addrs, crate::addr::AddrError> {
+    Ok(Addrs(crate::addr::service_addresses(s)?, s.to_string()))
 }
 
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are

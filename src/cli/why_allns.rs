@@ -3,7 +3,7 @@
 
 use super::CliError;
 use crate::analyze::across::{Elsewhere, elsewhere};
-use crate::analyze::why::{BindRequest, Diagnosis};
+use crate::analyze::why::Diagnosis;
 use crate::collect::NetnsTarget;
 use crate::collect::allns::{AllNetnsOptions, collect_all};
 use crate::collect::container::{self, RuntimeRoots};
@@ -13,7 +13,7 @@ use crate::model::Snapshot;
 /// for holders) and the facts from elsewhere.
 pub fn collect(
     netns: &NetnsTarget,
-    req: &BindRequest,
+    r: &crate::ask::Resolved,
 ) -> Result<(Snapshot, Vec<Elsewhere>), CliError> {
     let focus = match netns {
         NetnsTarget::Current => None,
@@ -36,7 +36,14 @@ pub fn collect(
         let mut st = container::state(&RuntimeRoots::from_env());
         container::published::state_bindings(&mut st)
     };
-    let found = elsewhere(&snap, req.proto, req.port, &bindings);
+    let mut found = Vec::new();
+    let mut asked = Vec::new();
+    for b in &r.binds {
+        if !asked.contains(&(b.proto, b.port)) {
+            asked.push((b.proto, b.port));
+            found.extend(elsewhere(&snap, b.proto, b.port, &bindings));
+        }
+    }
     let inode = snap.netns.inode;
     snap.sockets.retain(|s| s.netns == inode);
     Ok((snap, found))

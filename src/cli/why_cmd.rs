@@ -1,180 +1,76 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
 use super::{ArgError, BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
-use crate::analyze::why::{BindOptions, BindRequest, Context, Diagnosis, ServiceUser, diagnose};
-use crate::collect::probe::{has_net_bind_service, probe_as};
+use crate::analyze::why::{Context, Diagnosis};
+use crate::ask::{Question, Reads, Resolved};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
 use std::process::ExitCode;
 
-/// Resolves `--user` (a name or a uid) and the flags into bind options and the user's name.
-/// The bind request the flags describe, and the service user's name.
-pub fn bind_request(f: &BindFlags) -> Result<(BindRequest, Option<String>), ArgError> {
-    let (opts, user) = bind_options(f)?;
-    Ok((
-        BindRequest {
-            port: f.port.port,
-            proto: asked_proto(f)?.unwrap_or(crate::model::Proto::Tcp),
-            addr: match (f.port.addr, f.addr) {
-                (Some(a), Some(b)) if a != b => {
-                    return Err(ArgError::Conflict(format!(
-                        "PORT names address {a} and --addr {b}: name one"
-                    )));
-                }
-                (a, b) => a
-                    .or(b)
-                    .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
-            },
-            opts,
-        },
-        user,
-    ))
+/// The question the flags ask, checked (a port that names an address and a different --addr
+/// is refused, not guessed at) and with its user looked up.
+pub fn resolved(f: &BindFlags) -> Result<Resolved, ArgError> {
+    question(f)?.resolve().map_err(|e| match e {
+        crate::ask::UserError::NoSuchUser(u) => ArgError::NoSuchUser(u),
+        crate::ask::UserError::Lookup { user, errno } => ArgError::UserLookup { user, errno },
+    })
 }
 
-/// The protocol the words ask about (`8080/udp` or `--proto udp`), if they name one.
-pub fn asked_proto(f: &BindFlags) -> Result<Option<crate::model::Proto>, ArgError> {
-    match (f.port.proto, f.proto) {
-        (Some(a), Some(b)) if a != b => Err(ArgError::Conflict(format!(
-            "PORT says {a} and --proto {b}: name one"
-        ))),
-        (a, b) => Ok(a.or(b)),
-    }
-}
-
-fn bind_options(f: &BindFlags) -> Result<(BindOptions, Option<String>), ArgError> {
-    let user = match f.user.as_deref() {
-        None => None,
-        Some(u) => {
-            let found = match u.parse::<u32>() {
-                Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
-                Err(_) => nix::unistd::User::from_name(u),
-            };
-            match found {
-                Ok(Some(p)) => Some((
-                    ServiceUser {
-                        uid: p.uid.as_raw(),
-                        gid: p.gid.as_raw(),
-                    },
-                    p.name,
-                )),
-                Ok(None) => match u.parse::<u32>() {
-                    // A uid without a passwd entry (a container's user): its own group.
-                    Ok(uid) => Some((ServiceUser { uid, gid: uid }, u.to_string())),
-                    Err(_) => return Err(ArgError::NoSuchUser(u.to_string())),
-                },
-                Err(errno) => {
-                    return Err(ArgError::UserLookup {
-                        user: u.to_string(),
-                        errno,
-                    });
-                }
-            }
+fn question(f: &BindFlags) -> Result<Question, ArgError> {
+    let proto = match (f.port.proto, f.proto) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ArgError::Conflict(format!(
+                "PORT says {a} and --proto {b}: name one"
+            )));
         }
+        (a, b) => a.or(b),
     };
-    Ok((
-        BindOptions {
-            v6only: f.v6only,
-            reuseport: f.reuseport,
-            freebind: f.freebind,
-            user: user.as_ref().map(|u| u.0),
-        },
-        user.map(|u| u.1),
-    ))
+    let addrs = match (f.port.addr, f.addr.as_ref()) {
+        (Some(a), Some(b)) if b.0 != [a] => {
+            return Err(ArgError::Conflict(format!(
+                "PORT names address {a} and --addr {}: name one",
+                b.text()
+            )));
+        }
+        (Some(a), _) => vec![a],
+        (None, Some(b)) => b.0.clone(),
+        (None, None) => Vec::new(),
+    };
+    Ok(Question {
+        port: f.port.port,
+        proto,
+        addrs,
+        v6only: f.v6only,
+        reuseport: f.reuseport,
+        freebind: f.freebind,
+        user: f.user.clone(),
+    })
 }
 
-pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String>) -> Context {
-    Context {
-        netns: netns.clone(),
-        can_bind_privileged: has_net_bind_service(),
-        uid: opts
-            .user
-            .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid),
-        user_name,
-        ancestors: crate::collect::probe::session_ancestors(),
-    }
-}
-
-/// Collects, probes and diagnoses: the one question `why` and each round of `fix` ask.
-pub fn ask(req: &BindRequest, ctx: &Context) -> Result<(Snapshot, Diagnosis), CliError> {
+/// Collects and answers: the question each round of `fix` asks again.
+pub fn ask(r: &Resolved, ctx: &Context) -> Result<(Snapshot, Diagnosis), CliError> {
     let snap = collect_for_cli(&CollectOptions {
         netns: ctx.netns.clone(),
         ..CollectOptions::default()
     })?;
-    let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
-    let d = diagnose(req, &snap, &result, ctx);
+    let d = crate::ask::answer(r, &snap, ctx, Reads::Live { processes: true });
     Ok((snap, d))
 }
 
 pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
-    let (req, user_name) = match bind_request(&args.bind) {
-        Ok(r) => r,
-        Err(e) => return Err(CliError::bad_input(e)),
-    };
-    let ctx = context(netns, &req.opts, user_name);
+    let r = resolved(&args.bind).map_err(CliError::bad_input)?;
+    let ctx = crate::ask::session(netns);
     let (snap, elsewhere) = if args.all_netns {
-        super::why_allns::collect(netns, &req)?
+        super::why_allns::collect(netns, &r)?
     } else {
-        match collect_for_cli(&CollectOptions {
+        let snap = collect_for_cli(&CollectOptions {
             netns: netns.clone(),
             ..CollectOptions::default()
-        }) {
-            Ok(s) => (s, Vec::new()),
-            Err(e) => return Err(e),
-        }
+        })?;
+        (snap, Vec::new())
     };
-    let result = probe_as(&ctx.netns, req.proto, req.addr, req.port, &req.opts);
-    let mut d = diagnose(&req, &snap, &result, &ctx);
-    // Without --proto the question is "can my service have this port": a port free for TCP
-    // but held for UDP (a resolver on 53, mDNS on 5353) is not free. Both are asked; the
-    // blocked one leads, the other is one line.
-    let mut other = None;
-    if asked_proto(&args.bind).ok().flatten().is_none() {
-        let udp_req = BindRequest {
-            proto: crate::model::Proto::Udp,
-            ..req
-        };
-        let udp_probe = probe_as(
-            &ctx.netns,
-            udp_req.proto,
-            udp_req.addr,
-            udp_req.port,
-            &udp_req.opts,
-        );
-        let udp = diagnose(&udp_req, &snap, &udp_probe, &ctx);
-        let (lead, rest) = if d.would_bind() && !udp.would_bind() {
-            (udp, d)
-        } else {
-            (d, udp)
-        };
-        d = lead;
-        let line = format!(
-            "{} {} is {}{}",
-            rest.proto,
-            rest.port,
-            if rest.would_bind() {
-                "free"
-            } else {
-                "blocked too"
-            },
-            if rest.would_bind() {
-                String::new()
-            } else {
-                format!(": {}", rest.explanation)
-            }
-        );
-        d.notes.insert(
-            0,
-            format!("answered for tcp and udp (--proto picks one); {line}"),
-        );
-        other = Some(serde_json::json!({
-            "proto": rest.proto,
-            "verdict": rest.verdict,
-            "would_bind": rest.would_bind(),
-            "explanation": rest.explanation,
-        }));
-    }
-    name_socket_units(&mut d);
-    super::why_process::attach(&mut d, &snap);
+    let mut d = crate::ask::answer(&r, &snap, &ctx, Reads::Live { processes: true });
+    let req = d.request();
     if let Some(interval) = args.sample {
         super::why_process::sample_growth(&mut d, interval);
     }
@@ -197,9 +93,6 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
         .unwrap_or_default();
     if args.json {
         let mut extra = Vec::new();
-        if let Some(o) = other {
-            extra.push(("other_protocol", o));
-        }
         if args.all_netns {
             extra.push((
                 "elsewhere",
@@ -238,26 +131,5 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
         Ok(ExitCode::SUCCESS)
     } else {
         Ok(ExitCode::from(1))
-    }
-}
-
-/// The socket unit a manager holds the port for is guessed from names in the library (no I/O
-/// there); systemd knows, so the CLI asks it and puts its answer in every place the guess is.
-fn name_socket_units(d: &mut crate::analyze::why::Diagnosis) {
-    let found: Vec<_> = d
-        .holders
-        .iter()
-        .filter_map(|h| crate::action::socket_unit_from_systemd(&h.socket))
-        .collect();
-    for (guessed, listed) in found {
-        let all = d
-            .remedies
-            .iter_mut()
-            .chain(d.plan.iter_mut())
-            .chain(d.causes.iter_mut().flat_map(|c| c.remedies.iter_mut()));
-        for r in all.filter(|r| r.command == guessed.command) {
-            r.command.clone_from(&listed.command);
-            r.text.clone_from(&listed.text);
-        }
     }
 }

@@ -4,52 +4,12 @@
 
 use super::wrap;
 use crate::analyze::why::Diagnosis;
-use crate::collect::process_context::{Clock, read_all};
-use crate::model::Snapshot;
 use crate::model::process_context::{Level, ProcessContext};
 use crate::tui::human;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Processes read per diagnosis: holders beyond these many distinct processes get no context
-/// (their sockets are listed all the same); the I/O stays bounded on a host where thousands of
-/// processes hold connections to the port.
-pub const MAX_READ: usize = 32;
 /// Process blocks in the text output without `--all`: the screenful budget.
 const MAX_SHOWN: usize = 3;
-
-/// Reads the context of each holder's process (its first owner) and attaches it to every holder
-/// of that process.
-pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
-    let mut distinct = Vec::new();
-    for o in d.holders.iter().filter_map(|h| h.socket.owners.first()) {
-        if distinct.len() >= MAX_READ {
-            break;
-        }
-        if !distinct
-            .iter()
-            .any(|x: &&Arc<crate::model::Owner>| x.pid == o.pid && x.start_time == o.start_time)
-        {
-            distinct.push(o);
-        }
-    }
-    let found: HashMap<(u32, u64), Arc<ProcessContext>> = read_all(
-        distinct.iter().map(|o| o.as_ref()),
-        snap,
-        None,
-        &Clock::system(),
-    )
-    .into_iter()
-    .map(|c| ((c.pid, c.start.ticks), Arc::new(c)))
-    .collect();
-    for h in &mut d.holders {
-        h.process = h
-            .socket
-            .owners
-            .first()
-            .and_then(|o| found.get(&(o.pid, o.start_time)).cloned());
-    }
-}
 
 /// `--sample`: looks at the socket count of each process shown twice, `interval` apart, and
 /// gives each the growth between the looks (none to a process that exited or whose pid was

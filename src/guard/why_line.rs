@@ -2,7 +2,7 @@
 //! why engine is free to change shape): the kernel's probe, the verdict, who is in the way, and
 //! a one-line explanation.
 
-use crate::analyze::why::{self, BindRequest, Context, Role, Verdict};
+use crate::analyze::why::{BindRequest, Context, Role, Verdict};
 use crate::collect::NetnsTarget;
 use crate::model::{Proto, Snapshot};
 use std::net::{IpAddr, Ipv4Addr};
@@ -29,7 +29,6 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         addr,
         opts: Default::default(),
     };
-    let probe = crate::collect::probe::probe(netns, proto, addr, port);
     let ctx = Context {
         netns: netns.clone(),
         can_bind_privileged: crate::collect::probe::has_net_bind_service(),
@@ -37,7 +36,12 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         user_name: None,
         ancestors: Vec::new(), // check only reports; it plans nothing to run
     };
-    let d = why::diagnose(&req, snap, &probe, &ctx);
+    let d = crate::ask::answer(
+        &crate::ask::Resolved::one(req),
+        snap,
+        &ctx,
+        crate::ask::Reads::Live { processes: false },
+    );
     let holder = d.holders.first().map(|h| {
         let who = crate::reserve::plan::holder(&h.socket);
         match h.role {

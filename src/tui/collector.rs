@@ -10,9 +10,10 @@ use super::app::{Data, Msg, Recheck};
 use super::cadence::{Cadence, Need, TICK};
 use super::netns_pick::{self, Scope};
 use super::runtime::{Control, Inbox, Source};
-use crate::analyze::why::{BindRequest, Context, diagnose};
+use crate::analyze::why::Context;
+use crate::ask::{Probes, Reads, Resolved};
 use crate::collect::owner_cache::OwnerCache;
-use crate::collect::probe::{ProbeResult, has_net_bind_service, probe_as};
+use crate::collect::probe::has_net_bind_service;
 use crate::collect::{CollectOptions, partial};
 use crate::history::SnapshotRecorder;
 use crate::model::Snapshot;
@@ -30,7 +31,7 @@ struct Full {
 /// What the collector keeps between ticks.
 struct State {
     cadence: Cadence,
-    watch: Option<BindRequest>,
+    watch: Option<Resolved>,
     scope: Scope,
     need: Need,
     ctx: Context,
@@ -41,8 +42,8 @@ struct State {
     prev: Option<Arc<Snapshot>>,
     /// ...and its listening part (what a tick between full refreshes reads and diffs).
     prev_tick: Option<Snapshot>,
-    /// The probe behind the diagnosis on screen, and the port it was for.
-    prev_probe: Option<(BindRequest, ProbeResult)>,
+    /// The probes behind the diagnosis on screen, and the question they answered.
+    prev_probe: Option<(Resolved, Probes)>,
     full: Option<Full>,
     force_full: bool,
 }
@@ -74,17 +75,13 @@ pub fn collector(
         watch: None,
         scope: Scope::default(),
         need: Need::default(),
-        ctx: Context {
-            netns: match &source {
-                Source::Live(o) => o.netns.clone(),
-                Source::Replay(_) => Default::default(),
-            },
-            can_bind_privileged: has_net_bind_service(),
-            uid: nix::unistd::geteuid().as_raw(),
-            user_name: None,
-            ancestors: match &source {
-                Source::Live(_) => crate::collect::probe::session_ancestors(),
-                Source::Replay(_) => Vec::new(),
+        ctx: match &source {
+            Source::Live(o) => crate::ask::session(&o.netns),
+            // A recording's host is not this one: nothing of this session applies.
+            Source::Replay(_) => Context {
+                can_bind_privileged: has_net_bind_service(),
+                uid: nix::unistd::geteuid().as_raw(),
+                ..Context::default()
             },
         },
         owner_cache: OwnerCache::default(),
@@ -115,11 +112,10 @@ pub fn collector(
                 None => return,
             },
             Source::Replay(snap) => {
-                let diag = st.watch.map(|req| {
-                    let p =
-                        ProbeResult::not_run("replaying a recording: there is no kernel to ask");
-                    Arc::new(diagnose(&req, snap, &p, &st.ctx))
-                });
+                let diag = st
+                    .watch
+                    .as_ref()
+                    .map(|r| Arc::new(crate::ask::answer(r, snap, &st.ctx, Reads::Recording)));
                 Msg::data(Arc::clone(snap), diag)
             }
         };
@@ -236,15 +232,17 @@ impl State {
         };
         // The probe runs in the start namespace: diagnose against its sockets only (none of
         // them when one other namespace is shown).
-        let diag = probe.as_ref().map(|(req, p)| {
+        let diag = probe.as_ref().map(|(r, p)| {
             let own = netns_pick::start_only(&snap);
-            // The service's user (`--user` in the field) decides EACCES and SO_REUSEPORT's
-            // same-uid rule, as in `portscope why`.
-            let ctx = Context {
-                uid: req.opts.user.map_or(self.ctx.uid, |u| u.uid),
-                ..self.ctx.clone()
-            };
-            Arc::new(diagnose(req, own.as_ref().unwrap_or(&snap), p, &ctx))
+            // The holders' processes are read for the pane on screen, on demand.
+            let reads = Reads::Live { processes: false };
+            Arc::new(crate::ask::explain(
+                r,
+                own.as_ref().unwrap_or(&snap),
+                p,
+                &self.ctx,
+                reads,
+            ))
         });
         self.prev_probe = probe;
         let derived = Arc::new(crate::analyze::Derived::of(&snap));
@@ -285,17 +283,14 @@ impl State {
 
     /// Asks the kernel about the port the why view watches (a bind attempt: microseconds).
     /// The probe runs in the start namespace: none when one other namespace is shown.
-    fn probe(&self, opts: &CollectOptions) -> Option<(BindRequest, ProbeResult)> {
+    fn probe(&self, opts: &CollectOptions) -> Option<(Resolved, Probes)> {
         match self.scope {
             Scope::One { .. } => None,
             _ => self
                 .watch
-                // Probed with the field's options (--user, --v6only, --reuseport, --freebind),
-                // the way the service binds: the same question `portscope why` asks.
-                .map(|req| {
-                    let p = probe_as(&opts.netns, req.proto, req.addr, req.port, &req.opts);
-                    (req, p)
-                }),
+                .as_ref()
+                // The same question `portscope why` asks, with the field's options.
+                .map(|r| (r.clone(), crate::ask::probe(r, &opts.netns))),
         }
     }
 }

@@ -9,9 +9,7 @@ use super::draw::{Clock, draw};
 use super::signals::SignalEvent;
 use super::terminal;
 use super::theme::Theme;
-use crate::analyze::why::{BindRequest, Context, diagnose};
 use crate::collect::CollectOptions;
-use crate::collect::probe::ProbeResult;
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
@@ -41,20 +39,10 @@ pub enum Ending {
 pub enum Control {
     Refresh,
     Scope(super::netns_pick::Scope),
-    Watch(Option<BindRequest>),
+    Watch(Option<crate::ask::Resolved>),
     /// What the view on screen needs fresh each tick.
     Need(Need),
     Quit,
-}
-
-/// The why verdict for a recording: from its tables alone, saying so.
-pub fn replay_diagnosis(
-    req: &BindRequest,
-    snap: &Snapshot,
-    ctx: &Context,
-) -> crate::analyze::why::Diagnosis {
-    let p = ProbeResult::not_run("replaying a recording: there is no kernel to ask");
-    diagnose(req, snap, &p, ctx)
 }
 
 /// Carries out [`Effect::ReadProcesses`]: reads /proc for the few processes asked for (skipping
@@ -218,7 +206,14 @@ pub fn run(
                 let sent = match e {
                     Effect::Quit => return Ok(Ending::Quit),
                     Effect::RefreshNow => ctrl_tx.send(Control::Refresh),
-                    Effect::Watch(w) => ctrl_tx.send(Control::Watch(w)),
+                    // The user database is asked here, once, off the update path.
+                    Effect::Watch(w) => match w.map(|q| q.resolve()).transpose() {
+                        Ok(r) => ctrl_tx.send(Control::Watch(r)),
+                        Err(e) => {
+                            let _ = action_tx.send(Inbox::App(Msg::WatchRefused(e.to_string())));
+                            Ok(())
+                        }
+                    },
                     Effect::Scope(s) => ctrl_tx.send(Control::Scope(s)),
                     Effect::ReadProcesses(req) => {
                         if process_tx.send(req).is_err() {

@@ -7,11 +7,10 @@
 #[path = "raster.rs"]
 mod raster;
 
-use portscope::analyze::why::Context;
+use portscope::ask::recorded;
 use portscope::tui::app::{App, Msg};
 use portscope::tui::draw::Clock;
 use portscope::tui::keymap::KeyMap;
-use portscope::tui::runtime::replay_diagnosis;
 use portscope::tui::theme::Theme;
 use std::path::Path;
 use std::sync::Arc;
@@ -56,8 +55,8 @@ fn main() -> std::io::Result<()> {
 
     let mut app = fresh();
     keys(&mut app, "4e10080\n");
-    if let Some(req) = app.why.request {
-        let diag = replay_diagnosis(&req, &snap, &Context::default());
+    if let Some(req) = app.why.request.clone() {
+        let diag = recorded(&req, &snap);
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
     }
     shot(&app, "4-why-10080", 120, 35)?;
@@ -79,8 +78,8 @@ fn main() -> std::io::Result<()> {
     };
     let mut app = live();
     keys(&mut app, "4e10080\n");
-    if let Some(req) = app.why.request {
-        let diag = replay_diagnosis(&req, &snap, &Context::default());
+    if let Some(req) = app.why.request.clone() {
+        let diag = recorded(&req, &snap);
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(diag))));
     }
     keys(&mut app, "D");

@@ -58,6 +58,13 @@ impl BindRequest {
         }
     }
 
+    pub fn udp(port: u16) -> Self {
+        BindRequest {
+            proto: Proto::Udp,
+            ..BindRequest::tcp(port)
+        }
+    }
+
     /// The options as `why` takes them (" --proto udp --v6only"), to repeat the question.
     pub fn cli_flags(&self, user: Option<&str>) -> String {
         let mut f = String::new();
@@ -193,9 +200,45 @@ pub struct Diagnosis {
     /// The options the bind was judged with.
     #[serde(default)]
     pub options: BindOptions,
+    /// The other answers to the same question: the other protocol when none was named, the
+    /// other addresses a name stands for. This one leads because it is blocked (or first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Also>,
+}
+
+/// Another answer to the question, in a line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Also {
+    pub proto: Proto,
+    pub addr: IpAddr,
+    pub verdict: Verdict,
+    pub would_bind: bool,
+    pub explanation: String,
+}
+
+impl Also {
+    pub fn of(d: &Diagnosis) -> Also {
+        Also {
+            proto: d.proto,
+            addr: d.addr,
+            verdict: d.verdict,
+            would_bind: d.would_bind(),
+            explanation: d.explanation.clone(),
+        }
+    }
 }
 
 impl Diagnosis {
+    /// The bind this answers (what `fix` verifies after each step).
+    pub fn request(&self) -> BindRequest {
+        BindRequest {
+            port: self.port,
+            proto: self.proto,
+            addr: self.addr,
+            opts: self.options,
+        }
+    }
+
     /// Whether the requested bind would succeed now.
     pub fn would_bind(&self) -> bool {
         self.verdict == Verdict::Free
@@ -370,5 +413,6 @@ pub fn diagnose(
         causes,
         plan,
         options: req.opts,
+        also: Vec::new(),
     }
 }

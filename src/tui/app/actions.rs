@@ -96,7 +96,7 @@ impl App {
             Command::Reserve => {
                 let port = match self.view {
                     View::PortMap => Some(self.map.cursor),
-                    View::Why => self.why.request.map(|r| r.port),
+                    View::Why => self.why.request.as_ref().map(|q| q.port),
                     _ => self.selected_socket().map(|s| s.local_port),
                 };
                 let text = port.map_or_else(String::new, |p| p.to_string());

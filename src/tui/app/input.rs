@@ -1,9 +1,7 @@
 //! Text typed by a person or a script: the why field's bind request, and keys for a string.
 
-use crate::analyze::why::BindRequest;
-use crate::model::Proto;
+use crate::ask::Question;
 use crossterm::event::KeyEvent;
-use std::net::{IpAddr, Ipv4Addr};
 
 /// Why the why field's text is not a bind request (shown under the field).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,17 +19,15 @@ pub enum BindTextError {
 
 /// Parses what a person types in the why view: `8080`, `8080/udp`, `127.0.0.1:8080`,
 /// `[::1]:8080/tcp`, then why's options: `--v6only`, `--reuseport`, `--freebind`, `--user U`.
-pub fn parse_bind(text: &str) -> Result<BindRequest, BindTextError> {
+pub fn parse_bind(text: &str) -> Result<Question, BindTextError> {
     let mut words = text.split_whitespace();
     let t = words.next().unwrap_or("");
-    let opts = super::why_act::parse_options(words)?;
     let target = crate::target::parse_target(t)?;
-    Ok(BindRequest {
-        port: target.port,
-        proto: target.proto.unwrap_or(Proto::Tcp),
-        addr: target.addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-        opts,
-    })
+    let mut q = Question::port(target.port);
+    q.proto = target.proto;
+    q.addrs = target.addr.into_iter().collect();
+    super::why_act::parse_options(words, &mut q)?;
+    Ok(q)
 }
 
 /// Key events for a typed string, for scripted sessions (tests, screenshots): `\n` is Enter,
@@ -61,14 +57,20 @@ mod tests {
 
     #[test]
     fn bind_text() {
-        assert_eq!(parse_bind("8080"), Ok(BindRequest::tcp(8080)));
+        // No protocol named: both are asked, as `portscope why 8080` does.
+        assert_eq!(parse_bind("8080"), Ok(Question::port(8080)));
         let r = parse_bind("[::1]:53/udp").unwrap();
         assert_eq!(
-            (r.port, r.proto, r.addr.to_string()),
-            (53, Proto::Udp, "::1".into())
+            (r.port, r.proto, r.addrs.clone()),
+            (
+                53,
+                Some(crate::model::Proto::Udp),
+                vec!["::1".parse().unwrap()]
+            )
         );
+        assert_eq!(r.words(), "[::1]:53/udp");
         let r = parse_bind(" 127.0.0.1:80 ").unwrap();
-        assert_eq!(r.addr.to_string(), "127.0.0.1");
+        assert_eq!(r.addrs, vec![std::net::IpAddr::from([127, 0, 0, 1])]);
         let says = |t| parse_bind(t).unwrap_err().to_string();
         assert!(says("70000").contains("outside"));
         assert!(says("0").contains("any free port"));

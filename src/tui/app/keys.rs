@@ -74,7 +74,7 @@ impl App {
                 Ok(req) => {
                     self.mode = Mode::Normal;
                     self.why.error = None;
-                    self.why.request = Some(req);
+                    self.why.request = Some(req.clone());
                     self.diagnosis = None;
                     self.why.scroll = 0;
                     self.why.cause = 0;

@@ -14,6 +14,7 @@ mod context;
 mod habits;
 mod input;
 mod keys;
+mod messages;
 mod modal;
 mod moves;
 mod processes;
@@ -25,6 +26,7 @@ pub use blocks::{BlockView, shown_text};
 pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
 pub use input::{parse_bind, typed};
+pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
 pub use processes::{ProcessRequest, ProcessesFor, WHY_SHOWN};
 pub use state::{
@@ -33,11 +35,10 @@ pub use state::{
 };
 
 use super::keymap::KeyMap;
-use crate::action::exec::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::conns::ConnSummary;
 use crate::analyze::portmap::PortMap;
-use crate::analyze::why::{BindRequest, Diagnosis};
+use crate::analyze::why::Diagnosis;
 use crate::model::{Snapshot, Socket, SocketKey};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use std::sync::Arc;
@@ -81,86 +82,6 @@ pub enum Mode {
     WhyInput,
     /// A dialog or overlay has every key.
     Modal(Modal),
-}
-
-/// A snapshot as it reaches the UI: with the why-diagnosis for the port being watched, and the
-/// snapshot-wide derivations when the collector thread made them already (made on receipt
-/// otherwise, in [`App::apply`]).
-#[derive(Debug, Clone)]
-pub struct Data {
-    pub snap: Arc<Snapshot>,
-    pub diagnosis: Option<Arc<Diagnosis>>,
-    pub derived: Option<Arc<Derived>>,
-    /// When the table's connections were read, if earlier than its listeners (between full
-    /// refreshes, see `tui::cadence`).
-    pub conns_as_of: Option<jiff::Timestamp>,
-}
-
-/// A tick that read the same listening table as the one on screen: only its time moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recheck {
-    pub taken_at: jiff::Timestamp,
-    pub duration_us: u64,
-}
-
-#[derive(Debug, Clone)]
-pub enum Msg {
-    Key(KeyEvent),
-    /// A new snapshot.
-    Data(Data),
-    /// The table on screen was read again and found the same.
-    Rechecked(Recheck),
-    CollectFailed(String),
-    Resize,
-    /// Text pasted in the terminal (bracketed paste): for the field with focus only.
-    Paste(String),
-    /// A confirmed action finished.
-    ActionDone(Box<ActionOutcome>),
-    /// What became of a copy or a file write (one line for the status bar).
-    Note(String),
-    /// What changed with the last snapshot, for time travel (`[` / `]`).
-    History(Arc<Vec<crate::history::Change>>),
-    /// The answer to [`Effect::ReadProcesses`]: the contexts of the processes still running.
-    Processes {
-        target: ProcessesFor,
-        found: Vec<crate::model::process_context::ProcessContext>,
-    },
-}
-
-impl Msg {
-    /// A snapshot whose derivations are left to the receiver.
-    pub fn data(snap: Arc<Snapshot>, diagnosis: Option<Arc<Diagnosis>>) -> Msg {
-        Msg::Data(Data {
-            snap,
-            diagnosis,
-            derived: None,
-            conns_as_of: None,
-        })
-    }
-}
-
-/// What the runtime must do after an update.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    RefreshNow,
-    /// Watch this port in the why view (the collector probes it on every refresh).
-    Watch(Option<BindRequest>),
-    /// Carry out a confirmed action (off the UI thread) and report back with ActionDone.
-    Execute(Box<crate::action::PendingAction>),
-    /// Put this text on the terminal's clipboard (OSC 52).
-    Copy(String),
-    /// Write this text to a new file (never over an existing one, never through a link).
-    WriteFile {
-        path: std::path::PathBuf,
-        text: String,
-    },
-    /// Read these network namespaces from now on.
-    Scope(super::netns_pick::Scope),
-    /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
-    ReadProcesses(Box<ProcessRequest>),
-    /// The view on screen needs this fresh each tick.
-    Need(super::cadence::Need),
-    Quit,
 }
 
 pub struct App {
@@ -322,6 +243,10 @@ impl App {
                 self.error = Some(e);
                 Vec::new()
             }
+            Msg::WatchRefused(e) => {
+                (self.why.error, self.why.request, self.diagnosis) = (Some(e), None, None);
+                Vec::new()
+            }
             Msg::Note(note) => {
                 self.note = Some(note);
                 Vec::new()
@@ -362,11 +287,8 @@ impl App {
         self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.data = Some(snap);
         // A diagnosis for a port no longer watched (typed over since) is dropped.
-        self.diagnosis = diagnosis.filter(|d| {
-            self.why
-                .request
-                .is_some_and(|r| r.port == d.port && r.proto == d.proto && r.addr == d.addr)
-        });
+        self.diagnosis =
+            diagnosis.filter(|d| self.why.request.as_ref().is_some_and(|q| q.answered_by(d)));
         self.error = None;
         self.haystack = None;
         self.recompute();

@@ -5,7 +5,6 @@
 use super::conns::{ConnKey, ConnLine};
 use crate::analyze::conn_groups::{Group, GroupBy, GroupKey};
 use crate::analyze::conn_sort::SortKey;
-use crate::analyze::why::BindRequest;
 use crate::filter::Query;
 use crate::model::{Snapshot, Socket, SocketKey};
 use std::cell::Cell;
@@ -227,7 +226,7 @@ pub struct WhyView {
     /// The port field.
     pub input: Input,
     /// The bind being diagnosed (what the collector watches).
-    pub request: Option<BindRequest>,
+    pub request: Option<crate::ask::Question>,
     /// Why the last text typed was not a bind request.
     pub error: Option<String>,
     /// Lines scrolled (its remedies run past 24 lines).

@@ -7,8 +7,8 @@ use crate::action::exec::ActionOutcome;
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::sequence::SequenceAction;
 use crate::action::{NotOffered, PendingAction};
+use crate::analyze::why::CauseKind;
 use crate::analyze::why::RemedyKind;
-use crate::analyze::why::{BindOptions, CauseKind, ServiceUser};
 use crate::model::text::{Block, Line as TextLine};
 use crate::tui::keymap::Command;
 
@@ -104,7 +104,7 @@ impl App {
                 );
                 return;
             }
-            let Some(req) = self.why.request else { return };
+            let req = d.request();
             let (mut steps, mut manual) = (Vec::new(), Vec::new());
             for r in &d.plan {
                 if !runnable(r) {
@@ -192,37 +192,26 @@ impl App {
     }
 }
 
-/// why's options after the port in the why field. `--user` is looked up in the user database
-/// here, once, when Enter is pressed (not on every key).
+/// why's options after the port in the why field. `--user` is kept as typed: the runtime looks
+/// it up (I/O) when it carries out the watch, never this key press.
 pub(crate) fn parse_options<'a>(
     mut words: impl Iterator<Item = &'a str>,
-) -> Result<BindOptions, super::input::BindTextError> {
+    q: &mut crate::ask::Question,
+) -> Result<(), super::input::BindTextError> {
     use super::input::BindTextError;
-    let mut o = BindOptions::default();
     while let Some(w) = words.next() {
         match w {
-            "--v6only" => o.v6only = true,
-            "--reuseport" => o.reuseport = true,
-            "--freebind" => o.freebind = true,
+            "--v6only" => q.v6only = true,
+            "--reuseport" => q.reuseport = true,
+            "--freebind" => q.freebind = true,
             "--user" => {
                 let u = words.next().ok_or(BindTextError::UserMissing)?;
-                let found = match u.parse::<u32>() {
-                    Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
-                    Err(_) => nix::unistd::User::from_name(u),
-                };
-                o.user = Some(match (found, u.parse::<u32>()) {
-                    (Ok(Some(p)), _) => ServiceUser {
-                        uid: p.uid.as_raw(),
-                        gid: p.gid.as_raw(),
-                    },
-                    (_, Ok(uid)) => ServiceUser { uid, gid: uid },
-                    _ => return Err(BindTextError::NoSuchUser(u.to_string())),
-                });
+                q.user = Some(u.to_string());
             }
             _ => {
                 return Err(BindTextError::UnknownOption(w.to_string()));
             }
         }
     }
-    Ok(o)
+    Ok(())
 }

@@ -30,21 +30,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim(),
         ));
     } else {
-        let shown = app.why.request.map_or_else(
+        let shown = app.why.request.as_ref().map_or_else(
             || "(none)".to_string(),
-            |r| {
-                format!(
-                    "{}/{}{}",
-                    crate::model::fmt_endpoint(r.addr, r.port),
-                    r.proto,
-                    // The proto and address are shown already; the rest are the options.
-                    crate::analyze::why::BindRequest {
-                        proto: crate::model::Proto::Tcp,
-                        addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                        ..r
-                    }
-                    .cli_flags(None)
-                )
+            |q| {
+                let both = if q.proto.is_none() {
+                    " (tcp and udp)"
+                } else {
+                    ""
+                };
+                format!("{}{both}", q.words())
             },
         );
         field.push(Span::raw(shown));
