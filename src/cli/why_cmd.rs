@@ -91,6 +91,7 @@ pub fn context(netns: &NetnsTarget, opts: &BindOptions, user_name: Option<String
             .map_or_else(|| nix::unistd::geteuid().as_raw(), |u| u.uid),
         user_name,
         ancestors: crate::collect::probe::session_ancestors(),
+        hz: procfs::ticks_per_second(),
     }
 }
 

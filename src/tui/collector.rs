@@ -86,6 +86,7 @@ pub fn collector(
                 Source::Live(_) => crate::collect::probe::session_ancestors(),
                 Source::Replay(_) => Vec::new(),
             },
+            hz: procfs::ticks_per_second(),
         },
         owner_cache: OwnerCache::default(),
         recorder,
