@@ -337,3 +337,39 @@ fn detail_shows_the_start_time_as_clock_time_and_age() {
     );
     assert!(!text.contains("start time"), "no raw ticks: {text}");
 }
+
+/// Two programs in one SO_REUSEPORT group: the why view shows the group's warning, the same
+/// words `why` prints.
+#[test]
+fn why_warns_of_a_mixed_reuseport_group() {
+    use portscope::model::test_support::{listener, owner, snapshot};
+    let mut snap = snapshot(vec![]);
+    for (pid, comm, start) in [(4711, "api-v1", 100), (4812, "api-v2", 2_000_000)] {
+        let mut s = listener(9000);
+        s.inode = u64::from(pid);
+        let mut o = (*owner(pid, comm)).clone();
+        o.start_time = start;
+        s.owners = Arc::from([Arc::new(o)]);
+        snap.sockets.push(s);
+    }
+    let snap = Arc::new(snap);
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    app.type_keys("4e9000\n");
+    let req = app.why.request.clone().expect("a why request");
+    let d = recorded(&req, &snap);
+    app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
+    let clock = Clock::fixed(snap.taken_at);
+    let text = buffer_text(&render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &clock,
+        120,
+        35,
+    ));
+    assert!(
+        text.contains("tcp 0.0.0.0:9000 is shared by a SO_REUSEPORT group of 2 programs"),
+        "{text}"
+    );
+    assert!(text.contains("api-v1 (pid 4711)"), "{text}");
+}

@@ -187,6 +187,7 @@ pub fn session(netns: &NetnsTarget) -> Context {
         uid: nix::unistd::geteuid().as_raw(),
         user_name: None,
         ancestors: crate::collect::probe::session_ancestors(),
+        hz: procfs::ticks_per_second(),
     }
 }
 

@@ -44,4 +44,13 @@ pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
             .first()
             .and_then(|o| found.get(&(o.pid, o.start_time)).cloned());
     }
+    // A group member's age comes from the same read, so "started 3 h ago" matches the
+    // Processes section.
+    for g in &mut d.reuseport_groups {
+        for m in &mut g.members {
+            m.age_secs = found
+                .get(&(m.pid.unwrap_or(0), m.start_time.unwrap_or(0)))
+                .and_then(|c| c.start.age_secs);
+        }
+    }
 }

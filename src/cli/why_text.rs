@@ -69,6 +69,18 @@ pub fn render(
     ));
     o.push_str(&format!("{}\n\n", d.probe_summary()));
     o.push_str(&wrap(&d.explanation, 80, ""));
+    for l in d
+        .reuseport_groups
+        .iter()
+        .flat_map(|g| crate::analyze::why::group_lines(g, &crate::tui::human::duration))
+    {
+        let lead = match l.kind {
+            crate::model::text::Kind::Warning => "warning: ",
+            _ => "note: ",
+        };
+        o.push('\n');
+        o.push_str(&wrap(&l.text, 80, lead));
+    }
     let socket_causes: Vec<&Cause> = d.causes.iter().filter(|c| c.count > 0).collect();
     if !socket_causes.is_empty() {
         o.push_str(&format!(

@@ -3,7 +3,7 @@
 //! bind oracle (the kernel probe behind [`super::why_line`]) go in; a [`Report`] comes out.
 
 use super::service::Service;
-use super::why_line::{WhyLine, one_line};
+use super::why_line::WhyLine;
 use crate::analyze::why::Verdict;
 use crate::model::{Proto, Snapshot, Socket};
 use crate::portset::PortSet;
@@ -61,6 +61,9 @@ pub enum PortState {
     Listening,
     /// Something else listens on it.
     ListeningOther,
+    /// The expected process listens, and so does another one: a SO_REUSEPORT group (or UDP
+    /// sockets bound together) that hands the stranger a share of the traffic.
+    ListeningShared,
     /// A listener whose owner portscope cannot see.
     ListeningOwnerHidden,
     /// Nothing listens; free, reserved or outside the ephemeral range.
@@ -175,17 +178,6 @@ fn listeners_on(snap: &Snapshot, port: u16, proto: Proto) -> Vec<&Socket> {
         .collect()
 }
 
-fn owners_label(socks: &[&Socket]) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for s in socks {
-        let n = crate::reserve::plan::holder(s);
-        if !names.contains(&n) {
-            names.push(n);
-        }
-    }
-    one_line(&names.join(", "))
-}
-
 fn judge_port(
     svc: &Service,
     port: u16,
@@ -204,47 +196,7 @@ fn judge_port(
         text,
     };
     if !listeners.is_empty() {
-        let who = owners_label(&listeners);
-        let risk = if sys.at_risk(port) {
-            format!(
-                " (inside the ephemeral range {lo}-{hi} and not reserved: after a restart an outgoing connection may hold it)"
-            )
-        } else {
-            String::new()
-        };
-        let expected = listeners
-            .iter()
-            .any(|s| s.owners.iter().any(|o| svc.matches(o)));
-        if svc.process.is_none() || expected {
-            return result(
-                Status::Ok,
-                PortState::Listening,
-                Some(who.clone()),
-                format!("{who} listens{risk}"),
-            );
-        }
-        let hidden = listeners
-            .iter()
-            .all(|s| s.owners.is_empty() && !s.kernel_held);
-        if hidden {
-            return result(
-                Status::Unknown,
-                PortState::ListeningOwnerHidden,
-                None,
-                "a listener whose process portscope cannot see (run as root to see it)".into(),
-            );
-        }
-        let w = why(port, svc.proto);
-        return result(
-            Status::Critical,
-            PortState::ListeningOther,
-            Some(who.clone()),
-            format!(
-                "held by {who}, not {}: {}",
-                svc.process.as_deref().unwrap_or("?"),
-                w.line
-            ),
-        );
+        return super::listening::judge(svc, port, &listeners, snap, why);
     }
     let w = why(port, svc.proto);
     let down = if opts.require_listening {

@@ -85,6 +85,7 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
                         r.state,
                         PortState::Listening
                             | PortState::ListeningOther
+                            | PortState::ListeningShared
                             | PortState::ListeningOwnerHidden
                     )
                 }) as f64
@@ -92,13 +93,15 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
         ),
         (
             "portscope_service_owner_match",
-            "1 when every listening declared port is held by the expected process, else 0.",
+            "1 when every listener of every declared port is the expected process, else 0.",
             |s| {
                 f64::from(u8::from(
                     s.count(|r| {
                         matches!(
                             r.state,
-                            PortState::ListeningOther | PortState::ListeningOwnerHidden
+                            PortState::ListeningOther
+                                | PortState::ListeningShared
+                                | PortState::ListeningOwnerHidden
                         )
                     }) == 0,
                 ))

@@ -6,6 +6,7 @@ pub mod check;
 pub mod discover;
 pub mod fleet;
 pub mod host;
+mod listening;
 pub mod metrics;
 pub mod plugin;
 pub mod service;

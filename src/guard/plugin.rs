@@ -30,6 +30,10 @@ fn short_state(r: &PortResult) -> String {
             "held by {}",
             r.holder.as_deref().unwrap_or("an unseen socket")
         ),
+        PortState::ListeningShared => format!(
+            "shared with {}",
+            r.holder.as_deref().unwrap_or("another process")
+        ),
         PortState::ListeningOwnerHidden => "listener not visible".into(),
         PortState::Free => "not listening".into(),
         PortState::FreeAtRisk => "free but at risk".into(),

@@ -35,6 +35,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         uid: nix::unistd::geteuid().as_raw(),
         user_name: None,
         ancestors: Vec::new(), // check only reports; it plans nothing to run
+        hz: procfs::ticks_per_second(),
     };
     let d = crate::ask::answer(
         &crate::ask::Resolved::one(req),

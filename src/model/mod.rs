@@ -3,7 +3,9 @@
 //! Its serde form *is* the public `snapshot --json` document (version 1), and `--replay` reads it
 //! back, so field names here are an interface: add, never rename.
 
-use crate::escape::Foreign;
+/// Text another process chose, shown escaped: analysis keeps it whole (it reaches `escape` only
+/// through the model).
+pub use crate::escape::Foreign;
 use portset::PortSet;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -81,6 +81,7 @@ pub fn collector(
             Source::Replay(_) => Context {
                 can_bind_privileged: has_net_bind_service(),
                 uid: nix::unistd::geteuid().as_raw(),
+                hz: procfs::ticks_per_second(),
                 ..Context::default()
             },
         },

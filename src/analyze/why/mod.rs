@@ -5,6 +5,10 @@
 pub mod cause;
 pub mod conflict;
 mod explain;
+pub mod group;
+#[cfg(test)]
+mod group_tests;
+mod group_text;
 pub mod loss;
 pub mod remedy;
 mod remedy_kind;
@@ -15,6 +19,8 @@ pub use crate::model::probe::{BindOptions, ServiceUser};
 use crate::model::{Owner, Proto, Snapshot, Socket, State};
 pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
+pub use group::{Evidence, ReuseGroup};
+pub use group_text::group_lines;
 pub use remedy_kind::RemedyKind;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
@@ -204,6 +210,9 @@ pub struct Diagnosis {
     /// other addresses a name stands for. This one leads because it is blocked (or first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<Also>,
+    /// Sockets sharing the port (SO_REUSEPORT groups, UDP sockets bound together).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reuseport_groups: Vec<ReuseGroup>,
 }
 
 /// Another answer to the question, in a line.
@@ -285,6 +294,8 @@ pub struct Context {
     /// The pids of the session portscope runs in (parent, grandparent, ...): stopping one of
     /// them ends the operator's own session.
     pub ancestors: Vec<u32>,
+    /// Clock ticks per second of process start times (USER_HZ; 0: the usual 100).
+    pub hz: u64,
 }
 
 impl Context {
@@ -385,7 +396,15 @@ pub fn diagnose(
     } else {
         remedy::plan(&causes, req, ctx, sys)
     };
-    let explanation = explain::explanation(req, verdict, &causes, sys, probe);
+    let groups = group::groups(req, &holders, probe, ctx.hz);
+    let mut explanation = explain::explanation(req, verdict, &causes, sys, probe);
+    if verdict != Verdict::Free
+        && let Some(s) =
+            group::uid_sentence(req, &holders, &groups, ctx.uid, ctx.user_name.as_deref())
+    {
+        explanation.push(' ');
+        explanation.push_str(&s);
+    }
     explain::notes(
         &mut notes,
         req,
@@ -398,7 +417,13 @@ pub fn diagnose(
     );
     let mut plan = plan;
     loss::warn(&mut plan, &mut causes, &holders, ctx);
-    let remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
+    group::order_plan(&mut plan, &causes, &groups);
+    let mut remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
+    if verdict == Verdict::Free {
+        // No plan runs for a free port; removing a stale member is still what to do.
+        let stale = group::stale_remedies(&causes, &groups);
+        remedies.splice(0..0, stale);
+    }
     Diagnosis {
         port,
         proto: req.proto,
@@ -414,5 +439,6 @@ pub fn diagnose(
         plan,
         options: req.opts,
         also: Vec::new(),
+        reuseport_groups: groups,
     }
 }

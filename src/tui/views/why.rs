@@ -80,6 +80,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Line::from(""),
         Line::from(d.explanation.clone()),
     ];
+    for g in &d.reuseport_groups {
+        for l in crate::analyze::why::group_lines(g, &crate::tui::human::duration) {
+            let style = match l.kind {
+                crate::model::text::Kind::Warning => theme.warn(),
+                _ => theme.dim(),
+            };
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(l.text, style)));
+        }
+    }
     let key = |c: Command| app.keymap.label(c);
     let mut selected_line = None;
     let socket_causes = d.causes.iter().filter(|c| c.count > 0).count();

@@ -1,0 +1,173 @@
+//! A declared port someone listens on: is every listener the declared process? Several TCP
+//! listeners on one port are a SO_REUSEPORT group (UDP sockets share a port through it or
+//! SO_REUSEADDR), and the kernel hands each member a share of the traffic: an old version left
+//! running beside the new one is a stranger on the port even though the new one listens.
+
+use super::check::{PortResult, PortState, Status};
+use super::service::Service;
+use super::why_line::{WhyLine, one_line};
+use crate::model::{Proto, Snapshot, Socket};
+
+fn owners_label(socks: &[&Socket]) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for s in socks {
+        let n = crate::reserve::plan::holder(s);
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    one_line(&names.join(", "))
+}
+
+/// Judges a port with `listeners` (not empty) against the service's declaration.
+pub(super) fn judge(
+    svc: &Service,
+    port: u16,
+    listeners: &[&Socket],
+    snap: &Snapshot,
+    why: &mut dyn FnMut(u16, Proto) -> WhyLine,
+) -> PortResult {
+    let sys = &snap.sysctl;
+    let (lo, hi) = sys.ephemeral();
+    let result = |status, state, holder: Option<String>, text: String| PortResult {
+        port,
+        status,
+        state,
+        holder,
+        text,
+    };
+    let who = owners_label(listeners);
+    let risk = if sys.at_risk(port) {
+        format!(
+            " (inside the ephemeral range {lo}-{hi} and not reserved: after a restart an outgoing connection may hold it)"
+        )
+    } else {
+        String::new()
+    };
+    let Some(want) = svc.process.as_deref() else {
+        return result(
+            Status::Ok,
+            PortState::Listening,
+            Some(who.clone()),
+            format!("{who} listens{risk}"),
+        );
+    };
+    let is_ours = |s: &&&Socket| s.owners.iter().any(|o| svc.matches(o));
+    let ours: Vec<&Socket> = listeners.iter().filter(is_ours).copied().collect();
+    let strangers: Vec<&Socket> = listeners
+        .iter()
+        .filter(|s| !s.owners.is_empty() && !is_ours(s))
+        .copied()
+        .collect();
+    let unseen = listeners
+        .iter()
+        .filter(|s| s.owners.is_empty() && !s.kernel_held)
+        .count();
+    if !ours.is_empty() && !strangers.is_empty() {
+        let stranger = owners_label(&strangers);
+        let share = match svc.proto {
+            Proto::Tcp => "new connections (a SO_REUSEPORT group",
+            Proto::Udp => "datagrams (sockets sharing the port",
+        };
+        return result(
+            Status::Critical,
+            PortState::ListeningShared,
+            Some(stranger.clone()),
+            format!(
+                "shared with {stranger}, not {}: it takes a share of {share} with {})",
+                one_line(want),
+                owners_label(&ours)
+            ),
+        );
+    }
+    if !ours.is_empty() && unseen == 0 {
+        return result(
+            Status::Ok,
+            PortState::Listening,
+            Some(who.clone()),
+            format!("{who} listens{risk}"),
+        );
+    }
+    if !ours.is_empty() {
+        return result(
+            Status::Unknown,
+            PortState::ListeningOwnerHidden,
+            Some(owners_label(&ours)),
+            format!(
+                "{} listens beside a listener whose process portscope cannot see (run as root to see it)",
+                owners_label(&ours)
+            ),
+        );
+    }
+    if unseen == listeners.len() {
+        return result(
+            Status::Unknown,
+            PortState::ListeningOwnerHidden,
+            None,
+            "a listener whose process portscope cannot see (run as root to see it)".into(),
+        );
+    }
+    let w = why(port, svc.proto);
+    result(
+        Status::Critical,
+        PortState::ListeningOther,
+        Some(who.clone()),
+        format!("held by {who}, not {}: {}", one_line(want), w.line),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::{listener, owner, snapshot};
+    use crate::portset::PortSet;
+    use std::sync::Arc;
+
+    fn svc(process: &str) -> Service {
+        Service {
+            name: "api".into(),
+            ports: PortSet::parse("9000").unwrap_or_default(),
+            proto: Proto::Tcp,
+            process: Some(process.into()),
+        }
+    }
+
+    fn never(_: u16, _: Proto) -> WhyLine {
+        unreachable!("a port the declared process listens on needs no probe")
+    }
+
+    fn held_by(pid: u32, comm: &str) -> Socket {
+        let mut s = listener(9000);
+        s.owners = Arc::from([owner(pid, comm)]);
+        s.inode = u64::from(pid);
+        s
+    }
+
+    #[test]
+    fn a_stranger_in_the_group_is_critical_and_named() {
+        let (old, new) = (held_by(4711, "api-v1"), held_by(4812, "api-v2"));
+        let snap = snapshot(vec![old.clone(), new.clone()]);
+        let r = judge(&svc("api-v2"), 9000, &[&old, &new], &snap, &mut never);
+        assert_eq!(
+            (r.status, r.state),
+            (Status::Critical, PortState::ListeningShared)
+        );
+        assert_eq!(r.holder.as_deref(), Some("api-v1 (pid 4711)"));
+        assert!(
+            r.text
+                .starts_with("shared with api-v1 (pid 4711), not api-v2: it takes a share"),
+            "{}",
+            r.text
+        );
+        let r = judge(&svc("api-v2"), 9000, &[&new], &snap, &mut never);
+        assert_eq!((r.status, r.state), (Status::Ok, PortState::Listening));
+        let mut hidden = held_by(1, "x");
+        hidden.owners = crate::model::no_owners();
+        hidden.owner_hidden = true;
+        let r = judge(&svc("api-v2"), 9000, &[&new, &hidden], &snap, &mut never);
+        assert_eq!(
+            (r.status, r.state),
+            (Status::Unknown, PortState::ListeningOwnerHidden)
+        );
+    }
+}
