@@ -431,3 +431,37 @@ fn a_kill_step_names_every_pid_its_command_signals() {
     }
     drop(workers);
 }
+
+/// `--addr localhost` is a question about each address the name stands for: a service told
+/// "localhost" may get 127.0.0.1 or ::1 from its resolver. The blocked one leads; the free one
+/// is a line of the answer (JSON `also`). Both come from the kernel's own bind, as the CLI and
+/// the engine ask it.
+#[test]
+fn localhost_is_answered_for_each_of_its_addresses() {
+    if !private_netns("incident_localhost") {
+        return;
+    }
+    let v4 = tcp_listen("127.0.0.1:22011");
+    let (code, d) = why(&["22011", "--addr", "localhost", "--proto", "tcp"]);
+    assert_eq!((code, d.verdict), (1, Verdict::InUse), "{:?}", d.also);
+    assert_eq!(d.addr.to_string(), "127.0.0.1", "the blocked address leads");
+    assert_eq!(d.also.len(), 1, "{:?}", d.also);
+    assert_eq!(d.also[0].addr.to_string(), "::1");
+    // The kernel agrees: ::1 binds while 127.0.0.1 is held.
+    let v6_binds = std::net::TcpListener::bind("[::1]:22011").is_ok();
+    assert_eq!(d.also[0].would_bind, v6_binds);
+    let text = why_text(&["22011", "--addr", "localhost", "--proto", "tcp"]);
+    assert!(
+        text.contains("answered for each address the name stands for"),
+        "{text}"
+    );
+    // Without --proto: two addresses by two protocols, the TCP one on 127.0.0.1 leads.
+    let (_, d) = why(&["22011", "--addr", "localhost"]);
+    assert_eq!(d.also.len(), 3, "{:?}", d.also);
+    // A name portscope would have to ask DNS for is refused, one line, exit 2.
+    let (code, _, err) = run(portscope().args(["why", "22011", "--addr", "db.invalid"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("asks no DNS server"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    drop(v4);
+}
