@@ -373,3 +373,70 @@ fn why_warns_of_a_mixed_reuseport_group() {
     );
     assert!(text.contains("api-v1 (pid 4711)"), "{text}");
 }
+
+/// Text with every run of whitespace (a wrap, an indent) and the TUI's box edges made one space.
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One outline, two surfaces: every sentence `why` prints about an answer (its headings,
+/// causes, remedies with their commands and warnings, notes) is in the TUI's why view too, and
+/// in the same order.
+#[test]
+fn the_why_view_and_why_say_the_same_things_in_the_same_order() {
+    use portscope::analyze::why::outline::{Item, Section, Shape, outline};
+    let snap = recording();
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    app.type_keys("4e10080\n");
+    let d = recorded(&app.why.request.clone().unwrap(), &snap);
+    app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d.clone()))));
+    // Wide and tall enough that the view neither wraps nor clips a command.
+    let tui = flat(&buffer_text(&render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        400,
+        120,
+    )));
+    let cli = flat(&portscope::cli::why_text::render(&d, &snap, true, None));
+    let shape = Shape {
+        max_causes: usize::MAX,
+        examples: 2,
+        alternatives_of: Some(0),
+        max_alternatives: usize::MAX,
+        duration: &|s| s.to_string(),
+    };
+    let mut said = Vec::new();
+    for item in outline(&d, &shape) {
+        match item {
+            // The TUI offers the selected cause's alternatives and says which cause.
+            Item::Heading(Section::OrInstead(_)) => said.push("Or instead".into()),
+            Item::Heading(s) => said.push(s.title()),
+            Item::Cause { cause, .. } => said.push(cause.summary.clone()),
+            Item::Remedy { remedy, .. } => {
+                said.push(remedy.text.clone());
+                if !remedy.command.is_empty() {
+                    said.push(remedy.command.clone());
+                }
+            }
+            Item::Note(n) => said.push(n.to_string()),
+            Item::Text(t) => said.push(t.to_string()),
+            _ => {}
+        }
+    }
+    assert!(said.len() > 8, "{said:?}");
+    for surface in [&tui, &cli] {
+        let mut from = 0;
+        for s in &said {
+            let s = flat(s);
+            let at = surface[from..]
+                .find(&s)
+                .unwrap_or_else(|| panic!("{s:?} missing or out of order in:\n{surface}"));
+            from += at + s.len();
+        }
+    }
+}

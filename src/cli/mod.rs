@@ -22,7 +22,7 @@ pub mod watch_cmd;
 mod why_allns;
 mod why_cmd;
 pub mod why_process;
-mod why_text;
+pub mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State, UnknownName};

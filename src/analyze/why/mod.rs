@@ -10,6 +10,7 @@ pub mod group;
 mod group_tests;
 mod group_text;
 pub mod loss;
+pub mod outline;
 pub mod remedy;
 mod remedy_kind;
 

@@ -1,7 +1,9 @@
 //! Why: type a port and see the kernel's verdict, who is in the way and the remedies, refreshed
 //! live (a TIME_WAIT counts down to "free").
 
-use crate::analyze::why::{CauseKind, Verdict};
+use crate::analyze::why::outline::{Item, Lead, Section, Shape, cause_tag, outline, verdict_words};
+use crate::analyze::why::{Cause, CauseKind, Remedy, Verdict};
+use crate::model::text::Kind;
 use crate::tui::app::{App, WHY_SHOWN};
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
@@ -68,87 +70,62 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Verdict::Free => theme.good(),
         _ => theme.bad(),
     };
-    let mut lines = vec![
-        Line::from(vec![
-            Span::styled(
-                format!(" {} ", d.verdict.label()),
-                verdict_style.add_modifier(Modifier::REVERSED),
-            ),
-            Span::raw("  "),
-            Span::styled(d.probe_summary(), theme.dim()),
-        ]),
-        Line::from(""),
-        Line::from(d.explanation.clone()),
-    ];
-    for g in &d.reuseport_groups {
-        for l in crate::analyze::why::group_lines(g, &crate::tui::human::duration) {
-            let style = match l.kind {
-                crate::model::text::Kind::Warning => theme.warn(),
-                _ => theme.dim(),
-            };
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(l.text, style)));
-        }
-    }
     let key = |c: Command| app.keymap.label(c);
+    let shape = Shape {
+        max_causes: usize::MAX,
+        examples: 2,
+        alternatives_of: Some(app.why.cause),
+        max_alternatives: usize::MAX,
+        duration: &crate::tui::human::duration,
+    };
+    let mut lines: Vec<Line<'static>> = Vec::new();
     let mut selected_line = None;
-    let socket_causes = d.causes.iter().filter(|c| c.count > 0).count();
-    if !d.causes.is_empty() {
-        lines.push(Line::from(""));
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!(
-                    "In the way: {} socket{} in {socket_causes} cause{}",
-                    d.holders.len(),
-                    if d.holders.len() == 1 { "" } else { "s" },
-                    if socket_causes == 1 { "" } else { "s" }
+    for item in outline(d, &shape) {
+        match item {
+            Item::Verdict => lines.push(Line::from(vec![
+                Span::styled(
+                    format!(" {} ", d.verdict.label()),
+                    verdict_style.add_modifier(Modifier::REVERSED),
                 ),
-                theme.header(),
-            ),
-            Span::styled(
-                format!(
-                    "  ↑↓ picks one; {} and {} act on all of it",
-                    key(Command::Kill),
-                    key(Command::CloseConn)
-                ),
-                theme.dim(),
-            ),
-        ]));
-        for (i, c) in d.causes.iter().enumerate() {
-            let sel = i == app.why.cause;
-            if sel {
-                selected_line = Some(lines.len());
+                Span::raw("  "),
+                Span::raw(verdict_words(d)),
+            ])),
+            Item::Probe => lines.push(Line::from(Span::styled(d.probe_summary(), theme.dim()))),
+            Item::Gap => lines.push(Line::from("")),
+            Item::Text(t) => lines.push(Line::from(t.to_string())),
+            Item::Said(l) => {
+                let style = match l.kind {
+                    Kind::Warning => theme.warn(),
+                    _ => theme.dim(),
+                };
+                lines.push(Line::from(Span::styled(l.text, style)));
             }
-            let (tag, tag_style) = if c.blocks {
-                ("blocks", theme.bad())
-            } else {
-                ("not on its own", theme.dim())
-            };
-            let style = match c.kind {
-                CauseKind::Outgoing => {
-                    theme.class_style(crate::analyze::portmap::PortClass::Outgoing)
+            Item::Heading(section) => {
+                let hint = match &section {
+                    Section::InTheWay { .. } => format!(
+                        "  ↑↓ picks one; {} and {} act on all of it",
+                        key(Command::Kill),
+                        key(Command::CloseConn)
+                    ),
+                    Section::Plan => format!(
+                        "  press {} to run it (one confirmation)",
+                        key(Command::FixPlan)
+                    ),
+                    _ => String::new(),
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(section.title(), theme.header()),
+                    Span::styled(hint, theme.dim()),
+                ]));
+            }
+            Item::Cause { index, cause } => {
+                let sel = index == app.why.cause;
+                if sel {
+                    selected_line = Some(lines.len());
                 }
-                CauseKind::Listener => {
-                    theme.class_style(crate::analyze::portmap::PortClass::Listener)
-                }
-                _ => ratatui::style::Style::default(),
-            };
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!("{} {}. ", if sel { "▶" } else { " " }, i + 1),
-                    if sel { theme.selected() } else { theme.dim() },
-                ),
-                Span::styled(format!("[{tag}] "), tag_style),
-                Span::styled(
-                    c.summary.clone(),
-                    if sel {
-                        style.add_modifier(Modifier::BOLD)
-                    } else {
-                        style
-                    },
-                ),
-            ]));
-            for &h in c.holders.iter().take(2) {
+                lines.push(cause_line(index, cause, sel, theme));
+            }
+            Item::Socket(h) => {
                 let s = &d.holders[h].socket;
                 lines.push(Line::from(Span::styled(
                     format!(
@@ -160,119 +137,26 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.dim(),
                 )));
             }
-            if c.holders.len() > 2 {
-                lines.push(Line::from(Span::styled(
-                    format!("       … and {} more", c.holders.len() - 2),
-                    theme.dim(),
-                )));
-            }
-        }
-    }
-    process_blocks(&mut lines, app, theme, body.width);
-    let remedy_lines =
-        |lines: &mut Vec<Line<'static>>, lead: String, r: &crate::analyze::why::Remedy| {
-            lines.push(Line::from(format!("{lead}{}", r.text)));
-            let pad = " ".repeat(lead.chars().count());
-            let mut how = Vec::new();
-            if let Some(k) = r.key.as_deref() {
-                let cmd = match k {
-                    "K" => Some(Command::Kill),
-                    "D" => Some(Command::CloseConn),
-                    "R" => Some(Command::Reserve),
-                    _ => None,
-                };
-                if let Some(cmd) = cmd {
-                    how.push(Span::styled(
-                        format!("{pad}press {}", key(cmd)),
-                        theme.key(),
-                    ));
-                }
-            }
-            if let Some(c) = &r.change {
-                how.push(Span::styled(
-                    format!(
-                        "{}change: {c}",
-                        if how.is_empty() {
-                            pad.clone()
-                        } else {
-                            "  · ".into()
-                        }
-                    ),
-                    theme.warn(),
-                ));
-            } else if !r.command.is_empty() {
-                let lead = if how.is_empty() {
-                    pad.clone()
-                } else {
-                    "  · ".into()
-                };
-                // A command is never wrapped (pasted wrapped, it is another command): what does
-                // not fit is clipped with a marker, and `c` shows every command whole.
-                let used: usize =
-                    how.iter().map(|s: &Span| s.width()).sum::<usize>() + lead.chars().count() + 2;
-                let room = usize::from(body.width).saturating_sub(used);
-                how.push(Span::styled(
-                    format!("{lead}$ {}", super::copyblock::clip(&r.command, 0, room)),
-                    theme.dim(),
-                ));
-            }
-            if !how.is_empty() {
-                lines.push(Line::from(how));
-            }
-            if let Some(w) = &r.warning {
-                lines.push(Line::from(Span::styled(
-                    format!("{pad}warning: {}", crate::escape::escape_line(w)),
-                    theme.warn(),
-                )));
-            }
-        };
-    if !d.plan.is_empty() {
-        lines.push(Line::from(""));
-        lines.push(Line::from(vec![
-            Span::styled("Plan: what frees the port, in order", theme.header()),
-            Span::styled(
+            Item::More { n, causes } => lines.push(Line::from(Span::styled(
                 format!(
-                    "  press {} to run it (one confirmation)",
-                    key(Command::FixPlan)
+                    "{}… and {n} more{}",
+                    if causes { "  " } else { "       " },
+                    if causes { " causes" } else { "" }
                 ),
                 theme.dim(),
-            ),
-        ]));
-        for (i, r) in d.plan.iter().enumerate() {
-            remedy_lines(&mut lines, format!("  {}. ", i + 1), r);
-        }
-    } else if !d.remedies.is_empty() {
-        lines.push(Line::from(""));
-        lines.push(Line::from(Span::styled("What to do", theme.header())));
-        for (i, r) in d.remedies.iter().enumerate() {
-            remedy_lines(&mut lines, format!("  {}. ", i + 1), r);
-        }
-    }
-    if let Some(c) = d.causes.get(app.why.cause)
-        && !d.plan.is_empty()
-    {
-        let others: Vec<&crate::analyze::why::Remedy> = c
-            .remedies
-            .iter()
-            .filter(|r| {
-                !d.plan
-                    .iter()
-                    .any(|p| p.action == r.action && p.command == r.command)
-            })
-            .collect();
-        if !others.is_empty() {
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                format!("Or instead, for cause {}", app.why.cause + 1),
-                theme.header(),
-            )));
-            for r in others {
-                remedy_lines(&mut lines, "  - ".into(), r);
+            ))),
+            Item::Processes => process_blocks(&mut lines, app, theme, body.width),
+            Item::Remedy { lead, remedy } => {
+                let lead = match lead {
+                    Lead::Step(n) => format!("  {n}. "),
+                    Lead::Bullet => "  - ".to_string(),
+                };
+                remedy_lines(&mut lines, lead, remedy, app, theme, body.width);
+            }
+            Item::Note(n) => {
+                lines.push(Line::from(Span::styled(format!("  - {n}"), theme.dim())));
             }
         }
-    }
-    for n in &d.notes {
-        lines.push(Line::from(Span::styled(format!("note: {n}"), theme.dim())));
     }
     // A newly picked cause starts from the top (why_move resets the scroll) and is scrolled
     // into view if it lies below; paging away from it is left alone. Lines are counted before
@@ -292,6 +176,85 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
         body,
     );
+}
+
+/// "▶ 1. [blocks] nginx (pid 4711) listens on 0.0.0.0:80", coloured by what holds the port.
+fn cause_line(index: usize, c: &Cause, sel: bool, theme: &Theme) -> Line<'static> {
+    let tag_style = if c.blocks { theme.bad() } else { theme.dim() };
+    let style = match c.kind {
+        CauseKind::Outgoing => theme.class_style(crate::analyze::portmap::PortClass::Outgoing),
+        CauseKind::Listener => theme.class_style(crate::analyze::portmap::PortClass::Listener),
+        _ => ratatui::style::Style::default(),
+    };
+    Line::from(vec![
+        Span::styled(
+            format!("{} {}. ", if sel { "▶" } else { " " }, index + 1),
+            if sel { theme.selected() } else { theme.dim() },
+        ),
+        Span::styled(format!("[{}] ", cause_tag(c)), tag_style),
+        Span::styled(
+            c.summary.clone(),
+            if sel {
+                style.add_modifier(Modifier::BOLD)
+            } else {
+                style
+            },
+        ),
+    ])
+}
+
+/// A remedy: its text, the key that runs it here, its command (clipped, never wrapped: `c`
+/// shows every command whole) or the change to make, and what else it breaks.
+fn remedy_lines(
+    lines: &mut Vec<Line<'static>>,
+    lead: String,
+    r: &Remedy,
+    app: &App,
+    theme: &Theme,
+    width: u16,
+) {
+    let key = |c: Command| app.keymap.label(c);
+    lines.push(Line::from(format!("{lead}{}", r.text)));
+    let pad = " ".repeat(lead.chars().count());
+    let mut how = Vec::new();
+    let cmd = match r.key.as_deref() {
+        Some("K") => Some(Command::Kill),
+        Some("D") => Some(Command::CloseConn),
+        Some("R") => Some(Command::Reserve),
+        _ => None,
+    };
+    if let Some(cmd) = cmd {
+        how.push(Span::styled(
+            format!("{pad}press {}", key(cmd)),
+            theme.key(),
+        ));
+    }
+    let lead = if how.is_empty() {
+        pad.clone()
+    } else {
+        "  · ".into()
+    };
+    if let Some(c) = &r.change {
+        how.push(Span::styled(format!("{lead}change: {c}"), theme.warn()));
+    } else if !r.command.is_empty() {
+        // Pasted wrapped, a command is another command: what does not fit is clipped.
+        let used: usize =
+            how.iter().map(|s: &Span| s.width()).sum::<usize>() + lead.chars().count() + 2;
+        let room = usize::from(width).saturating_sub(used);
+        how.push(Span::styled(
+            format!("{lead}$ {}", super::copyblock::clip(&r.command, 0, room)),
+            theme.dim(),
+        ));
+    }
+    if !how.is_empty() {
+        lines.push(Line::from(how));
+    }
+    if let Some(w) = &r.warning {
+        lines.push(Line::from(Span::styled(
+            format!("{pad}warning: {}", crate::escape::escape_line(w)),
+            theme.warn(),
+        )));
+    }
 }
 
 /// The holders' processes (the first [`WHY_SHOWN`]): who they are, what supervises them and how
