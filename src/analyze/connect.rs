@@ -1,0 +1,323 @@
+//! Why connect() fails with EADDRNOTAVAIL: the ephemeral ports toward one destination, the
+//! kernel's way.
+//!
+//! A connection's local port only has to make its 4-tuple unique, so exhaustion is per
+//! destination (source address, destination address and port): one pool of clients can use
+//! every port toward 127.0.0.1:5432 while 127.0.0.1:6432 still connects. connect() picks from
+//! `ip_local_port_range`, skips `ip_local_reserved_ports`, never shares a port that bind() holds
+//! (listeners, bound sockets: their bind bucket is not connect()'s), and skips ports already
+//! used toward that destination, TIME_WAIT included unless `tcp_tw_reuse` lets it take one over
+//! (1: any outgoing connection, 2: loopback only; both with timestamps, and only after a second
+//! in TIME_WAIT). `check`'s old "100 of 100 ephemeral ports usable" measured the range, not use.
+//!
+//! Limits, said where they matter: a client that bound port 0 explicitly holds its port from
+//! every destination, but the socket tables cannot tell it from connect()'s own choice (both
+//! are "autobound"); a socket's own IP_LOCAL_PORT_RANGE (Linux 6.3+) is in no table.
+
+use crate::model::{Owner, Proto, Snapshot, Socket, State, Sysctls};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Share of usable ports in use from which a destination is at risk.
+pub const AT_RISK_SHARE: f64 = 0.8;
+/// How long a TIME_WAIT holds its port (TCP_TIMEWAIT_LEN): what a rate is measured against.
+pub const TIME_WAIT_SECS: u64 = 60;
+/// Processes named per destination.
+pub const TOP_HOLDERS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectVerdict {
+    /// No port left: connect() fails with EADDRNOTAVAIL now.
+    Exhausted,
+    /// At least [`AT_RISK_SHARE`] of the usable ports are in use, or the measured rate runs out
+    /// within one TIME_WAIT period.
+    AtRisk,
+    Ok,
+}
+
+impl ConnectVerdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectVerdict::Exhausted => "EXHAUSTED",
+            ConnectVerdict::AtRisk => "AT RISK",
+            ConnectVerdict::Ok => "OK",
+        }
+    }
+}
+
+/// A process holding ports toward the destination, with how many.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortHolder {
+    pub owner: Option<Arc<Owner>>,
+    /// TIME_WAIT sockets have no process; nor do sockets whose owner is hidden.
+    pub label: String,
+    pub ports: usize,
+}
+
+/// The ephemeral ports toward one destination from one source address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortUse {
+    pub source: IpAddr,
+    pub dest: IpAddr,
+    pub dest_port: u16,
+    /// `ip_local_port_range`.
+    pub range: [u16; 2],
+    pub range_size: usize,
+    /// Reserved ports inside the range (connect() skips them).
+    pub reserved: usize,
+    /// Ports of the range that bind() holds (listeners, bound sockets): never connect()'s.
+    pub bound: usize,
+    /// What connect() may pick from toward any destination: range - reserved - bound.
+    pub usable: usize,
+    /// Ports of `usable` in use toward this destination.
+    pub in_use: usize,
+    /// `in_use` by socket state, as `ss` names states.
+    pub by_state: BTreeMap<String, usize>,
+    /// TIME_WAIT sockets toward the destination that `tcp_tw_reuse` lets connect() take over.
+    pub tw_reusable: usize,
+    /// TIME_WAIT sockets it does not (what `tcp_tw_reuse=1` would give back).
+    pub tw_blocking: usize,
+    /// `usable - in_use + tw_reusable`: what the next connect() can still get.
+    pub available: usize,
+    pub tcp_tw_reuse: Option<u8>,
+    pub holders: Vec<PortHolder>,
+    pub verdict: ConnectVerdict,
+    /// New connections per second toward it, from two looks (`--sample`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// At that rate, seconds until no port is left (when that is within a TIME_WAIT period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exhausted_in_s: Option<u64>,
+}
+
+impl PortUse {
+    /// In use as a share of usable (1.0 when nothing is usable).
+    pub fn share(&self) -> f64 {
+        if self.usable == 0 {
+            1.0
+        } else {
+            (self.usable - self.available.min(self.usable)) as f64 / self.usable as f64
+        }
+    }
+
+    /// Puts in a rate measured by the caller (new connections toward the destination over an
+    /// interval) and what it foretells.
+    pub fn with_rate(mut self, new_connections: usize, interval_s: f64) -> PortUse {
+        if interval_s <= 0.0 {
+            return self;
+        }
+        let rate = new_connections as f64 / interval_s;
+        self.rate_per_s = Some(rate);
+        // Ports come back only after a TIME_WAIT: within that period what is left is all
+        // there is, so at `rate` it lasts `available / rate` seconds.
+        if rate > 0.0 && self.available > 0 {
+            let secs = (self.available as f64 / rate).ceil() as u64;
+            if secs <= TIME_WAIT_SECS {
+                self.exhausted_in_s = Some(secs);
+                if self.verdict == ConnectVerdict::Ok {
+                    self.verdict = ConnectVerdict::AtRisk;
+                }
+            }
+        }
+        self
+    }
+}
+
+/// Whether a socket's port came from bind() (its bucket is bind's: connect() never shares it).
+/// A TIME_WAIT or request socket says nothing; a connection the kernel numbered is connect()'s
+/// unless the snapshot could not tell (read from /proc: no bind-lock mark).
+fn bound_by_bind(s: &Socket, marks_known: bool) -> bool {
+    match s.state {
+        State::Listen | State::BoundInactive => true,
+        State::TimeWait | State::SynRecv => false,
+        _ => marks_known && s.inode != 0 && !s.autobound,
+    }
+}
+
+fn unmapped(a: IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Whether `tcp_tw_reuse` lets connect() take over this TIME_WAIT: 1 for any destination,
+/// 2 for loopback only; and only after it has been in TIME_WAIT for a second.
+fn tw_reusable(s: &Socket, tw_reuse: Option<u8>) -> bool {
+    let old_enough = s
+        .expires_ms
+        .is_none_or(|left| u64::from(left) < (TIME_WAIT_SECS - 1) * 1000);
+    let allowed = match tw_reuse {
+        Some(1) => true,
+        Some(2) => unmapped(s.local_addr).is_loopback() && unmapped(s.remote_addr).is_loopback(),
+        _ => false,
+    };
+    allowed && old_enough
+}
+
+/// The ports of the range connect() can never pick: reserved, or held by bind().
+struct Closed {
+    reserved: usize,
+    bound: BTreeSet<u16>,
+}
+
+fn closed(snap: &Snapshot) -> Closed {
+    let sys = &snap.sysctl;
+    let (lo, hi) = sys.ephemeral();
+    let marks_known = snap.source == crate::model::Source::Netlink;
+    let bound = snap
+        .sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp && (lo..=hi).contains(&s.local_port))
+        .filter(|s| !sys.ip_local_reserved_ports.contains(s.local_port))
+        .filter(|s| bound_by_bind(s, marks_known))
+        .map(|s| s.local_port)
+        .collect();
+    Closed {
+        reserved: (lo..=hi)
+            .filter(|p| sys.ip_local_reserved_ports.contains(*p))
+            .count(),
+        bound,
+    }
+}
+
+/// Every destination local clients connect to, busiest first (by share of usable ports), at
+/// most `limit`.
+pub fn destinations(snap: &Snapshot, limit: usize) -> Vec<PortUse> {
+    let closed = closed(snap);
+    let mut by_dest: HashMap<(IpAddr, IpAddr, u16), Vec<&Socket>> = HashMap::new();
+    for s in outgoing(snap, &closed) {
+        by_dest
+            .entry((unmapped(s.local_addr), unmapped(s.remote_addr), s.remote_port))
+            .or_default()
+            .push(s);
+    }
+    let mut out: Vec<PortUse> = by_dest
+        .into_iter()
+        .map(|((src, dst, port), socks)| use_of(snap, &closed, src, dst, port, &socks))
+        .collect();
+    out.sort_by(|a, b| {
+        b.share()
+            .total_cmp(&a.share())
+            .then(b.in_use.cmp(&a.in_use))
+            .then((a.dest, a.dest_port, a.source).cmp(&(b.dest, b.dest_port, b.source)))
+    });
+    out.truncate(limit);
+    out
+}
+
+/// The use toward `dest` (every port when `port` is `None`), one entry per source address and
+/// destination port, busiest first. A destination nothing connects to yet gets one entry with
+/// nothing in use, from the unspecified source.
+pub fn toward(snap: &Snapshot, dest: IpAddr, port: Option<u16>) -> Vec<PortUse> {
+    let dest = unmapped(dest);
+    let mut found: Vec<PortUse> = destinations(snap, usize::MAX)
+        .into_iter()
+        .filter(|u| u.dest == dest && port.is_none_or(|p| p == u.dest_port))
+        .collect();
+    if found.is_empty() {
+        let closed = closed(snap);
+        let src = if dest.is_ipv4() {
+            IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+        };
+        found.push(use_of(snap, &closed, src, dest, port.unwrap_or(0), &[]));
+    }
+    found
+}
+
+/// Connections whose local port connect() picked from the range (the ones that use it up).
+fn outgoing<'s>(snap: &'s Snapshot, closed: &Closed) -> impl Iterator<Item = &'s Socket> {
+    let sys = &snap.sysctl;
+    let (lo, hi) = sys.ephemeral();
+    snap.sockets.iter().filter(move |s| {
+        s.proto == Proto::Tcp
+            && s.remote_port != 0
+            && !matches!(s.state, State::Listen | State::BoundInactive | State::SynRecv)
+            && (lo..=hi).contains(&s.local_port)
+            && !sys.ip_local_reserved_ports.contains(s.local_port)
+            && !closed.bound.contains(&s.local_port)
+    })
+}
+
+fn use_of(
+    snap: &Snapshot,
+    closed: &Closed,
+    source: IpAddr,
+    dest: IpAddr,
+    dest_port: u16,
+    socks: &[&Socket],
+) -> PortUse {
+    let sys: &Sysctls = &snap.sysctl;
+    let (lo, hi) = sys.ephemeral();
+    let range_size = usize::from(hi.saturating_sub(lo)) + 1;
+    let usable = range_size.saturating_sub(closed.reserved + closed.bound.len());
+    let ports: BTreeSet<u16> = socks.iter().map(|s| s.local_port).collect();
+    let in_use = ports.len();
+    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut tw_reusable_n, mut tw_blocking) = (0, 0);
+    let mut counts: HashMap<String, (Option<Arc<Owner>>, usize)> = HashMap::new();
+    for s in socks {
+        *by_state.entry(s.state.ss_name().to_string()).or_default() += 1;
+        if s.state == State::TimeWait {
+            if tw_reusable(s, sys.tcp_tw_reuse) {
+                tw_reusable_n += 1;
+            } else {
+                tw_blocking += 1;
+            }
+        }
+        let (label, owner) = match s.owners.first() {
+            Some(o) => (o.label(), Some(Arc::clone(o))),
+            None if s.state == State::TimeWait => ("TIME_WAIT (no process)".to_string(), None),
+            None => ("a process portscope cannot see".to_string(), None),
+        };
+        counts.entry(label).or_insert((owner, 0)).1 += 1;
+    }
+    let mut holders: Vec<PortHolder> = counts
+        .into_iter()
+        .map(|(label, (owner, ports))| PortHolder {
+            owner,
+            label,
+            ports,
+        })
+        .collect();
+    holders.sort_by(|a, b| b.ports.cmp(&a.ports).then(a.label.cmp(&b.label)));
+    holders.truncate(TOP_HOLDERS);
+    let available = usable.saturating_sub(in_use) + tw_reusable_n;
+    let verdict = if available == 0 {
+        ConnectVerdict::Exhausted
+    } else if usable > 0 && (usable - available.min(usable)) as f64 >= AT_RISK_SHARE * usable as f64
+    {
+        ConnectVerdict::AtRisk
+    } else {
+        ConnectVerdict::Ok
+    };
+    PortUse {
+        source,
+        dest,
+        dest_port,
+        range: sys.ip_local_port_range,
+        range_size,
+        reserved: closed.reserved,
+        bound: closed.bound.len(),
+        usable,
+        in_use,
+        by_state,
+        tw_reusable: tw_reusable_n,
+        tw_blocking,
+        available,
+        tcp_tw_reuse: sys.tcp_tw_reuse,
+        holders,
+        verdict,
+        rate_per_s: None,
+        exhausted_in_s: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "connect_tests.rs"]
+mod tests;
