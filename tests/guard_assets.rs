@@ -33,6 +33,9 @@ fn alert_rules_use_only_metrics_portscope_writes() {
     )
     .expect("config");
     std::fs::create_dir_all(dir.path().join("root/etc/sysctl.d")).expect("mkdir");
+    // A client connection, so the per-destination port metrics have a destination.
+    let server = tcp_listen("127.0.0.1:0");
+    let _client = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
     let (code, prom, err) = run(portscope()
         .arg("--config")
         .arg(dir.path().join("config.toml"))

@@ -187,11 +187,20 @@ fn closed(snap: &Snapshot) -> Closed {
 /// Every destination local clients connect to, busiest first (by share of usable ports), at
 /// most `limit`.
 pub fn destinations(snap: &Snapshot, limit: usize) -> Vec<PortUse> {
+    destinations_on(snap, None, limit)
+}
+
+/// As [`destinations`], only those on port `port` (`why PORT` asks this on every tick).
+pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<PortUse> {
     let closed = closed(snap);
     let mut by_dest: HashMap<(IpAddr, IpAddr, u16), Vec<&Socket>> = HashMap::new();
-    for s in outgoing(snap, &closed) {
+    for s in outgoing(snap, &closed).filter(|s| port.is_none_or(|p| p == s.remote_port)) {
         by_dest
-            .entry((unmapped(s.local_addr), unmapped(s.remote_addr), s.remote_port))
+            .entry((
+                unmapped(s.local_addr),
+                unmapped(s.remote_addr),
+                s.remote_port,
+            ))
             .or_default()
             .push(s);
     }
@@ -214,9 +223,9 @@ pub fn destinations(snap: &Snapshot, limit: usize) -> Vec<PortUse> {
 /// nothing in use, from the unspecified source.
 pub fn toward(snap: &Snapshot, dest: IpAddr, port: Option<u16>) -> Vec<PortUse> {
     let dest = unmapped(dest);
-    let mut found: Vec<PortUse> = destinations(snap, usize::MAX)
+    let mut found: Vec<PortUse> = destinations_on(snap, port, usize::MAX)
         .into_iter()
-        .filter(|u| u.dest == dest && port.is_none_or(|p| p == u.dest_port))
+        .filter(|u| u.dest == dest)
         .collect();
     if found.is_empty() {
         let closed = closed(snap);
@@ -237,7 +246,10 @@ fn outgoing<'s>(snap: &'s Snapshot, closed: &Closed) -> impl Iterator<Item = &'s
     snap.sockets.iter().filter(move |s| {
         s.proto == Proto::Tcp
             && s.remote_port != 0
-            && !matches!(s.state, State::Listen | State::BoundInactive | State::SynRecv)
+            && !matches!(
+                s.state,
+                State::Listen | State::BoundInactive | State::SynRecv
+            )
             && (lo..=hi).contains(&s.local_port)
             && !sys.ip_local_reserved_ports.contains(s.local_port)
             && !closed.bound.contains(&s.local_port)

@@ -53,7 +53,10 @@ fn time_wait_counts_unless_tw_reuse_lets_connect_take_it() {
     // 2 (the default): loopback only, which this is.
     snap.sysctl.tcp_tw_reuse = Some(2);
     let u = &toward(&snap, dest, Some(5432))[0];
-    assert_eq!((u.tw_reusable, u.available, u.verdict), (10, 10, ConnectVerdict::Ok));
+    assert_eq!(
+        (u.tw_reusable, u.available, u.verdict),
+        (10, 10, ConnectVerdict::Ok)
+    );
     // Not in its first second of TIME_WAIT.
     snap.sockets[0].expires_ms = Some(59_800);
     assert_eq!(toward(&snap, dest, Some(5432))[0].tw_reusable, 9);
@@ -71,7 +74,10 @@ fn a_rate_that_runs_out_within_a_time_wait_is_at_risk() {
     let slow = toward(&snap, "127.0.0.1".parse().unwrap(), Some(5432))
         .remove(0)
         .with_rate(1, 60.0);
-    assert_eq!((slow.exhausted_in_s, slow.verdict), (None, ConnectVerdict::Ok));
+    assert_eq!(
+        (slow.exhausted_in_s, slow.verdict),
+        (None, ConnectVerdict::Ok)
+    );
 }
 
 #[test]
@@ -89,7 +95,10 @@ fn holders_are_counted_per_process() {
     let u = &toward(&snap, "127.0.0.1".parse().unwrap(), Some(5432))[0];
     let total: usize = u.holders.iter().map(|h| h.ports).sum();
     assert_eq!(total, 7);
-    assert_eq!((u.holders[0].label.as_str(), u.holders[0].ports), ("pgbouncer (pid 4711)", 6));
+    assert_eq!(
+        (u.holders[0].label.as_str(), u.holders[0].ports),
+        ("pgbouncer (pid 4711)", 6)
+    );
     assert!(u.holders.iter().any(|h| h.label.starts_with("TIME_WAIT")));
     assert_eq!(u.by_state.get("TIME-WAIT"), Some(&1));
 }

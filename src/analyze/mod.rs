@@ -1,9 +1,10 @@
 //! Pure analysis over a snapshot: no I/O, so every verdict can be tested from recorded data.
 
 pub mod across;
-pub mod connect;
 pub mod conn_groups;
 pub mod conn_sort;
+pub mod connect;
+pub mod connect_text;
 pub mod conns;
 pub mod guard;
 pub mod portmap;

@@ -23,6 +23,15 @@ pub struct ThresholdArgs {
     /// CRITICAL when fewer ephemeral ports than this are usable.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub ephemeral_crit: u32,
+    /// WARNING from this percentage of the busiest destination's usable local ports in use
+    /// (connect() to it fails at 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = 80,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub ephemeral_use_warn: u8,
+    /// CRITICAL from this percentage (and always when no port is left).
+    #[arg(long, value_name = "PERCENT", default_value_t = 95,
+          value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub ephemeral_use_crit: u8,
     /// Compare the reserved ports with the sysctl configuration below ROOT (a test tree, an
     /// image) instead of the host's files.
     #[arg(long, value_name = "ROOT")]
@@ -106,9 +115,17 @@ fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgErr
             warn: t.ephemeral_warn,
         });
     }
+    if t.ephemeral_use_crit < t.ephemeral_use_warn {
+        return Err(ArgError::Conflict(format!(
+            "--ephemeral-use-crit {} is below --ephemeral-use-warn {}",
+            t.ephemeral_use_crit, t.ephemeral_use_warn
+        )));
+    }
     Ok(Options {
         ephemeral_warn: t.ephemeral_warn,
         ephemeral_crit: t.ephemeral_crit,
+        ephemeral_use_warn: t.ephemeral_use_warn,
+        ephemeral_use_crit: t.ephemeral_use_crit,
         require_listening,
         host_checks: !t.no_host_checks,
     })

@@ -21,6 +21,7 @@ pub mod table;
 pub mod watch_cmd;
 mod why_allns;
 mod why_cmd;
+mod why_connect;
 pub mod why_process;
 pub mod why_text;
 
@@ -115,6 +116,11 @@ pub enum Command {
 pub struct WhyArgs {
     #[command(flatten)]
     pub bind: BindFlags,
+    /// Instead of a bind: why connect() to DST (127.0.0.1:5432, db:5432, or an address for
+    /// every port on it) fails with EADDRNOTAVAIL or soon will: the local ports toward it.
+    #[arg(long, value_name = "DST[:PORT]", value_parser = why_connect::parse_connect,
+          conflicts_with_all = ["proto", "addr", "user", "v6only", "reuseport", "freebind", "all_netns", "nat"])]
+    pub connect: Option<why_connect::ConnectTarget>,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,
@@ -142,7 +148,7 @@ pub struct BindFlags {
     /// The port the service wants to bind (1-65535), as operators write it: 8080, 8080/udp,
     /// :8080, 127.0.0.1:8080, [::1]:8080/tcp.
     #[arg(value_name = "PORT", value_parser = crate::target::parse_target)]
-    pub port: crate::target::Target,
+    pub port: Option<crate::target::Target>,
     /// tcp or udp (default: both are answered, the blocked one leads; `fix` acts on it).
     #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
     pub proto: Option<Proto>,
@@ -414,7 +420,10 @@ pub fn run(cli: Cli) -> CliResult {
     }
     match cli.command {
         Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
-        Some(Command::Why(args)) => out::finish(why_cmd::run(&args, &netns)),
+        Some(Command::Why(args)) => out::finish(match &args.connect {
+            Some(dst) => why_connect::run(&args, dst, &netns),
+            None => why_cmd::run(&args, &netns),
+        }),
         Some(Command::Fix(args)) => out::finish(fix_cmd::run(&args, &netns)),
         Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
         Some(Command::Check(args)) => {

@@ -17,7 +17,12 @@ pub fn resolved(f: &BindFlags) -> Result<Resolved, ArgError> {
 }
 
 fn question(f: &BindFlags) -> Result<Question, ArgError> {
-    let proto = match (f.port.proto, f.proto) {
+    let Some(target) = f.port else {
+        return Err(ArgError::Conflict(
+            "name the PORT the service binds (or --connect DST:PORT for connect())".into(),
+        ));
+    };
+    let proto = match (target.proto, f.proto) {
         (Some(a), Some(b)) if a != b => {
             return Err(ArgError::Conflict(format!(
                 "PORT says {a} and --proto {b}: name one"
@@ -25,7 +30,7 @@ fn question(f: &BindFlags) -> Result<Question, ArgError> {
         }
         (a, b) => a.or(b),
     };
-    let addrs = match (f.port.addr, f.addr.as_ref()) {
+    let addrs = match (target.addr, f.addr.as_ref()) {
         (Some(a), Some(b)) if b.0 != [a] => {
             return Err(ArgError::Conflict(format!(
                 "PORT names address {a} and --addr {}: name one",
@@ -37,7 +42,7 @@ fn question(f: &BindFlags) -> Result<Question, ArgError> {
         (None, None) => Vec::new(),
     };
     Ok(Question {
-        port: f.port.port,
+        port: target.port,
         proto,
         addrs,
         v6only: f.v6only,

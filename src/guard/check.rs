@@ -124,6 +124,12 @@ pub struct Figures {
     /// Ports in one list and not the other.
     pub drift_ports: u32,
     pub listeners_at_risk: u32,
+    /// Local ports in use toward the busiest destination, of how many connect() may use.
+    pub ephemeral_in_use: u32,
+    pub ephemeral_use_usable: u32,
+    /// The busiest destination ("127.0.0.1:5432"), when local clients connect anywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ephemeral_busiest: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,6 +145,8 @@ pub struct Report {
     pub figures: Figures,
     pub ephemeral_warn: u32,
     pub ephemeral_crit: u32,
+    pub ephemeral_use_warn: u8,
+    pub ephemeral_use_crit: u8,
 }
 
 /// Settings of one run.
@@ -146,6 +154,10 @@ pub struct Report {
 pub struct Options {
     pub ephemeral_warn: u32,
     pub ephemeral_crit: u32,
+    /// WARNING / CRITICAL from this percentage of the busiest destination's usable local
+    /// ports in use (connect() fails at 100).
+    pub ephemeral_use_warn: u8,
+    pub ephemeral_use_crit: u8,
     /// A declared port nobody listens on is CRITICAL (service monitoring), not judged by the
     /// port alone (guarding).
     pub require_listening: bool,
@@ -158,6 +170,8 @@ impl Default for Options {
         Options {
             ephemeral_warn: crate::reserve::plan::LOW_USABLE_PORTS,
             ephemeral_crit: 1000,
+            ephemeral_use_warn: 80,
+            ephemeral_use_crit: 95,
             require_listening: false,
             host_checks: true,
         }
@@ -301,6 +315,8 @@ pub fn evaluate(
         figures,
         ephemeral_warn: opts.ephemeral_warn,
         ephemeral_crit: opts.ephemeral_crit,
+        ephemeral_use_warn: opts.ephemeral_use_warn,
+        ephemeral_use_crit: opts.ephemeral_use_crit,
     }
 }
 

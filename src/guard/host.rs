@@ -63,6 +63,8 @@ pub fn host_checks(
             opts.ephemeral_crit
         ),
     );
+    let (status, text) = ephemeral_use(snap, opts, figures);
+    add("ephemeral_use", status, text);
     match boot {
         BootConfig::NotApplicable(why) => {
             add("drift", Status::Ok, format!("not compared: {why}"));
@@ -140,4 +142,44 @@ pub fn host_checks(
         ),
     );
     out
+}
+
+/// The busiest destination's local ports: what decides whether the next connect() fails,
+/// which the range's size alone does not say (a pool can use a whole range toward one
+/// database while the range looks roomy).
+fn ephemeral_use(snap: &Snapshot, opts: &Options, figures: &mut Figures) -> (Status, String) {
+    use crate::analyze::connect::{ConnectVerdict, destinations};
+    let Some(u) = destinations(snap, 1).into_iter().next() else {
+        return (
+            Status::Ok,
+            "no outgoing connection uses an ephemeral port".to_string(),
+        );
+    };
+    let in_use = u.usable - u.available.min(u.usable);
+    let dst = crate::model::fmt_endpoint(u.dest, u.dest_port);
+    figures.ephemeral_in_use = u32::try_from(in_use).unwrap_or(u32::MAX);
+    figures.ephemeral_use_usable = u32::try_from(u.usable).unwrap_or(u32::MAX);
+    figures.ephemeral_busiest = Some(dst.clone());
+    let pct = u.share() * 100.0;
+    let status =
+        if u.verdict == ConnectVerdict::Exhausted || pct >= f64::from(opts.ephemeral_use_crit) {
+            Status::Critical
+        } else if pct >= f64::from(opts.ephemeral_use_warn) {
+            Status::Warning
+        } else {
+            Status::Ok
+        };
+    let fails = if u.verdict == ConnectVerdict::Exhausted {
+        format!(": connect() to it fails with EADDRNOTAVAIL (see portscope why --connect {dst})")
+    } else {
+        String::new()
+    };
+    (
+        status,
+        format!(
+            "busiest destination {dst}: {in_use} of {} usable local ports in use ({pct:.0}%; \
+             warn at {}%, critical at {}%){fails}",
+            u.usable, opts.ephemeral_use_warn, opts.ephemeral_use_crit
+        ),
+    )
 }

@@ -50,6 +50,9 @@ impl Writer {
 
 /// The TCP and UDP states whose series always exist (zero or not), so alerts and graphs see a
 /// stable set.
+/// Destinations exported by `portscope_ephemeral_ports_in_use`.
+const BUSIEST: usize = 3;
+
 fn states_for(proto: Proto) -> Vec<State> {
     match proto {
         Proto::Tcp => State::ALL
@@ -175,6 +178,34 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
             &[],
             f64::from(f.ephemeral_usable),
         );
+        // Bounded labels: the busiest few destinations by rank, never one series per
+        // destination a client ever used.
+        let busiest = crate::analyze::connect::destinations(snap, BUSIEST);
+        if !busiest.is_empty() {
+            w.family(
+                "portscope_ephemeral_ports_in_use",
+                "Local ports in use toward each of the busiest destinations (connect() fails when it reaches portscope_ephemeral_ports_connect_usable).",
+            );
+            for (i, u) in busiest.iter().enumerate() {
+                let rank = (i + 1).to_string();
+                let dst = crate::model::fmt_endpoint(u.dest, u.dest_port);
+                let in_use = u.usable - u.available.min(u.usable);
+                w.sample(
+                    "portscope_ephemeral_ports_in_use",
+                    &[("rank", &rank), ("destination", &dst)],
+                    in_use as f64,
+                );
+            }
+            w.family(
+                "portscope_ephemeral_ports_connect_usable",
+                "Local ports connect() may use toward any destination (range minus reserved minus ports bind() holds).",
+            );
+            w.sample(
+                "portscope_ephemeral_ports_connect_usable",
+                &[],
+                busiest[0].usable as f64,
+            );
+        }
         w.family(
             "portscope_listeners_at_risk",
             "Listeners inside the ephemeral range whose port is not reserved.",

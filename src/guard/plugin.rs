@@ -116,6 +116,16 @@ pub fn perfdata(r: &Report) -> String {
             f.reserved_ports,
             f.listeners_at_risk
         ));
+        if f.ephemeral_use_usable > 0 {
+            let at = |pct: u8| (u64::from(f.ephemeral_use_usable) * u64::from(pct)).div_ceil(100);
+            out.push_str(&format!(
+                " ephemeral_in_use={};{};{};0;{}",
+                f.ephemeral_in_use,
+                at(r.ephemeral_use_warn),
+                at(r.ephemeral_use_crit),
+                f.ephemeral_use_usable
+            ));
+        }
         if let Some(d) = f.drift {
             out.push_str(&format!(" drift={};1", u8::from(d)));
         }

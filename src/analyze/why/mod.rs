@@ -4,6 +4,7 @@
 
 pub mod cause;
 pub mod conflict;
+mod destination;
 mod explain;
 pub mod group;
 #[cfg(test)]
@@ -214,6 +215,10 @@ pub struct Diagnosis {
     /// Sockets sharing the port (SO_REUSEPORT groups, UDP sockets bound together).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reuseport_groups: Vec<ReuseGroup>,
+    /// Destinations on this port whose clients have run out of local ports (or soon will):
+    /// what the operator's "cannot connect" really is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub connect: Vec<crate::analyze::connect::PortUse>,
 }
 
 /// Another answer to the question, in a line.
@@ -419,7 +424,19 @@ pub fn diagnose(
     let mut plan = plan;
     loss::warn(&mut plan, &mut causes, &holders, ctx);
     group::order_plan(&mut plan, &causes, &groups);
+    let connect = if req.proto == Proto::Tcp {
+        destination::short_of_ports(snap, port)
+    } else {
+        Vec::new()
+    };
+    let mut explanation = explanation;
+    destination::lead(&connect, &mut explanation, &mut plan, &causes, &mut notes);
     let mut remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
+    if !connect.is_empty() {
+        // What to do is give the clients ports back, never stop what they connect to.
+        remedies = destination::remedies(&connect, snap);
+        remedies.extend(plan.iter().cloned());
+    }
     if verdict == Verdict::Free {
         // No plan runs for a free port; removing a stale member is still what to do.
         let stale = group::stale_remedies(&causes, &groups);
@@ -441,5 +458,6 @@ pub fn diagnose(
         options: req.opts,
         also: Vec::new(),
         reuseport_groups: groups,
+        connect,
     }
 }

@@ -23,6 +23,9 @@ pub enum RemedyKind {
     Freebind,
     SeeOwner,
     StartService,
+    /// Give clients back local ports toward a destination (pool, more addresses, wider range,
+    /// tcp_tw_reuse): the fix when connect() ran out, not bind().
+    EphemeralPorts,
 }
 
 impl RemedyKind {
@@ -45,6 +48,7 @@ impl RemedyKind {
             RemedyKind::Freebind => "freebind",
             RemedyKind::SeeOwner => "see_owner",
             RemedyKind::StartService => "start_service",
+            RemedyKind::EphemeralPorts => "ephemeral_ports",
         }
     }
 }
@@ -85,6 +89,7 @@ mod tests {
             RemedyKind::Freebind,
             RemedyKind::SeeOwner,
             RemedyKind::StartService,
+            RemedyKind::EphemeralPorts,
         ] {
             let json = serde_json::to_string(&k).unwrap();
             assert_eq!(json, format!("\"{k}\""));

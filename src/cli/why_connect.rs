@@ -1,0 +1,214 @@
+//! `portscope why --connect DST[:PORT]`: why connect() to a destination fails with
+//! EADDRNOTAVAIL (or soon will): its local ports, per destination, the kernel's way.
+
+use super::{CliResult, WhyArgs, collect_for_cli, wrap};
+use crate::analyze::connect::{ConnectVerdict, PortUse, toward};
+use crate::analyze::connect_text as text;
+use crate::collect::{CollectOptions, NetnsTarget};
+use crate::model::Snapshot;
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+/// `--connect` as typed: the destination's addresses (a name may stand for several) and its
+/// port, if one was named.
+#[derive(Debug, Clone)]
+pub struct ConnectTarget {
+    pub addrs: Vec<IpAddr>,
+    pub port: Option<u16>,
+}
+
+/// `127.0.0.1:5432`, `[::1]:5432`, `db:5432` (a name in /etc/hosts), or an address alone.
+pub fn parse_connect(s: &str) -> Result<ConnectTarget, String> {
+    if let Ok(t) = crate::target::parse_target(s)
+        && let Some(a) = t.addr
+    {
+        return Ok(ConnectTarget {
+            addrs: vec![a],
+            port: Some(t.port),
+        });
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && !h.is_empty() => (
+            h,
+            Some(crate::analyze::why::parse_service_port(p).map_err(|e| e.to_string())?),
+        ),
+        _ => (s, None),
+    };
+    let addrs = crate::addr::service_addresses(host).map_err(|e| e.to_string())?;
+    Ok(ConnectTarget { addrs, port })
+}
+
+pub fn run(args: &WhyArgs, target: &ConnectTarget, netns: &NetnsTarget) -> CliResult {
+    let opts = CollectOptions {
+        netns: netns.clone(),
+        ..CollectOptions::default()
+    };
+    let mut snap = collect_for_cli(&opts)?;
+    let mut uses = uses(&snap, target);
+    if let Some(interval) = args.sample {
+        // Two looks: connections toward the destination that are new in the second.
+        let before = connection_ids(&snap, target);
+        std::thread::sleep(interval);
+        snap = collect_for_cli(&opts)?;
+        let after = connection_ids(&snap, target);
+        let secs = interval.as_secs_f64();
+        uses = self::uses(&snap, target)
+            .into_iter()
+            .map(|u| {
+                let new = after
+                    .iter()
+                    .filter(|(d, p, _)| *d == u.dest && *p == u.dest_port)
+                    .filter(|id| !before.contains(id))
+                    .count();
+                u.with_rate(new, secs)
+            })
+            .collect();
+    }
+    let recycle = tw_recycle_settings();
+    let exhausted = uses.iter().any(|u| u.verdict == ConnectVerdict::Exhausted);
+    if args.json {
+        let remedies: Vec<Vec<String>> = uses.iter().map(|u| text::remedies(u, &snap)).collect();
+        let v = serde_json::json!({
+            "connect": uses,
+            "remedies": remedies,
+            "notes": text::limits(),
+            "tcp_tw_recycle_set_in": recycle,
+        });
+        super::out::print_json(&v);
+    } else {
+        super::out::print(&render(&uses, &snap, &recycle, args.all));
+    }
+    Ok(if exhausted {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn uses(snap: &Snapshot, target: &ConnectTarget) -> Vec<PortUse> {
+    let mut out: Vec<PortUse> = target
+        .addrs
+        .iter()
+        .flat_map(|a| toward(snap, *a, target.port))
+        .collect();
+    out.sort_by(|a, b| b.share().total_cmp(&a.share()));
+    out
+}
+
+type ConnId = (IpAddr, u16, (u16, u64, u64));
+
+/// Each connection toward the target: its destination and what tells it from a later one
+/// on the same port (the socket's inode and cookie).
+fn connection_ids(snap: &Snapshot, target: &ConnectTarget) -> HashSet<ConnId> {
+    let unmapped = |a: IpAddr| match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    };
+    snap.sockets
+        .iter()
+        .filter(|s| s.proto == crate::model::Proto::Tcp && s.remote_port != 0)
+        .filter(|s| {
+            target
+                .addrs
+                .iter()
+                .any(|a| unmapped(*a) == unmapped(s.remote_addr))
+        })
+        .filter(|s| target.port.is_none_or(|p| p == s.remote_port))
+        .map(|s| {
+            (
+                unmapped(s.remote_addr),
+                s.remote_port,
+                (s.local_port, s.inode, s.cookie),
+            )
+        })
+        .collect()
+}
+
+/// Files that still set `net.ipv4.tcp_tw_recycle` (gone since Linux 4.12: sysctl fails on it).
+fn tw_recycle_settings() -> Vec<String> {
+    let layout = crate::reserve::sysctld::SysctlLayout::system();
+    crate::reserve::sysctld::effective_files(&layout)
+        .into_iter()
+        .filter(|f| {
+            crate::safefs::read_text(f, crate::safefs::Links::Follow, 1 << 20).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim_start();
+                    !l.starts_with('#') && !l.starts_with(';') && l.contains("tcp_tw_recycle")
+                })
+            })
+        })
+        .map(|f| f.display().to_string())
+        .collect()
+}
+
+fn render(uses: &[PortUse], snap: &Snapshot, recycle: &[String], all: bool) -> String {
+    let mut o = String::new();
+    let shown = if all { uses.len() } else { uses.len().min(3) };
+    for (i, u) in uses.iter().take(shown).enumerate() {
+        if i > 0 {
+            o.push('\n');
+        }
+        o.push_str(&format!(
+            "{}  connect() to {} from {}\n",
+            u.verdict.label(),
+            text::dest_words(u),
+            u.source
+        ));
+        o.push_str(&wrap(&text::summary(u), 80, ""));
+        o.push_str(&wrap(
+            &format!(
+                "in use {} of {} usable ports ({})",
+                u.usable - u.available.min(u.usable),
+                u.usable,
+                text::range_words(u)
+            ),
+            80,
+            "  ",
+        ));
+        if !u.by_state.is_empty() {
+            let states: Vec<String> = u.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            o.push_str(&format!("  by state: {}\n", states.join(", ")));
+        }
+        o.push_str(&wrap(&text::tw_words(u), 80, "  "));
+        for h in &u.holders {
+            o.push_str(&format!("  {:>6} ports  {}\n", h.ports, h.label));
+        }
+        if let Some(r) = u.rate_per_s {
+            o.push_str(&format!("  new connections: {r:.1} per second\n"));
+        }
+        if u.verdict != ConnectVerdict::Ok {
+            o.push_str("\nWhat to do\n");
+            for (n, r) in text::remedies(u, snap).iter().enumerate() {
+                match r.split_once(" $ ") {
+                    Some((what, cmd)) => {
+                        o.push_str(&wrap(what, 80, &format!("  {}. ", n + 1)));
+                        o.push_str(&format!("     $ {cmd}\n"));
+                    }
+                    None => o.push_str(&wrap(r, 80, &format!("  {}. ", n + 1))),
+                }
+            }
+        }
+    }
+    if uses.len() > shown {
+        o.push_str(&format!(
+            "\n... and {} more (--all lists them)\n",
+            uses.len() - shown
+        ));
+    }
+    o.push_str("\nNotes\n");
+    for f in recycle {
+        o.push_str(&wrap(
+            &format!(
+                "{f} sets net.ipv4.tcp_tw_recycle, removed in Linux 4.12 (it broke clients \
+                 behind NAT): delete that line"
+            ),
+            80,
+            "  - ",
+        ));
+    }
+    for n in text::limits() {
+        o.push_str(&wrap(&n, 80, "  - "));
+    }
+    o
+}
