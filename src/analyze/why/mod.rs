@@ -429,7 +429,6 @@ pub fn diagnose(
     } else {
         Vec::new()
     };
-    let mut explanation = explanation;
     destination::lead(&connect, &mut explanation, &mut plan, &causes, &mut notes);
     let mut remedies = explain::flat_remedies(&plan, &causes, req, ctx, at_risk, verdict);
     if !connect.is_empty() {
