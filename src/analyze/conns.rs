@@ -19,12 +19,14 @@ pub struct PortLoad {
     pub listening: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ConnSummary {
     pub by_state: Vec<(State, usize)>,
     /// Busiest service ports first (see `summarize`).
     pub by_port: Vec<PortLoad>,
     pub autobound: usize,
+    /// The destinations whose local ports are most used (connect() fails when one is full).
+    pub destinations: Vec<super::connect::PortUse>,
 }
 
 /// Counts per state, and the busy local ports.
@@ -37,6 +39,9 @@ pub struct ConnSummary {
 /// count: with IP_BIND_ADDRESS_NO_PORT or different remotes, many of them share one
 /// kernel-chosen port, which is the port allocator doing its job, not load on a service. A
 /// port is listed once it has at least one connection.
+/// Destinations the Connections view names.
+pub const BUSIEST_DESTINATIONS: usize = 3;
+
 pub fn summarize(snap: &Snapshot) -> ConnSummary {
     let mut states: BTreeMap<State, usize> = BTreeMap::new();
     let mut ports: rustc_hash::FxHashMap<(Proto, u16), PortLoad> = Default::default();
@@ -83,6 +88,7 @@ pub fn summarize(snap: &Snapshot) -> ConnSummary {
         by_state: states.into_iter().collect(),
         by_port,
         autobound,
+        destinations: super::connect::destinations(snap, BUSIEST_DESTINATIONS),
     }
 }
 

@@ -13,9 +13,24 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
     let busy = app.summary().by_port.len().min(3) as u16;
-    // Borders, the states line and the outgoing line, then one line per busy port.
-    let [summary, table_area] =
-        Layout::vertical([Constraint::Length(4 + busy), Constraint::Min(4)]).areas(area);
+    let dests = &app.summary().destinations;
+    // Borders, the states line and the outgoing line, then one line per busy port, then the
+    // busiest destinations under a line of their own.
+    // A quiet host gets one line (its busiest destination); one running short gets each of
+    // the busiest under a heading.
+    let short = dests
+        .iter()
+        .any(|u| u.verdict != crate::analyze::connect::ConnectVerdict::Ok);
+    let dest_lines = match (dests.is_empty(), short) {
+        (true, _) => 0,
+        (false, false) => 1,
+        (false, true) => 1 + dests.len() as u16,
+    };
+    let [summary, table_area] = Layout::vertical([
+        Constraint::Length(4 + busy + dest_lines),
+        Constraint::Min(4),
+    ])
+    .areas(area);
 
     let mut states: Vec<Span> = Vec::new();
     for (st, n) in &app.summary().by_state {
@@ -52,6 +67,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             if p.listening { "  (listener)" } else { "" }
         )));
     }
+    if short {
+        lines.push(Line::from(Span::styled(
+            "local ports toward the busiest destinations (full: connect() fails):",
+            theme.dim(),
+        )));
+        lines.extend(dests.iter().map(|u| destination_line("  ", u, theme)));
+    } else if let Some(u) = dests.first() {
+        lines.push(destination_line("busiest destination ", u, theme));
+    }
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()
@@ -62,4 +86,40 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     );
 
     super::conn_table::render(f, table_area, app, theme, snap);
+}
+
+/// "  127.0.0.1:5432  [████████░░] 80/100 AT RISK  pgbouncer (pid 4711) 80"
+fn destination_line(
+    lead: &str,
+    u: &crate::analyze::connect::PortUse,
+    theme: &Theme,
+) -> Line<'static> {
+    use crate::analyze::connect::ConnectVerdict;
+    const BAR: usize = 10;
+    let used = u.usable - u.available.min(u.usable);
+    let filled = ((u.share() * BAR as f64).round() as usize).min(BAR);
+    let style = match u.verdict {
+        ConnectVerdict::Exhausted => theme.bad(),
+        ConnectVerdict::AtRisk => theme.warn(),
+        ConnectVerdict::Ok => theme.good(),
+    };
+    let who = u
+        .holders
+        .first()
+        .map_or(String::new(), |h| format!("  {} {}", h.label, h.ports));
+    Line::from(vec![
+        // Rows under a heading line up; the one-line form needs no column.
+        Span::raw(format!(
+            "{lead}{:<w$} ",
+            crate::model::fmt_endpoint(u.dest, u.dest_port),
+            w = if lead.trim().is_empty() { 21 } else { 0 }
+        )),
+        Span::styled(
+            format!("[{}{}]", "█".repeat(filled), "░".repeat(BAR - filled)),
+            style,
+        ),
+        Span::raw(format!(" {used}/{} ", u.usable)),
+        Span::styled(u.verdict.label().to_string(), style),
+        Span::styled(who, theme.dim()),
+    ])
 }
