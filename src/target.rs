@@ -54,6 +54,53 @@ pub fn parse_target(t: &str) -> Result<Target, TargetError> {
     })
 }
 
+/// `--connect` as typed: the destination's addresses (a name may stand for several) and its
+/// port, if one was named.
+#[derive(Debug, Clone)]
+pub struct ConnectTarget {
+    pub addrs: Vec<IpAddr>,
+    pub port: Option<u16>,
+}
+
+impl ConnectTarget {
+    /// The destination as typed back: "127.0.0.1:5432", "127.0.0.1 (every port)".
+    pub fn words(&self) -> String {
+        let addrs: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|a| match self.port {
+                Some(p) => crate::model::fmt_endpoint(*a, p),
+                None => a.to_string(),
+            })
+            .collect();
+        match self.port {
+            Some(_) => addrs.join(", "),
+            None => format!("{} (every port)", addrs.join(", ")),
+        }
+    }
+}
+
+/// `127.0.0.1:5432`, `[::1]:5432`, `db:5432` (a name in /etc/hosts), or an address alone.
+pub fn parse_connect(s: &str) -> Result<ConnectTarget, String> {
+    if let Ok(t) = parse_target(s)
+        && let Some(a) = t.addr
+    {
+        return Ok(ConnectTarget {
+            addrs: vec![a],
+            port: Some(t.port),
+        });
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') && !h.is_empty() => (
+            h,
+            Some(crate::analyze::why::parse_service_port(p).map_err(|e| e.to_string())?),
+        ),
+        _ => (s, None),
+    };
+    let addrs = crate::addr::service_addresses(host).map_err(|e| e.to_string())?;
+    Ok(ConnectTarget { addrs, port })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

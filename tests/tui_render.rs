@@ -440,3 +440,43 @@ fn the_why_view_and_why_say_the_same_things_in_the_same_order() {
         }
     }
 }
+
+/// `--connect DST:PORT` in the why field: connect()'s local ports toward it, from the table on
+/// screen, in `why --connect`'s words.
+#[test]
+fn the_why_field_answers_connect_questions() {
+    use portscope::model::test_support::{outgoing, snapshot};
+    let mut snap = snapshot((40000..40010).map(|p| outgoing(p, 5432)).collect());
+    snap.sysctl.ip_local_port_range = [40000, 40009];
+    let snap = Arc::new(snap);
+    let mut app = App::new(KeyMap::default_map(), true);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    app.type_keys("4e--connect 127.0.0.1:5432\n");
+    assert!(app.why.error.is_none(), "{:?}", app.why.error);
+    let text = buffer_text(&render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        120,
+        35,
+    ));
+    assert!(text.contains("EXHAUSTED"), "{text}");
+    assert!(text.contains("--connect 127.0.0.1:5432"), "{text}");
+    let u =
+        &portscope::analyze::connect::toward(&snap, "127.0.0.1".parse().unwrap(), Some(5432))[0];
+    let summary = portscope::analyze::connect_text::summary(u);
+    assert!(
+        flat(&text).contains(&flat(&summary)[..60]),
+        "{summary}\n{text}"
+    );
+    // A destination that does not parse is said under the field, and nothing changes.
+    app.type_keys("e--connect nope:99999\n");
+    assert!(
+        app.why
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("--connect")),
+        "{:?}",
+        app.why.error
+    );
+}

@@ -118,9 +118,9 @@ pub struct WhyArgs {
     pub bind: BindFlags,
     /// Instead of a bind: why connect() to DST (127.0.0.1:5432, db:5432, or an address for
     /// every port on it) fails with EADDRNOTAVAIL or soon will: the local ports toward it.
-    #[arg(long, value_name = "DST[:PORT]", value_parser = why_connect::parse_connect,
+    #[arg(long, value_name = "DST[:PORT]", value_parser = crate::target::parse_connect,
           conflicts_with_all = ["proto", "addr", "user", "v6only", "reuseport", "freebind", "all_netns", "nat"])]
-    pub connect: Option<why_connect::ConnectTarget>,
+    pub connect: Option<crate::target::ConnectTarget>,
     /// Print one JSON document instead of text.
     #[arg(long)]
     pub json: bool,

@@ -6,38 +6,10 @@ use crate::analyze::connect::{ConnectVerdict, PortUse, toward};
 use crate::analyze::connect_text as text;
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
+use crate::target::ConnectTarget;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::process::ExitCode;
-
-/// `--connect` as typed: the destination's addresses (a name may stand for several) and its
-/// port, if one was named.
-#[derive(Debug, Clone)]
-pub struct ConnectTarget {
-    pub addrs: Vec<IpAddr>,
-    pub port: Option<u16>,
-}
-
-/// `127.0.0.1:5432`, `[::1]:5432`, `db:5432` (a name in /etc/hosts), or an address alone.
-pub fn parse_connect(s: &str) -> Result<ConnectTarget, String> {
-    if let Ok(t) = crate::target::parse_target(s)
-        && let Some(a) = t.addr
-    {
-        return Ok(ConnectTarget {
-            addrs: vec![a],
-            port: Some(t.port),
-        });
-    }
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') && !h.is_empty() => (
-            h,
-            Some(crate::analyze::why::parse_service_port(p).map_err(|e| e.to_string())?),
-        ),
-        _ => (s, None),
-    };
-    let addrs = crate::addr::service_addresses(host).map_err(|e| e.to_string())?;
-    Ok(ConnectTarget { addrs, port })
-}
 
 pub fn run(args: &WhyArgs, target: &ConnectTarget, netns: &NetnsTarget) -> CliResult {
     let opts = CollectOptions {

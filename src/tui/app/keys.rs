@@ -70,10 +70,27 @@ impl App {
                 self.why.error = None;
                 Vec::new()
             }
+            Some(Command::Open) if self.why.input.value().trim_start().starts_with("--connect") => {
+                let text = self.why.input.value().trim_start()["--connect".len()..].trim();
+                match crate::target::parse_connect(text) {
+                    Ok(t) => {
+                        self.mode = Mode::Normal;
+                        (self.why.error, self.why.request, self.diagnosis) = (None, None, None);
+                        self.why.connect = Some(t);
+                        self.why.scroll = 0;
+                        vec![Effect::Watch(None)]
+                    }
+                    Err(e) => {
+                        self.why.error = Some(format!("--connect: {e}"));
+                        Vec::new()
+                    }
+                }
+            }
             Some(Command::Open) => match parse_bind(self.why.input.value()) {
                 Ok(req) => {
                     self.mode = Mode::Normal;
                     self.why.error = None;
+                    self.why.connect = None;
                     self.why.request = Some(req.clone());
                     self.diagnosis = None;
                     self.why.scroll = 0;

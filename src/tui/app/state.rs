@@ -225,6 +225,9 @@ pub const MAP_HOLDERS_SHOWN: usize = 3;
 pub struct WhyView {
     /// The port field.
     pub input: Input,
+    /// `--connect DST[:PORT]` typed instead of a bind: the view shows connect()'s local ports
+    /// toward it, from each snapshot (no probe to run).
+    pub connect: Option<crate::target::ConnectTarget>,
     /// The bind being diagnosed (what the collector watches).
     pub request: Option<crate::ask::Question>,
     /// Why the last text typed was not a bind request.

@@ -12,6 +12,7 @@ pub mod listeners;
 pub mod portmap;
 pub mod process;
 pub mod why;
+mod why_connect;
 
 use super::app::TableNav;
 use super::layout::scroll_window;

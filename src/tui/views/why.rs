@@ -28,7 +28,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.selected(),
         ));
         field.push(Span::styled(
-            "  e.g. 8080 · 8080/udp · [::1]:8080 --v6only · 443 --user www-data --reuseport — enter checks, esc cancels",
+            "  e.g. 8080 · 8080/udp · [::1]:8080 --v6only · 443 --user www-data --reuseport · --connect db:5432 — enter checks, esc cancels",
+            theme.dim(),
+        ));
+    } else if let Some(t) = &app.why.connect {
+        field.push(Span::raw(format!("--connect {}", t.words())));
+        field.push(Span::styled(
+            format!("  ({} to change)", app.keymap.label(Command::EditPort)),
             theme.dim(),
         ));
     } else {
@@ -54,6 +60,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         head.push(Line::from(Span::styled(e.clone(), theme.bad())));
     }
     f.render_widget(Paragraph::new(head), input);
+    if let (Some(t), Some(snap)) = (&app.why.connect, app.snapshot()) {
+        let lines = super::why_connect::lines(snap, t, theme);
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .scroll((app.why.scroll, 0)),
+            body,
+        );
+        return;
+    }
 
     let Some(d) = app.diagnosis.as_deref() else {
         let msg = if app.why.request.is_some() {
