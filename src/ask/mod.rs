@@ -231,6 +231,7 @@ pub fn explain(
     }
     if let Reads::Live { processes } = reads {
         name_socket_units(&mut d);
+        process::inheritance(&mut d);
         if processes {
             attach(&mut d, snap);
         }

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
+pub mod held_fd;
 mod holder;
 pub use holder::KERNEL_HOLDER;
 mod kind;

@@ -9,6 +9,7 @@ pub mod group;
 #[cfg(test)]
 mod group_tests;
 mod group_text;
+pub mod inherit;
 pub mod loss;
 pub mod remedy;
 mod remedy_kind;
