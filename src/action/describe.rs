@@ -67,7 +67,7 @@ fn describe_signal(a: &SignalAction) -> Described {
             "portscope-stop.sh",
         ));
     }
-    if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[]) {
+    if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[], &super::protect()) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
     if let Some(w) = crate::analyze::guard::impostor_warning(o) {

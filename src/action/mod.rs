@@ -83,6 +83,20 @@ pub enum PendingAction {
 
 pub use not_offered::NotOffered;
 
+static PROTECT: std::sync::OnceLock<std::sync::Arc<crate::model::protect::Protect>> =
+    std::sync::OnceLock::new();
+
+/// Sets the config file's `[protect]`, once at start, for every context made after
+/// ([`crate::ask::session`]) and for the dialogs, which are described without one.
+pub fn set_protect(p: crate::model::protect::Protect) {
+    let _ = PROTECT.set(std::sync::Arc::new(p));
+}
+
+/// The `[protect]` list in force (empty unless the config file has one).
+pub fn protect() -> std::sync::Arc<crate::model::protect::Protect> {
+    PROTECT.get().cloned().unwrap_or_default()
+}
+
 /// Close one TCP connection with SOCK_DESTROY.
 pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotOffered> {
     if s.proto != Proto::Tcp {

@@ -188,6 +188,7 @@ pub fn session(netns: &NetnsTarget) -> Context {
         user_name: None,
         ancestors: crate::collect::probe::session_ancestors(),
         hz: procfs::ticks_per_second(),
+        protect: crate::action::protect(),
     }
 }
 
