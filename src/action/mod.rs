@@ -6,6 +6,7 @@ mod describe;
 pub mod destroy_set;
 pub mod exec;
 pub mod from_plan;
+pub mod grace;
 pub mod kill;
 pub mod log;
 mod not_offered;
@@ -51,6 +52,9 @@ pub struct SignalAction {
     pub managers: Vec<String>,
     /// The socket unit to stop instead, when a manager holds the socket.
     pub unit_hint: Option<SocketUnitHint>,
+    /// How long SIGTERM is given, where the planner could ask (`fix`); None: the executor asks
+    /// ([`grace::resolve`]) when it runs.
+    pub grace: Option<grace::Grace>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -178,7 +178,8 @@ pub struct FixArgs {
     #[arg(long, value_name = "force", num_args = 0..=1, require_equals = true, default_missing_value = "term",
           value_parser = ["term", "force"])]
     pub kill: Option<String>,
-    /// How long a process gets to exit after SIGTERM before SIGKILL is offered (default 10s).
+    /// How long a process gets to exit after SIGTERM before SIGKILL is offered (default: its
+    /// systemd service's TimeoutStopSec, capped at 5min; else 10s).
     #[arg(long, value_name = "DURATION", value_parser = duration::parse_duration)]
     pub grace: Option<std::time::Duration>,
 }
