@@ -202,6 +202,7 @@ fn a_process_that_ignores_sigterm_gets_sigkill_offered() {
         role: ProcessRole::Ordinary,
         managers: vec![],
         unit_hint: None,
+        grace: None,
     });
     let outcome = execute(&action);
     assert_eq!(outcome.status, Status::NoEffect, "{outcome:?}");

@@ -276,7 +276,7 @@ fn sigkill_is_never_implied_by_yes() {
         ],
     );
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("still running 1 s after SIGTERM"), "{out}");
+    assert!(out.contains("still running 1s after SIGTERM"), "{out}");
     assert!(out.contains("SIGKILL takes --kill=force"), "{out}");
     assert!(alive(&mut holder), "SIGKILL was implied by --yes: {out}");
     let (code, out, err) = fix(

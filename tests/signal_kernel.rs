@@ -461,6 +461,7 @@ fn sample_outcome() -> PendingAction {
         role: ProcessRole::Ordinary,
         managers: vec![],
         unit_hint: None,
+        grace: None,
     })
 }
 

@@ -347,7 +347,7 @@ fn without_root_another_namespace_is_judged_from_its_tables_and_says_so() {
 fn bad_input_exits_2_with_one_line() {
     // The line names what was wrong, even where clap spreads it over several lines.
     for (args, needle) in [
-        (&["why"][..], "<PORT>"),
+        (&["why"][..], "name the PORT"),
         (&["why", "0"][..], "any free port"),
     ] {
         let (code, _, err) = run(portscope().args(args));

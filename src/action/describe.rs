@@ -5,6 +5,35 @@ use super::{PendingAction, Sig, SignalAction};
 use crate::analyze::why::describe_owner;
 use crate::model::text::{Block, Described, Line};
 
+/// The grace the executor will give, where it comes from; a service's TimeoutStopSec is asked of
+/// systemd only when the action runs (describing does no I/O: the TUI describes on a key press).
+fn grace_words(a: &SignalAction) -> String {
+    if let Some(g) = &a.grace {
+        return g.words();
+    }
+    let service = a
+        .owner
+        .unit
+        .as_ref()
+        .filter(|u| u.raw().ends_with(".service"));
+    match (super::exec::grace_flag(), service) {
+        (None, Some(u)) => format!(
+            "waits up to {u}'s TimeoutStopSec (asked of systemd when it runs; else {}) before offering SIGKILL",
+            super::grace::span(super::exec::DEFAULT_GRACE)
+        ),
+        (Some(g), _) => super::grace::Grace {
+            wait: g,
+            from: "--grace".into(),
+        }
+        .words(),
+        (None, None) => super::grace::Grace {
+            wait: super::exec::DEFAULT_GRACE,
+            from: "the default; --grace changes it".into(),
+        }
+        .words(),
+    }
+}
+
 fn describe_signal(a: &SignalAction) -> Described {
     let o = &a.owner;
     let mut blocks = Vec::new();
@@ -21,6 +50,9 @@ fn describe_signal(a: &SignalAction) -> Described {
         a.socket
     ))];
     lines.push(format!("  command: {}", o.cmdline).into());
+    if a.sig == Sig::Term {
+        lines.push(Line::from(format!("  {}", grace_words(a))));
+    }
     if a.role == ProcessRole::NamespaceInit {
         lines.push(Line::warning(match a.sig {
             Sig::Term => format!(
@@ -67,7 +99,7 @@ fn describe_signal(a: &SignalAction) -> Described {
             "portscope-stop.sh",
         ));
     }
-    if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[]) {
+    if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[], &super::protect()) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
     if let Some(w) = crate::analyze::guard::impostor_warning(o) {

@@ -23,10 +23,11 @@ pub fn set_grace(d: Duration) {
     let _ = GRACE.set(d);
 }
 
-/// How long a signalled process is given to exit before SIGKILL is offered: a database
-/// mid-checkpoint needs more than a few seconds, and SIGKILL then would cost it recovery.
-pub fn grace() -> Duration {
-    GRACE.get().copied().unwrap_or(DEFAULT_GRACE)
+/// `--grace`, when given. Without it a service's TimeoutStopSec applies ([`super::grace`]): a
+/// database mid-checkpoint needs more than a few seconds, and SIGKILL then would cost it
+/// recovery.
+pub fn grace_flag() -> Option<Duration> {
+    GRACE.get().copied()
 }
 
 /// What happened, as a fact rather than a styling hint.
@@ -176,7 +177,10 @@ fn signal(a: &SignalAction) -> ActionOutcome {
     let grace = if a.sig == Sig::Kill {
         Duration::from_secs(3) // SIGKILL cannot be handled: only the kernel's teardown is waited for
     } else {
-        grace()
+        a.grace
+            .clone()
+            .unwrap_or_else(|| super::grace::resolve(o))
+            .wait
     };
     if target.wait_exit(grace) {
         let mut lines: Vec<String> = woke.into_iter().collect();
@@ -192,9 +196,9 @@ fn signal(a: &SignalAction) -> ActionOutcome {
     }
     let mut first: Vec<String> = woke.into_iter().collect();
     first.push(format!(
-        "{} is still running {} s after {}",
+        "{} is still running {} after {}",
         o.label(),
-        grace.as_secs(),
+        super::grace::span(grace),
         a.sig.name()
     ));
     let mut out = ActionOutcome::new(Status::NoEffect, title, first);

@@ -6,6 +6,7 @@ mod describe;
 pub mod destroy_set;
 pub mod exec;
 pub mod from_plan;
+pub mod grace;
 pub mod kill;
 pub mod log;
 mod not_offered;
@@ -51,6 +52,9 @@ pub struct SignalAction {
     pub managers: Vec<String>,
     /// The socket unit to stop instead, when a manager holds the socket.
     pub unit_hint: Option<SocketUnitHint>,
+    /// How long SIGTERM is given, where the planner could ask (`fix`); None: the executor asks
+    /// ([`grace::resolve`]) when it runs.
+    pub grace: Option<grace::Grace>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +86,20 @@ pub enum PendingAction {
 }
 
 pub use not_offered::NotOffered;
+
+static PROTECT: std::sync::OnceLock<std::sync::Arc<crate::model::protect::Protect>> =
+    std::sync::OnceLock::new();
+
+/// Sets the config file's `[protect]`, once at start, for every context made after
+/// ([`crate::ask::session`]) and for the dialogs, which are described without one.
+pub fn set_protect(p: crate::model::protect::Protect) {
+    let _ = PROTECT.set(std::sync::Arc::new(p));
+}
+
+/// The `[protect]` list in force (empty unless the config file has one).
+pub fn protect() -> std::sync::Arc<crate::model::protect::Protect> {
+    PROTECT.get().cloned().unwrap_or_default()
+}
 
 /// Close one TCP connection with SOCK_DESTROY.
 pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotOffered> {

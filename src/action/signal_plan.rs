@@ -101,6 +101,7 @@ pub fn plan_signal(
         role: ProcessRole::of_owner(owner),
         managers,
         unit_hint: hint,
+        grace: None,
     }))
 }
 

@@ -34,7 +34,7 @@ const SHAPES: [&[&str]; 6] = [
 ];
 
 /// A name that cannot be read as an option or split into two words.
-fn plain_name(w: &str) -> bool {
+pub(crate) fn plain_name(w: &str) -> bool {
     !w.is_empty()
         && !w.starts_with('-')
         && w.bytes()

@@ -188,6 +188,7 @@ pub fn session(netns: &NetnsTarget) -> Context {
         user_name: None,
         ancestors: crate::collect::probe::session_ancestors(),
         hz: procfs::ticks_per_second(),
+        protect: crate::action::protect(),
     }
 }
 
@@ -231,6 +232,7 @@ pub fn explain(
     }
     if let Reads::Live { processes } = reads {
         name_socket_units(&mut d);
+        process::inheritance(&mut d);
         if processes {
             attach(&mut d, snap);
         }

@@ -54,3 +54,20 @@ pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
         }
     }
 }
+
+/// Says when a listener was probably inherited from a process that exited (a `sleep` a script
+/// left holding the port): only listeners held by one process are read, and of those only the
+/// orphans that do not lead a session get their fds scanned, so this is cheap enough for
+/// every TUI refresh.
+pub fn inheritance(d: &mut Diagnosis) {
+    let found: Vec<_> = d
+        .holders
+        .iter()
+        .filter(|h| h.role == crate::analyze::why::Role::Listener)
+        .filter_map(|h| match &*h.socket.owners {
+            [o] => crate::collect::held_fd::read(o, h.socket.inode),
+            _ => None,
+        })
+        .collect();
+    crate::analyze::why::inherit::annotate(d, &found);
+}

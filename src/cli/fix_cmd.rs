@@ -144,6 +144,11 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
         }
         let journal = crate::reserve::journal::default_path();
         let action = match plan_step(&step, &d, &snap, netns, journal) {
+            // The grace is asked of systemd now, so the step says which applies.
+            Ok(PendingAction::Signal(mut a)) => {
+                a.grace = Some(crate::action::grace::resolve(&a.owner));
+                PendingAction::Signal(a)
+            }
             Ok(a) => a,
             Err(why) => {
                 say(&wrap(&format!("cannot do it: {why}"), 80, "  "));

@@ -54,7 +54,8 @@ pub struct Cli {
     /// TUI: open a recorded `snapshot --json` document instead of the live system.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<std::path::PathBuf>,
-    /// TUI: config file (default: $XDG_CONFIG_HOME/portscope/config.toml).
+    /// Config file (default: $XDG_CONFIG_HOME/portscope/config.toml): the TUI's settings,
+    /// check's [[service]] declarations, why's and fix's [protect] list.
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
     /// TUI: no colours (also when NO_COLOR is set).
@@ -183,7 +184,8 @@ pub struct FixArgs {
     #[arg(long, value_name = "force", num_args = 0..=1, require_equals = true, default_missing_value = "term",
           value_parser = ["term", "force"])]
     pub kill: Option<String>,
-    /// How long a process gets to exit after SIGTERM before SIGKILL is offered (default 10s).
+    /// How long a process gets to exit after SIGTERM before SIGKILL is offered (default: its
+    /// systemd service's TimeoutStopSec, capped at 5min; else 10s).
     #[arg(long, value_name = "DURATION", value_parser = duration::parse_duration)]
     pub grace: Option<std::time::Duration>,
 }
@@ -412,6 +414,14 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
     None
 }
 
+/// Reads the config file's `[protect]` for why and fix (their warnings name what it lists); a
+/// config file that is wrong is bad input, as for the TUI.
+fn load_protect(config: Option<&std::path::Path>) -> Result<(), CliError> {
+    let cfg = crate::tui::config::load(config, true).map_err(CliError::bad_input)?;
+    crate::action::set_protect(cfg.protect);
+    Ok(())
+}
+
 /// Runs the command the line names: its status, or the error to report.
 pub fn run(cli: Cli) -> CliResult {
     let netns = cli.netns.clone().unwrap_or_default();
@@ -422,9 +432,11 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
         Some(Command::Why(args)) => out::finish(match &args.connect {
             Some(dst) => why_connect::run(&args, dst, &netns),
-            None => why_cmd::run(&args, &netns),
+            None => load_protect(cli.config.as_deref()).and_then(|()| why_cmd::run(&args, &netns)),
         }),
-        Some(Command::Fix(args)) => out::finish(fix_cmd::run(&args, &netns)),
+        Some(Command::Fix(args)) => out::finish(
+            load_protect(cli.config.as_deref()).and_then(|()| fix_cmd::run(&args, &netns)),
+        ),
         Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
         Some(Command::Check(args)) => {
             out::finish_check(check_cmd::run_check(&args, &netns, cli.config.as_deref()))

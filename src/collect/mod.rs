@@ -6,6 +6,7 @@ pub mod addresses;
 pub mod allns;
 pub mod container;
 pub mod cpu;
+pub mod held_fd;
 pub mod nat;
 pub mod netlink;
 pub mod netns;

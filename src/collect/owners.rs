@@ -75,10 +75,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
             continue; // fd closed since the listing
         };
         let b = target.as_bytes();
-        if let Some(rest) = b.strip_prefix(b"socket:[")
-            && let Some(num) = rest.strip_suffix(b"]")
-            && let Some(inode) = std::str::from_utf8(num).ok().and_then(|s| s.parse().ok())
-        {
+        if let Some(inode) = socket_inode(b) {
             inodes.push(inode);
         } else if let Some(ns) = super::allns::enumerate::parse_link(b) {
             netns.push((
@@ -88,6 +85,37 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         }
     }
     FdScan::Sockets(inodes, netns)
+}
+
+/// The inode of a `socket:[INODE]` fd link.
+fn socket_inode(link: &[u8]) -> Option<u64> {
+    let num = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(num).ok()?.parse().ok()
+}
+
+/// The lowest fd of `pid` that refers to socket `inode`, by the same link scan as the owner map
+/// (for one process: a why answer's listener).
+pub fn socket_fd(pid: u32, inode: u64) -> Option<u32> {
+    let dir = Dir::open(
+        format!("/proc/{pid}/fd").as_str(),
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let mut dir = dir;
+    let names: Vec<std::ffi::CString> = dir
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_owned())
+        .collect();
+    names
+        .iter()
+        .filter_map(|n| Some((n.to_str().ok()?.parse::<u32>().ok()?, n)))
+        .filter(|(_, n)| {
+            readlinkat(&dir, n.as_c_str()).is_ok_and(|t| socket_inode(t.as_bytes()) == Some(inode))
+        })
+        .map(|(fd, _)| fd)
+        .min()
 }
 
 thread_local! {

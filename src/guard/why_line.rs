@@ -36,6 +36,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         user_name: None,
         ancestors: Vec::new(), // check only reports; it plans nothing to run
         hz: procfs::ticks_per_second(),
+        protect: Default::default(),
     };
     let d = crate::ask::answer(
         &crate::ask::Resolved::one(req),

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 pub use workload::{NetnsSummary, Published, UserUnit, Workload};
 
+pub mod held_fd;
 mod holder;
 pub use holder::KERNEL_HOLDER;
 mod kind;
@@ -20,6 +21,7 @@ mod netns;
 pub mod portset;
 pub mod probe;
 pub mod process_context;
+pub mod protect;
 pub mod role;
 pub mod shell;
 /// Builders for tests: in unit tests, and for integration tests through the `test-support`

@@ -9,6 +9,8 @@
 //! listener = "green"        # names, "#rrggbb" or 0-255
 //! [keys]
 //! quit = ["q", "ctrl-c"]    # rebinding a command replaces its default keys
+//! [protect]                 # warned about before anything stops them (crate::model::protect)
+//! programs = ["postgres", "/usr/sbin/haproxy"]
 //! ```
 //! Unknown fields, unknown colour names, unknown commands or keys and duplicate bindings are
 //! errors that name the culprit; portscope then exits with status 2.
@@ -38,6 +40,9 @@ struct File {
     /// `[[service]]` tables: declared service ports (see crate::guard::service).
     #[serde(default)]
     service: Vec<crate::guard::service::ServiceEntry>,
+    /// `[protect]`: processes whose stopping is warned about (see crate::model::protect).
+    #[serde(default)]
+    protect: crate::model::protect::Protect,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +55,8 @@ pub struct Config {
     pub theme: Theme,
     /// Declared service ports, validated.
     pub services: Vec<crate::guard::Service>,
+    /// `[protect]`, validated.
+    pub protect: crate::model::protect::Protect,
 }
 
 /// Where the config file lives unless `--config` says otherwise.
@@ -132,12 +139,14 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
     }
     let services =
         crate::guard::service::validate_all(&file.service).map_err(|e| wrong(e.into()))?;
+    file.protect.validate().map_err(|e| wrong(e.into()))?;
     if file.history_minutes == Some(0) || file.history_mb == Some(0) {
         return Err(wrong(ConfigProblem::HistoryZero));
     }
     let defaults = crate::history::Bounds::default();
     Ok(Config {
         services,
+        protect: file.protect,
         interval_ms: file.interval_ms,
         sysctl_dir: file.sysctl_dir,
         history: crate::history::Bounds {

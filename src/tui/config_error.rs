@@ -57,6 +57,8 @@ pub enum ConfigProblem {
     Interval(u64),
     #[error(transparent)]
     Services(#[from] crate::guard::service::ServiceError),
+    #[error(transparent)]
+    Protect(#[from] crate::model::protect::ProtectError),
     #[error("history_minutes and history_mb must be at least 1")]
     HistoryZero,
 }

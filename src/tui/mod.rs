@@ -79,6 +79,7 @@ impl StartError {
 pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let config = config::load(opts.config.as_deref(), no_color)?;
+    crate::action::set_protect(config.protect.clone());
     let interval = opts
         .interval
         .or(config.interval_ms.map(Duration::from_millis))

@@ -10,6 +10,7 @@ pub mod group;
 #[cfg(test)]
 mod group_tests;
 mod group_text;
+pub mod inherit;
 pub mod loss;
 pub mod outline;
 pub mod remedy;
@@ -302,6 +303,8 @@ pub struct Context {
     pub ancestors: Vec<u32>,
     /// Clock ticks per second of process start times (USER_HZ; 0: the usual 100).
     pub hz: u64,
+    /// The config file's `[protect]`: processes whose stopping is warned about.
+    pub protect: std::sync::Arc<crate::model::protect::Protect>,
 }
 
 impl Context {

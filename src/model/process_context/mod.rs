@@ -234,6 +234,16 @@ impl ProcessKind {
         }
     }
 
+    /// Where the kernel puts a process whose parent exited: PID 1 of its namespace, or a
+    /// subreaper (service managers set PR_SET_CHILD_SUBREAPER; the flag itself is not in /proc,
+    /// so a subreaper of another kind is not recognised).
+    pub fn adopts_orphans(self) -> bool {
+        matches!(
+            self,
+            ProcessKind::Init | ProcessKind::ContainerInit | ProcessKind::ServiceManager
+        )
+    }
+
     /// Where the parent chain stops: above these, the tree says nothing about this process.
     pub fn ends_chain(self) -> bool {
         matches!(self, ProcessKind::Init | ProcessKind::ContainerInit)
