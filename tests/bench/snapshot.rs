@@ -127,21 +127,30 @@ fn main() -> ExitCode {
         );
         let grouped = med(me, &[portscope, "snapshot", "--group-by", "process"], runs);
         let sorted = med(me, &[portscope, "snapshot", "--sort", "process"], runs);
+        // connect()'s ports toward every port of 127.0.0.1 (all the fill's connections), beside
+        // what one would run by hand: ss's own filter for the destination.
+        let connect = med(me, &[portscope, "why", "--connect", "127.0.0.1"], runs);
+        let ss_dst = med(me, &["ss", "-tan", "dst", "127.0.0.1"], runs);
         derived.push((
             total,
             ps.wall_ms,
             filtered.wall_ms,
             grouped.wall_ms,
             sorted.wall_ms,
+            connect.wall_ms,
+            ss_dst.wall_ms,
         ));
         drop(filled);
     }
     println!(
-        "\n| sockets | snapshot wall ms | --filter wall ms | --group-by process wall ms | --sort process wall ms |"
+        "\n| sockets | snapshot wall ms | --filter wall ms | --group-by process wall ms | --sort process wall ms | why --connect 127.0.0.1 wall ms | ss -tan dst 127.0.0.1 wall ms | ratio |"
     );
-    println!("|---:|---:|---:|---:|---:|");
-    for (total, plain, filtered, grouped, sorted) in derived {
-        println!("| {total} | {plain:.0} | {filtered:.0} | {grouped:.0} | {sorted:.0} |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (total, plain, filtered, grouped, sorted, connect, ss_dst) in derived {
+        println!(
+            "| {total} | {plain:.0} | {filtered:.0} | {grouped:.0} | {sorted:.0} | {connect:.0} | {ss_dst:.0} | {:.2}x |",
+            connect / ss_dst
+        );
     }
     ExitCode::SUCCESS
 }
