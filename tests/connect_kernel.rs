@@ -149,3 +149,74 @@ fn time_wait_holds_ports_unless_tw_reuse_lets_connect_take_them() {
     assert!(again.is_ok(), "{again:?}");
     drop((again, db));
 }
+
+/// A client's own IP_LOCAL_PORT_RANGE (Linux 6.3+) narrows its connect() ports; no table has
+/// it, so portscope reads it from the client's socket and counts what is left inside it: when
+/// that is nothing, the client's connect() fails while the namespace's range looks roomy.
+#[test]
+fn a_sockets_own_port_range_runs_out_first() {
+    if !private_netns("connect_socket_range") {
+        return;
+    }
+    sysctl("ip_local_port_range", "40000 40099");
+    sysctl("tcp_tw_reuse", "0");
+    let db = TcpListener::bind("127.0.0.1:5432").unwrap();
+    // Each client socket narrows itself to 40010-40012, as a pool configured so would.
+    let narrowed = || {
+        let s = nix::sys::socket::socket(
+            nix::sys::socket::AddressFamily::Inet,
+            nix::sys::socket::SockType::Stream,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        portscope::sys::set_local_port_range(&s, 40010, 40012)?;
+        let to = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, 5432);
+        nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&s), &to)
+            .map(|()| s)
+            .map_err(std::io::Error::from)
+    };
+    let first = narrowed();
+    if let Err(e) = &first
+        && e.raw_os_error() == Some(nix::libc::ENOPROTOOPT)
+    {
+        skip(
+            "connect_socket_range",
+            "IP_LOCAL_PORT_RANGE needs Linux 6.3 or later",
+        );
+        assert!(!in_ci(), "CI runs a kernel with IP_LOCAL_PORT_RANGE");
+        return;
+    }
+    let mut held = vec![first.unwrap()];
+    let refused = loop {
+        match narrowed() {
+            Ok(s) => held.push(s),
+            Err(e) => break e,
+        }
+        assert!(held.len() <= 3, "the socket's range is 3 ports");
+    };
+    assert_eq!(held.len(), 3);
+    assert_eq!(refused.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));
+
+    let (code, uses) = connect_json("127.0.0.1:5432");
+    assert_eq!(code, 1, "connect() fails for that client now");
+    let u = &uses[0];
+    assert_eq!(u.verdict, ConnectVerdict::Exhausted);
+    assert_eq!(
+        u.available, 97,
+        "the namespace's range still has room for others"
+    );
+    assert_eq!(u.narrowed.len(), 1, "{u:?}");
+    assert_eq!(
+        (
+            u.narrowed[0].set,
+            u.narrowed[0].effective,
+            u.narrowed[0].available
+        ),
+        ([40010, 40012], [40010, 40012], 0)
+    );
+    // A client without the option still connects, as the count says.
+    let plain = TcpStream::connect(("127.0.0.1", 5432));
+    assert!(plain.is_ok(), "{plain:?}");
+    drop((held, plain, db));
+}

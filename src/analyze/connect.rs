@@ -91,6 +91,22 @@ pub struct PortUse {
     /// At that rate, seconds until no port is left (when that is within a TIME_WAIT period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exhausted_in_s: Option<u64>,
+    /// Holders whose sockets set their own narrower range (IP_LOCAL_PORT_RANGE): they run out
+    /// first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub narrowed: Vec<Narrowed>,
+}
+
+/// A client whose sockets carry their own IP_LOCAL_PORT_RANGE, and what is left to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Narrowed {
+    pub label: String,
+    /// The range as the socket sets it...
+    pub set: [u16; 2],
+    /// ...and as the kernel applies it (inside the namespace's range).
+    pub effective: [u16; 2],
+    /// Ports of it connect() can still give this client toward the destination.
+    pub available: usize,
 }
 
 impl PortUse {
@@ -122,6 +138,56 @@ impl PortUse {
                 }
             }
         }
+        self
+    }
+}
+
+impl PortUse {
+    /// Takes in that `label`'s sockets set IP_LOCAL_PORT_RANGE `set`: what is left to it is
+    /// counted inside that range, and when nothing is, connect() fails for it now.
+    pub fn with_socket_range(mut self, snap: &Snapshot, label: &str, set: [u16; 2]) -> PortUse {
+        let (glo, ghi) = snap.sysctl.ephemeral();
+        // inet_sk_get_local_port_range: each end applies only inside the namespace's range.
+        let lo = if (glo..=ghi).contains(&set[0]) {
+            set[0]
+        } else {
+            glo
+        };
+        let hi = if (glo..=ghi).contains(&set[1]) && set[1] >= lo {
+            set[1]
+        } else {
+            ghi
+        };
+        if (lo, hi) == (glo, ghi) {
+            return self;
+        }
+        let closed = closed(snap);
+        let taken: BTreeSet<u16> = outgoing(snap, &closed)
+            .filter(|s| {
+                unmapped(s.local_addr) == self.source
+                    && unmapped(s.remote_addr) == self.dest
+                    && s.remote_port == self.dest_port
+                    && !(s.state == State::TimeWait && tw_reusable(s, snap.sysctl.tcp_tw_reuse))
+            })
+            .map(|s| s.local_port)
+            .collect();
+        let available = (lo..=hi)
+            .filter(|p| !snap.sysctl.ip_local_reserved_ports.contains(*p))
+            .filter(|p| !closed.bound.contains(p) && !taken.contains(p))
+            .count();
+        if available == 0 {
+            self.verdict = ConnectVerdict::Exhausted;
+        } else if self.verdict == ConnectVerdict::Ok
+            && available as f64 <= (1.0 - AT_RISK_SHARE) * f64::from(hi - lo + 1)
+        {
+            self.verdict = ConnectVerdict::AtRisk;
+        }
+        self.narrowed.push(Narrowed {
+            label: label.to_string(),
+            set,
+            effective: [lo, hi],
+            available,
+        });
         self
     }
 }
@@ -327,6 +393,7 @@ fn use_of(
         verdict,
         rate_per_s: None,
         exhausted_in_s: None,
+        narrowed: Vec::new(),
     }
 }
 

@@ -102,3 +102,29 @@ fn holders_are_counted_per_process() {
     assert!(u.holders.iter().any(|h| h.label.starts_with("TIME_WAIT")));
     assert_eq!(u.by_state.get("TIME-WAIT"), Some(&1));
 }
+
+#[test]
+fn a_sockets_own_range_is_counted_inside_the_namespaces() {
+    let mut snap = narrow((40000..40003).map(|p| outgoing(p, 5432)).collect());
+    snap.sysctl.ip_local_port_range = [40000, 40099];
+    let dest: IpAddr = "127.0.0.1".parse().unwrap();
+    let u = toward(&snap, dest, Some(5432)).remove(0);
+    assert_eq!(u.verdict, ConnectVerdict::Ok);
+    let u = u.with_socket_range(&snap, "pool (pid 1)", [40000, 40002]);
+    assert_eq!(u.verdict, ConnectVerdict::Exhausted);
+    assert_eq!(u.narrowed[0].available, 0);
+    // An end outside the namespace's range is the namespace's end.
+    let u = toward(&snap, dest, Some(5432)).remove(0).with_socket_range(
+        &snap,
+        "pool (pid 1)",
+        [39000, 40009],
+    );
+    assert_eq!(u.narrowed[0].effective, [40000, 40009]);
+    assert_eq!(u.narrowed[0].available, 7);
+    // The namespace's own range is no narrowing.
+    let u =
+        toward(&snap, dest, Some(5432))
+            .remove(0)
+            .with_socket_range(&snap, "pool (pid 1)", [0, 0]);
+    assert!(u.narrowed.is_empty());
+}

@@ -14,7 +14,35 @@ pub fn dest_words(u: &PortUse) -> String {
 
 /// The headline sentence.
 pub fn summary(u: &PortUse) -> String {
+    let mut out = headline(u);
+    for n in &u.narrowed {
+        out.push_str(&format!(
+            "; {} sets IP_LOCAL_PORT_RANGE {}-{} on its sockets ({}-{} inside the namespace's \
+             range): {}",
+            n.label,
+            n.set[0],
+            n.set[1],
+            n.effective[0],
+            n.effective[1],
+            if n.available == 0 {
+                "none of those ports is left to it, so its connect() fails now".to_string()
+            } else {
+                format!("{} of those ports are left to it", n.available)
+            }
+        ));
+    }
+    out
+}
+
+fn headline(u: &PortUse) -> String {
     let to = dest_words(u);
+    if u.available > 0 && u.narrowed.iter().any(|n| n.available == 0) {
+        return format!(
+            "connect() to {to} fails for a client whose own port range is used up, while {} \
+             of {} usable local ports are left to others",
+            u.available, u.usable
+        );
+    }
     match u.verdict {
         ConnectVerdict::Exhausted => format!(
             "outgoing connections to {to} have used every local port: connect() fails with \
@@ -147,8 +175,8 @@ pub fn limits() -> Vec<String> {
          socket tables cannot tell it from connect()'s own choice: it is counted only toward \
          its own destination"
             .to_string(),
-        "a socket's own IP_LOCAL_PORT_RANGE (Linux 6.3+) narrows its range and is in no socket \
-         table"
+        "a socket's own IP_LOCAL_PORT_RANGE (Linux 6.3+) is in no socket table: it is read from \
+         the named clients' sockets themselves, as root"
             .to_string(),
     ]
 }

@@ -37,6 +37,7 @@ pub fn run(args: &WhyArgs, target: &ConnectTarget, netns: &NetnsTarget) -> CliRe
             })
             .collect();
     }
+    let uses: Vec<PortUse> = uses.into_iter().map(|u| socket_ranges(&snap, u)).collect();
     let recycle = tw_recycle_settings();
     let exhausted = uses.iter().any(|u| u.verdict == ConnectVerdict::Exhausted);
     if args.json {
@@ -66,6 +67,31 @@ fn uses(snap: &Snapshot, target: &ConnectTarget) -> Vec<PortUse> {
         .collect();
     out.sort_by(|a, b| b.share().total_cmp(&a.share()));
     out
+}
+
+/// Reads the named clients' own IP_LOCAL_PORT_RANGE from one of their sockets toward the
+/// destination (no table has it), and counts what is left to each inside it.
+fn socket_ranges(snap: &Snapshot, mut u: PortUse) -> PortUse {
+    let unmapped = |a: IpAddr| match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    };
+    let owners: Vec<_> = u.holders.iter().filter_map(|h| h.owner.clone()).collect();
+    for o in owners {
+        let sock = snap.sockets.iter().find(|s| {
+            s.inode != 0
+                && s.remote_port == u.dest_port
+                && unmapped(s.remote_addr) == u.dest
+                && unmapped(s.local_addr) == u.source
+                && s.owners.iter().any(|x| x.pid == o.pid)
+        });
+        if let Some(s) = sock
+            && let Some(set) = crate::collect::socket_range::of(&o, s.inode)
+        {
+            u = u.with_socket_range(snap, &o.label(), set);
+        }
+    }
+    u
 }
 
 type ConnId = (IpAddr, u16, (u16, u64, u64));

@@ -17,6 +17,7 @@ pub mod probe;
 pub mod process_context;
 pub mod procnet;
 pub mod socket_growth;
+pub mod socket_range;
 pub mod sysctl;
 
 use crate::model::{JSON_VERSION, NetnsInfo, Snapshot, Source, Stats};

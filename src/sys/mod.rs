@@ -39,3 +39,52 @@ pub fn netns_cookie(sock: impl AsFd) -> std::io::Result<u64> {
     }
     Ok(value)
 }
+
+/// `IP_LOCAL_PORT_RANGE` (Linux 6.3): a socket's own ephemeral range, `lo | hi << 16`; 0 (or a
+/// zero half) leaves the namespace's range in force.
+const IP_LOCAL_PORT_RANGE: i32 = 51;
+
+/// A socket's `IP_LOCAL_PORT_RANGE` as the kernel stores it (`lo | hi << 16`).
+pub fn local_port_range(sock: impl AsFd) -> std::io::Result<u32> {
+    let mut value: u32 = 0;
+    let mut len = std::mem::size_of::<u32>() as nix::libc::socklen_t;
+    // SAFETY: `value` is a live u32 and `len` says exactly its size; checked below.
+    let rc = unsafe {
+        nix::libc::getsockopt(
+            sock.as_fd().as_raw_fd(),
+            nix::libc::IPPROTO_IP,
+            IP_LOCAL_PORT_RANGE,
+            (&raw mut value).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if len as usize != std::mem::size_of::<u32>() {
+        return Err(std::io::Error::other(
+            "IP_LOCAL_PORT_RANGE returned a short value",
+        ));
+    }
+    Ok(value)
+}
+
+/// Sets a socket's own ephemeral range (what a client does to narrow its connect() ports;
+/// the tests make that case real with it).
+pub fn set_local_port_range(sock: impl AsFd, lo: u16, hi: u16) -> std::io::Result<()> {
+    let value: u32 = u32::from(lo) | (u32::from(hi) << 16);
+    // SAFETY: `value` is a live u32 and the kernel is told exactly its size.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            sock.as_fd().as_raw_fd(),
+            nix::libc::IPPROTO_IP,
+            IP_LOCAL_PORT_RANGE,
+            (&raw const value).cast(),
+            std::mem::size_of::<u32>() as nix::libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
