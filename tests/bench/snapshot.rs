@@ -130,7 +130,8 @@ fn main() -> ExitCode {
         // connect()'s ports toward every port of 127.0.0.1 (all the fill's connections), beside
         // what one would run by hand: ss's own filter for the destination.
         let connect = med(me, &[portscope, "why", "--connect", "127.0.0.1"], runs);
-        let ss_dst = med(me, &["ss", "-tan", "dst", "127.0.0.1"], runs);
+        // With -p it names the holders too, as why --connect does.
+        let ss_dst = med(me, &["ss", "-tanp", "dst", "127.0.0.1"], runs);
         derived.push((
             total,
             ps.wall_ms,
@@ -143,7 +144,7 @@ fn main() -> ExitCode {
         drop(filled);
     }
     println!(
-        "\n| sockets | snapshot wall ms | --filter wall ms | --group-by process wall ms | --sort process wall ms | why --connect 127.0.0.1 wall ms | ss -tan dst 127.0.0.1 wall ms | ratio |"
+        "\n| sockets | snapshot wall ms | --filter wall ms | --group-by process wall ms | --sort process wall ms | why --connect 127.0.0.1 wall ms | ss -tanp dst 127.0.0.1 wall ms | ratio |"
     );
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (total, plain, filtered, grouped, sorted, connect, ss_dst) in derived {
