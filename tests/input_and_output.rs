@@ -346,3 +346,23 @@ fn fleet_report_refuses_results_that_contradict_themselves() {
     let (code, _, err) = run(portscope().args(["fleet", "report", &fine]));
     assert_eq!(code, 0, "{err}");
 }
+
+/// `check` is a monitoring plugin: bad arguments are UNKNOWN (3) whichever global option comes
+/// before it, including those that take a value (the subcommand is found past their values).
+#[test]
+fn check_bad_arguments_are_unknown_after_any_global_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("h.log");
+    let log = log.to_str().unwrap();
+    for global in [
+        &["--record", log][..],
+        &["--interval", "1s"],
+        &["--tool-path", "/usr/bin"],
+        &["--netns", "1"],
+        &[],
+    ] {
+        let (code, out, err) = run(portscope().args(global).args(["check", "--port", "abc"]));
+        assert_eq!(code, 3, "{global:?}: {out}{err}");
+        assert!(out.starts_with("PORTSCOPE UNKNOWN - "), "{global:?}: {out}");
+    }
+}

@@ -394,18 +394,18 @@ pub fn parse() -> Result<Option<Cli>, CliError> {
 /// The subcommand word of a command line (skipping global options and their values), as far as
 /// it can be told from an invalid one.
 pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> {
-    const WITH_VALUE: [&str; 7] = [
-        "--netns",
-        "--interval",
-        "--replay",
-        "--config",
-        "--sysctl-dir",
-        "--record",
-        "--tool-path",
-    ];
+    use clap::CommandFactory;
+    // The global options that take a value, as clap defines them: a hand-kept list fell
+    // behind once (a value taken for the subcommand made `check`'s UNKNOWN a bad-input 2).
+    let cmd = Cli::command();
+    let with_value: Vec<String> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && a.get_action().takes_values())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
     let mut args = args;
     while let Some(a) = args.next() {
-        if WITH_VALUE.contains(&a.as_str()) {
+        if with_value.iter().any(|w| *w == a) {
             args.next();
         } else if !a.starts_with('-') {
             return Some(a);
