@@ -405,7 +405,7 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
         .collect();
     let mut args = args;
     while let Some(a) = args.next() {
-        if with_value.iter().any(|w| *w == a) {
+        if with_value.contains(&a) {
             args.next();
         } else if !a.starts_with('-') {
             return Some(a);
