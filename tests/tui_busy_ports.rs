@@ -44,7 +44,9 @@ fn one_busy_port_is_shown() {
     // The 7000 listener with its CLOSE_WAITs, plus every outgoing connection (not load).
     let text = connections_of(|s| s.local_port == 7000 || s.autobound);
     let lines = summary_box(&text);
-    assert_eq!(lines.len(), 3, "{text}");
+    // States, outgoing, the busy port, and the busiest destination of the outgoing ones.
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[3].starts_with("busiest destination 127.0.0.1:5432"), "{text}");
     assert!(lines[1].ends_with("busiest service ports:"), "{text}");
     assert!(
         lines[2].starts_with("tcp/7000") && lines[2].contains("25 close-wait"),
@@ -56,7 +58,7 @@ fn one_busy_port_is_shown() {
 fn no_busy_port_says_so_instead_of_an_empty_label() {
     let text = connections_of(|s| s.is_listening() || s.autobound);
     let lines = summary_box(&text);
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
     assert!(
         lines[1].ends_with("no service port has connections"),
         "{text}"
