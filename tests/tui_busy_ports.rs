@@ -46,7 +46,10 @@ fn one_busy_port_is_shown() {
     let lines = summary_box(&text);
     // States, outgoing, the busy port, and the busiest destination of the outgoing ones.
     assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[3].starts_with("busiest destination 127.0.0.1:5432"), "{text}");
+    assert!(
+        lines[3].starts_with("busiest destination 127.0.0.1:5432"),
+        "{text}"
+    );
     assert!(lines[1].ends_with("busiest service ports:"), "{text}");
     assert!(
         lines[2].starts_with("tcp/7000") && lines[2].contains("25 close-wait"),

@@ -646,11 +646,12 @@ fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16,
     assert_eq!(held.len(), 1, "B's own holder: {eb:#?}");
     assert_eq!(held[0]["owner"]["pid"], b_holder.pid(), "{eb:#?}");
     assert!(
-        eb.iter()
+        placed(&eb)
+            .iter()
             .all(|e| e["local_port"] != port || e["event"] == "held"),
         "B's watch reported A's holder: {eb:#?}"
     );
-    for e in &eb {
+    for e in placed(&eb) {
         assert_eq!(e["netns"], b_ino, "{e}");
     }
     // And A's watch never names B's holder or marker.
@@ -754,14 +755,35 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     let eb = wb.collect(common::PATIENCE, |evs| !binds_of(evs, mark_pid).is_empty());
     let _ = mark.wait();
     assert!(
-        eb.iter().all(|e| e["owner"]["pid"] != udp_pid),
+        placed(&eb).iter().all(|e| e["owner"]["pid"] != udp_pid),
         "B's watch reported A's bind: {eb:#?}"
     );
-    for e in &eb {
+    for e in placed(&eb) {
         assert_eq!(e["netns"], b_ino, "{e}");
     }
     let mark_bind = binds_of(&eb, mark_pid);
     assert_eq!(mark_bind.len(), 1, "B's own bind: {eb:#?}");
+}
+
+/// The events a watch placed in a namespace. One whose process exited before its namespace
+/// could be read is let through by design (missing a thief is worse than a line too many), and
+/// must say so; on a loaded machine a short-lived process in another namespace does that.
+fn placed(evs: &[Value]) -> Vec<&Value> {
+    evs.iter()
+        .filter(|e| {
+            if e["netns"].is_null() {
+                assert!(
+                    e["note"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("network namespace not known")),
+                    "an event with no namespace says why: {e}"
+                );
+                false
+            } else {
+                true
+            }
+        })
+        .collect()
 }
 
 /// The changes that run in softirq (an accepted connection, the handshake that gives a connect
@@ -814,7 +836,7 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
     let mut mark = in_netns_of(b.pid(), || flapper(marker, 1, 20, 1000));
     let eb = wait_for_marker(&wb, marker, "leave");
     let _ = mark.wait();
-    for e in &eb {
+    for e in placed(&eb) {
         assert_eq!(
             e["netns"], b_ino,
             "B's watch reported another namespace's: {e}"

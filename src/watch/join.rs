@@ -199,8 +199,6 @@ impl Joiner {
         if kind == EventKind::Leave && matches!(s.old, TCP_FIN_WAIT1 | TCP_FIN_WAIT2 | TCP_CLOSING)
         {
             note = Some("TIME_WAIT may keep the port for up to 60 s".to_string());
-        } else if netns_unknown && self.only.is_some() {
-            note = Some(super::scope::UNKNOWN_NETNS.to_string());
         } else if k.owner.is_none() {
             note = Some(if first {
                 "owner unknown: the socket predates the watch and this change ran in softirq"
@@ -208,6 +206,12 @@ impl Joiner {
             } else {
                 "owner unknown: this change ran in softirq".to_string()
             });
+        }
+        // A watch on one namespace lets an event of an unknown one through: it says so
+        // whatever else it notes.
+        if netns_unknown && self.only.is_some() {
+            let unknown = super::scope::UNKNOWN_NETNS;
+            note = Some(note.map_or_else(|| unknown.to_string(), |n| format!("{n}; {unknown}")));
         }
         if s.new == TCP_LISTEN
             && let Some(o) = &k.owner

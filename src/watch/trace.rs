@@ -394,8 +394,11 @@ pub fn run(
             events.retain(|e| scope.admits(e.netns));
             if scope.only.is_some() {
                 for e in events.iter_mut().filter(|e| e.netns.is_none()) {
-                    let note = e.note.take().unwrap_or_default();
-                    e.note = Some(format!("{note}; {}", super::scope::UNKNOWN_NETNS));
+                    let unknown = super::scope::UNKNOWN_NETNS;
+                    e.note = Some(match e.note.take() {
+                        Some(n) if !n.is_empty() => format!("{n}; {unknown}"),
+                        _ => unknown.to_string(),
+                    });
                 }
             }
             for e in &events {
