@@ -71,6 +71,11 @@ pub struct Evidence {
     pub overflows: Option<u64>,
     /// net.core.somaxconn of the listener's namespace.
     pub somaxconn: Option<u32>,
+    /// Whether a connection seen waiting at one look had left the queue by the next (it was
+    /// accepted: the queue is FIFO); `None` when the waiting connections were not followed.
+    /// A queue that stays at 3 can be stuck or be taking one and getting one each time: only
+    /// this tells them apart.
+    pub moved: Option<bool>,
 }
 
 /// The verdict on one listener, with what it rests on.
@@ -128,10 +133,14 @@ pub fn judge(e: &Evidence) -> ListenerHealth {
     let last = e.looks.last().copied().unwrap_or_default();
     let n = e.looks.len().max(1);
     let waiting = e.looks.iter().filter(|l| l.queued > 0).count();
-    // Non-empty every time and never lower than the look before: nothing was taken.
+    // Non-empty every time and nothing taken: no waiting connection left (or, where they were
+    // not followed, the queue never got shorter).
     let stuck_queue = e.looks.len() >= 2
         && e.looks.iter().all(|l| l.queued > 0)
-        && e.looks.windows(2).all(|w| w[1].queued >= w[0].queued);
+        && match e.moved {
+            Some(moved) => !moved,
+            None => e.looks.windows(2).all(|w| w[1].queued >= w[0].queued),
+        };
     let stopped = matches!(e.state, Some('T' | 't'));
     let blocked = e.state == Some('D') && last.queued > 0;
     let dropped = e.overflows.filter(|_| e.looks.len() >= 2);
@@ -190,9 +199,9 @@ pub fn judge(e: &Evidence) -> ListenerHealth {
     let attribution = dropped.filter(|d| *d > 0).map(|_| {
         let full_seen = e.looks.iter().any(QueueLook::full);
         if full_seen {
-            "ListenOverflows of its network namespace; tied to this listener by its queue samples (it was full)".to_string()
+            "ListenOverflows of its network namespace, tied to this listener by its queue samples (it was seen full)".to_string()
         } else {
-            "ListenOverflows of its network namespace; this listener's queue was not seen full, so another listener may have dropped them".to_string()
+            "ListenOverflows of its network namespace; this queue was not seen full, so another listener may have dropped them".to_string()
         }
     });
     ListenerHealth {
@@ -281,13 +290,12 @@ impl ListenerHealth {
         parts.join(" · ")
     }
 
-    /// "verdict from 5 looks over 2 s; drops: ListenOverflows of ...".
+    /// Where the drop count comes from: "drops: ListenOverflows of ...".
     pub fn basis_words(&self) -> String {
-        let mut s = format!("listener health from {}", self.based_on);
-        if let Some(a) = &self.attribution {
-            s.push_str(&format!("; drops: {a}"));
+        match &self.attribution {
+            Some(a) => format!("drops: {a}"),
+            None => format!("listener health from {}", self.based_on),
         }
-        s
     }
 }
 
@@ -315,6 +323,20 @@ mod tests {
             (looks(&[3, 0, 2, 0], 128), Health::Slow),
             (looks(&[3, 0, 0, 0], 128), Health::Accepting),
             (looks(&[2, 2, 3], 128), Health::NotAccepting),
+            (
+                Evidence {
+                    moved: Some(true),
+                    ..looks(&[3, 3, 3], 128)
+                },
+                Health::Slow,
+            ),
+            (
+                Evidence {
+                    moved: Some(false),
+                    ..looks(&[3, 2, 2], 128)
+                },
+                Health::NotAccepting,
+            ),
             (looks(&[0, 0], 128), Health::Accepting),
             (
                 Evidence {
@@ -365,7 +387,7 @@ mod tests {
         assert!(two.capped_by_somaxconn);
         assert!(
             two.basis_words()
-                .contains("tied to this listener by its queue samples")
+                .starts_with("drops: ListenOverflows of its network namespace, tied to this")
         );
     }
 }

@@ -16,6 +16,7 @@ pub mod partial;
 pub mod probe;
 pub mod process_context;
 pub mod procnet;
+pub mod listen_sample;
 pub mod socket_growth;
 pub mod sysctl;
 

@@ -20,6 +20,9 @@ pub struct Looks {
     pub overflows: Option<u64>,
     /// Each process's run state at the last look.
     pub states: Vec<(u32, char)>,
+    /// Whether a connection waiting on the port at one look had left its queue by the next
+    /// (followed per port: the listeners of one port share the answer).
+    pub moved: Option<bool>,
 }
 
 /// What the surface knows besides the diagnosis.
@@ -79,6 +82,7 @@ pub fn apply(d: &mut Diagnosis, known: Known) {
             wchan: h.process.as_ref().and_then(|p| p.wchan.clone()),
             overflows: sampled.and(known.looks).and_then(|l| l.overflows),
             somaxconn: known.somaxconn,
+            moved: sampled.and(known.looks).and_then(|l| l.moved),
         };
         d.causes[i].listener_health = Some(judge(&evidence));
     }
@@ -204,7 +208,12 @@ fn raise_backlog(h: &ListenerHealth, ns: &str, i: usize) -> Option<Remedy> {
         "raise the backlog the program passes to listen() (the kernel gives it {})",
         h.backlog
     );
-    let mut r = remedy(RemedyKind::RaiseBacklog, String::new(), change.clone(), i);
+    let mut r = remedy(
+        RemedyKind::RaiseBacklog,
+        String::new(),
+        "give the queue room for bursts while the program catches up".into(),
+        i,
+    );
     if h.capped_by_somaxconn {
         let want = h.backlog.saturating_mul(4).clamp(4096, 65535);
         r.command = format!("{ns}sysctl -w net.core.somaxconn={want}");
