@@ -265,3 +265,72 @@ fn a_stopped_listener_is_not_accepting_until_continued() {
     assert_eq!(health(&d).verdict, Health::Accepting, "{:?}", health(&d));
     drop(waiting);
 }
+
+#[test]
+fn check_calls_a_declared_listener_that_never_accepts_critical() {
+    if !private_netns("health_check") {
+        return;
+    }
+    let port = 22604;
+    let l = listen_backlog(port, 4);
+    let _holder = hold(&[&l.as_fd()]);
+    drop(l);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!("[[service]]\nname = \"api\"\nport = {port}\n"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("root/etc/sysctl.d")).unwrap();
+    let check = |extra: &[&str]| {
+        let mut c = portscope();
+        c.arg("--config")
+            .arg(dir.path().join("config.toml"))
+            .arg("check")
+            .args(extra)
+            .arg("--sysctl-root")
+            .arg(dir.path().join("root"));
+        run(&mut c)
+    };
+    let (code, out, _) = check(&[]);
+    assert_eq!(code, 0, "an idle listener is fine: {out}");
+    assert!(out.contains(&format!(" accept_queue_{port}=0;;;0;4")), "{out}");
+
+    let before = overflows();
+    let _clients: Vec<OwnedFd> = (0..8).map(|_| connect_nonblocking(port)).collect();
+    assert!(wait_until(PATIENCE, || overflows() > before));
+    assert!(!client_connects(port));
+    let (code, out, err) = check(&[]);
+    assert_eq!(code, 2, "{out}{err}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("PORTSCOPE CRITICAL - api 22604/tcp listener not accepting"),
+        "{out}"
+    );
+    assert!(first.contains(&format!(" accept_queue_{port}=5;;;0;4")), "{out}");
+    assert!(first.contains(" listen_overflows="), "{out}");
+    assert!(out.contains("is not accepting: 5 waiting, backlog 4"), "{out}");
+
+    let (code, prom, err) = run(portscope()
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .args(["metrics", "--sysctl-root"])
+        .arg(dir.path().join("root")));
+    assert_eq!(code, 0, "{err}");
+    for want in [
+        "portscope_service_accept_queue{service=\"api\",proto=\"tcp\"} 5",
+        "portscope_service_accept_backlog{service=\"api\",proto=\"tcp\"} 4",
+        "portscope_service_listeners_not_accepting{service=\"api\",proto=\"tcp\"} 1",
+        "# TYPE portscope_listen_overflows_total counter",
+    ] {
+        assert!(prom.contains(want), "{want} not in\n{prom}");
+    }
+
+    let (code, out, _) = check(&["--sample", "1s", "--json"]);
+    assert_eq!(code, 2, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v["services"][0]["results"][0];
+    assert_eq!(r["state"], "listening_not_accepting", "{r}");
+    assert_eq!(r["listener_health"], "not_accepting", "{r}");
+    assert!(r["text"].as_str().unwrap().contains("looks over"), "{r}");
+}

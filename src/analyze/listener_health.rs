@@ -86,6 +86,9 @@ pub struct ListenerHealth {
     pub queued: u32,
     pub backlog: u32,
     pub full: bool,
+    /// Full at some look (maybe not the last).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub seen_full: bool,
     /// How many looks the verdict rests on: one is weaker (it cannot see draining or drops).
     pub looks: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -209,6 +212,7 @@ pub fn judge(e: &Evidence) -> ListenerHealth {
         queued: last.queued,
         backlog: last.backlog,
         full: last.full(),
+        seen_full: e.looks.iter().any(QueueLook::full),
         looks: e.looks.len().max(1),
         span_ms: e.span_ms,
         state: e.state,
@@ -226,6 +230,11 @@ pub fn judge(e: &Evidence) -> ListenerHealth {
 }
 
 impl ListenerHealth {
+    /// Connections were dropped between the looks while this queue was seen full.
+    pub fn overflowing(&self) -> bool {
+        self.seen_full && self.dropped.unwrap_or(0) > 0
+    }
+
     /// The queue as a column shows it: "5/4".
     pub fn queue_words(&self) -> String {
         format!("{}/{}", self.queued, self.backlog)
