@@ -17,6 +17,7 @@ pub mod held_fd;
 mod holder;
 pub use holder::KERNEL_HOLDER;
 mod kind;
+pub mod listen_history;
 mod netns;
 pub mod portset;
 pub mod probe;
