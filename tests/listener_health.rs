@@ -110,16 +110,23 @@ fn a_listener_that_never_accepts_is_not_accepting_and_leads_the_answer() {
     assert!(h.full && h.queued == 5 && h.backlog == 4, "{h:?}");
     assert_eq!(h.looks, 1);
     assert!(
-        d.explanation
-            .starts_with("the port is held by a listener that is not accepting: 5 waiting, backlog 4"),
+        d.explanation.starts_with(
+            "the port is held by a listener that is not accepting: 5 waiting, backlog 4"
+        ),
         "{}",
         d.explanation
     );
-    assert!(d.explanation.contains("needs two looks"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("needs two looks"),
+        "{}",
+        d.explanation
+    );
     let first = &d.plan[0];
     assert_eq!(first.action.as_str(), "unblock_listener", "{:#?}", d.plan);
     assert!(
-        first.text.contains("is not accepting (5 waiting, backlog 4)"),
+        first
+            .text
+            .contains("is not accepting (5 waiting, backlog 4)"),
         "{}",
         first.text
     );
@@ -138,7 +145,11 @@ fn a_listener_that_never_accepts_is_not_accepting_and_leads_the_answer() {
     let h = health(&d);
     assert_eq!(h.verdict, Health::NotAccepting, "{h:?}");
     assert!(h.looks >= 2 && h.dropped.is_some(), "{h:?}");
-    assert!(d.explanation.contains("dropped in the last"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("dropped in the last"),
+        "{}",
+        d.explanation
+    );
     let text = String::from_utf8(
         portscope()
             .args(["why", &port.to_string()])
@@ -224,7 +235,8 @@ fn a_stopped_listener_is_not_accepting_until_continued() {
     let pid = nix::unistd::Pid::from_raw(holder.pid() as i32);
     let answered = |port: u16| {
         let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        c.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
         let mut buf = [0u8; 2];
         c.read_exact(&mut buf).is_ok()
     };
@@ -294,7 +306,10 @@ fn check_calls_a_declared_listener_that_never_accepts_critical() {
     };
     let (code, out, _) = check(&[]);
     assert_eq!(code, 0, "an idle listener is fine: {out}");
-    assert!(out.contains(&format!(" accept_queue_{port}=0;;;0;4")), "{out}");
+    assert!(
+        out.contains(&format!(" accept_queue_{port}=0;;;0;4")),
+        "{out}"
+    );
 
     let before = overflows();
     let _clients: Vec<OwnedFd> = (0..8).map(|_| connect_nonblocking(port)).collect();
@@ -307,9 +322,15 @@ fn check_calls_a_declared_listener_that_never_accepts_critical() {
         first.starts_with("PORTSCOPE CRITICAL - api 22604/tcp listener not accepting"),
         "{out}"
     );
-    assert!(first.contains(&format!(" accept_queue_{port}=5;;;0;4")), "{out}");
+    assert!(
+        first.contains(&format!(" accept_queue_{port}=5;;;0;4")),
+        "{out}"
+    );
     assert!(first.contains(" listen_overflows="), "{out}");
-    assert!(out.contains("is not accepting: 5 waiting, backlog 4"), "{out}");
+    assert!(
+        out.contains("is not accepting: 5 waiting, backlog 4"),
+        "{out}"
+    );
 
     let (code, prom, err) = run(portscope()
         .arg("--config")

@@ -519,7 +519,10 @@ fn listeners_show_the_queue_and_flag_a_full_one() {
             .find(|l| l.contains(":7000"))
             .unwrap_or_else(|| panic!("no :7000 row at {w}x{h}:\n{text}"));
         assert!(row.contains("FULL") && row.contains("5/4"), "{row}");
-        assert!(text.contains("queue"), "no queue column at {w}x{h}:\n{text}");
+        assert!(
+            text.contains("queue"),
+            "no queue column at {w}x{h}:\n{text}"
+        );
         insta::assert_snapshot!(format!("listeners_full_queue_{w}x{h}"), text);
     }
     let detail = full_queue_screen("/7000\n\n", 120, 35);

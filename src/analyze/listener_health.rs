@@ -269,7 +269,11 @@ impl ListenerHealth {
                 .filter(|r| r.starts_with("its process") || r.contains("not draining"))
                 .cloned(),
         );
-        if let Some(w) = self.wchan.as_ref().filter(|_| self.verdict != Health::Accepting) {
+        if let Some(w) = self
+            .wchan
+            .as_ref()
+            .filter(|_| self.verdict != Health::Accepting)
+        {
             parts.push(format!("it sleeps in {w}"));
         }
         if self.verdict != Health::Accepting {

@@ -34,10 +34,13 @@ pub struct Target {
 /// A connection waiting in an accept queue, by its two ends.
 type Waiting = (IpAddr, u16, IpAddr, u16);
 
+/// One look at a port: each listener's queue (by inode), and the connections waiting.
+type PortLook = (Vec<(u64, QueueLook)>, HashSet<Waiting>);
+
 /// The port's listeners' queues, and the connections waiting in them (ESTABLISHED with no file
 /// yet: inode 0).
-fn queues(netns: &NetnsTarget, port: u16) -> (Vec<(u64, QueueLook)>, HashSet<Waiting>) {
-    let dump = || -> nix::Result<(Vec<(u64, QueueLook)>, HashSet<Waiting>)> {
+fn queues(netns: &NetnsTarget, port: u16) -> PortLook {
+    let dump = || -> nix::Result<PortLook> {
         let mut d = Dumper::open()?;
         let mut out = Vec::new();
         let mut waiting = HashSet::new();

@@ -7,6 +7,7 @@ pub mod allns;
 pub mod container;
 pub mod cpu;
 pub mod held_fd;
+pub mod listen_sample;
 pub mod nat;
 pub mod netlink;
 pub mod netns;
@@ -16,7 +17,6 @@ pub mod partial;
 pub mod probe;
 pub mod process_context;
 pub mod procnet;
-pub mod listen_sample;
 pub mod socket_growth;
 pub mod sysctl;
 

@@ -72,7 +72,10 @@ pub fn read(
             };
             let e = Evidence {
                 looks: sampled.map_or_else(|| vec![now], |(_, q)| q.clone()),
-                span_ms: looks.as_ref().filter(|_| sampled.is_some()).map_or(0, |l| l.span_ms),
+                span_ms: looks
+                    .as_ref()
+                    .filter(|_| sampled.is_some())
+                    .map_or(0, |l| l.span_ms),
                 state,
                 wchan: None,
                 overflows: looks.as_ref().and_then(|l| l.overflows),

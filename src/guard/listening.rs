@@ -152,16 +152,15 @@ pub(super) fn with_health(
     };
     r.status = r.status.worst(status);
     r.state = state;
-    r.text = one_line(&format!(
-        "{who} listens but {} ({})",
-        h.sentence()
-            .split_once(": ")
-            .map_or(h.verdict.words().to_string(), |(_, rest)| format!(
-                "is {}: {rest}",
-                h.verdict.words()
-            )),
-        h.based_on
-    ));
+    r.text =
+        one_line(&format!(
+            "{who} listens but {} ({})",
+            h.sentence().split_once(": ").map_or(
+                h.verdict.words().to_string(),
+                |(_, rest)| format!("is {}: {rest}", h.verdict.words())
+            ),
+            h.based_on
+        ));
     r
 }
 

@@ -104,14 +104,18 @@ mod tests {
     fn looks_are_bounded_and_gone_listeners_forgotten() {
         let mut h = ListenHistory::default();
         let mut snap = snapshot(vec![listener(80), listener(443)]);
+        let mut last = 0;
         for i in 0..(LOOKS_KEPT as i64 + 10) {
             snap.taken_at = jiff::Timestamp::from_second(1_000 + i).unwrap_or(snap.taken_at);
-            snap.sockets[0].rx_queue = u32::try_from(i % 3).unwrap_or(0);
+            last = u32::try_from(i % 3).unwrap_or(0);
+            snap.sockets[0].rx_queue = last;
             h.record_snapshot(&snap);
         }
         assert_eq!(h.of(&snap.sockets[0]).len(), LOOKS_KEPT);
         h.recheck(jiff::Timestamp::from_second(5_000).unwrap_or(snap.taken_at));
-        assert_eq!(h.of(&snap.sockets[0]).last().map(|l| l.queued), Some(1));
+        let looks = h.of(&snap.sockets[0]);
+        assert_eq!(looks.len(), LOOKS_KEPT, "the recheck pushed the oldest out");
+        assert_eq!(looks.last().map(|l| l.queued), Some(last));
         snap.sockets.pop();
         h.record_snapshot(&snap);
         assert_eq!(h.len(), 1);

@@ -94,7 +94,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let tcp = s.proto == crate::model::Proto::Tcp;
             // First: the one flag that says clients are being dropped right now.
             if tcp && queue.full() {
-                badges.push(Span::styled("FULL ", theme.class_style(PortClass::Conflict)));
+                badges.push(Span::styled(
+                    "FULL ",
+                    theme.class_style(PortClass::Conflict),
+                ));
             }
             // The sysctls are the focus namespace's: say nothing about another's ports.
             let here = !multi || s.netns == snap.netns.inode;

@@ -158,7 +158,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     Kind::Warning => theme.warn(),
                     _ => theme.dim(),
                 };
-                lines.push(Line::from(Span::styled(format!("       {}", l.text), style)));
+                lines.push(Line::from(Span::styled(
+                    format!("       {}", l.text),
+                    style,
+                )));
             }
             Item::More { n, causes } => lines.push(Line::from(Span::styled(
                 format!(
