@@ -73,6 +73,7 @@ fn context_of(o: &Owner, snap: &Snapshot, open: u64) -> ProcessContext {
             drops: 0,
         }),
         state: None,
+        wchan: None,
     }
 }
 

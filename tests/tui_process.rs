@@ -68,6 +68,7 @@ fn java() -> ProcessContext {
             drops: 17,
         }),
         state: None,
+        wchan: None,
     }
 }
 
@@ -109,6 +110,7 @@ fn container_server() -> ProcessContext {
             drops: 0,
         }),
         state: None,
+        wchan: None,
     }
 }
 

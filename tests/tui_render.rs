@@ -480,3 +480,58 @@ fn the_why_field_answers_connect_questions() {
         app.why.error
     );
 }
+
+/// The incident with its :7000 listener's queue full (5 waiting, backlog 4), seen over three
+/// ticks: the Listeners view's queue column and FULL flag, and the detail pane's history.
+fn full_queue_screen(keys: &str, w: u16, h: u16) -> String {
+    let mut snap = (*recording()).clone();
+    let mut app = App::new(KeyMap::default_map(), true);
+    for (tick, queued) in [1u32, 3, 5].into_iter().enumerate() {
+        for s in snap.sockets.iter_mut().filter(|s| s.local_port == 7000) {
+            if s.is_listening() {
+                (s.rx_queue, s.tx_queue) = (queued, 4);
+            }
+        }
+        snap.taken_at = recording()
+            .taken_at
+            .checked_add(jiff::SignedDuration::from_secs(2 * tick as i64))
+            .unwrap();
+        app.update(Msg::data(Arc::new(snap.clone()), None));
+    }
+    app.type_keys(keys);
+    let buf = render_offscreen(
+        &app,
+        &Theme::defaults(true),
+        &Clock::fixed(snap.taken_at),
+        w,
+        h,
+    );
+    buffer_text(&buf)
+}
+
+#[test]
+fn listeners_show_the_queue_and_flag_a_full_one() {
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let text = full_queue_screen("", w, h);
+        assert!(text.lines().all(|l| l.chars().count() <= usize::from(w)));
+        let row = text
+            .lines()
+            .find(|l| l.contains(":7000"))
+            .unwrap_or_else(|| panic!("no :7000 row at {w}x{h}:\n{text}"));
+        assert!(row.contains("FULL") && row.contains("5/4"), "{row}");
+        assert!(
+            text.contains("queue"),
+            "no queue column at {w}x{h}:\n{text}"
+        );
+        insta::assert_snapshot!(format!("listeners_full_queue_{w}x{h}"), text);
+    }
+    let detail = full_queue_screen("/7000\n\n", 120, 35);
+    assert!(
+        detail.contains("accept queue per tick, oldest first (backlog 4): 1 3 5"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("listener not accepting · accept queue 5/4, full"),
+        "{detail}"
+    );
+}

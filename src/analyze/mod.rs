@@ -7,6 +7,7 @@ pub mod connect;
 pub mod connect_text;
 pub mod conns;
 pub mod guard;
+pub mod listener_health;
 pub mod portmap;
 pub mod socket_unit;
 pub mod why;

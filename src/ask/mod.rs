@@ -235,6 +235,15 @@ pub fn explain(
         process::inheritance(&mut d);
         if processes {
             attach(&mut d, snap);
+            // The processes' states tell a stopped listener from a slow one.
+            crate::analyze::why::health::apply(
+                &mut d,
+                crate::analyze::why::health::Known {
+                    looks: None,
+                    somaxconn: snap.sysctl.somaxconn,
+                    ns_prefix: &session.ns_prefix(),
+                },
+            );
         }
     }
     d

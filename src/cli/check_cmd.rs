@@ -60,8 +60,21 @@ pub struct CheckArgs {
     /// anyway) or UNKNOWN stops the service.
     #[arg(long)]
     pub pre_start: bool,
+    /// Look at the declared TCP listeners' accept queues several times over DURATION (e.g.
+    /// 5s): a queue that does not drain, and connections dropped meanwhile, are seen only so.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_sample)]
+    pub sample: Option<std::time::Duration>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+}
+
+/// The declared TCP ports, whose listeners' health is read.
+fn tcp_ports(services: &[crate::guard::Service]) -> Vec<u16> {
+    services
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp)
+        .flat_map(|s| s.ports.iter())
+        .collect()
 }
 
 #[derive(Debug, Args)]
@@ -128,6 +141,7 @@ fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgErr
         ephemeral_use_crit: t.ephemeral_use_crit,
         require_listening,
         host_checks: !t.no_host_checks,
+        listeners: Default::default(),
     })
 }
 
@@ -205,7 +219,7 @@ fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, crate::collect::CollectErro
 }
 
 pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
-    let opts = match options(&args.thresholds, args.require_listening) {
+    let mut opts = match options(&args.thresholds, args.require_listening) {
         Ok(o) => o,
         Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
@@ -221,6 +235,7 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
         Ok(s) => s,
         Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
+    opts.listeners = crate::guard::health::read(&snap, tcp_ports(&services), netns, args.sample);
     let report = crate::guard::run_check(
         &snap,
         &services,
@@ -243,7 +258,7 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
 
 pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
     let started = std::time::Instant::now();
-    let opts = match options(&args.thresholds, false) {
+    let mut opts = match options(&args.thresholds, false) {
         Ok(o) => o,
         Err(e) => return Err(CliError::bad_input(e)),
     };
@@ -255,6 +270,7 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
         netns: netns.clone(),
         ..CollectOptions::default()
     })?;
+    opts.listeners = crate::guard::health::read(&snap, tcp_ports(&services), netns, None);
     let report = crate::guard::run_check(
         &snap,
         &services,

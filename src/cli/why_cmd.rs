@@ -77,7 +77,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     let mut d = crate::ask::answer(&r, &snap, &ctx, Reads::Live { processes: true });
     let req = d.request();
     if let Some(interval) = args.sample {
-        super::why_process::sample_growth(&mut d, interval);
+        super::why_process::sample_growth(&mut d, &snap, interval, netns);
     }
     let nat = if args.nat {
         match crate::collect::nat::check(

@@ -13,18 +13,63 @@ const MAX_SHOWN: usize = 3;
 
 /// `--sample`: looks at the socket count of each process shown twice, `interval` apart, and
 /// gives each the growth between the looks (none to a process that exited or whose pid was
-/// reused in between).
-pub fn sample_growth(d: &mut Diagnosis, interval: std::time::Duration) {
+/// reused in between); a TCP port's listeners are looked at several times in between, and their
+/// health judged again from all the looks.
+pub fn sample_growth(
+    d: &mut Diagnosis,
+    snap: &crate::model::Snapshot,
+    interval: std::time::Duration,
+    netns: &crate::collect::NetnsTarget,
+) {
+    use crate::collect::listen_sample::{Target, sample};
+    use crate::collect::socket_growth::sockets_open;
     let keys: Vec<(u32, u64)> = processes(d)
         .iter()
         .map(|c| (c.pid, c.start.ticks))
         .collect();
-    let obs = crate::collect::socket_growth::sample(&keys, interval);
+    let listeners: Vec<&crate::model::Socket> = d
+        .holders
+        .iter()
+        .map(|h| &h.socket)
+        .filter(|s| s.proto == crate::model::Proto::Tcp && s.is_listening())
+        .collect();
+    let target = Target {
+        port: d.port,
+        inodes: listeners.iter().map(|s| s.inode).collect(),
+        pids: listeners
+            .iter()
+            .filter_map(|s| s.owners.first().map(|o| o.pid))
+            .collect(),
+    };
+    let (obs, looks) = if target.inodes.is_empty() {
+        (crate::collect::socket_growth::sample(&keys, interval), None)
+    } else {
+        let mut obs = crate::model::process_context::Observations::new();
+        let mut count = || {
+            for &(pid, start) in &keys {
+                if let Some(n) = sockets_open(pid, start) {
+                    obs.record(pid, start, jiff::Timestamp::now(), n);
+                }
+            }
+        };
+        let looks = sample(netns, &target, interval, &mut count);
+        (obs, Some(looks))
+    };
     for h in &mut d.holders {
         if let Some(c) = h.process.as_mut() {
             let per_min = obs.per_min(c.pid, c.start.ticks);
             Arc::make_mut(c).sockets.per_min = per_min;
         }
+    }
+    if let Some(looks) = &looks {
+        crate::analyze::why::health::apply(
+            d,
+            crate::analyze::why::health::Known {
+                looks: Some(looks),
+                somaxconn: snap.sysctl.somaxconn,
+                ns_prefix: &netns.nsenter_prefix(),
+            },
+        );
     }
 }
 

@@ -82,6 +82,7 @@ pub fn render(
                 &format!("  {}. [{}] ", index + 1, cause_tag(cause)),
             )),
             Item::Socket(h) => socket_line(&mut o, d, h, snap),
+            Item::Health(l) => o.push_str(&wrap(&l.text, 80, "       ")),
             Item::More { n, causes: false } => {
                 o.push_str(&format!("       ... and {n} more (--all lists them)\n"));
             }

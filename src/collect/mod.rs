@@ -7,6 +7,7 @@ pub mod allns;
 pub mod container;
 pub mod cpu;
 pub mod held_fd;
+pub mod listen_sample;
 pub mod nat;
 pub mod netlink;
 pub mod netns;

@@ -189,6 +189,12 @@ pub fn read(
         state: crate::kernel_file::read_lossy(format!("/proc/{}/stat", owner.pid))
             .ok()
             .and_then(|t| t.rsplit_once(") ").and_then(|(_, r)| r.chars().next())),
+        wchan: crate::kernel_file::read_lossy(format!("/proc/{}/wchan", owner.pid))
+            .ok()
+            .map(|w| w.trim().to_string())
+            // "0" is a running process (or an address hidden from this reader).
+            .filter(|w| !w.is_empty() && w != "0")
+            .map(Foreign::new),
     })
 }
 

@@ -8,6 +8,7 @@ pub const PORT_RANGE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 pub const UNPRIVILEGED_START: &str = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
 const TW_REUSE: &str = "/proc/sys/net/ipv4/tcp_tw_reuse";
 const BINDV6ONLY: &str = "/proc/sys/net/ipv6/bindv6only";
+const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
 
 fn read(path: &str) -> Option<String> {
     crate::kernel_file::read_trimmed(path).ok()
@@ -42,5 +43,6 @@ pub fn read_sysctls() -> (Sysctls, Vec<String>) {
     s.bindv6only = read(BINDV6ONLY)
         .and_then(|v| v.parse::<u8>().ok())
         .map(|v| v != 0);
+    s.somaxconn = read(SOMAXCONN).and_then(|v| v.parse().ok());
     (s, warnings)
 }

@@ -66,6 +66,11 @@ pub enum PortState {
     ListeningShared,
     /// A listener whose owner portscope cannot see.
     ListeningOwnerHidden,
+    /// The expected listener is there but takes no connections (queue full or not draining,
+    /// process stopped): clients time out.
+    ListeningNotAccepting,
+    /// The expected listener's queue is often non-empty: clients wait.
+    ListeningSlow,
     /// Nothing listens; free, reserved or outside the ephemeral range.
     Free,
     /// Nothing listens; free but inside the ephemeral range and unreserved.
@@ -87,6 +92,11 @@ pub struct PortResult {
     pub holder: Option<String>,
     /// One line, without the port (so consecutive ports can be shown as one range).
     pub text: String,
+    /// The listener's accept queue (the worst listener's, when several share the port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_queue: Option<crate::analyze::listener_health::QueueLook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listener_health: Option<crate::analyze::listener_health::Health>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,6 +140,9 @@ pub struct Figures {
     /// The busiest destination ("127.0.0.1:5432"), when local clients connect anywhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ephemeral_busiest: Option<String>,
+    /// ListenOverflows of the namespace: connections dropped at full accept queues.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_overflows: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,6 +176,9 @@ pub struct Options {
     pub require_listening: bool,
     /// Judge the host's settings too (ephemeral capacity, drift, sysctl.d problems).
     pub host_checks: bool,
+    /// What was read of the listeners' health beyond the snapshot (their processes' states,
+    /// `--sample`'s looks); a listener not in it is judged from the snapshot's one look.
+    pub listeners: super::health::Book,
 }
 
 impl Default for Options {
@@ -174,6 +190,7 @@ impl Default for Options {
             ephemeral_use_crit: 95,
             require_listening: false,
             host_checks: true,
+            listeners: Default::default(),
         }
     }
 }
@@ -208,9 +225,12 @@ fn judge_port(
         state,
         holder,
         text,
+        accept_queue: None,
+        listener_health: None,
     };
     if !listeners.is_empty() {
-        return super::listening::judge(svc, port, &listeners, snap, why);
+        let r = super::listening::judge(svc, port, &listeners, snap, why);
+        return super::listening::with_health(r, &listeners, &opts.listeners, snap);
     }
     let w = why(port, svc.proto);
     let down = if opts.require_listening {

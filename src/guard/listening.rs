@@ -35,6 +35,8 @@ pub(super) fn judge(
         state,
         holder,
         text,
+        accept_queue: None,
+        listener_health: None,
     };
     let who = owners_label(listeners);
     let risk = if sys.at_risk(port) {
@@ -114,6 +116,52 @@ pub(super) fn judge(
         Some(who.clone()),
         format!("held by {who}, not {}: {}", one_line(want), w.line),
     )
+}
+
+/// A port the declared process listens on (OK so far) judged by whether it takes its
+/// connections: not accepting or overflowing is CRITICAL (clients time out), slow a WARNING.
+pub(super) fn with_health(
+    mut r: PortResult,
+    listeners: &[&Socket],
+    book: &super::health::Book,
+    snap: &Snapshot,
+) -> PortResult {
+    use crate::analyze::listener_health::{Health, QueueLook};
+    let worst = listeners
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp)
+        .map(|s| super::health::of(book, s, snap.sysctl.somaxconn))
+        .max_by_key(|h| (h.verdict, h.overflowing(), h.queued));
+    let Some(h) = worst else {
+        return r;
+    };
+    r.accept_queue = Some(QueueLook {
+        queued: h.queued,
+        backlog: h.backlog,
+    });
+    r.listener_health = Some(h.verdict);
+    if r.state != PortState::Listening {
+        return r;
+    }
+    let who = r.holder.clone().unwrap_or_else(|| "its listener".into());
+    let (status, state) = match h.verdict {
+        _ if h.overflowing() => (Status::Critical, PortState::ListeningNotAccepting),
+        Health::NotAccepting => (Status::Critical, PortState::ListeningNotAccepting),
+        Health::Slow => (Status::Warning, PortState::ListeningSlow),
+        Health::Accepting => return r,
+    };
+    r.status = r.status.worst(status);
+    r.state = state;
+    r.text =
+        one_line(&format!(
+            "{who} listens but {} ({})",
+            h.sentence().split_once(": ").map_or(
+                h.verdict.words().to_string(),
+                |(_, rest)| format!("is {}: {rest}", h.verdict.words())
+            ),
+            h.based_on
+        ));
+    r
 }
 
 #[cfg(test)]

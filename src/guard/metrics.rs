@@ -28,8 +28,12 @@ struct Writer {
 
 impl Writer {
     fn family(&mut self, name: &str, help: &str) {
+        self.typed(name, help, "gauge");
+    }
+
+    fn typed(&mut self, name: &str, help: &str, kind: &str) {
         let _ = writeln!(self.out, "# HELP {name} {help}");
-        let _ = writeln!(self.out, "# TYPE {name} gauge");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
@@ -73,7 +77,7 @@ type PerService = (
 /// Renders the metrics of one run. `duration` is the run's wall time.
 pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: f64) -> String {
     let mut w = Writer { out: String::new() };
-    let per_service: [PerService; 6] = [
+    let per_service: [PerService; 9] = [
         (
             "portscope_service_ports",
             "Ports declared for the service.",
@@ -90,6 +94,8 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
                             | PortState::ListeningOther
                             | PortState::ListeningShared
                             | PortState::ListeningOwnerHidden
+                            | PortState::ListeningNotAccepting
+                            | PortState::ListeningSlow
                     )
                 }) as f64
             },
@@ -128,6 +134,33 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
             },
         ),
         (
+            "portscope_service_accept_queue",
+            "Connections waiting in the accept queues of the service's declared TCP listeners.",
+            |s| {
+                s.results
+                    .iter()
+                    .filter_map(|r| r.accept_queue)
+                    .map(|q| f64::from(q.queued))
+                    .sum()
+            },
+        ),
+        (
+            "portscope_service_accept_backlog",
+            "Effective backlog (min of listen() and net.core.somaxconn) of those listeners; the queue is full above it.",
+            |s| {
+                s.results
+                    .iter()
+                    .filter_map(|r| r.accept_queue)
+                    .map(|q| f64::from(q.backlog))
+                    .sum()
+            },
+        ),
+        (
+            "portscope_service_listeners_not_accepting",
+            "Declared ports whose listener takes no connections (queue full or not draining, process stopped).",
+            |s| s.count(|r| r.state == PortState::ListeningNotAccepting) as f64,
+        ),
+        (
             "portscope_service_status",
             "Check status of the service: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",
             |s| f64::from(s.status.code()),
@@ -142,6 +175,16 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
                 f(s),
             );
         }
+    }
+    // The kernel's own counter (since the namespace was made): a counter, so rate() works
+    // across portscope runs.
+    if let Some(o) = report.figures.listen_overflows {
+        w.typed(
+            "portscope_listen_overflows_total",
+            "Connections this network namespace dropped because a listener's accept queue was full (TcpExt ListenOverflows).",
+            "counter",
+        );
+        w.sample("portscope_listen_overflows_total", &[], o as f64);
     }
     w.family(
         "portscope_check_status",

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod discover;
 pub mod fleet;
+pub mod health;
 pub mod host;
 mod listening;
 pub mod metrics;
@@ -73,5 +74,7 @@ pub fn run_check(
         Err(why) => BootConfig::NotApplicable(why.clone()),
     };
     let mut why = |port, proto| why_line::why_line(snap, netns, port, proto);
-    check::evaluate(snap, services, &boot, opts, &hostname(), &mut why)
+    let mut report = check::evaluate(snap, services, &boot, opts, &hostname(), &mut why);
+    report.figures.listen_overflows = health::overflows(netns);
+    report
 }

@@ -35,6 +35,8 @@ fn short_state(r: &PortResult) -> String {
             r.holder.as_deref().unwrap_or("another process")
         ),
         PortState::ListeningOwnerHidden => "listener not visible".into(),
+        PortState::ListeningNotAccepting => "listener not accepting".into(),
+        PortState::ListeningSlow => "listener slow to accept".into(),
         PortState::Free => "not listening".into(),
         PortState::FreeAtRisk => "free but at risk".into(),
         PortState::TimeWait => "TIME_WAIT only".into(),
@@ -106,6 +108,20 @@ pub fn perfdata(r: &Report) -> String {
         "ports_ok={} ports_warning={} ports_critical={} ports_unknown={}",
         by[0], by[1], by[2], by[3]
     );
+    // Each declared listener's accept queue against its backlog (the maximum).
+    for s in &r.services {
+        for p in &s.results {
+            if let Some(q) = p.accept_queue {
+                out.push_str(&format!(
+                    " accept_queue_{}={};;;0;{}",
+                    p.port, q.queued, q.backlog
+                ));
+            }
+        }
+    }
+    if let Some(o) = r.figures.listen_overflows {
+        out.push_str(&format!(" listen_overflows={o}"));
+    }
     if !r.host_checks.is_empty() {
         out.push_str(&format!(
             " ephemeral_usable={};{};{};0;{} reserved_ports={} listeners_at_risk={}",

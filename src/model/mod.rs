@@ -17,6 +17,7 @@ pub mod held_fd;
 mod holder;
 pub use holder::KERNEL_HOLDER;
 mod kind;
+pub mod listen_history;
 mod netns;
 pub mod portset;
 pub mod probe;
@@ -269,6 +270,10 @@ pub struct Sysctls {
     pub ip_unprivileged_port_start: u32,
     pub tcp_tw_reuse: Option<u8>,
     pub bindv6only: Option<bool>,
+    /// `net.core.somaxconn`: the cap on every listen() backlog. A listener whose effective
+    /// backlog equals it asked for more; raising its backlog alone changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub somaxconn: Option<u32>,
     /// Settings that could not be read (their value above is the kernel default, not a fact).
     /// A change merged with a guessed `ip_local_reserved_ports` would drop real reservations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -283,6 +288,7 @@ impl Default for Sysctls {
             ip_unprivileged_port_start: 1024,
             tcp_tw_reuse: Some(2),
             bindv6only: Some(false),
+            somaxconn: None,
             unread: Vec::new(),
         }
     }

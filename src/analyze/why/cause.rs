@@ -66,6 +66,9 @@ pub struct Cause {
     /// Indices into the diagnosis's holders (for acting on the whole cause).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holders: Vec<usize>,
+    /// For a TCP listener: whether it takes its connections (see `analyze::listener_health`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_health: Option<crate::analyze::listener_health::ListenerHealth>,
 }
 
 impl Cause {
@@ -83,6 +86,7 @@ impl Cause {
             sockets: Vec::new(),
             remedies: Vec::new(),
             holders: Vec::new(),
+            listener_health: None,
         }
     }
 }

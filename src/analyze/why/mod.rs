@@ -10,6 +10,7 @@ pub mod group;
 #[cfg(test)]
 mod group_tests;
 mod group_text;
+pub mod health;
 pub mod inherit;
 pub mod loss;
 pub mod outline;
@@ -444,7 +445,7 @@ pub fn diagnose(
         let stale = group::stale_remedies(&causes, &groups);
         remedies.splice(0..0, stale);
     }
-    Diagnosis {
+    let mut d = Diagnosis {
         port,
         proto: req.proto,
         addr: req.addr,
@@ -461,5 +462,14 @@ pub fn diagnose(
         also: Vec::new(),
         reuseport_groups: groups,
         connect,
-    }
+    };
+    health::apply(
+        &mut d,
+        health::Known {
+            looks: None,
+            somaxconn: sys.somaxconn,
+            ns_prefix: &ctx.ns_prefix(),
+        },
+    );
+    d
 }

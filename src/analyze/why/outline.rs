@@ -4,6 +4,7 @@
 //! selected cause for the TUI), so the two cannot say different things about one answer.
 
 use super::{Cause, Diagnosis, Remedy};
+use crate::analyze::listener_health::Health;
 use crate::model::text::{Kind, Line};
 
 /// Which parts a surface shows, and how many of them.
@@ -86,6 +87,8 @@ pub enum Item<'d> {
     },
     /// An example socket of a cause: an index into `Diagnosis::holders`.
     Socket(usize),
+    /// A fact about a cause's listener (its health), indented under the cause like a socket.
+    Health(Line),
     /// "... and N more" of a list cut short; `causes` when the list is of causes.
     More {
         n: usize,
@@ -125,6 +128,18 @@ pub fn outline<'d>(d: &'d Diagnosis, shape: &Shape) -> Vec<Item<'d>> {
         }));
         for (index, cause) in d.causes.iter().enumerate().take(shape.max_causes) {
             out.push(Item::Cause { index, cause });
+            // An accepting listener is the usual case: JSON carries its verdict, the text
+            // speaks only of one that is slow or stuck.
+            if let Some(h) = cause
+                .listener_health
+                .as_ref()
+                .filter(|h| h.verdict != Health::Accepting)
+            {
+                out.push(Item::Health(Line::warning(h.line_words())));
+                if h.attribution.is_some() {
+                    out.push(Item::Health(Line::note(h.basis_words())));
+                }
+            }
             out.extend(
                 cause
                     .holders
@@ -223,7 +238,7 @@ pub fn verdict_words(d: &Diagnosis) -> String {
 pub fn kind_of(item: &Item) -> Kind {
     match item {
         Item::Verdict | Item::Heading(_) => Kind::Heading,
-        Item::Said(l) => l.kind,
+        Item::Said(l) | Item::Health(l) => l.kind,
         Item::Probe | Item::Socket(_) | Item::More { .. } | Item::Note(_) => Kind::Note,
         _ => Kind::Plain,
     }

@@ -26,6 +26,11 @@ pub enum RemedyKind {
     /// Give clients back local ports toward a destination (pool, more addresses, wider range,
     /// tcp_tw_reuse): the fix when connect() ran out, not bind().
     EphemeralPorts,
+    /// A listener that takes no connections: continue it, see what it waits on, restart it.
+    UnblockListener,
+    /// A listener's accept queue is too short for its bursts: a bigger listen() backlog (and
+    /// net.core.somaxconn where that caps it).
+    RaiseBacklog,
 }
 
 impl RemedyKind {
@@ -49,6 +54,8 @@ impl RemedyKind {
             RemedyKind::SeeOwner => "see_owner",
             RemedyKind::StartService => "start_service",
             RemedyKind::EphemeralPorts => "ephemeral_ports",
+            RemedyKind::UnblockListener => "unblock_listener",
+            RemedyKind::RaiseBacklog => "raise_backlog",
         }
     }
 }
@@ -90,6 +97,8 @@ mod tests {
             RemedyKind::SeeOwner,
             RemedyKind::StartService,
             RemedyKind::EphemeralPorts,
+            RemedyKind::UnblockListener,
+            RemedyKind::RaiseBacklog,
         ] {
             let json = serde_json::to_string(&k).unwrap();
             assert_eq!(json, format!("\"{k}\""));

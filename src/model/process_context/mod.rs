@@ -86,6 +86,11 @@ pub struct ProcessContext {
     /// The run state from /proc/PID/stat (`R`, `S`, `D`, `T` stopped, `t` traced, `Z`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<char>,
+    /// Where in the kernel the process sleeps (/proc/PID/wchan: `inet_csk_accept` is a
+    /// listener waiting for connections, `do_signal_stop` a stopped one); `None` when
+    /// running, unreadable, or hidden by kptr_restrict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wchan: Option<Foreign>,
 }
 
 impl ProcessContext {

@@ -161,6 +161,7 @@ fn chains_elide_the_middle_and_end_at_the_unit() {
         listeners: Vec::new(),
         listen_stats: None,
         state: None,
+        wchan: None,
     };
     assert_eq!(
         c.chain_words(true),

@@ -114,6 +114,8 @@ pub struct App {
     pub measured: Measured,
     /// Socket counts per process over the refreshes seen: their growth (sockets/min).
     pub observations: crate::model::process_context::Observations,
+    /// The listeners' accept queues over the ticks seen (the detail pane's history).
+    pub listen_history: crate::model::listen_history::ListenHistory,
     /// Selection and scrolling of the copyable blocks in the dialog on top.
     pub blocks: BlockView,
     /// When the connections on screen were read, if earlier than the listeners.
@@ -150,6 +152,7 @@ impl App {
             travel: Default::default(),
             measured: Measured::default(),
             observations: Default::default(),
+            listen_history: Default::default(),
             blocks: BlockView::default(),
             conns_as_of: None,
             rechecked: None,
@@ -233,6 +236,7 @@ impl App {
             }
             Msg::Rechecked(r) => {
                 // A frozen or past view keeps the time of what it shows.
+                self.listen_history.recheck(r.taken_at);
                 if !self.frozen && self.travel.at.is_none() && self.data.is_some() {
                     self.rechecked = Some(r);
                     self.error = None;

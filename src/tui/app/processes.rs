@@ -123,6 +123,7 @@ impl App {
     /// Notes every process's socket count (growth needs two snapshots); pure.
     pub(super) fn observe(&mut self, snap: &Snapshot) {
         self.observations.record_snapshot(snap);
+        self.listen_history.record_snapshot(snap);
     }
 
     /// Stores what the runtime read, where it is still wanted.

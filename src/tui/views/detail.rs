@@ -48,6 +48,9 @@ pub fn render(
                 ));
             }
             lines.push(Line::from(Span::styled(facts.join(" · "), theme.dim())));
+            if s.proto == crate::model::Proto::Tcp && s.is_listening() {
+                lines.extend(queue_lines(app, s, theme));
+            }
             if s.kernel_held {
                 lines.push(Line::from(
                     "Held by the kernel: no process to kill; it goes away by itself.",
@@ -197,4 +200,55 @@ pub fn render(
             .scroll((scroll.min(max), 0)),
         area,
     );
+}
+
+/// Queue values shown in the history line (the most recent).
+const HISTORY_SHOWN: usize = 30;
+
+/// The listener's accept queue over the ticks seen, and the verdict they give.
+fn queue_lines(app: &App, s: &crate::model::Socket, theme: &Theme) -> Vec<Line<'static>> {
+    use crate::analyze::listener_health::{Evidence, Health, QueueLook, judge};
+    let looks = app.listen_history.of(s);
+    let span_ms = match (looks.first(), looks.last()) {
+        (Some(a), Some(b)) => u64::try_from(b.at.duration_since(a.at).as_millis()).unwrap_or(0),
+        _ => 0,
+    };
+    let mut q: Vec<QueueLook> = looks
+        .iter()
+        .map(|l| QueueLook {
+            queued: l.queued,
+            backlog: l.backlog,
+        })
+        .collect();
+    if q.is_empty() {
+        q.push(QueueLook {
+            queued: s.rx_queue,
+            backlog: s.tx_queue,
+        });
+    }
+    let h = judge(&Evidence {
+        looks: q.clone(),
+        span_ms,
+        ..Evidence::default()
+    });
+    let style = match h.verdict {
+        Health::Accepting => theme.dim(),
+        _ => theme.warn(),
+    };
+    let shown: Vec<String> = q
+        .iter()
+        .skip(q.len().saturating_sub(HISTORY_SHOWN))
+        .map(|l| l.queued.to_string())
+        .collect();
+    vec![
+        Line::from(Span::styled(h.line_words(), style)),
+        Line::from(Span::styled(
+            format!(
+                "accept queue per tick, oldest first (backlog {}): {}",
+                h.backlog,
+                shown.join(" ")
+            ),
+            theme.dim(),
+        )),
+    ]
 }

@@ -68,6 +68,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Col::new("pid", 7, 7, 5),
         Col::new("user", 9, 9, 2),
         Col::new("flags", 13, 13, 4),
+        // Accept queue against the effective backlog ("5/4"): what tells a full listener.
+        Col::new("queue", 5, 9, 3),
         Col::new("unit/container", 8, 24, 3).fill(),
     ]);
     if multi {
@@ -85,6 +87,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             let s = &snap.sockets[i];
             let o = first_owner(s);
             let mut badges: Vec<Span> = Vec::new();
+            let queue = crate::analyze::listener_health::QueueLook {
+                queued: s.rx_queue,
+                backlog: s.tx_queue,
+            };
+            let tcp = s.proto == crate::model::Proto::Tcp;
+            // First: the one flag that says clients are being dropped right now.
+            if tcp && queue.full() {
+                badges.push(Span::styled(
+                    "FULL ",
+                    theme.class_style(PortClass::Conflict),
+                ));
+            }
             // The sysctls are the focus namespace's: say nothing about another's ports.
             let here = !multi || s.netns == snap.netns.inode;
             if !here {
@@ -120,6 +134,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     None => String::new(),
                 }),
                 Cell::from(Line::from(badges)),
+                match (tcp, queue.full()) {
+                    (false, _) => Cell::from(""),
+                    (true, false) => Cell::from(format!("{}/{}", queue.queued, queue.backlog)),
+                    (true, true) => Cell::from(Span::styled(
+                        format!("{}/{}", queue.queued, queue.backlog),
+                        theme.class_style(PortClass::Conflict),
+                    )),
+                },
                 Cell::from(match &s.published {
                     Some(p) => p.describe(),
                     None => o.and_then(crate::workload::place).unwrap_or_default(),

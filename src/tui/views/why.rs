@@ -153,6 +153,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     theme.dim(),
                 )));
             }
+            Item::Health(l) => {
+                let style = match l.kind {
+                    Kind::Warning => theme.warn(),
+                    _ => theme.dim(),
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("       {}", l.text),
+                    style,
+                )));
+            }
             Item::More { n, causes } => lines.push(Line::from(Span::styled(
                 format!(
                     "{}… and {n} more{}",
