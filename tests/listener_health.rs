@@ -267,6 +267,24 @@ fn a_stopped_listener_is_not_accepting_until_continued() {
         d.explanation
     );
     assert_eq!(d.plan[0].command, format!("kill -CONT {}", holder.pid()));
+    // The TUI's why field asks the same engine without reading whole processes (its pane
+    // reads them on demand): the run state alone still says stopped.
+    let snap = portscope::collect::collect(&portscope::collect::CollectOptions::default()).unwrap();
+    let session = portscope::ask::session(&Default::default());
+    let q = portscope::tui::app::parse_bind(&port.to_string()).unwrap();
+    let tui = portscope::ask::answer(
+        &q.resolve().unwrap(),
+        &snap,
+        &session,
+        portscope::ask::Reads::Live { processes: false },
+    );
+    assert_eq!(
+        health(&tui).verdict,
+        Health::NotAccepting,
+        "{:?}",
+        health(&tui)
+    );
+    assert_eq!(health(&tui).state, Some('T'));
 
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
     assert!(

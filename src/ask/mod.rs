@@ -233,18 +233,26 @@ pub fn explain(
     if let Reads::Live { processes } = reads {
         name_socket_units(&mut d);
         process::inheritance(&mut d);
-        if processes {
+        // The processes' states tell a stopped listener from a slow one. Without the whole
+        // context (the TUI reads it on demand, for its pane) the listeners' run states alone
+        // are read: one stat line each, cheap enough for every tick.
+        let looks = if processes {
             attach(&mut d, snap);
-            // The processes' states tell a stopped listener from a slow one.
-            crate::analyze::why::health::apply(
-                &mut d,
-                crate::analyze::why::health::Known {
-                    looks: None,
-                    somaxconn: snap.sysctl.somaxconn,
-                    ns_prefix: &session.ns_prefix(),
-                },
-            );
-        }
+            None
+        } else {
+            Some(crate::analyze::why::health::Looks {
+                states: process::listener_states(&d),
+                ..Default::default()
+            })
+        };
+        crate::analyze::why::health::apply(
+            &mut d,
+            crate::analyze::why::health::Known {
+                looks: looks.as_ref(),
+                somaxconn: snap.sysctl.somaxconn,
+                ns_prefix: &session.ns_prefix(),
+            },
+        );
     }
     d
 }

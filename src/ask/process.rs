@@ -71,3 +71,25 @@ pub fn inheritance(d: &mut Diagnosis) {
         .collect();
     crate::analyze::why::inherit::annotate(d, &found);
 }
+
+/// The run state (`R`, `S`, `T`, `D`, ...) of each TCP listener holder's first owner, read
+/// from /proc/PID/stat; a process that exited or whose pid was reused is left out.
+pub fn listener_states(d: &Diagnosis) -> Vec<(u32, char)> {
+    let mut out: Vec<(u32, char)> = Vec::new();
+    for h in d.holders.iter().filter(|h| h.socket.is_listening()) {
+        let Some(o) = h.socket.owners.first() else {
+            continue;
+        };
+        if out.iter().any(|(p, _)| *p == o.pid) || out.len() >= MAX_READ {
+            continue;
+        }
+        let stat = i32::try_from(o.pid)
+            .ok()
+            .and_then(|pid| procfs::process::Process::new(pid).ok())
+            .and_then(|p| p.stat().ok());
+        if let Some(st) = stat.filter(|st| st.starttime == o.start_time) {
+            out.push((o.pid, st.state));
+        }
+    }
+    out
+}
