@@ -258,9 +258,16 @@ pub fn destinations(snap: &Snapshot, limit: usize) -> Vec<PortUse> {
 
 /// As [`destinations`], only those on port `port` (`why PORT` asks this on every tick).
 pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<PortUse> {
+    ranked(snap, limit, |s| port.is_none_or(|p| p == s.remote_port))
+}
+
+/// The destinations of the outgoing connections `keep` selects, busiest first, at most
+/// `limit`. Ranked on cheap counts first (the TUI asks for the top 3 of 100k sockets on every
+/// full refresh); only those kept are described in full.
+fn ranked(snap: &Snapshot, limit: usize, keep: impl Fn(&Socket) -> bool) -> Vec<PortUse> {
     let closed = closed(snap);
     let mut by_dest: HashMap<(IpAddr, IpAddr, u16), Vec<&Socket>> = HashMap::new();
-    for s in outgoing(snap, &closed).filter(|s| port.is_none_or(|p| p == s.remote_port)) {
+    for s in outgoing(snap, &closed).filter(|s| keep(s)) {
         by_dest
             .entry((
                 unmapped(s.local_addr),
@@ -270,18 +277,32 @@ pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<
             .or_default()
             .push(s);
     }
-    let mut out: Vec<PortUse> = by_dest
+    let tw_reuse = snap.sysctl.tcp_tw_reuse;
+    let mut groups: Vec<((IpAddr, IpAddr, u16), Vec<&Socket>, usize, usize)> = by_dest
         .into_iter()
-        .map(|((src, dst, port), socks)| use_of(snap, &closed, src, dst, port, &socks))
+        .map(|(k, socks)| {
+            let mut ports: Vec<u16> = socks.iter().map(|s| s.local_port).collect();
+            ports.sort_unstable();
+            ports.dedup();
+            let reusable = socks
+                .iter()
+                .filter(|s| s.state == State::TimeWait && tw_reusable(s, tw_reuse))
+                .count();
+            let in_use = ports.len();
+            (k, socks, in_use.saturating_sub(reusable), in_use)
+        })
         .collect();
-    out.sort_by(|a, b| {
-        b.share()
-            .total_cmp(&a.share())
-            .then(b.in_use.cmp(&a.in_use))
-            .then((a.dest, a.dest_port, a.source).cmp(&(b.dest, b.dest_port, b.source)))
+    // Usable is the same for every destination, so the share in use orders as what blocks.
+    groups.sort_by(|a, b| {
+        b.2.cmp(&a.2)
+            .then(b.3.cmp(&a.3))
+            .then((a.0.1, a.0.2, a.0.0).cmp(&(b.0.1, b.0.2, b.0.0)))
     });
-    out.truncate(limit);
-    out
+    groups.truncate(limit);
+    groups
+        .into_iter()
+        .map(|((src, dst, port), socks, _, _)| use_of(snap, &closed, src, dst, port, &socks))
+        .collect()
 }
 
 /// The use toward `dest` (every port when `port` is `None`), one entry per source address and
@@ -289,10 +310,9 @@ pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<
 /// nothing in use, from the unspecified source.
 pub fn toward(snap: &Snapshot, dest: IpAddr, port: Option<u16>) -> Vec<PortUse> {
     let dest = unmapped(dest);
-    let mut found: Vec<PortUse> = destinations_on(snap, port, usize::MAX)
-        .into_iter()
-        .filter(|u| u.dest == dest)
-        .collect();
+    let mut found = ranked(snap, usize::MAX, |s| {
+        port.is_none_or(|p| p == s.remote_port) && unmapped(s.remote_addr) == dest
+    });
     if found.is_empty() {
         let closed = closed(snap);
         let src = if dest.is_ipv4() {
@@ -334,13 +354,17 @@ fn use_of(
     let (lo, hi) = sys.ephemeral();
     let range_size = usize::from(hi.saturating_sub(lo)) + 1;
     let usable = range_size.saturating_sub(closed.reserved + closed.bound.len());
-    let ports: BTreeSet<u16> = socks.iter().map(|s| s.local_port).collect();
+    let mut ports: Vec<u16> = socks.iter().map(|s| s.local_port).collect();
+    ports.sort_unstable();
+    ports.dedup();
     let in_use = ports.len();
-    let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+    // Counted by value, named once at the end: no text is made per socket.
+    let mut states: BTreeMap<State, usize> = BTreeMap::new();
     let (mut tw_reusable_n, mut tw_blocking) = (0, 0);
-    let mut counts: HashMap<String, (Option<Arc<Owner>>, usize)> = HashMap::new();
+    // Keyed by process (pid and start), with TIME_WAIT and hidden owners as their own keys.
+    let mut counts: HashMap<(u32, u64, u8), (Option<Arc<Owner>>, usize)> = HashMap::new();
     for s in socks {
-        *by_state.entry(s.state.ss_name().to_string()).or_default() += 1;
+        *states.entry(s.state).or_default() += 1;
         if s.state == State::TimeWait {
             if tw_reusable(s, sys.tcp_tw_reuse) {
                 tw_reusable_n += 1;
@@ -348,18 +372,29 @@ fn use_of(
                 tw_blocking += 1;
             }
         }
-        let (label, owner) = match s.owners.first() {
-            Some(o) => (o.label(), Some(Arc::clone(o))),
-            None if s.state == State::TimeWait => ("TIME_WAIT (no process)".to_string(), None),
-            None => ("a process portscope cannot see".to_string(), None),
+        let key = match s.owners.first() {
+            Some(o) => (o.pid, o.start_time, 0),
+            None if s.state == State::TimeWait => (0, 0, 1),
+            None => (0, 0, 2),
         };
-        counts.entry(label).or_insert((owner, 0)).1 += 1;
+        counts
+            .entry(key)
+            .or_insert_with(|| (s.owners.first().cloned(), 0))
+            .1 += 1;
     }
+    let by_state: BTreeMap<String, usize> = states
+        .into_iter()
+        .map(|(st, n)| (st.ss_name().to_string(), n))
+        .collect();
     let mut holders: Vec<PortHolder> = counts
         .into_iter()
-        .map(|(label, (owner, ports))| PortHolder {
+        .map(|((_, _, kind), (owner, ports))| PortHolder {
+            label: match (&owner, kind) {
+                (Some(o), _) => o.label(),
+                (None, 1) => "TIME_WAIT (no process)".to_string(),
+                (None, _) => "a process portscope cannot see".to_string(),
+            },
             owner,
-            label,
             ports,
         })
         .collect();
