@@ -261,6 +261,9 @@ pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<
     ranked(snap, limit, |s| port.is_none_or(|p| p == s.remote_port))
 }
 
+/// A destination (source, destination, port), its sockets, what blocks of it and its ports.
+type Group<'s> = ((IpAddr, IpAddr, u16), Vec<&'s Socket>, usize, usize);
+
 /// The destinations of the outgoing connections `keep` selects, busiest first, at most
 /// `limit`. Ranked on cheap counts first (the TUI asks for the top 3 of 100k sockets on every
 /// full refresh); only those kept are described in full.
@@ -278,7 +281,7 @@ fn ranked(snap: &Snapshot, limit: usize, keep: impl Fn(&Socket) -> bool) -> Vec<
             .push(s);
     }
     let tw_reuse = snap.sysctl.tcp_tw_reuse;
-    let mut groups: Vec<((IpAddr, IpAddr, u16), Vec<&Socket>, usize, usize)> = by_dest
+    let mut groups: Vec<Group> = by_dest
         .into_iter()
         .map(|(k, socks)| {
             let mut ports: Vec<u16> = socks.iter().map(|s| s.local_port).collect();
