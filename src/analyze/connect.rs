@@ -261,6 +261,9 @@ pub fn destinations_on(snap: &Snapshot, port: Option<u16>, limit: usize) -> Vec<
     ranked(snap, limit, |s| port.is_none_or(|p| p == s.remote_port))
 }
 
+/// A holder's owner (none for TIME_WAIT and hidden owners) and its port count.
+type Counted = (Option<Arc<Owner>>, usize);
+
 /// A destination (source, destination, port), its sockets, what blocks of it and its ports.
 type Group<'s> = ((IpAddr, IpAddr, u16), Vec<&'s Socket>, usize, usize);
 
@@ -365,7 +368,7 @@ fn use_of(
     let mut states: BTreeMap<State, usize> = BTreeMap::new();
     let (mut tw_reusable_n, mut tw_blocking) = (0, 0);
     // Keyed by process (pid and start), with TIME_WAIT and hidden owners as their own keys.
-    let mut counts: HashMap<(u32, u64, u8), (Option<Arc<Owner>>, usize)> = HashMap::new();
+    let mut counts: HashMap<(u32, u64, u8), Counted> = HashMap::new();
     for s in socks {
         *states.entry(s.state).or_default() += 1;
         if s.state == State::TimeWait {
