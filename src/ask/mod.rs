@@ -153,14 +153,9 @@ impl Resolved {
         }
     }
 
-    /// The bind a person asked first (what the TUI shows in its field).
+    /// The bind a person asked first.
     pub fn first(&self) -> Option<&BindRequest> {
         self.binds.first()
-    }
-
-    /// Whether the answer is several (both protocols, several addresses).
-    pub fn several(&self) -> bool {
-        self.binds.len() > 1
     }
 }
 
