@@ -72,6 +72,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Col::new("queue", 5, 9, 3),
         Col::new("unit/container", 8, 24, 3).fill(),
     ]);
+    // An idle queue column ("0/512" on every row) says little: it gives its room to names when
+    // the screen is too narrow for everything, and comes back as soon as a queue fills.
+    let queue_at = cols.len() - 2;
+    let waiting = app.listeners.rows.iter().any(|&i| {
+        let s = &snap.sockets[i];
+        s.proto == crate::model::Proto::Tcp && s.rx_queue > 0
+    });
+    let wanted: u32 = cols.iter().map(|c| u32::from(c.want) + 1).sum();
+    let show_queue = waiting || wanted <= u32::from(area.width.saturating_sub(2));
+    if !show_queue {
+        cols.remove(queue_at);
+    }
     if multi {
         // Room for the namespace: user and flags (the focus namespace's sysctls) go.
         cols.remove(6);
@@ -147,6 +159,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     None => o.and_then(crate::workload::place).unwrap_or_default(),
                 }),
             ]);
+            if !show_queue {
+                cells.remove(queue_at);
+            }
             if multi {
                 cells.remove(6);
                 cells.remove(5);
