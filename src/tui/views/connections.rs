@@ -114,10 +114,11 @@ fn destination_line(
             crate::model::fmt_endpoint(u.dest, u.dest_port),
             w = if lead.trim().is_empty() { 21 } else { 0 }
         )),
-        Span::styled(
-            format!("[{}{}]", "█".repeat(filled), "░".repeat(BAR - filled)),
-            style,
-        ),
+        // Only the used part is coloured: an empty bar must not read as a full green one.
+        Span::raw("["),
+        Span::styled("█".repeat(filled), style),
+        Span::styled("·".repeat(BAR - filled), theme.dim()),
+        Span::raw("]"),
         Span::raw(format!(" {used}/{} ", u.usable)),
         Span::styled(u.verdict.label().to_string(), style),
         Span::styled(who, theme.dim()),
