@@ -73,5 +73,14 @@ pub fn lines(snap: &Snapshot, t: &ConnectTarget, theme: &Theme) -> Vec<Line<'sta
     for n in text::limits() {
         out.push(Line::from(Span::styled(format!("  - {n}"), theme.dim())));
     }
+    // The view draws from the table on screen and asks no process for its sockets.
+    out.push(Line::from(Span::styled(
+        format!(
+            "  - this view counts from the socket tables only; `portscope why --connect {}` also \
+             reads the clients' own IP_LOCAL_PORT_RANGE",
+            t.words()
+        ),
+        theme.dim(),
+    )));
     out
 }
