@@ -78,7 +78,10 @@ pub fn lines(snap: &Snapshot, t: &ConnectTarget, theme: &Theme) -> Vec<Line<'sta
         format!(
             "  - this view counts from the socket tables only; `portscope why --connect {}` also \
              reads the clients' own IP_LOCAL_PORT_RANGE",
-            t.words()
+            t.addrs.first().map_or_else(String::new, |a| match t.port {
+                Some(p) => crate::model::fmt_endpoint(*a, p),
+                None => a.to_string(),
+            })
         ),
         theme.dim(),
     )));
