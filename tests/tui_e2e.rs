@@ -174,6 +174,12 @@ fn a_person_groups_connections_and_unfolds_one() {
     let (mut tui, home) = replay("groups", 100, 30);
     tui.keys("2");
     tui.wait_text("Connections (124)");
+    // Each frame is one synchronized update: a terminal (and this test) never shows half of one.
+    let bytes = tui.written_since(0);
+    assert!(
+        bytes.contains("\x1b[?2026h") && bytes.contains("\x1b[?2026l"),
+        "frames are drawn as synchronized updates"
+    );
     tui.keys("f");
     let screen = tui.wait_text("7 groups by process");
     assert!(

@@ -106,6 +106,15 @@ fn input(tx: Sender<Inbox>) {
 
 type Term = ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>;
 
+/// Draws one frame inside a synchronized update (DEC mode 2026): a terminal that knows it shows
+/// the frame whole, never half of it over a slow SSH link; one that does not ignores it.
+fn frame(term: &mut Term, app: &App, theme: &Theme) -> std::io::Result<()> {
+    use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+    crossterm::queue!(std::io::stdout(), BeginSynchronizedUpdate)?;
+    term.draw(|f| draw(f, app, theme, &Clock::system().for_replay(app.replay)))?;
+    crossterm::execute!(std::io::stdout(), EndSynchronizedUpdate)
+}
+
 fn new_terminal() -> std::io::Result<Term> {
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
 }
@@ -155,7 +164,7 @@ pub fn run(
     let result = (|| -> std::io::Result<Ending> {
         terminal::enter()?;
         let mut term = new_terminal()?;
-        term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+        frame(&mut term, &app, &theme)?;
         loop {
             // Wait for input, or until an open confirmation becomes answerable (its prompt
             // changes then).
@@ -174,7 +183,7 @@ pub fn run(
             };
             app.begin_burst(Instant::now());
             let Some(first) = first else {
-                term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+                frame(&mut term, &app, &theme)?;
                 continue;
             };
             let mut effects = Vec::new();
@@ -253,11 +262,11 @@ pub fn run(
             if app.quit {
                 return Ok(Ending::Quit);
             }
-            term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+            frame(&mut term, &app, &theme)?;
             // A draw that measured the map anew (resize) settles what is under its cursor.
             if app.map_stale() {
                 app.update(Msg::Resize);
-                term.draw(|f| draw(f, &app, &theme, &Clock::system().for_replay(app.replay)))?;
+                frame(&mut term, &app, &theme)?;
             }
         }
     })();

@@ -11,8 +11,20 @@ pub struct Tui {
     writer: Box<dyn Write + Send>,
     pub child: Box<dyn Child + Send + Sync>,
     screen: Arc<Mutex<vt100::Parser>>,
+    /// The screen as of the last whole frame: portscope draws each frame inside a synchronized
+    /// update (`ESC[?2026h` ... `ESC[?2026l`), and a screen read in the middle of one shows half
+    /// of two frames (a loaded runner splits a frame over several reads).
+    frame: Arc<Mutex<String>>,
     /// Every byte portscope wrote, for checking the escape sequences themselves.
     raw: Arc<Mutex<Vec<u8>>>,
+}
+
+/// DEC mode 2026: the start and end of a synchronized update (one frame).
+const BEGIN: &[u8] = b"\x1b[?2026h";
+const END: &[u8] = b"\x1b[?2026l";
+
+fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 fn size(rows: u16, cols: u16) -> PtySize {
@@ -50,19 +62,36 @@ impl Tui {
         let feed = Arc::clone(&screen);
         let raw = Arc::new(Mutex::new(Vec::new()));
         let raw_feed = Arc::clone(&raw);
+        let frame = Arc::new(Mutex::new(String::new()));
+        let frame_feed = Arc::clone(&frame);
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            let mut in_frame = false;
             while let Ok(n) = reader.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                raw_feed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .extend_from_slice(&buf[..n]);
-                feed.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .process(&buf[..n]);
+                let recent = {
+                    let mut raw = raw_feed.lock().unwrap_or_else(|e| e.into_inner());
+                    // A marker may straddle two reads: look back a marker's length.
+                    let from = raw.len().saturating_sub(BEGIN.len());
+                    raw.extend_from_slice(&buf[..n]);
+                    raw[from..].to_vec()
+                };
+                let mut parser = feed.lock().unwrap_or_else(|e| e.into_inner());
+                parser.process(&buf[..n]);
+                let last_begin = find_last(&recent, BEGIN);
+                let last_end = find_last(&recent, END);
+                in_frame = match (last_begin, last_end) {
+                    (Some(b), Some(e)) => b > e,
+                    (Some(_), None) => true,
+                    (None, Some(_)) => false,
+                    (None, None) => in_frame,
+                };
+                if !in_frame {
+                    *frame_feed.lock().unwrap_or_else(|e| e.into_inner()) =
+                        parser.screen().contents();
+                }
             }
         });
         Tui {
@@ -70,16 +99,14 @@ impl Tui {
             writer,
             child,
             screen,
+            frame,
             raw,
         }
     }
 
+    /// The screen as of the last whole frame.
     pub fn text(&self) -> String {
-        self.screen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .screen()
-            .contents()
+        self.frame.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// How many bytes portscope has written so far.
