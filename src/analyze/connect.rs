@@ -203,7 +203,8 @@ fn bound_by_bind(s: &Socket, marks_known: bool) -> bool {
     }
 }
 
-fn unmapped(a: IpAddr) -> IpAddr {
+/// The address as IPv4 when it is a v4-mapped IPv6 one: one destination either way.
+pub fn unmapped(a: IpAddr) -> IpAddr {
     match a {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
         v4 => v4,
@@ -309,6 +310,13 @@ fn ranked(snap: &Snapshot, limit: usize, keep: impl Fn(&Socket) -> bool) -> Vec<
         .into_iter()
         .map(|((src, dst, port), socks, _, _)| use_of(snap, &closed, src, dst, port, &socks))
         .collect()
+}
+
+/// The use toward each of `dests` (the addresses a name stands for), busiest first.
+pub fn toward_each(snap: &Snapshot, dests: &[IpAddr], port: Option<u16>) -> Vec<PortUse> {
+    let mut out: Vec<PortUse> = dests.iter().flat_map(|a| toward(snap, *a, port)).collect();
+    out.sort_by(|a, b| b.share().total_cmp(&a.share()));
+    out
 }
 
 /// The use toward `dest` (every port when `port` is `None`), one entry per source address and

@@ -180,3 +180,94 @@ pub fn limits() -> Vec<String> {
             .to_string(),
     ]
 }
+
+/// One line of the answer about a destination's ports, laid out once: `why --connect` wraps
+/// it, the TUI's why field styles it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item<'u> {
+    /// "EXHAUSTED  connect() to 127.0.0.1:5432 from 127.0.0.1".
+    Verdict(&'u PortUse),
+    /// The headline sentence.
+    Summary(String),
+    /// A fact under it (range, states, TIME_WAIT, a holder, the rate).
+    Fact(String),
+    Heading(&'static str),
+    /// A numbered remedy and the command that does it, if one does.
+    Remedy {
+        n: usize,
+        text: String,
+        command: Option<String>,
+    },
+    /// "... and N more" destinations not shown.
+    More(usize),
+    Note(String),
+    Gap,
+}
+
+/// The answer for `uses` (busiest first), the first `shown` of them, then `notes` and the
+/// limits of what the tables say.
+pub fn outline<'u>(
+    uses: &'u [PortUse],
+    snap: &Snapshot,
+    shown: usize,
+    notes: Vec<String>,
+) -> Vec<Item<'u>> {
+    let mut out = Vec::new();
+    for (i, u) in uses.iter().take(shown).enumerate() {
+        if i > 0 {
+            out.push(Item::Gap);
+        }
+        out.push(Item::Verdict(u));
+        out.push(Item::Summary(summary(u)));
+        out.push(Item::Fact(format!(
+            "in use {} of {} usable ports ({})",
+            u.usable - u.available.min(u.usable),
+            u.usable,
+            range_words(u)
+        )));
+        if !u.by_state.is_empty() {
+            let states: Vec<String> = u.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            out.push(Item::Fact(format!("by state: {}", states.join(", "))));
+        }
+        out.push(Item::Fact(tw_words(u)));
+        out.extend(
+            u.holders
+                .iter()
+                .map(|h| Item::Fact(format!("{:>6} ports  {}", h.ports, h.label))),
+        );
+        if let Some(r) = u.rate_per_s {
+            out.push(Item::Fact(format!("new connections: {r:.1} per second")));
+        }
+        if u.verdict != ConnectVerdict::Ok {
+            out.push(Item::Gap);
+            out.push(Item::Heading("What to do"));
+            for (n, r) in remedies(u, snap).into_iter().enumerate() {
+                let (text, command) = match r.split_once(" $ ") {
+                    Some((t, c)) => (t.to_string(), Some(c.to_string())),
+                    None => (r, None),
+                };
+                out.push(Item::Remedy {
+                    n: n + 1,
+                    text,
+                    command,
+                });
+            }
+        }
+    }
+    if uses.len() > shown {
+        out.push(Item::Gap);
+        out.push(Item::More(uses.len() - shown));
+    }
+    out.push(Item::Gap);
+    out.push(Item::Heading("Notes"));
+    out.extend(notes.into_iter().chain(limits()).map(Item::Note));
+    out
+}
+
+/// "{file} sets net.ipv4.tcp_tw_recycle ..." for a sysctl file that still sets it.
+pub fn tw_recycle_note(file: &str) -> String {
+    format!(
+        "{file} sets net.ipv4.tcp_tw_recycle, removed in Linux 4.12 (it broke clients behind \
+         NAT): delete that line"
+    )
+}

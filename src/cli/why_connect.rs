@@ -2,7 +2,7 @@
 //! EADDRNOTAVAIL (or soon will): its local ports, per destination, the kernel's way.
 
 use super::{CliResult, WhyArgs, collect_for_cli, wrap};
-use crate::analyze::connect::{ConnectVerdict, PortUse, toward};
+use crate::analyze::connect::{ConnectVerdict, PortUse, toward_each, unmapped};
 use crate::analyze::connect_text as text;
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
@@ -60,22 +60,12 @@ pub fn run(args: &WhyArgs, target: &ConnectTarget, netns: &NetnsTarget) -> CliRe
 }
 
 fn uses(snap: &Snapshot, target: &ConnectTarget) -> Vec<PortUse> {
-    let mut out: Vec<PortUse> = target
-        .addrs
-        .iter()
-        .flat_map(|a| toward(snap, *a, target.port))
-        .collect();
-    out.sort_by(|a, b| b.share().total_cmp(&a.share()));
-    out
+    toward_each(snap, &target.addrs, target.port)
 }
 
 /// Reads the named clients' own IP_LOCAL_PORT_RANGE from one of their sockets toward the
 /// destination (no table has it), and counts what is left to each inside it.
 fn socket_ranges(snap: &Snapshot, mut u: PortUse) -> PortUse {
-    let unmapped = |a: IpAddr| match a {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-        v4 => v4,
-    };
     let owners: Vec<_> = u.holders.iter().filter_map(|h| h.owner.clone()).collect();
     for o in owners {
         let sock = snap.sockets.iter().find(|s| {
@@ -99,10 +89,6 @@ type ConnId = (IpAddr, u16, (u16, u64, u64));
 /// Each connection toward the target: its destination and what tells it from a later one
 /// on the same port (the socket's inode and cookie).
 fn connection_ids(snap: &Snapshot, target: &ConnectTarget) -> HashSet<ConnId> {
-    let unmapped = |a: IpAddr| match a {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-        v4 => v4,
-    };
     snap.sockets
         .iter()
         .filter(|s| s.proto == crate::model::Proto::Tcp && s.remote_port != 0)
@@ -141,72 +127,32 @@ fn tw_recycle_settings() -> Vec<String> {
 }
 
 fn render(uses: &[PortUse], snap: &Snapshot, recycle: &[String], all: bool) -> String {
-    let mut o = String::new();
+    use crate::analyze::connect_text::Item;
     let shown = if all { uses.len() } else { uses.len().min(3) };
-    for (i, u) in uses.iter().take(shown).enumerate() {
-        if i > 0 {
-            o.push('\n');
-        }
-        o.push_str(&format!(
-            "{}  connect() to {} from {}\n",
-            u.verdict.label(),
-            text::dest_words(u),
-            u.source
-        ));
-        o.push_str(&wrap(&text::summary(u), 80, ""));
-        o.push_str(&wrap(
-            &format!(
-                "in use {} of {} usable ports ({})",
-                u.usable - u.available.min(u.usable),
-                u.usable,
-                text::range_words(u)
-            ),
-            80,
-            "  ",
-        ));
-        if !u.by_state.is_empty() {
-            let states: Vec<String> = u.by_state.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            o.push_str(&format!("  by state: {}\n", states.join(", ")));
-        }
-        o.push_str(&wrap(&text::tw_words(u), 80, "  "));
-        for h in &u.holders {
-            o.push_str(&format!("  {:>6} ports  {}\n", h.ports, h.label));
-        }
-        if let Some(r) = u.rate_per_s {
-            o.push_str(&format!("  new connections: {r:.1} per second\n"));
-        }
-        if u.verdict != ConnectVerdict::Ok {
-            o.push_str("\nWhat to do\n");
-            for (n, r) in text::remedies(u, snap).iter().enumerate() {
-                match r.split_once(" $ ") {
-                    Some((what, cmd)) => {
-                        o.push_str(&wrap(what, 80, &format!("  {}. ", n + 1)));
-                        o.push_str(&format!("     $ {cmd}\n"));
-                    }
-                    None => o.push_str(&wrap(r, 80, &format!("  {}. ", n + 1))),
+    let notes = recycle.iter().map(|f| text::tw_recycle_note(f)).collect();
+    let mut o = String::new();
+    for item in text::outline(uses, snap, shown, notes) {
+        match item {
+            Item::Verdict(u) => o.push_str(&format!(
+                "{}  connect() to {} from {}\n",
+                u.verdict.label(),
+                text::dest_words(u),
+                u.source
+            )),
+            Item::Summary(t) => o.push_str(&wrap(&t, 80, "")),
+            Item::Fact(t) => o.push_str(&wrap(&t, 80, "  ")),
+            Item::Heading(h) => o.push_str(&format!("{h}\n")),
+            Item::Remedy { n, text, command } => {
+                o.push_str(&wrap(&text, 80, &format!("  {n}. ")));
+                if let Some(c) = command {
+                    // A command is never wrapped: it must paste as one line.
+                    o.push_str(&format!("     $ {c}\n"));
                 }
             }
+            Item::More(n) => o.push_str(&format!("... and {n} more (--all lists them)\n")),
+            Item::Note(n) => o.push_str(&wrap(&n, 80, "  - ")),
+            Item::Gap => o.push('\n'),
         }
-    }
-    if uses.len() > shown {
-        o.push_str(&format!(
-            "\n... and {} more (--all lists them)\n",
-            uses.len() - shown
-        ));
-    }
-    o.push_str("\nNotes\n");
-    for f in recycle {
-        o.push_str(&wrap(
-            &format!(
-                "{f} sets net.ipv4.tcp_tw_recycle, removed in Linux 4.12 (it broke clients \
-                 behind NAT): delete that line"
-            ),
-            80,
-            "  - ",
-        ));
-    }
-    for n in text::limits() {
-        o.push_str(&wrap(&n, 80, "  - "));
     }
     o
 }

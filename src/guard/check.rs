@@ -99,6 +99,27 @@ pub struct PortResult {
     pub listener_health: Option<crate::analyze::listener_health::Health>,
 }
 
+impl PortResult {
+    /// A port's outcome, before any listener's queue is attached.
+    pub fn new(
+        port: u16,
+        status: Status,
+        state: PortState,
+        holder: Option<String>,
+        text: String,
+    ) -> PortResult {
+        PortResult {
+            port,
+            status,
+            state,
+            holder,
+            text,
+            accept_queue: None,
+            listener_health: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceResult {
     pub name: String,
@@ -219,15 +240,7 @@ fn judge_port(
     let sys = &snap.sysctl;
     let (lo, hi) = sys.ephemeral();
     let listeners = listeners_on(snap, port, svc.proto);
-    let result = |status, state, holder: Option<String>, text: String| PortResult {
-        port,
-        status,
-        state,
-        holder,
-        text,
-        accept_queue: None,
-        listener_health: None,
-    };
+    let result = |status, state, holder, text| PortResult::new(port, status, state, holder, text);
     if !listeners.is_empty() {
         let r = super::listening::judge(svc, port, &listeners, snap, why);
         return super::listening::with_health(r, &listeners, &opts.listeners, snap);

@@ -29,15 +29,7 @@ pub(super) fn judge(
 ) -> PortResult {
     let sys = &snap.sysctl;
     let (lo, hi) = sys.ephemeral();
-    let result = |status, state, holder: Option<String>, text: String| PortResult {
-        port,
-        status,
-        state,
-        holder,
-        text,
-        accept_queue: None,
-        listener_health: None,
-    };
+    let result = |status, state, holder, text| PortResult::new(port, status, state, holder, text);
     let who = owners_label(listeners);
     let risk = if sys.at_risk(port) {
         format!(

@@ -30,15 +30,7 @@ pub fn remedies(found: &[PortUse], snap: &Snapshot) -> Vec<Remedy> {
                 Some((t, c)) => (t.to_string(), c.to_string()),
                 None => (r, String::new()),
             };
-            Remedy {
-                action: super::RemedyKind::EphemeralPorts,
-                change: None,
-                command,
-                text,
-                key: None,
-                cause: None,
-                warning: None,
-            }
+            super::remedy::run(super::RemedyKind::EphemeralPorts, command, text)
         })
         .collect()
 }

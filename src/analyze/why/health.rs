@@ -119,13 +119,8 @@ fn leading(d: &Diagnosis) -> Option<(usize, &ListenerHealth)> {
 
 fn remedy(action: RemedyKind, command: String, text: String, cause: usize) -> Remedy {
     Remedy {
-        action,
-        command,
-        text,
-        change: None,
-        key: None,
         cause: Some(cause),
-        warning: None,
+        ..super::remedy::run(action, command, text)
     }
 }
 

@@ -11,7 +11,8 @@ pub use crate::model::shell::shell_quote;
 use crate::model::{Owner, Socket, State, Sysctls};
 use std::net::IpAddr;
 
-fn run(action: RemedyKind, command: String, text: String) -> Remedy {
+/// A remedy that is a command to run (empty: a step said in words only).
+pub(super) fn run(action: RemedyKind, command: String, text: String) -> Remedy {
     Remedy {
         action,
         command,
