@@ -176,7 +176,8 @@ pub fn limits() -> Vec<String> {
          its own destination"
             .to_string(),
         "a socket's own IP_LOCAL_PORT_RANGE (Linux 6.3+) is in no socket table: it is read from \
-         the named clients' sockets themselves, as root"
+         the named clients' sockets themselves, for clients running as root only (another \
+         user's process could hand portscope a file whose close never returns)"
             .to_string(),
     ]
 }

@@ -19,7 +19,8 @@ pub fn resolved(f: &BindFlags) -> Result<Resolved, ArgError> {
 fn question(f: &BindFlags) -> Result<Question, ArgError> {
     let Some(target) = f.port else {
         return Err(ArgError::Conflict(
-            "name the PORT the service binds (or --connect DST:PORT for connect())".into(),
+            "name the PORT the service binds (`why --connect DST:PORT` asks about connect() instead)"
+                .into(),
         ));
     };
     let proto = match (target.proto, f.proto) {
