@@ -28,10 +28,21 @@ pub struct HistoryArgs {
     /// "2026-11-22 03:12:05", or an RFC 3339 timestamp.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// The refused bind() and connect() calls in the log (`watch --failures --record`), each
+    /// with who held the port at that moment.
+    #[arg(long)]
+    pub failures: bool,
+    /// Only what happened after this: a duration back from the recording's end (10m, 2h) or a
+    /// time as for --at.
+    #[arg(long, value_name = "DURATION|TIME")]
+    pub since: Option<String>,
     /// One JSON document instead of text.
     #[arg(long)]
     pub json: bool,
 }
+
+/// Refusals around a moment: those within this of `--at` are shown with its holders.
+const AROUND_AT: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// Parses TIME against the recording's span. A bare time of day means the day (in local time)
 /// on which it falls inside the recording; when it falls inside on several days the answer
@@ -227,11 +238,67 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             loaded.unknown
         ));
     }
+    let refused = loaded.refused;
     let history = History::from_changes(loaded.changes);
-    let at = match args.at.as_deref().map(|a| parse_at(a, history.span())) {
+    let span = match (history.span(), refused.first(), refused.last()) {
+        (Some((a, b)), Some(f), Some(l)) => Some((a.min(f.time), b.max(l.time))),
+        (None, Some(f), Some(l)) => Some((f.time, l.time)),
+        (s, _, _) => s,
+    };
+    let at = match args.at.as_deref().map(|a| parse_at(a, span)) {
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => return Err(CliError::bad_input(e)),
         None => None,
+    };
+    let since = match args.since.as_deref() {
+        None => None,
+        Some(s) => match super::duration::parse_duration(s) {
+            Ok(d) => {
+                let end = span.map_or_else(jiff::Timestamp::now, |(_, last)| last);
+                let back = jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+                Some(end.checked_sub(back).unwrap_or(jiff::Timestamp::MIN))
+            }
+            Err(_) => match parse_at(s, span) {
+                Ok(t) => Some(t),
+                Err(e) => return Err(CliError::bad_input(e)),
+            },
+        },
+    };
+    let on_port = |r: &&crate::watch::failures::Refusal| {
+        args.port.is_none_or(|p| r.port() == Some(p)) && since.is_none_or(|t| r.time >= t)
+    };
+    if args.failures && at.is_none() {
+        let list: Vec<&crate::watch::failures::Refusal> = refused.iter().filter(on_port).collect();
+        if args.json {
+            super::out::print_json(&serde_json::json!({
+                "port": args.port,
+                "refused": list,
+                "span": span,
+                "notes": notes,
+            }));
+            return Ok(ExitCode::SUCCESS);
+        }
+        for n in &notes {
+            say!("note: {}", foreign(n));
+        }
+        if list.is_empty() {
+            say!(
+                "no refused calls{} in {}",
+                args.port.map_or(String::new(), |p| format!(" on port {p}")),
+                args.file.display()
+            );
+        }
+        for r in list {
+            say!("{}", super::failures_cmd::refusal_text(r, None));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let around = |t: jiff::Timestamp| -> Vec<&crate::watch::failures::Refusal> {
+        refused
+            .iter()
+            .filter(on_port)
+            .filter(|r| r.time.duration_since(t).abs() <= AROUND_AT)
+            .collect()
     };
     if args.json {
         let doc = match at {
@@ -241,7 +308,8 @@ pub fn run(args: &HistoryArgs) -> CliResult {
                     "at": t,
                     "port": args.port,
                     "holders": table.on_port(args.port),
-                    "span": history.span(),
+                    "refused": around(t),
+                    "span": span,
                     "notes": notes,
                 })
             }
@@ -286,6 +354,15 @@ pub fn run(args: &HistoryArgs) -> CliResult {
                 say!("{what} at {}:", moment(t));
                 for c in holders {
                     say!("  {}", change_text(c));
+                }
+            }
+            let near = around(t);
+            if !near.is_empty() {
+                say!("refused calls on {what} within 60 s of {}:", moment(t));
+                for r in near {
+                    for l in super::failures_cmd::refusal_text(r, None).lines() {
+                        say!("  {l}");
+                    }
                 }
             }
         }

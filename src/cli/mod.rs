@@ -7,6 +7,7 @@ mod confirm;
 pub mod docs_cmd;
 pub mod duration;
 pub mod error;
+pub mod failures_cmd;
 mod fix_cmd;
 pub mod fleet_cmd;
 pub mod history_cmd;

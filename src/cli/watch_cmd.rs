@@ -46,9 +46,16 @@ fn parse_poll_interval(s: &str) -> Result<Duration, super::duration::DurationErr
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The ports to watch, comma-separated (at most 64).
-    #[arg(value_name = "PORT[,PORT...]", value_parser = parse_ports)]
-    pub ports: PortList,
+    /// The ports to watch, comma-separated (at most 64). With --failures: only refusals on
+    /// these ports (bind's local port, connect's destination port); without, every one.
+    #[arg(value_name = "PORT[,PORT...]", value_parser = parse_ports,
+          required_unless_present = "failures")]
+    pub ports: Option<PortList>,
+    /// The flight recorder: every bind() and connect() the kernel refuses on the host, in every
+    /// network namespace, with the caller, what it asked for and who held the port at that
+    /// moment (root, or CAP_BPF + CAP_PERFMON).
+    #[arg(long, conflicts_with_all = ["poll", "binds"])]
+    pub failures: bool,
     /// Only tcp or only udp (UDP is always polled: it has no state tracepoint).
     #[arg(long, value_name = "tcp|udp", value_parser = super::parse_proto)]
     pub proto: Option<Proto>,
@@ -74,11 +81,11 @@ pub struct WatchArgs {
 }
 
 #[derive(Serialize)]
-struct Line<'a, T: Serialize> {
+pub(super) struct Line<'a, T: Serialize> {
     #[serde(rename = "type")]
-    ty: &'a str,
+    pub(super) ty: &'a str,
     #[serde(flatten)]
-    body: &'a T,
+    pub(super) body: &'a T,
 }
 
 /// "nginx (pid 812) user www-data unit nginx.service", escaped.
@@ -169,6 +176,14 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
 }
 
 pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
+    if args.failures {
+        return super::failures_cmd::run(args, netns);
+    }
+    let Some(PortList(ports)) = &args.ports else {
+        return Err(CliError::bad_input(
+            "watch needs PORT[,PORT...] (or --failures)",
+        ));
+    };
     // Events in the watched namespace carry no label in text: it is named once, on top.
     let watched = match netns {
         crate::collect::NetnsTarget::Current => None,
@@ -176,7 +191,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     };
     let opts = WatchOptions {
         netns: netns.clone(),
-        ports: args.ports.0.clone(),
+        ports: ports.clone(),
         proto: args.proto,
         until: args.duration.map(|d| Instant::now() + d),
         force_poll: args.poll,
@@ -184,7 +199,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
         binds: args.binds,
     };
     let mut recorder = match &args.record {
-        Some(path) => match crate::history::Recorder::open(path, &args.ports.0) {
+        Some(path) => match crate::history::Recorder::open(path, ports) {
             Ok(r) => Some(r),
             Err(e) => {
                 let msg = format!("cannot record to {}: {e}", path.display());
@@ -200,7 +215,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let json = args.json;
-    let ports = args.ports.0.clone();
+    let ports = ports.clone();
     let mut record_error = None;
     let result = crate::watch::run(&opts, &mut |r| {
         if let Some(rec) = recorder.as_mut()

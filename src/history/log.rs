@@ -118,6 +118,15 @@ impl Recorder {
         self.write_json(&serde_json::to_string(c).map_err(std::io::Error::other)?)
     }
 
+    /// A refused call (`watch --failures --record`): its own record kind, `"kind":"refused"`.
+    pub fn append_refusal(&mut self, r: &crate::watch::failures::Refusal) -> std::io::Result<()> {
+        let rec = RefusedRecord {
+            kind: Refused::Refused,
+            refusal: r.clone(),
+        };
+        self.write_json(&serde_json::to_string(&rec).map_err(std::io::Error::other)?)
+    }
+
     pub fn append_event(&mut self, e: &crate::watch::WatchEvent) -> std::io::Result<()> {
         if e.event == crate::watch::EventKind::Refused {
             return Ok(()); // a refused bind held nothing
@@ -140,10 +149,26 @@ pub fn is_system_failure(e: &std::io::Error) -> bool {
         || e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error())
 }
 
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Refused {
+    Refused,
+}
+
+/// A refusal as the log keeps it: the `watch --failures --json` object with `"kind":"refused"`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RefusedRecord {
+    kind: Refused,
+    #[serde(flatten)]
+    refusal: crate::watch::failures::Refusal,
+}
+
 /// What a log held, and what had to be skipped.
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub changes: Vec<Change>,
+    /// Refused bind() and connect() calls (`watch --failures --record`), in time order.
+    pub refused: Vec<crate::watch::failures::Refusal>,
     /// Lines whose checksum was wrong (a crash mid-write, an edit).
     pub damaged: usize,
     /// Lines with a right checksum whose record this portscope does not know (a kind added by
@@ -234,7 +259,10 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ParseError> {
         }
         match serde_json::from_slice::<Change>(json) {
             Ok(c) => out.changes.push(c),
-            Err(_) => out.unknown += 1,
+            Err(_) => match serde_json::from_slice::<RefusedRecord>(json) {
+                Ok(r) => out.refused.push(r.refusal),
+                Err(_) => out.unknown += 1,
+            },
         }
     }
     if out.headers == 0 {
@@ -243,6 +271,7 @@ pub fn parse(bytes: &[u8]) -> Result<Loaded, ParseError> {
     // Several writers (or restarts) append in time order each; one timeline is wanted. The
     // sort is stable, so a session's restart marker stays before its first records.
     out.changes.sort_by_key(|c| c.at);
+    out.refused.sort_by_key(|r| r.time);
     Ok(out)
 }
 
@@ -274,7 +303,7 @@ mod tests {
         let mut log = line(
             r#"{"portscope_history":1,"started":"2026-01-01T00:00:00Z","writer":"tui","ports":[]}"#,
         );
-        log.push_str(&line(r#"{"kind":"refused","call":"bind"}"#));
+        log.push_str(&line(r#"{"kind":"quarantined","call":"bind"}"#));
         log.push_str("00000000 {\"edited\":true}\n");
         let loaded = super::parse(log.as_bytes()).unwrap();
         assert_eq!((loaded.unknown, loaded.damaged), (1, 1));

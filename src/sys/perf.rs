@@ -274,6 +274,34 @@ pub fn bpf_perf_array(cpus: u32) -> io::Result<OwnedFd> {
     owned(bpf(BPF_MAP_CREATE, &mut a)?)
 }
 
+/// Kinds of BPF map portscope creates besides the perf-event array.
+pub const BPF_MAP_TYPE_HASH: u32 = 1;
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
+const BPF_MAP_LOOKUP_ELEM: i64 = 1;
+
+/// A map of `kind` with `max` entries of the given key and value sizes.
+pub fn bpf_map(kind: u32, key_size: u32, value_size: u32, max: u32) -> io::Result<OwnedFd> {
+    let mut a = [0u8; ATTR_LEN];
+    put_u32(&mut a, 0, kind);
+    put_u32(&mut a, 4, key_size);
+    put_u32(&mut a, 8, value_size);
+    put_u32(&mut a, 12, max);
+    owned(bpf(BPF_MAP_CREATE, &mut a)?)
+}
+
+/// map[key] of a map with u32 keys and u64 values (a counter array).
+pub fn bpf_map_get_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
+    let k = key;
+    let mut v = 0u64;
+    let mut a = [0u8; ATTR_LEN];
+    put_u32(&mut a, 0, map.as_raw_fd() as u32);
+    put_u64(&mut a, 8, (&raw const k) as u64);
+    put_u64(&mut a, 16, (&raw mut v) as u64);
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut a)?;
+    Ok(v)
+}
+
 /// map[key] = value (both u32).
 pub fn bpf_map_set(map: &OwnedFd, key: u32, value: u32) -> io::Result<()> {
     let k = key;

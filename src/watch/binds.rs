@@ -18,77 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-// ---- a tiny assembler: struct bpf_insn { code, dst:4 src:4, off: i16, imm: i32 } ----
-
-const R0: u8 = 0;
-const R1: u8 = 1;
-const R2: u8 = 2;
-const R3: u8 = 3;
-const R4: u8 = 4;
-const R5: u8 = 5;
-const R6: u8 = 6;
-const R10: u8 = 10;
-
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    u64::from(code)
-        | (u64::from(dst & 0xf) << 8)
-        | (u64::from(src & 0xf) << 12)
-        | (u64::from(off as u16) << 16)
-        | (u64::from(imm as u32) << 32)
-}
-
-fn mov_reg(dst: u8, src: u8) -> u64 {
-    insn(0xbf, dst, src, 0, 0) // ALU64 | MOV | X
-}
-fn mov_imm(dst: u8, imm: i32) -> u64 {
-    insn(0xb7, dst, 0, 0, imm) // ALU64 | MOV | K
-}
-fn mov32_imm(dst: u8, imm: i32) -> u64 {
-    insn(0xb4, dst, 0, 0, imm) // ALU | MOV | K: zero-extends
-}
-fn add_imm(dst: u8, imm: i32) -> u64 {
-    insn(0x07, dst, 0, 0, imm)
-}
-fn ldx_dw(dst: u8, src: u8, off: i16) -> u64 {
-    insn(0x79, dst, src, off, 0)
-}
-fn ldx_h(dst: u8, src: u8, off: i16) -> u64 {
-    insn(0x69, dst, src, off, 0)
-}
-fn stx_dw(dst: u8, off: i16, src: u8) -> u64 {
-    insn(0x7b, dst, src, off, 0)
-}
-fn st_dw(dst: u8, off: i16, imm: i32) -> u64 {
-    insn(0x7a, dst, 0, off, imm)
-}
-fn jeq_imm(dst: u8, imm: i32, off: i16) -> u64 {
-    insn(0x15, dst, 0, off, imm)
-}
-fn jne_imm(dst: u8, imm: i32, off: i16) -> u64 {
-    insn(0x55, dst, 0, off, imm)
-}
-fn jlt_imm(dst: u8, imm: i32, off: i16) -> u64 {
-    insn(0xa5, dst, 0, off, imm)
-}
-fn ja(off: i16) -> u64 {
-    insn(0x05, 0, 0, off, 0)
-}
-fn call(helper: i32) -> u64 {
-    insn(0x85, 0, 0, 0, helper)
-}
-fn exit() -> u64 {
-    insn(0x95, 0, 0, 0, 0)
-}
-/// `dst = map` (a 16-byte ld_imm64 with BPF_PSEUDO_MAP_FD).
-fn ld_map(dst: u8, map_fd: i32) -> [u64; 2] {
-    [insn(0x18, dst, 1, 0, map_fd), 0]
-}
-
-const HELPER_GET_PID_TGID: i32 = 14;
-const HELPER_GET_UID_GID: i32 = 15;
-const HELPER_GET_COMM: i32 = 16;
-const HELPER_PERF_EVENT_OUTPUT: i32 = 25;
-const HELPER_PROBE_READ_USER: i32 = 112;
+use super::bpf_asm::*;
 
 /// The record the program sends (offsets into 72 bytes at r10-80).
 const REC_LEN: usize = 72;

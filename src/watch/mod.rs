@@ -12,7 +12,9 @@
 //! sink; the CLI prints them, `--record` appends them to a history log.
 
 pub mod binds;
+mod bpf_asm;
 mod error;
+pub mod failures;
 mod join;
 pub mod owner;
 pub mod poll;

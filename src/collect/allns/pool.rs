@@ -119,6 +119,38 @@ impl NetnsPool {
         errors
     }
 
+    /// The socket of namespace `inode`, opened through `handle` the first time (on a helper
+    /// thread; `own` needs none). Unlike [`NetnsPool::sync`] the others are kept, up to `max`:
+    /// beyond that every other one is let go (each pins its namespace).
+    pub fn ensure(
+        &mut self,
+        own: u64,
+        inode: u64,
+        handle: PathBuf,
+        max: usize,
+    ) -> Result<&mut Dumper, OpenError> {
+        if !self.dumpers.contains_key(&inode) {
+            if self.dumpers.len() >= max {
+                self.dumpers.clear();
+            }
+            let dumper = if inode == own {
+                Dumper::open().map_err(OpenError::Here)?
+            } else {
+                let fd = std::thread::scope(|scope| {
+                    scope
+                        .spawn(|| open_in(inode, std::slice::from_ref(&handle)))
+                        .join()
+                        .unwrap_or(Err(OpenError::NoHandle { inode }))
+                })?;
+                Dumper::from_fd(fd)
+            };
+            self.dumpers.insert(inode, dumper);
+        }
+        self.dumpers
+            .get_mut(&inode)
+            .ok_or(OpenError::NoHandle { inode })
+    }
+
     pub fn get(&mut self, inode: u64) -> Option<&mut Dumper> {
         self.dumpers.get_mut(&inode)
     }
