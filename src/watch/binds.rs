@@ -130,23 +130,10 @@ fn rd<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {
     b.get(at..at + N)?.try_into().ok()
 }
 
-/// "TCP", "UDPv6", ... from the socket behind /proc/PID/fd/FD.
+/// The socket's protocol, read without ever touching a file that is not a socket (the caller
+/// may swap the fd for a FUSE file; see `failures::caller`).
 fn socket_proto(pid: u32, fd: u64) -> Option<Proto> {
-    let mut buf = [0u8; 32];
-    let n = rustix::fs::getxattr(
-        format!("/proc/{pid}/fd/{fd}"),
-        "system.sockprotoname",
-        &mut buf[..],
-    )
-    .ok()?;
-    let name = String::from_utf8_lossy(&buf[..n.min(32)]).to_ascii_uppercase();
-    if name.starts_with("TCP") || name.starts_with("MPTCP") {
-        Some(Proto::Tcp)
-    } else if name.starts_with("UDP") {
-        Some(Proto::Udp)
-    } else {
-        None
-    }
+    super::failures::caller::socket_proto(pid, fd)
 }
 
 impl Binds {

@@ -30,7 +30,7 @@ impl Caller {
         let ns_file = File::open(format!("/proc/{}/task/{}/ns/net", raw.tgid, raw.tid))
             .or_else(|_| File::open(format!("/proc/{}/ns/net", raw.tgid)))
             .ok();
-        let proto = socket_proto(raw.tgid, raw.fd);
+        let proto = super::proto_of_word(raw.options).or_else(|| socket_proto(raw.tgid, raw.fd));
         let netns = ns_file
             .as_ref()
             .and_then(|f| f.metadata().ok())
@@ -44,7 +44,7 @@ impl Caller {
             ns_file,
             proto,
             cap_net_bind_service: (raw.errno == nix::libc::EACCES)
-                .then(|| cap_net_bind_service(raw.tgid))
+                .then(|| cap_net_bind_service(raw.tgid, raw.tid))
                 .flatten(),
         }
     }
@@ -83,9 +83,10 @@ pub fn socket_proto(pid: u32, fd: u64) -> Option<Proto> {
     }
 }
 
-/// Whether CAP_NET_BIND_SERVICE (bit 10) is in the process's effective set.
-fn cap_net_bind_service(pid: u32) -> Option<bool> {
-    let status = crate::kernel_file::read_lossy(format!("/proc/{pid}/status")).ok()?;
+/// Whether CAP_NET_BIND_SERVICE (bit 10) is in the calling thread's effective set
+/// (capabilities are per thread: the thread that called bind() is the one that counts).
+fn cap_net_bind_service(pid: u32, tid: u32) -> Option<bool> {
+    let status = crate::kernel_file::read_lossy(format!("/proc/{pid}/task/{tid}/status")).ok()?;
     let hex = status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))?

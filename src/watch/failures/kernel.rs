@@ -84,12 +84,14 @@ impl Kernel {
         let connect_out = fmt("sys_exit_connect")?;
         let sso = fmt("sys_enter_setsockopt")?;
         let socket_out = fmt("sys_exit_socket")?;
+        let socket_in = fmt("sys_enter_socket")?;
         let map = |kind, k, v, n| sys::bpf_map(kind, k, v, n).map_err(TraceError::BpfMap);
         // Calls in flight at once across the host: far below this even in a storm.
         let pending = map(sys::BPF_MAP_TYPE_HASH, 4, programs::REC_LEN as u32, 16_384)?;
         // Sockets whose options are followed; the least recently used go first.
         let options = map(sys::BPF_MAP_TYPE_LRU_HASH, 8, 8, 262_144)?;
         let missed = map(sys::BPF_MAP_TYPE_ARRAY, 4, 8, 1)?;
+        let kinds = map(sys::BPF_MAP_TYPE_HASH, 4, 8, 16_384)?;
         let ring_map = sys::bpf_perf_array(cpus.max(1) as u32).map_err(TraceError::BpfMap)?;
         let mut rings = Vec::new();
         for cpu in 0..cpus {
@@ -112,6 +114,7 @@ impl Kernel {
             options: options.as_raw_fd(),
             ring: ring_map.as_raw_fd(),
             missed: missed.as_raw_fd(),
+            kinds: kinds.as_raw_fd(),
         };
         let sso_fields = SetsockoptFields {
             fd: off(&sso, "fd")?,
@@ -125,6 +128,10 @@ impl Kernel {
             (
                 &socket_out,
                 programs::socket_created(off(&socket_out, "ret")?, m),
+            ),
+            (
+                &socket_in,
+                programs::socket_enter(off(&socket_in, "type")?, m),
             ),
             (&sso, programs::setsockopt(sso_fields, m)),
             (
@@ -167,7 +174,7 @@ impl Kernel {
             missed_seen: 0,
             mono_offset_ns: clock(rustix::time::ClockId::Realtime)
                 - clock(rustix::time::ClockId::Monotonic),
-            _maps: vec![pending, options, ring_map],
+            _maps: vec![pending, options, ring_map, kinds],
             _progs: progs,
             _attached: attached,
         })

@@ -86,6 +86,15 @@ impl SocketOptions {
     }
 }
 
+/// The protocol from the options word's socket type, when the socket was made while recording.
+pub fn proto_of_word(w: u64) -> Option<Proto> {
+    match (w >> programs::TYPE_SHIFT) & 0xf {
+        1 => Some(Proto::Tcp),
+        2 => Some(Proto::Udp),
+        _ => None,
+    }
+}
+
 /// What the refused call asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {

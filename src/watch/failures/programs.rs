@@ -41,6 +41,9 @@ pub const OPT_V6ONLY: u32 = 2;
 pub const OPT_FREEBIND: u32 = 3;
 pub const OPT_BIND_ADDRESS_NO_PORT: u32 = 4;
 pub const CREATED: u64 = 1 << 62;
+/// Bits 56..59 of the options word: the socket's type as socket() was asked for it
+/// (SOCK_STREAM 1, SOCK_DGRAM 2), so the protocol is known even once the socket is closed.
+pub const TYPE_SHIFT: u32 = 56;
 
 /// `(level, optname, option)` pairs the setsockopt program follows.
 const WATCHED_OPTIONS: [(i32, i32, u32); 6] = [
@@ -59,6 +62,8 @@ pub struct Maps {
     pub options: i32,
     pub ring: i32,
     pub missed: i32,
+    /// socket() calls in flight: tid -> type, from entry to exit.
+    pub kinds: i32,
 }
 
 /// Field offsets in a `sys_enter_bind`/`sys_enter_connect` record.
@@ -287,17 +292,62 @@ pub fn setsockopt(f: SetsockoptFields, m: Maps) -> Vec<u64> {
     a.finish()
 }
 
-/// On `sys_exit_socket`: the new fd's options start as "created while recording, none set".
+/// On `sys_enter_socket`: the type asked for, kept by thread until the call returns its fd.
+pub fn socket_enter(type_field: i16, m: Maps) -> Vec<u64> {
+    let mut a = Asm::new();
+    a.ops([
+        mov_reg(R6, R1),
+        ldx_dw(R7, R6, type_field),
+        call(HELPER_GET_PID_TGID),
+        stx_w(R10, -8, R0),
+        stx_dw(R10, -16, R7),
+    ]);
+    a.ops(ld_map(R1, m.kinds));
+    a.ops([
+        mov_reg(R2, R10),
+        add_imm(R2, -8),
+        mov_reg(R3, R10),
+        add_imm(R3, -16),
+        mov_imm(R4, 0),
+        call(HELPER_MAP_UPDATE),
+        mov_imm(R0, 0),
+        exit(),
+    ]);
+    a.finish()
+}
+
+/// On `sys_exit_socket`: the new fd's options start as "created while recording, none set",
+/// with the socket's type.
 pub fn socket_created(ret: i16, m: Maps) -> Vec<u64> {
     let mut a = Asm::new();
     let out = a.label();
-    a.ops([mov_reg(R6, R1), ldx_dw(R7, R6, ret)]);
-    a.jslt(R7, 0, out);
-    a.op(call(HELPER_GET_PID_TGID));
-    options_key(&mut a, R2, R7);
-    a.op(stx_dw(R10, -8, R2));
-    // CREATED is bit 62: built from a shift, as an imm is 32 bits.
-    a.ops([mov_imm(R1, 1), lsh_imm(R1, 62), stx_dw(R10, -16, R1)]);
+    let forget = a.label();
+    let no_kind = a.label();
+    a.ops([
+        mov_reg(R6, R1),
+        ldx_dw(R7, R6, ret),
+        call(HELPER_GET_PID_TGID),
+        mov_reg(R9, R0),
+        stx_w(R10, -24, R0),
+        // CREATED is bit 62: built from a shift, as an imm is 32 bits.
+        mov_imm(R8, 1),
+        lsh_imm(R8, 62),
+    ]);
+    a.ops(ld_map(R1, m.kinds));
+    a.ops([mov_reg(R2, R10), add_imm(R2, -24), call(HELPER_MAP_LOOKUP)]);
+    a.jeq(R0, 0, no_kind);
+    a.ops([
+        ldx_dw(R1, R0, 0),
+        lsh_imm(R1, 60), // the low 4 bits: SOCK_STREAM, SOCK_DGRAM, ...
+        rsh_imm(R1, 60 - TYPE_SHIFT as i32),
+        or_reg(R8, R1),
+    ]);
+    a.bind(no_kind);
+    a.jslt(R7, 0, forget);
+    a.op(mov_reg(R0, R9));
+    a.op(mov_reg(R1, R7));
+    options_key(&mut a, R2, R1);
+    a.ops([stx_dw(R10, -8, R2), stx_dw(R10, -16, R8)]);
     a.ops(ld_map(R1, m.options));
     a.ops([
         mov_reg(R2, R10),
@@ -307,6 +357,9 @@ pub fn socket_created(ret: i16, m: Maps) -> Vec<u64> {
         mov_imm(R4, 0),
         call(HELPER_MAP_UPDATE),
     ]);
+    a.bind(forget);
+    a.ops(ld_map(R1, m.kinds));
+    a.ops([mov_reg(R2, R10), add_imm(R2, -24), call(HELPER_MAP_DELETE)]);
     a.bind(out);
     a.ops([mov_imm(R0, 0), exit()]);
     a.finish()
@@ -347,6 +400,7 @@ mod tests {
             options: 4,
             ring: 5,
             missed: 6,
+            kinds: 7,
         };
         let e = EnterFields {
             fd: 16,
@@ -363,6 +417,7 @@ mod tests {
         };
         check_jumps(&setsockopt(s, m));
         check_jumps(&socket_created(16, m));
+        check_jumps(&socket_enter(24, m));
     }
 
     #[test]
@@ -372,6 +427,7 @@ mod tests {
             options: 4,
             ring: 5,
             missed: 6,
+            kinds: 7,
         };
         let p = exit_side(16, &[98], m);
         let want = (-98i32) as u32 as u64;

@@ -1,0 +1,335 @@
+//! `portscope watch --failures`, the flight recorder, against the real kernel: refused binds
+//! and connects made in private network namespaces by real sockets, each recorded once with
+//! the right caller, request, errno and holders (the holders compared with `ss`), inside a fake
+//! container attributed to it, and kept in the history log.
+#![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
+
+mod common;
+
+use common::sockets::{Opts, tcp_bind, tcp_listen_with};
+use common::{PATIENCE, SPAWN_LOCK, portscope, private_netns, run, skip};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::IpAddr;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::Instant;
+
+/// A running `portscope watch --failures ... --json`, its lines on a channel.
+struct Recorder {
+    child: Child,
+    lines: Receiver<Value>,
+    source: Value,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Recorder {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Recorder {
+        let mut child = {
+            let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+            portscope()
+                .args(["watch", "--failures", "--json", "--for", "300s"])
+                .args(args)
+                .envs(env.iter().copied())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        };
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { return };
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line:?}: {e}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        let source = rx.recv_timeout(PATIENCE).expect("no source line");
+        assert_eq!(source["type"], "source", "{source}");
+        Recorder {
+            child,
+            lines: rx,
+            source,
+        }
+    }
+
+    fn bpf_or_skip(&self, test: &str) -> bool {
+        if self.source["source"] == "bpf" {
+            return true;
+        }
+        skip(test, &format!("BPF unavailable: {}", self.source["notes"]));
+        false
+    }
+
+    /// Refusal events until `done` holds or the deadline passes; fails on a `lost` record.
+    fn until(&self, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
+        let end = Instant::now() + PATIENCE;
+        let mut got = Vec::new();
+        while !done(&got) {
+            match self
+                .lines
+                .recv_timeout(end.saturating_duration_since(Instant::now()))
+            {
+                Ok(v) if v["type"] == "event" => got.push(v),
+                Ok(v) => panic!("unexpected record: {v}"),
+                Err(_) => break,
+            }
+        }
+        got
+    }
+}
+
+fn thread_netns() -> u64 {
+    std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino()
+}
+
+fn gettid() -> u32 {
+    nix::unistd::gettid().as_raw() as u32
+}
+
+/// Events of this thread's calls on `port`.
+fn mine(evs: &[Value], tid: u32, port: u16) -> Vec<&Value> {
+    evs.iter()
+        .filter(|e| e["tid"] == tid && e["request"]["port"] == port)
+        .collect()
+}
+
+/// `ss`'s sockets on the port in this thread's namespace: "STATE local" pairs, sorted.
+fn ss_on(port: u16) -> Vec<String> {
+    let (code, out, err) =
+        run(Command::new("ss").args(["-Htan", "state", "all", "sport", "=", &format!(":{port}")]));
+    assert_eq!(code, 0, "ss: {err}");
+    let mut v: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4).then(|| format!("{} {}", f[0], f[3]))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn holders_of(e: &Value) -> Vec<String> {
+    let mut v: Vec<String> = e["holders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let addr: IpAddr = h["local_addr"].as_str().unwrap().parse().unwrap();
+            let local = match addr {
+                IpAddr::V4(a) => format!("{a}:{}", h["local_port"]),
+                IpAddr::V6(a) if a.is_unspecified() => format!("*:{}", h["local_port"]),
+                IpAddr::V6(a) => format!("[{a}]:{}", h["local_port"]),
+            };
+            // ss's spelling of states and of [::]:P (as *:P).
+            let st = match h["state"].as_str().unwrap() {
+                "ESTABLISHED" => "ESTAB".to_string(),
+                s => s.replace('_', "-"),
+            };
+            format!("{st} {local}")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn refused_binds_are_recorded_once_with_caller_request_and_the_holders_ss_shows() {
+    let test = "refused_binds_are_recorded_once_with_caller_request_and_the_holders_ss_shows";
+    if !private_netns(test) {
+        return;
+    }
+    let (p_listen, p_tw, p_dual) = (47901, 47902, 47903);
+    let rec = Recorder::start(
+        &[&format!("{p_listen},{p_tw},{p_dual}"), "--proto", "tcp"],
+        &[],
+    );
+    if !rec.bpf_or_skip(test) {
+        return;
+    }
+    let me = std::process::id();
+    let tid = gettid();
+    let ns = thread_netns();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let any4: IpAddr = "0.0.0.0".parse().unwrap();
+    let any6: IpAddr = "::".parse().unwrap();
+
+    // 1. Two listeners: a plain second bind to a listened port.
+    let _l = tcp_listen_with(lo, p_listen, Opts::default());
+    assert!(tcp_bind(any4, p_listen, Opts::default()).is_err());
+    // 2. TIME_WAIT: a connection closed first by our side of it, then a bind without
+    //    SO_REUSEADDR.
+    {
+        let l = tcp_listen_with(lo, p_tw, Opts::default());
+        let l = std::net::TcpListener::from(l);
+        common::make_time_wait(&l);
+    }
+    assert!(tcp_bind(lo, p_tw, Opts::default()).is_err());
+    // 3. Dual-stack overlap: [::]:P without V6ONLY takes the IPv4 port too.
+    let _d = tcp_listen_with(any6, p_dual, Opts::default());
+    assert!(
+        tcp_bind(
+            any4,
+            p_dual,
+            Opts {
+                reuseaddr: true,
+                ..Opts::default()
+            }
+        )
+        .is_err()
+    );
+
+    let ss = (ss_on(p_listen), ss_on(p_tw), ss_on(p_dual));
+    let evs = rec.until(|e| {
+        [p_listen, p_tw, p_dual]
+            .iter()
+            .all(|&p| !mine(e, tid, p).is_empty())
+    });
+    for (port, want_ss) in [(p_listen, &ss.0), (p_tw, &ss.1), (p_dual, &ss.2)] {
+        let got = mine(&evs, tid, port);
+        assert_eq!(got.len(), 1, "port {port} recorded once: {evs:#?}");
+        let e = got[0];
+        assert_eq!(e["event"], "refused", "{e}");
+        assert_eq!(e["call"], "bind", "{e}");
+        assert_eq!(e["errno"], "EADDRINUSE", "{e}");
+        assert_eq!(e["pid"], me, "{e}");
+        assert_eq!(e["owner"]["pid"], me, "{e}");
+        assert_eq!(e["netns"], ns, "the caller's namespace: {e}");
+        assert_eq!(e["request"]["proto"], "tcp", "{e}");
+        assert_eq!(e["request"]["options"]["known"], true, "{e}");
+        assert_eq!(holders_of(e), *want_ss, "holders as ss shows them: {e}");
+    }
+    let l = mine(&evs, tid, p_listen)[0];
+    assert_eq!(l["request"]["address"], "0.0.0.0");
+    assert_eq!(l["request"]["options"]["reuseaddr"], false);
+    assert_eq!(l["holders"][0]["owner"]["pid"], me, "{l}");
+    let tw = mine(&evs, tid, p_tw)[0];
+    assert!(
+        tw["holders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["state"] == "TIME_WAIT"),
+        "{tw}"
+    );
+    assert!(tw["why"].as_str().unwrap().contains("TIME_WAIT"), "{tw}");
+    assert!(tw["why"].as_str().unwrap().contains("SO_REUSEADDR"), "{tw}");
+    let d = mine(&evs, tid, p_dual)[0];
+    assert_eq!(d["request"]["options"]["reuseaddr"], true, "{d}");
+    assert!(d["why"].as_str().unwrap().contains("IPV6_V6ONLY"), "{d}");
+}
+
+#[test]
+fn eacces_names_the_namespaces_line_and_the_missing_capability() {
+    let test = "eacces_names_the_namespaces_line_and_the_missing_capability";
+    if !private_netns(test) {
+        return;
+    }
+    // This namespace's own line, above the host's 1024: the answer must be read here.
+    std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "2000").unwrap();
+    let port = 1500;
+    let rec = Recorder::start(&[&port.to_string()], &[]);
+    if !rec.bpf_or_skip(test) {
+        return;
+    }
+    // A caller running as uid 65534 (its capabilities cleared by the change from root), kept
+    // alive until the refusal is seen, as a service that logs its error would be.
+    let Some(python) = ["/usr/bin/python3", "/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        skip(test, "needs /usr/bin/python3 to bind as another user");
+        return;
+    };
+    let script = format!(
+        "import socket,sys\ns=socket.socket()\ntry:\n  s.bind(('0.0.0.0',{port}))\n  print('bound')\nexcept OSError as e:\n  print(e.errno)\nsys.stdout.flush()\nsys.stdin.read()\n"
+    );
+    let mut child = {
+        let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        Command::new(python)
+            .args(["-c", &script])
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut said = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said.trim(), nix::libc::EACCES.to_string(), "bind as nobody");
+    let pid = child.id();
+    let evs = rec.until(|e| e.iter().any(|x| x["pid"] == pid));
+    drop(child.stdin.take());
+    let _ = child.wait();
+    let got: Vec<&Value> = evs.iter().filter(|x| x["pid"] == pid).collect();
+    assert_eq!(got.len(), 1, "{evs:#?}");
+    let e = got[0];
+    assert_eq!(e["errno"], "EACCES", "{e}");
+    assert_eq!(e["uid"], 65534, "{e}");
+    assert_eq!(e["privilege"]["unprivileged_port_start"], 2000, "{e}");
+    assert_eq!(e["privilege"]["cap_net_bind_service"], false, "{e}");
+    assert!(
+        e["why"].as_str().unwrap().contains("CAP_NET_BIND_SERVICE"),
+        "{e}"
+    );
+}
+
+#[test]
+fn connect_exhaustion_toward_one_destination_is_recorded_with_its_use() {
+    let test = "connect_exhaustion_toward_one_destination_is_recorded_with_its_use";
+    if !private_netns(test) {
+        return;
+    }
+    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "41000 41003").unwrap();
+    let port = 47905;
+    let rec = Recorder::start(&[&port.to_string()], &[]);
+    if !rec.bpf_or_skip(test) {
+        return;
+    }
+    let l = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..6 {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(c) => held.push(c),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 1, "the range must run out");
+    let tid = gettid();
+    let evs = rec.until(|e| mine(e, tid, port).len() >= refused);
+    let got = mine(&evs, tid, port);
+    assert_eq!(got.len(), refused, "each refused connect once: {evs:#?}");
+    for e in got {
+        assert_eq!(e["call"], "connect", "{e}");
+        assert_eq!(e["errno"], "EADDRNOTAVAIL", "{e}");
+        assert_eq!(e["request"]["address"], "127.0.0.1", "{e}");
+        assert_eq!(e["destination"]["in_use"], held.len(), "{e}");
+        assert_eq!(e["destination"]["available"], 0, "{e}");
+        assert!(
+            e["why"].as_str().unwrap().contains("no local port left"),
+            "{e}"
+        );
+    }
+    drop(l);
+}
