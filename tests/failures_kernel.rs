@@ -333,3 +333,161 @@ fn connect_exhaustion_toward_one_destination_is_recorded_with_its_use() {
     }
     drop(l);
 }
+
+/// A fake Docker container: a cgroup directory named as Docker names its scopes and Docker's
+/// own state file under a temporary data root. Removed on drop, even when the test fails.
+struct FakeContainer {
+    dirs: Vec<std::path::PathBuf>,
+    root: tempfile::TempDir,
+    id: String,
+}
+
+impl FakeContainer {
+    fn new(test: &str, name: &str) -> Option<FakeContainer> {
+        let v2 = std::path::Path::new("/sys/fs/cgroup/unified");
+        if !v2.join("cgroup.procs").exists() {
+            skip(test, "needs cgroup2 at /sys/fs/cgroup/unified");
+            return None;
+        }
+        let id = "5e".repeat(32);
+        let top = v2.join(format!("portscope-test-{}-failures", std::process::id()));
+        let slice = top.join("system.slice");
+        let scope = slice.join(format!("docker-{id}.scope"));
+        let mut dirs = Vec::new();
+        for d in [&top, &slice, &scope] {
+            std::fs::create_dir(d).unwrap_or_else(|e| panic!("mkdir {}: {e}", d.display()));
+            dirs.push(d.clone());
+        }
+        let root = tempfile::tempdir().unwrap();
+        let state = root.path().join(format!("var/lib/docker/containers/{id}"));
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(
+            state.join("config.v2.json"),
+            format!(
+                r#"{{"ID":"{id}","Name":"/{name}","State":{{"Running":true,"Pid":4242}},"Config":{{"Hostname":"{}","Labels":{{}}}},"NetworkSettings":{{"Networks":{{}},"Ports":{{}}}}}}"#,
+                &id[..12]
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            state.join("hostconfig.json"),
+            r#"{"NetworkMode":"bridge","PortBindings":{}}"#,
+        )
+        .unwrap();
+        Some(FakeContainer { dirs, root, id })
+    }
+
+    fn enter(&self, pid: u32) {
+        let leaf = self.dirs.last().unwrap();
+        std::fs::write(leaf.join("cgroup.procs"), pid.to_string()).unwrap();
+    }
+}
+
+impl Drop for FakeContainer {
+    fn drop(&mut self) {
+        for d in self.dirs.iter().rev() {
+            common::wait_until(PATIENCE, || std::fs::remove_dir(d).is_ok() || !d.exists());
+        }
+    }
+}
+
+/// A python caller that binds `port` when told to (a line on stdin), says the errno, and
+/// stays until its stdin closes.
+fn caller(test: &str, port: u16) -> Option<Child> {
+    let Some(python) = ["/usr/bin/python3", "/bin/python3"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        skip(test, "needs /usr/bin/python3 as the refused caller");
+        return None;
+    };
+    let script = format!(
+        "import socket,sys\nsys.stdin.readline()\ns=socket.socket()\ntry:\n  s.bind(('0.0.0.0',{port}))\n  print('bound')\nexcept OSError as e:\n  print(e.errno)\nsys.stdout.flush()\nsys.stdin.read()\n"
+    );
+    let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    Some(
+        Command::new(python)
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_refusal_inside_a_container_is_attributed_to_it_and_kept_in_the_history_log() {
+    let test = "a_refusal_inside_a_container_is_attributed_to_it_and_kept_in_the_history_log";
+    if !private_netns(test) {
+        return;
+    }
+    let Some(ct) = FakeContainer::new(test, "web-1") else {
+        return;
+    };
+    let port = 47907;
+    let log = tempfile::tempdir().unwrap();
+    let log_path = log.path().join("failures.log");
+    let root = ct.root.path().to_str().unwrap().to_string();
+    let rec = Recorder::start(
+        &[&port.to_string(), "--record", log_path.to_str().unwrap()],
+        &[("PORTSCOPE_RUNTIME_ROOT", &root)],
+    );
+    if !rec.bpf_or_skip(test) {
+        return;
+    }
+    let _l = tcp_listen_with("127.0.0.1".parse().unwrap(), port, Opts::default());
+    let Some(mut child) = caller(test, port) else {
+        return;
+    };
+    let pid = child.id();
+    ct.enter(pid);
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    let mut said = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    assert_eq!(said.trim(), nix::libc::EADDRINUSE.to_string());
+    let evs = rec.until(|e| e.iter().any(|x| x["pid"] == pid));
+    drop(stdin);
+    let _ = child.wait();
+    let got: Vec<&Value> = evs.iter().filter(|x| x["pid"] == pid).collect();
+    assert_eq!(got.len(), 1, "{evs:#?}");
+    let e = got[0];
+    let tag = e["owner"]["container"].as_str().unwrap_or_default();
+    assert!(
+        tag.contains(&ct.id[..12]),
+        "attributed to the container: {e}"
+    );
+    assert_eq!(e["owner"]["workload"]["name"], "web-1", "{e}");
+    assert_eq!(e["netns"], thread_netns(), "{e}");
+    drop(rec); // ends the recorder; its log is synced on exit
+
+    // The log keeps the refusal with its holder; history lists it and shows it around --at.
+    let (code, out, err) = run(portscope().args([
+        "history",
+        log_path.to_str().unwrap(),
+        "--failures",
+        "--port",
+        &port.to_string(),
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let kept = doc["refused"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{doc}");
+    assert_eq!(kept[0]["pid"], pid);
+    assert_eq!(kept[0]["holders"][0]["state"], "LISTEN");
+    let at = e["time"].as_str().unwrap();
+    let (code, out, err) = run(portscope().args([
+        "history",
+        log_path.to_str().unwrap(),
+        "--port",
+        &port.to_string(),
+        "--at",
+        at,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("refused bind() EADDRINUSE"), "{out}");
+    assert!(out.contains(&format!("pid {pid}")), "{out}");
+}
