@@ -844,3 +844,79 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
         assert_ne!(e["local_port"], server, "{e}");
     }
 }
+
+#[test]
+fn binds_record_a_bound_only_release_and_udp_once_without_a_tcp_filter() {
+    let test = "binds_record_a_bound_only_release_and_udp_once_without_a_tcp_filter";
+    if !private_netns(test) {
+        return;
+    }
+    // Plain watch: its first line says what it cannot see.
+    let plain = Watch::start(&["47961", "--for", "60s"]);
+    if !tracepoint_or_skip(&plain, test) {
+        return;
+    }
+    assert!(
+        plain.source["detail"].as_str().unwrap().contains("--binds"),
+        "{}",
+        plain.source
+    );
+    drop(plain);
+    let (tcp_port, udp_port) = (47961, 47962);
+    let w = Watch::start(&[&tcp_port.to_string(), "--binds", "--for", "60s"]);
+    let notes = w.source["notes"].to_string();
+    if !notes.contains("--binds: a BPF program") {
+        skip(test, &format!("--binds not active here: {notes}"));
+        return;
+    }
+    // A bound-only TCP socket (bind() and nothing else), held and closed: its release is
+    // recorded.
+    let s = common::sockets::tcp_bind(
+        "127.0.0.1".parse().unwrap(),
+        tcp_port,
+        common::sockets::Opts::default(),
+    )
+    .unwrap();
+    let me = std::process::id();
+    let seen_take = |evs: &[Value]| {
+        evs.iter()
+            .any(|e| e["source"] == "bind" && e["event"] == "take" && e["owner"]["pid"] == me)
+    };
+    let mut evs = w.collect(common::PATIENCE, seen_take);
+    assert!(seen_take(&evs), "{evs:#?}");
+    drop(s);
+    let released = |evs: &[Value]| {
+        evs.iter().any(|e| {
+            e["event"] == "leave" && e["local_port"] == tcp_port && e["old_state"] == "CLOSE"
+        })
+    };
+    evs.extend(w.collect(common::PATIENCE, released));
+    assert!(released(&evs), "the bound-only release: {evs:#?}");
+    drop(w);
+
+    // --proto udp --binds: no TCP filter on the first line, and one event per UDP bind.
+    let u = Watch::start(&[
+        &udp_port.to_string(),
+        "--proto",
+        "udp",
+        "--binds",
+        "--for",
+        "60s",
+    ]);
+    let detail = u.source["detail"].as_str().unwrap().to_string();
+    assert!(!detail.contains("protocol == 6"), "{detail}");
+    let held = common::udp_bind(&format!("127.0.0.1:{udp_port}"));
+    let takes = |evs: &[Value]| {
+        evs.iter()
+            .filter(|e| e["event"] == "take" && e["local_port"] == udp_port)
+            .count()
+    };
+    // The poll sees the socket within its interval; wait past that for a second report.
+    let mut evs = u.collect(common::PATIENCE, |e| takes(e) >= 1);
+    drop(held);
+    evs.extend(u.collect(common::PATIENCE, |e| {
+        e.iter()
+            .any(|x| x["event"] == "leave" && x["local_port"] == udp_port)
+    }));
+    assert_eq!(takes(&evs), 1, "one take per UDP bind: {evs:#?}");
+}

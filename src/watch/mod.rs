@@ -12,6 +12,7 @@
 //! sink; the CLI prints them, `--record` appends them to a history log.
 
 pub mod binds;
+mod bound;
 mod bpf_asm;
 mod error;
 pub mod failures;

@@ -251,13 +251,23 @@ pub fn run(
             Err(e) => notes.push(format!("--binds unavailable: {e}")),
         }
     }
+    let detail = if tcp_too {
+        format!(
+            "sock:inet_sock_set_state via perf_event_open on {} CPUs, kernel filter `{}`: every TCP listen, connect, accept and close on the ports, however short-lived{}",
+            tracer.rings.len(),
+            tracer.filter,
+            if opts.binds {
+                ""
+            } else {
+                "; bound-only holders (bind() without listen()) change no state: add --binds to see them"
+            }
+        )
+    } else {
+        "UDP sockets on the ports polled through sock_diag; every bind() to them traced by the --binds program, which names the process".into()
+    };
     let info = SourceInfo {
         source: "tracepoint".into(),
-        detail: format!(
-            "sock:inet_sock_set_state via perf_event_open on {} CPUs, kernel filter `{}`: every TCP listen, connect, accept and close on the ports, however short-lived",
-            tracer.rings.len(),
-            tracer.filter
-        ),
+        detail,
         resolution_ms: None,
         notes,
         netns: scope.describe(),
@@ -317,6 +327,8 @@ pub fn run(
     }
     let mut samples: Vec<Sample> = Vec::new();
     let mut bound_by: FxHashMap<(IpAddr, u16), Owner> = FxHashMap::default();
+    let mut bound_only = super::bound::BoundOnly::default();
+    let mut udp_binds: Vec<(IpAddr, u16, Instant)> = Vec::new();
     loop {
         let now = Instant::now();
         if opts.until.is_some_and(|u| now >= u) {
@@ -408,11 +420,38 @@ pub fn run(
                     bound_by.insert((e.local_addr, e.local_port), o.clone());
                 }
             }
+            if tcp_too {
+                bound_only.note(&events);
+            }
+            // A UDP socket whose bind() was reported is not reported again when the poll
+            // sees it appear: once, not twice (the poll still reports its release).
+            for e in &events {
+                if e.proto == Proto::Udp && e.event == EventKind::Take {
+                    udp_binds.push((e.local_addr, e.local_port, Instant::now()));
+                }
+            }
+            udp_binds.retain(|(_, _, at)| at.elapsed() < Duration::from_secs(10));
+            batch.retain(|e| {
+                if e.proto != Proto::Udp || e.event != EventKind::Take || e.source != "poll" {
+                    return true;
+                }
+                match udp_binds
+                    .iter()
+                    .position(|(a, p, _)| (*a, *p) == (e.local_addr, e.local_port))
+                {
+                    Some(i) => {
+                        udp_binds.swap_remove(i);
+                        false
+                    }
+                    None => true,
+                }
+            });
             batch.extend(
                 events
                     .into_iter()
                     .filter(|e| opts.proto.is_none_or(|p| p == e.proto)),
             );
+            batch.extend(bound_only.releases(&mut dumper));
             // A UDP socket the poll saw but whose process was gone before its owner could be
             // read: the bind() that made it names the process.
             for e in batch
