@@ -33,13 +33,17 @@ impl Drop for Recorder {
 
 impl Recorder {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Recorder {
+        let mut cmd = portscope();
+        cmd.args(["watch", "--failures", "--json", "--for", "300s"])
+            .args(args)
+            .envs(env.iter().copied());
+        Recorder::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Recorder {
         let mut child = {
             let _g = SPAWN_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            portscope()
-                .args(["watch", "--failures", "--json", "--for", "300s"])
-                .args(args)
-                .envs(env.iter().copied())
-                .stdin(Stdio::null())
+            cmd.stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -490,4 +494,91 @@ fn a_refusal_inside_a_container_is_attributed_to_it_and_kept_in_the_history_log(
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("refused bind() EADDRINUSE"), "{out}");
     assert!(out.contains(&format!("pid {pid}")), "{out}");
+}
+
+/// A setting of the shipped recorder unit.
+fn unit_setting(unit: &str, key: &str) -> Option<String> {
+    unit.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .map(|v| v.trim().to_string())
+}
+
+#[test]
+fn the_recorder_unit_is_hardened_and_records_with_only_its_capabilities() {
+    let test = "the_recorder_unit_is_hardened_and_records_with_only_its_capabilities";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/systemd/portscope-recorder.service");
+    let unit = std::fs::read_to_string(&path).unwrap();
+    for (k, v) in [
+        ("ProtectSystem", "strict"),
+        ("NoNewPrivileges", "yes"),
+        ("StateDirectory", "portscope"),
+        ("ReadWritePaths", "/var/lib/portscope"),
+        ("PrivateTmp", "yes"),
+    ] {
+        assert_eq!(unit_setting(&unit, k).as_deref(), Some(v), "{k} in {unit}");
+    }
+    let exec = unit_setting(&unit, "ExecStart").unwrap();
+    let args: Vec<&str> = exec.split_whitespace().skip(1).collect();
+    for want in [
+        "--failures",
+        "--record-max-mb",
+        "--record-max-age",
+        "--record-keep",
+    ] {
+        assert!(args.contains(&want), "{exec}");
+    }
+    let caps = unit_setting(&unit, "CapabilityBoundingSet").unwrap();
+    // Where systemd's own judge is installed, its verdict on the unit as shipped.
+    if let Ok(out) = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(&path)
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let score: f64 = text
+            .lines()
+            .find_map(|l| l.split("exposure level for ").nth(1))
+            .and_then(|l| l.split(": ").nth(1))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no exposure level: {text}"));
+        assert!(score <= 5.0, "exposure {score}: {text}");
+    }
+    if !private_netns(test) {
+        return;
+    }
+    // The unit's command, with exactly the unit's capabilities (root's others dropped from
+    // the bounding set, as systemd does), records a refusal with its holder.
+    let bounding: Vec<String> = caps
+        .split_whitespace()
+        .map(|c| format!("+{}", c.trim_start_matches("CAP_").to_ascii_lowercase()))
+        .collect();
+    let port = 47909;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("failures.log");
+    let mut cmd_args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let at = cmd_args.iter().position(|a| a == "--record").unwrap();
+    cmd_args[at + 1] = log.to_str().unwrap().to_string();
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--bounding-set=-all,{}", bounding.join(",")))
+        .arg("--no-new-privs")
+        .arg(env!("CARGO_BIN_EXE_portscope"))
+        .args(&cmd_args)
+        .args([&port.to_string(), "--json", "--for", "300s"]);
+    let rec = Recorder::spawn(cmd);
+    if !rec.bpf_or_skip(test) {
+        return;
+    }
+    let _l = tcp_listen_with("127.0.0.1".parse().unwrap(), port, Opts::default());
+    assert!(tcp_bind("127.0.0.1".parse().unwrap(), port, Opts::default()).is_err());
+    let me = std::process::id();
+    let evs = rec.until(|e| e.iter().any(|x| x["pid"] == me));
+    drop(rec);
+    let event = evs.iter().find(|x| x["pid"] == me).expect("the refusal");
+    assert_eq!(event["errno"], "EADDRINUSE", "{event}");
+    assert_eq!(event["holders"][0]["state"], "LISTEN", "{event}");
+    assert_eq!(event["holders"][0]["owner"]["pid"], me, "{event}");
+    let kept = portscope::history::log::read(&log).unwrap();
+    assert_eq!(kept.refused.len(), 1);
 }

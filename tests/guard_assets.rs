@@ -36,10 +36,15 @@ fn alert_rules_use_only_metrics_portscope_writes() {
     // A client connection, so the per-destination port metrics have a destination.
     let server = tcp_listen("127.0.0.1:0");
     let _client = std::net::TcpStream::connect(server.local_addr().unwrap()).unwrap();
+    // A recorder's log (empty but for its header): the refused-call counters are written.
+    let log = dir.path().join("failures.log");
+    drop(portscope::history::Recorder::open_as(&log, "recorder", &[]).expect("log"));
     let (code, prom, err) = run(portscope()
         .arg("--config")
         .arg(dir.path().join("config.toml"))
-        .args(["metrics", "--sysctl-root"])
+        .args(["metrics", "--failures-log"])
+        .arg(&log)
+        .arg("--sysctl-root")
         .arg(dir.path().join("root")));
     assert_eq!(code, 0, "{err}");
     let written: BTreeSet<String> = prom

@@ -593,3 +593,76 @@ fn without_root_an_unseen_listener_is_unknown() {
         "{out}"
     );
 }
+
+/// A refusal as the recorder logs it (the fields `metrics` counts by, and what a record needs).
+fn refusal(call: &str, errno: &str) -> portscope::watch::failures::Refusal {
+    serde_json::from_value(serde_json::json!({
+        "time": "2026-12-07T03:12:05Z", "call": call, "errno": errno, "pid": 4242, "tid": 4242,
+        "comm": "api", "uid": 0, "user": "root", "why": "port 8080 is held",
+    }))
+    .expect("a refusal")
+}
+
+#[test]
+fn metrics_count_refused_calls_from_the_recorders_log_and_its_predecessors() {
+    if !private_netns("metrics_refused") {
+        return;
+    }
+    let env = Env::new("");
+    let log = env.dir.path().join("failures.log");
+    // An older, turned-over log and the current one: both count.
+    for (path, list) in [
+        (
+            portscope::history::rotate::numbered(&log, 1),
+            vec![("bind", "EADDRINUSE"), ("connect", "EADDRNOTAVAIL")],
+        ),
+        (
+            log.clone(),
+            vec![
+                ("bind", "EADDRINUSE"),
+                ("bind", "EACCES"),
+                ("bind", "ENOBUFS"),
+            ],
+        ),
+    ] {
+        let mut rec =
+            portscope::history::Recorder::open_as(&path, "recorder", &[]).expect("open log");
+        for (c, e) in list {
+            rec.append_refusal(&refusal(c, e)).expect("append");
+        }
+    }
+    let out_dir = env.dir.path().join("textfile");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let (code, out, err) = run(&mut env.cmd(&[
+        "metrics",
+        "--textfile",
+        out_dir.to_str().expect("utf-8"),
+        "--failures-log",
+        log.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let Some(samples) = parse_prometheus(&out_dir.join("portscope.prom")) else {
+        return;
+    };
+    let refused = |call, errno| {
+        value(
+            &samples,
+            "portscope_refused_total",
+            &[("call", call), ("errno", errno)],
+        )
+    };
+    assert_eq!(refused("bind", "EADDRINUSE"), 2.0);
+    assert_eq!(refused("bind", "EACCES"), 1.0);
+    assert_eq!(
+        refused("bind", "other"),
+        1.0,
+        "unknown errnos are one bounded label"
+    );
+    assert_eq!(refused("connect", "EADDRNOTAVAIL"), 1.0);
+    assert_eq!(
+        refused("connect", "EADDRINUSE"),
+        0.0,
+        "every pair is written"
+    );
+    assert_eq!(value(&samples, "portscope_refused_log_readable", &[]), 1.0);
+}

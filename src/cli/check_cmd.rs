@@ -83,8 +83,26 @@ pub struct MetricsArgs {
     /// without it, print to stdout.
     #[arg(long, value_name = "DIR")]
     pub textfile: Option<PathBuf>,
+    /// The flight recorder's log (watch --failures --record FILE), with its turned-over
+    /// predecessors FILE.1 ...: exports portscope_refused_total{call,errno}.
+    #[arg(long, value_name = "FILE")]
+    pub failures_log: Option<PathBuf>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+}
+
+/// Refusals by call and errno over a recorder's log and its turned-over predecessors.
+fn refused_counts(path: &Path) -> crate::guard::metrics::RefusedCounts {
+    let mut r = crate::guard::metrics::RefusedCounts::default();
+    for f in crate::history::rotate::all(path, 100) {
+        if let Ok(loaded) = crate::history::log::read(&f) {
+            r.readable = true;
+            for x in &loaded.refused {
+                r.add(x.call.as_str(), &x.errno);
+            }
+        }
+    }
+    r
 }
 
 /// `8080`, `8080/udp`, `9000-9010,9100/tcp`.
@@ -278,12 +296,15 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
         args.thresholds.sysctl_root.as_deref(),
         &opts,
     );
-    let text = crate::guard::metrics::render(
+    let mut text = crate::guard::metrics::render(
         &report,
         &snap,
         jiff::Timestamp::now(),
         started.elapsed().as_secs_f64(),
     );
+    if let Some(log) = &args.failures_log {
+        text.push_str(&crate::guard::metrics::render_refused(&refused_counts(log)));
+    }
     match &args.textfile {
         None => {
             super::out::print(&text);

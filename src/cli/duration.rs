@@ -25,7 +25,13 @@ fn seconds(s: &str, units: &[(&str, f64)]) -> Option<f64> {
 }
 
 /// "ms" before "m" and "s", which it ends with.
-const ALL_UNITS: [(&str, f64); 4] = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)];
+const ALL_UNITS: [(&str, f64); 5] = [
+    ("ms", 0.001),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("h", 3600.0),
+    ("d", 86400.0),
+];
 
 /// `--interval` of the TUI: "1s", "500ms", "2.5" (seconds), 50ms to 1h.
 pub fn parse_interval(s: &str) -> Result<Duration, DurationError> {
@@ -45,11 +51,11 @@ pub fn parse_interval(s: &str) -> Result<Duration, DurationError> {
     }
 }
 
-/// "30s", "500ms", "2m", "1h", "1.5" (seconds): more than 0, at most 30 days.
+/// "30s", "500ms", "2m", "1h", "7d", "1.5" (seconds): more than 0, at most 30 days.
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let secs = seconds(s, &ALL_UNITS).ok_or_else(|| DurationError::NotADuration {
         text: s.to_string(),
-        examples: "30s, 500ms, 2m, 1h",
+        examples: "30s, 500ms, 2m, 1h, 7d",
     })?;
     if secs.is_finite() && secs > 0.0 && secs <= 30.0 * 86400.0 {
         Ok(Duration::from_secs_f64(secs))

@@ -97,7 +97,10 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     };
     let mut recorder = match &args.record {
         Some(path) => match crate::history::Recorder::open_as(path, "recorder", &ports) {
-            Ok(r) => Some(r),
+            Ok(r) => Some(match args.rotation() {
+                Some(rot) => r.with_rotation(rot),
+                None => r,
+            }),
             Err(e) => {
                 let msg = format!("cannot record to {}: {e}", path.display());
                 return Err(if crate::history::log::is_system_failure(&e) {

@@ -78,6 +78,30 @@ pub struct WatchArgs {
     /// Also append every change to this history log (read it with `portscope history FILE`).
     #[arg(long, value_name = "FILE")]
     pub record: Option<std::path::PathBuf>,
+    /// With --record: turn the log over past this many megabytes (it becomes FILE.1).
+    #[arg(long, value_name = "MB", requires = "record",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub record_max_mb: Option<u64>,
+    /// With --record: turn the log over once it is this old (12h, 7d).
+    #[arg(long, value_name = "DURATION", requires = "record", value_parser = parse_duration)]
+    pub record_max_age: Option<Duration>,
+    /// With --record-max-mb or --record-max-age: how many old logs to keep (FILE.1 ..).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(0..=1000))]
+    pub record_keep: u32,
+}
+
+impl WatchArgs {
+    /// The recorder's log rotation, when asked for.
+    pub fn rotation(&self) -> Option<crate::history::rotate::Rotation> {
+        (self.record_max_mb.is_some() || self.record_max_age.is_some()).then(|| {
+            crate::history::rotate::Rotation {
+                max_bytes: self.record_max_mb.map_or(u64::MAX, |m| m * 1_000_000),
+                max_age: self.record_max_age.unwrap_or(Duration::MAX),
+                keep: self.record_keep,
+            }
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -200,7 +224,10 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     };
     let mut recorder = match &args.record {
         Some(path) => match crate::history::Recorder::open(path, ports) {
-            Ok(r) => Some(r),
+            Ok(r) => Some(match args.rotation() {
+                Some(rot) => r.with_rotation(rot),
+                None => r,
+            }),
             Err(e) => {
                 let msg = format!("cannot record to {}: {e}", path.display());
                 return Err(if crate::history::log::is_system_failure(&e) {

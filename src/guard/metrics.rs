@@ -324,3 +324,66 @@ mod tests {
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
     }
 }
+
+/// What the recorder's logs held (`metrics --failures-log FILE`): refusals by call and errno.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefusedCounts {
+    /// The log (or one of its turned-over predecessors) could be read.
+    pub readable: bool,
+    /// (call, errno) -> count; errno outside the recorded set is "other" (bounded labels).
+    pub counts: std::collections::BTreeMap<(String, String), u64>,
+}
+
+impl RefusedCounts {
+    pub fn add(&mut self, call: &str, errno: &str) {
+        let errno = match errno {
+            "EADDRINUSE" | "EACCES" | "EADDRNOTAVAIL" => errno,
+            _ => "other",
+        };
+        let call = if call == "bind" { "bind" } else { "connect" };
+        *self
+            .counts
+            .entry((call.to_string(), errno.to_string()))
+            .or_default() += 1;
+    }
+}
+
+/// The refused-call counters. Every (call, errno) pair the recorder keeps is written, zero
+/// included, so a rate() over it starts at the first scrape, not at the first refusal.
+pub fn render_refused(r: &RefusedCounts) -> String {
+    let mut w = Writer { out: String::new() };
+    w.family(
+        "portscope_refused_log_readable",
+        "1 when the flight recorder's log could be read.",
+    );
+    w.sample(
+        "portscope_refused_log_readable",
+        &[],
+        if r.readable { 1.0 } else { 0.0 },
+    );
+    if !r.readable {
+        return w.out;
+    }
+    w.typed(
+        "portscope_refused_total",
+        "bind() and connect() calls the kernel refused, from the flight recorder's log (watch --failures --record).",
+        "counter",
+    );
+    let mut all = r.counts.clone();
+    for (call, errnos) in [
+        ("bind", &["EADDRINUSE", "EACCES", "EADDRNOTAVAIL"][..]),
+        ("connect", &["EADDRNOTAVAIL", "EADDRINUSE"][..]),
+    ] {
+        for e in errnos {
+            all.entry((call.to_string(), e.to_string())).or_default();
+        }
+    }
+    for ((call, errno), n) in &all {
+        w.sample(
+            "portscope_refused_total",
+            &[("call", call), ("errno", errno)],
+            *n as f64,
+        );
+    }
+    w.out
+}

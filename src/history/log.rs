@@ -49,12 +49,47 @@ pub struct Recorder {
     file: std::fs::File,
     last_sync: Instant,
     dirty: bool,
+    path: std::path::PathBuf,
+    header: Header,
+    rotation: Option<super::rotate::Rotation>,
+    /// Bytes in the current file and when it was begun (for rotation).
+    bytes: u64,
+    begun: std::time::SystemTime,
 }
 
 impl Recorder {
     /// Opens (creating, mode 0600) for appending, never following a symbolic link; writes a
     /// header naming the writer.
     pub fn open_as(path: &Path, writer: &str, ports: &[u16]) -> std::io::Result<Recorder> {
+        let (file, bytes, begun) = Self::open_file(path)?;
+        let mut r = Recorder {
+            file,
+            last_sync: Instant::now(),
+            dirty: false,
+            path: path.to_path_buf(),
+            header: Header {
+                portscope_history: FORMAT_VERSION,
+                started: jiff::Timestamp::now(),
+                writer: writer.into(),
+                ports: ports.to_vec(),
+            },
+            rotation: None,
+            bytes,
+            begun,
+        };
+        r.write_json(&serde_json::to_string(&r.header).map_err(std::io::Error::other)?)?;
+        Ok(r)
+    }
+
+    /// Turns the log over by size and age (see [`super::rotate`]).
+    pub fn with_rotation(mut self, rotation: super::rotate::Rotation) -> Recorder {
+        self.rotation = Some(rotation);
+        self
+    }
+
+    /// Opens for appending; returns the file, its size, and when it was begun (its birth time
+    /// where the filesystem keeps one, else now).
+    fn open_file(path: &Path) -> std::io::Result<(std::fs::File, u64, std::time::SystemTime)> {
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .append(true)
@@ -75,19 +110,10 @@ impl Recorder {
                 file.write_all(b"\n")?;
             }
         }
-        let mut r = Recorder {
-            file,
-            last_sync: Instant::now(),
-            dirty: false,
-        };
-        let header = Header {
-            portscope_history: FORMAT_VERSION,
-            started: jiff::Timestamp::now(),
-            writer: writer.into(),
-            ports: ports.to_vec(),
-        };
-        r.write_json(&serde_json::to_string(&header).map_err(std::io::Error::other)?)?;
-        Ok(r)
+        let begun = meta
+            .created()
+            .unwrap_or_else(|_| std::time::SystemTime::now());
+        Ok((file, meta.len(), begun))
     }
 
     /// A recorder for `portscope watch PORTS`.
@@ -97,11 +123,37 @@ impl Recorder {
 
     fn write_json(&mut self, json: &str) -> std::io::Result<()> {
         // One write call per record: with O_APPEND it lands whole or (on a crash) as a tail.
-        self.file.write_all(line(json).as_bytes())?;
+        let l = line(json);
+        self.file.write_all(l.as_bytes())?;
+        self.bytes += l.len() as u64;
         self.dirty = true;
+        if let Some(r) = self.rotation
+            && r.due(self.bytes, self.begun)
+        {
+            return self.turn_over(r);
+        }
         if self.last_sync.elapsed() >= Duration::from_secs(1) {
             self.sync()?;
         }
+        Ok(())
+    }
+
+    /// Moves the full log aside (FILE.1, older ones shifted) and begins a new one with the same
+    /// header: a reader of FILE.1 sees a whole log, a reader of FILE a new one.
+    fn turn_over(&mut self, r: super::rotate::Rotation) -> std::io::Result<()> {
+        self.dirty = true;
+        self.sync()?;
+        super::rotate::shift(&self.path, r.keep)?;
+        let (file, bytes, _) = Self::open_file(&self.path)?;
+        self.file = file;
+        self.bytes = bytes;
+        self.begun = std::time::SystemTime::now();
+        self.header.started = jiff::Timestamp::now();
+        let h = serde_json::to_string(&self.header).map_err(std::io::Error::other)?;
+        let l = line(&h);
+        self.file.write_all(l.as_bytes())?;
+        self.bytes += l.len() as u64;
+        self.dirty = true;
         Ok(())
     }
 

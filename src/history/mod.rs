@@ -7,6 +7,7 @@
 
 mod diff;
 pub mod log;
+pub mod rotate;
 mod table;
 
 pub use diff::{changes_since, diff};
