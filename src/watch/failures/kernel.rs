@@ -131,7 +131,7 @@ impl Kernel {
             ),
             (
                 &socket_in,
-                programs::socket_enter(off(&socket_in, "type")?, m),
+                programs::socket_enter(off(&socket_in, "family")?, off(&socket_in, "type")?, m),
             ),
             (&sso, programs::setsockopt(sso_fields, m)),
             (

@@ -1,10 +1,10 @@
 //! The recorder's four BPF programs. Only refused calls ever reach userspace:
 //!
 //! * on `sys_enter_bind` / `sys_enter_connect`: an IPv4 or IPv6 address is copied from the
-//!   caller's memory, with pid, fd, comm, uid and the socket's options as far as they were seen,
-//!   into `pending[tid]` (no output);
+//!   caller's memory, with pid and fd, into `pending[tid]` (no output);
 //! * on `sys_exit_bind` / `sys_exit_connect`: `pending[tid]` is taken; when the result is one of
-//!   the refusals asked for, the record goes to the perf ring with the result. A successful
+//!   the refusals asked for, the caller's comm and uid and the socket's options (as far as they
+//!   were seen) are added and the record goes to the perf ring with the result. A successful
 //!   call costs two map operations and nothing in userspace;
 //! * on `sys_enter_setsockopt`: SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, IP(V6)_FREEBIND and
 //!   IP_BIND_ADDRESS_NO_PORT as the caller sets them, kept per (tgid, fd) in an LRU map. The
@@ -99,13 +99,11 @@ fn options_key(a: &mut Asm, dst: u8, fd: u8) {
 /// The entering side of bind() (`which` 0) or connect() (`which` 1).
 pub fn enter(f: EnterFields, which: i32, m: Maps) -> Vec<u64> {
     const BASE: i16 = -(REC_LEN as i16); // the record at r10-96
-    const KEY_OPTS: i16 = BASE - 8;
     const KEY_TID: i16 = BASE - 16;
     let at = |off: usize| BASE + off as i16;
     let mut a = Asm::new();
     let out = a.label();
     let family_ok = a.label();
-    let no_options = a.label();
     a.op(mov_reg(R6, R1));
     for k in 0..(REC_LEN / 8) as i16 {
         a.op(st_dw(R10, BASE + 8 * k, 0));
@@ -135,25 +133,6 @@ pub fn enter(f: EnterFields, which: i32, m: Maps) -> Vec<u64> {
         ldx_dw(R1, R6, f.fd),
         stx_dw(R10, at(OFF_FD), R1),
     ]);
-    options_key(&mut a, R8, R1);
-    a.ops([
-        stx_dw(R10, KEY_OPTS, R8),
-        mov_reg(R1, R10),
-        add_imm(R1, i32::from(at(OFF_COMM))),
-        mov_imm(R2, 16),
-        call(HELPER_GET_COMM),
-        call(HELPER_GET_UID_GID),
-        stx_dw(R10, at(OFF_UID_GID), R0),
-    ]);
-    a.ops(ld_map(R1, m.options));
-    a.ops([
-        mov_reg(R2, R10),
-        add_imm(R2, i32::from(KEY_OPTS)),
-        call(HELPER_MAP_LOOKUP),
-    ]);
-    a.jeq(R0, 0, no_options);
-    a.ops([ldx_dw(R1, R0, 0), stx_dw(R10, at(OFF_OPTS), R1)]);
-    a.bind(no_options);
     a.ops([st_dw(R10, at(OFF_CALL), which), stx_w(R10, KEY_TID, R7)]);
     a.ops(ld_map(R1, m.pending));
     a.ops([
@@ -205,7 +184,28 @@ pub fn exit_side(ret: i16, refusals: &[i32], m: Maps) -> Vec<u64> {
     }
     a.goto(forget);
     a.bind(hit);
-    a.ops([stx_dw(R8, OFF_RET as i16, R7), mov_reg(R1, R6)]);
+    // What only a refusal needs is read here, not on every call's entry: the caller's name
+    // and uid, and the socket's options (keyed by tgid and fd).
+    let no_options = a.label();
+    a.ops([
+        stx_dw(R8, OFF_RET as i16, R7),
+        mov_reg(R1, R8),
+        add_imm(R1, OFF_COMM as i32),
+        mov_imm(R2, 16),
+        call(HELPER_GET_COMM),
+        call(HELPER_GET_UID_GID),
+        stx_dw(R8, OFF_UID_GID as i16, R0),
+        call(HELPER_GET_PID_TGID),
+        ldx_dw(R1, R8, OFF_FD as i16),
+    ]);
+    options_key(&mut a, R2, R1);
+    a.op(stx_dw(R10, -16, R2));
+    a.ops(ld_map(R1, m.options));
+    a.ops([mov_reg(R2, R10), add_imm(R2, -16), call(HELPER_MAP_LOOKUP)]);
+    a.jeq(R0, 0, no_options);
+    a.ops([ldx_dw(R1, R0, 0), stx_dw(R8, OFF_OPTS as i16, R1)]);
+    a.bind(no_options);
+    a.op(mov_reg(R1, R6));
     a.ops(ld_map(R2, m.ring));
     a.ops([
         mov32_imm(R3, -1), // BPF_F_CURRENT_CPU
@@ -293,10 +293,17 @@ pub fn setsockopt(f: SetsockoptFields, m: Maps) -> Vec<u64> {
 }
 
 /// On `sys_enter_socket`: the type asked for, kept by thread until the call returns its fd.
-pub fn socket_enter(type_field: i16, m: Maps) -> Vec<u64> {
+/// Only IPv4 and IPv6 sockets: a host's many AF_UNIX and netlink sockets cost one compare.
+pub fn socket_enter(family_field: i16, type_field: i16, m: Maps) -> Vec<u64> {
     let mut a = Asm::new();
+    let out = a.label();
+    let inet = a.label();
+    a.ops([mov_reg(R6, R1), ldx_dw(R7, R6, family_field)]);
+    a.jeq(R7, 2, inet);
+    a.jeq(R7, 10, inet);
+    a.goto(out);
+    a.bind(inet);
     a.ops([
-        mov_reg(R6, R1),
         ldx_dw(R7, R6, type_field),
         call(HELPER_GET_PID_TGID),
         stx_w(R10, -8, R0),
@@ -310,19 +317,18 @@ pub fn socket_enter(type_field: i16, m: Maps) -> Vec<u64> {
         add_imm(R3, -16),
         mov_imm(R4, 0),
         call(HELPER_MAP_UPDATE),
-        mov_imm(R0, 0),
-        exit(),
     ]);
+    a.bind(out);
+    a.ops([mov_imm(R0, 0), exit()]);
     a.finish()
 }
 
-/// On `sys_exit_socket`: the new fd's options start as "created while recording, none set",
-/// with the socket's type.
+/// On `sys_exit_socket`: a new IPv4/IPv6 socket's options start as "created while recording,
+/// none set", with the socket's type.
 pub fn socket_created(ret: i16, m: Maps) -> Vec<u64> {
     let mut a = Asm::new();
     let out = a.label();
     let forget = a.label();
-    let no_kind = a.label();
     a.ops([
         mov_reg(R6, R1),
         ldx_dw(R7, R6, ret),
@@ -335,14 +341,14 @@ pub fn socket_created(ret: i16, m: Maps) -> Vec<u64> {
     ]);
     a.ops(ld_map(R1, m.kinds));
     a.ops([mov_reg(R2, R10), add_imm(R2, -24), call(HELPER_MAP_LOOKUP)]);
-    a.jeq(R0, 0, no_kind);
+    // Not an IPv4/IPv6 socket (its entry was not kept): nothing to follow, nothing to forget.
+    a.jeq(R0, 0, out);
     a.ops([
         ldx_dw(R1, R0, 0),
         lsh_imm(R1, 60), // the low 4 bits: SOCK_STREAM, SOCK_DGRAM, ...
         rsh_imm(R1, 60 - TYPE_SHIFT as i32),
         or_reg(R8, R1),
     ]);
-    a.bind(no_kind);
     a.jslt(R7, 0, forget);
     a.op(mov_reg(R0, R9));
     a.op(mov_reg(R1, R7));
@@ -417,7 +423,7 @@ mod tests {
         };
         check_jumps(&setsockopt(s, m));
         check_jumps(&socket_created(16, m));
-        check_jumps(&socket_enter(24, m));
+        check_jumps(&socket_enter(16, 24, m));
     }
 
     #[test]
