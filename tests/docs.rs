@@ -96,3 +96,82 @@ fn the_readme_lists_exactly_the_commands_help_lists() {
         "README's command table vs portscope --help"
     );
 }
+
+/// What bash offers after `portscope WORDS <TAB>`, by the generated completion function.
+fn bash_complete(words: &[&str]) -> Vec<String> {
+    let (code, script, err) = run(portscope().args(["completions", "bash"]));
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("portscope.bash");
+    std::fs::write(&file, script).unwrap();
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let driver = format!(
+        "source '{}'; COMP_WORDS=(portscope {} ''); COMP_CWORD=${{#COMP_WORDS[@]}}; \
+         COMP_CWORD=$((COMP_CWORD-1)); COMP_LINE=\"${{COMP_WORDS[*]}}\"; COMP_POINT=${{#COMP_LINE}}; \
+         _portscope portscope '' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display(),
+        quoted.join(" "),
+        words.last().unwrap()
+    );
+    let out = Command::new("bash").args(["-c", &driver]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .filter(|l| !l.is_empty())
+        .collect();
+    got.sort();
+    got
+}
+
+/// Closed sets are listed by `--help`, offered by completion instead of file names, and a value
+/// outside them is one line naming what would do (exit 2; `check`: UNKNOWN 3).
+#[test]
+fn closed_sets_are_listed_completed_and_refused_in_one_line() {
+    let (code, help, err) = run(portscope().args(["snapshot", "--help"]));
+    assert_eq!(code, 0, "{err}");
+    for listed in [
+        "[possible values: tcp, udp]",
+        "state-port:",
+        "TIME_WAIT",
+        "sport, remote, dport",
+        "procfs",
+    ] {
+        assert!(
+            help.contains(listed),
+            "snapshot --help lacks {listed:?}:\n{help}"
+        );
+    }
+    assert_eq!(bash_complete(&["snapshot", "--proto"]), ["tcp", "udp"]);
+    let groups = bash_complete(&["snapshot", "--group-by"]);
+    assert_eq!(groups, ["process", "remote", "remote-addr", "state-port"]);
+    assert!(bash_complete(&["watch", "--proto"]).contains(&"udp".to_string()));
+    assert!(bash_complete(&["why", "--proto"]).contains(&"tcp".to_string()));
+    assert!(bash_complete(&["snapshot", "--state"]).contains(&"CLOSE_WAIT".to_string()));
+    assert!(bash_complete(&["snapshot", "--source"]).contains(&"netlink".to_string()));
+    // The lenient spellings still parse; a wrong one is one line.
+    for ok in [
+        ["--state", "tw"],
+        ["--state", "time-wait"],
+        ["--proto", "TCP"],
+    ] {
+        let (code, _, err) = run(portscope().args(["snapshot", "--no-owners"]).args(ok));
+        assert_eq!(code, 0, "{ok:?}: {err}");
+    }
+    for (args, status) in [
+        (&["snapshot", "--proto", "sctp"][..], 2),
+        (&["snapshot", "--sort", "size"], 2),
+        (&["snapshot", "--group-by", "pod"], 2),
+        (&["watch", "8080", "--proto", "icmp"], 2),
+        (&["check", "--port", "8080/sctp"], 3),
+    ] {
+        let (code, out, err) = run(portscope().args(args));
+        assert_eq!(code, status, "{args:?}: {out}{err}");
+        let text = if status == 3 { out } else { err };
+        assert_eq!(text.trim().lines().count(), 1, "{args:?}: {text}");
+    }
+}

@@ -3,6 +3,7 @@
 pub mod allns_text;
 pub mod arg_error;
 pub mod check_cmd;
+pub mod choices;
 mod confirm;
 pub mod docs_cmd;
 pub mod duration;
@@ -26,7 +27,7 @@ pub mod why_process;
 pub mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
-use crate::model::{Proto, State, UnknownName};
+use crate::model::{Proto, State};
 pub use arg_error::ArgError;
 use clap::{Args, Parser, Subcommand};
 pub use error::{CliError, CliResult};
@@ -151,7 +152,7 @@ pub struct BindFlags {
     #[arg(value_name = "PORT", value_parser = crate::target::parse_target)]
     pub port: Option<crate::target::Target>,
     /// tcp or udp (default: both are answered, the blocked one leads; `fix` acts on it).
-    #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
+    #[arg(long, value_name = "PROTO", value_parser = choices::choices::<Proto>())]
     pub proto: Option<Proto>,
     /// The address the service binds (an IPv6 address checks IPv6); default 0.0.0.0. A name
     /// (localhost, or one in /etc/hosts; no DNS) is answered for each of its addresses.
@@ -247,11 +248,12 @@ pub struct SnapshotArgs {
     /// Only sockets whose remote port is N.
     #[arg(long, value_name = "N", value_parser = parse_port_arg)]
     pub remote_port: Option<u16>,
-    /// Only sockets in this state (LISTEN, ESTABLISHED, TIME_WAIT, ...; ss spellings work too).
-    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    /// Only sockets in this state (any case; ss spellings such as ESTAB or TIME-WAIT, and tw,
+    /// work too).
+    #[arg(long, value_name = "STATE", value_parser = choices::choices::<State>())]
     pub state: Option<State>,
     /// Only tcp or udp.
-    #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
+    #[arg(long, value_name = "PROTO", value_parser = choices::choices::<Proto>())]
     pub proto: Option<Proto>,
     /// Only sockets matching QUERY: words and fields, all of which must hold, e.g.
     /// `state:cw sport:8080`, `dport:5432,6379 proc:java`, `-state:tw auto`. Fields: sport, dport
@@ -262,19 +264,16 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "QUERY", value_parser = parse_query, allow_hyphen_values = true)]
     pub filter: Option<crate::filter::Query>,
     /// One row per group instead of one per socket: the count, the group and its states.
-    /// process (pid and command), remote (address:port), remote-addr, state-port (state and
-    /// local port).
-    #[arg(long, value_name = "process|remote|remote-addr|state-port", value_parser = parse_group_by)]
+    #[arg(long, value_name = "GROUP", value_parser = choices::choices::<crate::analyze::conn_groups::GroupBy>())]
     pub group_by: Option<crate::analyze::conn_groups::GroupBy>,
-    /// Order the rows by a column: proto, state, local, sport, remote, dport, mark, process,
-    /// pid, user, queue.
-    #[arg(long, value_name = "COLUMN", value_parser = parse_sort)]
+    /// Order the rows by a column.
+    #[arg(long, value_name = "COLUMN", value_parser = choices::choices::<crate::analyze::conn_sort::SortKey>())]
     pub sort: Option<crate::analyze::conn_sort::SortKey>,
     /// With --sort: largest first.
     #[arg(long, requires = "sort")]
     pub reverse: bool,
-    /// Socket table source: auto (netlink, falling back to /proc/net), netlink, or procfs.
-    #[arg(long, value_name = "auto|netlink|procfs", default_value = "auto", value_parser = parse_source)]
+    /// Socket table source.
+    #[arg(long, value_name = "SOURCE", default_value = "auto", value_parser = choices::choices::<SourcePref>())]
     pub source: SourcePref,
     /// Do not scan /proc for owning processes.
     #[arg(long)]
@@ -301,33 +300,8 @@ fn parse_query(s: &str) -> Result<crate::filter::Query, crate::filter::QueryErro
     crate::filter::Query::parse(s)
 }
 
-fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, UnknownName> {
-    s.parse()
-}
-
-fn parse_sort(s: &str) -> Result<crate::analyze::conn_sort::SortKey, UnknownName> {
-    s.parse()
-}
-
-fn parse_state(s: &str) -> Result<State, UnknownName> {
-    s.parse()
-}
-
-pub fn parse_proto(s: &str) -> Result<Proto, UnknownName> {
-    s.parse()
-}
-
 fn parse_netns(s: &str) -> Result<NetnsTarget, crate::collect::NetnsError> {
     NetnsTarget::parse(s)
-}
-
-fn parse_source(s: &str) -> Result<SourcePref, ArgError> {
-    match s {
-        "auto" => Ok(SourcePref::Auto),
-        "netlink" => Ok(SourcePref::Netlink),
-        "procfs" => Ok(SourcePref::Procfs),
-        _ => Err(ArgError::UnknownSource(s.to_string())),
-    }
 }
 
 /// Parses the command line and runs the command; the one place where an error is printed
