@@ -5,6 +5,7 @@ pub mod arg_error;
 pub mod check_cmd;
 pub mod choices;
 mod confirm;
+mod deadline;
 pub mod docs_cmd;
 pub mod duration;
 pub mod error;
