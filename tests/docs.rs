@@ -67,14 +67,123 @@ fn completions_know_every_command_and_parse_in_their_shell() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
+/// Renders a page as man(1) would, with roff warnings on: `None` (after saying SKIPPED) where
+/// groff is not installed; in CI that is a failure (.ci/run installs it).
+fn render_page(file: &std::path::Path) -> Option<String> {
+    let out = match Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .arg(file)
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => {
+            skip(
+                "man pages render",
+                &format!("groff: {e} (apt-get install groff-base)"),
+            );
+            return None;
+        }
+    };
+    assert!(out.status.success(), "groff fails on {}", file.display());
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.trim().is_empty(), "{}: {warnings}", file.display());
+    let text = Command::new("groff")
+        .args(["-man", "-Tutf8", "-P-cbou", "-rLL=100n"])
+        .arg(file)
+        .output()
+        .unwrap();
+    Some(String::from_utf8_lossy(&text.stdout).into_owned())
+}
+
+/// A page per command: each renders cleanly, has the sections a man page is read for, and every
+/// portscope-x(1) it refers to is a page that exists.
 #[test]
-fn the_man_page_is_roff_and_names_every_command() {
-    let (code, page, err) = run(portscope().arg("man"));
+fn every_command_has_a_man_page_that_renders_and_refers_only_to_pages_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(portscope().args(["man", "--dir"]).arg(dir.path()));
     assert_eq!(code, 0, "{err}");
-    assert!(page.contains(".TH portscope 1"), "{page}");
+    let mut pages: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
     for c in help_commands() {
-        assert!(page.contains(&c), "the man page lacks {c}");
+        assert!(
+            pages.contains(&format!("portscope-{c}.1")),
+            "no page for {c}: {pages:?}"
+        );
     }
+    for nested in ["portscope-reserve-plan.1", "portscope-fleet-report.1"] {
+        assert!(pages.contains(&nested.to_string()), "{pages:?}");
+    }
+    let main = std::fs::read_to_string(dir.path().join("portscope.1")).unwrap();
+    assert!(main.contains(".TH portscope 1"), "{main}");
+    for c in help_commands() {
+        assert!(main.contains(&c), "portscope(1) lacks {c}");
+    }
+    for page in &pages {
+        let roff = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let top_level = page.matches('-').count() <= 1;
+        let mut wanted = vec!["NAME", "SYNOPSIS", "DESCRIPTION", "EXIT STATUS", "SEE ALSO"];
+        if top_level {
+            wanted.extend(["ENVIRONMENT", "FILES", "EXAMPLES"]);
+        }
+        for section in wanted {
+            assert!(
+                roff.contains(&format!(".SH \"{section}\""))
+                    || roff.contains(&format!(".SH {section}\n")),
+                "{page} lacks {section}"
+            );
+        }
+        let see_also = roff.split(".SH \"SEE ALSO\"").nth(1).unwrap();
+        let see_also = see_also.split(".SH").next().unwrap();
+        for word in see_also.split([' ', ',', '\n']) {
+            if let Some(name) = word
+                .strip_prefix("portscope")
+                .and_then(|w| w.strip_suffix("(1)"))
+            {
+                let file = format!("portscope{name}.1");
+                assert!(
+                    pages.contains(&file),
+                    "{page} refers to {word}, which does not exist"
+                );
+            }
+        }
+        let Some(text) = render_page(&dir.path().join(page)) else {
+            return;
+        };
+        assert!(
+            text.contains("SYNOPSIS") && text.contains("EXIT STATUS"),
+            "{page}:\n{text}"
+        );
+    }
+    // The JSON schemas live in their pages; ENVIRONMENT and FILES name what the code reads.
+    let snapshot = std::fs::read_to_string(dir.path().join("portscope-snapshot.1")).unwrap();
+    assert!(snapshot.contains("JSON OUTPUT") && snapshot.contains("owner_hidden"));
+    assert!(main.contains("NO_COLOR") && main.contains("actions.log"));
+    assert!(main.contains("reserve\\-journal.json") || main.contains("reserve-journal.json"));
+    let check = std::fs::read_to_string(dir.path().join("portscope-check.1")).unwrap();
+    assert!(check.contains("PERFORMANCE DATA"), "{check}");
+}
+
+#[test]
+fn one_man_page_by_name_and_a_wrong_name_is_one_line() {
+    for name in ["why", "portscope-why", "reserve-plan"] {
+        let (code, page, err) = run(portscope().args(["man", name]));
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(page.contains("\n.TH portscope-"), "{name}: {page}");
+    }
+    let (code, page, _) = run(portscope().arg("man"));
+    assert_eq!(code, 0);
+    assert!(page.contains("\n.TH portscope 1"));
+    let (code, _, err) = run(portscope().args(["man", "nope"]));
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let offered = bash_complete(&["man"]);
+    assert!(
+        offered.contains(&"why".to_string()) && offered.contains(&"reserve".to_string()),
+        "{offered:?}"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ pub mod check_cmd;
 pub mod choices;
 mod confirm;
 mod deadline;
-pub mod docs_cmd;
+pub mod docs;
 pub mod duration;
 pub mod error;
 mod fix_cmd;
@@ -102,9 +102,9 @@ pub enum Command {
     /// Reports over results gathered from many hosts (assets/ansible).
     Fleet(fleet_cmd::FleetArgs),
     /// Print a shell completion script (bash, zsh or fish), generated from this command line.
-    Completions(docs_cmd::CompletionsArgs),
-    /// Print the man page (roff): portscope man > /usr/local/share/man/man1/portscope.1
-    Man,
+    Completions(docs::CompletionsArgs),
+    /// Print a man page (roff): portscope man why | man -l -; --dir DIR writes them all.
+    Man(docs::ManArgs),
     /// Report every socket that takes, leaves or changes state on ports, as it happens.
     ///
     /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
@@ -423,8 +423,8 @@ pub fn run(cli: Cli) -> CliResult {
             out::finish(services_cmd::run(&args, &netns, cli.config.as_deref()))
         }
         Some(Command::Fleet(args)) => out::finish(fleet_cmd::run(&args)),
-        Some(Command::Completions(args)) => docs_cmd::completions(&args),
-        Some(Command::Man) => docs_cmd::man(),
+        Some(Command::Completions(args)) => docs::completions(&args),
+        Some(Command::Man(args)) => docs::man(&args),
         Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
         None => {
