@@ -209,7 +209,7 @@ fn parse_addrs(s: &str) -> Result<Addrs, crate::addr::AddrError> {
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are
 /// indented to match it.
 pub fn wrap(text: &str, width: usize, first: &str) -> String {
-    wrap_hanging(text, width, first, &" ".repeat(first.chars().count()))
+    wrap_hanging(text, width, first, &" ".repeat(table::width(first)))
 }
 
 /// Greedy word wrap with a first-line prefix and a prefix for the lines after it.
@@ -218,7 +218,7 @@ pub fn wrap_hanging(text: &str, width: usize, first: &str, rest: &str) -> String
     let mut line = first.to_string();
     let mut empty = true;
     for word in text.split_whitespace() {
-        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+        if !empty && table::width(&line) + 1 + table::width(word) > width {
             out.push_str(line.trim_end());
             out.push('\n');
             line = rest.to_string();
