@@ -284,3 +284,72 @@ fn closed_sets_are_listed_completed_and_refused_in_one_line() {
         assert_eq!(text.trim().lines().count(), 1, "{args:?}: {text}");
     }
 }
+
+/// tests/tools/release.sh packages a binary with every man page, the completions, the licence
+/// texts and the example config; run here on the test's own binary (no release build).
+#[test]
+fn the_release_archive_holds_what_a_user_needs() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = tempfile::tempdir().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let run_script = Command::new("bash")
+        .arg(format!("{root}/tests/tools/release.sh"))
+        .env("PORTSCOPE_BIN", env!("CARGO_BIN_EXE_portscope"))
+        .env("OUT", out.path())
+        .env("CARGO_TARGET_DIR", target.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run_script.stderr);
+    assert!(run_script.status.success(), "{stderr}");
+    let archive = String::from_utf8_lossy(&run_script.stdout)
+        .trim()
+        .to_string();
+    assert!(archive.ends_with(".tar.gz"), "{archive}");
+    assert!(std::path::Path::new(&format!("{archive}.sha256")).exists());
+    let list = Command::new("tar")
+        .args(["tzf", &archive])
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    for want in [
+        "/portscope",
+        "/doc/portscope.1",
+        "/doc/portscope-why.1",
+        "/doc/portscope-reserve-plan.1",
+        "/doc/config.example.toml",
+        "/complete/portscope.bash",
+        "/complete/_portscope",
+        "/complete/portscope.fish",
+        "/systemd/portscope-metrics.timer",
+        "/LICENSE-MIT",
+        "/LICENSE-APACHE",
+        "/README.md",
+    ] {
+        assert!(
+            list.lines().any(|l| l.ends_with(want)),
+            "archive lacks {want}:\n{list}"
+        );
+    }
+    // What cargo deb installs is there too.
+    assert!(target.path().join("release/man/portscope-check.1").exists());
+    assert!(
+        target
+            .path()
+            .join("release/complete/portscope.fish")
+            .exists()
+    );
+}
+
+/// The example config shipped in the archive and the package loads.
+#[test]
+fn the_example_config_loads() {
+    let units = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(portscope()
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/assets/config.example.toml"),
+        ])
+        .args(["services", "--no-listeners", "--unit-root"])
+        .arg(units.path()));
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -237,7 +237,8 @@ pub fn wrap_hanging(text: &str, width: usize, first: &str, rest: &str) -> String
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Print one JSON document (version 1; see README) instead of a table.
+    /// Print one JSON document (version 1; see JSON OUTPUT in portscope-snapshot(1)) instead of a
+    /// table.
     #[arg(long)]
     pub json: bool,
     /// Only listeners (and bound, unconnected UDP sockets).

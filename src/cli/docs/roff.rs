@@ -155,7 +155,7 @@ pub fn body(md: &str) -> String {
             }
         } else if let Some(sub) = line.strip_prefix("## ") {
             flush(&mut para, &mut out);
-            out.push_str(&format!(".SS \"{}\"\n", escape(sub.trim())));
+            out.push_str(&format!(".SS \"{}\"\n", inline(sub.trim())));
         } else if line.trim().is_empty() {
             flush(&mut para, &mut out);
             if !out.is_empty() && !out.ends_with(".PP\n") {
