@@ -13,6 +13,13 @@ pub fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "portscope").map(|d| d.config_dir().to_path_buf())
 }
 
+/// The config file's name in [`config_dir`].
+pub const CONFIG_FILE: &str = "config.toml";
+/// The action log's name in [`data_dir`]: every outcome of a signal, stop or close.
+pub const ACTION_LOG: &str = "actions.log";
+/// The undo journal's name in [`data_dir`].
+pub const RESERVE_JOURNAL: &str = "reserve-journal.json";
+
 /// Effective root: what reading every process and changing the kernel needs.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

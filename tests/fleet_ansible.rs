@@ -345,3 +345,59 @@ fn reserve_playbook_checks_first_then_applies_canonically_and_is_idempotent() {
     assert_eq!(runtime(), "8080-8081,9000-9010");
     assert_eq!(host_defaults(), before, "the host's own paths were written");
 }
+
+/// A trial against localhost with the playbook's defaults: the binary is found in
+/// `$CARGO_TARGET_DIR/release` (not `target/` of the checkout), runs from a temporary directory
+/// that is removed afterwards, and nothing lands in /usr/local/bin.
+#[test]
+fn audit_playbook_defaults_leave_a_localhost_trial_clean() {
+    if ansible("ansible_audit_defaults").is_none() || !private_netns("ansible_audit_defaults") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let target = t.join("elsewhere-target");
+    std::fs::create_dir_all(target.join("release")).expect("mkdir");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_portscope"),
+        target.join("release/portscope"),
+    )
+    .expect("copy the binary");
+    let scratch = t.join("scratch");
+    std::fs::create_dir_all(&scratch).expect("mkdir");
+    std::fs::write(
+        t.join("inventory.ini"),
+        format!("[fleet]\nlocalhost ansible_connection=local\n[fleet:vars]\n{LOCAL_PYTHON}"),
+    )
+    .expect("inventory");
+    let results = t.join("results");
+    let before = host_defaults();
+    let (code, out, err) = run(playbook(t)
+        .env("CARGO_TARGET_DIR", &target)
+        .arg("-v")
+        .arg("-i")
+        .arg(t.join("inventory.ini"))
+        .arg(repo().join("assets/ansible/portscope-audit.yml"))
+        .arg("-e")
+        .arg(format!("portscope_results={}", results.display()))
+        .arg("-e")
+        .arg(format!("portscope_tmp={}", scratch.display())));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("failed=0"), "{out}");
+    // The binary ran from a directory made there (the tempfile task's result says where).
+    assert!(
+        out.contains(&format!("{}/portscope-audit.", scratch.display())),
+        "{out}"
+    );
+    assert!(results.join("localhost.json").is_file(), "{out}");
+    assert_eq!(host_defaults(), before, "the host's own paths were written");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .expect("scratch")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|n| n.to_string_lossy().starts_with("portscope-audit."))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the temporary binary was left behind: {left:?}\n{out}"
+    );
+}

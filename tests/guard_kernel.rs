@@ -64,20 +64,124 @@ fn first_line(out: &str) -> &str {
     out.lines().next().unwrap_or("")
 }
 
-/// The plugin format: `PORTSCOPE STATUS - summary | perfdata`.
+/// A Nagios threshold range (plugin guidelines): `[@]start:end`, `N` for `0:N`, `N:` for
+/// N to infinity, `~:N` from minus infinity; `@` alerts inside instead of outside. Whether
+/// `value` alerts against it.
+fn range_alerts(range: &str, value: f64) -> bool {
+    let (inside, r) = match range.strip_prefix('@') {
+        Some(r) => (true, r),
+        None => (false, range),
+    };
+    let (start, end) = match r.split_once(':') {
+        Some((s, e)) => (s, e),
+        None => ("0", r),
+    };
+    let num = |t: &str| {
+        t.parse::<f64>()
+            .unwrap_or_else(|e| panic!("range {range:?}: {e}"))
+    };
+    let lo = if start == "~" {
+        f64::NEG_INFINITY
+    } else {
+        num(start)
+    };
+    let hi = if end.is_empty() {
+        f64::INFINITY
+    } else {
+        num(end)
+    };
+    assert!(lo <= hi, "range {range:?}: start above end");
+    let within = lo <= value && value <= hi;
+    if inside { within } else { !within }
+}
+
+/// The perfdata of a plugin line, checked against the guidelines' grammar
+/// (`'label'=value[UOM];[warn];[crit];[min];[max]`): label, value, and for each threshold the
+/// status it implies (0 OK, 1 WARNING, 2 CRITICAL).
+fn perfdata(line: &str) -> Vec<(String, f64, u8)> {
+    let (_, perf) = line.split_once(" | ").expect("perfdata after |");
+    perf.split(' ')
+        .map(|item| {
+            let (label, rest) = item.split_once('=').expect("label=value");
+            assert!(!label.is_empty() && !label.contains('\''), "{item}");
+            let fields: Vec<&str> = rest.split(';').collect();
+            assert!(fields.len() <= 5, "at most value;warn;crit;min;max: {item}");
+            let number: String = fields[0]
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+                .collect();
+            let uom = &fields[0][number.len()..];
+            assert!(
+                ["", "s", "ms", "us", "%", "B", "KB", "MB", "TB", "c"].contains(&uom),
+                "unit {uom:?} in {item}"
+            );
+            let v: f64 = number.parse().unwrap_or_else(|e| panic!("{item}: {e}"));
+            for bound in fields.iter().skip(3) {
+                assert!(
+                    bound.is_empty() || bound.parse::<f64>().is_ok(),
+                    "min/max {item}"
+                );
+            }
+            let alerts = |i: usize| {
+                fields
+                    .get(i)
+                    .is_some_and(|r| !r.is_empty() && range_alerts(r, v))
+            };
+            let status = if alerts(2) {
+                2
+            } else if alerts(1) {
+                1
+            } else {
+                0
+            };
+            (label.to_string(), v, status)
+        })
+        .collect()
+}
+
+/// The status a metric's thresholds imply, by its label.
+fn perf_status(out: &str, label: &str) -> u8 {
+    perfdata(first_line(out))
+        .into_iter()
+        .find(|(l, _, _)| l == label)
+        .unwrap_or_else(|| panic!("no {label} in {out}"))
+        .2
+}
+
+/// The plugin format: `PORTSCOPE STATUS - summary | perfdata`, whose thresholds never imply a
+/// worse status than the plugin's own.
 fn assert_plugin_line(out: &str, status: &str) {
     let l = first_line(out);
     assert!(
         l.starts_with(&format!("PORTSCOPE {status} - ")),
         "first line {l:?} in\n{out}"
     );
-    let (_, perf) = l.split_once(" | ").expect("perfdata after |");
-    for item in perf.split(' ') {
-        let (label, value) = item.split_once('=').expect("label=value");
-        assert!(!label.is_empty() && !label.contains('\''), "{item}");
-        let v = value.split(';').next().unwrap_or("");
-        assert!(v.parse::<f64>().is_ok(), "perfdata value {item:?}");
+    let code = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
+        .iter()
+        .position(|s| *s == status)
+        .unwrap();
+    for (label, _, implied) in perfdata(l) {
+        assert!(
+            usize::from(implied) <= code,
+            "{label} implies {implied} in {l}"
+        );
     }
+}
+
+#[test]
+fn threshold_ranges_follow_the_guidelines() {
+    assert!(range_alerts("10", 11.0) && !range_alerts("10", 10.0) && range_alerts("10", -1.0));
+    assert!(range_alerts("10:", 9.0) && !range_alerts("10:", 1e9));
+    assert!(!range_alerts("~:10", -5.0) && range_alerts("~:10", 11.0));
+    assert!(range_alerts("10:20", 21.0) && !range_alerts("10:20", 15.0));
+    assert!(range_alerts("@10:20", 15.0) && !range_alerts("@10:20", 21.0));
+    assert_eq!(
+        perfdata("X | ephemeral_usable=28232;10000:;1000:;0;28232 drift=1;0"),
+        [
+            ("ephemeral_usable".into(), 28232.0, 0),
+            ("drift".into(), 1.0, 1)
+        ]
+    );
 }
 
 fn write_proc(path: &str, v: &str) {
@@ -252,7 +356,8 @@ fn drift_between_runtime_and_boot_configuration_is_a_warning() {
     let (code, out) = env.check(&[]);
     assert_eq!(code, 1, "{out}");
     assert_plugin_line(&out, "WARNING");
-    assert!(first_line(&out).contains("drift=1;1"), "{out}");
+    assert!(first_line(&out).contains(" drift=1;0"), "{out}");
+    assert_eq!(perf_status(&out, "drift"), 1, "{out}");
     let drift = out
         .lines()
         .find(|l| l.starts_with("WARNING: host drift"))
@@ -267,7 +372,8 @@ fn drift_between_runtime_and_boot_configuration_is_a_warning() {
     write_proc(RESERVED, "9000-9010");
     let (code, out) = env.check(&[]);
     assert_eq!(code, 0, "{out}");
-    assert!(first_line(&out).contains("drift=0;1"), "{out}");
+    assert!(first_line(&out).contains(" drift=0;0"), "{out}");
+    assert_eq!(perf_status(&out, "drift"), 0, "{out}");
     // A quoted value is rejected by the kernel at boot: said, as a WARNING.
     std::fs::write(
         env.root().join("etc/sysctl.d/70-quoted.conf"),
@@ -286,8 +392,61 @@ fn drift_between_runtime_and_boot_configuration_is_a_warning() {
         first_line(&out).contains("few ephemeral ports usable"),
         "{out}"
     );
-    let (code, _) = env.check(&["--ephemeral-crit", "6000", "--ephemeral-warn", "7000"]);
-    assert_eq!(code, 2);
+    assert!(
+        first_line(&out).contains(" ephemeral_usable=5001;10000:;1000:;0;5001"),
+        "{out}"
+    );
+    assert_eq!(perf_status(&out, "ephemeral_usable"), 1, "{out}");
+    // -w and -c are the Nagios spellings of the same thresholds.
+    for args in [
+        &["--ephemeral-crit", "6000", "--ephemeral-warn", "7000"][..],
+        &["-c", "6000", "-w", "7000"],
+    ] {
+        let (code, out) = env.check(args);
+        assert_eq!(code, 2, "{args:?}: {out}");
+        assert_plugin_line(&out, "CRITICAL");
+        assert_eq!(perf_status(&out, "ephemeral_usable"), 2, "{out}");
+    }
+}
+
+/// Plugin guidelines: a check that does not finish in its time says UNKNOWN (exit 3), in the
+/// plugin's format, instead of leaving the monitor waiting. `--sample 10m` keeps the check busy
+/// far longer than the one-second timeout.
+#[test]
+fn a_check_past_its_timeout_is_unknown() {
+    if !private_netns("check_timeout") {
+        return;
+    }
+    let env = Env::new("[[service]]\nname = \"api\"\nport = 21081\n");
+    let _l = tcp_listen("0.0.0.0:21081");
+    for json in [false, true] {
+        let started = std::time::Instant::now();
+        let mut args = vec!["--sample", "10m", "-t", "1s"];
+        if json {
+            args.push("--json");
+        }
+        let (code, out) = env.check(&args);
+        let took = started.elapsed();
+        assert_eq!(code, 3, "{out}");
+        assert!(took < std::time::Duration::from_secs(120), "took {took:?}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v["status"], "unknown", "{out}");
+            assert!(
+                v["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("timed out after 1s"),
+                "{out}"
+            );
+        } else {
+            assert_eq!(out.lines().count(), 1, "{out}");
+            assert!(
+                out.starts_with("PORTSCOPE UNKNOWN - timed out after 1s"),
+                "{out}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -303,6 +462,9 @@ fn bad_arguments_are_unknown_in_plugin_format() {
         &["--service", "nope"],
         &["--service", "api", "--port", "8080"],
         &["--ephemeral-crit", "9", "--ephemeral-warn", "1"],
+        &["-c", "9", "-w", "1"],
+        &["--timeout", "0"],
+        &["-t", "soon"],
     ] {
         let (code, out) = env.check(args);
         assert_eq!(code, 3, "{args:?}: {out}");

@@ -98,7 +98,7 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
                     accepted.push_back(mover_listener.accept().unwrap().0);
                     let h = hold(&[&c]);
                     // Half of them: only the new process keeps it.
-                    let kept = if i % 2 == 0 {
+                    let kept = if i.is_multiple_of(2) {
                         c
                     } else {
                         drop(c);

@@ -444,3 +444,43 @@ fn pasted_or_typed_ahead_keys_never_confirm_an_action() {
     tui.keys("q");
     assert_eq!(tui.exit_code(), 0);
 }
+
+/// Whether raw terminal output sets a colour: an SGR sequence with a foreground or background
+/// parameter (30-38, 40-48, 90-97, 100-107; 39 and 49 only reset to the default).
+fn sets_colour(raw: &str) -> bool {
+    raw.split("\x1b[").skip(1).any(|seq| {
+        let Some(end) = seq.find(|c: char| c.is_ascii_alphabetic()) else {
+            return false;
+        };
+        if &seq[end..=end] != "m" {
+            return false;
+        }
+        seq[..end].split(';').any(|p| {
+            p.parse::<u16>().is_ok_and(|n| {
+                n != 39 && n != 49 && ((30..=49).contains(&n) || (90..=107).contains(&n))
+            })
+        })
+    })
+}
+
+/// A terminal that has no colours (TERM=dumb) gets the plain UI, as NO_COLOR does; an xterm
+/// gets colours (so the check below can see them).
+#[test]
+fn a_dumb_terminal_gets_the_plain_ui() {
+    for (term, coloured) in [("xterm-256color", true), ("dumb", false)] {
+        let home = temp_home(&format!("term-{term}"));
+        let cfg = home.to_str().expect("utf-8");
+        let mut tui = Tui::start(
+            &["--replay", "assets/incident.json"],
+            &[("XDG_CONFIG_HOME", cfg), ("TERM", term)],
+            100,
+            30,
+        );
+        tui.wait_text("kubelet");
+        let raw = tui.written_since(0);
+        assert_eq!(sets_colour(&raw), coloured, "TERM={term}");
+        tui.keys("q");
+        assert_eq!(tui.exit_code(), 0, "TERM={term}");
+        let _ = std::fs::remove_dir_all(&home);
+    }
+}

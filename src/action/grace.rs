@@ -30,7 +30,7 @@ impl Grace {
 /// A wait as systemd writes one: "1min 30s", "10s", "500ms".
 pub fn span(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let mut s = d.as_secs();

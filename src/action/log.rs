@@ -48,7 +48,7 @@ impl ActionLog {
 
     /// `$XDG_DATA_HOME/portscope/actions.log` (or the platform's equivalent).
     pub fn default_location() -> Option<ActionLog> {
-        crate::paths::data_dir().map(|d| ActionLog::at(d.join("actions.log")))
+        crate::paths::data_dir().map(|d| ActionLog::at(d.join(crate::paths::ACTION_LOG)))
     }
 
     pub fn path(&self) -> &Path {

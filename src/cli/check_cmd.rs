@@ -17,11 +17,11 @@ pub const EXIT_UNKNOWN: u8 = 3;
 
 #[derive(Debug, Args)]
 pub struct ThresholdArgs {
-    /// WARNING when fewer ephemeral ports than this are usable.
-    #[arg(long, value_name = "N", default_value_t = crate::reserve::plan::LOW_USABLE_PORTS)]
+    /// WARNING when fewer ephemeral ports than this are usable (perfdata range `N:`).
+    #[arg(long, short = 'w', value_name = "N", default_value_t = crate::reserve::plan::LOW_USABLE_PORTS)]
     pub ephemeral_warn: u32,
-    /// CRITICAL when fewer ephemeral ports than this are usable.
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// CRITICAL when fewer ephemeral ports than this are usable (perfdata range `N:`).
+    #[arg(long, short = 'c', value_name = "N", default_value_t = 1000)]
     pub ephemeral_crit: u32,
     /// WARNING from this percentage of the busiest destination's usable local ports in use
     /// (connect() to it fails at 100).
@@ -64,6 +64,10 @@ pub struct CheckArgs {
     /// 5s): a queue that does not drain, and connections dropped meanwhile, are seen only so.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_sample)]
     pub sample: Option<std::time::Duration>,
+    /// Answer UNKNOWN (exit 3) when the check has not finished within DURATION (10, 10s, 1m;
+    /// default 30s plus --sample).
+    #[arg(long, short = 't', value_name = "DURATION", value_parser = super::duration::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -237,6 +241,32 @@ fn snapshot(netns: &NetnsTarget) -> Result<Snapshot, crate::collect::CollectErro
 }
 
 pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
+    let timeout = args
+        .timeout
+        .unwrap_or(super::deadline::DEFAULT_TIMEOUT + args.sample.unwrap_or_default());
+    let deadline = super::deadline::Deadline::start(timeout);
+    let judged = judge(args, netns, config);
+    deadline.disarm();
+    let report = judged?;
+    if args.json {
+        super::out::print_json(&report);
+    } else {
+        super::out::print(&plugin_text(&report));
+    }
+    let code = if args.pre_start && report.status == Status::Warning {
+        0
+    } else {
+        report.status.code()
+    };
+    Ok(ExitCode::from(code))
+}
+
+/// Everything `check` does before it answers: what the watchdog times.
+fn judge(
+    args: &CheckArgs,
+    netns: &NetnsTarget,
+    config: Option<&Path>,
+) -> Result<crate::guard::check::Report, CliError> {
     let mut opts = match options(&args.thresholds, args.require_listening) {
         Ok(o) => o,
         Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
@@ -254,24 +284,13 @@ pub fn run_check(args: &CheckArgs, netns: &NetnsTarget, config: Option<&Path>) -
         Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     opts.listeners = crate::guard::health::read(&snap, tcp_ports(&services), netns, args.sample);
-    let report = crate::guard::run_check(
+    Ok(crate::guard::run_check(
         &snap,
         &services,
         netns,
         args.thresholds.sysctl_root.as_deref(),
         &opts,
-    );
-    if args.json {
-        super::out::print_json(&report);
-    } else {
-        super::out::print(&plugin_text(&report));
-    }
-    let code = if args.pre_start && report.status == Status::Warning {
-        0
-    } else {
-        report.status.code()
-    };
-    Ok(ExitCode::from(code))
+    ))
 }
 
 pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {

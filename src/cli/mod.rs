@@ -3,8 +3,10 @@
 pub mod allns_text;
 pub mod arg_error;
 pub mod check_cmd;
+pub mod choices;
 mod confirm;
-pub mod docs_cmd;
+mod deadline;
+pub mod docs;
 pub mod duration;
 pub mod error;
 pub mod failures_cmd;
@@ -27,7 +29,7 @@ pub mod why_process;
 pub mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
-use crate::model::{Proto, State, UnknownName};
+use crate::model::{Proto, State};
 pub use arg_error::ArgError;
 use clap::{Args, Parser, Subcommand};
 pub use error::{CliError, CliResult};
@@ -101,9 +103,9 @@ pub enum Command {
     /// Reports over results gathered from many hosts (assets/ansible).
     Fleet(fleet_cmd::FleetArgs),
     /// Print a shell completion script (bash, zsh or fish), generated from this command line.
-    Completions(docs_cmd::CompletionsArgs),
-    /// Print the man page (roff): portscope man > /usr/local/share/man/man1/portscope.1
-    Man,
+    Completions(docs::CompletionsArgs),
+    /// Print a man page (roff): portscope man why | man -l -; --dir DIR writes them all.
+    Man(docs::ManArgs),
     /// Report every socket that takes, leaves or changes state on ports, as it happens.
     ///
     /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
@@ -152,7 +154,7 @@ pub struct BindFlags {
     #[arg(value_name = "PORT", value_parser = crate::target::parse_target)]
     pub port: Option<crate::target::Target>,
     /// tcp or udp (default: both are answered, the blocked one leads; `fix` acts on it).
-    #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
+    #[arg(long, value_name = "PROTO", value_parser = choices::choices::<Proto>())]
     pub proto: Option<Proto>,
     /// The address the service binds (an IPv6 address checks IPv6); default 0.0.0.0. A name
     /// (localhost, or one in /etc/hosts; no DNS) is answered for each of its addresses.
@@ -208,7 +210,7 @@ fn parse_addrs(s: &str) -> Result<Addrs, crate::addr::AddrError> {
 /// Word-wraps `text` to `width` columns; the first line starts with `first`, the others are
 /// indented to match it.
 pub fn wrap(text: &str, width: usize, first: &str) -> String {
-    wrap_hanging(text, width, first, &" ".repeat(first.chars().count()))
+    wrap_hanging(text, width, first, &" ".repeat(table::width(first)))
 }
 
 /// Greedy word wrap with a first-line prefix and a prefix for the lines after it.
@@ -217,7 +219,7 @@ pub fn wrap_hanging(text: &str, width: usize, first: &str, rest: &str) -> String
     let mut line = first.to_string();
     let mut empty = true;
     for word in text.split_whitespace() {
-        if !empty && line.chars().count() + 1 + word.chars().count() > width {
+        if !empty && table::width(&line) + 1 + table::width(word) > width {
             out.push_str(line.trim_end());
             out.push('\n');
             line = rest.to_string();
@@ -236,7 +238,8 @@ pub fn wrap_hanging(text: &str, width: usize, first: &str, rest: &str) -> String
 
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// Print one JSON document (version 1; see README) instead of a table.
+    /// Print one JSON document (version 1; see JSON OUTPUT in portscope-snapshot(1)) instead of a
+    /// table.
     #[arg(long)]
     pub json: bool,
     /// Only listeners (and bound, unconnected UDP sockets).
@@ -248,11 +251,12 @@ pub struct SnapshotArgs {
     /// Only sockets whose remote port is N.
     #[arg(long, value_name = "N", value_parser = parse_port_arg)]
     pub remote_port: Option<u16>,
-    /// Only sockets in this state (LISTEN, ESTABLISHED, TIME_WAIT, ...; ss spellings work too).
-    #[arg(long, value_name = "STATE", value_parser = parse_state)]
+    /// Only sockets in this state (any case; ss spellings such as ESTAB or TIME-WAIT, and tw,
+    /// work too).
+    #[arg(long, value_name = "STATE", value_parser = choices::choices::<State>())]
     pub state: Option<State>,
     /// Only tcp or udp.
-    #[arg(long, value_name = "tcp|udp", value_parser = parse_proto)]
+    #[arg(long, value_name = "PROTO", value_parser = choices::choices::<Proto>())]
     pub proto: Option<Proto>,
     /// Only sockets matching QUERY: words and fields, all of which must hold, e.g.
     /// `state:cw sport:8080`, `dport:5432,6379 proc:java`, `-state:tw auto`. Fields: sport, dport
@@ -263,19 +267,16 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "QUERY", value_parser = parse_query, allow_hyphen_values = true)]
     pub filter: Option<crate::filter::Query>,
     /// One row per group instead of one per socket: the count, the group and its states.
-    /// process (pid and command), remote (address:port), remote-addr, state-port (state and
-    /// local port).
-    #[arg(long, value_name = "process|remote|remote-addr|state-port", value_parser = parse_group_by)]
+    #[arg(long, value_name = "GROUP", value_parser = choices::choices::<crate::analyze::conn_groups::GroupBy>())]
     pub group_by: Option<crate::analyze::conn_groups::GroupBy>,
-    /// Order the rows by a column: proto, state, local, sport, remote, dport, mark, process,
-    /// pid, user, queue.
-    #[arg(long, value_name = "COLUMN", value_parser = parse_sort)]
+    /// Order the rows by a column.
+    #[arg(long, value_name = "COLUMN", value_parser = choices::choices::<crate::analyze::conn_sort::SortKey>())]
     pub sort: Option<crate::analyze::conn_sort::SortKey>,
     /// With --sort: largest first.
     #[arg(long, requires = "sort")]
     pub reverse: bool,
-    /// Socket table source: auto (netlink, falling back to /proc/net), netlink, or procfs.
-    #[arg(long, value_name = "auto|netlink|procfs", default_value = "auto", value_parser = parse_source)]
+    /// Socket table source.
+    #[arg(long, value_name = "SOURCE", default_value = "auto", value_parser = choices::choices::<SourcePref>())]
     pub source: SourcePref,
     /// Do not scan /proc for owning processes.
     #[arg(long)]
@@ -302,33 +303,8 @@ fn parse_query(s: &str) -> Result<crate::filter::Query, crate::filter::QueryErro
     crate::filter::Query::parse(s)
 }
 
-fn parse_group_by(s: &str) -> Result<crate::analyze::conn_groups::GroupBy, UnknownName> {
-    s.parse()
-}
-
-fn parse_sort(s: &str) -> Result<crate::analyze::conn_sort::SortKey, UnknownName> {
-    s.parse()
-}
-
-fn parse_state(s: &str) -> Result<State, UnknownName> {
-    s.parse()
-}
-
-pub fn parse_proto(s: &str) -> Result<Proto, UnknownName> {
-    s.parse()
-}
-
 fn parse_netns(s: &str) -> Result<NetnsTarget, crate::collect::NetnsError> {
     NetnsTarget::parse(s)
-}
-
-fn parse_source(s: &str) -> Result<SourcePref, ArgError> {
-    match s {
-        "auto" => Ok(SourcePref::Auto),
-        "netlink" => Ok(SourcePref::Netlink),
-        "procfs" => Ok(SourcePref::Procfs),
-        _ => Err(ArgError::UnknownSource(s.to_string())),
-    }
 }
 
 /// Parses the command line and runs the command; the one place where an error is printed
@@ -449,8 +425,8 @@ pub fn run(cli: Cli) -> CliResult {
             out::finish(services_cmd::run(&args, &netns, cli.config.as_deref()))
         }
         Some(Command::Fleet(args)) => out::finish(fleet_cmd::run(&args)),
-        Some(Command::Completions(args)) => docs_cmd::completions(&args),
-        Some(Command::Man) => docs_cmd::man(),
+        Some(Command::Completions(args)) => docs::completions(&args),
+        Some(Command::Man(args)) => docs::man(&args),
         Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
         None => {

@@ -76,7 +76,7 @@ pub struct PlanArgs {
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Print the change for a fleet: an Ansible task, or the sysctl.d file content.
-    #[arg(long, value_name = "ansible|sysctl")]
+    #[arg(long, value_name = "FORMAT")]
     pub format: Option<FleetFormat>,
     #[command(flatten)]
     pub files: FileArgs,

@@ -46,10 +46,15 @@ fn table(found: &[Found]) -> String {
     let head = ["SERVICE", "PORTS", "PROCESS", "SOURCE", "DETAIL"].map(String::from);
     let all: Vec<&[String; 5]> = std::iter::once(&head).chain(rows.iter()).collect();
     let w: Vec<usize> = (0..5)
-        .map(|c| all.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            all.iter()
+                .map(|r| super::table::width(&r[c]))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     for r in all {
-        let line: Vec<String> = (0..5).map(|c| format!("{:<1$}", r[c], w[c])).collect();
+        let line: Vec<String> = (0..5).map(|c| super::table::pad(&r[c], w[c])).collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

@@ -4,6 +4,21 @@
 //! writes each row, reusing the same cell buffers, so memory stays flat whatever the row count.
 
 use std::io::{self, Write};
+use unicode_width::UnicodeWidthStr;
+
+/// The columns `s` takes on a terminal: a CJK character takes two, a combining mark none
+/// (the widths ratatui lays out by), so a Japanese process name does not push its row out of
+/// line.
+pub fn width(s: &str) -> usize {
+    s.width()
+}
+
+/// `s` padded with spaces to `cols` terminal columns.
+pub fn pad(s: &str, cols: usize) -> String {
+    let mut out = s.to_string();
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(width(s))));
+    out
+}
 
 /// Writes `items` as a table: `fill` puts an item's cells into the (cleared) buffers. Each column
 /// is as wide as its widest cell; the last column is not padded.
@@ -14,12 +29,12 @@ pub fn write_table<const N: usize, T>(
     fill: impl Fn(&T, &mut [String; N]),
 ) -> io::Result<()> {
     let mut cells: [String; N] = std::array::from_fn(|_| String::new());
-    let mut width: [usize; N] = std::array::from_fn(|i| headers[i].chars().count());
+    let mut widths: [usize; N] = std::array::from_fn(|i| width(headers[i]));
     for item in items {
         cells.iter_mut().for_each(String::clear);
         fill(item, &mut cells);
-        for (wd, c) in width.iter_mut().zip(&cells) {
-            *wd = (*wd).max(c.chars().count());
+        for (wd, c) in widths.iter_mut().zip(&cells) {
+            *wd = (*wd).max(width(c));
         }
     }
     let mut line = String::new();
@@ -28,10 +43,7 @@ pub fn write_table<const N: usize, T>(
         for (i, cell) in cells.enumerate() {
             line.push_str(cell);
             if i + 1 < N {
-                line.extend(std::iter::repeat_n(
-                    ' ',
-                    width[i] - cell.chars().count() + 1,
-                ));
+                line.extend(std::iter::repeat_n(' ', widths[i] - width(cell) + 1));
             }
         }
         let trimmed = line.trim_end();
@@ -71,5 +83,27 @@ mod tests {
             ],
         );
         assert_eq!(t, "A  Long  Z\n1  x     tail\n22 yyyyy\n");
+    }
+
+    /// A name in CJK takes two columns per character: the next column still starts at the
+    /// same terminal column on every row.
+    #[test]
+    fn wide_characters_keep_the_columns_aligned() {
+        let t = super::render(
+            ["PID", "COMMAND", "USER"],
+            &[
+                ["1".into(), "サーバー".into(), "root".into()],
+                ["22".into(), "nginx".into(), "www".into()],
+            ],
+        );
+        let user_at: Vec<usize> = t
+            .lines()
+            .map(|l| {
+                let cut = l.rfind(' ').unwrap_or(0);
+                super::width(&l[..cut])
+            })
+            .collect();
+        assert_eq!(user_at, [12, 12, 12], "{t}");
+        assert_eq!(super::pad("日本", 5), "日本 ");
     }
 }

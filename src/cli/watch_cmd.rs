@@ -57,7 +57,7 @@ pub struct WatchArgs {
     #[arg(long, conflicts_with_all = ["poll", "binds"])]
     pub failures: bool,
     /// Only tcp or only udp (UDP is always polled: it has no state tracepoint).
-    #[arg(long, value_name = "tcp|udp", value_parser = super::parse_proto)]
+    #[arg(long, value_name = "PROTO", value_parser = super::choices::choices::<crate::model::Proto>())]
     pub proto: Option<Proto>,
     /// Stop after this long (30s, 5m, 1h); default: until interrupted.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]

@@ -6,6 +6,7 @@
 use super::why_line::one_line;
 use serde::Serialize;
 use serde_json::Value;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceRow {
@@ -286,13 +287,7 @@ pub fn table(r: &FleetReport) -> String {
     }
     // Long free text (the summary) goes last in its column's width budget.
     let widths: Vec<usize> = (0..7)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-                .min(48)
-        })
+        .map(|c| rows.iter().map(|r| r[c].width()).max().unwrap_or(0).min(48))
         .collect();
     let mut out = String::new();
     for r in rows {
@@ -300,14 +295,23 @@ pub fn table(r: &FleetReport) -> String {
             .iter()
             .zip(&widths)
             .map(|(cell, w)| {
-                let c: String = if cell.chars().count() > *w {
-                    let mut t: String = cell.chars().take(w.saturating_sub(1)).collect();
-                    t.push('…');
-                    t
+                // Terminal cells, not chars: a host or holder named in CJK takes two per
+                // character and must not push the next column out of line.
+                let mut c = String::new();
+                if cell.width() > *w {
+                    for ch in cell.chars() {
+                        if c.width() + ch.width().unwrap_or(0) + 1 > *w {
+                            break;
+                        }
+                        c.push(ch);
+                    }
+                    c.push('…');
                 } else {
-                    cell.clone()
-                };
-                format!("{c:<w$}")
+                    c.push_str(cell);
+                }
+                let pad = w.saturating_sub(c.width());
+                c.extend(std::iter::repeat_n(' ', pad));
+                c
             })
             .collect();
         out.push_str(cells.join("  ").trim_end());

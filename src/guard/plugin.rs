@@ -95,7 +95,11 @@ pub fn summarize(services: &[ServiceResult], hosts: &[HostCheck]) -> String {
     one_line(&text.join("; "))
 }
 
-/// Nagios perfdata: counts per status, then the host figures with their thresholds.
+/// Nagios perfdata (plugin guidelines, "Performance data"): `label=value;warn;crit;min;max`,
+/// each threshold a range outside which the value alerts. `N` alerts above N, `N:` below N, so
+/// a threshold states exactly when portscope raises the status: usable ports alert below
+/// `--ephemeral-warn` (`10000:`), ports in use from the percentage of the usable ones (`N` is
+/// the last count still OK), drift from any at all (`0`).
 pub fn perfdata(r: &Report) -> String {
     let mut by = [0usize; 4];
     for s in &r.services {
@@ -120,11 +124,11 @@ pub fn perfdata(r: &Report) -> String {
         }
     }
     if let Some(o) = r.figures.listen_overflows {
-        out.push_str(&format!(" listen_overflows={o}"));
+        out.push_str(&format!(" listen_overflows={o};;;0"));
     }
     if !r.host_checks.is_empty() {
         out.push_str(&format!(
-            " ephemeral_usable={};{};{};0;{} reserved_ports={} listeners_at_risk={}",
+            " ephemeral_usable={};{}:;{}:;0;{} reserved_ports={};;;0;65535 listeners_at_risk={};;;0",
             f.ephemeral_usable,
             r.ephemeral_warn,
             r.ephemeral_crit,
@@ -133,17 +137,23 @@ pub fn perfdata(r: &Report) -> String {
             f.listeners_at_risk
         ));
         if f.ephemeral_use_usable > 0 {
-            let at = |pct: u8| (u64::from(f.ephemeral_use_usable) * u64::from(pct)).div_ceil(100);
+            // The status rises once the percentage in use reaches the threshold: the count
+            // one below that is the last one still OK.
+            let ok_up_to = |pct: u8| {
+                (u64::from(f.ephemeral_use_usable) * u64::from(pct))
+                    .div_ceil(100)
+                    .saturating_sub(1)
+            };
             out.push_str(&format!(
                 " ephemeral_in_use={};{};{};0;{}",
                 f.ephemeral_in_use,
-                at(r.ephemeral_use_warn),
-                at(r.ephemeral_use_crit),
+                ok_up_to(r.ephemeral_use_warn),
+                ok_up_to(r.ephemeral_use_crit),
                 f.ephemeral_use_usable
             ));
         }
         if let Some(d) = f.drift {
-            out.push_str(&format!(" drift={};1", u8::from(d)));
+            out.push_str(&format!(" drift={};0", u8::from(d)));
         }
     }
     out

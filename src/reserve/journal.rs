@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 /// 2: pending entries, namespace cookies, the drop-in's previous state as file/link/absent.
 pub const JOURNAL_VERSION: u32 = 2;
-const FILE_NAME: &str = "reserve-journal.json";
+const FILE_NAME: &str = crate::paths::RESERVE_JOURNAL;
 const LOCK_NAME: &str = "reserve.lock";
 /// How long to wait for another portscope that is changing the same namespace or journal.
 const LOCK_WAIT: Duration = Duration::from_secs(10);

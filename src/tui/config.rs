@@ -61,7 +61,7 @@ pub struct Config {
 
 /// Where the config file lives unless `--config` says otherwise.
 pub fn default_path() -> Option<PathBuf> {
-    crate::paths::config_dir().map(|d| d.join("config.toml"))
+    crate::paths::config_dir().map(|d| d.join(crate::paths::CONFIG_FILE))
 }
 
 /// A config file exists only where no other user can change it or the directories above it:

@@ -76,8 +76,24 @@ impl StartError {
     }
 }
 
+/// Whether the terminal gets the plain UI (no colours): asked for with `--no-color` or
+/// `NO_COLOR` (no-color.org), or a terminal that has none: `TERM=dumb`, or no TERM at all.
+pub fn plain_ui(
+    no_color_flag: bool,
+    no_color_env: Option<&std::ffi::OsStr>,
+    term: Option<&std::ffi::OsStr>,
+) -> bool {
+    no_color_flag
+        || no_color_env.is_some_and(|v| !v.is_empty())
+        || term.is_none_or(|t| t.is_empty() || t == "dumb")
+}
+
 pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
-    let no_color = opts.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let no_color = plain_ui(
+        opts.no_color,
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::env::var_os("TERM").as_deref(),
+    );
     let config = config::load(opts.config.as_deref(), no_color)?;
     crate::action::set_protect(config.protect.clone());
     let interval = opts
@@ -179,4 +195,20 @@ pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    #[test]
+    fn dumb_or_colourless_terminals_get_the_plain_ui() {
+        let xterm = Some(OsStr::new("xterm-256color"));
+        assert!(!super::plain_ui(false, None, xterm));
+        assert!(super::plain_ui(true, None, xterm));
+        assert!(super::plain_ui(false, Some(OsStr::new("1")), xterm));
+        assert!(!super::plain_ui(false, Some(OsStr::new("")), xterm));
+        assert!(super::plain_ui(false, None, Some(OsStr::new("dumb"))));
+        assert!(super::plain_ui(false, None, None));
+    }
 }

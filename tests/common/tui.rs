@@ -16,7 +16,7 @@ pub fn ipv6_recording() -> Arc<Snapshot> {
     use std::net::{IpAddr, Ipv6Addr};
     let mut snap = (*recording()).clone();
     let widen = |a: IpAddr, n: usize| match a {
-        IpAddr::V4(v4) if n % 2 == 0 => {
+        IpAddr::V4(v4) if n.is_multiple_of(2) => {
             let o = v4.octets();
             IpAddr::V6(Ipv6Addr::new(
                 0xfd00,

@@ -159,12 +159,11 @@ pub fn parse_path(path: &str) -> CgroupFacts {
     let mut i = 0;
     while i < segs.len() {
         let seg = segs[i];
-        if seg.starts_with("kubepods")
-            || (seg.starts_with("pod") && segs[..i].iter().any(|s| s.starts_with("kubepods")))
+        if (seg.starts_with("kubepods")
+            || (seg.starts_with("pod") && segs[..i].iter().any(|s| s.starts_with("kubepods"))))
+            && let Some(uid) = pod_uid(seg)
         {
-            if let Some(uid) = pod_uid(seg) {
-                pod = Some(uid);
-            }
+            pod = Some(uid);
         }
         if let Some((mut w, span)) = boundary(&segs, i, &pod) {
             w.rootless_uid = user_manager;

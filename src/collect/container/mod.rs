@@ -158,18 +158,18 @@ pub fn enrich(w: &mut Workload, st: &mut StateCache) {
                 }
             }
             let uid = w.pod.as_ref().and_then(|p| p.uid.clone());
-            if found.as_ref().is_none_or(|p| p.name.is_none()) {
-                if let Some(p) = st.pod_from_logs(id.as_deref(), uid.as_deref()) {
-                    found = Some(match found {
-                        Some(mut f) => {
-                            f.namespace = f.namespace.or(p.namespace);
-                            f.name = f.name.or(p.name);
-                            f.container = f.container.or(p.container);
-                            f
-                        }
-                        None => p,
-                    });
-                }
+            if found.as_ref().is_none_or(|p| p.name.is_none())
+                && let Some(p) = st.pod_from_logs(id.as_deref(), uid.as_deref())
+            {
+                found = Some(match found {
+                    Some(mut f) => {
+                        f.namespace = f.namespace.or(p.namespace);
+                        f.name = f.name.or(p.name);
+                        f.container = f.container.or(p.container);
+                        f
+                    }
+                    None => p,
+                });
             }
             if let Some(p) = found {
                 merge_pod(w, p);
