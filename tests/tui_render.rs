@@ -535,3 +535,78 @@ fn listeners_show_the_queue_and_flag_a_full_one() {
         "{detail}"
     );
 }
+
+/// Refusals as a recorder's log holds them: a bind over IPv6 held by a listener, a connect out
+/// of ports, and an EACCES by a caller whose name carries an escape sequence.
+fn refusals() -> Vec<portscope::watch::failures::Refusal> {
+    let owner = |pid: u32, comm: &str| {
+        serde_json::json!({"pid": pid, "comm": comm, "cmdline": comm, "uid": 1000,
+                           "user": "app", "start_time": 1, "unit": "api.service"})
+    };
+    [
+        serde_json::json!({
+            "time": "2026-12-07T03:12:05.264792Z", "call": "bind", "errno": "EADDRINUSE",
+            "pid": 22333, "tid": 22333, "comm": "api", "uid": 1000, "user": "app",
+            "owner": owner(22333, "api"),
+            "request": {"family": "ipv6", "address": "2001:db8:4006:812::200e", "port": 8443,
+                        "proto": "tcp", "options": {"known": true, "reuseaddr": true}},
+            "holders": [{"proto": "tcp", "local_addr": "::", "local_port": 8443,
+                         "remote_addr": "::", "remote_port": 0, "state": "LISTEN",
+                         "owner": owner(4123, "java")}],
+            "why": "port 8443 is held by java (pid 4123) (tcp [::]:8443 LISTEN)",
+        }),
+        serde_json::json!({
+            "time": "2026-12-07T03:12:09.118310Z", "call": "connect", "errno": "EADDRNOTAVAIL",
+            "pid": 811, "tid": 812, "comm": "worker", "uid": 1000, "user": "app",
+            "request": {"family": "ipv4", "address": "10.0.0.5", "port": 5432, "proto": "tcp",
+                        "options": {"known": false}},
+            "why": "no local port left toward 10.0.0.5:5432: 28232 of 28232 usable ports in use; busiest: worker (pid 811) with 28102 ports",
+        }),
+        serde_json::json!({
+            "time": "2026-12-07T03:13:00Z", "call": "bind", "errno": "EACCES",
+            "pid": 999, "tid": 999, "comm": "evil\u{1b}[2J", "uid": 65534, "user": "nobody",
+            "request": {"family": "ipv4", "address": "0.0.0.0", "port": 80, "proto": "tcp",
+                        "options": {"known": true}},
+            "privilege": {"unprivileged_port_start": 1024, "cap_net_bind_service": false},
+            "why": "port 80 is below net.ipv4.ip_unprivileged_port_start (1024) and the caller lacks CAP_NET_BIND_SERVICE",
+        }),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).expect("a refusal"))
+    .collect()
+}
+
+#[test]
+fn failures_view_and_its_why_then() {
+    let snap = recording();
+    for (w, h) in [(80u16, 24u16), (120, 35)] {
+        let mut app = App::new(KeyMap::default_map(), true);
+        app.update(Msg::data(Arc::clone(&snap), None));
+        app.type_keys("5");
+        app.update(Msg::Recorder(portscope::tui::app::RecorderState::Log(
+            "/var/lib/portscope/failures.log".into(),
+        )));
+        app.update(Msg::Refused {
+            list: refusals(),
+            replace: true,
+        });
+        let draw = |app: &App| {
+            buffer_text(&render_offscreen(
+                app,
+                &Theme::defaults(true),
+                &Clock::fixed(snap.taken_at),
+                w,
+                h,
+            ))
+        };
+        let text = redact_times(&draw(&app));
+        assert!(!text.contains('\u{1b}'), "escaped: {text}");
+        insta::assert_snapshot!(format!("failures_view_{w}x{h}"), text);
+        // Down to the IPv6 bind (the newest is on top), then its why as it was then.
+        app.type_keys("jj\n");
+        let text = redact_times(&draw(&app));
+        assert!(text.contains("Why bind() was refused at"), "{text}");
+        assert!(text.contains("2001:db8:4006:812::200e"), "{text}");
+        insta::assert_snapshot!(format!("failures_why_then_{w}x{h}"), text);
+    }
+}

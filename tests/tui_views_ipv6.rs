@@ -50,7 +50,7 @@ fn check_table_ports(app: &mut App, snap: &Snapshot, w: u16, h: u16) -> usize {
     let (rows, head): (Vec<usize>, &str) = match app.view {
         View::Listeners => (app.listeners.rows.clone(), "address:port"),
         View::Connections => (app.conns.rows.clone(), "local"),
-        View::PortMap | View::Why => return 0,
+        View::PortMap | View::Why | View::Failures => return 0,
     };
     let mode = std::mem::replace(&mut app.mode, Mode::Normal);
     let text = render(app, snap, w, h);

@@ -1,9 +1,8 @@
 //! `portscope watch --failures [PORTS]`: the flight recorder's face. One block per refused call
 //! (text) or one JSON object per line; `--record FILE` keeps them in the history log.
 
-use super::watch_cmd::{Line, WatchArgs, clock, owner_text};
+use super::watch_cmd::{Line, WatchArgs};
 use super::{CliError, CliResult};
-use crate::model::Endpoint;
 use crate::watch::failures::{self, FailureOptions, FailureReport, Refusal};
 use serde::Serialize;
 use std::io::Write;
@@ -18,63 +17,15 @@ struct Refused<'a> {
     refusal: &'a Refusal,
 }
 
-/// The refusal's first line: time, call, errno, what was asked, by whom.
-pub fn headline(r: &Refusal, watched: Option<u64>) -> String {
-    let asked = match &r.request {
-        Some(q) => format!(
-            "{} {}",
-            q.proto.map_or("tcp/udp?".to_string(), |p| p.to_string()),
-            Endpoint(q.address, q.port)
-        ),
-        None => "(address not seen)".to_string(),
-    };
-    let by = match &r.owner {
-        Some(o) => owner_text(o),
-        None => format!("{} (pid {}, exited) user {}", r.comm, r.pid, r.user),
-    };
-    let mut t = format!(
-        "{}  refused {}() {} {asked}  by {by}",
-        clock(r.time),
-        r.call.as_str(),
-        r.errno
-    );
-    if let Some(ns) = r.netns
-        && ns != watched.unwrap_or_else(crate::collect::netns::own_inode)
-    {
-        t.push_str(&format!(" netns:[{ns}]"));
-    }
-    t
-}
-
-/// The whole block: the headline, the options, why, and who held the port.
+/// The whole block: the headline, then the lines below it indented.
 pub fn refusal_text(r: &Refusal, watched: Option<u64>) -> String {
-    let mut t = headline(r, watched);
-    if let Some(q) = &r.request
-        && r.call == failures::Call::Bind
-    {
-        t.push_str(&format!("\n    options: {}", q.options.text()));
-    }
-    t.push_str(&format!("\n    why: {}", r.why));
-    for h in &r.holders {
-        let remote = if h.remote_port == 0 {
-            String::new()
-        } else {
-            format!(" -> {}", Endpoint(h.remote_addr, h.remote_port))
-        };
-        let who = match (&h.owner, &h.note) {
-            (Some(o), _) => owner_text(o),
-            (None, Some(n)) => n.clone(),
-            (None, None) => "owner unknown".into(),
-        };
-        t.push_str(&format!(
-            "\n    holder: {} {}{remote} {}  {who}",
-            h.proto,
-            Endpoint(h.local_addr, h.local_port),
-            h.state.ss_name()
-        ));
-    }
-    for n in &r.notes {
-        t.push_str(&format!("\n    note: {n}"));
+    let lines = failures::text::lines(r, watched);
+    let mut t = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i > 0 {
+            t.push_str("\n    ");
+        }
+        t.push_str(&l.text);
     }
     t
 }

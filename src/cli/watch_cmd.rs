@@ -1,7 +1,7 @@
 //! `portscope watch PORT[,PORT...]`: who takes, leaves or changes state on a port, as it happens.
 
 use super::{CliError, CliResult};
-use crate::model::{Endpoint, Owner, Proto};
+use crate::model::{Endpoint, Proto};
 use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
 use clap::Args;
 use serde::Serialize;
@@ -112,25 +112,7 @@ pub(super) struct Line<'a, T: Serialize> {
     pub(super) body: &'a T,
 }
 
-/// "nginx (pid 812) user www-data unit nginx.service", escaped.
-pub fn owner_text(o: &Owner) -> String {
-    // Foreign text shows escaped through Display.
-    let mut t = format!("{} user {}", o.label(), o.user);
-    if let Some(u) = &o.unit {
-        t.push_str(&format!(" unit {u}"));
-    }
-    if let Some(c) = &o.container {
-        t.push_str(&format!(" container {c}"));
-    }
-    t
-}
-
-/// Local wall-clock time with microseconds: events milliseconds apart must stay apart.
-pub fn clock(t: jiff::Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::system())
-        .strftime("%H:%M:%S%.6f")
-        .to_string()
-}
+pub use crate::watch::text::{clock, owner_text};
 
 /// One event as a line. `watched` is the namespace named with `--netns` (its events need no
 /// label); without it, an event outside portscope's own namespace names its namespace.

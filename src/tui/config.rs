@@ -11,6 +11,8 @@
 //! quit = ["q", "ctrl-c"]    # rebinding a command replaces its default keys
 //! [protect]                 # warned about before anything stops them (crate::model::protect)
 //! programs = ["postgres", "/usr/sbin/haproxy"]
+//! [recorder]                # the Failures view reads this log instead of recording live
+//! log = "/var/lib/portscope/failures.log"
 //! ```
 //! Unknown fields, unknown colour names, unknown commands or keys and duplicate bindings are
 //! errors that name the culprit; portscope then exits with status 2.
@@ -43,6 +45,15 @@ struct File {
     /// `[protect]`: processes whose stopping is warned about (see crate::model::protect).
     #[serde(default)]
     protect: crate::model::protect::Protect,
+    /// `[recorder]`: the flight recorder's log the Failures view reads.
+    #[serde(default)]
+    recorder: Recorder,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Recorder {
+    log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +68,8 @@ pub struct Config {
     pub services: Vec<crate::guard::Service>,
     /// `[protect]`, validated.
     pub protect: crate::model::protect::Protect,
+    /// `[recorder] log`: the Failures view reads this log instead of recording live.
+    pub recorder_log: Option<PathBuf>,
 }
 
 /// Where the config file lives unless `--config` says otherwise.
@@ -147,6 +160,7 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
     Ok(Config {
         services,
         protect: file.protect,
+        recorder_log: file.recorder.log,
         interval_ms: file.interval_ms,
         sysctl_dir: file.sysctl_dir,
         history: crate::history::Bounds {

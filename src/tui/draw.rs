@@ -44,6 +44,7 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
         View::Connections => views::connections::render(f, body, app, theme),
         View::PortMap => views::portmap::render(f, body, app, theme),
         View::Why => views::why::render(f, body, app, theme),
+        View::Failures => views::failures::render(f, body, app, theme),
     }
     if app.error.is_some() && app.data.is_some() {
         // Last good data stays on screen, dimmed: visibly stale.
@@ -100,8 +101,13 @@ fn draw_too_small(f: &mut Frame, app: &App, theme: &Theme) {
 
 fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::styled(" portscope ", theme.title())];
+    // Every tab keeps its number and a word at 60 columns: short words where the full ones
+    // would be cut.
+    let full: usize = 11 + View::ALL.iter().map(|v| v.title().len() + 4).sum::<usize>();
+    let short = full + 10 > usize::from(area.width);
     for (i, v) in View::ALL.iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, v.title());
+        let title = if short { v.short() } else { v.title() };
+        let label = format!(" {} {} ", i + 1, title);
         if *v == app.view {
             spans.push(Span::styled(
                 label,
@@ -289,6 +295,12 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 (Command::Kill, "kill"),
                 (Command::CloseConn, "close conn"),
             ]),
+            View::Failures => {
+                hints.retain(|(c, _)| !matches!(c, Command::Filter | Command::Freeze));
+                for h in hints.iter_mut().filter(|(c, _)| *c == Command::Open) {
+                    h.1 = "why then";
+                }
+            }
         }
         let mut spans = Vec::new();
         // The filter of the view on screen: each table keeps its own.

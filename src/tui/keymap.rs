@@ -16,6 +16,7 @@ pub enum Command {
     ViewConnections,
     ViewPortMap,
     ViewWhy,
+    ViewFailures,
     Up,
     Down,
     PageUp,
@@ -52,7 +53,7 @@ pub enum Command {
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 40] = [
+    pub const ALL: [(Command, &'static str, &'static str); 41] = [
         (Command::Help, "help", "show this help"),
         (
             Command::Quit,
@@ -72,6 +73,11 @@ impl Command {
             Command::ViewWhy,
             "view_why",
             "why view: why can't a port be bound",
+        ),
+        (
+            Command::ViewFailures,
+            "view_failures",
+            "failures view: refused bind() and connect() calls",
         ),
         (Command::Up, "up", "move up"),
         (Command::Down, "down", "move down"),
@@ -228,6 +234,7 @@ impl KeyMap {
             (Command::ViewConnections, &["2"]),
             (Command::ViewPortMap, &["3"]),
             (Command::ViewWhy, &["4"]),
+            (Command::ViewFailures, &["5"]),
             (Command::Up, &["up", "k"]),
             (Command::Down, &["down", "j"]),
             (Command::PageUp, &["pgup", "ctrl-b"]),

@@ -8,6 +8,7 @@ pub mod config;
 pub mod config_error;
 pub mod copy;
 pub mod draw;
+pub mod failures_feed;
 pub mod human;
 pub mod key;
 pub mod keymap;
@@ -130,6 +131,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         app.travel.record(&loaded.changes);
     }
     app.actions.netns = opts.netns.clone();
+    app.failures.log = config.recorder_log.clone();
     if let Some(dir) = opts.sysctl_dir.or(config.sysctl_dir) {
         app.actions.sysctl_dir = dir;
     }

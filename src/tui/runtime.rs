@@ -242,6 +242,13 @@ pub fn run(
                         Ok(())
                     }
                     Effect::Need(n) => ctrl_tx.send(Control::Need(n)),
+                    Effect::StartRecorder => {
+                        let tx = std::sync::Mutex::new(action_tx.clone());
+                        super::failures_feed::start(app.failures.log.clone(), move |m| {
+                            tx.lock().is_ok_and(|t| t.send(Inbox::App(m)).is_ok())
+                        });
+                        Ok(())
+                    }
                     Effect::Execute(action) => {
                         // Signals wait for the process to exit, sysctl writes read back: never
                         // on the UI thread.

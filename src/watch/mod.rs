@@ -20,6 +20,7 @@ mod join;
 pub mod owner;
 pub mod poll;
 pub mod scope;
+pub mod text;
 pub mod trace;
 pub mod tracefs;
 

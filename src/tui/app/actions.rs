@@ -39,7 +39,7 @@ impl App {
                     .or(d.holders.first())
                     .map(|h| h.socket.clone())
             }
-            View::PortMap => None,
+            View::PortMap | View::Failures => None,
         }
     }
 

@@ -116,12 +116,15 @@ impl App {
                 return vec![Effect::Quit];
             }
             Command::Help => self.open(Modal::Help { scroll: 0 }),
-            Command::NextView => self.switch(View::ALL[(self.view.index() + 1) % 4]),
-            Command::PrevView => self.switch(View::ALL[(self.view.index() + 3) % 4]),
+            Command::NextView => self.switch(View::ALL[(self.view.index() + 1) % View::ALL.len()]),
+            Command::PrevView => {
+                self.switch(View::ALL[(self.view.index() + View::ALL.len() - 1) % View::ALL.len()])
+            }
             Command::ViewListeners => self.switch(View::Listeners),
             Command::ViewConnections => self.switch(View::Connections),
             Command::ViewPortMap => self.switch(View::PortMap),
             Command::ViewWhy => self.switch(View::Why),
+            Command::ViewFailures => self.switch(View::Failures),
             Command::Up => self.move_by(-1),
             Command::Down => self.move_by(1),
             Command::PageUp => self.move_page(-1),
@@ -171,6 +174,7 @@ impl App {
                 }
                 View::PortMap => self.zoom(1),
                 View::Why => self.mode = Mode::WhyInput,
+                View::Failures => self.open_refusal(),
             },
             Command::Back => {
                 if !self.filter_text().is_empty() {
@@ -188,7 +192,7 @@ impl App {
                     self.recompute();
                 }
                 View::Connections => self.cycle_conn_sort(),
-                View::PortMap | View::Why => {}
+                View::PortMap | View::Why | View::Failures => {}
             },
             Command::SortReverse => self.reverse_conn_sort(),
             Command::Group => self.cycle_conn_group(),

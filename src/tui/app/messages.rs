@@ -53,6 +53,15 @@ pub enum Msg {
         target: ProcessesFor,
         found: Vec<crate::model::process_context::ProcessContext>,
     },
+    /// Refusals the recorder saw (oldest first), or a recorder's whole log (`replace`).
+    Refused {
+        list: Vec<crate::watch::failures::Refusal>,
+        replace: bool,
+    },
+    /// Refusals the kernel could not deliver.
+    RefusedLost(u64),
+    /// Where the Failures view's refusals come from now.
+    Recorder(super::RecorderState),
 }
 
 impl Msg {
@@ -88,5 +97,7 @@ pub enum Effect {
     ReadProcesses(Box<ProcessRequest>),
     /// The view on screen needs this fresh each tick.
     Need(crate::tui::cadence::Need),
+    /// Start the flight recorder (or the log reader) for the Failures view.
+    StartRecorder,
     Quit,
 }

@@ -11,6 +11,7 @@ mod blocks;
 mod burst;
 mod conns;
 mod context;
+mod failures;
 mod habits;
 mod input;
 mod keys;
@@ -25,6 +26,7 @@ mod why_act;
 pub use blocks::{BlockView, shown_text};
 pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
+pub use failures::{FailuresView, RecorderState};
 pub use input::{parse_bind, typed};
 pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
@@ -49,10 +51,18 @@ pub enum View {
     Connections,
     PortMap,
     Why,
+    /// Refused bind() and connect() calls (the flight recorder).
+    Failures,
 }
 
 impl View {
-    pub const ALL: [View; 4] = [View::Listeners, View::Connections, View::PortMap, View::Why];
+    pub const ALL: [View; 5] = [
+        View::Listeners,
+        View::Connections,
+        View::PortMap,
+        View::Why,
+        View::Failures,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -60,6 +70,18 @@ impl View {
             View::Connections => "Connections",
             View::PortMap => "Port map",
             View::Why => "Why",
+            View::Failures => "Failures",
+        }
+    }
+
+    /// The tab's word where the full titles do not fit.
+    pub fn short(self) -> &'static str {
+        match self {
+            View::Listeners => "List",
+            View::Connections => "Conns",
+            View::PortMap => "Map",
+            View::Why => "Why",
+            View::Failures => "Fails",
         }
     }
 
@@ -99,6 +121,7 @@ pub struct App {
     pub conns: ConnectionsView,
     pub map: MapView,
     pub why: WhyView,
+    pub failures: FailuresView,
     pub replay: bool,
     pub quit: bool,
     /// One line of feedback for the last key (e.g. an unavailable action).
@@ -143,6 +166,7 @@ impl App {
             conns: ConnectionsView::default(),
             map: MapView::default(),
             why: WhyView::default(),
+            failures: FailuresView::default(),
             replay,
             quit: false,
             note: None,
@@ -167,7 +191,7 @@ impl App {
         use super::cadence::Need;
         match self.view {
             View::Connections | View::Why => Need::Everything,
-            View::Listeners | View::PortMap => Need::Listening,
+            View::Listeners | View::PortMap | View::Failures => Need::Listening,
         }
     }
 
@@ -187,6 +211,9 @@ impl App {
         // The map's cursor, zoom, data or measured size may have moved: what is under it.
         if self.view == View::PortMap {
             self.map_lookup();
+        }
+        if self.recorder_wanted() {
+            effects.push(Effect::StartRecorder);
         }
         let need = self.need();
         if need != self.need_sent {
@@ -263,6 +290,22 @@ impl App {
                 self.on_processes(target, found);
                 Vec::new()
             }
+            Msg::Refused { list, replace } => {
+                if replace {
+                    self.failures.replace(list);
+                } else {
+                    self.failures.push(list);
+                }
+                Vec::new()
+            }
+            Msg::RefusedLost(n) => {
+                self.failures.lost += n;
+                Vec::new()
+            }
+            Msg::Recorder(state) => {
+                self.failures.state = state;
+                Vec::new()
+            }
             Msg::ActionDone(outcome) => {
                 let outcome = *outcome;
                 self.open(match outcome.follow_up.clone() {
@@ -327,7 +370,7 @@ impl App {
         match self.view {
             View::Listeners => Some(&self.listeners.filter),
             View::Connections => Some(&self.conns.filter),
-            View::PortMap | View::Why => None,
+            View::PortMap | View::Why | View::Failures => None,
         }
     }
 
@@ -340,7 +383,7 @@ impl App {
         match self.view {
             View::Listeners => Some(&mut self.listeners.filter),
             View::Connections => Some(&mut self.conns.filter),
-            View::PortMap | View::Why => None,
+            View::PortMap | View::Why | View::Failures => None,
         }
     }
 
@@ -393,7 +436,7 @@ impl App {
         match self.view {
             View::Listeners => self.listeners.parsed.error.as_deref(),
             View::Connections => self.conns.parsed.error.as_deref(),
-            View::PortMap | View::Why => None,
+            View::PortMap | View::Why | View::Failures => None,
         }
     }
 

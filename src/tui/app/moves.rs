@@ -22,6 +22,10 @@ impl App {
                 let page = self.measured.conns_page.get();
                 self.conns.set_line(row, snap, page);
             }
+            View::Failures => {
+                let last = self.failures.list.len().saturating_sub(1);
+                self.failures.selected = row.min(last);
+            }
             View::PortMap | View::Why => {}
         }
     }
@@ -30,6 +34,7 @@ impl App {
         match self.view {
             View::Listeners => self.listeners.nav.selected,
             View::Connections => self.conns.nav.selected,
+            View::Failures => self.failures.selected,
             View::PortMap | View::Why => 0,
         }
     }
@@ -44,6 +49,7 @@ impl App {
                 let cur = self.selected_row();
                 self.set_row(cur.saturating_add_signed(delta));
             }
+            View::Failures => self.failures.move_by(delta as i64),
             View::Why => self.why_move(delta),
         }
     }
@@ -64,6 +70,7 @@ impl App {
                 let page = self.measured.conns_page.get().max(1) as isize;
                 self.move_by(dir * page);
             }
+            View::Failures => self.move_by(dir * 10),
         }
     }
 

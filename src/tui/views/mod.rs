@@ -7,6 +7,7 @@ pub mod connections;
 pub mod copyblock;
 pub mod detail;
 pub mod dialog;
+pub mod failures;
 pub mod help;
 pub mod listeners;
 pub mod portmap;

@@ -13,6 +13,7 @@ pub mod caller;
 pub mod kernel;
 mod plain;
 pub mod programs;
+pub mod text;
 
 pub use kernel::Call;
 
@@ -257,6 +258,18 @@ pub fn run(
         return Ok(());
     }
     let mut answers = answer::Answerer::new();
+    // portscope's own bind probes (why, check, fix) are refused by design: not incidents. Told
+    // apart by the program file (a path only root can put this binary at), never by a name a
+    // process chooses.
+    let own_exe = std::fs::read_link("/proc/self/exe").ok();
+    let is_own = |c: &caller::Caller| {
+        own_exe.as_ref().is_some_and(|mine| {
+            c.owner
+                .as_ref()
+                .and_then(|o| o.exe.as_ref())
+                .is_some_and(|e| std::path::Path::new(e.path.raw()) == mine.as_path())
+        })
+    };
     loop {
         let now = Instant::now();
         if opts.until.is_some_and(|u| now >= u) {
@@ -286,7 +299,7 @@ pub fn run(
         let callers: Vec<caller::Caller> = raws.iter().map(caller::Caller::capture).collect();
         let mut refusals = Vec::new();
         for (raw, c) in raws.iter().zip(callers) {
-            if !opts.ports.is_empty() && !opts.ports.contains(&raw.port) {
+            if (!opts.ports.is_empty() && !opts.ports.contains(&raw.port)) || is_own(&c) {
                 continue;
             }
             if opts

@@ -1,0 +1,23 @@
+//! Words for watch events and refusals, shared by the CLI and the TUI.
+
+use crate::model::Owner;
+
+/// "nginx (pid 812) user www-data unit nginx.service", escaped.
+pub fn owner_text(o: &Owner) -> String {
+    // Foreign text shows escaped through Display.
+    let mut t = format!("{} user {}", o.label(), o.user);
+    if let Some(u) = &o.unit {
+        t.push_str(&format!(" unit {u}"));
+    }
+    if let Some(c) = &o.container {
+        t.push_str(&format!(" container {c}"));
+    }
+    t
+}
+
+/// Local wall-clock time with microseconds: events milliseconds apart must stay apart.
+pub fn clock(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::system())
+        .strftime("%H:%M:%S%.6f")
+        .to_string()
+}
