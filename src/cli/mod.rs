@@ -23,6 +23,7 @@ mod why_allns;
 mod why_cmd;
 mod why_connect;
 pub mod why_process;
+pub mod why_reach;
 pub mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
@@ -136,6 +137,10 @@ pub struct WhyArgs {
     /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
     #[arg(long)]
     pub nat: bool,
+    /// Do not read the filter rules (iptables-save -t filter, nft) for a listening port;
+    /// by default they are read within a 3-second budget.
+    #[arg(long)]
+    pub no_firewall: bool,
     /// Look at the holders' socket counts twice, DURATION apart (e.g. 5s; only their
     /// /proc/PID/fd is read again), and show how fast each grows in sockets per minute.
     #[arg(long, value_name = "DURATION", value_parser = duration::parse_sample)]
