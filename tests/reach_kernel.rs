@@ -154,7 +154,7 @@ const UFW_LIKE: &str = "table inet ufwlike {
   }
   chain user_input {
     tcp dport 7004 ip saddr 10.200.0.0/24 counter accept
-    tcp dport 7006 accept
+    tcp dport { 7006, 7015 } accept
   }
 }
 ";
@@ -191,6 +191,34 @@ fn ufw_like_default_drop_with_an_accept_rule() {
 
     assert_eq!(why(&["7006"])["reachability"]["verdict"], "open");
     assert_eq!(out.connect(CLIENT_B, 7006, ANSWER), Reach::Connected);
+
+    // check: a declared listener the rules block is a WARNING, with the rule named (fresh
+    // listeners: the ones above hold unaccepted connections, which check calls slow).
+    let (_d, _e) = (tcp_listen("0.0.0.0:7014"), tcp_listen("0.0.0.0:7015"));
+    let (code, text, _) = run(portscope().args(["check", "--port", "7014,7015", "--json"]));
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!((code, &v["status"]), (1, &Value::from("warning")), "{v}");
+    let results = &v["services"][0]["results"];
+    assert_eq!(results[0]["reachability"], "blocked", "{v}");
+    assert!(
+        results[0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("firewall blocks it from outside (drops all sources"),
+        "{v}"
+    );
+    assert_eq!(results[1]["reachability"], "open", "{v}");
+    let (code, text, _) = run(portscope().args(["check", "--port", "7014", "--no-firewall"]));
+    assert_eq!(code, 0, "--no-firewall reads no rules: {text}");
+    // This namespace's connection-tracking table holds the connections made above (the ct
+    // rules track them), and why, check and metrics say so.
+    let v = why(&["7004"]);
+    assert!(v["conntrack"]["count"].as_u64() >= Some(1), "{v}");
+    let (_, text, _) = run(portscope().args(["check", "--port", "7015"]));
+    assert!(text.contains(" conntrack_entries="), "{text}");
+    let (_, text, _) = run(portscope().args(["metrics"]));
+    assert!(text.contains("\nportscope_conntrack_entries "), "{text}");
+    assert!(text.contains("\nportscope_conntrack_max "), "{text}");
 }
 
 const FIREWALLD_LIKE: &str = "table inet firewalldlike {

@@ -45,100 +45,56 @@ impl Budget {
     }
 }
 
-/// The tables each tool read, judged for `family` packets.
-fn judge_family(
-    budget: &mut Budget,
-    tools: &mut Vec<ToolRun>,
-    nft_doc: Option<&serde_json::Value>,
-    family: &str,
-    proto: Proto,
-    port: u16,
-) -> (Option<ReachVerdict>, Vec<crate::model::reach::FilterRule>) {
-    let prefix = if family == "ipv6" {
-        "ip6tables"
-    } else {
-        "iptables"
-    };
-    let mut verdict = None::<ReachVerdict>;
-    let mut found = Vec::new();
-    let mut skip = Vec::new();
-    let runs = saves(prefix);
-    if runs.is_empty() {
-        tools.push(ToolRun {
-            tool: format!("{prefix}-save"),
-            outcome: "missing".into(),
-        });
-    }
-    for (name, path) in runs {
-        let tool = name.trim_end_matches("-save").to_string();
-        match budget.run(&name, &path, &["-c", "-t", "filter"]) {
-            Ok(text) => {
-                let t = ipt::table(&text, &tool, family, proto, port);
-                let (v, r) = rules::judge(&t);
-                verdict = Some(verdict.map_or(v, |o| o.and(v)));
-                found.extend(r);
-                if tool.ends_with("-nft") {
-                    let fam = if family == "ipv6" { "ip6" } else { "ip" };
-                    skip.push((fam.to_string(), "filter".to_string()));
-                }
-                tools.push(ToolRun {
-                    tool: name,
-                    outcome: "ok".into(),
-                });
-            }
-            Err(outcome) => tools.push(ToolRun {
-                tool: name,
-                outcome,
-            }),
-        }
-    }
-    if let Some(doc) = nft_doc {
-        for t in nft::tables(doc, family, proto, port, &skip) {
-            let (v, r) = rules::judge(&t);
-            verdict = Some(verdict.map_or(v, |o| o.and(v)));
-            found.extend(r);
-        }
-    }
-    (verdict, found)
+/// The rule dumps of one namespace, read once and judged for any number of ports.
+#[derive(Debug, Clone, Default)]
+pub struct Dumps {
+    /// (tool, family, iptables-save text).
+    ipt: Vec<(String, &'static str, String)>,
+    nft: Option<serde_json::Value>,
+    tools: Vec<ToolRun>,
+    ran_out: Vec<String>,
+    budget: Duration,
 }
 
-/// Reads the filter rules of `netns` and judges new inbound connections to `proto` `port`
-/// arriving as `families` (ipv4, ipv6: the ones the listeners can be reached by).
-pub fn reachability(
+/// Reads the filter rules of `netns` for `families` (ipv4, ipv6), all tools within `budget`.
+pub fn read(
     netns: &NetnsTarget,
-    proto: Proto,
-    port: u16,
     families: &[&'static str],
     budget: Duration,
-) -> Result<Reachability, crate::collect::NetnsError> {
+) -> Result<Dumps, crate::collect::NetnsError> {
     netns.run_in(|| {
         let mut b = Budget {
             start: Instant::now(),
             total: budget,
             ran_out: Vec::new(),
         };
-        let mut tools = Vec::new();
-        let nft_doc = match crate::tools::find("nft") {
+        let mut d = Dumps {
+            budget,
+            ..Dumps::default()
+        };
+        d.nft = match crate::tools::find("nft") {
             Err(_) => {
-                tools.push(ToolRun {
+                d.tools.push(ToolRun {
                     tool: "nft".into(),
                     outcome: "missing".into(),
                 });
                 None
             }
-            Ok(path) => match b.run("nft", &path, &["-j", "list", "ruleset"]).and_then(|t| {
-                serde_json::from_str::<serde_json::Value>(&t)
-                    .map_err(|e| ToolError::Json(e).to_string())
-            }) {
+            Ok(path) => match b
+                .run("nft", &path, &["-j", "list", "ruleset"])
+                .and_then(|t| {
+                    serde_json::from_str::<serde_json::Value>(&t)
+                        .map_err(|e| ToolError::Json(e).to_string())
+                }) {
                 Ok(doc) => {
-                    tools.push(ToolRun {
+                    d.tools.push(ToolRun {
                         tool: "nft".into(),
                         outcome: "ok".into(),
                     });
                     Some(doc)
                 }
                 Err(outcome) => {
-                    tools.push(ToolRun {
+                    d.tools.push(ToolRun {
                         tool: "nft".into(),
                         outcome,
                     });
@@ -146,31 +102,98 @@ pub fn reachability(
                 }
             },
         };
+        for family in families {
+            let prefix = if *family == "ipv6" {
+                "ip6tables"
+            } else {
+                "iptables"
+            };
+            let runs = saves(prefix);
+            if runs.is_empty() {
+                d.tools.push(ToolRun {
+                    tool: format!("{prefix}-save"),
+                    outcome: "missing".into(),
+                });
+            }
+            for (name, path) in runs {
+                match b.run(&name, &path, &["-c", "-t", "filter"]) {
+                    Ok(text) => {
+                        let tool = name.trim_end_matches("-save").to_string();
+                        d.ipt.push((tool, family, text));
+                        d.tools.push(ToolRun {
+                            tool: name,
+                            outcome: "ok".into(),
+                        });
+                    }
+                    Err(outcome) => d.tools.push(ToolRun {
+                        tool: name,
+                        outcome,
+                    }),
+                }
+            }
+        }
+        d.ran_out = b.ran_out;
+        d
+    })
+}
+
+impl Dumps {
+    /// The verdict on `family` packets and the rules behind it; `None`: no rules read.
+    fn judge_family(
+        &self,
+        family: &str,
+        proto: Proto,
+        port: u16,
+    ) -> (Option<ReachVerdict>, Vec<crate::model::reach::FilterRule>) {
+        let mut verdict = None::<ReachVerdict>;
+        let mut found = Vec::new();
+        let mut skip = Vec::new();
+        for (tool, _, text) in self.ipt.iter().filter(|(_, f, _)| *f == family) {
+            let (v, r) = rules::judge(&ipt::table(text, tool, family, proto, port));
+            verdict = Some(verdict.map_or(v, |o| o.and(v)));
+            found.extend(r);
+            // iptables-nft's own table, read above: not again as a native one.
+            if tool.ends_with("-nft") {
+                let fam = if family == "ipv6" { "ip6" } else { "ip" };
+                skip.push((fam.to_string(), "filter".to_string()));
+            }
+        }
+        if let Some(doc) = &self.nft {
+            for t in nft::tables(doc, family, proto, port, &skip) {
+                let (v, r) = rules::judge(&t);
+                verdict = Some(verdict.map_or(v, |o| o.and(v)));
+                found.extend(r);
+            }
+            if verdict.is_none() {
+                verdict = Some(ReachVerdict::Open);
+            }
+        }
+        (verdict, found)
+    }
+
+    /// The reachability of `proto` `port` for packets of `families`.
+    pub fn judge(&self, proto: Proto, port: u16, families: &[&'static str]) -> Reachability {
         let mut per_family = Vec::new();
         let mut rules = Vec::new();
         for family in families {
-            let (v, r) = judge_family(&mut b, &mut tools, nft_doc.as_ref(), family, proto, port);
+            let (v, r) = self.judge_family(family, proto, port);
             per_family.extend(v);
             rules.extend(r);
         }
         let verdict = match per_family.split_first() {
             None => ReachVerdict::Unknown,
             Some((first, rest)) if rest.iter().all(|v| v == first) => *first,
-            Some(_) if per_family.iter().all(|v| *v == ReachVerdict::Blocked) => {
-                ReachVerdict::Blocked
-            }
             Some(_) => ReachVerdict::Partly,
         };
         let mut notes = Vec::new();
-        if !b.ran_out.is_empty() {
+        if !self.ran_out.is_empty() {
             notes.push(format!(
                 "the time budget of {} ms ran out before {} finished: the verdict rests on the rules read in time{}",
-                budget.as_millis(),
-                b.ran_out.join(", "),
+                self.budget.as_millis(),
+                self.ran_out.join(", "),
                 if verdict == ReachVerdict::Unknown { " (none)" } else { "" }
             ));
-        }
-        if verdict == ReachVerdict::Unknown && b.ran_out.is_empty() {
+        } else if verdict == ReachVerdict::Unknown {
             notes.push(
                 "neither iptables-save nor nft could be run: install iptables or nftables, or give --tool-path".into(),
             );
@@ -180,14 +203,39 @@ pub fn reachability(
             port,
             verdict,
             rules,
-            tools,
+            tools: self.tools.clone(),
             notes,
         }
-    })
+    }
+
+    /// The reachability of `proto` `port` for listeners with `exposure`: by their addresses
+    /// first (a port only loopback listens on is blocked whatever the rules), then the rules.
+    pub fn for_listeners(
+        &self,
+        proto: Proto,
+        port: u16,
+        exposure: &crate::analyze::reach::Exposure,
+    ) -> Reachability {
+        let mut r = if exposure.unreachable() {
+            Reachability {
+                proto,
+                port,
+                verdict: ReachVerdict::Blocked,
+                rules: Vec::new(),
+                tools: Vec::new(),
+                notes: Vec::new(),
+            }
+        } else {
+            self.judge(proto, port, &exposure.families)
+        };
+        let mut notes = exposure.notes.clone();
+        notes.append(&mut r.notes);
+        r.notes = notes;
+        r
+    }
 }
 
-/// The reachability of `proto` `port` for listeners with `exposure`: by their addresses first
-/// (no rule is read for a port only loopback listens on), then by the filter rules.
+/// Reads the rules `exposure` needs and judges `proto` `port` (`why`'s one port).
 pub fn for_listeners(
     netns: &NetnsTarget,
     proto: Proto,
@@ -195,20 +243,10 @@ pub fn for_listeners(
     exposure: &crate::analyze::reach::Exposure,
     budget: Duration,
 ) -> Result<Reachability, crate::collect::NetnsError> {
-    let mut r = if exposure.unreachable() {
-        Reachability {
-            proto,
-            port,
-            verdict: ReachVerdict::Blocked,
-            rules: Vec::new(),
-            tools: Vec::new(),
-            notes: Vec::new(),
-        }
+    let dumps = if exposure.unreachable() {
+        Dumps::default()
     } else {
-        reachability(netns, proto, port, &exposure.families, budget)?
+        read(netns, &exposure.families, budget)?
     };
-    let mut notes = exposure.notes.clone();
-    notes.append(&mut r.notes);
-    r.notes = notes;
-    Ok(r)
+    Ok(dumps.for_listeners(proto, port, exposure))
 }
