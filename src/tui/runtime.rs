@@ -129,6 +129,10 @@ pub fn run(
     interval: Duration,
     recorder: Option<crate::history::SnapshotRecorder>,
 ) -> std::io::Result<Ending> {
+    let netns = match &source {
+        Source::Live(o) => Some(o.netns.clone()),
+        Source::Replay(_) => None,
+    };
     let (tx, rx) = channel::<Inbox>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
     let collector_tx = tx.clone();
@@ -227,6 +231,27 @@ pub fn run(
                     Effect::ReadProcesses(req) => {
                         if process_tx.send(req).is_err() {
                             return Err(std::io::Error::other("the process reader stopped"));
+                        }
+                        Ok(())
+                    }
+                    Effect::ReadReach(req) => {
+                        if let Some(netns) = netns.clone() {
+                            let tx = action_tx.clone();
+                            std::thread::spawn(move || {
+                                let found = crate::collect::nat::filter::for_listeners(
+                                    &netns,
+                                    req.proto,
+                                    req.port,
+                                    &req.exposure,
+                                    crate::collect::nat::filter::DEFAULT_BUDGET,
+                                );
+                                if let Ok(found) = found {
+                                    let _ = tx.send(Inbox::App(Msg::Reach {
+                                        key: req.key,
+                                        found: Box::new(found),
+                                    }));
+                                }
+                            });
                         }
                         Ok(())
                     }

@@ -1,7 +1,7 @@
 //! The app's vocabulary with the threads around it: what reaches it ([`Msg`], a snapshot as
 //! [`Data`]) and what it asks the runtime to do ([`Effect`]).
 
-use super::{ProcessRequest, ProcessesFor};
+use super::{ProcessRequest, ProcessesFor, ReachRequest};
 use crate::action::exec::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::why::Diagnosis;
@@ -53,6 +53,11 @@ pub enum Msg {
         target: ProcessesFor,
         found: Vec<crate::model::process_context::ProcessContext>,
     },
+    /// The answer to [`Effect::ReadReach`].
+    Reach {
+        key: crate::model::SocketKey,
+        found: Box<crate::model::reach::Reachability>,
+    },
 }
 
 impl Msg {
@@ -86,6 +91,8 @@ pub enum Effect {
     Scope(crate::tui::netns_pick::Scope),
     /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
     ReadProcesses(Box<ProcessRequest>),
+    /// Read the filter rules for a listener (tools, off the UI thread); answer `Msg::Reach`.
+    ReadReach(Box<ReachRequest>),
     /// The view on screen needs this fresh each tick.
     Need(crate::tui::cadence::Need),
     Quit,

@@ -18,6 +18,7 @@ mod messages;
 mod modal;
 mod moves;
 mod processes;
+mod reach;
 mod state;
 mod time_travel;
 mod why_act;
@@ -29,6 +30,7 @@ pub use input::{parse_bind, typed};
 pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
 pub use processes::{ProcessRequest, ProcessesFor, WHY_SHOWN};
+pub use reach::ReachRequest;
 pub use state::{
     ConnectionsView, ListenerSort, ListenersView, MapView, Measured, ParsedFilter, TableNav,
     WhyView,
@@ -184,6 +186,9 @@ impl App {
         if data || opened || to_why {
             effects.extend(self.process_reads());
         }
+        if opened {
+            effects.extend(self.reach_read());
+        }
         // The map's cursor, zoom, data or measured size may have moved: what is under it.
         if self.view == View::PortMap {
             self.map_lookup();
@@ -261,6 +266,10 @@ impl App {
             }
             Msg::Processes { target, found } => {
                 self.on_processes(target, found);
+                Vec::new()
+            }
+            Msg::Reach { key, found } => {
+                self.on_reach(key, *found);
                 Vec::new()
             }
             Msg::ActionDone(outcome) => {
