@@ -11,6 +11,7 @@ mod fix_cmd;
 pub mod fleet_cmd;
 pub mod history_cmd;
 pub mod out;
+pub mod report_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
@@ -112,6 +113,9 @@ pub enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Who held a port when: read a log written with --record.
     History(history_cmd::HistoryArgs),
+    /// One self-contained HTML file (or JSON) of the host's ports now: listeners, port map,
+    /// why and reachability per --port, a timeline per port from --history.
+    Report(report_cmd::ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -457,6 +461,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Man) => docs_cmd::man(),
         Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
+        Some(Command::Report(args)) => out::finish(report_cmd::run(&args, &netns)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,
