@@ -252,3 +252,46 @@ fn json_rotation_and_bad_input() {
     );
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn the_report_timer_unit_runs_and_rotates() {
+    if !private_netns("report_unit") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/systemd");
+    let unit = std::fs::read_to_string(root.join("portscope-report.service")).unwrap();
+    let timer = std::fs::read_to_string(root.join("portscope-report.timer")).unwrap();
+    assert!(timer.contains("OnCalendar=hourly"), "{timer}");
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .unwrap();
+    // The unit's own command line, with this build and scratch paths in place of the host's.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    let reports = dir.path().join("reports");
+    std::fs::create_dir(&reports).unwrap();
+    let words: Vec<String> = exec
+        .replace("/etc/portscope/config.toml", config.to_str().unwrap())
+        .replace("/var/lib/portscope/reports", reports.to_str().unwrap())
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(words[0], "/usr/local/bin/portscope");
+    for _ in 0..2 {
+        let (code, out, err) = run(portscope().args(&words[1..]).arg("--no-firewall"));
+        assert_eq!(code, 0, "{exec}: {out}{err}");
+    }
+    let names: Vec<String> = std::fs::read_dir(&reports)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.starts_with("report-20") && n.ends_with("Z.html")),
+        "{names:?}"
+    );
+}
