@@ -85,3 +85,69 @@ fn a_listeners_detail_shows_what_the_firewall_does() {
     };
     assert!(pane.reach.is_some());
 }
+
+#[test]
+fn p_writes_the_report_of_the_port_on_screen() {
+    let snap = Arc::new(snapshot(vec![listener(8080)]));
+    let mut app = App::new(KeyMap::default_map(), false);
+    app.update(Msg::data(Arc::clone(&snap), None));
+    let e = app.type_keys("P");
+    let jobs: Vec<&portscope::tui::app::ReportJob> = e
+        .iter()
+        .filter_map(|e| match e {
+            Effect::WriteReport(j) => Some(j.as_ref()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(jobs.len(), 1, "{e:?}");
+    assert_eq!(jobs[0].ports, [(8080, Proto::Tcp)]);
+    let name = jobs[0].path.display().to_string();
+    assert!(
+        name.starts_with("./portscope-report-") && name.ends_with("Z.html"),
+        "{name}"
+    );
+    assert!(render(&app, &snap).contains("writing the report to ./portscope-report-"));
+}
+
+mod common;
+
+/// The real binary in a terminal: P writes the file, and the status line names it.
+#[test]
+fn a_person_presses_p_and_gets_the_report_file() {
+    use common::pty::Tui;
+    use common::*;
+    if !common::private_netns("tui_report") {
+        return;
+    }
+    let l = tcp_listen("0.0.0.0:20150");
+    let _holder = hold(&[&std::os::fd::AsFd::as_fd(&l)]);
+    drop(l);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let mut tui = Tui::start_in(
+        dir.path().to_str().unwrap(),
+        &["--interval", "200ms"],
+        &[("XDG_CONFIG_HOME", home.to_str().unwrap())],
+        120,
+        35,
+    );
+    tui.wait_text("0.0.0.0:20150");
+    tui.keys("/20150");
+    tui.wait_text("Listeners (1, filtered)");
+    tui.keys("\rP");
+    let screen = tui.wait_text("wrote ./portscope-report-");
+    let name = screen
+        .split("wrote ./")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    let html = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+    assert!(
+        html.contains(r#"<section class="port" id="port-20150-tcp">"#),
+        "{name}"
+    );
+    assert!(html.contains(r#"class="holder">sleep (pid "#));
+    tui.keys("q");
+}

@@ -48,11 +48,12 @@ pub enum Command {
     NextMatch,
     PrevMatch,
     CopyCommands,
+    Report,
 }
 
 impl Command {
     /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 40] = [
+    pub const ALL: [(Command, &'static str, &'static str); 41] = [
         (Command::Help, "help", "show this help"),
         (
             Command::Quit,
@@ -193,6 +194,11 @@ impl Command {
             "commands",
             "why view: the remedies' commands, whole, to copy or write to a file",
         ),
+        (
+            Command::Report,
+            "report",
+            "write an HTML report (portscope report) of the port on screen; the status line names the file",
+        ),
     ];
 
     pub fn name(self) -> &'static str {
@@ -260,6 +266,7 @@ impl KeyMap {
             (Command::NextMatch, &["n"]),
             (Command::PrevMatch, &["N"]),
             (Command::CopyCommands, &["c"]),
+            (Command::Report, &["P"]),
         ]
     }
 

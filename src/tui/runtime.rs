@@ -255,6 +255,27 @@ pub fn run(
                         }
                         Ok(())
                     }
+                    Effect::WriteReport(job) => {
+                        let tx = action_tx.clone();
+                        let netns = netns.clone().unwrap_or_default();
+                        std::thread::spawn(move || {
+                            let req = crate::report::Request {
+                                ports: job.ports.clone(),
+                                firewall: job.live,
+                                live: job.live,
+                                ..Default::default()
+                            };
+                            let note = match crate::report::gather(&job.snap, &netns, &req) {
+                                Ok(r) => super::copy::write_new(
+                                    &job.path,
+                                    &crate::report::html::render(&r),
+                                ),
+                                Err(e) => format!("report not written: {e}"),
+                            };
+                            let _ = tx.send(Inbox::App(Msg::Note(note)));
+                        });
+                        Ok(())
+                    }
                     Effect::Copy(text) => {
                         // Written between two frames, straight to the terminal: it draws nothing.
                         let note = super::copy::copy(&mut std::io::stdout(), &text);

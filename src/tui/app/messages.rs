@@ -1,7 +1,7 @@
 //! The app's vocabulary with the threads around it: what reaches it ([`Msg`], a snapshot as
 //! [`Data`]) and what it asks the runtime to do ([`Effect`]).
 
-use super::{ProcessRequest, ProcessesFor, ReachRequest};
+use super::{ProcessRequest, ProcessesFor, ReachRequest, ReportJob};
 use crate::action::exec::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::why::Diagnosis;
@@ -93,6 +93,8 @@ pub enum Effect {
     ReadProcesses(Box<ProcessRequest>),
     /// Read the filter rules for a listener (tools, off the UI thread); answer `Msg::Reach`.
     ReadReach(Box<ReachRequest>),
+    /// Gather and write a report (probes, tools: off the UI thread); answer with a `Note`.
+    WriteReport(Box<ReportJob>),
     /// The view on screen needs this fresh each tick.
     Need(crate::tui::cadence::Need),
     Quit,

@@ -30,7 +30,7 @@ pub use input::{parse_bind, typed};
 pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
 pub use processes::{ProcessRequest, ProcessesFor, WHY_SHOWN};
-pub use reach::ReachRequest;
+pub use reach::{ReachRequest, ReportJob};
 pub use state::{
     ConnectionsView, ListenerSort, ListenersView, MapView, Measured, ParsedFilter, TableNav,
     WhyView,

@@ -2,10 +2,12 @@
 //! filter rules runs tools, within a budget: never on the UI thread, never per refresh), and
 //! kept while the pane stays on that socket.
 
-use super::{App, Effect, Modal, Mode};
+use super::{App, Effect, Modal, Mode, View};
 use crate::analyze::reach::{Exposure, exposure, listeners};
 use crate::model::reach::Reachability;
-use crate::model::{Proto, SocketKey};
+use crate::model::{Proto, Snapshot, SocketKey};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the runtime reads for the pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,7 +18,39 @@ pub struct ReachRequest {
     pub exposure: Exposure,
 }
 
+/// A report for the runtime to write (`portscope report` for what is on screen).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportJob {
+    pub snap: Arc<Snapshot>,
+    pub ports: Vec<(u16, Proto)>,
+    pub path: PathBuf,
+    /// The snapshot is the live system (a recording gets no probes and no rules).
+    pub live: bool,
+}
+
 impl App {
+    /// `P`: the report of the port on screen (the why view's, the selected row's) written to
+    /// `./portscope-report-<time>.html` off the UI thread; the status line says where.
+    pub(super) fn report_effect(&mut self) -> Vec<Effect> {
+        let Some(snap) = self.data.clone() else {
+            self.note = Some("no data yet: nothing to report".into());
+            return Vec::new();
+        };
+        let port = match (self.view, self.diagnosis.as_deref()) {
+            (View::Why, Some(d)) => Some((d.port, d.proto)),
+            _ => self.selected_socket().map(|s| (s.local_port, s.proto)),
+        };
+        let stamp = snap.taken_at.strftime("%Y%m%dT%H%M%SZ").to_string();
+        let path = PathBuf::from(format!("./portscope-report-{stamp}.html"));
+        self.note = Some(format!("writing the report to {}…", path.display()));
+        vec![Effect::WriteReport(Box::new(ReportJob {
+            snap,
+            ports: port.into_iter().collect(),
+            path,
+            live: !self.replay && self.travel.at.is_none(),
+        }))]
+    }
+
     /// The read to ask for when the detail pane opens on a listening socket (nothing for a
     /// recording or a moment in the past: the rules read now are not theirs).
     pub(super) fn reach_read(&self) -> Vec<Effect> {
