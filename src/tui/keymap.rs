@@ -194,11 +194,7 @@ impl Command {
             "commands",
             "why view: the remedies' commands, whole, to copy or write to a file",
         ),
-        (
-            Command::Report,
-            "report",
-            "write an HTML report (portscope report) of the port on screen; the status line names the file",
-        ),
+        (Command::Report, "report", "HTML report of this port"),
     ];
 
     pub fn name(self) -> &'static str {
