@@ -3,7 +3,7 @@
 //! rule text escaped.
 #![allow(clippy::unwrap_used)]
 
-use portscope::model::reach::{FilterRule, ReachVerdict, Reachability};
+use portscope::model::reach::{FilterRule, ReachVerdict, Reachability, ToolRun};
 use portscope::model::test_support::{listener, snapshot};
 use portscope::model::{Proto, Snapshot};
 use portscope::tui::app::{App, Effect, Modal, Mode, Msg, ReachRequest};
@@ -64,7 +64,10 @@ fn a_listeners_detail_shows_what_the_firewall_does() {
             packets: Some(4),
             bytes: None,
         }],
-        tools: vec![],
+        tools: vec![ToolRun {
+            tool: "nft".into(),
+            outcome: "ok".into(),
+        }],
         notes: vec![],
     };
     app.update(Msg::Reach {

@@ -62,7 +62,7 @@ pub fn exposure(listeners: &[&Socket]) -> Exposure {
     }
     if e.unreachable() {
         e.notes.push(format!(
-            "unreachable from outside by its address: every listener is bound to loopback ({}); only this host's own clients reach it",
+            "unreachable from outside by its address: it listens on loopback only ({})",
             addrs.join(", ")
         ));
     } else if !e.families.contains(&"ipv4") {

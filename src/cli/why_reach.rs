@@ -62,8 +62,8 @@ pub fn render(f: &Found) -> String {
         lines.extend(r.sentences());
     }
     lines.extend(f.error.clone());
-    let show_ct = f.reachability.is_some() || f.conntrack.is_some_and(|c| c.near());
-    if show_ct && let Some(c) = f.conntrack {
+    // A finding only near or at the limit (JSON always has it).
+    if let Some(c) = f.conntrack.filter(Conntrack::near) {
         lines.push(c.sentence());
     }
     if lines.is_empty() {

@@ -117,6 +117,10 @@ impl Reachability {
             .filter(|t| t.outcome == "ok")
             .map(|t| t.tool.as_str())
             .collect();
+        // Blocked by the listeners' addresses alone: no rule was read, the note says why.
+        if self.verdict == ReachVerdict::Blocked && self.tools.is_empty() {
+            return vec![format!("reachability blocked: {}", self.notes.join("; "))];
+        }
         let mut out = vec![match self.verdict {
             ReachVerdict::Open => format!(
                 "reachability open: no filter rule drops or rejects new connections to {} port {port} (checked with {})",
