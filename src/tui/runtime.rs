@@ -235,7 +235,8 @@ pub fn run(
                         Ok(())
                     }
                     Effect::ReadReach(req) => {
-                        if let Some(netns) = netns.clone() {
+                        let own = req.owner_pid.map(crate::collect::NetnsTarget::Pid);
+                        if let Some(netns) = own.or_else(|| netns.clone()) {
                             let tx = action_tx.clone();
                             std::thread::spawn(move || {
                                 let found = crate::collect::nat::filter::for_listeners(

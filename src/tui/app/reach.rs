@@ -16,6 +16,9 @@ pub struct ReachRequest {
     pub proto: Proto,
     pub port: u16,
     pub exposure: Exposure,
+    /// In a view of every namespace: an owner of the socket, whose namespace is read (else
+    /// the namespace the TUI started in).
+    pub owner_pid: Option<u32>,
 }
 
 /// A report for the runtime to write (`portscope report` for what is on screen).
@@ -65,12 +68,16 @@ impl App {
         let Some(s) = pane.socket.as_ref().filter(|s| s.is_listening()) else {
             return Vec::new();
         };
-        let ls = listeners(snap, s.proto, s.local_port);
+        let ls: Vec<_> = listeners(snap, s.proto, s.local_port)
+            .into_iter()
+            .filter(|l| l.netns == s.netns)
+            .collect();
         vec![Effect::ReadReach(Box::new(ReachRequest {
             key: *key,
             proto: s.proto,
             port: s.local_port,
             exposure: exposure(&ls),
+            owner_pid: s.owners.first().filter(|_| s.netns != 0).map(|o| o.pid),
         }))]
     }
 
