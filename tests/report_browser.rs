@@ -159,7 +159,17 @@ fn the_report_loads_offline_and_shows_holder_timeline_and_escaped_names() {
         "{dom}"
     );
     assert!(dom.contains("refused EADDRINUSE api-v2"), "{dom}");
-    assert!(dom.contains("<title>"), "{dom}");
+    // Hovering the refused mark shows its record as written.
+    let hover = dom
+        .split(r#"data-kind="refused""#)
+        .nth(1)
+        .and_then(|s| s.split("<title>").nth(1))
+        .and_then(|s| s.split("</title>").next())
+        .unwrap_or_default();
+    assert!(
+        hover.contains("refused EADDRINUSE api-v2") && hover.contains(r#""error":"EADDRINUSE""#),
+        "{hover}"
+    );
     // The raw data parses as the JSON document tools read.
     let raw = dom
         .split(r#"<script type="application/json" id="portscope-data">"#)
