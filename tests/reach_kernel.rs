@@ -279,6 +279,37 @@ fn firewalld_like_zones() {
 }
 
 #[test]
+fn ip6tables_drop_makes_a_dual_stack_listener_partly_reachable() {
+    let Some(out) = set_up(
+        "reach_ip6tables",
+        &["ip6tables-legacy-restore", "ip6tables-legacy-save", "nft"],
+    ) else {
+        return;
+    };
+    load(
+        "ip6tables-legacy-restore",
+        &[],
+        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp -m tcp --dport 7030 -j DROP\nCOMMIT\n",
+    );
+    // [::] without IPV6_V6ONLY takes IPv4 too: the IPv6 rule blocks only half of it.
+    let _l = std::net::TcpListener::bind("[::]:7030").unwrap();
+    let v = why(&["7030"]);
+    assert_eq!(v["reachability"]["verdict"], "partly", "{v}");
+    let r = &v["reachability"]["rules"][0];
+    assert_eq!(
+        (r["tool"].as_str(), r["family"].as_str()),
+        (Some("ip6tables-legacy"), Some("ipv6")),
+        "{v}"
+    );
+    assert_eq!(out.connect(CLIENT_A, 7030, ANSWER), Reach::Connected);
+    assert_eq!(out.connect6(7030, SILENCE), Reach::TimedOut);
+    // The IPv6 path itself works: a port the rule does not name connects.
+    let _m = std::net::TcpListener::bind("[::]:7031").unwrap();
+    assert_eq!(why(&["7031"])["reachability"]["verdict"], "open");
+    assert_eq!(out.connect6(7031, ANSWER), Reach::Connected);
+}
+
+#[test]
 fn addresses_budget_and_missing_tools() {
     let Some(out) = set_up("reach_addresses", &["nft"]) else {
         return;

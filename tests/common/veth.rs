@@ -20,6 +20,8 @@ use std::time::Duration;
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
 pub const CLIENT_A: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 2);
 pub const CLIENT_B: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
+/// The server's IPv6 address (the client has `fd00:200::2`; no duplicate detection).
+pub const SERVER6: &str = "fd00:200::1";
 
 /// How a connect() ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +112,7 @@ impl Outside {
         sh(&format!(
             "ip link add psr0 type veth peer name psr1 && ip link set psr1 netns {pid} \
              && ip address add {SERVER}/24 dev psr0 && ip address add 10.201.0.1/24 dev psr0 \
-             && ip link set psr0 up"
+             && ip -6 address add {SERVER6}/64 dev psr0 nodad && ip link set psr0 up"
         ));
         let o = Outside {
             _holder: holder,
@@ -119,7 +121,8 @@ impl Outside {
         o.run(|| {
             sh(&format!(
                 "ip link set lo up && ip address add {CLIENT_A}/24 dev psr1 \
-                 && ip address add {CLIENT_B}/24 dev psr1 && ip link set psr1 up"
+                 && ip address add {CLIENT_B}/24 dev psr1 \
+                 && ip -6 address add fd00:200::2/64 dev psr1 nodad && ip link set psr1 up"
             ))
         });
         o
@@ -136,6 +139,24 @@ impl Outside {
             .join()
             .expect("client thread")
         })
+    }
+
+    /// connect() over IPv6 from the client namespace to the server's `port`.
+    pub fn connect6(&self, port: u16, patience: Duration) -> Reach {
+        let to = std::net::SocketAddr::new(SERVER6.parse().expect("v6"), port);
+        self.run(
+            || match std::net::TcpStream::connect_timeout(&to, patience) {
+                Ok(_) => Reach::Connected,
+                Err(e) => match e.raw_os_error().map(nix::Error::from_raw) {
+                    Some(nix::Error::ECONNREFUSED) => Reach::Refused,
+                    Some(
+                        nix::Error::EHOSTUNREACH | nix::Error::ENETUNREACH | nix::Error::EACCES,
+                    ) => Reach::Unreachable,
+                    _ if e.kind() == std::io::ErrorKind::TimedOut => Reach::TimedOut,
+                    _ => Reach::Other(e.to_string()),
+                },
+            },
+        )
     }
 
     /// connect() from the client namespace, from `from`, to the server's `port`.
