@@ -11,6 +11,10 @@ pub struct Exposure {
     pub families: Vec<&'static str>,
     /// What the addresses say (unreachable from outside, no IPv4).
     pub notes: Vec<String>,
+    /// Some listener takes any local address (0.0.0.0, [::]).
+    pub wildcard: bool,
+    /// The specific addresses listeners are bound to (loopback left out).
+    pub bound: Vec<IpAddr>,
 }
 
 impl Exposure {
@@ -46,7 +50,13 @@ pub fn listeners(snap: &Snapshot, proto: Proto, port: u16) -> Vec<&Socket> {
 pub fn exposure(listeners: &[&Socket]) -> Exposure {
     let mut e = Exposure::default();
     for s in listeners {
-        for f in families_of(s) {
+        let fams = families_of(s);
+        if s.local_addr.is_unspecified() {
+            e.wildcard = true;
+        } else if !fams.is_empty() && !e.bound.contains(&s.local_addr) {
+            e.bound.push(s.local_addr);
+        }
+        for f in fams {
             if !e.families.contains(&f) {
                 e.families.push(f);
             }

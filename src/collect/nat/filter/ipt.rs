@@ -4,6 +4,7 @@
 use super::rules::{Action, Rule, Table};
 use crate::collect::nat::iptables::{ports, words};
 use crate::model::Proto;
+use std::net::IpAddr;
 
 /// Options whose one argument says nothing about which sources a new connection comes from.
 const NEUTRAL_ONE: &[&str] = &[
@@ -25,7 +26,7 @@ fn loopback(src: &str) -> bool {
     src.starts_with("127.") || src == "::1" || src == "::1/128"
 }
 
-fn parse_rule(line: &str, proto: Proto, port: u16) -> Option<(String, Rule)> {
+fn parse_rule(line: &str, proto: Proto, port: u16, dests: &[IpAddr]) -> Option<(String, Rule)> {
     let (counters, rest) = match line.strip_prefix('[') {
         Some(r) => {
             let (c, rest) = r.split_once("] ")?;
@@ -71,6 +72,14 @@ fn parse_rule(line: &str, proto: Proto, port: u16) -> Option<(String, Rule)> {
                     r.matches = false;
                 } else {
                     r.conds.push(arg.to_string());
+                }
+            }
+            "-d" | "--destination" | "--dst-range" => {
+                let specs: Vec<&str> = arg.split(',').collect();
+                match super::rules::dest_match(&specs, negate, dests) {
+                    Some(false) => r.matches = false,
+                    Some(true) => {}
+                    None => r.conds.push(format!("{not}to {arg}")),
                 }
             }
             "-i" | "--in-interface" => match (arg, negate) {
@@ -130,7 +139,14 @@ fn parse_rule(line: &str, proto: Proto, port: u16) -> Option<(String, Rule)> {
 }
 
 /// The filter table of one `*-save` dump: `tool` names the program, `family` ipv4 or ipv6.
-pub fn table(text: &str, tool: &str, family: &str, proto: Proto, port: u16) -> Table {
+pub fn table(
+    text: &str,
+    tool: &str,
+    family: &str,
+    proto: Proto,
+    port: u16,
+    dests: &[IpAddr],
+) -> Table {
     let mut t = Table {
         tool: tool.into(),
         family: family.into(),
@@ -149,7 +165,7 @@ pub fn table(text: &str, tool: &str, family: &str, proto: Proto, port: u16) -> T
                 "ACCEPT" => Some(Action::Accept),
                 _ => None,
             };
-        } else if let Some((chain, r)) = parse_rule(line, proto, port) {
+        } else if let Some((chain, r)) = parse_rule(line, proto, port, dests) {
             t.chains.entry(chain).or_default().rules.push(r);
         }
     }
@@ -196,7 +212,7 @@ COMMIT
 
     #[test]
     fn a_ufw_shaped_table() {
-        let judge_port = |p| judge(&table(UFW, "iptables-legacy", "ipv4", Proto::Tcp, p));
+        let judge_port = |p| judge(&table(UFW, "iptables-legacy", "ipv4", Proto::Tcp, p, &[]));
         assert_eq!(judge_port(22).0, ReachVerdict::Open);
         let (v, r) = judge_port(8080);
         assert_eq!(v, ReachVerdict::Partly);
@@ -213,7 +229,7 @@ COMMIT
             "-p tcp --dport 9000 -j REJECT --reject-with tcp-reset"
         );
         assert_eq!(judge_port(5000).0, ReachVerdict::Blocked);
-        let v = judge(&table(UFW, "iptables", "ipv4", Proto::Udp, 137));
+        let v = judge(&table(UFW, "iptables", "ipv4", Proto::Udp, 137, &[]));
         assert_eq!(
             (v.0, v.1[0].chain.as_str()),
             (ReachVerdict::Blocked, "ufw-skip-to-policy-input")
@@ -227,13 +243,41 @@ COMMIT
             -A INPUT -p tcp ! --dport 80 -j DROP\n\
             -A INPUT -s 127.0.0.1/32 -j DROP\n\
             -A INPUT -m iprange --src-range 10.0.0.1-10.0.0.9 -j REJECT\n";
-        let (v, r) = judge(&table(text, "iptables", "ipv4", Proto::Tcp, 80));
+        let (v, r) = judge(&table(text, "iptables", "ipv4", Proto::Tcp, 80, &[]));
         assert_eq!(v, ReachVerdict::Partly);
         let s: Vec<&str> = r.iter().map(|r| r.sources.as_str()).collect();
         assert_eq!(s, ["all but 192.168.0.0/16", "10.0.0.1-10.0.0.9"]);
         assert_eq!(
-            judge(&table(text, "iptables", "ipv4", Proto::Tcp, 81)).0,
+            judge(&table(text, "iptables", "ipv4", Proto::Tcp, 81, &[])).0,
             ReachVerdict::Blocked
+        );
+    }
+
+    #[test]
+    fn a_rule_for_another_destination_does_not_apply() {
+        // kube-proxy's "has no endpoints" rejects name service IPs, not this host's address.
+        let text = "*filter\n:INPUT ACCEPT [0:0]\n\
+            -A INPUT -d 10.96.0.10/32 -p tcp --dport 80 -j REJECT\n\
+            -A INPUT -d 192.168.1.0/24 -p tcp --dport 81 -j DROP\n";
+        let here: Vec<IpAddr> = vec!["192.168.1.5".parse().unwrap(), "10.0.0.5".parse().unwrap()];
+        let v = |port, dests: &[IpAddr]| {
+            judge(&table(text, "iptables", "ipv4", Proto::Tcp, port, dests))
+        };
+        assert_eq!(v(80, &here).0, ReachVerdict::Open);
+        let (verdict, r) = v(81, &here);
+        assert_eq!(
+            (verdict, r[0].sources.as_str()),
+            (ReachVerdict::Partly, "to 192.168.1.0/24")
+        );
+        assert_eq!(
+            v(81, &here[..1]).0,
+            ReachVerdict::Blocked,
+            "a listener bound to 192.168.1.5"
+        );
+        assert_eq!(
+            v(80, &[]).0,
+            ReachVerdict::Partly,
+            "addresses unknown: a condition"
         );
     }
 }

@@ -14,6 +14,7 @@ use super::{ToolError, ToolRun, run_with_timeout, saves};
 use crate::collect::NetnsTarget;
 use crate::model::Proto;
 use crate::model::reach::{ReachVerdict, Reachability};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// The budget `why` gives the rules by default.
@@ -54,6 +55,30 @@ pub struct Dumps {
     tools: Vec<ToolRun>,
     ran_out: Vec<String>,
     budget: Duration,
+    /// The namespace's own addresses (loopback left out): where new connections to a
+    /// wildcard listener are sent, so a rule for another destination does not apply.
+    local: Vec<IpAddr>,
+}
+
+/// The addresses configured in the calling thread's namespace, loopback left out.
+fn local_addresses() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out: Vec<IpAddr> = addrs
+        .filter_map(|a| {
+            let sa = a.address?;
+            if let Some(v4) = sa.as_sockaddr_in() {
+                Some(IpAddr::V4(v4.ip()))
+            } else {
+                sa.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+            }
+        })
+        .filter(|a| !a.is_loopback())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Reads the filter rules of `netns` for `families` (ipv4, ipv6), all tools within `budget`.
@@ -133,6 +158,7 @@ pub fn read(
             }
         }
         d.ran_out = b.ran_out;
+        d.local = local_addresses();
         d
     })
 }
@@ -144,12 +170,13 @@ impl Dumps {
         family: &str,
         proto: Proto,
         port: u16,
+        dests: &[IpAddr],
     ) -> (Option<ReachVerdict>, Vec<crate::model::reach::FilterRule>) {
         let mut verdict = None::<ReachVerdict>;
         let mut found = Vec::new();
         let mut skip = Vec::new();
         for (tool, _, text) in self.ipt.iter().filter(|(_, f, _)| *f == family) {
-            let (v, r) = rules::judge(&ipt::table(text, tool, family, proto, port));
+            let (v, r) = rules::judge(&ipt::table(text, tool, family, proto, port, dests));
             verdict = Some(verdict.map_or(v, |o| o.and(v)));
             found.extend(r);
             // iptables-nft's own table, read above: not again as a native one.
@@ -159,7 +186,7 @@ impl Dumps {
             }
         }
         if let Some(doc) = &self.nft {
-            for t in nft::tables(doc, family, proto, port, &skip) {
+            for t in nft::tables(doc, family, (proto, port), &skip, dests) {
                 let (v, r) = rules::judge(&t);
                 verdict = Some(verdict.map_or(v, |o| o.and(v)));
                 found.extend(r);
@@ -171,12 +198,24 @@ impl Dumps {
         (verdict, found)
     }
 
-    /// The reachability of `proto` `port` for packets of `families`.
-    pub fn judge(&self, proto: Proto, port: u16, families: &[&'static str]) -> Reachability {
+    /// The reachability of `proto` `port` for packets of `families` sent to `dests` (the
+    /// listeners' addresses; empty: any).
+    pub fn judge(
+        &self,
+        proto: Proto,
+        port: u16,
+        families: &[&'static str],
+        dests: &[IpAddr],
+    ) -> Reachability {
         let mut per_family = Vec::new();
         let mut rules = Vec::new();
         for family in families {
-            let (v, r) = self.judge_family(family, proto, port);
+            let of_family: Vec<IpAddr> = dests
+                .iter()
+                .filter(|a| a.is_ipv4() == (*family == "ipv4"))
+                .copied()
+                .collect();
+            let (v, r) = self.judge_family(family, proto, port, &of_family);
             per_family.extend(v);
             rules.extend(r);
         }
@@ -226,7 +265,12 @@ impl Dumps {
                 notes: Vec::new(),
             }
         } else {
-            self.judge(proto, port, &exposure.families)
+            let dests = if exposure.wildcard {
+                &self.local
+            } else {
+                &exposure.bound
+            };
+            self.judge(proto, port, &exposure.families, dests)
         };
         let mut notes = exposure.notes.clone();
         notes.append(&mut r.notes);

@@ -111,6 +111,8 @@ struct Ctx<'a> {
     port: u16,
     sets: &'a HashMap<(String, String, String), Vec<Value>>,
     table: &'a Key,
+    /// The addresses new connections to the listener are sent to (empty: not known).
+    dests: &'a [std::net::IpAddr],
 }
 
 impl Ctx<'_> {
@@ -188,6 +190,23 @@ impl Ctx<'_> {
                     r.conds.push(format!("all but {shown}"));
                 } else {
                     r.conds.push(shown);
+                }
+            } else if field == "daddr" {
+                let specs: Vec<String> = match &right {
+                    Value::Array(a) => a.iter().map(show).collect(),
+                    Value::Object(o) if o.contains_key("set") => o["set"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(show)
+                        .collect(),
+                    v => vec![show(v)],
+                };
+                let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+                match super::rules::dest_match(&specs, negate, self.dests) {
+                    Some(false) => r.matches = false,
+                    Some(true) => {}
+                    None => r.conds.push(format!("to {not}{}", show(&m["right"]))),
                 }
             } else if field != "flags" {
                 r.conds
@@ -296,9 +315,9 @@ impl Ctx<'_> {
 pub fn tables(
     doc: &Value,
     family: &str,
-    proto: Proto,
-    port: u16,
+    (proto, port): (Proto, u16),
     skip: &[(String, String)],
+    dests: &[std::net::IpAddr],
 ) -> Vec<Table> {
     let items = doc["nftables"].as_array().cloned().unwrap_or_default();
     let mut sets = HashMap::new();
@@ -360,6 +379,7 @@ pub fn tables(
                 port,
                 sets: &sets,
                 table: &entry.0,
+                dests,
             };
             let rules = ctx.rules(r);
             entry.1.chains.entry(chain).or_default().rules.extend(rules);

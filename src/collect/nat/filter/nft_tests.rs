@@ -33,7 +33,7 @@ fn verdict(port: u16, family: &str) -> (ReachVerdict, Vec<String>) {
     let doc: serde_json::Value = serde_json::from_str(DOC).unwrap_or_default();
     let mut v = ReachVerdict::Open;
     let mut why = Vec::new();
-    for t in tables(&doc, family, Proto::Tcp, port, &[]) {
+    for t in tables(&doc, family, (Proto::Tcp, port), &[], &[]) {
         let (tv, r) = judge(&t);
         v = v.and(tv);
         why.extend(

@@ -9,6 +9,61 @@
 
 use crate::model::reach::{FilterRule, ReachVerdict};
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+/// Whether `addr` is in `spec`: an address, `ADDR/LEN` or `FIRST-LAST`; `None` when `spec`
+/// is none of these.
+pub fn in_spec(addr: IpAddr, spec: &str) -> Option<bool> {
+    if let Some((a, b)) = spec.split_once('-') {
+        let (a, b): (IpAddr, IpAddr) = (a.parse().ok()?, b.parse().ok()?);
+        return Some(a <= addr && addr <= b && a.is_ipv4() == addr.is_ipv4());
+    }
+    let (base, len) = match spec.split_once('/') {
+        Some((b, l)) => (b.parse::<IpAddr>().ok()?, l.parse::<u32>().ok()?),
+        None => {
+            let b: IpAddr = spec.parse().ok()?;
+            (b, if b.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let bits = |a: IpAddr| -> (u128, u32) {
+        match a {
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
+            IpAddr::V6(v) => (u128::from(v), 128),
+        }
+    };
+    let ((b, w), (x, xw)) = (bits(base), bits(addr));
+    if w != xw || len > w {
+        return Some(false);
+    }
+    let shift = w - len;
+    Some(shift >= 128 || (b >> shift) == (x >> shift))
+}
+
+/// How a destination match treats new connections to the listener, sent to `dests` (the
+/// addresses it can be reached at; empty: not known): `Some(false)` never, `Some(true)` all,
+/// `None` some of them (or the spec is not understood).
+pub fn dest_match(specs: &[&str], negate: bool, dests: &[IpAddr]) -> Option<bool> {
+    if dests.is_empty() {
+        return None;
+    }
+    let hits: Option<Vec<bool>> = dests
+        .iter()
+        .map(|d| {
+            specs
+                .iter()
+                .map(|s| in_spec(*d, s))
+                .try_fold(false, |acc, h| h.map(|h| acc || h))
+        })
+        .collect();
+    let hits: Vec<bool> = hits?.into_iter().map(|h| h != negate).collect();
+    if hits.iter().all(|h| *h) {
+        Some(true)
+    } else if hits.iter().all(|h| !*h) {
+        Some(false)
+    } else {
+        None
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
@@ -238,6 +293,26 @@ mod tests {
                 .map(|(n, p, rules)| (n.to_string(), Chain { policy: p, rules }))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn destinations() {
+        let a: IpAddr = "10.0.0.5".parse().unwrap();
+        let b: IpAddr = "192.168.1.1".parse().unwrap();
+        assert_eq!(in_spec(a, "10.0.0.0/8"), Some(true));
+        assert_eq!(in_spec(a, "10.0.0.6"), Some(false));
+        assert_eq!(in_spec(a, "10.0.0.1-10.0.0.9"), Some(true));
+        assert_eq!(in_spec(a, "fd00::/8"), Some(false));
+        assert_eq!(in_spec(a, "0.0.0.0/0"), Some(true));
+        assert_eq!(in_spec(a, "nonsense"), None);
+        assert_eq!(dest_match(&["10.96.0.10/32"], false, &[a, b]), Some(false));
+        assert_eq!(dest_match(&["10.0.0.0/8"], false, &[a, b]), None);
+        assert_eq!(dest_match(&["10.0.0.0/8"], true, &[a]), Some(false));
+        assert_eq!(
+            dest_match(&["10.0.0.0/8", "192.168.0.0/16"], false, &[a, b]),
+            Some(true)
+        );
+        assert_eq!(dest_match(&["10.0.0.0/8"], false, &[]), None);
     }
 
     #[test]
