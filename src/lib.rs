@@ -19,6 +19,7 @@ pub mod history;
 pub mod kernel_file;
 pub mod model;
 pub mod paths;
+pub mod report;
 pub mod reserve;
 pub mod safefs;
 pub mod subprocess;

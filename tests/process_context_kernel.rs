@@ -232,7 +232,9 @@ fn a_listeners_process_shows_its_limits_chain_queue_and_overflows() {
     assert!(p.start.age_secs.is_none_or(|a| (0..600).contains(&a)));
 
     let (_, text, err) = run(portscope().args(["why", &port.to_string()]));
-    assert!(text.lines().count() < 40, "{text}");
+    // A screenful: the answer, the process, the plan, and the reachability section (a
+    // listener on 127.0.0.1 is unreachable from outside by its address).
+    assert!(text.lines().count() < 44, "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     for want in [
         "$ sleep 600",

@@ -9,6 +9,7 @@ pub mod conns;
 pub mod guard;
 pub mod listener_health;
 pub mod portmap;
+pub mod reach;
 pub mod socket_unit;
 pub mod why;
 

@@ -68,6 +68,9 @@ pub struct CheckArgs {
     /// default 30s plus --sample).
     #[arg(long, short = 't', value_name = "DURATION", value_parser = super::duration::parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Do not read the filter rules (iptables-save, nft) for the declared listeners.
+    #[arg(long)]
+    pub no_firewall: bool,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
@@ -163,7 +166,7 @@ fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgErr
         ephemeral_use_crit: t.ephemeral_use_crit,
         require_listening,
         host_checks: !t.no_host_checks,
-        listeners: Default::default(),
+        ..Options::default()
     })
 }
 
@@ -284,6 +287,15 @@ fn judge(
         Err(e) => return Err(CliError::CheckUnknown(e.to_string())),
     };
     opts.listeners = crate::guard::health::read(&snap, tcp_ports(&services), netns, args.sample);
+    opts.conntrack = crate::collect::conntrack::read(netns);
+    if !args.no_firewall {
+        opts.reach = crate::guard::read_reach(
+            &snap,
+            &services,
+            netns,
+            crate::collect::nat::filter::DEFAULT_BUDGET,
+        );
+    }
     Ok(crate::guard::run_check(
         &snap,
         &services,
@@ -308,6 +320,7 @@ pub fn run_metrics(args: &MetricsArgs, netns: &NetnsTarget, config: Option<&Path
         ..CollectOptions::default()
     })?;
     opts.listeners = crate::guard::health::read(&snap, tcp_ports(&services), netns, None);
+    opts.conntrack = crate::collect::conntrack::read(netns);
     let report = crate::guard::run_check(
         &snap,
         &services,

@@ -14,6 +14,7 @@ mod fix_cmd;
 pub mod fleet_cmd;
 pub mod history_cmd;
 pub mod out;
+pub mod report_cmd;
 pub mod reserve_change;
 pub mod reserve_cmd;
 pub mod reserve_text;
@@ -26,6 +27,7 @@ mod why_allns;
 mod why_cmd;
 mod why_connect;
 pub mod why_process;
+pub mod why_reach;
 pub mod why_text;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
@@ -114,6 +116,9 @@ pub enum Command {
     Watch(watch_cmd::WatchArgs),
     /// Who held a port when: read a log written with --record.
     History(history_cmd::HistoryArgs),
+    /// One self-contained HTML file (or JSON) of the host's ports now: listeners, port map,
+    /// why and reachability per --port, a timeline per port from --history.
+    Report(report_cmd::ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +144,10 @@ pub struct WhyArgs {
     /// can bind fine and still never receive its traffic (kube-proxy NodePorts, hostPorts).
     #[arg(long)]
     pub nat: bool,
+    /// Do not read the filter rules (iptables-save -t filter, nft) for a listening port;
+    /// by default they are read within a 3-second budget.
+    #[arg(long)]
+    pub no_firewall: bool,
     /// Look at the holders' socket counts twice, DURATION apart (e.g. 5s; only their
     /// /proc/PID/fd is read again), and show how fast each grows in sockets per minute.
     #[arg(long, value_name = "DURATION", value_parser = duration::parse_sample)]
@@ -429,6 +438,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Man(args)) => docs::man(&args),
         Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
         Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
+        Some(Command::Report(args)) => out::finish(report_cmd::run(&args, &netns)),
         None => {
             let opts = crate::tui::TuiOptions {
                 netns,

@@ -93,6 +93,16 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     } else {
         None
     };
+    let pinned = args.bind.proto.is_some() || args.bind.port.is_some_and(|t| t.proto.is_some());
+    let reach = super::why_reach::read(
+        netns,
+        &snap,
+        req.proto,
+        pinned,
+        req.port,
+        !args.no_firewall,
+        crate::collect::nat::filter::DEFAULT_BUDGET,
+    );
     let nat_lines = nat
         .as_ref()
         .map(|r| r.sentences(d.would_bind()))
@@ -116,6 +126,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
             }
             extra.push(("nat", v));
         }
+        super::why_reach::json(&reach, &mut extra);
         if let Some(interval) = args.sample {
             extra.push((
                 "sample",
@@ -130,6 +141,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
         super::out::print(
             &(super::why_text::render(&d, &snap, args.all, args.sample)
                 + &super::why_allns::render(&elsewhere, &snap)
+                + &super::why_reach::render(&reach)
                 + &super::why_allns::render_nat(&nat_lines)),
         );
     }

@@ -4,6 +4,7 @@
 pub mod accept_queue;
 pub mod addresses;
 pub mod allns;
+pub mod conntrack;
 pub mod container;
 pub mod cpu;
 pub mod held_fd;

@@ -97,6 +97,9 @@ pub struct PortResult {
     pub accept_queue: Option<crate::analyze::listener_health::QueueLook>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listener_health: Option<crate::analyze::listener_health::Health>,
+    /// Whether new connections from outside get to the listener (filter rules, addresses).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reachability: Option<crate::model::reach::ReachVerdict>,
 }
 
 impl PortResult {
@@ -116,6 +119,7 @@ impl PortResult {
             text,
             accept_queue: None,
             listener_health: None,
+            reachability: None,
         }
     }
 }
@@ -144,27 +148,7 @@ pub struct HostCheck {
     pub text: String,
 }
 
-/// Numbers for perfdata and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Figures {
-    pub reserved_ports: u32,
-    pub ephemeral_size: u32,
-    pub ephemeral_usable: u32,
-    /// Runtime list differs from the boot configuration (`None`: not compared).
-    pub drift: Option<bool>,
-    /// Ports in one list and not the other.
-    pub drift_ports: u32,
-    pub listeners_at_risk: u32,
-    /// Local ports in use toward the busiest destination, of how many connect() may use.
-    pub ephemeral_in_use: u32,
-    pub ephemeral_use_usable: u32,
-    /// The busiest destination ("127.0.0.1:5432"), when local clients connect anywhere.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ephemeral_busiest: Option<String>,
-    /// ListenOverflows of the namespace: connections dropped at full accept queues.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen_overflows: Option<u64>,
-}
+pub use super::figures::Figures;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -200,6 +184,10 @@ pub struct Options {
     /// What was read of the listeners' health beyond the snapshot (their processes' states,
     /// `--sample`'s looks); a listener not in it is judged from the snapshot's one look.
     pub listeners: super::health::Book,
+    /// The declared listeners' reachability, read beforehand (empty: not read).
+    pub reach: Vec<crate::model::reach::Reachability>,
+    /// The connection-tracking table, read beforehand.
+    pub conntrack: Option<crate::model::reach::Conntrack>,
 }
 
 impl Default for Options {
@@ -212,6 +200,8 @@ impl Default for Options {
             require_listening: false,
             host_checks: true,
             listeners: Default::default(),
+            reach: Vec::new(),
+            conntrack: None,
         }
     }
 }
@@ -243,7 +233,8 @@ fn judge_port(
     let result = |status, state, holder, text| PortResult::new(port, status, state, holder, text);
     if !listeners.is_empty() {
         let r = super::listening::judge(svc, port, &listeners, snap, why);
-        return super::listening::with_health(r, &listeners, &opts.listeners, snap);
+        let r = super::listening::with_health(r, &listeners, &opts.listeners, snap);
+        return super::listening::with_reach(r, svc.proto, &opts.reach);
     }
     let w = why(port, svc.proto);
     let down = if opts.require_listening {

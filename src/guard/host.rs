@@ -131,6 +131,17 @@ pub fn host_checks(
             }
         }
     }
+    if let Some(c) = opts.conntrack {
+        figures.conntrack = Some(c);
+        let status = if c.full() {
+            Status::Critical
+        } else if c.near() {
+            Status::Warning
+        } else {
+            Status::Ok
+        };
+        add("conntrack", status, c.sentence());
+    }
     let at_risk = crate::reserve::at_risk_listeners(snap, sys).count();
     figures.listeners_at_risk = u32::try_from(at_risk).unwrap_or(u32::MAX);
     add(

@@ -156,6 +156,43 @@ pub(super) fn with_health(
     r
 }
 
+/// Adds what the filter rules say: a listener no one outside can reach through the rules is a
+/// WARNING (one its own address keeps local is as declared, and stays as judged).
+pub fn with_reach(
+    mut r: PortResult,
+    proto: crate::model::Proto,
+    reach: &[crate::model::reach::Reachability],
+) -> PortResult {
+    use crate::model::reach::ReachVerdict;
+    let Some(found) = reach.iter().find(|x| x.port == r.port && x.proto == proto) else {
+        return r;
+    };
+    r.reachability = Some(found.verdict);
+    let blocking: Vec<&crate::model::reach::FilterRule> =
+        found.rules.iter().filter(|x| x.blocks()).collect();
+    match (found.verdict, blocking.first()) {
+        (ReachVerdict::Blocked, Some(rule)) => {
+            r.status = r.status.worst(Status::Warning);
+            r.text.push_str(&format!(
+                "; firewall blocks it from outside ({})",
+                rule.describe()
+            ));
+        }
+        (ReachVerdict::Blocked, None) => {
+            r.text.push_str("; unreachable from outside by its address");
+        }
+        (ReachVerdict::Partly, _) => {
+            let sources: Vec<&str> = blocking.iter().map(|x| x.sources.as_str()).collect();
+            r.text.push_str(&format!(
+                "; firewall blocks some sources ({})",
+                sources.join(", ")
+            ));
+        }
+        _ => {}
+    }
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +245,110 @@ mod tests {
         assert_eq!(
             (r.status, r.state),
             (Status::Unknown, PortState::ListeningOwnerHidden)
+        );
+    }
+
+    #[test]
+    fn a_listener_the_firewall_blocks_is_a_warning() {
+        use crate::model::reach::{FilterRule, ReachVerdict, Reachability};
+        let l = held_by(1, "api");
+        let snap = snapshot(vec![l.clone()]);
+        let ok = judge(&svc("api"), 9000, &[&l], &snap, &mut never);
+        let rule = FilterRule {
+            tool: "nft".into(),
+            family: "ipv4".into(),
+            table: "inet fw".into(),
+            chain: "input".into(),
+            rule: "tcp dport 9000 drop".into(),
+            action: "drop".into(),
+            sources: "all sources".into(),
+            packets: Some(2),
+            bytes: None,
+        };
+        let reach = |verdict, rules| Reachability {
+            proto: Proto::Tcp,
+            port: 9000,
+            verdict,
+            rules,
+            tools: vec![],
+            notes: vec![],
+        };
+        let r = with_reach(
+            ok.clone(),
+            Proto::Tcp,
+            &[reach(ReachVerdict::Blocked, vec![rule.clone()])],
+        );
+        assert_eq!(
+            (r.status, r.reachability),
+            (Status::Warning, Some(ReachVerdict::Blocked))
+        );
+        assert!(
+            r.text
+                .contains("firewall blocks it from outside (drops all sources"),
+            "{}",
+            r.text
+        );
+        let r = with_reach(
+            ok.clone(),
+            Proto::Tcp,
+            &[reach(ReachVerdict::Blocked, vec![])],
+        );
+        assert_eq!(
+            r.status,
+            Status::Ok,
+            "kept local by its address: as declared"
+        );
+        let mut partial = rule;
+        partial.sources = "10.0.0.0/8".into();
+        let r = with_reach(
+            ok.clone(),
+            Proto::Tcp,
+            &[reach(ReachVerdict::Partly, vec![partial])],
+        );
+        assert_eq!(r.status, Status::Ok);
+        assert!(
+            r.text
+                .ends_with("; firewall blocks some sources (10.0.0.0/8)"),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            with_reach(
+                ok.clone(),
+                Proto::Udp,
+                &[reach(ReachVerdict::Blocked, vec![])]
+            ),
+            ok
+        );
+    }
+
+    #[test]
+    fn a_full_conntrack_table_is_critical() {
+        use crate::guard::check::{BootConfig, Options, evaluate};
+        use crate::model::reach::Conntrack;
+        let snap = snapshot(vec![]);
+        let boot =
+            BootConfig::NotApplicable(crate::guard::NotCompared::NotTheHost { netns: "t".into() });
+        let status = |count| {
+            let opts = Options {
+                conntrack: Some(Conntrack { count, max: 1000 }),
+                ..Options::default()
+            };
+            let r = evaluate(&snap, &[], &boot, &opts, "h", &mut never);
+            let c = r
+                .host_checks
+                .iter()
+                .find(|h| h.check == "conntrack")
+                .cloned();
+            (c.map(|c| c.status), crate::guard::plugin::perfdata(&r))
+        };
+        assert_eq!(status(800).0, Some(Status::Ok));
+        assert_eq!(status(801).0, Some(Status::Warning));
+        let (st, perf) = status(1000);
+        assert_eq!(st, Some(Status::Critical));
+        assert!(
+            perf.contains(" conntrack_entries=1000;800;1000;0;1000"),
+            "{perf}"
         );
     }
 }

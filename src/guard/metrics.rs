@@ -186,6 +186,18 @@ pub fn render(report: &Report, snap: &Snapshot, now: jiff::Timestamp, duration: 
         );
         w.sample("portscope_listen_overflows_total", &[], o as f64);
     }
+    if let Some(c) = report.figures.conntrack {
+        w.family(
+            "portscope_conntrack_entries",
+            "Entries in this network namespace's connection-tracking table (nf_conntrack_count).",
+        );
+        w.sample("portscope_conntrack_entries", &[], c.count as f64);
+        w.family(
+            "portscope_conntrack_max",
+            "The connection-tracking table's limit (nf_conntrack_max); at it, new connections are dropped.",
+        );
+        w.sample("portscope_conntrack_max", &[], c.max as f64);
+    }
     w.family(
         "portscope_check_status",
         "Overall check status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.",

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod discover;
+mod figures;
 pub mod fleet;
 pub mod health;
 pub mod host;
@@ -77,4 +78,42 @@ pub fn run_check(
     let mut report = check::evaluate(snap, services, &boot, opts, &hostname(), &mut why);
     report.figures.listen_overflows = health::overflows(netns);
     report
+}
+
+/// The reachability of every declared port something listens on, from one read of the
+/// namespace's filter rules within `budget`.
+pub fn read_reach(
+    snap: &Snapshot,
+    services: &[Service],
+    netns: &NetnsTarget,
+    budget: std::time::Duration,
+) -> Vec<crate::model::reach::Reachability> {
+    use crate::analyze::reach::{exposure, listeners};
+    let mut asked = Vec::new();
+    for svc in services {
+        for port in svc.ports.iter() {
+            let ls = listeners(snap, svc.proto, port);
+            if !ls.is_empty() {
+                asked.push((svc.proto, port, exposure(&ls)));
+            }
+        }
+    }
+    let mut families: Vec<&'static str> = asked
+        .iter()
+        .flat_map(|(_, _, e)| e.families.iter().copied())
+        .collect();
+    families.sort_unstable();
+    families.dedup();
+    let dumps = if families.is_empty() {
+        crate::collect::nat::filter::Dumps::default()
+    } else {
+        match crate::collect::nat::filter::read(netns, &families, budget) {
+            Ok(d) => d,
+            Err(_) => return Vec::new(),
+        }
+    };
+    asked
+        .iter()
+        .map(|(proto, port, e)| dumps.for_listeners(*proto, *port, e))
+        .collect()
 }

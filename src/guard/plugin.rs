@@ -155,6 +155,16 @@ pub fn perfdata(r: &Report) -> String {
         if let Some(d) = f.drift {
             out.push_str(&format!(" drift={};0", u8::from(d)));
         }
+        if let Some(c) = f.conntrack {
+            // WARNING above 80% of the table, CRITICAL at the limit.
+            out.push_str(&format!(
+                " conntrack_entries={};{};{};0;{}",
+                c.count,
+                c.max * 8 / 10,
+                c.max,
+                c.max
+            ));
+        }
     }
     out
 }

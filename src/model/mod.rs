@@ -23,6 +23,7 @@ pub mod portset;
 pub mod probe;
 pub mod process_context;
 pub mod protect;
+pub mod reach;
 pub mod role;
 pub mod shell;
 /// Builders for tests: in unit tests, and for integration tests through the `test-support`

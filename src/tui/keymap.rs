@@ -6,215 +6,7 @@ pub use super::key::Key;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, HashMap};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Command {
-    Quit,
-    Help,
-    NextView,
-    PrevView,
-    ViewListeners,
-    ViewConnections,
-    ViewPortMap,
-    ViewWhy,
-    ViewFailures,
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    Top,
-    Bottom,
-    Left,
-    Right,
-    Filter,
-    Freeze,
-    Earlier,
-    Later,
-    Refresh,
-    Open,
-    Back,
-    Sort,
-    SortReverse,
-    Group,
-    ZoomIn,
-    ZoomOut,
-    Goto,
-    EditPort,
-    Kill,
-    CloseConn,
-    Reserve,
-    ReserveAtRisk,
-    Undo,
-    FixPlan,
-    Netns,
-    NextMatch,
-    PrevMatch,
-    CopyCommands,
-}
-
-impl Command {
-    /// (config name, help text), in the order the help screen lists them.
-    pub const ALL: [(Command, &'static str, &'static str); 41] = [
-        (Command::Help, "help", "show this help"),
-        (
-            Command::Quit,
-            "quit",
-            "quit (q closes an open overlay first)",
-        ),
-        (Command::NextView, "next_view", "next view"),
-        (Command::PrevView, "prev_view", "previous view"),
-        (Command::ViewListeners, "view_listeners", "listeners view"),
-        (
-            Command::ViewConnections,
-            "view_connections",
-            "connections view",
-        ),
-        (Command::ViewPortMap, "view_port_map", "port map view"),
-        (
-            Command::ViewWhy,
-            "view_why",
-            "why view: why can't a port be bound",
-        ),
-        (
-            Command::ViewFailures,
-            "view_failures",
-            "failures view: refused bind() and connect() calls",
-        ),
-        (Command::Up, "up", "move up"),
-        (Command::Down, "down", "move down"),
-        (Command::PageUp, "page_up", "page up"),
-        (Command::PageDown, "page_down", "page down"),
-        (Command::Top, "top", "first row / lowest port / top of help"),
-        (
-            Command::Bottom,
-            "bottom",
-            "last row / highest port / end of help",
-        ),
-        (Command::Left, "left", "move left (port map) / fold a group"),
-        (
-            Command::Right,
-            "right",
-            "move right (port map) / unfold a group",
-        ),
-        (
-            Command::Filter,
-            "filter",
-            "filter this table by text or field:value (see Filter)",
-        ),
-        (
-            Command::NextMatch,
-            "next_match",
-            "next row matching the filter",
-        ),
-        (
-            Command::PrevMatch,
-            "prev_match",
-            "previous row matching the filter",
-        ),
-        (
-            Command::Freeze,
-            "freeze",
-            "freeze / unfreeze the view (keys still work)",
-        ),
-        (
-            Command::Earlier,
-            "earlier",
-            "step back in time, to the previous change",
-        ),
-        (
-            Command::Later,
-            "later",
-            "step forward in time, back to the present",
-        ),
-        (Command::Refresh, "refresh", "refresh now"),
-        (
-            Command::Open,
-            "open",
-            "details of the selected row / (un)fold a group / zoom in",
-        ),
-        (
-            Command::Back,
-            "back",
-            "close the topmost overlay / clear filter",
-        ),
-        (
-            Command::Sort,
-            "sort",
-            "sort by the next column (listeners: port, process, user)",
-        ),
-        (
-            Command::SortReverse,
-            "sort_reverse",
-            "reverse the sort (connections)",
-        ),
-        (
-            Command::Group,
-            "group",
-            "connections: fold into groups by process, host, endpoint, state+port, or none",
-        ),
-        (Command::ZoomIn, "zoom_in", "zoom in (port map)"),
-        (Command::ZoomOut, "zoom_out", "zoom out (port map)"),
-        (Command::Goto, "goto", "go to a port (port map)"),
-        (
-            Command::EditPort,
-            "edit_port",
-            "type the port to diagnose (why view)",
-        ),
-        (
-            Command::Kill,
-            "kill",
-            "kill the selected socket's process (confirmed)",
-        ),
-        (
-            Command::CloseConn,
-            "close_connection",
-            "close the selected connection (confirmed)",
-        ),
-        (
-            Command::Reserve,
-            "reserve",
-            "stage a port reservation for the selection",
-        ),
-        (
-            Command::ReserveAtRisk,
-            "reserve_at_risk",
-            "stage a reservation of every at-risk listener",
-        ),
-        (
-            Command::Undo,
-            "undo",
-            "undo the last reservation apply (confirmed)",
-        ),
-        (
-            Command::FixPlan,
-            "fix_plan",
-            "why view: carry out the plan freeing the port (confirmed once)",
-        ),
-        (
-            Command::Netns,
-            "netns",
-            "which network namespace: start one, all, each in turn",
-        ),
-        (
-            Command::CopyCommands,
-            "commands",
-            "why view: the remedies' commands, whole, to copy or write to a file",
-        ),
-    ];
-
-    pub fn name(self) -> &'static str {
-        Command::ALL
-            .iter()
-            .find(|(c, _, _)| *c == self)
-            .map_or("?", |(_, n, _)| n)
-    }
-
-    pub fn from_name(name: &str) -> Option<Command> {
-        Command::ALL
-            .iter()
-            .find(|(_, n, _)| *n == name)
-            .map(|(c, _, _)| *c)
-    }
-}
+pub use super::commands::{Command, TABLE};
 
 #[derive(Debug, Clone)]
 pub struct KeyMap {
@@ -224,52 +16,6 @@ pub struct KeyMap {
 }
 
 impl KeyMap {
-    fn defaults() -> Vec<(Command, &'static [&'static str])> {
-        vec![
-            (Command::Help, &["?", "F1"]),
-            (Command::Quit, &["q", "ctrl-c"]),
-            (Command::NextView, &["tab"]),
-            (Command::PrevView, &["shift-tab"]),
-            (Command::ViewListeners, &["1"]),
-            (Command::ViewConnections, &["2"]),
-            (Command::ViewPortMap, &["3"]),
-            (Command::ViewWhy, &["4"]),
-            (Command::ViewFailures, &["5"]),
-            (Command::Up, &["up", "k"]),
-            (Command::Down, &["down", "j"]),
-            (Command::PageUp, &["pgup", "ctrl-b"]),
-            (Command::PageDown, &["pgdown", "ctrl-f"]),
-            (Command::Top, &["home", "g"]),
-            (Command::Bottom, &["end", "G"]),
-            (Command::Left, &["left", "h"]),
-            (Command::Right, &["right", "l"]),
-            (Command::Filter, &["/"]),
-            (Command::Freeze, &["space"]),
-            (Command::Earlier, &["["]),
-            (Command::Later, &["]"]),
-            (Command::Refresh, &["r"]),
-            (Command::Open, &["enter"]),
-            (Command::Back, &["esc"]),
-            (Command::Sort, &["s"]),
-            (Command::SortReverse, &["S"]),
-            (Command::Group, &["f"]),
-            (Command::ZoomIn, &["+", "="]),
-            (Command::ZoomOut, &["-"]),
-            (Command::Goto, &[":"]),
-            (Command::EditPort, &["e"]),
-            (Command::Kill, &["K"]),
-            (Command::CloseConn, &["D"]),
-            (Command::Reserve, &["R"]),
-            (Command::ReserveAtRisk, &["A"]),
-            (Command::Undo, &["U"]),
-            (Command::FixPlan, &["F"]),
-            (Command::Netns, &["w"]),
-            (Command::NextMatch, &["n"]),
-            (Command::PrevMatch, &["N"]),
-            (Command::CopyCommands, &["c"]),
-        ]
-    }
-
     pub fn default_map() -> KeyMap {
         let overrides = BTreeMap::new();
         // The defaults are a fixed table without duplicates; a test holds it to that.
@@ -285,14 +31,14 @@ impl KeyMap {
     pub fn with_overrides(
         overrides: &BTreeMap<String, Vec<String>>,
     ) -> Result<KeyMap, KeymapError> {
-        let mut table: Vec<(Command, Vec<String>)> = KeyMap::defaults()
-            .into_iter()
-            .map(|(c, keys)| (c, keys.iter().map(|k| k.to_string()).collect()))
+        let mut table: Vec<(Command, Vec<String>)> = TABLE
+            .iter()
+            .map(|d| (d.cmd, d.keys.iter().map(|k| k.to_string()).collect()))
             .collect();
         for (name, keys) in overrides {
             let cmd = Command::from_name(name).ok_or_else(|| KeymapError::UnknownCommand {
                 name: name.clone(),
-                known: Command::ALL.map(|(_, n, _)| n).join(", "),
+                known: TABLE.map(|d| d.name).join(", "),
             })?;
             if let Some(entry) = table.iter_mut().find(|(c, _)| *c == cmd) {
                 entry.1 = keys.clone();
@@ -377,9 +123,9 @@ impl KeyMap {
 
     /// (keys, command, help) for every command, in help order.
     pub fn help_rows(&self) -> Vec<(String, Command, &'static str)> {
-        Command::ALL
+        TABLE
             .iter()
-            .map(|(c, _, h)| (self.label(*c), *c, *h))
+            .map(|d| (self.label(d.cmd), d.cmd, d.help))
             .collect()
     }
 }
@@ -396,8 +142,8 @@ mod tests {
     #[test]
     fn defaults_have_no_duplicates_and_every_command_a_key() {
         let m = KeyMap::with_overrides(&BTreeMap::new()).expect("defaults are valid");
-        for (c, _, _) in Command::ALL {
-            assert!(!m.keys_for(c).is_empty(), "{c:?} has no key");
+        for d in TABLE {
+            assert!(!m.keys_for(d.cmd).is_empty(), "{:?} has no key", d.cmd);
         }
     }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cadence;
 pub mod clock;
 pub mod collector;
+pub mod commands;
 pub mod config;
 pub mod config_error;
 pub mod copy;

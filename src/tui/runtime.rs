@@ -129,6 +129,10 @@ pub fn run(
     interval: Duration,
     recorder: Option<crate::history::SnapshotRecorder>,
 ) -> std::io::Result<Ending> {
+    let netns = match &source {
+        Source::Live(o) => Some(o.netns.clone()),
+        Source::Replay(_) => None,
+    };
     let (tx, rx) = channel::<Inbox>();
     let (ctrl_tx, ctrl_rx) = channel::<Control>();
     let collector_tx = tx.clone();
@@ -228,6 +232,49 @@ pub fn run(
                         if process_tx.send(req).is_err() {
                             return Err(std::io::Error::other("the process reader stopped"));
                         }
+                        Ok(())
+                    }
+                    Effect::ReadReach(req) => {
+                        let own = req.owner_pid.map(crate::collect::NetnsTarget::Pid);
+                        if let Some(netns) = own.or_else(|| netns.clone()) {
+                            let tx = action_tx.clone();
+                            std::thread::spawn(move || {
+                                let found = crate::collect::nat::filter::for_listeners(
+                                    &netns,
+                                    req.proto,
+                                    req.port,
+                                    &req.exposure,
+                                    crate::collect::nat::filter::DEFAULT_BUDGET,
+                                );
+                                if let Ok(found) = found {
+                                    let _ = tx.send(Inbox::App(Msg::Reach {
+                                        key: req.key,
+                                        found: Box::new(found),
+                                    }));
+                                }
+                            });
+                        }
+                        Ok(())
+                    }
+                    Effect::WriteReport(job) => {
+                        let tx = action_tx.clone();
+                        let netns = netns.clone().unwrap_or_default();
+                        std::thread::spawn(move || {
+                            let req = crate::report::Request {
+                                ports: job.ports.clone(),
+                                firewall: job.live,
+                                live: job.live,
+                                ..Default::default()
+                            };
+                            let note = match crate::report::gather(&job.snap, &netns, &req) {
+                                Ok(r) => super::copy::write_new(
+                                    &job.path,
+                                    &crate::report::html::render(&r),
+                                ),
+                                Err(e) => format!("report not written: {e}"),
+                            };
+                            let _ = tx.send(Inbox::App(Msg::Note(note)));
+                        });
                         Ok(())
                     }
                     Effect::Copy(text) => {

@@ -18,6 +18,7 @@ pub mod pty;
 pub mod reserve;
 pub mod sockets;
 pub mod tui;
+pub mod veth;
 
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 use nix::sched::{CloneFlags, unshare};

@@ -39,13 +39,18 @@ fn size(rows: u16, cols: u16) -> PtySize {
 impl Tui {
     /// Starts `portscope ARGS` in a `cols`x`rows` terminal, in the calling thread's namespace.
     pub fn start(args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Tui {
+        Tui::start_in(env!("CARGO_MANIFEST_DIR"), args, env, cols, rows)
+    }
+
+    /// As [`Tui::start`], in the working directory `cwd` (where the TUI writes files).
+    pub fn start_in(cwd: &str, args: &[&str], env: &[(&str, &str)], cols: u16, rows: u16) -> Tui {
         let pair = native_pty_system()
             .openpty(size(rows, cols))
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portscope"));
         cmd.args(args);
         cmd.env("TERM", "xterm-256color");
-        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        cmd.cwd(cwd);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -17,7 +17,7 @@ struct Rule {
 }
 
 /// Splits a rule line like a shell would (double quotes, backslash escapes).
-fn words(line: &str) -> Vec<String> {
+pub(super) fn words(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -52,7 +52,7 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-fn ports(spec: &str) -> Vec<(u16, u16)> {
+pub(super) fn ports(spec: &str) -> Vec<(u16, u16)> {
     spec.split(',')
         .filter_map(|p| match p.split_once(':') {
             Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),

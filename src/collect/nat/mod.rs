@@ -6,6 +6,7 @@
 //! (`iptables-save -t nat` for legacy and iptables-nft rules, `nft -j list ruleset` for native
 //! tables), each with a timeout.
 
+pub mod filter;
 pub mod iptables;
 pub mod nft;
 
@@ -44,13 +45,7 @@ impl Redirect {
     }
 }
 
-/// How running one tool went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolRun {
-    pub tool: String,
-    /// ok, missing, failed: ..., timed out after N ms.
-    pub outcome: String,
-}
+pub use crate::model::reach::ToolRun;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NatReport {
@@ -163,6 +158,23 @@ fn run_with_timeout(tool: &Path, args: &[&str], timeout: Duration) -> Result<Str
     Ok(f.stdout.text())
 }
 
+/// The `iptables-save` programs of `family` (`iptables` or `ip6tables`) to run: legacy and
+/// nft-backed iptables keep separate rule sets, so both where both exist.
+fn saves(family: &str) -> Vec<(String, PathBuf)> {
+    let mut saves: Vec<(String, PathBuf)> = ["legacy-save", "nft-save"]
+        .iter()
+        .map(|t| format!("{family}-{t}"))
+        .filter_map(|t| crate::tools::find(&t).ok().map(|p| (t, p)))
+        .collect();
+    let plain = format!("{family}-save");
+    if saves.is_empty()
+        && let Ok(p) = crate::tools::find(&plain)
+    {
+        saves.push((plain, p));
+    }
+    saves
+}
+
 /// Reads the NAT rules of `netns` and finds every redirect of `proto` port `port`.
 pub fn check(
     netns: &NetnsTarget,
@@ -177,16 +189,7 @@ pub fn check(
             redirects: Vec::new(),
             tools: Vec::new(),
         };
-        // Legacy and nft-backed iptables keep separate rule sets: read both where both exist.
-        let mut saves: Vec<(&str, PathBuf)> = ["iptables-legacy-save", "iptables-nft-save"]
-            .iter()
-            .filter_map(|t| crate::tools::find(t).ok().map(|p| (*t, p)))
-            .collect();
-        if saves.is_empty()
-            && let Some(p) = crate::tools::find("iptables-save").ok()
-        {
-            saves.push(("iptables-save", p));
-        }
+        let saves = saves("iptables");
         if saves.is_empty() {
             report.tools.push(ToolRun {
                 tool: "iptables-save".into(),
@@ -194,6 +197,7 @@ pub fn check(
             });
         }
         for (name, path) in saves {
+            let name = name.as_str();
             let source = name.trim_end_matches("-save");
             match run_with_timeout(&path, &["-t", "nat"], timeout) {
                 Ok(text) => {

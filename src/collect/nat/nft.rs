@@ -60,7 +60,7 @@ fn proto_name(v: &Value) -> Option<&str> {
 }
 
 /// Whether a match's right-hand side includes the port (a number, a set, a range).
-fn includes(right: &Value, port: u16) -> bool {
+pub(super) fn includes(right: &Value, port: u16) -> bool {
     match right {
         Value::Number(n) => n.as_u64() == Some(u64::from(port)),
         Value::Object(o) => {
@@ -81,12 +81,12 @@ fn includes(right: &Value, port: u16) -> bool {
     }
 }
 
-fn is_dport(left: &Value) -> bool {
+pub(super) fn is_dport(left: &Value) -> bool {
     left.pointer("/payload/field").and_then(Value::as_str) == Some("dport")
 }
 
 /// A vmap key element that stands for a port: `30080`, `{"concat": ["tcp", 30080]}`.
-fn key_matches(k: &Value, proto: Proto, port: u16) -> bool {
+pub(super) fn key_matches(k: &Value, proto: Proto, port: u16) -> bool {
     match k.get("concat").and_then(Value::as_array) {
         Some(parts) => {
             parts.iter().any(|p| includes(p, port))

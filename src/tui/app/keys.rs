@@ -222,6 +222,7 @@ impl App {
             }
             // Only shows text: allowed in a replay too.
             Command::CopyCommands => self.why_commands(),
+            Command::Report => return self.report_effect(),
             Command::Kill
             | Command::CloseConn
             | Command::Reserve

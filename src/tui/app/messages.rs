@@ -1,7 +1,7 @@
 //! The app's vocabulary with the threads around it: what reaches it ([`Msg`], a snapshot as
 //! [`Data`]) and what it asks the runtime to do ([`Effect`]).
 
-use super::{ProcessRequest, ProcessesFor};
+use super::{ProcessRequest, ProcessesFor, ReachRequest, ReportJob};
 use crate::action::exec::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::why::Diagnosis;
@@ -62,6 +62,11 @@ pub enum Msg {
     RefusedLost(u64),
     /// Where the Failures view's refusals come from now.
     Recorder(super::RecorderState),
+    /// The answer to [`Effect::ReadReach`].
+    Reach {
+        key: crate::model::SocketKey,
+        found: Box<crate::model::reach::Reachability>,
+    },
 }
 
 impl Msg {
@@ -95,6 +100,10 @@ pub enum Effect {
     Scope(crate::tui::netns_pick::Scope),
     /// Read the context of these processes (/proc I/O) and answer with `Msg::Processes`.
     ReadProcesses(Box<ProcessRequest>),
+    /// Read the filter rules for a listener (tools, off the UI thread); answer `Msg::Reach`.
+    ReadReach(Box<ReachRequest>),
+    /// Gather and write a report (probes, tools: off the UI thread); answer with a `Note`.
+    WriteReport(Box<ReportJob>),
     /// The view on screen needs this fresh each tick.
     Need(crate::tui::cadence::Need),
     /// Start the flight recorder (or the log reader) for the Failures view.

@@ -19,6 +19,7 @@ mod messages;
 mod modal;
 mod moves;
 mod processes;
+mod reach;
 mod state;
 mod time_travel;
 mod why_act;
@@ -31,6 +32,7 @@ pub use input::{parse_bind, typed};
 pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
 pub use processes::{ProcessRequest, ProcessesFor, WHY_SHOWN};
+pub use reach::{ReachRequest, ReportJob};
 pub use state::{
     ConnectionsView, ListenerSort, ListenersView, MapView, Measured, ParsedFilter, TableNav,
     WhyView,
@@ -208,6 +210,9 @@ impl App {
         if data || opened || to_why {
             effects.extend(self.process_reads());
         }
+        if opened {
+            effects.extend(self.reach_read());
+        }
         // The map's cursor, zoom, data or measured size may have moved: what is under it.
         if self.view == View::PortMap {
             self.map_lookup();
@@ -304,6 +309,10 @@ impl App {
             }
             Msg::Recorder(state) => {
                 self.failures.state = state;
+                Vec::new()
+            }
+            Msg::Reach { key, found } => {
+                self.on_reach(key, *found);
                 Vec::new()
             }
             Msg::ActionDone(outcome) => {

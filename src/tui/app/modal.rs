@@ -63,6 +63,8 @@ pub struct DetailPane {
     pub processes: Vec<crate::model::process_context::ProcessContext>,
     /// The marks and flags the socket's row shows, each with what it means.
     pub marks: Vec<crate::tui::marks::Mark>,
+    /// Whether clients reach the listener (read once when the pane opens).
+    pub reach: Option<crate::model::reach::Reachability>,
 }
 
 /// The reservation planner: the text typed and the plan for it.
@@ -148,6 +150,7 @@ impl App {
             hidden_by_permissions: crate::analyze::hidden_by_permissions(snap),
             processes: Vec::new(),
             marks,
+            reach: None,
         }
     }
 
@@ -172,6 +175,7 @@ impl App {
                         })
                     })
                     .collect();
+                fresh.reach = pane.reach.take();
                 *pane = fresh;
             }
         }

@@ -51,6 +51,9 @@ pub fn render(
             if s.proto == crate::model::Proto::Tcp && s.is_listening() {
                 lines.extend(queue_lines(app, s, theme));
             }
+            if s.is_listening() {
+                lines.extend(reach_lines(pane, theme));
+            }
             if s.kernel_held {
                 lines.push(Line::from(
                     "Held by the kernel: no process to kill; it goes away by itself.",
@@ -251,4 +254,28 @@ fn queue_lines(app: &App, s: &crate::model::Socket, theme: &Theme) -> Vec<Line<'
             theme.dim(),
         )),
     ]
+}
+
+/// Whether clients reach the listener: the verdict, the deciding rules, the notes.
+fn reach_lines<'a>(pane: &DetailPane, theme: &Theme) -> Vec<Line<'a>> {
+    // Nothing until the answer comes (a recording or a past moment never gets one).
+    let Some(r) = &pane.reach else {
+        return Vec::new();
+    };
+    let style = match r.verdict {
+        crate::model::reach::ReachVerdict::Open => theme.dim(),
+        _ => theme.warn(),
+    };
+    r.sentences()
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let shown = crate::escape::escape_line(&l).into_owned();
+            if i == 0 {
+                Line::from(Span::styled(shown, style))
+            } else {
+                Line::from(Span::raw(shown))
+            }
+        })
+        .collect()
 }
