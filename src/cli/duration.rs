@@ -55,7 +55,7 @@ pub fn parse_interval(s: &str) -> Result<Duration, DurationError> {
 pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let secs = seconds(s, &ALL_UNITS).ok_or_else(|| DurationError::NotADuration {
         text: s.to_string(),
-        examples: "30s, 500ms, 2m, 1h, 7d",
+        examples: "30s, 500ms, 2m, 1h",
     })?;
     if secs.is_finite() && secs > 0.0 && secs <= 30.0 * 86400.0 {
         Ok(Duration::from_secs_f64(secs))

@@ -48,6 +48,10 @@ pub const TEXTS: &[(&str, &str)] = &[
         "history",
         include_str!("../../../assets/man/portscope-history.md"),
     ),
+    (
+        "report",
+        include_str!("../../../assets/man/portscope-report.md"),
+    ),
 ];
 
 /// The sections every top-level page has, in this order after its own extra sections.
