@@ -582,3 +582,37 @@ fn the_recorder_unit_is_hardened_and_records_with_only_its_capabilities() {
     let kept = portscope::history::log::read(&log).unwrap();
     assert_eq!(kept.refused.len(), 1);
 }
+
+#[test]
+fn without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno() {
+    let test = "without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno";
+    if !private_netns(test) {
+        return;
+    }
+    // Perf allowed, BPF not: root's other capabilities dropped, CAP_BPF among them.
+    let mut cmd = Command::new("setpriv");
+    cmd.arg("--bounding-set=-all,+perfmon,+sys_ptrace,+dac_read_search")
+        .arg("--no-new-privs")
+        .arg(env!("CARGO_BIN_EXE_portscope"))
+        .args(["watch", "--failures", "--json", "--for", "300s"]);
+    let rec = Recorder::spawn(cmd);
+    assert_eq!(rec.source["source"], "tracepoint", "{}", rec.source);
+    let notes = rec.source["notes"].to_string();
+    assert!(
+        notes.contains("no BPF"),
+        "the first line says what is missing: {notes}"
+    );
+    let port = 47911;
+    let _l = tcp_listen_with("127.0.0.1".parse().unwrap(), port, Opts::default());
+    assert!(tcp_bind("127.0.0.1".parse().unwrap(), port, Opts::default()).is_err());
+    let tid = gettid();
+    let evs = rec.until(|e| e.iter().any(|x| x["tid"] == tid));
+    let e = evs.iter().find(|x| x["tid"] == tid).expect("the refusal");
+    assert_eq!(e["call"], "bind", "{e}");
+    assert_eq!(e["errno"], "EADDRINUSE", "{e}");
+    assert_eq!(e["pid"], std::process::id(), "{e}");
+    assert!(
+        e["request"].is_null(),
+        "the address is not visible without BPF: {e}"
+    );
+}

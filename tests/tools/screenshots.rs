@@ -90,5 +90,64 @@ fn main() -> std::io::Result<()> {
     let mut app = live();
     keys(&mut app, "A");
     shot(&app, "9-reserve-at-risk", 120, 35)?;
+
+    // The Failures view over the incident: the refusals a recorder's log would hold.
+    let mut app = fresh();
+    keys(&mut app, "5");
+    app.update(Msg::Recorder(portscope::tui::app::RecorderState::Log(
+        "/var/lib/portscope/failures.log".into(),
+    )));
+    app.update(Msg::Refused {
+        list: incident_refusals(),
+        replace: true,
+    });
+    shot(&app, "10-failures", 120, 35)?;
+    shot(&app, "10-failures-80x24", 80, 24)?;
+    keys(&mut app, "jj\n");
+    shot(&app, "10-failures-why-then", 120, 35)?;
     Ok(())
+}
+
+/// What the flight recorder logged around the incident: the billing worker's outgoing
+/// connection took 10080 before the service could bind it, again and again.
+fn incident_refusals() -> Vec<portscope::watch::failures::Refusal> {
+    let java = serde_json::json!({"pid": 14467, "comm": "java",
+        "cmdline": "java -Xmx2g -jar /opt/billing/worker.jar", "uid": 0, "user": "root",
+        "start_time": 110113, "unit": "billing-worker.service"});
+    let api = serde_json::json!({"pid": 15210, "comm": "api", "cmdline": "/opt/api/bin/api --port 10080",
+        "uid": 998, "user": "api", "start_time": 120001, "unit": "api.service"});
+    let bind = |t: &str| {
+        serde_json::json!({
+            "time": t, "call": "bind", "errno": "EADDRINUSE", "pid": 15210, "tid": 15210,
+            "comm": "api", "uid": 998, "user": "api", "owner": api,
+            "request": {"family": "ipv4", "address": "0.0.0.0", "port": 10080, "proto": "tcp",
+                        "options": {"known": true, "reuseaddr": true}},
+            "holders": [{"proto": "tcp", "local_addr": "127.0.0.1", "local_port": 10080,
+                         "remote_addr": "127.0.0.1", "remote_port": 5432, "state": "ESTABLISHED",
+                         "owner": java}],
+            "why": "port 10080 is held by java (pid 14467) (tcp 127.0.0.1:10080 ESTAB); it is an outgoing connection the kernel gave this port (reserve the port in ip_local_reserved_ports)",
+        })
+    };
+    [
+        bind("2026-11-21T06:25:02.114907Z"),
+        serde_json::json!({
+            "time": "2026-11-21T06:25:40.550120Z", "call": "connect", "errno": "EADDRNOTAVAIL",
+            "pid": 14467, "tid": 14490, "comm": "java", "uid": 0, "user": "root", "owner": java,
+            "request": {"family": "ipv6", "address": "2001:db8:4006:812::200e", "port": 443,
+                        "proto": "tcp", "options": {"known": false}},
+            "why": "no local port left toward [2001:db8:4006:812::200e]:443: 28232 of 28232 usable ports in use; busiest: java (pid 14467) with 28190 ports",
+        }),
+        serde_json::json!({
+            "time": "2026-11-21T06:26:11.003311Z", "call": "bind", "errno": "EACCES",
+            "pid": 15302, "tid": 15302, "comm": "metrics-agent", "uid": 65534, "user": "nobody",
+            "request": {"family": "ipv4", "address": "0.0.0.0", "port": 443, "proto": "tcp",
+                        "options": {"known": true}},
+            "privilege": {"unprivileged_port_start": 1024, "cap_net_bind_service": false},
+            "why": "port 443 is below net.ipv4.ip_unprivileged_port_start (1024) and the caller lacks CAP_NET_BIND_SERVICE (AmbientCapabilities=CAP_NET_BIND_SERVICE in its unit, or setcap)",
+        }),
+        bind("2026-11-21T06:27:19.804211Z"),
+    ]
+    .into_iter()
+    .map(|v| serde_json::from_value(v).unwrap())
+    .collect()
 }
