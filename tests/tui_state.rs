@@ -734,3 +734,19 @@ fn a_recheck_moves_the_clock_and_dates_the_connections_without_new_data() {
     }));
     assert!(app.rechecked.is_none(), "a frozen screen is not rechecked");
 }
+
+#[test]
+fn a_digit_in_the_why_view_with_no_question_starts_the_port_field() {
+    let mut app =
+        portscope::tui::app::App::new(portscope::tui::keymap::KeyMap::default_map(), true);
+    app.type_keys("4");
+    app.type_keys("8080");
+    assert!(matches!(app.mode, portscope::tui::app::Mode::WhyInput));
+    assert_eq!(app.why.input.value(), "8080");
+    assert_eq!(app.view, portscope::tui::app::View::Why);
+    // Asked: digits change view again, as everywhere.
+    app.type_keys("\n");
+    assert!(app.why.request.is_some());
+    app.type_keys("1");
+    assert_eq!(app.view, portscope::tui::app::View::Listeners);
+}

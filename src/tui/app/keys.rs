@@ -24,6 +24,21 @@ impl App {
     }
 
     fn on_view_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
+        // The why view with no question yet invites a port: a digit typed there starts the field
+        // with it, as a person reading "type the port" does (tab and shift-tab still change
+        // view; once a port is asked, digits change view as everywhere).
+        if self.view == View::Why
+            && self.why.request.is_none()
+            && self.why.connect.is_none()
+            && let crossterm::event::KeyCode::Char(c) = ev.code
+            && c.is_ascii_digit()
+            && (ev.modifiers - crossterm::event::KeyModifiers::SHIFT).is_empty()
+        {
+            self.why.input = Input::new(c.to_string());
+            self.why.error = None;
+            self.mode = Mode::WhyInput;
+            return Vec::new();
+        }
         match self.keymap.command(&ev) {
             Some(cmd) => {
                 if let Some(why) = super::habits::unavailable(self, cmd) {
