@@ -589,6 +589,12 @@ fn without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno()
     if !private_netns(test) {
         return;
     }
+    // A full recorder beside it: its BPF programs on the same tracepoints must not hide the
+    // event from other perf users (a program's 0 would drop it for all of them).
+    let beside = Recorder::start(&["47911"], &[]);
+    if !beside.bpf_or_skip(test) {
+        return;
+    }
     // Perf allowed, BPF not: root's other capabilities dropped, CAP_BPF among them.
     let mut cmd = Command::new("setpriv");
     cmd.arg("--bounding-set=-all,+perfmon,+sys_ptrace,+dac_read_search")
@@ -607,7 +613,10 @@ fn without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno()
     assert!(tcp_bind("127.0.0.1".parse().unwrap(), port, Opts::default()).is_err());
     let tid = gettid();
     let evs = rec.until(|e| e.iter().any(|x| x["tid"] == tid));
-    let e = evs.iter().find(|x| x["tid"] == tid).expect("the refusal");
+    let e = evs
+        .iter()
+        .find(|x| x["tid"] == tid)
+        .unwrap_or_else(|| panic!("no refusal of thread {tid}: {evs:#?}"));
     assert_eq!(e["call"], "bind", "{e}");
     assert_eq!(e["errno"], "EADDRINUSE", "{e}");
     assert_eq!(e["pid"], std::process::id(), "{e}");

@@ -87,7 +87,7 @@ pub fn program(f: EnterFields, ports: &[u16], map_fd: i32) -> Vec<u64> {
         call(HELPER_PERF_EVENT_OUTPUT),
     ]);
     let out = p.len();
-    p.extend([mov_imm(R0, 0), exit()]);
+    p.extend([mov_imm(R0, PASS), exit()]);
     let rel = |from: usize, to: usize| (to as i64 - from as i64 - 1) as i16;
     p[bail_read] = jne_imm(R0, 0, rel(bail_read, out));
     for m in matches {

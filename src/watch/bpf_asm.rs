@@ -173,3 +173,9 @@ impl Asm {
         self.code
     }
 }
+
+/// What every program returns. A tracepoint program's result decides whether the event goes on
+/// to the perf events opened on the same tracepoint: 0 drops it for all of them (the kernel's
+/// perf_syscall_exit does so), which would blind `perf trace`, another tool, or portscope's own
+/// plain tracepoint rings (`watch --binds` reads sys_exit_bind that way) while a recorder runs.
+pub const PASS: i32 = 1;

@@ -24,10 +24,11 @@ impl App {
     }
 
     fn on_view_key(&mut self, ev: KeyEvent) -> Vec<Effect> {
-        // The why view with no question yet invites a port: a digit typed there starts the field
-        // with it, as a person reading "type the port" does (tab and shift-tab still change
+        // The why view with an empty field and no question invites a port: a digit typed there
+        // starts the field with it, as a person reading "type the port" does (tab and shift-tab still change
         // view; once a port is asked, digits change view as everywhere).
         if self.view == View::Why
+            && self.why.input.value().is_empty()
             && self.why.request.is_none()
             && self.why.connect.is_none()
             && let crossterm::event::KeyCode::Char(c) = ev.code

@@ -146,7 +146,7 @@ pub fn enter(f: EnterFields, which: i32, m: Maps) -> Vec<u64> {
     a.jeq(R0, 0, out);
     count_missed(&mut a, m.missed, KEY_TID, out);
     a.bind(out);
-    a.ops([mov_imm(R0, 0), exit()]);
+    a.ops([mov_imm(R0, PASS), exit()]);
     a.finish()
 }
 
@@ -217,7 +217,7 @@ pub fn exit_side(ret: i16, refusals: &[i32], m: Maps) -> Vec<u64> {
     a.ops(ld_map(R1, m.pending));
     a.ops([mov_reg(R2, R10), add_imm(R2, -8), call(HELPER_MAP_DELETE)]);
     a.bind(out);
-    a.ops([mov_imm(R0, 0), exit()]);
+    a.ops([mov_imm(R0, PASS), exit()]);
     a.finish()
 }
 
@@ -288,7 +288,7 @@ pub fn setsockopt(f: SetsockoptFields, m: Maps) -> Vec<u64> {
         call(HELPER_MAP_UPDATE),
     ]);
     a.bind(out);
-    a.ops([mov_imm(R0, 0), exit()]);
+    a.ops([mov_imm(R0, PASS), exit()]);
     a.finish()
 }
 
@@ -319,7 +319,7 @@ pub fn socket_enter(family_field: i16, type_field: i16, m: Maps) -> Vec<u64> {
         call(HELPER_MAP_UPDATE),
     ]);
     a.bind(out);
-    a.ops([mov_imm(R0, 0), exit()]);
+    a.ops([mov_imm(R0, PASS), exit()]);
     a.finish()
 }
 
@@ -367,7 +367,7 @@ pub fn socket_created(ret: i16, m: Maps) -> Vec<u64> {
     a.ops(ld_map(R1, m.kinds));
     a.ops([mov_reg(R2, R10), add_imm(R2, -24), call(HELPER_MAP_DELETE)]);
     a.bind(out);
-    a.ops([mov_imm(R0, 0), exit()]);
+    a.ops([mov_imm(R0, PASS), exit()]);
     a.finish()
 }
 
