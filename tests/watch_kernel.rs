@@ -24,6 +24,12 @@ fn flap_helper() {
     let v: Vec<u64> = parts[..4].iter().map(|x| x.parse().unwrap()).collect();
     let (port, cycles, hold_ms, gap_ms) = (v[0] as u16, v[1], v[2], v[3]);
     let kind = parts.get(4).copied().unwrap_or("tcp");
+    // "-stay": the process outlives its cycles until the test has seen them (an event's
+    // namespace is read from /proc when the watch drains it, which a loaded host delays).
+    let (kind, stay) = match kind.strip_suffix("-stay") {
+        Some(k) => (k, true),
+        None => (kind, false),
+    };
     for _ in 0..cycles {
         // The behaviour under test: hold the port for hold_ms.
         match kind {
@@ -49,6 +55,10 @@ fn flap_helper() {
             }
         }
         std::thread::sleep(Duration::from_millis(gap_ms));
+    }
+    if stay {
+        // Killed by the test once it has what it waits for; this is only a backstop.
+        std::thread::sleep(common::PATIENCE * 2);
     }
 }
 
@@ -729,7 +739,7 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     }
     // 5 ms: only the bind() program can see it (the UDP poll beside it is every 20 ms).
     let cycles = 3;
-    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 500, "udp"));
+    let mut udp = in_netns_of(a.pid(), || flapper_kind(port, cycles, 5, 500, "udp-stay"));
     let udp_pid = udp.id();
     let binds_of = |evs: &[Value], pid: u32| -> Vec<Value> {
         evs.iter()
@@ -740,6 +750,7 @@ fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
     let ea = wa.collect(common::PATIENCE, |evs| {
         binds_of(evs, udp_pid).len() >= cycles as usize
     });
+    let _ = udp.kill();
     let _ = udp.wait();
     let binds = binds_of(&ea, udp_pid);
     assert_eq!(binds.len(), cycles as usize, "{ea:#?}");

@@ -46,23 +46,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
         proto: args.proto,
         until: args.duration.map(|d| Instant::now() + d),
     };
-    let mut recorder = match &args.record {
-        Some(path) => match crate::history::Recorder::open_as(path, "recorder", &ports) {
-            Ok(r) => Some(match args.rotation() {
-                Some(rot) => r.with_rotation(rot),
-                None => r,
-            }),
-            Err(e) => {
-                let msg = format!("cannot record to {}: {e}", path.display());
-                return Err(if crate::history::log::is_system_failure(&e) {
-                    CliError::failed(msg, 1)
-                } else {
-                    CliError::bad_input(msg)
-                });
-            }
-        },
-        None => None,
-    };
+    let mut recorder = args.recorder("recorder", &ports)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let json = args.json;

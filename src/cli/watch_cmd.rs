@@ -92,6 +92,32 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
+    /// The history log of `--record`, opened for `writer` with its rotation: a path that cannot
+    /// be used is the user's input (2), a full disk or an I/O error the system's (1).
+    pub fn recorder(
+        &self,
+        writer: &str,
+        ports: &[u16],
+    ) -> Result<Option<crate::history::Recorder>, CliError> {
+        let Some(path) = &self.record else {
+            return Ok(None);
+        };
+        match crate::history::Recorder::open_as(path, writer, ports) {
+            Ok(r) => Ok(Some(match self.rotation() {
+                Some(rot) => r.with_rotation(rot),
+                None => r,
+            })),
+            Err(e) => {
+                let msg = format!("cannot record to {}: {e}", path.display());
+                Err(if crate::history::log::is_system_failure(&e) {
+                    CliError::failed(msg, 1)
+                } else {
+                    CliError::bad_input(msg)
+                })
+            }
+        }
+    }
+
     /// The recorder's log rotation, when asked for.
     pub fn rotation(&self) -> Option<crate::history::rotate::Rotation> {
         (self.record_max_mb.is_some() || self.record_max_age.is_some()).then(|| {
@@ -204,23 +230,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
         poll_interval: args.poll_interval,
         binds: args.binds,
     };
-    let mut recorder = match &args.record {
-        Some(path) => match crate::history::Recorder::open(path, ports) {
-            Ok(r) => Some(match args.rotation() {
-                Some(rot) => r.with_rotation(rot),
-                None => r,
-            }),
-            Err(e) => {
-                let msg = format!("cannot record to {}: {e}", path.display());
-                return Err(if crate::history::log::is_system_failure(&e) {
-                    CliError::failed(msg, 1)
-                } else {
-                    CliError::bad_input(msg)
-                });
-            }
-        },
-        None => None,
-    };
+    let mut recorder = args.recorder("watch", ports)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let json = args.json;

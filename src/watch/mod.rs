@@ -223,6 +223,31 @@ pub fn run(
     poll::run(opts, &scope, notes, sink)
 }
 
+/// Waits until one of `rings` has data, at most `max` and never past `until`. `Ok(false)` once
+/// `until` has passed: the watch is over.
+pub fn wait_rings<'a>(
+    rings: impl Iterator<Item = &'a crate::sys::perf::PerfRing>,
+    until: Option<Instant>,
+    max: Duration,
+) -> Result<bool, WatchError> {
+    let now = Instant::now();
+    if until.is_some_and(|u| now >= u) {
+        return Ok(false);
+    }
+    let timeout = until.map_or(max, |u| max.min(u.saturating_duration_since(now)));
+    let mut fds: Vec<rustix::event::PollFd<'_>> = rings
+        .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
+        .collect();
+    let ts = rustix::time::Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    match rustix::event::poll(&mut fds, Some(&ts)) {
+        Ok(_) | Err(rustix::io::Errno::INTR) => Ok(true),
+        Err(e) => Err(WatchError::Failed(format!("poll: {e}"))),
+    }
+}
+
 /// The state mask for a full sock_diag dump of one port: every state, plus TCP's
 /// bound-but-not-listening sockets (Linux 6.8+, ignored by older kernels).
 pub const ALL_STATES_AND_BOUND: u32 = 0x3fff;

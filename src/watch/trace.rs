@@ -330,33 +330,17 @@ pub fn run(
     let mut bound_only = super::bound::BoundOnly::default();
     let mut udp_binds: Vec<(IpAddr, u16, Instant)> = Vec::new();
     loop {
-        let now = Instant::now();
-        if opts.until.is_some_and(|u| now >= u) {
-            return Ok(());
-        }
-        let mut timeout = if udp_too {
+        let wait = if udp_too {
             opts.poll_interval
         } else {
             Duration::from_millis(200)
         };
-        if let Some(u) = opts.until {
-            timeout = timeout.min(u.saturating_duration_since(now));
-        }
-        {
-            let mut fds: Vec<rustix::event::PollFd<'_>> = tracer
-                .rings
-                .iter()
-                .chain(binds.iter().flat_map(|b| b.rings()))
-                .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
-                .collect();
-            let ts = rustix::time::Timespec {
-                tv_sec: timeout.as_secs() as i64,
-                tv_nsec: i64::from(timeout.subsec_nanos()),
-            };
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(WatchError::Failed(format!("poll: {e}"))),
-            }
+        let rings = tracer
+            .rings
+            .iter()
+            .chain(binds.iter().flat_map(|b| b.rings()));
+        if !super::wait_rings(rings, opts.until, wait)? {
+            return Ok(());
         }
         // UDP first, then the rings: a TCP change that happened before this UDP look is in the
         // rings by now, so one sort puts both in the order they happened.

@@ -270,29 +270,7 @@ pub fn run(
                 .is_some_and(|e| std::path::Path::new(e.path.raw()) == mine.as_path())
         })
     };
-    loop {
-        let now = Instant::now();
-        if opts.until.is_some_and(|u| now >= u) {
-            return Ok(());
-        }
-        let mut timeout = Duration::from_millis(250);
-        if let Some(u) = opts.until {
-            timeout = timeout.min(u.saturating_duration_since(now));
-        }
-        {
-            let mut fds: Vec<rustix::event::PollFd<'_>> = k
-                .rings()
-                .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
-                .collect();
-            let ts = rustix::time::Timespec {
-                tv_sec: timeout.as_secs() as i64,
-                tv_nsec: i64::from(timeout.subsec_nanos()),
-            };
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(super::WatchError::Failed(format!("poll: {e}"))),
-            }
-        }
+    while super::wait_rings(k.rings(), opts.until, Duration::from_millis(250))? {
         let (raws, lost) = k.drain();
         // The callers first, all of them, before any answer is worked out: a caller that
         // exits right after its refused call is read while it is still there.
@@ -319,4 +297,5 @@ pub fn run(
             return Ok(());
         }
     }
+    Ok(())
 }

@@ -8,7 +8,7 @@ use crate::sys::perf::PerfRing;
 use crate::watch::tracefs::Format;
 use crate::watch::{SourceInfo, TraceError, WatchError};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn filter(refusals: &[i32]) -> String {
     refusals
@@ -68,29 +68,11 @@ pub fn run(
         };
         clock(rustix::time::ClockId::Realtime) - clock(rustix::time::ClockId::Monotonic)
     };
-    loop {
-        let now = Instant::now();
-        if opts.until.is_some_and(|u| now >= u) {
-            return Ok(());
-        }
-        let mut timeout = Duration::from_millis(250);
-        if let Some(u) = opts.until {
-            timeout = timeout.min(u.saturating_duration_since(now));
-        }
-        {
-            let mut fds: Vec<rustix::event::PollFd<'_>> = rings
-                .iter()
-                .map(|(r, _, _, _)| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
-                .collect();
-            let ts = rustix::time::Timespec {
-                tv_sec: timeout.as_secs() as i64,
-                tv_nsec: i64::from(timeout.subsec_nanos()),
-            };
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(WatchError::Failed(format!("poll: {e}"))),
-            }
-        }
+    while crate::watch::wait_rings(
+        rings.iter().map(|(r, _, _, _)| r),
+        opts.until,
+        Duration::from_millis(250),
+    )? {
         let mut lost = 0;
         let mut out = Vec::new();
         for (r, realtime, call, ret_at) in rings.iter_mut() {
@@ -117,6 +99,7 @@ pub fn run(
             return Ok(());
         }
     }
+    Ok(())
 }
 
 fn no_tracing(bpf: &TraceError, perf: TraceError) -> WatchError {
