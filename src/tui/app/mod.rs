@@ -257,7 +257,12 @@ impl App {
             Msg::Key(_) | Msg::Resize => Vec::new(),
             Msg::Paste(text) => self.paste(&text),
             Msg::Data(data) => {
-                self.picker.observe(&data.snap);
+                let said = self.picker.title();
+                // The message line said what the title bar said when `w` was pressed: it
+                // follows the count once the namespaces are counted, so the two agree.
+                if self.picker.observe(&data.snap) && self.note.is_some() && self.note == said {
+                    self.note = self.picker.title();
+                }
                 self.observe(&data.snap);
                 if self.frozen || self.travel.at.is_some() {
                     self.pending = Some(data);
