@@ -88,19 +88,19 @@ fn switching_view_while_typing_a_filter_is_not_possible_keys_are_text() {
 fn q_inside_a_field_or_text_dialog_types_q() {
     let mut app = app_with(sample());
     let effects = app.type_keys("/q");
-    assert!(!effects.contains(&Effect::Quit) && !app.quit);
+    assert!(!effects.contains(&Effect::Quit));
     assert_eq!(app.filter_text(), "q");
-    app.type_keys("\x1b4eq");
+    let effects = app.type_keys("\x1b4eq");
     assert!(app.why_editing());
     assert_eq!(app.why.input.value(), "q");
-    assert!(!app.quit);
+    assert!(!effects.contains(&Effect::Quit));
     // Tab away first: in a why view with no question asked, a digit starts the port field.
-    app.type_keys("\x1b\t3:q");
+    let effects = app.type_keys("\x1b\t3:q");
     match app.modal() {
         Some(Modal::Goto(input)) => assert_eq!(input.value(), "q"),
         other => panic!("{other:?}"),
     }
-    assert!(!app.quit);
+    assert!(!effects.contains(&Effect::Quit));
     // ctrl-c is not typing: it quits from a field too.
     app.type_keys("\x1b4e");
     let ctrl_c = crossterm::event::KeyEvent::new(
@@ -236,13 +236,14 @@ fn one_data_message_with_or_without_derivations() {
         conns_as_of: None,
     }));
     assert!(
-        app.derived
+        app.feed
+            .derived
             .as_ref()
             .is_some_and(|d| Arc::ptr_eq(d, &derived)),
         "the collector's derivations are used as they are"
     );
     app.update(Msg::data(Arc::clone(&snap), None));
-    let made = app.derived.clone().unwrap();
+    let made = app.feed.derived.clone().unwrap();
     assert!(!Arc::ptr_eq(&made, &derived), "made on receipt when absent");
     assert_eq!(made.summary.by_state, derived.summary.by_state);
 }

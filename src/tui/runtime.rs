@@ -313,9 +313,6 @@ pub fn run(
                     return Err(std::io::Error::other("the collector thread stopped"));
                 }
             }
-            if app.quit {
-                return Ok(Ending::Quit);
-            }
             frame(&mut term, &app, &theme)?;
             // A draw that measured the map anew (resize) settles what is under its cursor.
             if app.map_stale() {
