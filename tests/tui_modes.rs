@@ -247,3 +247,48 @@ fn one_data_message_with_or_without_derivations() {
     assert!(!Arc::ptr_eq(&made, &derived), "made on receipt when absent");
     assert_eq!(made.summary.by_state, derived.summary.by_state);
 }
+
+/// Availability comes from the command table: a command with views listed in its row does
+/// nothing elsewhere and says where it works; where it works, it never says so.
+#[test]
+fn a_command_works_in_the_views_its_table_row_names_and_says_so_elsewhere() {
+    use portscope::tui::commands::{TABLE, Views, view_words};
+    let mut checked = 0;
+    for def in TABLE {
+        let Views::Only(views, does) = def.views else {
+            continue;
+        };
+        for (i, view) in View::ALL.iter().enumerate() {
+            let mut app = app_with(sample());
+            app.type_keys(&(i + 1).to_string());
+            assert_eq!(app.view, *view);
+            let key = app.keymap.keys_for(def.cmd)[0];
+            let mods = if key.ctrl {
+                crossterm::event::KeyModifiers::CONTROL
+            } else {
+                crossterm::event::KeyModifiers::NONE
+            };
+            let effects = app.update(Msg::Key(crossterm::event::KeyEvent::new(key.code, mods)));
+            let note = app.note.clone().unwrap_or_default();
+            if views.contains(view) {
+                assert!(!note.contains(" only"), "{} in {view:?}: {note}", def.name);
+            } else {
+                assert_eq!(
+                    note,
+                    format!(
+                        "{}: {does} in {} only",
+                        app.keymap.label(def.cmd),
+                        view_words(views)
+                    ),
+                    "{} in {view:?}",
+                    def.name
+                );
+                assert_eq!(app.view, *view, "{} changed view", def.name);
+                assert!(matches!(app.mode, Mode::Normal), "{} in {view:?}", def.name);
+                assert!(effects.is_empty(), "{} in {view:?}: {effects:?}", def.name);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16 * View::ALL.len(), "{checked}");
+}
