@@ -83,65 +83,9 @@ pub fn width(s: &str) -> u16 {
 /// columns), or `None` for a column that does not fit or has nothing to show.
 pub fn fit(cols: &[Col], width: u16) -> Vec<Option<u16>> {
     let width = u32::from(width);
-    let mut kept: Vec<bool> = cols.iter().map(|c| c.want > 0 || c.min > 0).collect();
-    let mut widths: Vec<u16> = cols.iter().map(|c| c.min).collect();
-    let need = |kept: &[bool], widths: &[u16]| -> u32 {
-        let n = kept.iter().filter(|k| **k).count() as u32;
-        let sum: u32 = widths
-            .iter()
-            .zip(kept)
-            .filter(|(_, k)| **k)
-            .map(|(w, _)| u32::from(*w))
-            .sum();
-        sum + n.saturating_sub(1)
-    };
-    let mut by_rank: Vec<usize> = (0..cols.len()).filter(|&i| kept[i]).collect();
-    by_rank.sort_by_key(|&i| cols[i].rank);
-    for &i in &by_rank {
-        let over = need(&kept, &widths).saturating_sub(width);
-        if over == 0 {
-            break;
-        }
-        // The most important column always stays, even squeezed.
-        if kept.iter().filter(|k| **k).count() == 1 {
-            break;
-        }
-        let give = u32::from(cols[i].min.saturating_sub(cols[i].floor));
-        if give >= over {
-            // Squeezing this one is enough: it stays, narrower.
-            widths[i] -= over as u16;
-            break;
-        }
-        kept[i] = false;
-    }
-    let mut left = width.saturating_sub(need(&kept, &widths));
-    // Slack up to what each column wants, most important first; columns of equal rank (local
-    // and peer) share it a character at a time.
-    let mut ranks: Vec<u8> = cols.iter().map(|c| c.rank).collect();
-    ranks.sort_unstable_by(|a, b| b.cmp(a));
-    ranks.dedup();
-    for rank in ranks {
-        let group: Vec<usize> = (0..cols.len())
-            .filter(|&i| kept[i] && cols[i].rank == rank)
-            .collect();
-        while left > 0 {
-            let hungry: Vec<usize> = group
-                .iter()
-                .copied()
-                .filter(|&i| widths[i] < cols[i].want)
-                .collect();
-            if hungry.is_empty() {
-                break;
-            }
-            for i in hungry {
-                if left == 0 {
-                    break;
-                }
-                widths[i] += 1;
-                left -= 1;
-            }
-        }
-    }
+    let (kept, mut widths) = keep(cols, width);
+    let left = width.saturating_sub(need(&kept, &widths));
+    let left = share(cols, &kept, &mut widths, left);
     // What is left goes to the fill columns (or the last kept one).
     let fills: Vec<usize> = (0..cols.len())
         .filter(|&i| kept[i] && cols[i].fill)
@@ -170,6 +114,73 @@ pub fn fit(cols: &[Col], width: u16) -> Vec<Option<u16>> {
         .zip(kept)
         .map(|(w, k)| k.then_some(w))
         .collect()
+}
+
+/// The kept columns' widths with the spaces between them.
+fn need(kept: &[bool], widths: &[u16]) -> u32 {
+    let n = kept.iter().filter(|k| **k).count() as u32;
+    let sum: u32 = widths
+        .iter()
+        .zip(kept)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| u32::from(*w))
+        .sum();
+    sum + n.saturating_sub(1)
+}
+
+/// Which columns stay, each at its `min`: the least important go (or are squeezed towards their
+/// `floor`, when that is enough) until the rest fit in `width`.
+fn keep(cols: &[Col], width: u32) -> (Vec<bool>, Vec<u16>) {
+    let mut kept: Vec<bool> = cols.iter().map(|c| c.want > 0 || c.min > 0).collect();
+    let mut widths: Vec<u16> = cols.iter().map(|c| c.min).collect();
+    let mut by_rank: Vec<usize> = (0..cols.len()).filter(|&i| kept[i]).collect();
+    by_rank.sort_by_key(|&i| cols[i].rank);
+    for &i in &by_rank {
+        let over = need(&kept, &widths).saturating_sub(width);
+        // The most important column always stays, even squeezed.
+        if over == 0 || kept.iter().filter(|k| **k).count() == 1 {
+            break;
+        }
+        let give = u32::from(cols[i].min.saturating_sub(cols[i].floor));
+        if give >= over {
+            // Squeezing this one is enough: it stays, narrower.
+            widths[i] -= over as u16;
+            break;
+        }
+        kept[i] = false;
+    }
+    (kept, widths)
+}
+
+/// Gives `left` characters of slack up to what each kept column wants, most important first;
+/// columns of equal rank (local and peer) share it a character at a time. Returns what is left.
+fn share(cols: &[Col], kept: &[bool], widths: &mut [u16], mut left: u32) -> u32 {
+    let mut ranks: Vec<u8> = cols.iter().map(|c| c.rank).collect();
+    ranks.sort_unstable_by(|a, b| b.cmp(a));
+    ranks.dedup();
+    for rank in ranks {
+        let group: Vec<usize> = (0..cols.len())
+            .filter(|&i| kept[i] && cols[i].rank == rank)
+            .collect();
+        while left > 0 {
+            let hungry: Vec<usize> = group
+                .iter()
+                .copied()
+                .filter(|&i| widths[i] < cols[i].want)
+                .collect();
+            if hungry.is_empty() {
+                break;
+            }
+            for i in hungry {
+                if left == 0 {
+                    break;
+                }
+                widths[i] += 1;
+                left -= 1;
+            }
+        }
+    }
+    left
 }
 
 /// `text` in at most `width` cells, cut at the end with an ellipsis when it does not fit
