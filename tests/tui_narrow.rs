@@ -15,20 +15,19 @@ use portscope::tui::draw::Clock;
 use portscope::tui::keymap::KeyMap;
 use portscope::tui::theme::Theme;
 use portscope::tui::{buffer_text, render_offscreen};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// `snap` written where `--replay` can read it.
-fn replay_file(snap: &Snapshot, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("portscope-narrow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.json"));
+/// `snap` written where `--replay` can read it (removed with the returned directory).
+fn replay_file(snap: &Snapshot) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("replay.json");
     std::fs::write(&path, serde_json::to_vec(snap).unwrap()).unwrap();
-    path
+    (dir, path)
 }
 
 /// The Listeners view of `file` in a `cols`x`rows` pseudo-terminal, once its rows are drawn.
-fn listeners_screen(file: &std::path::Path, cols: u16, rows: u16) -> String {
+fn listeners_screen(file: &Path, cols: u16, rows: u16) -> String {
     let home = file.with_extension("home");
     std::fs::create_dir_all(&home).unwrap();
     let tui = Tui::start(
@@ -60,7 +59,7 @@ fn whole(screen: &str, names: &[&str], start: usize, what: &str) -> usize {
 
 #[test]
 fn process_names_stay_whole_at_80_and_60_columns() {
-    let file = replay_file(&long_names_recording(), "names");
+    let (_dir, file) = replay_file(&long_names_recording());
     for (cols, rows) in [(80, 24), (60, 15)] {
         let screen = listeners_screen(&file, cols, rows);
         let seen = whole(&screen, &LONG_NAMES, 8, "process name");
@@ -75,7 +74,7 @@ fn process_names_stay_whole_at_80_and_60_columns() {
 
 #[test]
 fn namespace_labels_and_names_stay_readable_at_80_and_60_columns() {
-    let file = replay_file(&all_namespaces_recording(), "all-netns");
+    let (_dir, file) = replay_file(&all_namespaces_recording());
     for (cols, rows) in [(80, 24), (60, 15)] {
         let screen = listeners_screen(&file, cols, rows);
         assert!(screen.contains("netns"), "{cols}x{rows}:\n{screen}");
