@@ -68,6 +68,11 @@ impl Col {
         self
     }
 
+    /// Takes no room, whatever it holds.
+    pub fn hide(&mut self) {
+        (self.want, self.min, self.floor) = (0, 0, 0);
+    }
+
     pub const fn fill(mut self) -> Col {
         self.fill = true;
         self

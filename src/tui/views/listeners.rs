@@ -45,9 +45,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         area.height,
     );
     let multi = !snap.namespaces.is_empty();
-    let shown: Vec<Line> = app.listeners.rows[from..to]
+    let shown: Vec<Cells> = app.listeners.rows[from..to]
         .iter()
-        .map(|&i| line_of(snap, &snap.sockets[i], multi, theme))
+        .map(|&i| cells_of(snap, &snap.sockets[i], multi, theme))
         .collect();
     let addr_min = shown
         .iter()
@@ -93,13 +93,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .map(|c| u32::from(c.want) + 1)
         .sum();
     if !waiting && wanted > u32::from(area.width.saturating_sub(2)) {
-        (cols[QUEUE].want, cols[QUEUE].min) = (0, 0);
+        cols[QUEUE].hide();
     }
     if multi {
         // Room for the namespace: user and flags (the focus namespace's sysctls) go.
-        for c in [USER, FLAGS] {
-            (cols[c].want, cols[c].min) = (0, 0);
-        }
+        cols[USER].hide();
+        cols[FLAGS].hide();
     }
     let fitted = columns::fit(&cols, area.width.saturating_sub(2));
     let (widths, header, kept) = columns::layout_of(&cols, &fitted);
@@ -139,7 +138,7 @@ const QUEUE: usize = 7;
 const PLACE: usize = 8;
 
 /// One listener's cells, as text to measure before the columns are sized.
-struct Line {
+struct Cells {
     netns: String,
     proto: &'static str,
     addr: String,
@@ -157,7 +156,7 @@ fn flags_text(badges: &[Span]) -> String {
     text.trim_end().to_string()
 }
 
-fn line_of(snap: &Snapshot, s: &Socket, multi: bool, theme: &Theme) -> Line {
+fn cells_of(snap: &Snapshot, s: &Socket, multi: bool, theme: &Theme) -> Cells {
     let sys = &snap.sysctl;
     let o = first_owner(s);
     let mut badges: Vec<Span> = Vec::new();
@@ -201,7 +200,7 @@ fn line_of(snap: &Snapshot, s: &Socket, multi: bool, theme: &Theme) -> Line {
             theme.class_style(PortClass::Conflict),
         ),
     };
-    Line {
+    Cells {
         netns: if multi {
             crate::tui::netns_pick::label_of(snap, s)
         } else {
