@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! The shape of the source tree, checked: `analyze` is pure by construction (it reaches only
-//! `model` and itself, and no I/O API), and no file in src/ grows past 500 lines.
+//! `model` and itself, and no I/O API), `cli` starts the TUI through `tui::run` and reaches
+//! nothing else of it, no file in src/ grows past 500 lines, and no more functions pass 80.
 
 use std::path::{Path, PathBuf};
 
@@ -182,5 +183,309 @@ fn files_are_read_through_kernel_file_or_safefs() {
         found.is_empty(),
         "read these through crate::kernel_file or crate::safefs:\n{}",
         found.join("\n")
+    );
+}
+
+/// Every `crate::tui::NAME` path in `text`, as (line, NAME); a bare `crate::tui` (a module
+/// import that hides what is used after it) is NAME "tui".
+fn tui_paths(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(i) = rest.find("crate::tui") {
+            let after = &rest[i + "crate::tui".len()..];
+            let names: Vec<String> = match after.strip_prefix("::") {
+                Some(list) if list.starts_with('{') => list[1..]
+                    .split('}')
+                    .next()
+                    .unwrap_or("")
+                    .split(',')
+                    .map(|s| s.trim().split("::").next().unwrap_or("").to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                Some(path) => vec![
+                    path.chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect(),
+                ],
+                None if after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') => {
+                    vec![] // crate::tuition, not crate::tui
+                }
+                None => vec!["tui".to_string()],
+            };
+            for name in names {
+                found.push((n + 1, name));
+            }
+            rest = after;
+        }
+    }
+    found
+}
+
+/// What the command line may use of the TUI: starting it.
+const CLI_REACHES_TUI: &[&str] = &["run", "TuiOptions"];
+
+/// Modules of `tui` that the CLI uses today and that belong below both (#24: the config file is
+/// the product's, human formatting is shared): each goes when it moves. An entry the CLI no
+/// longer uses fails the test, so the exception is deleted with the move.
+const CLI_REACHES_TUI_FOR_NOW: &[&str] = &["config", "config_error", "human"];
+
+#[test]
+fn cli_reaches_tui_only_through_run() {
+    let mut bad = Vec::new();
+    let mut used = std::collections::BTreeSet::new();
+    for (file, text) in src("src/cli") {
+        for (line, name) in tui_paths(&text) {
+            if CLI_REACHES_TUI.contains(&name.as_str()) {
+                continue;
+            }
+            if CLI_REACHES_TUI_FOR_NOW.contains(&name.as_str()) {
+                used.insert(name);
+                continue;
+            }
+            bad.push(format!("{file}:{line}: crate::tui::{name}"));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "cli starts the TUI with tui::run(TuiOptions) and reaches nothing else of it (give the \
+         TUI's entry what it needs, or move shared code below both):\n{}",
+        bad.join("\n")
+    );
+    let gone: Vec<&&str> = CLI_REACHES_TUI_FOR_NOW
+        .iter()
+        .filter(|m| !used.contains(**m))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "cli no longer uses these: delete them from CLI_REACHES_TUI_FOR_NOW: {gone:?}"
+    );
+}
+
+#[test]
+fn the_tui_checker_sees_what_it_must_refuse() {
+    let text = "use crate::tui::human;\nlet o = crate::tui::TuiOptions {\n\
+                match crate::tui::run(o) { Ok(crate::tui::runtime::Ending::Quit) => 0 }\n\
+                use crate::tui;\nuse crate::tui::{config, keymap::KeyMap};\n// crate::tui::draw\n";
+    let names: Vec<(usize, String)> = tui_paths(text);
+    let names: Vec<(usize, &str)> = names.iter().map(|(l, n)| (*l, n.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            (1, "human"),
+            (2, "TuiOptions"),
+            (3, "run"),
+            (3, "runtime"),
+            (4, "tui"),
+            (5, "config"),
+            (5, "keymap"),
+        ]
+    );
+}
+
+/// `text` with comments blanked and the insides of string and character literals blanked, line
+/// breaks kept: braces that remain are code.
+fn code_only(text: &str) -> String {
+    let c: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let blank = |ch: char| if ch == '\n' { '\n' } else { ' ' };
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut i = 0;
+    while i < c.len() {
+        let prev_ident = i > 0 && ident(c[i - 1]);
+        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(c[i]));
+                    i += 1;
+                }
+            }
+        } else if !prev_ident && (c[i] == 'r' || (c[i] == 'b' && c.get(i + 1) == Some(&'r'))) && {
+            let from = i + if c[i] == 'b' { 2 } else { 1 };
+            let hashes = c[from..].iter().take_while(|h| **h == '#').count();
+            c.get(from + hashes) == Some(&'"')
+        } {
+            // A raw string: r"…", r#"…"#, br"…".
+            let from = i + if c[i] == 'b' { 2 } else { 1 };
+            let hashes = c[from..].iter().take_while(|h| **h == '#').count();
+            let body = from + hashes + 1;
+            let mut j = body;
+            while j < c.len()
+                && !(c[j] == '"'
+                    && c[j + 1..].iter().take(hashes).all(|h| *h == '#')
+                    && c.len() - (j + 1) >= hashes)
+            {
+                j += 1;
+            }
+            let end = (j + 1 + hashes).min(c.len());
+            for &ch in &c[i..end] {
+                out.push(blank(ch));
+            }
+            i = end;
+        } else if c[i] == '"' {
+            out.push(' ');
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                if c[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < c.len() {
+                    out.push(blank(c[i]));
+                    i += 1;
+                }
+            }
+            out.push(' ');
+            i += 1;
+        } else if c[i] == '\'' && (c.get(i + 1) == Some(&'\\') || c.get(i + 2) == Some(&'\'')) {
+            // A character literal ('{', '\'', '\u{7b}'); a lifetime ('a) has no closing quote.
+            out.push(' ');
+            i += 1;
+            while i < c.len() && c[i] != '\'' {
+                if c[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                out.push(' ');
+                i += 1;
+            }
+            out.push(' ');
+            i += 1;
+        } else {
+            out.push(c[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every function with a body in `text`, as (name, first line, lines).
+fn functions(text: &str) -> Vec<(String, usize, usize)> {
+    let code: Vec<char> = code_only(text).chars().collect();
+    let line_at = |i: usize| code[..i].iter().filter(|c| **c == '\n').count() + 1;
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut out = Vec::new();
+    for i in 0..code.len().saturating_sub(3) {
+        let is_fn = code[i] == 'f'
+            && code[i + 1] == 'n'
+            && code[i + 2].is_whitespace()
+            && (i == 0 || !ident(code[i - 1]));
+        if !is_fn {
+            continue;
+        }
+        let mut j = i + 2;
+        while j < code.len() && code[j].is_whitespace() {
+            j += 1;
+        }
+        let name: String = code[j..].iter().take_while(|c| ident(**c)).collect();
+        if name.is_empty() {
+            continue; // a fn pointer type
+        }
+        // The body starts at the first `{` outside the signature's parentheses and brackets; a
+        // `;` there first is a declaration without a body.
+        let mut depth = 0i32;
+        let mut body = None;
+        while j < code.len() {
+            match code[j] {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                ';' if depth == 0 => break,
+                '{' if depth == 0 => {
+                    body = Some(j);
+                    break;
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let Some(start) = body else { continue };
+        let mut braces = 0i32;
+        let mut end = start;
+        for (k, ch) in code.iter().enumerate().skip(start) {
+            match ch {
+                '{' => braces += 1,
+                '}' => braces -= 1,
+                _ => {}
+            }
+            if braces == 0 {
+                end = k;
+                break;
+            }
+        }
+        let first = line_at(i);
+        out.push((name, first, line_at(end) - first + 1));
+    }
+    out
+}
+
+#[test]
+fn the_function_measure_counts_lines_of_code_not_braces_in_text() {
+    let text = "fn a() {\n    let s = \"}}}\";\n    let c = '}';\n    // }\n    /* } */\n}\n\
+                pub fn b<'x>(v: [u8; 2]) -> &'x str\nwhere\n{\n    r#\"}\"#\n}\n\
+                fn decl(&self);\nlet f: fn(u8) -> u8 = g;\nfn c() { let x = b'}'; }\n";
+    assert_eq!(
+        functions(text),
+        [
+            ("a".to_string(), 1, 6),
+            ("b".to_string(), 7, 5),
+            ("c".to_string(), 14, 1)
+        ]
+    );
+}
+
+const MAX_FN_LINES: usize = 80;
+
+/// How many functions in src/ are longer than MAX_FN_LINES today (#24 counted 38; views/why.rs
+/// `render` was 272). New code stays under the cap: the count may only go down, and when it
+/// does, lower it here so it cannot creep back.
+const LONG_FUNCTIONS_TODAY: usize = 57;
+
+#[test]
+fn functions_stay_under_80_lines() {
+    let mut long = Vec::new();
+    for (file, text) in src("src") {
+        for (name, line, lines) in functions(&text) {
+            if lines > MAX_FN_LINES {
+                long.push((lines, format!("{file}:{line}: {name} ({lines} lines)")));
+            }
+        }
+    }
+    long.sort_by_key(|l| std::cmp::Reverse(l.0));
+    let list: Vec<&str> = long.iter().map(|(_, l)| l.as_str()).collect();
+    eprintln!(
+        "{} functions over {MAX_FN_LINES} lines:\n{}",
+        long.len(),
+        list.join("\n")
+    );
+    assert!(
+        long.len() <= LONG_FUNCTIONS_TODAY,
+        "{} functions over {MAX_FN_LINES} lines, {LONG_FUNCTIONS_TODAY} allowed: split the new \
+         one (the longest are listed above)",
+        long.len()
+    );
+    assert!(
+        long.len() == LONG_FUNCTIONS_TODAY,
+        "{} functions over {MAX_FN_LINES} lines: lower LONG_FUNCTIONS_TODAY in \
+         tests/structure.rs to {}",
+        long.len(),
+        long.len()
     );
 }

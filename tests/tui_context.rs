@@ -213,7 +213,7 @@ fn screen(keys: &str, why: bool, w: u16, h: u16) -> String {
         app.update(Msg::data(Arc::clone(&snap), Some(Arc::new(d))));
     }
     let (target, owners) = if why {
-        let port = app.diagnosis.as_ref().unwrap().port;
+        let port = app.feed.diagnosis.as_ref().unwrap().port;
         (ProcessesFor::Why(port), app.why_owners())
     } else {
         let s = app.selected_socket().unwrap();

@@ -296,7 +296,7 @@ fn why_app() -> App {
 #[test]
 fn c_in_the_why_view_shows_the_commands_whole_and_copies_one() {
     let mut app = why_app();
-    let d = app.diagnosis.clone().unwrap();
+    let d = app.feed.diagnosis.clone().unwrap();
     let expected: Vec<String> = d
         .plan
         .iter()
@@ -406,7 +406,7 @@ fn help_lists_the_dialog_keys_with_the_tmux_note() {
 #[test]
 fn commands_in_the_why_view_are_clipped_never_wrapped() {
     let app = why_app();
-    let d = app.diagnosis.clone().unwrap();
+    let d = app.feed.diagnosis.clone().unwrap();
     let commands: Vec<String> = d
         .plan
         .iter()

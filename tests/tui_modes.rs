@@ -88,18 +88,19 @@ fn switching_view_while_typing_a_filter_is_not_possible_keys_are_text() {
 fn q_inside_a_field_or_text_dialog_types_q() {
     let mut app = app_with(sample());
     let effects = app.type_keys("/q");
-    assert!(!effects.contains(&Effect::Quit) && !app.quit);
+    assert!(!effects.contains(&Effect::Quit));
     assert_eq!(app.filter_text(), "q");
-    app.type_keys("\x1b4eq");
+    let effects = app.type_keys("\x1b4eq");
     assert!(app.why_editing());
     assert_eq!(app.why.input.value(), "q");
-    assert!(!app.quit);
-    app.type_keys("\x1b3:q");
+    assert!(!effects.contains(&Effect::Quit));
+    // Tab away first: in a why view with no question asked, a digit starts the port field.
+    let effects = app.type_keys("\x1b\t3:q");
     match app.modal() {
         Some(Modal::Goto(input)) => assert_eq!(input.value(), "q"),
         other => panic!("{other:?}"),
     }
-    assert!(!app.quit);
+    assert!(!effects.contains(&Effect::Quit));
     // ctrl-c is not typing: it quits from a field too.
     app.type_keys("\x1b4e");
     let ctrl_c = crossterm::event::KeyEvent::new(
@@ -235,13 +236,59 @@ fn one_data_message_with_or_without_derivations() {
         conns_as_of: None,
     }));
     assert!(
-        app.derived
+        app.feed
+            .derived
             .as_ref()
             .is_some_and(|d| Arc::ptr_eq(d, &derived)),
         "the collector's derivations are used as they are"
     );
     app.update(Msg::data(Arc::clone(&snap), None));
-    let made = app.derived.clone().unwrap();
+    let made = app.feed.derived.clone().unwrap();
     assert!(!Arc::ptr_eq(&made, &derived), "made on receipt when absent");
     assert_eq!(made.summary.by_state, derived.summary.by_state);
+}
+
+/// Availability comes from the command table: a command with views listed in its row does
+/// nothing elsewhere and says where it works; where it works, it never says so.
+#[test]
+fn a_command_works_in_the_views_its_table_row_names_and_says_so_elsewhere() {
+    use portscope::tui::commands::{TABLE, Views, view_words};
+    let mut checked = 0;
+    for def in TABLE {
+        let Views::Only(views, does) = def.views else {
+            continue;
+        };
+        for (i, view) in View::ALL.iter().enumerate() {
+            let mut app = app_with(sample());
+            app.type_keys(&(i + 1).to_string());
+            assert_eq!(app.view, *view);
+            let key = app.keymap.keys_for(def.cmd)[0];
+            let mods = if key.ctrl {
+                crossterm::event::KeyModifiers::CONTROL
+            } else {
+                crossterm::event::KeyModifiers::NONE
+            };
+            let effects = app.update(Msg::Key(crossterm::event::KeyEvent::new(key.code, mods)));
+            let note = app.note.clone().unwrap_or_default();
+            if views.contains(view) {
+                assert!(!note.contains(" only"), "{} in {view:?}: {note}", def.name);
+            } else {
+                assert_eq!(
+                    note,
+                    format!(
+                        "{}: {does} in {} only",
+                        app.keymap.label(def.cmd),
+                        view_words(views)
+                    ),
+                    "{} in {view:?}",
+                    def.name
+                );
+                assert_eq!(app.view, *view, "{} changed view", def.name);
+                assert!(matches!(app.mode, Mode::Normal), "{} in {view:?}", def.name);
+                assert!(effects.is_empty(), "{} in {view:?}: {effects:?}", def.name);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16 * View::ALL.len(), "{checked}");
 }

@@ -124,7 +124,7 @@ fn filter_by_text_and_escape_clears() {
 fn freeze_keeps_the_view_and_holds_newer_data() {
     let mut app = app_with(sample());
     app.type_keys(" ");
-    assert!(app.frozen);
+    assert!(app.feed.frozen);
     let mut next = sample();
     next.sockets.push(listener(9999));
     app.update(Msg::data(Arc::new(next), None));
@@ -133,7 +133,7 @@ fn freeze_keeps_the_view_and_holds_newer_data() {
         4,
         "frozen: the new listener is not shown"
     );
-    assert!(app.pending.is_some(), "newer data is waiting");
+    assert!(app.feed.pending.is_some(), "newer data is waiting");
     app.type_keys("j");
     assert_eq!(
         selected_port(&app),
@@ -141,7 +141,7 @@ fn freeze_keeps_the_view_and_holds_newer_data() {
         "keys still work while frozen"
     );
     app.type_keys(" ");
-    assert!(!app.frozen && app.pending.is_none());
+    assert!(!app.feed.frozen && app.feed.pending.is_none());
     assert_eq!(app.listeners.rows.len(), 5);
     assert_eq!(selected_port(&app), Some(80));
 }
@@ -160,7 +160,6 @@ fn refresh_quit_and_help() {
     app.type_keys("\x1b");
     assert!(app.modal().is_none());
     assert_eq!(app.type_keys("q"), vec![Effect::Quit]);
-    assert!(app.quit);
 }
 
 #[test]
@@ -254,10 +253,10 @@ fn listener_sort_cycles_port_process_user() {
 fn a_collect_failure_keeps_the_last_good_data() {
     let mut app = app_with(sample());
     app.update(Msg::CollectFailed("netlink: EPERM".into()));
-    assert_eq!(app.error.as_deref(), Some("netlink: EPERM"));
+    assert_eq!(app.feed.error.as_deref(), Some("netlink: EPERM"));
     assert_eq!(app.listeners.rows.len(), 4);
     app.update(Msg::data(Arc::new(sample()), None));
-    assert!(app.error.is_none());
+    assert!(app.feed.error.is_none());
 }
 
 mod actions {
@@ -551,15 +550,12 @@ fn q_and_esc_close_the_topmost_overlay_instead_of_quitting() {
         assert!(matches!(app.modal(), Some(Modal::Help { .. })));
         let effects = app.type_keys(close);
         assert!(app.modal().is_none(), "{close:?} closes help");
-        assert!(
-            !app.quit && !effects.contains(&Effect::Quit),
-            "{close:?} must not quit"
-        );
+        assert!(!effects.contains(&Effect::Quit), "{close:?} must not quit");
         app.type_keys("\n");
         assert!(matches!(app.modal(), Some(Modal::Detail { .. })));
-        app.type_keys(close);
+        let effects = app.type_keys(close);
         assert!(app.modal().is_none(), "{close:?} closes the detail pane");
-        assert!(!app.quit);
+        assert!(!effects.contains(&Effect::Quit));
     }
     // With nothing open, q quits as before.
     assert!(app.type_keys("q").contains(&Effect::Quit));
@@ -702,7 +698,7 @@ fn a_recheck_moves_the_clock_and_dates_the_connections_without_new_data() {
     let t0 = snap.taken_at;
     let later = t0 + jiff::SignedDuration::from_secs(7);
     let mut app = app_with(snap);
-    let data = Arc::clone(app.data.as_ref().unwrap());
+    let data = Arc::clone(app.feed.snap.as_ref().unwrap());
     let clock = |t: jiff::Timestamp| {
         t.to_zoned(jiff::tz::TimeZone::UTC)
             .strftime("%H:%M:%S")
@@ -719,20 +715,23 @@ fn a_recheck_moves_the_clock_and_dates_the_connections_without_new_data() {
     assert!(line.contains("took 4 ms"), "the reading's cost: {line}");
     assert!(line.contains("conns as of 7 s ago"), "{line}");
     assert!(
-        Arc::ptr_eq(app.data.as_ref().unwrap(), &data),
+        Arc::ptr_eq(app.feed.snap.as_ref().unwrap(), &data),
         "no new table"
     );
 
     // New data replaces the recheck; a frozen screen keeps the time of what it shows.
     app.update(Msg::data(Arc::new(sample()), None));
-    assert!(app.rechecked.is_none());
+    assert!(app.feed.rechecked.is_none());
     app.type_keys(" ");
-    assert!(app.frozen, "space freezes");
+    assert!(app.feed.frozen, "space freezes");
     app.update(Msg::Rechecked(Recheck {
         taken_at: later,
         duration_us: 4_000,
     }));
-    assert!(app.rechecked.is_none(), "a frozen screen is not rechecked");
+    assert!(
+        app.feed.rechecked.is_none(),
+        "a frozen screen is not rechecked"
+    );
 }
 
 #[test]

@@ -450,10 +450,7 @@ pub fn run(cli: Cli) -> CliResult {
                 record: cli.record,
             };
             match crate::tui::run(opts) {
-                Ok(crate::tui::runtime::Ending::Quit) => Ok(ExitCode::SUCCESS),
-                Ok(crate::tui::runtime::Ending::Signal(sig)) => {
-                    Ok(ExitCode::from(crate::tui::signals::exit_status(sig)))
-                }
+                Ok(ending) => Ok(ExitCode::from(ending.exit_status())),
                 Err(e) if e.is_bad_input() => Err(CliError::bad_input(e)),
                 Err(e) => Err(CliError::failed(e, 1)),
             }

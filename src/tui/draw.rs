@@ -46,7 +46,7 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
         View::Why => views::why::render(f, body, app, theme),
         View::Failures => views::failures::render(f, body, app, theme),
     }
-    if app.error.is_some() && app.data.is_some() {
+    if app.feed.stale() {
         // Last good data stays on screen, dimmed: visibly stale.
         f.buffer_mut()
             .set_style(body, Style::new().add_modifier(Modifier::DIM));
@@ -123,8 +123,8 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             past,
             theme.warn().add_modifier(Modifier::REVERSED),
         ));
-    } else if app.frozen {
-        let waiting = if app.pending.is_some() {
+    } else if app.feed.frozen {
+        let waiting = if app.feed.pending.is_some() {
             " FROZEN: newer data waiting (space) "
         } else {
             " FROZEN (space) "
@@ -177,12 +177,12 @@ fn taken(snap_at: jiff::Timestamp, now: &Clock) -> String {
 
 fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock) {
     let mut spans = Vec::new();
-    if let Some(e) = &app.error {
+    if let Some(e) = &app.feed.error {
         spans.push(Span::styled(
             format!("collect failed: {}", escape_line(e)),
             theme.bad(),
         ));
-        if app.data.is_some() {
+        if app.feed.snap.is_some() {
             spans.push(Span::raw(" · showing the last good data"));
         }
     }
@@ -192,6 +192,7 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
         }
         // A reading that found the same table moves the clock, not the data.
         let (at, took) = app
+            .feed
             .rechecked
             .map_or((s.taken_at, s.stats.duration_us), |r| {
                 (r.taken_at, r.duration_us)
@@ -206,8 +207,9 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
         // Between full refreshes the connections are older than the listeners: say by how much.
         // A rechecked table's connections are as old as the table itself.
         let conns_at = app
+            .feed
             .conns_as_of
-            .or_else(|| app.rechecked.map(|_| s.taken_at));
+            .or_else(|| app.feed.rechecked.map(|_| s.taken_at));
         if let Some(at) = conns_at {
             let age = (now.now.as_second() - at.as_second()).max(0);
             spans.push(Span::styled(
@@ -219,7 +221,7 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             spans.push(Span::raw(" · "));
             spans.push(Span::styled(w, theme.warn()));
         }
-    } else if app.error.is_none() {
+    } else if app.feed.error.is_none() {
         spans.push(Span::styled("taking the first snapshot…", theme.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -259,7 +261,11 @@ fn draw_footer(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (Command::Filter, "filter"),
             (
                 Command::Freeze,
-                if app.frozen { "unfreeze" } else { "freeze" },
+                if app.feed.frozen {
+                    "unfreeze"
+                } else {
+                    "freeze"
+                },
             ),
             (Command::Open, "details"),
         ];

@@ -23,25 +23,35 @@ pub enum Scope {
 pub struct Picker {
     pub scope: Scope,
     known: Vec<(u64, String)>,
+    /// How many namespaces the all-namespace snapshot on its way in listed: none until the
+    /// first one arrives (a count before it would be the last visit's, or a guess).
+    counted: Option<usize>,
 }
 
 impl Picker {
     /// Remembers the namespaces of an all-namespace snapshot, to offer them one by one.
-    pub fn observe(&mut self, snap: &Snapshot) {
-        if self.scope == Scope::All && !snap.namespaces.is_empty() {
-            self.known = snap
-                .namespaces
-                .iter()
-                .filter(|n| !n.own)
-                .map(|n| (n.inode, n.label.clone()))
-                .collect();
+    /// Returns whether the title changed.
+    pub fn observe(&mut self, snap: &Snapshot) -> bool {
+        if self.scope != Scope::All || snap.namespaces.is_empty() {
+            return false;
         }
+        self.known = snap
+            .namespaces
+            .iter()
+            .filter(|n| !n.own)
+            .map(|n| (n.inode, n.label.clone()))
+            .collect();
+        let before = self.counted.replace(snap.namespaces.len());
+        before != self.counted
     }
 
     /// start → all → each other namespace → start.
     pub fn advance(&mut self) -> Scope {
         self.scope = match &self.scope {
-            Scope::Start => Scope::All,
+            Scope::Start => {
+                self.counted = None;
+                Scope::All
+            }
             Scope::All => self
                 .known
                 .first()
@@ -63,11 +73,15 @@ impl Picker {
         self.scope.clone()
     }
 
-    /// For the title bar: `netns: all (12)`, `netns: docker: web`.
+    /// For the title bar: `netns: all (12)`, `netns: docker: web`; `netns: all` until the
+    /// first all-namespace snapshot has counted them.
     pub fn title(&self) -> Option<String> {
         match &self.scope {
             Scope::Start => None,
-            Scope::All => Some(format!("netns: all ({})", self.known.len() + 1)),
+            Scope::All => Some(match self.counted {
+                Some(n) => format!("netns: all ({n})"),
+                None => "netns: all".to_string(),
+            }),
             // Labels already say what they are ("netns: blue", "docker: web").
             Scope::One { label, .. } if label.starts_with("netns") => Some(label.clone()),
             Scope::One { label, .. } => Some(format!("netns: {label}")),
@@ -157,6 +171,8 @@ mod tests {
     fn cycles_start_all_each_namespace() {
         let mut p = Picker::default();
         assert_eq!(p.advance(), Scope::All);
+        // Nothing counted yet: no number that the next snapshot would contradict.
+        assert_eq!(p.title().as_deref(), Some("netns: all"));
         let mut snap = crate::model::test_support::snapshot(vec![]);
         snap.netns.target = "all".into();
         snap.namespaces = vec![
@@ -164,8 +180,9 @@ mod tests {
             ns(2, "docker: web", false),
             ns(3, "netns: blue", false),
         ];
-        p.observe(&snap);
+        assert!(p.observe(&snap));
         assert_eq!(p.title().as_deref(), Some("netns: all (3)"));
+        assert!(!p.observe(&snap), "the same count again changes nothing");
         assert_eq!(
             p.advance(),
             Scope::One {

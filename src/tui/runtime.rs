@@ -36,6 +36,16 @@ pub enum Ending {
     Signal(i32),
 }
 
+impl Ending {
+    /// The process's exit status: 0 for a quit, 128 + the signal for a signal.
+    pub fn exit_status(self) -> u8 {
+        match self {
+            Ending::Quit => 0,
+            Ending::Signal(sig) => super::signals::exit_status(sig),
+        }
+    }
+}
+
 pub enum Control {
     Refresh,
     Scope(super::netns_pick::Scope),
@@ -312,9 +322,6 @@ pub fn run(
                 if sent.is_err() {
                     return Err(std::io::Error::other("the collector thread stopped"));
                 }
-            }
-            if app.quit {
-                return Ok(Ending::Quit);
             }
             frame(&mut term, &app, &theme)?;
             // A draw that measured the map anew (resize) settles what is under its cursor.

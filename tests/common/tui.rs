@@ -67,3 +67,80 @@ pub fn redact_times(text: &str) -> String {
     }
     out
 }
+
+/// Process names as long as the kernel keeps them (15 characters), one per owner in turn.
+#[allow(dead_code)] // not every test binary that includes the kit uses it
+pub const LONG_NAMES: [&str; 6] = [
+    "containerd-shim",
+    "systemd-resolve",
+    "prometheus-node",
+    "kube-controller",
+    "grafana-server",
+    "elasticsearch",
+];
+
+/// Namespace labels as container runtimes make them: long, alike at the start.
+#[allow(dead_code)]
+pub const LONG_LABELS: [&str; 3] = [
+    "docker: payments-api-7f9c",
+    "k8s: kube-system/coredns-5d78c9869d-abcde",
+    "netns: blue-team-sandbox",
+];
+
+/// The IPv6 recording with long process and unit names: what a busy host shows, where a table
+/// that keeps room for blank columns cuts names short.
+#[allow(dead_code)]
+pub fn long_names_recording() -> Arc<Snapshot> {
+    use portscope::escape::Foreign;
+    let mut snap = (*ipv6_recording()).clone();
+    let mut n = 0;
+    for s in &mut snap.sockets {
+        let owners: Vec<_> = s
+            .owners
+            .iter()
+            .map(|o| {
+                let mut o = (**o).clone();
+                o.comm = Foreign::new(LONG_NAMES[n % LONG_NAMES.len()]);
+                if let Some(u) = &o.unit {
+                    o.unit = Some(Foreign::new(
+                        u.to_string()
+                            .replace(".service", "-with-a-long-name.service"),
+                    ));
+                }
+                n += 1;
+                Arc::new(o)
+            })
+            .collect();
+        s.owners = owners.into();
+    }
+    Arc::new(snap)
+}
+
+/// The long-names recording as an all-namespaces snapshot: the host and three namespaces with
+/// long labels, the listeners spread over them.
+#[allow(dead_code)]
+pub fn all_namespaces_recording() -> Arc<Snapshot> {
+    use portscope::model::NetnsSummary;
+    let mut snap = (*long_names_recording()).clone();
+    snap.netns.target = "all".into();
+    let own = snap.netns.inode;
+    let inode = |i: usize| if i == 0 { own } else { 100 + i as u64 };
+    snap.namespaces = std::iter::once("host")
+        .chain(LONG_LABELS)
+        .enumerate()
+        .map(|(i, label)| NetnsSummary {
+            inode: inode(i),
+            label: label.to_string(),
+            mounts: vec![],
+            pid: None,
+            own: i == 0,
+            full: i == 0,
+            sockets: 0,
+            error: None,
+        })
+        .collect();
+    for (n, s) in snap.sockets.iter_mut().enumerate() {
+        s.netns = inode(n % 4);
+    }
+    Arc::new(snap)
+}

@@ -28,7 +28,7 @@ impl App {
         match self.view {
             View::Listeners | View::Connections => self.selected_socket().cloned(),
             View::Why => {
-                let d = self.diagnosis.as_deref()?;
+                let d = self.feed.diagnosis.as_deref()?;
                 let pick = |h: &&crate::analyze::why::Holder| match cmd {
                     Command::CloseConn => h.role == crate::analyze::why::Role::Outgoing,
                     _ => !h.socket.kernel_held,
@@ -51,7 +51,7 @@ impl App {
     }
 
     pub(super) fn on_action(&mut self, cmd: Command) {
-        let Some(snap) = self.data.clone() else {
+        let Some(snap) = self.feed.snap.clone() else {
             return;
         };
         let netns = self.actions.netns.clone();
@@ -137,7 +137,7 @@ impl App {
         &self,
         spec: &str,
     ) -> Result<crate::action::ReserveAction, NoPlan> {
-        let snap = self.data.as_deref().ok_or(NoPlan::NoSnapshot)?;
+        let snap = self.feed.snap.as_deref().ok_or(NoPlan::NoSnapshot)?;
         if !snap.sysctl.known("ip_local_reserved_ports") {
             return Err(crate::action::NotOffered::ReservedUnknown.into());
         }

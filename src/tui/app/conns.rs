@@ -157,7 +157,7 @@ impl App {
     /// then find (or the group holding it).
     pub(super) fn cycle_conn_group(&mut self) {
         if let (Some(ConnLine::Group(g)), Some(snap)) =
-            (self.conns.selected_line(), self.data.as_deref())
+            (self.conns.selected_line(), self.feed.snap.as_deref())
             && let Some(&first) = self.conns.groups.get(g).and_then(|g| g.members.first())
         {
             self.conns.nav.key = Some(ConnKey::Socket(snap.sockets[first].key()));
@@ -195,7 +195,7 @@ impl App {
             self.conns.expanded.remove(&key);
         }
         self.conns.nav.key = Some(ConnKey::Group(key));
-        if let Some(snap) = self.data.clone() {
+        if let Some(snap) = self.feed.snap.clone() {
             let page = self.measured.conns_page.get();
             self.conns.lay_out(&snap, page);
             if want && page > 0 {

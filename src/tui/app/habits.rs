@@ -2,45 +2,29 @@
 //! that does nothing where it was pressed says so instead of being silently ignored.
 
 use super::{App, View};
+use crate::tui::commands::{Views, view_words};
 use crate::tui::keymap::{Command, Key};
 use crossterm::event::KeyEvent;
 
-/// Why `cmd` does nothing in `view`, or `None` when it does something there.
+/// Why `cmd` does nothing where it was pressed, or `None` when it does something there. Which
+/// views a command works in is its row of `commands::TABLE`; what depends on state is here.
 pub fn unavailable(app: &App, cmd: Command) -> Option<String> {
     let key = app.keymap.label(cmd);
-    let view = app.view;
-    let only = |what: &str, wher: &str| Some(format!("{key}: {what} in {wher} only"));
-    match cmd {
-        Command::Sort if !matches!(view, View::Listeners | View::Connections) => {
-            only("sorts", "Listeners and Connections")
+    // In Connections the arrows fold and unfold groups: with grouping on only.
+    if matches!(cmd, Command::Left | Command::Right)
+        && app.view == View::Connections
+        && app.conns.group.is_none()
+    {
+        return Some(format!(
+            "{key}: folds and unfolds groups ({} groups connections)",
+            app.keymap.label(Command::Group)
+        ));
+    }
+    match cmd.views() {
+        Views::Only(views, does) if !views.contains(&app.view) => {
+            Some(format!("{key}: {does} in {} only", view_words(views)))
         }
-        Command::SortReverse | Command::Group if view != View::Connections => {
-            only("works", "the Connections view")
-        }
-        Command::Left | Command::Right if view == View::Connections => (app.conns.group.is_none())
-            .then(|| {
-                format!(
-                    "{key}: folds and unfolds groups ({} groups connections)",
-                    app.keymap.label(Command::Group)
-                )
-            }),
-        Command::Filter if !matches!(view, View::Listeners | View::Connections) => {
-            only("filters", "Listeners and Connections")
-        }
-        Command::NextMatch | Command::PrevMatch
-            if !matches!(view, View::Listeners | View::Connections) =>
-        {
-            only("walks filter matches", "Listeners and Connections")
-        }
-        Command::Goto | Command::ZoomIn | Command::ZoomOut | Command::Left | Command::Right
-            if view != View::PortMap =>
-        {
-            only("works", "the Port map")
-        }
-        Command::EditPort | Command::FixPlan | Command::CopyCommands if view != View::Why => {
-            only("works", "the Why view")
-        }
-        _ => None,
+        Views::Only(..) | Views::All => None,
     }
 }
 

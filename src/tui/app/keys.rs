@@ -12,7 +12,6 @@ impl App {
         // A quit key that is not typing quits from fields and dialogs too (not while an action
         // runs: its outcome must be seen).
         if self.keymap.is_quit_anywhere(&ev) && !matches!(self.mode, Mode::Modal(Modal::Busy(_))) {
-            self.quit = true;
             return vec![Effect::Quit];
         }
         match self.mode {
@@ -91,7 +90,8 @@ impl App {
                 match crate::target::parse_connect(text) {
                     Ok(t) => {
                         self.mode = Mode::Normal;
-                        (self.why.error, self.why.request, self.diagnosis) = (None, None, None);
+                        (self.why.error, self.why.request, self.feed.diagnosis) =
+                            (None, None, None);
                         self.why.connect = Some(t);
                         self.why.scroll = 0;
                         vec![Effect::Watch(None)]
@@ -108,7 +108,7 @@ impl App {
                     self.why.error = None;
                     self.why.connect = None;
                     self.why.request = Some(req.clone());
-                    self.diagnosis = None;
+                    self.feed.diagnosis = None;
                     self.why.scroll = 0;
                     self.why.cause = 0;
                     vec![Effect::Watch(Some(req)), Effect::RefreshNow]
@@ -127,10 +127,7 @@ impl App {
 
     fn on_command(&mut self, cmd: Command) -> Vec<Effect> {
         match cmd {
-            Command::Quit => {
-                self.quit = true;
-                return vec![Effect::Quit];
-            }
+            Command::Quit => return vec![Effect::Quit],
             Command::Help => self.open(Modal::Help { scroll: 0 }),
             Command::NextView => self.switch(View::ALL[(self.view.index() + 1) % View::ALL.len()]),
             Command::PrevView => {
@@ -164,10 +161,7 @@ impl App {
                 }
             }
             Command::Freeze => {
-                self.frozen = !self.frozen;
-                if !self.frozen
-                    && let Some(data) = self.pending.take()
-                {
+                if let Some(data) = self.feed.toggle_freeze() {
                     self.apply(data);
                 }
             }

@@ -12,6 +12,7 @@ mod burst;
 mod conns;
 mod context;
 mod failures;
+mod feed;
 mod habits;
 mod input;
 mod keys;
@@ -28,6 +29,7 @@ pub use blocks::{BlockView, shown_text};
 pub use conns::{ConnKey, ConnLine, GROUP_CYCLE, SORT_CYCLE, group_words};
 pub use context::ActionContext;
 pub use failures::{FailuresView, RecorderState};
+pub use feed::Feed;
 pub use input::{parse_bind, typed};
 pub use messages::{Data, Effect, Msg, Recheck};
 pub use modal::{DetailPane, Modal, ReserveDialog};
@@ -39,13 +41,10 @@ pub use state::{
 };
 
 use super::keymap::KeyMap;
-use crate::analyze::Derived;
 use crate::analyze::conns::ConnSummary;
 use crate::analyze::portmap::PortMap;
-use crate::analyze::why::Diagnosis;
 use crate::model::{Snapshot, Socket, SocketKey};
 use crossterm::event::{KeyEvent, KeyEventKind};
-use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -112,20 +111,14 @@ pub struct App {
     pub keymap: KeyMap,
     pub view: View,
     pub mode: Mode,
-    pub data: Option<Arc<Snapshot>>,
-    pub diagnosis: Option<Arc<Diagnosis>>,
-    pub derived: Option<Arc<Derived>>,
-    /// Data that arrived while the view was frozen (or in the past).
-    pub pending: Option<Data>,
-    pub frozen: bool,
-    pub error: Option<String>,
+    /// The snapshot on screen, what was derived from it, and how the last reading went.
+    pub feed: Feed,
     pub listeners: ListenersView,
     pub conns: ConnectionsView,
     pub map: MapView,
     pub why: WhyView,
     pub failures: FailuresView,
     pub replay: bool,
-    pub quit: bool,
     /// One line of feedback for the last key (e.g. an unavailable action).
     pub note: Option<String>,
     pub actions: ActionContext,
@@ -143,10 +136,6 @@ pub struct App {
     pub listen_history: crate::model::listen_history::ListenHistory,
     /// Selection and scrolling of the copyable blocks in the dialog on top.
     pub blocks: BlockView,
-    /// When the connections on screen were read, if earlier than the listeners.
-    pub conns_as_of: Option<jiff::Timestamp>,
-    /// The last reading that found the table on screen unchanged (cleared by new data).
-    pub rechecked: Option<Recheck>,
     /// What the collector was last told the screen needs.
     need_sent: super::cadence::Need,
     bursts: burst::Bursts,
@@ -158,19 +147,13 @@ impl App {
             keymap,
             view: View::Listeners,
             mode: Mode::Normal,
-            data: None,
-            diagnosis: None,
-            derived: None,
-            pending: None,
-            frozen: false,
-            error: None,
+            feed: Feed::default(),
             listeners: ListenersView::default(),
             conns: ConnectionsView::default(),
             map: MapView::default(),
             why: WhyView::default(),
             failures: FailuresView::default(),
             replay,
-            quit: false,
             note: None,
             actions: ActionContext::default(),
             haystack: None,
@@ -180,8 +163,6 @@ impl App {
             observations: Default::default(),
             listen_history: Default::default(),
             blocks: BlockView::default(),
-            conns_as_of: None,
-            rechecked: None,
             need_sent: Default::default(),
             bursts: Default::default(),
         }
@@ -257,10 +238,15 @@ impl App {
             Msg::Key(_) | Msg::Resize => Vec::new(),
             Msg::Paste(text) => self.paste(&text),
             Msg::Data(data) => {
-                self.picker.observe(&data.snap);
+                let said = self.picker.title();
+                // The message line said what the title bar said when `w` was pressed: it
+                // follows the count once the namespaces are counted, so the two agree.
+                if self.picker.observe(&data.snap) && self.note.is_some() && self.note == said {
+                    self.note = self.picker.title();
+                }
                 self.observe(&data.snap);
-                if self.frozen || self.travel.at.is_some() {
-                    self.pending = Some(data);
+                if self.held() {
+                    self.feed.pending = Some(data);
                 } else {
                     self.apply(data);
                 }
@@ -269,18 +255,15 @@ impl App {
             Msg::Rechecked(r) => {
                 // A frozen or past view keeps the time of what it shows.
                 self.listen_history.recheck(r.taken_at);
-                if !self.frozen && self.travel.at.is_none() && self.data.is_some() {
-                    self.rechecked = Some(r);
-                    self.error = None;
-                }
+                self.feed.recheck(r, self.held());
                 Vec::new()
             }
             Msg::CollectFailed(e) => {
-                self.error = Some(e);
+                self.feed.error = Some(e);
                 Vec::new()
             }
             Msg::WatchRefused(e) => {
-                (self.why.error, self.why.request, self.diagnosis) = (Some(e), None, None);
+                (self.why.error, self.why.request, self.feed.diagnosis) = (Some(e), None, None);
                 Vec::new()
             }
             Msg::Note(note) => {
@@ -332,28 +315,20 @@ impl App {
 
     /// Puts data on screen: the one place derivations are made when the collector did not.
     pub(super) fn apply(&mut self, data: Data) {
-        let Data {
-            snap,
-            diagnosis,
-            derived,
-            conns_as_of,
-        } = data;
-        self.conns_as_of = conns_as_of;
-        self.rechecked = None;
-        self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
-        self.data = Some(snap);
-        // A diagnosis for a port no longer watched (typed over since) is dropped.
-        self.diagnosis =
-            diagnosis.filter(|d| self.why.request.as_ref().is_some_and(|q| q.answered_by(d)));
-        self.error = None;
+        self.feed.show(data, self.why.request.as_ref());
         self.haystack = None;
         self.recompute();
         self.refresh_modal();
         self.prune_processes();
     }
 
+    /// Whether new data waits instead of going on screen: frozen, or looking at the past.
+    fn held(&self) -> bool {
+        self.feed.frozen || self.travel.at.is_some()
+    }
+
     pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.data.as_deref()
+        self.feed.snapshot()
     }
 
     /// The dialog or overlay on top, if any.
@@ -399,21 +374,21 @@ impl App {
     /// Connection counts of the snapshot on screen.
     pub fn summary(&self) -> &ConnSummary {
         static EMPTY: std::sync::OnceLock<ConnSummary> = std::sync::OnceLock::new();
-        match &self.derived {
+        match &self.feed.derived {
             Some(d) => &d.summary,
             None => EMPTY.get_or_init(ConnSummary::default),
         }
     }
 
     pub fn portmap(&self) -> Option<&PortMap> {
-        self.derived.as_deref().map(|d| &d.portmap)
+        self.feed.derived.as_deref().map(|d| &d.portmap)
     }
 
     /// Rebuilds each table's rows under its own filter and puts each cursor back on the row it
     /// was on. A filter is parsed only when its text changed, and matched per socket as a
     /// parsed query; Connections are then sorted and grouped (filters apply before grouping).
     pub fn recompute(&mut self) {
-        let Some(snap) = self.data.clone() else {
+        let Some(snap) = self.feed.snap.clone() else {
             return;
         };
         self.listeners.parsed.update(self.listeners.filter.value());

@@ -10,7 +10,7 @@ impl App {
 
     /// Puts the cursor of the table on screen on `row` (clamped).
     pub(super) fn set_row(&mut self, row: usize) {
-        let snap = self.data.as_deref();
+        let snap = self.feed.snap.as_deref();
         match self.view {
             View::Listeners => {
                 let page = self.measured.listeners_page.get();

@@ -75,7 +75,7 @@ impl App {
     /// holder order (all owners of a shared socket: a master and its workers, same-named, are
     /// each a process to decide about).
     pub fn why_owners(&self) -> Vec<Arc<Owner>> {
-        let Some(d) = self.diagnosis.as_deref() else {
+        let Some(d) = self.feed.diagnosis.as_deref() else {
             return Vec::new();
         };
         distinct(
@@ -88,7 +88,7 @@ impl App {
     /// Nothing for a recording (its pids are another machine's, or another moment's) or a
     /// moment in the past.
     pub(super) fn process_reads(&self) -> Vec<Effect> {
-        let Some(snap) = self.data.clone() else {
+        let Some(snap) = self.feed.snap.clone() else {
             return Vec::new();
         };
         if self.replay || self.travel.at.is_some() {
@@ -106,7 +106,7 @@ impl App {
             })));
         }
         if self.view == View::Why
-            && let Some(d) = self.diagnosis.as_deref()
+            && let Some(d) = self.feed.diagnosis.as_deref()
         {
             let owners: Vec<Arc<Owner>> = self.why_owners().into_iter().take(WHY_SHOWN).collect();
             if !owners.is_empty() {
@@ -141,7 +141,12 @@ impl App {
                 }
             }
             ProcessesFor::Why(port) => {
-                if self.diagnosis.as_deref().is_some_and(|d| d.port == port) {
+                if self
+                    .feed
+                    .diagnosis
+                    .as_deref()
+                    .is_some_and(|d| d.port == port)
+                {
                     let wanted: Vec<Arc<Owner>> =
                         self.why_owners().into_iter().take(WHY_SHOWN).collect();
                     self.why.processes = settle(found, &wanted, &self.observations);

@@ -35,11 +35,11 @@ impl App {
     /// `P`: the report of the port on screen (the why view's, the selected row's) written to
     /// `./portscope-report-<time>.html` off the UI thread; the status line says where.
     pub(super) fn report_effect(&mut self) -> Vec<Effect> {
-        let Some(snap) = self.data.clone() else {
+        let Some(snap) = self.feed.snap.clone() else {
             self.note = Some("no data yet: nothing to report".into());
             return Vec::new();
         };
-        let port = match (self.view, self.diagnosis.as_deref()) {
+        let port = match (self.view, self.feed.diagnosis.as_deref()) {
             (View::Why, Some(d)) => Some((d.port, d.proto)),
             _ => self.selected_socket().map(|s| (s.local_port, s.proto)),
         };

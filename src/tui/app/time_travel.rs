@@ -7,7 +7,7 @@ use std::sync::Arc;
 impl App {
     /// Puts a snapshot from history on screen (the why diagnosis stays the live one).
     fn show(&mut self, snap: Arc<crate::model::Snapshot>, derived: Arc<Derived>) {
-        let diagnosis = self.diagnosis.clone();
+        let diagnosis = self.feed.diagnosis.clone();
         self.apply(Data {
             snap,
             diagnosis,
@@ -21,7 +21,7 @@ impl App {
 /// the status line when there is nowhere to go.
 pub fn step(app: &mut App, back: bool) -> Option<String> {
     let moments = app.travel.moments();
-    let live = match (&app.travel.live, &app.data) {
+    let live = match (&app.travel.live, &app.feed.snap) {
         (Some(l), _) => Arc::clone(l),
         (None, Some(d)) => Arc::clone(d),
         (None, None) => return Some("no data yet".into()),
@@ -56,9 +56,9 @@ pub fn step(app: &mut App, back: bool) -> Option<String> {
     match target {
         Some(t) => {
             if app.travel.at.is_none() {
-                app.travel.was_frozen = app.frozen;
+                app.travel.was_frozen = app.feed.frozen;
                 app.travel.live = Some(Arc::clone(&live));
-                app.frozen = true;
+                app.feed.frozen = true;
             }
             app.travel.at = Some(t);
             let past = Arc::new(app.travel.past_snapshot(&live, t));
@@ -68,12 +68,12 @@ pub fn step(app: &mut App, back: bool) -> Option<String> {
         None => {
             app.travel.at = None;
             app.travel.live = None;
-            app.frozen = app.travel.was_frozen;
-            let newest = app.pending.take();
+            app.feed.frozen = app.travel.was_frozen;
+            let newest = app.feed.pending.take();
             match newest {
-                Some(data) if !app.frozen => app.apply(data),
+                Some(data) if !app.feed.frozen => app.apply(data),
                 Some(p) => {
-                    app.pending = Some(p);
+                    app.feed.pending = Some(p);
                     let derived = Arc::new(Derived::of(&live));
                     app.show(live, derived);
                 }

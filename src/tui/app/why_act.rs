@@ -15,7 +15,7 @@ use crate::tui::keymap::Command;
 impl App {
     /// Up and down pick the cause; past the last one (or with none) they scroll on.
     pub(crate) fn why_move(&mut self, delta: isize) {
-        let n = self.diagnosis.as_ref().map_or(0, |d| d.causes.len());
+        let n = self.feed.diagnosis.as_ref().map_or(0, |d| d.causes.len());
         let next = self
             .why
             .cause
@@ -50,7 +50,7 @@ impl App {
     /// The commands of the diagnosis on screen (the plan's, else every remedy's, then the
     /// selected cause's other ones), each whole in a block to copy or write to a file.
     pub(super) fn why_commands(&mut self) {
-        let Some(d) = self.diagnosis.clone() else {
+        let Some(d) = self.feed.diagnosis.clone() else {
             self.note = Some("no diagnosis yet: type a port first".into());
             return;
         };
@@ -90,7 +90,7 @@ impl App {
     }
 
     pub(crate) fn why_act(&mut self, cmd: Command) {
-        let (Some(d), Some(snap)) = (self.diagnosis.clone(), self.data.clone()) else {
+        let (Some(d), Some(snap)) = (self.feed.diagnosis.clone(), self.feed.snap.clone()) else {
             self.note = Some("type a port first (e)".into());
             return;
         };

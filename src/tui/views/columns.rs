@@ -1,17 +1,24 @@
-//! Sharing a table's width by what matters: each column has a width it cannot go below, a
-//! width it would like, and a rank; the least important columns go first when the frame is
-//! narrow, and slack goes to the most important ones (addresses) before the rest.
-//! Endpoints are shortened in the middle so the port, what the user came for, is never cut.
+//! Sharing a table's width by what is on screen: each column has a width at which it reads
+//! well (`min`), a width it may be squeezed to before it goes (`floor`), the width its content
+//! needs (`want`) and a rank. A column with nothing on screen takes no room; the least important
+//! columns go first when the frame is narrow, and slack goes to the most important ones
+//! (addresses) before the rest. Endpoints are shortened in the middle so the port, what the user
+//! came for, is never cut; names are cut at the end with an ellipsis, so a cut is visible.
 
 use ratatui::layout::Constraint;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// One column of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Col {
     pub header: &'static str,
-    /// Below this the column says nothing useful: it is dropped instead.
+    /// The width at which the column reads well: every kept column gets it before any gets more.
     pub min: u16,
-    /// What the content needs; slack beyond it goes to `fill` columns.
+    /// Below `min`, the width it may be squeezed to before it is dropped (the lowest-ranked
+    /// columns are dropped first; the last one standing is squeezed further).
+    pub floor: u16,
+    /// What the content needs; slack beyond it goes to `fill` columns. 0: nothing to show, the
+    /// column takes no room.
     pub want: u16,
     /// Higher keeps its place longer and gets slack first.
     pub rank: u8,
@@ -24,10 +31,46 @@ impl Col {
         Col {
             header,
             min,
+            floor: min,
             want,
             rank,
             fill: false,
         }
+    }
+
+    /// A column as wide as the widest of `cells` (and its header), or absent when every cell is
+    /// empty: a column of blanks says nothing.
+    pub fn sized<S: AsRef<str>>(
+        header: &'static str,
+        cells: impl IntoIterator<Item = S>,
+        rank: u8,
+    ) -> Col {
+        let widest = cells.into_iter().map(|c| width(c.as_ref())).max();
+        let want = match widest {
+            None | Some(0) => 0,
+            Some(w) => w.max(width(header)),
+        };
+        Col::new(header, want, want, rank)
+    }
+
+    /// Reads well at `n` characters (or its content, if shorter).
+    pub const fn readable(mut self, n: u16) -> Col {
+        self.min = if self.want < n { self.want } else { n };
+        if self.floor > self.min {
+            self.floor = self.min;
+        }
+        self
+    }
+
+    /// May be squeezed down to `n` characters before it is dropped.
+    pub const fn squeeze(mut self, n: u16) -> Col {
+        self.floor = if n < self.min { n } else { self.min };
+        self
+    }
+
+    /// Takes no room, whatever it holds.
+    pub fn hide(&mut self) {
+        (self.want, self.min, self.floor) = (0, 0, 0);
     }
 
     pub const fn fill(mut self) -> Col {
@@ -36,39 +79,87 @@ impl Col {
     }
 }
 
+/// Width of `s` in terminal cells.
+pub fn width(s: &str) -> u16 {
+    u16::try_from(s.width()).unwrap_or(u16::MAX)
+}
+
 /// The width of each column inside `width` (the table's inner width, spacing 1 between
-/// columns), or `None` for a column that does not fit.
+/// columns), or `None` for a column that does not fit or has nothing to show.
 pub fn fit(cols: &[Col], width: u16) -> Vec<Option<u16>> {
-    let mut kept: Vec<bool> = vec![true; cols.len()];
-    let need = |kept: &[bool]| -> u32 {
-        let n = kept.iter().filter(|k| **k).count() as u32;
-        let mins: u32 = cols
-            .iter()
-            .zip(kept)
-            .filter(|(_, k)| **k)
-            .map(|(c, _)| u32::from(c.min))
-            .sum();
-        mins + n.saturating_sub(1)
+    let width = u32::from(width);
+    let (kept, mut widths) = keep(cols, width);
+    let left = width.saturating_sub(need(&kept, &widths));
+    let left = share(cols, &kept, &mut widths, left);
+    // What is left goes to the fill columns (or the last kept one).
+    let fills: Vec<usize> = (0..cols.len())
+        .filter(|&i| kept[i] && cols[i].fill)
+        .collect();
+    let fills = if fills.is_empty() {
+        (0..cols.len()).rev().filter(|&i| kept[i]).take(1).collect()
+    } else {
+        fills
     };
-    let mut by_rank: Vec<usize> = (0..cols.len()).collect();
-    by_rank.sort_by_key(|&i| cols[i].rank);
-    for &i in &by_rank {
-        if need(&kept) <= u32::from(width) {
-            break;
-        }
-        // The most important column always stays, even squeezed.
-        if kept.iter().filter(|k| **k).count() > 1 {
-            kept[i] = false;
+    if !fills.is_empty() && left > 0 {
+        let each = left / fills.len() as u32;
+        let mut rest = left % fills.len() as u32;
+        for &i in &fills {
+            let extra = each + u32::from(rest > 0);
+            rest = rest.saturating_sub(1);
+            widths[i] = widths[i].saturating_add(extra as u16);
         }
     }
-    let mut widths: Vec<u16> = cols
+    if kept.iter().filter(|k| **k).count() == 1
+        && let Some(i) = kept.iter().position(|k| *k)
+    {
+        widths[i] = widths[i].min(u16::try_from(width).unwrap_or(u16::MAX));
+    }
+    widths
+        .into_iter()
+        .zip(kept)
+        .map(|(w, k)| k.then_some(w))
+        .collect()
+}
+
+/// The kept columns' widths with the spaces between them.
+fn need(kept: &[bool], widths: &[u16]) -> u32 {
+    let n = kept.iter().filter(|k| **k).count() as u32;
+    let sum: u32 = widths
         .iter()
-        .zip(&kept)
-        .map(|(c, k)| if *k { c.min } else { 0 })
-        .collect();
-    let mut left = u32::from(width).saturating_sub(need(&kept));
-    // Slack up to what each column wants, most important first; columns of equal rank (local
-    // and peer) share it a character at a time.
+        .zip(kept)
+        .filter(|(_, k)| **k)
+        .map(|(w, _)| u32::from(*w))
+        .sum();
+    sum + n.saturating_sub(1)
+}
+
+/// Which columns stay, each at its `min`: the least important go (or are squeezed towards their
+/// `floor`, when that is enough) until the rest fit in `width`.
+fn keep(cols: &[Col], width: u32) -> (Vec<bool>, Vec<u16>) {
+    let mut kept: Vec<bool> = cols.iter().map(|c| c.want > 0 || c.min > 0).collect();
+    let mut widths: Vec<u16> = cols.iter().map(|c| c.min).collect();
+    let mut by_rank: Vec<usize> = (0..cols.len()).filter(|&i| kept[i]).collect();
+    by_rank.sort_by_key(|&i| cols[i].rank);
+    for &i in &by_rank {
+        let over = need(&kept, &widths).saturating_sub(width);
+        // The most important column always stays, even squeezed.
+        if over == 0 || kept.iter().filter(|k| **k).count() == 1 {
+            break;
+        }
+        let give = u32::from(cols[i].min.saturating_sub(cols[i].floor));
+        if give >= over {
+            // Squeezing this one is enough: it stays, narrower.
+            widths[i] -= over as u16;
+            break;
+        }
+        kept[i] = false;
+    }
+    (kept, widths)
+}
+
+/// Gives `left` characters of slack up to what each kept column wants, most important first;
+/// columns of equal rank (local and peer) share it a character at a time. Returns what is left.
+fn share(cols: &[Col], kept: &[bool], widths: &mut [u16], mut left: u32) -> u32 {
     let mut ranks: Vec<u8> = cols.iter().map(|c| c.rank).collect();
     ranks.sort_unstable_by(|a, b| b.cmp(a));
     ranks.dedup();
@@ -94,42 +185,39 @@ pub fn fit(cols: &[Col], width: u16) -> Vec<Option<u16>> {
             }
         }
     }
-    // What is left goes to the fill columns (or the last kept one).
-    let fills: Vec<usize> = (0..cols.len())
-        .filter(|&i| kept[i] && cols[i].fill)
-        .collect();
-    let fills = if fills.is_empty() {
-        (0..cols.len()).rev().filter(|&i| kept[i]).take(1).collect()
-    } else {
-        fills
-    };
-    if !fills.is_empty() && left > 0 {
-        let each = left / fills.len() as u32;
-        let mut rest = left % fills.len() as u32;
-        for &i in &fills {
-            let extra = each + u32::from(rest > 0);
-            rest = rest.saturating_sub(1);
-            widths[i] = widths[i].saturating_add(extra as u16);
-        }
-    }
-    if kept.iter().filter(|k| **k).count() == 1
-        && let Some(i) = kept.iter().position(|k| *k)
-    {
-        widths[i] = widths[i].min(width);
-    }
-    widths
-        .into_iter()
-        .zip(kept)
-        .map(|(w, k)| k.then_some(w))
-        .collect()
+    left
 }
 
-/// Constraints and headers for the kept columns, and which columns were kept.
-pub fn layout(cols: &[Col], width: u16) -> (Vec<Constraint>, Vec<&'static str>, Vec<bool>) {
-    let fitted = fit(cols, width);
+/// `text` in at most `width` cells, cut at the end with an ellipsis when it does not fit
+/// (`containerd-sh…`), so a cut name does not pass for a whole one.
+pub fn clip(text: &str, width: u16) -> String {
+    let width = usize::from(width);
+    if text.width() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut used = 0;
+    let mut out: String = text
+        .chars()
+        .take_while(|c| {
+            used += c.width().unwrap_or(0);
+            used < width
+        })
+        .collect();
+    out.push('…');
+    out
+}
+
+/// Constraints and headers for the kept columns of a fitted table, and which were kept.
+pub fn layout_of(
+    cols: &[Col],
+    fitted: &[Option<u16>],
+) -> (Vec<Constraint>, Vec<&'static str>, Vec<bool>) {
     let mut constraints = Vec::new();
     let mut headers = Vec::new();
-    for (c, w) in cols.iter().zip(&fitted) {
+    for (c, w) in cols.iter().zip(fitted) {
         if let Some(w) = w {
             constraints.push(Constraint::Length(*w));
             headers.push(c.header);
@@ -237,5 +325,40 @@ mod tests {
         assert_eq!(fit(&cols, 31), vec![Some(20), None, Some(10)]);
         assert_eq!(fit(&cols, 60), vec![Some(30), Some(10), Some(18)]);
         assert_eq!(fit(&cols, 5), vec![Some(5), None, None]);
+    }
+
+    #[test]
+    fn empty_columns_take_no_room_and_names_squeeze_before_they_go() {
+        let cols = [
+            Col::new("addr", 10, 20, 10),
+            Col::sized("process", ["containerd-shim", "sshd"], 9)
+                .readable(16)
+                .squeeze(8),
+            Col::sized("flags", ["", ""], 4),
+            Col::sized("unit", ["ssh.service"], 3),
+        ];
+        assert_eq!(cols[1].want, 15);
+        assert_eq!(cols[1].min, 15);
+        assert_eq!(cols[2].want, 0);
+        // Everything that shows something fits: the blank flags take nothing.
+        assert_eq!(fit(&cols, 40), vec![Some(12), Some(15), None, Some(11)]);
+        // Narrower: the unit goes, then the name is squeezed before the address is touched.
+        assert_eq!(fit(&cols, 26), vec![Some(10), Some(15), None, None]);
+        assert_eq!(fit(&cols, 22), vec![Some(10), Some(11), None, None]);
+        assert_eq!(fit(&cols, 18), vec![Some(18), None, None, None]);
+    }
+
+    #[test]
+    fn cut_text_says_so() {
+        assert_eq!(clip("containerd-shim", 10), "container…");
+        assert_eq!(clip("sshd", 10), "sshd");
+        assert_eq!(clip("日本語のプロセス", 7), "日本語…");
+        assert_eq!(
+            clip("docker: payments-api-7f9c", 20),
+            "docker: payments-ap…"
+        );
+        for w in 0..30 {
+            assert!(usize::from(w) >= clip("k8s: kube-system/coredns", w).width());
+        }
     }
 }

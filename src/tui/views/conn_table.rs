@@ -78,28 +78,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
         })
         .collect();
     let ends: Vec<(String, String)> = sockets.iter().map(|s| (s.local(), s.remote())).collect();
-    let need = |f: fn(&(String, String)) -> &String| {
-        let min = ends.iter().map(|e| columns::min_width(f(e))).max();
-        let want = ends.iter().map(|e| f(e).chars().count() as u16).max();
-        (min.unwrap_or(0).max(5), want.unwrap_or(0).max(5))
-    };
-    let (local_min, local_want) = need(|e| &e.0);
-    let (peer_min, peer_want) = need(|e| &e.1);
-    // "frees in 46 s" where there is room.
-    let mark_want = if sockets.iter().any(|s| s.expires_ms.is_some()) {
-        13
-    } else {
-        4
-    };
-    let cols = [
-        Col::new("proto", 5, 5, 6),
-        Col::new("state", 10, 10, 8),
-        Col::new("local", local_min, local_want, 10),
-        Col::new("peer", peer_min, peer_want, 10),
-        Col::new("mark", 4, mark_want, 5),
-        Col::new("process", 8, 15, 7).fill(),
-        Col::new("pid", 7, 7, 4),
-    ];
+    let cols = table_cols(&sockets, &ends, view.sort);
     let inner = area
         .width
         .saturating_sub(2)
@@ -197,6 +176,46 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
     f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The columns, sized by the sockets on screen (and their endpoints, `ends`).
+fn table_cols(sockets: &[&Socket], ends: &[(String, String)], sort: Option<SortKey>) -> [Col; 7] {
+    let need = |f: fn(&(String, String)) -> &String| {
+        let min = ends.iter().map(|e| columns::min_width(f(e))).max();
+        let want = ends.iter().map(|e| f(e).chars().count() as u16).max();
+        (min.unwrap_or(0).max(5), want.unwrap_or(0).max(5))
+    };
+    let (local_min, local_want) = need(|e| &e.0);
+    let (peer_min, peer_want) = need(|e| &e.1);
+    // "frees in 46 s" where there is room; no column at all when no socket has a mark.
+    let mark_want = if sockets.iter().any(|s| s.expires_ms.is_some()) {
+        13
+    } else if sockets.iter().any(|s| s.autobound) {
+        4
+    } else {
+        0
+    };
+    let names: Vec<String> = sockets.iter().map(|s| owner_name(s)).collect();
+    let mut cols = [
+        Col::new("proto", 5, 5, 6),
+        Col::sized("state", sockets.iter().map(|s| s.state.ss_name()), 8),
+        Col::new("local", local_min, local_want, 10),
+        Col::new("peer", peer_min, peer_want, 10),
+        Col::new("mark", mark_want.min(4), mark_want, 5),
+        // Names read whole up to the kernel's 15 characters (and "+1").
+        Col::sized("process", &names, 7).readable(18).squeeze(8),
+        Col::sized("pid", sockets.iter().map(|s| pid_of(s)), 4),
+    ];
+    // Room for the sort arrow beside its column's name.
+    if let Some(key) = sort
+        && let Some(i) = COLUMN_SORT.iter().position(|k| *k == key)
+        && cols[i].want > 0
+    {
+        let with_arrow = columns::width(cols[i].header) + 2;
+        cols[i].want = cols[i].want.max(with_arrow);
+        cols[i].min = cols[i].min.max(with_arrow);
+    }
+    cols
+}
+
 /// The cells of a socket's row, each shortened to its fitted width where it matters.
 fn socket_cells(
     s: &Socket,
@@ -230,13 +249,15 @@ fn socket_cells(
         Span::raw(columns::shorten(local, local_w)),
         Span::raw(columns::shorten(peer, peer_w)),
         mark,
-        Span::raw(owner_name(s)),
-        Span::raw(
-            s.owners
-                .first()
-                .map_or(String::new(), |o| o.pid.to_string()),
-        ),
+        Span::raw(columns::clip(&owner_name(s), fitted[5].unwrap_or(0))),
+        Span::raw(pid_of(s)),
     ]
+}
+
+fn pid_of(s: &Socket) -> String {
+    s.owners
+        .first()
+        .map_or(String::new(), |o| o.pid.to_string())
 }
 
 /// "▸ api (pid 4123) · 8,000 conns · 7,990 EST 10 CW".

@@ -71,7 +71,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     }
 
-    let Some(d) = app.diagnosis.as_deref() else {
+    let Some(d) = app.feed.diagnosis.as_deref() else {
         let msg = if app.why.request.is_some() {
             "asking the kernel…"
         } else {
