@@ -84,3 +84,70 @@ impl BoundOnly {
         out
     }
 }
+
+/// UDP sockets whose bind() the `--binds` program reported, until the poll beside it has seen
+/// them. The poll's own "take" of such a socket is dropped (one report per bind, not two) and
+/// from then on the poll reports its release. A socket that closed before any poll saw it is
+/// released here instead, at the first poll after its bind that no longer finds it: without
+/// that, a short holder's release was never reported and `history --at` kept it forever.
+///
+/// Each round of the watch is: a poll of the UDP table ([`UdpBinds::polled`]), then the
+/// rings' bind() events ([`UdpBinds::fold`]).
+#[derive(Default)]
+pub struct UdpBinds {
+    /// Each bind's take event, and whether a poll has found its socket since.
+    waiting: Vec<(WatchEvent, bool)>,
+}
+
+impl UdpBinds {
+    /// A poll found `now`: a bind still waiting whose socket is not there was released before
+    /// any poll saw it (the returned events); one whose socket is there is marked seen.
+    pub fn polled(&mut self, now: &[crate::model::Socket]) -> Vec<WatchEvent> {
+        let mut out = Vec::new();
+        self.waiting.retain_mut(|(e, seen)| {
+            let key = (e.local_addr, e.local_port);
+            if now.iter().any(|s| (s.local_addr, s.local_port) == key) {
+                *seen = true;
+                return true;
+            }
+            let mut leave = e.clone();
+            leave.event = EventKind::Leave;
+            leave.time = jiff::Timestamp::now();
+            // Found by the poll's look: gone.
+            leave.source = "poll".into();
+            leave.note = Some("released before a poll saw it (its bind() was traced)".into());
+            out.push(leave);
+            false
+        });
+        out
+    }
+
+    /// Notes this round's UDP binds, and drops from `batch` the poll's takes of sockets whose
+    /// bind was reported. A bind the poll had seen before this round (its take went out before
+    /// the bind was read) is the poll's from now on.
+    pub fn fold(&mut self, events: &[WatchEvent], batch: &mut Vec<WatchEvent>) {
+        for e in events {
+            if e.proto == Proto::Udp && e.event == EventKind::Take {
+                self.waiting.push((e.clone(), false));
+            }
+        }
+        batch.retain(|e| {
+            if e.proto != Proto::Udp || e.event != EventKind::Take || e.source != "poll" {
+                return true;
+            }
+            let key = (e.local_addr, e.local_port);
+            match self
+                .waiting
+                .iter()
+                .position(|(w, _)| (w.local_addr, w.local_port) == key)
+            {
+                Some(i) => {
+                    self.waiting.swap_remove(i);
+                    false
+                }
+                None => true,
+            }
+        });
+        self.waiting.retain(|(_, seen)| !seen);
+    }
+}

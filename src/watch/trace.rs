@@ -15,7 +15,7 @@ use crate::model::{Family, Owner, Proto};
 use crate::sys::perf::PerfRing;
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(super) const TCP_SYN_SENT: u8 = 2;
 pub(super) const TCP_SYN_RECV: u8 = 3;
@@ -328,7 +328,7 @@ pub fn run(
     let mut samples: Vec<Sample> = Vec::new();
     let mut bound_by: FxHashMap<(IpAddr, u16), Owner> = FxHashMap::default();
     let mut bound_only = super::bound::BoundOnly::default();
-    let mut udp_binds: Vec<(IpAddr, u16, Instant)> = Vec::new();
+    let mut udp_binds = super::bound::UdpBinds::default();
     loop {
         let wait = if udp_too {
             opts.poll_interval
@@ -348,6 +348,9 @@ pub fn run(
         if udp_too {
             let now = super::sockets_on(&mut dumper, &opts.ports, Some(Proto::Udp), 0x1fff)
                 .map_err(|e| WatchError::Failed(format!("netlink sock_diag: {e}")))?;
+            if binds.is_some() {
+                batch.extend(udp_binds.polled(&now));
+            }
             batch.extend(udp.step(now, "poll"));
         }
         samples.clear();
@@ -407,29 +410,10 @@ pub fn run(
             if tcp_too {
                 bound_only.note(&events);
             }
-            // A UDP socket whose bind() was reported is not reported again when the poll
-            // sees it appear: once, not twice (the poll still reports its release).
-            for e in &events {
-                if e.proto == Proto::Udp && e.event == EventKind::Take {
-                    udp_binds.push((e.local_addr, e.local_port, Instant::now()));
-                }
+            // A UDP bind is reported once: the poll's sight of it is folded in.
+            if udp_too {
+                udp_binds.fold(&events, &mut batch);
             }
-            udp_binds.retain(|(_, _, at)| at.elapsed() < Duration::from_secs(10));
-            batch.retain(|e| {
-                if e.proto != Proto::Udp || e.event != EventKind::Take || e.source != "poll" {
-                    return true;
-                }
-                match udp_binds
-                    .iter()
-                    .position(|(a, p, _)| (*a, *p) == (e.local_addr, e.local_port))
-                {
-                    Some(i) => {
-                        udp_binds.swap_remove(i);
-                        false
-                    }
-                    None => true,
-                }
-            });
             batch.extend(
                 events
                     .into_iter()
