@@ -368,7 +368,10 @@ pub fn attach_tracepoint_prog(id: u64, prog: &OwnedFd) -> io::Result<OwnedFd> {
         config: id,
         ..Default::default()
     };
-    attr.__bindgen_anon_1.sample_period = 1;
+    // A counting event (sample period 0): the program runs on every hit all the same, and
+    // since it passes the event on (it returns 1, not to blind other perf users), a sampling
+    // event here would try to write each hit to a ring it does not have.
+    attr.__bindgen_anon_1.sample_period = 0;
     // SAFETY: as in open_ring: a fully initialised attr of its own size.
     let fd = unsafe {
         perf::perf_event_open(
