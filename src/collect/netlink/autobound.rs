@@ -87,6 +87,8 @@ impl AutoboundMemo {
         self.generation = self.generation.wrapping_add(1);
         let (mut tcp, mut udp) = (Wanted::default(), Wanted::default());
         self.unknown.clear();
+        // At most one per socket; sized once rather than doubled (a one-shot asks about most).
+        self.unknown.reserve_exact(sockets.len());
         for (i, s) in sockets.iter_mut().enumerate() {
             if !can_be_autobound(s) {
                 continue;
