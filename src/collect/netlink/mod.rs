@@ -127,10 +127,21 @@ impl Dumper {
         self.fd
     }
 
+    /// Points this dumper and its receive buffer at another sock_diag socket (the one before
+    /// is closed): reading many namespaces once needs one buffer, not one each.
+    pub fn set_fd(&mut self, fd: OwnedFd) {
+        self.fd = fd;
+    }
+
     /// TCP listeners (and, with `bound`, bound-inactive sockets) and every UDP socket of the
     /// socket's namespace: the cheap view used for namespaces that are not in focus.
     pub fn listening_sockets(&mut self, bound: bool) -> nix::Result<Vec<Socket>> {
         let mut out = Vec::new();
+        self.listening_into(bound, &mut out).map(|()| out)
+    }
+
+    /// [`Dumper::listening_sockets`], appended to `out`.
+    pub fn listening_into(&mut self, bound: bool, out: &mut Vec<Socket>) -> nix::Result<()> {
         let tcp = if bound {
             LISTEN_STATES | BOUND_INACTIVE
         } else {
@@ -151,7 +162,7 @@ impl Dumper {
             }
         }
         self.states = ALL_STATES;
-        Ok(out)
+        Ok(())
     }
 
     /// A netlink header of type `ty` for a message of `total` bytes; the caller appends the rest.
