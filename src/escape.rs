@@ -80,7 +80,15 @@ pub fn escape_line(s: &str) -> Cow<'_, str> {
 }
 
 fn escape_except(s: &str, keep: Option<char>) -> Cow<'_, str> {
-    if !s.chars().any(|c| Some(c) != keep && needs_escape(c)) {
+    // ASCII text (every row of a socket table) is checked a byte at a time: of ASCII, only the
+    // C0 controls and DEL need escaping.
+    let clean = if s.is_ascii() {
+        !s.bytes()
+            .any(|b| (b < 0x20 || b == 0x7f) && Some(char::from(b)) != keep)
+    } else {
+        !s.chars().any(|c| Some(c) != keep && needs_escape(c))
+    };
+    if clean {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

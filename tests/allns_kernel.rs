@@ -304,9 +304,10 @@ fn pool_closes_sockets_of_namespaces_that_went_away() {
     );
 }
 
-/// Namespaces that cannot be read (here: too few file descriptors, as with `ulimit -n 1024` on
-/// a host with 1,500 namespaces) are named with the cause and the fix, in `why --all-netns`
-/// (text and JSON) and in `snapshot --all-netns`'s summary, never silently left out.
+/// A one-shot read of every namespace keeps one sock_diag socket open at a time: with 24 file
+/// descriptors (as with `ulimit -n 1024` on a host with 1,500 namespaces, which the TUI's kept
+/// sockets would exceed), `why --all-netns` and `snapshot --all-netns` still read all 40. How an
+/// unread namespace is named with its fix is unit-tested with `unread_warnings`.
 #[test]
 fn namespaces_that_cannot_be_read_are_named_with_the_fix() {
     if !private_netns("allns_unread") {
@@ -319,18 +320,17 @@ fn namespaces_that_cannot_be_read_are_named_with_the_fix() {
             .args(args);
         run(&mut c)
     };
-    let (_, out, err) = limited(&["why", "23000", "--all-netns"]);
-    assert!(
-        out.contains("could not be read") && out.contains("raise the open-files limit"),
-        "{out}{err}"
-    );
     let (_, out, err) = limited(&["why", "23000", "--all-netns", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect(&err);
-    let unread = v["unread_netns"].as_array().expect("unread_netns");
-    assert!(!unread.is_empty(), "{out}");
-    assert!(unread.iter().all(|u| u["error"].is_string()), "{out}");
-    let (_, out, err) = limited(&["snapshot", "--all-netns", "--listening"]);
-    assert!(out.contains("more could not be read"), "{out}{err}");
+    assert_eq!(v["unread_netns"], serde_json::json!([]), "{out}");
+    let (_, out, err) = limited(&["snapshot", "--all-netns", "--listening", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect(&err);
+    let namespaces = v["namespaces"].as_array().expect("namespaces");
+    assert!(namespaces.len() > 40, "{out}");
+    assert!(
+        namespaces.iter().all(|n| n["error"].is_null()),
+        "every namespace read: {out}"
+    );
     // With the limit portscope sets itself (soft raised to hard), every namespace is read.
     let (_, out, err) = run(portscope().args(["why", "23000", "--all-netns", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&out).expect(&err);

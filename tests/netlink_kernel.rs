@@ -86,7 +86,7 @@ fn one_walk_dump_equals_per_family_dumps_and_memo_marks_equal_fresh_ones() {
     }
 
     // A memo reused over changes: new connections are asked about, old ones keep their mark.
-    let mut memo = AutoboundMemo::default();
+    let mut memo = AutoboundMemo::kept();
     let mut d = Dumper::open().unwrap();
     let first = d.all_sockets_with(&mut memo).unwrap();
     assert_eq!(rows(&first), a);

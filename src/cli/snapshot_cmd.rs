@@ -31,6 +31,7 @@ pub fn run(args: &SnapshotArgs, netns: &NetnsTarget) -> CliResult {
             // Only listeners are shown: no namespace needs the all-states dump.
             listening_only: args.listening,
             bound_inactive: args.bound_inactive,
+            one_shot: true,
             ..Default::default()
         })
         .map_err(|e| CliError::failed(e, 1))

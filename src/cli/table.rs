@@ -10,7 +10,12 @@ use unicode_width::UnicodeWidthStr;
 /// (the widths ratatui lays out by), so a Japanese process name does not push its row out of
 /// line.
 pub fn width(s: &str) -> usize {
-    s.width()
+    // Printable ASCII (every cell of a socket table) is a column a byte.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        s.len()
+    } else {
+        s.width()
+    }
 }
 
 /// `s` padded with spaces to `cols` terminal columns.

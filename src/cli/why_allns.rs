@@ -29,6 +29,7 @@ pub fn collect(
     };
     let mut snap = collect_all(&AllNetnsOptions {
         focus,
+        one_shot: true,
         ..AllNetnsOptions::default()
     })
     .map_err(|e| CliError::failed(e, 1))?;

@@ -72,7 +72,7 @@ impl Default for OwnerCache {
             unresolvable: FxHashSet::default(),
             last: ScanKind::default(),
             counts_work: None,
-            autobound: Default::default(),
+            autobound: super::netlink::AutoboundMemo::kept(),
         }
     }
 }

@@ -148,9 +148,12 @@ fn is_zero(n: &u64) -> bool {
 /// The processes holding a socket.
 pub type Owners = Arc<[Arc<Owner>]>;
 
-/// An empty owner list (kernel-held or hidden).
+/// An empty owner list (kernel-held or hidden). One shared list: `Arc::from([])` allocates its
+/// counts, and a table of 100k sockets starts with every socket holding one (1.6 MB of heap
+/// and 100k allocations at 100k sockets).
 pub fn no_owners() -> Owners {
-    Arc::from([])
+    static EMPTY: std::sync::OnceLock<Owners> = std::sync::OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::from([])))
 }
 
 /// Identity of a socket across snapshots, for keeping the selection on the same row.

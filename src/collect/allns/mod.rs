@@ -7,6 +7,7 @@
 //! focus gets every state.
 
 pub mod enumerate;
+mod once;
 pub mod pool;
 
 use super::container::{self, RuntimeRoots};
@@ -15,6 +16,7 @@ use crate::model::{JSON_VERSION, NetnsInfo, NetnsSummary, Snapshot, Socket, Sour
 use enumerate::NsEntry;
 use pool::NetnsPool;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -31,6 +33,9 @@ pub struct AllNetnsOptions {
     /// namespace: each such dump walks the host-wide bind hash, so it is opt-in.
     pub bound_inactive: bool,
     pub skip_owners: bool,
+    /// Read each namespace once and keep nothing: no sock_diag socket per namespace stays open
+    /// for the next refresh (the TUI's pool), and one receive buffer serves them all.
+    pub one_shot: bool,
 }
 
 /// Kept between refreshes (the TUI collects repeatedly); each socket pins its namespace until
@@ -116,24 +121,33 @@ enum ReadError {
     NotRead,
 }
 
+/// Appends one namespace's sockets, read through the pool's socket, to `out`.
 fn dump(
     pool: &mut NetnsPool,
     inode: u64,
     full: bool,
     bound: bool,
-) -> Result<Vec<Socket>, ReadError> {
+    out: &mut Vec<Socket>,
+) -> Result<Range<usize>, ReadError> {
     let d = pool.get(inode).ok_or(ReadError::NoSocket)?;
-    let mut socks = if full {
-        d.all_sockets()
+    let start = out.len();
+    let r = if full {
+        d.all_sockets().map(|all| out.extend(all))
     } else {
-        d.listening_sockets(bound)
+        d.listening_into(bound, out)
+    };
+    if let Err(e) = r {
+        out.truncate(start);
+        return Err(ReadError::Dump(e));
     }
-    .map_err(ReadError::Dump)?;
-    for s in &mut socks {
+    for s in &mut out[start..] {
         s.netns = inode;
     }
-    Ok(socks)
+    Ok(start..out.len())
 }
+
+/// Where each namespace's sockets are in the table, or why they are missing.
+type Results = BTreeMap<u64, Result<Range<usize>, ReadError>>;
 
 /// One snapshot of every network namespace.
 pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
@@ -150,26 +164,44 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
         entries.retain(|i, _| opts.only.contains(i) || *i == focus);
     }
     let (sysctls, mut warnings) = sysctl::read_sysctls();
-    let mut guard = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = guard.get_or_insert_with(NetnsPool::default);
+    // A refreshing caller keeps one socket per namespace; a one-shot read keeps none.
+    let mut guard = (!opts.one_shot).then(|| POOL.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut pool = guard
+        .as_mut()
+        .map(|g| g.get_or_insert_with(NetnsPool::default));
 
-    let mut results: BTreeMap<u64, Result<Vec<Socket>, ReadError>> = BTreeMap::new();
-    let sync_and_dump =
-        |pool: &mut NetnsPool,
-         entries: &BTreeMap<u64, NsEntry>,
-         results: &mut BTreeMap<u64, Result<Vec<Socket>, ReadError>>| {
-            let wanted: Vec<(u64, Vec<PathBuf>)> =
-                entries.values().map(|e| (e.inode, e.handles())).collect();
-            for (inode, e) in pool.sync(here, &wanted) {
-                results.insert(inode, Err(e.into()));
-            }
-            for inode in entries.keys() {
-                if !results.contains_key(inode) {
-                    let full = *inode == focus && !opts.listening_only;
-                    results.insert(*inode, dump(pool, *inode, full, opts.bound_inactive));
-                }
-            }
+    let mut sockets: Vec<Socket> = Vec::new();
+    let mut results = Results::new();
+    let full = |inode: u64| inode == focus && !opts.listening_only;
+    let sync_and_dump = |pool: Option<&mut &mut NetnsPool>,
+                         entries: &BTreeMap<u64, NsEntry>,
+                         results: &mut Results,
+                         sockets: &mut Vec<Socket>| {
+        let Some(pool) = pool else {
+            let todo: Vec<once::Todo> = entries
+                .values()
+                .filter(|e| !results.contains_key(&e.inode))
+                .map(|e| once::Todo {
+                    inode: e.inode,
+                    handles: e.handles(),
+                    full: full(e.inode),
+                })
+                .collect();
+            results.extend(once::read_each(here, &todo, opts.bound_inactive, sockets));
+            return;
         };
+        let wanted: Vec<(u64, Vec<PathBuf>)> =
+            entries.values().map(|e| (e.inode, e.handles())).collect();
+        for (inode, e) in pool.sync(here, &wanted) {
+            results.insert(inode, Err(e.into()));
+        }
+        for inode in entries.keys() {
+            if !results.contains_key(inode) {
+                let r = dump(pool, *inode, full(*inode), opts.bound_inactive, sockets);
+                results.insert(*inode, r);
+            }
+        }
+    };
     let mut owner_map = std::thread::scope(|scope| {
         // A view of some namespaces needs the owners among their processes only.
         let shown: Vec<u64> = entries.keys().copied().collect();
@@ -183,7 +215,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
                 }
             })
         });
-        sync_and_dump(pool, &entries, &mut results);
+        sync_and_dump(pool.as_mut(), &entries, &mut results, &mut sockets);
         job.map(|h| h.join())
     });
     // Namespaces that only an open fd keeps alive show up in the owner scan.
@@ -200,26 +232,23 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             }
         }
         if grew {
-            sync_and_dump(pool, &entries, &mut results);
+            sync_and_dump(pool.as_mut(), &entries, &mut results, &mut sockets);
         }
     }
     drop(guard);
 
     let roots = RuntimeRoots::from_env();
     let host = super::netns::host_inode();
-    let mut sockets = Vec::new();
     let mut namespaces = Vec::new();
     for (inode, entry) in &entries {
         let r = results.remove(inode).unwrap_or(Err(ReadError::NotRead));
         let (count, error) = match r {
-            Ok(mut s) => {
+            Ok(range) => {
                 if *inode == focus {
                     // Within one namespace only: a listener elsewhere says nothing about it.
-                    refine_autobound(&mut s, &sysctls);
+                    refine_autobound(&mut sockets[range.clone()], &sysctls);
                 }
-                let n = s.len();
-                sockets.extend(s);
-                (n, None)
+                (range.len(), None)
             }
             // The summary is the snapshot document: the reason travels as text.
             Err(e) => (0, Some(e.to_string())),
@@ -311,4 +340,49 @@ pub fn unread_warnings(namespaces: &[NetnsSummary]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unread_warnings;
+    use crate::model::NetnsSummary;
+
+    fn unread(inode: u64, error: &str) -> NetnsSummary {
+        NetnsSummary {
+            inode,
+            label: format!("pid {inode} (pause)"),
+            mounts: Vec::new(),
+            pid: Some(inode as u32),
+            own: false,
+            full: false,
+            sockets: 0,
+            error: Some(error.to_string()),
+        }
+    }
+
+    /// One sentence per cause, naming a few namespaces and the fix.
+    #[test]
+    fn unread_namespaces_are_named_with_the_fix() {
+        let mut ns: Vec<NetnsSummary> = (1..=5)
+            .map(|i| unread(i, "/proc/1/ns/net: Too many open files (os error 24)"))
+            .collect();
+        ns.push(unread(
+            9,
+            "entering /proc/9/ns/net: EPERM: Operation not permitted",
+        ));
+        let w = unread_warnings(&ns);
+        assert_eq!(w.len(), 2, "{w:?}");
+        // By cause, in its order.
+        assert!(
+            w[1].starts_with("5 network namespaces could not be read (Too many open files")
+                && w[1].contains("pid 1 (pause), pid 2 (pause), pid 3 (pause) and 2 more")
+                && w[1].ends_with("raise the open-files limit (ulimit -n to the hard limit, LimitNOFILE= in a unit) and run again"),
+            "{w:?}"
+        );
+        assert!(
+            w[0].starts_with("1 network namespace could not be read (Operation not permitted)")
+                && w[0].ends_with(": run as root to read them"),
+            "{w:?}"
+        );
+    }
 }

@@ -39,7 +39,7 @@ pub enum OpenError {
 
 /// Opens a sock_diag socket inside the namespace reached by one of `handles` (checked to be
 /// namespace `inode`: a PID may have been reused since the scan). Runs on a helper thread.
-fn open_in(inode: u64, handles: &[PathBuf]) -> Result<OwnedFd, OpenError> {
+pub(super) fn open_in(inode: u64, handles: &[PathBuf]) -> Result<OwnedFd, OpenError> {
     let mut last = OpenError::NoHandle { inode };
     for h in handles {
         let handle = h.clone();

@@ -127,10 +127,21 @@ impl Dumper {
         self.fd
     }
 
+    /// Points this dumper and its receive buffer at another sock_diag socket (the one before
+    /// is closed): reading many namespaces once needs one buffer, not one each.
+    pub fn set_fd(&mut self, fd: OwnedFd) {
+        self.fd = fd;
+    }
+
     /// TCP listeners (and, with `bound`, bound-inactive sockets) and every UDP socket of the
     /// socket's namespace: the cheap view used for namespaces that are not in focus.
     pub fn listening_sockets(&mut self, bound: bool) -> nix::Result<Vec<Socket>> {
         let mut out = Vec::new();
+        self.listening_into(bound, &mut out).map(|()| out)
+    }
+
+    /// [`Dumper::listening_sockets`], appended to `out`.
+    pub fn listening_into(&mut self, bound: bool, out: &mut Vec<Socket>) -> nix::Result<()> {
         let tcp = if bound {
             LISTEN_STATES | BOUND_INACTIVE
         } else {
@@ -151,7 +162,7 @@ impl Dumper {
             }
         }
         self.states = ALL_STATES;
-        Ok(out)
+        Ok(())
     }
 
     /// A netlink header of type `ty` for a message of `total` bytes; the caller appends the rest.
@@ -419,30 +430,32 @@ impl Dumper {
         let (tcp, udp) = memo.apply_known(out);
         // Without a new socket that can be autobound, no second dump: for TCP it walks the
         // host-wide established hash, tens of ms on a busy host even for an empty namespace.
-        let mut autobound: Vec<Cookie> = Vec::new();
-        if let Some((lo, hi)) = tcp.range {
+        // Its answers mark the sockets in place (no list of cookies beside the table).
+        let asked = autobound::asked_states(tcp_states);
+        if let Some((lo, hi)) = tcp.range
+            && asked != 0
+        {
             let filter = autobound::filter(lo, hi);
-            self.states = tcp_states;
-            self.dump_tcp(Some(&filter), |msg| {
+            self.states = asked;
+            let r = self.dump_tcp(Some(&filter), |msg| {
                 if let Some(m) = InetDiagMsg::read(msg) {
-                    autobound.push((Proto::Tcp, m.id.cookie()));
+                    memo.mark(out, (Proto::Tcp, m.id.cookie()));
                 }
-            })?;
+            });
             self.states = ALL_STATES;
+            r?;
         }
         if let Some((lo, hi)) = udp.range {
             let filter = autobound::filter(lo, hi);
             for family in [Family::Ipv4, Family::Ipv6] {
                 absent_is_empty(self.dump(family, Proto::Udp, Some(&filter), |msg| {
                     if let Some(m) = InetDiagMsg::read(msg) {
-                        autobound.push((Proto::Udp, m.id.cookie()));
+                        memo.mark(out, (Proto::Udp, m.id.cookie()));
                     }
                 }))?;
             }
         }
-        // The dumps are not atomic; a socket born in between is simply not marked.
-        autobound.sort_unstable();
-        memo.learn(out, &autobound, !partial);
+        memo.learn(out, !partial);
         Ok(())
     }
 }
