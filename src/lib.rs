@@ -16,6 +16,7 @@ pub mod escape;
 pub mod filter;
 pub mod guard;
 pub mod history;
+pub mod human;
 pub mod kernel_file;
 pub mod model;
 pub mod paths;

@@ -4,8 +4,8 @@
 
 use super::wrap;
 use crate::analyze::why::Diagnosis;
+use crate::human;
 use crate::model::process_context::{Level, ProcessContext};
-use crate::tui::human;
 use std::sync::Arc;
 
 /// Process blocks in the text output without `--all`: the screenful budget.

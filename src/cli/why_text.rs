@@ -53,7 +53,7 @@ pub fn render(
         examples: if all { usize::MAX } else { EXAMPLES },
         alternatives_of: None,
         max_alternatives: if all { usize::MAX } else { 3 },
-        duration: &crate::tui::human::duration,
+        duration: &crate::human::duration,
     };
     let mut o = String::new();
     for item in outline(d, &shape) {

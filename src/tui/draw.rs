@@ -143,7 +143,7 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         && !s.netns.is_own
     {
         right.push(Span::styled(
-            format!(" {} ", super::human::netns_words(&s.netns.target)),
+            format!(" {} ", crate::human::netns_words(&s.netns.target)),
             theme.key(),
         ));
     }
@@ -202,7 +202,7 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             taken(at, now),
             human_ms(took),
             s.source,
-            super::human::count(s.sockets.len(), "socket")
+            crate::human::count(s.sockets.len(), "socket")
         )));
         // Between full refreshes the connections are older than the listeners: say by how much.
         // A rechecked table's connections are as old as the table itself.

@@ -10,7 +10,6 @@ pub mod config_error;
 pub mod copy;
 pub mod draw;
 pub mod failures_feed;
-pub mod human;
 pub mod key;
 pub mod keymap;
 pub mod layout;

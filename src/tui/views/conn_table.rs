@@ -49,7 +49,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
     if let Some(by) = view.group {
         title.push_str(&format!(
             ", {} by {}",
-            crate::tui::human::count(view.groups.len(), "group"),
+            crate::human::count(view.groups.len(), "group"),
             group_words(by)
         ));
     }
@@ -233,7 +233,7 @@ fn socket_cells(
         )
     } else if let Some(ms) = s.expires_ms {
         // Narrow: the countdown alone ("46 s"), which the help explains.
-        let text = crate::tui::human::frees_in(ms);
+        let text = crate::human::frees_in(ms);
         let text = if text.chars().count() > usize::from(mark_w) {
             text.trim_start_matches("frees in ").to_string()
         } else {

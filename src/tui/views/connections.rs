@@ -60,7 +60,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "  {}/{:<5} {:>14}  {:>6} estab  {:>6} time-wait  {:>6} close-wait{}",
             p.proto.map_or("", |p| p.as_str()),
             p.port,
-            crate::tui::human::count(p.connections, "connection"),
+            crate::human::count(p.connections, "connection"),
             p.established,
             p.time_wait,
             p.close_wait,

@@ -1,9 +1,9 @@
 //! Detail pane: one socket, the processes holding it, and everything else they hold.
 
+use crate::human;
 use crate::model::SocketKey;
 use crate::tui::app::{App, DetailPane};
 use crate::tui::clock::Clock;
-use crate::tui::human;
 use crate::tui::layout::centered;
 use crate::tui::theme::Theme;
 use ratatui::Frame;

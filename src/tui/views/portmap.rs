@@ -152,7 +152,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!(
             "{} ({})",
             sys.ip_local_reserved_ports,
-            crate::tui::human::count(sys.ip_local_reserved_ports.len() as usize, "port")
+            crate::human::count(sys.ip_local_reserved_ports.len() as usize, "port")
         )
     };
     let lines = vec![
@@ -167,7 +167,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ]),
         Line::from(format!(
             "ephemeral {elo}-{ehi} ({}) · reserved {reserved} · unprivileged from {}",
-            crate::tui::human::count((u32::from(ehi) - u32::from(elo) + 1) as usize, "port"),
+            crate::human::count((u32::from(ehi) - u32::from(elo) + 1) as usize, "port"),
             sys.ip_unprivileged_port_start
         )),
     ];

@@ -5,8 +5,8 @@
 //! Lines, not a widget: the caller places them. Each line fits `width` columns: values wrap
 //! under their label (a command line keeps every argument, so same-named processes stay apart).
 
+use crate::human;
 use crate::model::process_context::{Level, ProcessContext};
-use crate::tui::human;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 

@@ -92,7 +92,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         examples: 2,
         alternatives_of: Some(app.why.cause),
         max_alternatives: usize::MAX,
-        duration: &crate::tui::human::duration,
+        duration: &crate::human::duration,
     };
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut selected_line = None;

@@ -1,7 +1,7 @@
 //! Numbers as a person reads them: wall-clock start times with an age, counts with the right
 //! noun, namespaces by name, and what a countdown counts down to.
 
-use super::clock::Clock;
+use crate::collect::process_context::Clock;
 
 /// "1 socket", "2 sockets".
 pub fn count(n: usize, noun: &str) -> String {
