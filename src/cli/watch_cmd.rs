@@ -86,7 +86,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", requires = "record", value_parser = parse_duration)]
     pub record_max_age: Option<Duration>,
     /// With --record-max-mb or --record-max-age: how many old logs to keep (FILE.1 ..).
-    #[arg(long, value_name = "N", default_value_t = 5,
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "record",
           value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub record_keep: u32,
 }
