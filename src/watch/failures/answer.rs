@@ -19,20 +19,19 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// A destination's use is looked up again after this (a full table read in its namespace).
+/// A namespace's table is read again for refused connects after this.
 pub const DEST_TTL: Duration = Duration::from_secs(2);
 /// Holders listed per refusal; the rest are counted.
 const HOLDERS_SHOWN: usize = 8;
 /// Namespaces whose sock_diag socket is kept between batches.
 const NAMESPACES_KEPT: usize = 64;
 
-type DestKey = (u64, IpAddr, u16);
-
 pub struct Answerer {
     pool: NetnsPool,
     own: u64,
     owners: OwnerCache,
-    destinations: HashMap<DestKey, (Instant, Option<crate::analyze::connect::PortUse>)>,
+    /// Each namespace's socket table, as last read for a refused connect().
+    destinations: HashMap<u64, (Instant, Option<crate::model::Snapshot>)>,
     sysctls: HashMap<u64, (Instant, NsSysctls)>,
 }
 
@@ -182,31 +181,31 @@ impl Answerer {
         port: u16,
     ) -> Option<crate::analyze::connect::PortUse> {
         let ns = c.netns?;
-        let key = (ns, dest, port);
-        if let Some((at, v)) = self.destinations.get(&key)
-            && at.elapsed() < DEST_TTL
-        {
-            return v.clone();
+        // One table read per namespace per DEST_TTL, whatever the number of destinations a
+        // storm of refused connects names: each destination is counted from it.
+        let fresh = self
+            .destinations
+            .get(&ns)
+            .is_some_and(|(at, _)| at.elapsed() < DEST_TTL);
+        if !fresh {
+            let netns = match Self::handle(c) {
+                Some(h) if ns != self.own => crate::collect::NetnsTarget::Path(h),
+                _ => crate::collect::NetnsTarget::Current,
+            };
+            let snap = crate::collect::collect(&crate::collect::CollectOptions {
+                netns,
+                ..Default::default()
+            })
+            .ok();
+            if self.destinations.len() > 64 {
+                self.destinations.clear();
+            }
+            self.destinations.insert(ns, (Instant::now(), snap));
         }
-        let netns = match Self::handle(c) {
-            Some(h) if ns != self.own => crate::collect::NetnsTarget::Path(h),
-            _ => crate::collect::NetnsTarget::Current,
-        };
-        let snap = crate::collect::collect(&crate::collect::CollectOptions {
-            netns,
-            ..Default::default()
-        })
-        .ok();
-        let v = snap.and_then(|s| {
-            crate::analyze::connect::toward(&s, dest, Some(port))
-                .into_iter()
-                .next()
-        });
-        if self.destinations.len() > 1024 {
-            self.destinations.clear();
-        }
-        self.destinations.insert(key, (Instant::now(), v.clone()));
-        v
+        let snap = self.destinations.get(&ns)?.1.as_ref()?;
+        crate::analyze::connect::toward(snap, dest, Some(port))
+            .into_iter()
+            .next()
     }
 
     fn answer(
