@@ -4,7 +4,7 @@
 //! of the local ports toward the destination (connect EADDRNOTAVAIL).
 //!
 //! A storm of refusals costs one look per port and namespace per batch, not one per refusal:
-//! refusals that arrive together share their holders, and a destination's use is looked up at
+//! refusals that arrive together share their holders, and a namespace's table is read for refused connects at
 //! most once every [`DEST_TTL`].
 
 use super::caller::Caller;
