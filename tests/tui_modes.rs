@@ -234,6 +234,7 @@ fn one_data_message_with_or_without_derivations() {
         diagnosis: None,
         derived: Some(Arc::clone(&derived)),
         conns_as_of: None,
+        live: None,
     }));
     assert!(
         app.feed

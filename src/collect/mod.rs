@@ -247,7 +247,7 @@ pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
 }
 
 /// Gives every socket its owners from `map` (shared lists: one allocation per distinct set).
-fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::OwnerMap) {
+pub(crate) fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::OwnerMap) {
     let empty = crate::model::no_owners();
     let mut interned: rustc_hash::FxHashMap<Vec<u32>, crate::model::Owners> =
         rustc_hash::FxHashMap::default();

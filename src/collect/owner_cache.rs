@@ -59,6 +59,9 @@ pub struct OwnerCache {
     /// Autobound marks of the sockets seen so far, so that a refresh asks the kernel only about
     /// new ones (see `netlink::autobound`). Kept here because this is what a refresh carries.
     pub autobound: super::netlink::AutoboundMemo,
+    /// Moves whenever a scan changed what is known of some process (read anew, or gone): a
+    /// table joined at one generation has the owners of every later one until this moves.
+    generation: u64,
 }
 
 impl Default for OwnerCache {
@@ -73,6 +76,7 @@ impl Default for OwnerCache {
             last: ScanKind::default(),
             counts_work: None,
             autobound: super::netlink::AutoboundMemo::kept(),
+            generation: 0,
         }
     }
 }
@@ -190,7 +194,11 @@ impl OwnerCache {
     pub fn incremental(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
         let pids = owners::list_pids()?;
         let listed: FxHashSet<u32> = pids.iter().copied().collect();
+        let before = self.procs.len();
         self.procs.retain(|pid, _| listed.contains(pid));
+        if self.procs.len() != before {
+            self.generation += 1;
+        }
         let mut stale = Vec::new();
         let mut reused = 0;
         for &pid in &pids {
@@ -228,6 +236,7 @@ impl OwnerCache {
                 break;
             }
             if let Read::Ok(e) = read_process(pid) {
+                self.generation += 1;
                 for i in &e.inodes {
                     want.remove(i);
                 }
@@ -243,8 +252,34 @@ impl OwnerCache {
         Ok(map)
     }
 
+    /// Reads `pids` again whatever their fd counts say (a socket closed and another opened
+    /// leaves the count level), and builds the map over every kept process.
+    pub fn reread(&mut self, pids: &[u32], threads: usize) -> OwnerMap {
+        for pid in pids {
+            self.procs.remove(pid);
+        }
+        self.read_pids(pids.to_vec(), threads, false)
+    }
+
+    /// See the field: compare two to know whether owners may have changed in between.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The owners of every socket as of the last scan, without scanning.
+    pub fn map(&self) -> OwnerMap {
+        OwnerMap::from_entries(self.procs.values().filter_map(|e| {
+            e.owner
+                .as_ref()
+                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
+        }))
+    }
+
     /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
     fn read_pids(&mut self, pids: Vec<u32>, threads: usize, full: bool) -> OwnerMap {
+        if !pids.is_empty() {
+            self.generation += 1;
+        }
         let threads = threads.clamp(1, 16);
         let chunk = pids.len().div_ceil(threads).max(1);
         let parts: Vec<Vec<(u32, Read)>> = std::thread::scope(|scope| {

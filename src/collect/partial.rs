@@ -10,19 +10,27 @@ use rustc_hash::FxHashSet;
 /// does not read. A socket read now wins over its older self (a bound socket that started
 /// listening since is not shown twice). Counts are the merged table's; owners scan figures,
 /// warnings, sysctls and time are `fresh`'s.
-pub fn merge(mut fresh: Snapshot, full: &Snapshot, coverage: Coverage) -> Snapshot {
+pub fn merge(fresh: Snapshot, full: &Snapshot, coverage: Coverage) -> Snapshot {
+    let carried = full.sockets.iter().filter(|s| !coverage.covers(s));
+    merge_sockets(fresh, carried, full.sockets.len())
+}
+
+/// `fresh` completed with `carried` (the sockets it does not cover, in table order): a socket
+/// read now wins over its older self, as in [`merge`]. `about` is how many to make room for.
+pub fn merge_sockets<'a>(
+    mut fresh: Snapshot,
+    carried: impl Iterator<Item = &'a Socket>,
+    about: usize,
+) -> Snapshot {
     let now: FxHashSet<u64> = fresh
         .sockets
         .iter()
         .filter(|s| s.inode != 0)
         .map(|s| s.inode)
         .collect();
-    let carried = full
-        .sockets
-        .iter()
-        .filter(|s| !coverage.covers(s) && (s.inode == 0 || !now.contains(&s.inode)));
+    let carried = carried.filter(|s| s.inode == 0 || !now.contains(&s.inode));
     let new = std::mem::take(&mut fresh.sockets);
-    let mut out: Vec<Socket> = Vec::with_capacity(full.sockets.len() + new.len());
+    let mut out: Vec<Socket> = Vec::with_capacity(about + new.len());
     // Both tables are in table order: one linear merge instead of a sort.
     let mut new = new.into_iter().peekable();
     for s in carried {

@@ -32,6 +32,9 @@ pub struct Cadence {
     pub full_min: Duration,
     /// ...and no more often than keeps its refreshes under this share of one core.
     pub full_share: f64,
+    /// Keep TCP connections from the kernel's state-change events between verifying dumps
+    /// (where the privileges allow): then the full table is read only to verify them.
+    pub events: bool,
 }
 
 impl Cadence {
@@ -40,6 +43,7 @@ impl Cadence {
             interval,
             full_min: interval.max(Duration::from_secs(5)),
             full_share: 0.02,
+            events: true,
         }
     }
 

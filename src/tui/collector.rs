@@ -17,13 +17,16 @@ use crate::collect::probe::has_net_bind_service;
 use crate::collect::{CollectOptions, partial};
 use crate::history::SnapshotRecorder;
 use crate::model::Snapshot;
+use crate::watch::kept::{Kept, Liveness, Update};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 /// The last full table, when it was read and what it cost.
 struct Full {
-    snap: Arc<Snapshot>,
+    /// The table itself while connections are carried from it; None while they are kept
+    /// from events (the kept table holds them: no second copy).
+    snap: Option<Arc<Snapshot>>,
     at: Instant,
     cost: Duration,
 }
@@ -46,7 +49,24 @@ struct State {
     prev_probe: Option<(Resolved, Probes)>,
     full: Option<Full>,
     force_full: bool,
+    /// The connections kept from kernel events between verifying dumps (start namespace).
+    kept: Keeping,
 }
+
+/// Whether the connections are kept from events, and why not.
+enum Keeping {
+    Untried,
+    On(Box<Kept>),
+    Off(Arc<str>),
+}
+
+/// How often the kept table's event rings are emptied between ticks.
+const ABSORB_EVERY: Duration = Duration::from_millis(250);
+
+/// The verifying dump of kept connections: at least this far apart, and no more often than
+/// keeps it under this share of a core.
+const VERIFY_MIN: Duration = Duration::from_secs(10);
+const VERIFY_SHARE: f64 = 0.01;
 
 /// What one tick produced.
 enum Tick {
@@ -92,6 +112,7 @@ pub fn collector(
         prev_probe: None,
         full: None,
         force_full: false,
+        kept: Keeping::Untried,
     };
     loop {
         // What arrived since the wait ended (an `r` pressed just now) counts for this tick.
@@ -125,8 +146,9 @@ pub fn collector(
         }
         let cost = crate::collect::cpu::process_time().saturating_sub(cpu0);
         if let Some(snap) = read_whole {
+            let kept = matches!(st.kept, Keeping::On(_)) && st.scope == Scope::Start;
             st.full = Some(Full {
-                snap,
+                snap: (!kept).then_some(snap),
                 at: Instant::now(),
                 cost,
             });
@@ -168,7 +190,17 @@ impl State {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match ctrl.recv_timeout(left) {
+            // Kept connections: empty the event rings every so often, so they never fill.
+            let nap = match &self.kept {
+                Keeping::On(_) => left.min(ABSORB_EVERY),
+                _ => left,
+            };
+            match ctrl.recv_timeout(nap) {
+                Err(RecvTimeoutError::Timeout) if nap < left => {
+                    if let Keeping::On(k) = &mut self.kept {
+                        k.absorb();
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => return true,
                 Err(RecvTimeoutError::Disconnected) => return false,
                 Ok(c @ Control::Refresh) => return self.control(c),
@@ -192,16 +224,32 @@ impl State {
 
     /// Reads the table; `None` when the UI is gone.
     fn tick(&mut self, opts: &CollectOptions, tx: &Sender<Inbox>) -> Option<Tick> {
+        if !self.cadence.events {
+            self.kept = Keeping::Off("off".into());
+        } else if self.scope == Scope::Start && matches!(self.kept, Keeping::Untried) {
+            self.kept = match Kept::start(&opts.netns) {
+                Ok(k) => Keeping::On(Box::new(k)),
+                Err(e) => Keeping::Off(crate::watch::kept::why_off(&e).into()),
+            };
+        }
+        let kept_on = self.scope == Scope::Start && matches!(self.kept, Keeping::On(_));
         // Ticks between full refreshes read the start namespace only; other scopes read their
-        // cheap tables already (collect::allns).
-        let carried = self.full.as_ref().filter(|f| {
-            !self.force_full
-                && self.scope == Scope::Start
-                && f.at.elapsed() < self.cadence.full_every(self.need, f.cost)
-        });
+        // cheap tables already (collect::allns). Kept connections need a dump only to verify.
+        let carried = self
+            .full
+            .as_ref()
+            .filter(|f| {
+                let every = if kept_on {
+                    crate::collect::cpu::budgeted_every(VERIFY_MIN, f.cost, VERIFY_SHARE)
+                } else {
+                    self.cadence.full_every(self.need, f.cost)
+                };
+                !self.force_full && self.scope == Scope::Start && f.at.elapsed() < every
+            })
+            .map(|f| f.snap.clone());
         self.force_full = false;
-        let (snap, conns_as_of, probe) = match carried {
-            Some(f) => {
+        let (snap, conns_as_of, probe, between) = match carried {
+            Some(base) => {
                 let fresh = match crate::collect::collect_with(
                     &CollectOptions {
                         coverage: TICK,
@@ -212,23 +260,51 @@ impl State {
                     Ok(fresh) => fresh,
                     Err(e) => return Some(Tick::Failed(e.to_string())),
                 };
-                let at = f.snap.taken_at;
                 let same = self
                     .prev_tick
                     .as_ref()
                     .is_some_and(|prev| partial::same_reading(prev, &fresh));
                 let probe = self.probe(opts);
-                if same && probe.as_ref() == self.prev_probe.as_ref() {
-                    return Some(Tick::Same(Recheck {
-                        taken_at: fresh.taken_at,
-                        duration_us: fresh.stats.duration_us,
-                    }));
+                let recheck = Recheck {
+                    taken_at: fresh.taken_at,
+                    duration_us: fresh.stats.duration_us,
+                };
+                let same_probe = probe.as_ref() == self.prev_probe.as_ref();
+                match (&mut self.kept, base) {
+                    (Keeping::On(k), _) if kept_on => {
+                        match k.update(&mut self.owner_cache, &fresh.sockets) {
+                            Update::Current { changed } => {
+                                if same && !changed && same_probe {
+                                    return Some(Tick::Same(recheck));
+                                }
+                                let n = k.len();
+                                let mut snap = partial::merge_sockets(fresh, k.sockets(), n);
+                                // Connections looked up while still in an accept queue.
+                                crate::collect::accept_queue::attribute(&mut snap.sockets);
+                                (snap, None, probe, true)
+                            }
+                            Update::NeedsDump => match self.full_read(opts) {
+                                Ok(s) => (s, None, probe, false),
+                                Err(e) => return Some(Tick::Failed(e)),
+                            },
+                        }
+                    }
+                    (_, Some(base)) => {
+                        if same && same_probe {
+                            return Some(Tick::Same(recheck));
+                        }
+                        let at = base.taken_at;
+                        (partial::merge(fresh, &base, TICK), Some(at), probe, true)
+                    }
+                    (_, None) => match self.full_read(opts) {
+                        Ok(s) => (s, None, probe, false),
+                        Err(e) => return Some(Tick::Failed(e)),
+                    },
                 }
-                (partial::merge(fresh, &f.snap, TICK), Some(at), probe)
             }
-            None => match netns_pick::collect_scope(&self.scope, opts, &mut self.owner_cache) {
-                Ok(s) => (s, None, self.probe(opts)),
-                Err(e) => return Some(Tick::Failed(e.to_string())),
+            None => match self.full_read(opts) {
+                Ok(s) => (s, None, self.probe(opts), false),
+                Err(e) => return Some(Tick::Failed(e)),
             },
         };
         // The probe runs in the start namespace: diagnose against its sockets only (none of
@@ -251,9 +327,10 @@ impl State {
         let tick = partial::covered(&snap, TICK);
         // Between full refreshes only the listening part can have changed: diff that alone
         // (the carried rest is the same sockets as last time).
-        let changes = match conns_as_of {
-            Some(_) => crate::history::changes_since(self.prev_tick.as_ref(), &tick),
-            None => crate::history::changes_since(self.prev.as_deref(), &snap),
+        let changes = if between {
+            crate::history::changes_since(self.prev_tick.as_ref(), &tick)
+        } else {
+            crate::history::changes_since(self.prev.as_deref(), &snap)
         };
         // A recording that cannot be written stops recording, not the UI.
         if let Some(rec) = self.recorder.as_mut()
@@ -270,16 +347,49 @@ impl State {
         {
             return None;
         }
-        let full = conns_as_of.is_none().then(|| Arc::clone(&snap));
+        let full = (!between).then(|| Arc::clone(&snap));
+        let live = match &self.kept {
+            Keeping::On(k) if self.scope == Scope::Start => Some(Liveness::Kept(k.verified)),
+            Keeping::Off(why) if self.scope == Scope::Start && self.cadence.events => {
+                Some(Liveness::Off(why.clone()))
+            }
+            _ => None,
+        };
         Some(Tick::Data {
             msg: Msg::Data(Data {
                 snap,
                 diagnosis: diag,
                 derived: Some(derived),
                 conns_as_of,
+                live,
             }),
             full,
         })
+    }
+
+    /// A whole table of the scope on screen. Kept connections are brought up to date just before
+    /// it and compared with it after (the verification), or replaced by it when events were lost.
+    fn full_read(&mut self, opts: &CollectOptions) -> Result<Snapshot, String> {
+        let kept = match &mut self.kept {
+            Keeping::On(k) if self.scope == Scope::Start => Some(k),
+            _ => None,
+        };
+        let before = kept.map(|k| {
+            let listeners = self.prev_tick.as_ref().map_or(&[][..], |t| &t.sockets[..]);
+            k.update(&mut self.owner_cache, listeners)
+        });
+        let snap = netns_pick::collect_scope(&self.scope, opts, &mut self.owner_cache)
+            .map_err(|e| e.to_string())?;
+        if let Keeping::On(k) = &mut self.kept {
+            match before {
+                Some(Update::Current { .. }) => {
+                    k.verify(&snap, &mut self.owner_cache);
+                }
+                Some(Update::NeedsDump) => k.reseed(&snap, &self.owner_cache),
+                None => {}
+            }
+        }
+        Ok(snap)
     }
 
     /// Asks the kernel about the port the why view watches (a bind attempt: microseconds).

@@ -210,12 +210,22 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             .feed
             .conns_as_of
             .or_else(|| app.feed.rechecked.map(|_| s.taken_at));
-        if let Some(at) = conns_at {
-            let age = (now.now.as_second() - at.as_second()).max(0);
-            spans.push(Span::styled(
-                format!(" · conns as of {age} s ago"),
-                theme.dim(),
-            ));
+        use crate::watch::kept::Liveness;
+        match &app.feed.live {
+            Some(Liveness::Kept(v)) => spans.extend(kept_spans(v, now, theme)),
+            live => {
+                if let Some(at) = conns_at {
+                    let age = (now.now.as_second() - at.as_second()).max(0);
+                    let why = match live {
+                        Some(Liveness::Off(why)) => format!(" (not live: {why})"),
+                        _ => String::new(),
+                    };
+                    spans.push(Span::styled(
+                        format!(" · conns as of {age} s ago{why}"),
+                        theme.dim(),
+                    ));
+                }
+            }
         }
         if let Some(w) = status_warning(s) {
             spans.push(Span::raw(" · "));
@@ -225,6 +235,31 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
         spans.push(Span::styled("taking the first snapshot…", theme.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Connections kept from kernel events: how long ago a dump last proved them, and whether
+/// it ever found them wrong.
+fn kept_spans(v: &crate::watch::kept::Verified, now: &Clock, theme: &Theme) -> Vec<Span<'static>> {
+    let mut out = vec![Span::styled(
+        match v.at {
+            Some(at) => format!(
+                " · conns live, verified {} s ago",
+                (now.now.as_second() - at.as_second()).max(0)
+            ),
+            None => " · conns live".to_string(),
+        },
+        theme.dim(),
+    )];
+    if v.differences_total > 0 {
+        out.push(Span::styled(
+            format!(
+                " · {} repaired",
+                crate::human::count(v.differences_total as usize, "difference")
+            ),
+            theme.warn(),
+        ));
+    }
+    out
 }
 
 /// The one thing the status line must say about what is missing.

@@ -17,6 +17,7 @@ mod bpf_asm;
 mod error;
 pub mod failures;
 mod join;
+pub mod kept;
 pub mod owner;
 pub mod poll;
 pub mod scope;

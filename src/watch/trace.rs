@@ -97,6 +97,25 @@ impl Tracer {
     /// Opens the tracepoint on every CPU with the filter installed and enabled. Errors say what
     /// is missing in words a user can act on. The notes say what was done to the host.
     pub fn open(ports: &[u16]) -> Result<(Tracer, Vec<String>), TraceError> {
+        Tracer::open_with(filter_for(ports), |_| 64)
+    }
+
+    /// Every TCP state change of the host, in every namespace (the kept table's source). A
+    /// busy host makes ten events per connection, 10,000+ a second: the rings share 8 MiB
+    /// between the CPUs (2 MiB each at most), which holds more than a second of that.
+    pub fn open_all_tcp() -> Result<(Tracer, Vec<String>), TraceError> {
+        Tracer::open_with("protocol == 6".into(), |cpus| {
+            (2048 / cpus.max(1) as usize)
+                .clamp(64, 512)
+                .next_power_of_two()
+        })
+    }
+
+    /// `pages(cpus)`: the data pages of each CPU's ring (a power of two).
+    fn open_with(
+        filter: String,
+        pages: impl Fn(i32) -> usize,
+    ) -> Result<(Tracer, Vec<String>), TraceError> {
         let mut notes = Vec::new();
         let (dir, mounted) = tracefs::ensure_mounted()?;
         if mounted {
@@ -107,7 +126,6 @@ impl Tracer {
         }
         let format = Format::read(&dir, "sock", "inet_sock_set_state")?;
         let fmt = Fields::from(&format)?;
-        let filter = filter_for(ports);
         let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
             .ok()
             .flatten()
@@ -115,7 +133,7 @@ impl Tracer {
         let mut rings = Vec::new();
         let mut realtime = true;
         for cpu in 0..cpus {
-            match PerfRing::open_tracepoint(format.id, cpu, 64) {
+            match PerfRing::open_tracepoint(format.id, cpu, pages(cpus)) {
                 Ok((ring, rt)) => {
                     realtime &= rt;
                     ring.set_filter(&filter).map_err(TraceError::call(format!(
@@ -225,6 +243,27 @@ impl Tracer {
             saddr,
             daddr,
         })
+    }
+}
+
+impl Tracer {
+    /// Replaces `out` with every sample waiting in the rings, in the order they happened;
+    /// returns how many the kernel lost because a ring was full.
+    pub(super) fn drain(&mut self, out: &mut Vec<Sample>) -> u64 {
+        out.clear();
+        let mut lost = 0;
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for ring in self.rings.iter_mut() {
+            lost += ring.drain(|b| bodies.push(b.to_vec())).lost;
+        }
+        out.extend(bodies.iter().filter_map(|b| self.decode(b)));
+        // Rings are per CPU: merge them into one timeline.
+        out.sort_by_key(|s| s.time_ns);
+        lost
+    }
+
+    pub(super) fn rings(&self) -> &[PerfRing] {
+        &self.rings
     }
 }
 
@@ -353,15 +392,7 @@ pub fn run(
             }
             batch.extend(udp.step(now, "poll"));
         }
-        samples.clear();
-        let mut lost = 0;
-        let mut bodies: Vec<Vec<u8>> = Vec::new();
-        for ring in tracer.rings.iter_mut() {
-            lost += ring.drain(|b| bodies.push(b.to_vec())).lost;
-        }
-        samples.extend(bodies.iter().filter_map(|b| tracer.decode(b)));
-        // Rings are per CPU: merge them into one timeline.
-        samples.sort_by_key(|s| s.time_ns);
+        let lost = tracer.drain(&mut samples);
         if lost > 0 && !sink(Report::Lost(lost)) {
             return Ok(());
         }

@@ -8,6 +8,7 @@
 
 mod abi;
 pub mod autobound;
+mod exact;
 mod parse;
 
 use crate::model::{Family, Proto, Socket};

@@ -25,6 +25,8 @@ pub struct Feed {
     pub error: Option<String>,
     /// When the connections on screen were read, if earlier than the listeners.
     pub conns_as_of: Option<jiff::Timestamp>,
+    /// Whether the connections on screen are kept live from kernel events.
+    pub live: Option<crate::watch::kept::Liveness>,
     /// The last reading that found the table on screen unchanged (cleared by new data).
     pub rechecked: Option<Recheck>,
 }
@@ -38,8 +40,10 @@ impl Feed {
             diagnosis,
             derived,
             conns_as_of,
+            live,
         } = data;
         self.conns_as_of = conns_as_of;
+        self.live = live;
         self.rechecked = None;
         self.derived = Some(derived.unwrap_or_else(|| Arc::new(Derived::of(&snap))));
         self.snap = Some(snap);

@@ -20,6 +20,8 @@ pub struct Data {
     /// When the table's connections were read, if earlier than its listeners (between full
     /// refreshes, see `tui::cadence`).
     pub conns_as_of: Option<jiff::Timestamp>,
+    /// Whether connections are kept live from kernel events (start namespace only).
+    pub live: Option<crate::watch::kept::Liveness>,
 }
 
 /// A tick that read the same listening table as the one on screen: only its time moves.
@@ -77,6 +79,7 @@ impl Msg {
             diagnosis,
             derived: None,
             conns_as_of: None,
+            live: None,
         })
     }
 }

@@ -13,6 +13,7 @@ impl App {
             diagnosis,
             derived: Some(derived),
             conns_as_of: None,
+            live: None,
         });
     }
 }
