@@ -66,6 +66,10 @@ pub struct Cli {
     /// TUI: no colours (also when NO_COLOR is set).
     #[arg(long)]
     pub no_color: bool,
+    /// TUI: read the whole connection table on its slow cadence instead of keeping it live from
+    /// the kernel's TCP state-change events (a host-wide tracepoint; root or CAP_PERFMON).
+    #[arg(long)]
+    pub no_events: bool,
     /// TUI: sysctl.d directory for staged reservations (default /etc/sysctl.d).
     #[arg(long, value_name = "DIR")]
     pub sysctl_dir: Option<std::path::PathBuf>,
@@ -446,6 +450,7 @@ pub fn run(cli: Cli) -> CliResult {
                 replay: cli.replay,
                 config: cli.config,
                 no_color: cli.no_color,
+                no_events: cli.no_events,
                 sysctl_dir: cli.sysctl_dir,
                 record: cli.record,
             };

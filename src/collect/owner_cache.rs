@@ -62,7 +62,14 @@ pub struct OwnerCache {
     /// Moves whenever a scan changed what is known of some process (read anew, or gone): a
     /// table joined at one generation has the owners of every later one until this moves.
     generation: u64,
+    /// The socket inodes whose holders changed, with the generation of the change: complete
+    /// for every generation after `log_base` (a full scan or an overlong log starts it anew).
+    log: Vec<(u64, u64)>,
+    log_base: u64,
 }
+
+/// Past this many logged changes the log starts again (its readers rejoin everything).
+const LOG_MAX: usize = 1 << 18;
 
 impl Default for OwnerCache {
     fn default() -> Self {
@@ -77,6 +84,8 @@ impl Default for OwnerCache {
             counts_work: None,
             autobound: super::netlink::AutoboundMemo::kept(),
             generation: 0,
+            log: Vec::new(),
+            log_base: 0,
         }
     }
 }
@@ -181,6 +190,10 @@ impl OwnerCache {
         let cpu0 = super::cpu::process_time();
         self.procs.clear();
         let map = self.read_pids(owners::list_pids()?, threads, true);
+        // Everything was read again: readers of the log rejoin everything.
+        self.generation += 1;
+        self.log.clear();
+        self.log_base = self.generation;
         self.last_full = Some(Instant::now());
         self.last_full_cost = super::cpu::process_time().saturating_sub(cpu0);
         if self.counts_work.is_none() {
@@ -194,11 +207,15 @@ impl OwnerCache {
     pub fn incremental(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
         let pids = owners::list_pids()?;
         let listed: FxHashSet<u32> = pids.iter().copied().collect();
-        let before = self.procs.len();
-        self.procs.retain(|pid, _| listed.contains(pid));
-        if self.procs.len() != before {
-            self.generation += 1;
-        }
+        let mut gone: Vec<u64> = Vec::new();
+        self.procs.retain(|pid, e| {
+            let keep = listed.contains(pid);
+            if !keep {
+                gone.extend(&e.inodes);
+            }
+            keep
+        });
+        self.changed(gone);
         let mut stale = Vec::new();
         let mut reused = 0;
         for &pid in &pids {
@@ -211,9 +228,7 @@ impl OwnerCache {
                 None => stale.push(pid),
             }
         }
-        for pid in &stale {
-            self.procs.remove(pid);
-        }
+        self.forget(&stale);
         let mut map = self.read_pids(stale, threads, false);
         map.scanned += reused;
         self.last.reused = reused;
@@ -236,18 +251,13 @@ impl OwnerCache {
                 break;
             }
             if let Read::Ok(e) = read_process(pid) {
-                self.generation += 1;
                 for i in &e.inodes {
                     want.remove(i);
                 }
-                self.procs.insert(pid, e);
+                self.store(pid, e);
             }
         }
-        let mut map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
-            e.owner
-                .as_ref()
-                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
-        }));
+        let mut map = self.map();
         map.scanned = self.procs.len();
         Ok(map)
     }
@@ -255,15 +265,72 @@ impl OwnerCache {
     /// Reads `pids` again whatever their fd counts say (a socket closed and another opened
     /// leaves the count level), and builds the map over every kept process.
     pub fn reread(&mut self, pids: &[u32], threads: usize) -> OwnerMap {
-        for pid in pids {
-            self.procs.remove(pid);
-        }
+        self.forget(pids);
         self.read_pids(pids.to_vec(), threads, false)
     }
 
     /// See the field: compare two to know whether owners may have changed in between.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The socket inodes whose holders may have changed after generation `since`; None when
+    /// that is no longer known (a full scan since: everything may have).
+    pub fn changed_since(&self, since: u64) -> Option<FxHashSet<u64>> {
+        (since >= self.log_base).then(|| {
+            let from = self.log.partition_point(|&(g, _)| g <= since);
+            self.log[from..].iter().map(|&(_, i)| i).collect()
+        })
+    }
+
+    /// A change to the holders of `inodes`: a new generation, logged.
+    fn changed(&mut self, inodes: Vec<u64>) {
+        if inodes.is_empty() {
+            return;
+        }
+        self.generation += 1;
+        if self.log.len() + inodes.len() > LOG_MAX {
+            self.log.clear();
+            self.log_base = self.generation;
+            return;
+        }
+        let g = self.generation;
+        self.log.extend(inodes.into_iter().map(|i| (g, i)));
+    }
+
+    /// Drops what is known of `pids` (to read them afresh).
+    fn forget(&mut self, pids: &[u32]) {
+        let mut gone = Vec::new();
+        for pid in pids {
+            if let Some(e) = self.procs.remove(pid) {
+                gone.extend(e.inodes);
+            }
+        }
+        self.changed(gone);
+    }
+
+    /// Keeps what was read of `pid`; its sockets' holders may have changed.
+    fn store(&mut self, pid: u32, e: Entry) {
+        let mut touched = e.inodes.clone();
+        if let Some(old) = self.procs.insert(pid, e) {
+            touched.extend(old.inodes);
+        }
+        self.changed(touched);
+    }
+
+    /// The holders of each of `inodes` (of every socket when None) as of the last scan, without
+    /// scanning: a few changed sockets are joined without building the whole map.
+    pub fn holders(&self, inodes: Option<&FxHashSet<u64>>) -> FxHashMap<u64, Vec<Arc<Owner>>> {
+        let mut out: FxHashMap<u64, Vec<Arc<Owner>>> = FxHashMap::default();
+        for e in self.procs.values() {
+            let Some(o) = &e.owner else { continue };
+            for i in &e.inodes {
+                if inodes.is_none_or(|want| want.contains(i)) {
+                    out.entry(*i).or_default().push(Arc::clone(o));
+                }
+            }
+        }
+        out
     }
 
     /// The owners of every socket as of the last scan, without scanning.
@@ -277,9 +344,6 @@ impl OwnerCache {
 
     /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
     fn read_pids(&mut self, pids: Vec<u32>, threads: usize, full: bool) -> OwnerMap {
-        if !pids.is_empty() {
-            self.generation += 1;
-        }
         let threads = threads.clamp(1, 16);
         let chunk = pids.len().div_ceil(threads).max(1);
         let parts: Vec<Vec<(u32, Read)>> = std::thread::scope(|scope| {
@@ -295,9 +359,11 @@ impl OwnerCache {
         for (pid, r) in parts.into_iter().flatten() {
             read += 1;
             match r {
-                Read::Ok(e) => {
+                // A full scan starts the log anew: nothing to note per process.
+                Read::Ok(e) if full => {
                     self.procs.insert(pid, e);
                 }
+                Read::Ok(e) => self.store(pid, e),
                 Read::Hidden => hidden += 1,
                 Read::Vanished => vanished += 1,
             }

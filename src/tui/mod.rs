@@ -37,6 +37,8 @@ pub struct TuiOptions {
     pub replay: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub no_color: bool,
+    /// Connections read by dumps only, never kept from kernel events.
+    pub no_events: bool,
     /// Where staged reservations are persisted (default /etc/sysctl.d).
     pub sysctl_dir: Option<PathBuf>,
     /// Append every refresh's changes to this history log.
@@ -147,7 +149,11 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         )?),
         _ => None,
     };
-    runtime::run(app, config.theme, source, interval, recorder).map_err(StartError::Terminal)
+    let cadence = cadence::Cadence {
+        events: !opts.no_events,
+        ..cadence::Cadence::new(interval)
+    };
+    runtime::run(app, config.theme, source, cadence, recorder).map_err(StartError::Terminal)
 }
 
 /// Renders the UI into an off-screen buffer: for rendering tests and screenshots.

@@ -13,7 +13,7 @@ use crate::collect::CollectOptions;
 use crate::model::Snapshot;
 use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Where the data comes from.
 pub enum Source {
@@ -136,7 +136,7 @@ pub fn run(
     mut app: App,
     theme: Theme,
     source: Source,
-    interval: Duration,
+    cadence: Cadence,
     recorder: Option<crate::history::SnapshotRecorder>,
 ) -> std::io::Result<Ending> {
     let netns = match &source {
@@ -153,18 +153,9 @@ pub fn run(
             .lock()
             .is_ok_and(|tx| tx.send(Inbox::Signal(ev)).is_ok())
     })?;
-    let collector_thread =
-        std::thread::Builder::new()
-            .name("collector".into())
-            .spawn(move || {
-                collector(
-                    source,
-                    Cadence::new(interval),
-                    collector_tx,
-                    ctrl_rx,
-                    recorder,
-                )
-            })?;
+    let collector_thread = std::thread::Builder::new()
+        .name("collector".into())
+        .spawn(move || collector(source, cadence, collector_tx, ctrl_rx, recorder))?;
     let (process_tx, process_rx) = channel();
     let reader_tx = tx.clone();
     std::thread::Builder::new()

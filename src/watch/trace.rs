@@ -261,10 +261,6 @@ impl Tracer {
         out.sort_by_key(|s| s.time_ns);
         lost
     }
-
-    pub(super) fn rings(&self) -> &[PerfRing] {
-        &self.rings
-    }
 }
 
 /// Runs the tracepoint source until `opts.until` or the sink says stop. UDP, which has no

@@ -2,7 +2,7 @@
 //! (default 100k over 100 processes), `--interval 1s`. Reports the TUI's average CPU as a share of
 //! one core, and how fast a key press is answered, also while a snapshot is being taken.
 //!
-//!     cargo bench --bench tui                       # 100k sockets, 20 s of keys, 120 s per view
+//!     cargo bench --bench tui                       # 100k sockets, 120 s of keys, 120 s per view
 //!     cargo bench --bench tui -- 10000 --seconds 10 --idle-seconds 30
 //!
 //! A view left on screen is measured over two minutes by default: its periodic work (a full
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let mut n = 100_000usize;
-    let mut seconds = 20u64;
+    let mut seconds = 120u64;
     let mut idle_seconds = 120u64;
     let mut it = args.iter().filter(|a| *a != "--bench");
     while let Some(a) = it.next() {
@@ -65,6 +65,65 @@ fn main() -> ExitCode {
     let me = std::env::current_exe().expect("self");
     let filled = fill::fill(me.to_str().expect("utf-8"), n, 100);
 
+    let mut per_view = Vec::new();
+    for events in [false, true] {
+        per_view.extend(run_tui(n, seconds, idle_seconds, events));
+    }
+    // The comparison: `ss -tanu` (one dump, no owners) once a second, as `watch -n1` would.
+    let ss_share = {
+        use nix::sys::resource::{UsageWho, getrusage};
+        let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+        let ru = || {
+            let r = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
+            tv(r.user_time()) + tv(r.system_time())
+        };
+        let mut v: Vec<f64> = (0..3)
+            .map(|_| {
+                let c0 = ru();
+                std::process::Command::new("ss")
+                    .arg("-tanu")
+                    .stdout(std::process::Stdio::null())
+                    .status()
+                    .expect("ss");
+                ru() - c0
+            })
+            .collect();
+        percentile(&mut v, 0.5)
+    };
+    drop(filled);
+    println!();
+    println!(
+        "One view on screen for {idle_seconds} s, no keys (CPU from /proc/PID/stat utime+stime; load average {}):",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "| view | CPU (share of one core) | vs `ss -tanu` every 1 s | status line at the end |"
+    );
+    println!("|---|---:|---:|---|");
+    println!(
+        "| `ss -tanu` every 1 s (cpu {:.0} ms a run) | {:.1}% | 1.00x | |",
+        ss_share * 1000.0,
+        100.0 * ss_share
+    );
+    for (view, share, status) in per_view {
+        println!(
+            "| {view} | {:.1}% | {:.2}x | {} |",
+            100.0 * share,
+            share / ss_share,
+            status.trim()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// One run of the TUI: walking between the two views, then each left open. Returns each
+/// view's CPU share and its last status line.
+fn run_tui(n: usize, seconds: u64, idle_seconds: u64, events: bool) -> Vec<(String, f64, String)> {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 35,
@@ -75,6 +134,9 @@ fn main() -> ExitCode {
         .expect("pty");
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_portscope"));
     cmd.args(["--interval", "1s"]);
+    if !events {
+        cmd.arg("--no-events");
+    }
     cmd.env("TERM", "xterm-256color");
     cmd.env(
         "XDG_CONFIG_HOME",
@@ -128,14 +190,19 @@ fn main() -> ExitCode {
         let lat = wait(want, Duration::from_secs(5)).expect("the key was answered");
         latencies.push(lat.as_secs_f64() * 1000.0);
         i += 1;
-        // Spread presses over the whole refresh cycle, snapshots included.
-        std::thread::sleep(Duration::from_millis(137));
+        // A key every half second, spread over the whole refresh cycle, dumps included.
+        std::thread::sleep(Duration::from_millis(500).saturating_sub(lat));
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = (cpu_ticks(pid) - cpu0) as f64 / ticks;
     let last_status = status();
 
     // One view left on screen, no keys: what portscope costs left open on a busy host.
+    let mode = if events {
+        "kept from events"
+    } else {
+        "--no-events"
+    };
     let mut per_view = Vec::new();
     for (key, title) in [("1", "Listeners ("), ("2", "Connections (")] {
         writer.write_all(key.as_bytes()).expect("key");
@@ -145,75 +212,38 @@ fn main() -> ExitCode {
         let t0 = Instant::now();
         std::thread::sleep(Duration::from_secs(idle_seconds));
         let share = (cpu_ticks(pid) - c0) as f64 / ticks / t0.elapsed().as_secs_f64();
-        per_view.push((title.trim_end_matches(" ("), share, status()));
+        per_view.push((
+            format!("{} ({mode})", title.trim_end_matches(" (")),
+            share,
+            status(),
+        ));
     }
     writer.write_all(b"q").expect("quit");
     let _ = child.wait();
 
     let mut l = latencies.clone();
-    println!("portscope TUI, {n} sockets over 100 processes, --interval 1s, {wall:.0} s");
+    let mode = if events {
+        "kept from events"
+    } else {
+        "--no-events"
+    };
+    println!(
+        "portscope TUI ({mode}), {n} sockets over 100 processes, --interval 1s, walking Listeners <-> Connections (a key every 0.5 s) for {wall:.0} s"
+    );
     println!("status line: {}", last_status.trim());
     if first_status != last_status {
         println!("(first status: {})", first_status.trim());
     }
-    println!("| sockets | CPU (share of one core) | key presses | p50 ms | p99 ms | max ms |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| connections | CPU (share of one core) | key presses | p50 ms | p99 ms | max ms |");
+    println!("|---|---:|---:|---:|---:|---:|");
     println!(
-        "| {n} | {:.1}% | {} | {:.1} | {:.1} | {:.1} |",
+        "| {mode} | {:.1}% | {} | {:.1} | {:.1} | {:.1} |",
         100.0 * cpu / wall,
         latencies.len(),
         percentile(&mut l, 0.5),
         percentile(&mut l, 0.99),
         percentile(&mut l, 1.0),
     );
-    // The comparison: `ss -tanu` (one dump, no owners) once a second, as `watch -n1` would.
-    let ss_share = {
-        use nix::sys::resource::{UsageWho, getrusage};
-        let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-        let ru = || {
-            let r = getrusage(UsageWho::RUSAGE_CHILDREN).expect("getrusage");
-            tv(r.user_time()) + tv(r.system_time())
-        };
-        let mut v: Vec<f64> = (0..3)
-            .map(|_| {
-                let c0 = ru();
-                std::process::Command::new("ss")
-                    .arg("-tanu")
-                    .stdout(std::process::Stdio::null())
-                    .status()
-                    .expect("ss");
-                ru() - c0
-            })
-            .collect();
-        percentile(&mut v, 0.5)
-    };
-    drop(filled);
     println!();
-    println!(
-        "One view on screen for {idle_seconds} s, no keys (CPU from /proc/PID/stat utime+stime; load average {}):",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    println!(
-        "| view | CPU (share of one core) | vs `ss -tanu` every 1 s | status line at the end |"
-    );
-    println!("|---|---:|---:|---|");
-    println!(
-        "| `ss -tanu` every 1 s (cpu {:.0} ms a run) | {:.1}% | 1.00x | |",
-        ss_share * 1000.0,
-        100.0 * ss_share
-    );
-    for (view, share, status) in per_view {
-        println!(
-            "| {view} | {:.1}% | {:.2}x | {} |",
-            100.0 * share,
-            share / ss_share,
-            status.trim()
-        );
-    }
-    ExitCode::SUCCESS
+    per_view
 }

@@ -18,6 +18,8 @@
 //! socket and owner by owner ([`compare`]); a difference is counted and repaired by the dump.
 
 pub mod compare;
+mod owners;
+mod reader;
 
 use super::TraceError;
 use super::trace::{Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_SENT, Tracer};
@@ -25,6 +27,7 @@ use crate::collect::netlink::Dumper;
 use crate::collect::netns::NetnsTarget;
 use crate::collect::owner_cache::OwnerCache;
 use crate::model::{Family, Proto, Snapshot, Socket, State, TableOrder};
+use reader::Reader;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -75,7 +78,7 @@ pub enum Update {
 }
 
 pub struct Kept {
-    tracer: Tracer,
+    reader: Reader,
     dumper: Dumper,
     samples: Vec<Sample>,
     /// The kept sockets in table order, and where each tuple sits in it.
@@ -96,6 +99,8 @@ pub struct Kept {
     /// Sockets touched by events not yet looked up, and events lost since the last update.
     pending: FxHashSet<Tuple>,
     lost: u64,
+    /// Whether a dump has given the table its start.
+    seeded: bool,
     /// The owner cache's generation the table's owners were joined at.
     joined: u64,
     pub verified: Verified,
@@ -123,8 +128,9 @@ impl Kept {
             .map_err(|e| {
                 TraceError::call("opening a netlink sock_diag socket")(std::io::Error::from(e))
             })?;
+        let reader = Reader::spawn(tracer).map_err(TraceError::Io)?;
         Ok(Kept {
-            tracer,
+            reader,
             dumper,
             samples: Vec::new(),
             table: BTreeMap::new(),
@@ -136,6 +142,7 @@ impl Kept {
             due: FxHashMap::default(),
             pending: FxHashSet::default(),
             lost: 0,
+            seeded: false,
             joined: 0,
             verified: Verified::default(),
             counts: Counts::default(),
@@ -150,6 +157,7 @@ impl Kept {
 
     /// Replaces the table with the connections of `full`, a dump just taken.
     pub fn reseed(&mut self, full: &Snapshot, cache: &OwnerCache) {
+        self.seeded = true;
         self.joined = cache.generation();
         self.table.clear();
         self.index.clear();
@@ -229,7 +237,11 @@ impl Kept {
     /// (a busy host makes 10,000+ events a second); call it every few hundred milliseconds.
     pub fn absorb(&mut self) {
         let mut samples = std::mem::take(&mut self.samples);
-        self.lost += self.tracer.drain(&mut samples);
+        samples.clear();
+        if let Ok(mut inbox) = self.reader.inbox.lock() {
+            std::mem::swap(&mut samples, &mut inbox.samples);
+            self.lost += std::mem::take(&mut inbox.lost);
+        }
         self.counts.events += samples.len() as u64;
         self.touched(&samples);
         self.samples = samples;
@@ -302,11 +314,14 @@ impl Kept {
             }
         }
         self.join_new(&mut found, cache, listeners);
-        // A process that forked, exited or was passed a socket changes owners without a TCP
-        // event; the owner scan saw it.
-        if cache.generation() != self.joined {
-            changed |= self.rejoin(&cache.map());
-            self.joined = cache.generation();
+        changed |= self.rejoin(cache);
+        // A bound socket that connected, a request socket that became a connection.
+        if !self.carried.is_empty() && !found.is_empty() {
+            let inodes: FxHashSet<u64> =
+                found.iter().map(|s| s.inode).filter(|&i| i != 0).collect();
+            let tuples: FxHashSet<Tuple> = found.iter().map(tuple_of).collect();
+            self.carried
+                .retain(|c| !(inodes.contains(&c.inode) || tuples.contains(&tuple_of(c))));
         }
         for s in found {
             let t = tuple_of(&s);
@@ -315,9 +330,6 @@ impl Kept {
                 .get(&t)
                 .and_then(|k| self.table.get(k))
                 .is_some_and(|old| same_socket(old, &s));
-            // A bound socket that connected, a request socket that became a connection.
-            self.carried
-                .retain(|c| !((s.inode != 0 && c.inode == s.inode) || tuple_of(c) == t));
             if s.expires_ms.is_some() && same {
                 // Its timer said it would be gone: ask again shortly.
                 self.due.insert(t, now + RECHECK_LATE);
@@ -327,74 +339,6 @@ impl Kept {
             self.insert(s, now);
         }
         Some(changed)
-    }
-
-    /// Owners for sockets just looked up. The processes whose fd counts moved are read first;
-    /// a socket still without one is looked for in the process that connected it, then in its
-    /// listener's (who accepts), whose counts may have stayed level (one closed, one opened).
-    fn join_new(&mut self, found: &mut [Socket], cache: &mut OwnerCache, listeners: &[Socket]) {
-        if !found.iter().any(|s| s.inode != 0) {
-            return;
-        }
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        if let Ok(map) = cache.incremental(threads) {
-            crate::collect::join_owners(found, &map);
-        }
-        let unowned = |s: &&mut Socket| s.inode != 0 && s.owners.is_empty();
-        let mut pids: Vec<u32> = Vec::new();
-        for s in found.iter_mut().filter(unowned) {
-            let t = tuple_of(s);
-            pids.extend(self.callers.get(&t));
-            pids.extend(
-                listeners
-                    .iter()
-                    .filter(|l| l.local_port == s.local_port && l.state == State::Listen)
-                    .flat_map(|l| l.owners.iter().map(|o| o.pid)),
-            );
-        }
-        if !pids.is_empty() {
-            pids.sort_unstable();
-            pids.dedup();
-            let map = cache.reread(&pids, threads);
-            crate::collect::join_owners(found, &map);
-        }
-        for s in found.iter_mut() {
-            self.callers.remove(&tuple_of(s));
-        }
-        if self.callers.len() > super::trace::PENDING_MAX {
-            self.callers.clear();
-        }
-    }
-
-    /// Gives every kept socket its owners from `map`; whether any changed.
-    fn rejoin(&mut self, map: &crate::collect::owners::OwnerMap) -> bool {
-        let mut changed = false;
-        let mut interned: FxHashMap<Vec<u32>, crate::model::Owners> = FxHashMap::default();
-        for s in self.table.values_mut().filter(|s| s.inode != 0) {
-            let key: Vec<u32> = map.owner_indices(s.inode).collect();
-            let now: Vec<u32> = {
-                let mut p: Vec<u32> = key.iter().map(|&i| map.procs[i as usize].pid).collect();
-                p.sort_unstable();
-                p
-            };
-            if now == owner_pids(s) {
-                continue;
-            }
-            changed = true;
-            s.owners = match interned.get(&key) {
-                Some(o) => std::sync::Arc::clone(o),
-                None => {
-                    let o: crate::model::Owners = key
-                        .iter()
-                        .map(|&i| std::sync::Arc::clone(&map.procs[i as usize]))
-                        .collect();
-                    interned.insert(key, std::sync::Arc::clone(&o));
-                    o
-                }
-            };
-            s.owner_hidden = s.owners.is_empty() && !s.kernel_held;
-        }
-        changed
     }
 
     /// The kept sockets and the carried ones, in table order.
@@ -419,6 +363,11 @@ impl Kept {
     /// Compares the table, brought up to date just before `dump` was taken, with it; then
     /// takes the dump as the table and applies what changed while it was read.
     pub fn verify(&mut self, dump: &Snapshot, cache: &mut OwnerCache) -> compare::Report {
+        if !self.seeded {
+            // Nothing kept yet: the first dump is the table, not a check of it.
+            self.reseed(dump, cache);
+            return compare::Report::default();
+        }
         let listeners: Vec<Socket> = dump
             .sockets
             .iter()
@@ -451,11 +400,6 @@ impl Kept {
     /// When the kept socket with these addresses is asked about again, if it is.
     fn due_at(&self, t: &Tuple) -> Option<Instant> {
         self.due.get(t).copied()
-    }
-
-    /// The perf rings, to wait on.
-    pub fn rings(&self) -> &[crate::sys::perf::PerfRing] {
-        self.tracer.rings()
     }
 }
 
