@@ -16,10 +16,10 @@ fn grace_words(a: &SignalAction) -> String {
         .unit
         .as_ref()
         .filter(|u| u.raw().ends_with(".service"));
-    match (super::exec::grace_flag(), service) {
+    match (super::grace::grace_flag(), service) {
         (None, Some(u)) => format!(
             "waits up to {u}'s TimeoutStopSec (asked of systemd when it runs; else {}) before offering SIGKILL",
-            super::grace::span(super::exec::DEFAULT_GRACE)
+            super::grace::span(super::grace::DEFAULT_GRACE)
         ),
         (Some(g), _) => super::grace::Grace {
             wait: g,
@@ -27,7 +27,7 @@ fn grace_words(a: &SignalAction) -> String {
         }
         .words(),
         (None, None) => super::grace::Grace {
-            wait: super::exec::DEFAULT_GRACE,
+            wait: super::grace::DEFAULT_GRACE,
             from: "the default; --grace changes it".into(),
         }
         .words(),

@@ -5,7 +5,7 @@
 //! second command.
 
 use super::NotOffered;
-use super::exec::ActionOutcome;
+use super::outcome::ActionOutcome;
 use crate::model::Owner;
 use crate::model::text::{Block, Described, Line};
 use std::time::Duration;

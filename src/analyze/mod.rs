@@ -10,6 +10,7 @@ pub mod guard;
 pub mod listener_health;
 pub mod portmap;
 pub mod reach;
+pub mod remedy_kind;
 pub mod socket_unit;
 pub mod why;
 

@@ -8,8 +8,8 @@
 
 use super::app::{Data, Msg, Recheck};
 use super::cadence::{Cadence, Need, TICK};
+use super::channel::{Control, Inbox, Source};
 use super::netns_pick::{self, Scope};
-use super::runtime::{Control, Inbox, Source};
 use crate::analyze::why::Context;
 use crate::ask::{Probes, Reads, Resolved};
 use crate::collect::owner_cache::OwnerCache;

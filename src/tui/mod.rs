@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod cadence;
+pub mod channel;
 pub mod clock;
 pub mod collector;
 pub mod commands;
@@ -21,6 +22,7 @@ pub mod signals;
 pub mod terminal;
 pub mod theme;
 pub mod travel;
+pub mod view;
 pub mod views;
 
 use crate::collect::CollectOptions;
@@ -102,8 +104,8 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         .or(config.interval_ms.map(Duration::from_millis))
         .unwrap_or(Duration::from_secs(1));
     let source = match &opts.replay {
-        Some(path) => runtime::Source::Replay(Arc::new(load_replay(path)?)),
-        None => runtime::Source::Live(CollectOptions {
+        Some(path) => channel::Source::Replay(Arc::new(load_replay(path)?)),
+        None => channel::Source::Live(CollectOptions {
             netns: opts.netns.clone(),
             ..CollectOptions::default()
         }),

@@ -19,6 +19,7 @@ pub mod failures;
 mod join;
 pub mod owner;
 pub mod poll;
+mod sample;
 pub mod scope;
 pub mod text;
 pub mod trace;

@@ -15,8 +15,8 @@ pub mod inherit;
 pub mod loss;
 pub mod outline;
 pub mod remedy;
-mod remedy_kind;
 
+pub use crate::analyze::remedy_kind::RemedyKind;
 use crate::model::NetnsTarget;
 use crate::model::probe::ProbeResult;
 pub use crate::model::probe::{BindOptions, ServiceUser};
@@ -25,7 +25,6 @@ pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
 pub use group::{Evidence, ReuseGroup};
 pub use group_text::group_lines;
-pub use remedy_kind::RemedyKind;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 

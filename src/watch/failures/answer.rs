@@ -236,7 +236,7 @@ impl Answerer {
             tid: raw.tid,
             comm: raw.comm.clone().into(),
             uid: raw.uid,
-            user: crate::collect::owners::user_name(raw.uid),
+            user: crate::collect::users::user_name(raw.uid),
             owner: c.owner.clone(),
             netns: c.netns,
             request: Some(Request {
