@@ -227,22 +227,12 @@ fn tui_paths(text: &str) -> Vec<(usize, String)> {
 /// What the command line may use of the TUI: starting it.
 const CLI_REACHES_TUI: &[&str] = &["run", "TuiOptions"];
 
-/// Modules of `tui` that the CLI uses today and that belong below both (#24: the config file is
-/// the product's): each goes when it moves. An entry the CLI no
-/// longer uses fails the test, so the exception is deleted with the move.
-const CLI_REACHES_TUI_FOR_NOW: &[&str] = &["config", "config_error"];
-
 #[test]
 fn cli_reaches_tui_only_through_run() {
     let mut bad = Vec::new();
-    let mut used = std::collections::BTreeSet::new();
     for (file, text) in src("src/cli") {
         for (line, name) in tui_paths(&text) {
             if CLI_REACHES_TUI.contains(&name.as_str()) {
-                continue;
-            }
-            if CLI_REACHES_TUI_FOR_NOW.contains(&name.as_str()) {
-                used.insert(name);
                 continue;
             }
             bad.push(format!("{file}:{line}: crate::tui::{name}"));
@@ -253,14 +243,6 @@ fn cli_reaches_tui_only_through_run() {
         "cli starts the TUI with tui::run(TuiOptions) and reaches nothing else of it (give the \
          TUI's entry what it needs, or move shared code below both):\n{}",
         bad.join("\n")
-    );
-    let gone: Vec<&&str> = CLI_REACHES_TUI_FOR_NOW
-        .iter()
-        .filter(|m| !used.contains(**m))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "cli no longer uses these: delete them from CLI_REACHES_TUI_FOR_NOW: {gone:?}"
     );
 }
 

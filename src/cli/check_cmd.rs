@@ -202,12 +202,12 @@ fn select(
 
 fn load_services(
     config: Option<&Path>,
-) -> Result<(Vec<Service>, String), crate::tui::config_error::ConfigError> {
+) -> Result<(Vec<Service>, String), crate::config::ConfigError> {
     let shown = config
         .map(Path::to_path_buf)
-        .or_else(crate::tui::config::default_path)
+        .or_else(crate::config::default_path)
         .map_or_else(|| "the config file".into(), |p| p.display().to_string());
-    let cfg = crate::tui::config::load(config, true)?;
+    let cfg = crate::config::load(config)?;
     Ok((cfg.services, shown))
 }
 

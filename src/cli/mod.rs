@@ -394,7 +394,7 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
 /// Reads the config file's `[protect]` for why and fix (their warnings name what it lists); a
 /// config file that is wrong is bad input, as for the TUI.
 fn load_protect(config: Option<&std::path::Path>) -> Result<(), CliError> {
-    let cfg = crate::tui::config::load(config, true).map_err(CliError::bad_input)?;
+    let cfg = crate::config::load(config).map_err(CliError::bad_input)?;
     crate::action::set_protect(cfg.protect);
     Ok(())
 }
