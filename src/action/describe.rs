@@ -102,7 +102,7 @@ fn describe_signal(a: &SignalAction) -> Described {
     if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[], &super::protect()) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
-    if let Some(w) = crate::analyze::guard::impostor_warning(o) {
+    if let Some(w) = crate::analyze::stop_safety::impostor_warning(o) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
     if let Some(w) = o.workload.as_deref().filter(|w| w.claimed) {
@@ -116,7 +116,7 @@ fn describe_signal(a: &SignalAction) -> Described {
         let stop = o
             .workload
             .as_deref()
-            .and_then(|w| crate::analyze::guard::stop_workload(w, &o.label()).pop())
+            .and_then(|w| crate::analyze::stop_safety::stop_workload(w, &o.label()).pop())
             .map(|p| crate::escape::escape_field(&p.command).into_owned());
         if let Some(cmd) = &stop {
             blocks.push(Block::new("to stop it", cmd.clone(), "portscope-stop.sh"));

@@ -79,7 +79,7 @@ pub fn plan_signal(
         });
     };
     // Never a runtime daemon, its proxy or monitor, kubelet: stop the container instead.
-    crate::analyze::guard::may_signal(s, owner)?;
+    crate::analyze::stop_safety::may_signal(s, owner)?;
     let (other_listeners, connections) = other_sockets(snap, owner.pid, s);
     Ok(PendingAction::Signal(SignalAction {
         sig,

@@ -7,8 +7,8 @@
 //! `Service=` of a socket unit is the unit of the same name). Said to be a guess, with the
 //! command that confirms it.
 
-use crate::analyze::guard::describe_owner;
 use crate::analyze::remedy_kind::RemedyKind;
+use crate::analyze::stop_safety::describe_owner;
 use crate::model::role::manager_label;
 use crate::model::{ProcessRole, Proto, Socket};
 

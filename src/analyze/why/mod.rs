@@ -333,7 +333,7 @@ pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
 
 /// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
 pub fn describe_owner(o: &Owner) -> String {
-    crate::analyze::guard::describe_owner(o)
+    crate::analyze::stop_safety::describe_owner(o)
 }
 
 pub(crate) fn describe_holder(s: &Socket) -> String {
