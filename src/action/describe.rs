@@ -2,7 +2,6 @@
 
 use super::target::ProcessRole;
 use super::{PendingAction, Sig, SignalAction};
-use crate::analyze::why::describe_owner;
 use crate::model::text::{Block, Described, Line};
 
 /// The grace the executor will give, where it comes from; a service's TimeoutStopSec is asked of
@@ -159,7 +158,7 @@ impl PendingAction {
                 let who = s
                     .owners
                     .iter()
-                    .map(|o| describe_owner(o))
+                    .map(|o| o.described())
                     .collect::<Vec<_>>()
                     .join(", ");
                 Described::new(

@@ -358,11 +358,6 @@ pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), SignalRefusal> {
     }
 }
 
-/// "nginx (pid 812, unit nginx.service)": see [`Owner::described`].
-pub fn describe_owner(o: &Owner) -> String {
-    o.described()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::model::{Proto, Snapshot, Socket};
 fn owners_label(socks: &[&Socket]) -> String {
     let mut names: Vec<String> = Vec::new();
     for s in socks {
-        let n = crate::reserve::plan::holder(s);
+        let n = s.holder();
         if !names.contains(&n) {
             names.push(n);
         }

@@ -27,10 +27,6 @@ pub fn wrap(text: &str, first: &str, rest: &str) -> String {
     crate::cli::wrap_hanging(text, WIDTH, first, rest)
 }
 
-fn owners(s: &Socket) -> String {
-    crate::reserve::plan::holder(s)
-}
-
 /// A small socket table, indented, capped at [`MAX_ROWS`].
 fn sockets_table(socks: &[Socket]) -> String {
     let rows: Vec<[String; 5]> = socks
@@ -42,7 +38,7 @@ fn sockets_table(socks: &[Socket]) -> String {
                 s.state.ss_name().to_string(),
                 s.local(),
                 s.remote(),
-                owners(s),
+                s.holder(),
             ]
         })
         .collect();
