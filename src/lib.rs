@@ -12,6 +12,7 @@ pub mod analyze;
 pub mod ask;
 pub mod cli;
 pub mod collect;
+pub mod config;
 pub mod escape;
 pub mod filter;
 pub mod guard;

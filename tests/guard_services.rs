@@ -114,7 +114,7 @@ fn proposes_from_listeners_and_socket_units_and_writes_the_config() {
     ]));
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains(&format!("sleep (pid {}) listens", app.pid())),
+        out.contains(&format!("sleep (pid {}", app.pid())) && out.contains(") listens"),
         "{out}"
     );
     // Run again: nothing new, nothing written.

@@ -192,7 +192,7 @@ fn hostile_unit_container_and_user_names_are_escaped() {
     let snap = Arc::new(test_support::snapshot(vec![a, b]));
 
     let mut table = Vec::new();
-    portscope::cli::snapshot_cmd::write_table(&mut table, &snap).expect("table");
+    portscope::cli::snapshot::write_table(&mut table, &snap).expect("table");
     let table = String::from_utf8(table).expect("utf-8");
     assert_inert("snapshot table", &table);
     for shown in [

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! The shape of the source tree, checked: `analyze` is pure by construction (it reaches only
 //! `model` and itself, and no I/O API), `cli` starts the TUI through `tui::run` and reaches
-//! nothing else of it, no file in src/ grows past 500 lines, and no more functions pass 80.
+//! nothing else of it, no file in src/ grows past 500 lines, no more functions pass 80, and no
+//! two modules of one folder import each other.
 
 use std::path::{Path, PathBuf};
 
@@ -226,22 +227,12 @@ fn tui_paths(text: &str) -> Vec<(usize, String)> {
 /// What the command line may use of the TUI: starting it.
 const CLI_REACHES_TUI: &[&str] = &["run", "TuiOptions"];
 
-/// Modules of `tui` that the CLI uses today and that belong below both (#24: the config file is
-/// the product's): each goes when it moves. An entry the CLI no
-/// longer uses fails the test, so the exception is deleted with the move.
-const CLI_REACHES_TUI_FOR_NOW: &[&str] = &["config", "config_error"];
-
 #[test]
 fn cli_reaches_tui_only_through_run() {
     let mut bad = Vec::new();
-    let mut used = std::collections::BTreeSet::new();
     for (file, text) in src("src/cli") {
         for (line, name) in tui_paths(&text) {
             if CLI_REACHES_TUI.contains(&name.as_str()) {
-                continue;
-            }
-            if CLI_REACHES_TUI_FOR_NOW.contains(&name.as_str()) {
-                used.insert(name);
                 continue;
             }
             bad.push(format!("{file}:{line}: crate::tui::{name}"));
@@ -252,14 +243,6 @@ fn cli_reaches_tui_only_through_run() {
         "cli starts the TUI with tui::run(TuiOptions) and reaches nothing else of it (give the \
          TUI's entry what it needs, or move shared code below both):\n{}",
         bad.join("\n")
-    );
-    let gone: Vec<&&str> = CLI_REACHES_TUI_FOR_NOW
-        .iter()
-        .filter(|m| !used.contains(**m))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "cli no longer uses these: delete them from CLI_REACHES_TUI_FOR_NOW: {gone:?}"
     );
 }
 
@@ -488,4 +471,248 @@ fn functions_stay_under_80_lines() {
         long.len(),
         long.len()
     );
+}
+
+/// The module path of a file under src/: `src/lib.rs` is the crate, `src/a/mod.rs` and
+/// `src/a.rs` are `a`, `src/a/b.rs` is `a::b`.
+fn module_path(rel: &str) -> Vec<String> {
+    let rel = rel.strip_prefix("src/").unwrap_or(rel);
+    let mut parts: Vec<String> = rel
+        .trim_end_matches(".rs")
+        .split('/')
+        .map(String::from)
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// `code` with every `#[cfg(test)]` item blanked: a test module's `use super::*` is its own
+/// file, and what tests import does not shape the code.
+fn without_tests(code: &str) -> String {
+    let mut out: Vec<char> = code.chars().collect();
+    let marker: Vec<char> = "#[cfg(test)]".chars().collect();
+    let mut i = 0;
+    while i + marker.len() <= out.len() {
+        if out[i..i + marker.len()] != marker[..] {
+            i += 1;
+            continue;
+        }
+        let mut j = i + marker.len();
+        let mut depth = 0;
+        while j < out.len() {
+            match out[j] {
+                ';' if depth == 0 => break,
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let end = (j + 1).min(out.len());
+        for c in out.iter_mut().take(end).skip(i) {
+            if *c != '\n' {
+                *c = ' ';
+            }
+        }
+        i = j + 1;
+    }
+    out.into_iter().collect()
+}
+
+/// The paths a path expression at `code[i..]` names, `{a, b::c}` groups expanded:
+/// `super::{x, y::Z}` is [super, x] and [super, y, Z]. Returns them and where the expression ends.
+fn path_tree(code: &[char], mut i: usize) -> (Vec<Vec<String>>, usize) {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let skip_ws = |mut i: usize| {
+        while i < code.len() && code[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut prefix = Vec::new();
+    loop {
+        i = skip_ws(i);
+        if code.get(i) == Some(&'{') {
+            let mut all = Vec::new();
+            i += 1;
+            loop {
+                i = skip_ws(i);
+                match code.get(i) {
+                    Some('}') => return (all, i + 1),
+                    Some(',') => i += 1,
+                    Some(_) => {
+                        let (subs, end) = path_tree(code, i);
+                        if end == i {
+                            return (all, i);
+                        }
+                        all.extend(subs.into_iter().map(|s| [prefix.clone(), s].concat()));
+                        i = end;
+                    }
+                    None => return (all, i),
+                }
+            }
+        }
+        let start = i;
+        while i < code.len() && ident(code[i]) {
+            i += 1;
+        }
+        if i == start {
+            return (vec![prefix], i);
+        }
+        prefix.push(code[start..i].iter().collect());
+        let after = skip_ws(i);
+        if code.get(after) == Some(&':') && code.get(after + 1) == Some(&':') {
+            i = after + 2;
+        } else {
+            return (vec![prefix], i);
+        }
+    }
+}
+
+/// Every module path that `text` (the file of module `module`) names through `crate::`,
+/// `super::` or `self::`, made absolute.
+fn named_paths(module: &[String], text: &str) -> Vec<Vec<String>> {
+    let code: Vec<char> = without_tests(&code_only(text)).chars().collect();
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = Vec::new();
+    for i in 0..code.len() {
+        if i > 0 && (ident(code[i - 1]) || code[i - 1] == ':') {
+            continue;
+        }
+        let rest: String = code[i..(i + 7).min(code.len())].iter().collect();
+        if !["crate::", "super::", "self::"]
+            .iter()
+            .any(|k| rest.starts_with(k))
+        {
+            continue;
+        }
+        for path in path_tree(&code, i).0 {
+            let (mut base, segs) = match path.split_first() {
+                Some((first, rest)) if first == "crate" => (Vec::new(), rest.to_vec()),
+                _ => (module.to_vec(), path.clone()),
+            };
+            let mut k = 0;
+            while k < segs.len() && (segs[k] == "super" || segs[k] == "self") {
+                if segs[k] == "super" {
+                    base.pop();
+                }
+                k += 1;
+            }
+            base.extend_from_slice(&segs[k..]);
+            out.push(base);
+        }
+    }
+    out
+}
+
+/// Imports between modules of one folder, as (folder, from, to) → the files that import: a
+/// file deep inside `a/` that names `b` (a sibling of `a`) is an import of `b` by `a`. A
+/// folder's mod.rs is the folder itself, not a sibling of its children, and an item its mod.rs
+/// re-exports is the mod.rs's.
+fn sibling_imports(
+    files: &[(String, String)],
+) -> std::collections::BTreeMap<(String, String, String), Vec<String>> {
+    let modules: std::collections::HashSet<Vec<String>> =
+        files.iter().map(|(f, _)| module_path(f)).collect();
+    let mut edges = std::collections::BTreeMap::<_, Vec<String>>::new();
+    for (file, text) in files {
+        let module = module_path(file);
+        for to in named_paths(&module, text) {
+            let c = module.iter().zip(&to).take_while(|(a, b)| a == b).count();
+            if c < module.len() && c < to.len() && modules.contains(&to[..=c]) {
+                let key = (to[..c].join("/"), module[c].clone(), to[c].clone());
+                let list = edges.entry(key).or_default();
+                if !list.contains(file) {
+                    list.push(file.clone());
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Pairs of modules in one folder that import each other, as "folder: a <-> b (files)".
+fn sibling_cycles(files: &[(String, String)]) -> Vec<String> {
+    let edges = sibling_imports(files);
+    let mut cycles = Vec::new();
+    for ((folder, a, b), from_a) in &edges {
+        if a < b
+            && let Some(from_b) = edges.get(&(folder.clone(), b.clone(), a.clone()))
+        {
+            cycles.push(format!(
+                "src/{folder}: {a} <-> {b} ({} / {})",
+                from_a.join(", "),
+                from_b.join(", ")
+            ));
+        }
+    }
+    cycles
+}
+
+/// The 500-line cap invites splitting a file in two that then import each other (#24 counted
+/// nine such pairs): a seam in the wrong place. Two modules of one folder may not import each
+/// other; what both need goes into a third module below both (a folder's mod.rs and its
+/// children may: the children are its parts).
+#[test]
+fn no_two_modules_in_one_folder_import_each_other() {
+    let files: Vec<(String, String)> = src("src")
+        .into_iter()
+        .filter(|(f, _)| {
+            // Test modules (tests.rs, x_tests.rs) are the tests of the file beside them.
+            !f.ends_with("tests.rs") && f != "src/main.rs"
+        })
+        .collect();
+    let cycles = sibling_cycles(&files);
+    assert!(
+        cycles.is_empty(),
+        "these modules import each other: move what both use into a module of its own, or make \
+         the pair a folder whose mod.rs is the one they share:\n{}",
+        cycles.join("\n")
+    );
+}
+
+#[test]
+fn the_cycle_checker_sees_what_it_must_refuse() {
+    let file = |name: &str, text: &str| (name.to_string(), text.to_string());
+    let files = [
+        file("src/lib.rs", "pub mod a;\n"),
+        file(
+            "src/a/mod.rs",
+            "mod x;\nmod y;\nmod z;\nmod d;\nuse x::X;\n",
+        ),
+        // x and y: a sibling cycle, one side through a group and a nested path.
+        file("src/a/x.rs", "use super::{Shared, y::{self, Y}};\n"),
+        file("src/a/y.rs", "fn f() { crate::a::x::X::new() }\n"),
+        // z names x, the mod.rs and itself only; x never names z.
+        file(
+            "src/a/z.rs",
+            "use super::x::X;\nuse super::Shared;\nuse self::q;\n",
+        ),
+        // A file deep in folder d that names z, and z's test naming d: no cycle.
+        file("src/a/d/mod.rs", "mod e;\n"),
+        file(
+            "src/a/d/e.rs",
+            "use super::super::z;\n// crate::a::x in a comment\nlet s = \"crate::a::y\";\n",
+        ),
+        file(
+            "src/a/w.rs",
+            "#[cfg(test)]\nmod tests {\n    use crate::a::d::e;\n}\n",
+        ),
+    ];
+    assert_eq!(
+        sibling_cycles(&files),
+        ["src/a: x <-> y (src/a/x.rs / src/a/y.rs)"]
+    );
+    let edges: Vec<String> = sibling_imports(&files)
+        .keys()
+        .map(|(f, a, b)| format!("{f}: {a} -> {b}"))
+        .collect();
+    assert_eq!(edges, ["a: d -> z", "a: x -> y", "a: y -> x", "a: z -> x"]);
 }

@@ -402,7 +402,7 @@ fn the_why_view_and_why_say_the_same_things_in_the_same_order() {
         400,
         120,
     )));
-    let cli = flat(&portscope::cli::why_text::render(&d, &snap, true, None));
+    let cli = flat(&portscope::cli::why::text::render(&d, &snap, true, None));
     let shape = Shape {
         max_causes: usize::MAX,
         examples: 2,

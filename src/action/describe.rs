@@ -2,7 +2,6 @@
 
 use super::target::ProcessRole;
 use super::{PendingAction, Sig, SignalAction};
-use crate::analyze::why::describe_owner;
 use crate::model::text::{Block, Described, Line};
 
 /// The grace the executor will give, where it comes from; a service's TimeoutStopSec is asked of
@@ -16,10 +15,10 @@ fn grace_words(a: &SignalAction) -> String {
         .unit
         .as_ref()
         .filter(|u| u.raw().ends_with(".service"));
-    match (super::exec::grace_flag(), service) {
+    match (super::grace::grace_flag(), service) {
         (None, Some(u)) => format!(
             "waits up to {u}'s TimeoutStopSec (asked of systemd when it runs; else {}) before offering SIGKILL",
-            super::grace::span(super::exec::DEFAULT_GRACE)
+            super::grace::span(super::grace::DEFAULT_GRACE)
         ),
         (Some(g), _) => super::grace::Grace {
             wait: g,
@@ -27,7 +26,7 @@ fn grace_words(a: &SignalAction) -> String {
         }
         .words(),
         (None, None) => super::grace::Grace {
-            wait: super::exec::DEFAULT_GRACE,
+            wait: super::grace::DEFAULT_GRACE,
             from: "the default; --grace changes it".into(),
         }
         .words(),
@@ -102,7 +101,7 @@ fn describe_signal(a: &SignalAction) -> Described {
     if let Some(w) = crate::analyze::why::loss::what_breaks(o, &[], &super::protect()) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
-    if let Some(w) = crate::analyze::guard::impostor_warning(o) {
+    if let Some(w) = crate::analyze::stop_safety::impostor_warning(o) {
         lines.push(Line::warning(format!("  warning: {w}")));
     }
     if let Some(w) = o.workload.as_deref().filter(|w| w.claimed) {
@@ -116,7 +115,7 @@ fn describe_signal(a: &SignalAction) -> Described {
         let stop = o
             .workload
             .as_deref()
-            .and_then(|w| crate::analyze::guard::stop_workload(w, &o.label()).pop())
+            .and_then(|w| crate::analyze::stop_safety::stop_workload(w, &o.label()).pop())
             .map(|p| crate::escape::escape_field(&p.command).into_owned());
         if let Some(cmd) = &stop {
             blocks.push(Block::new("to stop it", cmd.clone(), "portscope-stop.sh"));
@@ -159,7 +158,7 @@ impl PendingAction {
                 let who = s
                     .owners
                     .iter()
-                    .map(|o| describe_owner(o))
+                    .map(|o| o.described())
                     .collect::<Vec<_>>()
                     .join(", ");
                 Described::new(

@@ -2,7 +2,7 @@
 //! left behind. Each socket is pinned by its cookie, so a socket that reuses the addresses since
 //! the snapshot is not touched.
 
-use super::exec::ActionOutcome;
+use super::outcome::ActionOutcome;
 use super::{NotOffered, PendingAction};
 use crate::analyze::why::{CauseKind, Diagnosis};
 use crate::collect::NetnsTarget;

@@ -4,6 +4,8 @@
 
 use super::kill::{Shown, Sig, verify};
 use super::log::ActionLog;
+/// What `execute` returns, named where it is returned (the TUI and the tests import it from here).
+pub use super::outcome::{ActionOutcome, Logged, Status};
 use super::target::ProcessRole;
 use super::{PendingAction, SignalAction};
 use crate::collect::netlink::Dumper;
@@ -12,105 +14,6 @@ use crate::model::text::{Block, Line};
 use crate::reserve::{ErrorKind, ansible_task, manual_commands};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// How long a signalled process gets to exit before SIGKILL is offered, unless `--grace`.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
-
-static GRACE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-
-/// Sets how long a signalled process is given to exit (`fix --grace`), once, before acting.
-pub fn set_grace(d: Duration) {
-    let _ = GRACE.set(d);
-}
-
-/// `--grace`, when given. Without it a service's TimeoutStopSec applies ([`super::grace`]): a
-/// database mid-checkpoint needs more than a few seconds, and SIGKILL then would cost it
-/// recovery.
-pub fn grace_flag() -> Option<Duration> {
-    GRACE.get().copied()
-}
-
-/// What happened, as a fact rather than a styling hint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Done, and it had its effect (the process exited, the value reads back).
-    Done,
-    /// Carried out, without the effect (a SIGTERM or SIGKILL after which the process still runs).
-    NoEffect,
-    /// A check failed before acting: nothing was done.
-    Refused,
-    /// The system refused or failed (permission, kernel support): nothing was done.
-    Failed,
-}
-
-/// Whether the outcome reached the action log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Logged {
-    /// Appended to this file.
-    Yes(PathBuf),
-    /// Not logged, and why.
-    No(String),
-    /// Not an action (an explanation why nothing was offered): nothing to log.
-    NotAnAction,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActionOutcome {
-    pub status: Status,
-    pub title: String,
-    pub lines: Vec<Line>,
-    /// Text to copy or save, after the lines (the commands to run instead, an Ansible task).
-    pub blocks: Vec<Block>,
-    /// A next step to offer, again behind a confirmation (SIGKILL after an ignored SIGTERM).
-    pub follow_up: Option<PendingAction>,
-    pub logged: Logged,
-}
-
-impl ActionOutcome {
-    fn new<L: Into<Line>>(
-        status: Status,
-        title: impl Into<String>,
-        lines: Vec<L>,
-    ) -> ActionOutcome {
-        ActionOutcome {
-            status,
-            title: title.into(),
-            lines: lines.into_iter().map(Into::into).collect(),
-            blocks: Vec::new(),
-            follow_up: None,
-            logged: Logged::NotAnAction,
-        }
-    }
-
-    pub(super) fn done<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
-        ActionOutcome::new(Status::Done, title, lines)
-    }
-
-    pub(super) fn failed<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
-        ActionOutcome::new(Status::Failed, title, lines)
-    }
-
-    /// A message that nothing was done (no action ran; nothing is logged).
-    pub fn nothing_done<L: Into<Line>>(title: impl Into<String>, lines: Vec<L>) -> ActionOutcome {
-        ActionOutcome::new(Status::Refused, title, lines)
-    }
-
-    /// The lines and then each block (its label, its text line by line), as plain text: what a
-    /// surface that cannot copy shows, and what the action log records.
-    pub fn text_lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.lines.iter().map(|l| l.text.clone()).collect();
-        for b in &self.blocks {
-            out.push(b.label.clone());
-            out.extend(b.lines().map(String::from));
-        }
-        out
-    }
-
-    /// The action did what it was for.
-    pub fn ok(&self) -> bool {
-        self.status == Status::Done
-    }
-}
 
 /// "port 80 is free now" / "port 80 is still in use (EADDRINUSE)", by asking the kernel.
 fn port_state(a: &SignalAction) -> String {
@@ -332,7 +235,7 @@ pub fn execute(action: &PendingAction, log: Option<&ActionLog>) -> ActionOutcome
         PendingAction::ApplyReservation(a) => apply(a),
         PendingAction::UndoReservation(u) => undo(u),
         PendingAction::DestroySockets(a) => super::destroy_set::run(a),
-        PendingAction::Sequence(a) => super::sequence::run(a, log),
+        PendingAction::Sequence(a) => super::sequence::run(a, log, execute),
         PendingAction::StopService(a) => super::stop::run(a),
     };
     outcome.logged = match log {

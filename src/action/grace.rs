@@ -5,6 +5,23 @@
 use crate::model::Owner;
 use std::time::Duration;
 
+/// How long a signalled process gets to exit before SIGKILL is offered, unless `--grace`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+static GRACE: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Sets how long a signalled process is given to exit (`fix --grace`), once, before acting.
+pub fn set_grace(d: Duration) {
+    let _ = GRACE.set(d);
+}
+
+/// `--grace`, when given. Without it a service's TimeoutStopSec applies ([`resolve`]): a
+/// database mid-checkpoint needs more than a few seconds, and SIGKILL then would cost it
+/// recovery.
+pub fn grace_flag() -> Option<Duration> {
+    GRACE.get().copied()
+}
+
 /// The longest wait taken from a unit: `infinity` (or a timeout of hours) would leave a person
 /// staring at a prompt; `--grace` can still ask for more.
 pub const MAX_FROM_UNIT: Duration = Duration::from_secs(300);
@@ -127,7 +144,7 @@ fn timeout_stop(unit: &str) -> Option<Timeout> {
 /// The grace for signalling `o`: `--grace`, its service's TimeoutStopSec, or the default.
 /// Runs `systemctl` for a process of a service: not for the UI thread.
 pub fn resolve(o: &Owner) -> Grace {
-    if let Some(g) = super::exec::grace_flag() {
+    if let Some(g) = grace_flag() {
         return Grace {
             wait: g,
             from: "--grace".into(),
@@ -143,7 +160,7 @@ pub fn resolve(o: &Owner) -> Grace {
         return from_unit(unit, t);
     }
     Grace {
-        wait: super::exec::DEFAULT_GRACE,
+        wait: DEFAULT_GRACE,
         from: "the default; --grace changes it".into(),
     }
 }

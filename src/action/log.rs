@@ -7,7 +7,7 @@
 //! blocking on a FIFO (`O_NONBLOCK`), created 0600, and must be a regular file with one link
 //! owned by us; anything else is refused, and the outcome says it was not logged.
 
-use super::exec::{ActionOutcome, Status};
+use super::outcome::{ActionOutcome, Status};
 use nix::sys::stat::fstat;
 use std::io::Write;
 use std::path::{Path, PathBuf};

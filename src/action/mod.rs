@@ -10,6 +10,7 @@ pub mod grace;
 pub mod kill;
 pub mod log;
 mod not_offered;
+pub mod outcome;
 pub mod sequence;
 mod signal_plan;
 pub mod stop;

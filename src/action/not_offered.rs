@@ -1,7 +1,7 @@
 //! Why an action cannot even be offered for the selection: shown in the TUI's footer, by `fix`
 //! for a step it skips, and in tests word for word. `socket` fields read "tcp 0.0.0.0:8080".
 
-use crate::analyze::guard::SignalRefusal;
+use crate::analyze::stop_safety::SignalRefusal;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotOffered {

@@ -2,7 +2,7 @@
 //! the kernel's probe after each, stopping as soon as the service's bind would succeed.
 
 use super::PendingAction;
-use super::exec::{ActionOutcome, execute};
+use super::outcome::ActionOutcome;
 use crate::analyze::why::BindRequest;
 use crate::collect::NetnsTarget;
 use crate::collect::probe::probe_as;
@@ -59,7 +59,13 @@ fn bindable(a: &SequenceAction) -> Result<bool, NotProbed> {
 
 /// Runs the steps in order, each through the executor (so each is re-checked and logged on its
 /// own), stopping once the port binds or a step fails.
-pub fn run(a: &SequenceAction, log: Option<&super::log::ActionLog>) -> ActionOutcome {
+/// `execute` is the executor itself, passed in: a step is any action, so the sequence calls
+/// back into it rather than import it (which would make the two modules import each other).
+pub fn run(
+    a: &SequenceAction,
+    log: Option<&super::log::ActionLog>,
+    execute: fn(&PendingAction, Option<&super::log::ActionLog>) -> ActionOutcome,
+) -> ActionOutcome {
     let mut lines = Vec::new();
     let mut ok = true;
     for (i, step) in a.steps.iter().enumerate() {

@@ -8,7 +8,6 @@
 use super::{NotOffered, PendingAction, Sig, SignalAction};
 pub use crate::analyze::socket_unit::{SignalRemedy, signal_remedies};
 use crate::analyze::socket_unit::{SocketUnitHint, guess, managers, stop_socket_unit};
-use crate::analyze::why::describe_owner;
 use crate::collect::NetnsTarget;
 use crate::model::ProcessRole;
 use crate::model::{Owner, Snapshot, Socket};
@@ -79,7 +78,7 @@ pub fn plan_signal(
         });
     };
     // Never a runtime daemon, its proxy or monitor, kubelet: stop the container instead.
-    crate::analyze::guard::may_signal(s, owner)?;
+    crate::analyze::stop_safety::may_signal(s, owner)?;
     let (other_listeners, connections) = other_sockets(snap, owner.pid, s);
     Ok(PendingAction::Signal(SignalAction {
         sig,
@@ -94,7 +93,7 @@ pub fn plan_signal(
             .owners
             .iter()
             .filter(|o| o.pid != owner.pid && !ProcessRole::of_owner(o).never_signalled())
-            .map(|o| describe_owner(o))
+            .map(|o| o.described())
             .collect(),
         netns: netns.clone(),
         inode: s.inode,

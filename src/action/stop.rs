@@ -1,11 +1,11 @@
 //! Stopping what runs a listener: its systemd unit or its container, through the tool that owns
-//! it (`systemctl stop`, `docker stop`, ...), never a runtime daemon (`analyze::guard` chose the
-//! command). The command runs without a shell, and only commands of a fixed shape are run: a
+//! it (`systemctl stop`, `docker stop`, ...), never a runtime daemon (`analyze::stop_safety`
+//! chose the command). The command runs without a shell, and only commands of a fixed shape are run: a
 //! name taken from a cgroup path or a runtime's state file must not become an option or a
 //! second command.
 
 use super::NotOffered;
-use super::exec::ActionOutcome;
+use super::outcome::ActionOutcome;
 use crate::model::Owner;
 use crate::model::text::{Block, Described, Line};
 use std::time::Duration;

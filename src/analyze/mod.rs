@@ -6,11 +6,12 @@ pub mod conn_sort;
 pub mod connect;
 pub mod connect_text;
 pub mod conns;
-pub mod guard;
 pub mod listener_health;
 pub mod portmap;
 pub mod reach;
+pub mod remedy_kind;
 pub mod socket_unit;
+pub mod stop_safety;
 pub mod why;
 
 use crate::model::Snapshot;

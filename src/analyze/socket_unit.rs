@@ -7,8 +7,7 @@
 //! `Service=` of a socket unit is the unit of the same name). Said to be a guess, with the
 //! command that confirms it.
 
-use crate::analyze::why::RemedyKind;
-use crate::analyze::why::describe_owner;
+use crate::analyze::remedy_kind::RemedyKind;
 use crate::model::role::manager_label;
 use crate::model::{ProcessRole, Proto, Socket};
 
@@ -132,7 +131,7 @@ pub fn signal_remedies(s: &Socket) -> Vec<SignalRemedy> {
         if role.never_signalled() {
             continue;
         }
-        let mut text = format!("send SIGTERM to {}", describe_owner(o));
+        let mut text = format!("send SIGTERM to {}", o.described());
         if role == ProcessRole::NamespaceInit {
             text.push_str(
                 "; it is PID 1 of its own PID namespace (a container's init): it ignores SIGTERM unless it handles it, and SIGKILL ends every process of that container",

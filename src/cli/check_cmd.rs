@@ -12,9 +12,6 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Exit status for bad arguments of `check`: a monitor must not read a typo as CRITICAL.
-pub const EXIT_UNKNOWN: u8 = 3;
-
 #[derive(Debug, Args)]
 pub struct ThresholdArgs {
     /// WARNING when fewer ephemeral ports than this are usable (perfdata range `N:`).
@@ -125,27 +122,6 @@ pub fn parse_port_spec(s: &str) -> Result<(PortSet, Proto), ArgError> {
     Ok((set, proto))
 }
 
-/// How [`super::CliError::report`] prints `check`'s UNKNOWN, the plugin's answer to anything
-/// it could not judge: one line, exit 3. With `--json` on the command line (even one that did
-/// not parse) it is a JSON document, so a fleet run that gathers JSON gets one from every host.
-pub(super) fn print_unknown(msg: &str) {
-    let msg = crate::guard::why_line::one_line(msg);
-    if std::env::args().skip(1).any(|a| a == "--json") {
-        let doc = serde_json::json!({
-            "version": 1,
-            "host": crate::guard::hostname(),
-            "status": "unknown",
-            "exit_code": EXIT_UNKNOWN,
-            "summary": msg,
-            "services": [],
-            "host_checks": [],
-        });
-        super::out::print_json(&doc);
-    } else {
-        super::out::print(&format!("PORTSCOPE UNKNOWN - {msg}\n"));
-    }
-}
-
 fn options(t: &ThresholdArgs, require_listening: bool) -> Result<Options, ArgError> {
     if t.ephemeral_crit > t.ephemeral_warn {
         return Err(ArgError::Thresholds {
@@ -226,12 +202,12 @@ fn select(
 
 fn load_services(
     config: Option<&Path>,
-) -> Result<(Vec<Service>, String), crate::tui::config_error::ConfigError> {
+) -> Result<(Vec<Service>, String), crate::config::ConfigError> {
     let shown = config
         .map(Path::to_path_buf)
-        .or_else(crate::tui::config::default_path)
+        .or_else(crate::config::default_path)
         .map_or_else(|| "the config file".into(), |p| p.display().to_string());
-    let cfg = crate::tui::config::load(config, true)?;
+    let cfg = crate::config::load(config)?;
     Ok((cfg.services, shown))
 }
 

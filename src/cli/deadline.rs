@@ -28,10 +28,10 @@ impl Deadline {
             .spawn(move || {
                 if let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(after) {
                     let shown = crate::action::grace::span(after);
-                    super::check_cmd::print_unknown(&format!(
+                    super::out::print_unknown(&format!(
                         "timed out after {shown} (--timeout); nothing was judged"
                     ));
-                    std::process::exit(i32::from(super::check_cmd::EXIT_UNKNOWN));
+                    std::process::exit(i32::from(super::out::EXIT_UNKNOWN));
                 }
             });
         Deadline {

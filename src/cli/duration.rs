@@ -35,7 +35,7 @@ const ALL_UNITS: [(&str, f64); 5] = [
 
 /// `--interval` of the TUI: "1s", "500ms", "2.5" (seconds), 50ms to 1h.
 pub fn parse_interval(s: &str) -> Result<Duration, DurationError> {
-    use crate::tui::config::{INTERVAL_MAX, INTERVAL_MIN};
+    use crate::config::{INTERVAL_MAX, INTERVAL_MIN};
     let secs = seconds(s, &ALL_UNITS[..2]).ok_or_else(|| DurationError::NotADuration {
         text: s.to_string(),
         examples: "1s, 500ms, 2.5",

@@ -55,7 +55,7 @@ impl CliError {
     pub fn exit_status(&self) -> ExitCode {
         match self {
             CliError::BadInput(_) => ExitCode::from(super::EXIT_BAD_INPUT),
-            CliError::CheckUnknown(_) => ExitCode::from(super::check_cmd::EXIT_UNKNOWN),
+            CliError::CheckUnknown(_) => ExitCode::from(super::out::EXIT_UNKNOWN),
             CliError::Failed { status, .. } => ExitCode::from(*status),
             CliError::Output { status, .. } => *status,
         }
@@ -65,7 +65,7 @@ impl CliError {
     /// returns the status to exit with. The one place an error of the command line is printed.
     pub fn report(self) -> ExitCode {
         match &self {
-            CliError::CheckUnknown(msg) => super::check_cmd::print_unknown(msg),
+            CliError::CheckUnknown(msg) => super::out::print_unknown(msg),
             CliError::Output { quiet: true, .. } => {}
             CliError::BadInput(_) | CliError::Failed { .. } | CliError::Output { .. } => {
                 super::out::eprint_line(&format!("portscope: {self}"));

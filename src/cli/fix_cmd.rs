@@ -5,7 +5,7 @@
 //! succeed.
 
 use super::confirm::{Consent, confirm};
-use super::why_cmd::{ask, resolved};
+use super::why::{ask, resolved};
 use super::{CliError, CliResult, FixArgs, wrap};
 use crate::action::from_plan::{plan_step, runnable};
 use crate::action::{PendingAction, exec};
@@ -78,7 +78,7 @@ fn left(d: &Diagnosis) -> String {
 
 pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
     if let Some(g) = args.grace {
-        crate::action::exec::set_grace(g);
+        crate::action::grace::set_grace(g);
     }
     let req = resolved(&args.bind).map_err(CliError::bad_input)?;
     let ctx = crate::ask::session(netns);

@@ -8,7 +8,7 @@ macro_rules! say {
     };
 }
 
-use super::watch_cmd::{clock, owner_text};
+use super::watch::{clock, owner_text};
 use super::{CliError, CliResult};
 use crate::escape::escape_field as foreign;
 use crate::history::{Change, ChangeKind, History};
@@ -289,7 +289,7 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             );
         }
         for r in list {
-            say!("{}", super::failures_cmd::refusal_text(r, None));
+            say!("{}", super::watch::failures::refusal_text(r, None));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -360,7 +360,7 @@ pub fn run(args: &HistoryArgs) -> CliResult {
             if !near.is_empty() {
                 say!("refused calls on {what} within 60 s of {}:", moment(t));
                 for r in near {
-                    for l in super::failures_cmd::refusal_text(r, None).lines() {
+                    for l in super::watch::failures::refusal_text(r, None).lines() {
                         say!("  {l}");
                     }
                 }

@@ -1,7 +1,7 @@
 //! The command line: parsing and dispatch. Each subcommand is a thin surface over the library.
 
-pub mod allns_text;
 pub mod arg_error;
+pub mod cells;
 pub mod check_cmd;
 pub mod choices;
 mod confirm;
@@ -9,26 +9,17 @@ mod deadline;
 pub mod docs;
 pub mod duration;
 pub mod error;
-pub mod failures_cmd;
 mod fix_cmd;
 pub mod fleet_cmd;
 pub mod history_cmd;
 pub mod out;
 pub mod report_cmd;
-pub mod reserve_change;
-pub mod reserve_cmd;
-pub mod reserve_text;
+pub mod reserve;
 pub mod services_cmd;
-pub mod snapshot_cmd;
-mod snapshot_groups;
+pub mod snapshot;
 pub mod table;
-pub mod watch_cmd;
-mod why_allns;
-mod why_cmd;
-mod why_connect;
-pub mod why_process;
-pub mod why_reach;
-pub mod why_text;
+pub mod watch;
+pub mod why;
 
 use crate::collect::{CollectOptions, NetnsTarget, SourcePref};
 use crate::model::{Proto, State};
@@ -97,7 +88,7 @@ pub enum Command {
     /// Exit status: 0 when the port is free at the end, 1 when not, 2 for bad input.
     Fix(FixArgs),
     /// Reserved ports (net.ipv4.ip_local_reserved_ports): plan, apply, undo, status.
-    Reserve(reserve_cmd::ReserveArgs),
+    Reserve(reserve::ReserveArgs),
     /// Check the declared service ports and the host, as a Nagios plugin.
     ///
     /// Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).
@@ -117,7 +108,7 @@ pub enum Command {
     /// Uses the sock:inet_sock_set_state tracepoint where allowed (root or CAP_PERFMON), else
     /// polls sock_diag; the first line says which, and what it can miss. With --netns
     /// (PID, path or name), only that network namespace's sockets (root).
-    Watch(watch_cmd::WatchArgs),
+    Watch(watch::WatchArgs),
     /// Who held a port when: read a log written with --record.
     History(history_cmd::HistoryArgs),
     /// One self-contained HTML file (or JSON) of the host's ports now: listeners, port map,
@@ -407,7 +398,7 @@ pub fn invoked_subcommand(args: impl Iterator<Item = String>) -> Option<String> 
 /// Reads the config file's `[protect]` for why and fix (their warnings name what it lists); a
 /// config file that is wrong is bad input, as for the TUI.
 fn load_protect(config: Option<&std::path::Path>) -> Result<(), CliError> {
-    let cfg = crate::tui::config::load(config, true).map_err(CliError::bad_input)?;
+    let cfg = crate::config::load(config).map_err(CliError::bad_input)?;
     crate::action::set_protect(cfg.protect);
     Ok(())
 }
@@ -419,15 +410,15 @@ pub fn run(cli: Cli) -> CliResult {
         crate::tools::set_path(dirs.0);
     }
     match cli.command {
-        Some(Command::Snapshot(args)) => out::finish(snapshot_cmd::run(&args, &netns)),
+        Some(Command::Snapshot(args)) => out::finish(snapshot::run(&args, &netns)),
         Some(Command::Why(args)) => out::finish(match &args.connect {
-            Some(dst) => why_connect::run(&args, dst, &netns),
-            None => load_protect(cli.config.as_deref()).and_then(|()| why_cmd::run(&args, &netns)),
+            Some(dst) => why::connect::run(&args, dst, &netns),
+            None => load_protect(cli.config.as_deref()).and_then(|()| why::run(&args, &netns)),
         }),
         Some(Command::Fix(args)) => out::finish(
             load_protect(cli.config.as_deref()).and_then(|()| fix_cmd::run(&args, &netns)),
         ),
-        Some(Command::Reserve(args)) => out::finish(reserve_cmd::run(&args, &netns)),
+        Some(Command::Reserve(args)) => out::finish(reserve::run(&args, &netns)),
         Some(Command::Check(args)) => {
             out::finish_check(check_cmd::run_check(&args, &netns, cli.config.as_deref()))
         }
@@ -440,7 +431,7 @@ pub fn run(cli: Cli) -> CliResult {
         Some(Command::Fleet(args)) => out::finish(fleet_cmd::run(&args)),
         Some(Command::Completions(args)) => docs::completions(&args),
         Some(Command::Man(args)) => docs::man(&args),
-        Some(Command::Watch(args)) => out::finish(watch_cmd::run(&args, &netns)),
+        Some(Command::Watch(args)) => out::finish(watch::run(&args, &netns)),
         Some(Command::History(args)) => out::finish(history_cmd::run(&args)),
         Some(Command::Report(args)) => out::finish(report_cmd::run(&args, &netns)),
         None => {

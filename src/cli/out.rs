@@ -131,10 +131,7 @@ pub fn finish_check(result: CliResult) -> CliResult {
         .unwrap_or_else(|p| p.into_inner())
         .take();
     match (result, failed) {
-        (Ok(_), Some(e)) => Err(CliError::output(
-            &e,
-            ExitCode::from(super::check_cmd::EXIT_UNKNOWN),
-        )),
+        (Ok(_), Some(e)) => Err(CliError::output(&e, ExitCode::from(EXIT_UNKNOWN))),
         (Err(CliError::CheckUnknown(msg)), None) => Err(CliError::CheckUnknown(msg)),
         (result, _) => result,
     }
@@ -145,6 +142,30 @@ pub fn eprint_line(s: &str) {
     let mut err = io::stderr().lock();
     let _ = err.write_all(escape_lines(s).as_bytes());
     let _ = err.write_all(b"\n");
+}
+
+/// Exit status for bad arguments of `check`: a monitor must not read a typo as CRITICAL.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// How [`super::CliError::report`] prints `check`'s UNKNOWN, the plugin's answer to anything
+/// it could not judge: one line, exit 3. With `--json` on the command line (even one that did
+/// not parse) it is a JSON document, so a fleet run that gathers JSON gets one from every host.
+pub fn print_unknown(msg: &str) {
+    let msg = crate::guard::why_line::one_line(msg);
+    if std::env::args().skip(1).any(|a| a == "--json") {
+        let doc = serde_json::json!({
+            "version": 1,
+            "host": crate::guard::hostname(),
+            "status": "unknown",
+            "exit_code": EXIT_UNKNOWN,
+            "summary": msg,
+            "services": [],
+            "host_checks": [],
+        });
+        print_json(&doc);
+    } else {
+        print(&format!("PORTSCOPE UNKNOWN - {msg}\n"));
+    }
 }
 
 #[cfg(test)]

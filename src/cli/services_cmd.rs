@@ -131,7 +131,7 @@ fn validate(text: &str) -> Result<(), Invalid> {
 }
 
 pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> CliResult {
-    let cfg = match crate::tui::config::load(config, true) {
+    let cfg = match crate::config::load(config) {
         Ok(c) => c,
         Err(e) => return Err(CliError::bad_input(e)),
     };
@@ -172,7 +172,7 @@ pub fn run(args: &ServicesArgs, netns: &NetnsTarget, config: Option<&Path>) -> C
     }
     let Some(path) = config
         .map(Path::to_path_buf)
-        .or_else(crate::tui::config::default_path)
+        .or_else(crate::config::default_path)
     else {
         return Err(CliError::failed("no config path: give --config FILE", 1));
     };

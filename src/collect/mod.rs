@@ -21,6 +21,7 @@ pub mod procnet;
 pub mod socket_growth;
 pub mod socket_range;
 pub mod sysctl;
+pub mod users;
 
 use crate::model::{JSON_VERSION, NetnsInfo, Snapshot, Source, Stats};
 pub use netns::{NetnsError, NetnsTarget};

@@ -10,6 +10,14 @@ use nix::sys::stat::stat;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+/// `net:[4026531840]` → 4026531840.
+pub fn parse_link(link: &[u8]) -> Option<u64> {
+    std::str::from_utf8(link.strip_prefix(b"net:[")?.strip_suffix(b"]")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// Why a network namespace could not be named or entered. Each carries its whole message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NetnsError {

@@ -5,12 +5,12 @@
 //! a flat hash map, and the scan is split over threads because it is pure syscall latency.
 
 use super::container::RuntimeRoots;
+use super::users::user_name;
 use crate::escape::Foreign;
 use crate::model::Owner;
 use nix::dir::Dir;
 use nix::fcntl::{OFlag, readlinkat};
 use nix::sys::stat::Mode;
-use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
@@ -79,7 +79,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         let b = target.as_bytes();
         if let Some(inode) = socket_inode(b) {
             inodes.extend(u32::try_from(inode).ok());
-        } else if let Some(ns) = super::allns::enumerate::parse_link(b) {
+        } else if let Some(ns) = super::netns::parse_link(b) {
             netns.push((
                 ns,
                 std::path::PathBuf::from(format!("{path}/{}", name.to_string_lossy())),
@@ -118,30 +118,6 @@ pub fn socket_fd(pid: u32, inode: u64) -> Option<u32> {
         })
         .map(|(fd, _)| fd)
         .min()
-}
-
-thread_local! {
-    /// NSS lookups cost tens of microseconds; a table of 100k ownerless rows asks for the same
-    /// few uids over and over.
-    static USER_NAMES: std::cell::RefCell<HashMap<u32, Foreign>> = Default::default();
-}
-
-/// The login name for a uid, or the number when there is none (containers often have none).
-/// A name from the user database (possibly a directory service) is shown escaped like any other
-/// text portscope did not write.
-pub fn user_name(uid: u32) -> Foreign {
-    USER_NAMES.with(|cache| {
-        cache
-            .borrow_mut()
-            .entry(uid)
-            .or_insert_with(
-                || match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-                    Ok(Some(u)) => Foreign::new(u.name),
-                    _ => Foreign::new(uid.to_string()),
-                },
-            )
-            .clone()
-    })
 }
 
 /// Who process `pid` is (command, user, unit, container), or None once it has exited.
@@ -284,7 +260,7 @@ pub fn scan_in_any(namespaces: &[u64], threads: usize) -> std::io::Result<OwnerM
 fn netns_of(path: &str) -> Option<u64> {
     std::fs::read_link(path)
         .ok()
-        .and_then(|l| super::allns::enumerate::parse_link(l.as_os_str().as_encoded_bytes()))
+        .and_then(|l| super::netns::parse_link(l.as_os_str().as_encoded_bytes()))
 }
 
 /// Whether any thread of `pid` is in `netns`. /proc/PID/ns/net is the main thread's; another

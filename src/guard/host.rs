@@ -1,7 +1,7 @@
 //! The host's own checks: ephemeral capacity, drift between the runtime reserved-ports list
 //! and the boot configuration, sysctl.d lines the kernel will reject, listeners at risk.
 
-use super::check::{BootConfig, Figures, HostCheck, Options, Status};
+use super::findings::{BootConfig, Figures, HostCheck, Options, Status};
 use super::why_line::one_line;
 use crate::model::Snapshot;
 

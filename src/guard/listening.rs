@@ -3,7 +3,7 @@
 //! SO_REUSEADDR), and the kernel hands each member a share of the traffic: an old version left
 //! running beside the new one is a stranger on the port even though the new one listens.
 
-use super::check::{PortResult, PortState, Status};
+use super::findings::{PortResult, PortState, Status};
 use super::service::Service;
 use super::why_line::{WhyLine, one_line};
 use crate::model::{Proto, Snapshot, Socket};
@@ -11,7 +11,7 @@ use crate::model::{Proto, Snapshot, Socket};
 fn owners_label(socks: &[&Socket]) -> String {
     let mut names: Vec<String> = Vec::new();
     for s in socks {
-        let n = crate::reserve::plan::holder(s);
+        let n = s.holder();
         if !names.contains(&n) {
             names.push(n);
         }

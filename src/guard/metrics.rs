@@ -2,7 +2,7 @@
 //! textfile collector. Labels are bounded: per declared service and protocol, per socket state;
 //! never per socket, port or process.
 
-use super::check::{PortState, Report};
+use super::findings::{PortState, Report};
 use crate::model::{Proto, Snapshot, State};
 use std::fmt::Write as _;
 
@@ -71,7 +71,7 @@ fn states_for(proto: Proto) -> Vec<State> {
 type PerService = (
     &'static str,
     &'static str,
-    fn(&super::check::ServiceResult) -> f64,
+    fn(&super::findings::ServiceResult) -> f64,
 );
 
 /// Renders the metrics of one run. `duration` is the run's wall time.

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod discover;
 mod figures;
+mod findings;
 pub mod fleet;
 pub mod health;
 pub mod host;

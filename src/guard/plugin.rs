@@ -1,7 +1,7 @@
 //! The Nagios plugin output of a [`Report`]: `PORTSCOPE STATUS - summary | perfdata`, then one
 //! line per finding, worst first.
 
-use super::check::{HostCheck, PortResult, PortState, Report, ServiceResult, Status};
+use super::findings::{HostCheck, PortResult, PortState, Report, ServiceResult, Status};
 use super::why_line::one_line;
 use crate::portset::PortSet;
 

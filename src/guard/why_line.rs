@@ -45,7 +45,7 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
         crate::ask::Reads::Live { processes: false },
     );
     let holder = d.holders.first().map(|h| {
-        let who = crate::reserve::plan::holder(&h.socket);
+        let who = h.socket.holder();
         match h.role {
             Role::Listener => format!("listener of {who}"),
             Role::Outgoing => format!("outgoing connection of {who} to {}", h.socket.remote()),

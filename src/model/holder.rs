@@ -1,5 +1,6 @@
-//! Who holds a socket, in words: the one place that phrases a holder, for `why`, the guard,
-//! the dialogs and the CLI.
+//! Who holds a socket, in words: the one place that phrases a holder, for `why`, `check`,
+//! `reserve`, the dialogs and the TUI. Another phrasing elsewhere would let the same socket read
+//! as two different holders in two outputs (#24): use these.
 
 use super::workload::user_or_uid;
 use super::{Owner, Socket};
@@ -29,7 +30,8 @@ pub const KERNEL_HOLDER: &str = "the kernel (no process)";
 
 impl Socket {
     /// Who holds the socket: its processes (two named, the rest counted), the kernel, or a
-    /// process portscope cannot see, and the container that publishes it.
+    /// process portscope cannot see, and the container that publishes it. The only phrasing of
+    /// a socket's holder: every output that names one calls this.
     pub fn holder(&self) -> String {
         if self.kernel_held {
             return KERNEL_HOLDER.into();

@@ -2,28 +2,9 @@
 //! Security Policy of `default-src 'none'` says so to the browser too), every text that came
 //! from another process, a rule or a log escaped.
 
+use super::markup::esc;
 use super::{AskedPort, Report};
 use std::fmt::Write as _;
-
-/// Text made safe for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Control characters (a terminal sequence in a process name) are shown, not kept.
-            c if c.is_control() && c != '\n' && c != '\t' => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}\
@@ -205,15 +186,4 @@ pub fn render(r: &Report) -> String {
     );
     out.push('\n');
     out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_markup_quotes_and_controls() {
-        assert_eq!(
-            super::esc("<b a=\"x\">&'\u{1b}"),
-            "&lt;b a=&quot;x&quot;&gt;&amp;&#39;\\u{1b}"
-        );
-    }
 }

@@ -5,6 +5,7 @@
 //! escaped; `--format json` prints the same [`Report`] as one document.
 
 pub mod html;
+mod markup;
 mod svg;
 pub mod timeline;
 

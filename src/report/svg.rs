@@ -2,7 +2,7 @@
 //! each mark's SVG `<title>` (shown by every browser, no script needed).
 
 use super::PortMap;
-use super::html::esc;
+use super::markup::esc;
 use super::timeline::Record;
 use std::fmt::Write as _;
 

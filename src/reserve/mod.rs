@@ -7,7 +7,6 @@ pub mod apply;
 mod boot_seen;
 pub mod fleet;
 pub mod journal;
-mod journal_error;
 pub mod nodeport;
 pub mod plan;
 #[cfg(test)]

@@ -244,7 +244,7 @@ fn held_warnings(held: &[Socket], snap: &Snapshot) -> Vec<String> {
                 first.state.ss_name(),
                 first.local(),
                 first.remote(),
-                holder(first),
+                first.holder(),
             )
         })
         .collect();
@@ -255,21 +255,6 @@ fn held_warnings(held: &[Socket], snap: &Snapshot) -> Vec<String> {
         ));
     }
     out
-}
-
-/// Who holds a socket, as a person reads it.
-pub fn holder(s: &Socket) -> String {
-    if s.kernel_held {
-        return "the kernel, no process".into();
-    }
-    if s.owners.is_empty() {
-        return "owner not visible".into();
-    }
-    s.owners
-        .iter()
-        .map(|o| o.label())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Listeners (and bound UDP receivers) inside the ephemeral range whose port is not reserved

@@ -8,8 +8,8 @@
 
 use super::app::{Data, Msg, Recheck};
 use super::cadence::{Cadence, Need, TICK};
+use super::channel::{Control, Inbox, Source};
 use super::netns_pick::{self, Scope};
-use super::runtime::{Control, Inbox, Source};
 use crate::analyze::why::Context;
 use crate::ask::{Probes, Reads, Resolved};
 use crate::collect::owner_cache::OwnerCache;
@@ -146,12 +146,7 @@ pub fn collector(
         }
         let cost = crate::collect::cpu::process_time().saturating_sub(cpu0);
         if let Some(snap) = read_whole {
-            let kept = matches!(st.kept, Keeping::On(_)) && st.scope == Scope::Start;
-            st.full = Some(Full {
-                snap: (!kept).then_some(snap),
-                at: Instant::now(),
-                cost,
-            });
+            st.read_whole(snap, cost);
         }
         // On a host with 100k+ sockets one snapshot costs hundreds of ms of CPU: wait at least
         // four times what this one cost, whatever --interval says.
@@ -166,6 +161,16 @@ pub fn collector(
 }
 
 impl State {
+    /// Notes a whole table just read (what the cadence counts from).
+    fn read_whole(&mut self, snap: Arc<Snapshot>, cost: Duration) {
+        let kept = matches!(self.kept, Keeping::On(_)) && self.scope == Scope::Start;
+        self.full = Some(Full {
+            snap: (!kept).then_some(snap),
+            at: Instant::now(),
+            cost,
+        });
+    }
+
     /// Takes in one control message; false when the collector should stop.
     fn control(&mut self, c: Control) -> bool {
         match c {

@@ -3,7 +3,7 @@
 //! what a key says where it does nothing (`app::habits`) are all derived from this table, so a
 //! command cannot be bound without help or named without a binding.
 
-use super::app::View;
+use super::view::View;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Command {

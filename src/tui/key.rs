@@ -1,7 +1,7 @@
 //! One key as the config file writes it and as help shows it, and which keys a terminal can
 //! actually send.
 
-use super::config_error::KeyError;
+use super::settings_error::KeyError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::fmt;
 

@@ -1,8 +1,8 @@
 //! Keys → commands. One table drives dispatch, the help screen and the footer hints, so no
 //! binding ships undocumented; the config file may rebind, and a key bound twice is an error.
 
-use super::config_error::KeymapError;
 pub use super::key::Key;
+use super::settings_error::KeymapError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::{BTreeMap, HashMap};
 

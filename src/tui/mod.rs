@@ -2,11 +2,10 @@
 
 pub mod app;
 pub mod cadence;
+pub mod channel;
 pub mod clock;
 pub mod collector;
 pub mod commands;
-pub mod config;
-pub mod config_error;
 pub mod copy;
 pub mod draw;
 pub mod failures_feed;
@@ -17,10 +16,13 @@ pub mod marks;
 pub mod netns_pick;
 mod replay;
 pub mod runtime;
+pub mod settings;
+pub mod settings_error;
 pub mod signals;
 pub mod terminal;
 pub mod theme;
 pub mod travel;
+pub mod view;
 pub mod views;
 
 use crate::collect::CollectOptions;
@@ -50,7 +52,9 @@ pub struct TuiOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
-    Config(#[from] config_error::ConfigError),
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Settings(#[from] settings_error::SettingsError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
     #[error("--record records the live system; it cannot be combined with --replay")]
@@ -97,15 +101,16 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         std::env::var_os("NO_COLOR").as_deref(),
         std::env::var_os("TERM").as_deref(),
     );
-    let config = config::load(opts.config.as_deref(), no_color)?;
+    let config = crate::config::load(opts.config.as_deref())?;
+    let settings = settings::settings(&config, no_color)?;
     crate::action::set_protect(config.protect.clone());
     let interval = opts
         .interval
         .or(config.interval_ms.map(Duration::from_millis))
         .unwrap_or(Duration::from_secs(1));
     let source = match &opts.replay {
-        Some(path) => runtime::Source::Replay(Arc::new(load_replay(path)?)),
-        None => runtime::Source::Live(CollectOptions {
+        Some(path) => channel::Source::Replay(Arc::new(load_replay(path)?)),
+        None => channel::Source::Live(CollectOptions {
             netns: opts.netns.clone(),
             ..CollectOptions::default()
         }),
@@ -114,7 +119,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(StartError::NoTerminal);
     }
-    let mut app = app::App::new(config.keymap, opts.replay.is_some());
+    let mut app = app::App::new(settings.keymap, opts.replay.is_some());
     app.travel = travel::TimeTravel::new(config.history);
     // A recording replays with its whole timeline: `[` steps back from its end.
     if let Some(path) = &opts.replay
@@ -153,7 +158,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         events: !opts.no_events,
         ..cadence::Cadence::new(interval)
     };
-    runtime::run(app, config.theme, source, cadence, recorder).map_err(StartError::Terminal)
+    runtime::run(app, settings.theme, source, cadence, recorder).map_err(StartError::Terminal)
 }
 
 /// Renders the UI into an off-screen buffer: for rendering tests and screenshots.

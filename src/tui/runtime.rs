@@ -3,30 +3,15 @@
 //! messages, carries out effects, and redraws only after something arrived.
 
 use super::app::{App, Effect, Msg};
-use super::cadence::{Cadence, Need};
+use super::cadence::Cadence;
+use super::channel::{Control, Inbox, Source};
 use super::collector::collector;
 use super::draw::{Clock, draw};
 use super::signals::SignalEvent;
 use super::terminal;
 use super::theme::Theme;
-use crate::collect::CollectOptions;
-use crate::model::Snapshot;
-use std::sync::Arc;
 use std::sync::mpsc::{Sender, channel};
 use std::time::Instant;
-
-/// Where the data comes from.
-pub enum Source {
-    Live(CollectOptions),
-    /// A recorded `snapshot --json` document: no kernel to ask.
-    Replay(Arc<Snapshot>),
-}
-
-/// What reaches the UI thread: messages for the app, and signals for the runtime itself.
-pub enum Inbox {
-    App(Msg),
-    Signal(SignalEvent),
-}
 
 /// How the UI ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +29,6 @@ impl Ending {
             Ending::Signal(sig) => super::signals::exit_status(sig),
         }
     }
-}
-
-pub enum Control {
-    Refresh,
-    Scope(super::netns_pick::Scope),
-    Watch(Option<crate::ask::Resolved>),
-    /// What the view on screen needs fresh each tick.
-    Need(Need),
-    Quit,
 }
 
 /// Carries out [`Effect::ReadProcesses`]: reads /proc for the few processes asked for (skipping

@@ -1,23 +1,10 @@
 //! Colours and styles. With NO_COLOR every style falls back to modifiers (bold, reverse, dim)
 //! and the port map to distinct glyphs, so nothing depends on colour alone.
 
-use super::config_error::ConfigProblem;
+use super::settings_error::SettingsProblem;
 use crate::analyze::portmap::PortClass;
+use crate::config::ColorOverrides;
 use ratatui::style::{Color, Modifier, Style};
-use serde::Deserialize;
-
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ColorOverrides {
-    pub accent: Option<String>,
-    pub listener: Option<String>,
-    pub conflict: Option<String>,
-    pub outgoing: Option<String>,
-    pub reserved: Option<String>,
-    pub ephemeral: Option<String>,
-    pub free: Option<String>,
-    pub warning: Option<String>,
-}
 
 #[derive(Debug, Clone)]
 pub struct Theme {
@@ -32,10 +19,10 @@ pub struct Theme {
     pub warning: Color,
 }
 
-fn parse(name: &'static str, v: &Option<String>, default: Color) -> Result<Color, ConfigProblem> {
+fn parse(name: &'static str, v: &Option<String>, default: Color) -> Result<Color, SettingsProblem> {
     match v {
         None => Ok(default),
-        Some(s) => s.parse::<Color>().map_err(|_| ConfigProblem::Colour {
+        Some(s) => s.parse::<Color>().map_err(|_| SettingsProblem::Colour {
             name,
             value: s.clone(),
         }),
@@ -43,7 +30,7 @@ fn parse(name: &'static str, v: &Option<String>, default: Color) -> Result<Color
 }
 
 impl Theme {
-    pub fn new(no_color: bool, o: &ColorOverrides) -> Result<Theme, ConfigProblem> {
+    pub fn new(no_color: bool, o: &ColorOverrides) -> Result<Theme, SettingsProblem> {
         let d = Theme::defaults(no_color);
         Ok(Theme {
             color: !no_color,

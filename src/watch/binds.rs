@@ -308,7 +308,7 @@ fn event(e: Enter, ret: i64, exit_ns: i128) -> WatchEvent {
         comm: e.comm.clone().into(),
         cmdline: String::new().into(),
         uid: e.uid,
-        user: crate::collect::owners::user_name(e.uid),
+        user: crate::collect::users::user_name(e.uid),
         start_time: 0,
         ..Owner::default()
     });

@@ -2,7 +2,7 @@
 //! (which process connect()ed a socket whose port the kernel chooses later in softirq, which
 //! listener accepted a connection), kept per socket address as bcc's tcplife does.
 
-use super::trace::{
+use super::sample::{
     PENDING_MAX, PENDING_TTL, Sample, TCP_CLOSE, TCP_CLOSING, TCP_FIN_WAIT1, TCP_FIN_WAIT2,
     TCP_LISTEN, TCP_NEW_SYN_RECV, TCP_SYN_RECV, TCP_SYN_SENT,
 };
@@ -280,7 +280,7 @@ fn traced_state(code: u8) -> Option<State> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::trace::{Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV};
+    use super::super::sample::{Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_RECV};
     use super::Joiner;
     use crate::model::Family;
     use std::net::{IpAddr, Ipv4Addr};

@@ -20,6 +20,7 @@ mod join;
 pub mod kept;
 pub mod owner;
 pub mod poll;
+mod sample;
 pub mod scope;
 pub mod text;
 pub mod trace;

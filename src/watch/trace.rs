@@ -6,6 +6,7 @@
 //! A kernel-chosen port only shows at SYN_SENT -> ESTABLISHED, which runs in softirq (any pid):
 //! like bcc's tcplife, the connect's pid is remembered by socket address and joined there.
 
+use super::sample::{Sample, TCP_SYN_SENT};
 use super::scope::Scope;
 use super::tracefs::{self, Format};
 use super::{
@@ -17,22 +18,9 @@ use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-pub(super) const TCP_SYN_SENT: u8 = 2;
-pub(super) const TCP_SYN_RECV: u8 = 3;
-pub(super) const TCP_FIN_WAIT1: u8 = 4;
-pub(super) const TCP_FIN_WAIT2: u8 = 5;
-pub(super) const TCP_CLOSE: u8 = 7;
-pub(super) const TCP_LISTEN: u8 = 10;
-pub(super) const TCP_CLOSING: u8 = 11;
-pub(super) const TCP_NEW_SYN_RECV: u8 = 12;
 /// trace_entry common_flags: hard irq, soft irq, NMI. Without them the sample ran in the
 /// context of the process that made the change.
 const IRQ_FLAGS: u8 = 0x08 | 0x10 | 0x40;
-/// Connects still waiting for their port are forgotten after this (a SYN_SENT rarely lasts
-/// longer; the kernel gives up after about two minutes).
-pub(super) const PENDING_TTL: Duration = Duration::from_secs(180);
-pub(super) const PENDING_MAX: usize = 65_536;
-
 /// The opened per-CPU rings and the record layout.
 pub struct Tracer {
     rings: Vec<PerfRing>,
@@ -176,23 +164,6 @@ impl Tracer {
             notes,
         ))
     }
-}
-
-/// One decoded sample.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Sample {
-    pub(super) time_ns: i128,
-    pub(super) pid: u32,
-    pub(super) tid: u32,
-    pub(super) in_process: bool,
-    pub(super) skaddr: u64,
-    pub(super) old: u8,
-    pub(super) new: u8,
-    pub(super) sport: u16,
-    pub(super) dport: u16,
-    pub(super) family: Family,
-    pub(super) saddr: IpAddr,
-    pub(super) daddr: IpAddr,
 }
 
 fn rd<const N: usize>(b: &[u8], at: usize) -> Option<[u8; N]> {

@@ -3,7 +3,7 @@
 //! leftover connections, ...), each judged by the kernel's rules and then by its probe.
 
 use super::conflict::{self, Conflict};
-use super::{BindRequest, Holder, Remedy, describe_holder};
+use super::{BindRequest, Holder, Remedy};
 use crate::model::probe::{BindOutcome, ProbeResult};
 use crate::model::{Proto, Socket, State};
 use serde::{Deserialize, Serialize};
@@ -138,7 +138,7 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
             };
             let mut c = Cause::new(
                 CauseKind::Listener,
-                format!("{} {verb} {}", describe_holder(s), s.local()),
+                format!("{} {verb} {}", s.holder(), s.local()),
             );
             c.holders.push(i);
             c.pids = pids_of(s);
@@ -192,7 +192,7 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
         let ms: Vec<&Socket> = members.iter().map(|&i| socks[i]).collect();
         let first = ms[0];
         let n = ms.len();
-        let who = describe_holder(first);
+        let who = first.holder();
         let summary = match kind {
             CauseKind::TimeWait => {
                 let last = ms.iter().filter_map(|s| s.expires_ms).max();

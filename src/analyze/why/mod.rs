@@ -15,17 +15,16 @@ pub mod inherit;
 pub mod loss;
 pub mod outline;
 pub mod remedy;
-mod remedy_kind;
 
+pub use crate::analyze::remedy_kind::RemedyKind;
 use crate::model::NetnsTarget;
 use crate::model::probe::ProbeResult;
 pub use crate::model::probe::{BindOptions, ServiceUser};
-use crate::model::{Owner, Proto, Snapshot, Socket, State};
+use crate::model::{Proto, Snapshot, Socket, State};
 pub use cause::{Cause, CauseKind};
 pub use conflict::overlaps;
 pub use group::{Evidence, ReuseGroup};
 pub use group_text::group_lines;
-pub use remedy_kind::RemedyKind;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -330,15 +329,6 @@ pub fn holders(req: &BindRequest, snap: &Snapshot) -> Vec<Holder> {
         .collect();
     out.sort_by_key(|h| h.role);
     out
-}
-
-/// "nginx (pid 812, unit nginx.service)", "nginx (pid 9, docker: web (compose app/web))".
-pub fn describe_owner(o: &Owner) -> String {
-    crate::analyze::guard::describe_owner(o)
-}
-
-pub(crate) fn describe_holder(s: &Socket) -> String {
-    s.holder()
 }
 
 fn verdict_from(probe: &ProbeResult) -> Option<Verdict> {

@@ -103,8 +103,8 @@ fn ss_kill(ns: &str, socks: &[&Socket], port: u16) -> String {
 
 /// The processes a remedy may stop or signal: never the host's init or a service manager (a
 /// socket-activated listener is theirs to hold; see [`manager_remedies`]).
-/// What may be stopped or signalled is decided by `analyze::guard` (never a runtime daemon, its
-/// proxy, kubelet, PID 1) and the process roles (never a service manager).
+/// What may be stopped or signalled is decided by `analyze::stop_safety` (never a runtime
+/// daemon, its proxy, kubelet, PID 1) and the process roles (never a service manager).
 fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
     let mut v: Vec<&Owner> = socks
         .iter()
@@ -112,7 +112,7 @@ fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
             s.owners
                 .iter()
                 .map(|o| &**o)
-                .filter(|o| crate::analyze::guard::may_signal(s, o).is_ok())
+                .filter(|o| crate::analyze::stop_safety::may_signal(s, o).is_ok())
         })
         .filter(|o| !ProcessRole::of_owner(o).never_signalled())
         .collect();
@@ -122,11 +122,11 @@ fn owners_of<'a>(socks: &[&'a Socket]) -> Vec<&'a Owner> {
 }
 
 /// Stopping what runs the sockets: the container a published port belongs to, the unit or
-/// container of each owner; never a runtime daemon (see `analyze::guard`).
+/// container of each owner; never a runtime daemon (see `analyze::stop_safety`).
 fn stop_remedies(out: &mut Vec<Remedy>, socks: &[&Socket]) {
     let mut seen: Vec<String> = Vec::new();
     for s in socks {
-        for plan in crate::analyze::guard::stop_socket(s) {
+        for plan in crate::analyze::stop_safety::stop_socket(s) {
             if !seen.contains(&plan.command) {
                 seen.push(plan.command.clone());
                 out.push(run(RemedyKind::StopService, plan.command, plan.text));

@@ -32,14 +32,6 @@ impl NsEntry {
     }
 }
 
-/// `net:[4026531840]` → 4026531840.
-pub fn parse_link(link: &[u8]) -> Option<u64> {
-    std::str::from_utf8(link.strip_prefix(b"net:[")?.strip_suffix(b"]")?)
-        .ok()?
-        .parse()
-        .ok()
-}
-
 /// mountinfo text → (namespace inode, mount point) for every nsfs mount of a net namespace.
 pub fn nsfs_mounts(mountinfo: &str) -> Vec<(u64, PathBuf)> {
     let mut out = Vec::new();
@@ -54,7 +46,7 @@ pub fn nsfs_mounts(mountinfo: &str) -> Vec<(u64, PathBuf)> {
         let (Some(root), Some(point)) = (f.get(3), f.get(4)) else {
             continue;
         };
-        if let Some(inode) = parse_link(root.as_bytes()) {
+        if let Some(inode) = crate::collect::netns::parse_link(root.as_bytes()) {
             out.push((inode, PathBuf::from(unescape_mount(point))));
         }
     }
@@ -92,7 +84,9 @@ pub fn enumerate() -> BTreeMap<u64, NsEntry> {
             let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/net")) else {
                 continue; // exited, or another user's process without root
             };
-            if let Some(inode) = parse_link(link.as_os_str().as_encoded_bytes()) {
+            if let Some(inode) =
+                crate::collect::netns::parse_link(link.as_os_str().as_encoded_bytes())
+            {
                 let entry = map.entry(inode).or_default();
                 entry.inode = inode;
                 entry.pids.push(pid);
@@ -135,7 +129,10 @@ mod tests {
                 (4026532903, PathBuf::from("/run/netns/with space")),
             ]
         );
-        assert_eq!(parse_link(b"net:[4026531840]"), Some(4026531840));
-        assert_eq!(parse_link(b"socket:[12]"), None);
+        assert_eq!(
+            crate::collect::netns::parse_link(b"net:[4026531840]"),
+            Some(4026531840)
+        );
+        assert_eq!(crate::collect::netns::parse_link(b"socket:[12]"), None);
     }
 }

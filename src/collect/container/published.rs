@@ -50,7 +50,7 @@ fn docker_workload(c: &super::state::DockerContainer, rootless: Option<u32>) -> 
     w.compose = c.compose.clone();
     w.pod = c.pod.clone();
     w.rootless_uid = rootless;
-    w.rootless_user = rootless.map(|u| crate::collect::owners::user_name(u).raw().to_string());
+    w.rootless_user = rootless.map(|u| crate::collect::users::user_name(u).raw().to_string());
     w.relabel();
     w
 }

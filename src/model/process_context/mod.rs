@@ -129,7 +129,7 @@ pub struct ProcessStart {
 
 impl ProcessStart {
     /// "03:12 · 2 h 14 m ago", or "9 m 30 s after boot" where the boot time is unknown;
-    /// `duration` is the code base's one way of saying a duration (`tui::human::duration`).
+    /// `duration` is the code base's one way of saying a duration (`crate::human::duration`).
     pub fn words(&self, duration: impl Fn(i64) -> String) -> String {
         let when = self.when(&duration);
         match self.age_secs {

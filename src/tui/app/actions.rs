@@ -2,7 +2,7 @@
 //! executor in `action::exec` carries it out), or says why there is nothing to do.
 
 use super::{App, Modal, View};
-use crate::action::exec::ActionOutcome;
+use crate::action::outcome::ActionOutcome;
 use crate::action::{PendingAction, Sig, plan_close, plan_reservation, plan_signal};
 use crate::model::Socket;
 use crate::model::text::Block;

@@ -26,7 +26,7 @@ pub fn parse_bind(text: &str) -> Result<Question, BindTextError> {
     let mut q = Question::port(target.port);
     q.proto = target.proto;
     q.addrs = target.addr.into_iter().collect();
-    super::why_act::parse_options(words, &mut q)?;
+    parse_options(words, &mut q)?;
     Ok(q)
 }
 
@@ -48,6 +48,29 @@ pub fn typed(text: &str) -> Vec<KeyEvent> {
             c => KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE),
         })
         .collect()
+}
+
+/// why's options after the port in the why field. `--user` is kept as typed: the runtime looks
+/// it up (I/O) when it carries out the watch, never this key press.
+fn parse_options<'a>(
+    mut words: impl Iterator<Item = &'a str>,
+    q: &mut crate::ask::Question,
+) -> Result<(), BindTextError> {
+    while let Some(w) = words.next() {
+        match w {
+            "--v6only" => q.v6only = true,
+            "--reuseport" => q.reuseport = true,
+            "--freebind" => q.freebind = true,
+            "--user" => {
+                let u = words.next().ok_or(BindTextError::UserMissing)?;
+                q.user = Some(u.to_string());
+            }
+            _ => {
+                return Err(BindTextError::UnknownOption(w.to_string()));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

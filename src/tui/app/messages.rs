@@ -2,7 +2,7 @@
 //! [`Data`]) and what it asks the runtime to do ([`Effect`]).
 
 use super::{ProcessRequest, ProcessesFor, ReachRequest, ReportJob};
-use crate::action::exec::ActionOutcome;
+use crate::action::outcome::ActionOutcome;
 use crate::analyze::Derived;
 use crate::analyze::why::Diagnosis;
 use crate::model::Snapshot;

@@ -41,55 +41,11 @@ pub use state::{
 };
 
 use super::keymap::KeyMap;
+pub use super::view::View;
 use crate::analyze::conns::ConnSummary;
 use crate::analyze::portmap::PortMap;
 use crate::model::{Snapshot, Socket, SocketKey};
 use crossterm::event::{KeyEvent, KeyEventKind};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Listeners,
-    Connections,
-    PortMap,
-    Why,
-    /// Refused bind() and connect() calls (the flight recorder).
-    Failures,
-}
-
-impl View {
-    pub const ALL: [View; 5] = [
-        View::Listeners,
-        View::Connections,
-        View::PortMap,
-        View::Why,
-        View::Failures,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Listeners => "Listeners",
-            View::Connections => "Connections",
-            View::PortMap => "Port map",
-            View::Why => "Why",
-            View::Failures => "Failures",
-        }
-    }
-
-    /// The tab's word where the full titles do not fit.
-    pub fn short(self) -> &'static str {
-        match self {
-            View::Listeners => "List",
-            View::Connections => "Conns",
-            View::PortMap => "Map",
-            View::Why => "Why",
-            View::Failures => "Fails",
-        }
-    }
-
-    fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).unwrap_or(0)
-    }
-}
 
 /// Who gets the next key. One value, so the app cannot be typing into two fields at once, or
 /// into a field under a dialog.

@@ -2,7 +2,7 @@
 //! keys it takes while it is on top.
 
 use super::{App, Effect, Mode};
-use crate::action::exec::ActionOutcome;
+use crate::action::outcome::ActionOutcome;
 use crate::action::{PendingAction, ReserveAction};
 use crate::analyze::portmap::MAX_ZOOM;
 use crate::model::text::{Block, Described, Line as TextLine};

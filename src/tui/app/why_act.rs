@@ -3,8 +3,8 @@
 
 use super::{App, Modal};
 use crate::action::destroy_set::plan_destroy_cause;
-use crate::action::exec::ActionOutcome;
 use crate::action::from_plan::{plan_step, runnable};
+use crate::action::outcome::ActionOutcome;
 use crate::action::sequence::SequenceAction;
 use crate::action::{NotOffered, PendingAction};
 use crate::analyze::why::CauseKind;
@@ -190,28 +190,4 @@ impl App {
             }
         }
     }
-}
-
-/// why's options after the port in the why field. `--user` is kept as typed: the runtime looks
-/// it up (I/O) when it carries out the watch, never this key press.
-pub(crate) fn parse_options<'a>(
-    mut words: impl Iterator<Item = &'a str>,
-    q: &mut crate::ask::Question,
-) -> Result<(), super::input::BindTextError> {
-    use super::input::BindTextError;
-    while let Some(w) = words.next() {
-        match w {
-            "--v6only" => q.v6only = true,
-            "--reuseport" => q.reuseport = true,
-            "--freebind" => q.freebind = true,
-            "--user" => {
-                let u = words.next().ok_or(BindTextError::UserMissing)?;
-                q.user = Some(u.to_string());
-            }
-            _ => {
-                return Err(BindTextError::UnknownOption(w.to_string()));
-            }
-        }
-    }
-    Ok(())
 }

@@ -59,7 +59,7 @@ pub fn render(
                     "Held by the kernel: no process to kill; it goes away by itself.",
                 ));
             } else if s.owner_hidden {
-                let user = crate::collect::owners::user_name(s.uid);
+                let user = crate::collect::users::user_name(s.uid);
                 let text = if pane.hidden_by_permissions {
                     format!(
                         "Held by a process of uid {} ({user}) that portscope cannot see: other users' processes are hidden without root; sudo portscope shows it.",

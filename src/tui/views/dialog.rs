@@ -2,7 +2,7 @@
 //! else is No), the outcome, the busy notice, and the reservation planner.
 
 use super::copyblock;
-use crate::action::exec::{ActionOutcome, Logged, Status};
+use crate::action::outcome::{ActionOutcome, Logged, Status};
 use crate::escape::escape_line;
 use crate::model::text::{Block as TextBlock, Described, Kind, Line as TextLine};
 use crate::tui::app::{App, ReserveDialog};

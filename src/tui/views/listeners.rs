@@ -212,7 +212,7 @@ fn cells_of(snap: &Snapshot, s: &Socket, multi: bool, theme: &Theme) -> Cells {
         pid: o.map_or(String::new(), |o| o.pid.to_string()),
         user: match o {
             Some(o) => o.user.to_string(),
-            None if s.owner_hidden => crate::collect::owners::user_name(s.uid).to_string(),
+            None if s.owner_hidden => crate::collect::users::user_name(s.uid).to_string(),
             None => String::new(),
         },
         badges,

@@ -236,7 +236,7 @@ impl Answerer {
             tid: raw.tid,
             comm: raw.comm.clone().into(),
             uid: raw.uid,
-            user: crate::collect::owners::user_name(raw.uid),
+            user: crate::collect::users::user_name(raw.uid),
             owner: c.owner.clone(),
             netns: c.netns,
             request: Some(Request {
@@ -314,15 +314,6 @@ impl Answerer {
     }
 }
 
-fn label_of(s: &Socket) -> String {
-    match s.owners.first() {
-        Some(o) => o.label(),
-        None if s.state == State::TimeWait => "TIME_WAIT (no process)".into(),
-        None if s.kernel_held => crate::model::KERNEL_HOLDER.to_string(),
-        None => "a socket whose owner could not be read".into(),
-    }
-}
-
 /// The sentence for a bind refused with EADDRINUSE, given what holds the port now.
 pub fn in_use_why(raw: &Raw, options: &SocketOptions, list: &[Socket]) -> String {
     let port = raw.port;
@@ -347,7 +338,7 @@ pub fn in_use_why(raw: &Raw, options: &SocketOptions, list: &[Socket]) -> String
         .unwrap_or(&list[0]);
     let mut why = format!(
         "port {port} is held by {} ({} {} {})",
-        label_of(main),
+        main.holder(),
         main.proto,
         crate::model::Endpoint(main.local_addr, main.local_port),
         main.state.ss_name()

@@ -22,7 +22,8 @@ mod owners;
 mod reader;
 
 use super::TraceError;
-use super::trace::{Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_SENT, Tracer};
+use super::sample::{PENDING_TTL, Sample, TCP_CLOSE, TCP_LISTEN, TCP_SYN_SENT};
+use super::trace::Tracer;
 use crate::collect::netlink::Dumper;
 use crate::collect::netns::NetnsTarget;
 use crate::collect::owner_cache::OwnerCache;
@@ -280,7 +281,7 @@ impl Kept {
         }
         // A connect that never got further (its socket freed without a CLOSE we could place).
         self.connecting
-            .retain(|_, (at, _)| now.duration_since(*at) < super::trace::PENDING_TTL);
+            .retain(|_, (at, _)| now.duration_since(*at) < PENDING_TTL);
     }
 
     /// Asks the kernel about each tuple and keeps its answer. None when the kernel could not be

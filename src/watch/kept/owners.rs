@@ -45,7 +45,7 @@ impl Kept {
         for s in found.iter_mut() {
             self.callers.remove(&tuple_of(s));
         }
-        if self.callers.len() > crate::watch::trace::PENDING_MAX {
+        if self.callers.len() > crate::watch::sample::PENDING_MAX {
             self.callers.clear();
         }
     }

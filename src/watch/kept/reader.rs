@@ -1,7 +1,8 @@
 //! The thread that empties the event rings, so that a long dump on the collector's thread never
 //! lets them fill.
 
-use crate::watch::trace::{Sample, Tracer};
+use crate::watch::sample::Sample;
+use crate::watch::trace::Tracer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

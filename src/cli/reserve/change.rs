@@ -1,13 +1,13 @@
 //! `portscope reserve apply` and `undo`: the commands that change something. Each shows what
 //! will happen, asks (default No), and hands the change to the library's transaction.
 
-use super::confirm::{Consent, confirm, declined};
-use super::reserve_cmd::{
+use super::text;
+use super::{
     ApplyArgs, NEEDS_ROOT, UndoArgs, add_boot_warnings, container_persistence, exit_for,
     journal_path, layout, not_root, prepare, print, root_instructions,
 };
-use super::reserve_text as text;
-use super::{CliError, CliResult};
+use crate::cli::confirm::{Consent, confirm, declined};
+use crate::cli::{CliError, CliResult};
 use crate::collect::NetnsTarget;
 use crate::paths::is_root;
 use crate::reserve::fleet::manual_restore;
@@ -169,7 +169,7 @@ pub fn undo_cmd(args: &UndoArgs, netns: &NetnsTarget) -> CliResult {
     if !is_root() {
         print(&format!(
             "\nRun it as root (sudo {}), or restore by hand:\n\n{}",
-            super::reserve_cmd::original_command(),
+            super::original_command(),
             manual_restore(&plan)
         ));
         return Err(not_root(NEEDS_ROOT));

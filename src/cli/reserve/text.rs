@@ -1,7 +1,7 @@
 //! Text for the `reserve` commands, readable at 80 columns. Pure: every function takes values and
 //! returns a string, so the TUI can reuse the wording and tests can check it.
 
-use super::table;
+use crate::cli::table;
 use crate::model::{NetnsInfo, Socket};
 use crate::portset::PortSet;
 use crate::reserve::UndoPlan;
@@ -24,11 +24,7 @@ pub fn shown(p: &PortSet) -> String {
 
 /// Greedy word wrap at the report width, with a first-line prefix and a hanging indent.
 pub fn wrap(text: &str, first: &str, rest: &str) -> String {
-    super::wrap_hanging(text, WIDTH, first, rest)
-}
-
-fn owners(s: &Socket) -> String {
-    crate::reserve::plan::holder(s)
+    crate::cli::wrap_hanging(text, WIDTH, first, rest)
 }
 
 /// A small socket table, indented, capped at [`MAX_ROWS`].
@@ -42,7 +38,7 @@ fn sockets_table(socks: &[Socket]) -> String {
                 s.state.ss_name().to_string(),
                 s.local(),
                 s.remote(),
-                owners(s),
+                s.holder(),
             ]
         })
         .collect();

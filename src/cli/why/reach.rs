@@ -72,8 +72,8 @@ pub fn render(f: &Found) -> String {
     let mut o = String::from("\nReachability\n");
     for l in lines {
         match l.strip_prefix("  ") {
-            Some(rule) => o.push_str(&super::wrap(rule, 80, "      ")),
-            None => o.push_str(&super::wrap(&l, 80, "  - ")),
+            Some(rule) => o.push_str(&crate::cli::wrap(rule, 80, "      ")),
+            None => o.push_str(&crate::cli::wrap(&l, 80, "  - ")),
         }
     }
     o

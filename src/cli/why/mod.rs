@@ -1,5 +1,11 @@
 //! `portscope why PORT`: the kernel's verdict on a bind, the causes in the way, and the plan.
 
+mod allns;
+pub mod connect;
+pub mod process;
+pub mod reach;
+pub mod text;
+
 use super::{ArgError, BindFlags, CliError, CliResult, WhyArgs, collect_for_cli};
 use crate::analyze::why::{Context, Diagnosis};
 use crate::ask::{Question, Reads, Resolved};
@@ -67,7 +73,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     let r = resolved(&args.bind).map_err(CliError::bad_input)?;
     let ctx = crate::ask::session(netns);
     let (snap, elsewhere) = if args.all_netns {
-        super::why_allns::collect(netns, &r)?
+        allns::collect(netns, &r)?
     } else {
         let snap = collect_for_cli(&CollectOptions {
             netns: netns.clone(),
@@ -78,7 +84,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
     let mut d = crate::ask::answer(&r, &snap, &ctx, Reads::Live { processes: true });
     let req = d.request();
     if let Some(interval) = args.sample {
-        super::why_process::sample_growth(&mut d, &snap, interval, netns);
+        process::sample_growth(&mut d, &snap, interval, netns);
     }
     let nat = if args.nat {
         match crate::collect::nat::check(
@@ -94,7 +100,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
         None
     };
     let pinned = args.bind.proto.is_some() || args.bind.port.is_some_and(|t| t.proto.is_some());
-    let reach = super::why_reach::read(
+    let reach = reach::read(
         netns,
         &snap,
         req.proto,
@@ -114,7 +120,7 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
                 "elsewhere",
                 serde_json::to_value(&elsewhere).unwrap_or_default(),
             ));
-            extra.push(("unread_netns", super::why_allns::unread_json(&snap)));
+            extra.push(("unread_netns", allns::unread_json(&snap)));
         }
         if let Some(r) = &nat {
             let mut v = serde_json::to_value(r).unwrap_or_default();
@@ -126,23 +132,23 @@ pub fn run(args: &WhyArgs, netns: &NetnsTarget) -> CliResult {
             }
             extra.push(("nat", v));
         }
-        super::why_reach::json(&reach, &mut extra);
+        reach::json(&reach, &mut extra);
         if let Some(interval) = args.sample {
             extra.push((
                 "sample",
                 serde_json::json!({ "interval_ms": interval.as_millis() }),
             ));
         }
-        match super::why_allns::json_value(&d, extra) {
+        match allns::json_value(&d, extra) {
             Ok(v) => super::out::print_json(&v),
             Err(e) => return Err(CliError::failed(format!("cannot encode JSON: {e}"), 1)),
         }
     } else {
         super::out::print(
-            &(super::why_text::render(&d, &snap, args.all, args.sample)
-                + &super::why_allns::render(&elsewhere, &snap)
-                + &super::why_reach::render(&reach)
-                + &super::why_allns::render_nat(&nat_lines)),
+            &(text::render(&d, &snap, args.all, args.sample)
+                + &allns::render(&elsewhere, &snap)
+                + &reach::render(&reach)
+                + &allns::render_nat(&nat_lines)),
         );
     }
     if d.would_bind() {

@@ -1,6 +1,6 @@
-//! The ways the undo journal can fail, as a type (see [`super::journal`]).
+//! The ways the undo journal can fail, as a type (see [`super`]).
 
-use super::journal::JOURNAL_VERSION;
+use super::JOURNAL_VERSION;
 use std::path::PathBuf;
 
 /// Why the undo journal could not be used. The messages are the ones users read (and tests

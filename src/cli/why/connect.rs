@@ -1,9 +1,9 @@
 //! `portscope why --connect DST[:PORT]`: why connect() to a destination fails with
 //! EADDRNOTAVAIL (or soon will): its local ports, per destination, the kernel's way.
 
-use super::{CliResult, WhyArgs, collect_for_cli, wrap};
 use crate::analyze::connect::{ConnectVerdict, PortUse, toward_each, unmapped};
 use crate::analyze::connect_text as text;
+use crate::cli::{CliResult, WhyArgs, collect_for_cli, wrap};
 use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
 use crate::target::ConnectTarget;
@@ -48,9 +48,9 @@ pub fn run(args: &WhyArgs, target: &ConnectTarget, netns: &NetnsTarget) -> CliRe
             "notes": text::limits(),
             "tcp_tw_recycle_set_in": recycle,
         });
-        super::out::print_json(&v);
+        crate::cli::out::print_json(&v);
     } else {
-        super::out::print(&render(&uses, &snap, &recycle, args.all));
+        crate::cli::out::print(&render(&uses, &snap, &recycle, args.all));
     }
     Ok(if exhausted {
         ExitCode::from(1)

@@ -1,8 +1,8 @@
 //! `portscope watch --failures [PORTS]`: the flight recorder's face. One block per refused call
 //! (text) or one JSON object per line; `--record FILE` keeps them in the history log.
 
-use super::watch_cmd::{Line, WatchArgs};
-use super::{CliError, CliResult};
+use super::{Line, WatchArgs};
+use crate::cli::{CliError, CliResult};
 use crate::watch::failures::{self, FailureOptions, FailureReport, Refusal};
 use serde::Serialize;
 use std::io::Write;
@@ -106,7 +106,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
             )),
         };
         let Ok(line) = line else { return false };
-        super::out::record(writeln!(out, "{line}").and_then(|()| out.flush()))
+        crate::cli::out::record(writeln!(out, "{line}").and_then(|()| out.flush()))
     });
     if let Some(e) = record_error {
         return Err(CliError::failed(format!("recording failed: {e}"), 1));

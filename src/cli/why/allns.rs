@@ -1,9 +1,9 @@
 //! `why --all-netns`: the usual diagnosis of the namespace in focus, plus what the other
 //! namespaces and the runtimes' state say about the port.
 
-use super::CliError;
 use crate::analyze::across::{Elsewhere, elsewhere};
 use crate::analyze::why::Diagnosis;
+use crate::cli::CliError;
 use crate::collect::NetnsTarget;
 use crate::collect::allns::{AllNetnsOptions, collect_all};
 use crate::collect::container::{self, RuntimeRoots};
@@ -71,7 +71,7 @@ pub fn render_nat(lines: &[String]) -> String {
     }
     let mut o = String::from("\nNAT rules\n");
     for l in lines {
-        o.push_str(&super::wrap(l, 80, "  - "));
+        o.push_str(&crate::cli::wrap(l, 80, "  - "));
     }
     o
 }
@@ -83,10 +83,10 @@ pub fn render(found: &[Elsewhere], snap: &Snapshot) -> String {
     }
     let mut o = String::from("\nOther network namespaces\n");
     for e in found {
-        o.push_str(&super::wrap(&e.text, 80, "  - "));
+        o.push_str(&crate::cli::wrap(&e.text, 80, "  - "));
     }
     for u in &unread {
-        o.push_str(&super::wrap(&format!("not seen: {u}"), 80, "  - "));
+        o.push_str(&crate::cli::wrap(&format!("not seen: {u}"), 80, "  - "));
     }
     o
 }

@@ -1,5 +1,5 @@
-//! The ways the config file can be wrong, as types. Every message names what was wrong and
-//! where; [`ConfigError`] adds the file.
+//! The ways the TUI's sections of the config file (`[keys]`, `[colors]`) can be wrong, as types.
+//! Every message names what was wrong and where; [`SettingsError`] adds the file.
 
 /// A key written in `[keys]` that cannot be bound.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,33 +41,21 @@ pub enum KeymapError {
     NoWayOut(&'static str),
 }
 
-/// What is wrong inside the config file.
+/// What is wrong in the TUI's sections of the config file.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigProblem {
-    #[error("{0}")]
-    Read(String),
-    /// toml's own message, trimmed.
-    #[error("{0}")]
-    Syntax(String),
+pub enum SettingsProblem {
     #[error(transparent)]
     Keys(#[from] KeymapError),
     #[error("unknown colour {value:?} for {name} (a name, #rrggbb or 0-255)")]
     Colour { name: &'static str, value: String },
-    #[error("interval_ms = {0} is out of range (50 to 3600000, as --interval)")]
-    Interval(u64),
-    #[error(transparent)]
-    Services(#[from] crate::guard::service::ServiceError),
-    #[error(transparent)]
-    Protect(#[from] crate::model::protect::ProtectError),
-    #[error("history_minutes and history_mb must be at least 1")]
-    HistoryZero,
 }
 
-/// The config file could not be used; nothing was started.
+/// The config file's `[keys]` or `[colors]` could not be used; nothing was started. Worded as
+/// [`crate::config::ConfigError`] is: the user sees one config file.
 #[derive(Debug, thiserror::Error)]
 #[error("config file {file}: {problem}")]
-pub struct ConfigError {
+pub struct SettingsError {
     /// As shown to the user (empty when there is no config file at all).
     pub file: String,
-    pub problem: ConfigProblem,
+    pub problem: SettingsProblem,
 }

@@ -6,9 +6,11 @@
 //! drop-in, then marks the entry done. A SIGKILL anywhere leaves either nothing changed or a
 //! pending entry that `undo` rolls back and `apply --finish` completes.
 
-pub use super::journal_error::JournalError;
+mod error;
+
 use crate::portset::PortSet;
 use crate::safefs::{Dir, Existing, FileError};
+pub use error::JournalError;
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fs::File;

@@ -1,8 +1,8 @@
 //! The `--all-netns` socket table: `snapshot`'s table with a namespace column, and a list of the
 //! namespaces under it.
 
-use super::snapshot_cmd::{hidden_labels, push_marks, push_owners, push_user};
-use super::table;
+use crate::cli::cells::{hidden_labels, push_marks, push_owners, push_user};
+use crate::cli::table;
 use crate::model::Snapshot;
 use std::collections::HashMap;
 use std::io::Write;

@@ -14,12 +14,17 @@
 //! [recorder]                # the Failures view reads this log instead of recording live
 //! log = "/var/lib/portscope/failures.log"
 //! ```
-//! Unknown fields, unknown colour names, unknown commands or keys and duplicate bindings are
-//! errors that name the culprit; portscope then exits with status 2.
+//! Unknown fields are errors that name the culprit; portscope then exits with status 2.
+//!
+//! The file is the product's: `check` and `services` read its `[[service]]` tables, `why` and
+//! `fix` its `[protect]`, the TUI all of it. `[keys]` and `[colors]` are handed to the TUI as
+//! written ([`Config::keys`], [`Config::colors`]): it turns them into its key map and theme, and
+//! says what is wrong with them (unknown colour names, unknown commands or keys, duplicate
+//! bindings) in the same words.
 
-use super::config_error::{ConfigError, ConfigProblem};
-use super::keymap::KeyMap;
-use super::theme::{ColorOverrides, Theme};
+mod error;
+
+pub use error::{ConfigError, ConfigProblem};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,14 +61,32 @@ struct Recorder {
     log: Option<PathBuf>,
 }
 
+/// `[colors]`: each a colour name, "#rrggbb" or 0-255, checked by the TUI's theme.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorOverrides {
+    pub accent: Option<String>,
+    pub listener: Option<String>,
+    pub conflict: Option<String>,
+    pub outgoing: Option<String>,
+    pub reserved: Option<String>,
+    pub ephemeral: Option<String>,
+    pub free: Option<String>,
+    pub warning: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The file as shown to the user (empty when there is no config file at all).
+    pub file: String,
     pub interval_ms: Option<u64>,
     pub sysctl_dir: Option<PathBuf>,
     /// Bounds of the in-memory history (time travel).
     pub history: crate::history::Bounds,
-    pub keymap: KeyMap,
-    pub theme: Theme,
+    /// `[keys]` as written: the TUI makes its key map of them.
+    pub keys: BTreeMap<String, Vec<String>>,
+    /// `[colors]` as written: the TUI makes its theme of them.
+    pub colors: ColorOverrides,
     /// Declared service ports, validated.
     pub services: Vec<crate::guard::Service>,
     /// `[protect]`, validated.
@@ -108,7 +131,7 @@ fn trusted(path: &Path) -> Result<(), crate::safefs::FileError> {
 const MAX_CONFIG: u64 = 1 << 20;
 
 /// Loads `path` (a missing default file is fine; a missing explicit one is not).
-pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> {
+pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
     let (path, explicit) = match path {
         Some(p) => (Some(p.to_path_buf()), true),
         None => (default_path(), false),
@@ -143,8 +166,6 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
         file: shown.clone(),
         problem,
     };
-    let keymap = KeyMap::with_overrides(&file.keys).map_err(|e| wrong(e.into()))?;
-    let theme = Theme::new(no_color, &file.colors).map_err(wrong)?;
     if let Some(ms) = file.interval_ms
         && !(INTERVAL_MIN..=INTERVAL_MAX).contains(&std::time::Duration::from_millis(ms))
     {
@@ -171,8 +192,9 @@ pub fn load(path: Option<&Path>, no_color: bool) -> Result<Config, ConfigError> 
                 usize::try_from(m.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
             }),
         },
-        keymap,
-        theme,
+        keys: file.keys,
+        colors: file.colors,
+        file: shown,
     })
 }
 
@@ -183,18 +205,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("config.toml");
         std::fs::write(&f, "history_minutes = 5\nhistory_mb = 2\n").unwrap();
-        let c = super::load(Some(&f), true).unwrap();
+        let c = super::load(Some(&f)).unwrap();
         assert_eq!(c.history.max_age, std::time::Duration::from_secs(300));
         assert_eq!(c.history.max_bytes, 2 * 1024 * 1024);
         std::fs::write(&f, "history_mb = 0\n").unwrap();
-        let e = super::load(Some(&f), true).unwrap_err();
+        let e = super::load(Some(&f)).unwrap_err();
         assert!(
             matches!(e.problem, super::ConfigProblem::HistoryZero),
             "{e}"
         );
         assert!(e.to_string().contains("history_mb"), "{e}");
         std::fs::write(&f, "").unwrap();
-        let c = super::load(Some(&f), true).unwrap();
+        let c = super::load(Some(&f)).unwrap();
         assert_eq!(c.history.max_bytes, 50 * 1024 * 1024);
     }
 }

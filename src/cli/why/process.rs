@@ -2,8 +2,8 @@
 //! is (command line, user, start), what supervises it, and how close it is to trouble (fds,
 //! socket growth, a full accept queue).
 
-use super::wrap;
 use crate::analyze::why::Diagnosis;
+use crate::cli::wrap;
 use crate::human;
 use crate::model::process_context::{Level, ProcessContext};
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! `portscope reserve`: plan, apply, undo and audit `net.ipv4.ip_local_reserved_ports`.
 //! A thin surface: the library computes and changes; this file parses, asks, and prints.
 
-use super::reserve_text as text;
+mod change;
+pub mod text;
+
 use super::{CliError, CliResult, collect_for_cli};
 use crate::collect::sysctl::RESERVED_PORTS;
 use crate::collect::{CollectOptions, NetnsTarget};
@@ -136,8 +138,8 @@ fn parse_spec(s: &str) -> Result<PortSet, crate::portset::PortSpecError> {
 pub fn run(args: &ReserveArgs, netns: &NetnsTarget) -> CliResult {
     match &args.command {
         Some(ReserveCommand::Plan(a)) => plan_cmd(a, netns),
-        Some(ReserveCommand::Apply(a)) => super::reserve_change::apply_cmd(a, netns),
-        Some(ReserveCommand::Undo(a)) => super::reserve_change::undo_cmd(a, netns),
+        Some(ReserveCommand::Apply(a)) => change::apply_cmd(a, netns),
+        Some(ReserveCommand::Undo(a)) => change::undo_cmd(a, netns),
         Some(ReserveCommand::Status(a)) => status_cmd(a, netns),
         // clap's own "subcommand required" message is a multi-line help page; keep one line.
         None => Err(CliError::bad_input(

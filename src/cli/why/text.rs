@@ -1,10 +1,10 @@
 //! The human form of a diagnosis: verdict, explanation, causes with counts and a few example
 //! sockets, the plan, notes. A screenful for any host; `--all` lists every socket.
 
-use super::wrap;
 use crate::analyze::why::outline::{Item, Lead, Section, Shape, cause_tag, outline, verdict_words};
 use crate::analyze::why::{Diagnosis, Remedy};
-use crate::cli::snapshot_cmd::{hidden_labels, marks, owners_cell, user_cell};
+use crate::cli::cells::{hidden_labels, marks, owners_cell, user_cell};
+use crate::cli::wrap;
 use crate::model::Snapshot;
 use crate::model::text::Kind;
 
@@ -89,7 +89,7 @@ pub fn render(
             Item::More { n, causes: true } => {
                 o.push_str(&format!("  ... and {n} more causes (--all lists them)\n"));
             }
-            Item::Processes => o.push_str(&super::why_process::render(d, all, sample)),
+            Item::Processes => o.push_str(&super::process::render(d, all, sample)),
             Item::Remedy { lead, remedy } => {
                 let lead = match lead {
                     Lead::Step(n) => format!("  {n}. "),

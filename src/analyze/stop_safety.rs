@@ -1,4 +1,5 @@
-//! The one place that decides what portscope may propose to stop or kill.
+//! The one place that decides what portscope may propose to stop or kill (not to be confused
+//! with `crate::guard`, the declared service ports that `check` watches).
 //!
 //! Every surface that offers "stop the unit" or "kill the process" (why's remedies, the K dialog)
 //! asks here. Container runtimes, kubelet, their units and PID 1 are never proposed: stopping
@@ -357,11 +358,6 @@ pub fn may_signal(s: &Socket, o: &Owner) -> Result<(), SignalRefusal> {
     }
 }
 
-/// "nginx (pid 812, unit nginx.service)": see [`Owner::described`].
-pub fn describe_owner(o: &Owner) -> String {
-    o.described()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,7 +404,7 @@ mod tests {
             system: false,
         });
         assert!(protected(&o).is_none(), "a copy named docker-proxy");
-        assert!(crate::analyze::guard::impostor_warning(&o).is_some());
+        assert!(crate::analyze::stop_safety::impostor_warning(&o).is_some());
         o.exe = Some(crate::model::Exe {
             path: "/usr/bin/docker-proxy".into(),
             system: true,

@@ -1,5 +1,7 @@
 //! `portscope watch PORT[,PORT...]`: who takes, leaves or changes state on a port, as it happens.
 
+pub mod failures;
+
 use super::{CliError, CliResult};
 use crate::model::{Endpoint, Proto};
 use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
@@ -209,7 +211,7 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
 
 pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
     if args.failures {
-        return super::failures_cmd::run(args, netns);
+        return failures::run(args, netns);
     }
     let Some(PortList(ports)) = &args.ports else {
         return Err(CliError::bad_input(

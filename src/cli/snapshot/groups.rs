@@ -1,7 +1,7 @@
 //! `portscope snapshot --group-by`: one row per group of sockets, with its count and states.
 
-use super::out::Stdout;
 use crate::analyze::conn_groups::{self, Group, GroupBy};
+use crate::cli::out::Stdout;
 use crate::model::Snapshot;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -26,7 +26,7 @@ pub fn write(out: &mut Stdout, snap: &Snapshot, by: GroupBy, json: bool) -> io::
         });
     }
     let w = out.text_writer();
-    super::table::write_table(w, ["Count", "Group", "States"], &groups, |g, c| {
+    crate::cli::table::write_table(w, ["Count", "Group", "States"], &groups, |g, c| {
         use std::fmt::Write as _;
         let _ = write!(c[0], "{}", g.count);
         c[1].push_str(&g.label);
