@@ -115,6 +115,8 @@ pub struct Counts {
     pub lookups: u64,
     /// TIME_WAITs found gone when their timer was due.
     pub expired: u64,
+    /// Updates that asked for a dump (events lost, too many to look up, a failed lookup).
+    pub dumps_asked: u64,
 }
 
 impl Kept {
@@ -211,6 +213,12 @@ impl Kept {
     /// touched (and those due again); owners of new sockets come from `cache`.
     /// `listeners` (with their owners) say who is likely to have accepted a new connection.
     pub fn update(&mut self, cache: &mut OwnerCache, listeners: &[Socket]) -> Update {
+        let u = self.update_inner(cache, listeners);
+        self.counts.dumps_asked += u64::from(u == Update::NeedsDump);
+        u
+    }
+
+    fn update_inner(&mut self, cache: &mut OwnerCache, listeners: &[Socket]) -> Update {
         self.absorb();
         if std::mem::take(&mut self.lost) > 0 {
             self.verified.overflows += 1;
@@ -225,7 +233,7 @@ impl Kept {
                 .filter(|(_, at)| **at <= now)
                 .map(|(t, _)| *t),
         );
-        if touched.len() > LOOKUPS_FLOOR.max(self.table.len() / DUMP_SHARE) {
+        if touched.len() > self.lookup_budget() {
             return Update::NeedsDump;
         }
         match self.look_up(touched, cache, listeners) {
@@ -238,14 +246,22 @@ impl Kept {
     /// (a busy host makes 10,000+ events a second); call it every few hundred milliseconds.
     pub fn absorb(&mut self) {
         let mut samples = std::mem::take(&mut self.samples);
-        samples.clear();
-        if let Ok(mut inbox) = self.reader.inbox.lock() {
-            std::mem::swap(&mut samples, &mut inbox.samples);
-            self.lost += std::mem::take(&mut inbox.lost);
-        }
+        self.lost += self.reader.take(&mut samples);
         self.counts.events += samples.len() as u64;
         self.touched(&samples);
         self.samples = samples;
+        // More than a dump's worth waiting (nobody updated for a long while): forget them and
+        // let the next update ask for the dump, rather than hold an ever-growing set.
+        if self.pending.len() > self.lookup_budget() {
+            self.pending.clear();
+            self.autobound.clear();
+            self.lost += 1;
+        }
+    }
+
+    /// How many sockets one update may look up before a dump is the cheaper way.
+    fn lookup_budget(&self) -> usize {
+        LOOKUPS_FLOOR.max(self.table.len() / DUMP_SHARE)
     }
 
     /// The addresses of the sockets `samples` changed (listeners are left to the tick).
