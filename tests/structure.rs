@@ -439,7 +439,7 @@ const MAX_FN_LINES: usize = 80;
 /// How many functions in src/ are longer than MAX_FN_LINES today (#24 counted 38; views/why.rs
 /// `render` was 272). New code stays under the cap: the count may only go down, and when it
 /// does, lower it here so it cannot creep back.
-const LONG_FUNCTIONS_TODAY: usize = 55;
+const LONG_FUNCTIONS_TODAY: usize = 54;
 
 #[test]
 fn functions_stay_under_80_lines() {

@@ -68,6 +68,27 @@ const ABSORB_EVERY: Duration = Duration::from_millis(250);
 const VERIFY_MIN: Duration = Duration::from_secs(10);
 const VERIFY_SHARE: f64 = 0.01;
 
+/// The table a tick shows, before it is diagnosed and diffed.
+struct Reading {
+    snap: Snapshot,
+    /// When the connections were read, if earlier than the listeners (carried).
+    conns_as_of: Option<jiff::Timestamp>,
+    probe: Option<(Resolved, Probes)>,
+    /// Read between whole tables: only the listening part is new.
+    between: bool,
+}
+
+impl Reading {
+    fn whole(snap: Snapshot, probe: Option<(Resolved, Probes)>) -> Reading {
+        Reading {
+            snap,
+            conns_as_of: None,
+            probe,
+            between: false,
+        }
+    }
+}
+
 /// What one tick produced.
 enum Tick {
     /// A table for the screen; `full` when it was read whole (the carried part of later ticks).
@@ -229,88 +250,14 @@ impl State {
 
     /// Reads the table; `None` when the UI is gone.
     fn tick(&mut self, opts: &CollectOptions, tx: &Sender<Inbox>) -> Option<Tick> {
-        if !self.cadence.events {
-            self.kept = Keeping::Off("off".into());
-        } else if self.scope == Scope::Start && matches!(self.kept, Keeping::Untried) {
-            self.kept = match Kept::start(&opts.netns) {
-                Ok(k) => Keeping::On(Box::new(k)),
-                Err(e) => Keeping::Off(crate::watch::kept::why_off(&e).into()),
-            };
-        }
-        let kept_on = self.scope == Scope::Start && matches!(self.kept, Keeping::On(_));
-        // Ticks between full refreshes read the start namespace only; other scopes read their
-        // cheap tables already (collect::allns). Kept connections need a dump only to verify.
-        let carried = self
-            .full
-            .as_ref()
-            .filter(|f| {
-                let every = if kept_on {
-                    crate::collect::cpu::budgeted_every(VERIFY_MIN, f.cost, VERIFY_SHARE)
-                } else {
-                    self.cadence.full_every(self.need, f.cost)
-                };
-                !self.force_full && self.scope == Scope::Start && f.at.elapsed() < every
-            })
-            .map(|f| f.snap.clone());
-        self.force_full = false;
-        let (snap, conns_as_of, probe, between) = match carried {
-            Some(base) => {
-                let fresh = match crate::collect::collect_with(
-                    &CollectOptions {
-                        coverage: TICK,
-                        ..opts.clone()
-                    },
-                    Some(&mut self.owner_cache),
-                ) {
-                    Ok(fresh) => fresh,
-                    Err(e) => return Some(Tick::Failed(e.to_string())),
-                };
-                let same = self
-                    .prev_tick
-                    .as_ref()
-                    .is_some_and(|prev| partial::same_reading(prev, &fresh));
-                let probe = self.probe(opts);
-                let recheck = Recheck {
-                    taken_at: fresh.taken_at,
-                    duration_us: fresh.stats.duration_us,
-                };
-                let same_probe = probe.as_ref() == self.prev_probe.as_ref();
-                match (&mut self.kept, base) {
-                    (Keeping::On(k), _) if kept_on => {
-                        match k.update(&mut self.owner_cache, &fresh.sockets) {
-                            Update::Current { changed } => {
-                                if same && !changed && same_probe {
-                                    return Some(Tick::Same(recheck));
-                                }
-                                let n = k.len();
-                                let mut snap = partial::merge_sockets(fresh, k.sockets(), n);
-                                // Connections looked up while still in an accept queue.
-                                crate::collect::accept_queue::attribute(&mut snap.sockets);
-                                (snap, None, probe, true)
-                            }
-                            Update::NeedsDump => match self.full_read(opts) {
-                                Ok(s) => (s, None, probe, false),
-                                Err(e) => return Some(Tick::Failed(e)),
-                            },
-                        }
-                    }
-                    (_, Some(base)) => {
-                        if same && same_probe {
-                            return Some(Tick::Same(recheck));
-                        }
-                        let at = base.taken_at;
-                        (partial::merge(fresh, &base, TICK), Some(at), probe, true)
-                    }
-                    (_, None) => match self.full_read(opts) {
-                        Ok(s) => (s, None, probe, false),
-                        Err(e) => return Some(Tick::Failed(e)),
-                    },
-                }
-            }
-            None => match self.full_read(opts) {
-                Ok(s) => (s, None, self.probe(opts), false),
-                Err(e) => return Some(Tick::Failed(e)),
-            },
+        let Reading {
+            snap,
+            conns_as_of,
+            probe,
+            between,
+        } = match self.read(opts) {
+            Ok(r) => r,
+            Err(t) => return Some(t),
         };
         // The probe runs in the start namespace: diagnose against its sockets only (none of
         // them when one other namespace is shown).
@@ -369,6 +316,109 @@ impl State {
                 live,
             }),
             full,
+        })
+    }
+
+    /// Reads what this tick shows: a whole table when one is due, else the listeners with the
+    /// connections kept from events or carried from the last whole table. `Err` is the tick
+    /// itself when there is nothing to diagnose (unchanged, or failed).
+    fn read(&mut self, opts: &CollectOptions) -> Result<Reading, Tick> {
+        if matches!(self.kept, Keeping::Untried) && self.scope == Scope::Start {
+            self.kept = if !self.cadence.events {
+                Keeping::Off("off".into())
+            } else {
+                match Kept::start(&opts.netns) {
+                    Ok(k) => Keeping::On(Box::new(k)),
+                    Err(e) => Keeping::Off(crate::watch::kept::why_off(&e).into()),
+                }
+            };
+        }
+        let kept_on = self.scope == Scope::Start && matches!(self.kept, Keeping::On(_));
+        // Ticks between full refreshes read the start namespace only; other scopes read their
+        // cheap tables already (collect::allns). Kept connections need a dump only to verify.
+        let carried = self
+            .full
+            .as_ref()
+            .filter(|f| {
+                let every = if kept_on {
+                    crate::collect::cpu::budgeted_every(VERIFY_MIN, f.cost, VERIFY_SHARE)
+                } else {
+                    self.cadence.full_every(self.need, f.cost)
+                };
+                !self.force_full && self.scope == Scope::Start && f.at.elapsed() < every
+            })
+            .map(|f| f.snap.clone());
+        self.force_full = false;
+        match carried {
+            Some(base) => self.between_dumps(opts, base, kept_on),
+            None => {
+                let snap = self.full_read(opts).map_err(Tick::Failed)?;
+                Ok(Reading::whole(snap, self.probe(opts)))
+            }
+        }
+    }
+
+    /// A tick between whole tables: the listeners read now, the connections kept (`kept_on`)
+    /// or carried from `base`.
+    fn between_dumps(
+        &mut self,
+        opts: &CollectOptions,
+        base: Option<Arc<Snapshot>>,
+        kept_on: bool,
+    ) -> Result<Reading, Tick> {
+        let fresh = crate::collect::collect_with(
+            &CollectOptions {
+                coverage: TICK,
+                ..opts.clone()
+            },
+            Some(&mut self.owner_cache),
+        )
+        .map_err(|e| Tick::Failed(e.to_string()))?;
+        let same = self
+            .prev_tick
+            .as_ref()
+            .is_some_and(|prev| partial::same_reading(prev, &fresh));
+        let probe = self.probe(opts);
+        let recheck = Tick::Same(Recheck {
+            taken_at: fresh.taken_at,
+            duration_us: fresh.stats.duration_us,
+        });
+        let same_probe = probe.as_ref() == self.prev_probe.as_ref();
+        let (snap, conns_as_of) = match (&mut self.kept, base) {
+            (Keeping::On(k), _) if kept_on => match k.update(&mut self.owner_cache, &fresh.sockets)
+            {
+                Update::Current { changed } => {
+                    if same && !changed && same_probe {
+                        return Err(recheck);
+                    }
+                    let n = k.len();
+                    let mut snap = partial::merge_sockets(fresh, k.sockets(), n);
+                    // Connections looked up while still in an accept queue.
+                    crate::collect::accept_queue::attribute(&mut snap.sockets);
+                    (snap, None)
+                }
+                Update::NeedsDump => {
+                    let snap = self.full_read(opts).map_err(Tick::Failed)?;
+                    return Ok(Reading::whole(snap, probe));
+                }
+            },
+            (_, Some(base)) => {
+                if same && same_probe {
+                    return Err(recheck);
+                }
+                let at = base.taken_at;
+                (partial::merge(fresh, &base, TICK), Some(at))
+            }
+            (_, None) => {
+                let snap = self.full_read(opts).map_err(Tick::Failed)?;
+                return Ok(Reading::whole(snap, probe));
+            }
+        };
+        Ok(Reading {
+            snap,
+            conns_as_of,
+            probe,
+            between: true,
         })
     }
 
