@@ -274,7 +274,7 @@ fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::OwnerMap) {
 
 /// Like [`collect`], with owners read through `cache` when given: a steady-state refresh reads
 /// only the fd tables that changed, and falls back to a full scan when a socket stays unowned.
-/// The result equals a full snapshot's (tests/incremental_kernel.rs checks it under churn).
+/// The result equals a full snapshot's (tests/suite/incremental_kernel.rs checks it under churn).
 pub fn collect_with(
     opts: &CollectOptions,
     mut cache: Option<&mut owner_cache::OwnerCache>,

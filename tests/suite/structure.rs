@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used)]
 //! The shape of the source tree, checked: `analyze` is pure by construction (it reaches only
 //! `model` and itself, and no I/O API), `cli` starts the TUI through `tui::run` and reaches
-//! nothing else of it, no file in src/ grows past 500 lines, and no more functions pass 80.
+//! nothing else of it, no file in src/ grows past 500 lines, and no more functions pass 80;
+//! and the integration tests stay one binary.
 
 use std::path::{Path, PathBuf};
 
@@ -153,7 +154,7 @@ fn no_source_file_is_over_500_lines() {
     );
     assert!(
         fixed.is_empty(),
-        "no longer over the limit (or gone): delete from KNOWN_OVER in tests/structure.rs: {fixed:?}"
+        "no longer over the limit (or gone): delete from KNOWN_OVER in tests/suite/structure.rs: {fixed:?}"
     );
 }
 
@@ -484,8 +485,56 @@ fn functions_stay_under_80_lines() {
     assert!(
         long.len() == LONG_FUNCTIONS_TODAY,
         "{} functions over {MAX_FN_LINES} lines: lower LONG_FUNCTIONS_TODAY in \
-         tests/structure.rs to {}",
+         tests/suite/structure.rs to {}",
         long.len(),
         long.len()
+    );
+}
+
+/// The integration tests are one binary (tests/suite/main.rs, see Cargo.toml): a test file at
+/// the top of tests/ would be a binary of its own again (one more link of the crate per
+/// `cargo test`), and a file in tests/suite/ that main.rs does not name is never compiled. The
+/// kit in tests/suite/common/ needs no dead-code allowance: every helper is used somewhere.
+#[test]
+fn the_integration_tests_are_one_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut top: Vec<String> = std::fs::read_dir(root.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.display().to_string())
+        .collect();
+    top.sort();
+    assert!(
+        top.is_empty(),
+        "make these modules of tests/suite/ (a `mod` line in its main.rs): {top:?}"
+    );
+    let suite = root.join("tests/suite");
+    let main = std::fs::read_to_string(suite.join("main.rs")).unwrap();
+    let declared: std::collections::BTreeSet<String> = main
+        .lines()
+        .filter_map(|l| l.strip_prefix("mod ")?.strip_suffix(';'))
+        .map(String::from)
+        .collect();
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&suite)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") || p.join("mod.rs").is_file())
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter(|m| m != "main")
+        .collect();
+    assert_eq!(
+        present, declared,
+        "every file of tests/suite/ is a module of its main.rs, and every module a file"
+    );
+    let allowance = concat!("allow(", "dead_code)");
+    let excused: Vec<String> = src("tests/suite")
+        .into_iter()
+        .filter(|(_, text)| text.contains(allowance))
+        .map(|(file, _)| file)
+        .collect();
+    assert!(
+        excused.is_empty(),
+        "remove what is unused instead of allowing it: {excused:?}"
     );
 }

@@ -44,7 +44,6 @@ pub fn ipv6_recording() -> Arc<Snapshot> {
 
 /// Timestamps (RFC 3339, as the detail pane and outcomes print them) replaced with a fixed
 /// marker, so renders compare across runs.
-#[allow(dead_code)] // not every test binary that includes the kit renders
 pub fn redact_times(text: &str) -> String {
     let b = text.as_bytes();
     let shape = b"dddd-dd-ddTdd:dd:ddZ";
@@ -69,7 +68,6 @@ pub fn redact_times(text: &str) -> String {
 }
 
 /// Process names as long as the kernel keeps them (15 characters), one per owner in turn.
-#[allow(dead_code)] // not every test binary that includes the kit uses it
 pub const LONG_NAMES: [&str; 6] = [
     "containerd-shim",
     "systemd-resolve",
@@ -80,7 +78,6 @@ pub const LONG_NAMES: [&str; 6] = [
 ];
 
 /// Namespace labels as container runtimes make them: long, alike at the start.
-#[allow(dead_code)]
 pub const LONG_LABELS: [&str; 3] = [
     "docker: payments-api-7f9c",
     "k8s: kube-system/coredns-5d78c9869d-abcde",
@@ -89,7 +86,6 @@ pub const LONG_LABELS: [&str; 3] = [
 
 /// The IPv6 recording with long process and unit names: what a busy host shows, where a table
 /// that keeps room for blank columns cuts names short.
-#[allow(dead_code)]
 pub fn long_names_recording() -> Arc<Snapshot> {
     use portscope::escape::Foreign;
     let mut snap = (*ipv6_recording()).clone();
@@ -118,7 +114,6 @@ pub fn long_names_recording() -> Arc<Snapshot> {
 
 /// The long-names recording as an all-namespaces snapshot: the host and three namespaces with
 /// long labels, the listeners spread over them.
-#[allow(dead_code)]
 pub fn all_namespaces_recording() -> Arc<Snapshot> {
     use portscope::model::NetnsSummary;
     let mut snap = (*long_names_recording()).clone();
