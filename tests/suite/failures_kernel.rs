@@ -151,6 +151,7 @@ fn holders_of(e: &Value) -> Vec<String> {
 
 #[test]
 fn refused_binds_are_recorded_once_with_caller_request_and_the_holders_ss_shows() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "refused_binds_are_recorded_once_with_caller_request_and_the_holders_ss_shows";
     if !private_netns(test) {
         return;
@@ -237,6 +238,7 @@ fn refused_binds_are_recorded_once_with_caller_request_and_the_holders_ss_shows(
 
 #[test]
 fn eacces_names_the_namespaces_line_and_the_missing_capability() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "eacces_names_the_namespaces_line_and_the_missing_capability";
     if !private_netns(test) {
         return;
@@ -295,6 +297,7 @@ fn eacces_names_the_namespaces_line_and_the_missing_capability() {
 
 #[test]
 fn connect_exhaustion_toward_one_destination_is_recorded_with_its_use() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "connect_exhaustion_toward_one_destination_is_recorded_with_its_use";
     if !private_netns(test) {
         return;
@@ -419,6 +422,7 @@ fn caller(test: &str, port: u16) -> Option<Child> {
 
 #[test]
 fn a_refusal_inside_a_container_is_attributed_to_it_and_kept_in_the_history_log() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "a_refusal_inside_a_container_is_attributed_to_it_and_kept_in_the_history_log";
     if !private_netns(test) {
         return;
@@ -503,6 +507,7 @@ fn unit_setting(unit: &str, key: &str) -> Option<String> {
 
 #[test]
 fn the_recorder_unit_is_hardened_and_records_with_only_its_capabilities() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "the_recorder_unit_is_hardened_and_records_with_only_its_capabilities";
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets/systemd/portscope-recorder.service");
@@ -583,6 +588,7 @@ fn the_recorder_unit_is_hardened_and_records_with_only_its_capabilities() {
 
 #[test]
 fn without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "without_bpf_the_first_line_says_so_and_refusals_still_name_caller_and_errno";
     if !private_netns(test) {
         return;

@@ -32,6 +32,7 @@ fn autobound_by_inode(s: &portscope::model::Snapshot) -> HashMap<u64, bool> {
 
 #[test]
 fn incremental_refresh_equals_a_full_snapshot_under_churn() {
+    let _storm = crate::common::storm_of_connections();
     if !private_netns("incremental_equals_full") {
         return;
     }

@@ -15,6 +15,7 @@ fn home(test: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_refused_bind_appears_live_and_enter_shows_its_why_then() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "a_refused_bind_appears_live_and_enter_shows_its_why_then";
     if !private_netns(test) {
         return;

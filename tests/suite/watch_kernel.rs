@@ -163,6 +163,7 @@ fn tracepoint_or_skip(w: &Watch, test: &str) -> bool {
 
 #[test]
 fn a_20ms_listener_once_a_second_is_reported_every_time_with_its_pid() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "a_20ms_listener_once_a_second_is_reported_every_time_with_its_pid";
     if !private_netns(test) {
         return;
@@ -202,6 +203,7 @@ fn a_20ms_listener_once_a_second_is_reported_every_time_with_its_pid() {
 
 #[test]
 fn a_connection_whose_kernel_chosen_port_is_watched_is_reported_with_owner_and_remote() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "a_connection_whose_kernel_chosen_port_is_watched_is_reported_with_owner_and_remote";
     if !private_netns(test) {
         return;
@@ -218,13 +220,15 @@ fn a_connection_whose_kernel_chosen_port_is_watched_is_reported_with_owner_and_r
     let local = client.local_addr().unwrap().port();
     assert!((47830..=47831).contains(&local));
     let me = std::process::id();
-    let evs = w.collect(crate::common::PATIENCE, |evs| {
-        evs.iter()
-            .any(|e| e["event"] == "take" && e["local_port"] == local)
-    });
+    // The tracepoint sees every namespace: another test's connection may get the same
+    // ephemeral port in its own. Only this one goes to the server's port.
+    let ours = |e: &Value| {
+        e["event"] == "take" && e["local_port"] == local && e["remote_port"] == server_port
+    };
+    let evs = w.collect(crate::common::PATIENCE, |evs| evs.iter().any(ours));
     let take = evs
         .iter()
-        .find(|e| e["event"] == "take" && e["local_port"] == local)
+        .find(|e| ours(e))
         .unwrap_or_else(|| panic!("no take of {local}: {evs:#?}"));
     assert_eq!(take["kernel_chosen"], true, "{take}");
     assert_eq!(take["owner"]["pid"], me, "{take}");
@@ -291,6 +295,7 @@ fn holder_on(port: u16) -> crate::common::Holder {
 
 #[test]
 fn history_names_the_right_holder_at_each_moment_and_survives_a_torn_tail() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "history_names_the_right_holder_at_each_moment_and_survives_a_torn_tail";
     if !private_netns(test) {
         return;
@@ -464,6 +469,7 @@ fn watch_without_tracing_rights_polls_and_says_so() {
 
 #[test]
 fn binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "binds_catch_a_udp_holder_of_5ms_and_a_refused_bind_with_their_pids";
     if !private_netns(test) {
         return;
@@ -572,6 +578,7 @@ fn marker_in(ns: u32, port: u16, polling: bool) -> crate::common::Holder {
 /// own holder is reported there and not in A; both watches run in a third namespace. `extra`
 /// picks the source (`--poll`, or nothing for the tracepoint).
 fn a_holder_is_seen_in_its_namespace_only(test: &str, extra: &[&str], port: u16, marker: u16) {
+    let _tracer = crate::common::host_wide_tracer();
     if !private_netns(test) {
         return;
     }
@@ -710,6 +717,7 @@ fn netns_polling_reports_a_holder_in_its_namespace_only() {
 
 #[test]
 fn netns_binds_catch_a_udp_bind_in_their_namespace_only() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "netns_binds_catch_a_udp_bind_in_their_namespace_only";
     if !private_netns(test) {
         return;
@@ -799,6 +807,7 @@ fn placed(evs: &[Value]) -> Vec<&Value> {
 /// they happen, not by the one on B.
 #[test]
 fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "netns_tracepoint_places_accepted_and_kernel_chosen_connections";
     if !private_netns(test) {
         return;
@@ -855,6 +864,7 @@ fn netns_tracepoint_places_accepted_and_kernel_chosen_connections() {
 
 #[test]
 fn binds_record_a_bound_only_release_and_udp_once_without_a_tcp_filter() {
+    let _tracer = crate::common::host_wide_tracer();
     let test = "binds_record_a_bound_only_release_and_udp_once_without_a_tcp_filter";
     if !private_netns(test) {
         return;

@@ -65,6 +65,7 @@ fn listener_with_time_wait_never_says_wait_first() {
 
 #[test]
 fn ten_thousand_accepted_connections_fold_into_their_listener() {
+    let _storm = crate::common::storm_of_connections();
     if !private_netns("incident_10k") {
         return;
     }

@@ -28,7 +28,7 @@ use nix::sys::socket::{
 use std::net::{SocketAddr, SocketAddrV6, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// Every spawn in the suite goes through this lock (all its tests share one process): while one
@@ -36,6 +36,27 @@ use std::time::{Duration, Instant};
 /// and inherit it by accident, and while one test compares what holds its sockets, no fork of
 /// another test (which holds a copy of every fd until its exec) is in the way.
 pub static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Host-wide kernel tracing against storms of kernel events. A tracer (watch's tracepoint and
+/// BPF programs, the flight recorder) gets every namespace's events that pass its kernel filter,
+/// through rings of a few pages per CPU, and every connect passes watch's filter while it has
+/// no port yet: a test that opens thousands of connections a second could fill the rings, and
+/// the events a tracer test waits for would be lost with the rest. Storm tests hold this for
+/// writing, tracer tests for reading: tracers run beside each other and beside every other
+/// test, never beside a storm. (While each test file was a binary of its own, cargo ran them
+/// one after the other, and the storms never met the tracers.)
+static HOST_EVENTS: RwLock<()> = RwLock::new(());
+
+/// Held by a test for as long as it runs a host-wide tracer (see [`HOST_EVENTS`]). Once per
+/// test, at its start: a second read lock on the same thread can wait for a waiting storm.
+pub fn host_wide_tracer() -> RwLockReadGuard<'static, ()> {
+    HOST_EVENTS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by a test for as long as it makes a storm of connections (see [`HOST_EVENTS`]).
+pub fn storm_of_connections() -> RwLockWriteGuard<'static, ()> {
+    HOST_EVENTS.write().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Holds off every spawn of this test binary. A fork copies the file table, so a socket this
 /// thread closes while another test forks stays open (and bound) in the child until its exec:
