@@ -88,11 +88,19 @@ fn inside_pid_namespace(test: &str) -> bool {
     let exe = std::env::current_exe().expect("test binary");
     // The suite's name for the test: this module's path without the crate's name.
     let name = format!("{}::{test}", module_path!().split_once("::").unwrap().1);
-    let (code, out, err) = run(Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc"])
-        .arg(exe)
-        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-        .env(INNER, "1"));
+    // Not `run`, which holds the spawn lock until the child exits: the whole suite's spawns
+    // would wait for the inner run.
+    let done = output(
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(exe)
+            .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env(INNER, "1"),
+    )
+    .expect("spawn unshare");
+    let code = done.status.code().unwrap_or(-1);
+    let out = String::from_utf8_lossy(&done.stdout);
+    let err = String::from_utf8_lossy(&done.stderr);
     assert!(
         code == 0 && out.contains("1 passed"),
         "inner run of {test} failed ({code}):\n{out}\n{err}"

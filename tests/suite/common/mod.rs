@@ -153,9 +153,17 @@ pub fn alone_in_a_process(module: &str, test: &str) -> bool {
         return true;
     }
     let exe = std::env::current_exe().expect("test binary");
-    let (code, out, err) = run(Command::new(exe)
-        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-        .env(ALONE, &name));
+    // Not `run`, which holds the spawn lock until the child exits: that would stop every spawn
+    // of the suite for as long as the test takes.
+    let done = output(
+        Command::new(exe)
+            .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env(ALONE, &name),
+    )
+    .expect("spawn the test binary");
+    let code = done.status.code().unwrap_or(-1);
+    let out = String::from_utf8_lossy(&done.stdout);
+    let err = String::from_utf8_lossy(&done.stderr);
     assert!(
         code == 0 && out.contains("1 passed"),
         "the run of {name} in a process of its own failed ({code}):\n{out}\n{err}"
