@@ -275,7 +275,7 @@ pub(crate) fn join_owners(sockets: &mut [crate::model::Socket], map: &owners::Ow
 
 /// Like [`collect`], with owners read through `cache` when given: a steady-state refresh reads
 /// only the fd tables that changed, and falls back to a full scan when a socket stays unowned.
-/// The result equals a full snapshot's (tests/incremental_kernel.rs checks it under churn).
+/// The result equals a full snapshot's (tests/suite/incremental_kernel.rs checks it under churn).
 pub fn collect_with(
     opts: &CollectOptions,
     mut cache: Option<&mut owner_cache::OwnerCache>,
