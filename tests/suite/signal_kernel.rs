@@ -90,9 +90,22 @@ fn inside_pid_namespace(test: &str) -> bool {
     let name = format!("{}::{test}", module_path!().split_once("::").unwrap().1);
     // Not `run`, which holds the spawn lock until the child exits: the whole suite's spawns
     // would wait for the inner run.
-    let done = output(
+    // At a real-time priority where the kernel allows it: the recycle test must fork, read a
+    // snapshot, kill and fork again inside one clock tick, which other tests of the suite (and a
+    // shared runner's other work) on both cores would otherwise stretch past it.
+    let realtime = Command::new("chrt")
+        .args(["--fifo", "10", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut cmd = if realtime {
+        let mut c = Command::new("chrt");
+        c.args(["--fifo", "10", "unshare"]);
+        c
+    } else {
         Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc"])
+    };
+    let done = output(
+        cmd.args(["--pid", "--fork", "--mount-proc"])
             .arg(exe)
             .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
             .env(INNER, "1"),
@@ -127,6 +140,26 @@ fn spawn_holding(fds: &[&dyn AsFd], program: &str, args: &[&str]) -> Holder {
     Holder { child }
 }
 
+/// Returns just after the clock tick that process start times count in has turned over, so
+/// that what follows has the whole tick to itself.
+fn just_after_a_tick() {
+    let tick_ns = 1_000_000_000 / procfs::ticks_per_second();
+    let phase = || {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+        (t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64) % tick_ns
+    };
+    let start = std::time::Instant::now();
+    // A turn comes every tick; the limit only stops a broken clock from hanging the test.
+    while start.elapsed() < std::time::Duration::from_secs(1) {
+        let p = phase();
+        if p < tick_ns / 10 {
+            return;
+        }
+        // Poll until the phase wraps (a condition on the clock, not a guess of how long).
+        std::thread::sleep(std::time::Duration::from_nanos((tick_ns - p).min(tick_ns / 20)));
+    }
+}
+
 fn refused_because(o: &ActionOutcome, words: &str) -> bool {
     o.status == Status::Refused && o.lines.iter().any(|l| l.text.contains(words))
 }
@@ -144,6 +177,7 @@ fn a_pid_recycled_in_the_same_tick_is_refused_and_the_newcomer_untouched() {
     // Under load a same-tick recycle is rarer: keep trying for a while rather than a count.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while std::time::Instant::now() < deadline {
+        just_after_a_tick();
         let mut victim = hold(&[&l.as_fd()]);
         let pid = victim.pid();
         let s = snap();
