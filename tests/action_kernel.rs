@@ -1,5 +1,6 @@
 //! The executor against real processes and sockets: signals reach the process that was shown
 //! or nobody, one connection closes while its process lives, reservations apply and undo.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! `--all-netns` against `nsenter ... ss`, namespace by namespace and socket by socket, over
 //! real namespaces: some held by processes, one held only by a bind mount.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -3,6 +3,7 @@
 //! checked against what further real connect() calls do, toward that destination and another,
 //! with TIME_WAIT under tcp_tw_reuse 0 and 1. `why PORT` on the exhausted destination leads
 //! with the ports and never plans to stop the database; `check` is CRITICAL.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -3,6 +3,7 @@
 //! the v1 name=systemd hierarchy and the unified one), with fake runtime state in the runtimes'
 //! real file formats under a temporary root. Checks names, published-port attribution and that
 //! no remedy ever stops a runtime.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

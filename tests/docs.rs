@@ -1,5 +1,6 @@
 //! Completions, the man page and `--help` come from the one CLI definition; the README's table of
 //! commands must list exactly the commands `--help` lists.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

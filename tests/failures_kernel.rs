@@ -2,6 +2,7 @@
 //! and connects made in private network namespaces by real sockets, each recorded once with
 //! the right caller, request, errno and holders (the holders compared with `ss`), inside a fake
 //! container attributed to it, and kept in the history log.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

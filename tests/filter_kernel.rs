@@ -1,6 +1,7 @@
 //! The filter language and the busy-port summary against real sockets in a private network
 //! namespace: each query selects exactly the sockets `ss` selects with the equivalent filter
 //! expression.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

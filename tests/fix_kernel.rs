@@ -1,6 +1,7 @@
 //! `portscope fix PORT` end to end in private namespaces: each step confirmed (a signal only with
 //! its own yes), carried out through the executor (its action log), re-probed, and the port then
 //! taken by a real bind().
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -3,6 +3,7 @@
 //! (`ansible_connection=local`), each host pointed at its own private network namespace through
 //! `portscope_netns`. Where ansible-playbook is missing the Ansible tests say SKIPPED (in CI,
 //! where .ci/run installs it, that is a failure).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

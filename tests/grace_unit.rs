@@ -1,5 +1,6 @@
 //! The grace after SIGTERM defaults to the unit's TimeoutStopSec, asked of systemd (here a
 //! stand-in systemctl found through the tool path, as `--tool-path DIR` sets it).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! The shipped monitoring assets agree with the binary: every metric an example alert rule uses
 //! is one `portscope metrics` writes, and the rules file is valid YAML in Prometheus's shape.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -2,6 +2,7 @@
 //! each outcome is made for real (a listener of the expected process, a free port at risk, a port
 //! stolen by an outgoing connection, a port held by another process, drift against a temporary
 //! sysctl tree, bad arguments) and the binary is run as a monitoring system would run it.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,6 +1,7 @@
 //! `portscope services`: discovery from real listeners in a private namespace and from systemd
 //! socket units in a temporary unit tree (`--unit-root`), and `--write` into a config file that is
 //! replaced atomically and never through a symbolic link.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -2,6 +2,7 @@
 //! uid, in the snapshot table and in the TUI's rows and detail, with what is hidden and the
 //! command that shows it. Run for real as uid 65534 in a private namespace, against a listener
 //! held by a root process.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

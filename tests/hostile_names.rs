@@ -3,6 +3,7 @@
 //! OSC title sequence, a C1 CSI, a right-to-left override and bytes that are not UTF-8 in its
 //! command line. `snapshot`, `why` and `reserve` print it escaped (no raw control character
 //! reaches stdout), JSON keeps the exact text, and the TUI shows it escaped.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

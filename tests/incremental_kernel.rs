@@ -2,6 +2,7 @@
 //! under churn: about 1,000 connections a second opened and closed, sockets handed to new
 //! processes and those processes killed, checked at every refresh for a minute
 //! (PORTSCOPE_CHURN_SECS shortens it while iterating).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

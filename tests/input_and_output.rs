@@ -1,6 +1,7 @@
 //! Bad input is refused with one line and status 2; a failed write is portscope's failure
 //! (status 1), and a reader that went away (`| head`) gets no complaint. The config file cannot
 //! lock the user in, and the keys it binds fire.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

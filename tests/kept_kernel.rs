@@ -2,6 +2,7 @@
 //! connections a second opened and closed (each leaving a TIME_WAIT, which expires after 60 s),
 //! sockets handed to processes that come and go, compared socket by socket and owner by owner
 //! at every verification for 70 s (PORTSCOPE_CHURN_SECS shortens it while iterating).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -2,6 +2,7 @@
 //! a listener that never accepts (its backlog of 4 full, SYNs dropped, ListenOverflows climbing,
 //! a new client's connect times out), one that accepts slowly (a client still gets in), and one
 //! whose process is stopped (a client's request gets no answer until SIGCONT).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

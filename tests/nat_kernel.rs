@@ -1,6 +1,7 @@
 //! `why --nat` against real NAT rules in a private network namespace: legacy iptables,
 //! iptables-nft and native nftables tables, in the shapes kube-proxy, CNI portmap and Docker
 //! write. Where a tool is missing the test says SKIPPED (a failure under CI=true).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

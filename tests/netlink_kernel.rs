@@ -1,6 +1,7 @@
 //! The one-walk TCP dump (TCPDIAG_GETSOCK, both families) against one v2 dump per family, and
 //! the autobound marks a memo carries against those of a fresh dump, on real sockets of both
 //! families in a private namespace.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -2,6 +2,7 @@
 //! with a lowered RLIMIT_NOFILE and a known number of sockets, its listener's accept queue
 //! overflowing in a private network namespace (ListenOverflows compared with nstat run in that
 //! namespace), and two processes with the same name told apart by their command lines.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

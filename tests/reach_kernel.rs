@@ -4,6 +4,7 @@
 //! nft backends, native nftables with ufw-like and firewalld-like tables, a DROP by source
 //! range, a REJECT, a default-drop policy with an accept rule. Tools missing: SKIPPED (a
 //! failure under CI=true).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

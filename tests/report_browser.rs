@@ -4,6 +4,7 @@
 //! console message" is also "no request left the file"), and the DOM shows the holder, the
 //! timeline's records (refused calls included) and hostile names escaped. Chromium missing:
 //! SKIPPED (a failure under CI=true).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -2,6 +2,7 @@
 //! random moments, recycled namespace inodes, concurrent applies, hostile edits between apply
 //! and undo. Every test runs in a private network namespace with a temporary sysctl tree and
 //! data directory; the host's /etc and sysctls are never touched.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

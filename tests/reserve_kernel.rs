@@ -2,6 +2,7 @@
 //! namespace (the sysctl is per namespace), and gives portscope a temporary sysctl tree
 //! (`--sysctl-root`) and data directory (`XDG_DATA_HOME`): the host's /etc and sysctls are never
 //! read or written.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

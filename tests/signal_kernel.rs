@@ -6,6 +6,7 @@
 //! Tests that need portscope to run *inside* a PID namespace re-run this test binary under
 //! `unshare --pid --fork --mount-proc`, with PORTSCOPE_TEST_INNER set; the inner run does the
 //! work and the outer one checks that it passed.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

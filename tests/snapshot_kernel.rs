@@ -1,4 +1,5 @@
 //! The snapshot engine against the real kernel, in private network namespaces.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

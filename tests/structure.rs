@@ -1,3 +1,4 @@
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)]
 //! The shape of the source tree, checked: `analyze` is pure by construction (it reaches only
 //! `model` and itself, and no I/O API), `cli` starts the TUI through `tui::run` and reaches

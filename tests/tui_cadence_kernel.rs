@@ -1,3 +1,4 @@
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 //! The TUI's view-aware cadence, against the kernel: the collector (the TUI's own loop, fed and
 //! read through its channels) in a private namespace. In the Listeners view a new listener is on

@@ -1,4 +1,5 @@
 //! Connections sorted, grouped and folded, and each table's parsed filter: keys in, state out.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use portscope::analyze::conn_groups::GroupBy;

@@ -2,6 +2,7 @@
 //! `sleep` with a lowered RLIMIT_NOFILE holds a listener; opening its detail pane yields the
 //! read effect, which, carried out as the runtime carries it out, fills the pane with that
 //! process's open fds (as /proc lists them) against its limit.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

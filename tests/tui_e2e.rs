@@ -1,6 +1,7 @@
 //! The real binary in a pseudo-terminal inside a private network namespace, driven as a person
 //! would: see a helper's listener, filter to it, open the port map and the help, resize to
 //! 80x24, ask why a port is taken, quit with status 0.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

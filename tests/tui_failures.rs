@@ -1,6 +1,7 @@
 //! The Failures view, driven as a person would: open it (the recorder starts then), watch a
 //! refused bind appear with its caller, open its why at that moment; and the same view read from
 //! a recorder's log named in the config.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,6 +1,7 @@
 //! Key sequences through the input modes: each table keeps its own filter, esc closes only the
 //! topmost thing, keys typed into a field are text (q too), and what dialogs show is computed
 //! when keys and data arrive, not when drawing.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use portscope::model::test_support::{listener, outgoing, snapshot, with_state};

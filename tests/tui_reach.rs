@@ -1,6 +1,7 @@
 //! The detail pane of a listener asks the runtime for its reachability once (reading filter
 //! rules runs tools: never per refresh, never on the UI thread) and shows the answer, with the
 //! rule text escaped.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)]
 
 use portscope::model::reach::{FilterRule, ReachVerdict, Reachability, ToolRun};

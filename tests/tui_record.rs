@@ -1,5 +1,6 @@
 //! `portscope --record FILE` in a pseudo-terminal: the live TUI's changes land in a history log
 //! that `history --at` and `--replay` read back.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

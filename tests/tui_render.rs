@@ -1,5 +1,6 @@
 //! Rendering: every view, the help, the detail pane and a failure, from the incident recording
 //! (assets/incident.json) at 80x24 and at a wide size, compared with snapshot files.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

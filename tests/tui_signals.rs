@@ -2,6 +2,7 @@
 //! receives SIGTERM, SIGHUP, SIGINT and SIGQUIT, and each time leaves the alternate screen,
 //! shows the cursor, restores cooked mode and exits with 128 + the signal. SIGTSTP gives the
 //! terminal back and stops; SIGCONT takes it again, redraws, and the app keeps working.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! The why view's actions without a terminal: K and D act on the selected cause as a whole, F
 //! offers the plan as one confirmed sequence, and the port field takes why's options.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use portscope::action::PendingAction;

@@ -1,6 +1,7 @@
 //! What another user controls may inform what root's portscope shows, never decide what it runs,
 //! stops, signals or writes, and never block it. Each test plants an attack as an unprivileged
 //! user would and checks root's portscope.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,6 +1,7 @@
 //! `portscope watch` and `portscope history` against the real kernel, in private network
 //! namespaces. The tracepoint is global (every namespace on the host), so each test watches its
 //! own ports and keeps only events of its own processes / namespace.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -2,6 +2,7 @@
 //! v4-mapped) with and without SO_REUSEPORT, judged by portscope's rules and compared with the
 //! kernel's own bind for every case; a privileged port as a named user; a tentative IPv6 address
 //! under duplicate address detection; a virtual IP that is not on the host yet.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

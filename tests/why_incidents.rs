@@ -1,6 +1,7 @@
 //! The incidents of issue 10, each made for real in a private network namespace: what `why`
 //! says (causes, what blocks, the plan), and that the printed commands work when pasted (run
 //! through `sh -c` in the namespace, then a real bind).
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! A listener left to a process that never opened it: a script's `sleep` that kept the fd of
 //! a listener its parent bound, the parent gone. why names the inheritance and the fd.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! `portscope why` against real sockets in private network namespaces: each scenario is made
 //! for real and the binary is run as a user would, checking verdict, roles, owners and exit code.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -1,5 +1,6 @@
 //! The config file's `[protect]`: a process it names gets the same warning as sshd on the
 //! steps that stop it (why's JSON and text); a wrong `[protect]` is bad input.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

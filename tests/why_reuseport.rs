@@ -2,6 +2,7 @@
 //! namespace: an old `api-v1` still accepting beside the new `api-v2`. `why` shows the group and
 //! warns (even when the service's own SO_REUSEPORT bind is free), explains the same-uid rule,
 //! plans the old one's removal first, and `check` is CRITICAL until only `api-v2` listens.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 mod common;

@@ -308,7 +308,8 @@ impl Target {
             match poll(&mut fds, Some(&ts)) {
                 Ok(n) if n > 0 => return true,
                 Ok(_) => return false,
-                Err(rustix::io::Errno::INTR) => continue,
+                // Interrupted by a signal: wait again for the time left.
+                Err(rustix::io::Errno::INTR) => {}
                 Err(_) => return self.state().is_none_or(|s| s == 'Z'),
             }
         }

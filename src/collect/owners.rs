@@ -59,7 +59,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         Mode::empty(),
     ) {
         Ok(d) => d,
-        Err(nix::Error::EACCES) | Err(nix::Error::EPERM) => return FdScan::Hidden,
+        Err(nix::Error::EACCES | nix::Error::EPERM) => return FdScan::Hidden,
         Err(_) => return FdScan::Vanished,
     };
     let mut inodes = Vec::new();
@@ -239,7 +239,7 @@ pub fn parse_cgroup(text: &str) -> (Option<String>, Option<String>) {
 
 /// Scans every process's fd table, split over `threads` threads.
 pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
-    scan_pids(list_pids()?, threads)
+    scan_pids(&list_pids()?, threads)
 }
 
 /// Scans only the processes inside network namespace `netns` (and those whose namespace cannot
@@ -250,11 +250,11 @@ pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
 
 /// Scans only the processes inside any of `namespaces` (see [`scan_in`]).
 pub fn scan_in_any(namespaces: &[u64], threads: usize) -> std::io::Result<OwnerMap> {
-    let pids = list_pids()?
+    let pids: Vec<u32> = list_pids()?
         .into_iter()
         .filter(|&pid| namespaces.iter().any(|&ns| in_netns(pid, ns)))
         .collect();
-    scan_pids(pids, threads)
+    scan_pids(&pids, threads)
 }
 
 fn netns_of(path: &str) -> Option<u64> {
@@ -288,7 +288,7 @@ fn in_netns(pid: u32, netns: u64) -> bool {
 }
 
 /// Scans the fd tables of `pids` only.
-pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
+pub fn scan_pids(pids: &[u32], threads: usize) -> std::io::Result<OwnerMap> {
     let roots = RuntimeRoots::from_env();
     let roots = &roots;
     let threads = threads.clamp(1, 16);
@@ -311,7 +311,7 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
                             FdScan::Sockets(inodes, netns) => match process_info(pid, roots) {
                                 Some(owner) => {
                                     part.netns_fds.extend(netns);
-                                    found.push((owner, inodes))
+                                    found.push((owner, inodes));
                                 }
                                 None => part.vanished += 1,
                             },

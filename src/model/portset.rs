@@ -165,6 +165,7 @@ impl PortSet {
         self.ranges = out;
     }
 
+    #[must_use]
     pub fn union(&self, other: &PortSet) -> PortSet {
         let mut out = self.clone();
         for &(lo, hi) in &other.ranges {
@@ -174,6 +175,7 @@ impl PortSet {
     }
 
     /// Ports in `self` that are not in `other`.
+    #[must_use]
     pub fn difference(&self, other: &PortSet) -> PortSet {
         let mut out = Vec::new();
         for &(lo, hi) in &self.ranges {
@@ -199,6 +201,7 @@ impl PortSet {
         PortSet { ranges: out }
     }
 
+    #[must_use]
     pub fn intersection(&self, other: &PortSet) -> PortSet {
         self.difference(&self.difference(other))
     }

@@ -4,6 +4,7 @@ use super::content::{Bytes, Existing};
 use super::read::{ensure_regular, read_checked};
 use super::{FileError, kind_name};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
@@ -19,7 +20,10 @@ fn random_suffix() -> String {
             .map_or(0, |d| d.as_nanos());
         buf = (t as u64 ^ u64::from(std::process::id())).to_le_bytes();
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().fold(String::new(), |mut s, b| {
+        _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The prefix of every temporary name made for `name`; recovery removes leftovers with it.

@@ -26,7 +26,7 @@ pub fn netns_cookie(sock: impl AsFd) -> std::io::Result<u64> {
             nix::libc::SOL_SOCKET,
             SO_NETNS_COOKIE,
             (&raw mut value).cast(),
-            &mut len,
+            &raw mut len,
         )
     };
     if rc != 0 {
@@ -55,7 +55,7 @@ pub fn local_port_range(sock: impl AsFd) -> std::io::Result<u32> {
             nix::libc::IPPROTO_IP,
             IP_LOCAL_PORT_RANGE,
             (&raw mut value).cast(),
-            &mut len,
+            &raw mut len,
         )
     };
     if rc != 0 {

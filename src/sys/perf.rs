@@ -75,7 +75,7 @@ impl PerfRing {
             // the kernel only reads it (and may write `size` back on E2BIG).
             let fd = unsafe {
                 perf::perf_event_open(
-                    &mut attr,
+                    &raw mut attr,
                     -1,
                     cpu,
                     -1,
@@ -375,7 +375,7 @@ pub fn attach_tracepoint_prog(id: u64, prog: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: as in open_ring: a fully initialised attr of its own size.
     let fd = unsafe {
         perf::perf_event_open(
-            &mut attr,
+            &raw mut attr,
             -1,
             0,
             -1,

@@ -85,7 +85,7 @@ fn put_filter(m: &mut Vec<u8>, bytecode: &[u8]) {
 /// A missing table (IPv6 disabled, UDP diag module not loaded) is an empty one.
 fn absent_is_empty(r: nix::Result<()>) -> nix::Result<()> {
     match r {
-        Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => Ok(()),
+        Err(nix::Error::ENOENT | nix::Error::EAFNOSUPPORT) => Ok(()),
         r => r,
     }
 }
@@ -118,6 +118,7 @@ impl Dumper {
     /// Dumps TCP with one v2 request per family, as on kernels that dropped TCPDIAG_GETSOCK
     /// (for the test that compares both ways).
     #[doc(hidden)]
+    #[must_use]
     pub fn without_tcpdiag_getsock(mut self) -> Self {
         self.compat = Some(false);
         self
@@ -263,7 +264,7 @@ impl Dumper {
             let mut got = 0usize;
             match self.receive(|msg| {
                 got += 1;
-                f(msg)
+                f(msg);
             }) {
                 Ok(()) => {
                     self.compat = Some(true);

@@ -54,6 +54,7 @@ impl Col {
     }
 
     /// Reads well at `n` characters (or its content, if shorter).
+    #[must_use]
     pub const fn readable(mut self, n: u16) -> Col {
         self.min = if self.want < n { self.want } else { n };
         if self.floor > self.min {
@@ -63,6 +64,7 @@ impl Col {
     }
 
     /// May be squeezed down to `n` characters before it is dropped.
+    #[must_use]
     pub const fn squeeze(mut self, n: u16) -> Col {
         self.floor = if n < self.min { n } else { self.min };
         self
@@ -73,6 +75,7 @@ impl Col {
         (self.want, self.min, self.floor) = (0, 0, 0);
     }
 
+    #[must_use]
     pub const fn fill(mut self) -> Col {
         self.fill = true;
         self

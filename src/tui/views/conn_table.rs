@@ -14,6 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use unicode_width::UnicodeWidthChar;
 
 /// The sort key each column stands for, in the table's order.
@@ -44,14 +45,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
     if let Some(key) = view.sort {
         // Also here: at 60 columns the sorted column may be one that gives way.
         let arrow = if view.descending { '↓' } else { '↑' };
-        title.push_str(&format!(", sorted by {} {arrow}", key.name()));
+        _ = write!(title, ", sorted by {} {arrow}", key.name());
     }
     if let Some(by) = view.group {
-        title.push_str(&format!(
+        _ = write!(
+            title,
             ", {} by {}",
             crate::human::count(view.groups.len(), "group"),
             group_words(by)
-        ));
+        );
     }
     title.push_str(") ");
     let block = Block::default()

@@ -32,7 +32,7 @@ fn popup(f: &mut Frame, rows: u16) -> Rect {
     area
 }
 
-fn block<'a>(title: String, style: Style) -> Block<'a> {
+fn block<'a>(title: &str, style: Style) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(style)
@@ -70,7 +70,7 @@ fn with_blocks(
     let block_rows = copyblock::wanted_rows(blocks) + u16::from(hint.is_some());
     let foot_rows = footer.len() as u16;
     let area = popup(f, text_rows + block_rows + foot_rows);
-    f.render_widget(block(title, style), area);
+    f.render_widget(block(&title, style), area);
     let inner = Rect {
         x: area.x + 1,
         y: area.y + 1,
@@ -183,7 +183,7 @@ pub fn text(
 pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
     let area = popup(f, 1);
     f.render_widget(
-        Paragraph::new(format!("{title}: working…")).block(block("Working".into(), theme.title())),
+        Paragraph::new(format!("{title}: working…")).block(block("Working", theme.title())),
         area,
     );
 }
@@ -305,7 +305,7 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, dialog: &ReserveDialog) 
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block(
-                "Stage a reservation (net.ipv4.ip_local_reserved_ports)".into(),
+                "Stage a reservation (net.ipv4.ip_local_reserved_ports)",
                 theme.title(),
             )),
         area,

@@ -102,7 +102,8 @@ impl Kernel {
                     ring.enable().map_err(TraceError::Io)?;
                     rings.push((ring, rt));
                 }
-                Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => continue,
+                // An offline CPU has no ring to open; the others still report.
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => {}
                 Err(e) => return Err(TraceError::call(format!("BPF output ring on CPU {cpu}"))(e)),
             }
         }
@@ -190,7 +191,7 @@ impl Kernel {
         let mut out = Vec::new();
         let mut lost = 0;
         let offset = self.mono_offset_ns;
-        for (r, rt) in self.rings.iter_mut() {
+        for (r, rt) in &mut self.rings {
             let rt = *rt;
             lost += r
                 .drain(|b| {

@@ -245,7 +245,7 @@ pub fn run(
         .map_or(1, |n| n.max(1) as i32);
     let mut k = match kernel::Kernel::open(&tracefs, cpus) {
         Ok(k) => k,
-        Err(why) => return plain::run(&tracefs, cpus, opts, why, notes, sink),
+        Err(why) => return plain::run(&tracefs, cpus, opts, &why, notes, sink),
     };
     let info = super::SourceInfo {
         source: "bpf".into(),

@@ -436,7 +436,7 @@ mod tests {
             kinds: 7,
         };
         let p = exit_side(16, &[98], m);
-        let want = (-98i32) as u32 as u64;
+        let want = u64::from((-98i32) as u32);
         assert!(p.iter().any(|i| (i & 0xff) == 0x15 && (i >> 32) == want));
     }
 }
