@@ -301,7 +301,7 @@ impl Target {
         loop {
             let left = end.saturating_duration_since(Instant::now());
             let ts = rustix::time::Timespec {
-                tv_sec: left.as_secs() as i64,
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
                 tv_nsec: i64::from(left.subsec_nanos()),
             };
             let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];

@@ -131,6 +131,8 @@ impl PortUse {
         // Ports come back only after a TIME_WAIT: within that period what is left is all
         // there is, so at `rate` it lasts `available / rate` seconds.
         if rate > 0.0 && self.available > 0 {
+            // Both are positive, and a float cast saturates rather than wraps.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let secs = (self.available as f64 / rate).ceil() as u64;
             if secs <= TIME_WAIT_SECS {
                 self.exhausted_in_s = Some(secs);

@@ -380,7 +380,7 @@ pub fn collect_with(
         );
     }
     finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
-    stats.duration_us = started.elapsed().as_micros() as u64;
+    stats.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     Ok(Snapshot {
         version: JSON_VERSION,
         taken_at,

@@ -122,7 +122,7 @@ pub fn socket_fd(pid: u32, inode: u64) -> Option<u32> {
 
 /// Who process `pid` is (command, user, unit, container), or None once it has exited.
 pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
-    let proc = procfs::process::Process::new(pid as i32).ok()?;
+    let proc = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
     let cmdline = read_cmdline(pid);
@@ -337,7 +337,7 @@ pub fn scan_pids(pids: &[u32], threads: usize) -> std::io::Result<OwnerMap> {
         map.fds += part.fds;
         map.netns_fds.extend(part.netns_fds);
         for (owner, inodes) in found {
-            let idx = map.procs.len() as u32;
+            let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(Arc::new(owner));
             map.by_inode.extend(inodes.into_iter().map(|i| (i, idx)));
         }
@@ -353,7 +353,7 @@ impl OwnerMap {
     pub fn from_entries<'a>(entries: impl Iterator<Item = (Arc<Owner>, &'a [u64])>) -> OwnerMap {
         let mut map = OwnerMap::default();
         for (owner, inodes) in entries {
-            let idx = map.procs.len() as u32;
+            let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(owner);
             map.by_inode.extend(
                 inodes

@@ -3,6 +3,8 @@
 //! Each function is a thin, checked wrapper: the buffers passed to the kernel are owned Rust
 //! values of exactly the size the kernel is told, and every return value is checked. `perf`
 //! holds the perf_event_open ring buffers and the bpf() calls `portscope watch` needs.
+// The kernel's ABI: sizes of small fixed structs as socklen_t.
+#![allow(clippy::cast_possible_truncation)]
 #![allow(unsafe_code)]
 
 pub mod perf;

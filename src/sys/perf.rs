@@ -5,6 +5,9 @@
 //! every return value; the ring is read exactly as perf_event_open(2) prescribes: load
 //! `data_head` with acquire ordering, copy the records out, then publish `data_tail` with release
 //! ordering so the kernel may reuse the space.
+// The kernel's ABI: struct sizes, fds (never negative once opened) and ring offsets go into
+// the fixed-width fields it defines.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 #![allow(unsafe_code)]
 
 use perf_event_open_sys as perf;

@@ -33,6 +33,12 @@ pub use replay::{ReplayError, load_replay};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A count as terminal rows or cells: past `u16::MAX` it saturates (no screen is that large,
+/// and a truncated count would wrap to a small one).
+pub(crate) fn u16_sat(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 pub struct TuiOptions {
     pub netns: NetnsTarget,
     pub interval: Option<Duration>,

@@ -8,6 +8,13 @@
 //! sockaddr from user memory, compare its port with the watched ones, and for a match send pid,
 //! fd, address and comm to a per-CPU perf ring. A plain `sys_exit_bind` tracepoint gives each
 //! call's result, joined by thread id.
+// Assembles a BPF program and decodes the kernel's fixed-width records: fields are packed
+// and reinterpreted bit for bit on purpose (pid_tgid halves, errno from a negative return).
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use super::tracefs::Format;
 use super::{EventKind, OwnerVia, TraceError, WatchEvent};

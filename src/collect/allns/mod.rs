@@ -281,7 +281,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     };
     super::attach_owners(&mut sockets, owner_map, &mut stats, &mut warnings);
     finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
-    stats.duration_us = started.elapsed().as_micros() as u64;
+    stats.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     Ok(Snapshot {
         version: JSON_VERSION,
         taken_at,
@@ -354,7 +354,7 @@ mod tests {
             inode,
             label: format!("pid {inode} (pause)"),
             mounts: Vec::new(),
-            pid: Some(inode as u32),
+            pid: Some(u32::try_from(inode).unwrap()),
             own: false,
             full: false,
             sockets: 0,

@@ -75,7 +75,7 @@ fn proto_code(proto: Proto) -> u8 {
 /// `bytecode` as an INET_DIAG_REQ_BYTECODE attribute.
 fn put_filter(m: &mut Vec<u8>, bytecode: &[u8]) {
     RtAttr {
-        len: (RtAttr::SIZE + bytecode.len()) as u16,
+        len: u16::try_from(RtAttr::SIZE + bytecode.len()).unwrap_or(u16::MAX),
         ty: INET_DIAG_REQ_BYTECODE,
     }
     .write(m);
@@ -172,7 +172,7 @@ impl Dumper {
         self.seq = self.seq.wrapping_add(1);
         let mut m = Vec::with_capacity(total);
         NlMsgHdr {
-            len: total as u32,
+            len: u32::try_from(total).unwrap_or(u32::MAX),
             ty,
             flags: NLM_F_REQUEST | flags,
             seq: self.seq,

@@ -182,7 +182,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
 fn table_cols(sockets: &[&Socket], ends: &[(String, String)], sort: Option<SortKey>) -> [Col; 7] {
     let need = |f: fn(&(String, String)) -> &String| {
         let min = ends.iter().map(|e| columns::min_width(f(e))).max();
-        let want = ends.iter().map(|e| f(e).chars().count() as u16).max();
+        let want = ends
+            .iter()
+            .map(|e| crate::tui::u16_sat(f(e).chars().count()))
+            .max();
         (min.unwrap_or(0).max(5), want.unwrap_or(0).max(5))
     };
     let (local_min, local_want) = need(|e| &e.0);

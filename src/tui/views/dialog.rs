@@ -19,10 +19,7 @@ const WIDTH: u16 = 96;
 /// Rows `lines` take once wrapped inside a popup on this screen (borders excluded).
 fn wrapped_rows(f: &Frame, lines: &[Line]) -> u16 {
     let inner = usize::from(WIDTH.min(f.area().width).saturating_sub(2)).max(1);
-    lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner) as u16)
-        .sum()
+    crate::tui::u16_sat(lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum())
 }
 
 /// A cleared, centred popup tall enough for `rows` of text (clamped to the screen).
@@ -68,8 +65,13 @@ fn with_blocks(
     let hint = (!blocks.is_empty()).then(|| copyblock::hint(app, theme, blocks));
     let text_rows = wrapped_rows(f, &lines);
     let block_rows = copyblock::wanted_rows(blocks) + u16::from(hint.is_some());
-    let foot_rows = footer.len() as u16;
-    let area = popup(f, text_rows + block_rows + foot_rows);
+    let foot_rows = crate::tui::u16_sat(footer.len());
+    let area = popup(
+        f,
+        text_rows
+            .saturating_add(block_rows)
+            .saturating_add(foot_rows),
+    );
     f.render_widget(block(&title, style), area);
     let inner = Rect {
         x: area.x + 1,
@@ -84,7 +86,7 @@ fn with_blocks(
     let min_blocks = if blocks.is_empty() {
         0
     } else {
-        (blocks.len() as u16 + 1 + u16::from(hint.is_some())).min(rest)
+        crate::tui::u16_sat(blocks.len() + 1 + usize::from(hint.is_some())).min(rest)
     };
     let text_h = text_rows.min(rest - min_blocks);
     let blocks_h = rest - text_h;

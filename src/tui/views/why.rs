@@ -199,7 +199,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
+            .scroll((crate::tui::u16_sat(scroll), 0)),
         body,
     );
 }

@@ -1,5 +1,12 @@
 //! Loading the recorder's programs and reading what they send: raw refusals, decoded, with
 //! the count of those the kernel could not deliver.
+// Decodes the kernel's fixed-width records: pid_tgid and uid_gid halves, a negative return,
+// and CPU numbers (never negative) as the map keys the kernel wants.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use super::programs::{self, EnterFields, Maps, SetsockoptFields};
 use crate::sys::perf::{self as sys, PerfRing};
