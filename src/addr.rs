@@ -81,6 +81,8 @@ pub fn parse_ip(text: &str) -> Result<IpAddr, AddrError> {
 /// /etc/hosts only. A service told "localhost" binds whichever its resolver returns first, so
 /// the question is answered for each.
 pub fn service_addresses(text: &str) -> Result<Vec<IpAddr>, AddrError> {
+    // A hosts file past this size is not one a person wrote.
+    const MAX_HOSTS: u64 = 1 << 20;
     match parse_ip(text) {
         Ok(a) => Ok(vec![a]),
         Err(AddrError::NotAnAddress(_)) if is_host_name(text) => {
@@ -90,8 +92,6 @@ pub fn service_addresses(text: &str) -> Result<Vec<IpAddr>, AddrError> {
                     IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
                 ]);
             }
-            // A hosts file past this size is not one a person wrote.
-            const MAX_HOSTS: u64 = 1 << 20;
             let hosts = crate::safefs::read_text(
                 std::path::Path::new("/etc/hosts"),
                 crate::safefs::Links::Follow,
@@ -169,7 +169,7 @@ mod tests {
         ));
         assert!(matches!(
             service_addresses("1.2.3"),
-            Err(AddrError::UnknownName(_)) | Err(AddrError::NotAnAddress(_))
+            Err(AddrError::UnknownName(_) | AddrError::NotAnAddress(_))
         ));
     }
 

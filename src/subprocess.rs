@@ -118,11 +118,12 @@ pub fn run(cmd: &mut Command, limits: Limits) -> io::Result<Finished> {
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()?;
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    // A pid is at most pid_max (2^22), so it fits pid_t.
+    let pgid = nix::unistd::Pid::from_raw(child.id().cast_signed());
     let kill_group = || {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };
-    let pidfd = rustix::process::Pid::from_raw(child.id() as i32)
+    let pidfd = rustix::process::Pid::from_raw(child.id().cast_signed())
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     let mut streams = [
         (
@@ -197,7 +198,7 @@ pub fn run(cmd: &mut Command, limits: Limits) -> io::Result<Finished> {
             fds.push(PollFd::new(p, PollFlags::IN));
         }
         let ts = rustix::time::Timespec {
-            tv_sec: wait.as_secs() as i64,
+            tv_sec: i64::try_from(wait.as_secs()).unwrap_or(i64::MAX),
             tv_nsec: i64::from(wait.subsec_nanos()),
         };
         match poll(&mut fds, Some(&ts)) {

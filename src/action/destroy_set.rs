@@ -91,7 +91,7 @@ pub fn run(a: &DestroySetAction) -> ActionOutcome {
         for s in &a.sockets {
             match d.destroy(s) {
                 Ok(()) => done += 1,
-                Err(nix::Error::ENOENT) | Err(nix::Error::ESTALE) => gone += 1,
+                Err(nix::Error::ENOENT | nix::Error::ESTALE) => gone += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -106,7 +106,7 @@ pub fn run(a: &DestroySetAction) -> ActionOutcome {
                 a.sockets.len()
             )],
         ),
-        Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => fail(vec![
+        Ok(Err(nix::Error::EPERM | nix::Error::EACCES)) => fail(vec![
             "permission denied: destroying sockets needs root (CAP_NET_ADMIN); nothing was destroyed after the refusal".into(),
         ]),
         Ok(Err(nix::Error::EOPNOTSUPP)) => fail(vec![

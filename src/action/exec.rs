@@ -153,11 +153,11 @@ fn close(a: &super::CloseAction) -> ActionOutcome {
                 "this kernel cannot close single sockets (built without CONFIG_INET_DIAG_DESTROY); stop or kill the client instead",
             ],
         ),
-        Ok(Err(nix::Error::EPERM)) | Ok(Err(nix::Error::EACCES)) => ActionOutcome::failed(
+        Ok(Err(nix::Error::EPERM | nix::Error::EACCES)) => ActionOutcome::failed(
             title,
             vec!["permission denied: closing a connection needs root (CAP_NET_ADMIN)"],
         ),
-        Ok(Err(nix::Error::ENOENT)) | Ok(Err(nix::Error::ESTALE)) => ActionOutcome::failed(
+        Ok(Err(nix::Error::ENOENT | nix::Error::ESTALE)) => ActionOutcome::failed(
             title,
             vec![
                 "the connection is already gone (or another socket reuses its addresses); nothing was closed",

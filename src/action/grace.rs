@@ -153,7 +153,7 @@ pub fn resolve(o: &Owner) -> Grace {
     if let Some(unit) = o
         .unit
         .as_ref()
-        .map(|u| u.raw())
+        .map(crate::escape::Foreign::raw)
         .filter(|u| u.ends_with(".service"))
         && let Some(t) = timeout_stop(unit)
     {

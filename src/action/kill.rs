@@ -301,14 +301,15 @@ impl Target {
         loop {
             let left = end.saturating_duration_since(Instant::now());
             let ts = rustix::time::Timespec {
-                tv_sec: left.as_secs() as i64,
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
                 tv_nsec: i64::from(left.subsec_nanos()),
             };
             let mut fds = [PollFd::new(&self.fd, PollFlags::IN)];
             match poll(&mut fds, Some(&ts)) {
                 Ok(n) if n > 0 => return true,
                 Ok(_) => return false,
-                Err(rustix::io::Errno::INTR) => continue,
+                // Interrupted by a signal: wait again for the time left.
+                Err(rustix::io::Errno::INTR) => {}
                 Err(_) => return self.state().is_none_or(|s| s == 'Z'),
             }
         }

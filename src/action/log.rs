@@ -9,6 +9,7 @@
 
 use super::outcome::{ActionOutcome, Status};
 use nix::sys::stat::fstat;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -121,7 +122,7 @@ fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_control() {
-            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+            _ = write!(out, "\\x{:02x}", u32::from(c));
         } else {
             out.push(c);
         }

@@ -109,13 +109,13 @@ pub fn plan_close(s: &Socket, netns: &NetnsTarget) -> Result<PendingAction, NotO
     }
     if s.state == State::Listen {
         return Err(NotOffered::CloseListener {
-            local: s.local().to_string(),
+            local: s.local().clone(),
         });
     }
     if s.state == State::TimeWait {
         return Err(NotOffered::CloseTimeWait {
-            local: s.local().to_string(),
-            remote: s.remote().to_string(),
+            local: s.local().clone(),
+            remote: s.remote().clone(),
             secs: s.expires_ms.unwrap_or(0).div_ceil(1000),
         });
     }

@@ -53,7 +53,7 @@ pub fn argv_of(command: &str) -> Option<Vec<String>> {
                     .zip(&words)
                     .all(|(s, w)| if *s == "*" { plain_name(w) } else { s == w })
         })
-        .map(|_| words.iter().map(|w| w.to_string()).collect())
+        .map(|_| words.iter().map(ToString::to_string).collect())
 }
 
 pub fn plan(command: &str, text: &str, owners: &[&Owner]) -> Result<StopAction, NotOffered> {

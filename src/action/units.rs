@@ -62,7 +62,7 @@ pub fn find(rows: &[Listed], proto: Proto, addr: IpAddr, port: u16) -> Option<&L
     };
     let canon = |a: IpAddr| match a {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-        v4 => v4,
+        IpAddr::V4(_) => a,
     };
     rows.iter().find(|r| {
         r.kind == kind

@@ -100,7 +100,7 @@ pub fn elsewhere(
         seen.push(s.netns);
         let who = labels
             .get(&s.netns)
-            .map_or_else(|| format!("net:[{}]", s.netns), |l| l.to_string());
+            .map_or_else(|| format!("net:[{}]", s.netns), ToString::to_string);
         out.push(Elsewhere {
             kind: "listens_inside".into(),
             netns: s.netns,

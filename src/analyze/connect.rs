@@ -121,6 +121,7 @@ impl PortUse {
 
     /// Puts in a rate measured by the caller (new connections toward the destination over an
     /// interval) and what it foretells.
+    #[must_use]
     pub fn with_rate(mut self, new_connections: usize, interval_s: f64) -> PortUse {
         if interval_s <= 0.0 {
             return self;
@@ -130,6 +131,8 @@ impl PortUse {
         // Ports come back only after a TIME_WAIT: within that period what is left is all
         // there is, so at `rate` it lasts `available / rate` seconds.
         if rate > 0.0 && self.available > 0 {
+            // Both are positive, and a float cast saturates rather than wraps.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let secs = (self.available as f64 / rate).ceil() as u64;
             if secs <= TIME_WAIT_SECS {
                 self.exhausted_in_s = Some(secs);
@@ -145,6 +148,7 @@ impl PortUse {
 impl PortUse {
     /// Takes in that `label`'s sockets set IP_LOCAL_PORT_RANGE `set`: what is left to it is
     /// counted inside that range, and when nothing is, connect() fails for it now.
+    #[must_use]
     pub fn with_socket_range(mut self, snap: &Snapshot, label: &str, set: [u16; 2]) -> PortUse {
         let (glo, ghi) = snap.sysctl.ephemeral();
         // inet_sk_get_local_port_range: each end applies only inside the namespace's range.
@@ -207,7 +211,7 @@ fn bound_by_bind(s: &Socket, marks_known: bool) -> bool {
 pub fn unmapped(a: IpAddr) -> IpAddr {
     match a {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
-        v4 => v4,
+        IpAddr::V4(_) => a,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::connect::{ConnectVerdict, PortUse};
 use crate::model::{Snapshot, fmt_endpoint};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// "127.0.0.1:5432", or "127.0.0.1 (every port)" for a question about an address.
 pub fn dest_words(u: &PortUse) -> String {
@@ -16,7 +17,8 @@ pub fn dest_words(u: &PortUse) -> String {
 pub fn summary(u: &PortUse) -> String {
     let mut out = headline(u);
     for n in &u.narrowed {
-        out.push_str(&format!(
+        _ = write!(
+            out,
             "; {} sets IP_LOCAL_PORT_RANGE {}-{} on its sockets ({}-{} inside the namespace's \
              range): {}",
             n.label,
@@ -29,7 +31,7 @@ pub fn summary(u: &PortUse) -> String {
             } else {
                 format!("{} of those ports are left to it", n.available)
             }
-        ));
+        );
     }
     out
 }

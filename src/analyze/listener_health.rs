@@ -164,7 +164,7 @@ pub fn judge(e: &Evidence) -> ListenerHealth {
         Some('T') => reasons.push("its process is stopped (state T)".into()),
         Some('t') => reasons.push("its process is stopped by a debugger (state t)".into()),
         Some('D') if blocked => {
-            reasons.push("its process is in uninterruptible sleep (state D)".into())
+            reasons.push("its process is in uninterruptible sleep (state D)".into());
         }
         _ => {}
     }

@@ -131,7 +131,7 @@ impl PortMap {
             base,
             top,
             occupied,
-            ports: (hi - lo + 1) as u32,
+            ports: u32::try_from(hi - lo + 1).unwrap_or(u32::MAX),
             any_reserved: counts[2] > 0,
         }
     }
@@ -157,7 +157,9 @@ impl BlockSummary {
 pub fn ports_per_cell(level: usize, cells: usize) -> u32 {
     const LEVELS: [u32; 5] = [256, 64, 16, 4, 1];
     if level == 0 {
-        (65536u32).div_ceil(cells.max(1) as u32).max(1)
+        (65536u32)
+            .div_ceil(u32::try_from(cells.max(1)).unwrap_or(u32::MAX))
+            .max(1)
     } else {
         LEVELS[(level - 1).min(LEVELS.len() - 1)]
     }

@@ -64,7 +64,7 @@ pub fn guess(s: &Socket) -> SocketUnitHint {
     let service = s
         .owners
         .iter()
-        .filter_map(|o| o.unit.as_ref().map(|u| u.raw()))
+        .filter_map(|o| o.unit.as_ref().map(crate::model::Foreign::raw))
         .find(|u| u.ends_with(".service"));
     match service {
         Some(svc) => {

@@ -136,7 +136,7 @@ pub fn protected(o: &Owner) -> Option<String> {
             w.label
         ));
     }
-    if let Some(u) = o.unit.as_ref().map(|u| u.raw())
+    if let Some(u) = o.unit.as_ref().map(crate::model::Foreign::raw)
         && let Some(why) = protected_unit(u)
     {
         return Some(format!("{} runs in {u}: {why}", o.label()));

@@ -19,6 +19,7 @@ use crate::collect::NetnsTarget;
 use crate::model::Proto;
 use crate::model::Snapshot;
 use crate::model::probe::ProbeResult;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::{IpAddr, Ipv4Addr};
 
 /// A question as a person typed it: nothing looked up yet (the TUI builds it on a key press,
@@ -80,7 +81,7 @@ impl Question {
             }
         }
         if let Some(u) = &self.user {
-            w.push_str(&format!(" --user {u}"));
+            _ = write!(w, " --user {u}");
         }
         w
     }

@@ -29,7 +29,7 @@ pub fn attach(d: &mut Diagnosis, snap: &Snapshot) {
         }
     }
     let found: HashMap<(u32, u64), Arc<ProcessContext>> = read_all(
-        distinct.iter().map(|o| o.as_ref()),
+        distinct.iter().map(AsRef::as_ref),
         snap,
         None,
         &Clock::system(),

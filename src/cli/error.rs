@@ -81,8 +81,9 @@ impl From<crate::collect::CollectError> for CliError {
     fn from(e: crate::collect::CollectError) -> Self {
         use crate::collect::{CollectError, NetnsError};
         match e {
-            CollectError::Netns(NetnsError::NotFound(m))
-            | CollectError::Netns(NetnsError::NotANetns(m)) => CliError::BadInput(m),
+            CollectError::Netns(NetnsError::NotFound(m) | NetnsError::NotANetns(m)) => {
+                CliError::BadInput(m)
+            }
             e => CliError::failed(e, 1),
         }
     }

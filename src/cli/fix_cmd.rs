@@ -155,9 +155,8 @@ pub fn run(args: &FixArgs, netns: &NetnsTarget) -> CliResult {
                 continue;
             }
         };
-        if !run_confirmed(action, args, &mut no_terminal) {
-            continue;
-        }
+        // The next step is offered whether or not this one succeeded.
+        let _succeeded = run_confirmed(action, args, &mut no_terminal);
     }
 }
 

@@ -81,7 +81,9 @@ pub fn record(r: io::Result<()>) -> bool {
     match r {
         Ok(()) => true,
         Err(e) => {
-            let mut slot = WRITE_FAILED.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slot = WRITE_FAILED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             slot.get_or_insert(e);
             false
         }
@@ -107,7 +109,7 @@ pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) {
 pub fn finish(result: CliResult) -> CliResult {
     let failed = WRITE_FAILED
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
     match (result, failed) {
         (Ok(code), Some(e)) => {
@@ -128,7 +130,7 @@ pub fn finish(result: CliResult) -> CliResult {
 pub fn finish_check(result: CliResult) -> CliResult {
     let failed = WRITE_FAILED
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
     match (result, failed) {
         (Ok(_), Some(e)) => Err(CliError::output(&e, ExitCode::from(EXIT_UNKNOWN))),

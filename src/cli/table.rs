@@ -84,7 +84,7 @@ mod tests {
             ["A", "Long", "Z"],
             &[
                 ["1".into(), "x".into(), "tail".into()],
-                ["22".into(), "yyyyy".into(), "".into()],
+                ["22".into(), "yyyyy".into(), String::new()],
             ],
         );
         assert_eq!(t, "A  Long  Z\n1  x     tail\n22 yyyyy\n");

@@ -2,6 +2,7 @@
 //! an address under duplicate address detection is on the host but not yet bindable.
 
 pub use crate::model::probe::AddressState;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::Ipv6Addr;
 
 const IFA_F_DADFAILED: u32 = 0x08;
@@ -15,11 +16,10 @@ pub fn ipv6_state(want: Ipv6Addr) -> Option<AddressState> {
 
 /// Lines are "ADDR(32 hex) IFINDEX PREFIXLEN SCOPE FLAGS IFNAME", numbers in hex.
 pub fn state_in(table: &str, want: Ipv6Addr) -> AddressState {
-    let hex = want
-        .octets()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let hex = want.octets().iter().fold(String::new(), |mut s, b| {
+        _ = write!(s, "{b:02x}");
+        s
+    });
     for line in table.lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
         if f.len() < 5 || f[0] != hex {

@@ -34,7 +34,7 @@ mod tests {
     fn parses_the_two_numbers() {
         assert_eq!(
             super::parse("12\n", "262144\n").map(|c| (c.count, c.max)),
-            Some((12, 262144))
+            Some((12, 262_144))
         );
         assert_eq!(super::parse("", "1"), None);
     }

@@ -282,7 +282,7 @@ pub fn collect_with(
 ) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
 
     // Lent to the dump while the owner scan has the cache; put back below.
     let mut memo = cache
@@ -333,7 +333,7 @@ pub fn collect_with(
             };
             (ns_inode, sysctls, warnings, sockets)
         });
-        let owners = owner_job.map(|h| h.join());
+        let owners = owner_job.map(std::thread::ScopedJoinHandle::join);
         (table, owners)
     });
     if let Some(c) = cache.as_deref_mut() {
@@ -364,7 +364,7 @@ pub fn collect_with(
         &mut stats,
         &mut warnings,
     );
-    for s in sockets.iter_mut() {
+    for s in &mut sockets {
         s.owner_hidden = scanned && !s.kernel_held && s.owners.is_empty();
     }
     if scanned {
@@ -380,7 +380,7 @@ pub fn collect_with(
         );
     }
     finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
-    stats.duration_us = started.elapsed().as_micros() as u64;
+    stats.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     Ok(Snapshot {
         version: JSON_VERSION,
         taken_at,
@@ -447,7 +447,8 @@ fn resolve_owners(
                             c.set_unresolvable(unowned(sockets));
                         }
                         Err(e) => {
-                            warnings.push(format!("could not list /proc: {e}; owners may be stale"))
+                            warnings
+                                .push(format!("could not list /proc: {e}; owners may be stale"));
                         }
                     }
                 } else if c.last.full {

@@ -159,9 +159,7 @@ impl NetnsTarget {
 
 /// Inode of the namespace the calling thread is in.
 pub fn current_inode() -> u64 {
-    stat("/proc/thread-self/ns/net")
-        .map(|s| s.st_ino)
-        .unwrap_or(0)
+    stat("/proc/thread-self/ns/net").map_or(0, |s| s.st_ino)
 }
 
 /// Inode of the namespace portscope's process (its main thread) is in.
@@ -195,5 +193,5 @@ pub fn snapshot_is_host(snap: &crate::model::Snapshot) -> bool {
 }
 
 pub fn own_inode() -> u64 {
-    stat("/proc/self/ns/net").map(|s| s.st_ino).unwrap_or(0)
+    stat("/proc/self/ns/net").map_or(0, |s| s.st_ino)
 }

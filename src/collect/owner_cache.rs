@@ -133,7 +133,7 @@ fn read_sockets(dir: &OwnedFd) -> Option<(Vec<u64>, usize)> {
 fn read_process(pid: u32) -> Read {
     let dir = match open_fd_dir(pid) {
         Ok(d) => d,
-        Err(rustix::io::Errno::ACCESS) | Err(rustix::io::Errno::PERM) => return Read::Hidden,
+        Err(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM) => return Read::Hidden,
         Err(_) => return Read::Vanished,
     };
     // The count first: an fd opened after it makes the next refresh read this process again.
@@ -189,7 +189,7 @@ impl OwnerCache {
     pub fn full(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
         let cpu0 = super::cpu::process_time();
         self.procs.clear();
-        let map = self.read_pids(owners::list_pids()?, threads, true);
+        let map = self.read_pids(&owners::list_pids()?, threads, true);
         // Everything was read again: readers of the log rejoin everything.
         self.generation += 1;
         self.log.clear();
@@ -229,7 +229,7 @@ impl OwnerCache {
             }
         }
         self.forget(&stale);
-        let mut map = self.read_pids(stale, threads, false);
+        let mut map = self.read_pids(&stale, threads, false);
         map.scanned += reused;
         self.last.reused = reused;
         Ok(map)
@@ -266,7 +266,7 @@ impl OwnerCache {
     /// leaves the count level), and builds the map over every kept process.
     pub fn reread(&mut self, pids: &[u32], threads: usize) -> OwnerMap {
         self.forget(pids);
-        self.read_pids(pids.to_vec(), threads, false)
+        self.read_pids(pids, threads, false)
     }
 
     /// See the field: compare two to know whether owners may have changed in between.
@@ -343,7 +343,7 @@ impl OwnerCache {
     }
 
     /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
-    fn read_pids(&mut self, pids: Vec<u32>, threads: usize, full: bool) -> OwnerMap {
+    fn read_pids(&mut self, pids: &[u32], threads: usize, full: bool) -> OwnerMap {
         let threads = threads.clamp(1, 16);
         let chunk = pids.len().div_ceil(threads).max(1);
         let parts: Vec<Vec<(u32, Read)>> = std::thread::scope(|scope| {
@@ -381,7 +381,11 @@ impl OwnerCache {
         map.scanned = read;
         map.hidden = hidden;
         map.vanished = vanished;
-        map.fds = self.procs.values().map(|e| e.count.max(0) as usize).sum();
+        map.fds = self
+            .procs
+            .values()
+            .map(|e| usize::try_from(e.count).unwrap_or(0))
+            .sum();
         map
     }
 }

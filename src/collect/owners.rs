@@ -59,7 +59,7 @@ fn socket_inodes(pid: u32, fds: &mut usize) -> FdScan {
         Mode::empty(),
     ) {
         Ok(d) => d,
-        Err(nix::Error::EACCES) | Err(nix::Error::EPERM) => return FdScan::Hidden,
+        Err(nix::Error::EACCES | nix::Error::EPERM) => return FdScan::Hidden,
         Err(_) => return FdScan::Vanished,
     };
     let mut inodes = Vec::new();
@@ -122,7 +122,7 @@ pub fn socket_fd(pid: u32, inode: u64) -> Option<u32> {
 
 /// Who process `pid` is (command, user, unit, container), or None once it has exited.
 pub fn process_info(pid: u32, roots: &RuntimeRoots) -> Option<Owner> {
-    let proc = procfs::process::Process::new(pid as i32).ok()?;
+    let proc = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
     let stat = proc.stat().ok()?;
     let uid = proc.uid().unwrap_or(u32::MAX);
     let cmdline = read_cmdline(pid);
@@ -239,7 +239,7 @@ pub fn parse_cgroup(text: &str) -> (Option<String>, Option<String>) {
 
 /// Scans every process's fd table, split over `threads` threads.
 pub fn scan(threads: usize) -> std::io::Result<OwnerMap> {
-    scan_pids(list_pids()?, threads)
+    scan_pids(&list_pids()?, threads)
 }
 
 /// Scans only the processes inside network namespace `netns` (and those whose namespace cannot
@@ -250,11 +250,11 @@ pub fn scan_in(netns: u64, threads: usize) -> std::io::Result<OwnerMap> {
 
 /// Scans only the processes inside any of `namespaces` (see [`scan_in`]).
 pub fn scan_in_any(namespaces: &[u64], threads: usize) -> std::io::Result<OwnerMap> {
-    let pids = list_pids()?
+    let pids: Vec<u32> = list_pids()?
         .into_iter()
         .filter(|&pid| namespaces.iter().any(|&ns| in_netns(pid, ns)))
         .collect();
-    scan_pids(pids, threads)
+    scan_pids(&pids, threads)
 }
 
 fn netns_of(path: &str) -> Option<u64> {
@@ -288,7 +288,7 @@ fn in_netns(pid: u32, netns: u64) -> bool {
 }
 
 /// Scans the fd tables of `pids` only.
-pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
+pub fn scan_pids(pids: &[u32], threads: usize) -> std::io::Result<OwnerMap> {
     let roots = RuntimeRoots::from_env();
     let roots = &roots;
     let threads = threads.clamp(1, 16);
@@ -311,7 +311,7 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
                             FdScan::Sockets(inodes, netns) => match process_info(pid, roots) {
                                 Some(owner) => {
                                     part.netns_fds.extend(netns);
-                                    found.push((owner, inodes))
+                                    found.push((owner, inodes));
                                 }
                                 None => part.vanished += 1,
                             },
@@ -337,7 +337,7 @@ pub fn scan_pids(pids: Vec<u32>, threads: usize) -> std::io::Result<OwnerMap> {
         map.fds += part.fds;
         map.netns_fds.extend(part.netns_fds);
         for (owner, inodes) in found {
-            let idx = map.procs.len() as u32;
+            let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(Arc::new(owner));
             map.by_inode.extend(inodes.into_iter().map(|i| (i, idx)));
         }
@@ -353,7 +353,7 @@ impl OwnerMap {
     pub fn from_entries<'a>(entries: impl Iterator<Item = (Arc<Owner>, &'a [u64])>) -> OwnerMap {
         let mut map = OwnerMap::default();
         for (owner, inodes) in entries {
-            let idx = map.procs.len() as u32;
+            let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(owner);
             map.by_inode.extend(
                 inodes

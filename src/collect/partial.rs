@@ -113,8 +113,8 @@ mod tests {
 
     #[test]
     fn any_change_to_what_is_shown_makes_a_new_reading() {
-        let a = snapshot(vec![listener(80), listener(443)]);
         type Change = Box<dyn Fn(&mut Snapshot)>;
+        let a = snapshot(vec![listener(80), listener(443)]);
         let changed: Vec<Change> = vec![
             Box::new(|s| {
                 s.sockets.pop();

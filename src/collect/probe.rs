@@ -125,9 +125,10 @@ fn supplementary_groups(u: ServiceUser) -> Vec<u32> {
     let Ok(name) = std::ffi::CString::new(user.name) else {
         return vec![u.gid];
     };
-    nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(u.gid))
-        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
-        .unwrap_or_else(|_| vec![u.gid])
+    nix::unistd::getgrouplist(&name, nix::unistd::Gid::from_raw(u.gid)).map_or_else(
+        |_| vec![u.gid],
+        |g| g.into_iter().map(nix::unistd::Gid::as_raw).collect(),
+    )
 }
 
 /// Probes inside the target namespace. A failure to enter it is reported, not raised.

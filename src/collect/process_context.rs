@@ -47,6 +47,7 @@ impl Clock {
     }
 
     /// A recording's start times count from another boot: only "after boot" is true of them.
+    #[must_use]
     pub fn for_replay(mut self, replay: bool) -> Clock {
         if replay {
             self.boot = None;
@@ -55,6 +56,7 @@ impl Clock {
     }
 
     /// The same, with a boot time, so start times show as clock times and ages.
+    #[must_use]
     pub fn with_boot(mut self, boot: jiff::Timestamp) -> Clock {
         self.boot = Some(boot);
         self

@@ -44,8 +44,10 @@ pub fn parse_line(line: &str, proto: Proto, family: Family, ticks_per_sec: u64) 
     let (tx, rx) = f[4].split_once(':')?;
     let (timer, when) = f[5].split_once(':')?;
     let inode: u64 = f[9].parse().ok()?;
-    let expires_ms = (timer == "03")
-        .then(|| (u64::from(hex_u32(when).unwrap_or(0)) * 1000 / ticks_per_sec.max(1)) as u32);
+    let expires_ms = (timer == "03").then(|| {
+        u32::try_from(u64::from(hex_u32(when).unwrap_or(0)) * 1000 / ticks_per_sec.max(1))
+            .unwrap_or(u32::MAX)
+    });
     Some(Socket {
         proto,
         family,

@@ -20,7 +20,7 @@ pub fn read_sysctls() -> (Sysctls, Vec<String>) {
     let mut s = Sysctls::default();
     let mut warnings = Vec::new();
     match read(PORT_RANGE).and_then(|v| {
-        let mut it = v.split_whitespace().map(|p| p.parse::<u16>());
+        let mut it = v.split_whitespace().map(str::parse::<u16>);
         match (it.next(), it.next()) {
             (Some(Ok(lo)), Some(Ok(hi))) => Some([lo, hi]),
             _ => None,

@@ -287,12 +287,12 @@ fn states(value: &str) -> Result<Vec<State>, TermError> {
 /// A state name as `ss` takes it (`close-wait`, `estab`), the JSON name (`CLOSE_WAIT`), the short
 /// forms people type (`cw`, `tw`, `est`), or one of `ss`'s groups.
 fn state_group(name: &str) -> Option<&'static [State]> {
+    use State::*;
     let norm: String = name
         .to_ascii_lowercase()
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
-    use State::*;
     Some(match norm.as_str() {
         "listen" | "listening" => &[Listen],
         "est" | "estab" | "established" => &[Established],

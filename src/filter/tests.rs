@@ -152,7 +152,7 @@ fn auto_and_kernel_are_the_marks_and_netns_the_inode() {
     assert!(q(&tw, "kernel") && !q(&out, "kernel"));
     assert!(q(&tw, "KERNEL"), "keywords ignore case");
     let mut n = listener(80);
-    n.netns = 4026532001;
+    n.netns = 4_026_532_001;
     assert!(q(&n, "netns:4026532001") && !q(&l, "netns:4026532001"));
 }
 

@@ -6,6 +6,7 @@ use crate::model::{Proto, Snapshot};
 use crate::portset::PortSet;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::path::{Path, PathBuf};
 
 /// Where systemd looks for unit files, highest precedence first (systemd.unit(5)).
@@ -291,11 +292,12 @@ pub fn discover(snap: Option<&Snapshot>, unit_root: &Path, existing: &[Service])
 pub fn config_text(found: &[Found]) -> String {
     let mut out = String::new();
     for f in found {
-        out.push_str(&format!(
+        _ = write!(
+            out,
             "\n# discovered by portscope services from {}: {}\n",
             f.source.replace('_', " "),
             super::why_line::one_line(&f.detail)
-        ));
+        );
         out.push_str(&f.service.to_toml());
     }
     out

@@ -37,6 +37,7 @@ impl Status {
         }
     }
 
+    #[must_use]
     pub fn worst(self, other: Status) -> Status {
         if other.rank() > self.rank() {
             other

@@ -6,6 +6,7 @@
 use super::why_line::one_line;
 use serde::Serialize;
 use serde_json::Value;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -317,11 +318,12 @@ pub fn table(r: &FleetReport) -> String {
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
     }
-    out.push_str(&format!(
-        "{} host{}, worst status {}\n",
+    _ = writeln!(
+        out,
+        "{} host{}, worst status {}",
         r.hosts.len(),
         if r.hosts.len() == 1 { "" } else { "s" },
         r.worst.to_uppercase()
-    ));
+    );
     out
 }

@@ -18,7 +18,7 @@ pub fn host_checks(
             check: check.into(),
             status,
             text,
-        })
+        });
     };
     let unread: Vec<&str> = ["ip_local_port_range", "ip_local_reserved_ports"]
         .into_iter()

@@ -7,6 +7,7 @@ use super::findings::{PortResult, PortState, Status};
 use super::service::Service;
 use super::why_line::{WhyLine, one_line};
 use crate::model::{Proto, Snapshot, Socket};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 fn owners_label(socks: &[&Socket]) -> String {
     let mut names: Vec<String> = Vec::new();
@@ -173,20 +174,22 @@ pub fn with_reach(
     match (found.verdict, blocking.first()) {
         (ReachVerdict::Blocked, Some(rule)) => {
             r.status = r.status.worst(Status::Warning);
-            r.text.push_str(&format!(
+            _ = write!(
+                r.text,
                 "; firewall blocks it from outside ({})",
                 rule.describe()
-            ));
+            );
         }
         (ReachVerdict::Blocked, None) => {
             r.text.push_str("; unreachable from outside by its address");
         }
         (ReachVerdict::Partly, _) => {
             let sources: Vec<&str> = blocking.iter().map(|x| x.sources.as_str()).collect();
-            r.text.push_str(&format!(
+            _ = write!(
+                r.text,
                 "; firewall blocks some sources ({})",
                 sources.join(", ")
-            ));
+            );
         }
         _ => {}
     }

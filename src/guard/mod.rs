@@ -26,8 +26,7 @@ pub use service::Service;
 /// This machine's name, for reports gathered from many.
 pub fn hostname() -> String {
     crate::kernel_file::read("/proc/sys/kernel/hostname")
-        .map(|s| why_line::one_line(&s))
-        .unwrap_or_else(|_| "unknown".into())
+        .map_or_else(|_| "unknown".into(), |s| why_line::one_line(&s))
 }
 
 /// Whether the snapshot's namespace is pid 1's, the only one boot-time files configure (where
@@ -57,7 +56,7 @@ pub fn boot_audit(
         Some(root) => Ok(crate::reserve::audit(&SysctlLayout::under_root(root))),
         None if is_host_netns(snap) => Ok(crate::reserve::audit(&SysctlLayout::system())),
         None => Err(NotCompared::NotTheHost {
-            netns: snap.netns.target.to_string(),
+            netns: snap.netns.target.clone(),
         }),
     }
 }

@@ -4,6 +4,7 @@
 use super::findings::{HostCheck, PortResult, PortState, Report, ServiceResult, Status};
 use super::why_line::one_line;
 use crate::portset::PortSet;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// Consecutive ports with the same outcome, as (ports, representative result).
 pub fn grouped(svc: &ServiceResult) -> Vec<(PortSet, &PortResult)> {
@@ -45,6 +46,7 @@ fn short_state(r: &PortResult) -> String {
 }
 
 pub fn summarize(services: &[ServiceResult], hosts: &[HostCheck]) -> String {
+    const SHOWN: usize = 3;
     let mut problems: Vec<(Status, String)> = Vec::new();
     for s in services {
         for (set, r) in grouped(s) {
@@ -83,7 +85,6 @@ pub fn summarize(services: &[ServiceResult], hosts: &[HostCheck]) -> String {
             )
         };
     }
-    const SHOWN: usize = 3;
     let mut text: Vec<String> = problems
         .iter()
         .take(SHOWN)
@@ -116,18 +117,20 @@ pub fn perfdata(r: &Report) -> String {
     for s in &r.services {
         for p in &s.results {
             if let Some(q) = p.accept_queue {
-                out.push_str(&format!(
+                _ = write!(
+                    out,
                     " accept_queue_{}={};;;0;{}",
                     p.port, q.queued, q.backlog
-                ));
+                );
             }
         }
     }
     if let Some(o) = r.figures.listen_overflows {
-        out.push_str(&format!(" listen_overflows={o};;;0"));
+        _ = write!(out, " listen_overflows={o};;;0");
     }
     if !r.host_checks.is_empty() {
-        out.push_str(&format!(
+        _ = write!(
+            out,
             " ephemeral_usable={};{}:;{}:;0;{} reserved_ports={};;;0;65535 listeners_at_risk={};;;0",
             f.ephemeral_usable,
             r.ephemeral_warn,
@@ -135,7 +138,7 @@ pub fn perfdata(r: &Report) -> String {
             f.ephemeral_size,
             f.reserved_ports,
             f.listeners_at_risk
-        ));
+        );
         if f.ephemeral_use_usable > 0 {
             // The status rises once the percentage in use reaches the threshold: the count
             // one below that is the last one still OK.
@@ -144,26 +147,28 @@ pub fn perfdata(r: &Report) -> String {
                     .div_ceil(100)
                     .saturating_sub(1)
             };
-            out.push_str(&format!(
+            _ = write!(
+                out,
                 " ephemeral_in_use={};{};{};0;{}",
                 f.ephemeral_in_use,
                 ok_up_to(r.ephemeral_use_warn),
                 ok_up_to(r.ephemeral_use_crit),
                 f.ephemeral_use_usable
-            ));
+            );
         }
         if let Some(d) = f.drift {
-            out.push_str(&format!(" drift={};0", u8::from(d)));
+            _ = write!(out, " drift={};0", u8::from(d));
         }
         if let Some(c) = f.conntrack {
             // WARNING above 80% of the table, CRITICAL at the limit.
-            out.push_str(&format!(
+            _ = write!(
+                out,
                 " conntrack_entries={};{};{};0;{}",
                 c.count,
                 c.max * 8 / 10,
                 c.max,
                 c.max
-            ));
+            );
         }
     }
     out

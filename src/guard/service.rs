@@ -13,6 +13,7 @@
 use crate::model::{Owner, Proto};
 use crate::portset::{PortSet, PortSpecError};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// One `[[service]]` table as written in the file.
 #[derive(Debug, Clone, Deserialize)]
@@ -164,12 +165,12 @@ impl Service {
         if owner.comm.raw() == want {
             return true;
         }
-        if let Some(unit) = owner.unit.as_ref().map(|u| u.raw())
+        if let Some(unit) = owner.unit.as_ref().map(crate::escape::Foreign::raw)
             && (unit == want || unit.strip_suffix(".service") == Some(want))
         {
             return true;
         }
-        if let Some(c) = owner.container.as_ref().map(|c| c.raw()) {
+        if let Some(c) = owner.container.as_ref().map(crate::escape::Foreign::raw) {
             if c == want {
                 return true;
             }
@@ -198,7 +199,7 @@ impl Service {
             toml_str(self.proto.as_str())
         );
         if let Some(p) = &self.process {
-            t.push_str(&format!("process = {}\n", toml_str(p)));
+            _ = writeln!(t, "process = {}", toml_str(p));
         }
         t
     }

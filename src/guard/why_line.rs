@@ -56,7 +56,10 @@ pub fn why_line(snap: &Snapshot, netns: &NetnsTarget, port: u16, proto: Proto) -
     });
     let reusable_time_wait = !d.holders.is_empty()
         && d.holders.iter().all(|h| h.role == Role::TimeWait)
-        && d.probe.reuseaddr.as_ref().is_some_and(|o| o.is_ok());
+        && d.probe
+            .reuseaddr
+            .as_ref()
+            .is_some_and(super::super::model::probe::BindOutcome::is_ok);
     WhyLine {
         verdict: d.verdict,
         holder: holder.map(|h| one_line(&h)),

@@ -41,7 +41,7 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Vec<Change> {
                 kept[i] = true;
                 let o = &prev.sockets[i];
                 if o.state != s.state || !same_owners(&o.owners, &s.owners) {
-                    out.push(Change::of_socket(s, ChangeKind::Changed, at, Some(o.state)))
+                    out.push(Change::of_socket(s, ChangeKind::Changed, at, Some(o.state)));
                 }
             }
         }

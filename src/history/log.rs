@@ -82,6 +82,7 @@ impl Recorder {
     }
 
     /// Turns the log over by size and age (see [`super::rotate`]).
+    #[must_use]
     pub fn with_rotation(mut self, rotation: super::rotate::Rotation) -> Recorder {
         self.rotation = Some(rotation);
         self

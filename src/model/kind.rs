@@ -152,7 +152,7 @@ impl std::str::FromStr for State {
             .trim()
             .to_ascii_uppercase()
             .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
+            .filter(char::is_ascii_alphanumeric)
             .collect();
         let alias = match norm.as_str() {
             "ESTAB" => Some(State::Established),

@@ -105,7 +105,7 @@ mod tests {
         let mut h = ListenHistory::default();
         let mut snap = snapshot(vec![listener(80), listener(443)]);
         let mut last = 0;
-        for i in 0..(LOOKS_KEPT as i64 + 10) {
+        for i in 0..(i64::try_from(LOOKS_KEPT).unwrap() + 10) {
             snap.taken_at = jiff::Timestamp::from_second(1_000 + i).unwrap_or(snap.taken_at);
             last = u32::try_from(i % 3).unwrap_or(0);
             snap.sockets[0].rx_queue = last;

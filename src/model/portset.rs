@@ -46,9 +46,9 @@ pub fn parse_port(token: &str) -> Result<u16, PortSpecError> {
     if !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err("not a number"));
     }
-    match t.parse::<u32>() {
-        Ok(n) if n <= 65535 => Ok(n as u16),
-        _ => Err(err("port outside 0..65535")),
+    match t.parse::<u32>().ok().and_then(|n| u16::try_from(n).ok()) {
+        Some(n) => Ok(n),
+        None => Err(err("port outside 0..65535")),
     }
 }
 
@@ -165,6 +165,7 @@ impl PortSet {
         self.ranges = out;
     }
 
+    #[must_use]
     pub fn union(&self, other: &PortSet) -> PortSet {
         let mut out = self.clone();
         for &(lo, hi) in &other.ranges {
@@ -174,6 +175,9 @@ impl PortSet {
     }
 
     /// Ports in `self` that are not in `other`.
+    #[must_use]
+    // `cur` is pushed only while below a port (`a`) or at most `hi`, so it fits a u16.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn difference(&self, other: &PortSet) -> PortSet {
         let mut out = Vec::new();
         for &(lo, hi) in &self.ranges {
@@ -193,12 +197,13 @@ impl PortSet {
                 }
             }
             if cur <= end {
-                out.push((cur as u16, end as u16));
+                out.push((cur as u16, hi));
             }
         }
         PortSet { ranges: out }
     }
 
+    #[must_use]
     pub fn intersection(&self, other: &PortSet) -> PortSet {
         self.difference(&self.difference(other))
     }

@@ -99,7 +99,7 @@ mod tests {
 
     fn programs(p: &[&str]) -> Protect {
         Protect {
-            programs: p.iter().map(|s| s.to_string()).collect(),
+            programs: p.iter().map(ToString::to_string).collect(),
             ..Protect::default()
         }
     }

@@ -38,6 +38,7 @@ impl ReachVerdict {
     }
 
     /// The verdict of two independent hurdles a packet must both pass.
+    #[must_use]
     pub fn and(self, other: ReachVerdict) -> ReachVerdict {
         use ReachVerdict::*;
         match (self, other) {
@@ -214,6 +215,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // a zero-sized table gives exactly 0.0, not a rounding of it
     fn conntrack_levels() {
         let c = |count| Conntrack { count, max: 1000 };
         assert!(!c(800).near() && c(801).near() && !c(999).full() && c(1000).full());

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::SocketAddr;
 
 /// The container runtime (or container-like manager) a workload belongs to.
@@ -157,7 +158,7 @@ impl Workload {
             }
         };
         if let Some(c) = &self.compose {
-            label.push_str(&format!(" (compose {c})"));
+            _ = write!(label, " (compose {c})");
         }
         if self.monitor {
             label.push_str(" [monitor]");

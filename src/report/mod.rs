@@ -182,7 +182,7 @@ pub fn gather(
         version: VERSION,
         host: crate::guard::hostname(),
         generated_at: jiff::Timestamp::now(),
-        netns: snap.netns.target.to_string(),
+        netns: snap.netns.target.clone(),
         listeners,
         port_map: PortMap {
             ephemeral: snap.sysctl.ephemeral(),

@@ -193,7 +193,7 @@ pub fn refusal(
 
 fn read_range() -> Option<[u16; 2]> {
     let text = crate::kernel_file::read(crate::collect::sysctl::PORT_RANGE).ok()?;
-    let mut it = text.split_whitespace().map(|p| p.parse::<u16>());
+    let mut it = text.split_whitespace().map(str::parse::<u16>);
     match (it.next(), it.next()) {
         (Some(Ok(lo)), Some(Ok(hi))) => Some([lo, hi]),
         _ => None,

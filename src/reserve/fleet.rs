@@ -6,6 +6,7 @@ use crate::collect::NetnsTarget;
 pub use crate::model::shell::shell_quote;
 use crate::portset::PortSet;
 use crate::safefs::Existing;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::path::Path;
 
 /// File name of portscope's drop-in. `90-` sorts after the vendor defaults (`50-default.conf`,
@@ -73,11 +74,12 @@ pub fn manual_commands(value: &PortSet, netns: &NetnsTarget, dropin: Option<&Pat
         shell_quote(&value.to_string())
     );
     if let Some(path) = dropin {
-        out.push_str(&format!(
+        _ = write!(
+            out,
             "sudo tee {} >/dev/null <<'EOF'\n{}EOF\n",
             shell_quote(&path.display().to_string()),
             dropin_content(value, jiff::Timestamp::now())
-        ));
+        );
     }
     out
 }
@@ -96,16 +98,20 @@ pub fn manual_restore(plan: &super::UndoPlan) -> String {
                 } else {
                     format!("{text}\n")
                 };
-                out.push_str(&format!(
+                _ = write!(
+                    out,
                     "sudo tee {path} >/dev/null <<'PORTSCOPE_EOF'\n{body}PORTSCOPE_EOF\n\
                      sudo chmod {mode:o} {path}\n"
-                ));
+                );
             }
-            Existing::Symlink { target } => out.push_str(&format!(
-                "sudo ln -sfn {} {path}\n",
-                shell_quote(&target.display().to_string())
-            )),
-            Existing::Absent => out.push_str(&format!("sudo rm {path}\n")),
+            Existing::Symlink { target } => {
+                _ = writeln!(
+                    out,
+                    "sudo ln -sfn {} {path}",
+                    shell_quote(&target.display().to_string())
+                );
+            }
+            Existing::Absent => _ = writeln!(out, "sudo rm {path}"),
         }
     }
     out
@@ -121,7 +127,10 @@ mod tests {
         let (intro, how) = container_persistence(&v);
         let cli = format!(
             "{intro}:\n{}",
-            how.lines().map(|l| format!("  {l}\n")).collect::<String>()
+            how.lines().fold(String::new(), |mut o, l| {
+                _ = writeln!(o, "  {l}");
+                o
+            })
         );
         assert_eq!(
             cli,

@@ -151,6 +151,7 @@ fn merge_remove_and_arithmetic() {
 }
 
 #[test]
+#[allow(clippy::float_cmp)] // percent_after is rounded to one decimal, so it equals the literal
 fn percentages_and_low_capacity_warning() {
     let cases = [
         // (range, add, percent_after, low)

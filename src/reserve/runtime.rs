@@ -72,7 +72,7 @@ pub fn set(value: &PortSet) -> Result<(), (String, bool)> {
                  held \"{}\" before)",
                 before
                     .as_ref()
-                    .map_or_else(|| "(unreadable)".to_string(), |b| b.to_string())
+                    .map_or_else(|| "(unreadable)".to_string(), ToString::to_string)
             ),
             before.as_ref() != Some(&back),
         )),

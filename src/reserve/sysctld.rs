@@ -50,6 +50,7 @@ impl SysctlLayout {
 
     /// The same layout with `dir` in place of the first (administrator's) directory: where
     /// portscope writes its drop-in and what everything else is weighed against.
+    #[must_use]
     pub fn with_admin_dir(mut self, dir: &Path) -> Self {
         match self.dirs.first_mut() {
             Some(first) => *first = dir.to_path_buf(),
@@ -433,7 +434,7 @@ fn masked_settings(layout: &SysctlLayout) -> Vec<Masked> {
             continue;
         };
         let mut names: Vec<_> = entries.flatten().collect();
-        names.sort_by_key(|e| e.file_name());
+        names.sort_by_key(std::fs::DirEntry::file_name);
         for entry in names {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".conf") {

@@ -45,7 +45,7 @@ impl Change {
             // what the failed write was thought to have done: a claim of "nothing was changed"
             // is made only after reading the value whole and finding the one from before.
             let changed = runtime::read().map_or(true, |now| now != self.runtime_from);
-            return Err(self.put_back(e, changed, false));
+            return Err(self.put_back(&e, changed, false));
         }
         failpoint(&format!("{}:after-runtime", self.tag));
         if let Some(d) = &self.dropin
@@ -56,7 +56,7 @@ impl Change {
             // read back rather than guessed.
             let replaced = d.dir.inspect(&d.name).map_or(true, |now| now != d.from);
             return Err(self.put_back(
-                format!("cannot write the drop-in: {e}"),
+                &format!("cannot write the drop-in: {e}"),
                 runtime_changed,
                 replaced,
             ));
@@ -67,7 +67,7 @@ impl Change {
 
     /// Puts back the runtime value (when `runtime` was changed) and the drop-in (when `dropin`
     /// was replaced), and says so truthfully.
-    fn put_back(&self, what: String, runtime: bool, dropin: bool) -> Failure {
+    fn put_back(&self, what: &str, runtime: bool, dropin: bool) -> Failure {
         let mut restored = Vec::new();
         let mut left = Vec::new();
         if dropin && let Some(d) = &self.dropin {

@@ -43,9 +43,7 @@ impl UndoPlan {
     pub fn dropin_effect(&self) -> Option<String> {
         let d = self.entry.dropin.as_ref()?;
         let path = d.path.display();
-        Some(if !self.dropin_restore {
-            format!("{path}: left as it is (it already is as it was before)")
-        } else {
+        Some(if self.dropin_restore {
             match &d.previous {
                 Existing::File { .. } => format!("{path}: its previous content put back"),
                 Existing::Symlink { target } => {
@@ -53,6 +51,8 @@ impl UndoPlan {
                 }
                 Existing::Absent => format!("{path}: removed (it did not exist before)"),
             }
+        } else {
+            format!("{path}: left as it is (it already is as it was before)")
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::path::PathBuf;
 
 /// File content as bytes that survive a JSON round trip exactly: text when it is UTF-8, hex
@@ -22,7 +23,10 @@ impl From<Bytes> for BytesRepr {
         match String::from_utf8(b.0) {
             Ok(s) => BytesRepr::Text(s),
             Err(e) => BytesRepr::Hex {
-                hex: e.as_bytes().iter().map(|b| format!("{b:02x}")).collect(),
+                hex: e.as_bytes().iter().fold(String::new(), |mut s, b| {
+                    _ = write!(s, "{b:02x}");
+                    s
+                }),
             },
         }
     }

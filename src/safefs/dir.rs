@@ -4,6 +4,7 @@ use super::content::{Bytes, Existing};
 use super::read::{ensure_regular, read_checked};
 use super::{FileError, kind_name};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
@@ -14,12 +15,16 @@ fn random_suffix() -> String {
     if rustix::rand::getrandom(&mut buf, rustix::rand::GetRandomFlags::empty()).is_err() {
         // getrandom cannot fail on Linux >= 3.17 once the pool is initialised; a fallback
         // still differs per call, and O_EXCL makes a guessed name fail rather than follow.
+        #[allow(clippy::cast_possible_truncation)] // the low 64 bits are the ones that vary
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        buf = (t as u64 ^ u64::from(std::process::id())).to_le_bytes();
+            .map_or(0, |d| d.as_nanos()) as u64;
+        buf = (t ^ u64::from(std::process::id())).to_le_bytes();
     }
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    buf.iter().fold(String::new(), |mut s, b| {
+        _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// The prefix of every temporary name made for `name`; recovery removes leftovers with it.

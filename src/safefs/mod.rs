@@ -79,6 +79,6 @@ pub(crate) fn kind_name(t: FileType) -> &'static str {
         FileType::Socket => "a socket",
         FileType::Symlink => "a symbolic link",
         FileType::RegularFile => "a regular file",
-        _ => "not a regular file",
+        FileType::Unknown => "not a regular file",
     }
 }

@@ -3,6 +3,8 @@
 //! Each function is a thin, checked wrapper: the buffers passed to the kernel are owned Rust
 //! values of exactly the size the kernel is told, and every return value is checked. `perf`
 //! holds the perf_event_open ring buffers and the bpf() calls `portscope watch` needs.
+// The kernel's ABI: sizes of small fixed structs as socklen_t.
+#![allow(clippy::cast_possible_truncation)]
 #![allow(unsafe_code)]
 
 pub mod perf;
@@ -26,7 +28,7 @@ pub fn netns_cookie(sock: impl AsFd) -> std::io::Result<u64> {
             nix::libc::SOL_SOCKET,
             SO_NETNS_COOKIE,
             (&raw mut value).cast(),
-            &mut len,
+            &raw mut len,
         )
     };
     if rc != 0 {
@@ -55,7 +57,7 @@ pub fn local_port_range(sock: impl AsFd) -> std::io::Result<u32> {
             nix::libc::IPPROTO_IP,
             IP_LOCAL_PORT_RANGE,
             (&raw mut value).cast(),
-            &mut len,
+            &raw mut len,
         )
     };
     if rc != 0 {

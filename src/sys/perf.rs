@@ -5,6 +5,9 @@
 //! every return value; the ring is read exactly as perf_event_open(2) prescribes: load
 //! `data_head` with acquire ordering, copy the records out, then publish `data_tail` with release
 //! ordering so the kernel may reuse the space.
+// The kernel's ABI: struct sizes, fds (never negative once opened) and ring offsets go into
+// the fixed-width fields it defines.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 #![allow(unsafe_code)]
 
 use perf_event_open_sys as perf;
@@ -75,7 +78,7 @@ impl PerfRing {
             // the kernel only reads it (and may write `size` back on E2BIG).
             let fd = unsafe {
                 perf::perf_event_open(
-                    &mut attr,
+                    &raw mut attr,
                     -1,
                     cpu,
                     -1,
@@ -375,7 +378,7 @@ pub fn attach_tracepoint_prog(id: u64, prog: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: as in open_ring: a fully initialised attr of its own size.
     let fd = unsafe {
         perf::perf_event_open(
-            &mut attr,
+            &raw mut attr,
             -1,
             0,
             -1,

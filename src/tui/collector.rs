@@ -104,6 +104,8 @@ enum Tick {
 /// Owns the data source. Its control channel's timeout is both its sleep and its inbox.
 /// Each tick reads what `Need` says the screen needs fresh (see `cadence`); between full
 /// refreshes the table is the listeners read now plus the rest as of the last full one.
+// The thread's body: it owns its source and both channel ends for as long as it runs.
+#[allow(clippy::needless_pass_by_value)]
 pub fn collector(
     source: Source,
     cadence: Cadence,
@@ -324,13 +326,13 @@ impl State {
     /// itself when there is nothing to diagnose (unchanged, or failed).
     fn read(&mut self, opts: &CollectOptions) -> Result<Reading, Tick> {
         if matches!(self.kept, Keeping::Untried) && self.scope == Scope::Start {
-            self.kept = if !self.cadence.events {
-                Keeping::Off("off".into())
-            } else {
+            self.kept = if self.cadence.events {
                 match Kept::start(&opts.netns) {
                     Ok(k) => Keeping::On(Box::new(k)),
                     Err(e) => Keeping::Off(crate::watch::kept::why_off(&e).into()),
                 }
+            } else {
+                Keeping::Off("off".into())
             };
         }
         let kept_on = self.scope == Scope::Start && matches!(self.kept, Keeping::On(_));

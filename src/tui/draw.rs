@@ -56,7 +56,7 @@ pub fn draw_frame(f: &mut Frame, app: &App, theme: &Theme, now: &Clock) {
     match app.modal() {
         Some(Modal::Help { scroll }) => views::help::render(f, app, theme, *scroll),
         Some(Modal::Detail { key, scroll, pane }) => {
-            views::detail::render(f, app, theme, now, key, pane, *scroll)
+            views::detail::render(f, app, theme, now, key, pane, *scroll);
         }
         Some(Modal::Goto(input)) => views::portmap::render_goto(f, input, theme),
         Some(Modal::Confirm {
@@ -89,7 +89,9 @@ fn draw_too_small(f: &mut Frame, app: &App, theme: &Theme) {
     }
     let quit = app.keymap.label(Command::Quit);
     if !quit.is_empty() {
-        text.push_str(&format!(" · {quit} quits"));
+        text.push_str(" · ");
+        text.push_str(&quit);
+        text.push_str(" quits");
     }
     f.render_widget(
         Paragraph::new(text)
@@ -210,14 +212,15 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App, theme: &Theme, now: &Clock)
             .feed
             .conns_as_of
             .or_else(|| app.feed.rechecked.map(|_| s.taken_at));
-        use crate::watch::kept::Liveness;
         match &app.feed.live {
-            Some(Liveness::Kept(v)) => spans.extend(kept_spans(v, now, theme)),
+            Some(crate::watch::kept::Liveness::Kept(v)) => spans.extend(kept_spans(v, now, theme)),
             live => {
                 if let Some(at) = conns_at {
                     let age = (now.now.as_second() - at.as_second()).max(0);
                     let why = match live {
-                        Some(Liveness::Off(why)) => format!(" (not live: {why})"),
+                        Some(crate::watch::kept::Liveness::Off(why)) => {
+                            format!(" (not live: {why})")
+                        }
                         _ => String::new(),
                     };
                     spans.push(Span::styled(
@@ -254,7 +257,10 @@ fn kept_spans(v: &crate::watch::kept::Verified, now: &Clock, theme: &Theme) -> V
         out.push(Span::styled(
             format!(
                 " · {} repaired",
-                crate::human::count(v.differences_total as usize, "difference")
+                crate::human::count(
+                    usize::try_from(v.differences_total).unwrap_or(usize::MAX),
+                    "difference"
+                )
             ),
             theme.warn(),
         ));

@@ -5,7 +5,7 @@
 
 use super::app::{Msg, RecorderState};
 use crate::watch::failures::{FailureOptions, FailureReport};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Starts the feed; `send` returns false once the UI is gone, which ends the thread.
@@ -15,23 +15,23 @@ pub fn start(log: Option<PathBuf>, send: impl Fn(Msg) -> bool + Send + 'static) 
     let _ = std::thread::Builder::new()
         .name("failures".into())
         .spawn(move || match log {
-            Some(path) => follow_log(path, &send),
+            Some(path) => follow_log(&path, &send),
             None => live(&send),
         });
 }
 
-fn follow_log(path: PathBuf, send: &dyn Fn(Msg) -> bool) {
-    if !send(Msg::Recorder(RecorderState::Log(path.clone()))) {
+fn follow_log(path: &Path, send: &dyn Fn(Msg) -> bool) {
+    if !send(Msg::Recorder(RecorderState::Log(path.to_path_buf()))) {
         return;
     }
     let mut seen: Option<(u64, std::time::SystemTime)> = None;
     loop {
-        let now = std::fs::metadata(&path)
+        let now = std::fs::metadata(path)
             .ok()
             .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)));
         if now != seen {
             seen = now;
-            let msg = match crate::history::log::read(&path) {
+            let msg = match crate::history::log::read(path) {
                 Ok(loaded) => Msg::Refused {
                     list: loaded.refused,
                     replace: true,

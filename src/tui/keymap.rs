@@ -33,7 +33,7 @@ impl KeyMap {
     ) -> Result<KeyMap, KeymapError> {
         let mut table: Vec<(Command, Vec<String>)> = TABLE
             .iter()
-            .map(|d| (d.cmd, d.keys.iter().map(|k| k.to_string()).collect()))
+            .map(|d| (d.cmd, d.keys.iter().map(ToString::to_string).collect()))
             .collect();
         for (name, keys) in overrides {
             let cmd = Command::from_name(name).ok_or_else(|| KeymapError::UnknownCommand {
@@ -41,7 +41,7 @@ impl KeyMap {
                 known: TABLE.map(|d| d.name).join(", "),
             })?;
             if let Some(entry) = table.iter_mut().find(|(c, _)| *c == cmd) {
-                entry.1 = keys.clone();
+                entry.1.clone_from(keys);
             }
         }
         let mut bindings = HashMap::new();

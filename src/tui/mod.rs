@@ -33,6 +33,12 @@ pub use replay::{ReplayError, load_replay};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A count as terminal rows or cells: past `u16::MAX` it saturates (no screen is that large,
+/// and a truncated count would wrap to a small one).
+pub(crate) fn u16_sat(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 pub struct TuiOptions {
     pub netns: NetnsTarget,
     pub interval: Option<Duration>,
@@ -96,6 +102,7 @@ pub fn plain_ui(
 }
 
 pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
+    use std::io::IsTerminal;
     let no_color = plain_ui(
         opts.no_color,
         std::env::var_os("NO_COLOR").as_deref(),
@@ -115,7 +122,6 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
             ..CollectOptions::default()
         }),
     };
-    use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(StartError::NoTerminal);
     }
@@ -138,7 +144,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         app.travel.record(&loaded.changes);
     }
     app.actions.netns = opts.netns.clone();
-    app.failures.log = config.recorder_log.clone();
+    app.failures.log.clone_from(&config.recorder_log);
     if let Some(dir) = opts.sysctl_dir.or(config.sysctl_dir) {
         app.actions.sysctl_dir = dir;
     }
@@ -158,7 +164,7 @@ pub fn run(opts: TuiOptions) -> Result<runtime::Ending, StartError> {
         events: !opts.no_events,
         ..cadence::Cadence::new(interval)
     };
-    runtime::run(app, settings.theme, source, cadence, recorder).map_err(StartError::Terminal)
+    runtime::run(app, &settings.theme, source, cadence, recorder).map_err(StartError::Terminal)
 }
 
 /// Renders the UI into an off-screen buffer: for rendering tests and screenshots.

@@ -40,7 +40,7 @@ impl Ending {
 /// handful of /proc files and at most `MAX_HOPS` parents).
 pub fn read_processes(req: &super::app::ProcessRequest, clock: &Clock) -> Msg {
     let found = crate::collect::process_context::read_all(
-        req.owners.iter().map(|o| o.as_ref()),
+        req.owners.iter().map(AsRef::as_ref),
         &req.snap,
         None, // the app fills in the growth from the observations it keeps
         clock,
@@ -55,8 +55,8 @@ pub fn read_processes(req: &super::app::ProcessRequest, clock: &Clock) -> Msg {
 /// for each pane (older ones still queued are stale: the pane moved on, or a newer snapshot
 /// came). A pane open across many refreshes costs no thread per refresh.
 fn process_reader(
-    requests: std::sync::mpsc::Receiver<Box<super::app::ProcessRequest>>,
-    tx: Sender<Inbox>,
+    requests: &std::sync::mpsc::Receiver<Box<super::app::ProcessRequest>>,
+    tx: &Sender<Inbox>,
 ) {
     while let Ok(first) = requests.recv() {
         let mut latest: Vec<Box<super::app::ProcessRequest>> = vec![first];
@@ -75,7 +75,7 @@ fn process_reader(
     }
 }
 
-fn input(tx: Sender<Inbox>) {
+fn input(tx: &Sender<Inbox>) {
     loop {
         let msg = match crossterm::event::read() {
             Ok(crossterm::event::Event::Key(k)) => Msg::Key(k),
@@ -110,7 +110,7 @@ fn new_terminal() -> std::io::Result<Term> {
 /// (terminal::install_panic_hook).
 pub fn run(
     mut app: App,
-    theme: Theme,
+    theme: &Theme,
     source: Source,
     cadence: Cadence,
     recorder: Option<crate::history::SnapshotRecorder>,
@@ -136,16 +136,16 @@ pub fn run(
     let reader_tx = tx.clone();
     std::thread::Builder::new()
         .name("processes".into())
-        .spawn(move || process_reader(process_rx, reader_tx))?;
+        .spawn(move || process_reader(&process_rx, &reader_tx))?;
     std::thread::Builder::new()
         .name("input".into())
-        .spawn(move || input(tx))?;
+        .spawn(move || input(&tx))?;
 
     terminal::install_panic_hook();
     let result = (|| -> std::io::Result<Ending> {
         terminal::enter()?;
         let mut term = new_terminal()?;
-        frame(&mut term, &app, &theme)?;
+        frame(&mut term, &app, theme)?;
         loop {
             // Wait for input, or until an open confirmation becomes answerable (its prompt
             // changes then).
@@ -164,7 +164,7 @@ pub fn run(
             };
             app.begin_burst(Instant::now());
             let Some(first) = first else {
-                frame(&mut term, &app, &theme)?;
+                frame(&mut term, &app, theme)?;
                 continue;
             };
             let mut effects = Vec::new();
@@ -290,11 +290,11 @@ pub fn run(
                     return Err(std::io::Error::other("the collector thread stopped"));
                 }
             }
-            frame(&mut term, &app, &theme)?;
+            frame(&mut term, &app, theme)?;
             // A draw that measured the map anew (resize) settles what is under its cursor.
             if app.map_stale() {
                 app.update(Msg::Resize);
-                frame(&mut term, &app, &theme)?;
+                frame(&mut term, &app, theme)?;
             }
         }
     })();

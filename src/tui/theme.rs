@@ -19,7 +19,7 @@ pub struct Theme {
     pub warning: Color,
 }
 
-fn parse(name: &'static str, v: &Option<String>, default: Color) -> Result<Color, SettingsProblem> {
+fn parse(name: &'static str, v: Option<&String>, default: Color) -> Result<Color, SettingsProblem> {
     match v {
         None => Ok(default),
         Some(s) => s.parse::<Color>().map_err(|_| SettingsProblem::Colour {
@@ -34,14 +34,14 @@ impl Theme {
         let d = Theme::defaults(no_color);
         Ok(Theme {
             color: !no_color,
-            accent: parse("accent", &o.accent, d.accent)?,
-            listener: parse("listener", &o.listener, d.listener)?,
-            conflict: parse("conflict", &o.conflict, d.conflict)?,
-            outgoing: parse("outgoing", &o.outgoing, d.outgoing)?,
-            reserved: parse("reserved", &o.reserved, d.reserved)?,
-            ephemeral: parse("ephemeral", &o.ephemeral, d.ephemeral)?,
-            free: parse("free", &o.free, d.free)?,
-            warning: parse("warning", &o.warning, d.warning)?,
+            accent: parse("accent", o.accent.as_ref(), d.accent)?,
+            listener: parse("listener", o.listener.as_ref(), d.listener)?,
+            conflict: parse("conflict", o.conflict.as_ref(), d.conflict)?,
+            outgoing: parse("outgoing", o.outgoing.as_ref(), d.outgoing)?,
+            reserved: parse("reserved", o.reserved.as_ref(), d.reserved)?,
+            ephemeral: parse("ephemeral", o.ephemeral.as_ref(), d.ephemeral)?,
+            free: parse("free", o.free.as_ref(), d.free)?,
+            warning: parse("warning", o.warning.as_ref(), d.warning)?,
         })
     }
 

@@ -8,6 +8,13 @@
 //! sockaddr from user memory, compare its port with the watched ones, and for a match send pid,
 //! fd, address and comm to a per-CPU perf ring. A plain `sys_exit_bind` tracepoint gives each
 //! call's result, joined by thread id.
+// Assembles a BPF program and decodes the kernel's fixed-width records: fields are packed
+// and reinterpreted bit for bit on purpose (pid_tgid halves, errno from a negative return).
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use super::tracefs::Format;
 use super::{EventKind, OwnerVia, TraceError, WatchEvent};
@@ -138,6 +145,7 @@ fn socket_proto(pid: u32, fd: u64) -> Option<Proto> {
 
 impl Binds {
     pub fn open(tracefs: &Path, ports: &[u16], cpus: i32) -> Result<Binds, TraceError> {
+        use std::os::fd::AsRawFd;
         let enter = Format::read(tracefs, "syscalls", "sys_enter_bind")?;
         let exit_fmt = Format::read(tracefs, "syscalls", "sys_exit_bind")?;
         let field = |n: &str| -> Result<i16, TraceError> {
@@ -168,7 +176,6 @@ impl Binds {
             ring.enable().map_err(TraceError::Io)?;
             exits.push((ring, rt));
         }
-        use std::os::fd::AsRawFd;
         let insns = program(fields, ports, map.as_raw_fd());
         // The helpers that read user memory and write perf rings are GPL-only in the kernel.
         let prog = sys::bpf_load_tracepoint(&insns, c"GPL")?;
@@ -214,11 +221,11 @@ impl Binds {
         // another CPU's ring) before the exits were, lost its exit and was never reported; a
         // loaded machine, where threads migrate mid-syscall, made that common.
         let mut exits: Vec<(Vec<u8>, bool)> = Vec::new();
-        for (r, rt) in self.exits.iter_mut() {
+        for (r, rt) in &mut self.exits {
             lost += r.drain(|b| exits.push((b.to_vec(), *rt))).lost;
         }
         let mut bodies: Vec<(Vec<u8>, bool)> = Vec::new();
-        for (r, rt) in self.outputs.iter_mut() {
+        for (r, rt) in &mut self.outputs {
             lost += r.drain(|b| bodies.push((b.to_vec(), *rt))).lost;
         }
         for (b, rt) in &bodies {
@@ -251,7 +258,7 @@ impl Binds {
                 }
                 None => {
                     if let Some(e) = self.pending.remove(&tid) {
-                        out.push(event(e, ret, time));
+                        out.push(event(&e, ret, time));
                     }
                 }
             }
@@ -302,7 +309,7 @@ impl Binds {
     }
 }
 
-fn event(e: Enter, ret: i64, exit_ns: i128) -> WatchEvent {
+fn event(e: &Enter, ret: i64, exit_ns: i128) -> WatchEvent {
     let owner = super::owner::of_pid(e.tgid).unwrap_or_else(|| Owner {
         pid: e.tgid,
         comm: e.comm.clone().into(),
@@ -388,7 +395,7 @@ mod tests {
             }
         }
         // The port compare uses network byte order as loaded.
-        let want = u16::from_ne_bytes(8080u16.to_be_bytes()) as u64;
+        let want = u64::from(u16::from_ne_bytes(8080u16.to_be_bytes()));
         assert!(p.iter().any(|i| (i & 0xff) == 0x15 && (i >> 32) == want));
     }
 }

@@ -3,6 +3,13 @@
 //! The programs are a few dozen instructions each, assembled here so that no clang or BPF
 //! toolchain is needed on the host. `struct bpf_insn` is { code: u8, dst:4 src:4, off: i16,
 //! imm: i32 }, packed into one u64 in memory order (little-endian hosts).
+// Instruction fields are fixed-width (i16 offsets, i32 immediates): values are packed and
+// reinterpreted bit for bit on purpose.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 #![allow(dead_code)]
 
 pub const R0: u8 = 0;

@@ -241,7 +241,7 @@ pub fn wait_rings<'a>(
         .map(|r| rustix::event::PollFd::new(r, rustix::event::PollFlags::IN))
         .collect();
     let ts = rustix::time::Timespec {
-        tv_sec: timeout.as_secs() as i64,
+        tv_sec: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
         tv_nsec: i64::from(timeout.subsec_nanos()),
     };
     match rustix::event::poll(&mut fds, Some(&ts)) {

@@ -52,7 +52,7 @@ impl Differ {
             .collect();
         if !fresh.is_empty() {
             // Known sockets keep the owners found when they appeared.
-            for s in now.iter_mut() {
+            for s in &mut now {
                 if let Some(old) = self.prev.get(&s.key()) {
                     s.owners = old.owners.clone();
                 }

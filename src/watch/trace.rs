@@ -93,7 +93,7 @@ impl Tracer {
     /// between the CPUs (2 MiB each at most), which holds more than a second of that.
     pub fn open_all_tcp() -> Result<(Tracer, Vec<String>), TraceError> {
         Tracer::open_with("protocol == 6".into(), |cpus| {
-            (2048 / cpus.max(1) as usize)
+            (2048 / usize::try_from(cpus.max(1)).unwrap_or(1))
                 .clamp(64, 512)
                 .next_power_of_two()
         })
@@ -117,7 +117,7 @@ impl Tracer {
         let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
             .ok()
             .flatten()
-            .map_or(1, |n| n.max(1) as i32);
+            .map_or(1, |n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
         let mut rings = Vec::new();
         let mut realtime = true;
         for cpu in 0..cpus {
@@ -132,10 +132,7 @@ impl Tracer {
                 // An offline CPU has nothing to trace.
                 Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => {}
                 Err(e)
-                    if matches!(
-                        e.raw_os_error(),
-                        Some(nix::libc::EACCES) | Some(nix::libc::EPERM)
-                    ) =>
+                    if matches!(e.raw_os_error(), Some(nix::libc::EACCES | nix::libc::EPERM)) =>
                 {
                     return Err(TraceError::PerfRefused(e));
                 }
@@ -205,8 +202,9 @@ impl Tracer {
             tid,
             in_process: raw.get(f.flags)? & IRQ_FLAGS == 0,
             skaddr: u64::from_ne_bytes(rd(raw, f.skaddr)?),
-            old: i32::from_ne_bytes(rd(raw, f.oldstate)?) as u8,
-            new: i32::from_ne_bytes(rd(raw, f.newstate)?) as u8,
+            // TCP states are 1-13: anything else is not a state this code knows (0xff).
+            old: u8::try_from(i32::from_ne_bytes(rd(raw, f.oldstate)?)).unwrap_or(u8::MAX),
+            new: u8::try_from(i32::from_ne_bytes(rd(raw, f.newstate)?)).unwrap_or(u8::MAX),
             // The tracepoint stores ports in host order (ntohs in the kernel's TP_fast_assign).
             sport: u16::from_ne_bytes(rd(raw, f.sport)?),
             dport: u16::from_ne_bytes(rd(raw, f.dport)?),
@@ -224,7 +222,7 @@ impl Tracer {
         out.clear();
         let mut lost = 0;
         let mut bodies: Vec<Vec<u8>> = Vec::new();
-        for ring in self.rings.iter_mut() {
+        for ring in &mut self.rings {
             lost += ring.drain(|b| bodies.push(b.to_vec())).lost;
         }
         out.extend(bodies.iter().filter_map(|b| self.decode(b)));
@@ -344,7 +342,7 @@ pub fn run(
         let rings = tracer
             .rings
             .iter()
-            .chain(binds.iter().flat_map(|b| b.rings()));
+            .chain(binds.iter().flat_map(super::binds::Binds::rings));
         if !super::wait_rings(rings, opts.until, wait)? {
             return Ok(());
         }

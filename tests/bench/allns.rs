@@ -14,6 +14,7 @@
 //!
 //! Needs root (it creates namespaces); otherwise it says so and exits. Not a timed test: it
 //! prints a table for the README.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "fill.rs"]

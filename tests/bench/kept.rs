@@ -9,6 +9,7 @@
 //!
 //! The churn runs in a child process, so this process's CPU (getrusage) is the table's alone:
 //! its updates, lookups, owner joins and the thread that empties the rings. Needs root.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a benchmark that cannot proceed fails right there
 
 #[path = "fill.rs"]

@@ -8,6 +8,7 @@
 //! recorder's own, as a share of one core. Then a storm: 10,000 refused bind() per second for
 //! a few seconds; every refusal must be either a recorded event or in a `lost` count.
 //! Needs root (namespaces, BPF).
+#![allow(clippy::pedantic)]
 
 #[path = "measure.rs"]
 mod measure;

@@ -7,6 +7,7 @@
 //!
 //! `ss -tanup` runs under a wrapper (getrusage of its child); portscope's refreshes run in this
 //! process, CPU from getrusage(RUSAGE_SELF) around each call. Needs root.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a benchmark that cannot proceed fails right there
 
 #[path = "fill.rs"]

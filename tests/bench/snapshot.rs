@@ -7,6 +7,7 @@
 //! Needs root (it creates a network namespace); otherwise it says so and exits. Each command runs
 //! under a small wrapper process whose getrusage(RUSAGE_CHILDREN) gives exactly that command's
 //! CPU time and peak RSS. Both tools write their full table to /dev/null.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "fill.rs"]

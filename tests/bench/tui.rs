@@ -10,6 +10,7 @@
 //! figure depends on where the window happens to start.
 //!
 //! Needs root (a private network namespace); otherwise it says so and exits.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "fill.rs"]

@@ -12,6 +12,7 @@
 //! every test target before it runs any, so the suite always finds it fresh next to itself
 //! (see `flap_helper_path` there). `cargo test` also runs it, with no PORTSCOPE_FLAP and
 //! perhaps a filter argument: then it does nothing and exits 0.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a helper that cannot proceed fails right there
 
 use std::time::Duration;

@@ -9,6 +9,8 @@
 //! thread's: the network namespace (`common::private_netns`), and sysctls inside it.
 //! Process-wide limits that a test raises (RLIMIT_NOFILE) only ever go up, which no other test
 //! depends on. Spawns go through `common::SPAWN_LOCK` (see there), now for the whole suite.
+// Pedantic lints are for the product (src/): test code favours plain, local steps.
+#![allow(clippy::pedantic)]
 
 #[macro_use]
 mod common;

@@ -156,7 +156,9 @@ fn just_after_a_tick() {
             return;
         }
         // Poll until the phase wraps (a condition on the clock, not a guess of how long).
-        std::thread::sleep(std::time::Duration::from_nanos((tick_ns - p).min(tick_ns / 20)));
+        std::thread::sleep(std::time::Duration::from_nanos(
+            (tick_ns - p).min(tick_ns / 20),
+        ));
     }
 }
 

@@ -2,6 +2,7 @@
 //! assets/incident.json exactly as `portscope --replay assets/incident.json` shows it.
 //!
 //!     cargo run --example screenshots
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "raster.rs"]

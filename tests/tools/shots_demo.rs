@@ -3,6 +3,7 @@
 //! glyphs and styles a real screen uses.
 //!
 //! Run with `cargo run --example shots_demo`.
+#![allow(clippy::pedantic)]
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 #[path = "raster.rs"]

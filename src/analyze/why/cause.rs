@@ -7,6 +7,7 @@ use super::{BindRequest, Holder, Remedy};
 use crate::model::probe::{BindOutcome, ProbeResult};
 use crate::model::{Proto, Socket, State};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,6 +124,8 @@ fn state_counts(socks: &[&Socket]) -> String {
 
 /// Groups the holders into causes (without verdicts or remedies yet).
 pub fn group(holders: &[Holder]) -> Vec<Cause> {
+    // (kind, the processes behind it) -> members
+    type Key = (CauseKind, Vec<u32>);
     let socks: Vec<&Socket> = holders.iter().map(|h| &h.socket).collect();
     let mut causes: Vec<Cause> = Vec::new();
     // Listeners first: the connections they accepted fold into them.
@@ -147,8 +150,6 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
             causes.push(c);
         }
     }
-    // (kind, the processes behind it) -> members
-    type Key = (CauseKind, Vec<u32>);
     let mut keyed: Vec<(Key, Vec<usize>)> = Vec::new();
     for (i, s) in socks.iter().enumerate() {
         if s.is_listening() {
@@ -286,8 +287,7 @@ pub fn group(holders: &[Holder]) -> Vec<Cause> {
                 ));
             }
             if !parts.is_empty() {
-                c.summary
-                    .push_str(&format!(" (with {})", parts.join(" and ")));
+                _ = write!(c.summary, " (with {})", parts.join(" and "));
             }
         }
     }

@@ -7,6 +7,7 @@ use crate::analyze::why::RemedyKind;
 use crate::model::probe::AddressState;
 use crate::model::probe::ProbeResult;
 use crate::model::{Snapshot, Sysctls};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 pub fn privilege_cause(req: &BindRequest, sys: &Sysctls) -> Cause {
     let mut c = Cause::new(
@@ -68,11 +69,12 @@ pub fn explanation(
                 }
             );
             if !blocking.is_empty() {
-                e.push_str(&format!(
+                _ = write!(
+                    e,
                     " Even with it the bind would fail with EADDRINUSE: {}.",
                     list(&blocking)
-                ));
-            } else if probe.privileged.as_ref().is_some_and(|o| o.is_ok()) {
+                );
+            } else if probe.privileged.as_ref().is_some_and(crate::model::probe::BindOutcome::is_ok) {
                 e.push_str(" The port itself is free: with the capability the bind succeeds.");
             }
             e
@@ -96,9 +98,10 @@ pub fn explanation(
         Verdict::Free => {
             let mut e = format!("{what} on {} is free: bind would succeed now.", req.addr);
             if sys.at_risk(req.port) {
-                e.push_str(&format!(
+                _ = write!(
+                    e,
                     " But it lies inside the ephemeral range {lo}-{hi} and is not reserved: any outgoing connection may take it before your service binds."
-                ));
+                );
             }
             e
         }
@@ -109,14 +112,15 @@ pub fn explanation(
             let mut e = format!("{what} cannot be bound: {}.", list(&blocking));
             if blocking.iter().any(|c| c.kind == CauseKind::Outgoing) {
                 let reserved = sys.ip_local_reserved_ports.contains(req.port);
-                e.push_str(&format!(
+                _ = write!(
+                    e,
                     " The kernel picks an outgoing connection's port from the ephemeral range {lo}-{hi}, {}",
                     if reserved {
                         format!("and although {} is reserved now, a reservation is not retroactive.", req.port)
                     } else {
                         format!("which does not reserve {}.", req.port)
                     }
-                ));
+                );
             }
             if blocking.iter().all(|c| c.blocks_with_reuseaddr == Some(false)) {
                 e.push_str(" A socket with SO_REUSEADDR can bind now (the probe succeeded with it).");
@@ -128,12 +132,13 @@ pub fn explanation(
             }
             let quiet = causes.iter().filter(|c| !c.blocks).count();
             if quiet > 0 {
-                e.push_str(&format!(
+                _ = write!(
+                    e,
                     " {} on the port {} not in the way on {} own.",
                     if quiet == 1 { "One more cause".to_string() } else { format!("{quiet} more causes") },
                     if quiet == 1 { "is" } else { "are" },
                     if quiet == 1 { "its" } else { "their" }
-                ));
+                );
             }
             e
         }

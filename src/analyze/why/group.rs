@@ -9,6 +9,7 @@ use super::{BindRequest, Holder, Remedy, RemedyKind, cause::Cause};
 use crate::model::probe::ProbeResult;
 use crate::model::{Family, Foreign, Owner, Proto, Socket};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::IpAddr;
 
 /// Processes of one program that started within this many seconds of each other are one
@@ -149,8 +150,12 @@ pub fn groups(
     probe: &ProbeResult,
     hz: u64,
 ) -> Vec<ReuseGroup> {
-    let joined = req.opts.reuseport && probe.plain.as_ref().is_some_and(|o| o.is_ok());
     type Key = (u64, Family, IpAddr);
+    let joined = req.opts.reuseport
+        && probe
+            .plain
+            .as_ref()
+            .is_some_and(crate::model::probe::BindOutcome::is_ok);
     let mut buckets: Vec<(Key, Vec<usize>)> = Vec::new();
     for (i, h) in holders.iter().enumerate() {
         let s = &h.socket;
@@ -289,7 +294,8 @@ pub fn mark_stale(r: &mut Remedy, causes: &[Cause], groups: &[ReuseGroup]) {
         .find(|g| g.stale_holders().iter().any(|h| c.holders.contains(h)))
         && !r.text.contains("SO_REUSEPORT")
     {
-        r.text.push_str(&format!(
+        _ = write!(
+            r.text,
             ": the oldest member of the {} on {}, still taking a share of {}",
             if g.evidence == Evidence::Sharing {
                 "sockets sharing the port"
@@ -302,7 +308,7 @@ pub fn mark_stale(r: &mut Remedy, causes: &[Cause], groups: &[ReuseGroup]) {
             } else {
                 "new connections"
             }
-        ));
+        );
     }
 }
 

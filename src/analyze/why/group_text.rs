@@ -16,7 +16,7 @@ fn generation_words(g: &ReuseGroup, n: usize, duration: &dyn Fn(i64) -> String) 
     let name = first
         .program
         .as_ref()
-        .map_or_else(|| "?".to_string(), |p| p.to_string());
+        .map_or_else(|| "?".to_string(), ToString::to_string);
     let mut pids: Vec<u32> = ms.iter().filter_map(|m| m.pid).collect();
     pids.dedup();
     let mut parts = vec![match pids.as_slice() {
@@ -68,7 +68,7 @@ fn what_mixes(g: &ReuseGroup) -> String {
             g.generations
                 .first()
                 .and_then(|x| g.members[x.members[0]].program.as_ref())
-                .map_or_else(|| "one program".to_string(), |p| p.to_string())
+                .map_or_else(|| "one program".to_string(), ToString::to_string)
         ),
         (true, true) => format!("{programs} programs in {gens} generations"),
     }

@@ -18,6 +18,7 @@
 use super::Diagnosis;
 use super::cause::CauseKind;
 use crate::model::held_fd::FdHolding;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// Whether the facts point at an inherited socket (see the module comment for what they
 /// cannot tell).
@@ -59,7 +60,7 @@ pub fn annotate(d: &mut Diagnosis, found: &[FdHolding]) {
         said.push((w, h.parent.comm.to_string(), h.parent.pid));
     }
     for (w, parent, ppid) in said {
-        d.explanation.push_str(&format!(" The listener was {w}."));
+        _ = write!(d.explanation, " The listener was {w}.");
         d.notes.push(format!(
             "{w}: its parent is now {parent} (pid {ppid}), where the kernel puts orphans, it \
              does not lead its own session (what a service manager starts does), and the fd \

@@ -64,7 +64,7 @@ pub fn protected(o: &Owner, p: &Protect) -> Option<String> {
             _ => {}
         }
     }
-    if let Some(unit) = o.unit.as_ref().map(|u| u.raw()) {
+    if let Some(unit) = o.unit.as_ref().map(crate::model::Foreign::raw) {
         for want in &p.units {
             if unit == want || unit.strip_suffix(".service") == Some(want.as_str()) {
                 return Some(format!("it runs in unit {unit}"));
@@ -72,7 +72,7 @@ pub fn protected(o: &Owner, p: &Protect) -> Option<String> {
         }
     }
     let name = o.workload.as_ref().and_then(|w| w.name.as_deref());
-    let tag = o.container.as_ref().map(|c| c.raw());
+    let tag = o.container.as_ref().map(crate::model::Foreign::raw);
     for want in &p.containers {
         let id = tag.map(|c| c.split_once(':').map_or(c, |(_, id)| id));
         if name == Some(want.as_str())

@@ -26,6 +26,7 @@ pub use conflict::overlaps;
 pub use group::{Evidence, ReuseGroup};
 pub use group_text::group_lines;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::{IpAddr, Ipv4Addr};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +79,10 @@ impl BindRequest {
     pub fn cli_flags(&self, user: Option<&str>) -> String {
         let mut f = String::new();
         if self.proto != Proto::Tcp {
-            f.push_str(&format!(" --proto {}", self.proto));
+            _ = write!(f, " --proto {}", self.proto);
         }
         if self.addr != IpAddr::V4(Ipv4Addr::UNSPECIFIED) {
-            f.push_str(&format!(" --addr {}", self.addr));
+            _ = write!(f, " --addr {}", self.addr);
         }
         for (on, flag) in [
             (self.opts.v6only, " --v6only"),
@@ -93,8 +94,8 @@ impl BindRequest {
             }
         }
         match (self.opts.user, user) {
-            (Some(_), Some(name)) => f.push_str(&format!(" --user {}", remedy::shell_quote(name))),
-            (Some(u), None) => f.push_str(&format!(" --user {}", u.uid)),
+            (Some(_), Some(name)) => _ = write!(f, " --user {}", remedy::shell_quote(name)),
+            (Some(u), None) => _ = write!(f, " --user {}", u.uid),
             _ => {}
         }
         f
@@ -386,7 +387,7 @@ pub fn diagnose(
     match verdict {
         Verdict::PermissionDenied => causes.insert(0, explain::privilege_cause(req, sys)),
         Verdict::AddressNotAvailable => {
-            causes.insert(0, explain::address_cause(req, probe.address))
+            causes.insert(0, explain::address_cause(req, probe.address));
         }
         _ => {}
     }

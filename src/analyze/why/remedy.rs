@@ -97,7 +97,7 @@ fn ss_kill(ns: &str, socks: &[&Socket], port: u16) -> String {
     let mut states: Vec<&str> = socks.iter().map(|s| ss_state(s.state)).collect();
     states.sort_unstable();
     states.dedup();
-    let states: String = states.iter().map(|s| format!(" state {s}")).collect();
+    let states: String = states.iter().flat_map(|s| [" state ", s]).collect();
     format!("{ns}ss -tK{states} '( {}sport = :{port} )'", ss_src(socks))
 }
 

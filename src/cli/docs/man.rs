@@ -75,7 +75,7 @@ impl Page {
         let mut root = root.clone();
         root.build();
         let mut out = Vec::new();
-        walk(&root, Vec::new(), &mut out);
+        walk(&root, &[], &mut out);
         out
     }
 
@@ -186,15 +186,15 @@ impl Page {
     }
 }
 
-fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Page>) {
+fn walk(cmd: &clap::Command, path: &[String], out: &mut Vec<Page>) {
     out.push(Page {
         cmd: cmd.clone(),
-        path: path.clone(),
+        path: path.to_vec(),
     });
     for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-        let mut p = path.clone();
+        let mut p = path.to_vec();
         p.push(sub.get_name().to_string());
-        walk(sub, p, out);
+        walk(sub, &p, out);
     }
 }
 

@@ -4,6 +4,7 @@
 //! `# NAME` is a section, `## name` a subsection, a blank line a paragraph, a ``` fence a block
 //! shown as is, `- ` a bullet, a table row `| term | text |` a tagged paragraph (the header row
 //! and its `|---|` rule are dropped), `` `code` `` and `**strong**` bold, `*emphasis*` italic.
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// One section of a page's text: its heading and its Markdown body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,7 @@ fn escape(text: &str) -> String {
         match c {
             '\\' => out.push_str("\\e"),
             c if c.is_ascii() => out.push(c),
-            c => out.push_str(&format!("\\[u{:04X}]", u32::from(c))),
+            c => _ = write!(out, "\\[u{:04X}]", u32::from(c)),
         }
     }
     out
@@ -65,12 +66,12 @@ pub fn inline(text: &str) -> String {
             && let Some(end) = rest[1..].find('`')
         {
             let code = escape(&rest[1..=end]).replace('-', "\\-");
-            out.push_str(&format!("\\fB{code}\\fR"));
+            _ = write!(out, "\\fB{code}\\fR");
             rest = &rest[end + 2..];
         } else if rest.starts_with("**")
             && let Some(end) = rest[2..].find("**")
         {
-            out.push_str(&format!("\\fB{}\\fR", escape(&rest[2..2 + end])));
+            _ = write!(out, "\\fB{}\\fR", escape(&rest[2..2 + end]));
             rest = &rest[end + 4..];
         } else if c == '*'
             && rest.len() > 2
@@ -78,7 +79,7 @@ pub fn inline(text: &str) -> String {
             && let Some(end) = rest[1..].find('*')
             && end > 0
         {
-            out.push_str(&format!("\\fI{}\\fR", escape(&rest[1..=end])));
+            _ = write!(out, "\\fI{}\\fR", escape(&rest[1..=end]));
             rest = &rest[end + 2..];
         } else if c == '['
             && let Some(close) = rest.find("](")
@@ -147,15 +148,16 @@ pub fn body(md: &str) -> String {
             } else if !is_rule(line) {
                 let term = row.first().cloned().unwrap_or_default();
                 let text = row[1..].join(" \u{2014} ");
-                out.push_str(&format!(
+                _ = write!(
+                    out,
                     ".TP\n{}\n{}\n",
                     line_safe(&inline(&term)),
                     line_safe(&inline(&text))
-                ));
+                );
             }
         } else if let Some(sub) = line.strip_prefix("## ") {
             flush(&mut para, &mut out);
-            out.push_str(&format!(".SS \"{}\"\n", inline(sub.trim())));
+            _ = writeln!(out, ".SS \"{}\"", inline(sub.trim()));
         } else if line.trim().is_empty() {
             flush(&mut para, &mut out);
             if !out.is_empty() && !out.ends_with(".PP\n") {

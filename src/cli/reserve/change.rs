@@ -46,8 +46,13 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
     if persist {
         add_boot_warnings(&mut plan, &before, &snap, &files.dropin);
     }
-    let asked_nothing = c.spec.as_ref().is_none_or(|p| p.is_empty())
-        && c.remove.as_ref().is_none_or(|p| p.is_empty())
+    let asked_nothing = c
+        .spec
+        .as_ref()
+        .is_none_or(crate::model::portset::PortSet::is_empty)
+        && c.remove
+            .as_ref()
+            .is_none_or(crate::model::portset::PortSet::is_empty)
         && (!c.at_risk || crate::reserve::at_risk_ports(&snap).is_empty());
     if asked_nothing {
         // Asked for nothing, change nothing: not even the boot value the plan would merge in.
@@ -101,7 +106,7 @@ pub fn apply_cmd(args: &ApplyArgs, netns: &NetnsTarget) -> CliResult {
         dropin.map(Path::to_path_buf),
         journal,
     );
-    req.sysctl_root = files.root.clone();
+    req.sysctl_root.clone_from(&files.root);
     req.force = args.force;
     req.boot_seen = persist.then(|| before.seen());
     match crate::reserve::apply(&req) {

@@ -18,6 +18,7 @@ use crate::reserve::{
 };
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -153,9 +154,9 @@ pub(super) fn print(s: &str) {
     super::out::print(s);
 }
 
-fn json_out<T: Serialize>(v: &T) -> CliResult {
+fn json_out<T: Serialize>(v: &T) -> ExitCode {
     super::out::print_json(v);
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }
 
 /// Where the flags say sysctl configuration lives.
@@ -253,7 +254,10 @@ pub(super) fn container_persistence(value: &PortSet) -> String {
     let (intro, how) = crate::reserve::fleet::container_persistence(value);
     format!(
         "{intro}:\n{}",
-        how.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        how.lines().fold(String::new(), |mut o, l| {
+            _ = writeln!(o, "  {l}");
+            o
+        })
     )
 }
 
@@ -314,12 +318,12 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> CliResult {
     }
     add_boot_warnings(&mut plan, &audit, &snap, &files.dropin);
     if args.json {
-        return json_out(&PlanJson {
+        return Ok(json_out(&PlanJson {
             version: 1,
             netns: &snap.netns,
             plan: &plan,
             dropin: &files.dropin,
-        });
+        }));
     }
     let mut out = text::plan(&plan, &snap.netns);
     if plan.added.is_empty() && plan.removed.is_empty() {
@@ -329,11 +333,12 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> CliResult {
             "",
         ));
     } else if plan.refusals.is_empty() {
-        out.push_str(&format!(
-            "Apply with: portscope reserve apply{}{}\n",
+        _ = writeln!(
+            out,
+            "Apply with: portscope reserve apply{}{}",
             netns.cli_flag(),
             change_flags(&plan)
-        ));
+        );
     }
     print(&out);
     Ok(ExitCode::SUCCESS)
@@ -343,10 +348,10 @@ fn plan_cmd(args: &PlanArgs, netns: &NetnsTarget) -> CliResult {
 pub(super) fn change_flags(plan: &Plan) -> String {
     let mut s = String::new();
     if !plan.added.is_empty() {
-        s.push_str(&format!(" {}", plan.added));
+        _ = write!(s, " {}", plan.added);
     }
     if !plan.removed.is_empty() {
-        s.push_str(&format!(" --remove {}", plan.removed));
+        _ = write!(s, " --remove {}", plan.removed);
     }
     s
 }
@@ -451,7 +456,7 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> CliResult {
     let runtime = runtime_known.then_some(&snap.sysctl.ip_local_reserved_ports);
     if args.json {
         let boot = audit.boot_value();
-        return json_out(&StatusJson {
+        return Ok(json_out(&StatusJson {
             version: 1,
             netns: &snap.netns,
             host_netns: host,
@@ -467,7 +472,7 @@ fn status_cmd(args: &StatusArgs, netns: &NetnsTarget) -> CliResult {
             at_risk_known: at_risk.is_some(),
             at_risk,
             unfinished: unfinished.map(|(e, _)| e),
-        });
+        }));
     }
     let owned: Option<Vec<Socket>> = at_risk.map(|v| v.into_iter().cloned().collect());
     print(&text::status(&text::StatusView {

@@ -5,6 +5,7 @@ use super::{Line, WatchArgs};
 use crate::cli::{CliError, CliResult};
 use crate::watch::failures::{self, FailureOptions, FailureReport, Refusal};
 use serde::Serialize;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -96,7 +97,7 @@ pub fn run(args: &WatchArgs, netns: &crate::collect::NetnsTarget) -> CliResult {
                     i.detail
                 );
                 for n in &i.notes {
-                    t.push_str(&format!("\n  note: {n}"));
+                    _ = write!(t, "\n  note: {n}");
                 }
                 Ok(t)
             }

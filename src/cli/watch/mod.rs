@@ -7,6 +7,7 @@ use crate::model::{Endpoint, Proto};
 use crate::watch::{Report, SourceInfo, WatchEvent, WatchOptions};
 use clap::Args;
 use serde::Serialize;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -182,10 +183,10 @@ pub fn event_text(e: &WatchEvent, watched: Option<u64>) -> String {
     if let Some(ns) = e.netns
         && ns != watched.unwrap_or_else(crate::collect::netns::own_inode)
     {
-        t.push_str(&format!(" netns:[{ns}]"));
+        _ = write!(t, " netns:[{ns}]");
     }
     if let Some(n) = &e.note {
-        t.push_str(&format!(" [{n}]"));
+        _ = write!(t, " [{n}]");
     }
     t
 }
@@ -204,7 +205,7 @@ fn source_text(ports: &[u16], info: &SourceInfo) -> String {
         info.detail
     );
     for n in &info.notes {
-        t.push_str(&format!("  note: {n}\n"));
+        _ = writeln!(t, "  note: {n}");
     }
     t
 }

@@ -8,6 +8,7 @@ use crate::collect::{CollectOptions, NetnsTarget};
 use crate::model::Snapshot;
 use crate::target::ConnectTarget;
 use std::collections::HashSet;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::IpAddr;
 use std::process::ExitCode;
 
@@ -133,23 +134,26 @@ fn render(uses: &[PortUse], snap: &Snapshot, recycle: &[String], all: bool) -> S
     let mut o = String::new();
     for item in text::outline(uses, snap, shown, notes) {
         match item {
-            Item::Verdict(u) => o.push_str(&format!(
-                "{}  connect() to {} from {}\n",
-                u.verdict.label(),
-                text::dest_words(u),
-                u.source
-            )),
+            Item::Verdict(u) => {
+                _ = writeln!(
+                    o,
+                    "{}  connect() to {} from {}",
+                    u.verdict.label(),
+                    text::dest_words(u),
+                    u.source
+                );
+            }
             Item::Summary(t) => o.push_str(&wrap(&t, 80, "")),
             Item::Fact(t) => o.push_str(&wrap(&t, 80, "  ")),
-            Item::Heading(h) => o.push_str(&format!("{h}\n")),
+            Item::Heading(h) => _ = writeln!(o, "{h}"),
             Item::Remedy { n, text, command } => {
                 o.push_str(&wrap(&text, 80, &format!("  {n}. ")));
                 if let Some(c) = command {
                     // A command is never wrapped: it must paste as one line.
-                    o.push_str(&format!("     $ {c}\n"));
+                    _ = writeln!(o, "     $ {c}");
                 }
             }
-            Item::More(n) => o.push_str(&format!("... and {n} more (--all lists them)\n")),
+            Item::More(n) => _ = writeln!(o, "... and {n} more (--all lists them)"),
             Item::Note(n) => o.push_str(&wrap(&n, 80, "  - ")),
             Item::Gap => o.push('\n'),
         }

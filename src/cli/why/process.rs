@@ -6,6 +6,7 @@ use crate::analyze::why::Diagnosis;
 use crate::cli::wrap;
 use crate::human;
 use crate::model::process_context::{Level, ProcessContext};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::sync::Arc;
 
 /// Process blocks in the text output without `--all`: the screenful budget.
@@ -100,21 +101,28 @@ pub fn render(d: &Diagnosis, all: bool, sample: Option<std::time::Duration>) -> 
         o.push_str(&block(c, all));
     }
     if procs.len() > shown {
-        o.push_str(&format!(
-            "  ... and {} more processes (--all shows them)\n",
+        _ = writeln!(
+            o,
+            "  ... and {} more processes (--all shows them)",
             procs.len() - shown
-        ));
+        );
     }
     match sample {
         None => o.push_str("  socket growth needs two looks: add --sample 5s\n"),
-        Some(iv) if iv < std::time::Duration::from_secs(1) => o.push_str(&format!(
-            "  socket growth from two looks {} ms apart\n",
-            iv.as_millis()
-        )),
-        Some(iv) => o.push_str(&format!(
-            "  socket growth from two looks {} apart\n",
-            human::duration(i64::try_from(iv.as_secs()).unwrap_or(i64::MAX))
-        )),
+        Some(iv) if iv < std::time::Duration::from_secs(1) => {
+            _ = writeln!(
+                o,
+                "  socket growth from two looks {} ms apart",
+                iv.as_millis()
+            );
+        }
+        Some(iv) => {
+            _ = writeln!(
+                o,
+                "  socket growth from two looks {} apart",
+                human::duration(i64::try_from(iv.as_secs()).unwrap_or(i64::MAX))
+            );
+        }
     }
     o
 }
@@ -147,7 +155,7 @@ pub fn block(c: &ProcessContext, all: bool) -> String {
     } else {
         cut_middle(&cmd, WIDTH - 6)
     };
-    o.push_str(&format!("    $ {cmd}\n"));
+    _ = writeln!(o, "    $ {cmd}");
     let chain = c.chain_words(true);
     let links: Vec<&str> = chain.split(" ← ").collect();
     o.push_str(&pack(&links, " ← ", "    ", "      "));

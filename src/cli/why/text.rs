@@ -7,6 +7,7 @@ use crate::cli::cells::{hidden_labels, marks, owners_cell, user_cell};
 use crate::cli::wrap;
 use crate::model::Snapshot;
 use crate::model::text::Kind;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 const MAX_CAUSES: usize = 6;
 const EXAMPLES: usize = 2;
@@ -19,7 +20,7 @@ pub fn remedy_lines(o: &mut String, r: &Remedy, lead: &str) {
         o.push_str(&wrap(c, 80, &format!("{pad}change: ")));
     } else if !r.command.is_empty() {
         // A command is never wrapped: it must paste as one line.
-        o.push_str(&format!("{pad}$ {}\n", r.command));
+        _ = writeln!(o, "{pad}$ {}", r.command);
     }
     if let Some(w) = &r.warning {
         o.push_str(&wrap(w, 80, &format!("{pad}warning: ")));
@@ -30,15 +31,16 @@ pub fn remedy_lines(o: &mut String, r: &Remedy, lead: &str) {
 fn socket_line(o: &mut String, d: &Diagnosis, h: usize, snap: &Snapshot) {
     let (mark, hidden) = hidden_labels(snap);
     let s = &d.holders[h].socket;
-    o.push_str(&format!(
-        "       {} {} -> {}  {} {} (user {})\n",
+    _ = writeln!(
+        o,
+        "       {} {} -> {}  {} {} (user {})",
         s.state.ss_name(),
         s.local(),
         s.remote(),
         owners_cell(s, hidden),
         marks(s, mark),
         user_cell(s)
-    ));
+    );
 }
 
 /// The outline of the answer as text: wrapped at 80 columns, commands never wrapped.
@@ -59,9 +61,9 @@ pub fn render(
     for item in outline(d, &shape) {
         match item {
             Item::Verdict => {
-                o.push_str(&format!("{}  {}\n", d.verdict.label(), verdict_words(d)));
+                _ = writeln!(o, "{}  {}", d.verdict.label(), verdict_words(d));
             }
-            Item::Probe => o.push_str(&format!("{}\n", d.probe_summary())),
+            Item::Probe => _ = writeln!(o, "{}", d.probe_summary()),
             Item::Gap => o.push('\n'),
             Item::Text(t) => o.push_str(&wrap(t, 80, "")),
             Item::Said(l) => {
@@ -71,11 +73,10 @@ pub fn render(
                 };
                 o.push_str(&wrap(&l.text, 80, lead));
             }
-            Item::Heading(Section::Plan) => o.push_str(&format!(
-                "{} (portscope fix runs it)\n",
-                Section::Plan.title()
-            )),
-            Item::Heading(s) => o.push_str(&format!("{}\n", s.title())),
+            Item::Heading(Section::Plan) => {
+                _ = writeln!(o, "{} (portscope fix runs it)", Section::Plan.title());
+            }
+            Item::Heading(s) => _ = writeln!(o, "{}", s.title()),
             Item::Cause { index, cause } => o.push_str(&wrap(
                 &cause.summary,
                 80,
@@ -84,10 +85,10 @@ pub fn render(
             Item::Socket(h) => socket_line(&mut o, d, h, snap),
             Item::Health(l) => o.push_str(&wrap(&l.text, 80, "       ")),
             Item::More { n, causes: false } => {
-                o.push_str(&format!("       ... and {n} more (--all lists them)\n"));
+                _ = writeln!(o, "       ... and {n} more (--all lists them)");
             }
             Item::More { n, causes: true } => {
-                o.push_str(&format!("  ... and {n} more causes (--all lists them)\n"));
+                _ = writeln!(o, "  ... and {n} more causes (--all lists them)");
             }
             Item::Processes => o.push_str(&super::process::render(d, all, sample)),
             Item::Remedy { lead, remedy } => {

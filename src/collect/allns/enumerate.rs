@@ -124,14 +124,14 @@ mod tests {
         assert_eq!(
             nsfs_mounts(text),
             vec![
-                (4026532900, PathBuf::from("/run/netns/blue")),
-                (4026532901, PathBuf::from("/run/docker/netns/1a2b3c")),
-                (4026532903, PathBuf::from("/run/netns/with space")),
+                (4_026_532_900, PathBuf::from("/run/netns/blue")),
+                (4_026_532_901, PathBuf::from("/run/docker/netns/1a2b3c")),
+                (4_026_532_903, PathBuf::from("/run/netns/with space")),
             ]
         );
         assert_eq!(
             crate::collect::netns::parse_link(b"net:[4026531840]"),
-            Some(4026531840)
+            Some(4_026_531_840)
         );
         assert_eq!(crate::collect::netns::parse_link(b"socket:[12]"), None);
     }

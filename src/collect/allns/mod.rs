@@ -45,8 +45,7 @@ static POOL: Mutex<Option<NetnsPool>> = Mutex::new(None);
 /// How many namespaces the shared pool holds a socket for.
 pub fn pooled() -> usize {
     POOL.lock()
-        .map(|p| p.as_ref().map_or(0, NetnsPool::len))
-        .unwrap_or(0)
+        .map_or(0, |p| p.as_ref().map_or(0, NetnsPool::len))
 }
 
 /// What a person calls a namespace: its mount name, else the container of its processes.
@@ -153,7 +152,7 @@ type Results = BTreeMap<u64, Result<Range<usize>, ReadError>>;
 pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     // The calling thread's namespace: its sock_diag socket needs no setns.
     let here = netns::current_inode();
     let own = netns::own_inode();
@@ -165,7 +164,10 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     }
     let (sysctls, mut warnings) = sysctl::read_sysctls();
     // A refreshing caller keeps one socket per namespace; a one-shot read keeps none.
-    let mut guard = (!opts.one_shot).then(|| POOL.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut guard = (!opts.one_shot).then(|| {
+        POOL.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    });
     let mut pool = guard
         .as_mut()
         .map(|g| g.get_or_insert_with(NetnsPool::default));
@@ -173,7 +175,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     let mut sockets: Vec<Socket> = Vec::new();
     let mut results = Results::new();
     let full = |inode: u64| inode == focus && !opts.listening_only;
-    let sync_and_dump = |pool: Option<&mut &mut NetnsPool>,
+    let sync_and_dump = |pool: Option<&mut NetnsPool>,
                          entries: &BTreeMap<u64, NsEntry>,
                          results: &mut Results,
                          sockets: &mut Vec<Socket>| {
@@ -215,8 +217,8 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
                 }
             })
         });
-        sync_and_dump(pool.as_mut(), &entries, &mut results, &mut sockets);
-        job.map(|h| h.join())
+        sync_and_dump(pool.as_deref_mut(), &entries, &mut results, &mut sockets);
+        job.map(std::thread::ScopedJoinHandle::join)
     });
     // Namespaces that only an open fd keeps alive show up in the owner scan.
     if let Some(Ok(Ok(map))) = owner_map.as_mut() {
@@ -232,7 +234,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
             }
         }
         if grew {
-            sync_and_dump(pool.as_mut(), &entries, &mut results, &mut sockets);
+            sync_and_dump(pool, &entries, &mut results, &mut sockets);
         }
     }
     drop(guard);
@@ -279,7 +281,7 @@ pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     };
     super::attach_owners(&mut sockets, owner_map, &mut stats, &mut warnings);
     finish_table(&mut sockets, &mut stats, &mut warnings, opts.skip_owners);
-    stats.duration_us = started.elapsed().as_micros() as u64;
+    stats.duration_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     Ok(Snapshot {
         version: JSON_VERSION,
         taken_at,
@@ -352,7 +354,7 @@ mod tests {
             inode,
             label: format!("pid {inode} (pause)"),
             mounts: Vec::new(),
-            pid: Some(inode as u32),
+            pid: Some(u32::try_from(inode).unwrap()),
             own: false,
             full: false,
             sockets: 0,

@@ -10,7 +10,7 @@ use nix::sched::{CloneFlags, setns};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Default)]
 pub struct NetnsPool {
@@ -126,7 +126,7 @@ impl NetnsPool {
         &mut self,
         own: u64,
         inode: u64,
-        handle: PathBuf,
+        handle: &Path,
         max: usize,
     ) -> Result<&mut Dumper, OpenError> {
         if !self.dumpers.contains_key(&inode) {
@@ -138,7 +138,7 @@ impl NetnsPool {
             } else {
                 let fd = std::thread::scope(|scope| {
                     scope
-                        .spawn(|| open_in(inode, std::slice::from_ref(&handle)))
+                        .spawn(|| open_in(inode, &[handle.to_path_buf()]))
                         .join()
                         .unwrap_or(Err(OpenError::NoHandle { inode }))
                 })?;

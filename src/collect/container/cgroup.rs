@@ -57,7 +57,7 @@ fn pod_uid(seg: &str) -> Option<String> {
 }
 
 /// A container boundary at segment `i`: the workload, and how many segments it spans.
-fn boundary(segs: &[&str], i: usize, pod: &Option<String>) -> Option<(Workload, usize)> {
+fn boundary(segs: &[&str], i: usize, pod: Option<&String>) -> Option<(Workload, usize)> {
     let seg = segs[i];
     let scope = seg.strip_suffix(".scope");
     let k8s = |runtime: Runtime, id: &str| {
@@ -165,7 +165,7 @@ pub fn parse_path(path: &str) -> CgroupFacts {
         {
             pod = Some(uid);
         }
-        if let Some((mut w, span)) = boundary(&segs, i, &pod) {
+        if let Some((mut w, span)) = boundary(&segs, i, pod.as_ref()) {
             w.rootless_uid = user_manager;
             // Inside the container: its own manager's units, never the host's.
             w.inner_unit = segs[i + span..]
@@ -210,7 +210,7 @@ pub fn parse_path(path: &str) -> CgroupFacts {
                 uid,
                 unit: unescape(u),
                 user_name: None,
-            })
+            });
         }
         // The user's manager itself (`systemd --user`) runs in user@UID.service/init.scope.
         _ => facts.unit = host_unit.map(unescape),

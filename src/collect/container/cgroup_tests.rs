@@ -6,6 +6,7 @@ use super::*;
 const ID: &str = "3f2a9c0d4e5b6a7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7";
 const UID: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
 
+#[derive(Clone, Copy)]
 struct Want {
     unit: Option<&'static str>,
     user_unit: Option<(u32, &'static str)>,

@@ -28,7 +28,9 @@ static MOUNTS: Mutex<Option<HashMap<u64, mountinfo::MountHints>>> = Mutex::new(N
 
 /// The process-wide state cache, pointed at `roots`.
 pub fn state(roots: &RuntimeRoots) -> StateGuard {
-    let mut g = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = STATE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     g.get_or_insert_with(StateCache::default).use_roots(roots);
     StateGuard(g)
 }
@@ -63,7 +65,9 @@ fn mount_hints(pid: u32) -> mountinfo::MountHints {
     if theirs == ours {
         return Default::default();
     }
-    let mut g = MOUNTS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut g = MOUNTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let map = g.get_or_insert_with(HashMap::new);
     if let Some(h) = map.get(&theirs) {
         return h.clone();
@@ -130,7 +134,7 @@ pub fn enrich(w: &mut Workload, st: &mut StateCache) {
         Runtime::Docker => {
             if let Some(c) = id.as_deref().and_then(|id| st.docker(id, rootless)) {
                 w.name = w.name.take().or(c.name.clone());
-                w.compose = c.compose.clone();
+                w.compose.clone_from(&c.compose);
                 if let Some(p) = c.pod.clone() {
                     merge_pod(w, p);
                 }
@@ -154,7 +158,7 @@ pub fn enrich(w: &mut Workload, st: &mut StateCache) {
             if found.is_none() && w.runtime == Runtime::K8s {
                 // cgroupfs kubepods paths do not name the runtime: Docker (cri-dockerd) labels.
                 if let Some(c) = id.as_deref().and_then(|id| st.docker(id, None)) {
-                    found = c.pod.clone();
+                    found.clone_from(&c.pod);
                 }
             }
             let uid = w.pod.as_ref().and_then(|p| p.uid.clone());

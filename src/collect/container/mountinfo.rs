@@ -39,7 +39,7 @@ pub fn parse(text: &str) -> MountHints {
                 ("containers", id) if hex64(id) && h.docker_id.is_none() => {
                     if matches!(
                         segs.get(i + 2),
-                        Some(&"hostname") | Some(&"hosts") | Some(&"resolv.conf")
+                        Some(&"hostname" | &"hosts" | &"resolv.conf")
                     ) {
                         h.docker_id = Some(id.to_string());
                     }

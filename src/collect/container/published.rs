@@ -47,8 +47,8 @@ pub fn flag<'a>(cmdline: &'a str, name: &str) -> Option<&'a str> {
 
 fn docker_workload(c: &super::state::DockerContainer, rootless: Option<u32>) -> Workload {
     let mut w = Workload::new(Runtime::Docker, Some(c.id.clone()), c.name.clone());
-    w.compose = c.compose.clone();
-    w.pod = c.pod.clone();
+    w.compose.clone_from(&c.compose);
+    w.pod.clone_from(&c.pod);
     w.rootless_uid = rootless;
     w.rootless_user = rootless.map(|u| crate::collect::users::user_name(u).raw().to_string());
     w.relabel();

@@ -62,8 +62,7 @@ impl RuntimeRoots {
     /// `PORTSCOPE_NERDCTL_ROOT` (`:`-separated lists).
     pub fn from_env() -> Self {
         let prefix = std::env::var_os("PORTSCOPE_RUNTIME_ROOT")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/"));
+            .map_or_else(|| PathBuf::from("/"), PathBuf::from);
         let d = Self::with_prefix(&prefix);
         let strs = |v: &[PathBuf]| -> Vec<String> {
             v.iter().map(|p| p.to_string_lossy().into_owned()).collect()

@@ -208,6 +208,7 @@ impl InetDiagSockId {
         u64::from(self.cookie[0]) | (u64::from(self.cookie[1]) << 32)
     }
 
+    #[allow(clippy::cast_possible_truncation)] // the kernel keeps the cookie as two u32 halves
     pub fn set_cookie(&mut self, cookie: u64) {
         self.cookie = [cookie as u32, (cookie >> 32) as u32];
     }

@@ -99,7 +99,7 @@ impl AutoboundMemo {
                     s.autobound = m.autobound;
                 }
                 _ => {
-                    self.unknown.push(i as u32);
+                    self.unknown.push(u32::try_from(i).unwrap_or(u32::MAX));
                     match s.proto {
                         Proto::Tcp => tcp.add(s.local_port),
                         Proto::Udp => udp.add(s.local_port),

@@ -75,7 +75,7 @@ fn proto_code(proto: Proto) -> u8 {
 /// `bytecode` as an INET_DIAG_REQ_BYTECODE attribute.
 fn put_filter(m: &mut Vec<u8>, bytecode: &[u8]) {
     RtAttr {
-        len: (RtAttr::SIZE + bytecode.len()) as u16,
+        len: u16::try_from(RtAttr::SIZE + bytecode.len()).unwrap_or(u16::MAX),
         ty: INET_DIAG_REQ_BYTECODE,
     }
     .write(m);
@@ -85,7 +85,7 @@ fn put_filter(m: &mut Vec<u8>, bytecode: &[u8]) {
 /// A missing table (IPv6 disabled, UDP diag module not loaded) is an empty one.
 fn absent_is_empty(r: nix::Result<()>) -> nix::Result<()> {
     match r {
-        Err(nix::Error::ENOENT) | Err(nix::Error::EAFNOSUPPORT) => Ok(()),
+        Err(nix::Error::ENOENT | nix::Error::EAFNOSUPPORT) => Ok(()),
         r => r,
     }
 }
@@ -118,6 +118,7 @@ impl Dumper {
     /// Dumps TCP with one v2 request per family, as on kernels that dropped TCPDIAG_GETSOCK
     /// (for the test that compares both ways).
     #[doc(hidden)]
+    #[must_use]
     pub fn without_tcpdiag_getsock(mut self) -> Self {
         self.compat = Some(false);
         self
@@ -171,7 +172,7 @@ impl Dumper {
         self.seq = self.seq.wrapping_add(1);
         let mut m = Vec::with_capacity(total);
         NlMsgHdr {
-            len: total as u32,
+            len: u32::try_from(total).unwrap_or(u32::MAX),
             ty,
             flags: NLM_F_REQUEST | flags,
             seq: self.seq,
@@ -263,7 +264,7 @@ impl Dumper {
             let mut got = 0usize;
             match self.receive(|msg| {
                 got += 1;
-                f(msg)
+                f(msg);
             }) {
                 Ok(()) => {
                     self.compat = Some(true);

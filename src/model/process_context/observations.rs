@@ -53,7 +53,10 @@ impl Observations {
         if q.len() < 2 || secs <= 0.0 {
             return None;
         }
-        Some(((*c1 as f64 - *c0 as f64) * 60.0 / secs).round() as i64)
+        // A float cast saturates; a per-minute rate of real counters is far inside i64.
+        #[allow(clippy::cast_possible_truncation)]
+        let per_min = ((*c1 as f64 - *c0 as f64) * 60.0 / secs).round() as i64;
+        Some(per_min)
     }
 
     /// Records the socket count of every process in `snap` at the time it was taken, and

@@ -50,13 +50,13 @@ fn snapshots_feed_the_growth_of_their_processes() {
 #[test]
 fn observations_are_bounded() {
     let mut o = Observations::new();
-    for i in 0..(SAMPLES_PER_PROCESS as i64 + 10) {
-        o.record(1, 1, t(i * 60), i as usize);
+    for i in 0..(i64::try_from(SAMPLES_PER_PROCESS).unwrap() + 10) {
+        o.record(1, 1, t(i * 60), usize::try_from(i).unwrap());
     }
     // Rate over the kept window stays right, and old samples went.
     assert_eq!(o.per_min(1, 1), Some(1));
     assert_eq!(o.samples_of(1, 1), SAMPLES_PER_PROCESS);
-    for pid in 0..(PROCESSES_KEPT as u32 + 20) {
+    for pid in 0..(u32::try_from(PROCESSES_KEPT).unwrap() + 20) {
         o.record(pid + 100, 0, t(i64::from(pid)), 1);
     }
     assert_eq!(o.len(), PROCESSES_KEPT);

@@ -222,6 +222,10 @@ impl Journal {
     /// a newer portscope wrote, or that is not a plain file owned by us, is an error rather than
     /// a fresh start, so undo history is never overwritten or trusted by accident.
     pub fn load(path: &Path) -> Result<Journal, JournalError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
         let (dir, name) = split(path)?;
         let dir = match Dir::open(dir) {
             Ok(d) => d,
@@ -235,10 +239,6 @@ impl Journal {
             Ok(Some(b)) => b,
             Err(e) => return Err(JournalError::Read(e.to_string())),
         };
-        #[derive(Deserialize)]
-        struct VersionOnly {
-            version: u32,
-        }
         let damaged = |source| JournalError::Damaged {
             path: path.to_path_buf(),
             source,
@@ -276,7 +276,7 @@ impl Journal {
                 Match::Unsure => {
                     return Err(JournalError::Unsure {
                         at: e.at.to_string(),
-                        target: e.netns.target.to_string(),
+                        target: e.netns.target.clone(),
                         inode: e.netns.inode,
                     });
                 }

@@ -161,9 +161,9 @@ impl App {
             self.actions.boot.as_ref(),
             journal,
         );
-        action.no_persist = self.actions.no_persist.clone();
+        action.no_persist.clone_from(&self.actions.no_persist);
         if action.request.dropin.is_some() {
-            action.request.boot_seen = self.actions.boot_seen.clone();
+            action.request.boot_seen.clone_from(&self.actions.boot_seen);
         }
         Ok(action)
     }
@@ -176,10 +176,10 @@ impl App {
         match dialog.preview.clone() {
             Err(e) => self.note = Some(e.to_string()),
             Ok(a) if !a.plan.refusals.is_empty() => {
-                self.note = Some(format!("refused: {}", a.plan.refusals.join("; ")))
+                self.note = Some(format!("refused: {}", a.plan.refusals.join("; ")));
             }
             Ok(a) if a.plan.proposed == a.plan.current => {
-                self.note = Some("nothing to change: those ports are already reserved".into())
+                self.note = Some("nothing to change: those ports are already reserved".into());
             }
             Ok(a) if !self.actions.is_root => {
                 // Shown whole, for copying or saving: never wrapped into broken commands.

@@ -61,7 +61,7 @@ impl App {
         let n = blocks.len();
         let sel = self.blocks.selected.min(n - 1);
         let block = &blocks[sel];
-        let rows = block.lines().count() as u16;
+        let rows = crate::tui::u16_sat(block.lines().count());
         // The prompt for a path has every key while it is open.
         if let Some(input) = &mut self.blocks.write {
             match ev.code {
@@ -107,11 +107,8 @@ impl App {
             }
             (_, Some(Command::Left)) => view.hscroll = view.hscroll.saturating_sub(H_STEP),
             (_, Some(Command::Right)) => {
-                let widest = block
-                    .lines()
-                    .map(|l| escape_line(l).chars().count())
-                    .max()
-                    .unwrap_or(0) as u16;
+                let widest = block.lines().map(|l| escape_line(l).chars().count()).max();
+                let widest = crate::tui::u16_sat(widest.unwrap_or(0));
                 view.hscroll = view.hscroll.saturating_add(H_STEP).min(widest);
             }
             (_, Some(Command::Up)) => view.vscroll = view.vscroll.saturating_sub(1),

@@ -64,9 +64,9 @@ impl FailuresView {
         self.selected = self.selected.min(self.list.len().saturating_sub(1));
     }
 
-    pub fn move_by(&mut self, delta: i64) {
-        let last = self.list.len().saturating_sub(1) as i64;
-        self.selected = (self.selected as i64 + delta).clamp(0, last.max(0)) as usize;
+    pub fn move_by(&mut self, delta: isize) {
+        let last = self.list.len().saturating_sub(1);
+        self.selected = self.selected.saturating_add_signed(delta).min(last);
     }
 }
 
@@ -160,7 +160,7 @@ mod tests {
         assert_eq!(v.list[v.selected].port(), Some(1));
         v.push(vec![r(3)]);
         assert_eq!(v.list[v.selected].port(), Some(1));
-        v.push((0..KEPT as u16 + 10).map(r).collect());
+        v.push((0..u16::try_from(KEPT).unwrap() + 10).map(r).collect());
         assert_eq!(v.list.len(), KEPT);
         assert!(v.selected < KEPT);
     }

@@ -131,7 +131,7 @@ impl App {
             Command::Help => self.open(Modal::Help { scroll: 0 }),
             Command::NextView => self.switch(View::ALL[(self.view.index() + 1) % View::ALL.len()]),
             Command::PrevView => {
-                self.switch(View::ALL[(self.view.index() + View::ALL.len() - 1) % View::ALL.len()])
+                self.switch(View::ALL[(self.view.index() + View::ALL.len() - 1) % View::ALL.len()]);
             }
             Command::ViewListeners => self.switch(View::Listeners),
             Command::ViewConnections => self.switch(View::Connections),
@@ -178,7 +178,7 @@ impl App {
             Command::Open if self.view == View::Connections && self.fold(None) => {}
             Command::Open => match self.view {
                 View::Listeners | View::Connections => {
-                    if let Some(key) = self.selected_socket().map(|s| s.key()) {
+                    if let Some(key) = self.selected_socket().map(crate::model::Socket::key) {
                         self.open_detail(key);
                     }
                 }

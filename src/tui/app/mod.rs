@@ -231,7 +231,7 @@ impl App {
                 Vec::new()
             }
             Msg::Processes { target, found } => {
-                self.on_processes(target, found);
+                self.on_processes(&target, found);
                 Vec::new()
             }
             Msg::Refused { list, replace } => {

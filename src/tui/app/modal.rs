@@ -269,7 +269,7 @@ impl App {
                     Some(Command::Bottom) => *scroll = max,
                     // As in less, htop and k9s: q closes the overlay, it does not quit.
                     Some(Command::Quit | Command::Back | Command::Open | Command::Help) => {
-                        self.close()
+                        self.close();
                     }
                     _ => {}
                 }

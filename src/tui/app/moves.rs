@@ -42,14 +42,14 @@ impl App {
     pub(super) fn move_by(&mut self, delta: isize) {
         match self.view {
             View::PortMap => {
-                let stride = self.measured.map_cols.get().max(1) as isize;
+                let stride = signed(self.measured.map_cols.get().max(1));
                 self.map_move(delta * stride);
             }
             View::Listeners | View::Connections => {
                 let cur = self.selected_row();
                 self.set_row(cur.saturating_add_signed(delta));
             }
-            View::Failures => self.failures.move_by(delta as i64),
+            View::Failures => self.failures.move_by(delta),
             View::Why => self.why_move(delta),
         }
     }
@@ -58,16 +58,16 @@ impl App {
         let cols = self.measured.map_cols.get().max(1);
         match self.view {
             View::PortMap => {
-                let rows = (self.measured.map_cells.get() / cols).max(1) as isize;
-                self.map_move(dir * rows * cols as isize);
+                let rows = signed((self.measured.map_cells.get() / cols).max(1));
+                self.map_move(dir * rows * signed(cols));
             }
             View::Why => self.why_scroll_by(dir * 10),
             View::Listeners => {
-                let page = self.measured.listeners_page.get().max(1) as isize;
+                let page = signed(self.measured.listeners_page.get().max(1));
                 self.move_by(dir * page);
             }
             View::Connections => {
-                let page = self.measured.conns_page.get().max(1) as isize;
+                let page = signed(self.measured.conns_page.get().max(1));
                 self.move_by(dir * page);
             }
             View::Failures => self.move_by(dir * 10),
@@ -125,7 +125,7 @@ impl App {
         }
         let step = i64::from(self.map_step());
         let p = i64::from(self.map.cursor) + cells as i64 * step;
-        self.map.cursor = p.clamp(0, 65535) as u16;
+        self.map.cursor = u16::try_from(p.max(0)).unwrap_or(u16::MAX);
     }
 
     pub(super) fn zoom(&mut self, dir: isize) {
@@ -134,4 +134,9 @@ impl App {
         }
         self.map.zoom = self.map.zoom.saturating_add_signed(dir).min(MAX_ZOOM);
     }
+}
+
+/// A count measured on screen as a signed step; no screen holds `isize::MAX` of anything.
+fn signed(n: usize) -> isize {
+    isize::try_from(n).unwrap_or(isize::MAX)
 }

@@ -127,11 +127,11 @@ impl App {
     }
 
     /// Stores what the runtime read, where it is still wanted.
-    pub(super) fn on_processes(&mut self, target: ProcessesFor, found: Vec<ProcessContext>) {
+    pub(super) fn on_processes(&mut self, target: &ProcessesFor, found: Vec<ProcessContext>) {
         match target {
             ProcessesFor::Detail(asked) => {
                 if let Mode::Modal(Modal::Detail { key, pane, .. }) = &mut self.mode
-                    && *key == asked
+                    && key == asked
                 {
                     let wanted = pane
                         .socket
@@ -145,7 +145,7 @@ impl App {
                     .feed
                     .diagnosis
                     .as_deref()
-                    .is_some_and(|d| d.port == port)
+                    .is_some_and(|d| d.port == *port)
                 {
                     let wanted: Vec<Arc<Owner>> =
                         self.why_owners().into_iter().take(WHY_SHOWN).collect();

@@ -28,6 +28,7 @@ impl ListenerSort {
         }
     }
 
+    #[must_use]
     pub fn next(self) -> ListenerSort {
         match self {
             ListenerSort::Port => ListenerSort::Process,

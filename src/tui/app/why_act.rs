@@ -30,10 +30,14 @@ impl App {
     }
 
     pub(crate) fn why_scroll_by(&mut self, delta: isize) {
-        self.why.scroll = self
-            .why
-            .scroll
-            .saturating_add_signed(delta.clamp(i16::MIN as isize, i16::MAX as isize) as i16);
+        self.why.scroll =
+            self.why
+                .scroll
+                .saturating_add_signed(i16::try_from(delta).unwrap_or(if delta < 0 {
+                    i16::MIN
+                } else {
+                    i16::MAX
+                }));
     }
 
     fn why_info(&mut self, title: &str, lines: Vec<String>) {

@@ -4,6 +4,9 @@
 //! columns go first when the frame is narrow, and slack goes to the most important ones
 //! (addresses) before the rest. Endpoints are shortened in the middle so the port, what the user
 //! came for, is never cut; names are cut at the end with an ellipsis, so a cut is visible.
+// Widths are u16 terminal columns summed in u32, and a table has a handful of columns: the
+// conversions back cannot truncate.
+#![allow(clippy::cast_possible_truncation)]
 
 use ratatui::layout::Constraint;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -54,6 +57,7 @@ impl Col {
     }
 
     /// Reads well at `n` characters (or its content, if shorter).
+    #[must_use]
     pub const fn readable(mut self, n: u16) -> Col {
         self.min = if self.want < n { self.want } else { n };
         if self.floor > self.min {
@@ -63,6 +67,7 @@ impl Col {
     }
 
     /// May be squeezed down to `n` characters before it is dropped.
+    #[must_use]
     pub const fn squeeze(mut self, n: u16) -> Col {
         self.floor = if n < self.min { n } else { self.min };
         self
@@ -73,6 +78,7 @@ impl Col {
         (self.want, self.min, self.floor) = (0, 0, 0);
     }
 
+    #[must_use]
     pub const fn fill(mut self) -> Col {
         self.fill = true;
         self
@@ -252,7 +258,7 @@ fn port_at(endpoint: &str) -> Option<usize> {
 pub fn min_width(endpoint: &str) -> u16 {
     let port = port_at(endpoint).map_or(0, |i| endpoint[i..].chars().count());
     let brackets = 2 * usize::from(endpoint.starts_with('['));
-    (port + brackets + 11).min(endpoint.chars().count()) as u16
+    crate::tui::u16_sat((port + brackets + 11).min(endpoint.chars().count()))
 }
 
 /// `endpoint` in at most `width` characters, shortened in the middle of its address:

@@ -14,6 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use unicode_width::UnicodeWidthChar;
 
 /// The sort key each column stands for, in the table's order.
@@ -44,14 +45,15 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
     if let Some(key) = view.sort {
         // Also here: at 60 columns the sorted column may be one that gives way.
         let arrow = if view.descending { '↓' } else { '↑' };
-        title.push_str(&format!(", sorted by {} {arrow}", key.name()));
+        _ = write!(title, ", sorted by {} {arrow}", key.name());
     }
     if let Some(by) = view.group {
-        title.push_str(&format!(
+        _ = write!(
+            title,
             ", {} by {}",
             crate::human::count(view.groups.len(), "group"),
             group_words(by)
-        ));
+        );
     }
     title.push_str(") ");
     let block = Block::default()
@@ -180,7 +182,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme, snap: &Snapsh
 fn table_cols(sockets: &[&Socket], ends: &[(String, String)], sort: Option<SortKey>) -> [Col; 7] {
     let need = |f: fn(&(String, String)) -> &String| {
         let min = ends.iter().map(|e| columns::min_width(f(e))).max();
-        let want = ends.iter().map(|e| f(e).chars().count() as u16).max();
+        let want = ends
+            .iter()
+            .map(|e| crate::tui::u16_sat(f(e).chars().count()))
+            .max();
         (min.unwrap_or(0).max(5), want.unwrap_or(0).max(5))
     };
     let (local_min, local_want) = need(|e| &e.0);

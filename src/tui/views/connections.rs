@@ -12,7 +12,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         f.render_widget(Paragraph::new("waiting for the first snapshot…"), area);
         return;
     };
-    let busy = app.summary().by_port.len().min(3) as u16;
+    let busy = crate::tui::u16_sat(app.summary().by_port.len().min(3));
     let dests = &app.summary().destinations;
     // Borders, the states line and the outgoing line, then one line per busy port, then the
     // busiest destinations under a line of their own.
@@ -24,10 +24,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let dest_lines = match (dests.is_empty(), short) {
         (true, _) => 0,
         (false, false) => 1,
-        (false, true) => 1 + dests.len() as u16,
+        (false, true) => crate::tui::u16_sat(1 + dests.len()),
     };
     let [summary, table_area] = Layout::vertical([
-        Constraint::Length(4 + busy + dest_lines),
+        Constraint::Length((4 + busy).saturating_add(dest_lines)),
         Constraint::Min(4),
     ])
     .areas(area);
@@ -97,6 +97,8 @@ fn destination_line(
     use crate::analyze::connect::ConnectVerdict;
     const BAR: usize = 10;
     let used = u.usable - u.available.min(u.usable);
+    // share() is within 0..=1, and a float cast saturates rather than wraps.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let filled = ((u.share() * BAR as f64).round() as usize).min(BAR);
     let style = match u.verdict {
         ConnectVerdict::Exhausted => theme.bad(),

@@ -44,10 +44,7 @@ pub fn clip(line: &str, skip: usize, width: usize) -> String {
 
 /// Rows the blocks want: a label row each, then every line.
 pub fn wanted_rows(blocks: &[Block]) -> u16 {
-    blocks
-        .iter()
-        .map(|b| 1 + b.lines().count() as u16)
-        .sum::<u16>()
+    crate::tui::u16_sat(blocks.iter().map(|b| 1 + b.lines().count()).sum())
 }
 
 /// The key hint under the blocks (with the result of the last copy or write, when there is
@@ -80,7 +77,10 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
     }
     let view: &BlockView = &app.blocks;
     let sel = view.selected.min(blocks.len() - 1);
-    let lens: Vec<u16> = blocks.iter().map(|b| b.lines().count() as u16).collect();
+    let lens: Vec<u16> = blocks
+        .iter()
+        .map(|b| crate::tui::u16_sat(b.lines().count()))
+        .collect();
     // Labels first and the others' few rows; the selected block takes what it needs of the
     // rest, and whatever is left after that goes back to the others, in order.
     let others_min: u16 = lens
@@ -89,14 +89,14 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, blocks: &[Block], area: R
         .filter(|(i, _)| *i != sel)
         .map(|(_, l)| (*l).min(OTHER_ROWS))
         .sum();
-    let labels = blocks.len() as u16;
+    let labels = crate::tui::u16_sat(blocks.len());
     let sel_rows = area
         .height
-        .saturating_sub(labels + others_min)
+        .saturating_sub(labels.saturating_add(others_min))
         .min(lens[sel])
         .max(1);
     app.measured.block_rows.set(sel_rows);
-    let mut spare = area.height.saturating_sub(labels + sel_rows);
+    let mut spare = area.height.saturating_sub(labels.saturating_add(sel_rows));
     let rows_of: Vec<u16> = lens
         .iter()
         .enumerate()

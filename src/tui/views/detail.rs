@@ -194,7 +194,7 @@ pub fn render(
     // Wrapped height, so scrolling stops at the last line.
     let inner = usize::from(area.width.saturating_sub(2)).max(1);
     let height: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let max = (height as u16).saturating_sub(area.height.saturating_sub(2));
+    let max = crate::tui::u16_sat(height).saturating_sub(area.height.saturating_sub(2));
     app.measured.overlay_max_scroll.set(max);
     f.render_widget(
         Paragraph::new(lines)

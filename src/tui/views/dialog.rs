@@ -19,10 +19,7 @@ const WIDTH: u16 = 96;
 /// Rows `lines` take once wrapped inside a popup on this screen (borders excluded).
 fn wrapped_rows(f: &Frame, lines: &[Line]) -> u16 {
     let inner = usize::from(WIDTH.min(f.area().width).saturating_sub(2)).max(1);
-    lines
-        .iter()
-        .map(|l| l.width().max(1).div_ceil(inner) as u16)
-        .sum()
+    crate::tui::u16_sat(lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum())
 }
 
 /// A cleared, centred popup tall enough for `rows` of text (clamped to the screen).
@@ -32,7 +29,7 @@ fn popup(f: &mut Frame, rows: u16) -> Rect {
     area
 }
 
-fn block<'a>(title: String, style: Style) -> Block<'a> {
+fn block<'a>(title: &str, style: Style) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
         .border_style(style)
@@ -68,9 +65,14 @@ fn with_blocks(
     let hint = (!blocks.is_empty()).then(|| copyblock::hint(app, theme, blocks));
     let text_rows = wrapped_rows(f, &lines);
     let block_rows = copyblock::wanted_rows(blocks) + u16::from(hint.is_some());
-    let foot_rows = footer.len() as u16;
-    let area = popup(f, text_rows + block_rows + foot_rows);
-    f.render_widget(block(title, style), area);
+    let foot_rows = crate::tui::u16_sat(footer.len());
+    let area = popup(
+        f,
+        text_rows
+            .saturating_add(block_rows)
+            .saturating_add(foot_rows),
+    );
+    f.render_widget(block(&title, style), area);
     let inner = Rect {
         x: area.x + 1,
         y: area.y + 1,
@@ -84,7 +86,7 @@ fn with_blocks(
     let min_blocks = if blocks.is_empty() {
         0
     } else {
-        (blocks.len() as u16 + 1 + u16::from(hint.is_some())).min(rest)
+        crate::tui::u16_sat(blocks.len() + 1 + usize::from(hint.is_some())).min(rest)
     };
     let text_h = text_rows.min(rest - min_blocks);
     let blocks_h = rest - text_h;
@@ -183,7 +185,7 @@ pub fn text(
 pub fn busy(f: &mut Frame, theme: &Theme, title: &str) {
     let area = popup(f, 1);
     f.render_widget(
-        Paragraph::new(format!("{title}: working…")).block(block("Working".into(), theme.title())),
+        Paragraph::new(format!("{title}: working…")).block(block("Working", theme.title())),
         area,
     );
 }
@@ -305,7 +307,7 @@ pub fn reserve(f: &mut Frame, app: &App, theme: &Theme, dialog: &ReserveDialog) 
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(block(
-                "Stage a reservation (net.ipv4.ip_local_reserved_ports)".into(),
+                "Stage a reservation (net.ipv4.ip_local_reserved_ports)",
                 theme.title(),
             )),
         area,

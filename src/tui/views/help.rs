@@ -140,7 +140,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, scroll: u16) {
     f.render_widget(Clear, area);
     let lines = lines(app, theme, area.width.saturating_sub(2));
     let visible = area.height.saturating_sub(2);
-    let max = (lines.len() as u16).saturating_sub(visible);
+    let max = crate::tui::u16_sat(lines.len()).saturating_sub(visible);
     app.measured.overlay_max_scroll.set(max);
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
         " Keys (↑↓ g G scroll · q/esc close) ",

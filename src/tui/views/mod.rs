@@ -44,7 +44,7 @@ pub fn owner_name(s: &Socket) -> String {
 }
 
 pub fn first_owner(s: &Socket) -> Option<&Owner> {
-    s.owners.first().map(|o| o.as_ref())
+    s.owners.first().map(AsRef::as_ref)
 }
 
 /// "Port 8080 timeline" and its last changes, for the detail pane and the why view; nothing

@@ -1,5 +1,8 @@
 //! The whole 0-65535 port space at a glance: ephemeral range, reservations, listeners,
 //! connections and conflicts, zoomable down to single ports.
+// Grid sizes come from a u16 terminal area and cells map to ports (0..=65535), so the
+// conversions between them cannot truncate.
+#![allow(clippy::cast_possible_truncation)]
 
 use crate::analyze::portmap::{PortClass, ports_per_cell};
 use crate::tui::app::App;

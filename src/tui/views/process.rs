@@ -9,6 +9,7 @@ use crate::human;
 use crate::model::process_context::{Level, ProcessContext};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// Label column: "  sockets  ".
 const LABEL: usize = 11;
@@ -67,7 +68,7 @@ pub fn lines(ctx: &ProcessContext, width: u16) -> Vec<Line<'static>> {
     }
     let mut socks = human::count(ctx.sockets.now, "socket");
     match ctx.sockets.growth_words() {
-        Some(g) => socks.push_str(&format!(", {g}")),
+        Some(g) => _ = write!(socks, ", {g}"),
         None => socks.push_str(" (growth after the next refresh)"),
     }
     field("sockets", &socks, plain, 1);

@@ -177,7 +177,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     Lead::Step(n) => format!("  {n}. "),
                     Lead::Bullet => "  - ".to_string(),
                 };
-                remedy_lines(&mut lines, lead, remedy, app, theme, body.width);
+                remedy_lines(&mut lines, &lead, remedy, app, theme, body.width);
             }
             Item::Note(n) => {
                 lines.push(Line::from(Span::styled(format!("  - {n}"), theme.dim())));
@@ -199,7 +199,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((scroll.min(u16::MAX as usize) as u16, 0)),
+            .scroll((crate::tui::u16_sat(scroll), 0)),
         body,
     );
 }
@@ -233,7 +233,7 @@ fn cause_line(index: usize, c: &Cause, sel: bool, theme: &Theme) -> Line<'static
 /// shows every command whole) or the change to make, and what else it breaks.
 fn remedy_lines(
     lines: &mut Vec<Line<'static>>,
-    lead: String,
+    lead: &str,
     r: &Remedy,
     app: &App,
     theme: &Theme,

@@ -14,6 +14,7 @@ use crate::collect::allns::pool::NetnsPool;
 use crate::collect::owner_cache::OwnerCache;
 use crate::model::{Family, Proto, Socket, State};
 use std::collections::HashMap;
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -98,7 +99,7 @@ impl Answerer {
             .into_iter()
             .map(|(raw, c)| {
                 let found = holders.get(&(c.netns, c.proto, raw.port)).cloned();
-                self.answer(raw, c, found)
+                self.answer(raw, &c, found)
             })
             .collect()
     }
@@ -117,7 +118,7 @@ impl Answerer {
         };
         let d = self
             .pool
-            .ensure(self.own, ns, handle, NAMESPACES_KEPT)
+            .ensure(self.own, ns, &handle, NAMESPACES_KEPT)
             .map_err(|e| format!("cannot read namespace net:[{ns}]: {e}"))?;
         let mut out = Vec::new();
         for proto in [Proto::Tcp, Proto::Udp] {
@@ -211,7 +212,7 @@ impl Answerer {
     fn answer(
         &mut self,
         raw: &Raw,
-        c: Caller,
+        c: &Caller,
         holders: Option<Result<Vec<Socket>, String>>,
     ) -> Refusal {
         let family = if raw.addr.is_ipv6() {
@@ -275,7 +276,7 @@ impl Answerer {
                 None => format!("port {} is in use", raw.port),
             },
             (Call::Bind, nix::libc::EACCES) => {
-                let sys = self.sysctls(&c);
+                let sys = self.sysctls(c);
                 r.privilege = Some(Privilege {
                     unprivileged_port_start: sys.unprivileged_port_start,
                     cap_net_bind_service: c.cap_net_bind_service,
@@ -289,7 +290,7 @@ impl Answerer {
                 why
             }
             (Call::Bind, _) => {
-                let sys = self.sysctls(&c);
+                let sys = self.sysctls(c);
                 format!(
                     "{} is not an address of the caller's network namespace{}",
                     raw.addr,
@@ -300,7 +301,7 @@ impl Answerer {
                 )
             }
             (Call::Connect, nix::libc::EADDRNOTAVAIL) => {
-                let d = self.destination(&c, raw.addr, raw.port);
+                let d = self.destination(c, raw.addr, raw.port);
                 let why = connect_why(raw, d.as_ref());
                 r.destination = d;
                 why
@@ -345,7 +346,7 @@ pub fn in_use_why(raw: &Raw, options: &SocketOptions, list: &[Socket]) -> String
     );
     let others = list.len() - 1;
     if others > 0 {
-        why.push_str(&format!(" and {others} more socket(s)"));
+        _ = write!(why, " and {others} more socket(s)");
     }
     let v4 = raw.addr.is_ipv4();
     if list.iter().all(|s| s.local_addr.is_ipv6() == v4) {

@@ -1,5 +1,12 @@
 //! Loading the recorder's programs and reading what they send: raw refusals, decoded, with
 //! the count of those the kernel could not deliver.
+// Decodes the kernel's fixed-width records: pid_tgid and uid_gid halves, a negative return,
+// and CPU numbers (never negative) as the map keys the kernel wants.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use super::programs::{self, EnterFields, Maps, SetsockoptFields};
 use crate::sys::perf::{self as sys, PerfRing};
@@ -102,7 +109,8 @@ impl Kernel {
                     ring.enable().map_err(TraceError::Io)?;
                     rings.push((ring, rt));
                 }
-                Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => continue,
+                // An offline CPU has no ring to open; the others still report.
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => {}
                 Err(e) => return Err(TraceError::call(format!("BPF output ring on CPU {cpu}"))(e)),
             }
         }
@@ -190,7 +198,7 @@ impl Kernel {
         let mut out = Vec::new();
         let mut lost = 0;
         let offset = self.mono_offset_ns;
-        for (r, rt) in self.rings.iter_mut() {
+        for (r, rt) in &mut self.rings {
             let rt = *rt;
             lost += r
                 .drain(|b| {

@@ -242,10 +242,10 @@ pub fn run(
     let cpus = nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_CONF)
         .ok()
         .flatten()
-        .map_or(1, |n| n.max(1) as i32);
+        .map_or(1, |n| i32::try_from(n.max(1)).unwrap_or(i32::MAX));
     let mut k = match kernel::Kernel::open(&tracefs, cpus) {
         Ok(k) => k,
-        Err(why) => return plain::run(&tracefs, cpus, opts, why, notes, sink),
+        Err(why) => return plain::run(&tracefs, cpus, opts, &why, notes, sink),
     };
     let info = super::SourceInfo {
         source: "bpf".into(),

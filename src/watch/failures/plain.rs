@@ -22,7 +22,7 @@ pub fn run(
     tracefs: &Path,
     cpus: i32,
     opts: &FailureOptions,
-    bpf_refused: TraceError,
+    bpf_refused: &TraceError,
     mut notes: Vec<String>,
     sink: &mut dyn FnMut(FailureReport<'_>) -> bool,
 ) -> Result<(), WatchError> {
@@ -32,18 +32,18 @@ pub fn run(
         ("sys_exit_connect", Call::Connect, &CONNECT_REFUSALS[..]),
     ] {
         let f =
-            Format::read(tracefs, "syscalls", event).map_err(|e| no_tracing(&bpf_refused, e))?;
-        let ret = f.field("ret").map_err(|e| no_tracing(&bpf_refused, e))?.0;
+            Format::read(tracefs, "syscalls", event).map_err(|e| no_tracing(bpf_refused, &e))?;
+        let ret = f.field("ret").map_err(|e| no_tracing(bpf_refused, &e))?.0;
         for cpu in 0..cpus {
             match PerfRing::open_tracepoint(f.id, cpu, 16) {
                 Ok((ring, realtime)) => {
                     ring.set_filter(&filter(refusals))
                         .and_then(|()| ring.enable())
-                        .map_err(|e| no_tracing(&bpf_refused, TraceError::Io(e)))?;
+                        .map_err(|e| no_tracing(bpf_refused, &TraceError::Io(e)))?;
                     rings.push((ring, realtime, call, ret));
                 }
                 Err(e) if e.raw_os_error() == Some(nix::libc::ENODEV) => {}
-                Err(e) => return Err(no_tracing(&bpf_refused, TraceError::PerfRefused(e))),
+                Err(e) => return Err(no_tracing(bpf_refused, &TraceError::PerfRefused(e))),
             }
         }
     }
@@ -75,7 +75,7 @@ pub fn run(
     )? {
         let mut lost = 0;
         let mut out = Vec::new();
-        for (r, realtime, call, ret_at) in rings.iter_mut() {
+        for (r, realtime, call, ret_at) in &mut rings {
             let (call, ret_at) = (*call, *ret_at);
             let shift = if *realtime { 0 } else { offset };
             lost += r
@@ -102,7 +102,7 @@ pub fn run(
     Ok(())
 }
 
-fn no_tracing(bpf: &TraceError, perf: TraceError) -> WatchError {
+fn no_tracing(bpf: &TraceError, perf: &TraceError) -> WatchError {
     WatchError::Failed(format!(
         "cannot record refused calls: BPF: {bpf}; tracepoints: {perf}. Run as root (CAP_BPF + CAP_PERFMON)"
     ))
@@ -130,8 +130,7 @@ fn decode(body: &[u8], call: Call, ret_at: usize, shift: i128) -> Option<Refusal
         uid: owner.as_ref().map_or(u32::MAX, |o| o.uid),
         user: owner
             .as_ref()
-            .map(|o| o.user.clone())
-            .unwrap_or_else(|| "?".to_string().into()),
+            .map_or_else(|| "?".to_string().into(), |o| o.user.clone()),
         netns: crate::watch::scope::of_task(pid, tid),
         owner,
         request: None,

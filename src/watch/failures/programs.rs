@@ -18,6 +18,13 @@
 //! A failed `pending` insert (the map full: more calls in flight than it holds) is counted in
 //! `missed`, which userspace reports as lost: a refusal is recorded or counted, never dropped
 //! silently.
+// BPF programs: record offsets and jump distances are small constants packed into the
+// instructions' fixed-width fields on purpose.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 use crate::watch::bpf_asm::*;
 
@@ -436,7 +443,7 @@ mod tests {
             kinds: 7,
         };
         let p = exit_side(16, &[98], m);
-        let want = (-98i32) as u32 as u64;
+        let want = u64::from((-98i32) as u32);
         assert!(p.iter().any(|i| (i & 0xff) == 0x15 && (i >> 32) == want));
     }
 }

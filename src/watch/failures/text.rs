@@ -4,6 +4,7 @@ use super::{Call, Refusal};
 use crate::model::Endpoint;
 use crate::model::text::{Kind, Line};
 use crate::watch::text::{clock, owner_text};
+use std::fmt::Write as _; // write! to a String cannot fail, so its Result is dropped
 
 /// The refusal's first line: time, call, errno, what was asked, by whom.
 pub fn headline(r: &Refusal, watched: Option<u64>) -> String {
@@ -28,7 +29,7 @@ pub fn headline(r: &Refusal, watched: Option<u64>) -> String {
     if let Some(ns) = r.netns
         && ns != watched.unwrap_or_else(crate::collect::netns::own_inode)
     {
-        t.push_str(&format!(" netns:[{ns}]"));
+        _ = write!(t, " netns:[{ns}]");
     }
     t
 }

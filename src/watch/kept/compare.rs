@@ -48,7 +48,11 @@ fn announced(s: &Socket) -> bool {
     )
 }
 
-pub fn compare(kept: &Kept, dump: &Snapshot, during: &FxHashSet<Tuple>) -> Report {
+pub fn compare<S: std::hash::BuildHasher>(
+    kept: &Kept,
+    dump: &Snapshot,
+    during: &std::collections::HashSet<Tuple, S>,
+) -> Report {
     let now = Instant::now();
     let near_end = |t: &Tuple, s: &Socket| {
         s.expires_ms.is_some()

@@ -397,8 +397,8 @@ impl Kept {
         let report = compare::compare(self, dump, &during);
         let v = &mut self.verified;
         v.at = Some(jiff::Timestamp::now());
-        v.compared = report.compared as u32;
-        v.differences = report.differences.len() as u32;
+        v.compared = u32::try_from(report.compared).unwrap_or(u32::MAX);
+        v.differences = u32::try_from(report.differences.len()).unwrap_or(u32::MAX);
         v.differences_total += report.differences.len() as u64;
         self.reseed(dump, cache);
         if lost == 0 {

@@ -20,7 +20,7 @@ impl Kept {
         if !found.iter().any(|s| s.inode != 0) {
             return;
         }
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         if let Ok(map) = cache.incremental(threads) {
             crate::collect::join_owners(found, &map);
         }
@@ -58,7 +58,10 @@ impl Kept {
         }
         let only = cache.changed_since(self.joined);
         self.joined = cache.generation();
-        if only.as_ref().is_some_and(|o| o.is_empty()) {
+        if only
+            .as_ref()
+            .is_some_and(std::collections::HashSet::is_empty)
+        {
             return false;
         }
         let holders = cache.holders(only.as_ref());

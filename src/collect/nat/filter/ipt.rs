@@ -50,7 +50,7 @@ fn parse_rule(line: &str, proto: Proto, port: u16, dests: &[IpAddr]) -> Option<(
     let mut i = 1;
     while i < w.len() {
         let opt = w[i].as_str();
-        let arg = w.get(i + 1).map(String::as_str).unwrap_or("");
+        let arg = w.get(i + 1).map_or("", String::as_str);
         let not = if negate { "! " } else { "" };
         let mut used = 2;
         match opt {
@@ -100,7 +100,7 @@ fn parse_rule(line: &str, proto: Proto, port: u16, dests: &[IpAddr]) -> Option<(
                 }
             }
             "--match-set" => {
-                let flags = w.get(i + 2).map(String::as_str).unwrap_or("");
+                let flags = w.get(i + 2).map_or("", String::as_str);
                 r.conds.push(format!("{not}set {arg} {flags}"));
                 used = 3;
             }

@@ -229,7 +229,7 @@ impl Ctx<'_> {
             match k {
                 "state" => {
                     let w = words(&right);
-                    hit_or_not(w.iter().any(|s| s == "new" || s == "untracked"), r)
+                    hit_or_not(w.iter().any(|s| s == "new" || s == "untracked"), r);
                 }
                 // A connection DNATed here came through a NAT rule, not to this port.
                 "status" if words(&right).iter().any(|s| s == "dnat") => r.matches = false,

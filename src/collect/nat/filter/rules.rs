@@ -257,10 +257,8 @@ pub fn judge(table: &Table) -> (ReachVerdict, Vec<FilterRule>) {
             _ => ReachVerdict::Blocked,
         };
         // Accept rules say who gets in only where something is blocked.
-        if v == ReachVerdict::Open {
-            w.found.retain(|r| r.blocks());
-        } else if v == ReachVerdict::Partly && decided == Action::Accept {
-            w.found.retain(|r| r.blocks());
+        if v == ReachVerdict::Open || (v == ReachVerdict::Partly && decided == Action::Accept) {
+            w.found.retain(crate::model::reach::FilterRule::blocks);
         }
         verdict = verdict.and(v);
         found.extend(w.found);
@@ -276,7 +274,7 @@ mod tests {
         Rule {
             text: format!("{conds:?} {action:?}"),
             matches: true,
-            conds: conds.iter().map(|s| s.to_string()).collect(),
+            conds: conds.iter().map(ToString::to_string).collect(),
             action,
             counters: None,
         }
