@@ -66,6 +66,9 @@ pub struct OwnerCache {
     /// for every generation after `log_base` (a full scan or an overlong log starts it anew).
     log: Vec<(u64, u64)>,
     log_base: u64,
+    /// The map last built, and the generation it was built at: a tick that changed nothing
+    /// gets it again instead of sorting 100k inodes anew.
+    built: Option<(u64, OwnerMap)>,
 }
 
 /// Past this many logged changes the log starts again (its readers rejoin everything).
@@ -86,6 +89,7 @@ impl Default for OwnerCache {
             generation: 0,
             log: Vec::new(),
             log_base: 0,
+            built: None,
         }
     }
 }
@@ -185,10 +189,18 @@ impl OwnerCache {
         }
     }
 
+    /// Makes the next [`OwnerCache::scan`] a full one, and stops the periodic ones: for a caller
+    /// that schedules its own (the kept table's verifications, which compare owners anyway).
+    pub fn full_on_demand(&mut self) {
+        self.last_full = None;
+        self.full_every = Duration::MAX;
+    }
+
     /// Reads every process again.
     pub fn full(&mut self, threads: usize) -> std::io::Result<OwnerMap> {
         let cpu0 = super::cpu::process_time();
         self.procs.clear();
+        self.built = None;
         let map = self.read_pids(&owners::list_pids()?, threads, true);
         // Everything was read again: readers of the log rejoin everything.
         self.generation += 1;
@@ -333,13 +345,21 @@ impl OwnerCache {
         out
     }
 
-    /// The owners of every socket as of the last scan, without scanning.
-    pub fn map(&self) -> OwnerMap {
-        OwnerMap::from_entries(self.procs.values().filter_map(|e| {
+    /// The owners of every socket as of the last scan, without scanning (the map built last
+    /// time, while nothing changed since).
+    pub fn map(&mut self) -> OwnerMap {
+        if let Some((g, m)) = &self.built
+            && *g == self.generation
+        {
+            return m.clone();
+        }
+        let map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
             e.owner
                 .as_ref()
                 .map(|o| (Arc::clone(o), e.inodes.as_slice()))
-        }))
+        }));
+        self.built = Some((self.generation, map.clone()));
+        map
     }
 
     /// Reads `pids` (in parallel), stores them, and builds the map over every kept process.
@@ -373,11 +393,7 @@ impl OwnerCache {
             read,
             reused: 0,
         };
-        let mut map = OwnerMap::from_entries(self.procs.values().filter_map(|e| {
-            e.owner
-                .as_ref()
-                .map(|o| (Arc::clone(o), e.inodes.as_slice()))
-        }));
+        let mut map = self.map();
         map.scanned = read;
         map.hidden = hidden;
         map.vanished = vanished;

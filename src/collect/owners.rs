@@ -14,7 +14,7 @@ use nix::sys::stat::Mode;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct OwnerMap {
     /// (socket inode, index into `procs`), sorted: a flat array is a fraction of the memory of
     /// a map of vectors at 100k+ sockets, and one sort beats 100k hash inserts. Socket inodes
