@@ -1,16 +1,13 @@
 //! Incremental refresh (owners reused while fd tables stay unchanged) against a full snapshot,
 //! under churn: about 1,000 connections a second opened and closed, sockets handed to new
-//! processes and those processes killed, checked at every refresh for 40 s
+//! processes and those processes killed, checked at every refresh for a minute
 //! (PORTSCOPE_CHURN_SECS shortens it while iterating).
 #![allow(clippy::unwrap_used)] // a test that cannot proceed fails right there
 
 use crate::common::*;
 use portscope::collect::owner_cache::OwnerCache;
 use portscope::collect::{CollectOptions, collect, collect_with};
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 fn owners_by_inode(s: &portscope::model::Snapshot) -> HashMap<u64, BTreeSet<u32>> {
@@ -49,89 +46,9 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     let secs: u64 = std::env::var("PORTSCOPE_CHURN_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        // 40 s: past 50 s (50,000+ TIME_WAITs on one destination, the port range nearly spent)
-        // two tables read back to back under the gate were twice seen, on a loaded runner, to
-        // differ by hundreds of sockets; the cause is not found yet (the failure message now
-        // lists them), and the owners, which this test is about, agreed.
-        .unwrap_or(40);
-    // Churners change fd tables only while holding this for reading; a check holds it for
-    // writing, so both snapshots of one check see the same fd tables.
-    // 60,000 connections a minute: room for them beside the TIME_WAITs they leave.
-    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65000").unwrap();
-    let gate = Arc::new(RwLock::new(()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let made = Arc::new(AtomicUsize::new(0));
-    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
-    let addr = listener.local_addr().unwrap();
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        let (gate, stop, made, listener) = (
-            Arc::clone(&gate),
-            Arc::clone(&stop),
-            Arc::clone(&made),
-            Arc::clone(&listener),
-        );
-        workers.push(std::thread::spawn(move || {
-            let mut live: VecDeque<(TcpStream, TcpStream)> = VecDeque::new();
-            let start = Instant::now();
-            let mut n: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                {
-                    let _g = gate.read().unwrap();
-                    let c = TcpStream::connect(addr).unwrap();
-                    let (s, _) = listener.accept().unwrap();
-                    live.push_back((c, s));
-                    if live.len() > 300 {
-                        live.pop_front();
-                    }
-                }
-                made.fetch_add(1, Ordering::Relaxed);
-                n += 1;
-                // Pace to 500 a second per worker (1,000 in all).
-                let due = start + Duration::from_micros(n * 2000);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }));
-    }
-    // Sockets handed to other processes, which come and go.
-    let mover_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mover_addr = mover_listener.local_addr().unwrap();
-    let mover = {
-        let (gate, stop) = (Arc::clone(&gate), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            let mut accepted: VecDeque<TcpStream> = VecDeque::new();
-            let mut holders: VecDeque<(Holder, TcpStream)> = VecDeque::new();
-            let mut i = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                {
-                    let _g = gate.read().unwrap();
-                    let c = TcpStream::connect(mover_addr).unwrap();
-                    accepted.push_back(mover_listener.accept().unwrap().0);
-                    let h = hold(&[&c]);
-                    // Half of them: only the new process keeps it.
-                    let kept = if i.is_multiple_of(2) {
-                        c
-                    } else {
-                        drop(c);
-                        let c2 = TcpStream::connect(mover_addr).unwrap();
-                        accepted.push_back(mover_listener.accept().unwrap().0);
-                        c2
-                    };
-                    holders.push_back((h, kept));
-                    if accepted.len() > 16 {
-                        accepted.pop_front();
-                    }
-                    if holders.len() > 8 {
-                        holders.pop_front(); // killed and reaped under the gate
-                    }
-                }
-                i += 1;
-                std::thread::sleep(Duration::from_millis(30));
-            }
-        })
-    };
+        .unwrap_or(60);
+    // A check holds the churn still, so both snapshots of one check see the same fd tables.
+    let churn = crate::common::churn::Churn::start();
     let opts = CollectOptions::default();
     let mut cache = OwnerCache::default();
     let end = Instant::now() + Duration::from_secs(secs);
@@ -140,7 +57,7 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
     let (mut inc_time, mut full_time) = (Duration::ZERO, Duration::ZERO);
     while Instant::now() < end {
         {
-            let _w = gate.write().unwrap();
+            let _w = churn.hold_still();
             let t0 = Instant::now();
             let inc = collect_with(&opts, Some(&mut cache)).unwrap();
             inc_time += t0.elapsed();
@@ -221,12 +138,7 @@ fn incremental_refresh_equals_a_full_snapshot_under_churn() {
         }
         std::thread::sleep(Duration::from_millis(100)); // the refresh interval
     }
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().unwrap();
-    }
-    mover.join().unwrap();
-    let rate = made.load(Ordering::Relaxed) as f64 / secs as f64;
+    let rate = churn.finish();
     skip_note!(
         "incremental == full: {checks} checks, {compared} sockets compared ({autobound_seen} autobound), {incremental} refreshes stayed incremental, {rate:.0} connections/s; mean incremental refresh {:?}, full {:?}",
         inc_time / checks.max(1) as u32,

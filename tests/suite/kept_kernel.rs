@@ -8,10 +8,6 @@ use crate::common::*;
 use portscope::collect::owner_cache::OwnerCache;
 use portscope::collect::{CollectOptions, NetnsTarget, collect, collect_with};
 use portscope::watch::kept::{Kept, Update};
-use std::collections::VecDeque;
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -33,77 +29,7 @@ fn the_kept_table_equals_a_dump_under_churn() {
         Ok(k) => k,
         Err(e) => return skip("kept_equals_dump", &format!("no TCP events here: {e}")),
     };
-    std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "1024 65000").unwrap();
-    // Churners change sockets and fd tables only while holding this for reading; a
-    // verification holds it for writing, so no connect or accept is half done while it reads.
-    let gate = Arc::new(RwLock::new(()));
-    let stop = Arc::new(AtomicBool::new(false));
-    let made = Arc::new(AtomicUsize::new(0));
-    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").unwrap());
-    let addr = listener.local_addr().unwrap();
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        let (gate, stop, made, listener) = (
-            Arc::clone(&gate),
-            Arc::clone(&stop),
-            Arc::clone(&made),
-            Arc::clone(&listener),
-        );
-        workers.push(std::thread::spawn(move || {
-            let mut live: VecDeque<(TcpStream, TcpStream)> = VecDeque::new();
-            let start = Instant::now();
-            let mut n: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
-                {
-                    let _g = gate.read().unwrap();
-                    let c = TcpStream::connect(addr).unwrap();
-                    let (s, _) = listener.accept().unwrap();
-                    live.push_back((c, s));
-                    if live.len() > 300 {
-                        // The client closes first: its side goes through TIME_WAIT.
-                        live.pop_front();
-                    }
-                }
-                made.fetch_add(1, Ordering::Relaxed);
-                n += 1;
-                // Pace to 500 a second per worker (1,000 in all).
-                let due = start + Duration::from_micros(n * 2000);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-        }));
-    }
-    // Sockets handed to other processes, which come and go: owners change with no TCP event.
-    let mover_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mover_addr = mover_listener.local_addr().unwrap();
-    let mover = {
-        let (gate, stop) = (Arc::clone(&gate), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            let mut accepted: VecDeque<TcpStream> = VecDeque::new();
-            let mut holders: VecDeque<(Holder, Option<TcpStream>)> = VecDeque::new();
-            let mut i = 0u32;
-            while !stop.load(Ordering::Relaxed) {
-                {
-                    let _g = gate.read().unwrap();
-                    let c = TcpStream::connect(mover_addr).unwrap();
-                    accepted.push_back(mover_listener.accept().unwrap().0);
-                    let h = hold(&[&c]);
-                    // Half of them: only the new process keeps it.
-                    let ours = i.is_multiple_of(2).then_some(c);
-                    holders.push_back((h, ours));
-                    if accepted.len() > 16 {
-                        accepted.pop_front();
-                    }
-                    if holders.len() > 8 {
-                        holders.pop_front(); // killed and reaped under the gate
-                    }
-                }
-                i += 1;
-                std::thread::sleep(Duration::from_millis(30));
-            }
-        })
-    };
+    let churn = crate::common::churn::Churn::start();
 
     let opts = CollectOptions::default();
     let mut cache = OwnerCache::default();
@@ -129,7 +55,7 @@ fn the_kept_table_equals_a_dump_under_churn() {
             kept.reseed(&full, &cache);
         }
         if Instant::now() >= next_verify {
-            let _w = gate.write().unwrap();
+            let _w = churn.hold_still();
             cache.incremental(2).unwrap();
             let before = kept.update(&mut cache, &listeners);
             let dump = collect(&opts).unwrap();
@@ -152,12 +78,7 @@ fn the_kept_table_equals_a_dump_under_churn() {
         }
         std::thread::sleep(Duration::from_millis(100)); // the tick
     }
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.join().unwrap();
-    }
-    mover.join().unwrap();
-    let rate = made.load(Ordering::Relaxed) as f64 / secs as f64;
+    let rate = churn.finish();
     let c = kept.counts;
     skip_note!(
         "kept == dump: {verifications} verifications, {compared} sockets compared, {rate:.0} connections/s, {} events, {} lookups, {} TIME_WAITs expired, {dumps_forced} dumps forced ({} ring overflows)",

@@ -13,6 +13,7 @@ macro_rules! skip_note {
     }};
 }
 
+pub mod churn;
 pub mod pty;
 pub mod reserve;
 pub mod sockets;
@@ -227,6 +228,21 @@ pub fn spawn_holding(cmd: &mut Command, fds: &[&dyn AsFd]) -> Holder {
     for fd in fds {
         fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).expect("set cloexec");
     }
+    // spawn() returns once the child's exec has taken over its memory, which is before the
+    // exec closes the close-on-exec fds: until then the child holds a copy of every fd of this
+    // process, so a socket another thread closes meanwhile stays open (ESTABLISHED, with an
+    // inode, owned by no fd in /proc) and vanishes a moment later. The exec names the process
+    // after those fds are closed: wait for the new name.
+    let pid = child.id();
+    let program = std::path::Path::new(cmd.get_program())
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(15).collect::<String>())
+        .unwrap_or_default();
+    let settled = wait_until(PATIENCE, || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .map_or(true, |c| c.trim_end() == program)
+    });
+    assert!(settled, "the child {pid} never became {program}");
     Holder { child }
 }
 
