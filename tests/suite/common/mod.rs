@@ -231,18 +231,15 @@ pub fn spawn_holding(cmd: &mut Command, fds: &[&dyn AsFd]) -> Holder {
     // spawn() returns once the child's exec has taken over its memory, which is before the
     // exec closes the close-on-exec fds: until then the child holds a copy of every fd of this
     // process, so a socket another thread closes meanwhile stays open (ESTABLISHED, with an
-    // inode, owned by no fd in /proc) and vanishes a moment later. The exec names the process
-    // after those fds are closed: wait for the new name.
+    // inode, owned by no fd in /proc) and vanishes a moment later. The exec renames the process
+    // after those fds are closed: wait until the child no longer bears this thread's name
+    // (whatever it execs into next: `sh` may exec `sleep`, `unshare` its command).
     let pid = child.id();
-    let program = std::path::Path::new(cmd.get_program())
-        .file_name()
-        .map(|n| n.to_string_lossy().chars().take(15).collect::<String>())
-        .unwrap_or_default();
+    let ours = std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default();
     let settled = wait_until(PATIENCE, || {
-        std::fs::read_to_string(format!("/proc/{pid}/comm"))
-            .map_or(true, |c| c.trim_end() == program)
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or(true, |c| c != ours)
     });
-    assert!(settled, "the child {pid} never became {program}");
+    assert!(settled, "the child {pid} never finished its exec");
     Holder { child }
 }
 
