@@ -185,7 +185,8 @@ impl Kept {
     fn insert(&mut self, s: Socket, now: Instant) {
         let t = tuple_of(&s);
         if let Some(ms) = s.expires_ms {
-            let mut at = now + Duration::from_millis(u64::from(ms));
+            // Timers fire late by design: never ask again sooner than this.
+            let mut at = now + Duration::from_millis(u64::from(ms)).max(RECHECK_LATE);
             if s.state == State::FinWait2 {
                 // An orphan's FIN_WAIT2 turns TIME_WAIT when the peer's FIN comes, silently.
                 at = at.min(now + RECHECK_LATE * 2);
@@ -342,17 +343,9 @@ impl Kept {
         }
         for s in found {
             let t = tuple_of(&s);
-            let same = self
-                .index
-                .get(&t)
-                .and_then(|k| self.table.get(k))
-                .is_some_and(|old| same_socket(old, &s));
-            if s.expires_ms.is_some() && same {
-                // Its timer said it would be gone: ask again shortly.
-                self.due.insert(t, now + RECHECK_LATE);
-                continue;
-            }
-            changed |= !same;
+            changed |= !self.get(&t).is_some_and(|old| same_socket(old, &s));
+            // Kept with the kernel's timer as it reads now (a TIME_WAIT found still there when
+            // it was due is asked about again by that, not on a fixed beat).
             self.insert(s, now);
         }
         Some(changed)
