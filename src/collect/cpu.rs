@@ -16,6 +16,14 @@ pub fn process_time() -> Duration {
         .unwrap_or_default()
 }
 
+/// How many threads a scan may use: the CPUs this process may run on, learnt once (the
+/// standard library reads the cgroup's quota files on every call: a tenth of a millisecond,
+/// on every tick of the TUI).
+pub fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+}
+
 /// How long to wait between runs of periodic work that cost `cost` of CPU last time: at least
 /// `min`, and long enough that it takes no more than `share` of one core.
 pub fn budgeted_every(min: Duration, cost: Duration, share: f64) -> Duration {

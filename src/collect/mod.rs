@@ -182,12 +182,17 @@ pub(crate) fn attach_owners(
 /// rootlesskit) holds for it.
 pub(crate) fn attribute_published(sockets: &mut [crate::model::Socket]) {
     let mut st: Option<container::StateGuard> = None;
+    // Owner lists are shared (one per distinct set of holders, see `join_owners`): ask once per
+    // list, not once per socket (10k UDP sockets of one process, every tick).
+    let mut publishes: rustc_hash::FxHashMap<*const [Arc<crate::model::Owner>], bool> =
+        rustc_hash::FxHashMap::default();
     for s in sockets.iter_mut() {
         if !s.is_listening()
-            || !s
-                .owners
-                .iter()
-                .any(|o| container::published::publisher_of(o).is_some())
+            || !*publishes.entry(Arc::as_ptr(&s.owners)).or_insert_with(|| {
+                s.owners
+                    .iter()
+                    .any(|o| container::published::publisher_of(o).is_some())
+            })
         {
             continue;
         }
@@ -242,6 +247,25 @@ pub(crate) fn table_order(
     a.table_order().cmp(&b.table_order())
 }
 
+/// Runs `dump` on the sock_diag socket in `slot` when it belongs to namespace `keep_in`, else on
+/// a new one, kept in `slot` for the next refresh when `keep_in` names the namespace (0: its
+/// inode is unknown, so no socket is reused). A failed dump may leave its answer half-read
+/// in the socket: that socket is dropped.
+fn dump_with<T>(
+    slot: &mut Option<(u64, netlink::Dumper)>,
+    keep_in: Option<u64>,
+    dump: impl FnOnce(&mut netlink::Dumper) -> nix::Result<T>,
+) -> nix::Result<T> {
+    let keep_in = keep_in.filter(|&ns| ns != 0);
+    let mut d = match slot.take() {
+        Some((ns, d)) if Some(ns) == keep_in => d,
+        _ => netlink::Dumper::open()?,
+    };
+    let out = dump(&mut d)?;
+    *slot = keep_in.map(|ns| (ns, d));
+    Ok(out)
+}
+
 /// Takes one snapshot: sockets (netlink, or /proc/net as fallback), owners, and sysctls.
 pub fn collect(opts: &CollectOptions) -> Result<Snapshot, CollectError> {
     collect_with(opts, None)
@@ -282,13 +306,15 @@ pub fn collect_with(
 ) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = crate::collect::cpu::threads();
 
     // Lent to the dump while the owner scan has the cache; put back below.
     let mut memo = cache
         .as_deref_mut()
         .map(|c| std::mem::take(&mut c.autobound))
         .unwrap_or_default();
+    let keep_socket = cache.is_some();
+    let mut sock_diag = cache.as_deref_mut().and_then(|c| c.sock_diag.take());
     // The fd scan and the socket dump are independent: run them side by side.
     let (table, owners) = std::thread::scope(|scope| {
         // The TUI keeps an incremental owner cache; one-shot commands scan once, and only the
@@ -313,13 +339,18 @@ pub fn collect_with(
                         dir: "/proc/net".into(),
                         source,
                     }),
-                SourcePref::Netlink => netlink::Dumper::open()
-                    .and_then(|mut d| d.sockets_with(&mut memo, states))
+                SourcePref::Netlink => {
+                    dump_with(&mut sock_diag, keep_socket.then_some(ns_inode), |d| {
+                        d.sockets_with(&mut memo, states)
+                    })
                     .map(|s| (s, Source::Netlink))
-                    .map_err(TableError::Netlink),
-                SourcePref::Auto => match netlink::Dumper::open()
-                    .and_then(|mut d| d.sockets_with(&mut memo, states))
-                {
+                    .map_err(TableError::Netlink)
+                }
+                SourcePref::Auto => match dump_with(
+                    &mut sock_diag,
+                    keep_socket.then_some(ns_inode),
+                    |d| d.sockets_with(&mut memo, states),
+                ) {
                     Ok(s) => Ok((s, Source::Netlink)),
                     Err(e) => {
                         warnings.push(format!(
@@ -338,6 +369,7 @@ pub fn collect_with(
     });
     if let Some(c) = cache.as_deref_mut() {
         c.autobound = memo;
+        c.sock_diag = sock_diag;
     }
     let (ns_inode, sysctls, mut warnings, sockets) = match (table, &opts.netns) {
         (Err(NetnsError::NotPermitted(why)), NetnsTarget::Pid(pid)) => {

@@ -59,6 +59,11 @@ pub struct OwnerCache {
     /// Autobound marks of the sockets seen so far, so that a refresh asks the kernel only about
     /// new ones (see `netlink::autobound`). Kept here because this is what a refresh carries.
     pub autobound: super::netlink::AutoboundMemo,
+    /// The sock_diag socket of the namespace last read, with that namespace's inode, reused by
+    /// the next refresh. One opened per refresh was a socket of portscope's own that changed
+    /// on every tick: the scan saw its holder change each time, and every reader of the cache
+    /// rebuilt and rejoined 100k sockets for it.
+    pub sock_diag: Option<(u64, super::netlink::Dumper)>,
     /// Moves whenever a scan changed what is known of some process (read anew, or gone): a
     /// table joined at one generation has the owners of every later one until this moves.
     generation: u64,
@@ -86,6 +91,7 @@ impl Default for OwnerCache {
             last: ScanKind::default(),
             counts_work: None,
             autobound: super::netlink::AutoboundMemo::kept(),
+            sock_diag: None,
             generation: 0,
             log: Vec::new(),
             log_base: 0,
@@ -240,7 +246,7 @@ impl OwnerCache {
                 None => stale.push(pid),
             }
         }
-        self.forget(&stale);
+        // Read again in place: `store` logs only what changed, `read_pids` drops the gone.
         let mut map = self.read_pids(&stale, threads, false);
         map.scanned += reused;
         self.last.reused = reused;
@@ -277,7 +283,6 @@ impl OwnerCache {
     /// Reads `pids` again whatever their fd counts say (a socket closed and another opened
     /// leaves the count level), and builds the map over every kept process.
     pub fn reread(&mut self, pids: &[u32], threads: usize) -> OwnerMap {
-        self.forget(pids);
         self.read_pids(pids, threads, false)
     }
 
@@ -321,12 +326,21 @@ impl OwnerCache {
         self.changed(gone);
     }
 
-    /// Keeps what was read of `pid`; its sockets' holders may have changed.
+    /// Keeps what was read of `pid`; the holders changed of the sockets it took or dropped (of
+    /// all it holds, if it is another process or was renamed). A process whose fd count moved
+    /// for a file (a daemon writing its log) changed no socket's holders: logging its sockets
+    /// anyway made every reader rejoin its whole table, tick after tick.
     fn store(&mut self, pid: u32, e: Entry) {
-        let mut touched = e.inodes.clone();
-        if let Some(old) = self.procs.insert(pid, e) {
-            touched.extend(old.inodes);
-        }
+        let touched = match self.procs.get(&pid) {
+            Some(old) if old.owner == e.owner => {
+                let was: FxHashSet<u64> = old.inodes.iter().copied().collect();
+                let now: FxHashSet<u64> = e.inodes.iter().copied().collect();
+                was.symmetric_difference(&now).copied().collect()
+            }
+            Some(old) => old.inodes.iter().chain(&e.inodes).copied().collect(),
+            None => e.inodes.clone(),
+        };
+        self.procs.insert(pid, e);
         self.changed(touched);
     }
 
@@ -384,8 +398,14 @@ impl OwnerCache {
                     self.procs.insert(pid, e);
                 }
                 Read::Ok(e) => self.store(pid, e),
-                Read::Hidden => hidden += 1,
-                Read::Vanished => vanished += 1,
+                Read::Hidden => {
+                    hidden += 1;
+                    self.forget(&[pid]);
+                }
+                Read::Vanished => {
+                    vanished += 1;
+                    self.forget(&[pid]);
+                }
             }
         }
         self.last = ScanKind {

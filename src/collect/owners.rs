@@ -19,8 +19,9 @@ pub struct OwnerMap {
     /// (socket inode, index into `procs`), sorted: a flat array is a fraction of the memory of
     /// a map of vectors at 100k+ sockets, and one sort beats 100k hash inserts. Socket inodes
     /// are 32-bit (sockfs numbers them with get_next_ino, and sock_diag reports a u32), which
-    /// halves the array: 0.8 MB at 100k sockets.
-    by_inode: Vec<(u32, u32)>,
+    /// halves the array: 0.8 MB at 100k sockets. Shared: the TUI's owner cache hands the same
+    /// map to every tick while no process changed, and a copy per tick was a tenth of one.
+    by_inode: Arc<Vec<(u32, u32)>>,
     pub procs: Vec<Arc<Owner>>,
     pub scanned: usize,
     pub hidden: usize,
@@ -329,7 +330,7 @@ pub fn scan_pids(pids: &[u32], threads: usize) -> std::io::Result<OwnerMap> {
         .iter()
         .map(|(_, found)| found.iter().map(|(_, i)| i.len()).sum::<usize>())
         .sum();
-    map.by_inode.reserve_exact(total);
+    let mut by_inode = Vec::with_capacity(total);
     for (part, found) in parts {
         map.scanned += part.scanned;
         map.hidden += part.hidden;
@@ -339,12 +340,13 @@ pub fn scan_pids(pids: &[u32], threads: usize) -> std::io::Result<OwnerMap> {
         for (owner, inodes) in found {
             let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(Arc::new(owner));
-            map.by_inode.extend(inodes.into_iter().map(|i| (i, idx)));
+            by_inode.extend(inodes.into_iter().map(|i| (i, idx)));
         }
     }
-    map.by_inode.sort_unstable();
+    by_inode.sort_unstable();
     // A process with the same socket on two fds (dup) is one owner.
-    map.by_inode.dedup();
+    by_inode.dedup();
+    map.by_inode = Arc::new(by_inode);
     Ok(map)
 }
 
@@ -352,17 +354,19 @@ impl OwnerMap {
     /// A map over processes and the socket inodes each holds (counters left at zero).
     pub fn from_entries<'a>(entries: impl Iterator<Item = (Arc<Owner>, &'a [u64])>) -> OwnerMap {
         let mut map = OwnerMap::default();
+        let mut by_inode = Vec::new();
         for (owner, inodes) in entries {
             let idx = u32::try_from(map.procs.len()).unwrap_or(u32::MAX);
             map.procs.push(owner);
-            map.by_inode.extend(
+            by_inode.extend(
                 inodes
                     .iter()
                     .filter_map(|&i| Some((u32::try_from(i).ok()?, idx))),
             );
         }
-        map.by_inode.sort_unstable();
-        map.by_inode.dedup();
+        by_inode.sort_unstable();
+        by_inode.dedup();
+        map.by_inode = Arc::new(by_inode);
         map
     }
 

@@ -25,7 +25,7 @@ pub fn attach_with(
     if !sockets.iter().any(|s| s.inode != 0 && s.owners.is_empty()) {
         return false;
     }
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = crate::collect::cpu::threads();
     let Ok(map) = cache.scan(threads) else {
         return false;
     };
@@ -62,7 +62,7 @@ pub fn attach(sockets: &mut [Socket]) -> bool {
     if !sockets.iter().any(|s| s.inode != 0 && s.owners.is_empty()) {
         return false;
     }
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = crate::collect::cpu::threads();
     let Ok(map) = owners::scan(threads) else {
         return false;
     };

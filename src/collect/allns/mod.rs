@@ -152,7 +152,7 @@ type Results = BTreeMap<u64, Result<Range<usize>, ReadError>>;
 pub fn collect_all(opts: &AllNetnsOptions) -> Result<Snapshot, CollectError> {
     let started = Instant::now();
     let taken_at = jiff::Timestamp::now();
-    let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let threads = crate::collect::cpu::threads();
     // The calling thread's namespace: its sock_diag socket needs no setns.
     let here = netns::current_inode();
     let own = netns::own_inode();

@@ -366,6 +366,12 @@ impl App {
             .collect();
         let page = self.measured.listeners_page.get();
         self.listeners.nav.restore(&listeners, &snap, page);
+        // Read on every frame, worked out once per table (10k UDP rows walked per frame were
+        // most of a redraw).
+        self.listeners.queue_waiting = listeners.iter().any(|&i| {
+            let s = &snap.sockets[i];
+            s.proto == crate::model::Proto::Tcp && s.rx_queue > 0
+        });
         self.listeners.rows = listeners;
         let page = self.measured.conns_page.get();
         self.conns.build(&snap, conns, page);

@@ -186,6 +186,8 @@ pub struct ListenersView {
     pub sort: ListenerSort,
     /// Indices into the snapshot's sockets, filtered and sorted.
     pub rows: Vec<usize>,
+    /// Whether a TCP listener among the rows has connections waiting to be accepted.
+    pub queue_waiting: bool,
 }
 
 #[derive(Debug, Default)]

@@ -83,10 +83,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     // An idle queue column ("0/512" on every row) says little: it gives its room to names when
     // the screen is too narrow for everything, and comes back as soon as a queue fills.
-    let waiting = app.listeners.rows.iter().any(|&i| {
-        let s = &snap.sockets[i];
-        s.proto == crate::model::Proto::Tcp && s.rx_queue > 0
-    });
+    let waiting = app.listeners.queue_waiting;
     let wanted: u32 = cols
         .iter()
         .filter(|c| c.want > 0)

@@ -85,6 +85,10 @@ pub struct Kept {
     /// The kept sockets in table order, and where each tuple sits in it.
     table: BTreeMap<TableOrder, Socket>,
     index: FxHashMap<Tuple, TableOrder>,
+    /// The tuple of each kept socket with an inode: the owner cache names sockets whose holders
+    /// changed by inode, and a rejoin goes to them instead of walking 100k sockets (which any
+    /// process opening a socket anywhere on the host, portscope included, made it do per tick).
+    by_inode: FxHashMap<u64, Tuple>,
     /// Request and bound-only sockets: as of the last dump (no event announces them).
     carried: Vec<Socket>,
     /// Connects whose port was not chosen yet at their SYN_SENT event, by socket address, with
@@ -138,6 +142,7 @@ impl Kept {
             samples: Vec::new(),
             table: BTreeMap::new(),
             index: FxHashMap::default(),
+            by_inode: FxHashMap::default(),
             carried: Vec::new(),
             connecting: FxHashMap::default(),
             callers: FxHashMap::default(),
@@ -164,6 +169,7 @@ impl Kept {
         self.joined = cache.generation();
         self.table.clear();
         self.index.clear();
+        self.by_inode.clear();
         self.carried.clear();
         self.due.clear();
         // Timers count from when the dump read them, not from now: a dump of a busy table takes
@@ -196,17 +202,35 @@ impl Kept {
             // Waiting to be accepted: the accept gives it an inode and an owner, silently.
             self.due.insert(t, now);
         }
-        if let Some(old) = self.index.insert(t, s.table_order()) {
-            self.table.remove(&old);
+        if let Some(old) = self.index.insert(t, s.table_order())
+            && let Some(was) = self.table.remove(&old)
+        {
+            self.unindex(&was, &t);
+        }
+        if s.inode != 0 {
+            self.by_inode.insert(s.inode, t);
         }
         self.table.insert(s.table_order(), s);
     }
 
     fn remove(&mut self, t: &Tuple) -> bool {
         self.due.remove(t);
-        match self.index.remove(t) {
-            Some(k) => self.table.remove(&k).is_some(),
+        let Some(k) = self.index.remove(t) else {
+            return false;
+        };
+        match self.table.remove(&k) {
+            Some(was) => {
+                self.unindex(&was, t);
+                true
+            }
             None => false,
+        }
+    }
+
+    /// Forgets `was`'s inode, if it still names tuple `t`.
+    fn unindex(&mut self, was: &Socket, t: &Tuple) {
+        if was.inode != 0 && self.by_inode.get(&was.inode) == Some(t) {
+            self.by_inode.remove(&was.inode);
         }
     }
 

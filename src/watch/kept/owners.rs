@@ -3,7 +3,7 @@
 
 use super::{Kept, owner_pids, tuple_of};
 use crate::collect::owner_cache::OwnerCache;
-use crate::model::{Owners, Socket, State};
+use crate::model::{Owner, Owners, Socket, State};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -56,7 +56,13 @@ impl Kept {
         if cache.generation() == self.joined {
             return false;
         }
-        let only = cache.changed_since(self.joined);
+        // Only sockets of this table count (most changes are other namespaces', or portscope's
+        // own netlink socket).
+        let only = cache.changed_since(self.joined).map(|o| {
+            o.into_iter()
+                .filter(|i| self.by_inode.contains_key(i))
+                .collect::<rustc_hash::FxHashSet<u64>>()
+        });
         self.joined = cache.generation();
         if only
             .as_ref()
@@ -65,25 +71,48 @@ impl Kept {
             return false;
         }
         let holders = cache.holders(only.as_ref());
-        let mut changed = false;
         let mut interned: FxHashMap<Vec<u32>, Owners> = FxHashMap::default();
-        for s in self.table.values_mut().filter(|s| s.inode != 0) {
-            if only.as_ref().is_some_and(|o| !o.contains(&s.inode)) {
-                continue;
+        let mut changed = false;
+        match &only {
+            // The sockets named, through the inode index (not a walk over 100k sockets).
+            Some(inodes) => {
+                for i in inodes {
+                    let key = self.by_inode.get(i).and_then(|t| self.index.get(t));
+                    if let Some(s) = key.and_then(|k| self.table.get_mut(k)) {
+                        changed |= rejoin_one(s, &holders, &mut interned);
+                    }
+                }
             }
-            let now = holders.get(&s.inode).map_or(&[][..], |v| &v[..]);
-            let mut pids: Vec<u32> = now.iter().map(|o| o.pid).collect();
-            pids.sort_unstable();
-            if pids == owner_pids(s) {
-                continue;
+            // The log cannot say (a full scan since): all of them.
+            None => {
+                for s in self.table.values_mut() {
+                    changed |= rejoin_one(s, &holders, &mut interned);
+                }
             }
-            changed = true;
-            s.owners = interned
-                .entry(pids)
-                .or_insert_with(|| now.iter().map(Arc::clone).collect())
-                .clone();
-            s.owner_hidden = s.owners.is_empty() && !s.kernel_held;
         }
         changed
     }
+}
+
+/// Gives `s` the holders `holders` has for it; whether they differ from those it had.
+fn rejoin_one(
+    s: &mut Socket,
+    holders: &FxHashMap<u64, Vec<Arc<Owner>>>,
+    interned: &mut FxHashMap<Vec<u32>, Owners>,
+) -> bool {
+    if s.inode == 0 {
+        return false;
+    }
+    let now = holders.get(&s.inode).map_or(&[][..], |v| &v[..]);
+    let mut pids: Vec<u32> = now.iter().map(|o| o.pid).collect();
+    pids.sort_unstable();
+    if pids == owner_pids(s) {
+        return false;
+    }
+    s.owners = interned
+        .entry(pids)
+        .or_insert_with(|| now.iter().map(Arc::clone).collect())
+        .clone();
+    s.owner_hidden = s.owners.is_empty() && !s.kernel_held;
+    true
 }
