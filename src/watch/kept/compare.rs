@@ -8,7 +8,7 @@
 
 use super::{Kept, Tuple, owner_pids, tuple_of};
 use crate::model::{Snapshot, Socket, State};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::time::{Duration, Instant};
 
 /// A TIME_WAIT this close to its end may or may not be in a dump.
@@ -62,7 +62,8 @@ pub fn compare<S: std::hash::BuildHasher>(
             })
     };
     let mut report = Report::default();
-    let mut in_dump: FxHashMap<Tuple, &Socket> = FxHashMap::default();
+    let mut in_dump: FxHashMap<Tuple, &Socket> =
+        FxHashMap::with_capacity_and_hasher(dump.sockets.len(), rustc_hash::FxBuildHasher);
     for s in dump
         .sockets
         .iter()
@@ -77,15 +78,14 @@ pub fn compare<S: std::hash::BuildHasher>(
         }
         in_dump.insert(t, s);
     }
-    let mut seen = FxHashSet::default();
+    // Each kept socket takes its match out of `in_dump`: what is left was never kept.
     for k in kept.table.values().filter(|s| announced(s)) {
         let t = tuple_of(k);
         if during.contains(&t) || near_end(&t, k) {
             in_dump.remove(&t);
             continue;
         }
-        seen.insert(t);
-        let Some(d) = in_dump.get(&t) else {
+        let Some(d) = in_dump.remove(&t) else {
             report.differences.push(Difference {
                 tuple: t,
                 kind: "extra",
@@ -100,7 +100,10 @@ pub fn compare<S: std::hash::BuildHasher>(
         } else if k.inode != d.inode {
             // Accepted since it was last looked at: no event says so.
             (!(k.inode == 0 && k.state == State::Established)).then_some("inode")
-        } else if k.inode != 0 && owner_pids(k) != owner_pids(d) {
+        } else if k.inode != 0
+            && !std::sync::Arc::ptr_eq(&k.owners, &d.owners)
+            && owner_pids(k) != owner_pids(d)
+        {
             // An inode-less socket's owners are its listener's (accept queue), not its own.
             Some("owners")
         } else {
@@ -116,7 +119,7 @@ pub fn compare<S: std::hash::BuildHasher>(
         }
     }
     for (t, d) in in_dump {
-        if !seen.contains(&t) && kept.get(&t).is_none() {
+        if kept.get(&t).is_none() {
             report.differences.push(Difference {
                 tuple: t,
                 kind: "missing",
