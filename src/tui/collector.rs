@@ -14,7 +14,7 @@ use crate::analyze::why::Context;
 use crate::ask::{Probes, Reads, Resolved};
 use crate::collect::owner_cache::OwnerCache;
 use crate::collect::probe::has_net_bind_service;
-use crate::collect::{CollectOptions, partial};
+use crate::collect::{CollectOptions, Coverage, partial};
 use crate::history::SnapshotRecorder;
 use crate::model::Snapshot;
 use crate::watch::kept::{Kept, Liveness, Update};
@@ -51,6 +51,8 @@ struct State {
     force_full: bool,
     /// The connections kept from kernel events between verifying dumps (start namespace).
     kept: Keeping,
+    /// When the kept table's bound-only sockets were last read, and what that tick cost.
+    bound_read: Option<(Instant, Duration)>,
 }
 
 /// Whether the connections are kept from events, and why not.
@@ -62,14 +64,6 @@ enum Keeping {
 
 /// How often the kept table's event rings are emptied between ticks.
 const ABSORB_EVERY: Duration = Duration::from_millis(250);
-
-/// The verifying dump of kept connections (with the whole owner scan): at least this far
-/// apart, and no more often than keeps it under this share of a core. A third of the 1% allowed:
-/// it is a check that has found nothing to repair in any test (millions of sockets compared),
-/// while the view left open must stay under 2% in all. At 100k sockets a verification costs
-/// ~0.4-0.6 s of CPU: one every 2-3 minutes; at 10k, every 10-20 s.
-const VERIFY_MIN: Duration = Duration::from_secs(10);
-const VERIFY_SHARE: f64 = 0.003;
 
 /// The table a tick shows, before it is diagnosed and diffed.
 struct Reading {
@@ -139,6 +133,7 @@ pub fn collector(
         full: None,
         force_full: false,
         kept: Keeping::Untried,
+        bound_read: None,
     };
     loop {
         // What arrived since the wait ended (an `r` pressed just now) counts for this tick.
@@ -350,7 +345,11 @@ impl State {
             .as_ref()
             .filter(|f| {
                 let every = if kept_on {
-                    crate::collect::cpu::budgeted_every(VERIFY_MIN, f.cost, VERIFY_SHARE)
+                    crate::collect::cpu::budgeted_every(
+                        self.cadence.verify_min,
+                        f.cost,
+                        self.cadence.verify_share,
+                    )
                 } else {
                     self.cadence.full_every(self.need, f.cost)
                 };
@@ -375,14 +374,39 @@ impl State {
         base: Option<Arc<Snapshot>>,
         kept_on: bool,
     ) -> Result<Reading, Tick> {
-        let fresh = crate::collect::collect_with(
+        let bound_due = kept_on
+            && self.bound_read.is_none_or(|(at, cost)| {
+                let every = crate::collect::cpu::budgeted_every(
+                    self.cadence.full_min,
+                    cost,
+                    self.cadence.bound_share,
+                );
+                at.elapsed() >= every
+            });
+        let cpu0 = crate::collect::cpu::process_time();
+        let mut fresh = crate::collect::collect_with(
             &CollectOptions {
-                coverage: TICK,
+                coverage: Coverage::Listening {
+                    bound_inactive: bound_due,
+                },
                 ..opts.clone()
             },
             Some(&mut self.owner_cache),
         )
         .map_err(|e| Tick::Failed(e.to_string()))?;
+        // The bound-only sockets go to the kept table; the tick's own reading stays comparable
+        // with the last (listeners and UDP).
+        let bound = bound_due.then(|| {
+            self.bound_read = Some((
+                Instant::now(),
+                crate::collect::cpu::process_time().saturating_sub(cpu0),
+            ));
+            let (bound, rest) = std::mem::take(&mut fresh.sockets)
+                .into_iter()
+                .partition(|s| s.state == crate::model::State::BoundInactive);
+            fresh.sockets = rest;
+            bound
+        });
         let same = self
             .prev_tick
             .as_ref()
@@ -397,6 +421,10 @@ impl State {
             (Keeping::On(k), _) if kept_on => match k.update(&mut self.owner_cache, &fresh.sockets)
             {
                 Update::Current { changed } => {
+                    let changed = match bound {
+                        Some(b) => k.replace_bound(b) | changed,
+                        None => changed,
+                    };
                     if same && !changed && same_probe {
                         return Err(recheck);
                     }

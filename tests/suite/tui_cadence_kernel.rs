@@ -195,6 +195,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
         full_share: 0.03,
         // This test is about the dumps' cadence: connections carried, not kept from events.
         events: false,
+        ..Cadence::new(Duration::from_millis(200))
     };
     // The deadlines wait for conditions; on a shared 2-core runner with other work, a first
     // snapshot (an owner scan of all of /proc in a debug build) can take seconds. A generous
@@ -461,4 +462,94 @@ fn the_why_field_and_the_cli_give_the_same_answer_for_every_option() {
     drop(rx);
     thread.join().unwrap();
     drop(rp);
+}
+
+/// Connections kept from events: a bind announces nothing, so sockets bound without listening
+/// are read with the listeners on a cadence of their own. One bound after the table was seeded
+/// is on screen, and gone once closed, before any verifying dump could have brought either.
+#[test]
+fn kept_connections_still_show_a_socket_bound_without_listening_within_seconds() {
+    use crate::common::sockets::{Opts, tcp_bind};
+    use portscope::watch::kept::Liveness;
+    if !private_netns("tui_cadence_bound") {
+        return;
+    }
+    let cadence = Cadence {
+        interval: Duration::from_millis(200),
+        full_min: Duration::from_secs(1),
+        full_share: 0.03,
+        events: true,
+        // Far enough that no verifying dump can bring the bound socket in its stead, even on a
+        // loaded runner.
+        verify_min: Duration::from_secs(600),
+        ..Cadence::new(Duration::from_millis(200))
+    };
+    let slack = Duration::from_secs(20);
+    let (tx, rx) = channel();
+    let (ctrl, ctrl_rx) = channel();
+    let thread = std::thread::spawn(move || {
+        collector(
+            Source::Live(CollectOptions::default()),
+            cadence,
+            tx,
+            ctrl_rx,
+            None,
+        )
+    });
+    let mut lp = Loop {
+        rx,
+        ctrl,
+        history: Vec::new(),
+        last_full: None,
+        shown: None,
+    };
+    let first = lp
+        .data_after(jiff::Timestamp::UNIX_EPOCH, slack)
+        .expect("a first snapshot");
+    match &first.live {
+        Some(Liveness::Kept(_)) => {}
+        other => {
+            drop(lp.ctrl.send(Control::Quit));
+            drop(thread.join());
+            return skip(
+                "tui_cadence_bound",
+                &format!("connections are not kept here: {other:?}"),
+            );
+        }
+    }
+    let bound_on_screen = |d: &Data| {
+        d.snap
+            .sockets
+            .iter()
+            .any(|s| s.state == State::BoundInactive && s.local_port == 22077)
+    };
+    // No verification yet: the seed does not count as one, and the first is 10 minutes away.
+    let unverified = |d: &Data| matches!(&d.live, Some(Liveness::Kept(v)) if v.at.is_none());
+    let fd = tcp_bind("127.0.0.1".parse().unwrap(), 22077, Opts::default()).unwrap();
+    let bound_at = jiff::Timestamp::now();
+    let seen = loop {
+        let d = lp
+            .data_after(bound_at, slack)
+            .expect("a table after the bind");
+        if bound_on_screen(&d) {
+            break d;
+        }
+    };
+    drop(fd);
+    let closed_at = jiff::Timestamp::now();
+    let gone = loop {
+        let sc = lp
+            .screen_after(closed_at, slack)
+            .expect("a reading after the close");
+        if !bound_on_screen(&sc.data) {
+            break sc.data;
+        }
+    };
+    drop(lp.ctrl.send(Control::Quit));
+    drop(thread.join());
+    assert!(seen.snap.taken_at > bound_at && gone.snap.taken_at > closed_at);
+    assert!(
+        unverified(&seen) && unverified(&gone),
+        "a verifying dump ran: the bound cadence was not what showed the change"
+    );
 }

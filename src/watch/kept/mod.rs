@@ -12,11 +12,13 @@
 //! What changes without an event is looked up again when it is due: a TIME_WAIT when its timer
 //! runs out, a connection waiting in an accept queue until a process accepts it (that gives it
 //! an inode and an owner). Request sockets (SYN-RECV) and sockets bound without listening have
-//! no event at all: they are carried from the last dump, like the queues of the others.
+//! no event at all: they are carried from the last dump, like the queues of the others, and the
+//! bound ones are read again on a cadence of their own ([`bound`]).
 //!
 //! A verifying dump, paced by the caller, compares the kept table with the kernel's socket by
 //! socket and owner by owner ([`compare`]); a difference is counted and repaired by the dump.
 
+mod bound;
 pub mod compare;
 mod owners;
 mod reader;
