@@ -39,6 +39,29 @@ struct Screen {
 }
 
 impl Loop {
+    /// The TUI's collector on the current namespace, on its own thread.
+    fn start(cadence: Cadence) -> (Loop, std::thread::JoinHandle<()>) {
+        let (tx, rx) = channel();
+        let (ctrl, ctrl_rx) = channel();
+        let thread = std::thread::spawn(move || {
+            collector(
+                Source::Live(CollectOptions::default()),
+                cadence,
+                tx,
+                ctrl_rx,
+                None,
+            );
+        });
+        let lp = Loop {
+            rx,
+            ctrl,
+            history: Vec::new(),
+            last_full: None,
+            shown: None,
+        };
+        (lp, thread)
+    }
+
     /// The next snapshot taken after `after`, within `deadline`.
     fn data_after(&mut self, after: jiff::Timestamp, deadline: Duration) -> Option<Data> {
         let end = Instant::now() + deadline;
@@ -201,24 +224,7 @@ fn listeners_every_tick_connections_on_the_slow_cadence_never_silently_stale() {
     // snapshot (an owner scan of all of /proc in a debug build) can take seconds. A generous
     // deadline costs nothing when things are quick.
     let slack = Duration::from_secs(20);
-    let (tx, rx) = channel();
-    let (ctrl, ctrl_rx) = channel();
-    let thread = std::thread::spawn(move || {
-        collector(
-            Source::Live(CollectOptions::default()),
-            cadence,
-            tx,
-            ctrl_rx,
-            None,
-        )
-    });
-    let mut lp = Loop {
-        rx,
-        ctrl,
-        history: Vec::new(),
-        last_full: None,
-        shown: None,
-    };
+    let (mut lp, thread) = Loop::start(cadence);
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = server.local_addr().unwrap().port();
     // One of each kind a tick reads or carries: UDP (read every tick), an established pair and
@@ -485,24 +491,7 @@ fn kept_connections_still_show_a_socket_bound_without_listening_within_seconds()
         ..Cadence::new(Duration::from_millis(200))
     };
     let slack = Duration::from_secs(20);
-    let (tx, rx) = channel();
-    let (ctrl, ctrl_rx) = channel();
-    let thread = std::thread::spawn(move || {
-        collector(
-            Source::Live(CollectOptions::default()),
-            cadence,
-            tx,
-            ctrl_rx,
-            None,
-        )
-    });
-    let mut lp = Loop {
-        rx,
-        ctrl,
-        history: Vec::new(),
-        last_full: None,
-        shown: None,
-    };
+    let (mut lp, thread) = Loop::start(cadence);
     let first = lp
         .data_after(jiff::Timestamp::UNIX_EPOCH, slack)
         .expect("a first snapshot");
