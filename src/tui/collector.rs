@@ -10,11 +10,12 @@ use super::app::{Data, Msg, Recheck};
 use super::cadence::{Cadence, Need, TICK};
 use super::channel::{Control, Inbox, Source};
 use super::netns_pick::{self, Scope};
+use super::tick_read::{self, BoundRead, TickRead};
 use crate::analyze::why::Context;
 use crate::ask::{Probes, Reads, Resolved};
 use crate::collect::owner_cache::OwnerCache;
 use crate::collect::probe::has_net_bind_service;
-use crate::collect::{CollectOptions, Coverage, partial};
+use crate::collect::{CollectOptions, partial};
 use crate::history::SnapshotRecorder;
 use crate::model::Snapshot;
 use crate::watch::kept::{Kept, Liveness, Update};
@@ -52,7 +53,7 @@ struct State {
     /// The connections kept from kernel events between verifying dumps (start namespace).
     kept: Keeping,
     /// When the kept table's bound-only sockets were last read, and what that tick cost.
-    bound_read: Option<(Instant, Duration)>,
+    bound_read: Option<BoundRead>,
 }
 
 /// Whether the connections are kept from events, and why not.
@@ -375,37 +376,19 @@ impl State {
         kept_on: bool,
     ) -> Result<Reading, Tick> {
         let bound_due = kept_on
-            && self.bound_read.is_none_or(|(at, cost)| {
+            && self.bound_read.is_none_or(|r| {
                 let every = crate::collect::cpu::budgeted_every(
                     self.cadence.full_min,
-                    cost,
+                    r.cost,
                     self.cadence.bound_share,
                 );
-                at.elapsed() >= every
+                r.at.elapsed() >= every
             });
-        let cpu0 = crate::collect::cpu::process_time();
-        let mut fresh = crate::collect::collect_with(
-            &CollectOptions {
-                coverage: Coverage::Listening {
-                    bound_inactive: bound_due,
-                },
-                ..opts.clone()
-            },
-            Some(&mut self.owner_cache),
-        )
-        .map_err(|e| Tick::Failed(e.to_string()))?;
-        // The bound-only sockets go to the kept table; the tick's own reading stays comparable
-        // with the last (listeners and UDP).
-        let bound = bound_due.then(|| {
-            self.bound_read = Some((
-                Instant::now(),
-                crate::collect::cpu::process_time().saturating_sub(cpu0),
-            ));
-            let (bound, rest) = std::mem::take(&mut fresh.sockets)
-                .into_iter()
-                .partition(|s| s.state == crate::model::State::BoundInactive);
-            fresh.sockets = rest;
-            bound
+        let TickRead { fresh, bound } =
+            tick_read::read(opts, &mut self.owner_cache, bound_due).map_err(Tick::Failed)?;
+        let bound = bound.map(|(sockets, read)| {
+            self.bound_read = Some(read);
+            sockets
         });
         let same = self
             .prev_tick

@@ -21,6 +21,7 @@ pub mod settings_error;
 pub mod signals;
 pub mod terminal;
 pub mod theme;
+mod tick_read;
 pub mod travel;
 pub mod view;
 pub mod views;

@@ -48,6 +48,24 @@ fn announced(s: &Socket) -> bool {
     )
 }
 
+/// How kept socket `k` differs from the dump's `d` with the same addresses, if it does.
+fn differs(k: &Socket, d: &Socket) -> Option<&'static str> {
+    if k.state != d.state {
+        Some("state")
+    } else if k.inode != d.inode {
+        // Accepted since it was last looked at: no event says so.
+        (!(k.inode == 0 && k.state == State::Established)).then_some("inode")
+    } else if k.inode != 0
+        && !std::sync::Arc::ptr_eq(&k.owners, &d.owners)
+        && owner_pids(k) != owner_pids(d)
+    {
+        // An inode-less socket's owners are its listener's (accept queue), not its own.
+        Some("owners")
+    } else {
+        None
+    }
+}
+
 pub fn compare<S: std::hash::BuildHasher>(
     kept: &Kept,
     dump: &Snapshot,
@@ -95,21 +113,7 @@ pub fn compare<S: std::hash::BuildHasher>(
             continue;
         };
         report.compared += 1;
-        let kind = if k.state != d.state {
-            Some("state")
-        } else if k.inode != d.inode {
-            // Accepted since it was last looked at: no event says so.
-            (!(k.inode == 0 && k.state == State::Established)).then_some("inode")
-        } else if k.inode != 0
-            && !std::sync::Arc::ptr_eq(&k.owners, &d.owners)
-            && owner_pids(k) != owner_pids(d)
-        {
-            // An inode-less socket's owners are its listener's (accept queue), not its own.
-            Some("owners")
-        } else {
-            None
-        };
-        if let Some(kind) = kind {
+        if let Some(kind) = differs(k, d) {
             report.differences.push(Difference {
                 tuple: t,
                 kind,
